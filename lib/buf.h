@@ -1,0 +1,42 @@
+/*
+ * fx_buf: a growable byte buffer with a hard cap. The buffer owns its data;
+ * fx_buf_cleanup frees it. Data is always NUL-terminated (the NUL is not
+ * counted in len). Appending past max fails and leaves the buffer unchanged.
+ */
+#ifndef FX_BUF_H
+#define FX_BUF_H
+
+#include <stddef.h>
+
+struct fx_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+/* Prepares an empty buffer that may grow to max bytes. */
+void fx_buf_init(struct fx_buf *b, size_t max);
+
+/* Frees the data; b may then be reused after fx_buf_init. Accepts NULL. */
+void fx_buf_cleanup(struct fx_buf *b);
+
+/* Drops the contents, keeps the allocation. */
+void fx_buf_reset(struct fx_buf *b);
+
+/* Appends n bytes; returns 0, or -1 when the cap would be exceeded. */
+int fx_buf_append(struct fx_buf *b, const void *p, size_t n);
+
+/* Appends a C string; same contract as fx_buf_append. */
+int fx_buf_puts(struct fx_buf *b, const char *s);
+
+/* Appends formatted text; same contract as fx_buf_append. */
+int fx_buf_printf(struct fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends s as a JSON string literal (with quotes); same contract. */
+int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n);
+
+/* Gives the data away (caller frees) and leaves b empty. Never NULL. */
+char *fx_buf_take(struct fx_buf *b);
+
+#endif

@@ -1,0 +1,73 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void fx_err_clear(struct fx_err *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+int fx_err_set(struct fx_err *e, int code, const char *status, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	e->status = status ? status : fx_err_status_for(code);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void add_detail(struct fx_err *e, const char *field, const char *fmt, va_list ap)
+{
+	struct fx_err_detail *d;
+
+	if (e->ndetails >= FX_ERR_MAX_DETAILS)
+		return;
+	d = &e->details[e->ndetails++];
+	snprintf(d->field, sizeof(d->field), "%s", field ? field : "");
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+}
+
+void fx_err_detail(struct fx_err *e, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_detail(e, field, fmt, ap);
+	va_end(ap);
+}
+
+int fx_err_invalid(struct fx_err *e, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_detail(e, field, fmt, ap);
+	va_end(ap);
+	return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: %s", field, e->details[e->ndetails - 1].reason);
+}
+
+const char *fx_err_status_for(int code)
+{
+	switch (code) {
+	case 400: return "INVALID_ARGUMENT";
+	case 401: return "UNAUTHENTICATED";
+	case 403: return "PERMISSION_DENIED";
+	case 404: return "NOT_FOUND";
+	case 405: return "UNIMPLEMENTED";
+	case 409: return "ABORTED";
+	case 412: return "FAILED_PRECONDITION";
+	case 413: return "INVALID_ARGUMENT";
+	case 415: return "INVALID_ARGUMENT";
+	case 429: return "RESOURCE_EXHAUSTED";
+	case 501: return "UNIMPLEMENTED";
+	case 502: return "UNAVAILABLE";
+	case 503: return "UNAVAILABLE";
+	case 504: return "DEADLINE_EXCEEDED";
+	default: return code >= 500 ? "INTERNAL" : "UNKNOWN";
+	}
+}

@@ -1,0 +1,391 @@
+#include "http.h"
+
+#include "json.h"
+#include "mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define MAX_HEADER_BYTES 8192
+
+const char *fx_http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+const char *fx_req_env(const struct fx_req *r, const char *name)
+{
+	return r->envp ? FCGX_GetParam(name, r->envp) : NULL;
+}
+
+const char *fx_req_header(const struct fx_req *r, const char *name)
+{
+	char key[128] = "HTTP_";
+	size_t i, n = strlen(name);
+
+	if (n + 6 > sizeof(key))
+		return NULL;
+	for (i = 0; i < n; i++)
+		key[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	key[5 + n] = '\0';
+	/* CGI keeps these two without the HTTP_ prefix. */
+	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0 || strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
+		return fx_req_env(r, key + 5);
+	return fx_req_env(r, key);
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[32];
+
+	if (nbytes > sizeof(raw))
+		nbytes = sizeof(raw);
+	if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
+		struct timespec ts;
+
+		/* Uniqueness, not secrecy, is what a request id needs. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		for (size_t i = 0; i < nbytes; i++)
+			raw[i] = (unsigned char)((uint64_t)ts.tv_nsec >> (i % 8 * 8)) ^ (unsigned char)i;
+	}
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+static bool sane_request_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.:", s[i]))
+			return false;
+	return true;
+}
+
+static bool all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* traceparent first, then X-Cloud-Trace-Context (span id is decimal there). */
+static void parse_trace(struct fx_req *r)
+{
+	const char *tp = fx_req_header(r, "traceparent");
+	const char *xc = fx_req_header(r, "X-Cloud-Trace-Context");
+
+	if (tp && strlen(tp) == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && all_hex(tp + 3, 32) &&
+	    all_hex(tp + 36, 16)) {
+		memcpy(r->trace_id, tp + 3, 32);
+		r->trace_id[32] = '\0';
+		memcpy(r->span_id, tp + 36, 16);
+		r->span_id[16] = '\0';
+		for (int i = 0; i < 32; i++)
+			r->trace_id[i] = (char)tolower((unsigned char)r->trace_id[i]);
+		r->sampled = (tp[54] - '0') & 1;
+		return;
+	}
+	if (xc && strlen(xc) >= 32 && all_hex(xc, 32)) {
+		memcpy(r->trace_id, xc, 32);
+		r->trace_id[32] = '\0';
+		if (xc[32] == '/') {
+			char *end;
+			unsigned long long span;
+
+			errno = 0;
+			span = strtoull(xc + 33, &end, 10);
+			if (!errno && end != xc + 33)
+				snprintf(r->span_id, sizeof(r->span_id), "%016llx", span);
+			r->sampled = strstr(xc, ";o=1") != NULL;
+		}
+	}
+}
+
+static int parse_query(struct fx_req *r, struct fx_err *e)
+{
+	const char *p = r->query;
+
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		const char *end = amp ? amp : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		const char *kend = eq ? eq : end;
+		char *name, *value;
+
+		if (end == p) {
+			p++;
+			continue;
+		}
+		if (r->nq >= FX_MAX_QUERY_PARAMS)
+			return fx_err_set(e, 400, "INVALID_ARGUMENT", "too many query parameters");
+		name = fx_percent_decode(r->arena, p, (size_t)(kend - p), 1);
+		value = eq ? fx_percent_decode(r->arena, eq + 1, (size_t)(end - eq - 1), 1)
+			   : fx_arena_strdup(r->arena, "");
+		if (!name || !value || !fx_utf8_valid(value, strlen(value)))
+			return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed query string");
+		r->qparams[r->nq].name = name;
+		r->qparams[r->nq].value = value;
+		r->nq++;
+		p = amp ? amp + 1 : end;
+	}
+	return 0;
+}
+
+int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_Stream *out, struct fx_arena *arena,
+		struct fx_err *e)
+{
+	const char *uri, *q, *rid;
+
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	r->envp = envp;
+	r->in = in;
+	r->out = out;
+	r->arena = arena;
+	fx_buf_init(&r->headers, MAX_HEADER_BYTES);
+
+	rid = fx_req_header(r, "X-Request-Id");
+	if (sane_request_id(rid))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+	else
+		random_hex(r->request_id, 16);
+	parse_trace(r);
+
+	r->method = fx_req_env(r, "REQUEST_METHOD");
+	if (!r->method)
+		r->method = "GET";
+	uri = fx_req_env(r, "REQUEST_URI");
+	if (!uri || uri[0] != '/') {
+		r->path = "/";
+		r->query = "";
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed request target");
+	}
+	q = strchr(uri, '?');
+	if (q) {
+		r->path = fx_arena_strndup(arena, uri, (size_t)(q - uri));
+		r->query = q + 1;
+	} else {
+		r->path = uri;
+		r->query = "";
+	}
+	if (!r->path)
+		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request target too long");
+	return parse_query(r, e);
+}
+
+void fx_req_cleanup(struct fx_req *r)
+{
+	if (r)
+		fx_buf_cleanup(&r->headers);
+}
+
+const char *fx_req_query(const struct fx_req *r, const char *name)
+{
+	for (int i = 0; i < r->nq; i++)
+		if (strcmp(r->qparams[i].name, name) == 0)
+			return r->qparams[i].value;
+	return NULL;
+}
+
+int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struct fx_err *e)
+{
+	for (int i = 0; i < r->nq; i++) {
+		if (fx_json_enum_index(r->qparams[i].name, allowed) < 0) {
+			char field[96];
+
+			snprintf(field, sizeof(field), "%.80s", r->qparams[i].name);
+			return fx_err_invalid(e, field, "unknown query parameter");
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(r->qparams[i].name, r->qparams[j].name) == 0)
+				return fx_err_invalid(e, r->qparams[i].name, "given more than once");
+	}
+	return 0;
+}
+
+const char *fx_req_param(const struct fx_req *r, const char *name)
+{
+	return fx_params_get(&r->params, name);
+}
+
+int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
+{
+	const char *cl = fx_req_env(r, "CONTENT_LENGTH");
+	unsigned long long declared = 0;
+	char *body, *end;
+	size_t got = 0;
+
+	if (cl && *cl) {
+		errno = 0;
+		declared = strtoull(cl, &end, 10);
+		if (errno || *end || cl[0] == '-')
+			return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed Content-Length");
+	}
+	if (declared > max)
+		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request body exceeds %zu bytes", max);
+	if (declared == 0)
+		return 0;
+	body = fx_arena_alloc(r->arena, (size_t)declared + 1);
+	if (!body)
+		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request body exceeds %zu bytes", max);
+	while (got < declared) {
+		int n = FCGX_GetStr(body + got, (int)(declared - got > 65536 ? 65536 : declared - got), r->in);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != declared)
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "request body shorter than Content-Length");
+	body[got] = '\0';
+	r->body = body;
+	r->body_len = got;
+	return 0;
+}
+
+int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e)
+{
+	if (r->body_len == 0) {
+		if (!allow_empty)
+			return fx_err_set(e, 400, "INVALID_ARGUMENT", "request body is required");
+		*out = json_object_new_object();
+		return 0;
+	}
+	return fx_json_parse_object(r->body, r->body_len, out, e);
+}
+
+void fx_resp_header(struct fx_req *r, const char *name, const char *value)
+{
+	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+		return;
+	fx_buf_printf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+static int put(struct fx_req *r, const void *p, size_t n)
+{
+	if (!r->out)
+		return -1;
+	while (n > 0) {
+		int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
+
+		if (FCGX_PutStr(p, chunk, r->out) != chunk)
+			return -1;
+		p = (const char *)p + chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length)
+{
+	char head[512];
+	int n;
+
+	if (r->status)
+		return -1; /* a response already started: a handler bug, never send two */
+	r->status = status;
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n", status,
+		     fx_http_reason(status), r->request_id);
+	if (content_type)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Type: %s\r\n", content_type);
+	if (content_length >= 0)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %lld\r\n", content_length);
+	if (put(r, head, (size_t)n) < 0 || put(r, r->headers.data ? r->headers.data : "", r->headers.len) < 0 ||
+	    put(r, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+int fx_resp_write(struct fx_req *r, const void *p, size_t n)
+{
+	if (put(r, p, n) < 0)
+		return -1;
+	r->resp_bytes += n;
+	return 0;
+}
+
+int fx_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len)
+{
+	if (fx_resp_start(r, status, len ? content_type : NULL, (long long)len) < 0)
+		return -1;
+	return len ? fx_resp_write(r, body, len) : 0;
+}
+
+int fx_resp_json(struct fx_req *r, int status, json_object *obj)
+{
+	size_t len;
+	const char *text = fx_json_text(obj, &len);
+
+	return fx_resp_send(r, status, "application/json", text, len);
+}
+
+int fx_resp_error(struct fx_req *r, const struct fx_err *e)
+{
+	struct fx_buf b;
+	int code = e->code ? e->code : 500;
+	const char *status = e->status ? e->status : fx_err_status_for(code);
+	int rc;
+
+	fx_buf_init(&b, 65536);
+	fx_buf_printf(&b, "{\"error\":{\"code\":%d,\"status\":\"%s\",\"message\":", code, status);
+	fx_buf_json_string(&b, e->message, strlen(e->message));
+	if (e->ndetails) {
+		fx_buf_puts(&b, ",\"details\":[");
+		for (int i = 0; i < e->ndetails; i++) {
+			fx_buf_printf(&b, "%s{\"field\":", i ? "," : "");
+			fx_buf_json_string(&b, e->details[i].field, strlen(e->details[i].field));
+			fx_buf_puts(&b, ",\"reason\":");
+			fx_buf_json_string(&b, e->details[i].reason, strlen(e->details[i].reason));
+			fx_buf_puts(&b, "}");
+		}
+		fx_buf_puts(&b, "]");
+	}
+	fx_buf_printf(&b, ",\"requestId\":\"%s\"}}", r->request_id);
+	if (code == 401)
+		fx_resp_header(r, "WWW-Authenticate", "Bearer");
+	if (e->retry_after > 0) {
+		char secs[16];
+
+		snprintf(secs, sizeof(secs), "%d", e->retry_after);
+		fx_resp_header(r, "Retry-After", secs);
+	}
+	r->err_status = status;
+	snprintf(r->err_message, sizeof(r->err_message), "%s", e->message);
+	rc = fx_resp_send(r, code, "application/json", b.data, b.len);
+	fx_buf_cleanup(&b);
+	return rc;
+}

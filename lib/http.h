@@ -1,0 +1,118 @@
+/*
+ * fx_http: one FastCGI request as the API sees it (fx_req), and the
+ * response writer. Everything a request allocates lives in its arena and
+ * dies with it; json_object values passed to fx_resp_json are borrowed.
+ */
+#ifndef FX_HTTP_H
+#define FX_HTTP_H
+
+#include "arena.h"
+#include "buf.h"
+#include "err.h"
+#include "router.h"
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct fx_principal;
+
+struct fx_qparam {
+	const char *name;
+	const char *value;
+};
+
+#define FX_MAX_QUERY_PARAMS 32
+
+struct fx_req {
+	FCGX_Stream *in;
+	FCGX_Stream *out;
+	FCGX_ParamArray envp;
+	struct fx_arena *arena;
+
+	const char *method;
+	const char *path; /* raw (percent-encoded), without the query */
+	const char *query; /* raw, "" when absent */
+	struct fx_qparam qparams[FX_MAX_QUERY_PARAMS];
+	int nq;
+
+	const struct fx_route *route;
+	struct fx_params params;
+	struct fx_principal *principal; /* set by authz for non-public routes */
+
+	char request_id[65];
+	char trace_id[33]; /* empty when the request carried no trace */
+	char span_id[17];
+	bool sampled;
+
+	const char *body; /* NUL-terminated copy, NULL when empty */
+	size_t body_len;
+
+	struct fx_buf headers; /* extra response header lines */
+	int status; /* 0 until a response started */
+	size_t resp_bytes;
+	const char *err_status; /* canonical status of an error answer */
+	char err_message[160];
+	struct timespec start;
+};
+
+/*
+ * Prepares r from a FastCGI request's params. Fails with 400 on a
+ * malformed request line (bad escapes, too many query parameters).
+ * r->method and r->request_id are always set, so an error can be answered.
+ */
+int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_Stream *out, struct fx_arena *arena,
+		struct fx_err *e);
+
+/* Frees what fx_req_init allocated outside the arena. Accepts NULL. */
+void fx_req_cleanup(struct fx_req *r);
+
+/* A FastCGI param ("REMOTE_ADDR") or NULL. */
+const char *fx_req_env(const struct fx_req *r, const char *name);
+
+/* A request header by its HTTP name ("If-Match"), or NULL. */
+const char *fx_req_header(const struct fx_req *r, const char *name);
+
+/* The decoded value of query parameter name (first occurrence), or NULL. */
+const char *fx_req_query(const struct fx_req *r, const char *name);
+
+/* Refuses query parameters not in the NULL-terminated list (400 naming it). */
+int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struct fx_err *e);
+
+/* The decoded path parameter name, or NULL. */
+const char *fx_req_param(const struct fx_req *r, const char *name);
+
+/*
+ * Reads the body (at most max bytes, else 413) into the arena. Checks the
+ * declared Content-Length first so an oversized body is refused unread.
+ */
+int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e);
+
+/*
+ * The body as a JSON object after the strict checks of fx_json; an empty
+ * body yields an empty object when allow_empty, else 400. Caller puts.
+ */
+int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e);
+
+/* Adds a response header line; name and value must not contain CR/LF. */
+void fx_resp_header(struct fx_req *r, const char *name, const char *value);
+
+/* Sends a complete response. Returns 0, or -1 if the client went away. */
+int fx_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len);
+
+/* Sends obj as JSON with status. */
+int fx_resp_json(struct fx_req *r, int status, json_object *obj);
+
+/* Sends the contract's JSON error body for e (with WWW-Authenticate, Retry-After as needed). */
+int fx_resp_error(struct fx_req *r, const struct fx_err *e);
+
+/* Starts a streamed response; then fx_resp_write the body. */
+int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length);
+int fx_resp_write(struct fx_req *r, const void *p, size_t n);
+
+/* Reason phrase for a status code. */
+const char *fx_http_reason(int status);
+
+#endif

@@ -1,0 +1,401 @@
+#include "httpc.h"
+
+#include "config.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define DEFAULT_MAX_RESPONSE (8u * 1024 * 1024)
+#define MAX_HEADER_BYTES 32768
+
+static pthread_key_t handle_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static atomic_ulong n_calls, n_retries, n_failures, n_connects;
+
+static void free_handle(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void make_key(void)
+{
+	pthread_key_create(&handle_key, free_handle);
+}
+
+static CURL *thread_handle(void)
+{
+	CURL *h;
+
+	pthread_once(&key_once, make_key);
+	h = pthread_getspecific(handle_key);
+	if (!h) {
+		h = curl_easy_init();
+		pthread_setspecific(handle_key, h);
+	}
+	return h;
+}
+
+void fx_httpc_thread_cleanup(void)
+{
+	CURL *h;
+
+	pthread_once(&key_once, make_key);
+	h = pthread_getspecific(handle_key);
+	if (h) {
+		curl_easy_cleanup(h);
+		pthread_setspecific(handle_key, NULL);
+	}
+}
+
+void fx_httpc_stats(struct fx_httpc_stats *out)
+{
+	out->calls = atomic_load(&n_calls);
+	out->retries = atomic_load(&n_retries);
+	out->failures = atomic_load(&n_failures);
+	out->new_connections = atomic_load(&n_connects);
+}
+
+void fx_httpc_resp_init(struct fx_httpc_resp *r)
+{
+	r->status = 0;
+	r->attempts = 0;
+	fx_buf_init(&r->body, DEFAULT_MAX_RESPONSE);
+	fx_buf_init(&r->headers, MAX_HEADER_BYTES);
+}
+
+void fx_httpc_resp_cleanup(struct fx_httpc_resp *r)
+{
+	if (!r)
+		return;
+	fx_buf_cleanup(&r->body);
+	fx_buf_cleanup(&r->headers);
+}
+
+struct transfer {
+	const struct fx_httpc_req *req;
+	struct fx_httpc_resp *resp;
+	bool too_big;
+	bool sink_failed;
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct transfer *t = ctx;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	if (t->req->sink) {
+		CURL *h = thread_handle();
+
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			if (t->req->sink(t->req->sink_ctx, p, n) < 0) {
+				t->sink_failed = true;
+				return 0;
+			}
+			return n;
+		}
+	}
+	if (fx_buf_append(&t->resp->body, p, n) < 0) {
+		t->too_big = true;
+		return 0;
+	}
+	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct transfer *t = ctx;
+	size_t n = size * nmemb;
+
+	/* A new status line starts the headers of a later response (redirects, 100). */
+	if (n > 5 && strncmp(p, "HTTP/", 5) == 0)
+		fx_buf_reset(&t->resp->headers);
+	fx_buf_append(&t->resp->headers, p, n); /* beyond the cap: dropped */
+	return n;
+}
+
+const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len)
+{
+	const char *p = resp->headers.data;
+	size_t nlen = strlen(name);
+
+	if (!p)
+		return NULL;
+	while (*p) {
+		const char *eol = strstr(p, "\r\n");
+		size_t llen = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (llen > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+			const char *v = p + nlen + 1;
+			size_t vlen;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			vlen = (size_t)(p + llen - v);
+			while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+				vlen--;
+			if (vlen >= out_len)
+				return NULL;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return out;
+		}
+		if (!eol)
+			break;
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t out_len)
+{
+	json_object *root, *err, *st;
+
+	out[0] = '\0';
+	if (!resp->body.data || resp->body.len == 0)
+		return;
+	root = json_tokener_parse(resp->body.data);
+	if (!root)
+		return;
+	/* Some endpoints answer an array holding the error (streamed RPCs). */
+	if (json_object_is_type(root, json_type_array) && json_object_array_length(root) > 0)
+		err = json_object_array_get_idx(root, 0);
+	else
+		err = root;
+	if (json_object_object_get_ex(err, "error", &err) && json_object_object_get_ex(err, "status", &st) &&
+	    json_object_is_type(st, json_type_string))
+		snprintf(out, out_len, "%s", json_object_get_string(st));
+	json_object_put(root);
+}
+
+int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e)
+{
+	json_object *root = NULL, *err, *v;
+	const char *status = NULL, *msg = NULL;
+	int code = (int)resp->status;
+	static const char *const names[] = {"INVALID_ARGUMENT",
+					    "FAILED_PRECONDITION",
+					    "OUT_OF_RANGE",
+					    "UNAUTHENTICATED",
+					    "PERMISSION_DENIED",
+					    "NOT_FOUND",
+					    "ABORTED",
+					    "ALREADY_EXISTS",
+					    "RESOURCE_EXHAUSTED",
+					    "CANCELLED",
+					    "UNKNOWN",
+					    "INTERNAL",
+					    "DATA_LOSS",
+					    "UNIMPLEMENTED",
+					    "UNAVAILABLE",
+					    "DEADLINE_EXCEEDED",
+					    NULL};
+
+	if (resp->body.data)
+		root = json_tokener_parse(resp->body.data);
+	err = root;
+	if (root && json_object_is_type(root, json_type_array) && json_object_array_length(root) > 0)
+		err = json_object_array_get_idx(root, 0);
+	if (err && json_object_object_get_ex(err, "error", &err)) {
+		if (json_object_object_get_ex(err, "status", &v) && json_object_is_type(v, json_type_string))
+			status = json_object_get_string(v);
+		if (json_object_object_get_ex(err, "message", &v) && json_object_is_type(v, json_type_string))
+			msg = json_object_get_string(v);
+	}
+	/* Keep only names we know, as static strings. */
+	if (status) {
+		int i = 0;
+
+		while (names[i] && strcmp(names[i], status) != 0)
+			i++;
+		status = names[i];
+	}
+	if (!status)
+		status = fx_err_status_for(code);
+	fx_err_set(e, code, status, "%s failed: %.160s", what, msg ? msg : fx_err_status_for(code));
+	json_object_put(root);
+	return -1;
+}
+
+int fx_url_encode(struct fx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char enc[3];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			if (fx_buf_append(b, &s[i], 1) < 0)
+				return -1;
+			continue;
+		}
+		enc[0] = '%';
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 15];
+		if (fx_buf_append(b, enc, 3) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool retryable(const struct fx_httpc_req *req, CURLcode rc, long status, const struct fx_httpc_resp *resp)
+{
+	char gstatus[32];
+
+	if (req->retry == FX_RETRY_NONE)
+		return false;
+	if (rc != CURLE_OK)
+		return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+		       (req->retry == FX_RETRY_IDEMPOTENT &&
+			(rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+			 rc == CURLE_GOT_NOTHING));
+	if (status == 503)
+		return true;
+	if (req->retry != FX_RETRY_IDEMPOTENT)
+		return false;
+	if (status == 429 || status == 500 || status == 502 || status == 504)
+		return true;
+	if (status == 409) {
+		fx_httpc_error_status(resp, gstatus, sizeof(gstatus));
+		return strcmp(gstatus, "ABORTED") == 0;
+	}
+	return false;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 100 ms doubling, capped at 2 s, with ±50 % jitter; Retry-After wins when longer. */
+static long backoff_ms(int attempt, const struct fx_httpc_resp *resp)
+{
+	unsigned r = 0;
+	long base = 100L << (attempt > 5 ? 5 : attempt);
+	char ra[16];
+
+	if (base > 2000)
+		base = 2000;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned)now_ms();
+	base = base / 2 + (long)(r % (unsigned)(base + 1));
+	if (fx_httpc_header(resp, "Retry-After", ra, sizeof(ra))) {
+		long s = strtol(ra, NULL, 10);
+
+		if (s > 0 && s * 1000 > base)
+			base = s * 1000 > 5000 ? 5000 : s * 1000;
+	}
+	return base;
+}
+
+int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e)
+{
+	const struct fx_config *cfg = fx_cfg();
+	long timeout = req->timeout_ms ? req->timeout_ms : (cfg ? cfg->http_timeout_ms : 10000);
+	long connect_timeout = cfg ? cfg->connect_timeout_ms : 3000;
+	int max_attempts = req->max_attempts ? req->max_attempts : 4;
+	long deadline = now_ms() + timeout;
+	const char *method = req->method ? req->method : "GET";
+	struct curl_slist *hdrs = NULL;
+	CURL *h = thread_handle();
+	CURLcode rc = CURLE_OK;
+	char curl_err[CURL_ERROR_SIZE];
+
+	if (!h)
+		return FX_ERR_INTERNAL(e, "curl handle allocation failed");
+	resp->body.max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
+	for (const char *const *p = req->headers; p && *p; p++)
+		hdrs = curl_slist_append(hdrs, *p);
+	/* libcurl would add "Expect: 100-continue" to large bodies: a round trip lost. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+
+	for (int attempt = 0;; attempt++) {
+		struct transfer t = {req, resp, false, false};
+		long left = deadline - now_ms(), connects = 0;
+
+		if (left < 50)
+			left = 50;
+		fx_buf_reset(&resp->body);
+		fx_buf_reset(&resp->headers);
+		resp->status = 0;
+		resp->attempts = attempt + 1;
+		curl_err[0] = '\0';
+		curl_easy_reset(h);
+		curl_easy_setopt(h, CURLOPT_URL, req->url);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout < left ? connect_timeout : left);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+		curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+		if (strcmp(method, "GET") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+		    strcmp(method, "PATCH") == 0) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		}
+		if (strcmp(method, "HEAD") == 0)
+			curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+
+		atomic_fetch_add(&n_calls, 1);
+		rc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+			atomic_fetch_add(&n_connects, (unsigned long)connects);
+		if (t.too_big) {
+			curl_slist_free_all(hdrs);
+			atomic_fetch_add(&n_failures, 1);
+			return fx_err_set(e, 502, "UNAVAILABLE", "%s answer exceeds %zu bytes",
+					  req->service ? req->service : "backend", resp->body.max);
+		}
+		if (t.sink_failed) {
+			curl_slist_free_all(hdrs);
+			return fx_err_set(e, 499, "CANCELLED", "client went away during a streamed transfer");
+		}
+		if (attempt + 1 >= max_attempts || !retryable(req, rc, resp->status, resp))
+			break;
+		{
+			long wait = backoff_ms(attempt, resp);
+			struct timespec ts;
+
+			if (now_ms() + wait >= deadline)
+				break;
+			atomic_fetch_add(&n_retries, 1);
+			fx_log_debug("retrying %s %s after %ld ms (attempt %d, status %ld)", method,
+				     req->service ? req->service : "call", wait, attempt + 1, resp->status);
+			ts.tv_sec = wait / 1000;
+			ts.tv_nsec = (wait % 1000) * 1000000;
+			nanosleep(&ts, NULL);
+		}
+	}
+	curl_slist_free_all(hdrs);
+	if (rc != CURLE_OK) {
+		atomic_fetch_add(&n_failures, 1);
+		return fx_err_set(e, 503, "UNAVAILABLE", "%s unreachable: %s", req->service ? req->service : "backend",
+				  curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	}
+	return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * fx_httpc: calls to Google over libcurl. Each thread keeps one reused
+ * easy handle, so connections (and TLS sessions) survive between requests.
+ * Every call has connect and total timeouts and a response cap, and may be
+ * retried with exponential backoff and jitter when the policy allows it.
+ * Response bodies are owned by the fx_httpc_resp (fx_httpc_resp_cleanup).
+ */
+#ifndef FX_HTTPC_H
+#define FX_HTTPC_H
+
+#include "buf.h"
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum fx_retry {
+	FX_RETRY_NONE, /* never retried: not safe to repeat */
+	FX_RETRY_UNAVAILABLE, /* 503/UNAVAILABLE and connect failures: nothing reached the backend */
+	FX_RETRY_IDEMPOTENT, /* also 429, 500, 502, 504, ABORTED, timeouts: the call is safe to repeat */
+};
+
+/* Receives streamed body bytes; returns 0, or -1 to stop the transfer. */
+typedef int (*fx_httpc_sink)(void *ctx, const char *p, size_t n);
+
+struct fx_httpc_req {
+	const char *method; /* "GET" when NULL */
+	const char *url;
+	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+	const char *body;
+	size_t body_len;
+	long timeout_ms; /* 0: the configured default */
+	size_t max_response; /* 0: 8 MiB */
+	enum fx_retry retry;
+	int max_attempts; /* 0: 4 */
+	fx_httpc_sink sink; /* when set, a 2xx body streams here instead of the buffer */
+	void *sink_ctx;
+	const char *service; /* label for metrics/logs: "firestore", "storage", ... */
+};
+
+struct fx_httpc_resp {
+	long status;
+	struct fx_buf body;
+	struct fx_buf headers; /* raw header lines of the final response */
+	int attempts;
+};
+
+void fx_httpc_resp_init(struct fx_httpc_resp *r);
+void fx_httpc_resp_cleanup(struct fx_httpc_resp *r);
+
+/*
+ * Performs the call. Returns 0 when an HTTP response arrived (any status:
+ * the caller maps it), or -1 with e set (503 UNAVAILABLE when the backend
+ * could not be reached or timed out, 502 when its answer exceeded the cap).
+ */
+int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e);
+
+/* Value of response header name (case-insensitive) copied into out, or NULL. */
+const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len);
+
+/*
+ * Maps a Google error response ({"error":{"code","status","message"}}) to
+ * e, keeping Google's canonical status; a non-JSON body maps by HTTP
+ * status. what names the call for the message ("firestore get").
+ */
+int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e);
+
+/* The canonical status of a Google error body, copied into out ("" if none). */
+void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t out_len);
+
+/* Percent-encodes s for a URL path segment or query value (RFC 3986 unreserved kept). */
+int fx_url_encode(struct fx_buf *b, const char *s, size_t n);
+
+/* Counters since start, for metrics. */
+struct fx_httpc_stats {
+	unsigned long calls;
+	unsigned long retries;
+	unsigned long failures;
+	unsigned long new_connections;
+};
+void fx_httpc_stats(struct fx_httpc_stats *out);
+
+/* Frees this thread's handle (also done at thread exit). */
+void fx_httpc_thread_cleanup(void);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * fx_json: strict JSON input for the API. Parsing refuses what json-c would
+ * let through (duplicate keys, invalid UTF-8, trailing bytes, nesting past
+ * the bound), and field helpers check objects against allowlists and decode
+ * typed, bounded values. Returned json_object trees are owned by the caller
+ * (json_object_put); strings returned by getters borrow from the tree.
+ */
+#ifndef FX_JSON_H
+#define FX_JSON_H
+
+#include "err.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FX_JSON_MAX_DEPTH 32
+
+/*
+ * Parses exactly n bytes as one JSON value no deeper than max_depth.
+ * Returns 0 and *out (caller puts), or -1 with a 400 naming the problem.
+ */
+int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, struct fx_err *e);
+
+/* Like fx_json_parse, and the value must be an object. */
+int fx_json_parse_object(const char *p, size_t n, json_object **out, struct fx_err *e);
+
+/*
+ * Refuses any key of obj not in the NULL-terminated allowed list, with a
+ * 400 naming prefix+key. prefix may be "" or e.g. "address.".
+ */
+int fx_json_allow(json_object *obj, const char *const *allowed, const char *prefix, struct fx_err *e);
+
+/*
+ * Typed getters. Each looks up key in obj. A missing key (or JSON null when
+ * nullable) leaves *out alone and returns 0 with *present false, or a 400
+ * when required. A key of the wrong type or out of bounds is a 400 naming
+ * field (the path shown to the client). present may be NULL.
+ */
+int fx_json_string(json_object *obj, const char *key, const char *field, bool required, size_t min_len, size_t max_len,
+		   const char **out, bool *present, struct fx_err *e);
+int fx_json_int64(json_object *obj, const char *key, const char *field, bool required, int64_t min, int64_t max,
+		  int64_t *out, bool *present, struct fx_err *e);
+int fx_json_bool(json_object *obj, const char *key, const char *field, bool required, bool *out, bool *present,
+		 struct fx_err *e);
+int fx_json_object(json_object *obj, const char *key, const char *field, bool required, json_object **out,
+		   bool *present, struct fx_err *e);
+int fx_json_array(json_object *obj, const char *key, const char *field, bool required, size_t max_items,
+		  json_object **out, bool *present, struct fx_err *e);
+
+/* Returns the index of s in the NULL-terminated list, or -1. */
+int fx_json_enum_index(const char *s, const char *const *values);
+
+/* Serializes without escaping slashes; the string lives as long as obj. */
+const char *fx_json_text(json_object *obj, size_t *len);
+
+/* Checks that p holds n bytes of valid UTF-8 without NUL. */
+bool fx_utf8_valid(const char *p, size_t n);
+
+/* Number of Unicode code points in valid UTF-8. */
+size_t fx_utf8_len(const char *p, size_t n);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * Allocation that never returns NULL: out of memory is decided once, here.
+ * The process logs and aborts; the supervisor restarts the worker.
+ */
+#ifndef FX_MEM_H
+#define FX_MEM_H
+
+#include <stddef.h>
+
+void *fx_xmalloc(size_t n);
+void *fx_xcalloc(size_t count, size_t size);
+void *fx_xrealloc(void *p, size_t n);
+char *fx_xstrdup(const char *s);
+char *fx_xstrndup(const char *s, size_t n);
+
+#endif

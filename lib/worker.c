@@ -1,0 +1,247 @@
+#include "worker.h"
+
+#include "arena.h"
+#include "authz.h"
+#include "config.h"
+#include "http.h"
+#include "httpc.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LISTEN_FD 0
+#define ARENA_LIMIT (48u * 1024 * 1024)
+
+static atomic_bool stopping;
+static const struct fx_app *the_app;
+
+bool fx_worker_stopping(void)
+{
+	return atomic_load(&stopping);
+}
+
+static double elapsed_s(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static bool is_json(const char *ctype)
+{
+	size_t n = strlen("application/json");
+
+	return ctype && strncasecmp(ctype, "application/json", n) == 0 &&
+	       (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+static int dispatch(const struct fx_app *app, struct fx_req *r, struct fx_err *e)
+{
+	const struct fx_route *route;
+	char allow[128];
+	size_t max;
+
+	route = fx_router_match(app->routes, app->nroutes, r->method, r->path, r->arena, &r->params, allow,
+				sizeof(allow), e);
+	if (!route) {
+		if (e->code == 405)
+			fx_resp_header(r, "Allow", allow);
+		return -1;
+	}
+	r->route = route;
+	if (route->access != FX_PUBLIC && fx_authz_request(r, e) < 0)
+		return -1;
+	max = route->max_body ? route->max_body : FX_DEFAULT_MAX_BODY;
+	if (fx_req_read_body(r, max, e) < 0)
+		return -1;
+	if (r->body_len > 0 && (route->flags & FX_BODY_JSON) && !is_json(fx_req_env(r, "CONTENT_TYPE")))
+		return fx_err_set(e, 415, "INVALID_ARGUMENT", "Content-Type must be application/json");
+	if (r->body_len > 0 && !(route->flags & (FX_BODY_JSON | FX_BODY_RAW)))
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "this method takes no request body");
+	return route->handler(r, e);
+}
+
+void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
+{
+	struct fx_err e;
+	struct fx_log_request lr;
+	const char *cl;
+
+	fx_err_clear(&e);
+	if (dispatch(app, r, &e) < 0 && !r->status) {
+		if (!e.code)
+			FX_ERR_INTERNAL(&e, "handler failed without an error");
+		if (e.code >= 500)
+			fx_log_error("%s %s: %s", r->method, r->path, e.message);
+		fx_resp_error(r, &e);
+	} else if (!r->status) {
+		FX_ERR_INTERNAL(&e, "handler sent no response");
+		fx_log_error("%s %s: %s", r->method, r->path, e.message);
+		fx_resp_error(r, &e);
+	}
+
+	memset(&lr, 0, sizeof(lr));
+	lr.method = r->method;
+	lr.path = r->path;
+	lr.user_agent = fx_req_header(r, "User-Agent");
+	lr.remote_ip = fx_req_header(r, "X-Forwarded-For");
+	if (!lr.remote_ip)
+		lr.remote_ip = fx_req_env(r, "REMOTE_ADDR");
+	lr.request_id = r->request_id;
+	lr.trace_id = r->trace_id[0] ? r->trace_id : NULL;
+	lr.span_id = r->span_id[0] ? r->span_id : NULL;
+	lr.sampled = r->sampled;
+	lr.status = r->status;
+	cl = fx_req_env(r, "CONTENT_LENGTH");
+	lr.request_size = cl ? (size_t)strtoull(cl, NULL, 10) : 0;
+	lr.response_size = r->resp_bytes;
+	lr.latency_s = elapsed_s(&r->start);
+	lr.error = r->err_status;
+	lr.message = r->err_status ? r->err_message : NULL;
+	fx_log_request(&lr);
+}
+
+static void *serve(void *arg)
+{
+	FCGX_Request fcgi;
+	struct fx_arena arena;
+
+	(void)arg;
+	fx_arena_init(&arena, ARENA_LIMIT);
+	if (FCGX_InitRequest(&fcgi, LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		fx_log_error("FCGX_InitRequest failed");
+		return NULL;
+	}
+	while (!atomic_load(&stopping)) {
+		struct fx_req r;
+		struct fx_err e;
+
+		if (FCGX_Accept_r(&fcgi) < 0) {
+			if (atomic_load(&stopping))
+				break;
+			if (errno == EINTR)
+				continue;
+			fx_log_error("accept failed: %s", strerror(errno));
+			break;
+		}
+		fx_err_clear(&e);
+		if (fx_req_init(&r, fcgi.envp, fcgi.in, fcgi.out, &arena, &e) < 0) {
+			fx_resp_error(&r, &e);
+		} else {
+			fx_worker_handle(the_app, &r);
+		}
+		fx_req_cleanup(&r);
+		FCGX_Finish_r(&fcgi);
+		fx_arena_reset(&arena);
+	}
+	FCGX_Free(&fcgi, 1);
+	fx_arena_cleanup(&arena);
+	fx_httpc_thread_cleanup();
+	return NULL;
+}
+
+static long drain_seconds(void)
+{
+	const char *v = getenv("FLUXORI_DRAIN_SECONDS");
+	long n = v ? strtol(v, NULL, 10) : 8;
+
+	return n > 0 && n < 300 ? n : 8;
+}
+
+/*
+ * Waits for SIGTERM/SIGINT, then stops the accept loops: shutting the
+ * listening socket down wakes every thread blocked in accept(2) while
+ * requests already accepted run to completion. A request that outlives
+ * the drain window is cut off by a forced exit.
+ */
+static void *signals(void *arg)
+{
+	sigset_t *set = arg;
+	int sig = 0;
+	long deadline;
+
+	sigwait(set, &sig);
+	atomic_store(&stopping, true);
+	fx_log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	FCGX_ShutdownPending();
+	shutdown(LISTEN_FD, SHUT_RDWR);
+	deadline = drain_seconds();
+	sleep((unsigned)deadline);
+	fx_log_error("requests still running after %ld s: exiting", deadline);
+	_exit(1);
+	return NULL;
+}
+
+int fx_worker_main(const struct fx_app *app, int argc, char **argv)
+{
+	static struct fx_config cfg;
+	static sigset_t set;
+	struct fx_err e;
+	pthread_t *threads, sigthread;
+	struct stat st;
+	int n;
+
+	(void)argc;
+	(void)argv;
+	the_app = app;
+	fx_log_init(app->group, FX_LOG_INFO);
+	fx_err_clear(&e);
+	if (fx_config_load(&cfg, NULL, &e) < 0) {
+		fx_log_error("configuration: %s", e.message);
+		return 78; /* EX_CONFIG */
+	}
+	fx_config_set(&cfg);
+	fx_log_init(app->group, cfg.log_level);
+	if (fstat(LISTEN_FD, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		fx_log_error("fd 0 is not a listening socket: start workers with spawn-fcgi (scripts/fluxorictl)");
+		return 64;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || FCGX_Init() != 0) {
+		fx_log_error("library initialisation failed");
+		return 70;
+	}
+	if (app->init && app->init(&e) < 0) {
+		fx_log_error("%s init: %s", app->group, e.message);
+		return 70;
+	}
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	threads = calloc((size_t)cfg.worker_threads, sizeof(*threads));
+	if (!threads)
+		return 70;
+	for (n = 0; n < cfg.worker_threads; n++)
+		if (pthread_create(&threads[n], NULL, serve, NULL) != 0)
+			break;
+	if (n == 0) {
+		fx_log_error("no worker thread could start");
+		return 70;
+	}
+	pthread_create(&sigthread, NULL, signals, &set);
+	pthread_detach(sigthread);
+	fx_log_info("%s worker ready: %d threads, pid %d", app->group, n, (int)getpid());
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	fx_log_info("%s worker stopped", app->group);
+	curl_global_cleanup();
+	fx_config_release();
+	return 0;
+}

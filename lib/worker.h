@@ -1,0 +1,37 @@
+/*
+ * fx_worker: the one worker loop every route group runs. It reads the
+ * configuration, serves the inherited FastCGI socket (fd 0, as spawn-fcgi
+ * hands it over) from FLUXORI_WORKER_THREADS threads, each with its own
+ * FCGX_Request, and on SIGTERM stops accepting, lets in-flight requests
+ * finish and exits (forced after FLUXORI_DRAIN_SECONDS, default 8).
+ */
+#ifndef FX_WORKER_H
+#define FX_WORKER_H
+
+#include "router.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fx_app {
+	const char *group; /* route group name, a log label */
+	const struct fx_route *routes;
+	size_t nroutes;
+	/* Optional, once after the configuration is loaded; -1 refuses to start. */
+	int (*init)(struct fx_err *e);
+};
+
+/* Runs the worker; returns the process exit status. */
+int fx_worker_main(const struct fx_app *app, int argc, char **argv);
+
+/* True once SIGTERM was received. */
+bool fx_worker_stopping(void);
+
+/*
+ * Serves one accepted request: routing, access checks, body limits,
+ * handler, error answer and the request log line. Exposed for tests.
+ */
+struct fx_req;
+void fx_worker_handle(const struct fx_app *app, struct fx_req *r);
+
+#endif

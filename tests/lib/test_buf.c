@@ -1,0 +1,53 @@
+#include "arena.h"
+#include "buf.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+Test(buf, appends_until_the_cap_and_refuses_beyond)
+{
+	struct fx_buf b;
+
+	fx_buf_init(&b, 8);
+	cr_assert_eq(fx_buf_puts(&b, "abcd"), 0);
+	cr_assert_eq(fx_buf_puts(&b, "efgh"), 0);
+	cr_assert_eq(fx_buf_puts(&b, "i"), -1);
+	cr_assert_str_eq(b.data, "abcdefgh", "a refused append leaves the buffer unchanged");
+	cr_assert_eq(b.len, 8);
+	fx_buf_cleanup(&b);
+}
+
+Test(buf, printf_respects_the_cap)
+{
+	struct fx_buf b;
+
+	fx_buf_init(&b, 10);
+	cr_assert_eq(fx_buf_printf(&b, "%d-%s", 42, "abc"), 0);
+	cr_assert_eq(fx_buf_printf(&b, "%s", "0123456789"), -1);
+	cr_assert_str_eq(b.data, "42-abc");
+	fx_buf_cleanup(&b);
+}
+
+Test(buf, json_string_escapes_quotes_controls_and_keeps_utf8)
+{
+	struct fx_buf b;
+	const char in[] = "a\"b\\c\n\x01 é";
+
+	fx_buf_init(&b, 100);
+	fx_buf_json_string(&b, in, strlen(in));
+	cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001 é\"");
+	fx_buf_cleanup(&b);
+}
+
+Test(arena, refuses_allocations_past_its_budget)
+{
+	struct fx_arena a;
+
+	fx_arena_init(&a, 64 * 1024);
+	cr_assert_not_null(fx_arena_alloc(&a, 40000));
+	cr_assert_null(fx_arena_alloc(&a, 40000));
+	fx_arena_reset(&a);
+	cr_assert_not_null(fx_arena_alloc(&a, 40000), "reset gives the budget back");
+	cr_assert_str_eq(fx_arena_printf(&a, "%s-%d", "x", 7), "x-7");
+	fx_arena_cleanup(&a);
+}

@@ -1,0 +1,126 @@
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct fx_config cfg;
+static struct fx_err err;
+
+static void clean_env(void)
+{
+	static const char *const vars[] = {"GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST",
+					   "FIREBASE_AUTH_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "K_SERVICE",
+					   "FLUXORI_WORKER_THREADS", "FLUXORI_LOG_LEVEL", "PORT", "FLUXORI_ENV_FILE",
+					   "FLUXORI_BUCKET", NULL};
+
+	for (int i = 0; vars[i]; i++)
+		unsetenv(vars[i]);
+	fx_err_clear(&err);
+	chdir("/");
+}
+
+static void teardown(void)
+{
+	fx_config_release();
+}
+
+TestSuite(config, .init = clean_env, .fini = teardown);
+
+static char *write_env(const char *text)
+{
+	static char path[] = "/tmp/fx-config-XXXXXX";
+	int fd;
+
+	strcpy(path, "/tmp/fx-config-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(config, requires_a_project)
+{
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "GOOGLE_CLOUD_PROJECT"), "%s", err.message);
+}
+
+Test(config, defaults_are_those_of_the_contract)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(cfg.port, 8080);
+	cr_assert_eq(cfg.worker_threads, 16);
+	cr_assert_str_eq(cfg.region, "africa-south1");
+	cr_assert_str_eq(cfg.vertex_location, "europe-west4");
+	cr_assert_str_eq(cfg.database, "(default)");
+	cr_assert_str_eq(cfg.firestore_url, "https://firestore.googleapis.com");
+	cr_assert_not(cfg.emulated_auth);
+}
+
+Test(config, reads_dotenv_and_the_environment_wins)
+{
+	char *path = write_env("# comment\nGOOGLE_CLOUD_PROJECT=demo-fluxori\nFLUXORI_WORKER_THREADS=\"4\"\n"
+			       "export FIRESTORE_EMULATOR_HOST=127.0.0.1:8081\n");
+
+	setenv("FLUXORI_WORKER_THREADS", "8", 1);
+	cr_assert_eq(fx_config_load(&cfg, path, &err), 0, "%s", err.message);
+	cr_assert_eq(cfg.worker_threads, 8);
+	cr_assert_str_eq(cfg.firestore_url, "http://127.0.0.1:8081");
+	unlink(path);
+}
+
+Test(config, refuses_nonsense_numbers_and_levels)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_WORKER_THREADS", "16x", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_WORKER_THREADS"));
+	setenv("FLUXORI_WORKER_THREADS", "0", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	unsetenv("FLUXORI_WORKER_THREADS");
+	setenv("FLUXORI_LOG_LEVEL", "LOUD", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_LOG_LEVEL"));
+}
+
+Test(config, refuses_an_emulator_host_with_a_scheme)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "http://127.0.0.1:9099", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FIREBASE_AUTH_EMULATOR_HOST"));
+}
+
+Test(config, emulators_on_cloud_run_with_a_real_project_are_fatal)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	setenv("K_SERVICE", "fluxori-api", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "refusing to start"), "%s", err.message);
+}
+
+Test(config, emulators_on_cloud_run_with_a_demo_project_are_allowed)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("K_SERVICE", "fluxori-api", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert(cfg.emulated_auth);
+}
+
+Test(config, a_named_env_file_that_is_missing_is_an_error)
+{
+	cr_assert_eq(fx_config_load(&cfg, "/nonexistent/.env", &err), -1);
+	cr_assert(strstr(err.message, "/nonexistent/.env"));
+}
+
+Test(config, refuses_a_malformed_project_id)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "Demo_Fluxori", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+}

@@ -1,0 +1,116 @@
+#include "json.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static struct fx_err err;
+
+static int parse(const char *s, json_object **out)
+{
+	fx_err_clear(&err);
+	return fx_json_parse(s, strlen(s), FX_JSON_MAX_DEPTH, out, &err);
+}
+
+Test(json, parses_a_plain_object)
+{
+	json_object *o = NULL;
+
+	cr_assert_eq(parse("{\"a\":1,\"b\":[true,null,\"x\"],\"c\":{\"d\":-2.5e3}}", &o), 0);
+	cr_assert(json_object_is_type(o, json_type_object));
+	json_object_put(o);
+}
+
+Test(json, rejects_duplicate_keys_naming_the_key)
+{
+	json_object *o = NULL;
+
+	cr_assert_eq(parse("{\"sku\":\"a\",\"name\":\"n\",\"sku\":\"b\"}", &o), -1);
+	cr_assert_eq(err.code, 400);
+	cr_assert(strstr(err.message, "duplicate key \"sku\""), "%s", err.message);
+}
+
+Test(json, rejects_duplicates_that_differ_only_by_escaping)
+{
+	json_object *o = NULL;
+
+	cr_assert_eq(parse("{\"role\":\"viewer\",\"r\\u006fle\":\"owner\"}", &o), -1);
+	cr_assert(strstr(err.message, "duplicate key"));
+}
+
+Test(json, rejects_nesting_past_the_bound)
+{
+	char deep[200] = "";
+	json_object *o = NULL;
+
+	for (int i = 0; i < 33; i++)
+		strcat(deep, "[");
+	for (int i = 0; i < 33; i++)
+		strcat(deep, "]");
+	cr_assert_eq(parse(deep, &o), -1);
+	cr_assert(strstr(err.message, "nesting deeper than 32"), "%s", err.message);
+	deep[0] = '\0';
+	for (int i = 0; i < 32; i++)
+		strcat(deep, "[");
+	for (int i = 0; i < 32; i++)
+		strcat(deep, "]");
+	cr_assert_eq(parse(deep, &o), 0, "32 levels are allowed: %s", err.message);
+	json_object_put(o);
+}
+
+Test(json, rejects_trailing_data_bad_utf8_and_nul_escapes)
+{
+	json_object *o = NULL;
+
+	cr_assert_eq(parse("{} {}", &o), -1);
+	cr_assert(strstr(err.message, "trailing data"));
+	cr_assert_eq(parse("{\"a\":\"\xc3\x28\"}", &o), -1);
+	cr_assert(strstr(err.message, "invalid UTF-8"));
+	cr_assert_eq(parse("{\"a\":\"x\\u0000y\"}", &o), -1);
+	cr_assert_eq(parse("{\"a\":\"\\ud800\"}", &o), -1);
+	cr_assert_eq(parse("{\"a\":01}", &o), -1);
+	cr_assert_eq(parse("{\"a\":NaN}", &o), -1);
+	cr_assert_eq(parse("{'a':1}", &o), -1);
+	cr_assert_eq(parse("", &o), -1);
+}
+
+Test(json, allowlist_names_the_unknown_field)
+{
+	static const char *const allowed[] = {"name", "sku", NULL};
+	json_object *o = NULL;
+
+	cr_assert_eq(parse("{\"name\":\"x\",\"organizationId\":\"evil\"}", &o), 0);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_json_allow(o, allowed, "", &err), -1);
+	cr_assert_eq(err.code, 400);
+	cr_assert_str_eq(err.details[0].field, "organizationId");
+	json_object_put(o);
+}
+
+Test(json, typed_getters_check_type_and_bounds)
+{
+	json_object *o = NULL;
+	const char *s = NULL;
+	int64_t n = 0;
+	bool present;
+
+	cr_assert_eq(parse("{\"name\":\"héllo\",\"qty\":5,\"big\":99999999999999999999,\"f\":1.5}", &o), 0);
+	cr_assert_eq(fx_json_string(o, "name", "name", true, 1, 5, &s, &present, &err), 0,
+		     "length counts characters, not bytes");
+	cr_assert_str_eq(s, "héllo");
+	cr_assert_eq(fx_json_string(o, "name", "name", true, 1, 4, &s, &present, &err), -1);
+	cr_assert_eq(fx_json_int64(o, "qty", "items[0].quantity", true, 1, 1000, &n, &present, &err), 0);
+	cr_assert_eq(n, 5);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_json_int64(o, "qty", "items[0].quantity", true, 6, 1000, &n, &present, &err), -1);
+	cr_assert_str_eq(err.details[0].field, "items[0].quantity");
+	fx_err_clear(&err);
+	cr_assert_eq(fx_json_int64(o, "big", "big", true, 0, INT64_MAX - 1, &n, &present, &err), -1);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_json_int64(o, "f", "f", true, 0, 10, &n, &present, &err), -1);
+	cr_assert_eq(fx_json_int64(o, "missing", "missing", false, 0, 10, &n, &present, &err), 0);
+	cr_assert_not(present);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_json_int64(o, "missing", "missing", true, 0, 10, &n, &present, &err), -1);
+	cr_assert_str_eq(err.details[0].reason, "is required");
+	json_object_put(o);
+}
