@@ -1,0 +1,635 @@
+#include "fsquery.h"
+
+#include "buf.h"
+#include "mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct qpath {
+	struct fx_fieldpath fp;
+	char *text; /* canonical (re-formatted) */
+};
+
+struct filter {
+	struct qpath path;
+	const char *op; /* REST enum name */
+	bool unary;
+	bool inequality;
+	struct fx_value value; /* FX_V_NULL for unary filters */
+};
+
+struct order {
+	struct qpath path;
+	bool desc;
+};
+
+struct cursor {
+	bool set;
+	bool before;
+	char *doc; /* snapshot cursor: document name and fields */
+	struct fx_value fields;
+	struct fx_value values; /* value cursor: FX_V_ARRAY */
+};
+
+struct fx_query {
+	char *collection_id;
+	bool all_descendants;
+	char *parent;
+	struct filter *filters;
+	size_t nfilters;
+	struct order *orders;
+	size_t norders;
+	bool has_select;
+	struct qpath *select;
+	size_t nselect;
+	int limit; /* -1: none */
+	int offset; /* 0: none */
+	struct cursor start, end;
+};
+
+static const struct {
+	const char *op;
+	const char *name;
+	bool inequality;
+} ops[] = {
+	{"==", "EQUAL", false},
+	{"<", "LESS_THAN", true},
+	{"<=", "LESS_THAN_OR_EQUAL", true},
+	{">", "GREATER_THAN", true},
+	{">=", "GREATER_THAN_OR_EQUAL", true},
+	{"!=", "NOT_EQUAL", true},
+	{"in", "IN", false},
+	{"not-in", "NOT_IN", true},
+	{"array-contains", "ARRAY_CONTAINS", false},
+	{"array-contains-any", "ARRAY_CONTAINS_ANY", false},
+};
+
+static void qpath_cleanup(struct qpath *p)
+{
+	fx_fieldpath_cleanup(&p->fp);
+	free(p->text);
+	p->text = NULL;
+}
+
+static int qpath_parse(const char *text, struct qpath *out, struct fx_err *e)
+{
+	struct fx_buf b;
+
+	out->text = NULL;
+	if (!text) {
+		out->fp.segs = NULL;
+		out->fp.n = 0;
+		return fx_err_invalid(e, "fieldPath", "missing field path");
+	}
+	if (fx_fieldpath_parse(text, &out->fp, e) < 0)
+		return -1;
+	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_FIELD_NAME_MAX + 3));
+	fx_fieldpath_format((const char *const *)out->fp.segs, out->fp.n, &b);
+	out->text = fx_buf_take(&b);
+	return 0;
+}
+
+static bool is_key(const struct qpath *p)
+{
+	return p->fp.n == 1 && strcmp(p->fp.segs[0], "__name__") == 0;
+}
+
+static void cursor_cleanup(struct cursor *c)
+{
+	free(c->doc);
+	fx_value_cleanup(&c->fields);
+	fx_value_cleanup(&c->values);
+	memset(c, 0, sizeof(*c));
+}
+
+struct fx_query *fx_query_new(const char *collection_id, bool all_descendants)
+{
+	struct fx_query *q = fx_xcalloc(1, sizeof(*q));
+
+	q->collection_id = fx_xstrdup(collection_id ? collection_id : "");
+	q->all_descendants = all_descendants;
+	q->limit = -1;
+	return q;
+}
+
+void fx_query_free(struct fx_query *q)
+{
+	if (!q)
+		return;
+	free(q->collection_id);
+	free(q->parent);
+	for (size_t i = 0; i < q->nfilters; i++) {
+		qpath_cleanup(&q->filters[i].path);
+		fx_value_cleanup(&q->filters[i].value);
+	}
+	free(q->filters);
+	for (size_t i = 0; i < q->norders; i++)
+		qpath_cleanup(&q->orders[i].path);
+	free(q->orders);
+	for (size_t i = 0; i < q->nselect; i++)
+		qpath_cleanup(&q->select[i]);
+	free(q->select);
+	cursor_cleanup(&q->start);
+	cursor_cleanup(&q->end);
+	free(q);
+}
+
+int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e)
+{
+	size_t n = parent ? strlen(parent) : 0;
+	static const char suffix[] = "/documents";
+
+	if (!parent)
+		return fx_err_invalid(e, "parent", "missing parent");
+	/* Either the database's documents root or a document name. */
+	if (!(n > sizeof(suffix) - 1 && strcmp(parent + n - (sizeof(suffix) - 1), suffix) == 0)) {
+		if (fx_doc_name_check(parent, e) < 0)
+			return -1;
+	} else {
+		char *probe = fx_xmalloc(n + 5);
+		int rc;
+
+		/* Checking "<parent>/c/d" checks the root's shape with one rule. */
+		memcpy(probe, parent, n);
+		memcpy(probe + n, "/c/d", 5);
+		rc = fx_doc_name_check(probe, e);
+		free(probe);
+		if (rc < 0)
+			return -1;
+	}
+	free(q->parent);
+	q->parent = fx_xstrdup(parent);
+	return 0;
+}
+
+/* A "__name__" operand: references pass, strings become parent/collection/id. */
+static int to_ref(const struct fx_query *q, const struct fx_value *in, struct fx_value *out, struct fx_err *e)
+{
+	struct fx_buf b;
+	int rc;
+
+	if (in->type == FX_V_REF) {
+		fx_value_copy(out, in);
+		return 0;
+	}
+	if (in->type != FX_V_STRING)
+		return fx_err_invalid(e, "__name__", "a __name__ value must be a reference or a document id");
+	if (!q->parent)
+		return fx_err_invalid(e, "__name__", "a document id for __name__ needs fx_query_parent");
+	if (in->u.s.n == 0 || strlen(in->u.s.p) != in->u.s.n || (!q->all_descendants && strchr(in->u.s.p, '/')))
+		return fx_err_invalid(e, "__name__", "\"%.80s\" is not a document id", in->u.s.p);
+	fx_buf_init(&b, FX_DOC_NAME_MAX + 1);
+	if (q->all_descendants)
+		rc = fx_buf_printf(&b, "%s/%s", q->parent, in->u.s.p);
+	else
+		rc = fx_buf_printf(&b, "%s/%s/%s", q->parent, q->collection_id, in->u.s.p);
+	if (rc < 0 || fx_doc_name_check(b.data, e) < 0) {
+		fx_buf_cleanup(&b);
+		return rc < 0 ? fx_err_invalid(e, "__name__", "document name too long") : -1;
+	}
+	fx_value_ref(out, b.data);
+	fx_buf_cleanup(&b);
+	return 0;
+}
+
+static bool is_nan(const struct fx_value *v)
+{
+	return v->type == FX_V_DOUBLE && isnan(v->u.d);
+}
+
+int fx_query_where(struct fx_query *q, const char *field_path, const char *op, const struct fx_value *v,
+		   struct fx_err *e)
+{
+	struct filter f;
+	size_t k;
+
+	memset(&f, 0, sizeof(f));
+	for (k = 0; k < sizeof(ops) / sizeof(ops[0]); k++)
+		if (op && strcmp(op, ops[k].op) == 0)
+			break;
+	if (k == sizeof(ops) / sizeof(ops[0]))
+		return fx_err_invalid(e, "op", "unknown filter operator \"%.20s\"", op ? op : "(null)");
+	if (!v)
+		return fx_err_invalid(e, "value", "missing filter value");
+	if (q->nfilters == FX_QUERY_MAX_FILTERS)
+		return fx_err_invalid(e, "where", "more than %d filters", FX_QUERY_MAX_FILTERS);
+	if (fx_value_check(v, e) < 0)
+		return -1;
+	if (qpath_parse(field_path, &f.path, e) < 0)
+		return -1;
+	f.op = ops[k].name;
+	f.inequality = ops[k].inequality;
+	if (v->type == FX_V_NULL || is_nan(v)) {
+		if (k != 0 && k != 5) {
+			fx_err_invalid(e, f.path.text, "%.80s: null and NaN only compare with == and !=", f.path.text);
+			qpath_cleanup(&f.path);
+			return -1;
+		}
+		f.unary = true;
+		if (v->type == FX_V_NULL)
+			f.op = k == 0 ? "IS_NULL" : "IS_NOT_NULL";
+		else
+			f.op = k == 0 ? "IS_NAN" : "IS_NOT_NAN";
+	} else if (k == 6 || k == 7 || k == 9) {
+		size_t max = k == 7 ? FX_QUERY_MAX_NOT_IN : FX_QUERY_MAX_IN;
+
+		if (v->type != FX_V_ARRAY || v->u.arr.n == 0 || v->u.arr.n > max) {
+			qpath_cleanup(&f.path);
+			return fx_err_invalid(e, "value", "%s needs an array of 1 to %zu values", op, max);
+		}
+		if (is_key(&f.path)) {
+			if (k == 9) {
+				qpath_cleanup(&f.path);
+				return fx_err_invalid(e, "__name__", "array-contains-any does not apply to __name__");
+			}
+			fx_value_array(&f.value);
+			for (size_t i = 0; i < v->u.arr.n; i++) {
+				if (to_ref(q, &v->u.arr.items[i], fx_array_push(&f.value), e) < 0) {
+					fx_value_cleanup(&f.value);
+					qpath_cleanup(&f.path);
+					return -1;
+				}
+			}
+		} else {
+			fx_value_copy(&f.value, v);
+		}
+	} else if (is_key(&f.path)) {
+		if (k == 8 || to_ref(q, v, &f.value, e) < 0) {
+			qpath_cleanup(&f.path);
+			return k == 8 ? fx_err_invalid(e, "__name__", "array-contains does not apply to __name__") : -1;
+		}
+	} else {
+		fx_value_copy(&f.value, v);
+	}
+	q->filters = fx_xrealloc(q->filters, (q->nfilters + 1) * sizeof(*q->filters));
+	q->filters[q->nfilters++] = f;
+	return 0;
+}
+
+int fx_query_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e)
+{
+	struct order o;
+
+	if (q->norders == FX_QUERY_MAX_ORDERS)
+		return fx_err_invalid(e, "orderBy", "more than %d orderBy entries", FX_QUERY_MAX_ORDERS);
+	if (qpath_parse(field_path, &o.path, e) < 0)
+		return -1;
+	o.desc = descending;
+	q->orders = fx_xrealloc(q->orders, (q->norders + 1) * sizeof(*q->orders));
+	q->orders[q->norders++] = o;
+	return 0;
+}
+
+void fx_query_limit(struct fx_query *q, int n)
+{
+	q->limit = n < 0 ? -1 : n;
+}
+
+void fx_query_offset(struct fx_query *q, int n)
+{
+	q->offset = n < 0 ? 0 : n;
+}
+
+int fx_query_select(struct fx_query *q, const char *const *paths, size_t n, struct fx_err *e)
+{
+	struct qpath *sel;
+
+	if (n > FX_QUERY_MAX_SELECT)
+		return fx_err_invalid(e, "select", "more than %d selected fields", FX_QUERY_MAX_SELECT);
+	sel = fx_xcalloc(n ? n : 1, sizeof(*sel));
+	for (size_t i = 0; i < (n ? n : 1); i++) {
+		if (qpath_parse(n ? paths[i] : "__name__", &sel[i], e) < 0) {
+			for (size_t j = 0; j < i; j++)
+				qpath_cleanup(&sel[j]);
+			free(sel);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < q->nselect; i++)
+		qpath_cleanup(&q->select[i]);
+	free(q->select);
+	q->select = sel;
+	q->nselect = n ? n : 1;
+	q->has_select = true;
+	return 0;
+}
+
+static struct cursor *cursor_slot(struct fx_query *q, enum fx_cursor which, struct fx_err *e)
+{
+	switch (which) {
+	case FX_CURSOR_START_AT:
+	case FX_CURSOR_START_AFTER: return &q->start;
+	case FX_CURSOR_END_AT:
+	case FX_CURSOR_END_BEFORE: return &q->end;
+	}
+	fx_err_invalid(e, "cursor", "unknown cursor kind");
+	return NULL;
+}
+
+int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_value *values, size_t n, struct fx_err *e)
+{
+	struct cursor *c = cursor_slot(q, which, e);
+
+	if (!c)
+		return -1;
+	if (n == 0 || !values)
+		return fx_err_invalid(e, "cursor", "a cursor needs at least one value");
+	if (n > FX_QUERY_MAX_ORDERS + 1)
+		return fx_err_invalid(e, "cursor", "too many cursor values");
+	for (size_t i = 0; i < n; i++)
+		if (fx_value_check(&values[i], e) < 0)
+			return -1;
+	cursor_cleanup(c);
+	c->set = true;
+	c->before = which == FX_CURSOR_START_AT || which == FX_CURSOR_END_BEFORE;
+	fx_value_array(&c->values);
+	for (size_t i = 0; i < n; i++)
+		fx_value_copy(fx_array_push(&c->values), &values[i]);
+	return 0;
+}
+
+int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *doc_name, const struct fx_value *fields,
+			struct fx_err *e)
+{
+	struct cursor *c = cursor_slot(q, which, e);
+	const char *id, *coll;
+	size_t parent_len;
+
+	if (!c)
+		return -1;
+	if (!doc_name || fx_doc_name_check(doc_name, e) < 0)
+		return doc_name ? -1 : fx_err_invalid(e, "cursor", "missing document name");
+	if (fields && fields->type != FX_V_MAP)
+		return fx_err_invalid(e, "cursor", "document fields must be a map");
+	if (fields && fx_fields_check(fields, e) < 0)
+		return -1;
+	/* .../{coll}/{id}: the document must sit in a collection of the queried id. */
+	id = strrchr(doc_name, '/');
+	for (coll = id - 1; *coll != '/'; coll--)
+		;
+	parent_len = (size_t)(coll - doc_name);
+	coll++;
+	if ((size_t)(id - coll) != strlen(q->collection_id) || strncmp(coll, q->collection_id, (size_t)(id - coll)))
+		return fx_err_invalid(e, "cursor", "document %.80s is not in collection %.80s", doc_name,
+				      q->collection_id);
+	if (q->parent) {
+		size_t pn = strlen(q->parent);
+		bool ok = q->all_descendants ? parent_len >= pn && strncmp(doc_name, q->parent, pn) == 0 &&
+						       (parent_len == pn || doc_name[pn] == '/')
+					     : parent_len == pn && strncmp(doc_name, q->parent, pn) == 0;
+
+		if (!ok)
+			return fx_err_invalid(e, "cursor", "document %.80s is not under the query's parent", doc_name);
+	}
+	cursor_cleanup(c);
+	c->set = true;
+	c->before = which == FX_CURSOR_START_AT || which == FX_CURSOR_END_BEFORE;
+	c->doc = fx_xstrdup(doc_name);
+	if (fields)
+		fx_value_copy(&c->fields, fields);
+	else
+		fx_value_map(&c->fields);
+	return 0;
+}
+
+int fx_query_start_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+{
+	return fx_query_cursor(q, FX_CURSOR_START_AT, values, n, e);
+}
+
+int fx_query_start_after(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+{
+	return fx_query_cursor(q, FX_CURSOR_START_AFTER, values, n, e);
+}
+
+int fx_query_end_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+{
+	return fx_query_cursor(q, FX_CURSOR_END_AT, values, n, e);
+}
+
+int fx_query_end_before(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+{
+	return fx_query_cursor(q, FX_CURSOR_END_BEFORE, values, n, e);
+}
+
+/* ---- build ---- */
+
+struct oref {
+	const struct qpath *path;
+	bool desc;
+};
+
+static json_object *field_ref(const struct qpath *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "fieldPath", json_object_new_string(p->text));
+	return o;
+}
+
+static json_object *filter_json(const struct filter *f)
+{
+	json_object *o = json_object_new_object(), *body = json_object_new_object();
+
+	if (f->unary) {
+		json_object_object_add(body, "op", json_object_new_string(f->op));
+		json_object_object_add(body, "field", field_ref(&f->path));
+		json_object_object_add(o, "unaryFilter", body);
+	} else {
+		json_object_object_add(body, "field", field_ref(&f->path));
+		json_object_object_add(body, "op", json_object_new_string(f->op));
+		json_object_object_add(body, "value", fx_value_encode(&f->value));
+		json_object_object_add(o, "fieldFilter", body);
+	}
+	return o;
+}
+
+static int cmp_qpath_ptr(const void *a, const void *b)
+{
+	return fx_fieldpath_cmp(&(*(const struct qpath *const *)a)->fp, &(*(const struct qpath *const *)b)->fp);
+}
+
+static bool ordered(const struct oref *o, size_t n, const struct qpath *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fx_fieldpath_cmp(&o[i].path->fp, &p->fp) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The orderBy list sent: the explicit one, and when a cursor comes from a
+ * document snapshot, the clients' implicit additions (inequality fields
+ * not yet ordered, sorted, then __name__; all in the last explicit
+ * direction, ascending when there is none). o has room for
+ * norders + nfilters + 1 entries.
+ */
+static size_t effective_orders(const struct fx_query *q, const struct qpath *name, struct oref *o)
+{
+	size_t n = 0, nineq = 0;
+	const struct qpath **ineq;
+	bool dir;
+
+	for (size_t i = 0; i < q->norders; i++) {
+		o[n].path = &q->orders[i].path;
+		o[n++].desc = q->orders[i].desc;
+	}
+	if (!(q->start.set && q->start.doc) && !(q->end.set && q->end.doc))
+		return n;
+	dir = n ? o[n - 1].desc : false;
+	ineq = fx_xcalloc(q->nfilters + 1, sizeof(*ineq));
+	for (size_t i = 0; i < q->nfilters; i++)
+		if (q->filters[i].inequality && !is_key(&q->filters[i].path))
+			ineq[nineq++] = &q->filters[i].path;
+	qsort(ineq, nineq, sizeof(*ineq), cmp_qpath_ptr);
+	for (size_t i = 0; i < nineq; i++) {
+		if (!ordered(o, n, ineq[i])) {
+			o[n].path = ineq[i];
+			o[n++].desc = dir;
+		}
+	}
+	free(ineq);
+	if (!ordered(o, n, name)) {
+		o[n].path = name;
+		o[n++].desc = dir;
+	}
+	return n;
+}
+
+static json_object *cursor_json(const struct fx_query *q, const struct cursor *c, const struct oref *o, size_t n,
+				struct fx_err *e)
+{
+	json_object *cur = json_object_new_object(), *values = json_object_new_array();
+
+	json_object_object_add(cur, "values", values);
+	if (c->before)
+		json_object_object_add(cur, "before", json_object_new_boolean(true));
+	if (c->doc) {
+		for (size_t i = 0; i < n; i++) {
+			struct fx_value ref;
+			const struct fx_value *v;
+
+			if (is_key(o[i].path)) {
+				fx_value_ref(&ref, c->doc);
+				json_object_array_add(values, fx_value_encode(&ref));
+				fx_value_cleanup(&ref);
+				continue;
+			}
+			v = fx_value_at(&c->fields, &o[i].path->fp);
+			if (!v) {
+				fx_err_invalid(e, o[i].path->text, "cursor document has no field %.80s to order by",
+					       o[i].path->text);
+				json_object_put(cur);
+				return NULL;
+			}
+			json_object_array_add(values, fx_value_encode(v));
+		}
+		return cur;
+	}
+	if (c->values.u.arr.n > n) {
+		fx_err_invalid(e, "cursor", "%zu cursor values for %zu orderBy entries", c->values.u.arr.n, n);
+		json_object_put(cur);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->values.u.arr.n; i++) {
+		const struct fx_value *v = &c->values.u.arr.items[i];
+
+		if (is_key(o[i].path)) {
+			struct fx_value ref;
+
+			if (to_ref(q, v, &ref, e) < 0) {
+				json_object_put(cur);
+				return NULL;
+			}
+			json_object_array_add(values, fx_value_encode(&ref));
+			fx_value_cleanup(&ref);
+		} else {
+			json_object_array_add(values, fx_value_encode(v));
+		}
+	}
+	return cur;
+}
+
+json_object *fx_query_build(const struct fx_query *q, struct fx_err *e)
+{
+	json_object *sq = NULL, *from, *coll, *cur;
+	struct qpath name;
+	struct oref *o = NULL;
+	size_t n;
+
+	if (!q->collection_id[0] || strchr(q->collection_id, '/') || strlen(q->collection_id) > FX_FIELD_NAME_MAX) {
+		fx_err_invalid(e, "collectionId", "\"%.80s\" is not a collection id", q->collection_id);
+		return NULL;
+	}
+	if (qpath_parse("__name__", &name, e) < 0)
+		return NULL;
+	o = fx_xcalloc(q->norders + q->nfilters + 1, sizeof(*o));
+	n = effective_orders(q, &name, o);
+
+	sq = json_object_new_object();
+	if (q->has_select) {
+		json_object *sel = json_object_new_object(), *fields = json_object_new_array();
+
+		for (size_t i = 0; i < q->nselect; i++)
+			json_object_array_add(fields, field_ref(&q->select[i]));
+		json_object_object_add(sel, "fields", fields);
+		json_object_object_add(sq, "select", sel);
+	}
+	from = json_object_new_array();
+	coll = json_object_new_object();
+	json_object_object_add(coll, "collectionId", json_object_new_string(q->collection_id));
+	if (q->all_descendants)
+		json_object_object_add(coll, "allDescendants", json_object_new_boolean(true));
+	json_object_array_add(from, coll);
+	json_object_object_add(sq, "from", from);
+	if (q->nfilters == 1) {
+		json_object_object_add(sq, "where", filter_json(&q->filters[0]));
+	} else if (q->nfilters > 1) {
+		json_object *w = json_object_new_object(), *cf = json_object_new_object(),
+			    *list = json_object_new_array();
+
+		for (size_t i = 0; i < q->nfilters; i++)
+			json_object_array_add(list, filter_json(&q->filters[i]));
+		json_object_object_add(cf, "op", json_object_new_string("AND"));
+		json_object_object_add(cf, "filters", list);
+		json_object_object_add(w, "compositeFilter", cf);
+		json_object_object_add(sq, "where", w);
+	}
+	if (n) {
+		json_object *list = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *ob = json_object_new_object();
+
+			json_object_object_add(ob, "field", field_ref(o[i].path));
+			json_object_object_add(ob, "direction",
+					       json_object_new_string(o[i].desc ? "DESCENDING" : "ASCENDING"));
+			json_object_array_add(list, ob);
+		}
+		json_object_object_add(sq, "orderBy", list);
+	}
+	if (q->start.set) {
+		if (!(cur = cursor_json(q, &q->start, o, n, e)))
+			goto fail;
+		json_object_object_add(sq, "startAt", cur);
+	}
+	if (q->end.set) {
+		if (!(cur = cursor_json(q, &q->end, o, n, e)))
+			goto fail;
+		json_object_object_add(sq, "endAt", cur);
+	}
+	if (q->offset > 0)
+		json_object_object_add(sq, "offset", json_object_new_int(q->offset));
+	if (q->limit >= 0)
+		json_object_object_add(sq, "limit", json_object_new_int(q->limit));
+	free(o);
+	qpath_cleanup(&name);
+	return sq;
+fail:
+	json_object_put(sq);
+	free(o);
+	qpath_cleanup(&name);
+	return NULL;
+}
