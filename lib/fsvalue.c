@@ -678,11 +678,12 @@ static int decode_value(struct dctx *c, json_object *j, struct fx_value *out, in
 
 static int decode_fields(struct dctx *c, json_object *fields, struct fx_value *map, int depth)
 {
+	fx_value_null(map);
+	if (fields && !json_object_is_type(fields, json_type_object))
+		return bad(c, "fields is not an object");
 	fx_value_map(map);
 	if (!fields)
 		return 0;
-	if (!json_object_is_type(fields, json_type_object))
-		return bad(c, "fields is not an object");
 	json_object_object_foreach(fields, name, val)
 	{
 		size_t old = push_name(c, name);
@@ -714,11 +715,11 @@ static int decode_array(struct dctx *c, json_object *body, struct fx_value *out,
 			return bad(c, "unknown key in arrayValue");
 		values = val;
 	}
+	if (values && !json_object_is_type(values, json_type_array))
+		return bad(c, "arrayValue.values is not an array");
 	fx_value_array(out);
 	if (!values)
 		return 0;
-	if (!json_object_is_type(values, json_type_array))
-		return bad(c, "arrayValue.values is not an array");
 	n = json_object_array_length(values);
 	for (size_t i = 0; i < n; i++) {
 		size_t old = push_index(c, i);
