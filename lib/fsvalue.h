@@ -201,7 +201,8 @@ int fx_value_from_plain(json_object *plain, struct fx_value *out, struct fx_err 
  * Value to plain JSON (API output): INT a JSON integer, TIMESTAMP an RFC 3339
  * UTC string with exactly 3 fraction digits, BYTES standard base64, REF its
  * name, GEO {"latitude", "longitude"}, non-finite doubles "NaN"/"Infinity"/
- * "-Infinity". Never fails; caller puts.
+ * "-Infinity". Never fails; caller puts. FX_V_NULL gives NULL, which is
+ * json-c's JSON null (json_object_object_add and _array_add take it as such).
  */
 json_object *fx_value_to_plain(const struct fx_value *v);
 
