@@ -179,6 +179,8 @@ int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_St
 	fx_buf_init(&r->headers, MAX_HEADER_BYTES);
 
 	rid = fx_req_header(r, "X-Request-Id");
+	if (!sane_request_id(rid))
+		rid = fx_req_env(r, "FLUXORI_REQUEST_ID"); /* nginx's $request_id */
 	if (sane_request_id(rid))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else

@@ -153,36 +153,59 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static long drain_seconds(void)
+static long env_long(const char *name, long def, long max)
 {
-	const char *v = getenv("FLUXORI_DRAIN_SECONDS");
-	long n = v ? strtol(v, NULL, 10) : 8;
+	const char *v = getenv(name);
+	char *end;
+	long n;
 
-	return n > 0 && n < 300 ? n : 8;
+	if (!v || !*v)
+		return def;
+	n = strtol(v, &end, 10);
+	return *end == '\0' && n >= 0 && n <= max ? n : def;
 }
 
 /*
- * Waits for SIGTERM/SIGINT, then stops the accept loops: shutting the
+ * Waits for SIGTERM/SIGINT, then stops the accept loops. For a short grace
+ * period the threads keep accepting, so connections nginx queued before it
+ * moved to a new generation (or quit) are served; then shutting the
  * listening socket down wakes every thread blocked in accept(2) while
- * requests already accepted run to completion. A request that outlives
- * the drain window is cut off by a forced exit.
+ * requests already accepted run to completion. A request that outlives the
+ * drain window is cut off by a forced exit.
  */
 static void *signals(void *arg)
 {
 	sigset_t *set = arg;
+	long grace_ms = env_long("FLUXORI_DRAIN_GRACE_MS", 200, 10000);
+	long drain_s = env_long("FLUXORI_DRAIN_SECONDS", 8, 300);
+	struct timespec grace = {grace_ms / 1000, grace_ms % 1000 * 1000000};
 	int sig = 0;
-	long deadline;
 
 	sigwait(set, &sig);
-	atomic_store(&stopping, true);
 	fx_log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	nanosleep(&grace, NULL);
+	atomic_store(&stopping, true);
 	FCGX_ShutdownPending();
 	shutdown(LISTEN_FD, SHUT_RDWR);
-	deadline = drain_seconds();
-	sleep((unsigned)deadline);
-	fx_log_error("requests still running after %ld s: exiting", deadline);
+	sleep((unsigned)drain_s);
+	fx_log_error("requests still running after %ld s: exiting", drain_s);
 	_exit(1);
 	return NULL;
+}
+
+/* Tells the control script this worker serves: it waits for the file. */
+static void mark_ready(void)
+{
+	const char *path = getenv("FLUXORI_READY_FILE");
+	FILE *f;
+
+	if (!path || !*path)
+		return;
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
 }
 
 int fx_worker_main(const struct fx_app *app, int argc, char **argv)
@@ -237,6 +260,7 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	pthread_create(&sigthread, NULL, signals, &set);
 	pthread_detach(sigthread);
 	fx_log_info("%s worker ready: %d threads, pid %d", app->group, n, (int)getpid());
+	mark_ready();
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);

@@ -1,0 +1,208 @@
+#include "client.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+
+const char *test_url(void)
+{
+	const char *u = getenv("FLUXORI_TEST_URL");
+
+	return u ? u : "http://127.0.0.1:8080";
+}
+
+const char *test_env(const char *name)
+{
+	static __thread char value[512];
+	const char *run = getenv("FLUXORI_TEST_RUN");
+	char path[512], line[1024];
+	size_t n = strlen(name);
+	FILE *f;
+
+	if (getenv(name))
+		return getenv(name);
+	if (!run)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/env", run);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n) == 0 && line[n] == '=') {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(value, sizeof(value), "%s", line + n + 1);
+			fclose(f);
+			return value;
+		}
+	}
+	fclose(f);
+	return NULL;
+}
+
+struct sink {
+	char *p;
+	size_t n;
+};
+
+static size_t collect(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct sink *s = ctx;
+	size_t n = size * nmemb;
+
+	s->p = realloc(s->p, s->n + n + 1);
+	memcpy(s->p + s->n, p, n);
+	s->n += n;
+	s->p[s->n] = '\0';
+	return n;
+}
+
+struct http_resp *http_url(const char *method, const char *url, const char *const *headers, const char *body,
+			   size_t len)
+{
+	struct http_resp *r = calloc(1, sizeof(*r));
+	struct sink b = {NULL, 0}, h = {NULL, 0};
+	struct curl_slist *list = NULL;
+	CURL *c = curl_easy_init();
+
+	for (const char *const *p = headers; p && *p; p++)
+		list = curl_slist_append(list, *p);
+	list = curl_slist_append(list, "Expect:");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(list);
+	r->body = b.p ? b.p : strdup("");
+	r->len = b.n;
+	r->headers = h.p ? h.p : strdup("");
+	if (r->len)
+		r->json = json_tokener_parse(r->body);
+	return r;
+}
+
+struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype,
+			  const char *body, size_t len, const char *const *extra)
+{
+	char url[4096], auth[8192], ct[256];
+	const char *headers[40];
+	int n = 0;
+
+	snprintf(url, sizeof(url), "%s%s", test_url(), path);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (body || ctype) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype ? ctype : "application/json");
+		headers[n++] = ct;
+	}
+	for (const char *const *p = extra; p && *p && n < 38; p++)
+		headers[n++] = *p;
+	headers[n] = NULL;
+	return http_url(method, url, headers, body, len);
+}
+
+struct http_resp *http_get(const char *path, const char *token)
+{
+	return http_do("GET", path, token, NULL, NULL, 0, NULL);
+}
+
+struct http_resp *http_json(const char *method, const char *path, const char *token, const char *json)
+{
+	return http_do(method, path, token, NULL, json, json ? strlen(json) : 0, NULL);
+}
+
+void http_resp_free(struct http_resp *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	free(r->headers);
+	json_object_put(r->json);
+	free(r);
+}
+
+const char *http_header(const struct http_resp *r, const char *name)
+{
+	static __thread char value[1024];
+	size_t n = strlen(name);
+	const char *p = r->headers;
+
+	while (p && *p) {
+		const char *eol = strstr(p, "\r\n");
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0) {
+			const char *v = p + n + 1;
+
+			while (*v == ' ')
+				v++;
+			snprintf(value, sizeof(value), "%.*s", (int)(eol - v), v);
+			return value;
+		}
+		p = eol + 2;
+	}
+	return NULL;
+}
+
+static json_object *at(const struct http_resp *r, const char *dotted)
+{
+	char path[256], *save = NULL, *seg;
+	json_object *o = r->json;
+
+	snprintf(path, sizeof(path), "%s", dotted);
+	for (seg = strtok_r(path, ".", &save); seg && o; seg = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(o, json_type_array)) {
+			o = json_object_array_get_idx(o, (size_t)strtoul(seg, NULL, 10));
+		} else if (!json_object_object_get_ex(o, seg, &o)) {
+			return NULL;
+		}
+	}
+	return o;
+}
+
+const char *json_str(const struct http_resp *r, const char *dotted)
+{
+	json_object *o = at(r, dotted);
+
+	return o && json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
+}
+
+long long json_int(const struct http_resp *r, const char *dotted)
+{
+	json_object *o = at(r, dotted);
+
+	return o && json_object_is_type(o, json_type_int) ? (long long)json_object_get_int64(o) : -1;
+}
+
+int test_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}

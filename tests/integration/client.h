@@ -1,0 +1,53 @@
+/*
+ * Test client for the integration suite: HTTP to nginx (libcurl), JSON
+ * answers parsed, and the stack's addresses from the environment the
+ * harness (tests/integration/run) exports. Everything returned is owned by
+ * the caller and freed with the matching _free.
+ */
+#ifndef FX_TEST_CLIENT_H
+#define FX_TEST_CLIENT_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+struct http_resp {
+	long status;
+	char *body;
+	size_t len;
+	char *headers;
+	json_object *json; /* NULL when the body is not JSON */
+};
+
+/* Base URL of nginx, e.g. http://127.0.0.1:PORT (FLUXORI_TEST_URL). */
+const char *test_url(void);
+
+/* A variable of the stack's env file (RUN/env), or NULL. */
+const char *test_env(const char *name);
+
+/*
+ * One request to nginx. token may be NULL (no Authorization); ctype NULL
+ * means application/json when a body is given; extra is a NULL-terminated
+ * list of "Name: value" lines or NULL. Never returns NULL: a transport
+ * failure is status 0.
+ */
+struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype,
+			  const char *body, size_t len, const char *const *extra);
+struct http_resp *http_get(const char *path, const char *token);
+struct http_resp *http_json(const char *method, const char *path, const char *token, const char *json);
+/* Same, against an absolute URL (emulators). */
+struct http_resp *http_url(const char *method, const char *url, const char *const *headers, const char *body,
+			   size_t len);
+void http_resp_free(struct http_resp *r);
+
+/* Header value (case-insensitive) copied into a static per-call buffer, or NULL. */
+const char *http_header(const struct http_resp *r, const char *name);
+
+/* Convenience: a string at a dotted path of the answer's JSON ("error.status"), or NULL. */
+const char *json_str(const struct http_resp *r, const char *dotted);
+/* An integer at a dotted path; -1 when missing. */
+long long json_int(const struct http_resp *r, const char *dotted);
+
+/* Runs a command through the shell with the stack's environment; returns its exit status. */
+int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
