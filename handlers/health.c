@@ -5,6 +5,7 @@
 #include "config.h"
 #include "firestore.h"
 #include "http.h"
+#include "idtoken.h"
 #include "worker.h"
 
 static int health(struct fx_req *r, struct fx_err *e);
@@ -25,14 +26,22 @@ static int health(struct fx_req *r, struct fx_err *e)
 
 static int ready(struct fx_req *r, struct fx_err *e)
 {
-	static const char body[] = "{\"status\":\"ok\",\"firestore\":\"ok\"}";
-	struct fx_err probe;
+	static const char body[] = "{\"status\":\"ok\",\"firestore\":\"ok\",\"tokenKeys\":\"ok\"}";
+	struct fx_err fs, keys;
+	bool fs_ok, keys_ok;
 
-	fx_err_clear(&probe);
-	if (fx_firestore_ping(&probe) == 0)
+	fx_err_clear(&fs);
+	fx_err_clear(&keys);
+	fs_ok = fx_firestore_ping(&fs) == 0;
+	keys_ok = fx_idtoken_ready(&keys) == 0;
+	if (fs_ok && keys_ok)
 		return fx_resp_send(r, 200, "application/json", body, sizeof(body) - 1);
-	fx_err_set(e, 503, "UNAVAILABLE", "not ready: firestore is down");
-	fx_err_detail(e, "firestore", "%s", probe.message);
+	fx_err_set(e, 503, "UNAVAILABLE", "not ready: %s%s%s", fs_ok ? "" : "firestore is down",
+		   !fs_ok && !keys_ok ? ", " : "", keys_ok ? "" : "token keys cannot be loaded");
+	if (!fs_ok)
+		fx_err_detail(e, "firestore", "%s", fs.message);
+	if (!keys_ok)
+		fx_err_detail(e, "tokenKeys", "%s", keys.message);
 	return -1;
 }
 

@@ -1,8 +1,19 @@
 #include "authz.h"
 
+#include "config.h"
+#include "firestore.h"
 #include "http.h"
+#include "idtoken.h"
+#include "log.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define CACHE_SLOTS 4096 /* bounded: a slot is reused by the next uid hashing to it */
 
 static const char *const role_names[] = {"none", "viewer", "staff", "manager", "admin", "owner", NULL};
 
@@ -19,8 +30,192 @@ int fx_role_parse(const char *s)
 	return -1;
 }
 
+/* What the member profile says, as of fetched. */
+struct member {
+	char uid[129];
+	time_t fetched;
+	bool exists;
+	bool disabled;
+	char organization_id[129];
+	enum fx_role role;
+	int64_t valid_after; /* sessions revoked before this time (seconds) */
+};
+
+static struct member cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t slot_of(const char *uid)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const unsigned char *p = (const unsigned char *)uid; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)(h % CACHE_SLOTS);
+}
+
+void fx_authz_forget(const char *uid)
+{
+	struct member *m = &cache[slot_of(uid)];
+
+	pthread_mutex_lock(&cache_lock);
+	if (strcmp(m->uid, uid) == 0)
+		m->uid[0] = '\0';
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	struct fx_err ferr;
+	char path[160];
+	const char *s;
+	int64_t n;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->uid, sizeof(out->uid), "%s", uid);
+	out->fetched = time(NULL);
+	snprintf(path, sizeof(path), "users/%s", uid);
+	fx_err_clear(&ferr);
+	if (fx_fs_get(path, &doc, &ferr) < 0) {
+		if (ferr.code == 404)
+			return 0;
+		*e = ferr;
+		return -1;
+	}
+	out->exists = true;
+	if ((s = fx_value_path_str(&doc.fields, "organizationId")))
+		snprintf(out->organization_id, sizeof(out->organization_id), "%s", s);
+	if ((s = fx_value_path_str(&doc.fields, "role")) && fx_role_parse(s) > 0)
+		out->role = (enum fx_role)fx_role_parse(s);
+	{
+		const struct fx_value *d = fx_value_path(&doc.fields, "disabled");
+
+		out->disabled = d && d->type == FX_V_BOOL && d->u.b;
+	}
+	if (fx_value_path_int(&doc.fields, "tokensValidAfter", &n))
+		out->valid_after = n;
+	fx_doc_cleanup(&doc);
+	return 0;
+}
+
+static int member_of(const char *uid, struct member *out, struct fx_err *e)
+{
+	struct member *slot = &cache[slot_of(uid)];
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&cache_lock);
+	if (strcmp(slot->uid, uid) == 0 && now - slot->fetched < FX_AUTHZ_CACHE_SECONDS) {
+		*out = *slot;
+		pthread_mutex_unlock(&cache_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	if (fetch_member(uid, out, e) < 0)
+		return -1;
+	pthread_mutex_lock(&cache_lock);
+	*slot = *out;
+	pthread_mutex_unlock(&cache_lock);
+	return 0;
+}
+
+static const char *bearer(const struct fx_req *r, size_t *len)
+{
+	const char *h = fx_req_header(r, "Authorization");
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	*len = strlen(h);
+	return *len ? h : NULL;
+}
+
+static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx_err *e)
+{
+	const struct fx_config *c = fx_cfg();
+	struct fx_principal *p;
+	struct fx_claims claims;
+
+	if (!c->jobs_audience || !c->jobs_service_accounts)
+		return fx_err_set(e, 401, "UNAUTHENTICATED", "scheduler tokens are not configured");
+	if (fx_idtoken_verify_oidc(token, len, c->jobs_audience, c->jobs_service_accounts, &claims, e) < 0)
+		return -1;
+	p = fx_arena_alloc(r->arena, sizeof(*p));
+	if (!p)
+		return FX_ERR_INTERNAL(e, "out of request memory");
+	memset(p, 0, sizeof(*p));
+	p->uid = fx_arena_strdup(r->arena, claims.uid);
+	p->email = fx_arena_strdup(r->arena, claims.email);
+	p->scheduler = true;
+	r->principal = p;
+	return 0;
+}
+
 int fx_authz_request(struct fx_req *r, struct fx_err *e)
 {
-	(void)r;
-	return fx_err_set(e, 401, "UNAUTHENTICATED", "authentication required");
+	const struct fx_route *route = r->route;
+	struct fx_principal *p;
+	struct fx_claims claims;
+	struct member m;
+	const char *token;
+	size_t len = 0;
+	int claimed_role;
+
+	token = bearer(r, &len);
+	if (!token)
+		return fx_err_set(e, 401, "UNAUTHENTICATED", "a bearer token is required");
+	if (fx_idtoken_verify(token, len, &claims, e) < 0) {
+		struct fx_err job_err;
+
+		/* A job route also accepts Cloud Scheduler's Google-signed OIDC token. */
+		fx_err_clear(&job_err);
+		if (route->access == FX_JOB && e->code == 401 && job_caller(r, token, len, &job_err) == 0)
+			return 0;
+		if (route->access == FX_JOB && job_err.code == 403)
+			*e = job_err;
+		return -1;
+	}
+	if (member_of(claims.uid, &m, e) < 0)
+		return -1;
+	if (m.exists && m.disabled)
+		return fx_err_set(e, 401, "UNAUTHENTICATED", "this account is disabled");
+	if (m.exists && claims.auth_time < m.valid_after)
+		return fx_err_set(e, 401, "UNAUTHENTICATED", "this session was revoked: sign in again");
+
+	p = fx_arena_alloc(r->arena, sizeof(*p));
+	if (!p)
+		return FX_ERR_INTERNAL(e, "out of request memory");
+	memset(p, 0, sizeof(*p));
+	p->uid = fx_arena_strdup(r->arena, claims.uid);
+	p->email = claims.email[0] ? fx_arena_strdup(r->arena, claims.email) : NULL;
+	p->auth_time = claims.auth_time;
+	r->principal = p;
+
+	/*
+	 * Organization and role come from the token's claims, and count only
+	 * while the profile agrees: a member removed from the organization is
+	 * out at once, a demotion applies at once, a promotion with the next
+	 * token (the claims).
+	 */
+	claimed_role = claims.role[0] ? fx_role_parse(claims.role) : -1;
+	if (claims.organization_id[0] && claimed_role > 0 && m.exists &&
+	    strcmp(m.organization_id, claims.organization_id) == 0 && m.role > FX_ROLE_NONE) {
+		p->organization_id = fx_arena_strdup(r->arena, claims.organization_id);
+		p->role = (enum fx_role)claimed_role < m.role ? (enum fx_role)claimed_role : m.role;
+	}
+
+	switch (route->access) {
+	case FX_PUBLIC:
+	case FX_SIGNED_IN: return 0;
+	case FX_MEMBER:
+	case FX_JOB:
+		if (!p->organization_id)
+			return fx_err_set(e, 403, "PERMISSION_DENIED", "you are not a member of an organization");
+		if (p->role < route->min_role)
+			return fx_err_set(e, 403, "PERMISSION_DENIED", "this needs the %s role or higher",
+					  fx_role_name(route->min_role));
+		return 0;
+	}
+	return FX_ERR_INTERNAL(e, "route without access rule");
 }

@@ -1,7 +1,11 @@
 /*
  * fx_authz: who is calling. Turns the request's bearer token into a
  * principal and enforces the route's declared access before its handler
- * runs. Principals live in the request arena.
+ * runs. Membership comes from the token's custom claims and is checked
+ * against the member profile in Firestore (users/{uid}), cached per uid
+ * for FX_AUTHZ_CACHE_SECONDS: a removed, disabled or demoted member, or
+ * one whose sessions were revoked, is refused within that time although
+ * the token is still valid. Principals live in the request arena.
  */
 #ifndef FX_AUTHZ_H
 #define FX_AUTHZ_H
@@ -10,6 +14,9 @@
 #include "router.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#define FX_AUTHZ_CACHE_SECONDS 30
 
 struct fx_req;
 
@@ -17,12 +24,16 @@ struct fx_principal {
 	const char *uid;
 	const char *email;
 	const char *organization_id; /* NULL before joining one */
-	enum fx_role role;
+	enum fx_role role; /* FX_ROLE_NONE without an organization */
 	bool scheduler; /* Cloud Scheduler's service account (jobs only) */
+	int64_t auth_time;
 };
 
 /* Decides r->route's access for r; sets r->principal. 401/403/503 on refusal. */
 int fx_authz_request(struct fx_req *r, struct fx_err *e);
+
+/* Forgets the cached profile of uid (after this process changed it). */
+void fx_authz_forget(const char *uid);
 
 /* Role names as in the contract; fx_role_parse returns -1 for others. */
 const char *fx_role_name(enum fx_role role);

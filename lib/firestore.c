@@ -1,10 +1,818 @@
 #include "firestore.h"
 
+#include "buf.h"
 #include "config.h"
+#include "fswrite.h"
 #include "gauth.h"
 #include "httpc.h"
+#include "json.h"
+#include "mem.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define URL_MAX 32768 /* a document name is at most 6 KiB, percent-encoded at most x3 */
+#define MAX_ATTEMPTS 5 /* per request, as Google's retry config */
+
+/* ---- names and paths ---- */
+
+char *fx_fs_name(const char *rel_path)
+{
+	const struct fx_config *c = fx_cfg();
+	bool sub = rel_path && *rel_path;
+	size_t n = strlen(c->project) + strlen(c->database) + (sub ? strlen(rel_path) : 0) + 40;
+	char *name = fx_xmalloc(n);
+
+	snprintf(name, n, "projects/%s/databases/%s/documents%s%s", c->project, c->database, sub ? "/" : "",
+		 sub ? rel_path : "");
+	return name;
+}
+
+/*
+ * Checks a relative path: doc requires a document path (an even number of
+ * segments), otherwise "" or a document path (a runQuery parent).
+ */
+static int check_path(const char *rel, bool doc, struct fx_err *e)
+{
+	const char *p = rel, *end;
+	size_t nseg = 0;
+
+	if (!rel)
+		return fx_err_invalid(e, "path", "document path missing");
+	if (!*rel && !doc)
+		return 0;
+	if (strlen(rel) > FX_DOC_NAME_MAX - 256)
+		return fx_err_invalid(e, "path", "document path longer than %d bytes", FX_DOC_NAME_MAX - 256);
+	for (;;) {
+		size_t n;
+
+		end = strchr(p, '/');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 0)
+			return fx_err_invalid(e, "path", "empty segment in path \"%.100s\"", rel);
+		if (n > FX_FIELD_NAME_MAX)
+			return fx_err_invalid(e, "path", "path segment longer than %d bytes", FX_FIELD_NAME_MAX);
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return fx_err_invalid(e, "path", "path segment \".\" or \"..\" in \"%.100s\"", rel);
+		if (n >= 4 && p[0] == '_' && p[1] == '_' && p[n - 1] == '_' && p[n - 2] == '_')
+			return fx_err_invalid(e, "path", "reserved path segment in \"%.100s\"", rel);
+		if (!fx_utf8_valid(p, n))
+			return fx_err_invalid(e, "path", "path is not valid UTF-8");
+		nseg++;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	if (nseg % 2 != 0)
+		return fx_err_invalid(e, "path", "\"%.100s\" names a collection, not a document", rel);
+	return 0;
+}
+
+/* base/v1/<full name of rel, each segment percent-encoded><suffix> */
+static void build_url(struct fx_buf *url, const char *rel, const char *suffix)
+{
+	const struct fx_config *c = fx_cfg();
+	const char *p = rel;
+
+	fx_buf_init(url, URL_MAX);
+	fx_buf_printf(url, "%s/v1/projects/", c->firestore_url);
+	fx_url_encode(url, c->project, strlen(c->project));
+	fx_buf_puts(url, "/databases/");
+	fx_url_encode(url, c->database, strlen(c->database));
+	fx_buf_puts(url, "/documents");
+	while (p && *p) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		fx_buf_puts(url, "/");
+		fx_url_encode(url, p, n);
+		p = end ? end + 1 : p + n;
+	}
+	if (suffix)
+		fx_buf_puts(url, suffix);
+}
+
+/* ---- errors ---- */
+
+/* How a Google canonical status reaches our callers. */
+static const struct {
+	const char *google;
+	int code;
+	const char *status;
+} error_map[] = {
+	{"NOT_FOUND", 404, "NOT_FOUND"},
+	{"ALREADY_EXISTS", 409, "ALREADY_EXISTS"},
+	{"ABORTED", 409, "ABORTED"},
+	{"FAILED_PRECONDITION", 409, "FAILED_PRECONDITION"},
+	{"UNAVAILABLE", 503, "UNAVAILABLE"},
+	{"DEADLINE_EXCEEDED", 503, "UNAVAILABLE"},
+	{"INTERNAL", 503, "UNAVAILABLE"},
+	{"RESOURCE_EXHAUSTED", 503, "UNAVAILABLE"},
+	{"CANCELLED", 503, "UNAVAILABLE"},
+	{"PERMISSION_DENIED", 503, "UNAVAILABLE"},
+	{"UNAUTHENTICATED", 503, "UNAVAILABLE"},
+};
+
+/* Sets e from a Google status name and message; anything unlisted is our bug: 500. */
+static int map_error(const char *google_status, const char *message, struct fx_err *e)
+{
+	int code = 500;
+	const char *status = "INTERNAL";
+	char msg[sizeof(e->message)];
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	for (size_t i = 0; google_status && i < sizeof(error_map) / sizeof(error_map[0]); i++) {
+		if (strcmp(error_map[i].google, google_status) == 0) {
+			code = error_map[i].code;
+			status = error_map[i].status;
+			break;
+		}
+	}
+	fx_err_set(e, code, status, "%s", msg);
+	if (code == 503)
+		e->retry_after = 1;
+	return -1;
+}
+
+/* Maps a non-2xx answer. */
+static int http_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e)
+{
+	fx_httpc_google_error(resp, what, e);
+	return map_error(e->status, e->message, e);
+}
+
+/* Maps an {"error": {...}} element inside a 2xx streamed answer (runQuery, batchGet). */
+static int inline_error(json_object *err, const char *what, struct fx_err *e)
+{
+	json_object *v;
+	const char *status = NULL, *msg = "no message";
+	char text[sizeof(e->message)];
+
+	if (json_object_object_get_ex(err, "status", &v) && json_object_is_type(v, json_type_string))
+		status = json_object_get_string(v);
+	if (json_object_object_get_ex(err, "message", &v) && json_object_is_type(v, json_type_string))
+		msg = json_object_get_string(v);
+	snprintf(text, sizeof(text), "%s failed: %.160s", what, msg);
+	return map_error(status ? status : "INTERNAL", text, e);
+}
+
+static int bad_answer(const char *what, const char *why, struct fx_err *e)
+{
+	return fx_err_set(e, 502, "INTERNAL", "%s: malformed answer: %s", what, why);
+}
+
+/* ---- one request ---- */
+
+struct call {
+	const char *what; /* "firestore get" */
+	const char *method;
+	const char *url;
+	json_object *body; /* borrowed, NULL for none */
+	enum fx_retry retry;
+	size_t max_response; /* 0: httpc's default */
+};
+
+/* Parses a whole answer with FX_FS_JSON_DEPTH nesting; *out is a new reference. */
+static int parse_answer(const struct fx_buf *b, const char *what, json_object **out, struct fx_err *e)
+{
+	struct json_tokener *tok = json_tokener_new_ex(FX_FS_JSON_DEPTH);
+	json_object *j;
+	size_t end;
+
+	if (!tok)
+		return FX_ERR_INTERNAL(e, "%s: json tokener allocation failed", what);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	j = b->len > 0 ? json_tokener_parse_ex(tok, b->data, (int)b->len) : NULL;
+	if (!j || json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(j);
+		json_tokener_free(tok);
+		return bad_answer(what, "not JSON or nested too deeply", e);
+	}
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	for (; end < b->len; end++) {
+		char ch = b->data[end];
+
+		if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
+			json_object_put(j);
+			return bad_answer(what, "trailing bytes", e);
+		}
+	}
+	*out = j;
+	return 0;
+}
+
+/*
+ * Performs one call with the Firestore credential and maps its answer:
+ * returns 0 with *out (a new reference, caller puts) for a 2xx, or -1.
+ */
+static int call(const struct call *c, json_object **out, struct fx_err *e)
+{
+	char auth[FX_GAUTH_HEADER_MAX];
+	const char *headers[] = {auth, "Content-Type: application/json", "Accept: application/json", NULL};
+	struct fx_httpc_req req = {0};
+	struct fx_httpc_resp resp;
+	size_t len = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (fx_gauth_header(FX_GAUTH_FIRESTORE, auth, sizeof(auth), e) < 0)
+		return -1;
+	req.method = c->method;
+	req.url = c->url;
+	req.headers = headers;
+	if (c->body) {
+		req.body = fx_json_text(c->body, &len);
+		req.body_len = len;
+	}
+	req.retry = c->retry;
+	req.max_attempts = MAX_ATTEMPTS;
+	req.max_response = c->max_response;
+	req.service = "firestore";
+	fx_httpc_resp_init(&resp);
+	if (fx_httpc_do(&req, &resp, e) < 0) {
+		if (e->code == 503)
+			e->retry_after = 1;
+		goto out;
+	}
+	if (resp.status < 200 || resp.status >= 300) {
+		http_error(&resp, c->what, e);
+		goto out;
+	}
+	rc = parse_answer(&resp.body, c->what, out, e);
+out:
+	fx_httpc_resp_cleanup(&resp);
+	return rc;
+}
+
+/* ---- documents ---- */
+
+void fx_doc_cleanup(struct fx_doc *d)
+{
+	if (!d)
+		return;
+	free(d->name);
+	fx_value_cleanup(&d->fields);
+	memset(d, 0, sizeof(*d));
+}
+
+void fx_docs_free(struct fx_doc *docs, size_t n)
+{
+	if (!docs)
+		return;
+	for (size_t i = 0; i < n; i++)
+		fx_doc_cleanup(&docs[i]);
+	free(docs);
+}
+
+static int copy_time(json_object *doc, const char *key, char out[40], const char *what, struct fx_err *e)
+{
+	json_object *v;
+
+	out[0] = '\0';
+	if (!json_object_object_get_ex(doc, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= 40)
+		return bad_answer(what, key, e);
+	memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+	return 0;
+}
+
+/* Decodes a Document into *out (zeroed on entry; left zeroed on failure). */
+static int decode_doc(json_object *j, const char *what, struct fx_doc *out, struct fx_err *e)
+{
+	json_object *name, *fields = NULL;
+	const char *slash;
+
+	if (!json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, "name", &name) ||
+	    !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) > FX_DOC_NAME_MAX ||
+	    !(slash = strrchr(json_object_get_string(name), '/')))
+		return bad_answer(what, "document without a name", e);
+	json_object_object_get_ex(j, "fields", &fields);
+	if (fx_fields_decode(fields, &out->fields, e) < 0)
+		goto fail;
+	if (copy_time(j, "createTime", out->create_time, what, e) < 0 ||
+	    copy_time(j, "updateTime", out->update_time, what, e) < 0)
+		goto fail;
+	out->name = fx_xstrdup(json_object_get_string(name));
+	out->id = out->name + (slash - json_object_get_string(name)) + 1;
+	return 0;
+fail:
+	fx_doc_cleanup(out);
+	return -1;
+}
+
+static void doc_copy(struct fx_doc *dst, const struct fx_doc *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (src->name) {
+		dst->name = fx_xstrdup(src->name);
+		dst->id = dst->name + (src->id - src->name);
+	}
+	fx_value_copy(&dst->fields, &src->fields);
+	memcpy(dst->create_time, src->create_time, sizeof(dst->create_time));
+	memcpy(dst->update_time, src->update_time, sizeof(dst->update_time));
+}
+
+int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e)
+{
+	struct fx_buf url;
+	json_object *ans = NULL;
+	struct call c = {"firestore get", "GET", NULL, NULL, FX_RETRY_IDEMPOTENT, 0};
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (check_path(rel_path, true, e) < 0)
+		return -1;
+	build_url(&url, rel_path, NULL);
+	c.url = url.data;
+	if (call(&c, &ans, e) == 0)
+		rc = decode_doc(ans, c.what, out, e);
+	json_object_put(ans);
+	fx_buf_cleanup(&url);
+	return rc;
+}
+
+int fx_fs_delete(const char *rel_path, struct fx_err *e)
+{
+	struct fx_buf url;
+	json_object *ans = NULL;
+	struct call c = {"firestore delete", "DELETE", NULL, NULL, FX_RETRY_IDEMPOTENT, 0};
+	int rc;
+
+	if (check_path(rel_path, true, e) < 0)
+		return -1;
+	build_url(&url, rel_path, NULL);
+	c.url = url.data;
+	rc = call(&c, &ans, e);
+	if (rc < 0 && e->code == 404) {
+		fx_err_clear(e);
+		rc = 0;
+	}
+	json_object_put(ans);
+	fx_buf_cleanup(&url);
+	return rc;
+}
+
+/* fx_fs_commit, naming the call what in messages. */
+static int commit(const char *what, json_object *writes, const char *transaction, char commit_time[40],
+		  char (*update_times)[40], struct fx_err *e)
+{
+	struct fx_buf url;
+	json_object *body, *ans = NULL, *results, *v;
+	struct call c = {what, "POST", NULL, NULL, FX_RETRY_UNAVAILABLE, 0};
+	size_t n;
+	int rc = -1;
+
+	if (!json_object_is_type(writes, json_type_array))
+		return FX_ERR_INTERNAL(e, "%s: writes is not an array", what);
+	n = json_object_array_length(writes);
+	if (n > FX_FS_MAX_WRITES)
+		return fx_err_invalid(e, "writes", "more than %d writes in one commit", FX_FS_MAX_WRITES);
+	build_url(&url, "", ":commit");
+	body = json_object_new_object();
+	json_object_object_add(body, "writes", json_object_get(writes));
+	if (transaction)
+		json_object_object_add(body, "transaction", json_object_new_string(transaction));
+	c.url = url.data;
+	c.body = body;
+	if (call(&c, &ans, e) < 0)
+		goto out;
+	if (commit_time && copy_time(ans, "commitTime", commit_time, c.what, e) < 0)
+		goto out;
+	if (update_times) {
+		if (n > 0 &&
+		    (!json_object_object_get_ex(ans, "writeResults", &results) ||
+		     !json_object_is_type(results, json_type_array) || json_object_array_length(results) != n)) {
+			bad_answer(c.what, "writeResults do not match the writes", e);
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			v = json_object_array_get_idx(results, i);
+			if (copy_time(v, "updateTime", update_times[i], c.what, e) < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_object_put(ans);
+	json_object_put(body);
+	fx_buf_cleanup(&url);
+	return rc;
+}
+
+int fx_fs_commit(json_object *writes, const char *transaction, char commit_time[40], char (*update_times)[40],
+		 struct fx_err *e)
+{
+	return commit("firestore commit", writes, transaction, commit_time, update_times, e);
+}
+
+/*
+ * A create is a commit of one update Write with currentDocument.exists
+ * false, as Google's clients send it: POST ?documentId= would carry the id
+ * in a query string, which the emulator splits at an encoded '&'.
+ */
+int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out, struct fx_err *e)
+{
+	json_object *writes = NULL;
+	char *name = NULL, update_time[1][40];
+	int rc = -1;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (check_path(rel_path, true, e) < 0)
+		return -1;
+	if (fields && fields->type != FX_V_MAP)
+		return fx_err_invalid(e, "fields", "document fields must be a map");
+	name = fx_fs_name(rel_path);
+	writes = json_object_new_array();
+	if (fx_write_create(writes, name, fields, NULL, e) < 0 ||
+	    commit("firestore create", writes, NULL, NULL, update_time, e) < 0)
+		goto out;
+	if (out) {
+		out->name = name;
+		out->id = strrchr(name, '/') + 1;
+		name = NULL;
+		if (fields)
+			fx_value_copy(&out->fields, fields);
+		else
+			fx_value_map(&out->fields);
+		memcpy(out->create_time, update_time[0], sizeof(out->create_time));
+		memcpy(out->update_time, update_time[0], sizeof(out->update_time));
+	}
+	rc = 0;
+out:
+	json_object_put(writes);
+	free(name);
+	return rc;
+}
+
+int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
+		size_t *n, struct fx_err *e)
+{
+	struct fx_buf url;
+	json_object *body = NULL, *sq, *ans = NULL, *el, *d;
+	struct call c = {
+		"firestore query", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
+		FX_FS_MAX_RESPONSE};
+	struct fx_doc *out = NULL;
+	size_t len, count = 0;
+	int rc = -1;
+
+	*docs = NULL;
+	*n = 0;
+	if (check_path(parent_rel, false, e) < 0)
+		return -1;
+	if (!(sq = fx_query_build(q, e)))
+		return -1;
+	body = json_object_new_object();
+	json_object_object_add(body, "structuredQuery", sq);
+	if (transaction)
+		json_object_object_add(body, "transaction", json_object_new_string(transaction));
+	build_url(&url, parent_rel, ":runQuery");
+	c.url = url.data;
+	c.body = body;
+	if (call(&c, &ans, e) < 0)
+		goto out;
+	if (!json_object_is_type(ans, json_type_array)) {
+		bad_answer(c.what, "not an array", e);
+		goto out;
+	}
+	len = json_object_array_length(ans);
+	if (len > 0)
+		out = fx_xcalloc(len, sizeof(*out));
+	for (size_t i = 0; i < len; i++) {
+		el = json_object_array_get_idx(ans, i);
+		if (json_object_object_get_ex(el, "error", &d)) {
+			inline_error(d, c.what, e);
+			goto out;
+		}
+		if (!json_object_object_get_ex(el, "document", &d))
+			continue; /* readTime / skippedResults / done only */
+		if (decode_doc(d, c.what, &out[count], e) < 0)
+			goto out;
+		count++;
+	}
+	if (count > 0) {
+		*docs = out;
+		*n = count;
+		out = NULL;
+	}
+	rc = 0;
+out:
+	fx_docs_free(out, count);
+	json_object_put(ans);
+	json_object_put(body);
+	fx_buf_cleanup(&url);
+	return rc;
+}
+
+/* batchGet answers in any order: names sorted with their index find the slot. */
+struct slot {
+	const char *name;
+	size_t idx;
+};
+
+static int slot_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct slot *)a)->name, ((const struct slot *)b)->name);
+}
+
+int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
+		    struct fx_err *e)
+{
+	struct fx_buf url;
+	json_object *body = NULL, *list, *ans = NULL, *el, *v;
+	struct call c = {
+		"firestore batchGet", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
+		FX_FS_MAX_RESPONSE};
+	struct slot *slots = NULL;
+	char **names = NULL;
+	bool *filled = NULL;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	memset(out, 0, n * sizeof(*out));
+	if (n > FX_FS_MAX_BATCH_GET)
+		return fx_err_invalid(e, "paths", "more than %d documents in one batchGet", FX_FS_MAX_BATCH_GET);
+	for (size_t i = 0; i < n; i++)
+		if (check_path(rel_paths[i], true, e) < 0)
+			return -1;
+	names = fx_xcalloc(n, sizeof(*names));
+	slots = fx_xcalloc(n, sizeof(*slots));
+	filled = fx_xcalloc(n, sizeof(*filled));
+	body = json_object_new_object();
+	list = json_object_new_array_ext((int)n);
+	for (size_t i = 0; i < n; i++) {
+		names[i] = fx_fs_name(rel_paths[i]);
+		slots[i] = (struct slot){names[i], i};
+		json_object_array_add(list, json_object_new_string(names[i]));
+	}
+	qsort(slots, n, sizeof(*slots), slot_cmp);
+	json_object_object_add(body, "documents", list);
+	if (transaction)
+		json_object_object_add(body, "transaction", json_object_new_string(transaction));
+	build_url(&url, "", ":batchGet");
+	c.url = url.data;
+	c.body = body;
+	if (call(&c, &ans, e) < 0)
+		goto out;
+	if (!json_object_is_type(ans, json_type_array)) {
+		bad_answer(c.what, "not an array", e);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(ans); i++) {
+		struct fx_doc doc = {0};
+		struct slot key, *hit;
+		size_t lo;
+		bool found;
+
+		el = json_object_array_get_idx(ans, i);
+		if (json_object_object_get_ex(el, "error", &v)) {
+			inline_error(v, c.what, e);
+			goto out;
+		}
+		found = json_object_object_get_ex(el, "found", &v);
+		if (found) {
+			if (decode_doc(v, c.what, &doc, e) < 0)
+				goto out;
+			key.name = doc.name;
+		} else if (json_object_object_get_ex(el, "missing", &v) && json_object_is_type(v, json_type_string)) {
+			key.name = json_object_get_string(v);
+			fx_value_map(&doc.fields);
+		} else {
+			continue; /* readTime / transaction only */
+		}
+		hit = bsearch(&key, slots, n, sizeof(*slots), slot_cmp);
+		if (!hit) {
+			fx_doc_cleanup(&doc);
+			bad_answer(c.what, "a document that was not asked for", e);
+			goto out;
+		}
+		/* A path asked for twice is answered once: fill every slot of that name. */
+		lo = (size_t)(hit - slots);
+		while (lo > 0 && strcmp(slots[lo - 1].name, key.name) == 0)
+			lo--;
+		for (size_t k = lo; k < n && strcmp(slots[k].name, key.name) == 0; k++) {
+			size_t idx = slots[k].idx;
+
+			if (filled[idx])
+				fx_doc_cleanup(&out[idx]);
+			doc_copy(&out[idx], &doc);
+			filled[idx] = true;
+		}
+		fx_doc_cleanup(&doc);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!filled[i]) {
+			bad_answer(c.what, "a requested document is not in the answer", e);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++)
+			fx_doc_cleanup(&out[i]);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(slots);
+	free(filled);
+	json_object_put(ans);
+	json_object_put(body);
+	fx_buf_cleanup(&url);
+	return rc;
+}
+
+/* ---- transactions ---- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+/* base +- 50 %. */
+static long jitter(long base)
+{
+	unsigned r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (unsigned)now_ms();
+	return base / 2 + (long)(r % (unsigned)(base + 1));
+}
+
+static int begin_transaction(const char *retry_id, char id[512], struct fx_err *e)
+{
+	struct fx_buf url;
+	json_object *body = json_object_new_object(), *ans = NULL, *v;
+	struct call c = {"firestore beginTransaction", "POST", NULL, body, FX_RETRY_IDEMPOTENT, 0};
+	int rc = -1;
+
+	if (retry_id && *retry_id) {
+		json_object *options = json_object_new_object(), *rw = json_object_new_object();
+
+		json_object_object_add(rw, "retryTransaction", json_object_new_string(retry_id));
+		json_object_object_add(options, "readWrite", rw);
+		json_object_object_add(body, "options", options);
+	}
+	build_url(&url, "", ":beginTransaction");
+	c.url = url.data;
+	if (call(&c, &ans, e) < 0)
+		goto out;
+	if (!json_object_object_get_ex(ans, "transaction", &v) || !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0 || json_object_get_string_len(v) >= 512) {
+		bad_answer(c.what, "no usable transaction id", e);
+		goto out;
+	}
+	memcpy(id, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+	rc = 0;
+out:
+	json_object_put(ans);
+	json_object_put(body);
+	fx_buf_cleanup(&url);
+	return rc;
+}
+
+/* Best effort: releases the transaction's locks; failures are ignored. */
+static void rollback(const char *id)
+{
+	struct fx_buf url;
+	struct fx_err ignored;
+	json_object *body = json_object_new_object(), *ans = NULL;
+	struct call c = {"firestore rollback", "POST", NULL, body, FX_RETRY_IDEMPOTENT, 0};
+
+	fx_err_clear(&ignored);
+	json_object_object_add(body, "transaction", json_object_new_string(id));
+	build_url(&url, "", ":rollback");
+	c.url = url.data;
+	call(&c, &ans, &ignored);
+	json_object_put(ans);
+	json_object_put(body);
+	fx_buf_cleanup(&url);
+}
+
+static bool aborted(const struct fx_err *e)
+{
+	return e->status && strcmp(e->status, "ABORTED") == 0;
+}
+
+/*
+ * One attempt: begin (retrying prev when set), run fn, commit; rolls back on
+ * any failure. Returns 0, or -1 with e set.
+ */
+static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, struct fx_err *e)
+{
+	int rc;
+
+	fx_err_clear(e);
+	if (begin_transaction(prev, t->id, e) < 0)
+		return -1;
+	t->writes = json_object_new_array();
+	rc = fn(t, ctx, e);
+	if (rc < 0 && e->code == 0)
+		FX_ERR_INTERNAL(e, "transaction function failed without an error");
+	if (rc == 0)
+		rc = fx_fs_commit(t->writes, t->id, NULL, NULL, e);
+	json_object_put(t->writes);
+	t->writes = NULL;
+	if (rc < 0)
+		rollback(t->id);
+	return rc;
+}
+
+/*
+ * The retry lane: attempts after an ABORTED run one at a time in this
+ * process. Transactions that conflicted once are likely to conflict again
+ * with each other, and the emulator resolves every conflict by a 2 s lock
+ * timeout that lets about one transaction through, so 20 threads retrying
+ * side by side would mostly abort again. A thread waits for the lane
+ * holding no Firestore locks (it rolled back first), and never waits for it
+ * twice (nested transactions), so the lane cannot deadlock.
+ */
+static pthread_mutex_t retry_lane = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local bool in_lane;
+
+/* Takes the lane, waiting at most until the deadline (monotonic ms). */
+static bool lane_enter(long deadline)
+{
+	struct timespec until;
+	long left = deadline - now_ms();
+
+	if (left <= 0)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += left / 1000;
+	until.tv_nsec += (left % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	return pthread_mutex_timedlock(&retry_lane, &until) == 0;
+}
+
+int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
+{
+	struct fx_txn t;
+	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
+	long deadline = now_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
+	int attempt;
+
+	for (attempt = 0; attempt < FX_TXN_MAX_ATTEMPTS; attempt++) {
+		bool lane = false;
+		int rc;
+
+		if (attempt > 0) {
+			long wait = jitter(backoff);
+
+			if (now_ms() + wait >= deadline)
+				break;
+			sleep_ms(wait);
+			backoff = backoff * 3 / 2;
+			if (!in_lane) {
+				if (!lane_enter(deadline))
+					break;
+				lane = in_lane = true;
+			}
+		}
+		memset(&t, 0, sizeof(t));
+		t.attempt = attempt;
+		rc = attempt_once(fn, ctx, prev, &t, e);
+		if (lane) {
+			in_lane = false;
+			pthread_mutex_unlock(&retry_lane);
+		}
+		if (rc == 0)
+			return 0;
+		if (!aborted(e))
+			return -1;
+		snprintf(last, sizeof(last), "%s", e->message);
+		if (t.id[0])
+			snprintf(prev, sizeof(prev), "%s", t.id);
+	}
+	fx_err_set(e, 409, "ABORTED", "transaction gave up after %d attempts: %.180s", attempt, last);
+	e->retry_after = 1;
+	return -1;
+}
+
+/* ---- health ---- */
 
 int fx_firestore_ping(struct fx_err *e)
 {

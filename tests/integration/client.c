@@ -1,12 +1,15 @@
 #include "client.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 const char *test_url(void)
 {
@@ -130,6 +133,12 @@ struct http_resp *http_json(const char *method, const char *path, const char *to
 	return http_do(method, path, token, NULL, json, json ? strlen(json) : 0, NULL);
 }
 
+struct http_resp *http_json_h(const char *method, const char *path, const char *token, const char *json,
+			      const char *const *extra)
+{
+	return http_do(method, path, token, NULL, json, json ? strlen(json) : 0, extra);
+}
+
 void http_resp_free(struct http_resp *r)
 {
 	if (!r)
@@ -205,4 +214,67 @@ int test_sh(const char *fmt, ...)
 	va_end(ap);
 	rc = system(cmd);
 	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+const char *test_unique(void)
+{
+	static __thread char buf[64];
+	static atomic_int counter;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(buf, sizeof(buf), "%d-%ld%03ld-%d", (int)getpid(), (long)ts.tv_sec % 100000, ts.tv_nsec / 1000000,
+		 atomic_fetch_add(&counter, 1));
+	return buf;
+}
+
+static int copy_json_string(json_object *o, const char *key, char *out, size_t len)
+{
+	json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return -1;
+	snprintf(out, len, "%s", json_object_get_string(v));
+	return 0;
+}
+
+int test_user_signup(struct test_user *u, const char *prefix)
+{
+	const char *h[] = {"Content-Type: application/json", NULL};
+	char url[512], body[600];
+	struct http_resp *r;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(u->email, sizeof(u->email), "%s-%s@example.co.za", prefix, test_unique());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/accounts:signUp?key=test",
+		 test_env("FLUXORI_AUTH_PORT"));
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"secret-123\",\"returnSecureToken\":true}",
+		 u->email);
+	r = http_url("POST", url, h, body, strlen(body));
+	rc = r->status == 200 && copy_json_string(r->json, "localId", u->uid, sizeof(u->uid)) == 0 &&
+			     copy_json_string(r->json, "idToken", u->id_token, sizeof(u->id_token)) == 0 &&
+			     copy_json_string(r->json, "refreshToken", u->refresh_token, sizeof(u->refresh_token)) == 0
+		     ? 0
+		     : -1;
+	http_resp_free(r);
+	return rc;
+}
+
+int test_user_refresh(struct test_user *u)
+{
+	const char *h[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+	char url[512], body[1200];
+	struct http_resp *r;
+	int rc;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/securetoken.googleapis.com/v1/token?key=test",
+		 test_env("FLUXORI_AUTH_PORT"));
+	snprintf(body, sizeof(body), "grant_type=refresh_token&refresh_token=%s", u->refresh_token);
+	r = http_url("POST", url, h, body, strlen(body));
+	rc = r->status == 200 && copy_json_string(r->json, "id_token", u->id_token, sizeof(u->id_token)) == 0 ? 0 : -1;
+	if (rc == 0)
+		copy_json_string(r->json, "refresh_token", u->refresh_token, sizeof(u->refresh_token));
+	http_resp_free(r);
+	return rc;
 }

@@ -34,6 +34,9 @@ struct http_resp *http_do(const char *method, const char *path, const char *toke
 			  const char *body, size_t len, const char *const *extra);
 struct http_resp *http_get(const char *path, const char *token);
 struct http_resp *http_json(const char *method, const char *path, const char *token, const char *json);
+/* http_json with extra header lines. */
+struct http_resp *http_json_h(const char *method, const char *path, const char *token, const char *json,
+			      const char *const *extra);
 /* Same, against an absolute URL (emulators). */
 struct http_resp *http_url(const char *method, const char *url, const char *const *headers, const char *body,
 			   size_t len);
@@ -49,5 +52,23 @@ long long json_int(const struct http_resp *r, const char *dotted);
 
 /* Runs a command through the shell with the stack's environment; returns its exit status. */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+
+/* A user of the Auth emulator, signed up by the test. */
+struct test_user {
+	char uid[129];
+	char email[256];
+	char id_token[4096];
+	char refresh_token[1024];
+};
+
+/* Signs a new user up with a unique email built from prefix; 0 or -1. */
+int test_user_signup(struct test_user *u, const char *prefix);
+
+/* Fetches a fresh ID token (new claims show up in it); 0 or -1. */
+int test_user_refresh(struct test_user *u);
+
+/* A unique suffix for names in this test process. */
+const char *test_unique(void);
 
 #endif

@@ -1,0 +1,834 @@
+/*
+ * products: the catalogue and its stock. Documents, all below
+ * organizations/{org}: products/{id}, products/{id}/movements/{id},
+ * skus/{sku-key} (one per SKU: uniqueness under concurrent creates),
+ * idempotency/{key-hash} (stock:adjust retries, 24 h).
+ */
+#include "authz.h"
+#include "firestore.h"
+#include "fswrite.h"
+#include "http.h"
+#include "json.h"
+#include "keylock.h"
+#include "log.h"
+#include "model.h"
+#include "tenant.h"
+#include "worker.h"
+
+#include <ctype.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int list(struct fx_req *r, struct fx_err *e);
+static int create(struct fx_req *r, struct fx_err *e);
+static int get(struct fx_req *r, struct fx_err *e);
+static int update(struct fx_req *r, struct fx_err *e);
+static int destroy(struct fx_req *r, struct fx_err *e);
+static int adjust(struct fx_req *r, struct fx_err *e);
+static int movements(struct fx_req *r, struct fx_err *e);
+
+static const struct fx_route routes[] = {
+	{"GET", "/v1/products", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"POST", "/v1/products", create, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
+	{"GET", "/v1/products/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"PATCH", "/v1/products/{id}", update, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
+	{"DELETE", "/v1/products/{id}", destroy, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
+	{"POST", "/v1/products/{id}/stock:adjust", adjust, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"GET", "/v1/products/{id}/movements", movements, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+};
+
+#define MAX_PRICE_CENTS 100000000000LL /* R1 billion */
+#define MAX_STOCK 1000000000LL
+#define MAX_DELTA 1000000LL
+#define MAX_ATTRIBUTES 50
+#define MAX_Q 40
+#define IDEMPOTENCY_TTL (24 * 3600)
+
+static const char *const statuses[] = {"draft", "active", "archived", NULL};
+static const char *const reasons[] = {"received", "sold_offline",     "damaged", "lost",
+				      "returned", "count_correction", NULL};
+/* Server bookkeeping that the API does not show. */
+static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
+
+/* SKU: 1..64 of [A-Za-z0-9._-]; its index key is the lower-cased SKU. */
+static int take_sku(json_object *in, bool required, struct fx_value *map, struct fx_err *e)
+{
+	const char *s;
+	bool present;
+	char key[80];
+	size_t n;
+
+	if (fx_json_string(in, "sku", "sku", required, 1, 64, &s, &present, e) < 0)
+		return -1;
+	if (!present)
+		return 0;
+	n = strlen(s);
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		return fx_err_invalid(e, "sku", "may hold only letters, digits, '.', '_' and '-'");
+	snprintf(key, sizeof(key), "s_");
+	for (size_t i = 0; i < n; i++)
+		key[2 + i] = (char)tolower((unsigned char)s[i]);
+	key[2 + n] = '\0';
+	fx_map_set_str(map, "sku", s);
+	fx_map_set_str(map, "skuKey", key);
+	return 0;
+}
+
+/* attributes: a flat object of at most 50 string values. */
+static int take_attributes(json_object *in, struct fx_value *map, struct fx_err *e)
+{
+	json_object *attrs;
+	struct fx_value *out;
+	bool present;
+	int n = 0;
+
+	if (fx_json_object(in, "attributes", "attributes", false, &attrs, &present, e) < 0)
+		return -1;
+	if (!present)
+		return 0;
+	out = fx_map_set(map, "attributes");
+	fx_value_map(out);
+	json_object_object_foreach(attrs, key, val)
+	{
+		char field[96];
+		const char *s;
+
+		(void)val;
+		snprintf(field, sizeof(field), "attributes.%.60s", key);
+		if (++n > MAX_ATTRIBUTES)
+			return fx_err_invalid(e, "attributes", "must have at most %d entries", MAX_ATTRIBUTES);
+		if (!*key || strlen(key) > 64)
+			return fx_err_invalid(e, field, "names must be 1 to 64 characters");
+		if (fx_json_string(attrs, key, field, true, 0, 500, &s, &present, e) < 0)
+			return -1;
+		fx_map_set_str(out, key, s);
+	}
+	return 0;
+}
+
+/* The lower-cased prefixes of name and SKU that ?q= matches (array-contains). */
+static void set_search(struct fx_value *map)
+{
+	const char *src[2] = {fx_value_path_str(map, "name"), fx_value_path_str(map, "sku")};
+	struct fx_value *arr = fx_map_set(map, "searchPrefixes");
+	char lower[MAX_Q + 1];
+
+	fx_value_array(arr);
+	for (int k = 0; k < 2; k++) {
+		size_t n = src[k] ? strlen(src[k]) : 0;
+
+		for (size_t len = 1; len <= n && len <= MAX_Q; len++) {
+			bool dup = false;
+
+			/* Whole UTF-8 characters only. */
+			if (len < n && ((unsigned char)src[k][len] & 0xc0) == 0x80)
+				continue;
+			for (size_t i = 0; i < len; i++)
+				lower[i] = (char)tolower((unsigned char)src[k][i]);
+			lower[len] = '\0';
+			for (size_t i = 0; i < arr->u.arr.n && !dup; i++)
+				dup = strcmp(arr->u.arr.items[i].u.s.p, lower) == 0;
+			if (!dup)
+				fx_value_string(fx_array_push(arr), lower, len);
+		}
+	}
+	if (src[0]) {
+		size_t n = strlen(src[0]);
+		char *l = malloc(n + 1);
+
+		for (size_t i = 0; i <= n; i++)
+			l[i] = (char)tolower((unsigned char)src[0][i]);
+		fx_map_set_str(map, "nameLower", l);
+		free(l);
+	}
+}
+
+/* stock.available and lowStock follow onHand, reserved and reorderPoint. */
+static void set_stock(struct fx_value *map, int64_t on_hand, int64_t reserved, int64_t reorder)
+{
+	struct fx_value *stock = fx_map_set(map, "stock");
+
+	fx_value_map(stock);
+	fx_map_set_int(stock, "onHand", on_hand);
+	fx_map_set_int(stock, "reserved", reserved);
+	fx_map_set_int(stock, "available", on_hand - reserved);
+	fx_map_set_int(stock, "reorderPoint", reorder);
+	fx_map_set_bool(map, "lowStock", on_hand - reserved <= reorder);
+}
+
+static int64_t stock_of(const struct fx_doc *d, const char *field)
+{
+	char path[40];
+	int64_t n = 0;
+
+	snprintf(path, sizeof(path), "stock.%s", field);
+	fx_value_path_int(&d->fields, path, &n);
+	return n;
+}
+
+/* Fields a manager may set, for create and update; mask gets what was given. */
+static int decode(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
+		  int64_t *reorder, bool *has_reorder, struct fx_err *e)
+{
+	static const char *const stock_allowed[] = {"reorderPoint", NULL};
+	json_object *stock;
+	const char *s;
+	bool present;
+	int64_t n;
+
+#define STR(key, req, min, max)                                                  \
+	do {                                                                     \
+		if (fx_map_take_string(map, in, key, key, req, min, max, e) < 0) \
+			return -1;                                               \
+		if (fx_map_get(map, key))                                        \
+			mask[(*nmask)++] = key;                                  \
+	} while (0)
+	STR("name", creating, 1, 200);
+	STR("description", false, 0, 5000);
+	STR("category", false, 1, 100);
+	STR("brand", false, 1, 100);
+#undef STR
+	if (fx_json_string(in, "barcode", "barcode", false, 1, 32, &s, &present, e) < 0)
+		return -1;
+	if (present) {
+		if (strspn(s, "0123456789") != strlen(s))
+			return fx_err_invalid(e, "barcode", "must be digits (EAN/UPC)");
+		fx_map_set_str(map, "barcode", s);
+		mask[(*nmask)++] = "barcode";
+	}
+	if (take_sku(in, creating, map, e) < 0)
+		return -1;
+	if (fx_map_get(map, "sku")) {
+		mask[(*nmask)++] = "sku";
+		mask[(*nmask)++] = "skuKey";
+	}
+	if (fx_json_int64(in, "priceCents", "priceCents", creating, 0, MAX_PRICE_CENTS, &n, &present, e) < 0)
+		return -1;
+	if (present) {
+		fx_map_set_int(map, "priceCents", n);
+		mask[(*nmask)++] = "priceCents";
+	}
+	if (fx_json_int64(in, "costCents", "costCents", false, 0, MAX_PRICE_CENTS, &n, &present, e) < 0)
+		return -1;
+	if (present) {
+		fx_map_set_int(map, "costCents", n);
+		mask[(*nmask)++] = "costCents";
+	}
+	if (fx_json_string(in, "status", "status", false, 1, 16, &s, &present, e) < 0)
+		return -1;
+	if (present) {
+		if (fx_json_enum_index(s, statuses) < 0)
+			return fx_err_invalid(e, "status", "must be draft, active or archived");
+		fx_map_set_str(map, "status", s);
+		mask[(*nmask)++] = "status";
+	}
+	if (take_attributes(in, map, e) < 0)
+		return -1;
+	if (fx_map_get(map, "attributes"))
+		mask[(*nmask)++] = "attributes";
+	*has_reorder = false;
+	if (fx_json_object(in, "stock", "stock", false, &stock, &present, e) < 0)
+		return -1;
+	if (present) {
+		/* onHand, reserved and available change only through stock:adjust and orders. */
+		if (fx_json_allow(stock, stock_allowed, "stock.", e) < 0 ||
+		    fx_json_int64(stock, "reorderPoint", "stock.reorderPoint", false, 0, MAX_STOCK, reorder,
+				  has_reorder, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Adds path to a NULL-terminated-later mask unless it is there already. */
+static void add_mask(const char **mask, size_t *n, const char *path)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(mask[i], path) == 0)
+			return;
+	mask[(*n)++] = path;
+}
+
+static int send_product(struct fx_req *r, int status, const struct fx_doc *doc)
+{
+	json_object *out = fx_doc_json(doc, hidden);
+	int rc = fx_resp_json(r, status, out);
+
+	json_object_put(out);
+	return rc;
+}
+
+static const char *const create_allowed[] = {"sku",	   "name",	"description", "category",   "brand", "barcode",
+					     "priceCents", "costCents", "status",      "attributes", "stock", NULL};
+
+static int create(struct fx_req *r, struct fx_err *e)
+{
+	struct fx_value map = {0}, index = {0};
+	struct fx_doc doc = {0};
+	json_object *in = NULL, *writes = NULL;
+	const char *mask[24], *rel, *sku_rel;
+	size_t nmask = 0;
+	int64_t reorder = 0;
+	bool has_reorder;
+	char id[FX_ID_LEN + 1], *name = NULL, *sku_name = NULL, location[128];
+	int rc = -1;
+
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
+		goto out;
+	fx_value_map(&map);
+	if (decode(in, true, &map, mask, &nmask, &reorder, &has_reorder, e) < 0)
+		goto out;
+	if (!has_reorder) {
+		/* The organization's default, read once here. */
+		struct fx_doc org = {0};
+		struct fx_err ignored;
+
+		fx_err_clear(&ignored);
+		if (fx_fs_get(fx_tenant_root(r), &org, &ignored) == 0)
+			fx_value_path_int(&org.fields, "settings.lowStockDefault", &reorder);
+		fx_doc_cleanup(&org);
+	}
+	if (!fx_map_get(&map, "status"))
+		fx_map_set_str(&map, "status", "draft");
+	fx_map_set_str(&map, "currency", "ZAR");
+	fx_value_array(fx_map_set(&map, "images"));
+	set_stock(&map, 0, 0, reorder);
+	set_search(&map);
+	fx_tenant_stamp(r, &map);
+	fx_map_set_now(&map, "createdAt");
+	fx_map_set_now(&map, "updatedAt");
+	fx_id_new(id);
+	rel = fx_tenant_path(r, NULL, "products", id, "product", e);
+	sku_rel = fx_tenant_path(r, NULL, "skus", fx_value_path_str(&map, "skuKey"), "sku", e);
+	if (!rel || !sku_rel)
+		goto out;
+	fx_value_map(&index);
+	fx_map_set_str(&index, "productId", id);
+	fx_map_set_str(&index, "sku", fx_value_path_str(&map, "sku"));
+	fx_tenant_stamp(r, &index);
+	name = fx_tenant_name(rel);
+	sku_name = fx_tenant_name(sku_rel);
+	/* One commit: the product and its SKU index document, which must not exist yet. */
+	writes = json_object_new_array();
+	if (fx_write_create(writes, sku_name, &index, NULL, e) < 0 || fx_write_create(writes, name, &map, NULL, e) < 0)
+		goto out;
+	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
+		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
+			fx_err_clear(e);
+			fx_err_set(e, 409, "ALREADY_EXISTS", "a product with SKU %s exists",
+				   fx_value_path_str(&map, "sku"));
+			fx_err_detail(e, "sku", "must be unique in the organization");
+		}
+		goto out;
+	}
+	if (fx_fs_get(rel, &doc, e) < 0)
+		goto out;
+	snprintf(location, sizeof(location), "/v1/products/%s", id);
+	fx_resp_header(r, "Location", location);
+	rc = send_product(r, 201, &doc);
+out:
+	json_object_put(in);
+	json_object_put(writes);
+	fx_value_cleanup(&map);
+	fx_value_cleanup(&index);
+	fx_doc_cleanup(&doc);
+	free(name);
+	free(sku_name);
+	return rc;
+}
+
+static int get(struct fx_req *r, struct fx_err *e)
+{
+	const char *rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
+	struct fx_doc doc = {0};
+	int rc;
+
+	if (!rel || fx_tenant_get(r, rel, "product", &doc, e) < 0)
+		return -1;
+	rc = send_product(r, 200, &doc);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+struct update_ctx {
+	struct fx_req *r;
+	const char *rel;
+	struct fx_value *map;
+	const char **mask;
+	size_t nmask;
+	const char *if_match;
+	bool has_reorder;
+	int64_t reorder;
+};
+
+static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct update_ctx *c = arg;
+	const char *paths[1] = {c->rel}, *new_key = fx_value_path_str(c->map, "skuKey"), *old_key;
+	struct fx_doc doc = {0};
+	char *name = NULL;
+	size_t nmask = c->nmask;
+	int rc = -1;
+
+	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+		return -1;
+	if (!fx_tenant_owns(c->r, &doc)) {
+		FX_ERR_NOT_FOUND(e, "product");
+		goto out;
+	}
+	if (c->if_match && strcmp(c->if_match, doc.update_time) != 0) {
+		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
+		goto out;
+	}
+	old_key = fx_value_path_str(&doc.fields, "skuKey");
+	if (new_key && old_key && strcmp(new_key, old_key) != 0) {
+		/* A new SKU: claim its index document, release the old one, in the same commit. */
+		struct fx_value index = {0};
+		const char *new_rel = fx_tenant_path(c->r, NULL, "skus", new_key, "sku", e);
+		const char *old_rel = fx_tenant_path(c->r, NULL, "skus", old_key, "sku", e);
+		char *n1, *n2;
+
+		if (!new_rel || !old_rel)
+			goto out;
+		fx_value_map(&index);
+		fx_map_set_str(&index, "productId", doc.id);
+		fx_map_set_str(&index, "sku", fx_value_path_str(c->map, "sku"));
+		fx_tenant_stamp(c->r, &index);
+		n1 = fx_tenant_name(new_rel);
+		n2 = fx_tenant_name(old_rel);
+		rc = fx_write_create(t->writes, n1, &index, NULL, e) < 0 ||
+		     fx_write_delete(t->writes, n2, -1, NULL, e) < 0;
+		free(n1);
+		free(n2);
+		fx_value_cleanup(&index);
+		if (rc) {
+			rc = -1;
+			goto out;
+		}
+	}
+	if (fx_map_get(c->map, "name") || fx_map_get(c->map, "sku")) {
+		/* Search keys follow the (possibly new) name and SKU. */
+		if (!fx_map_get(c->map, "name"))
+			fx_map_set_str(c->map, "name", fx_value_path_str(&doc.fields, "name"));
+		if (!fx_map_get(c->map, "sku"))
+			fx_map_set_str(c->map, "sku", fx_value_path_str(&doc.fields, "sku"));
+		set_search(c->map);
+		add_mask(c->mask, &nmask, "name");
+		add_mask(c->mask, &nmask, "sku");
+		add_mask(c->mask, &nmask, "nameLower");
+		add_mask(c->mask, &nmask, "searchPrefixes");
+	}
+	if (c->has_reorder) {
+		set_stock(c->map, stock_of(&doc, "onHand"), stock_of(&doc, "reserved"), c->reorder);
+		add_mask(c->mask, &nmask, "stock");
+		add_mask(c->mask, &nmask, "lowStock");
+	}
+	fx_map_set_now(c->map, "updatedAt");
+	add_mask(c->mask, &nmask, "updatedAt");
+	c->mask[nmask] = NULL;
+	name = fx_tenant_name(c->rel);
+	rc = fx_write_update(t->writes, name, c->map, c->mask, doc.update_time, NULL, e);
+out:
+	free(name);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static int update(struct fx_req *r, struct fx_err *e)
+{
+	struct update_ctx c = {0};
+	struct fx_value map = {0};
+	struct fx_doc doc = {0};
+	json_object *in = NULL;
+	const char *mask[40];
+	int rc = -1;
+
+	c.rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
+	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0)
+		return -1;
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
+		goto out;
+	fx_value_map(&map);
+	if (decode(in, false, &map, mask, &c.nmask, &c.reorder, &c.has_reorder, e) < 0)
+		goto out;
+	if (json_object_object_get_ex(in, "name", NULL) && !fx_map_get(&map, "name")) {
+		fx_err_invalid(e, "name", "must not be null");
+		goto out;
+	}
+	c.r = r;
+	c.map = &map;
+	c.mask = mask;
+	if (fx_fs_run_transaction(update_txn, &c, e) < 0) {
+		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
+			fx_err_clear(e);
+			fx_err_set(e, 409, "ALREADY_EXISTS", "a product with SKU %s exists",
+				   fx_value_path_str(&map, "sku"));
+			fx_err_detail(e, "sku", "must be unique in the organization");
+		}
+		goto out;
+	}
+	if (fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
+		goto out;
+	rc = send_product(r, 200, &doc);
+out:
+	json_object_put(in);
+	fx_value_cleanup(&map);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+struct destroy_ctx {
+	struct fx_req *r;
+	const char *rel;
+	const char *if_match;
+};
+
+static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct destroy_ctx *c = arg;
+	const char *paths[1] = {c->rel}, *key, *sku_rel;
+	struct fx_doc doc = {0};
+	char *name = NULL, *sku_name = NULL;
+	int rc = -1;
+
+	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+		return -1;
+	if (!fx_tenant_owns(c->r, &doc)) {
+		FX_ERR_NOT_FOUND(e, "product");
+		goto out;
+	}
+	if (c->if_match && strcmp(c->if_match, doc.update_time) != 0) {
+		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
+		goto out;
+	}
+	if (stock_of(&doc, "reserved") > 0) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "the product has reserved stock: open orders need it");
+		goto out;
+	}
+	key = fx_value_path_str(&doc.fields, "skuKey");
+	sku_rel = key ? fx_tenant_path(c->r, NULL, "skus", key, "sku", e) : NULL;
+	name = fx_tenant_name(c->rel);
+	if (fx_write_delete(t->writes, name, -1, doc.update_time, e) < 0)
+		goto out;
+	if (sku_rel) {
+		sku_name = fx_tenant_name(sku_rel);
+		if (fx_write_delete(t->writes, sku_name, -1, NULL, e) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(name);
+	free(sku_name);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static int destroy(struct fx_req *r, struct fx_err *e)
+{
+	struct destroy_ctx c = {r, NULL, NULL};
+
+	c.rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
+	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0 || fx_fs_run_transaction(destroy_txn, &c, e) < 0)
+		return -1;
+	return fx_resp_send(r, 204, NULL, NULL, 0);
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(p, n, md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+struct adjust_ctx {
+	struct fx_req *r;
+	const char *rel;
+	const char *product_id;
+	int64_t delta;
+	const char *reason;
+	const char *note;
+	const char *if_match;
+	const char *idem_rel; /* NULL without Idempotency-Key */
+	char request_hash[65];
+	char movement_id[FX_ID_LEN + 1];
+	json_object *answer; /* the movement as answered, or a replayed answer */
+};
+
+static json_object *movement_json(const struct fx_value *m, const char *id)
+{
+	struct fx_doc d = {0};
+	json_object *o;
+	static const char *const none[] = {"organizationId", NULL};
+
+	d.id = id;
+	d.fields = *m;
+	o = fx_doc_json(&d, none);
+	json_object_object_del(o, "etag"); /* movements never change */
+	return o;
+}
+
+static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct adjust_ctx *c = arg;
+	const char *paths[2] = {c->rel, c->idem_rel};
+	struct fx_doc docs[2] = {{0}};
+	struct fx_value stock = {0}, mv = {0}, idem = {0};
+	char *name = NULL, *mv_name = NULL, *idem_name = NULL;
+	const char *mask[] = {"stock", "lowStock", "updatedAt", NULL}, *mv_rel, *text;
+	int64_t on_hand, reserved, reorder, expires = 0;
+	size_t len;
+	int rc = -1;
+
+	json_object_put(c->answer);
+	c->answer = NULL;
+	if (fx_fs_batch_get(paths, c->idem_rel ? 2 : 1, t->id, docs, e) < 0)
+		return -1;
+	if (c->idem_rel && docs[1].name && fx_value_path_int(&docs[1].fields, "expiresAt", &expires) &&
+	    expires > (int64_t)time(NULL)) {
+		const char *hash = fx_value_path_str(&docs[1].fields, "requestHash");
+		const char *saved = fx_value_path_str(&docs[1].fields, "response");
+		struct fx_err ignored;
+
+		fx_err_clear(&ignored);
+		if (!hash || strcmp(hash, c->request_hash) != 0) {
+			fx_err_set(e, 409, "ALREADY_EXISTS", "this Idempotency-Key was used with another request");
+			goto out;
+		}
+		if (!saved || fx_json_parse_object(saved, strlen(saved), &c->answer, &ignored) < 0) {
+			FX_ERR_INTERNAL(e, "stored idempotent answer unreadable");
+			goto out;
+		}
+		rc = 0; /* replay: nothing is written */
+		goto out;
+	}
+	if (!fx_tenant_owns(c->r, &docs[0])) {
+		FX_ERR_NOT_FOUND(e, "product");
+		goto out;
+	}
+	if (c->if_match && strcmp(c->if_match, docs[0].update_time) != 0) {
+		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
+		goto out;
+	}
+	on_hand = stock_of(&docs[0], "onHand");
+	reserved = stock_of(&docs[0], "reserved");
+	reorder = stock_of(&docs[0], "reorderPoint");
+	if (on_hand + c->delta < reserved) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION",
+			   "on hand would drop below reserved (%lld on hand, %lld reserved)", (long long)on_hand,
+			   (long long)reserved);
+		fx_err_detail(e, "delta", "must keep onHand at or above reserved");
+		goto out;
+	}
+	if (on_hand + c->delta > MAX_STOCK) {
+		fx_err_invalid(e, "delta", "would take onHand above %lld", MAX_STOCK);
+		goto out;
+	}
+	fx_value_map(&stock);
+	set_stock(&stock, on_hand + c->delta, reserved, reorder);
+	fx_map_set_now(&stock, "updatedAt");
+	name = fx_tenant_name(c->rel);
+	if (fx_write_update(t->writes, name, &stock, mask, docs[0].update_time, NULL, e) < 0)
+		goto out;
+
+	fx_id_new(c->movement_id);
+	fx_value_map(&mv);
+	fx_map_set_str(&mv, "productId", c->product_id);
+	fx_map_set_int(&mv, "delta", c->delta);
+	fx_map_set_str(&mv, "reason", c->reason);
+	fx_map_set_str(&mv, "note", c->note ? c->note : "");
+	fx_map_set_int(&mv, "onHandAfter", on_hand + c->delta);
+	fx_map_set_str(&mv, "by", c->r->principal->uid);
+	fx_map_set_now(&mv, "at");
+	fx_tenant_stamp(c->r, &mv);
+	mv_rel = fx_arena_printf(c->r->arena, "%s/movements/%s", c->rel, c->movement_id);
+	mv_name = fx_tenant_name(mv_rel);
+	if (fx_write_create(t->writes, mv_name, &mv, NULL, e) < 0)
+		goto out;
+	c->answer = movement_json(&mv, c->movement_id);
+	if (c->idem_rel) {
+		fx_value_map(&idem);
+		fx_map_set_str(&idem, "requestHash", c->request_hash);
+		text = fx_json_text(c->answer, &len);
+		fx_map_set_str(&idem, "response", text);
+		fx_map_set_int(&idem, "expiresAt", (int64_t)time(NULL) + IDEMPOTENCY_TTL);
+		fx_map_set_now(&idem, "createdAt");
+		fx_tenant_stamp(c->r, &idem);
+		idem_name = fx_tenant_name(c->idem_rel);
+		if (fx_write_set(t->writes, idem_name, &idem, NULL, e) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	fx_doc_cleanup(&docs[0]);
+	fx_doc_cleanup(&docs[1]);
+	fx_value_cleanup(&stock);
+	fx_value_cleanup(&mv);
+	fx_value_cleanup(&idem);
+	free(name);
+	free(mv_name);
+	free(idem_name);
+	return rc;
+}
+
+static int adjust(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"delta", "reason", "note", NULL};
+	struct adjust_ctx c = {0};
+	json_object *in = NULL;
+	const char *key = fx_req_header(r, "Idempotency-Key");
+	bool present;
+	int rc = -1;
+
+	c.r = r;
+	c.product_id = fx_req_param(r, "id");
+	c.rel = fx_tenant_path(r, NULL, "products", c.product_id, "product", e);
+	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0)
+		return -1;
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_int64(in, "delta", "delta", true, -MAX_DELTA, MAX_DELTA, &c.delta, &present, e) < 0 ||
+	    fx_json_string(in, "reason", "reason", true, 1, 32, &c.reason, &present, e) < 0 ||
+	    fx_json_string(in, "note", "note", false, 0, 500, &c.note, &present, e) < 0)
+		goto out;
+	if (c.delta == 0) {
+		fx_err_invalid(e, "delta", "must not be zero");
+		goto out;
+	}
+	if (fx_json_enum_index(c.reason, reasons) < 0) {
+		fx_err_invalid(e, "reason",
+			       "must be one of received, sold_offline, damaged, lost, returned, "
+			       "count_correction");
+		goto out;
+	}
+	if (key) {
+		char key_hash[65], *material;
+		size_t klen = strlen(key);
+
+		if (klen == 0 || klen > 255) {
+			fx_err_invalid(e, "Idempotency-Key", "must be 1 to 255 characters");
+			goto out;
+		}
+		material = fx_arena_printf(r->arena, "stock:adjust\n%s", key);
+		sha256_hex(material, strlen(material), key_hash);
+		c.idem_rel = fx_tenant_path(r, NULL, "idempotency", key_hash, "key", e);
+		material = fx_arena_printf(r->arena, "%s\n%s", c.product_id, r->body);
+		sha256_hex(material, strlen(material), c.request_hash);
+	}
+	/* Adjustments of one product queue here instead of aborting each other in Firestore. */
+	fx_keylock(c.rel);
+	rc = fx_fs_run_transaction(adjust_txn, &c, e);
+	fx_keyunlock(c.rel);
+	if (rc < 0)
+		goto out;
+	rc = fx_resp_json(r, 200, c.answer);
+out:
+	json_object_put(in);
+	json_object_put(c.answer);
+	return rc;
+}
+
+/* ?q= prefix, ?status=, ?category=, ?lowStock=true, ?orderBy=name|sku|createdAt|available */
+static int list(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"pageSize", "pageToken", "status",	 "category",
+					     "q",	 "lowStock",  "orderBy", NULL};
+	static const char *const orders[] = {"name", "sku", "createdAt", "available", NULL};
+	static const char *const order_fields[] = {"nameLower", "skuKey", "createdAt", "stock.available", NULL};
+	const char *status = fx_req_query(r, "status"), *category = fx_req_query(r, "category");
+	const char *q = fx_req_query(r, "q"), *low = fx_req_query(r, "lowStock");
+	const char *order = fx_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
+	struct fx_query *query = NULL;
+	struct fx_value v = {0};
+	char sig[512], lower[MAX_Q + 1];
+	int size, oi = 0, rc = -1;
+
+	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+		return -1;
+	if (status && fx_json_enum_index(status, statuses) < 0)
+		return fx_err_invalid(e, "status", "must be draft, active or archived");
+	if (category && (!*category || strlen(category) > 100))
+		return fx_err_invalid(e, "category", "must be 1 to 100 characters");
+	if (q && (!*q || fx_utf8_len(q, strlen(q)) > MAX_Q))
+		return fx_err_invalid(e, "q", "must be 1 to %d characters", MAX_Q);
+	if (low && strcmp(low, "true") != 0 && strcmp(low, "false") != 0)
+		return fx_err_invalid(e, "lowStock", "must be true or false");
+	if (order && (oi = fx_json_enum_index(order, orders)) < 0)
+		return fx_err_invalid(e, "orderBy", "must be name, sku, createdAt or available");
+	snprintf(sig, sizeof(sig), "products|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
+		 q ? q : "", low ? low : "", orders[oi]);
+	query = fx_tenant_query(r, NULL, "products", &parent_rel, e);
+	if (!query)
+		return -1;
+#define EQ(field, setter)                                       \
+	do {                                                    \
+		setter;                                         \
+		rc = fx_query_where(query, field, "==", &v, e); \
+		fx_value_cleanup(&v);                           \
+		if (rc < 0)                                     \
+			goto out;                               \
+	} while (0)
+	if (status)
+		EQ("status", fx_value_string(&v, status, strlen(status)));
+	if (category)
+		EQ("category", fx_value_string(&v, category, strlen(category)));
+	if (low && strcmp(low, "true") == 0)
+		EQ("lowStock", fx_value_bool(&v, true));
+#undef EQ
+	if (q) {
+		size_t n = strlen(q);
+
+		for (size_t i = 0; i <= n; i++)
+			lower[i] = (char)tolower((unsigned char)q[i]);
+		fx_value_string(&v, lower, n);
+		rc = fx_query_where(query, "searchPrefixes", "array-contains", &v, e);
+		fx_value_cleanup(&v);
+		if (rc < 0)
+			goto out;
+	}
+	rc = -1;
+	cursor[0] = order_fields[oi];
+	if (fx_query_order_by(query, order_fields[oi], false, e) < 0 ||
+	    fx_query_order_by(query, "__name__", false, e) < 0 || fx_list_cursor(r, query, sig, e) < 0)
+		goto out;
+	rc = fx_list_answer(r, parent_rel, query, size, sig, cursor, hidden, e);
+out:
+	fx_query_free(query);
+	return rc;
+}
+
+static int movements(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"pageSize", "pageToken", NULL};
+	static const char *const none[] = {"organizationId", NULL};
+	const char *id = fx_req_param(r, "id"), *rel, *parent, *parent_rel, *cursor[] = {"at", NULL};
+	struct fx_query *q;
+	struct fx_doc doc = {0};
+	char sig[200];
+	int size, rc = -1;
+
+	rel = fx_tenant_path(r, NULL, "products", id, "product", e);
+	if (!rel || fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0 ||
+	    fx_tenant_get(r, rel, "product", &doc, e) < 0)
+		return -1;
+	fx_doc_cleanup(&doc);
+	parent = fx_arena_printf(r->arena, "products/%s", id);
+	snprintf(sig, sizeof(sig), "movements|%s", id);
+	q = fx_tenant_query(r, parent, "movements", &parent_rel, e);
+	if (!q)
+		return -1;
+	if (fx_query_order_by(q, "at", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
+	    fx_list_cursor(r, q, sig, e) == 0)
+		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, none, e);
+	fx_query_free(q);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct fx_app app = {"products", routes, sizeof(routes) / sizeof(routes[0]), NULL};
+
+	return fx_worker_main(&app, argc, argv);
+}

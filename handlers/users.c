@@ -1,0 +1,579 @@
+/*
+ * users: the caller's own profile (me, export, erasure) and the members of
+ * the caller's organization (list, add, change, remove).
+ * Documents: users/{uid} {email, displayName, organizationId, role,
+ * disabled, preferences, createdAt, updatedAt, tokensValidAfter}.
+ */
+#include "authz.h"
+#include "firestore.h"
+#include "fswrite.h"
+#include "http.h"
+#include "identity.h"
+#include "json.h"
+#include "log.h"
+#include "model.h"
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int me_get(struct fx_req *r, struct fx_err *e);
+static int me_patch(struct fx_req *r, struct fx_err *e);
+static int me_export(struct fx_req *r, struct fx_err *e);
+static int me_delete(struct fx_req *r, struct fx_err *e);
+static int list(struct fx_req *r, struct fx_err *e);
+static int add(struct fx_req *r, struct fx_err *e);
+static int get(struct fx_req *r, struct fx_err *e);
+static int change(struct fx_req *r, struct fx_err *e);
+static int remove_member(struct fx_req *r, struct fx_err *e);
+
+static const struct fx_route routes[] = {
+	{"GET", "/v1/users/me", me_get, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0},
+	{"PATCH", "/v1/users/me", me_patch, FX_SIGNED_IN, FX_ROLE_NONE, FX_BODY_JSON, 0},
+	{"DELETE", "/v1/users/me", me_delete, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0},
+	{"GET", "/v1/users/me/export", me_export, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0},
+	{"GET", "/v1/users", list, FX_MEMBER, FX_ROLE_ADMIN, 0, 0},
+	{"POST", "/v1/users", add, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
+	{"GET", "/v1/users/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"PATCH", "/v1/users/{id}", change, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
+	{"DELETE", "/v1/users/{id}", remove_member, FX_MEMBER, FX_ROLE_ADMIN, 0, 0},
+};
+
+#define MAX_PREFERENCES 50
+
+static const char *const hidden[] = {"tokensValidAfter", NULL};
+
+static void user_path(char *out, size_t len, const char *uid)
+{
+	snprintf(out, len, "users/%s", uid);
+}
+
+static int send_doc(struct fx_req *r, int status, const struct fx_doc *doc)
+{
+	json_object *out = fx_doc_json(doc, hidden);
+	int rc = fx_resp_json(r, status, out);
+
+	json_object_put(out);
+	return rc;
+}
+
+/* Reads a profile; 404 "user" when it is missing. */
+static int read_profile(const char *uid, struct fx_doc *doc, struct fx_err *e)
+{
+	char path[200];
+
+	user_path(path, sizeof(path), uid);
+	if (fx_fs_get(path, doc, e) < 0) {
+		if (e->code == 404)
+			FX_ERR_NOT_FOUND(e, "user");
+		return -1;
+	}
+	return 0;
+}
+
+/* A member of the caller's organization, or 404 as if it did not exist. */
+static int read_member(struct fx_req *r, const char *uid, struct fx_doc *doc, struct fx_err *e)
+{
+	const char *org;
+
+	if (!uid || !fx_id_valid(uid))
+		return FX_ERR_NOT_FOUND(e, "user");
+	if (read_profile(uid, doc, e) < 0)
+		return -1;
+	org = fx_value_path_str(&doc->fields, "organizationId");
+	if (!org || strcmp(org, r->principal->organization_id) != 0) {
+		fx_doc_cleanup(doc);
+		return FX_ERR_NOT_FOUND(e, "user");
+	}
+	return 0;
+}
+
+static enum fx_role role_of(const struct fx_doc *doc)
+{
+	const char *s = fx_value_path_str(&doc->fields, "role");
+	int role = s ? fx_role_parse(s) : -1;
+
+	return role > 0 ? (enum fx_role)role : FX_ROLE_NONE;
+}
+
+static int me_get(struct fx_req *r, struct fx_err *e)
+{
+	const struct fx_principal *p = r->principal;
+	struct fx_doc doc = {0};
+	json_object *out;
+	int rc;
+
+	if (read_profile(p->uid, &doc, e) == 0) {
+		rc = send_doc(r, 200, &doc);
+		fx_doc_cleanup(&doc);
+		return rc;
+	}
+	if (e->code != 404)
+		return -1;
+	/* Signed in, no profile yet: what the token says. */
+	fx_err_clear(e);
+	out = json_object_new_object();
+	json_object_object_add(out, "id", json_object_new_string(p->uid));
+	json_object_object_add(out, "email", p->email ? json_object_new_string(p->email) : NULL);
+	json_object_object_add(out, "displayName", NULL);
+	json_object_object_add(out, "organizationId", NULL);
+	json_object_object_add(out, "role", NULL);
+	json_object_object_add(out, "disabled", json_object_new_boolean(0));
+	json_object_object_add(out, "preferences", json_object_new_object());
+	rc = fx_resp_json(r, 200, out);
+	json_object_put(out);
+	return rc;
+}
+
+/* preferences: a flat object of at most 50 string, number or boolean values. */
+static int take_preferences(json_object *in, struct fx_value *map, struct fx_err *e)
+{
+	json_object *prefs;
+	bool present;
+	struct fx_value *out;
+	int n = 0;
+
+	if (fx_json_object(in, "preferences", "preferences", false, &prefs, &present, e) < 0)
+		return -1;
+	if (!present)
+		return 0;
+	out = fx_map_set(map, "preferences");
+	fx_value_map(out);
+	json_object_object_foreach(prefs, key, val)
+	{
+		char field[96];
+		enum json_type t = json_object_get_type(val);
+
+		snprintf(field, sizeof(field), "preferences.%.60s", key);
+		if (++n > MAX_PREFERENCES)
+			return fx_err_invalid(e, "preferences", "must have at most %d entries", MAX_PREFERENCES);
+		if (strlen(key) == 0 || strlen(key) > 64)
+			return fx_err_invalid(e, field, "names must be 1 to 64 characters");
+		if (t == json_type_string &&
+		    fx_utf8_len(json_object_get_string(val), strlen(json_object_get_string(val))) > 500)
+			return fx_err_invalid(e, field, "must be at most 500 characters");
+		if (t != json_type_string && t != json_type_boolean && t != json_type_int && t != json_type_double)
+			return fx_err_invalid(e, field, "must be a string, number or boolean");
+		if (fx_map_set_plain(out, key, val, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int me_patch(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"displayName", "preferences", NULL};
+	const struct fx_principal *p = r->principal;
+	struct fx_value map = {0};
+	struct fx_doc doc = {0};
+	json_object *in = NULL, *writes = NULL;
+	const char *mask[4], *if_match;
+	size_t nmask = 0;
+	char path[200], *name = NULL;
+	int rc = -1, exists;
+
+	if (fx_if_match(r, &if_match, e) < 0)
+		return -1;
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
+		goto out;
+	fx_value_map(&map);
+	if (fx_map_take_string(&map, in, "displayName", "displayName", false, 1, 100, e) < 0 ||
+	    take_preferences(in, &map, e) < 0)
+		goto out;
+	if (fx_map_get(&map, "displayName"))
+		mask[nmask++] = "displayName";
+	if (fx_map_get(&map, "preferences"))
+		mask[nmask++] = "preferences";
+	fx_map_set_now(&map, "updatedAt");
+	mask[nmask++] = "updatedAt";
+	mask[nmask] = NULL;
+
+	exists = read_profile(p->uid, &doc, e) == 0;
+	if (!exists && e->code != 404)
+		goto out;
+	fx_err_clear(e);
+	fx_doc_cleanup(&doc);
+	user_path(path, sizeof(path), p->uid);
+	name = fx_fs_name(path);
+	writes = json_object_new_array();
+	if (exists) {
+		if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+			goto out;
+	} else {
+		if (if_match) {
+			fx_err_set(e, 412, "FAILED_PRECONDITION", "If-Match does not name a current version");
+			goto out;
+		}
+		fx_map_set_str(&map, "email", p->email ? p->email : "");
+		fx_map_set_bool(&map, "disabled", false);
+		fx_map_set_now(&map, "createdAt");
+		if (fx_write_create(writes, name, &map, NULL, e) < 0)
+			goto out;
+	}
+	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
+		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
+			fx_err_set(e, 412, "FAILED_PRECONDITION", "the profile changed since that etag");
+		goto out;
+	}
+	if (read_profile(p->uid, &doc, e) < 0)
+		goto out;
+	rc = send_doc(r, 200, &doc);
+out:
+	json_object_put(in);
+	json_object_put(writes);
+	fx_value_cleanup(&map);
+	fx_doc_cleanup(&doc);
+	free(name);
+	return rc;
+}
+
+/* POPIA: every personal datum held about the caller. */
+static int me_export(struct fx_req *r, struct fx_err *e)
+{
+	const struct fx_principal *p = r->principal;
+	struct fx_user_record rec;
+	struct fx_doc doc = {0};
+	json_object *out = json_object_new_object(), *account;
+	int rc = -1;
+
+	if (read_profile(p->uid, &doc, e) == 0) {
+		json_object_object_add(out, "profile", fx_doc_json(&doc, hidden));
+	} else if (e->code == 404) {
+		fx_err_clear(e);
+		json_object_object_add(out, "profile", NULL);
+	} else {
+		goto out;
+	}
+	if (fx_identity_lookup(p->uid, &rec, e) < 0)
+		goto out;
+	account = json_object_new_object();
+	json_object_object_add(account, "uid", json_object_new_string(rec.uid));
+	json_object_object_add(account, "email", json_object_new_string(rec.email));
+	json_object_object_add(account, "emailVerified", json_object_new_boolean(rec.email_verified));
+	json_object_object_add(account, "displayName", json_object_new_string(rec.display_name));
+	json_object_object_add(account, "disabled", json_object_new_boolean(rec.disabled));
+	json_object_object_add(out, "account", account);
+	json_object_object_add(out, "exportedFor", json_object_new_string(p->uid));
+	fx_resp_header(r, "Content-Disposition", "attachment; filename=\"fluxori-personal-data.json\"");
+	rc = fx_resp_json(r, 200, out);
+out:
+	json_object_put(out);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+/* POPIA erasure: the profile and the account go; an owner must hand over first. */
+static int me_delete(struct fx_req *r, struct fx_err *e)
+{
+	const struct fx_principal *p = r->principal;
+	struct fx_doc doc = {0};
+	char path[200];
+
+	if (read_profile(p->uid, &doc, e) == 0) {
+		enum fx_role role = role_of(&doc);
+
+		fx_doc_cleanup(&doc);
+		if (role == FX_ROLE_OWNER)
+			return fx_err_set(e, 409, "FAILED_PRECONDITION",
+					  "the owner of an organization cannot erase their account");
+	} else if (e->code != 404) {
+		return -1;
+	}
+	fx_err_clear(e);
+	user_path(path, sizeof(path), p->uid);
+	if (fx_fs_delete(path, e) < 0 || fx_identity_delete(p->uid, e) < 0)
+		return -1;
+	fx_authz_forget(p->uid);
+	return fx_resp_send(r, 204, NULL, NULL, 0);
+}
+
+static int list(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"pageSize", "pageToken", NULL};
+	struct fx_query *q = fx_query_new("users", false);
+	struct fx_value org = {0};
+	char *root = fx_fs_name("");
+	char sig[200];
+	int size, rc = -1;
+
+	snprintf(sig, sizeof(sig), "users|%s", r->principal->organization_id);
+	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
+	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0 || fx_query_parent(q, root, e) < 0 ||
+	    fx_query_where(q, "organizationId", "==", &org, e) < 0 || fx_query_order_by(q, "__name__", false, e) < 0 ||
+	    fx_list_cursor(r, q, sig, e) < 0)
+		goto out;
+	rc = fx_list_answer(r, "", q, size, sig, NULL, hidden, e);
+out:
+	fx_query_free(q);
+	fx_value_cleanup(&org);
+	free(root);
+	return rc;
+}
+
+static int get(struct fx_req *r, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	int rc;
+
+	if (read_member(r, fx_req_param(r, "id"), &doc, e) < 0)
+		return -1;
+	rc = send_doc(r, 200, &doc);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static int set_claims(const char *uid, const char *org, enum fx_role role, struct fx_err *e)
+{
+	char claims[300];
+
+	snprintf(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"%s\"}", org, fx_role_name(role));
+	return fx_identity_set_claims(uid, claims, e);
+}
+
+/* Who may grant role to a member or change a member who has old_role. */
+static int may_manage(const struct fx_principal *p, enum fx_role old_role, enum fx_role new_role, struct fx_err *e)
+{
+	if (old_role == FX_ROLE_OWNER)
+		return fx_err_set(e, 403, "PERMISSION_DENIED", "nobody changes or removes the owner");
+	if (new_role == FX_ROLE_OWNER)
+		return fx_err_invalid(e, "role", "must be viewer, staff, manager or admin");
+	if ((old_role == FX_ROLE_ADMIN || new_role == FX_ROLE_ADMIN) && p->role != FX_ROLE_OWNER)
+		return fx_err_set(e, 403, "PERMISSION_DENIED", "only the owner makes or unmakes an admin");
+	return 0;
+}
+
+static int take_role(json_object *in, bool required, enum fx_role *out, bool *present, struct fx_err *e)
+{
+	const char *s;
+	int role;
+
+	if (fx_json_string(in, "role", "role", required, 1, 16, &s, present, e) < 0)
+		return -1;
+	if (!*present)
+		return 0;
+	role = fx_role_parse(s);
+	if (role < FX_ROLE_VIEWER)
+		return fx_err_invalid(e, "role", "must be viewer, staff, manager or admin");
+	*out = (enum fx_role)role;
+	return 0;
+}
+
+static bool valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	return at && at != s && !strchr(at + 1, '@') && strchr(at + 1, '.') && at[1] != '.' &&
+	       s[strlen(s) - 1] != '.' && !strpbrk(s, " \t\r\n\"<>(),;:\\[]");
+}
+
+struct add_ctx {
+	const char *org;
+	const char *name; /* profile resource name */
+	const struct fx_value *profile;
+};
+
+static int add_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct add_ctx *c = arg;
+	const char *paths[1];
+	struct fx_doc doc = {0};
+	const char *org;
+	char rel[200];
+	int rc = 0;
+
+	snprintf(rel, sizeof(rel), "%s", strstr(c->name, "/documents/") + strlen("/documents/"));
+	paths[0] = rel;
+	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+		return -1;
+	org = doc.name ? fx_value_path_str(&doc.fields, "organizationId") : NULL;
+	if (org && *org)
+		rc = strcmp(org, c->org) == 0
+			     ? fx_err_set(e, 409, "ALREADY_EXISTS", "already a member")
+			     : fx_err_set(e, 409, "ALREADY_EXISTS", "this user belongs to another organization");
+	fx_doc_cleanup(&doc);
+	if (rc < 0)
+		return -1;
+	return fx_write_set(t->writes, c->name, c->profile, NULL, e);
+}
+
+static int add(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"email", "role", "displayName", NULL};
+	const struct fx_principal *p = r->principal;
+	struct fx_user_record rec;
+	struct fx_value profile = {0};
+	struct fx_doc doc = {0};
+	struct add_ctx ctx;
+	json_object *in = NULL;
+	const char *email = NULL, *display = NULL;
+	enum fx_role role = FX_ROLE_NONE;
+	bool present;
+	char path[200], *name = NULL;
+	int rc = -1;
+
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "email", "email", true, 3, 320, &email, &present, e) < 0 ||
+	    take_role(in, true, &role, &present, e) < 0 ||
+	    fx_json_string(in, "displayName", "displayName", false, 1, 100, &display, &present, e) < 0)
+		goto out;
+	if (!valid_email(email)) {
+		fx_err_invalid(e, "email", "must be an email address");
+		goto out;
+	}
+	if (may_manage(p, FX_ROLE_NONE, role, e) < 0)
+		goto out;
+	if (fx_identity_lookup_email(email, &rec, e) < 0) {
+		if (e->code != 404 || (fx_err_clear(e), fx_identity_create(email, display, &rec, e)) < 0)
+			goto out;
+	}
+	fx_value_map(&profile);
+	fx_map_set_str(&profile, "email", rec.email);
+	if (display || rec.display_name[0])
+		fx_map_set_str(&profile, "displayName", display ? display : rec.display_name);
+	fx_map_set_str(&profile, "organizationId", p->organization_id);
+	fx_map_set_str(&profile, "role", fx_role_name(role));
+	fx_map_set_bool(&profile, "disabled", false);
+	fx_map_set_now(&profile, "createdAt");
+	fx_map_set_now(&profile, "updatedAt");
+	user_path(path, sizeof(path), rec.uid);
+	name = fx_fs_name(path);
+	ctx = (struct add_ctx){p->organization_id, name, &profile};
+	if (fx_fs_run_transaction(add_txn, &ctx, e) < 0)
+		goto out;
+	if (set_claims(rec.uid, p->organization_id, role, e) < 0) {
+		struct fx_err ignored;
+
+		fx_err_clear(&ignored);
+		fx_fs_delete(path, &ignored);
+		goto out;
+	}
+	fx_authz_forget(rec.uid);
+	if (read_profile(rec.uid, &doc, e) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "/v1/users/%s", rec.uid);
+	fx_resp_header(r, "Location", path);
+	rc = send_doc(r, 201, &doc);
+out:
+	json_object_put(in);
+	fx_value_cleanup(&profile);
+	fx_doc_cleanup(&doc);
+	free(name);
+	return rc;
+}
+
+/* Sessions issued before now stop working (with the Identity Toolkit revocation). */
+static void set_revoked_now(struct fx_value *map)
+{
+	fx_map_set_int(map, "tokensValidAfter", (int64_t)time(NULL));
+}
+
+static int change(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"role", "displayName", "disabled", NULL};
+	const struct fx_principal *p = r->principal;
+	const char *uid = fx_req_param(r, "id"), *mask[8], *if_match;
+	struct fx_value map = {0};
+	struct fx_doc doc = {0};
+	json_object *in = NULL, *writes = NULL;
+	enum fx_role old_role, role = FX_ROLE_NONE;
+	bool has_role = false, has_disabled = false, disabled = false;
+	size_t nmask = 0;
+	char path[200], *name = NULL;
+	int rc = -1;
+
+	if (fx_if_match(r, &if_match, e) < 0 || read_member(r, uid, &doc, e) < 0)
+		return -1;
+	old_role = role_of(&doc);
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	    take_role(in, false, &role, &has_role, e) < 0 ||
+	    fx_json_bool(in, "disabled", "disabled", false, &disabled, &has_disabled, e) < 0)
+		goto out;
+	fx_value_map(&map);
+	if (fx_map_take_string(&map, in, "displayName", "displayName", false, 1, 100, e) < 0)
+		goto out;
+	if (fx_map_get(&map, "displayName"))
+		mask[nmask++] = "displayName";
+	if ((has_role || has_disabled) && may_manage(p, old_role, has_role ? role : old_role, e) < 0)
+		goto out;
+	if (old_role == FX_ROLE_OWNER && p->role != FX_ROLE_OWNER) {
+		fx_err_set(e, 403, "PERMISSION_DENIED", "nobody changes the owner");
+		goto out;
+	}
+	if (old_role == FX_ROLE_ADMIN && p->role != FX_ROLE_OWNER && strcmp(uid, p->uid) != 0) {
+		fx_err_set(e, 403, "PERMISSION_DENIED", "only the owner changes an admin");
+		goto out;
+	}
+	if (has_role) {
+		fx_map_set_str(&map, "role", fx_role_name(role));
+		mask[nmask++] = "role";
+	}
+	if (has_disabled) {
+		fx_map_set_bool(&map, "disabled", disabled);
+		mask[nmask++] = "disabled";
+		if (disabled) {
+			set_revoked_now(&map);
+			mask[nmask++] = "tokensValidAfter";
+		}
+	}
+	fx_map_set_now(&map, "updatedAt");
+	mask[nmask++] = "updatedAt";
+	mask[nmask] = NULL;
+	/* Identity first: a member must never keep access the profile says is gone. */
+	if (has_disabled &&
+	    (fx_identity_set_disabled(uid, disabled, e) < 0 || (disabled && fx_identity_revoke(uid, e) < 0)))
+		goto out;
+	if (has_role && role != old_role && set_claims(uid, p->organization_id, role, e) < 0)
+		goto out;
+	user_path(path, sizeof(path), uid);
+	name = fx_fs_name(path);
+	writes = json_object_new_array();
+	if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+		goto out;
+	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
+		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
+			fx_err_set(e, 412, "FAILED_PRECONDITION", "the member changed since that etag");
+		goto out;
+	}
+	fx_authz_forget(uid);
+	fx_doc_cleanup(&doc);
+	if (read_profile(uid, &doc, e) < 0)
+		goto out;
+	rc = send_doc(r, 200, &doc);
+out:
+	json_object_put(in);
+	json_object_put(writes);
+	fx_value_cleanup(&map);
+	fx_doc_cleanup(&doc);
+	free(name);
+	return rc;
+}
+
+static int remove_member(struct fx_req *r, struct fx_err *e)
+{
+	const struct fx_principal *p = r->principal;
+	const char *uid = fx_req_param(r, "id");
+	struct fx_doc doc = {0};
+	char path[200];
+	enum fx_role old_role;
+
+	if (read_member(r, uid, &doc, e) < 0)
+		return -1;
+	old_role = role_of(&doc);
+	fx_doc_cleanup(&doc);
+	if (may_manage(p, old_role, FX_ROLE_VIEWER, e) < 0)
+		return -1;
+	user_path(path, sizeof(path), uid);
+	if (fx_identity_set_claims(uid, "{}", e) < 0 || fx_identity_revoke(uid, e) < 0 || fx_fs_delete(path, e) < 0)
+		return -1;
+	fx_authz_forget(uid);
+	return fx_resp_send(r, 204, NULL, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct fx_app app = {"users", routes, sizeof(routes) / sizeof(routes[0]), NULL};
+
+	return fx_worker_main(&app, argc, argv);
+}

@@ -1,0 +1,14 @@
+/*
+ * fx_keylock: serialises work on one key (a document, an organization)
+ * inside this worker process. Firestore transactions on one document from
+ * many threads at once mostly abort and retry; taking the key's lock first
+ * turns that contention into a short queue. Keys map onto a fixed set of
+ * stripes, so two keys may share a lock: hold at most one at a time.
+ */
+#ifndef FX_KEYLOCK_H
+#define FX_KEYLOCK_H
+
+void fx_keylock(const char *key);
+void fx_keyunlock(const char *key);
+
+#endif

@@ -1,0 +1,334 @@
+#include "model.h"
+
+#include "http.h"
+#include "b64.h"
+#include "json.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+void fx_id_new(char out[FX_ID_LEN + 1])
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char raw[FX_ID_LEN];
+	size_t got = 0;
+
+	while (got < sizeof(raw)) {
+		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+
+		if (n > 0)
+			got += (size_t)n;
+	}
+	/* 248 = 4 * 62: rejection-free enough; the bias of raw % 62 is below 2 %. */
+	for (int i = 0; i < FX_ID_LEN; i++)
+		out[i] = alphabet[raw[i] % 62];
+	out[FX_ID_LEN] = '\0';
+}
+
+bool fx_id_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+void fx_etag(const struct fx_doc *d, char *out, size_t len)
+{
+	snprintf(out, len, "\"%s\"", d->update_time);
+}
+
+int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e)
+{
+	const char *h = fx_req_header(r, "If-Match");
+	static const char bad[] = "If-Match does not name a current version of this resource";
+	size_t n;
+	int64_t secs;
+	int32_t nanos;
+	char *t;
+
+	*update_time = NULL;
+	if (!h)
+		return 0;
+	n = strlen(h);
+	if (n < 3 || n > 48 || h[0] != '"' || h[n - 1] != '"')
+		return fx_err_set(e, 412, "FAILED_PRECONDITION", bad);
+	t = fx_arena_strndup(r->arena, h + 1, n - 2);
+	if (!t || fx_ts_parse(t, &secs, &nanos) < 0)
+		return fx_err_set(e, 412, "FAILED_PRECONDITION", bad);
+	*update_time = t;
+	return 0;
+}
+
+json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden)
+{
+	json_object *out = json_object_new_object();
+	char etag[64];
+
+	json_object_object_add(out, "id", json_object_new_string(d->id ? d->id : ""));
+	for (size_t i = 0; i < d->fields.u.map.n; i++) {
+		const struct fx_field *f = &d->fields.u.map.fields[i];
+		bool skip = false;
+
+		for (const char *const *h = hidden; h && *h; h++)
+			if (strcmp(*h, f->name) == 0)
+				skip = true;
+		if (!skip)
+			json_object_object_add(out, f->name, fx_value_to_plain(&f->value));
+	}
+	fx_etag(d, etag, sizeof(etag));
+	json_object_object_add(out, "etag", json_object_new_string(etag));
+	return out;
+}
+
+void fx_map_set_now(struct fx_value *map, const char *name)
+{
+	int64_t secs;
+	int32_t nanos;
+
+	fx_ts_now(&secs, &nanos);
+	/* The API speaks milliseconds: store what it will show. */
+	fx_map_set_ts(map, name, secs, nanos / 1000000 * 1000000);
+}
+
+int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e)
+{
+	struct fx_value v;
+
+	if (fx_value_from_plain(plain, &v, e) < 0)
+		return -1;
+	*fx_map_set(map, name) = v;
+	return 0;
+}
+
+int fx_resp_created(struct fx_req *r, const char *location, json_object *body)
+{
+	fx_resp_header(r, "Location", location);
+	return fx_resp_json(r, 201, body);
+}
+
+int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field, bool required,
+		       size_t min_len, size_t max_len, struct fx_err *e)
+{
+	const char *s = NULL;
+	bool present = false;
+
+	if (fx_json_string(in, key, field, required, min_len, max_len, &s, &present, e) < 0)
+		return -1;
+	if (present)
+		fx_map_set_str(map, key, s);
+	return 0;
+}
+
+static const char *const provinces[] = {"Eastern Cape", "Free State", "Gauteng",       "KwaZulu-Natal", "Limpopo",
+					"Mpumalanga",	"North West", "Northern Cape", "Western Cape",	NULL};
+
+int fx_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e)
+{
+	static const char *const allowed[] = {"line1",	  "line2",	"suburb",  "city",
+					      "province", "postalCode", "country", NULL};
+	const char *country = "ZA", *province = NULL, *postal = NULL;
+	char f[96], prefix[80];
+	bool present;
+
+	snprintf(prefix, sizeof(prefix), "%s.", field);
+	if (!json_object_is_type(in, json_type_object))
+		return fx_err_invalid(e, field, "must be an object");
+	if (fx_json_allow(in, allowed, prefix, e) < 0)
+		return -1;
+	fx_value_map(out);
+	snprintf(f, sizeof(f), "%scountry", prefix);
+	if (fx_json_string(in, "country", f, false, 2, 2, &country, &present, e) < 0)
+		goto fail;
+	if (country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' || country[1] > 'Z') {
+		fx_err_invalid(e, f, "must be an ISO 3166-1 alpha-2 code such as ZA");
+		goto fail;
+	}
+	fx_map_set_str(out, "country", country);
+#define TAKE(key, req, max)                                                  \
+	do {                                                                 \
+		snprintf(f, sizeof(f), "%s%s", prefix, key);                 \
+		if (fx_map_take_string(out, in, key, f, req, 1, max, e) < 0) \
+			goto fail;                                           \
+	} while (0)
+	TAKE("line1", true, 200);
+	TAKE("line2", false, 200);
+	TAKE("suburb", false, 100);
+	TAKE("city", true, 100);
+	TAKE("province", strcmp(country, "ZA") == 0, 100);
+	TAKE("postalCode", true, 16);
+#undef TAKE
+	province = fx_value_path_str(out, "province");
+	postal = fx_value_path_str(out, "postalCode");
+	if (strcmp(country, "ZA") == 0) {
+		if (fx_json_enum_index(province, provinces) < 0) {
+			snprintf(f, sizeof(f), "%sprovince", prefix);
+			fx_err_invalid(e, f, "must be one of the nine South African provinces");
+			goto fail;
+		}
+		if (strlen(postal) != 4 || strspn(postal, "0123456789") != 4) {
+			snprintf(f, sizeof(f), "%spostalCode", prefix);
+			fx_err_invalid(e, f, "must be four digits in South Africa");
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	fx_value_cleanup(out);
+	return -1;
+}
+
+int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e)
+{
+	const char *s = fx_req_query(r, "pageSize");
+	char *end;
+	long n;
+
+	*out = FX_PAGE_SIZE_DEFAULT;
+	if (!s)
+		return 0;
+	n = strtol(s, &end, 10);
+	if (end == s || *end || n < 1 || n > FX_PAGE_SIZE_MAX)
+		return fx_err_invalid(e, "pageSize", "must be an integer from 1 to %d", FX_PAGE_SIZE_MAX);
+	*out = (int)n;
+	return 0;
+}
+
+static void sig_hash(const char *sig, char out[17])
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const unsigned char *p = (const unsigned char *)sig; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	char h[17];
+	const char *text;
+	size_t len;
+	int rc;
+
+	sig_hash(sig, h);
+	json_object_object_add(o, "q", json_object_new_string(h));
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, fx_value_encode(&values[i]));
+	json_object_object_add(o, "c", arr);
+	text = fx_json_text(o, &len);
+	rc = fx_b64url_append(out, text, len);
+	json_object_put(o);
+	return rc;
+}
+
+int fx_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e)
+{
+	size_t n = strlen(token), got = 0;
+	json_object *o = NULL, *q, *c;
+	struct fx_err ignored;
+	char h[17], raw[4096];
+	int rc = -1;
+
+	fx_err_clear(&ignored);
+	fx_value_array(values);
+	if (n > 5000 || fx_b64url_decode(token, n, raw, sizeof(raw) - 1, &got, &ignored) < 0)
+		return fx_err_invalid(e, "pageToken", "is not a page token of this list");
+	raw[got] = '\0';
+	if (fx_json_parse(raw, got, 8, &o, &ignored) < 0 || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "q", &q) || !json_object_object_get_ex(o, "c", &c) ||
+	    !json_object_is_type(c, json_type_array) || json_object_array_length(c) > 8) {
+		fx_err_invalid(e, "pageToken", "is not a page token of this list");
+		goto out;
+	}
+	sig_hash(sig, h);
+	if (strcmp(json_object_get_string(q), h) != 0) {
+		fx_err_invalid(e, "pageToken", "belongs to a list with other filters or order");
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(c); i++) {
+		if (fx_value_decode(json_object_array_get_idx(c, i), fx_array_push(values), &ignored) < 0) {
+			fx_err_invalid(e, "pageToken", "is not a page token of this list");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_object_put(o);
+	if (rc < 0)
+		fx_value_cleanup(values);
+	return rc;
+}
+
+int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e)
+{
+	const char *token = fx_req_query(r, "pageToken");
+	struct fx_value values = {0};
+	int rc;
+
+	if (!token || !*token)
+		return 0;
+	if (fx_page_token_read(token, sig, &values, e) < 0)
+		return -1;
+	rc = fx_query_cursor(q, FX_CURSOR_START_AFTER, values.u.arr.items, values.u.arr.n, e);
+	fx_value_cleanup(&values);
+	return rc;
+}
+
+int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size, const char *sig,
+		   const char *const *cursor_fields, const char *const *hidden, struct fx_err *e)
+{
+	struct fx_doc *docs = NULL;
+	size_t n = 0, shown;
+	json_object *out = NULL, *data;
+	struct fx_buf token;
+	int rc = -1;
+
+	fx_buf_init(&token, 8192);
+	fx_query_limit(q, page_size + 1);
+	if (fx_fs_query(parent_rel, q, NULL, &docs, &n, e) < 0)
+		goto done;
+	out = json_object_new_object();
+	data = json_object_new_array();
+	shown = n > (size_t)page_size ? (size_t)page_size : n;
+	for (size_t i = 0; i < shown; i++)
+		json_object_array_add(data, fx_doc_json(&docs[i], hidden));
+	json_object_object_add(out, "data", data);
+	if (n > (size_t)page_size) {
+		const struct fx_doc *last = &docs[shown - 1];
+		struct fx_value cur[9];
+		size_t nc = 0;
+
+		for (const char *const *f = cursor_fields; f && *f && nc < 8; f++) {
+			const struct fx_value *v = fx_value_path(&last->fields, *f);
+
+			if (v)
+				fx_value_copy(&cur[nc], v);
+			else
+				fx_value_null(&cur[nc]);
+			nc++;
+		}
+		fx_value_string(&cur[nc++], last->id, strlen(last->id));
+		fx_page_token_make(sig, cur, nc, &token);
+		for (size_t i = 0; i < nc; i++)
+			fx_value_cleanup(&cur[i]);
+		json_object_object_add(out, "nextPageToken", json_object_new_string(token.data ? token.data : ""));
+	}
+	rc = fx_resp_json(r, 200, out);
+done:
+	json_object_put(out);
+	fx_docs_free(docs, n);
+	fx_buf_cleanup(&token);
+	return rc;
+}

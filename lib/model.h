@@ -1,0 +1,90 @@
+/*
+ * fx_model: what every resource shares — ids, etags, timestamps, and the
+ * mapping of a Firestore document to the API's JSON. Returned json_object
+ * values are new references the caller puts.
+ */
+#ifndef FX_MODEL_H
+#define FX_MODEL_H
+
+#include "err.h"
+#include "firestore.h"
+#include "fsvalue.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#define FX_ID_LEN 20
+
+struct fx_req;
+
+/* A new random id of FX_ID_LEN characters [A-Za-z0-9] (as Firestore's auto ids). */
+void fx_id_new(char out[FX_ID_LEN + 1]);
+
+/* True when s is an acceptable resource id: 1..128 of [A-Za-z0-9_-]. */
+bool fx_id_valid(const char *s);
+
+/* The etag of a document: its update time, quoted. out must hold 48 bytes. */
+void fx_etag(const struct fx_doc *d, char *out, size_t len);
+
+/*
+ * The update time a request's If-Match names, or NULL when it sent none.
+ * A malformed or weak If-Match is 412 (it can never match).
+ */
+int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
+
+/*
+ * The API JSON of a document: its fields as plain JSON without the names
+ * in hidden (NULL-terminated, top-level), plus id and etag.
+ */
+json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden);
+
+/* Current time as a Firestore timestamp value in map[name]. */
+void fx_map_set_now(struct fx_value *map, const char *name);
+
+/* Sets map[name] from plain JSON (already validated); the value is copied. */
+int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e);
+
+/* Sends 201 with Location for a created document. */
+int fx_resp_created(struct fx_req *r, const char *location, json_object *body);
+
+/*
+ * Validates a postal address object (line1, line2?, suburb?, city,
+ * province, postalCode, country?) into out (FX_V_MAP). country defaults to
+ * ZA; in ZA the province must be one of the nine and the postal code four
+ * digits. field prefixes error details ("shippingAddress").
+ */
+int fx_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e);
+
+/* Optional bounded string field copied into map when present (null clears to absent). */
+int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field, bool required,
+		       size_t min_len, size_t max_len, struct fx_err *e);
+
+#define FX_PAGE_SIZE_DEFAULT 50
+#define FX_PAGE_SIZE_MAX 200
+
+/* ?pageSize= (default 50, 1..200, else 400). */
+int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e);
+
+/*
+ * Opaque page tokens: the cursor values of the last item of a page, tied to
+ * the query that made them by sig (any string naming the query's filters
+ * and order). fx_page_token_make appends the token to out;
+ * fx_page_token_read fills values (an FX_V_ARRAY) or answers 400 when the
+ * token is malformed or belongs to another query.
+ */
+int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out);
+int fx_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e);
+
+/*
+ * Runs q (limit pageSize + 1) under parent_rel, answers
+ * {"data":[...],"nextPageToken"} with each document through fx_doc_json
+ * minus hidden; cursor_fields names the order fields whose values (then the
+ * document id) make the next page's token. The query must order by those
+ * fields then __name__, and carry the page token's cursor already.
+ */
+int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size, const char *sig,
+		   const char *const *cursor_fields, const char *const *hidden, struct fx_err *e);
+
+/* Applies ?pageToken= to q as a START_AFTER cursor (values then the id as __name__). */
+int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
+#endif

@@ -1,0 +1,84 @@
+#include "tenant.h"
+
+#include "authz.h"
+#include "http.h"
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *fx_tenant_root(const struct fx_req *r)
+{
+	return fx_arena_printf(r->arena, "organizations/%s", r->principal->organization_id);
+}
+
+const char *fx_tenant_path(const struct fx_req *r, const char *parent, const char *collection, const char *id,
+			   const char *what, struct fx_err *e)
+{
+	const char *p;
+
+	if (!id || !fx_id_valid(id))
+		return FX_ERR_NOT_FOUND(e, what), NULL;
+	if (parent)
+		p = fx_arena_printf(r->arena, "%s/%s/%s/%s", fx_tenant_root(r), parent, collection, id);
+	else
+		p = fx_arena_printf(r->arena, "%s/%s/%s", fx_tenant_root(r), collection, id);
+	if (!p)
+		return FX_ERR_INTERNAL(e, "out of request memory"), NULL;
+	return p;
+}
+
+char *fx_tenant_name(const char *rel)
+{
+	return fx_fs_name(rel);
+}
+
+bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc)
+{
+	const char *org = doc->name ? fx_value_path_str(&doc->fields, "organizationId") : NULL;
+
+	return org && strcmp(org, r->principal->organization_id) == 0;
+}
+
+int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, struct fx_doc *out, struct fx_err *e)
+{
+	if (fx_fs_get(rel, out, e) < 0) {
+		if (e->code == 404)
+			FX_ERR_NOT_FOUND(e, what);
+		return -1;
+	}
+	if (!fx_tenant_owns(r, out)) {
+		fx_doc_cleanup(out);
+		return FX_ERR_NOT_FOUND(e, what);
+	}
+	return 0;
+}
+
+void fx_tenant_stamp(const struct fx_req *r, struct fx_value *fields)
+{
+	fx_map_set_str(fields, "organizationId", r->principal->organization_id);
+}
+
+struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, const char *collection,
+				 const char **parent_rel, struct fx_err *e)
+{
+	struct fx_query *q = fx_query_new(collection, false);
+	struct fx_value org = {0};
+	const char *rel = parent ? fx_arena_printf(r->arena, "%s/%s", fx_tenant_root(r), parent) : fx_tenant_root(r);
+	char *name = rel ? fx_fs_name(rel) : NULL;
+	int rc;
+
+	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
+	rc = name ? fx_query_parent(q, name, e) : FX_ERR_INTERNAL(e, "out of request memory");
+	if (rc == 0)
+		rc = fx_query_where(q, "organizationId", "==", &org, e);
+	fx_value_cleanup(&org);
+	free(name);
+	if (rc < 0) {
+		fx_query_free(q);
+		return NULL;
+	}
+	*parent_rel = rel;
+	return q;
+}

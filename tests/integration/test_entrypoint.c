@@ -1,0 +1,145 @@
+/*
+ * The container's start path, run directly (no Docker engine here):
+ * scripts/entrypoint starts the workers and nginx; SIGTERM lets a slow
+ * request in flight finish, then everything exits and the port closes.
+ * Firestore is played by a local server that answers after 1.5 s, so
+ * GET /health/ready is a request that is still running at SIGTERM.
+ */
+#include "client.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int listen_any(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	listen(fd, 64);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void *slow_firestore(void *arg)
+{
+	int lfd = *(int *)arg;
+
+	for (;;) {
+		static const char answer[] = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+					     "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+		char buf[4096];
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			return NULL;
+		if (read(fd, buf, sizeof(buf)) > 0) {
+			usleep(1500 * 1000);
+			if (write(fd, answer, sizeof(answer) - 1) < 0)
+				perror("write");
+		}
+		close(fd);
+	}
+}
+
+static int free_port(void)
+{
+	int port, fd = listen_any(&port);
+
+	close(fd);
+	return port;
+}
+
+struct inflight {
+	char url[256];
+	long status;
+};
+
+static void *get_ready(void *arg)
+{
+	struct inflight *f = arg;
+	struct http_resp *r = http_url("GET", f->url, NULL, NULL, 0);
+
+	f->status = r->status;
+	http_resp_free(r);
+	return NULL;
+}
+
+static long get_status(const char *url)
+{
+	struct http_resp *r = http_url("GET", url, NULL, NULL, 0);
+	long s = r->status;
+
+	http_resp_free(r);
+	return s;
+}
+
+Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 60)
+{
+	char run[] = "/tmp/fluxori-ep.XXXXXX", env_path[300], listen_at[64], url[256], cmd[600];
+	int lfd, fs_port, http_port = free_port(), status = 0;
+	struct inflight f = {0};
+	pthread_t slow, t;
+	pid_t pid;
+	FILE *env;
+
+	cr_assert_not_null(mkdtemp(run));
+	lfd = listen_any(&fs_port);
+	pthread_create(&slow, NULL, slow_firestore, &lfd);
+	pthread_detach(slow);
+	snprintf(env_path, sizeof(env_path), "%s/env", run);
+	env = fopen(env_path, "w");
+	fprintf(env, "GOOGLE_CLOUD_PROJECT=demo-fluxori\nFIRESTORE_EMULATOR_HOST=127.0.0.1:%d\n"
+		     "FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:%s\nFLUXORI_LOG_LEVEL=WARNING\n",
+		fs_port, test_env("FLUXORI_AUTH_PORT"));
+	fclose(env);
+	snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", http_port);
+
+	pid = fork();
+	if (pid == 0) {
+		char log[320];
+
+		snprintf(log, sizeof(log), "%s/entrypoint.log", run);
+		freopen(log, "w", stderr);
+		setenv("FLUXORI_RUN_DIR", run, 1);
+		setenv("FLUXORI_ENV_FILE", env_path, 1);
+		setenv("FLUXORI_LISTEN", listen_at, 1);
+		snprintf(cmd, sizeof(cmd), "%s/scripts/entrypoint", getenv("FLUXORI_SRCDIR"));
+		execl(cmd, cmd, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(url, sizeof(url), "http://%s/health", listen_at);
+	for (int i = 0; i < 200 && get_status(url) != 200; i++)
+		usleep(50 * 1000);
+	cr_assert_eq(get_status(url), 200, "the entrypoint serves /health");
+
+	snprintf(f.url, sizeof(f.url), "http://%s/health/ready", listen_at);
+	pthread_create(&t, NULL, get_ready, &f);
+	usleep(400 * 1000); /* the request is now waiting on the slow Firestore */
+	kill(pid, SIGTERM);
+	pthread_join(t, NULL);
+	cr_assert_eq(f.status, 200, "the request in flight at SIGTERM completed (status %ld)", f.status);
+
+	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
+	cr_assert(WIFEXITED(status), "the entrypoint exited within 10 s of SIGTERM");
+	cr_assert_eq(WEXITSTATUS(status), 0);
+	cr_assert_eq(get_status(url), 0, "nothing listens any more: new requests are refused");
+	/* "[/]" keeps the pattern from matching the shell that runs pgrep. */
+	snprintf(cmd, sizeof(cmd), "pgrep -f '[/]%s' >/dev/null", run + 1);
+	cr_assert_neq(test_sh("%s", cmd), 0, "no process of that run is left");
+	test_sh("rm -rf '%s'", run);
+}

@@ -1,0 +1,515 @@
+/*
+ * Products through nginx: CRUD, every validation error, pagination over a
+ * 250-product catalogue, SKU uniqueness under concurrency, stock:adjust
+ * under concurrency and with Idempotency-Key, and tenant isolation.
+ */
+#include "client.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tenant {
+	struct test_user owner;
+	char id[64];
+};
+
+static void assert_error(struct http_resp *r, long code, const char *status)
+{
+	cr_assert_eq(r->status, code, "expected %ld, got %ld: %s", code, r->status, r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), status, "%s", r->body);
+}
+
+static void make_tenant(struct tenant *t)
+{
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(&t->owner, "shop"), 0);
+	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Shop\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(t->id, sizeof(t->id), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&t->owner), 0);
+}
+
+/* Creates a product and returns its id (static per thread). */
+static const char *make_product(const struct tenant *t, const char *sku, const char *name, long price)
+{
+	static __thread char id[64];
+	char body[512];
+	struct http_resp *r;
+
+	snprintf(body, sizeof(body), "{\"sku\":\"%s\",\"name\":\"%s\",\"priceCents\":%ld,\"status\":\"active\"}", sku,
+		 name, price);
+	r = http_json("POST", "/v1/products", t->owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, sizeof(id), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	return id;
+}
+
+static struct http_resp *adjust(const struct tenant *t, const char *id, const char *body, const char *key)
+{
+	char path[200], header[300];
+	const char *h[] = {header, NULL};
+
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
+	snprintf(header, sizeof(header), "Idempotency-Key: %s", key ? key : "");
+	return http_do("POST", path, t->owner.id_token, NULL, body, strlen(body), key ? h : NULL);
+}
+
+Test(products, full_crud)
+{
+	struct tenant t;
+	struct http_resp *r;
+	char path[200], etag[128], match[160];
+	const char *h[] = {match, NULL};
+
+	make_tenant(&t);
+	r = http_json("POST", "/v1/products", t.owner.id_token,
+		      "{\"sku\":\"TSHIRT-BLU-L\",\"name\":\"Blue T-shirt\",\"priceCents\":19999,\"costCents\":8000,"
+		      "\"category\":\"apparel\",\"attributes\":{\"size\":\"L\"},\"stock\":{\"reorderPoint\":3}}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(path, sizeof(path), "/v1/products/%s", json_str(r, "id"));
+	cr_assert_str_eq(http_header(r, "Location"), path);
+	cr_assert_str_eq(json_str(r, "currency"), "ZAR");
+	cr_assert_str_eq(json_str(r, "status"), "draft");
+	cr_assert_eq(json_int(r, "stock.onHand"), 0);
+	cr_assert_eq(json_int(r, "stock.available"), 0);
+	cr_assert_eq(json_int(r, "stock.reorderPoint"), 3);
+	cr_assert(json_object_get_boolean(json_object_object_get(r->json, "lowStock")));
+	cr_assert_null(json_str(r, "organizationId"), "bookkeeping stays hidden");
+	cr_assert_null(json_object_object_get(r->json, "searchPrefixes"));
+	http_resp_free(r);
+
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(r->status, 200);
+	cr_assert_str_eq(json_str(r, "attributes.size"), "L");
+	snprintf(etag, sizeof(etag), "%s", json_str(r, "etag"));
+	http_resp_free(r);
+
+	snprintf(match, sizeof(match), "If-Match: %s", etag);
+	r = http_json_h("PATCH", path, t.owner.id_token, "{\"name\":\"Navy T-shirt\",\"priceCents\":17999}", h);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "name"), "Navy T-shirt");
+	cr_assert_eq(json_int(r, "priceCents"), 17999);
+	http_resp_free(r);
+	r = http_json_h("PATCH", path, t.owner.id_token, "{\"name\":\"Stale\"}", h);
+	assert_error(r, 412, "FAILED_PRECONDITION");
+	http_resp_free(r);
+
+	r = http_json("DELETE", path, t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	r = http_get(path, t.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	/* The SKU is free again. */
+	make_product(&t, "TSHIRT-BLU-L", "Again", 100);
+}
+
+Test(products, every_validation_error_names_its_field)
+{
+	static const struct {
+		const char *body, *field;
+	} cases[] = {
+		{"{\"name\":\"x\",\"priceCents\":1}", "sku"},
+		{"{\"sku\":\"A1\",\"priceCents\":1}", "name"},
+		{"{\"sku\":\"A1\",\"name\":\"x\"}", "priceCents"},
+		{"{\"sku\":\"\",\"name\":\"x\",\"priceCents\":1}", "sku"},
+		{"{\"sku\":\"has space\",\"name\":\"x\",\"priceCents\":1}", "sku"},
+		{"{\"sku\":\"a/b\",\"name\":\"x\",\"priceCents\":1}", "sku"},
+		{"{\"sku\":\"A1\",\"name\":\"\",\"priceCents\":1}", "name"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":-1}", "priceCents"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1.5}", "priceCents"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":\"100\"}", "priceCents"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"costCents\":-5}", "costCents"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"status\":\"deleted\"}", "status"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"barcode\":\"12ab\"}", "barcode"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"attributes\":{\"size\":3}}", "attributes.size"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"attributes\":[]}", "attributes"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"onHand\":5}}", "stock.onHand"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"reserved\":5}}", "stock.reserved"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"reorderPoint\":-1}}", "stock.reorderPoint"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"id\":\"mine\"}", "id"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"organizationId\":\"other\"}", "organizationId"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"createdAt\":\"2020-01-01T00:00:00Z\"}", "createdAt"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"currency\":\"USD\"}", "currency"},
+	};
+	struct tenant t;
+
+	make_tenant(&t);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_resp *r = http_json("POST", "/v1/products", t.owner.id_token, cases[i].body);
+
+		cr_expect_eq(r->status, 400, "%s → %ld %s", cases[i].body, r->status, r->body);
+		cr_expect_str_eq(json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "",
+				 cases[i].field, "%s → %s", cases[i].body, r->body);
+		http_resp_free(r);
+	}
+	{
+		struct http_resp *r = http_get("/v1/products", t.owner.id_token);
+
+		cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 0,
+			     "no refused request created anything");
+		http_resp_free(r);
+	}
+}
+
+Test(products, adjust_validation_and_list_parameters)
+{
+	static const struct {
+		const char *body, *field;
+	} cases[] = {
+		{"{\"reason\":\"received\"}", "delta"},
+		{"{\"delta\":0,\"reason\":\"received\"}", "delta"},
+		{"{\"delta\":2000000,\"reason\":\"received\"}", "delta"},
+		{"{\"delta\":1}", "reason"},
+		{"{\"delta\":1,\"reason\":\"gift\"}", "reason"},
+		{"{\"delta\":1,\"reason\":\"received\",\"note\":5}", "note"},
+		{"{\"delta\":1,\"reason\":\"received\",\"onHand\":9}", "onHand"},
+	};
+	static const struct {
+		const char *query, *field;
+	} params[] = {
+		{"/v1/products?status=gone", "status"},     {"/v1/products?orderBy=price", "orderBy"},
+		{"/v1/products?lowStock=yes", "lowStock"},  {"/v1/products?pageSize=201", "pageSize"},
+		{"/v1/products?pageSize=abc", "pageSize"},  {"/v1/products?sort=name", "sort"},
+		{"/v1/products?pageToken=xyz", "pageToken"},
+	};
+	struct tenant t;
+	const char *id;
+
+	make_tenant(&t);
+	id = make_product(&t, "ADJ-1", "Adjustable", 100);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_resp *r = adjust(&t, id, cases[i].body, NULL);
+
+		cr_expect_eq(r->status, 400, "%s → %ld %s", cases[i].body, r->status, r->body);
+		cr_expect_str_eq(json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "",
+				 cases[i].field, "%s → %s", cases[i].body, r->body);
+		http_resp_free(r);
+	}
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		struct http_resp *r = http_get(params[i].query, t.owner.id_token);
+
+		cr_expect_eq(r->status, 400, "%s → %ld", params[i].query, r->status);
+		cr_expect_str_eq(json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "",
+				 params[i].field, "%s → %s", params[i].query, r->body);
+		http_resp_free(r);
+	}
+}
+
+Test(stock, adjust_refuses_going_below_reserved_and_writes_movements)
+{
+	struct tenant t;
+	const char *id;
+	struct http_resp *r;
+	char path[200];
+
+	make_tenant(&t);
+	id = make_product(&t, "STK-1", "Stocked", 100);
+	r = adjust(&t, id, "{\"delta\":10,\"reason\":\"received\",\"note\":\"PO 17\"}", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "onHandAfter"), 10);
+	cr_assert_str_eq(json_str(r, "reason"), "received");
+	cr_assert_str_eq(json_str(r, "by"), t.owner.uid);
+	http_resp_free(r);
+	r = adjust(&t, id, "{\"delta\":-11,\"reason\":\"lost\"}", NULL);
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	http_resp_free(r);
+	r = adjust(&t, id, "{\"delta\":-4,\"reason\":\"damaged\"}", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(json_int(r, "stock.onHand"), 6);
+	cr_assert_eq(json_int(r, "stock.available"), 6);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/movements", id);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 2);
+	cr_assert_eq(json_int(r, "data.0.delta"), -4, "newest first");
+	cr_assert_eq(json_int(r, "data.1.delta"), 10);
+	http_resp_free(r);
+}
+
+Test(stock, a_retried_idempotency_key_applies_once)
+{
+	struct tenant t;
+	const char *id;
+	struct http_resp *r1, *r2, *r3;
+	char path[200];
+
+	make_tenant(&t);
+	id = make_product(&t, "IDEM-1", "Idempotent", 100);
+	r1 = adjust(&t, id, "{\"delta\":5,\"reason\":\"received\"}", "key-abc");
+	r2 = adjust(&t, id, "{\"delta\":5,\"reason\":\"received\"}", "key-abc");
+	cr_assert_eq(r1->status, 200, "%s", r1->body);
+	cr_assert_eq(r2->status, 200, "%s", r2->body);
+	cr_assert_str_eq(json_str(r1, "id"), json_str(r2, "id"), "the retry answers the first result");
+	r3 = adjust(&t, id, "{\"delta\":6,\"reason\":\"received\"}", "key-abc");
+	assert_error(r3, 409, "ALREADY_EXISTS");
+	http_resp_free(r1);
+	http_resp_free(r2);
+	http_resp_free(r3);
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	r1 = http_get(path, t.owner.id_token);
+	cr_assert_eq(json_int(r1, "stock.onHand"), 5, "applied once");
+	http_resp_free(r1);
+}
+
+struct race {
+	const struct tenant *t;
+	const char *id;
+	atomic_int created, conflicts, other, ok;
+};
+
+static void *create_same_sku(void *arg)
+{
+	struct race *x = arg;
+	struct http_resp *r = http_json("POST", "/v1/products", x->t->owner.id_token,
+					"{\"sku\":\"RACE-1\",\"name\":\"Racer\",\"priceCents\":1}");
+
+	if (r->status == 201)
+		atomic_fetch_add(&x->created, 1);
+	else if (r->status == 409 && strcmp(json_str(r, "error.status"), "ALREADY_EXISTS") == 0)
+		atomic_fetch_add(&x->conflicts, 1);
+	else
+		atomic_fetch_add(&x->other, 1);
+	http_resp_free(r);
+	return NULL;
+}
+
+Test(products, twenty_concurrent_creates_of_one_sku_make_exactly_one, .timeout = 120)
+{
+	struct tenant t;
+	struct race x = {0};
+	pthread_t th[20];
+
+	make_tenant(&t);
+	x.t = &t;
+	for (int i = 0; i < 20; i++)
+		pthread_create(&th[i], NULL, create_same_sku, &x);
+	for (int i = 0; i < 20; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(atomic_load(&x.created), 1);
+	cr_assert_eq(atomic_load(&x.conflicts), 19);
+	cr_assert_eq(atomic_load(&x.other), 0);
+}
+
+static void *adjust_plus_one(void *arg)
+{
+	struct race *x = arg;
+	struct http_resp *r = adjust(x->t, x->id, "{\"delta\":1,\"reason\":\"received\"}", NULL);
+
+	if (r->status == 200)
+		atomic_fetch_add(&x->ok, 1);
+	else
+		atomic_fetch_add(&x->other, 1);
+	http_resp_free(r);
+	return NULL;
+}
+
+Test(stock, fifty_concurrent_adjustments_all_count, .timeout = 180)
+{
+	struct tenant t;
+	struct race x = {0};
+	pthread_t th[50];
+	struct http_resp *r;
+	char path[200], *next = NULL;
+	int movements = 0;
+
+	make_tenant(&t);
+	x.t = &t;
+	x.id = strdup(make_product(&t, "CONC-1", "Concurrent", 100));
+	for (int i = 0; i < 50; i++)
+		pthread_create(&th[i], NULL, adjust_plus_one, &x);
+	for (int i = 0; i < 50; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(atomic_load(&x.ok), 50, "%d failed", atomic_load(&x.other));
+	snprintf(path, sizeof(path), "/v1/products/%s", x.id);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(json_int(r, "stock.onHand"), 50);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/movements?pageSize=200", x.id);
+	r = http_get(path, t.owner.id_token);
+	movements = (int)json_object_array_length(json_object_object_get(r->json, "data"));
+	cr_assert_eq(movements, 50);
+	cr_assert_eq(json_int(r, "data.0.onHandAfter"), 50);
+	http_resp_free(r);
+	free(next);
+	free((char *)x.id);
+}
+
+struct seeder {
+	const struct tenant *t;
+	int from, to;
+};
+
+static void *seed(void *arg)
+{
+	struct seeder *s = arg;
+
+	for (int i = s->from; i < s->to; i++) {
+		char sku[32], name[64];
+
+		snprintf(sku, sizeof(sku), "CAT-%04d", i);
+		snprintf(name, sizeof(name), "Item %04d", (i * 37) % 250);
+		make_product(s->t, sku, name, 100 + i);
+	}
+	return NULL;
+}
+
+Test(products, pagination_walks_250_products_without_gaps_or_repeats, .timeout = 300)
+{
+	static const char *const orders[] = {"", "&orderBy=name", "&orderBy=sku", "&orderBy=createdAt",
+					     "&orderBy=available"};
+	struct tenant t;
+	struct seeder s[5];
+	pthread_t th[5];
+
+	make_tenant(&t);
+	for (int i = 0; i < 5; i++) {
+		s[i] = (struct seeder){&t, i * 50, (i + 1) * 50};
+		pthread_create(&th[i], NULL, seed, &s[i]);
+	}
+	for (int i = 0; i < 5; i++)
+		pthread_join(th[i], NULL);
+	for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
+		char path[512], seen[250] = {0};
+		int total = 0, pages = 0;
+
+		snprintf(path, sizeof(path), "/v1/products?pageSize=20%s", orders[o]);
+		for (;;) {
+			struct http_resp *r = http_get(path, t.owner.id_token);
+			json_object *data = json_object_object_get(r->json, "data");
+
+			cr_assert_eq(r->status, 200, "%s: %s", path, r->body);
+			for (size_t i = 0; i < json_object_array_length(data); i++) {
+				const char *sku = json_object_get_string(
+					json_object_object_get(json_object_array_get_idx(data, i), "sku"));
+				int n = atoi(sku + 4);
+
+				cr_assert_eq(seen[n], 0, "%s seen twice with %s", sku, orders[o]);
+				seen[n] = 1;
+				total++;
+			}
+			pages++;
+			if (!json_str(r, "nextPageToken")) {
+				http_resp_free(r);
+				break;
+			}
+			snprintf(path, sizeof(path), "/v1/products?pageSize=20%s&pageToken=%s", orders[o],
+				 json_str(r, "nextPageToken"));
+			http_resp_free(r);
+		}
+		cr_assert_eq(total, 250, "all 250 once with order '%s'", orders[o]);
+		cr_assert_eq(pages, 13);
+	}
+	{
+		/* A token replayed with other filters is refused. */
+		struct http_resp *r = http_get("/v1/products?pageSize=20", t.owner.id_token), *r2;
+		char path[512];
+
+		snprintf(path, sizeof(path), "/v1/products?pageSize=20&orderBy=sku&pageToken=%s",
+			 json_str(r, "nextPageToken"));
+		r2 = http_get(path, t.owner.id_token);
+		assert_error(r2, 400, "INVALID_ARGUMENT");
+		http_resp_free(r);
+		http_resp_free(r2);
+	}
+}
+
+Test(products, filters_and_search)
+{
+	struct tenant t;
+	struct http_resp *r;
+	const char *id;
+
+	make_tenant(&t);
+	make_product(&t, "SHOE-RED-9", "Running Shoe", 89900);
+	make_product(&t, "SHOE-BLK-8", "Walking Shoe", 79900);
+	id = make_product(&t, "HAT-1", "Sun Hat", 19900);
+	r = http_get("/v1/products?q=shoe-", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 2, "%s", r->body);
+	http_resp_free(r);
+	r = http_get("/v1/products?q=SUN", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 1, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "data.0.id"), id);
+	http_resp_free(r);
+	r = http_get("/v1/products?q=Walk&orderBy=name", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 1, "%s", r->body);
+	http_resp_free(r);
+	r = http_get("/v1/products?lowStock=true&status=active", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 3, "%s", r->body);
+	http_resp_free(r);
+	r = http_get("/v1/products?status=archived", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 0, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(isolation, another_organization_cannot_touch_products)
+{
+	struct tenant a, b;
+	struct http_resp *r;
+	char path[200], mv[220];
+	const char *id;
+
+	make_tenant(&a);
+	make_tenant(&b);
+	id = make_product(&a, "PRIV-1", "Private", 100);
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	snprintf(mv, sizeof(mv), "/v1/products/%s/movements", id);
+	r = http_get(path, b.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	r = http_json("PATCH", path, b.owner.id_token, "{\"name\":\"Mine\"}");
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	r = adjust(&b, id, "{\"delta\":1,\"reason\":\"received\"}", NULL);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	r = http_get(mv, b.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	r = http_json("DELETE", path, b.owner.id_token, NULL);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	r = http_get("/v1/products", b.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 0, "B lists none of A's");
+	http_resp_free(r);
+	r = http_get(path, a.owner.id_token);
+	cr_assert_eq(r->status, 200, "A's product is untouched");
+	cr_assert_str_eq(json_str(r, "name"), "Private");
+	http_resp_free(r);
+}
+
+Test(roles, staff_adjusts_stock_but_cannot_create_products)
+{
+	struct tenant t;
+	struct test_user staff;
+	struct http_resp *r;
+	char body[300];
+	const char *id;
+
+	make_tenant(&t);
+	id = make_product(&t, "ROLE-1", "Roles", 100);
+	cr_assert_eq(test_user_signup(&staff, "staff"), 0);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", staff.email);
+	r = http_json("POST", "/v1/users", t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&staff), 0);
+	r = http_json("POST", "/v1/products", staff.id_token, "{\"sku\":\"S-1\",\"name\":\"x\",\"priceCents\":1}");
+	assert_error(r, 403, "PERMISSION_DENIED");
+	http_resp_free(r);
+	snprintf(body, sizeof(body), "/v1/products/%s/stock:adjust", id);
+	r = http_json("POST", body, staff.id_token, "{\"delta\":2,\"reason\":\"received\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}

@@ -1,0 +1,860 @@
+/*
+ * lib/firestore: the Firestore REST v1 transport, against Google's Cloud
+ * Firestore emulator. The binary starts its own emulator once (a report hook
+ * before all tests, on a free loopback port, in its own process group) and
+ * stops it after the last test; every test uses its own collections, so the
+ * tests may run in parallel.
+ */
+#include "firestore.h"
+
+#include "config.h"
+#include "fswrite.h"
+#include "httpc.h"
+#include "log.h"
+#include "mem.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EMULATOR_DIR "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator"
+#define EMULATOR EMULATOR_DIR "/cloud_firestore_emulator"
+#define PORT_ENV "FLUXORI_TEST_FIRESTORE_EMULATOR" /* host:port, set once the emulator answers */
+#define START_TIMEOUT_S 60
+
+/* ---- the emulator fixture (runs in the runner process) ---- */
+
+static pid_t emulator_pid;
+static char emulator_log[256];
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static size_t keep_body(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct fx_buf *b = ctx;
+
+	fx_buf_append(b, p, size * nmemb);
+	return size * nmemb;
+}
+
+/* True when GET / answers 200 "Ok". */
+static bool emulator_ready(const char *hostport)
+{
+	char url[128];
+	struct fx_buf body;
+	CURL *h = curl_easy_init();
+	long status = 0;
+	bool ok;
+
+	fx_buf_init(&body, 4096);
+	snprintf(url, sizeof(url), "http://%s/", hostport);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	ok = curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+	     status == 200 && body.data && strncmp(body.data, "Ok", 2) == 0;
+	curl_easy_cleanup(h);
+	fx_buf_cleanup(&body);
+	return ok;
+}
+
+static void stop_emulator(void)
+{
+	bool reaped = false, gone = false;
+
+	if (emulator_pid <= 0)
+		return;
+	kill(-emulator_pid, SIGTERM);
+	/* The script does not exec java: wait for the whole group, not just its leader. */
+	for (int i = 0; i < 100 && !gone; i++) {
+		if (!reaped && waitpid(emulator_pid, NULL, WNOHANG) == emulator_pid)
+			reaped = true;
+		gone = reaped && kill(-emulator_pid, 0) < 0;
+		if (!gone)
+			usleep(100000);
+	}
+	if (!gone)
+		kill(-emulator_pid, SIGKILL);
+	if (!reaped)
+		waitpid(emulator_pid, NULL, 0);
+	emulator_pid = 0;
+}
+
+static void start_emulator(void)
+{
+	char hostport[64], port_arg[32];
+	int port = free_port(), fd;
+	const char *tmp = getenv("TMPDIR");
+
+	if (access(EMULATOR, X_OK) != 0) {
+		fprintf(stderr,
+			"test_firestore: %s is missing: install the Debian package "
+			"google-cloud-cli-firestore-emulator\n",
+			EMULATOR);
+		return;
+	}
+	snprintf(emulator_log, sizeof(emulator_log), "%s/fluxori-test-firestore.%d.log", tmp ? tmp : "/tmp",
+		 (int)getpid());
+	snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", port);
+	snprintf(port_arg, sizeof(port_arg), "--port=%d", port);
+	emulator_pid = fork();
+	if (emulator_pid == 0) {
+		setsid();
+		fd = open(emulator_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("JAVA_TOOL_OPTIONS", "-Xmx256m", 1);
+		execl(EMULATOR, EMULATOR, "start", "--host=127.0.0.1", port_arg, "--project_id=demo-fluxori",
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (emulator_pid < 0) {
+		emulator_pid = 0;
+		return;
+	}
+	for (int i = 0; i < START_TIMEOUT_S * 5; i++) {
+		if (waitpid(emulator_pid, NULL, WNOHANG) == emulator_pid) {
+			emulator_pid = 0;
+			fprintf(stderr, "test_firestore: the emulator exited at start, see %s\n", emulator_log);
+			return;
+		}
+		if (emulator_ready(hostport)) {
+			setenv(PORT_ENV, hostport, 1);
+			return;
+		}
+		usleep(200000);
+	}
+	fprintf(stderr, "test_firestore: the emulator did not answer within %d s, see %s\n", START_TIMEOUT_S,
+		emulator_log);
+	stop_emulator();
+}
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	start_emulator();
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	stop_emulator();
+	if (emulator_log[0])
+		unlink(emulator_log);
+}
+
+/* ---- per test ---- */
+
+static struct fx_config cfg;
+static char url[128];
+static struct fx_err err;
+
+static void setup(void)
+{
+	const char *hostport = getenv(PORT_ENV);
+
+	fx_log_init("test_firestore", FX_LOG_ERROR + 1);
+	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
+	snprintf(url, sizeof(url), "http://%s", hostport);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.project = "demo-fluxori";
+	cfg.database = "(default)";
+	cfg.firestore_emulator = hostport;
+	cfg.firestore_url = url;
+	cfg.http_timeout_ms = 10000;
+	cfg.connect_timeout_ms = 1000;
+	fx_config_set(&cfg);
+	fx_err_clear(&err);
+}
+
+TestSuite(firestore, .init = setup, .timeout = 120);
+
+/* ---- helpers ---- */
+
+/* Value equality where map fields may come back in another order. */
+static bool same(const struct fx_value *a, const struct fx_value *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (a->type == FX_V_MAP) {
+		if (a->u.map.n != b->u.map.n)
+			return false;
+		for (size_t i = 0; i < a->u.map.n; i++) {
+			const struct fx_value *other = fx_map_get(b, a->u.map.fields[i].name);
+
+			if (!other || !same(&a->u.map.fields[i].value, other))
+				return false;
+		}
+		return true;
+	}
+	if (a->type == FX_V_ARRAY) {
+		if (a->u.arr.n != b->u.arr.n)
+			return false;
+		for (size_t i = 0; i < a->u.arr.n; i++)
+			if (!same(&a->u.arr.items[i], &b->u.arr.items[i]))
+				return false;
+		return true;
+	}
+	return fx_value_equal(a, b);
+}
+
+static int64_t int_field(const struct fx_doc *d, const char *name)
+{
+	int64_t v = 0;
+
+	cr_assert(fx_value_path_int(&d->fields, name, &v), "%s has no integer %s", d->name, name);
+	return v;
+}
+
+/* Creates rel with {n: v}; fails the test on error. */
+static void create_n(const char *rel, int64_t v, struct fx_doc *out)
+{
+	struct fx_value f = {0};
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	fx_value_map(&f);
+	fx_map_set_int(&f, "n", v);
+	cr_assert_eq(fx_fs_create(rel, &f, out, &e), 0, "create %s: %s", rel, e.message);
+	fx_value_cleanup(&f);
+}
+
+static void get_n(const char *rel, int64_t *v)
+{
+	struct fx_doc d;
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	cr_assert_eq(fx_fs_get(rel, &d, &e), 0, "get %s: %s", rel, e.message);
+	*v = int_field(&d, "n");
+	fx_doc_cleanup(&d);
+}
+
+/* An update Write setting n on rel (exists=true, or the updateTime precondition when given). */
+static void add_update_n(json_object *writes, const char *rel, int64_t v, const char *update_time)
+{
+	struct fx_value f = {0};
+	const char *mask[] = {"n", NULL};
+	char *name = fx_fs_name(rel);
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	fx_value_map(&f);
+	fx_map_set_int(&f, "n", v);
+	cr_assert_eq(fx_write_update(writes, name, &f, mask, update_time, NULL, &e), 0, "%s", e.message);
+	fx_value_cleanup(&f);
+	free(name);
+}
+
+/* ---- documents ---- */
+
+Test(firestore, get_of_missing_document_is_404)
+{
+	struct fx_doc d;
+
+	cr_assert_eq(fx_fs_get("get_missing/nope", &d, &err), -1);
+	cr_assert_eq(err.code, 404, "%d %s", err.code, err.message);
+	cr_assert_str_eq(err.status, "NOT_FOUND");
+	cr_assert_null(d.name, "a failed get leaves the document empty");
+}
+
+Test(firestore, create_then_get_returns_every_type_unchanged)
+{
+	struct fx_value f = {0}, *v, *m;
+	struct fx_doc created, got;
+	char *ref = fx_fs_name("types/other");
+	static const unsigned char bytes[] = {0, 1, 0xff, 0x80, 'x'};
+
+	fx_value_map(&f);
+	fx_value_null(fx_map_set(&f, "null"));
+	fx_map_set_bool(&f, "yes", true);
+	fx_map_set_int(&f, "max", INT64_MAX);
+	fx_map_set_int(&f, "min", INT64_MIN);
+	fx_value_double(fx_map_set(&f, "pi"), 3.141592653589793);
+	fx_value_double(fx_map_set(&f, "huge"), 1e300);
+	fx_value_double(fx_map_set(&f, "nan"), NAN);
+	fx_value_double(fx_map_set(&f, "inf"), -INFINITY);
+	fx_map_set_ts(&f, "when", 1767225600, 123456000); /* microseconds: what Firestore keeps */
+	fx_map_set_str(&f, "text", "h\xc3\xa9llo \xf0\x9f\x8c\x8d \"quoted\"");
+	fx_value_bytes(fx_map_set(&f, "raw"), bytes, sizeof(bytes));
+	fx_value_ref(fx_map_set(&f, "ref"), ref);
+	fx_value_geo(fx_map_set(&f, "where"), -33.9249, 18.4241);
+	v = fx_map_set(&f, "list");
+	fx_value_array(v);
+	fx_value_int(fx_array_push(v), 1);
+	fx_value_string(fx_array_push(v), "two", 3);
+	m = fx_array_push(v);
+	fx_value_map(m);
+	fx_map_set_bool(m, "inside", false);
+	fx_value_array(fx_map_set(&f, "empty_list"));
+	fx_value_map(fx_map_set(&f, "empty_map"));
+	m = fx_map_set(&f, "nested");
+	fx_value_map(m);
+	fx_map_set_str(m, "a.b c", "field names need quoting");
+	fx_map_set_int(m, "z", -1);
+
+	cr_assert_eq(fx_fs_create("types/all", &f, &created, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fs_get("types/all", &got, &err), 0, "%s", err.message);
+	cr_assert(same(&f, &got.fields), "the fields read back differ from the fields written");
+	cr_assert(same(&f, &created.fields), "create answers with the stored fields");
+	free(ref);
+	ref = fx_fs_name("types/all");
+	cr_assert_str_eq(got.name, ref);
+	cr_assert_str_eq(got.id, "all");
+	cr_assert_str_eq(created.update_time, got.update_time);
+	cr_assert_str_eq(got.create_time, got.update_time, "a new document was created and updated at once");
+	cr_assert_gt(strlen(got.update_time), 20);
+	fx_doc_cleanup(&got);
+	fx_doc_cleanup(&created);
+	fx_value_cleanup(&f);
+	free(ref);
+}
+
+Test(firestore, create_of_existing_document_is_409_already_exists)
+{
+	int64_t n;
+
+	create_n("dup/d1", 1, NULL);
+	fx_err_clear(&err);
+	{
+		struct fx_value f = {0};
+
+		fx_value_map(&f);
+		fx_map_set_int(&f, "n", 2);
+		cr_assert_eq(fx_fs_create("dup/d1", &f, NULL, &err), -1);
+		fx_value_cleanup(&f);
+	}
+	cr_assert_eq(err.code, 409, "%d %s", err.code, err.message);
+	cr_assert_str_eq(err.status, "ALREADY_EXISTS");
+	get_n("dup/d1", &n);
+	cr_assert_eq(n, 1, "the second create changed nothing");
+}
+
+Test(firestore, commit_with_stale_update_time_is_failed_precondition)
+{
+	struct fx_doc d;
+	json_object *w = json_object_new_array();
+	char updated[1][40], commit_time[40];
+	int64_t n;
+
+	create_n("stale/d1", 1, &d);
+	add_update_n(w, "stale/d1", 2, d.update_time);
+	cr_assert_eq(fx_fs_commit(w, NULL, commit_time, updated, &err), 0, "%s", err.message);
+	cr_assert_str_neq(updated[0], d.update_time, "the write gave the document a new updateTime");
+	cr_assert_str_eq(updated[0], commit_time);
+	json_object_put(w);
+
+	/* The same precondition again: the document moved on. */
+	w = json_object_new_array();
+	add_update_n(w, "stale/d1", 3, d.update_time);
+	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), -1);
+	cr_assert_eq(err.code, 409, "%d %s", err.code, err.message);
+	cr_assert_str_eq(err.status, "FAILED_PRECONDITION");
+	json_object_put(w);
+	get_n("stale/d1", &n);
+	cr_assert_eq(n, 2);
+	fx_doc_cleanup(&d);
+}
+
+Test(firestore, update_requiring_existence_of_missing_document_is_404)
+{
+	json_object *w = json_object_new_array();
+	struct fx_doc d;
+
+	add_update_n(w, "exists/missing", 1, NULL);
+	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), -1);
+	cr_assert_eq(err.code, 404, "%d %s", err.code, err.message);
+	cr_assert_str_eq(err.status, "NOT_FOUND");
+	json_object_put(w);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fs_get("exists/missing", &d, &err), -1, "the failed update created nothing");
+	cr_assert_eq(err.code, 404);
+}
+
+Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
+{
+	struct fx_doc d;
+
+	cr_assert_eq(fx_fs_delete("del/never", &err), 0, "%s", err.message);
+	create_n("del/d1", 1, NULL);
+	cr_assert_eq(fx_fs_delete("del/d1", &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fs_get("del/d1", &d, &err), -1);
+	cr_assert_eq(err.code, 404);
+}
+
+Test(firestore, malformed_paths_are_refused_before_any_call)
+{
+	static const char *const bad[] = {"coll", "a//b", "a/b/c", "/a/b", "a/b/", "a/..", "a/__x__", "", NULL};
+	struct fx_doc d;
+
+	for (const char *const *p = bad; *p; p++) {
+		fx_err_clear(&err);
+		cr_assert_eq(fx_fs_get(*p, &d, &err), -1, "accepted \"%s\"", *p);
+		cr_assert_eq(err.code, 400, "\"%s\": %d %s", *p, err.code, err.message);
+	}
+}
+
+Test(firestore, document_ids_with_url_characters_round_trip)
+{
+	const char *rel = "odd ids/a b?c#d%e&f=g+h\xc3\xa9";
+	struct fx_doc d;
+
+	create_n(rel, 7, NULL);
+	cr_assert_eq(fx_fs_get(rel, &d, &err), 0, "%s", err.message);
+	cr_assert_str_eq(d.id, "a b?c#d%e&f=g+h\xc3\xa9");
+	cr_assert_eq(int_field(&d, "n"), 7);
+	fx_doc_cleanup(&d);
+	cr_assert_eq(fx_fs_delete(rel, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fs_get(rel, &d, &err), -1);
+}
+
+Test(firestore, unreachable_firestore_is_503_unavailable)
+{
+	struct fx_doc d;
+	char dead[64];
+
+	snprintf(dead, sizeof(dead), "127.0.0.1:%d", free_port());
+	snprintf(url, sizeof(url), "http://%s", dead);
+	cfg.firestore_emulator = dead;
+	cfg.http_timeout_ms = 1500;
+	cr_assert_eq(fx_fs_get("down/d1", &d, &err), -1);
+	cr_assert_eq(err.code, 503, "%d %s", err.code, err.message);
+	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_eq(err.retry_after, 1);
+}
+
+Test(firestore, ping_answers_on_the_emulator)
+{
+	cr_assert_eq(fx_firestore_ping(&err), 0, "%s", err.message);
+}
+
+/* ---- commit transforms ---- */
+
+Test(firestore, commit_applies_server_timestamp_and_increment)
+{
+	json_object *w = json_object_new_array();
+	struct fx_value f = {0}, by;
+	struct fx_transform tr[2] = {{"stamp", FX_TR_SERVER_TIME, NULL}, {"n", FX_TR_INCREMENT, &by}};
+	const char *mask[] = {"label", NULL};
+	char *name = fx_fs_name("transforms/d1");
+	char commit_time[40], updated[2][40];
+	int64_t now_s, secs;
+	int32_t now_ns, nanos;
+	struct fx_doc d;
+	const struct fx_value *stamp;
+
+	create_n("transforms/d1", 5, NULL);
+	fx_value_map(&f);
+	fx_map_set_str(&f, "label", "counted");
+	fx_value_int(&by, 3);
+	cr_assert_eq(fx_write_doc(w, FX_WRITE_UPDATE, name, &f, mask, NULL, tr, 2, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_write_increment(w, name, "n", 10, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fs_commit(w, NULL, commit_time, updated, &err), 0, "%s", err.message);
+	cr_assert_str_eq(updated[0], commit_time);
+	cr_assert_str_eq(updated[1], commit_time);
+
+	cr_assert_eq(fx_fs_get("transforms/d1", &d, &err), 0, "%s", err.message);
+	cr_assert_eq(int_field(&d, "n"), 18, "5 + 3 + 10");
+	cr_assert_str_eq(fx_value_path_str(&d.fields, "label"), "counted");
+	stamp = fx_map_get(&d.fields, "stamp");
+	cr_assert(stamp && stamp->type == FX_V_TIMESTAMP, "the server wrote a timestamp");
+	fx_ts_now(&now_s, &now_ns);
+	cr_assert_eq(fx_ts_parse(commit_time, &secs, &nanos), 0);
+	cr_assert(stamp->u.ts.secs <= secs, "the request time is not after the commit");
+	cr_assert(llabs(stamp->u.ts.secs - now_s) < 300, "the server time is the machine's time");
+	fx_doc_cleanup(&d);
+	fx_value_cleanup(&f);
+	json_object_put(w);
+	free(name);
+}
+
+/* ---- nesting ---- */
+
+/* {"n": 0, "deep": {"deep": ... {"leaf": "bottom"}}} with maps nested as deep as Firestore allows. */
+static void deep_fields(struct fx_value *f)
+{
+	struct fx_value *m;
+	struct fx_err e;
+	int levels = 0;
+
+	fx_value_map(f);
+	fx_map_set_int(f, "n", 0);
+	m = f;
+	for (;;) {
+		struct fx_value *next = fx_map_set(m, "deep");
+
+		fx_value_map(next);
+		fx_map_set_str(next, "leaf", "bottom");
+		fx_err_clear(&e);
+		if (fx_fields_check(f, &e) < 0) {
+			/* One level too many: drop it. */
+			fx_value_cleanup(next);
+			fx_value_string(next, "bottom", 6);
+			break;
+		}
+		m = next;
+		levels++;
+	}
+	cr_assert_eq(levels, FX_VALUE_MAX_DEPTH, "fields nest %d maps deep", levels);
+}
+
+Test(firestore, answers_with_a_20_deep_map_parse)
+{
+	struct fx_value f = {0};
+	struct fx_doc got, batch[1], *docs = NULL;
+	const char *paths[] = {"deep/d1"};
+	struct fx_query *q = fx_query_new("deep", false);
+	size_t n = 0;
+
+	deep_fields(&f);
+	cr_assert_eq(fx_fs_create("deep/d1", &f, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fs_get("deep/d1", &got, &err), 0, "get: %s", err.message);
+	cr_assert(same(&f, &got.fields));
+	cr_assert_eq(fx_fs_batch_get(paths, 1, NULL, batch, &err), 0, "batchGet: %s", err.message);
+	cr_assert(same(&f, &batch[0].fields));
+	cr_assert_eq(fx_fs_query("", q, NULL, &docs, &n, &err), 0, "runQuery: %s", err.message);
+	cr_assert_eq(n, 1);
+	cr_assert(same(&f, &docs[0].fields), "the deepest answer (runQuery) decodes whole");
+	fx_docs_free(docs, n);
+	fx_doc_cleanup(&batch[0]);
+	fx_doc_cleanup(&got);
+	fx_value_cleanup(&f);
+	fx_query_free(q);
+}
+
+/* ---- queries ---- */
+
+Test(firestore, query_pages_through_250_documents_with_cursors)
+{
+	json_object *w = json_object_new_array();
+	struct fx_value f = {0}, item = {0};
+	char rel[64], *name;
+	char *seen[300] = {0};
+	size_t total = 0, pages = 0;
+	int64_t last = -1;
+	struct fx_doc *prev = NULL;
+	size_t prev_n = 0;
+
+	/* 250 items whose order value repeats (n = i / 3), so pages must split ties by name; 40 others. */
+	for (int i = 0; i < 290; i++) {
+		snprintf(rel, sizeof(rel), "pages/doc%03d", (i * 7919) % 290);
+		name = fx_fs_name(rel);
+		fx_value_map(&f);
+		fx_map_set_int(&f, "n", i < 250 ? i / 3 : i);
+		fx_map_set_str(&f, "kind", i < 250 ? "item" : "other");
+		cr_assert_eq(fx_write_set(w, name, &f, NULL, &err), 0, "%s", err.message);
+		fx_value_cleanup(&f);
+		free(name);
+	}
+	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
+	json_object_put(w);
+	fx_value_string(&item, "item", 4);
+
+	for (;;) {
+		struct fx_query *q = fx_query_new("pages", false);
+		struct fx_doc *docs = NULL;
+		size_t n = 0;
+
+		cr_assert_eq(fx_query_where(q, "kind", "==", &item, &err), 0, "%s", err.message);
+		cr_assert_eq(fx_query_order_by(q, "n", false, &err), 0, "%s", err.message);
+		fx_query_limit(q, 20);
+		if (prev)
+			cr_assert_eq(fx_query_cursor_doc(q, FX_CURSOR_START_AFTER, prev[prev_n - 1].name,
+							 &prev[prev_n - 1].fields, &err),
+				     0, "%s", err.message);
+		cr_assert_eq(fx_fs_query("", q, NULL, &docs, &n, &err), 0, "page %zu: %s", pages, err.message);
+		fx_query_free(q);
+		fx_docs_free(prev, prev_n);
+		prev = docs;
+		prev_n = n;
+		if (n == 0)
+			break;
+		pages++;
+		cr_assert_leq(n, 20);
+		for (size_t i = 0; i < n; i++) {
+			int64_t v = int_field(&docs[i], "n");
+
+			cr_assert_str_eq(fx_value_path_str(&docs[i].fields, "kind"), "item");
+			cr_assert_geq(v, last, "ordered by n");
+			last = v;
+			for (size_t k = 0; k < total; k++)
+				cr_assert_str_neq(seen[k], docs[i].id, "%s came twice", docs[i].id);
+			cr_assert_lt(total, 250, "more documents than exist");
+			seen[total++] = fx_xstrdup(docs[i].id);
+		}
+		if (n < 20)
+			break;
+	}
+	fx_docs_free(prev, prev_n);
+	cr_assert_eq(total, 250, "every item once, no gaps");
+	cr_assert_eq(pages, 13, "12 full pages and one of 10");
+	cr_assert_eq(last, 249 / 3);
+	for (size_t k = 0; k < total; k++)
+		free(seen[k]);
+	fx_value_cleanup(&item);
+}
+
+Test(firestore, query_without_match_returns_no_documents)
+{
+	struct fx_query *q = fx_query_new("nothing_here", false);
+	struct fx_doc *docs = (struct fx_doc *)&err; /* any non-NULL value */
+	size_t n = 99;
+
+	cr_assert_eq(fx_fs_query("", q, NULL, &docs, &n, &err), 0, "%s", err.message);
+	cr_assert_eq(n, 0);
+	cr_assert_null(docs);
+	fx_query_free(q);
+}
+
+Test(firestore, query_under_a_document_reads_its_subcollection)
+{
+	struct fx_query *q = fx_query_new("items", false);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+
+	create_n("sub_orgs/o1/items/i1", 1, NULL);
+	create_n("sub_orgs/o2/items/i2", 2, NULL);
+	cr_assert_eq(fx_fs_query("sub_orgs/o1", q, NULL, &docs, &n, &err), 0, "%s", err.message);
+	cr_assert_eq(n, 1, "only o1's items");
+	cr_assert_str_eq(docs[0].id, "i1");
+	fx_docs_free(docs, n);
+	fx_query_free(q);
+}
+
+/* ---- batchGet ---- */
+
+Test(firestore, batch_get_answers_in_request_order_with_missing_documents)
+{
+	const char *paths[] = {"batch/d", "batch/missing", "batch/b", "batch/d", "batch/a"};
+	struct fx_doc out[5];
+
+	create_n("batch/a", 1, NULL);
+	create_n("batch/b", 2, NULL);
+	create_n("batch/d", 4, NULL);
+	cr_assert_eq(fx_fs_batch_get(paths, 5, NULL, out, &err), 0, "%s", err.message);
+	cr_assert_str_eq(out[0].id, "d");
+	cr_assert_eq(int_field(&out[0], "n"), 4);
+	cr_assert_null(out[1].name, "a missing document has no name");
+	cr_assert_null(out[1].id);
+	cr_assert_str_eq(out[2].id, "b");
+	cr_assert_eq(int_field(&out[2], "n"), 2);
+	cr_assert_str_eq(out[3].id, "d", "a repeated path is answered in each place");
+	cr_assert_str_eq(out[3].update_time, out[0].update_time);
+	cr_assert_str_eq(out[4].id, "a");
+	for (int i = 0; i < 5; i++)
+		fx_doc_cleanup(&out[i]);
+}
+
+/* ---- transactions ---- */
+
+struct counter {
+	const char *rel;
+	int max_attempt;
+	bool precondition; /* write with the read's updateTime precondition */
+};
+
+/* Reads n inside the transaction and writes n + 1 (a read-modify-write, not a transform). */
+static int increment(struct fx_txn *t, void *ctx, struct fx_err *e)
+{
+	struct counter *c = ctx;
+	const char *paths[] = {c->rel};
+	struct fx_doc d;
+	int64_t n = 0;
+
+	if (t->attempt > c->max_attempt)
+		c->max_attempt = t->attempt;
+	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0)
+		return -1;
+	if (!d.name || !fx_value_path_int(&d.fields, "n", &n)) {
+		fx_doc_cleanup(&d);
+		return fx_err_set(e, 404, "NOT_FOUND", "counter missing");
+	}
+	add_update_n(t->writes, c->rel, n + 1, c->precondition ? d.update_time : NULL);
+	fx_doc_cleanup(&d);
+	return 0;
+}
+
+Test(firestore, transaction_reads_modifies_and_writes)
+{
+	struct counter c = {"txn_rmw/c", 0, true};
+	int64_t n;
+
+	create_n(c.rel, 41, NULL);
+	cr_assert_eq(fx_fs_run_transaction(increment, &c, &err), 0, "%s", err.message);
+	get_n(c.rel, &n);
+	cr_assert_eq(n, 42);
+	cr_assert_eq(c.max_attempt, 0, "no contention, one attempt");
+}
+
+struct racer {
+	pthread_t th;
+	struct counter *c;
+	int rc;
+	struct fx_err e;
+	int max_attempt;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct counter mine = *r->c;
+
+	fx_err_clear(&r->e);
+	r->rc = fx_fs_run_transaction(increment, &mine, &r->e);
+	r->max_attempt = mine.max_attempt;
+	fx_httpc_thread_cleanup();
+	return NULL;
+}
+
+Test(firestore, concurrent_transactions_increment_a_counter_exactly_once_each, .timeout = 300)
+{
+	enum { RACERS = 20 };
+	struct counter c = {"txn_race/c", 0, false};
+	struct racer r[RACERS];
+	int retried = 0;
+	int64_t n;
+
+	create_n(c.rel, 0, NULL);
+	for (int i = 0; i < RACERS; i++) {
+		r[i].c = &c;
+		cr_assert_eq(pthread_create(&r[i].th, NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		pthread_join(r[i].th, NULL);
+		if (r[i].max_attempt > 0)
+			retried++;
+	}
+	for (int i = 0; i < RACERS; i++)
+		cr_expect_eq(r[i].rc, 0, "racer %d: %d %s %s", i, r[i].e.code, r[i].e.status ? r[i].e.status : "",
+			     r[i].e.message);
+	get_n(c.rel, &n);
+	cr_assert_eq(n, RACERS, "every transaction counted exactly once");
+	cr_assert_gt(retried, 0, "contention made some transactions run again");
+}
+
+struct failing {
+	const char *created;
+	const char *read;
+	int runs;
+	struct fx_err said; /* the error fn returned */
+};
+
+/* Reads a document, queues a create, then fails with a caller error. */
+static int read_write_then_fail(struct fx_txn *t, void *ctx, struct fx_err *e)
+{
+	struct failing *f = ctx;
+	const char *paths[] = {f->read};
+	struct fx_doc d;
+	struct fx_value fields = {0};
+	char *name = fx_fs_name(f->created);
+
+	f->runs++;
+	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0) {
+		free(name);
+		return -1;
+	}
+	fx_doc_cleanup(&d);
+	fx_value_map(&fields);
+	fx_map_set_int(&fields, "n", 1);
+	fx_write_create(t->writes, name, &fields, NULL, e);
+	fx_value_cleanup(&fields);
+	free(name);
+	fx_err_invalid(e, "quantity", "quantity must be positive");
+	f->said = *e;
+	return -1;
+}
+
+Test(firestore, failing_transaction_returns_its_error_and_writes_nothing)
+{
+	struct failing f = {.created = "txn_fail/new", .read = "txn_fail/read"};
+	json_object *w = json_object_new_array();
+	struct fx_doc d;
+
+	create_n(f.read, 1, NULL);
+	cr_assert_eq(fx_fs_run_transaction(read_write_then_fail, &f, &err), -1);
+	cr_assert_eq(err.code, 400);
+	cr_assert_str_eq(err.status, "INVALID_ARGUMENT");
+	cr_assert(memcmp(&err, &f.said, sizeof(err)) == 0, "the error comes back unchanged: %s", err.message);
+	cr_assert_eq(err.ndetails, 1);
+	cr_assert_str_eq(err.details[0].field, "quantity");
+	cr_assert_eq(f.runs, 1, "a caller error is not retried");
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fs_get(f.created, &d, &err), -1, "the queued create was not committed");
+	cr_assert_eq(err.code, 404);
+	/* Rolled back: the document it read is not locked, a plain write goes through. */
+	add_update_n(w, f.read, 2, NULL);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", err.code, err.message);
+	json_object_put(w);
+}
+
+/* Sums n over the collection by a query inside the transaction and stores the sum. */
+static int summarize(struct fx_txn *t, void *ctx, struct fx_err *e)
+{
+	struct fx_query *q = fx_query_new("txn_query", false);
+	struct fx_doc *docs = NULL;
+	struct fx_value f = {0};
+	size_t n = 0;
+	int64_t sum = 0;
+	char *name = fx_fs_name("txn_query_sum/total");
+	int rc = -1;
+
+	(void)ctx;
+	if (fx_fs_query("", q, t->id, &docs, &n, e) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		sum += int_field(&docs[i], "n");
+	fx_value_map(&f);
+	fx_map_set_int(&f, "n", sum);
+	fx_map_set_int(&f, "count", (int64_t)n);
+	rc = fx_write_set(t->writes, name, &f, NULL, e);
+out:
+	fx_value_cleanup(&f);
+	fx_docs_free(docs, n);
+	fx_query_free(q);
+	free(name);
+	return rc;
+}
+
+Test(firestore, transaction_query_reads_and_writes_a_summary)
+{
+	struct fx_doc d;
+
+	create_n("txn_query/a", 10, NULL);
+	create_n("txn_query/b", 20, NULL);
+	create_n("txn_query/c", 12, NULL);
+	cr_assert_eq(fx_fs_run_transaction(summarize, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fs_get("txn_query_sum/total", &d, &err), 0, "%s", err.message);
+	cr_assert_eq(int_field(&d, "n"), 42);
+	cr_assert_eq(int_field(&d, "count"), 3);
+	fx_doc_cleanup(&d);
+}
