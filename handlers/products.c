@@ -8,6 +8,7 @@
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
+#include "idempotency.h"
 #include "json.h"
 #include "keylock.h"
 #include "log.h"
@@ -16,7 +17,6 @@
 #include "worker.h"
 
 #include <ctype.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,6 @@ static const struct fx_route routes[] = {
 #define MAX_DELTA 1000000LL
 #define MAX_ATTRIBUTES 50
 #define MAX_Q 40
-#define IDEMPOTENCY_TTL (24 * 3600)
 
 static const char *const statuses[] = {"draft", "active", "archived", NULL};
 static const char *const reasons[] = {"received", "sold_offline",     "damaged", "lost",
@@ -535,15 +534,6 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 	return fx_resp_send(r, 204, NULL, NULL, 0);
 }
 
-static void sha256_hex(const void *p, size_t n, char out[65])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	SHA256(p, n, md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 struct adjust_ctx {
 	struct fx_req *r;
 	const char *rel;
@@ -552,10 +542,9 @@ struct adjust_ctx {
 	const char *reason;
 	const char *note;
 	const char *if_match;
-	const char *idem_rel; /* NULL without Idempotency-Key */
-	char request_hash[65];
+	struct fx_idem idem;
 	char movement_id[FX_ID_LEN + 1];
-	json_object *answer; /* the movement as answered, or a replayed answer */
+	json_object *answer; /* the movement as answered */
 };
 
 static json_object *movement_json(const struct fx_value *m, const char *id)
@@ -574,37 +563,23 @@ static json_object *movement_json(const struct fx_value *m, const char *id)
 static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct adjust_ctx *c = arg;
-	const char *paths[2] = {c->rel, c->idem_rel};
+	const char *paths[2] = {c->rel, c->idem.rel};
 	struct fx_doc docs[2] = {{0}};
-	struct fx_value stock = {0}, mv = {0}, idem = {0};
-	char *name = NULL, *mv_name = NULL, *idem_name = NULL;
-	const char *mask[] = {"stock", "lowStock", "updatedAt", NULL}, *mv_rel, *text;
-	int64_t on_hand, reserved, reorder, expires = 0;
-	size_t len;
-	int rc = -1;
+	struct fx_value stock = {0}, mv = {0};
+	char *name = NULL, *mv_name = NULL;
+	const char *mask[] = {"stock", "lowStock", "updatedAt", NULL}, *mv_rel;
+	int64_t on_hand, reserved, reorder;
+	int rc;
 
 	json_object_put(c->answer);
 	c->answer = NULL;
-	if (fx_fs_batch_get(paths, c->idem_rel ? 2 : 1, t->id, docs, e) < 0)
+	if (fx_fs_batch_get(paths, c->idem.rel ? 2 : 1, t->id, docs, e) < 0)
 		return -1;
-	if (c->idem_rel && docs[1].name && fx_value_path_int(&docs[1].fields, "expiresAt", &expires) &&
-	    expires > (int64_t)time(NULL)) {
-		const char *hash = fx_value_path_str(&docs[1].fields, "requestHash");
-		const char *saved = fx_value_path_str(&docs[1].fields, "response");
-		struct fx_err ignored;
-
-		fx_err_clear(&ignored);
-		if (!hash || strcmp(hash, c->request_hash) != 0) {
-			fx_err_set(e, 409, "ALREADY_EXISTS", "this Idempotency-Key was used with another request");
-			goto out;
-		}
-		if (!saved || fx_json_parse_object(saved, strlen(saved), &c->answer, &ignored) < 0) {
-			FX_ERR_INTERNAL(e, "stored idempotent answer unreadable");
-			goto out;
-		}
-		rc = 0; /* replay: nothing is written */
+	if (c->idem.rel && (rc = fx_idem_check(&c->idem, &docs[1], e)) != 0) {
+		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
 		goto out;
 	}
+	rc = -1;
 	if (!fx_tenant_owns(c->r, &docs[0])) {
 		FX_ERR_NOT_FOUND(e, "product");
 		goto out;
@@ -649,28 +624,16 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_write_create(t->writes, mv_name, &mv, NULL, e) < 0)
 		goto out;
 	c->answer = movement_json(&mv, c->movement_id);
-	if (c->idem_rel) {
-		fx_value_map(&idem);
-		fx_map_set_str(&idem, "requestHash", c->request_hash);
-		text = fx_json_text(c->answer, &len);
-		fx_map_set_str(&idem, "response", text);
-		fx_map_set_int(&idem, "expiresAt", (int64_t)time(NULL) + IDEMPOTENCY_TTL);
-		fx_map_set_now(&idem, "createdAt");
-		fx_tenant_stamp(c->r, &idem);
-		idem_name = fx_tenant_name(c->idem_rel);
-		if (fx_write_set(t->writes, idem_name, &idem, NULL, e) < 0)
-			goto out;
-	}
+	if (fx_idem_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
+		goto out;
 	rc = 0;
 out:
 	fx_doc_cleanup(&docs[0]);
 	fx_doc_cleanup(&docs[1]);
 	fx_value_cleanup(&stock);
 	fx_value_cleanup(&mv);
-	fx_value_cleanup(&idem);
 	free(name);
 	free(mv_name);
-	free(idem_name);
 	return rc;
 }
 
@@ -679,7 +642,6 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 	static const char *const allowed[] = {"delta", "reason", "note", NULL};
 	struct adjust_ctx c = {0};
 	json_object *in = NULL;
-	const char *key = fx_req_header(r, "Idempotency-Key");
 	bool present;
 	int rc = -1;
 
@@ -703,30 +665,19 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 			       "count_correction");
 		goto out;
 	}
-	if (key) {
-		char key_hash[65], *material;
-		size_t klen = strlen(key);
-
-		if (klen == 0 || klen > 255) {
-			fx_err_invalid(e, "Idempotency-Key", "must be 1 to 255 characters");
-			goto out;
-		}
-		material = fx_arena_printf(r->arena, "stock:adjust\n%s", key);
-		sha256_hex(material, strlen(material), key_hash);
-		c.idem_rel = fx_tenant_path(r, NULL, "idempotency", key_hash, "key", e);
-		material = fx_arena_printf(r->arena, "%s\n%s", c.product_id, r->body);
-		sha256_hex(material, strlen(material), c.request_hash);
-	}
+	if (fx_idem_init(r, "stock:adjust", c.product_id, &c.idem, e) < 0)
+		goto out;
 	/* Adjustments of one product queue here instead of aborting each other in Firestore. */
 	fx_keylock(c.rel);
 	rc = fx_fs_run_transaction(adjust_txn, &c, e);
 	fx_keyunlock(c.rel);
 	if (rc < 0)
 		goto out;
-	rc = fx_resp_json(r, 200, c.answer);
+	rc = c.idem.status ? fx_resp_json(r, c.idem.status, c.idem.answer) : fx_resp_json(r, 200, c.answer);
 out:
 	json_object_put(in);
 	json_object_put(c.answer);
+	fx_idem_cleanup(&c.idem);
 	return rc;
 }
 

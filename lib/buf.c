@@ -3,6 +3,7 @@
 #include "mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static int reserve(struct fx_buf *b, size_t n)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	if (cap > b->max + 1)
+	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
 	b->data = fx_xrealloc(b->data, cap);
 	b->cap = cap;

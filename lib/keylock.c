@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #define STRIPES 256
 
@@ -32,4 +33,18 @@ void fx_keylock(const char *key)
 void fx_keyunlock(const char *key)
 {
 	pthread_mutex_unlock(stripe(key));
+}
+
+int fx_keylock_timed(const char *key, long ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += ms % 1000 * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	return pthread_mutex_timedlock(stripe(key), &deadline) == 0 ? 0 : -1;
 }

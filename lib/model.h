@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define FX_ID_LEN 20
 
@@ -87,4 +88,10 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 
 /* Applies ?pageToken= to q as a START_AFTER cursor (values then the id as __name__). */
 int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
+/*
+ * The VAT inside a VAT-inclusive amount, as the contract defines it:
+ * round(total × rate / (10000 + rate)), rate in basis points, halves
+ * rounded away from zero. Exact for any int64 amount (128-bit arithmetic).
+ */
+int64_t fx_vat_inclusive(int64_t total_cents, int64_t rate_bps);
 #endif

@@ -1,0 +1,865 @@
+/*
+ * orders: create (prices from products, VAT, stock reserved in the same
+ * transaction, gapless numbers), list, get, patch, and the lifecycle
+ * custom methods with their stock effects. Documents below
+ * organizations/{org}: orders/{id}, counters/orders {next}, and the
+ * products and movements they change.
+ *
+ * Numbering: one counter document per organization makes numbers gapless,
+ * so an organization's creates are serial by nature. Inside a worker they
+ * queue on a per-organization lock (bounded wait, then 409 ABORTED with
+ * Retry-After) instead of aborting each other in Firestore.
+ */
+#include "authz.h"
+#include "firestore.h"
+#include "fswrite.h"
+#include "http.h"
+#include "idempotency.h"
+#include "json.h"
+#include "keylock.h"
+#include "log.h"
+#include "model.h"
+#include "tenant.h"
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int create(struct fx_req *r, struct fx_err *e);
+static int list(struct fx_req *r, struct fx_err *e);
+static int get(struct fx_req *r, struct fx_err *e);
+static int update(struct fx_req *r, struct fx_err *e);
+static int confirm(struct fx_req *r, struct fx_err *e);
+static int ship(struct fx_req *r, struct fx_err *e);
+static int deliver(struct fx_req *r, struct fx_err *e);
+static int cancel(struct fx_req *r, struct fx_err *e);
+static int return_order(struct fx_req *r, struct fx_err *e);
+
+static const struct fx_route routes[] = {
+	{"POST", "/v1/orders", create, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"GET", "/v1/orders", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"GET", "/v1/orders/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"PATCH", "/v1/orders/{id}", update, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/orders/{id}:confirm", confirm, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/orders/{id}:ship", ship, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/orders/{id}:deliver", deliver, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/orders/{id}:cancel", cancel, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/orders/{id}:return", return_order, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+};
+
+#define MAX_ITEMS 100
+#define MAX_QUANTITY 10000
+#define MAX_SHIPPING_CENTS 100000000LL
+#define NUMBER_WAIT_MS 20000 /* longest wait for the organization's numbering lock */
+
+static const char *const channels[] = {"direct", "takealot", "shopify", "woocommerce", "amazon", "other", NULL};
+static const char *const hidden[] = {"organizationId", NULL};
+
+struct line {
+	const char *product_id;
+	int64_t quantity;
+};
+
+struct create_ctx {
+	struct fx_req *r;
+	struct line lines[MAX_ITEMS];
+	size_t nlines;
+	struct fx_value *order; /* validated input fields, completed in the transaction */
+	int64_t shipping;
+	int64_t vat_rate;
+	struct fx_idem idem;
+	char id[FX_ID_LEN + 1];
+	json_object *answer;
+};
+
+static int send_order(struct fx_req *r, int status, const struct fx_doc *doc)
+{
+	json_object *out = fx_doc_json(doc, hidden);
+	int rc = fx_resp_json(r, status, out);
+
+	json_object_put(out);
+	return rc;
+}
+
+static int64_t stock_of(const struct fx_doc *d, const char *field)
+{
+	char path[40];
+	int64_t n = 0;
+
+	snprintf(path, sizeof(path), "stock.%s", field);
+	fx_value_path_int(&d->fields, path, &n);
+	return n;
+}
+
+/* Writes a product's new stock (precondition: unchanged since read). */
+static int write_stock(struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
+		       int64_t reserved, struct fx_err *e)
+{
+	static const char *const mask[] = {"stock", "lowStock", "updatedAt", NULL};
+	int64_t reorder = stock_of(product, "reorderPoint");
+	struct fx_value map = {0}, *stock;
+	const char *rel = fx_tenant_path(r, NULL, "products", product->id, "product", e);
+	char *name;
+	int rc;
+
+	if (!rel)
+		return -1;
+	fx_value_map(&map);
+	stock = fx_map_set(&map, "stock");
+	fx_value_map(stock);
+	fx_map_set_int(stock, "onHand", on_hand);
+	fx_map_set_int(stock, "reserved", reserved);
+	fx_map_set_int(stock, "available", on_hand - reserved);
+	fx_map_set_int(stock, "reorderPoint", reorder);
+	fx_map_set_bool(&map, "lowStock", on_hand - reserved <= reorder);
+	fx_map_set_now(&map, "updatedAt");
+	name = fx_tenant_name(rel);
+	rc = fx_write_update(writes, name, &map, mask, product->update_time, NULL, e);
+	free(name);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+/* A movement for an order's effect on onHand. */
+static int write_movement(struct fx_req *r, json_object *writes, const char *product_id, const char *order_id,
+			  int64_t delta, const char *reason, int64_t on_hand_after, struct fx_err *e)
+{
+	struct fx_value mv = {0};
+	char id[FX_ID_LEN + 1], *name;
+	const char *rel;
+	int rc;
+
+	fx_id_new(id);
+	rel = fx_arena_printf(r->arena, "%s/products/%s/movements/%s", fx_tenant_root(r), product_id, id);
+	if (!rel)
+		return FX_ERR_INTERNAL(e, "out of request memory");
+	fx_value_map(&mv);
+	fx_map_set_str(&mv, "productId", product_id);
+	fx_map_set_int(&mv, "delta", delta);
+	fx_map_set_str(&mv, "reason", reason);
+	fx_map_set_str(&mv, "orderId", order_id);
+	fx_map_set_str(&mv, "note", "");
+	fx_map_set_int(&mv, "onHandAfter", on_hand_after);
+	fx_map_set_str(&mv, "by", r->principal->uid);
+	fx_map_set_now(&mv, "at");
+	fx_tenant_stamp(r, &mv);
+	name = fx_tenant_name(rel);
+	rc = fx_write_create(writes, name, &mv, NULL, e);
+	free(name);
+	fx_value_cleanup(&mv);
+	return rc;
+}
+
+static void history_entry(struct fx_value *arr, const char *status, const char *by, const char *note_key,
+			  const char *note)
+{
+	struct fx_value *h = fx_array_push(arr);
+
+	fx_value_map(h);
+	fx_map_set_str(h, "status", status);
+	fx_map_set_now(h, "at");
+	fx_map_set_str(h, "by", by);
+	if (note_key && note)
+		fx_map_set_str(h, note_key, note);
+}
+
+/* customer {name, email?, phone?} */
+static int take_customer(json_object *in, struct fx_value *map, struct fx_err *e)
+{
+	static const char *const allowed[] = {"name", "email", "phone", NULL};
+	struct fx_value *c;
+	json_object *o;
+	bool present;
+	const char *phone;
+
+	if (fx_json_object(in, "customer", "customer", true, &o, &present, e) < 0 ||
+	    fx_json_allow(o, allowed, "customer.", e) < 0)
+		return -1;
+	c = fx_map_set(map, "customer");
+	fx_value_map(c);
+	if (fx_map_take_string(c, o, "name", "customer.name", true, 1, 200, e) < 0 ||
+	    fx_map_take_string(c, o, "email", "customer.email", false, 3, 320, e) < 0)
+		return -1;
+	if (fx_value_path_str(c, "email") && !strchr(fx_value_path_str(c, "email"), '@'))
+		return fx_err_invalid(e, "customer.email", "must be an email address");
+	if (fx_json_string(o, "phone", "customer.phone", false, 3, 32, &phone, &present, e) < 0)
+		return -1;
+	if (present) {
+		if (strspn(phone, "+0123456789 -()") != strlen(phone))
+			return fx_err_invalid(e, "customer.phone", "may hold only digits, spaces and + - ( )");
+		fx_map_set_str(c, "phone", phone);
+	}
+	return 0;
+}
+
+static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
+{
+	static const char *const allowed[] = {"productId", "quantity", NULL};
+	json_object *items;
+	bool present;
+	size_t n;
+
+	if (fx_json_array(in, "items", "items", true, MAX_ITEMS, &items, &present, e) < 0)
+		return -1;
+	n = json_object_array_length(items);
+	if (n == 0)
+		return fx_err_invalid(e, "items", "must hold at least one line");
+	for (size_t i = 0; i < n; i++) {
+		json_object *it = json_object_array_get_idx(items, i);
+		char prefix[32], field[64];
+
+		snprintf(prefix, sizeof(prefix), "items[%zu].", i);
+		if (!json_object_is_type(it, json_type_object)) {
+			snprintf(field, sizeof(field), "items[%zu]", i);
+			return fx_err_invalid(e, field, "must be an object");
+		}
+		if (fx_json_allow(it, allowed, prefix, e) < 0)
+			return -1;
+		snprintf(field, sizeof(field), "items[%zu].productId", i);
+		if (fx_json_string(it, "productId", field, true, 1, 128, &c->lines[i].product_id, &present, e) < 0)
+			return -1;
+		if (!fx_id_valid(c->lines[i].product_id))
+			return fx_err_invalid(e, field, "no such product");
+		/* Duplicate lines are refused, not merged: a client that sends one has a bug. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->lines[j].product_id, c->lines[i].product_id) == 0)
+				return fx_err_invalid(e, field,
+						      "repeats the product of items[%zu]: one line per product", j);
+		snprintf(field, sizeof(field), "items[%zu].quantity", i);
+		if (fx_json_int64(it, "quantity", field, true, 1, MAX_QUANTITY, &c->lines[i].quantity, &present, e) < 0)
+			return -1;
+	}
+	c->nlines = n;
+	return 0;
+}
+
+static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct create_ctx *c = arg;
+	struct fx_req *r = c->r;
+	const char *paths[MAX_ITEMS + 2];
+	struct fx_doc docs[MAX_ITEMS + 2];
+	struct fx_value order = {0}, counter = {0}, *items;
+	size_t n = 0, idem_at = 0;
+	int64_t next = 1, subtotal = 0, total;
+	char number[32], *name = NULL, *counter_name = NULL;
+	int rc = -1;
+	bool short_items = false;
+
+	memset(docs, 0, sizeof(docs));
+	json_object_put(c->answer);
+	c->answer = NULL;
+	paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", fx_tenant_root(r));
+	for (size_t i = 0; i < c->nlines; i++)
+		paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e);
+	if (c->idem.rel) {
+		idem_at = n;
+		paths[n++] = c->idem.rel;
+	}
+	if (fx_fs_batch_get(paths, n, t->id, docs, e) < 0)
+		goto out;
+	if (c->idem.rel && (rc = fx_idem_check(&c->idem, &docs[idem_at], e)) != 0) {
+		rc = rc > 0 ? 0 : -1;
+		goto out;
+	}
+	rc = -1;
+	fx_value_copy(&order, c->order);
+	items = fx_map_set(&order, "items");
+	fx_value_array(items);
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct fx_doc *p = &docs[1 + i];
+		const char *status = p->name ? fx_value_path_str(&p->fields, "status") : NULL;
+		char field[64];
+		struct fx_value *line;
+		int64_t price = 0;
+
+		snprintf(field, sizeof(field), "items[%zu].productId", i);
+		if (!fx_tenant_owns(r, p)) {
+			fx_err_invalid(e, field, "no such product");
+			goto out;
+		}
+		if (status && strcmp(status, "archived") == 0) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION", "product %s is archived", p->id);
+			fx_err_detail(e, field, "archived products cannot be ordered");
+			goto out;
+		}
+		if (stock_of(p, "onHand") - stock_of(p, "reserved") < c->lines[i].quantity) {
+			fx_err_detail(e, field, "only %lld available, %lld ordered",
+				      (long long)(stock_of(p, "onHand") - stock_of(p, "reserved")),
+				      (long long)c->lines[i].quantity);
+			short_items = true;
+			continue;
+		}
+		fx_value_path_int(&p->fields, "priceCents", &price);
+		line = fx_array_push(items);
+		fx_value_map(line);
+		fx_map_set_str(line, "productId", p->id);
+		fx_map_set_str(line, "sku",
+			       fx_value_path_str(&p->fields, "sku") ? fx_value_path_str(&p->fields, "sku") : "");
+		fx_map_set_str(line, "name",
+			       fx_value_path_str(&p->fields, "name") ? fx_value_path_str(&p->fields, "name") : "");
+		fx_map_set_int(line, "quantity", c->lines[i].quantity);
+		fx_map_set_int(line, "unitPriceCents", price);
+		fx_map_set_int(line, "lineTotalCents", price * c->lines[i].quantity);
+		subtotal += price * c->lines[i].quantity;
+	}
+	if (short_items) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "not enough stock for %d item(s)", e->ndetails);
+		goto out;
+	}
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct fx_doc *p = &docs[1 + i];
+
+		if (write_stock(r, t->writes, p, stock_of(p, "onHand"), stock_of(p, "reserved") + c->lines[i].quantity,
+				e) < 0)
+			goto out;
+	}
+	if (docs[0].name)
+		fx_value_path_int(&docs[0].fields, "next", &next);
+	snprintf(number, sizeof(number), "FX-%06lld", (long long)next);
+	fx_value_map(&counter);
+	fx_map_set_int(&counter, "next", next + 1);
+	fx_tenant_stamp(r, &counter);
+	counter_name = fx_tenant_name(paths[0]);
+	/* The counter write carries the read's version: two creates can never share a number. */
+	if (docs[0].name) {
+		static const char *const mask[] = {"next", "organizationId", NULL};
+
+		if (fx_write_update(t->writes, counter_name, &counter, mask, docs[0].update_time, NULL, e) < 0)
+			goto out;
+	} else if (fx_write_create(t->writes, counter_name, &counter, NULL, e) < 0) {
+		goto out;
+	}
+	total = subtotal + c->shipping;
+	fx_map_set_str(&order, "number", number);
+	fx_map_set_int(&order, "subtotalCents", subtotal);
+	fx_map_set_int(&order, "shippingCents", c->shipping);
+	fx_map_set_int(&order, "vatCents", fx_vat_inclusive(total, c->vat_rate));
+	fx_map_set_int(&order, "vatRateBps", c->vat_rate);
+	fx_map_set_int(&order, "totalCents", total);
+	fx_map_set_str(&order, "currency", "ZAR");
+	fx_map_set_str(&order, "status", "pending");
+	{
+		struct fx_value *history = fx_map_set(&order, "statusHistory");
+
+		fx_value_array(history);
+		history_entry(history, "pending", r->principal->uid, NULL, NULL);
+	}
+	fx_map_set_str(&order, "createdBy", r->principal->uid);
+	fx_tenant_stamp(r, &order);
+	fx_map_set_now(&order, "createdAt");
+	fx_map_set_now(&order, "updatedAt");
+	fx_id_new(c->id);
+	name = fx_tenant_name(fx_tenant_path(r, NULL, "orders", c->id, "order", e));
+	if (fx_write_create(t->writes, name, &order, NULL, e) < 0)
+		goto out;
+	{
+		struct fx_doc d = {0};
+
+		d.id = c->id;
+		d.fields = order;
+		snprintf(d.update_time, sizeof(d.update_time), "%s", "");
+		c->answer = fx_doc_json(&d, hidden);
+		json_object_object_del(c->answer, "etag");
+	}
+	if (fx_idem_store(r, &c->idem, t->writes, 201, c->answer, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		fx_doc_cleanup(&docs[i]);
+	fx_value_cleanup(&order);
+	fx_value_cleanup(&counter);
+	free(name);
+	free(counter_name);
+	return rc;
+}
+
+static int create(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"channel", "externalId",	  "customer", "shippingAddress",
+					      "items",	 "shippingCents", "notes",    NULL};
+	struct create_ctx *c = fx_arena_alloc(r->arena, sizeof(*c));
+	struct fx_value order = {0};
+	struct fx_doc org = {0}, doc = {0};
+	json_object *in = NULL, *addr;
+	const char *channel = "direct", *lock;
+	char location[128];
+	bool present;
+	int rc = -1;
+
+	if (!c)
+		return FX_ERR_INTERNAL(e, "out of request memory");
+	memset(c, 0, sizeof(*c));
+	c->r = r;
+	fx_value_map(&order);
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "channel", "channel", false, 1, 16, &channel, &present, e) < 0)
+		goto out;
+	if (fx_json_enum_index(channel, channels) < 0) {
+		fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
+		goto out;
+	}
+	fx_map_set_str(&order, "channel", channel);
+	if (fx_map_take_string(&order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
+	    take_customer(in, &order, e) < 0 ||
+	    fx_json_object(in, "shippingAddress", "shippingAddress", true, &addr, &present, e) < 0 ||
+	    fx_address_decode(addr, "shippingAddress", fx_map_set(&order, "shippingAddress"), e) < 0 ||
+	    take_items(in, c, e) < 0 ||
+	    fx_json_int64(in, "shippingCents", "shippingCents", false, 0, MAX_SHIPPING_CENTS, &c->shipping, &present,
+			  e) < 0 ||
+	    fx_map_take_string(&order, in, "notes", "notes", false, 0, 2000, e) < 0)
+		goto out;
+	if (fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
+		goto out;
+	c->vat_rate = 1500;
+	if (fx_fs_get(fx_tenant_root(r), &org, e) < 0)
+		goto out;
+	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
+	c->order = &order;
+
+	lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
+	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, 409, "ABORTED", "too many orders at once for this organization: retry");
+		e->retry_after = 1;
+		goto out;
+	}
+	rc = fx_fs_run_transaction(create_txn, c, e);
+	fx_keyunlock(lock);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	if (c->idem.status) {
+		snprintf(location, sizeof(location), "/v1/orders/%s",
+			 json_object_get_string(json_object_object_get(c->idem.answer, "id")));
+		fx_resp_header(r, "Location", location);
+		rc = fx_resp_json(r, c->idem.status, c->idem.answer);
+		goto out;
+	}
+	if (fx_tenant_get(r, fx_tenant_path(r, NULL, "orders", c->id, "order", e), "order", &doc, e) < 0)
+		goto out;
+	snprintf(location, sizeof(location), "/v1/orders/%s", c->id);
+	fx_resp_header(r, "Location", location);
+	rc = send_order(r, 201, &doc);
+out:
+	json_object_put(in);
+	json_object_put(c->answer);
+	fx_idem_cleanup(&c->idem);
+	fx_value_cleanup(&order);
+	fx_doc_cleanup(&org);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static int get(struct fx_req *r, struct fx_err *e)
+{
+	const char *rel = fx_tenant_path(r, NULL, "orders", fx_req_param(r, "id"), "order", e);
+	struct fx_doc doc = {0};
+	int rc;
+
+	if (!rel || fx_tenant_get(r, rel, "order", &doc, e) < 0)
+		return -1;
+	rc = send_order(r, 200, &doc);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static const char *const statuses[] = {"pending", "confirmed", "shipped", "delivered", "cancelled", "returned", NULL};
+
+/* ?status= ?channel= ?from= ?to= (RFC 3339; from inclusive, to exclusive), newest first. */
+static int list(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"pageSize", "pageToken", "status", "channel", "from", "to", NULL};
+	const char *status = fx_req_query(r, "status"), *channel = fx_req_query(r, "channel");
+	const char *from = fx_req_query(r, "from"), *to = fx_req_query(r, "to"), *parent_rel;
+	const char *cursor[] = {"createdAt", NULL};
+	struct fx_query *q;
+	struct fx_value v = {0};
+	int64_t fs = 0, ts = 0;
+	int32_t fn = 0, tn = 0;
+	char sig[400];
+	int size, rc = -1;
+
+	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+		return -1;
+	if (status && fx_json_enum_index(status, statuses) < 0)
+		return fx_err_invalid(e, "status",
+				      "must be one of pending, confirmed, shipped, delivered, cancelled, "
+				      "returned");
+	if (channel && fx_json_enum_index(channel, channels) < 0)
+		return fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
+	if (from && fx_ts_parse(from, &fs, &fn) < 0)
+		return fx_err_invalid(e, "from", "must be an RFC 3339 time such as 2026-11-01T00:00:00Z");
+	if (to && fx_ts_parse(to, &ts, &tn) < 0)
+		return fx_err_invalid(e, "to", "must be an RFC 3339 time such as 2026-12-01T00:00:00Z");
+	if (from && to && (ts < fs || (ts == fs && tn <= fn)))
+		return fx_err_invalid(e, "to", "must be after from");
+	snprintf(sig, sizeof(sig), "orders|%s|%s|%s|%s", status ? status : "", channel ? channel : "", from ? from : "",
+		 to ? to : "");
+	q = fx_tenant_query(r, NULL, "orders", &parent_rel, e);
+	if (!q)
+		return -1;
+	if (status) {
+		fx_value_string(&v, status, strlen(status));
+		rc = fx_query_where(q, "status", "==", &v, e);
+		fx_value_cleanup(&v);
+		if (rc < 0)
+			goto out;
+	}
+	if (channel) {
+		fx_value_string(&v, channel, strlen(channel));
+		rc = fx_query_where(q, "channel", "==", &v, e);
+		fx_value_cleanup(&v);
+		if (rc < 0)
+			goto out;
+	}
+	if (from) {
+		fx_value_ts(&v, fs, fn);
+		rc = fx_query_where(q, "createdAt", ">=", &v, e);
+		if (rc < 0)
+			goto out;
+	}
+	if (to) {
+		fx_value_ts(&v, ts, tn);
+		rc = fx_query_where(q, "createdAt", "<", &v, e);
+		if (rc < 0)
+			goto out;
+	}
+	rc = -1;
+	if (fx_query_order_by(q, "createdAt", true, e) < 0 || fx_query_order_by(q, "__name__", true, e) < 0 ||
+	    fx_list_cursor(r, q, sig, e) < 0)
+		goto out;
+	rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, hidden, e);
+out:
+	fx_query_free(q);
+	return rc;
+}
+
+static bool status_in(const char *status, const char *const *set)
+{
+	return status && fx_json_enum_index(status, set) >= 0;
+}
+
+static int update(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"notes", "customer", "shippingAddress", NULL};
+	static const char *const before_shipping[] = {"pending", "confirmed", NULL};
+	const char *rel = fx_tenant_path(r, NULL, "orders", fx_req_param(r, "id"), "order", e), *if_match;
+	const char *mask[8];
+	struct fx_value map = {0};
+	struct fx_doc doc = {0};
+	json_object *in = NULL, *writes = NULL, *addr;
+	size_t nmask = 0;
+	bool present;
+	char *name = NULL;
+	int rc = -1;
+
+	if (!rel || fx_if_match(r, &if_match, e) < 0)
+		return -1;
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
+		goto out;
+	fx_value_map(&map);
+	if (fx_map_take_string(&map, in, "notes", "notes", false, 0, 2000, e) < 0)
+		goto out;
+	if (fx_map_get(&map, "notes"))
+		mask[nmask++] = "notes";
+	if (json_object_object_get_ex(in, "customer", NULL)) {
+		if (take_customer(in, &map, e) < 0)
+			goto out;
+		mask[nmask++] = "customer";
+	}
+	if (fx_json_object(in, "shippingAddress", "shippingAddress", false, &addr, &present, e) < 0)
+		goto out;
+	if (present) {
+		if (fx_address_decode(addr, "shippingAddress", fx_map_set(&map, "shippingAddress"), e) < 0)
+			goto out;
+		mask[nmask++] = "shippingAddress";
+	}
+	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
+		goto out;
+	if (if_match && strcmp(if_match, doc.update_time) != 0) {
+		fx_err_set(e, 412, "FAILED_PRECONDITION", "the order changed since that etag");
+		goto out;
+	}
+	if (present && !status_in(fx_value_path_str(&doc.fields, "status"), before_shipping)) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "the address of a %s order cannot change",
+			   fx_value_path_str(&doc.fields, "status"));
+		goto out;
+	}
+	fx_map_set_now(&map, "updatedAt");
+	mask[nmask++] = "updatedAt";
+	mask[nmask] = NULL;
+	name = fx_tenant_name(rel);
+	writes = json_object_new_array();
+	/* The read's version guards the write: a concurrent ship cannot slip in between. */
+	if (fx_write_update(writes, name, &map, mask, doc.update_time, NULL, e) < 0)
+		goto out;
+	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
+		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
+			fx_err_set(e, 409, "ABORTED", "the order changed while it was being updated: retry");
+		goto out;
+	}
+	fx_doc_cleanup(&doc);
+	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
+		goto out;
+	rc = send_order(r, 200, &doc);
+out:
+	json_object_put(in);
+	json_object_put(writes);
+	fx_value_cleanup(&map);
+	fx_doc_cleanup(&doc);
+	free(name);
+	return rc;
+}
+
+enum effect { NO_STOCK, SHIP_STOCK, RELEASE_STOCK, RESTOCK };
+
+struct transition {
+	const char *verb;
+	const char *const *from;
+	const char *to;
+	enum effect effect;
+};
+
+struct lifecycle_ctx {
+	struct fx_req *r;
+	const struct transition *tr;
+	const char *rel;
+	const char *if_match;
+	struct fx_value extra; /* fields the method sets besides status (FX_V_MAP) */
+	const char *note_key; /* extra field also recorded in the history entry */
+	const char *note;
+	bool restock;
+};
+
+static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct lifecycle_ctx *c = arg;
+	struct fx_req *r = c->r;
+	const struct fx_value *items;
+	const char *paths[MAX_ITEMS + 1], *status, *mask[12];
+	struct fx_doc docs[MAX_ITEMS + 1];
+	struct fx_value map = {0}, *history;
+	enum effect effect = c->tr->effect;
+	size_t n = 1, nitems = 0, nmask = 0;
+	char *name = NULL;
+	int rc = -1;
+
+	memset(docs, 0, sizeof(docs));
+	paths[0] = c->rel;
+	if (fx_fs_batch_get(paths, 1, t->id, docs, e) < 0)
+		return -1;
+	if (!fx_tenant_owns(r, &docs[0])) {
+		FX_ERR_NOT_FOUND(e, "order");
+		goto out;
+	}
+	if (c->if_match && strcmp(c->if_match, docs[0].update_time) != 0) {
+		fx_err_set(e, 412, "FAILED_PRECONDITION", "the order changed since that etag");
+		goto out;
+	}
+	status = fx_value_path_str(&docs[0].fields, "status");
+	if (!status_in(status, c->tr->from)) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "cannot %s an order that is %s", c->tr->verb,
+			   status ? status : "unknown");
+		fx_err_detail(e, "status", "%s allows %s%s%s", c->tr->verb, c->tr->from[0], c->tr->from[1] ? ", " : "",
+			      c->tr->from[1] ? c->tr->from[1] : "");
+		goto out;
+	}
+	if (effect == RESTOCK && !c->restock)
+		effect = NO_STOCK;
+	items = fx_value_path(&docs[0].fields, "items");
+	if (effect != NO_STOCK && items && items->type == FX_V_ARRAY) {
+		nitems = items->u.arr.n > MAX_ITEMS ? MAX_ITEMS : items->u.arr.n;
+		for (size_t i = 0; i < nitems; i++)
+			paths[n++] =
+				fx_tenant_path(r, NULL, "products",
+					       fx_value_path_str(&items->u.arr.items[i], "productId"), "product", e);
+		if (fx_fs_batch_get(paths + 1, nitems, t->id, docs + 1, e) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < nitems; i++) {
+		const struct fx_doc *p = &docs[1 + i];
+		int64_t q = 0, on_hand = stock_of(p, "onHand"), reserved = stock_of(p, "reserved");
+		const char *order_id = docs[0].id;
+
+		fx_value_path_int(&items->u.arr.items[i], "quantity", &q);
+		if (!fx_tenant_owns(r, p)) {
+			fx_log_warn("order %s: product of line %zu is gone; its stock is not changed", order_id, i);
+			continue;
+		}
+		if (effect == SHIP_STOCK) {
+			rc = write_stock(r, t->writes, p, on_hand - q, reserved - q, e) < 0 ||
+			     write_movement(r, t->writes, p->id, order_id, -q, "order_shipped", on_hand - q, e) < 0;
+		} else if (effect == RELEASE_STOCK) {
+			rc = write_stock(r, t->writes, p, on_hand, reserved - q, e) < 0;
+		} else {
+			rc = write_stock(r, t->writes, p, on_hand + q, reserved, e) < 0 ||
+			     write_movement(r, t->writes, p->id, order_id, q, "order_returned", on_hand + q, e) < 0;
+		}
+		if (rc) {
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = -1;
+	fx_value_copy(&map, &c->extra);
+	for (size_t i = 0; i < c->extra.u.map.n && nmask < 6; i++)
+		mask[nmask++] = c->extra.u.map.fields[i].name;
+	fx_map_set_str(&map, "status", c->tr->to);
+	mask[nmask++] = "status";
+	history = fx_map_set(&map, "statusHistory");
+	if (fx_value_path(&docs[0].fields, "statusHistory"))
+		fx_value_copy(history, fx_value_path(&docs[0].fields, "statusHistory"));
+	else
+		fx_value_array(history);
+	history_entry(history, c->tr->to, r->principal->uid, c->note_key, c->note);
+	mask[nmask++] = "statusHistory";
+	fx_map_set_now(&map, "updatedAt");
+	mask[nmask++] = "updatedAt";
+	mask[nmask] = NULL;
+	name = fx_tenant_name(c->rel);
+	rc = fx_write_update(t->writes, name, &map, mask, docs[0].update_time, NULL, e);
+out:
+	for (size_t i = 0; i < n; i++)
+		fx_doc_cleanup(&docs[i]);
+	fx_value_cleanup(&map);
+	free(name);
+	return rc;
+}
+
+static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	const char *lock;
+	int rc;
+
+	c->r = r;
+	c->rel = fx_tenant_path(r, NULL, "orders", fx_req_param(r, "id"), "order", e);
+	if (!c->rel || fx_if_match(r, &c->if_match, e) < 0)
+		return -1;
+	/* Stock effects touch the products that creates reserve: same queue. */
+	lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
+	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, 409, "ABORTED", "too many order changes at once for this organization: retry");
+		e->retry_after = 1;
+		return -1;
+	}
+	rc = fx_fs_run_transaction(lifecycle_txn, c, e);
+	fx_keyunlock(lock);
+	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
+		return -1;
+	rc = send_order(r, 200, &doc);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+/* Parses the method's body against allowed; empty bodies are {}. */
+static int method_body(struct fx_req *r, const char *const *allowed, json_object **in, struct fx_err *e)
+{
+	return fx_req_json(r, true, in, e) < 0 || fx_json_allow(*in, allowed, "", e) < 0 ? -1 : 0;
+}
+
+static const char *const from_pending[] = {"pending", NULL};
+static const char *const from_confirmed[] = {"confirmed", NULL};
+static const char *const from_shipped[] = {"shipped", NULL};
+static const char *const from_open[] = {"pending", "confirmed", NULL};
+static const char *const from_delivered[] = {"delivered", NULL};
+
+static int simple_method(struct fx_req *r, const struct transition *tr, struct fx_err *e)
+{
+	static const char *const none[] = {NULL};
+	struct lifecycle_ctx c = {.tr = tr};
+	json_object *in = NULL;
+	int rc = -1;
+
+	fx_value_map(&c.extra);
+	if (method_body(r, none, &in, e) == 0)
+		rc = run_lifecycle(r, &c, e);
+	json_object_put(in);
+	fx_value_cleanup(&c.extra);
+	return rc;
+}
+
+static int confirm(struct fx_req *r, struct fx_err *e)
+{
+	static const struct transition tr = {"confirm", from_pending, "confirmed", NO_STOCK};
+
+	return simple_method(r, &tr, e);
+}
+
+static int deliver(struct fx_req *r, struct fx_err *e)
+{
+	static const struct transition tr = {"deliver", from_shipped, "delivered", NO_STOCK};
+
+	return simple_method(r, &tr, e);
+}
+
+static int ship(struct fx_req *r, struct fx_err *e)
+{
+	static const struct transition tr = {"ship", from_confirmed, "shipped", SHIP_STOCK};
+	static const char *const allowed[] = {"carrier", "trackingNumber", NULL};
+	struct lifecycle_ctx c = {.tr = &tr};
+	struct fx_value *shipment;
+	json_object *in = NULL;
+	int rc = -1;
+
+	fx_value_map(&c.extra);
+	shipment = fx_map_set(&c.extra, "shipment");
+	fx_value_map(shipment);
+	if (method_body(r, allowed, &in, e) == 0 &&
+	    fx_map_take_string(shipment, in, "carrier", "carrier", false, 1, 100, e) == 0 &&
+	    fx_map_take_string(shipment, in, "trackingNumber", "trackingNumber", false, 1, 100, e) == 0)
+		rc = run_lifecycle(r, &c, e);
+	json_object_put(in);
+	fx_value_cleanup(&c.extra);
+	return rc;
+}
+
+static int cancel(struct fx_req *r, struct fx_err *e)
+{
+	static const struct transition tr = {"cancel", from_open, "cancelled", RELEASE_STOCK};
+	static const char *const allowed[] = {"reason", NULL};
+	struct lifecycle_ctx c = {.tr = &tr};
+	json_object *in = NULL;
+	bool present;
+	int rc = -1;
+
+	fx_value_map(&c.extra);
+	if (method_body(r, allowed, &in, e) == 0 &&
+	    fx_json_string(in, "reason", "reason", true, 1, 500, &c.note, &present, e) == 0) {
+		fx_map_set_str(&c.extra, "cancelReason", c.note);
+		c.note_key = "reason";
+		rc = run_lifecycle(r, &c, e);
+	}
+	json_object_put(in);
+	fx_value_cleanup(&c.extra);
+	return rc;
+}
+
+static int return_order(struct fx_req *r, struct fx_err *e)
+{
+	static const struct transition tr = {"return", from_delivered, "returned", RESTOCK};
+	static const char *const allowed[] = {"restock", NULL};
+	struct lifecycle_ctx c = {.tr = &tr};
+	json_object *in = NULL;
+	bool present;
+	int rc = -1;
+
+	fx_value_map(&c.extra);
+	if (method_body(r, allowed, &in, e) == 0 &&
+	    fx_json_bool(in, "restock", "restock", true, &c.restock, &present, e) == 0) {
+		fx_map_set_bool(&c.extra, "restocked", c.restock);
+		rc = run_lifecycle(r, &c, e);
+	}
+	json_object_put(in);
+	fx_value_cleanup(&c.extra);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct fx_app app = {"orders", routes, sizeof(routes) / sizeof(routes[0]), NULL};
+
+	return fx_worker_main(&app, argc, argv);
+}
