@@ -19,6 +19,7 @@
 #include "keylock.h"
 #include "log.h"
 #include "model.h"
+#include "stock.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -72,84 +73,6 @@ struct create_ctx {
 	char id[FX_ID_LEN + 1];
 	json_object *answer;
 };
-
-static int send_order(struct fx_req *r, int status, const struct fx_doc *doc)
-{
-	json_object *out = fx_doc_json(doc, hidden);
-	int rc = fx_resp_json(r, status, out);
-
-	json_object_put(out);
-	return rc;
-}
-
-static int64_t stock_of(const struct fx_doc *d, const char *field)
-{
-	char path[40];
-	int64_t n = 0;
-
-	snprintf(path, sizeof(path), "stock.%s", field);
-	fx_value_path_int(&d->fields, path, &n);
-	return n;
-}
-
-/* Writes a product's new stock (precondition: unchanged since read). */
-static int write_stock(struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
-		       int64_t reserved, struct fx_err *e)
-{
-	static const char *const mask[] = {"stock", "lowStock", "updatedAt", NULL};
-	int64_t reorder = stock_of(product, "reorderPoint");
-	struct fx_value map = {0}, *stock;
-	const char *rel = fx_tenant_path(r, NULL, "products", product->id, "product", e);
-	char *name;
-	int rc;
-
-	if (!rel)
-		return -1;
-	fx_value_map(&map);
-	stock = fx_map_set(&map, "stock");
-	fx_value_map(stock);
-	fx_map_set_int(stock, "onHand", on_hand);
-	fx_map_set_int(stock, "reserved", reserved);
-	fx_map_set_int(stock, "available", on_hand - reserved);
-	fx_map_set_int(stock, "reorderPoint", reorder);
-	fx_map_set_bool(&map, "lowStock", on_hand - reserved <= reorder);
-	fx_map_set_now(&map, "updatedAt");
-	name = fx_tenant_name(rel);
-	rc = fx_write_update(writes, name, &map, mask, product->update_time, NULL, e);
-	free(name);
-	fx_value_cleanup(&map);
-	return rc;
-}
-
-/* A movement for an order's effect on onHand. */
-static int write_movement(struct fx_req *r, json_object *writes, const char *product_id, const char *order_id,
-			  int64_t delta, const char *reason, int64_t on_hand_after, struct fx_err *e)
-{
-	struct fx_value mv = {0};
-	char id[FX_ID_LEN + 1], *name;
-	const char *rel;
-	int rc;
-
-	fx_id_new(id);
-	rel = fx_arena_printf(r->arena, "%s/products/%s/movements/%s", fx_tenant_root(r), product_id, id);
-	if (!rel)
-		return FX_ERR_INTERNAL(e, "out of request memory");
-	fx_value_map(&mv);
-	fx_map_set_str(&mv, "productId", product_id);
-	fx_map_set_int(&mv, "delta", delta);
-	fx_map_set_str(&mv, "reason", reason);
-	fx_map_set_str(&mv, "orderId", order_id);
-	fx_map_set_str(&mv, "note", "");
-	fx_map_set_int(&mv, "onHandAfter", on_hand_after);
-	fx_map_set_str(&mv, "by", r->principal->uid);
-	fx_map_set_now(&mv, "at");
-	fx_tenant_stamp(r, &mv);
-	name = fx_tenant_name(rel);
-	rc = fx_write_create(writes, name, &mv, NULL, e);
-	free(name);
-	fx_value_cleanup(&mv);
-	return rc;
-}
 
 static void history_entry(struct fx_value *arr, const char *status, const char *by, const char *note_key,
 			  const char *note)
@@ -284,9 +207,9 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			fx_err_detail(e, field, "archived products cannot be ordered");
 			goto out;
 		}
-		if (stock_of(p, "onHand") - stock_of(p, "reserved") < c->lines[i].quantity) {
+		if (fx_stock(p, "onHand") - fx_stock(p, "reserved") < c->lines[i].quantity) {
 			fx_err_detail(e, field, "only %lld available, %lld ordered",
-				      (long long)(stock_of(p, "onHand") - stock_of(p, "reserved")),
+				      (long long)(fx_stock(p, "onHand") - fx_stock(p, "reserved")),
 				      (long long)c->lines[i].quantity);
 			short_items = true;
 			continue;
@@ -311,8 +234,8 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	for (size_t i = 0; i < c->nlines; i++) {
 		const struct fx_doc *p = &docs[1 + i];
 
-		if (write_stock(r, t->writes, p, stock_of(p, "onHand"), stock_of(p, "reserved") + c->lines[i].quantity,
-				e) < 0)
+		if (fx_stock_write(r, t->writes, p, fx_stock(p, "onHand"),
+				   fx_stock(p, "reserved") + c->lines[i].quantity, e) < 0)
 			goto out;
 	}
 	if (docs[0].name)
@@ -430,18 +353,15 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	if (c->idem.status) {
-		snprintf(location, sizeof(location), "/v1/orders/%s",
+	/* A replay answers the order the key made, as it is now (with its etag). */
+	if (c->idem.status)
+		snprintf(c->id, sizeof(c->id), "%s",
 			 json_object_get_string(json_object_object_get(c->idem.answer, "id")));
-		fx_resp_header(r, "Location", location);
-		rc = fx_resp_json(r, c->idem.status, c->idem.answer);
-		goto out;
-	}
 	if (fx_tenant_get(r, fx_tenant_path(r, NULL, "orders", c->id, "order", e), "order", &doc, e) < 0)
 		goto out;
 	snprintf(location, sizeof(location), "/v1/orders/%s", c->id);
 	fx_resp_header(r, "Location", location);
-	rc = send_order(r, 201, &doc);
+	rc = fx_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
 	json_object_put(c->answer);
@@ -460,7 +380,7 @@ static int get(struct fx_req *r, struct fx_err *e)
 
 	if (!rel || fx_tenant_get(r, rel, "order", &doc, e) < 0)
 		return -1;
-	rc = send_order(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 	fx_doc_cleanup(&doc);
 	return rc;
 }
@@ -564,7 +484,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 		goto out;
 	if (fx_map_get(&map, "notes"))
 		mask[nmask++] = "notes";
-	if (json_object_object_get_ex(in, "customer", NULL)) {
+	if (json_object_object_get_ex(in, "customer", &addr) && addr) {
 		if (take_customer(in, &map, e) < 0)
 			goto out;
 		mask[nmask++] = "customer";
@@ -603,7 +523,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	fx_doc_cleanup(&doc);
 	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
 		goto out;
-	rc = send_order(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	json_object_put(writes);
@@ -648,16 +568,8 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 	memset(docs, 0, sizeof(docs));
 	paths[0] = c->rel;
-	if (fx_fs_batch_get(paths, 1, t->id, docs, e) < 0)
+	if (fx_tenant_txn_get(r, t->id, c->rel, "order", c->if_match, &docs[0], e) < 0)
 		return -1;
-	if (!fx_tenant_owns(r, &docs[0])) {
-		FX_ERR_NOT_FOUND(e, "order");
-		goto out;
-	}
-	if (c->if_match && strcmp(c->if_match, docs[0].update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the order changed since that etag");
-		goto out;
-	}
 	status = fx_value_path_str(&docs[0].fields, "status");
 	if (!status_in(status, c->tr->from)) {
 		fx_err_set(e, 409, "FAILED_PRECONDITION", "cannot %s an order that is %s", c->tr->verb,
@@ -680,7 +592,7 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	}
 	for (size_t i = 0; i < nitems; i++) {
 		const struct fx_doc *p = &docs[1 + i];
-		int64_t q = 0, on_hand = stock_of(p, "onHand"), reserved = stock_of(p, "reserved");
+		int64_t q = 0, on_hand = fx_stock(p, "onHand"), reserved = fx_stock(p, "reserved");
 		const char *order_id = docs[0].id;
 
 		fx_value_path_int(&items->u.arr.items[i], "quantity", &q);
@@ -689,13 +601,15 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			continue;
 		}
 		if (effect == SHIP_STOCK) {
-			rc = write_stock(r, t->writes, p, on_hand - q, reserved - q, e) < 0 ||
-			     write_movement(r, t->writes, p->id, order_id, -q, "order_shipped", on_hand - q, e) < 0;
+			rc = fx_stock_write(r, t->writes, p, on_hand - q, reserved - q, e) < 0 ||
+			     fx_movement_write(r, t->writes, p->id, -q, "order_shipped", order_id, NULL, on_hand - q,
+					       NULL, e) < 0;
 		} else if (effect == RELEASE_STOCK) {
-			rc = write_stock(r, t->writes, p, on_hand, reserved - q, e) < 0;
+			rc = fx_stock_write(r, t->writes, p, on_hand, reserved - q, e) < 0;
 		} else {
-			rc = write_stock(r, t->writes, p, on_hand + q, reserved, e) < 0 ||
-			     write_movement(r, t->writes, p->id, order_id, q, "order_returned", on_hand + q, e) < 0;
+			rc = fx_stock_write(r, t->writes, p, on_hand + q, reserved, e) < 0 ||
+			     fx_movement_write(r, t->writes, p->id, q, "order_returned", order_id, NULL, on_hand + q,
+					       NULL, e) < 0;
 		}
 		if (rc) {
 			rc = -1;
@@ -749,7 +663,7 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 	fx_keyunlock(lock);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
-	rc = send_order(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 	fx_doc_cleanup(&doc);
 	return rc;
 }

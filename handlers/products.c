@@ -13,6 +13,7 @@
 #include "keylock.h"
 #include "log.h"
 #include "model.h"
+#include "stock.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -145,29 +146,6 @@ static void set_search(struct fx_value *map)
 	}
 }
 
-/* stock.available and lowStock follow onHand, reserved and reorderPoint. */
-static void set_stock(struct fx_value *map, int64_t on_hand, int64_t reserved, int64_t reorder)
-{
-	struct fx_value *stock = fx_map_set(map, "stock");
-
-	fx_value_map(stock);
-	fx_map_set_int(stock, "onHand", on_hand);
-	fx_map_set_int(stock, "reserved", reserved);
-	fx_map_set_int(stock, "available", on_hand - reserved);
-	fx_map_set_int(stock, "reorderPoint", reorder);
-	fx_map_set_bool(map, "lowStock", on_hand - reserved <= reorder);
-}
-
-static int64_t stock_of(const struct fx_doc *d, const char *field)
-{
-	char path[40];
-	int64_t n = 0;
-
-	snprintf(path, sizeof(path), "stock.%s", field);
-	fx_value_path_int(&d->fields, path, &n);
-	return n;
-}
-
 /* Fields a manager may set, for create and update; mask gets what was given. */
 static int decode(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
 		  int64_t *reorder, bool *has_reorder, struct fx_err *e)
@@ -250,15 +228,6 @@ static void add_mask(const char **mask, size_t *n, const char *path)
 	mask[(*n)++] = path;
 }
 
-static int send_product(struct fx_req *r, int status, const struct fx_doc *doc)
-{
-	json_object *out = fx_doc_json(doc, hidden);
-	int rc = fx_resp_json(r, status, out);
-
-	json_object_put(out);
-	return rc;
-}
-
 static const char *const create_allowed[] = {"sku",	   "name",	"description", "category",   "brand", "barcode",
 					     "priceCents", "costCents", "status",      "attributes", "stock", NULL};
 
@@ -293,7 +262,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 		fx_map_set_str(&map, "status", "draft");
 	fx_map_set_str(&map, "currency", "ZAR");
 	fx_value_array(fx_map_set(&map, "images"));
-	set_stock(&map, 0, 0, reorder);
+	fx_stock_set(&map, 0, 0, reorder);
 	set_search(&map);
 	fx_tenant_stamp(r, &map);
 	fx_map_set_now(&map, "createdAt");
@@ -326,7 +295,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	snprintf(location, sizeof(location), "/v1/products/%s", id);
 	fx_resp_header(r, "Location", location);
-	rc = send_product(r, 201, &doc);
+	rc = fx_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
 	json_object_put(writes);
@@ -346,7 +315,7 @@ static int get(struct fx_req *r, struct fx_err *e)
 
 	if (!rel || fx_tenant_get(r, rel, "product", &doc, e) < 0)
 		return -1;
-	rc = send_product(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 	fx_doc_cleanup(&doc);
 	return rc;
 }
@@ -365,22 +334,14 @@ struct update_ctx {
 static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct update_ctx *c = arg;
-	const char *paths[1] = {c->rel}, *new_key = fx_value_path_str(c->map, "skuKey"), *old_key;
+	const char *new_key = fx_value_path_str(c->map, "skuKey"), *old_key;
 	struct fx_doc doc = {0};
 	char *name = NULL;
 	size_t nmask = c->nmask;
 	int rc = -1;
 
-	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
-	if (!fx_tenant_owns(c->r, &doc)) {
-		FX_ERR_NOT_FOUND(e, "product");
-		goto out;
-	}
-	if (c->if_match && strcmp(c->if_match, doc.update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
-		goto out;
-	}
 	old_key = fx_value_path_str(&doc.fields, "skuKey");
 	if (new_key && old_key && strcmp(new_key, old_key) != 0) {
 		/* A new SKU: claim its index document, release the old one, in the same commit. */
@@ -420,7 +381,7 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		add_mask(c->mask, &nmask, "searchPrefixes");
 	}
 	if (c->has_reorder) {
-		set_stock(c->map, stock_of(&doc, "onHand"), stock_of(&doc, "reserved"), c->reorder);
+		fx_stock_set(c->map, fx_stock(&doc, "onHand"), fx_stock(&doc, "reserved"), c->reorder);
 		add_mask(c->mask, &nmask, "stock");
 		add_mask(c->mask, &nmask, "lowStock");
 	}
@@ -470,7 +431,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	}
 	if (fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
 		goto out;
-	rc = send_product(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&map);
@@ -487,22 +448,14 @@ struct destroy_ctx {
 static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct destroy_ctx *c = arg;
-	const char *paths[1] = {c->rel}, *key, *sku_rel;
+	const char *key, *sku_rel;
 	struct fx_doc doc = {0};
 	char *name = NULL, *sku_name = NULL;
 	int rc = -1;
 
-	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
-	if (!fx_tenant_owns(c->r, &doc)) {
-		FX_ERR_NOT_FOUND(e, "product");
-		goto out;
-	}
-	if (c->if_match && strcmp(c->if_match, doc.update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
-		goto out;
-	}
-	if (stock_of(&doc, "reserved") > 0) {
+	if (fx_stock(&doc, "reserved") > 0) {
 		fx_err_set(e, 409, "FAILED_PRECONDITION", "the product has reserved stock: open orders need it");
 		goto out;
 	}
@@ -543,32 +496,15 @@ struct adjust_ctx {
 	const char *note;
 	const char *if_match;
 	struct fx_idem idem;
-	char movement_id[FX_ID_LEN + 1];
 	json_object *answer; /* the movement as answered */
 };
-
-static json_object *movement_json(const struct fx_value *m, const char *id)
-{
-	struct fx_doc d = {0};
-	json_object *o;
-	static const char *const none[] = {"organizationId", NULL};
-
-	d.id = id;
-	d.fields = *m;
-	o = fx_doc_json(&d, none);
-	json_object_object_del(o, "etag"); /* movements never change */
-	return o;
-}
 
 static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct adjust_ctx *c = arg;
 	const char *paths[2] = {c->rel, c->idem.rel};
 	struct fx_doc docs[2] = {{0}};
-	struct fx_value stock = {0}, mv = {0};
-	char *name = NULL, *mv_name = NULL;
-	const char *mask[] = {"stock", "lowStock", "updatedAt", NULL}, *mv_rel;
-	int64_t on_hand, reserved, reorder;
+	int64_t on_hand, reserved;
 	int rc;
 
 	json_object_put(c->answer);
@@ -588,9 +524,8 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
 		goto out;
 	}
-	on_hand = stock_of(&docs[0], "onHand");
-	reserved = stock_of(&docs[0], "reserved");
-	reorder = stock_of(&docs[0], "reorderPoint");
+	on_hand = fx_stock(&docs[0], "onHand");
+	reserved = fx_stock(&docs[0], "reserved");
 	if (on_hand + c->delta < reserved) {
 		fx_err_set(e, 409, "FAILED_PRECONDITION",
 			   "on hand would drop below reserved (%lld on hand, %lld reserved)", (long long)on_hand,
@@ -602,38 +537,15 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_err_invalid(e, "delta", "would take onHand above %lld", MAX_STOCK);
 		goto out;
 	}
-	fx_value_map(&stock);
-	set_stock(&stock, on_hand + c->delta, reserved, reorder);
-	fx_map_set_now(&stock, "updatedAt");
-	name = fx_tenant_name(c->rel);
-	if (fx_write_update(t->writes, name, &stock, mask, docs[0].update_time, NULL, e) < 0)
-		goto out;
-
-	fx_id_new(c->movement_id);
-	fx_value_map(&mv);
-	fx_map_set_str(&mv, "productId", c->product_id);
-	fx_map_set_int(&mv, "delta", c->delta);
-	fx_map_set_str(&mv, "reason", c->reason);
-	fx_map_set_str(&mv, "note", c->note ? c->note : "");
-	fx_map_set_int(&mv, "onHandAfter", on_hand + c->delta);
-	fx_map_set_str(&mv, "by", c->r->principal->uid);
-	fx_map_set_now(&mv, "at");
-	fx_tenant_stamp(c->r, &mv);
-	mv_rel = fx_arena_printf(c->r->arena, "%s/movements/%s", c->rel, c->movement_id);
-	mv_name = fx_tenant_name(mv_rel);
-	if (fx_write_create(t->writes, mv_name, &mv, NULL, e) < 0)
-		goto out;
-	c->answer = movement_json(&mv, c->movement_id);
-	if (fx_idem_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
+	if (fx_stock_write(c->r, t->writes, &docs[0], on_hand + c->delta, reserved, e) < 0 ||
+	    fx_movement_write(c->r, t->writes, c->product_id, c->delta, c->reason, NULL, c->note, on_hand + c->delta,
+			      &c->answer, e) < 0 ||
+	    fx_idem_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
 		goto out;
 	rc = 0;
 out:
 	fx_doc_cleanup(&docs[0]);
 	fx_doc_cleanup(&docs[1]);
-	fx_value_cleanup(&stock);
-	fx_value_cleanup(&mv);
-	free(name);
-	free(mv_name);
 	return rc;
 }
 

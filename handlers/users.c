@@ -50,15 +50,6 @@ static void user_path(char *out, size_t len, const char *uid)
 	snprintf(out, len, "users/%s", uid);
 }
 
-static int send_doc(struct fx_req *r, int status, const struct fx_doc *doc)
-{
-	json_object *out = fx_doc_json(doc, hidden);
-	int rc = fx_resp_json(r, status, out);
-
-	json_object_put(out);
-	return rc;
-}
-
 /* Reads a profile; 404 "user" when it is missing. */
 static int read_profile(const char *uid, struct fx_doc *doc, struct fx_err *e)
 {
@@ -106,7 +97,7 @@ static int me_get(struct fx_req *r, struct fx_err *e)
 	int rc;
 
 	if (read_profile(p->uid, &doc, e) == 0) {
-		rc = send_doc(r, 200, &doc);
+		rc = fx_resp_doc(r, 200, &doc, hidden);
 		fx_doc_cleanup(&doc);
 		return rc;
 	}
@@ -219,7 +210,7 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 	}
 	if (read_profile(p->uid, &doc, e) < 0)
 		goto out;
-	rc = send_doc(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	json_object_put(writes);
@@ -319,7 +310,7 @@ static int get(struct fx_req *r, struct fx_err *e)
 
 	if (read_member(r, fx_req_param(r, "id"), &doc, e) < 0)
 		return -1;
-	rc = send_doc(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 	fx_doc_cleanup(&doc);
 	return rc;
 }
@@ -425,7 +416,10 @@ static int add(struct fx_req *r, struct fx_err *e)
 	if (may_manage(p, FX_ROLE_NONE, role, e) < 0)
 		goto out;
 	if (fx_identity_lookup_email(email, &rec, e) < 0) {
-		if (e->code != 404 || (fx_err_clear(e), fx_identity_create(email, display, &rec, e)) < 0)
+		if (e->code != 404)
+			goto out;
+		fx_err_clear(e);
+		if (fx_identity_create(email, display, &rec, e) < 0)
 			goto out;
 	}
 	fx_value_map(&profile);
@@ -454,7 +448,7 @@ static int add(struct fx_req *r, struct fx_err *e)
 		goto out;
 	snprintf(path, sizeof(path), "/v1/users/%s", rec.uid);
 	fx_resp_header(r, "Location", path);
-	rc = send_doc(r, 201, &doc);
+	rc = fx_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&profile);
@@ -485,6 +479,11 @@ static int change(struct fx_req *r, struct fx_err *e)
 
 	if (fx_if_match(r, &if_match, e) < 0 || read_member(r, uid, &doc, e) < 0)
 		return -1;
+	/* Checked before the Identity Toolkit changes below, which no precondition guards. */
+	if (if_match && strcmp(if_match, doc.update_time) != 0) {
+		fx_doc_cleanup(&doc);
+		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the member changed since that etag");
+	}
 	old_role = role_of(&doc);
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    take_role(in, false, &role, &has_role, e) < 0 ||
@@ -540,7 +539,7 @@ static int change(struct fx_req *r, struct fx_err *e)
 	fx_doc_cleanup(&doc);
 	if (read_profile(uid, &doc, e) < 0)
 		goto out;
-	rc = send_doc(r, 200, &doc);
+	rc = fx_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	json_object_put(writes);

@@ -112,6 +112,15 @@ int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain,
 	return 0;
 }
 
+int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden)
+{
+	json_object *out = fx_doc_json(doc, hidden);
+	int rc = fx_resp_json(r, status, out);
+
+	json_object_put(out);
+	return rc;
+}
+
 int fx_resp_created(struct fx_req *r, const char *location, json_object *body)
 {
 	fx_resp_header(r, "Location", location);

@@ -45,6 +45,9 @@ void fx_map_set_now(struct fx_value *map, const char *name);
 /* Sets map[name] from plain JSON (already validated); the value is copied. */
 int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e);
 
+/* Sends doc as fx_doc_json(doc, hidden) with status. */
+int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden);
+
 /* Sends 201 with Location for a created document. */
 int fx_resp_created(struct fx_req *r, const char *location, json_object *body);
 

@@ -55,6 +55,24 @@ int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, str
 	return 0;
 }
 
+int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const char *rel, const char *what,
+		      const char *if_match, struct fx_doc *out, struct fx_err *e)
+{
+	const char *paths[1] = {rel};
+
+	if (fx_fs_batch_get(paths, 1, transaction, out, e) < 0)
+		return -1;
+	if (!fx_tenant_owns(r, out)) {
+		fx_doc_cleanup(out);
+		return FX_ERR_NOT_FOUND(e, what);
+	}
+	if (if_match && strcmp(if_match, out->update_time) != 0) {
+		fx_doc_cleanup(out);
+		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the %s changed since that etag", what);
+	}
+	return 0;
+}
+
 void fx_tenant_stamp(const struct fx_req *r, struct fx_value *fields)
 {
 	fx_map_set_str(fields, "organizationId", r->principal->organization_id);

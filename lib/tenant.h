@@ -34,6 +34,14 @@ char *fx_tenant_name(const char *rel);
 /* Reads a document of the caller's organization; 404 "what not found" otherwise. */
 int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, struct fx_doc *out, struct fx_err *e);
 
+/*
+ * Reads rel inside transaction t for a change: 404 "what not found" unless
+ * it belongs to the caller's organization, 412 when if_match (may be NULL)
+ * names another version.
+ */
+int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const char *rel, const char *what,
+		      const char *if_match, struct fx_doc *out, struct fx_err *e);
+
 /* True when doc belongs to the caller's organization (missing docs do not). */
 bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc);
 

@@ -3,6 +3,7 @@
 #include "arena.h"
 #include "authz.h"
 #include "config.h"
+#include "firestore.h"
 #include "http.h"
 #include "httpc.h"
 #include "log.h"
@@ -264,7 +265,17 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
-	fx_log_info("%s worker stopped", app->group);
+	{
+		struct fx_httpc_stats hs;
+		struct fx_fs_stats fs;
+
+		fx_httpc_stats(&hs);
+		fx_fs_stats(&fs);
+		fx_log_info("%s worker stopped: %lu calls to Google (%lu retried, %lu failed, %lu new connections), "
+			    "%lu transactions (%lu retries after ABORTED, %lu gave up)",
+			    app->group, hs.calls, hs.retries, hs.failures, hs.new_connections, fs.transactions,
+			    fs.transaction_retries, fs.transactions_given_up);
+	}
 	curl_global_cleanup();
 	fx_config_release();
 	return 0;

@@ -1,0 +1,93 @@
+#include "stock.h"
+
+#include "authz.h"
+#include "fswrite.h"
+#include "http.h"
+#include "model.h"
+#include "tenant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int64_t fx_stock(const struct fx_doc *product, const char *field)
+{
+	char path[40];
+	int64_t n = 0;
+
+	snprintf(path, sizeof(path), "stock.%s", field);
+	fx_value_path_int(&product->fields, path, &n);
+	return n;
+}
+
+void fx_stock_set(struct fx_value *map, int64_t on_hand, int64_t reserved, int64_t reorder)
+{
+	struct fx_value *stock = fx_map_set(map, "stock");
+
+	fx_value_map(stock);
+	fx_map_set_int(stock, "onHand", on_hand);
+	fx_map_set_int(stock, "reserved", reserved);
+	fx_map_set_int(stock, "available", on_hand - reserved);
+	fx_map_set_int(stock, "reorderPoint", reorder);
+	fx_map_set_bool(map, "lowStock", on_hand - reserved <= reorder);
+}
+
+int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
+		   int64_t reserved, struct fx_err *e)
+{
+	static const char *const mask[] = {"stock", "lowStock", "updatedAt", NULL};
+	const char *rel = fx_tenant_path(r, NULL, "products", product->id, "product", e);
+	struct fx_value map = {0};
+	char *name;
+	int rc;
+
+	if (!rel)
+		return -1;
+	fx_value_map(&map);
+	fx_stock_set(&map, on_hand, reserved, fx_stock(product, "reorderPoint"));
+	fx_map_set_now(&map, "updatedAt");
+	name = fx_tenant_name(rel);
+	rc = fx_write_update(writes, name, &map, mask, product->update_time, NULL, e);
+	free(name);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+int fx_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
+		      const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
+		      json_object **out, struct fx_err *e)
+{
+	static const char *const hidden[] = {"organizationId", NULL};
+	struct fx_value mv = {0};
+	char id[FX_ID_LEN + 1], *name;
+	const char *rel;
+	int rc;
+
+	fx_id_new(id);
+	rel = fx_arena_printf(r->arena, "%s/products/%s/movements/%s", fx_tenant_root(r), product_id, id);
+	if (!rel)
+		return FX_ERR_INTERNAL(e, "out of request memory");
+	fx_value_map(&mv);
+	fx_map_set_str(&mv, "productId", product_id);
+	fx_map_set_int(&mv, "delta", delta);
+	fx_map_set_str(&mv, "reason", reason);
+	if (order_id)
+		fx_map_set_str(&mv, "orderId", order_id);
+	fx_map_set_str(&mv, "note", note ? note : "");
+	fx_map_set_int(&mv, "onHandAfter", on_hand_after);
+	fx_map_set_str(&mv, "by", r->principal->uid);
+	fx_map_set_now(&mv, "at");
+	fx_tenant_stamp(r, &mv);
+	name = fx_tenant_name(rel);
+	rc = fx_write_create(writes, name, &mv, NULL, e);
+	if (rc == 0 && out) {
+		struct fx_doc d = {0};
+
+		d.id = id;
+		d.fields = mv;
+		*out = fx_doc_json(&d, hidden);
+		json_object_object_del(*out, "etag"); /* movements never change */
+	}
+	free(name);
+	fx_value_cleanup(&mv);
+	return rc;
+}

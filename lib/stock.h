@@ -1,0 +1,41 @@
+/*
+ * fx_stock: a product's stock and its movements, shared by the products
+ * group (stock:adjust) and the orders group (reservations and their
+ * effects). stock {onHand, reserved, available, reorderPoint} and lowStock
+ * always change together; every change of onHand writes a movement in the
+ * same commit.
+ */
+#ifndef FX_STOCK_H
+#define FX_STOCK_H
+
+#include "err.h"
+#include "firestore.h"
+#include "fsvalue.h"
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+struct fx_req;
+
+/* stock.<field> of a product document, 0 when absent. */
+int64_t fx_stock(const struct fx_doc *product, const char *field);
+
+/* Sets map's stock {onHand, reserved, available, reorderPoint} and lowStock. */
+void fx_stock_set(struct fx_value *map, int64_t on_hand, int64_t reserved, int64_t reorder);
+
+/*
+ * Appends the update of product's stock to writes, guarded by the version
+ * that was read (a concurrent change aborts the transaction).
+ */
+int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
+		   int64_t reserved, struct fx_err *e);
+
+/*
+ * Appends a movement {productId, delta, reason, orderId?, note, onHandAfter,
+ * by, at} of product_id; *out (may be NULL) receives its API JSON.
+ */
+int fx_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
+		      const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
+		      json_object **out, struct fx_err *e);
+
+#endif
