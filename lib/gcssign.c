@@ -555,7 +555,7 @@ int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, c
 {
 	const struct fx_config *c = fx_cfg();
 	struct fx_signed_url_req q = {0};
-	char email[MAX_EMAIL + 2], scheme[16], host[MAX_HOST + 1], content_type[128], upload_id[160];
+	char email[MAX_EMAIL + 2], scheme[16], host[MAX_HOST + 1], content_type[MAX_HEADER_VALUE + 1], upload_id[160];
 	const char *extra[2 * FX_GCS_SIGN_MAX_EXTRA + 1];
 	struct fx_buf session, path;
 	size_t nextra = 0;
