@@ -30,6 +30,8 @@ static int update(struct fx_req *r, struct fx_err *e);
 static int destroy(struct fx_req *r, struct fx_err *e);
 static int adjust(struct fx_req *r, struct fx_err *e);
 static int movements(struct fx_req *r, struct fx_err *e);
+static int attach_image(struct fx_req *r, struct fx_err *e);
+static int detach_image(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
 	{"GET", "/v1/products", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
@@ -39,6 +41,8 @@ static const struct fx_route routes[] = {
 	{"DELETE", "/v1/products/{id}", destroy, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
 	{"POST", "/v1/products/{id}/stock:adjust", adjust, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
 	{"GET", "/v1/products/{id}/movements", movements, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"POST", "/v1/products/{id}/images", attach_image, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
+	{"DELETE", "/v1/products/{id}/images/{fileId}", detach_image, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
 };
 
 #define MAX_PRICE_CENTS 100000000000LL /* R1 billion */
@@ -46,6 +50,7 @@ static const struct fx_route routes[] = {
 #define MAX_DELTA 1000000LL
 #define MAX_ATTRIBUTES 50
 #define MAX_Q 40
+#define MAX_IMAGES 20
 
 static const char *const statuses[] = {"draft", "active", "archived", NULL};
 static const char *const reasons[] = {"received", "sold_offline",     "damaged", "lost",
@@ -687,6 +692,182 @@ static int movements(struct fx_req *r, struct fx_err *e)
 		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, none, e);
 	fx_query_free(q);
 	return rc;
+}
+
+/*
+ * Images: the product keeps [{fileId, position}] ordered by position, and
+ * the file records attachedTo, both in one commit; a file is a ready
+ * product_image of the same organization and hangs on one product at most.
+ */
+struct image_ctx {
+	struct fx_req *r;
+	const char *rel; /* product */
+	const char *file_rel; /* file */
+	const char *file_id;
+	int64_t position;
+	bool has_position;
+	bool attach;
+};
+
+static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	static const char *const product_mask[] = {"images", "updatedAt", NULL};
+	static const char *const file_mask[] = {"attachedTo", "updatedAt", NULL};
+	struct image_ctx *c = arg;
+	const char *paths[2] = {c->rel, c->file_rel};
+	struct fx_doc docs[2] = {{0}};
+	struct fx_value map = {0}, fmap = {0}, *images;
+	const struct fx_value *old;
+	const char *kind, *status, *attached;
+	char *name = NULL, *fname = NULL;
+	bool found = false;
+	size_t n;
+	int rc = -1;
+
+	if (fx_fs_batch_get(paths, 2, t->id, docs, e) < 0)
+		return -1;
+	if (!fx_tenant_owns(c->r, &docs[0])) {
+		FX_ERR_NOT_FOUND(e, "product");
+		goto out;
+	}
+	kind = fx_value_path_str(&docs[1].fields, "kind");
+	status = fx_value_path_str(&docs[1].fields, "status");
+	attached = fx_value_path_str(&docs[1].fields, "attachedTo");
+	if (c->attach) {
+		if (!fx_tenant_owns(c->r, &docs[1]) || !kind || strcmp(kind, "product_image") != 0) {
+			fx_err_invalid(e, "fileId", "must be a product_image file of this organization");
+			goto out;
+		}
+		if (!status || strcmp(status, "ready") != 0) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is still pending");
+			fx_err_detail(e, "fileId", "must be ready");
+			goto out;
+		}
+		if (attached && strcmp(attached, docs[0].id) != 0) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is attached to another product");
+			fx_err_detail(e, "fileId", "detach it from product %s first", attached);
+			goto out;
+		}
+	}
+	old = fx_value_path(&docs[0].fields, "images");
+	n = old && old->type == FX_V_ARRAY ? old->u.arr.n : 0;
+	fx_value_map(&map);
+	images = fx_map_set(&map, "images");
+	fx_value_array(images);
+	for (size_t i = 0; i < n; i++) {
+		const char *id = fx_value_path_str(&old->u.arr.items[i], "fileId");
+
+		if (id && strcmp(id, c->file_id) == 0) {
+			found = true;
+			continue;
+		}
+		fx_value_copy(fx_array_push(images), &old->u.arr.items[i]);
+	}
+	if (c->attach) {
+		int64_t pos = c->has_position ? c->position : (int64_t)images->u.arr.n;
+		struct fx_value item = {0};
+		size_t at = images->u.arr.n;
+
+		if (found) {
+			fx_err_set(e, 409, "ALREADY_EXISTS", "the image is attached already");
+			goto out;
+		}
+		if (images->u.arr.n >= MAX_IMAGES) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION", "a product has at most %d images", MAX_IMAGES);
+			goto out;
+		}
+		/* Insert before the first image with a higher position: the array stays ordered. */
+		for (size_t i = 0; i < images->u.arr.n; i++) {
+			int64_t p = 0;
+
+			fx_value_path_int(&images->u.arr.items[i], "position", &p);
+			if (p > pos) {
+				at = i;
+				break;
+			}
+		}
+		fx_value_map(&item);
+		fx_map_set_str(&item, "fileId", c->file_id);
+		fx_map_set_int(&item, "position", pos);
+		fx_array_push(images);
+		memmove(&images->u.arr.items[at + 1], &images->u.arr.items[at],
+			(images->u.arr.n - 1 - at) * sizeof(images->u.arr.items[0]));
+		images->u.arr.items[at] = item;
+	} else if (!found) {
+		FX_ERR_NOT_FOUND(e, "image");
+		goto out;
+	}
+	fx_map_set_now(&map, "updatedAt");
+	name = fx_tenant_name(c->rel);
+	if (fx_write_update(t->writes, name, &map, product_mask, docs[0].update_time, NULL, e) < 0)
+		goto out;
+	if (fx_tenant_owns(c->r, &docs[1])) {
+		fx_value_map(&fmap);
+		if (c->attach)
+			fx_map_set_str(&fmap, "attachedTo", docs[0].id);
+		fx_map_set_now(&fmap, "updatedAt");
+		fname = fx_tenant_name(c->file_rel);
+		if (fx_write_update(t->writes, fname, &fmap, file_mask, docs[1].update_time, NULL, e) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	fx_doc_cleanup(&docs[0]);
+	fx_doc_cleanup(&docs[1]);
+	fx_value_cleanup(&map);
+	fx_value_cleanup(&fmap);
+	free(name);
+	free(fname);
+	return rc;
+}
+
+static int run_image(struct fx_req *r, struct image_ctx *c, struct fx_err *e)
+{
+	c->r = r;
+	c->rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
+	if (!c->rel)
+		return -1;
+	c->file_rel = fx_tenant_path(r, NULL, "files", c->file_id, c->attach ? "file" : "image", e);
+	if (!c->file_rel) {
+		if (c->attach) {
+			fx_err_clear(e);
+			return fx_err_invalid(e, "fileId", "must be a product_image file of this organization");
+		}
+		return -1;
+	}
+	return fx_fs_run_transaction(image_txn, c, e);
+}
+
+static int attach_image(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"fileId", "position", NULL};
+	struct image_ctx c = {0};
+	struct fx_doc doc = {0};
+	json_object *in = NULL;
+	bool present;
+	int rc = -1;
+
+	c.attach = true;
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "fileId", "fileId", true, 1, 128, &c.file_id, &present, e) < 0 ||
+	    fx_json_int64(in, "position", "position", false, 0, 1000, &c.position, &c.has_position, e) < 0 ||
+	    run_image(r, &c, e) < 0 || fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
+		goto out;
+	rc = fx_resp_doc(r, 201, &doc, hidden);
+out:
+	json_object_put(in);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static int detach_image(struct fx_req *r, struct fx_err *e)
+{
+	struct image_ctx c = {0};
+
+	c.file_id = fx_req_param(r, "fileId");
+	if (run_image(r, &c, e) < 0)
+		return -1;
+	return fx_resp_send(r, 204, NULL, NULL, 0);
 }
 
 int main(int argc, char **argv)

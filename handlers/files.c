@@ -1,0 +1,505 @@
+/*
+ * files: uploads (direct, or signed URL then :complete), listing,
+ * metadata with a signed download URL, streamed content, deletion.
+ * Storage and consistency rules live in lib/files.c.
+ */
+#include "authz.h"
+#include "files.h"
+#include "firestore.h"
+#include "fswrite.h"
+#include "gcs.h"
+#include "gcssign.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "model.h"
+#include "tenant.h"
+#include "worker.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int upload(struct fx_req *r, struct fx_err *e);
+static int sign_upload(struct fx_req *r, struct fx_err *e);
+static int complete(struct fx_req *r, struct fx_err *e);
+static int list(struct fx_req *r, struct fx_err *e);
+static int get(struct fx_req *r, struct fx_err *e);
+static int content(struct fx_req *r, struct fx_err *e);
+static int destroy(struct fx_req *r, struct fx_err *e);
+
+static const struct fx_route routes[] = {
+	{"POST", "/v1/files", upload, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_RAW, FX_FILE_MAX_DIRECT},
+	{"POST", "/v1/files:signUpload", sign_upload, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/files/{id}:complete", complete, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"GET", "/v1/files", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"GET", "/v1/files/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"GET", "/v1/files/{id}/content", content, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"DELETE", "/v1/files/{id}", destroy, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
+};
+
+static const char *const hidden[] = {"organizationId", "object", NULL};
+
+/* Clients may upload every kind but report (reports write those). */
+static int check_kind(const char *kind, struct fx_err *e)
+{
+	if (!kind)
+		return fx_err_invalid(e, "kind", "is required");
+	if (fx_json_enum_index(kind, fx_file_kinds) < 0 || strcmp(kind, "report") == 0)
+		return fx_err_invalid(e, "kind", "must be product_image, document or upload");
+	return 0;
+}
+
+/* An optional productId must name a product of the caller's organization. */
+static int check_product(struct fx_req *r, const char *product_id, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	const char *rel;
+
+	if (!product_id)
+		return 0;
+	rel = fx_tenant_path(r, NULL, "products", product_id, "product", e);
+	if (!rel || fx_tenant_get(r, rel, "product", &doc, e) < 0) {
+		if (e->code == 404) {
+			fx_err_clear(e);
+			return fx_err_invalid(e, "productId", "no such product");
+		}
+		return -1;
+	}
+	fx_doc_cleanup(&doc);
+	return 0;
+}
+
+static int send_file(struct fx_req *r, int status, const struct fx_doc *doc, bool with_url, struct fx_err *e)
+{
+	json_object *out = fx_file_json(doc, with_url, e);
+	int rc;
+
+	if (!out)
+		return -1;
+	rc = fx_resp_json(r, status, out);
+	json_object_put(out);
+	return rc;
+}
+
+static int upload(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"kind", "productId", NULL};
+	const char *kind = fx_req_query(r, "kind"), *product_id = fx_req_query(r, "productId");
+	const char *ctype = fx_req_env(r, "CONTENT_TYPE"), *raw_name = fx_req_header(r, "X-File-Name");
+	char *name, location[128];
+	struct fx_doc doc = {0};
+	int rc;
+
+	if (fx_req_query_allow(r, params, e) < 0 || check_kind(kind, e) < 0 ||
+	    fx_file_check_type(ctype, "Content-Type", e) < 0)
+		return -1;
+	if (!raw_name)
+		return fx_err_invalid(e, "X-File-Name", "is required");
+	/* X-File-Name is percent-encoded so that any UTF-8 name fits in a header. */
+	name = fx_percent_decode(r->arena, raw_name, strlen(raw_name), 0);
+	if (!name || !fx_utf8_valid(name, strlen(name)))
+		return fx_err_invalid(e, "X-File-Name", "must be percent-encoded UTF-8 without NUL");
+	if (fx_file_sniff(ctype, (const unsigned char *)(r->body ? r->body : ""), r->body_len, e) < 0 ||
+	    check_product(r, product_id, e) < 0)
+		return -1;
+	if (fx_file_store(r, kind, name, ctype, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
+		return -1;
+	snprintf(location, sizeof(location), "/v1/files/%s", doc.id);
+	fx_resp_header(r, "Location", location);
+	rc = send_file(r, 201, &doc, false, e);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+static int sign_upload(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const allowed[] = {"name", "contentType", "size", "kind", "productId", NULL};
+	const char *name, *ctype, *kind, *product_id = NULL, *rel, *object;
+	char id[FX_ID_LEN + 1], safe[128], header[200], expires[40], *doc_name = NULL;
+	const char *signed_headers[2] = {header, NULL};
+	struct fx_value fields = {0};
+	struct fx_doc doc = {0};
+	struct fx_buf url;
+	json_object *in = NULL, *writes = NULL, *out = NULL, *headers;
+	int64_t size;
+	bool present;
+	int rc = -1;
+
+	fx_buf_init(&url, 16384);
+	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "name", "name", true, 1, FX_FILE_NAME_MAX, &name, &present, e) < 0 ||
+	    fx_json_string(in, "contentType", "contentType", true, 1, 127, &ctype, &present, e) < 0 ||
+	    fx_json_int64(in, "size", "size", true, 1, FX_FILE_MAX_SIGNED, &size, &present, e) < 0 ||
+	    fx_json_string(in, "kind", "kind", true, 1, 32, &kind, &present, e) < 0 ||
+	    fx_json_string(in, "productId", "productId", false, 1, 128, &product_id, &present, e) < 0 ||
+	    check_kind(kind, e) < 0 || fx_file_safe_name(name, safe, sizeof(safe), e) < 0 ||
+	    check_product(r, product_id, e) < 0)
+		goto out;
+	if (fx_file_check_type(ctype, "contentType", e) < 0) {
+		e->code = 400; /* a field of the body, not the request's own type */
+		goto out;
+	}
+	fx_id_new(id);
+	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
+	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
+	if (!rel || !object)
+		goto out;
+	snprintf(header, sizeof(header), "Content-Type: %s", ctype);
+	if (fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, signed_headers, NULL, &url, e) < 0)
+		goto out;
+	fx_value_map(&fields);
+	fx_map_set_str(&fields, "kind", kind);
+	fx_map_set_str(&fields, "name", name);
+	fx_map_set_str(&fields, "contentType", ctype);
+	fx_map_set_int(&fields, "size", size);
+	if (product_id)
+		fx_map_set_str(&fields, "productId", product_id);
+	fx_map_set_str(&fields, "status", "pending");
+	fx_map_set_str(&fields, "object", object);
+	fx_map_set_str(&fields, "createdBy", r->principal->uid);
+	fx_tenant_stamp(r, &fields);
+	fx_map_set_now(&fields, "createdAt");
+	fx_map_set_now(&fields, "updatedAt");
+	doc_name = fx_tenant_name(rel);
+	writes = json_object_new_array();
+	if (fx_write_create(writes, doc_name, &fields, NULL, e) < 0 || fx_fs_commit(writes, NULL, NULL, NULL, e) < 0 ||
+	    fx_fs_get(rel, &doc, e) < 0)
+		goto out;
+	out = json_object_new_object();
+	json_object_object_add(out, "file", fx_doc_json(&doc, hidden));
+	json_object_object_add(out, "uploadUrl", json_object_new_string(url.data));
+	json_object_object_add(out, "method", json_object_new_string("PUT"));
+	headers = json_object_new_object();
+	json_object_object_add(headers, "Content-Type", json_object_new_string(ctype));
+	json_object_object_add(out, "headers", headers);
+	fx_ts_format((int64_t)time(NULL) + FX_FILE_URL_SECONDS, 0, 3, expires);
+	json_object_object_add(out, "expiresAt", json_object_new_string(expires));
+	{
+		char location[128];
+
+		snprintf(location, sizeof(location), "/v1/files/%s", id);
+		fx_resp_header(r, "Location", location);
+	}
+	rc = fx_resp_json(r, 201, out);
+out:
+	json_object_put(in);
+	json_object_put(writes);
+	json_object_put(out);
+	fx_value_cleanup(&fields);
+	fx_doc_cleanup(&doc);
+	fx_buf_cleanup(&url);
+	free(doc_name);
+	return rc;
+}
+
+/* Hashes an object as it streams by and keeps its first bytes for sniffing. */
+struct digest {
+	EVP_MD_CTX *sha;
+	unsigned char head[16];
+	size_t nhead;
+	size_t total;
+};
+
+static int digest_sink(void *ctx, const char *p, size_t n)
+{
+	struct digest *d = ctx;
+
+	EVP_DigestUpdate(d->sha, p, n);
+	for (size_t i = 0; i < n && d->nhead < sizeof(d->head); i++)
+		d->head[d->nhead++] = (unsigned char)p[i];
+	d->total += n;
+	return 0;
+}
+
+static int file_rel(struct fx_req *r, const char **rel, struct fx_err *e)
+{
+	*rel = fx_tenant_path(r, NULL, "files", fx_req_param(r, "id"), "file", e);
+	return *rel ? 0 : -1;
+}
+
+/* Checks the uploaded object against what :signUpload declared; marks the file ready. */
+static int complete(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const none[] = {NULL};
+	static const char *const mask[] = {"status", "sha256", "updatedAt", NULL};
+	const char *rel, *object, *ctype, *status;
+	struct fx_gcs_object meta;
+	struct fx_doc doc = {0};
+	struct fx_value map = {0};
+	struct digest d = {0};
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char hash[65], *name = NULL;
+	json_object *in = NULL, *writes = NULL;
+	int64_t size = 0;
+	int rc = -1;
+
+	if (file_rel(r, &rel, e) < 0 || fx_req_json(r, true, &in, e) < 0 || fx_json_allow(in, none, "", e) < 0 ||
+	    fx_tenant_get(r, rel, "file", &doc, e) < 0)
+		goto out;
+	status = fx_value_path_str(&doc.fields, "status");
+	if (status && strcmp(status, "ready") == 0) {
+		rc = send_file(r, 200, &doc, true, e);
+		goto out;
+	}
+	object = fx_value_path_str(&doc.fields, "object");
+	ctype = fx_value_path_str(&doc.fields, "contentType");
+	fx_value_path_int(&doc.fields, "size", &size);
+	memset(&d, 0, sizeof(d));
+	d.sha = EVP_MD_CTX_new();
+	if (!d.sha || EVP_DigestInit_ex(d.sha, EVP_sha256(), NULL) != 1) {
+		FX_ERR_INTERNAL(e, "sha256 unavailable");
+		goto out;
+	}
+	if (fx_gcs_stat(object, &meta, e) < 0) {
+		if (e->code == 404) {
+			fx_err_clear(e);
+			fx_err_set(e, 409, "FAILED_PRECONDITION",
+				   "nothing was uploaded to this file yet: it stays pending");
+		}
+		goto out;
+	}
+	if (meta.size != size) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION",
+			   "the upload has %lld bytes, %lld were declared: it stays pending", (long long)meta.size,
+			   (long long)size);
+		goto out;
+	}
+	if (fx_gcs_download(object, (size_t)size, digest_sink, &d, NULL, e) < 0)
+		goto out;
+	if (fx_file_sniff(ctype, d.head, d.nhead, e) < 0) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "the upload is not a %s file: it stays pending", ctype);
+		goto out;
+	}
+	EVP_DigestFinal_ex(d.sha, md, NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	fx_value_map(&map);
+	fx_map_set_str(&map, "status", "ready");
+	fx_map_set_str(&map, "sha256", hash);
+	fx_map_set_now(&map, "updatedAt");
+	name = fx_tenant_name(rel);
+	writes = json_object_new_array();
+	if (fx_write_update(writes, name, &map, mask, doc.update_time, NULL, e) < 0 ||
+	    fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+		goto out;
+	fx_doc_cleanup(&doc);
+	if (fx_tenant_get(r, rel, "file", &doc, e) < 0)
+		goto out;
+	rc = send_file(r, 200, &doc, true, e);
+out:
+	json_object_put(in);
+	json_object_put(writes);
+	fx_value_cleanup(&map);
+	fx_doc_cleanup(&doc);
+	EVP_MD_CTX_free(d.sha);
+	free(name);
+	return rc;
+}
+
+static int list(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"pageSize", "pageToken", "kind", "productId", NULL};
+	const char *kind = fx_req_query(r, "kind"), *product_id = fx_req_query(r, "productId"), *parent_rel;
+	const char *cursor[] = {"createdAt", NULL};
+	struct fx_query *q;
+	struct fx_value v = {0};
+	char sig[300];
+	int size, rc = -1;
+
+	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+		return -1;
+	if (kind && fx_json_enum_index(kind, fx_file_kinds) < 0)
+		return fx_err_invalid(e, "kind", "must be product_image, document, report or upload");
+	if (product_id && !fx_id_valid(product_id))
+		return fx_err_invalid(e, "productId", "is not a product id");
+	snprintf(sig, sizeof(sig), "files|%s|%s", kind ? kind : "", product_id ? product_id : "");
+	q = fx_tenant_query(r, NULL, "files", &parent_rel, e);
+	if (!q)
+		return -1;
+	if (kind) {
+		fx_value_string(&v, kind, strlen(kind));
+		rc = fx_query_where(q, "kind", "==", &v, e);
+		fx_value_cleanup(&v);
+		if (rc < 0)
+			goto out;
+	}
+	if (product_id) {
+		fx_value_string(&v, product_id, strlen(product_id));
+		rc = fx_query_where(q, "productId", "==", &v, e);
+		fx_value_cleanup(&v);
+		if (rc < 0)
+			goto out;
+	}
+	rc = -1;
+	if (fx_query_order_by(q, "createdAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
+	    fx_list_cursor(r, q, sig, e) == 0)
+		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, hidden, e);
+out:
+	fx_query_free(q);
+	return rc;
+}
+
+static int get(struct fx_req *r, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	const char *rel;
+	int rc;
+
+	if (file_rel(r, &rel, e) < 0 || fx_tenant_get(r, rel, "file", &doc, e) < 0)
+		return -1;
+	rc = send_file(r, 200, &doc, true, e);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+/* Streams the object to the client; the response starts with the first bytes. */
+struct stream {
+	struct fx_req *r;
+	const char *ctype;
+	long long size;
+	bool started;
+};
+
+static int stream_sink(void *ctx, const char *p, size_t n)
+{
+	struct stream *s = ctx;
+
+	if (!s->started) {
+		if (fx_resp_start(s->r, 200, s->ctype, s->size) < 0)
+			return -1;
+		s->started = true;
+	}
+	return fx_resp_write(s->r, p, n);
+}
+
+static int content(struct fx_req *r, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	struct stream s = {r, NULL, 0, false};
+	const char *rel, *status, *object, *name;
+	char disposition[700];
+	struct fx_buf encoded;
+	int64_t size = 0;
+	int rc = -1;
+
+	fx_buf_init(&encoded, 1024);
+	if (file_rel(r, &rel, e) < 0 || fx_tenant_get(r, rel, "file", &doc, e) < 0)
+		goto out;
+	status = fx_value_path_str(&doc.fields, "status");
+	if (!status || strcmp(status, "ready") != 0) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is still pending");
+		goto out;
+	}
+	object = fx_value_path_str(&doc.fields, "object");
+	name = fx_value_path_str(&doc.fields, "name");
+	s.ctype = fx_value_path_str(&doc.fields, "contentType");
+	fx_value_path_int(&doc.fields, "size", &size);
+	s.size = size;
+	/* An ASCII-safe name, and the exact one for clients that read RFC 5987. */
+	fx_url_encode(&encoded, name, strlen(name));
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+		 strrchr(object, '/') + 1, encoded.data ? encoded.data : "");
+	fx_resp_header(r, "Content-Disposition", disposition);
+	fx_resp_header(r, "X-Content-Type-Options", "nosniff");
+	if (fx_gcs_download(object, (size_t)size, stream_sink, &s, NULL, e) < 0) {
+		if (s.started) {
+			/* Bytes already went out: all that is left is to cut the response short. */
+			fx_log_error("file %s: download broke off: %s", doc.id, e->message);
+			rc = 0;
+		}
+		goto out;
+	}
+	rc = s.started ? 0 : fx_resp_start(r, 200, s.ctype, 0);
+out:
+	fx_doc_cleanup(&doc);
+	fx_buf_cleanup(&encoded);
+	return rc;
+}
+
+struct destroy_ctx {
+	struct fx_req *r;
+	const char *rel;
+	const char *product; /* the product it is attached to, or NULL */
+};
+
+/* Detaches the file from its product and deletes its document, in one commit. */
+static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	static const char *const mask[] = {"images", "updatedAt", NULL};
+	struct destroy_ctx *c = arg;
+	const char *paths[1];
+	struct fx_doc product = {0};
+	struct fx_value map = {0}, *images;
+	const struct fx_value *old;
+	char *name = NULL;
+	const char *file_id = strrchr(c->rel, '/') + 1;
+	int rc = -1;
+
+	if (c->product) {
+		paths[0] = c->product;
+		if (fx_fs_batch_get(paths, 1, t->id, &product, e) < 0)
+			return -1;
+		old = product.name ? fx_value_path(&product.fields, "images") : NULL;
+		if (old && old->type == FX_V_ARRAY) {
+			fx_value_map(&map);
+			images = fx_map_set(&map, "images");
+			fx_value_array(images);
+			for (size_t i = 0; i < old->u.arr.n; i++) {
+				const char *id = fx_value_path_str(&old->u.arr.items[i], "fileId");
+
+				if (!id || strcmp(id, file_id) != 0)
+					fx_value_copy(fx_array_push(images), &old->u.arr.items[i]);
+			}
+			fx_map_set_now(&map, "updatedAt");
+			name = fx_tenant_name(c->product);
+			if (fx_write_update(t->writes, name, &map, mask, product.update_time, NULL, e) < 0)
+				goto out;
+			free(name);
+			name = NULL;
+		}
+	}
+	name = fx_tenant_name(c->rel);
+	rc = fx_write_delete(t->writes, name, -1, NULL, e);
+out:
+	fx_doc_cleanup(&product);
+	fx_value_cleanup(&map);
+	free(name);
+	return rc;
+}
+
+static int destroy(struct fx_req *r, struct fx_err *e)
+{
+	struct destroy_ctx c = {r, NULL, NULL};
+	struct fx_doc doc = {0};
+	const char *object, *attached;
+	int rc = -1;
+
+	if (file_rel(r, &c.rel, e) < 0 || fx_tenant_get(r, c.rel, "file", &doc, e) < 0)
+		return -1;
+	object = fx_value_path_str(&doc.fields, "object");
+	attached = fx_value_path_str(&doc.fields, "attachedTo");
+	if (attached)
+		c.product = fx_tenant_path(r, NULL, "products", attached, "product", e);
+	/* The object first: a document without its object is what cleanup repairs, never the reverse. */
+	if (object && fx_gcs_delete(object, -1, e) < 0) {
+		if (e->code != 404)
+			goto out;
+		fx_err_clear(e);
+	}
+	if (fx_fs_run_transaction(destroy_txn, &c, e) < 0)
+		goto out;
+	rc = fx_resp_send(r, 204, NULL, NULL, 0);
+out:
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct fx_app app = {"files", routes, sizeof(routes) / sizeof(routes[0]), NULL};
+
+	return fx_worker_main(&app, argc, argv);
+}
