@@ -244,7 +244,17 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 			e, 500, "INTERNAL",
 			"emulator variables are set on Cloud Run (K_SERVICE=%s) with project %s: refusing to start",
 			c->k_service, c->project);
+	/* FLUXORI_AUTH_EMULATOR_TOKENS=false keeps the Auth emulator for admin calls but verifies
+	 * tokens exactly as on Google (RS256, keys from FLUXORI_FIREBASE_KEYS_URL): the tests use it. */
 	c->emulated_auth = c->auth_emulator != NULL;
+	if (c->emulated_auth && get("FLUXORI_AUTH_EMULATOR_TOKENS")) {
+		const char *v = get("FLUXORI_AUTH_EMULATOR_TOKENS");
+
+		if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+			c->emulated_auth = false;
+		else if (strcmp(v, "true") != 0 && strcmp(v, "1") != 0)
+			return fx_err_set(e, 500, "INTERNAL", "FLUXORI_AUTH_EMULATOR_TOKENS must be true or false");
+	}
 
 	if (c->firestore_emulator)
 		c->firestore_url = fmt("http://%s", c->firestore_emulator, NULL);
