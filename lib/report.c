@@ -1,0 +1,773 @@
+/*
+ * fx_report: the report engine (see report.h for what the reports hold).
+ *
+ * Time zones: day boundaries are the organization's local midnights
+ * converted to UTC by the C library (TZ, tzset, mktime, localtime_r), so
+ * DST and historical offsets are right wherever tzdata has them. TZ is
+ * process-wide, so every conversion runs under tz_lock; the engine owns
+ * its process's TZ (set once by fx_report_init, so later changes replace
+ * the variable in place instead of growing environ under other threads).
+ * Without tzdata for a zone (a slim container), the zones of fixed_zones
+ * fall back to their fixed offset: Africa/Johannesburg is +02:00 without
+ * DST (since 1944), UTC is +00:00. Any other zone without tzdata is a 500.
+ *
+ * Orders are read newest first (the index the orders list uses) and
+ * written oldest first: rows are kept in blocks that are reversed at the
+ * end.
+ */
+#include "report.h"
+
+#include "csv.h"
+#include "files.h"
+#include "firestore.h"
+#include "fsquery.h"
+#include "fsvalue.h"
+#include "json.h"
+#include "log.h"
+#include "mem.h"
+#include "tenant.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE_SIZE 200 /* documents per query */
+#define MAX_ROWS 50000 /* documents read, and rows written, by one report */
+#define MAX_CSV_BYTES (32u * 1024 * 1024)
+#define MAX_RANGE_DAYS 366 /* to - from */
+#define DEFAULT_SPAN_DAYS 30 /* from = to - 30 when absent */
+#define MIN_YEAR 2000
+#define MAX_YEAR 9998 /* to + 1 must still be a date */
+#define DEFAULT_TZ "Africa/Johannesburg"
+#define TZ_NAME_MAX 64
+
+enum report_type { SALES, INVENTORY, ORDERS };
+static const char *const types[] = {"sales", "inventory", "orders", NULL};
+
+/* ---- calendar: days since 1970-01-01 (proleptic Gregorian) ---- */
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void format_day(int64_t day, char out[16])
+{
+	int y, m, d;
+
+	civil_from_days(day, &y, &m, &d);
+	snprintf(out, 16, "%04d-%02d-%02d", y, m, d);
+}
+
+/* A calendar date "YYYY-MM-DD" (MIN_YEAR..MAX_YEAR) as a day number; -1 when malformed. */
+static int parse_day(const char *s, int64_t *day)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || strspn(s, "0123456789") != 4 ||
+	    strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
+		return -1;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < MIN_YEAR || y > MAX_YEAR || m < 1 || m > 12 || d < 1)
+		return -1;
+	if (d > mdays[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -1;
+	*day = days_from_civil(y, m, d);
+	return 0;
+}
+
+/* ---- time zones ---- */
+
+struct zone {
+	char name[TZ_NAME_MAX + 1];
+	bool fixed; /* no tzdata: offset applies at every instant */
+	int32_t offset; /* seconds east of UTC, when fixed */
+};
+
+static const struct {
+	const char *name;
+	int32_t offset;
+} fixed_zones[] = {
+	{"Africa/Johannesburg", 2 * 3600},
+	{"UTC", 0},
+	{"Etc/UTC", 0},
+};
+
+static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+static char tz_current[TZ_NAME_MAX + 1]; /* the zone TZ names, under tz_lock */
+
+/*
+ * Resolves an organization's timezone name: tzdata when the zone file is
+ * installed, else a fixed_zones entry. 500 for a malformed name or a zone
+ * this server cannot convert.
+ */
+static int zone_open(const char *name, struct zone *z, struct fx_err *e)
+{
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-";
+	const char *dir = getenv("TZDIR");
+	char path[512];
+	size_t n = strlen(name);
+
+	if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || strstr(name, "..") || strspn(name, allowed) != n)
+		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
+	snprintf(z->name, sizeof(z->name), "%s", name);
+	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+	z->fixed = false;
+	z->offset = 0;
+	if (access(path, R_OK) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(fixed_zones) / sizeof(fixed_zones[0]); i++) {
+		if (strcmp(name, fixed_zones[i].name) == 0) {
+			z->fixed = true;
+			z->offset = fixed_zones[i].offset;
+			return 0;
+		}
+	}
+	return FX_ERR_INTERNAL(e, "time zone %s is not installed on this server", name);
+}
+
+/* Takes tz_lock and points the C library's local time at z (not fixed). */
+static void tz_enter(const struct zone *z)
+{
+	char value[TZ_NAME_MAX + 2];
+
+	pthread_mutex_lock(&tz_lock);
+	if (strcmp(tz_current, z->name) == 0)
+		return;
+	snprintf(value, sizeof(value), ":%s", z->name);
+	setenv("TZ", value, 1);
+	tzset();
+	snprintf(tz_current, sizeof(tz_current), "%s", z->name);
+}
+
+static void tz_leave(void)
+{
+	pthread_mutex_unlock(&tz_lock);
+}
+
+/* The UTC instant of the local midnight that starts day. */
+static int64_t zone_midnight(const struct zone *z, int64_t day)
+{
+	struct tm tm = {0};
+	int y, m, d;
+	time_t t;
+
+	if (z->fixed)
+		return day * 86400 - z->offset;
+	civil_from_days(day, &y, &m, &d);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	tm.tm_isdst = -1; /* a midnight skipped by DST normalises to the day's first instant */
+	tz_enter(z);
+	t = mktime(&tm);
+	tz_leave();
+	return (int64_t)t;
+}
+
+/* Local broken-down times of secs[0..n), converted under one hold of tz_lock. */
+static void zone_local(const struct zone *z, const int64_t *secs, size_t n, struct tm *out)
+{
+	if (z->fixed) {
+		for (size_t i = 0; i < n; i++) {
+			time_t t = (time_t)(secs[i] + z->offset);
+
+			gmtime_r(&t, &out[i]);
+		}
+		return;
+	}
+	tz_enter(z);
+	for (size_t i = 0; i < n; i++) {
+		time_t t = (time_t)secs[i];
+
+		localtime_r(&t, &out[i]);
+	}
+	tz_leave();
+}
+
+static int64_t tm_day(const struct tm *tm)
+{
+	return days_from_civil((int64_t)tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday);
+}
+
+/* ---- the report being built ---- */
+
+struct sale {
+	char *sku;
+	char *name;
+	int64_t quantity;
+	int64_t revenue;
+};
+
+/* One local day's sales, one entry per SKU (open addressing over entries). */
+struct day_sales {
+	int64_t day;
+	bool open;
+	struct sale *items;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1 into items, 0 when free */
+	size_t nslots;
+	int64_t shipping;
+};
+
+struct report {
+	struct fx_req *r;
+	enum report_type type;
+	struct zone zone;
+	int64_t from, to; /* local days, inclusive */
+	int64_t start, end; /* UTC [start, end) */
+	struct fx_buf rows; /* orders and sales: blocks newest first */
+	size_t *marks; /* where each block of rows starts */
+	size_t nmarks, capmarks;
+	size_t nrows;
+	struct day_sales day;
+	int64_t units, revenue; /* sales: sums of the rows written */
+	int64_t order_totals; /* sales: sum of the orders' totalCents, a cross-check */
+	struct fx_buf out; /* the CSV */
+};
+
+static int too_big(struct fx_err *e)
+{
+	return fx_err_set(e, 409, "FAILED_PRECONDITION", "the report would exceed %u MiB: choose a shorter range",
+			  MAX_CSV_BYTES / (1024 * 1024));
+}
+
+static int too_many(const struct report *rp, struct fx_err *e)
+{
+	if (rp->type == INVENTORY)
+		return fx_err_set(e, 409, "FAILED_PRECONDITION",
+				  "the inventory report holds at most %d products: this catalogue has more", MAX_ROWS);
+	return fx_err_set(e, 409, "FAILED_PRECONDITION",
+			  "the report would have more than %d rows: choose a shorter range", MAX_ROWS);
+}
+
+static int count_row(struct report *rp, struct fx_err *e)
+{
+	return ++rp->nrows > MAX_ROWS ? too_many(rp, e) : 0;
+}
+
+/* Starts a block of rows that stays together when the blocks are reversed. */
+static void mark(struct report *rp)
+{
+	if (rp->nmarks == rp->capmarks) {
+		rp->capmarks = rp->capmarks ? rp->capmarks * 2 : 256;
+		rp->marks = fx_xrealloc(rp->marks, rp->capmarks * sizeof(*rp->marks));
+	}
+	rp->marks[rp->nmarks++] = rp->rows.len;
+}
+
+static void day_reset(struct day_sales *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->items[i].sku);
+		free(d->items[i].name);
+	}
+	d->n = 0;
+	d->shipping = 0;
+	d->open = false;
+	if (d->slots)
+		memset(d->slots, 0, d->nslots * sizeof(*d->slots));
+}
+
+static void day_cleanup(struct day_sales *d)
+{
+	day_reset(d);
+	free(d->items);
+	free(d->slots);
+}
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void day_rehash(struct day_sales *d, size_t nslots)
+{
+	free(d->slots);
+	d->slots = fx_xcalloc(nslots, sizeof(*d->slots));
+	d->nslots = nslots;
+	for (size_t i = 0; i < d->n; i++) {
+		size_t h = (size_t)hash(d->items[i].sku) & (nslots - 1);
+
+		while (d->slots[h])
+			h = (h + 1) & (nslots - 1);
+		d->slots[h] = (uint32_t)(i + 1);
+	}
+}
+
+/* The day's entry for sku, added (with name) when new; NULL past MAX_ROWS. */
+static struct sale *day_sale(struct report *rp, const char *sku, const char *name)
+{
+	struct day_sales *d = &rp->day;
+	size_t h;
+
+	if (2 * (d->n + 1) > d->nslots)
+		day_rehash(d, d->nslots ? d->nslots * 2 : 256);
+	for (h = (size_t)hash(sku) & (d->nslots - 1); d->slots[h]; h = (h + 1) & (d->nslots - 1))
+		if (strcmp(d->items[d->slots[h] - 1].sku, sku) == 0)
+			return &d->items[d->slots[h] - 1];
+	if (rp->nrows + d->n + 1 > MAX_ROWS)
+		return NULL;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 64;
+		d->items = fx_xrealloc(d->items, d->cap * sizeof(*d->items));
+	}
+	d->items[d->n] = (struct sale){fx_xstrdup(sku), fx_xstrdup(name), 0, 0};
+	d->slots[h] = (uint32_t)(++d->n);
+	return &d->items[d->n - 1];
+}
+
+static int sale_cmp(const void *a, const void *b)
+{
+	const struct sale *x = a, *y = b;
+
+	return strcmp(x->sku, y->sku);
+}
+
+/* Writes the open day's rows (by SKU, then its shipping) as one block. */
+static int day_flush(struct report *rp, struct fx_err *e)
+{
+	struct day_sales *d = &rp->day;
+	struct fx_buf *b = &rp->rows;
+	char date[16];
+	int rc = -1;
+
+	if (!d->open)
+		return 0;
+	format_day(d->day, date);
+	qsort(d->items, d->n, sizeof(*d->items), sale_cmp);
+	mark(rp);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct sale *s = &d->items[i];
+
+		if (count_row(rp, e) < 0)
+			goto out;
+		if (fx_csv_text(b, date) < 0 || fx_csv_text(b, s->sku) < 0 || fx_csv_text(b, s->name) < 0 ||
+		    fx_csv_int(b, s->quantity) < 0 || fx_csv_cents(b, s->revenue) < 0 || fx_csv_end_row(b) < 0) {
+			too_big(e);
+			goto out;
+		}
+		rp->units += s->quantity;
+		rp->revenue += s->revenue;
+	}
+	if (d->shipping != 0) {
+		if (count_row(rp, e) < 0)
+			goto out;
+		if (fx_csv_text(b, date) < 0 || fx_csv_text(b, "") < 0 || fx_csv_text(b, "Shipping") < 0 ||
+		    fx_csv_text(b, "") < 0 || fx_csv_cents(b, d->shipping) < 0 || fx_csv_end_row(b) < 0) {
+			too_big(e);
+			goto out;
+		}
+		rp->revenue += d->shipping;
+	}
+	rc = 0;
+out:
+	day_reset(d);
+	return rc;
+}
+
+static const char *str_or_empty(const struct fx_value *map, const char *path)
+{
+	const char *s = fx_value_path_str(map, path);
+
+	return s ? s : "";
+}
+
+static int64_t int_or_zero(const struct fx_value *map, const char *path)
+{
+	int64_t n = 0;
+
+	fx_value_path_int(map, path, &n);
+	return n;
+}
+
+/* Local times of the documents' createdAt (the query filtered on it, so it is a timestamp). */
+static void created_local(const struct report *rp, const struct fx_doc *docs, size_t n, struct tm *out)
+{
+	int64_t secs[PAGE_SIZE];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_value *v = fx_value_path(&docs[i].fields, "createdAt");
+
+		secs[i] = v && v->type == FX_V_TIMESTAMP ? v->u.ts.secs : 0;
+	}
+	zone_local(&rp->zone, secs, n, out);
+}
+
+static int orders_page(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct fx_buf *b = &rp->rows;
+	struct tm local[PAGE_SIZE];
+
+	created_local(rp, docs, n, local);
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_value *f = &docs[i].fields, *items = fx_value_path(f, "items");
+		int64_t units = 0;
+		char date[64];
+
+		for (size_t j = 0; items && items->type == FX_V_ARRAY && j < items->u.arr.n; j++)
+			units += int_or_zero(&items->u.arr.items[j], "quantity");
+		snprintf(date, sizeof(date), "%04d-%02d-%02d %02d:%02d", local[i].tm_year + 1900, local[i].tm_mon + 1,
+			 local[i].tm_mday, local[i].tm_hour, local[i].tm_min);
+		if (count_row(rp, e) < 0)
+			return -1;
+		mark(rp);
+		if (fx_csv_text(b, str_or_empty(f, "number")) < 0 || fx_csv_text(b, date) < 0 ||
+		    fx_csv_text(b, str_or_empty(f, "channel")) < 0 || fx_csv_text(b, str_or_empty(f, "status")) < 0 ||
+		    fx_csv_text(b, str_or_empty(f, "customer.name")) < 0 || fx_csv_int(b, units) < 0 ||
+		    fx_csv_cents(b, int_or_zero(f, "subtotalCents")) < 0 ||
+		    fx_csv_cents(b, int_or_zero(f, "shippingCents")) < 0 ||
+		    fx_csv_cents(b, int_or_zero(f, "vatCents")) < 0 ||
+		    fx_csv_cents(b, int_or_zero(f, "totalCents")) < 0 || fx_csv_end_row(b) < 0)
+			return too_big(e);
+	}
+	return 0;
+}
+
+static int sales_page(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct tm local[PAGE_SIZE];
+
+	created_local(rp, docs, n, local);
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_value *f = &docs[i].fields, *items = fx_value_path(f, "items");
+		const char *status = fx_value_path_str(f, "status");
+		int64_t day = tm_day(&local[i]);
+
+		if (status && strcmp(status, "cancelled") == 0)
+			continue;
+		if (rp->day.open && rp->day.day != day && day_flush(rp, e) < 0)
+			return -1;
+		rp->day.day = day;
+		rp->day.open = true;
+		for (size_t j = 0; items && items->type == FX_V_ARRAY && j < items->u.arr.n; j++) {
+			const struct fx_value *it = &items->u.arr.items[j];
+			int64_t q = int_or_zero(it, "quantity"), line;
+			struct sale *s;
+
+			if (!fx_value_path_int(it, "lineTotalCents", &line))
+				line = q * int_or_zero(it, "unitPriceCents");
+			s = day_sale(rp, str_or_empty(it, "sku"), str_or_empty(it, "name"));
+			if (!s)
+				return too_many(rp, e);
+			s->quantity += q;
+			s->revenue += line;
+		}
+		rp->day.shipping += int_or_zero(f, "shippingCents");
+		rp->order_totals += int_or_zero(f, "totalCents");
+	}
+	return 0;
+}
+
+static int inventory_page(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct fx_buf *b = &rp->out;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_value *f = &docs[i].fields, *low = fx_value_path(f, "lowStock");
+		int64_t on_hand = int_or_zero(f, "stock.onHand"), reserved = int_or_zero(f, "stock.reserved"),
+			available, cost = 0, value = 0;
+		bool has_cost = fx_value_path_int(f, "costCents", &cost), has_value;
+
+		if (!fx_value_path_int(f, "stock.available", &available))
+			available = on_hand - reserved;
+		has_value = has_cost && !__builtin_mul_overflow(on_hand, cost, &value);
+		if (count_row(rp, e) < 0)
+			return -1;
+		if (fx_csv_text(b, str_or_empty(f, "sku")) < 0 || fx_csv_text(b, str_or_empty(f, "name")) < 0 ||
+		    fx_csv_text(b, str_or_empty(f, "category")) < 0 || fx_csv_text(b, str_or_empty(f, "status")) < 0 ||
+		    fx_csv_int(b, on_hand) < 0 || fx_csv_int(b, reserved) < 0 || fx_csv_int(b, available) < 0 ||
+		    fx_csv_int(b, int_or_zero(f, "stock.reorderPoint")) < 0 ||
+		    fx_csv_text(b, low && low->type == FX_V_BOOL ? (low->u.b ? "true" : "false") : "") < 0 ||
+		    fx_csv_cents(b, int_or_zero(f, "priceCents")) < 0 ||
+		    (has_cost ? fx_csv_cents(b, cost) : fx_csv_text(b, "")) < 0 ||
+		    (has_value ? fx_csv_cents(b, value) : fx_csv_text(b, "")) < 0 || fx_csv_end_row(b) < 0)
+			return too_big(e);
+	}
+	return 0;
+}
+
+/* ---- reading ---- */
+
+struct scan {
+	const char *collection;
+	const char *order_field; /* then __name__, in the same direction */
+	bool descending;
+	bool ranged; /* order_field (a timestamp) in [start, end) */
+	int (*page)(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e);
+};
+
+/* Reads the collection page by page through a cursor, at most MAX_ROWS documents. */
+static int scan(struct report *rp, const struct scan *sc, struct fx_err *e)
+{
+	struct fx_query *q;
+	struct fx_doc *docs = NULL;
+	struct fx_value v = {0}, cursor[2] = {{0}, {0}};
+	const char *parent_rel;
+	size_t n = 0, seen = 0;
+	int rc = -1;
+
+	q = fx_tenant_query(rp->r, NULL, sc->collection, &parent_rel, e);
+	if (!q)
+		return -1;
+	if (sc->ranged) {
+		fx_value_ts(&v, rp->start, 0);
+		if (fx_query_where(q, sc->order_field, ">=", &v, e) < 0)
+			goto out;
+		fx_value_ts(&v, rp->end, 0);
+		if (fx_query_where(q, sc->order_field, "<", &v, e) < 0)
+			goto out;
+	}
+	if (fx_query_order_by(q, sc->order_field, sc->descending, e) < 0 ||
+	    fx_query_order_by(q, "__name__", sc->descending, e) < 0)
+		goto out;
+	fx_query_limit(q, PAGE_SIZE);
+	for (;;) {
+		const struct fx_value *last;
+
+		if (fx_fs_query(parent_rel, q, NULL, &docs, &n, e) < 0)
+			goto out;
+		seen += n;
+		if (seen > MAX_ROWS) {
+			too_many(rp, e);
+			goto out;
+		}
+		if (n > 0 && sc->page(rp, docs, n, e) < 0)
+			goto out;
+		if (n < PAGE_SIZE)
+			break;
+		last = fx_value_path(&docs[n - 1].fields, sc->order_field);
+		if (!last) {
+			FX_ERR_INTERNAL(e, "%s %s has no %s", sc->collection, docs[n - 1].id, sc->order_field);
+			goto out;
+		}
+		fx_value_copy(&cursor[0], last);
+		fx_value_string(&cursor[1], docs[n - 1].id, strlen(docs[n - 1].id));
+		rc = fx_query_start_after(q, cursor, 2, e);
+		fx_value_cleanup(&cursor[0]);
+		fx_value_cleanup(&cursor[1]);
+		fx_docs_free(docs, n);
+		docs = NULL;
+		n = 0;
+		if (rc < 0)
+			goto out;
+		rc = -1;
+	}
+	rc = 0;
+out:
+	fx_docs_free(docs, n);
+	fx_query_free(q);
+	return rc;
+}
+
+static int header(struct fx_buf *b, const char *const *names)
+{
+	for (; *names; names++)
+		if (fx_csv_text(b, *names) < 0)
+			return -1;
+	return fx_csv_end_row(b);
+}
+
+/* Appends the blocks of rows oldest first. */
+static int unreverse(struct report *rp, struct fx_err *e)
+{
+	for (size_t i = rp->nmarks; i-- > 0;) {
+		size_t end = i + 1 < rp->nmarks ? rp->marks[i + 1] : rp->rows.len;
+
+		if (fx_buf_append(&rp->out, rp->rows.data + rp->marks[i], end - rp->marks[i]) < 0)
+			return too_big(e);
+	}
+	return 0;
+}
+
+static int build(struct report *rp, struct fx_err *e)
+{
+	static const char *const orders_header[] = {"number",	"date",	    "channel", "status", "customer", "items",
+						    "subtotal", "shipping", "vat",     "total",	 NULL};
+	static const char *const sales_header[] = {"date", "sku", "name", "quantity", "revenue", NULL};
+	static const char *const inventory_header[] = {
+		"sku",		"name",	    "category", "status", "onHand",	"reserved", "available",
+		"reorderPoint", "lowStock", "price",	"cost",	  "stockValue", NULL};
+	static const struct scan orders_scan = {"orders", "createdAt", true, true, orders_page};
+	static const struct scan sales_scan = {"orders", "createdAt", true, true, sales_page};
+	static const struct scan inventory_scan = {"products", "skuKey", false, false, inventory_page};
+	struct fx_buf *b = &rp->out;
+
+	switch (rp->type) {
+	case ORDERS:
+		if (header(b, orders_header) < 0)
+			return too_big(e);
+		return scan(rp, &orders_scan, e) < 0 ? -1 : unreverse(rp, e);
+	case SALES:
+		if (header(b, sales_header) < 0)
+			return too_big(e);
+		if (scan(rp, &sales_scan, e) < 0 || day_flush(rp, e) < 0 || unreverse(rp, e) < 0)
+			return -1;
+		if (rp->revenue != rp->order_totals)
+			fx_log_warn("sales report: rows add up to %" PRId64 " cents, the orders' totals to %" PRId64,
+				    rp->revenue, rp->order_totals);
+		if (fx_csv_text(b, "TOTAL") < 0 || fx_csv_text(b, "") < 0 || fx_csv_text(b, "") < 0 ||
+		    fx_csv_int(b, rp->units) < 0 || fx_csv_cents(b, rp->revenue) < 0 || fx_csv_end_row(b) < 0)
+			return too_big(e);
+		return 0;
+	case INVENTORY:
+		if (header(b, inventory_header) < 0)
+			return too_big(e);
+		return scan(rp, &inventory_scan, e);
+	}
+	return FX_ERR_INTERNAL(e, "unknown report type");
+}
+
+/* ---- the entry points ---- */
+
+/* Single-threaded start: TZ exists from now on, so tz_enter only ever replaces it. */
+int fx_report_init(struct fx_err *e)
+{
+	(void)e;
+	setenv("TZ", ":UTC", 1);
+	tzset();
+	snprintf(tz_current, sizeof(tz_current), "%s", "UTC");
+	return 0;
+}
+
+/* The zone of r's organization (its timezone, DEFAULT_TZ when unset). */
+static int org_zone(struct fx_req *r, struct zone *z, struct fx_err *e)
+{
+	struct fx_doc org = {0};
+	const char *tz;
+	int rc = -1;
+
+	if (fx_fs_get(fx_tenant_root(r), &org, e) < 0)
+		goto out;
+	tz = fx_value_path_str(&org.fields, "timezone");
+	rc = zone_open(tz && *tz ? tz : DEFAULT_TZ, z, e);
+out:
+	fx_doc_cleanup(&org);
+	return rc;
+}
+
+/* The local day it is now in z. */
+static int64_t zone_today(const struct zone *z)
+{
+	int64_t now;
+	int32_t nanos;
+	struct tm local;
+
+	fx_ts_now(&now, &nanos);
+	zone_local(z, &now, 1, &local);
+	return tm_day(&local);
+}
+
+/* An optional day argument: 400 naming field when not a date. */
+static int take_day(const char *s, const char *field, int64_t *day, struct fx_err *e)
+{
+	if (parse_day(s, day) < 0)
+		return fx_err_invalid(e, field, "must be a date YYYY-MM-DD between %d-01-01 and %d-12-31", MIN_YEAR,
+				      MAX_YEAR);
+	return 0;
+}
+
+int fx_report_run(struct fx_req *r, const char *type, const char *from, const char *to, struct fx_doc *file,
+		  struct fx_err *e)
+{
+	struct report *rp = fx_xcalloc(1, sizeof(*rp));
+	char name[96], from_s[16], to_s[16];
+	int64_t today;
+	int rc = -1;
+
+	rp->r = r;
+	fx_buf_init(&rp->rows, MAX_CSV_BYTES);
+	fx_buf_init(&rp->out, MAX_CSV_BYTES);
+	if (!type || fx_json_enum_index(type, types) < 0) {
+		fx_err_invalid(e, "type", "must be sales, inventory or orders");
+		goto out;
+	}
+	rp->type = (enum report_type)fx_json_enum_index(type, types);
+	if ((from && take_day(from, "from", &rp->from, e) < 0) || (to && take_day(to, "to", &rp->to, e) < 0))
+		goto out;
+
+	if (org_zone(r, &rp->zone, e) < 0)
+		goto out;
+	today = zone_today(&rp->zone);
+	if (!to)
+		rp->to = today - 1;
+	if (!from)
+		rp->from = rp->to - DEFAULT_SPAN_DAYS;
+	format_day(rp->from, from_s);
+	format_day(rp->to, to_s);
+	if (rp->from > rp->to) {
+		fx_err_invalid(e, "from", "must be on or before to (%s)", to_s);
+		goto out;
+	}
+	if (rp->to - rp->from > MAX_RANGE_DAYS) {
+		fx_err_invalid(e, "from", "must be at most %d days before to (%s)", MAX_RANGE_DAYS, to_s);
+		goto out;
+	}
+	rp->start = zone_midnight(&rp->zone, rp->from);
+	rp->end = zone_midnight(&rp->zone, rp->to + 1);
+
+	if (build(rp, e) < 0)
+		goto out;
+	/* Inventory is stock as of now: its name carries today, not the ignored range. */
+	if (rp->type == INVENTORY) {
+		format_day(today, from_s);
+		format_day(today, to_s);
+	}
+	snprintf(name, sizeof(name), "%s-%s-%s.csv", types[rp->type], from_s, to_s);
+	rc = fx_file_store(r, "report", name, "text/csv", rp->out.data ? rp->out.data : "", rp->out.len, NULL, file, e);
+out:
+	fx_buf_cleanup(&rp->rows);
+	fx_buf_cleanup(&rp->out);
+	day_cleanup(&rp->day);
+	free(rp->marks);
+	free(rp);
+	return rc;
+}
+
+int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e)
+{
+	struct zone z;
+	char day[16];
+
+	if (org_zone(r, &z, e) < 0)
+		return -1;
+	format_day(zone_today(&z) - 1, day);
+	if (strlen(day) != 10)
+		return FX_ERR_INTERNAL(e, "yesterday (%s) is not a date YYYY-MM-DD", day);
+	memcpy(out, day, 11);
+	return 0;
+}

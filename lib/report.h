@@ -1,0 +1,64 @@
+/*
+ * fx_report: CSV reports of an organization, stored as files of kind
+ * report. Shared by the reports group (POST /v1/reports) and the jobs
+ * group (scheduled reports). Reads organizations/{org} (its timezone),
+ * orders/{id} and products/{id}; writes through fx_file_store. The
+ * organization is always r->principal's, and only r->arena and
+ * r->principal are used, so a synthetic request context will do.
+ * Arguments are borrowed; the stored file document belongs to the caller.
+ *
+ * A report covers days (YYYY-MM-DD) in the organization's timezone, both
+ * inclusive: to defaults to yesterday, from to 30 days before to; to is
+ * at most 366 days after from. The CSV is RFC 4180 (csv.h: CRLF rows,
+ * header row first, formula-safe text), money in rand with two decimals,
+ * dates local.
+ *
+ *   orders     one row per order created in the range
+ *   sales      one row per local day and SKU of the orders in the range
+ *              that are not cancelled, a "Shipping" row per day that
+ *              charged shipping, then a TOTAL row equal to the sum of
+ *              those orders' totalCents
+ *   inventory  one row per product as it is now (the range is ignored)
+ *
+ * Reads are bounded: pages of 200 through a cursor, and a report that
+ * would read or hold more than 50000 documents or rows, or grow past
+ * 32 MiB, is refused with 409 FAILED_PRECONDITION.
+ */
+#ifndef FX_REPORT_H
+#define FX_REPORT_H
+
+#include "err.h"
+#include "firestore.h"
+
+struct fx_req;
+
+/*
+ * Once per process, before threads start: the engine takes over the
+ * process's TZ (converting under its own lock), so nothing else in the
+ * process may use local time. Cannot fail today.
+ */
+int fx_report_init(struct fx_err *e);
+
+/*
+ * Builds the report type ("sales", "inventory" or "orders") of r's
+ * organization over the local days from..to (YYYY-MM-DD, inclusive; NULL
+ * takes the default above) and stores it as a file of kind report named
+ * "<type>-<from>-<to>.csv" (today's date twice for inventory). *file,
+ * zeroed by the caller, receives the stored file document; the caller
+ * releases it with fx_doc_cleanup whatever the result. Fails with 400
+ * naming type, from or to for a bad argument or range, 409
+ * FAILED_PRECONDITION for a report over the bounds, 500 for a timezone
+ * this server cannot convert, and as Firestore and Cloud Storage fail.
+ */
+int fx_report_run(struct fx_req *r, const char *type, const char *from, const char *to, struct fx_doc *file,
+		  struct fx_err *e);
+
+/*
+ * Yesterday's date (YYYY-MM-DD) in the timezone of r's organization
+ * (Africa/Johannesburg when it has none) into out. Reads the organization
+ * document; fails as fx_fs_get does, or with 500 for a timezone this
+ * server cannot convert.
+ */
+int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e);
+
+#endif
