@@ -1,0 +1,593 @@
+/*
+ * jobs: Cloud Scheduler's targets. POST /v1/jobs/{name} runs a job for every
+ * organization (Google-signed OIDC token of an allowed service account) or
+ * for the caller's own (an admin's Firebase token). A lease document keeps
+ * overlapping runs out (409 ABORTED) and expires if a run dies; every run
+ * is recorded in jobRuns with its summary; organizations are walked in
+ * pages, and one organization's failure is recorded while the others go on.
+ */
+#include "authz.h"
+#include "files.h"
+#include "firestore.h"
+#include "fswrite.h"
+#include "gcs.h"
+#include "http.h"
+#include "insights.h"
+#include "json.h"
+#include "log.h"
+#include "model.h"
+#include "report.h"
+#include "stock.h"
+#include "tenant.h"
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int run(struct fx_req *r, struct fx_err *e);
+static int runs(struct fx_req *r, struct fx_err *e);
+
+static const struct fx_route routes[] = {
+	{"GET", "/v1/jobs/runs", runs, FX_MEMBER, FX_ROLE_ADMIN, 0, 0},
+	{"POST", "/v1/jobs/{name}", run, FX_JOB, FX_ROLE_ADMIN, 0, 0},
+};
+
+#define LEASE_SECONDS 900 /* a run that dies frees its job after 15 minutes */
+#define ORG_PAGE 100
+#define MAX_ERRORS 20
+#define STALE_UPLOAD_S (24 * 3600)
+#define OLD_RUN_S (30 * 24 * 3600)
+#define OLD_INSIGHT_S (90 * 24 * 3600)
+#define CLEANUP_BATCH 200
+
+static const char *const jobs[] = {"inventory-check", "sync", "reports", "cleanup", NULL};
+
+/* What one run did, as recorded in its jobRuns document. */
+struct run_state {
+	const char *job;
+	const char *scope; /* "all" or the organization id */
+	const char *by; /* service account email or uid */
+	struct fx_value summary; /* FX_V_MAP of counters and repairs */
+	struct fx_value errors; /* FX_V_ARRAY of {organizationId, message} */
+	int organizations;
+	int failed;
+};
+
+/* Acts for an organization without a client: the arena and principal the tenant layer needs. */
+struct org_ctx {
+	struct fx_req req;
+	struct fx_principal principal;
+};
+
+static void org_ctx_init(struct org_ctx *c, struct fx_arena *arena, const char *org)
+{
+	memset(c, 0, sizeof(*c));
+	c->principal.uid = "fluxori-jobs";
+	c->principal.organization_id = org;
+	c->principal.role = FX_ROLE_OWNER;
+	c->req.arena = arena;
+	c->req.principal = &c->principal;
+}
+
+static void counter_add(struct fx_value *map, const char *name, int64_t n)
+{
+	int64_t v = 0;
+
+	fx_value_path_int(map, name, &v);
+	fx_map_set_int(map, name, v + n);
+}
+
+/* ---- leases ---- */
+
+struct lease_ctx {
+	const char *rel;
+	const char *run_id;
+	bool release;
+	int64_t busy_until;
+};
+
+static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct lease_ctx *c = arg;
+	const char *paths[1] = {c->rel};
+	struct fx_doc doc = {0};
+	struct fx_value lease = {0};
+	int64_t until = 0, now = (int64_t)time(NULL);
+	const char *holder;
+	char *name = fx_fs_name(c->rel);
+	int rc = -1;
+
+	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+		goto out;
+	holder = doc.name ? fx_value_path_str(&doc.fields, "runId") : NULL;
+	if (doc.name)
+		fx_value_path_int(&doc.fields, "expiresAt", &until);
+	if (c->release) {
+		/* Only the holder frees its lease; an expired and retaken one is not ours. */
+		rc = holder && strcmp(holder, c->run_id) == 0 ? fx_write_delete(t->writes, name, -1, NULL, e) : 0;
+		goto out;
+	}
+	if (doc.name && until > now) {
+		c->busy_until = until;
+		fx_err_set(e, 409, "ABORTED", "this job is already running (run %s)", holder ? holder : "?");
+		e->retry_after = (int)(until - now);
+		goto out;
+	}
+	fx_value_map(&lease);
+	fx_map_set_str(&lease, "runId", c->run_id);
+	fx_map_set_int(&lease, "expiresAt", now + LEASE_SECONDS);
+	fx_map_set_now(&lease, "takenAt");
+	rc = fx_write_set(t->writes, name, &lease, NULL, e);
+out:
+	fx_doc_cleanup(&doc);
+	fx_value_cleanup(&lease);
+	free(name);
+	return rc;
+}
+
+static int lease(const char *job, const char *scope, const char *run_id, bool release, struct fx_err *e)
+{
+	char rel[300];
+	struct lease_ctx c = {rel, run_id, release, 0};
+
+	snprintf(rel, sizeof(rel), "jobLeases/%s-%s", job, scope);
+	return fx_fs_run_transaction(lease_txn, &c, e);
+}
+
+/* ---- the jobs, each for one organization ---- */
+
+static int inventory_check(struct org_ctx *o, struct run_state *st, struct fx_err *e)
+{
+	int created = 0, updated = 0;
+
+	if (fx_insights_generate(o->principal.organization_id, st->by, &created, &updated, e) < 0)
+		return -1;
+	counter_add(&st->summary, "insightsCreated", created);
+	counter_add(&st->summary, "insightsUpdated", updated);
+	return 0;
+}
+
+/* sync: stock.reserved must equal what open orders hold; repairs drift, reports each repair. */
+struct sync_ctx {
+	struct org_ctx *o;
+	struct run_state *st;
+	int checked;
+	struct fx_value repairs; /* FX_V_ARRAY, rebuilt on each attempt */
+};
+
+#define SYNC_MAX_ORDERS 5000
+#define SYNC_MAX_PRODUCTS 5000
+
+static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	static const char *const open_states[] = {"pending", "confirmed", NULL};
+	struct sync_ctx *c = arg;
+	struct fx_req *r = &c->o->req;
+	struct fx_query *q = NULL;
+	struct fx_doc *orders = NULL, *products = NULL;
+	size_t norders = 0, nproducts = 0;
+	struct fx_value states = {0};
+	const char *parent;
+	int64_t *expected = NULL;
+	int rc = -1;
+
+	fx_value_cleanup(&c->repairs);
+	fx_value_array(&c->repairs);
+	c->checked = 0;
+	fx_value_array(&states);
+	for (int i = 0; open_states[i]; i++)
+		fx_value_string(fx_array_push(&states), open_states[i], strlen(open_states[i]));
+	q = fx_tenant_query(r, NULL, "orders", &parent, e);
+	if (!q || fx_query_where(q, "status", "in", &states, e) < 0)
+		goto out;
+	fx_query_limit(q, SYNC_MAX_ORDERS + 1);
+	if (fx_fs_query(parent, q, t->id, &orders, &norders, e) < 0)
+		goto out;
+	if (norders > SYNC_MAX_ORDERS) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d open orders: sync needs paging",
+			   SYNC_MAX_ORDERS);
+		goto out;
+	}
+	fx_query_free(q);
+	q = fx_tenant_query(r, NULL, "products", &parent, e);
+	if (!q)
+		goto out;
+	fx_query_limit(q, SYNC_MAX_PRODUCTS + 1);
+	if (fx_fs_query(parent, q, t->id, &products, &nproducts, e) < 0)
+		goto out;
+	if (nproducts > SYNC_MAX_PRODUCTS) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d products: sync needs paging",
+			   SYNC_MAX_PRODUCTS);
+		goto out;
+	}
+	expected = calloc(nproducts ? nproducts : 1, sizeof(*expected));
+	for (size_t i = 0; i < norders; i++) {
+		const struct fx_value *items = fx_value_path(&orders[i].fields, "items");
+
+		for (size_t k = 0; items && items->type == FX_V_ARRAY && k < items->u.arr.n; k++) {
+			const char *pid = fx_value_path_str(&items->u.arr.items[k], "productId");
+			int64_t qty = 0;
+
+			fx_value_path_int(&items->u.arr.items[k], "quantity", &qty);
+			for (size_t p = 0; pid && p < nproducts; p++)
+				if (strcmp(products[p].id, pid) == 0)
+					expected[p] += qty;
+		}
+	}
+	for (size_t p = 0; p < nproducts; p++) {
+		int64_t reserved = fx_stock(&products[p], "reserved"), on_hand = fx_stock(&products[p], "onHand");
+		struct fx_value *rep;
+
+		c->checked++;
+		if (reserved == expected[p])
+			continue;
+		if (fx_stock_write(r, t->writes, &products[p], on_hand, expected[p], e) < 0)
+			goto out;
+		rep = fx_array_push(&c->repairs);
+		fx_value_map(rep);
+		fx_map_set_str(rep, "organizationId", c->o->principal.organization_id);
+		fx_map_set_str(rep, "productId", products[p].id);
+		fx_map_set_int(rep, "reservedWas", reserved);
+		fx_map_set_int(rep, "reservedNow", expected[p]);
+	}
+	rc = 0;
+out:
+	fx_query_free(q);
+	fx_docs_free(orders, norders);
+	fx_docs_free(products, nproducts);
+	fx_value_cleanup(&states);
+	free(expected);
+	return rc;
+}
+
+static int sync_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
+{
+	struct sync_ctx c = {o, st, 0, {0}};
+	struct fx_value *all;
+
+	fx_value_array(&c.repairs);
+	if (fx_fs_run_transaction(sync_txn, &c, e) < 0) {
+		fx_value_cleanup(&c.repairs);
+		return -1;
+	}
+	counter_add(&st->summary, "productsChecked", c.checked);
+	counter_add(&st->summary, "repaired", (int64_t)c.repairs.u.arr.n);
+	all = (struct fx_value *)fx_map_get(&st->summary, "repairs");
+	if (!all) {
+		all = fx_map_set(&st->summary, "repairs");
+		fx_value_array(all);
+	}
+	for (size_t i = 0; i < c.repairs.u.arr.n && all->u.arr.n < 500; i++)
+		fx_value_copy(fx_array_push(all), &c.repairs.u.arr.items[i]);
+	fx_value_cleanup(&c.repairs);
+	return 0;
+}
+
+/* reports: yesterday's sales report in the organization's own timezone. */
+static int reports_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
+{
+	struct fx_doc file = {0};
+	char day[11];
+	int rc;
+
+	rc = fx_report_yesterday(&o->req, day, e);
+	if (rc == 0)
+		rc = fx_report_run(&o->req, "sales", day, day, &file, e);
+	if (rc == 0)
+		counter_add(&st->summary, "reportsWritten", 1);
+	fx_doc_cleanup(&file);
+	return rc;
+}
+
+/* cleanup: deletes the documents q finds below parent (and their objects for files), in batches. */
+static int delete_found(struct org_ctx *o, const char *collection, const char *field, const char *op,
+			const struct fx_value *v, const char *also_field, const struct fx_value *also,
+			const char *counter, struct run_state *st, struct fx_err *e)
+{
+	for (;;) {
+		const char *parent;
+		struct fx_query *q = fx_tenant_query(&o->req, NULL, collection, &parent, e);
+		struct fx_doc *docs = NULL;
+		size_t n = 0;
+		json_object *writes;
+		int rc = -1;
+
+		if (!q || fx_query_where(q, field, op, v, e) < 0 ||
+		    (also_field && fx_query_where(q, also_field, "==", also, e) < 0)) {
+			fx_query_free(q);
+			return -1;
+		}
+		fx_query_limit(q, CLEANUP_BATCH);
+		rc = fx_fs_query(parent, q, NULL, &docs, &n, e);
+		fx_query_free(q);
+		if (rc < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		writes = json_object_new_array();
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			const char *object = fx_value_path_str(&docs[i].fields, "object");
+
+			/* A file's object goes first; a missing one is already what we want. */
+			if (object && fx_gcs_delete(object, -1, e) < 0) {
+				if (e->code != 404) {
+					rc = -1;
+					break;
+				}
+				fx_err_clear(e);
+			}
+			rc = fx_write_delete(writes, docs[i].name, -1, docs[i].update_time, e);
+		}
+		if (rc == 0)
+			rc = fx_fs_commit(writes, NULL, NULL, NULL, e);
+		json_object_put(writes);
+		fx_docs_free(docs, n);
+		if (rc < 0)
+			return -1;
+		counter_add(&st->summary, counter, (int64_t)n);
+		if (n < CLEANUP_BATCH)
+			return 0;
+	}
+}
+
+static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct fx_value cutoff = {0}, pending = {0}, expired = {0}, resolved = {0}, dismissed = {0};
+	int rc;
+
+	fx_value_ts(&cutoff, now - STALE_UPLOAD_S, 0);
+	fx_value_string(&pending, "pending", 7);
+	fx_value_int(&expired, now);
+	rc = delete_found(o, "files", "createdAt", "<", &cutoff, "status", &pending, "staleUploadsRemoved", st, e);
+	if (rc == 0)
+		rc = delete_found(o, "idempotency", "expiresAt", "<", &expired, NULL, NULL, "idempotencyKeysRemoved",
+				  st, e);
+	fx_value_ts(&cutoff, now - OLD_INSIGHT_S, 0);
+	fx_value_string(&resolved, "resolved", 8);
+	fx_value_string(&dismissed, "dismissed", 9);
+	if (rc == 0)
+		rc = delete_found(o, "insights", "updatedAt", "<", &cutoff, "status", &resolved, "insightsRemoved", st,
+				  e);
+	if (rc == 0)
+		rc = delete_found(o, "insights", "updatedAt", "<", &cutoff, "status", &dismissed, "insightsRemoved", st,
+				  e);
+	fx_value_cleanup(&cutoff);
+	fx_value_cleanup(&pending);
+	fx_value_cleanup(&expired);
+	fx_value_cleanup(&resolved);
+	fx_value_cleanup(&dismissed);
+	return rc;
+}
+
+/* Job runs older than 30 days are global documents: removed once per cleanup run. */
+static int cleanup_runs(struct run_state *st, struct fx_err *e)
+{
+	struct fx_value cutoff = {0};
+	struct fx_query *q = fx_query_new("jobRuns", false);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+	json_object *writes = NULL;
+	int rc = -1;
+
+	fx_value_ts(&cutoff, (int64_t)time(NULL) - OLD_RUN_S, 0);
+	if (fx_query_where(q, "startedAt", "<", &cutoff, e) < 0)
+		goto out;
+	fx_query_limit(q, 500);
+	if (fx_fs_query("", q, NULL, &docs, &n, e) < 0)
+		goto out;
+	writes = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		if (fx_write_delete(writes, docs[i].name, -1, NULL, e) < 0)
+			goto out;
+	if (n && fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+		goto out;
+	counter_add(&st->summary, "jobRunsRemoved", (int64_t)n);
+	rc = 0;
+out:
+	fx_value_cleanup(&cutoff);
+	fx_query_free(q);
+	fx_docs_free(docs, n);
+	json_object_put(writes);
+	return rc;
+}
+
+typedef int (*org_job)(struct org_ctx *o, struct run_state *st, struct fx_err *e);
+
+/* Runs job for one organization; a failure is recorded and the run goes on. */
+static void run_org(struct fx_req *r, org_job job, const char *org, struct run_state *st)
+{
+	struct fx_arena arena;
+	struct org_ctx o;
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	fx_arena_init(&arena, 32u * 1024 * 1024);
+	org_ctx_init(&o, &arena, org);
+	st->organizations++;
+	if (job(&o, st, &e) < 0) {
+		struct fx_value *err;
+
+		st->failed++;
+		fx_log_warn("job %s: organization %s failed: %s", st->job, org, e.message);
+		if (st->errors.u.arr.n < MAX_ERRORS) {
+			err = fx_array_push(&st->errors);
+			fx_value_map(err);
+			fx_map_set_str(err, "organizationId", org);
+			fx_map_set_str(err, "message", e.message);
+		}
+	}
+	fx_arena_cleanup(&arena);
+	(void)r;
+}
+
+/* Every organization, a page at a time. */
+static int run_all(struct fx_req *r, org_job job, struct run_state *st, struct fx_err *e)
+{
+	char last[200] = "";
+
+	for (;;) {
+		struct fx_query *q = fx_query_new("organizations", false);
+		char *root = fx_fs_name("");
+		struct fx_doc *docs = NULL;
+		size_t n = 0;
+		int rc = fx_query_parent(q, root, e);
+
+		if (rc == 0)
+			rc = fx_query_order_by(q, "__name__", false, e);
+		if (rc == 0 && last[0]) {
+			struct fx_value v = {0};
+
+			fx_value_string(&v, last, strlen(last));
+			rc = fx_query_start_after(q, &v, 1, e);
+			fx_value_cleanup(&v);
+		}
+		fx_query_limit(q, ORG_PAGE);
+		if (rc == 0)
+			rc = fx_fs_query("", q, NULL, &docs, &n, e);
+		fx_query_free(q);
+		free(root);
+		if (rc < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			run_org(r, job, docs[i].id, st);
+		if (n)
+			snprintf(last, sizeof(last), "%s", docs[n - 1].id);
+		fx_docs_free(docs, n);
+		if (n < ORG_PAGE)
+			return 0;
+	}
+}
+
+static int record_run(const char *run_id, const struct run_state *st, const char *status, bool finished,
+		      struct fx_err *e)
+{
+	static const char *const finish_mask[] = {"status", "summary", "errors", "finishedAt", NULL};
+	struct fx_value doc = {0}, *summary;
+	json_object *writes = json_object_new_array();
+	char rel[100], *name;
+	int rc;
+
+	snprintf(rel, sizeof(rel), "jobRuns/%s", run_id);
+	name = fx_fs_name(rel);
+	fx_value_map(&doc);
+	if (!finished) {
+		fx_map_set_str(&doc, "job", st->job);
+		fx_map_set_str(&doc, "scope", strcmp(st->scope, "all") == 0 ? "all" : "organization");
+		/* "*" marks a run over all organizations: every admin sees those. */
+		fx_map_set_str(&doc, "organizationId", strcmp(st->scope, "all") == 0 ? "*" : st->scope);
+		fx_map_set_str(&doc, "triggeredBy", st->by);
+		fx_map_set_now(&doc, "startedAt");
+	}
+	fx_map_set_str(&doc, "status", status);
+	summary = fx_map_set(&doc, "summary");
+	fx_value_copy(summary, &st->summary);
+	fx_map_set_int(summary, "organizations", st->organizations);
+	fx_map_set_int(summary, "organizationsFailed", st->failed);
+	fx_value_copy(fx_map_set(&doc, "errors"), &st->errors);
+	if (finished) {
+		fx_map_set_now(&doc, "finishedAt");
+		rc = fx_write_update(writes, name, &doc, finish_mask, NULL, NULL, e);
+	} else {
+		rc = fx_write_create(writes, name, &doc, NULL, e);
+	}
+	if (rc == 0)
+		rc = fx_fs_commit(writes, NULL, NULL, NULL, e);
+	json_object_put(writes);
+	fx_value_cleanup(&doc);
+	free(name);
+	return rc;
+}
+
+static int run(struct fx_req *r, struct fx_err *e)
+{
+	static const org_job table[] = {inventory_check, sync_org, reports_org, cleanup_org};
+	const struct fx_principal *p = r->principal;
+	const char *name = fx_req_param(r, "name");
+	struct run_state st = {0};
+	struct fx_doc doc = {0};
+	struct fx_err ignored;
+	char run_id[FX_ID_LEN + 1], rel[64];
+	const char *status;
+	int job = name ? fx_json_enum_index(name, jobs) : -1;
+	int rc = -1;
+
+	if (job < 0)
+		return FX_ERR_NOT_FOUND(e, "job");
+	st.job = jobs[job];
+	st.scope = p->scheduler ? "all" : p->organization_id;
+	st.by = p->email ? p->email : p->uid;
+	fx_value_map(&st.summary);
+	fx_value_array(&st.errors);
+	fx_id_new(run_id);
+	if (lease(st.job, st.scope, run_id, false, e) < 0)
+		goto out;
+	if (record_run(run_id, &st, "running", false, e) < 0) {
+		fx_err_clear(&ignored);
+		lease(st.job, st.scope, run_id, true, &ignored);
+		goto out;
+	}
+	if (p->scheduler) {
+		if (run_all(r, table[job], &st, e) < 0) {
+			fx_log_error("job %s: walking organizations failed: %s", st.job, e->message);
+			st.failed++;
+			fx_err_clear(e);
+		}
+		if (strcmp(st.job, "cleanup") == 0) {
+			struct fx_err err;
+
+			fx_err_clear(&err);
+			if (cleanup_runs(&st, &err) < 0)
+				st.failed++;
+		}
+	} else {
+		run_org(r, table[job], p->organization_id, &st);
+	}
+	status = st.failed == 0 ? "succeeded" : st.failed < st.organizations ? "partial" : "failed";
+	snprintf(rel, sizeof(rel), "jobRuns/%s", run_id);
+	if (record_run(run_id, &st, status, true, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
+		rc = fx_resp_doc(r, 200, &doc, NULL);
+	fx_err_clear(&ignored);
+	if (lease(st.job, st.scope, run_id, true, &ignored) < 0)
+		fx_log_warn("job %s: lease not released (it expires): %s", st.job, ignored.message);
+out:
+	fx_value_cleanup(&st.summary);
+	fx_value_cleanup(&st.errors);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
+/* The caller's organization's runs and the runs over all organizations, newest first. */
+static int runs(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"pageSize", "pageToken", NULL};
+	static const char *const cursor[] = {"startedAt", NULL};
+	struct fx_query *q = fx_query_new("jobRuns", false);
+	struct fx_value scopes = {0};
+	char *root = fx_fs_name(""), sig[200];
+	const char *org = r->principal->organization_id;
+	int size, rc = -1;
+
+	snprintf(sig, sizeof(sig), "jobRuns|%s", org);
+	fx_value_array(&scopes);
+	fx_value_string(fx_array_push(&scopes), org, strlen(org));
+	fx_value_string(fx_array_push(&scopes), "*", 1);
+	if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
+	    fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "in", &scopes, e) == 0 &&
+	    fx_query_order_by(q, "startedAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
+	    fx_list_cursor(r, q, sig, e) == 0)
+		rc = fx_list_answer(r, "", q, size, sig, cursor, NULL, e);
+	fx_query_free(q);
+	fx_value_cleanup(&scopes);
+	free(root);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct fx_app app = {"jobs", routes, sizeof(routes) / sizeof(routes[0]), fx_report_init};
+
+	return fx_worker_main(&app, argc, argv);
+}

@@ -1,0 +1,552 @@
+/*
+ * Jobs through nginx: Cloud Scheduler's OIDC tokens (minted here with the
+ * test key, certificates served by a local endpoint), admins running jobs
+ * for their own organization, leases, and what each job does to data seeded
+ * through the API and, for deliberate corruption, straight into Firestore.
+ */
+#include "b64.h"
+#include "buf.h"
+#include "client.h"
+#include "testserver.h"
+
+#include <criterion/criterion.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUDIENCE "https://api.fluxori.test"
+#define SCHEDULER "scheduler@demo-fluxori.iam.gserviceaccount.com"
+
+static struct testserver *certs;
+static pid_t api;
+static char run[] = "/tmp/fluxori-jobs.XXXXXX";
+static char base[64];
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *p = calloc(1, 65536);
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_geq(fread(p, 1, 65535, f), 1);
+	fclose(f);
+	return p;
+}
+
+static char *data_path(const char *name)
+{
+	static __thread char path[512];
+
+	snprintf(path, sizeof(path), "%s/tests/data/%s", getenv("FLUXORI_SRCDIR"), name);
+	return path;
+}
+
+static long status_of(const char *url)
+{
+	struct http_resp *r = http_url("GET", url, NULL, NULL, 0);
+	long s = r->status;
+
+	http_resp_free(r);
+	return s;
+}
+
+/* An API instance that trusts the local certificate endpoint for Google's OIDC keys. */
+static void setup(void)
+{
+	char env_path[300], *cert = slurp(data_path("signer1.cert.pem")), url[128];
+	struct fx_buf json;
+	FILE *env;
+	int port;
+
+	srand((unsigned)getpid());
+	cr_assert_not_null(mkdtemp(run));
+	certs = ts_start();
+	fx_buf_init(&json, 16384);
+	fx_buf_puts(&json, "{\"kid1\":");
+	fx_buf_json_string(&json, cert, strlen(cert));
+	fx_buf_puts(&json, "}");
+	ts_reply(certs, 200, "Cache-Control: public, max-age=3600\r\n", json.data);
+	fx_buf_cleanup(&json);
+	free(cert);
+	snprintf(env_path, sizeof(env_path), "%s/env", run);
+	env = fopen(env_path, "w");
+	fprintf(env,
+		"GOOGLE_CLOUD_PROJECT=demo-fluxori\nFIRESTORE_EMULATOR_HOST=127.0.0.1:%s\n"
+		"FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:%s\nSTORAGE_EMULATOR_HOST=http://127.0.0.1:%s\n"
+		"FLUXORI_BUCKET=demo-fluxori.appspot.com\nGOOGLE_APPLICATION_CREDENTIALS=%s\n"
+		"FLUXORI_OIDC_KEYS_URL=%s/certs\nFLUXORI_JOBS_AUDIENCE=" AUDIENCE "\n"
+		"FLUXORI_JOBS_SERVICE_ACCOUNTS=other@demo-fluxori.iam.gserviceaccount.com," SCHEDULER "\n"
+		"FLUXORI_LOG_LEVEL=WARNING\n",
+		test_env("FLUXORI_FIRESTORE_PORT"), test_env("FLUXORI_AUTH_PORT"), test_env("FLUXORI_STORAGE_PORT"),
+		test_env("GOOGLE_APPLICATION_CREDENTIALS"), ts_url(certs));
+	fclose(env);
+	do
+		port = 20000 + rand() % 12000;
+	while (test_sh("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port) == 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	api = fork();
+	if (api == 0) {
+		char log[320], listen_at[64], cmd[400];
+
+		snprintf(log, sizeof(log), "%s/api.log", run);
+		cr_assert_not_null(freopen(log, "w", stderr));
+		snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
+		/* The harness exports the main stack's settings; this instance has its own. */
+		unsetenv("FLUXORI_JOBS_AUDIENCE");
+		unsetenv("FLUXORI_JOBS_SERVICE_ACCOUNTS");
+		unsetenv("FLUXORI_LOG_LEVEL");
+		setenv("FLUXORI_RUN_DIR", run, 1);
+		setenv("FLUXORI_ENV_FILE", env_path, 1);
+		setenv("FLUXORI_LISTEN", listen_at, 1);
+		snprintf(cmd, sizeof(cmd), "%s/scripts/entrypoint", getenv("FLUXORI_SRCDIR"));
+		execl(cmd, cmd, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(url, sizeof(url), "%s/health", base);
+	for (int i = 0; i < 200 && status_of(url) != 200; i++)
+		usleep(50 * 1000);
+	cr_assert_eq(status_of(url), 200, "the jobs instance is up");
+}
+
+static void teardown(void)
+{
+	int status;
+
+	if (api > 0) {
+		kill(api, SIGTERM);
+		waitpid(api, &status, 0);
+	}
+	ts_stop(certs);
+	test_sh("rm -rf '%s'", run);
+}
+
+TestSuite(jobs, .init = setup, .fini = teardown, .timeout = 120);
+
+struct oidc {
+	const char *aud;
+	const char *email;
+	bool verified;
+	long exp_offset;
+};
+
+/* A Google-signed-style OIDC token (RS256, the test signer as Google's key "kid1"). */
+static char *oidc_token(const struct oidc *o)
+{
+	const char *header = "{\"alg\":\"RS256\",\"kid\":\"kid1\",\"typ\":\"JWT\"}";
+	char *pem = slurp(data_path("signer1.key.pem"));
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char sig[1024];
+	size_t sig_len = sizeof(sig);
+	struct fx_buf tok, payload;
+	long now = (long)time(NULL);
+
+	fx_buf_init(&tok, 1 << 16);
+	fx_buf_init(&payload, 4096);
+	fx_buf_printf(&payload,
+		      "{\"iss\":\"https://accounts.google.com\",\"aud\":\"%s\",\"azp\":\"1137\",\"sub\":\"1137\","
+		      "\"email\":\"%s\",\"email_verified\":%s,\"iat\":%ld,\"exp\":%ld}",
+		      o->aud, o->email, o->verified ? "true" : "false", now - 10, now + o->exp_offset);
+	fx_b64url_append(&tok, header, strlen(header));
+	fx_buf_puts(&tok, ".");
+	fx_b64url_append(&tok, payload.data, payload.len);
+	cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
+	cr_assert_eq(EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)tok.data, tok.len), 1);
+	fx_buf_puts(&tok, ".");
+	fx_b64url_append(&tok, sig, sig_len);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	free(pem);
+	fx_buf_cleanup(&payload);
+	return fx_buf_take(&tok);
+}
+
+static struct http_resp *trigger(const char *job, const char *token)
+{
+	char url[200], auth[8192];
+	const char *h[] = {auth, NULL};
+
+	snprintf(url, sizeof(url), "%s/v1/jobs/%s", base, job);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	return http_url("POST", url, h, NULL, 0);
+}
+
+static struct http_resp *scheduler_run(const char *job)
+{
+	struct oidc o = {AUDIENCE, SCHEDULER, true, 3600};
+	char *t = oidc_token(&o);
+	struct http_resp *r = trigger(job, t);
+
+	free(t);
+	return r;
+}
+
+Test(jobs, scheduler_tokens_are_checked_like_google_does)
+{
+	static const struct {
+		struct oidc o;
+		long status;
+		const char *why;
+	} cases[] = {
+		{{"https://elsewhere.test", SCHEDULER, true, 3600}, 401, "wrong audience"},
+		{{AUDIENCE, "intruder@evil.test", true, 3600}, 403, "email not allowed"},
+		{{AUDIENCE, SCHEDULER, false, 3600}, 401, "email not verified"},
+		{{AUDIENCE, SCHEDULER, true, -400}, 401, "expired"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *t = oidc_token(&cases[i].o);
+		struct http_resp *r = trigger("sync", t);
+
+		cr_expect_eq(r->status, cases[i].status, "%s: %ld %s", cases[i].why, r->status, r->body);
+		http_resp_free(r);
+		free(t);
+	}
+}
+
+Test(jobs, the_scheduler_runs_a_job_for_all_organizations_and_it_is_recorded)
+{
+	struct http_resp *r = scheduler_run("sync");
+
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "job"), "sync");
+	cr_assert_str_eq(json_str(r, "scope"), "all");
+	cr_assert_str_eq(json_str(r, "status"), "succeeded", "%s", r->body);
+	cr_assert_str_eq(json_str(r, "triggeredBy"), SCHEDULER);
+	cr_assert_not_null(json_str(r, "finishedAt"));
+	http_resp_free(r);
+	r = trigger("nonsense", "x");
+	cr_assert(r->status == 401 || r->status == 404, "%ld", r->status);
+	http_resp_free(r);
+}
+
+/* ---- an organization with data, through the main stack's API ---- */
+
+struct tenant {
+	struct test_user owner;
+	char org[64];
+};
+
+static void make_tenant(struct tenant *t)
+{
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(&t->owner, "jobs"), 0);
+	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Jobs\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&t->owner), 0);
+}
+
+static char *product(const struct tenant *t, const char *sku, int stock, int reorder)
+{
+	char body[300], path[200];
+	struct http_resp *r;
+	char *id;
+
+	snprintf(body, sizeof(body),
+		 "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":1000,\"status\":\"active\",\"stock\":{"
+		 "\"reorderPoint\":%d}}",
+		 sku, sku, reorder);
+	r = http_json("POST", "/v1/products", t->owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	id = strdup(json_str(r, "id"));
+	http_resp_free(r);
+	if (stock) {
+		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
+		snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
+		r = http_json("POST", path, t->owner.id_token, body);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		http_resp_free(r);
+	}
+	return id;
+}
+
+/* Writes fields (Firestore typed JSON) straight into the emulator: what a bug or a crash could leave. */
+static void fs_patch(const char *rel, const char *mask, const char *fields)
+{
+	char url[600], body[4096];
+	const char *h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	struct http_resp *r;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/%s%s%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), rel, mask ? "?updateMask.fieldPaths=" : "", mask ? mask : "");
+	snprintf(body, sizeof(body), "{\"fields\":%s}", fields);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+static long fs_status(const char *rel)
+{
+	char url[600];
+	const char *h[] = {"Authorization: Bearer owner", NULL};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), rel);
+	{
+		struct http_resp *r = http_url("GET", url, h, NULL, 0);
+		long s = r->status;
+
+		http_resp_free(r);
+		return s;
+	}
+}
+
+static long long reserved_of(const struct tenant *t, const char *id)
+{
+	char path[200];
+	struct http_resp *r;
+	long long n;
+
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	r = http_get(path, t->owner.id_token);
+	n = json_int(r, "stock.reserved");
+	http_resp_free(r);
+	return n;
+}
+
+Test(jobs, sync_repairs_a_corrupted_reservation)
+{
+	struct tenant t;
+	char *p, items[200], rel[300];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	p = product(&t, "SYNC-1", 10, 0);
+	snprintf(items, sizeof(items),
+		 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape "
+		 "Town\",\"province\":"
+		 "\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\",\"quantity\":3}]}",
+		 p);
+	r = http_json("POST", "/v1/orders", t.owner.id_token, items);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t.org, p);
+	fs_patch(rel, "stock.reserved",
+		 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+	cr_assert_eq(reserved_of(&t, p), 7, "the corruption is in place");
+
+	r = trigger("sync", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "an admin runs sync for their organization: %s", r->body);
+	cr_assert_str_eq(json_str(r, "scope"), "organization");
+	cr_assert_eq(json_int(r, "summary.repaired"), 1, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "summary.repairs.0.productId"), p);
+	cr_assert_eq(json_int(r, "summary.repairs.0.reservedWas"), 7);
+	cr_assert_eq(json_int(r, "summary.repairs.0.reservedNow"), 3);
+	http_resp_free(r);
+	cr_assert_eq(reserved_of(&t, p), 3, "reserved equals what open orders hold again");
+	r = trigger("sync", t.owner.id_token);
+	cr_assert_eq(json_int(r, "summary.repaired"), 0, "a second run finds nothing: %s", r->body);
+	http_resp_free(r);
+	free(p);
+}
+
+Test(jobs, a_held_lease_refuses_an_overlapping_run_and_an_expired_one_does_not)
+{
+	struct tenant t;
+	char rel[300], fields[300];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	snprintf(rel, sizeof(rel), "jobLeases/sync-%s", t.org);
+	snprintf(fields, sizeof(fields),
+		 "{\"runId\":{\"stringValue\":\"other-run\"},\"expiresAt\":{\"integerValue\":\"%ld\"}}",
+		 (long)time(NULL) + 300);
+	fs_patch(rel, NULL, fields);
+	r = trigger("sync", t.owner.id_token);
+	cr_assert_eq(r->status, 409, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), "ABORTED");
+	cr_assert_not_null(http_header(r, "Retry-After"));
+	http_resp_free(r);
+	/* The run that held it crashed long ago: its lease has expired. */
+	snprintf(fields, sizeof(fields),
+		 "{\"runId\":{\"stringValue\":\"other-run\"},\"expiresAt\":{\"integerValue\":\"%ld\"}}",
+		 (long)time(NULL) - 5);
+	fs_patch(rel, NULL, fields);
+	r = trigger("sync", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(fs_status(rel), 404, "a finished run releases its lease");
+}
+
+struct race {
+	const char *token;
+	int ok, busy, other;
+	pthread_mutex_t lock;
+};
+
+static void *race_sync(void *arg)
+{
+	struct race *x = arg;
+	struct http_resp *r = trigger("sync", x->token);
+
+	pthread_mutex_lock(&x->lock);
+	if (r->status == 200)
+		x->ok++;
+	else if (r->status == 409)
+		x->busy++;
+	else
+		x->other++;
+	pthread_mutex_unlock(&x->lock);
+	http_resp_free(r);
+	return NULL;
+}
+
+Test(jobs, concurrent_triggers_never_run_twice_at_once)
+{
+	struct tenant t;
+	struct race x = {0};
+	pthread_t th[6];
+	struct http_resp *r;
+	json_object *data;
+
+	make_tenant(&t);
+	x.token = t.owner.id_token;
+	pthread_mutex_init(&x.lock, NULL);
+	for (int i = 0; i < 6; i++)
+		pthread_create(&th[i], NULL, race_sync, &x);
+	for (int i = 0; i < 6; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(x.other, 0, "every answer is 200 or 409 ABORTED");
+	cr_assert_geq(x.ok, 1);
+	cr_assert_eq(x.ok + x.busy, 6);
+	{
+		char url[200], auth[8192];
+		const char *h[] = {auth, NULL};
+
+		snprintf(url, sizeof(url), "%s/v1/jobs/runs?pageSize=50", base);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t.owner.id_token);
+		r = http_url("GET", url, h, NULL, 0);
+	}
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	data = json_object_object_get(r->json, "data");
+	/* Runs of this organization's sync never overlap in time. */
+	for (size_t i = 0; i < json_object_array_length(data); i++)
+		for (size_t j = i + 1; j < json_object_array_length(data); j++) {
+			json_object *a = json_object_array_get_idx(data, i), *b = json_object_array_get_idx(data, j);
+			const char *as = json_object_get_string(json_object_object_get(a, "startedAt"));
+			const char *af = json_object_get_string(json_object_object_get(a, "finishedAt"));
+			const char *bs = json_object_get_string(json_object_object_get(b, "startedAt"));
+			const char *bf = json_object_get_string(json_object_object_get(b, "finishedAt"));
+
+			if (strcmp(json_object_get_string(json_object_object_get(a, "scope")), "organization") != 0 ||
+			    strcmp(json_object_get_string(json_object_object_get(b, "scope")), "organization") != 0)
+				continue;
+			cr_assert(strcmp(af, bs) <= 0 || strcmp(bf, as) <= 0, "runs %s..%s and %s..%s overlap", as, af,
+				  bs, bf);
+		}
+	http_resp_free(r);
+}
+
+Test(jobs, cleanup_removes_exactly_what_is_stale)
+{
+	struct tenant t;
+	char rel[300], fields[600];
+	struct http_resp *r;
+	long now = (long)time(NULL);
+	char old[40], fresh[40];
+	time_t o = now - 2 * 24 * 3600, f = now - 3600;
+
+	make_tenant(&t);
+	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
+	strftime(fresh, sizeof(fresh), "%Y-%m-%dT%H:%M:%SZ", gmtime(&f));
+#define FILE_DOC(id, when, status)                                                                                  \
+	snprintf(rel, sizeof(rel), "organizations/%s/files/%s", t.org, id);                                         \
+	snprintf(fields, sizeof(fields),                                                                            \
+		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"status\":{\"stringValue\":\"%s\"},\"createdAt\":{" \
+		 "\"timestampValue\":\"%s\"},\"object\":{\"stringValue\":\"orgs/%s/upload/%s/x.csv\"}}",            \
+		 t.org, status, when, t.org, id);                                                                   \
+	fs_patch(rel, NULL, fields)
+	FILE_DOC("stalePending", old, "pending");
+	FILE_DOC("freshPending", fresh, "pending");
+	FILE_DOC("oldReady", old, "ready");
+#undef FILE_DOC
+	snprintf(rel, sizeof(rel), "organizations/%s/idempotency/expiredKey", t.org);
+	snprintf(fields, sizeof(fields),
+		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"expiresAt\":{\"integerValue\":\"%ld\"}}", t.org,
+		 now - 10);
+	fs_patch(rel, NULL, fields);
+	snprintf(rel, sizeof(rel), "organizations/%s/idempotency/liveKey", t.org);
+	snprintf(fields, sizeof(fields),
+		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"expiresAt\":{\"integerValue\":\"%ld\"}}", t.org,
+		 now + 3600);
+	fs_patch(rel, NULL, fields);
+
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.staleUploadsRemoved"), 1, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.idempotencyKeysRemoved"), 1, "%s", r->body);
+	http_resp_free(r);
+#define EXISTS(id, coll, want)                                                 \
+	snprintf(rel, sizeof(rel), "organizations/%s/%s/%s", t.org, coll, id); \
+	cr_assert_eq(fs_status(rel), want, "%s/%s", coll, id)
+	EXISTS("stalePending", "files", 404);
+	EXISTS("freshPending", "files", 200);
+	EXISTS("oldReady", "files", 200);
+	EXISTS("expiredKey", "idempotency", 404);
+	EXISTS("liveKey", "idempotency", 200);
+#undef EXISTS
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_leq(json_int(r, "summary.staleUploadsRemoved"), 0, "a second run removes nothing: %s", r->body);
+	http_resp_free(r);
+}
+
+Test(jobs, inventory_check_creates_insights_once)
+{
+	struct tenant t;
+	struct http_resp *r;
+	char *low;
+	long n1;
+
+	make_tenant(&t);
+	low = product(&t, "LOW-1", 2, 5);
+	free(product(&t, "OK-1", 50, 5));
+	r = trigger("inventory-check", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = http_get("/v1/insights?type=low_stock", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	n1 = (long)json_object_array_length(json_object_object_get(r->json, "data"));
+	cr_assert_eq(n1, 1, "one low-stock insight: %s", r->body);
+	cr_assert_str_eq(json_str(r, "data.0.productId"), low);
+	http_resp_free(r);
+	r = trigger("inventory-check", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = http_get("/v1/insights?type=low_stock", t.owner.id_token);
+	cr_assert_eq((long)json_object_array_length(json_object_object_get(r->json, "data")), 1,
+		     "running it again creates no duplicate: %s", r->body);
+	http_resp_free(r);
+	free(low);
+}
+
+Test(jobs, staff_cannot_run_jobs)
+{
+	struct tenant t;
+	struct test_user s;
+	char body[300];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	cr_assert_eq(test_user_signup(&s, "jobstaff"), 0);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", s.email);
+	r = http_json("POST", "/v1/users", t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&s), 0);
+	r = trigger("sync", s.id_token);
+	cr_assert_eq(r->status, 403, "%s", r->body);
+	http_resp_free(r);
+}
