@@ -912,6 +912,11 @@ static json_object *new_double(double d)
 {
 	char s[40];
 
+	/* Whole numbers read best as such: 40.0, not 4e+01. */
+	if (d > -1e15 && d < 1e15 && d == (double)(long long)d) {
+		snprintf(s, sizeof(s), "%.1f", d);
+		return json_object_new_double_s(d, s);
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(s, sizeof(s), "%.*g", prec, d);
 		if (strtod(s, NULL) == d)
