@@ -94,7 +94,8 @@ static int upload(struct fx_req *r, struct fx_err *e)
 	int rc;
 
 	if (fx_req_query_allow(r, params, e) < 0 || check_kind(kind, e) < 0 ||
-	    fx_file_check_type(ctype, "Content-Type", e) < 0)
+	    fx_file_check_type(ctype, "Content-Type", e) < 0 ||
+	    fx_file_check_kind_type(kind, ctype, "Content-Type", e) < 0)
 		return -1;
 	if (!raw_name)
 		return fx_err_invalid(e, "X-File-Name", "is required");
@@ -135,8 +136,8 @@ static int sign_upload(struct fx_req *r, struct fx_err *e)
 	    fx_json_int64(in, "size", "size", true, 1, FX_FILE_MAX_SIGNED, &size, &present, e) < 0 ||
 	    fx_json_string(in, "kind", "kind", true, 1, 32, &kind, &present, e) < 0 ||
 	    fx_json_string(in, "productId", "productId", false, 1, 128, &product_id, &present, e) < 0 ||
-	    check_kind(kind, e) < 0 || fx_file_safe_name(name, safe, sizeof(safe), e) < 0 ||
-	    check_product(r, product_id, e) < 0)
+	    check_kind(kind, e) < 0 || fx_file_safe_name(name, "name", safe, sizeof(safe), e) < 0 ||
+	    fx_file_check_kind_type(kind, ctype, "contentType", e) < 0 || check_product(r, product_id, e) < 0)
 		goto out;
 	if (fx_file_check_type(ctype, "contentType", e) < 0) {
 		e->code = 400; /* a field of the body, not the request's own type */

@@ -444,6 +444,46 @@ out:
 	return rc;
 }
 
+/* The image files of a deleted product may hang on another one afterwards. */
+static int release_images(struct fx_req *r, struct fx_txn *t, const struct fx_doc *product, struct fx_err *e)
+{
+	static const char *const mask[] = {"attachedTo", NULL};
+	const struct fx_value *images = fx_value_path(&product->fields, "images");
+	const char *paths[MAX_IMAGES];
+	struct fx_doc files[MAX_IMAGES];
+	struct fx_value none = {0};
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; images && images->type == FX_V_ARRAY && i < images->u.arr.n && n < MAX_IMAGES; i++) {
+		const char *id = fx_value_path_str(&images->u.arr.items[i], "fileId");
+
+		if (id && (paths[n] = fx_tenant_path(r, NULL, "files", id, "file", e)))
+			n++;
+	}
+	if (n == 0)
+		return 0;
+	memset(files, 0, sizeof(files));
+	if (fx_fs_batch_get(paths, n, t->id, files, e) < 0)
+		return -1;
+	fx_value_map(&none);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *attached = files[i].name ? fx_value_path_str(&files[i].fields, "attachedTo") : NULL;
+
+		if (fx_tenant_owns(r, &files[i]) && attached && strcmp(attached, product->id) == 0) {
+			char *name = fx_tenant_name(paths[i]);
+
+			/* attachedTo in the mask and absent from the fields: the field is removed. */
+			rc = fx_write_update(t->writes, name, &none, mask, files[i].update_time, NULL, e);
+			free(name);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		fx_doc_cleanup(&files[i]);
+	fx_value_cleanup(&none);
+	return rc;
+}
+
 struct destroy_ctx {
 	struct fx_req *r;
 	const char *rel;
@@ -474,6 +514,8 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		if (fx_write_delete(t->writes, sku_name, -1, NULL, e) < 0)
 			goto out;
 	}
+	if (release_images(c->r, t, &doc, e) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(name);

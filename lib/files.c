@@ -46,6 +46,13 @@ int fx_file_check_type(const char *ctype, const char *field, struct fx_err *e)
 	return 0;
 }
 
+int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e)
+{
+	if (strcmp(kind, "product_image") == 0 && strncasecmp(ctype, "image/", 6) != 0)
+		return fx_err_invalid(e, field, "a product_image must be a jpeg, png or webp image");
+	return 0;
+}
+
 int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx_err *e)
 {
 	char mt[128];
@@ -69,20 +76,20 @@ int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx
 	return 0;
 }
 
-int fx_file_safe_name(const char *name, char *out, size_t len, struct fx_err *e)
+int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e)
 {
 	const char *base = name, *ext;
 	size_t n = name ? strlen(name) : 0, o = 0, elen;
 
 	if (n == 0)
-		return fx_err_invalid(e, "X-File-Name", "is required");
+		return fx_err_invalid(e, field, "is required");
 	if (n > FX_FILE_NAME_MAX)
-		return fx_err_invalid(e, "X-File-Name", "must be at most %d bytes", FX_FILE_NAME_MAX);
+		return fx_err_invalid(e, field, "must be at most %d bytes", FX_FILE_NAME_MAX);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
 
 		if (c < 0x20 || c == 0x7f)
-			return fx_err_invalid(e, "X-File-Name", "must not contain control characters");
+			return fx_err_invalid(e, field, "must not contain control characters");
 		if (c == '/' || c == '\\')
 			base = name + i + 1;
 	}
@@ -135,7 +142,7 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	struct fx_err ignored;
 	int rc = -1;
 
-	if (fx_file_safe_name(name, safe, sizeof(safe), e) < 0)
+	if (fx_file_safe_name(name, "X-File-Name", safe, sizeof(safe), e) < 0)
 		return -1;
 	media_type(ctype, mt, sizeof(mt));
 	fx_id_new(id);

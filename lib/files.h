@@ -33,6 +33,9 @@ extern const char *const fx_file_types[]; /* the Content-Type allowlist */
 /* 400 naming field unless ctype is on the allowlist (parameters such as charset ignored). */
 int fx_file_check_type(const char *ctype, const char *field, struct fx_err *e);
 
+/* 400 naming field unless a file of kind may hold ctype (product images are images). */
+int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e);
+
 /* 400 when the first bytes of a file contradict its declared type (magic numbers; CSV must be UTF-8). */
 int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx_err *e);
 
@@ -43,7 +46,7 @@ int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx
  * 400 for a name that is empty, longer than 255 bytes or has control
  * characters.
  */
-int fx_file_safe_name(const char *name, char *out, size_t len, struct fx_err *e);
+int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e);
 
 /* Stores data as a new ready file of the caller's organization; out gets its document. */
 int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,

@@ -353,3 +353,44 @@ Test(isolation, another_organization_cannot_reach_files)
 	cr_assert_eq(r->status, 200, "A still has it");
 	http_resp_free(r);
 }
+
+Test(files, product_images_are_images_and_a_deleted_product_lets_its_images_go)
+{
+	struct tenant t;
+	struct http_resp *r;
+	char p1[64], p2[64], f[64], path[200], body[200];
+	char *data = png_bytes(100);
+
+	make_tenant(&t);
+	r = upload(&t, "?kind=product_image", "text/csv", "list.csv", "a,b", 3);
+	cr_assert_eq(r->status, 400, "a CSV is no product image: %s", r->body);
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "Content-Type");
+	http_resp_free(r);
+	r = http_json("POST", "/v1/products", t.owner.id_token, "{\"sku\":\"GONE-1\",\"name\":\"Gone\",\"priceCents\":1}");
+	snprintf(p1, sizeof(p1), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	r = http_json("POST", "/v1/products", t.owner.id_token, "{\"sku\":\"NEXT-1\",\"name\":\"Next\",\"priceCents\":1}");
+	snprintf(p2, sizeof(p2), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	r = upload(&t, "?kind=product_image", "image/png", "p.png", data, 100);
+	snprintf(f, sizeof(f), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	snprintf(body, sizeof(body), "{\"fileId\":\"%s\"}", f);
+	snprintf(path, sizeof(path), "/v1/products/%s/images", p1);
+	r = http_json("POST", path, t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/images", p2);
+	r = http_json("POST", path, t.owner.id_token, body);
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s", p1);
+	r = http_json("DELETE", path, t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/images", p2);
+	r = http_json("POST", path, t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "the image is free again: %s", r->body);
+	http_resp_free(r);
+	free(data);
+}
