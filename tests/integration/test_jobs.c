@@ -7,6 +7,7 @@
 #include "b64.h"
 #include "buf.h"
 #include "client.h"
+#include "instance.h"
 #include "testserver.h"
 
 #include <criterion/criterion.h>
@@ -25,106 +26,25 @@
 #define SCHEDULER "scheduler@demo-fluxori.iam.gserviceaccount.com"
 
 static struct testserver *certs;
-static pid_t api;
-static char run[] = "/tmp/fluxori-jobs.XXXXXX";
-static char base[64];
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *p = calloc(1, 65536);
-
-	cr_assert_not_null(f, "%s", path);
-	cr_assert_geq(fread(p, 1, 65535, f), 1);
-	fclose(f);
-	return p;
-}
-
-static char *data_path(const char *name)
-{
-	static __thread char path[512];
-
-	snprintf(path, sizeof(path), "%s/tests/data/%s", getenv("FLUXORI_SRCDIR"), name);
-	return path;
-}
-
-static long status_of(const char *url)
-{
-	struct http_resp *r = http_url("GET", url, NULL, NULL, 0);
-	long s = r->status;
-
-	http_resp_free(r);
-	return s;
-}
+static struct instance api;
 
 /* An API instance that trusts the local certificate endpoint for Google's OIDC keys. */
 static void setup(void)
 {
-	char env_path[300], *cert = slurp(data_path("signer1.cert.pem")), url[128];
-	struct fx_buf json;
-	FILE *env;
-	int port;
+	char extra[512];
 
-	srand((unsigned)getpid());
-	cr_assert_not_null(mkdtemp(run));
-	certs = ts_start();
-	fx_buf_init(&json, 16384);
-	fx_buf_puts(&json, "{\"kid1\":");
-	fx_buf_json_string(&json, cert, strlen(cert));
-	fx_buf_puts(&json, "}");
-	ts_reply(certs, 200, "Cache-Control: public, max-age=3600\r\n", json.data);
-	fx_buf_cleanup(&json);
-	free(cert);
-	snprintf(env_path, sizeof(env_path), "%s/env", run);
-	env = fopen(env_path, "w");
-	fprintf(env,
-		"GOOGLE_CLOUD_PROJECT=demo-fluxori\nFIRESTORE_EMULATOR_HOST=127.0.0.1:%s\n"
-		"FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:%s\nSTORAGE_EMULATOR_HOST=http://127.0.0.1:%s\n"
-		"FLUXORI_BUCKET=demo-fluxori.appspot.com\nGOOGLE_APPLICATION_CREDENTIALS=%s\n"
-		"FLUXORI_OIDC_KEYS_URL=%s/certs\nFLUXORI_JOBS_AUDIENCE=" AUDIENCE "\n"
-		"FLUXORI_JOBS_SERVICE_ACCOUNTS=other@demo-fluxori.iam.gserviceaccount.com," SCHEDULER "\n"
-		"FLUXORI_LOG_LEVEL=WARNING\n",
-		test_env("FLUXORI_FIRESTORE_PORT"), test_env("FLUXORI_AUTH_PORT"), test_env("FLUXORI_STORAGE_PORT"),
-		test_env("GOOGLE_APPLICATION_CREDENTIALS"), ts_url(certs));
-	fclose(env);
-	do
-		port = 20000 + rand() % 12000;
-	while (test_sh("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null", port) == 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-	api = fork();
-	if (api == 0) {
-		char log[320], listen_at[64], cmd[400];
-
-		snprintf(log, sizeof(log), "%s/api.log", run);
-		cr_assert_not_null(freopen(log, "w", stderr));
-		snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", port);
-		/* The harness exports the main stack's settings; this instance has its own. */
-		unsetenv("FLUXORI_JOBS_AUDIENCE");
-		unsetenv("FLUXORI_JOBS_SERVICE_ACCOUNTS");
-		unsetenv("FLUXORI_LOG_LEVEL");
-		setenv("FLUXORI_RUN_DIR", run, 1);
-		setenv("FLUXORI_ENV_FILE", env_path, 1);
-		setenv("FLUXORI_LISTEN", listen_at, 1);
-		snprintf(cmd, sizeof(cmd), "%s/scripts/entrypoint", getenv("FLUXORI_SRCDIR"));
-		execl(cmd, cmd, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(url, sizeof(url), "%s/health", base);
-	for (int i = 0; i < 200 && status_of(url) != 200; i++)
-		usleep(50 * 1000);
-	cr_assert_eq(status_of(url), 200, "the jobs instance is up");
+	certs = test_cert_server();
+	snprintf(extra, sizeof(extra),
+		 "FLUXORI_OIDC_KEYS_URL=%s/certs\nFLUXORI_JOBS_AUDIENCE=" AUDIENCE
+		 "\nFLUXORI_JOBS_SERVICE_ACCOUNTS=other@demo-fluxori.iam.gserviceaccount.com," SCHEDULER "\n",
+		 ts_url(certs));
+	instance_start(&api, extra);
 }
 
 static void teardown(void)
 {
-	int status;
-
-	if (api > 0) {
-		kill(api, SIGTERM);
-		waitpid(api, &status, 0);
-	}
+	instance_stop(&api);
 	ts_stop(certs);
-	test_sh("rm -rf '%s'", run);
 }
 
 TestSuite(jobs, .init = setup, .fini = teardown, .timeout = 120);
@@ -140,7 +60,7 @@ struct oidc {
 static char *oidc_token(const struct oidc *o)
 {
 	const char *header = "{\"alg\":\"RS256\",\"kid\":\"kid1\",\"typ\":\"JWT\"}";
-	char *pem = slurp(data_path("signer1.key.pem"));
+	char *pem = test_slurp(test_data("signer1.key.pem"));
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -175,7 +95,7 @@ static struct http_resp *trigger(const char *job, const char *token)
 	char url[200], auth[8192];
 	const char *h[] = {auth, NULL};
 
-	snprintf(url, sizeof(url), "%s/v1/jobs/%s", base, job);
+	snprintf(url, sizeof(url), "%s/v1/jobs/%s", api.base, job);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	return http_url("POST", url, h, NULL, 0);
 }
@@ -425,7 +345,7 @@ Test(jobs, concurrent_triggers_never_run_twice_at_once)
 		char url[200], auth[8192];
 		const char *h[] = {auth, NULL};
 
-		snprintf(url, sizeof(url), "%s/v1/jobs/runs?pageSize=50", base);
+		snprintf(url, sizeof(url), "%s/v1/jobs/runs?pageSize=50", api.base);
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t.owner.id_token);
 		r = http_url("GET", url, h, NULL, 0);
 	}

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "emulator.h"
 #include "gauth.h"
 #include "gcssign.h"
 #include "httpc.h"
@@ -17,15 +18,10 @@
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
-#include <arpa/inet.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,128 +34,18 @@
 
 /* ---- emulator lifetime (runner process) ---- */
 
-static char rundir[256];
-static bool started;
-
-static int run_script(const char *script, const char *const *args)
-{
-	char *argv[8];
-	int n = 0, status;
-	pid_t pid;
-
-	argv[n++] = (char *)script;
-	for (; *args && n < 7; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(script, argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Three distinct loopback ports free right now. */
-static int free_ports(int ports[3])
-{
-	int fds[3] = {-1, -1, -1}, rc = 0;
-
-	for (int i = 0; i < 3; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		socklen_t len = sizeof(a);
-
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0 ||
-		    getsockname(fds[i], (struct sockaddr *)&a, &len) < 0) {
-			rc = -1;
-			break;
-		}
-		ports[i] = ntohs(a.sin_port);
-	}
-	for (int i = 0; i < 3; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	return rc;
-}
-
-static void start_error(const char *fmt, const char *arg)
-{
-	char msg[2048];
-
-	snprintf(msg, sizeof(msg), fmt, arg);
-	fprintf(stderr, "test_gcs: %s\n", msg);
-	setenv(ENV_START_ERROR, msg, 1);
-}
+static struct emu_suite emulators;
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
-	const char *top = getenv("top_srcdir");
-	char script[1024], firebase[1024], port_s[3][16];
-	int ports[3];
-
 	(void)set;
-	unsetenv(ENV_STORAGE_PORT);
-	unsetenv(ENV_START_ERROR);
-	if (!top || !*top) {
-		start_error("%s", "top_srcdir is not set: run through `make check` or export top_srcdir=<repo>");
-		return;
-	}
-	snprintf(script, sizeof(script), "%s/scripts/emulators", top);
-	snprintf(firebase, sizeof(firebase), "%s/node_modules/.bin/firebase", top);
-	if (access(firebase, X_OK) != 0) {
-		start_error("the Storage emulator cannot start: %s is missing; run `npm ci` in the repository first",
-			    firebase);
-		return;
-	}
-	snprintf(rundir, sizeof(rundir), "/tmp/fluxori-gcs-test.XXXXXX");
-	if (!mkdtemp(rundir)) {
-		start_error("cannot create a run directory under %s", "/tmp");
-		return;
-	}
-	/* A second try covers a port taken between choosing and binding it. */
-	for (int attempt = 0; attempt < 2 && !started; attempt++) {
-		const char *args[] = {"start", rundir, port_s[0], port_s[1], port_s[2], NULL};
-
-		if (free_ports(ports) < 0)
-			continue;
-		for (int i = 0; i < 3; i++)
-			snprintf(port_s[i], sizeof(port_s[i]), "%d", ports[i]);
-		started = run_script(script, args) == 0;
-	}
-	if (!started) {
-		start_error("`scripts/emulators start %s ...` failed (its messages are above)", rundir);
-		return;
-	}
-	setenv(ENV_STORAGE_PORT, port_s[2], 1);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
+	emu_suite_start(&emulators, "gcs", EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
-	const char *top = getenv("top_srcdir");
-	char script[1024];
-	const char *args[] = {"stop", rundir, NULL};
-
 	(void)stats;
-	if (!rundir[0])
-		return;
-	if (started && top) {
-		snprintf(script, sizeof(script), "%s/scripts/emulators", top);
-		run_script(script, args);
-	}
-	nftw(rundir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	emu_suite_stop(&emulators);
 }
 
 /* ---- per test ---- */

@@ -11,6 +11,7 @@
 #include "insights.h"
 
 #include "config.h"
+#include "emulator.h"
 #include "fswrite.h"
 #include "gauth.h"
 #include "log.h"
@@ -19,19 +20,13 @@
 #include "stock.h"
 #include "testserver.h"
 
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
-#include <curl/curl.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define DAY 86400
@@ -397,142 +392,20 @@ Test(rules, the_key_names_type_and_product_or_the_organization)
 
 /* ---- the Firestore emulator (started once by the runner process) ---- */
 
-#define EMULATOR_DIR "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator"
-#define EMULATOR EMULATOR_DIR "/cloud_firestore_emulator"
 #define PORT_ENV "FLUXORI_TEST_INSIGHTS_FIRESTORE" /* host:port, set once the emulator answers */
-#define START_TIMEOUT_S 60
 
-static pid_t emulator_pid;
-static char emulator_log[256];
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static size_t keep_body(char *p, size_t size, size_t nmemb, void *ctx)
-{
-	struct fx_buf *b = ctx;
-
-	fx_buf_append(b, p, size * nmemb);
-	return size * nmemb;
-}
-
-static bool emulator_ready(const char *hostport)
-{
-	char url[128];
-	struct fx_buf body;
-	CURL *h = curl_easy_init();
-	long status = 0;
-	bool ok;
-
-	fx_buf_init(&body, 4096);
-	snprintf(url, sizeof(url), "http://%s/", hostport);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-	ok = curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
-	     status == 200 && body.data && strncmp(body.data, "Ok", 2) == 0;
-	curl_easy_cleanup(h);
-	fx_buf_cleanup(&body);
-	return ok;
-}
-
-static void stop_emulator(void)
-{
-	bool reaped = false, gone = false;
-
-	if (emulator_pid <= 0)
-		return;
-	kill(-emulator_pid, SIGTERM);
-	for (int i = 0; i < 100 && !gone; i++) {
-		if (!reaped && waitpid(emulator_pid, NULL, WNOHANG) == emulator_pid)
-			reaped = true;
-		gone = reaped && kill(-emulator_pid, 0) < 0;
-		if (!gone)
-			usleep(100000);
-	}
-	if (!gone)
-		kill(-emulator_pid, SIGKILL);
-	if (!reaped)
-		waitpid(emulator_pid, NULL, 0);
-	emulator_pid = 0;
-}
-
-static void start_emulator(void)
-{
-	char hostport[64], port_arg[32];
-	int port = free_port(), fd;
-	const char *tmp = getenv("TMPDIR");
-
-	if (access(EMULATOR, X_OK) != 0) {
-		fprintf(stderr,
-			"test_insights: %s is missing: install the Debian package "
-			"google-cloud-cli-firestore-emulator\n",
-			EMULATOR);
-		return;
-	}
-	snprintf(emulator_log, sizeof(emulator_log), "%s/fluxori-test-insights.%d.log", tmp ? tmp : "/tmp",
-		 (int)getpid());
-	snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", port);
-	snprintf(port_arg, sizeof(port_arg), "--port=%d", port);
-	emulator_pid = fork();
-	if (emulator_pid == 0) {
-		setsid();
-		fd = open(emulator_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("JAVA_TOOL_OPTIONS", "-Xmx256m", 1);
-		execl(EMULATOR, EMULATOR, "start", "--host=127.0.0.1", port_arg, "--project_id=demo-fluxori",
-		      (char *)NULL);
-		_exit(127);
-	}
-	if (emulator_pid < 0) {
-		emulator_pid = 0;
-		return;
-	}
-	for (int i = 0; i < START_TIMEOUT_S * 5; i++) {
-		if (waitpid(emulator_pid, NULL, WNOHANG) == emulator_pid) {
-			emulator_pid = 0;
-			fprintf(stderr, "test_insights: the emulator exited at start, see %s\n", emulator_log);
-			return;
-		}
-		if (emulator_ready(hostport)) {
-			setenv(PORT_ENV, hostport, 1);
-			return;
-		}
-		usleep(200000);
-	}
-	fprintf(stderr, "test_insights: the emulator did not answer within %d s, see %s\n", START_TIMEOUT_S,
-		emulator_log);
-	stop_emulator();
-}
+static struct emu_firestore emulator;
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
 	(void)set;
-	start_emulator();
+	emu_firestore_start(&emulator, "insights", PORT_ENV);
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void)stats;
-	stop_emulator();
-	if (emulator_log[0])
-		unlink(emulator_log);
+	emu_firestore_stop(&emulator);
 }
 
 /* ---- generation against the emulator ---- */
