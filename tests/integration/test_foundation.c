@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -194,4 +195,48 @@ Test(control, restart_swaps_a_group_without_failing_a_request, .timeout = 60)
 	cr_assert_eq(atomic_load(&failures), 0, "%d of %d requests failed during the swap", atomic_load(&failures),
 		     atomic_load(&successes));
 	cr_assert_gt(atomic_load(&successes), before, "requests kept succeeding after the swap");
+}
+
+/* The live pid of a group's worker, from the control script's state. */
+static long worker_pid(const char *group)
+{
+	char cmd[512], out[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd \"$FLUXORI_RUN_DIR/state\" && g=$(readlink ../sock/%s.sock | sed 's/^%s\\.//; s/\\.sock$//') && "
+		 "cat %s.$g.pid",
+		 group, group, group);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(out, sizeof(out), p))
+		out[0] = '\0';
+	pclose(p);
+	return strtol(out, NULL, 10);
+}
+
+/* The reports group: no other test of this file uses it while it restarts. */
+Test(control, a_killed_worker_is_restarted_and_serves_again, .timeout = 30)
+{
+	long before = worker_pid("reports"), after = -1;
+	struct http_resp *r;
+	int ok = 0;
+
+	cr_assert_gt(before, 0, "a reports worker runs");
+	cr_assert_eq(test_sh("kill -9 %ld", before), 0);
+	/* The supervisor starts a new process at once; within a second it serves again. */
+	for (int i = 0; i < 100 && !ok; i++) {
+		r = http_json("POST", "/v1/reports", NULL, "{}");
+		ok = r->status == 401; /* the worker itself answers: no token */
+		if (!ok)
+			cr_assert(r->status == 503, "while it restarts the answer is the JSON 503: %ld", r->status);
+		http_resp_free(r);
+		if (!ok)
+			usleep(20 * 1000);
+	}
+	cr_assert(ok, "the group answers again after the kill");
+	after = worker_pid("reports");
+	cr_assert_gt(after, 0);
+	cr_assert_neq(after, before, "a new worker process serves");
 }
