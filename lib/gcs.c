@@ -289,7 +289,7 @@ static int make_boundary(char out[48], const void *data, size_t n, struct fx_err
 			out[9 + 2 * i] = hex[r[i] & 15];
 		}
 		out[40] = '\0';
-		if (!memmem(data, n, out, 40))
+		if (n == 0 || !memmem(data, n, out, 40))
 			return 0;
 	}
 	return FX_ERR_INTERNAL(e, "storage upload: no multipart boundary outside the data");
