@@ -96,15 +96,7 @@ out:
 
 static int get(struct fx_req *r, struct fx_err *e)
 {
-	const char *rel = fx_tenant_path(r, NULL, "insights", fx_req_param(r, "id"), "insight", e);
-	struct fx_doc doc = {0};
-	int rc;
-
-	if (!rel || fx_tenant_get(r, rel, "insight", &doc, e) < 0)
-		return -1;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
-	fx_doc_cleanup(&doc);
-	return rc;
+	return fx_tenant_answer(r, "insights", "insight", hidden, e);
 }
 
 struct update_ctx {

@@ -314,15 +314,7 @@ out:
 
 static int get(struct fx_req *r, struct fx_err *e)
 {
-	const char *rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
-	struct fx_doc doc = {0};
-	int rc;
-
-	if (!rel || fx_tenant_get(r, rel, "product", &doc, e) < 0)
-		return -1;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
-	fx_doc_cleanup(&doc);
-	return rc;
+	return fx_tenant_answer(r, "products", "product", hidden, e);
 }
 
 struct update_ctx {

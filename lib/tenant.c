@@ -73,6 +73,20 @@ int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const cha
 	return 0;
 }
 
+int fx_tenant_answer(struct fx_req *r, const char *collection, const char *what, const char *const *hidden,
+		     struct fx_err *e)
+{
+	const char *rel = fx_tenant_path(r, NULL, collection, fx_req_param(r, "id"), what, e);
+	struct fx_doc doc = {0};
+	int rc;
+
+	if (!rel || fx_tenant_get(r, rel, what, &doc, e) < 0)
+		return -1;
+	rc = fx_resp_doc(r, 200, &doc, hidden);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
 void fx_tenant_stamp(const struct fx_req *r, struct fx_value *fields)
 {
 	fx_map_set_str(fields, "organizationId", r->principal->organization_id);

@@ -42,6 +42,13 @@ int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, str
 int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const char *rel, const char *what,
 		      const char *if_match, struct fx_doc *out, struct fx_err *e);
 
+/*
+ * Answers GET of the document {id} (the path parameter) of collection:
+ * 200 with fx_doc_json minus hidden, or 404 "what not found".
+ */
+int fx_tenant_answer(struct fx_req *r, const char *collection, const char *what, const char *const *hidden,
+		     struct fx_err *e);
+
 /* True when doc belongs to the caller's organization (missing docs do not). */
 bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc);
 
