@@ -7,6 +7,7 @@
 #include "json.h"
 #include "idtoken.h"
 #include "log.h"
+#include "tokencache.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -141,8 +142,11 @@ static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx
 
 	if (!c->jobs_audience || !c->jobs_service_accounts)
 		return fx_err_set(e, 401, "UNAUTHENTICATED", "scheduler tokens are not configured");
-	if (fx_idtoken_verify_oidc(token, len, c->jobs_audience, c->jobs_service_accounts, &claims, e) < 0)
-		return -1;
+	if (!fx_tokencache_get(FX_TOKEN_OIDC, token, len, &claims)) {
+		if (fx_idtoken_verify_oidc(token, len, c->jobs_audience, c->jobs_service_accounts, &claims, e) < 0)
+			return -1;
+		fx_tokencache_put(FX_TOKEN_OIDC, token, len, &claims);
+	}
 	p = fx_arena_alloc(r->arena, sizeof(*p));
 	if (!p)
 		return FX_ERR_INTERNAL(e, "out of request memory");
@@ -198,14 +202,19 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 	/* A job route also takes Cloud Scheduler's Google-signed OIDC token. */
 	if (route->access == FX_JOB && google_issued(token, len))
 		return job_caller(r, token, len, e);
-	if (fx_idtoken_verify(token, len, &claims, e) < 0)
-		return -1;
+	if (!fx_tokencache_get(FX_TOKEN_FIREBASE, token, len, &claims)) {
+		if (fx_idtoken_verify(token, len, &claims, e) < 0)
+			return -1;
+		fx_tokencache_put(FX_TOKEN_FIREBASE, token, len, &claims);
+	}
+	/* Checked on every request, cached token or not. */
 	if (member_of(claims.uid, &m, e) < 0)
 		return -1;
-	if (m.exists && m.disabled)
-		return fx_err_set(e, 401, "UNAUTHENTICATED", "this account is disabled");
-	if (m.exists && claims.auth_time < m.valid_after)
-		return fx_err_set(e, 401, "UNAUTHENTICATED", "this session was revoked: sign in again");
+	if (m.exists && (m.disabled || claims.auth_time < m.valid_after)) {
+		fx_tokencache_forget_uid(claims.uid);
+		return fx_err_set(e, 401, "UNAUTHENTICATED",
+				  m.disabled ? "this account is disabled" : "this session was revoked: sign in again");
+	}
 
 	p = fx_arena_alloc(r->arena, sizeof(*p));
 	if (!p)

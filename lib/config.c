@@ -214,6 +214,7 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	c->vertex_url = get("FLUXORI_VERTEX_URL");
 	c->jobs_audience = get("FLUXORI_JOBS_AUDIENCE");
 	c->jobs_service_accounts = get("FLUXORI_JOBS_SERVICE_ACCOUNTS");
+	c->metrics_dir = get("FLUXORI_METRICS_DIR");
 	if (get_int("FLUXORI_WORKER_THREADS", 16, 1, 256, &n, e) < 0)
 		return -1;
 	c->worker_threads = (int)n;

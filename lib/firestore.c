@@ -7,6 +7,7 @@
 #include "httpc.h"
 #include "json.h"
 #include "mem.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -786,6 +787,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 	int attempt;
 
 	atomic_fetch_add(&txn_runs, 1);
+	fx_metrics_transaction(FX_TXN_STARTED);
 	for (attempt = 0; attempt < FX_TXN_MAX_ATTEMPTS; attempt++) {
 		bool lane = false;
 		int rc;
@@ -794,6 +796,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 			long wait = jitter(backoff);
 
 			atomic_fetch_add(&txn_retries, 1);
+			fx_metrics_transaction(FX_TXN_RETRIED);
 
 			if (now_ms() + wait >= deadline)
 				break;
@@ -821,6 +824,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 			snprintf(prev, sizeof(prev), "%s", t.id);
 	}
 	atomic_fetch_add(&txn_gave_up, 1);
+	fx_metrics_transaction(FX_TXN_GAVE_UP);
 	fx_err_set(e, 409, "ABORTED", "transaction gave up after %d attempts: %.180s", attempt, last);
 	e->retry_after = 1;
 	return -1;

@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -326,6 +327,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 	for (int attempt = 0;; attempt++) {
 		struct transfer t = {req, resp, false, false};
 		long left = deadline - now_ms(), connects = 0;
+		curl_off_t took_us = 0;
 
 		if (left < 50)
 			left = 50;
@@ -365,6 +367,9 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
 			atomic_fetch_add(&n_connects, (unsigned long)connects);
+		if (curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &took_us) != CURLE_OK)
+			took_us = 0;
+		fx_metrics_backend(req->service, rc == CURLE_OK ? resp->status : 0, connects, (double)took_us / 1e6);
 		if (t.too_big) {
 			curl_slist_free_all(hdrs);
 			atomic_fetch_add(&n_failures, 1);
@@ -384,6 +389,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 			if (now_ms() + wait >= deadline)
 				break;
 			atomic_fetch_add(&n_retries, 1);
+			fx_metrics_backend_retry(req->service);
 			fx_log_debug("retrying %s %s after %ld ms (attempt %d, status %ld)", method,
 				     req->service ? req->service : "call", wait, attempt + 1, resp->status);
 			ts.tv_sec = wait / 1000;

@@ -7,6 +7,7 @@
 #include "http.h"
 #include "httpc.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -113,6 +114,7 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 	lr.error = r->err_status;
 	lr.message = r->err_status ? r->err_message : NULL;
 	fx_log_request(&lr);
+	fx_metrics_request(r->route ? (int)(r->route - app->routes) : -1, r->status, lr.latency_s);
 }
 
 static void *serve(void *arg)
@@ -138,14 +140,17 @@ static void *serve(void *arg)
 			fx_log_error("accept failed: %s", strerror(errno));
 			break;
 		}
+		fx_metrics_in_flight(1);
 		fx_err_clear(&e);
 		if (fx_req_init(&r, fcgi.envp, fcgi.in, fcgi.out, &arena, &e) < 0) {
 			fx_resp_error(&r, &e);
+			fx_metrics_request(-1, r.status, elapsed_s(&r.start));
 		} else {
 			fx_worker_handle(the_app, &r);
 		}
 		fx_req_cleanup(&r);
 		FCGX_Finish_r(&fcgi);
+		fx_metrics_in_flight(-1);
 		fx_arena_reset(&arena);
 	}
 	FCGX_Free(&fcgi, 1);
@@ -237,6 +242,9 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 		fx_log_error("library initialisation failed");
 		return 70;
 	}
+	if (fx_metrics_open(cfg.metrics_dir, app->group, app->routes, app->nroutes, &e) < 0)
+		fx_log_warn("%s: counting in memory only", e.message);
+	fx_err_clear(&e);
 	if (app->init && app->init(&e) < 0) {
 		fx_log_error("%s init: %s", app->group, e.message);
 		return 70;
@@ -276,6 +284,7 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 			    app->group, hs.calls, hs.retries, hs.failures, hs.new_connections, fs.transactions,
 			    fs.transaction_retries, fs.transactions_given_up);
 	}
+	fx_metrics_close();
 	curl_global_cleanup();
 	fx_config_release();
 	return 0;

@@ -1,0 +1,554 @@
+#include "metrics.h"
+
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAGIC 0x46584d32u /* layout version: change it with the struct */
+#define MAX_ROUTES 48
+#define ROUTE_NAME 96
+#define GROUP_NAME 32
+#define MAX_GROUPS 24
+
+static const int statuses[] = {200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405, 408,
+			       409, 412, 413, 415, 422, 429, 499, 500, 502, 503, 504};
+#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1) /* the last counts any other status */
+
+static const char *const bucket_names[] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+					   "0.25",  "0.5",    "1",     "2.5",  "5",	"10"};
+static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NBUCKET (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
+
+static const char *const services[] = {"firestore",	 "storage",	"identitytoolkit", "oauth2", "metadata",
+				       "iamcredentials", "google-keys", "vertex-ai",	   "other"};
+#define NSERVICE (sizeof(services) / sizeof(services[0]))
+
+static const char *const outcomes[] = {"ok", "client_error", "server_error", "unreachable"};
+#define NOUTCOME 4
+
+static const char *const txn_outcomes[] = {"started", "retried", "gave_up"};
+
+typedef _Atomic uint64_t counter;
+
+struct histogram {
+	counter bucket[NBUCKET]; /* not cumulative: the renderer sums */
+	counter count;
+	counter sum_ns;
+};
+
+struct route_counters {
+	counter status[NSTATUS];
+	struct histogram latency;
+};
+
+struct service_counters {
+	counter outcome[NOUTCOME];
+	counter retries;
+	counter connects;
+	struct histogram latency;
+};
+
+/* One process's counters, as laid out in its file. */
+struct mfile {
+	uint32_t magic;
+	uint32_t nroutes; /* routes[nroutes] counts requests that matched no route */
+	char group[GROUP_NAME];
+	int32_t pid;
+	_Atomic uint32_t clean_exit;
+	char route[MAX_ROUTES + 1][ROUTE_NAME];
+	struct route_counters routes[MAX_ROUTES + 1];
+	struct service_counters service[NSERVICE];
+	counter token_cache[2]; /* miss, hit */
+	counter txn[3];
+	_Atomic int64_t in_flight;
+};
+
+static struct mfile *self;
+static int self_fd = -1;
+
+static void add(counter *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void observe(struct histogram *h, double seconds)
+{
+	size_t i;
+
+	for (i = 0; i < NBUCKET && seconds > bucket_bounds[i]; i++)
+		;
+	if (i < NBUCKET)
+		add(&h->bucket[i], 1);
+	add(&h->count, 1);
+	add(&h->sum_ns, seconds > 0 ? (uint64_t)(seconds * 1e9) : 0);
+}
+
+int fx_metrics_open(const char *dir, const char *group, const struct fx_route *routes, size_t nroutes, struct fx_err *e)
+{
+	struct mfile *m = NULL;
+	char path[512];
+	struct timespec ts;
+	int fd = -1;
+
+	if (nroutes > MAX_ROUTES)
+		return fx_err_set(e, 500, "INTERNAL", "metrics: %zu routes, at most %d", nroutes, MAX_ROUTES);
+	if (dir && *dir) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(path, sizeof(path), "%s/%s.%d.%lld%09ld.metrics", dir, group, (int)getpid(),
+			 (long long)ts.tv_sec, ts.tv_nsec);
+		mkdir(dir, 0700);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || ftruncate(fd, sizeof(*m)) < 0 || flock(fd, LOCK_SH) < 0 ||
+		    (m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+			int err = errno;
+
+			if (fd >= 0) {
+				unlink(path);
+				close(fd);
+			}
+			/* Counting goes on in memory; only /metrics loses this process. */
+			self = calloc(1, sizeof(*self));
+			return fx_err_set(e, 500, "INTERNAL", "metrics file %s: %s", path, strerror(err));
+		}
+	} else {
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			return FX_ERR_INTERNAL(e, "out of memory");
+	}
+	snprintf(m->group, sizeof(m->group), "%s", group);
+	m->pid = (int32_t)getpid();
+	m->nroutes = (uint32_t)nroutes;
+	for (size_t i = 0; i < nroutes; i++)
+		snprintf(m->route[i], ROUTE_NAME, "%s %s", routes[i].method, routes[i].pattern);
+	snprintf(m->route[nroutes], ROUTE_NAME, "unmatched");
+	atomic_thread_fence(memory_order_release);
+	m->magic = MAGIC; /* a reader skips the file until the header is complete */
+	self = m;
+	self_fd = fd;
+	return 0;
+}
+
+void fx_metrics_close(void)
+{
+	if (self)
+		atomic_store(&self->clean_exit, 1);
+}
+
+void fx_metrics_request(int route, int status, double seconds)
+{
+	struct route_counters *rc;
+	size_t s;
+
+	if (!self)
+		return;
+	rc = &self->routes[route >= 0 && (uint32_t)route < self->nroutes ? (uint32_t)route : self->nroutes];
+	for (s = 0; s < NSTATUS - 1 && statuses[s] != status; s++)
+		;
+	add(&rc->status[s], 1);
+	observe(&rc->latency, seconds);
+}
+
+void fx_metrics_in_flight(int delta)
+{
+	if (self)
+		atomic_fetch_add_explicit(&self->in_flight, delta, memory_order_relaxed);
+}
+
+static struct service_counters *service_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSERVICE - 1 && (!name || strcmp(services[i], name) != 0); i++)
+		;
+	return &self->service[i];
+}
+
+void fx_metrics_backend(const char *service, long status, long connects, double seconds)
+{
+	struct service_counters *sc;
+
+	if (!self)
+		return;
+	sc = service_of(service);
+	add(&sc->outcome[status == 0 ? 3 : status >= 500 ? 2 : status >= 400 ? 1 : 0], 1);
+	if (connects > 0)
+		add(&sc->connects, (uint64_t)connects);
+	observe(&sc->latency, seconds);
+}
+
+void fx_metrics_backend_retry(const char *service)
+{
+	if (self)
+		add(&service_of(service)->retries, 1);
+}
+
+void fx_metrics_token_cache(int hit)
+{
+	if (self)
+		add(&self->token_cache[hit ? 1 : 0], 1);
+}
+
+void fx_metrics_transaction(enum fx_txn_event ev)
+{
+	if (self)
+		add(&self->txn[ev], 1);
+}
+
+/* ---- rendering ---- */
+
+struct agg_route {
+	char name[ROUTE_NAME];
+	uint64_t status[NSTATUS];
+	uint64_t bucket[NBUCKET], count, sum_ns;
+};
+
+struct agg_group {
+	char name[GROUP_NAME];
+	unsigned live, exited, crashed;
+	int64_t in_flight;
+	size_t nroutes;
+	struct agg_route routes[MAX_ROUTES + 1];
+	uint64_t outcome[NSERVICE][NOUTCOME], retries[NSERVICE], connects[NSERVICE];
+	uint64_t sbucket[NSERVICE][NBUCKET], scount[NSERVICE], ssum_ns[NSERVICE];
+	uint64_t token_cache[2], txn[3];
+};
+
+struct process {
+	char group[GROUP_NAME];
+	int pid;
+	long rss;
+};
+
+struct agg {
+	size_t ngroups, nprocs;
+	struct agg_group groups[MAX_GROUPS];
+	struct process procs[128];
+};
+
+static uint64_t get(const counter *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static struct agg_group *group_of(struct agg *a, const char *name)
+{
+	for (size_t i = 0; i < a->ngroups; i++)
+		if (strcmp(a->groups[i].name, name) == 0)
+			return &a->groups[i];
+	if (a->ngroups == MAX_GROUPS)
+		return NULL;
+	snprintf(a->groups[a->ngroups].name, GROUP_NAME, "%s", name);
+	return &a->groups[a->ngroups++];
+}
+
+/* Routes are matched by name: generations of one group may differ in their tables. */
+static struct agg_route *route_of(struct agg_group *g, const char *name)
+{
+	for (size_t i = 0; i < g->nroutes; i++)
+		if (strcmp(g->routes[i].name, name) == 0)
+			return &g->routes[i];
+	if (g->nroutes == MAX_ROUTES + 1)
+		return NULL;
+	snprintf(g->routes[g->nroutes].name, ROUTE_NAME, "%s", name);
+	return &g->routes[g->nroutes++];
+}
+
+static void add_hist(uint64_t *bucket, uint64_t *count, uint64_t *sum_ns, const struct histogram *h)
+{
+	for (size_t i = 0; i < NBUCKET; i++)
+		bucket[i] += get(&h->bucket[i]);
+	*count += get(&h->count);
+	*sum_ns += get(&h->sum_ns);
+}
+
+static long resident_bytes(int pid)
+{
+	char path[64];
+	long size = 0, rss = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
+}
+
+static void add_file(struct agg *a, const struct mfile *m, bool live)
+{
+	struct agg_group *g;
+	char group[GROUP_NAME];
+
+	memcpy(group, m->group, GROUP_NAME);
+	group[GROUP_NAME - 1] = '\0';
+	if (!(g = group_of(a, group)))
+		return;
+	if (live) {
+		g->live++;
+		g->in_flight += atomic_load(&m->in_flight);
+		if (a->nprocs < sizeof(a->procs) / sizeof(a->procs[0])) {
+			struct process *p = &a->procs[a->nprocs++];
+
+			memcpy(p->group, group, GROUP_NAME);
+			p->pid = m->pid;
+			p->rss = resident_bytes(m->pid);
+		}
+	} else if (atomic_load(&m->clean_exit)) {
+		g->exited++;
+	} else {
+		g->crashed++;
+	}
+	for (uint32_t i = 0; i <= m->nroutes && i <= MAX_ROUTES; i++) {
+		char name[ROUTE_NAME];
+		struct agg_route *r;
+
+		memcpy(name, m->route[i], ROUTE_NAME);
+		name[ROUTE_NAME - 1] = '\0';
+		if (!(r = route_of(g, name)))
+			continue;
+		for (size_t s = 0; s < NSTATUS; s++)
+			r->status[s] += get(&m->routes[i].status[s]);
+		add_hist(r->bucket, &r->count, &r->sum_ns, &m->routes[i].latency);
+	}
+	for (size_t s = 0; s < NSERVICE; s++) {
+		for (size_t o = 0; o < NOUTCOME; o++)
+			g->outcome[s][o] += get(&m->service[s].outcome[o]);
+		g->retries[s] += get(&m->service[s].retries);
+		g->connects[s] += get(&m->service[s].connects);
+		add_hist(g->sbucket[s], &g->scount[s], &g->ssum_ns[s], &m->service[s].latency);
+	}
+	for (int i = 0; i < 2; i++)
+		g->token_cache[i] += get(&m->token_cache[i]);
+	for (int i = 0; i < 3; i++)
+		g->txn[i] += get(&m->txn[i]);
+}
+
+static void read_file(struct agg *a, int dirfd, const char *name)
+{
+	struct stat st;
+	struct mfile *m;
+	bool live;
+	int fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size != sizeof(*m) ||
+	    (m = mmap(NULL, sizeof(*m), PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		return;
+	}
+	/* A live process holds a shared lock on its file for as long as it runs. */
+	live = flock(fd, LOCK_EX | LOCK_NB) < 0;
+	if (!live)
+		flock(fd, LOCK_UN);
+	if (m->magic == MAGIC && m->nroutes <= MAX_ROUTES)
+		add_file(a, m, live);
+	munmap(m, sizeof(*m));
+	close(fd);
+}
+
+static void label_value(struct fx_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fx_buf_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			fx_buf_puts(b, "\\n");
+		else
+			fx_buf_append(b, s, 1);
+	}
+}
+
+/* Sets lab to group="g"[,route="r"][,name="value"], escaped. */
+static const char *labels(struct fx_buf *lab, const char *group, const char *route, const char *name, const char *value)
+{
+	fx_buf_reset(lab);
+	fx_buf_puts(lab, "group=\"");
+	label_value(lab, group);
+	fx_buf_puts(lab, "\"");
+	if (route) {
+		fx_buf_puts(lab, ",route=\"");
+		label_value(lab, route);
+		fx_buf_puts(lab, "\"");
+	}
+	if (name) {
+		fx_buf_printf(lab, ",%s=\"", name);
+		label_value(lab, value);
+		fx_buf_puts(lab, "\"");
+	}
+	return lab->data;
+}
+
+static void family(struct fx_buf *b, const char *name, const char *type, const char *help)
+{
+	fx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(struct fx_buf *b, const char *name, const char *labs, unsigned long long v)
+{
+	fx_buf_printf(b, "%s{%s} %llu\n", name, labs, v);
+}
+
+static void histogram(struct fx_buf *b, const char *name, const char *labs, const uint64_t *bucket, uint64_t count,
+		      uint64_t sum_ns)
+{
+	uint64_t cum = 0;
+
+	for (size_t i = 0; i < NBUCKET; i++) {
+		cum += bucket[i];
+		fx_buf_printf(b, "%s_bucket{%s,le=\"%s\"} %llu\n", name, labs, bucket_names[i],
+			      (unsigned long long)cum);
+	}
+	fx_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labs, (unsigned long long)count);
+	fx_buf_printf(b, "%s_sum{%s} %.6f\n", name, labs, (double)sum_ns / 1e9);
+	fx_buf_printf(b, "%s_count{%s} %llu\n", name, labs, (unsigned long long)count);
+}
+
+static void render(const struct agg *a, struct fx_buf *b, struct fx_buf *lab)
+{
+	const struct agg_group *g;
+	char status[8];
+
+	family(b, "fluxori_requests_total", "counter", "Requests answered, by group, route and status.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (size_t r = 0; r < g->nroutes; r++)
+			for (size_t s = 0; s < NSTATUS; s++) {
+				if (!g->routes[r].status[s])
+					continue;
+				if (s < NSTATUS - 1)
+					snprintf(status, sizeof(status), "%d", statuses[s]);
+				else
+					snprintf(status, sizeof(status), "other");
+				sample(b, "fluxori_requests_total",
+				       labels(lab, g->name, g->routes[r].name, "status", status),
+				       g->routes[r].status[s]);
+			}
+	family(b, "fluxori_request_duration_seconds", "histogram",
+	       "Time from accepting a request to its last byte, by group and route.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (size_t r = 0; r < g->nroutes; r++)
+			if (g->routes[r].count)
+				histogram(b, "fluxori_request_duration_seconds",
+					  labels(lab, g->name, g->routes[r].name, NULL, NULL), g->routes[r].bucket,
+					  g->routes[r].count, g->routes[r].sum_ns);
+	family(b, "fluxori_requests_in_flight", "gauge", "Requests being served now.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		fx_buf_printf(b, "fluxori_requests_in_flight{%s} %lld\n", labels(lab, g->name, NULL, NULL, NULL),
+			      (long long)g->in_flight);
+	family(b, "fluxori_backend_calls_total", "counter",
+	       "HTTP attempts to Google services, by service and outcome (a retry counts again).");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (size_t s = 0; s < NSERVICE; s++)
+			for (size_t o = 0; o < NOUTCOME; o++)
+				if (g->outcome[s][o]) {
+					labels(lab, g->name, NULL, "service", services[s]);
+					fx_buf_printf(b, "fluxori_backend_calls_total{%s,outcome=\"%s\"} %llu\n",
+						      lab->data, outcomes[o], (unsigned long long)g->outcome[s][o]);
+				}
+	family(b, "fluxori_backend_call_duration_seconds", "histogram",
+	       "Duration of one HTTP attempt to a Google service.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (size_t s = 0; s < NSERVICE; s++)
+			if (g->scount[s])
+				histogram(b, "fluxori_backend_call_duration_seconds",
+					  labels(lab, g->name, NULL, "service", services[s]), g->sbucket[s],
+					  g->scount[s], g->ssum_ns[s]);
+	family(b, "fluxori_backend_retries_total", "counter", "Calls to Google repeated after a retryable failure.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (size_t s = 0; s < NSERVICE; s++)
+			if (g->scount[s])
+				sample(b, "fluxori_backend_retries_total",
+				       labels(lab, g->name, NULL, "service", services[s]), g->retries[s]);
+	family(b, "fluxori_backend_connections_total", "counter",
+	       "New connections opened to a service (TCP, and TLS handshakes to Google): flat once warm.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (size_t s = 0; s < NSERVICE; s++)
+			if (g->scount[s])
+				sample(b, "fluxori_backend_connections_total",
+				       labels(lab, g->name, NULL, "service", services[s]), g->connects[s]);
+	family(b, "fluxori_token_cache_total", "counter", "Verified-token cache lookups, by result.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++) {
+		sample(b, "fluxori_token_cache_total", labels(lab, g->name, NULL, "result", "hit"), g->token_cache[1]);
+		sample(b, "fluxori_token_cache_total", labels(lab, g->name, NULL, "result", "miss"), g->token_cache[0]);
+	}
+	family(b, "fluxori_firestore_transactions_total", "counter",
+	       "Firestore transactions started, attempts retried after ABORTED, and transactions given up.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		for (int i = 0; i < 3; i++)
+			if (g->txn[i])
+				sample(b, "fluxori_firestore_transactions_total",
+				       labels(lab, g->name, NULL, "outcome", txn_outcomes[i]), g->txn[i]);
+	family(b, "fluxori_worker_processes", "gauge", "Worker processes running now.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		sample(b, "fluxori_worker_processes", labels(lab, g->name, NULL, NULL, NULL), g->live);
+	family(b, "fluxori_worker_restarts_total", "counter",
+	       "Worker processes that died without draining (crash, SIGKILL); their supervisor restarted them.");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		sample(b, "fluxori_worker_restarts_total", labels(lab, g->name, NULL, NULL, NULL), g->crashed);
+	family(b, "fluxori_worker_exits_total", "counter",
+	       "Worker processes that drained and exited (swaps, shutdowns).");
+	for (g = a->groups; g < a->groups + a->ngroups; g++)
+		sample(b, "fluxori_worker_exits_total", labels(lab, g->name, NULL, NULL, NULL), g->exited);
+	family(b, "fluxori_worker_resident_bytes", "gauge", "Resident memory of each running worker process.");
+	for (size_t i = 0; i < a->nprocs; i++)
+		if (a->procs[i].rss >= 0) {
+			char pid[16];
+
+			snprintf(pid, sizeof(pid), "%d", a->procs[i].pid);
+			sample(b, "fluxori_worker_resident_bytes", labels(lab, a->procs[i].group, NULL, "pid", pid),
+			       (unsigned long long)a->procs[i].rss);
+		}
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct agg_group *)a)->name, ((const struct agg_group *)b)->name);
+}
+
+int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
+{
+	struct fx_buf lab;
+	struct agg *a;
+	struct dirent *d;
+	DIR *dp;
+
+	if (!dir || !*dir)
+		return fx_err_set(e, 503, "UNAVAILABLE", "metrics are off: FLUXORI_METRICS_DIR is not set");
+	dp = opendir(dir);
+	if (!dp)
+		return fx_err_set(e, 503, "UNAVAILABLE", "metrics directory: %s", strerror(errno));
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		closedir(dp);
+		return FX_ERR_INTERNAL(e, "out of memory");
+	}
+	while ((d = readdir(dp))) {
+		size_t n = strlen(d->d_name);
+
+		if (n > 8 && strcmp(d->d_name + n - 8, ".metrics") == 0)
+			read_file(a, dirfd(dp), d->d_name);
+	}
+	closedir(dp);
+	qsort(a->groups, a->ngroups, sizeof(a->groups[0]), by_name);
+	fx_buf_init(&lab, 1024);
+	render(a, out, &lab);
+	fx_buf_cleanup(&lab);
+	free(a);
+	return 0;
+}
