@@ -149,6 +149,13 @@ static void *serve(void *arg)
 			fx_worker_handle(the_app, &r);
 		}
 		fx_req_cleanup(&r);
+		/*
+		 * libfcgi would half-close the connection and wait for nginx to
+		 * close its end (a lingering close, one more round trip per
+		 * request on this thread). Finish has read the request to its
+		 * end, so nothing unread can turn our close into a reset.
+		 */
+		fcgi.detached = 1;
 		FCGX_Finish_r(&fcgi);
 		fx_metrics_in_flight(-1);
 		fx_arena_reset(&arena);
