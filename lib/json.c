@@ -390,6 +390,9 @@ int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, str
 		return FX_ERR_INTERNAL(e, "json tokener allocation failed");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, p, (int)n);
+	/* A number at the very end may go on for all json-c knows: a space ends it. */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue)
+		obj = json_tokener_parse_ex(tok, " ", 1);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_tokener_free(tok);
 		json_object_put(obj);
