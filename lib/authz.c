@@ -7,16 +7,24 @@
 #include "json.h"
 #include "idtoken.h"
 #include "log.h"
+#include "model.h"
 #include "tokencache.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CACHE_SLOTS 4096 /* bounded: a slot is reused by the next uid hashing to it */
+#define PROFILE_MAX 4096 /* a bigger profile is not kept; GET /v1/users/me then reads it */
+
+const char *const fx_profile_hidden[] = {"tokensValidAfter", NULL};
 
 static const char *const role_names[] = {"none", "viewer", "staff", "manager", "admin", "owner", NULL};
 
@@ -42,10 +50,43 @@ struct member {
 	char organization_id[129];
 	enum fx_role role;
 	int64_t valid_after; /* sessions revoked before this time (seconds) */
+	uint64_t epoch; /* of the uid's slot when fetched */
+	char *profile; /* the profile's API JSON (malloc'd), NULL when absent or too big */
 };
 
 static struct member cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Epochs, one per slot, shared by every worker process of the container
+ * through a file beside the metrics (FLUXORI_METRICS_DIR/authz.epochs):
+ * fx_authz_forget bumps the uid's, and a cached profile counts only while
+ * its epoch is current. A change made through any group is seen by all of
+ * them at once; other Cloud Run instances see it within the cache time.
+ */
+static _Atomic uint64_t local_epochs[CACHE_SLOTS];
+static _Atomic uint64_t *epochs = local_epochs;
+static pthread_once_t epochs_once = PTHREAD_ONCE_INIT;
+
+static void map_epochs(void)
+{
+	const struct fx_config *c = fx_cfg();
+	char path[512];
+	void *p;
+	int fd;
+
+	if (!c || !c->metrics_dir || !*c->metrics_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/authz.epochs", c->metrics_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, sizeof(local_epochs)) < 0 ||
+	    (p = mmap(NULL, sizeof(local_epochs), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		fx_log_warn("%s: member changes reach other processes only after %d s", path, FX_AUTHZ_CACHE_SECONDS);
+	else
+		epochs = p;
+	if (fd >= 0)
+		close(fd);
+}
 
 static size_t slot_of(const char *uid)
 {
@@ -58,11 +99,13 @@ static size_t slot_of(const char *uid)
 
 void fx_authz_forget(const char *uid)
 {
-	struct member *m = &cache[slot_of(uid)];
+	size_t s = slot_of(uid);
 
+	pthread_once(&epochs_once, map_epochs);
+	atomic_fetch_add(&epochs[s], 1);
 	pthread_mutex_lock(&cache_lock);
-	if (strcmp(m->uid, uid) == 0)
-		m->uid[0] = '\0';
+	if (strcmp(cache[s].uid, uid) == 0)
+		cache[s].uid[0] = '\0';
 	pthread_mutex_unlock(&cache_lock);
 }
 
@@ -86,6 +129,14 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 		return -1;
 	}
 	out->exists = true;
+	{
+		json_object *j = fx_doc_json(&doc, fx_profile_hidden);
+		size_t len = 0;
+		const char *text = fx_json_text(j, &len);
+
+		out->profile = len < PROFILE_MAX ? strdup(text) : NULL;
+		json_object_put(j);
+	}
 	if ((s = fx_value_path_str(&doc.fields, "organizationId")))
 		snprintf(out->organization_id, sizeof(out->organization_id), "%s", s);
 	if ((s = fx_value_path_str(&doc.fields, "role")) && fx_role_parse(s) > 0)
@@ -101,22 +152,34 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 	return 0;
 }
 
-static int member_of(const char *uid, struct member *out, struct fx_err *e)
+/* The member snapshot of uid, its profile JSON copied into arena (out->profile). */
+static int member_of(const char *uid, struct fx_arena *arena, struct member *out, struct fx_err *e)
 {
-	struct member *slot = &cache[slot_of(uid)];
+	size_t s = slot_of(uid);
+	struct member *slot = &cache[s];
 	time_t now = time(NULL);
+	uint64_t epoch;
+	char *mine;
 
+	pthread_once(&epochs_once, map_epochs);
+	epoch = atomic_load(&epochs[s]);
 	pthread_mutex_lock(&cache_lock);
-	if (strcmp(slot->uid, uid) == 0 && now - slot->fetched < FX_AUTHZ_CACHE_SECONDS) {
+	if (strcmp(slot->uid, uid) == 0 && now - slot->fetched < FX_AUTHZ_CACHE_SECONDS && slot->epoch == epoch) {
 		*out = *slot;
+		out->profile = slot->profile ? fx_arena_strdup(arena, slot->profile) : NULL;
 		pthread_mutex_unlock(&cache_lock);
 		return 0;
 	}
 	pthread_mutex_unlock(&cache_lock);
 	if (fetch_member(uid, out, e) < 0)
 		return -1;
+	out->epoch = epoch;
+	mine = out->profile;
+	out->profile = mine ? fx_arena_strdup(arena, mine) : NULL;
 	pthread_mutex_lock(&cache_lock);
+	free(slot->profile);
 	*slot = *out;
+	slot->profile = mine;
 	pthread_mutex_unlock(&cache_lock);
 	return 0;
 }
@@ -208,7 +271,7 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 		fx_tokencache_put(FX_TOKEN_FIREBASE, token, len, &claims);
 	}
 	/* Checked on every request, cached token or not. */
-	if (member_of(claims.uid, &m, e) < 0)
+	if (member_of(claims.uid, r->arena, &m, e) < 0)
 		return -1;
 	if (m.exists && (m.disabled || claims.auth_time < m.valid_after)) {
 		fx_tokencache_forget_uid(claims.uid);
@@ -223,6 +286,8 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 	p->uid = fx_arena_strdup(r->arena, claims.uid);
 	p->email = claims.email[0] ? fx_arena_strdup(r->arena, claims.email) : NULL;
 	p->auth_time = claims.auth_time;
+	p->has_profile = m.exists;
+	p->profile = m.profile;
 	r->principal = p;
 
 	/*

@@ -406,6 +406,51 @@ Test(revocation, a_removed_member_is_refused_within_60_seconds, .timeout = 120)
 	http_resp_free(r);
 }
 
+/* Member snapshots are cached per process; a change through one group reaches every other at once. */
+Test(revocation, a_demotion_through_users_applies_at_once_in_other_groups)
+{
+	struct org o;
+	struct test_user m;
+	struct http_resp *r;
+	char path[200];
+
+	make_org(&o, "Demoters");
+	add_member(&o, &m, "staff");
+	for (int i = 0; i < 4; i++) /* every products process caches the staff member */
+		cr_assert_eq(status_of("/v1/products", m.id_token), 200);
+	snprintf(path, sizeof(path), "/v1/users/%s", m.uid);
+	r = http_json("PATCH", path, o.owner.id_token, "{\"role\":\"viewer\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	for (int i = 0; i < 4; i++) {
+		r = http_json("POST", "/v1/products", m.id_token, "{\"sku\":\"D-1\",\"name\":\"Demoted\",\"priceCents\":1}");
+		assert_error(r, 403, "PERMISSION_DENIED");
+		http_resp_free(r);
+	}
+}
+
+Test(users, my_profile_change_is_what_every_next_read_shows)
+{
+	struct test_user u;
+	struct http_resp *r;
+	char body[64], name[16];
+
+	cr_assert_eq(test_user_signup(&u, "reader"), 0);
+	for (int round = 0; round < 3; round++) {
+		snprintf(name, sizeof(name), "Name %d", round);
+		snprintf(body, sizeof(body), "{\"displayName\":\"%s\"}", name);
+		r = http_json("PATCH", "/v1/users/me", u.id_token, body);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		http_resp_free(r);
+		for (int i = 0; i < 6; i++) {
+			r = http_get("/v1/users/me", u.id_token);
+			cr_assert_eq(r->status, 200, "%s", r->body);
+			cr_assert_str_eq(json_str(r, "displayName"), name, "read %d after change %d", i, round);
+			http_resp_free(r);
+		}
+	}
+}
+
 Test(revocation, a_disabled_member_is_refused_within_60_seconds, .timeout = 120)
 {
 	struct org o;
