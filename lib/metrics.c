@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #define ROUTE_NAME 96
 #define GROUP_NAME 32
 #define MAX_GROUPS 24
+#define KEEP_EXITED 8 /* files of exited processes kept per group; older ones fold into one */
 
 static const int statuses[] = {200, 201, 202, 204, 206, 304, 400, 401, 403, 404, 405, 408,
 			       409, 412, 413, 415, 422, 429, 499, 500, 502, 503, 504};
@@ -60,13 +62,19 @@ struct service_counters {
 	struct histogram latency;
 };
 
-/* One process's counters, as laid out in its file. */
+/*
+ * One process's counters, as laid out in its file; or, with retired set,
+ * the sums of exited processes of a group folded into GROUP.retired.metrics.
+ */
 struct mfile {
 	uint32_t magic;
-	uint32_t nroutes; /* routes[nroutes] counts requests that matched no route */
+	uint32_t nroutes; /* a process: routes[nroutes] counts requests that matched no route;
+			     retired: the number of named slots */
 	char group[GROUP_NAME];
 	int32_t pid;
+	uint32_t retired;
 	_Atomic uint32_t clean_exit;
+	counter retired_exits, retired_crashes;
 	char route[MAX_ROUTES + 1][ROUTE_NAME];
 	struct route_counters routes[MAX_ROUTES + 1];
 	struct service_counters service[NSERVICE];
@@ -95,6 +103,176 @@ static void observe(struct histogram *h, double seconds)
 	add(&h->sum_ns, seconds > 0 ? (uint64_t)(seconds * 1e9) : 0);
 }
 
+static uint32_t slots(const struct mfile *m)
+{
+	return m->retired ? m->nroutes : m->nroutes + 1;
+}
+
+static uint64_t get(const counter *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void fold_histogram(struct histogram *into, const struct histogram *from)
+{
+	for (size_t i = 0; i < NBUCKET; i++)
+		add(&into->bucket[i], get(&from->bucket[i]));
+	add(&into->count, get(&from->count));
+	add(&into->sum_ns, get(&from->sum_ns));
+}
+
+/* Adds the counters of an exited process (or another fold) to into, matching routes by name. */
+static void fold(struct mfile *into, const struct mfile *from)
+{
+	for (uint32_t i = 0; i < slots(from) && i <= MAX_ROUTES; i++) {
+		uint32_t j;
+
+		for (j = 0; j < into->nroutes && strncmp(into->route[j], from->route[i], ROUTE_NAME) != 0; j++)
+			;
+		if (j == into->nroutes) {
+			if (j > MAX_ROUTES)
+				continue;
+			memcpy(into->route[j], from->route[i], ROUTE_NAME);
+			into->route[j][ROUTE_NAME - 1] = '\0';
+			into->nroutes++;
+		}
+		for (size_t s = 0; s < NSTATUS; s++)
+			add(&into->routes[j].status[s], get(&from->routes[i].status[s]));
+		fold_histogram(&into->routes[j].latency, &from->routes[i].latency);
+	}
+	for (size_t s = 0; s < NSERVICE; s++) {
+		for (size_t o = 0; o < NOUTCOME; o++)
+			add(&into->service[s].outcome[o], get(&from->service[s].outcome[o]));
+		add(&into->service[s].retries, get(&from->service[s].retries));
+		add(&into->service[s].connects, get(&from->service[s].connects));
+		fold_histogram(&into->service[s].latency, &from->service[s].latency);
+	}
+	for (int i = 0; i < 2; i++)
+		add(&into->token_cache[i], get(&from->token_cache[i]));
+	for (int i = 0; i < 3; i++)
+		add(&into->txn[i], get(&from->txn[i]));
+	if (from->retired) {
+		add(&into->retired_exits, get(&from->retired_exits));
+		add(&into->retired_crashes, get(&from->retired_crashes));
+	} else {
+		add(atomic_load(&from->clean_exit) ? &into->retired_exits : &into->retired_crashes, 1);
+	}
+}
+
+/* Maps a metrics file; NULL when it is not one. The caller munmaps and closes *fd. */
+static struct mfile *map_file(int dirfd, const char *name, int flags, int *fd)
+{
+	struct stat st;
+	struct mfile *m;
+
+	*fd = openat(dirfd, name, flags | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return NULL;
+	if ((flags & O_CREAT) && ftruncate(*fd, sizeof(*m)) < 0)
+		goto fail;
+	if (fstat(*fd, &st) < 0 || (size_t)st.st_size != sizeof(*m))
+		goto fail;
+	m = mmap(NULL, sizeof(*m), (flags & O_RDWR) ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, *fd, 0);
+	if (m != MAP_FAILED)
+		return m;
+fail:
+	close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
+/* A process holds a shared lock on its file for as long as it runs. */
+static bool is_live(int fd)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return true;
+	flock(fd, LOCK_UN);
+	return false;
+}
+
+/* Takes the directory's .lock (LOCK_EX to fold, LOCK_SH to read); returns its fd or -1. */
+static int lock_dir(const char *dir, int how)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, how) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/*
+ * Folds the files of group's exited processes into GROUP.retired.metrics
+ * once there are more than KEEP_EXITED of them, so a crash loop cannot
+ * fill the (on Cloud Run, in-memory) disk. Runs under the directory's
+ * .lock, which readers share: nobody sees a file both folded and not.
+ */
+static void retire(const char *dir, const char *group)
+{
+	char retired[GROUP_NAME + 32], names[64][NAME_MAX + 1];
+	size_t glen = strlen(group), n = 0;
+	struct mfile *into = NULL;
+	struct dirent *d;
+	DIR *dp;
+	int lock, rfd = -1;
+
+	lock = lock_dir(dir, LOCK_EX);
+	if (lock < 0 || !(dp = opendir(dir))) {
+		if (lock >= 0)
+			close(lock);
+		return;
+	}
+	snprintf(retired, sizeof(retired), "%s.retired.metrics", group);
+	while ((d = readdir(dp)) && n < sizeof(names) / sizeof(names[0])) {
+		struct mfile *m;
+		int fd;
+
+		if (strncmp(d->d_name, group, glen) != 0 || d->d_name[glen] != '.' ||
+		    !has_suffix(d->d_name, ".metrics") || strcmp(d->d_name, retired) == 0)
+			continue;
+		if ((m = map_file(dirfd(dp), d->d_name, O_RDONLY, &fd))) {
+			if (m->magic == MAGIC && !is_live(fd))
+				snprintf(names[n++], sizeof(names[0]), "%s", d->d_name);
+			munmap(m, sizeof(*m));
+			close(fd);
+		}
+	}
+	if (n > KEEP_EXITED && (into = map_file(dirfd(dp), retired, O_RDWR | O_CREAT, &rfd))) {
+		if (into->magic != MAGIC) {
+			memset(into, 0, sizeof(*into));
+			snprintf(into->group, sizeof(into->group), "%s", group);
+			into->retired = 1;
+			into->magic = MAGIC;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct mfile *m;
+			int fd;
+
+			if (!(m = map_file(dirfd(dp), names[i], O_RDONLY, &fd)))
+				continue;
+			fold(into, m);
+			munmap(m, sizeof(*m));
+			close(fd);
+			unlinkat(dirfd(dp), names[i], 0);
+		}
+		munmap(into, sizeof(*into));
+		close(rfd);
+	}
+	closedir(dp);
+	close(lock);
+}
+
 int fx_metrics_open(const char *dir, const char *group, const struct fx_route *routes, size_t nroutes, struct fx_err *e)
 {
 	struct mfile *m = NULL;
@@ -109,6 +287,7 @@ int fx_metrics_open(const char *dir, const char *group, const struct fx_route *r
 		snprintf(path, sizeof(path), "%s/%s.%d.%lld%09ld.metrics", dir, group, (int)getpid(),
 			 (long long)ts.tv_sec, ts.tv_nsec);
 		mkdir(dir, 0700);
+		retire(dir, group);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 || ftruncate(fd, sizeof(*m)) < 0 || flock(fd, LOCK_SH) < 0 ||
 		    (m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
@@ -237,11 +416,6 @@ struct agg {
 	struct process procs[128];
 };
 
-static uint64_t get(const counter *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
 static struct agg_group *group_of(struct agg *a, const char *name)
 {
 	for (size_t i = 0; i < a->ngroups; i++)
@@ -308,12 +482,15 @@ static void add_file(struct agg *a, const struct mfile *m, bool live)
 			p->pid = m->pid;
 			p->rss = resident_bytes(m->pid);
 		}
+	} else if (m->retired) {
+		g->exited += get(&m->retired_exits);
+		g->crashed += get(&m->retired_crashes);
 	} else if (atomic_load(&m->clean_exit)) {
 		g->exited++;
 	} else {
 		g->crashed++;
 	}
-	for (uint32_t i = 0; i <= m->nroutes && i <= MAX_ROUTES; i++) {
+	for (uint32_t i = 0; i < slots(m); i++) {
 		char name[ROUTE_NAME];
 		struct agg_route *r;
 
@@ -340,25 +517,13 @@ static void add_file(struct agg *a, const struct mfile *m, bool live)
 
 static void read_file(struct agg *a, int dirfd, const char *name)
 {
-	struct stat st;
 	struct mfile *m;
-	bool live;
 	int fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!(m = map_file(dirfd, name, O_RDONLY, &fd)))
 		return;
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size != sizeof(*m) ||
-	    (m = mmap(NULL, sizeof(*m), PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
-		close(fd);
-		return;
-	}
-	/* A live process holds a shared lock on its file for as long as it runs. */
-	live = flock(fd, LOCK_EX | LOCK_NB) < 0;
-	if (!live)
-		flock(fd, LOCK_UN);
-	if (m->magic == MAGIC && m->nroutes <= MAX_ROUTES)
-		add_file(a, m, live);
+	if (m->magic == MAGIC && slots(m) <= MAX_ROUTES + 1)
+		add_file(a, m, !m->retired && is_live(fd));
 	munmap(m, sizeof(*m));
 	close(fd);
 }
@@ -527,24 +692,28 @@ int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
 	struct agg *a;
 	struct dirent *d;
 	DIR *dp;
+	int lock;
 
 	if (!dir || !*dir)
 		return fx_err_set(e, 503, "UNAVAILABLE", "metrics are off: FLUXORI_METRICS_DIR is not set");
+	lock = lock_dir(dir, LOCK_SH);
 	dp = opendir(dir);
-	if (!dp)
-		return fx_err_set(e, 503, "UNAVAILABLE", "metrics directory: %s", strerror(errno));
 	a = calloc(1, sizeof(*a));
-	if (!a) {
-		closedir(dp);
-		return FX_ERR_INTERNAL(e, "out of memory");
-	}
-	while ((d = readdir(dp))) {
-		size_t n = strlen(d->d_name);
+	if (!dp || !a || lock < 0) {
+		int err = errno;
 
-		if (n > 8 && strcmp(d->d_name + n - 8, ".metrics") == 0)
-			read_file(a, dirfd(dp), d->d_name);
+		if (dp)
+			closedir(dp);
+		if (lock >= 0)
+			close(lock);
+		free(a);
+		return fx_err_set(e, 503, "UNAVAILABLE", "metrics directory %s: %s", dir, strerror(err));
 	}
+	while ((d = readdir(dp)))
+		if (has_suffix(d->d_name, ".metrics"))
+			read_file(a, dirfd(dp), d->d_name);
 	closedir(dp);
+	close(lock);
 	qsort(a->groups, a->ngroups, sizeof(a->groups[0]), by_name);
 	fx_buf_init(&lab, 1024);
 	render(a, out, &lab);

@@ -176,3 +176,33 @@ Test(metrics, no_directory_is_a_503)
 	cr_expect_eq(fx_metrics_render(NULL, &out, &err), -1);
 	cr_expect_eq(err.code, 503);
 }
+
+static int files_in(const char *d)
+{
+	char cmd[128];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/*.metrics | wc -l", d);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+Test(metrics, exited_processes_fold_into_one_file_and_nothing_is_lost)
+{
+	for (int i = 0; i < 30; i++)
+		child("orders", 2, i % 3 != 0);
+	render();
+	cr_expect_leq(files_in(dir), 8 + 2, "a crash loop does not fill the disk: %d files", files_in(dir));
+	cr_expect_eq(value_of("fluxori_requests_total{group=\"orders\",route=\"GET /v1/products/{id}\",status=\"200\"}"), 60);
+	cr_expect_eq(value_of("fluxori_requests_total{group=\"orders\",route=\"unmatched\",status=\"404\"}"), 30);
+	cr_expect_eq(value_of("fluxori_request_duration_seconds_count{group=\"orders\",route=\"GET /v1/products/{id}\"}"), 60);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"orders\",service=\"firestore\",outcome=\"ok\"}"), 60);
+	cr_expect_eq(value_of("fluxori_token_cache_total{group=\"orders\",result=\"hit\"}"), 30);
+	cr_expect_eq(value_of("fluxori_worker_exits_total{group=\"orders\"}"), 20);
+	cr_expect_eq(value_of("fluxori_worker_restarts_total{group=\"orders\"}"), 10);
+	cr_expect_eq(value_of("fluxori_worker_processes{group=\"orders\"}"), 0);
+}
