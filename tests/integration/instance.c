@@ -85,7 +85,7 @@ static void unset_overrides(const char *extra)
 
 void instance_start(struct instance *in, const char *extra)
 {
-	char env_path[128], url[128];
+	char env_path[128], url[128], metrics_at[64];
 	int port;
 	FILE *env;
 
@@ -104,6 +104,10 @@ void instance_start(struct instance *in, const char *extra)
 		test_env("GOOGLE_APPLICATION_CREDENTIALS"), extra ? extra : "");
 	fclose(env);
 	port = free_port();
+	/* Its own internal /metrics listener, not the shared stack's. */
+	do
+		snprintf(metrics_at, sizeof(metrics_at), "127.0.0.1:%d", free_port());
+	while (atoi(metrics_at + 10) == port);
 	snprintf(in->base, sizeof(in->base), "http://127.0.0.1:%d", port);
 	in->pid = fork();
 	if (in->pid == 0) {
@@ -118,6 +122,7 @@ void instance_start(struct instance *in, const char *extra)
 		setenv("FLUXORI_RUN_DIR", in->run, 1);
 		setenv("FLUXORI_ENV_FILE", env_path, 1);
 		setenv("FLUXORI_LISTEN", listen_at, 1);
+		setenv("FLUXORI_METRICS_LISTEN", metrics_at, 1);
 		snprintf(cmd, sizeof(cmd), "%s/scripts/entrypoint", getenv("FLUXORI_SRCDIR"));
 		execl(cmd, cmd, (char *)NULL);
 		_exit(127);

@@ -89,7 +89,7 @@ static long get_status(const char *url)
 
 Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 60)
 {
-	char run[] = "/tmp/fluxori-ep.XXXXXX", env_path[300], listen_at[64], url[256], cmd[600];
+	char run[] = "/tmp/fluxori-ep.XXXXXX", env_path[300], listen_at[64], metrics_at[64], url[256], cmd[600];
 	int lfd, fs_port, http_port = free_port(), status = 0;
 	struct inflight f = {0};
 	pthread_t slow, t;
@@ -107,6 +107,8 @@ Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 6
 		fs_port, test_env("FLUXORI_AUTH_PORT"));
 	fclose(env);
 	snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", http_port);
+	/* Not the production default 127.0.0.1:9464: other stacks may run on this machine. */
+	snprintf(metrics_at, sizeof(metrics_at), "127.0.0.1:%d", free_port());
 
 	pid = fork();
 	if (pid == 0) {
@@ -117,6 +119,7 @@ Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 6
 		setenv("FLUXORI_RUN_DIR", run, 1);
 		setenv("FLUXORI_ENV_FILE", env_path, 1);
 		setenv("FLUXORI_LISTEN", listen_at, 1);
+		setenv("FLUXORI_METRICS_LISTEN", metrics_at, 1);
 		snprintf(cmd, sizeof(cmd), "%s/scripts/entrypoint", getenv("FLUXORI_SRCDIR"));
 		execl(cmd, cmd, (char *)NULL);
 		_exit(127);

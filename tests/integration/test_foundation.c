@@ -1,16 +1,13 @@
 /*
  * Foundation through nginx: health, routing and error answers, request
- * ids, body limits, and swapping a worker group while it serves.
+ * ids, body limits. Swapping and killing workers: test_control.c.
  */
 #include "client.h"
 
 #include <criterion/criterion.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void assert_error_shape(struct http_resp *r, long code, const char *status)
 {
@@ -153,90 +150,4 @@ Test(limits, oversized_headers_are_a_json_error)
 	cr_assert(r->status == 400 || r->status == 414, "status %ld", r->status);
 	cr_assert_not_null(r->json, "JSON, not nginx's HTML: %s", r->body);
 	http_resp_free(r);
-}
-
-/* A swap of the health group while clients keep calling it. */
-static atomic_int failures, successes;
-static atomic_bool hammering;
-
-static void *hammer(void *arg)
-{
-	(void)arg;
-	while (atomic_load(&hammering)) {
-		struct http_resp *r = http_get("/health", NULL);
-
-		if (r->status == 200)
-			atomic_fetch_add(&successes, 1);
-		else
-			atomic_fetch_add(&failures, 1);
-		http_resp_free(r);
-	}
-	return NULL;
-}
-
-Test(control, restart_swaps_a_group_without_failing_a_request, .timeout = 60)
-{
-	pthread_t t[8];
-	int before;
-
-	atomic_store(&hammering, true);
-	for (int i = 0; i < 8; i++)
-		pthread_create(&t[i], NULL, hammer, NULL);
-	for (int i = 0; i < 1000 && atomic_load(&successes) < 200; i++)
-		usleep(10000);
-	before = atomic_load(&successes);
-	cr_assert_eq(test_sh("\"$FLUXORI_SRCDIR/scripts/fluxorictl\" restart health >>\"$FLUXORI_RUN_DIR/workers.log\" 2>&1"),
-		     0, "restart succeeded");
-	for (int i = 0; i < 1000 && atomic_load(&successes) < before + 500; i++)
-		usleep(10000);
-	atomic_store(&hammering, false);
-	for (int i = 0; i < 8; i++)
-		pthread_join(t[i], NULL);
-	cr_assert_eq(atomic_load(&failures), 0, "%d of %d requests failed during the swap", atomic_load(&failures),
-		     atomic_load(&successes));
-	cr_assert_gt(atomic_load(&successes), before, "requests kept succeeding after the swap");
-}
-
-/* The live pid of a group's worker, from the control script's state. */
-static long worker_pid(const char *group)
-{
-	char cmd[512], out[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd),
-		 "cd \"$FLUXORI_RUN_DIR/state\" && g=$(readlink ../sock/%s.sock | sed 's/^%s\\.//; s/\\.sock$//') && "
-		 "cat %s.$g.pid",
-		 group, group, group);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (!fgets(out, sizeof(out), p))
-		out[0] = '\0';
-	pclose(p);
-	return strtol(out, NULL, 10);
-}
-
-/* The reports group: no other test of this file uses it while it restarts. */
-Test(control, a_killed_worker_is_restarted_and_serves_again, .timeout = 30)
-{
-	long before = worker_pid("reports"), after = -1;
-	struct http_resp *r;
-	int ok = 0;
-
-	cr_assert_gt(before, 0, "a reports worker runs");
-	cr_assert_eq(test_sh("kill -9 %ld", before), 0);
-	/* The supervisor starts a new process at once; within a second it serves again. */
-	for (int i = 0; i < 100 && !ok; i++) {
-		r = http_json("POST", "/v1/reports", NULL, "{}");
-		ok = r->status == 401; /* the worker itself answers: no token */
-		if (!ok)
-			cr_assert(r->status == 503, "while it restarts the answer is the JSON 503: %ld", r->status);
-		http_resp_free(r);
-		if (!ok)
-			usleep(20 * 1000);
-	}
-	cr_assert(ok, "the group answers again after the kill");
-	after = worker_pid("reports");
-	cr_assert_gt(after, 0);
-	cr_assert_neq(after, before, "a new worker process serves");
 }
