@@ -77,7 +77,8 @@ static struct wrk_result under_load(const char *name, const char *action)
 		     0, "%s under load succeeded", action);
 	text = slurp(out);
 	w = wrk_parse(text);
-	cr_log_info("%s: %ld requests, %ld non-2xx, %ld socket errors\n", name, w.requests, w.non2xx, w.socket_errors);
+	fprintf(stderr, "control: wrk %s: %ld requests, %ld non-2xx, %ld socket errors\n", name, w.requests, w.non2xx,
+		w.socket_errors);
 	cr_assert_gt(w.requests, 0, "wrk made requests: %s", text);
 	cr_expect_eq(w.non2xx, 0, "no request failed with an error answer: %s", text);
 	cr_expect_eq(w.socket_errors, 0, "no connection failed or hung: %s", text);
@@ -182,16 +183,21 @@ Test(control, a_worker_killed_under_load_fails_no_request, .timeout = 60)
 }
 
 /*
- * Without load, on another group and a POST: a connect refused while the
- * killed process restarts is retried on the other instance (the request was
- * never sent), so every answer comes from a worker (401: no token).
+ * Without load, on another group and a POST: once the killed process is gone,
+ * a connect refused while its supervisor restarts it is retried on the other
+ * instance (the request was never sent), so every answer comes from a worker
+ * (401: no token). A POST already sent to the process as it died would get
+ * the 503 (nginx never resends a POST): hence the wait for it to be gone.
  */
 Test(control, a_killed_worker_is_restarted_and_its_group_keeps_answering, .timeout = 30)
 {
 	long pid = worker_pid("reports.b"), before = restarts("reports"), after = -1;
 
 	cr_assert_gt(pid, 0, "instance b of reports runs");
-	cr_assert_eq(test_sh("kill -9 %ld", pid), 0);
+	cr_assert_eq(test_sh("kill -9 %ld && for i in $(seq 1 500); do kill -0 %ld 2>/dev/null || exit 0; sleep 0.01; done; "
+			     "exit 1",
+			     pid, pid),
+		     0, "the killed process is gone");
 	for (int i = 0; i < 50; i++) {
 		struct http_resp *r = http_json("POST", "/v1/reports", NULL, "{}");
 
