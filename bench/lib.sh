@@ -148,4 +148,15 @@ wrk_row() {
 	echo "$name $rps $p50 $p99 $reqs $failed $cpr $hitp ${rss:--}"
 }
 
+cpu_ticks() { # pids... -> their user+system CPU time so far, in clock ticks (gone ones count 0)
+	local p
+	for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done | awk '{s += $1} END {print s + 0}'
+}
+
+group_pids() { # metrics-file group -> its worker pids
+	rss_kib "$1" "$2" | tr ' ' '\n' | cut -d: -f1
+}
+
+nginx_pids() { pgrep -P "$(cat "$run/nginx.master")" | tr '\n' ' '; }
+
 load_now() { awk '{print $1 "/" $2 "/" $3}' /proc/loadavg; }
