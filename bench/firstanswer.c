@@ -4,8 +4,11 @@
  * exec to that answer, and to the command's exit.
  *
  *   firstanswer PORT METHOD PATH STATUS HEADER -- COMMAND [ARGS...]
+ *   firstanswer file:PATH - - - - -- COMMAND [ARGS...]
  *
- * HEADER is one request header line ("" for none). Polls with a fresh
+ * HEADER is one request header line ("" for none). With file:PATH the
+ * "answer" is PATH existing (a worker's FLUXORI_READY_FILE), and the command
+ * (the worker itself) is sent SIGTERM then. Polls with a fresh
  * connection (Connection: close) every 0.5 ms after each answer or refused
  * connect; gives up after 30 s. Output: "first_ms exit_ms polls exit_status".
  * Built by bench/startup with cc; needs nothing but libc.
@@ -16,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,12 +63,16 @@ int main(int argc, char **argv)
 	char req[16384];
 	double t0, first = -1, done = -1;
 	int port, want, polls = 0, wst = 0, exited = 0;
+	const char *file = NULL;
+	struct stat st;
 	pid_t pid;
 
 	if (argc < 8 || strcmp(argv[6], "--") != 0) {
-		fprintf(stderr, "usage: firstanswer PORT METHOD PATH STATUS HEADER -- COMMAND [ARGS...]\n");
+		fprintf(stderr, "usage: firstanswer PORT|file:PATH METHOD PATH STATUS HEADER -- COMMAND [ARGS...]\n");
 		return 64;
 	}
+	if (strncmp(argv[1], "file:", 5) == 0)
+		file = argv[1] + 5;
 	port = atoi(argv[1]);
 	want = atoi(argv[4]);
 	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s\r\n", argv[2],
@@ -83,8 +92,11 @@ int main(int argc, char **argv)
 		}
 		if (first < 0) {
 			polls++;
-			if (status_of(port, req) == want)
+			if (file ? stat(file, &st) == 0 : status_of(port, req) == want) {
 				first = now_ms() - t0;
+				if (file)
+					kill(pid, SIGTERM);
+			}
 		}
 		if (first >= 0 && exited)
 			break;
