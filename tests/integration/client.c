@@ -1,5 +1,7 @@
 #include "client.h"
 
+#include <criterion/criterion.h>
+
 #include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -277,4 +279,36 @@ int test_user_refresh(struct test_user *u)
 		copy_json_string(r->json, "refresh_token", u->refresh_token, sizeof(u->refresh_token));
 	http_resp_free(r);
 	return rc;
+}
+
+char *test_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *p = calloc(1, 65536);
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_geq(fread(p, 1, 65535, f), 1, "%s is empty", path);
+	fclose(f);
+	return p;
+}
+
+int wrk_parse(const char *out, struct wrk_result *w)
+{
+	const char *p = strstr(out, " requests in ");
+
+	memset(w, 0, sizeof(*w));
+	w->requests = -1;
+	if (p) {
+		while (p > out && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		w->requests = strtol(p, NULL, 10);
+	}
+	if ((p = strstr(out, "Non-2xx or 3xx responses:")))
+		w->non2xx = strtol(p + strlen("Non-2xx or 3xx responses:"), NULL, 10);
+	if ((p = strstr(out, "Socket errors:")) &&
+	    sscanf(p, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &w->connect, &w->read, &w->write,
+		   &w->timeout) != 4)
+		return -1;
+	w->socket_errors = w->connect + w->read + w->write + w->timeout;
+	return 0;
 }

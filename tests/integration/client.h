@@ -71,4 +71,17 @@ int test_user_refresh(struct test_user *u);
 /* A unique suffix for names in this test process. */
 const char *test_unique(void);
 
+/* A file's contents (at most 64 KiB), malloc'd and NUL-terminated; fails the test when unreadable or empty. */
+char *test_slurp(const char *path);
+
+/* wrk's summary: "N requests in", "Non-2xx or 3xx responses: N", "Socket errors: connect N, ...". */
+struct wrk_result {
+	long requests; /* -1 when wrk printed no summary */
+	long non2xx;
+	long connect, read, write, timeout;
+	long socket_errors; /* their sum */
+};
+/* Parses wrk's output; -1 when its socket error line has an unknown shape. */
+int wrk_parse(const char *out, struct wrk_result *w);
+
 #endif

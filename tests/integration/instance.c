@@ -12,17 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-char *test_slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *p = calloc(1, 65536);
-
-	cr_assert_not_null(f, "%s", path);
-	cr_assert_geq(fread(p, 1, 65535, f), 1, "%s is empty", path);
-	fclose(f);
-	return p;
-}
-
 const char *test_data(const char *name)
 {
 	static __thread char path[512];

@@ -29,9 +29,6 @@ void instance_start(struct instance *in, const char *extra);
 /* SIGTERM, wait, remove the run directory. */
 void instance_stop(struct instance *in);
 
-/* A file's contents (at most 64 KiB), malloc'd; fails the test when unreadable. */
-char *test_slurp(const char *path);
-
 /* Path of tests/data/NAME (thread-local buffer). */
 const char *test_data(const char *name);
 

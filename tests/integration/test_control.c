@@ -21,45 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-struct wrk_result {
-	long requests;
-	long non2xx;
-	long socket_errors; /* connect + read + write + timeout */
-};
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *p = calloc(1, 65536);
-
-	cr_assert_not_null(f, "%s", path);
-	fread(p, 1, 65535, f);
-	fclose(f);
-	return p;
-}
-
-/* Parses wrk's summary: "N requests in", "Non-2xx or 3xx responses: N", "Socket errors: connect N, ...". */
-static struct wrk_result wrk_parse(const char *out)
-{
-	struct wrk_result w = {-1, 0, 0};
-	const char *p = strstr(out, " requests in ");
-	long c = 0, r = 0, wr = 0, t = 0;
-
-	if (p) {
-		while (p > out && p[-1] >= '0' && p[-1] <= '9')
-			p--;
-		w.requests = strtol(p, NULL, 10);
-	}
-	if ((p = strstr(out, "Non-2xx or 3xx responses:")))
-		w.non2xx = strtol(p + strlen("Non-2xx or 3xx responses:"), NULL, 10);
-	if ((p = strstr(out, "Socket errors:"))) {
-		cr_assert_eq(sscanf(p, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld", &c, &r, &wr, &t), 4,
-			     "wrk's socket error line: %.80s", p);
-		w.socket_errors = c + r + wr + t;
-	}
-	return w;
-}
-
 /*
  * Runs wrk (64 connections) on GET /health; one second into the load runs
  * action (a shell command), one second after it returns stops wrk, which
@@ -75,8 +36,8 @@ static struct wrk_result under_load(const char *name, const char *action)
 			     "sleep 1; %s; rc=$?; sleep 1; kill -INT $w 2>/dev/null; wait $w; exit $rc",
 			     out, action),
 		     0, "%s under load succeeded", action);
-	text = slurp(out);
-	w = wrk_parse(text);
+	text = test_slurp(out);
+	cr_assert_eq(wrk_parse(text, &w), 0, "wrk's summary: %s", text);
 	fprintf(stderr, "control: wrk %s: %ld requests, %ld non-2xx, %ld socket errors\n", name, w.requests, w.non2xx,
 		w.socket_errors);
 	cr_assert_gt(w.requests, 0, "wrk made requests: %s", text);

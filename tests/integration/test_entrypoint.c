@@ -1,7 +1,9 @@
 /*
  * The container's start path, run directly (no Docker engine here):
- * scripts/entrypoint starts the workers and nginx; SIGTERM lets a slow
- * request in flight finish, then everything exits and the port closes.
+ * scripts/entrypoint starts the workers and nginx; SIGTERM under load (wrk,
+ * 64 connections) lets a slow request in flight finish, answers no request
+ * with an error, then everything exits and the port closes: later requests
+ * are refused at connect.
  * Firestore is played by a local server that answers after 1.5 s, so
  * GET /health/ready is a request that is still running at SIGTERM.
  */
@@ -87,9 +89,11 @@ static long get_status(const char *url)
 	return s;
 }
 
-Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 60)
+Test(entrypoint, sigterm_under_load_finishes_what_is_in_flight_then_exits, .timeout = 60)
 {
 	char run[] = "/tmp/fluxori-ep.XXXXXX", env_path[300], listen_at[64], metrics_at[64], url[256], cmd[600];
+	char wrk_out[320], *text;
+	struct wrk_result w;
 	int lfd, fs_port, http_port = free_port(), status = 0;
 	struct inflight f = {0};
 	pthread_t slow, t;
@@ -129,6 +133,12 @@ Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 6
 		usleep(50 * 1000);
 	cr_assert_eq(get_status(url), 200, "the entrypoint serves /health");
 
+	/* Load that outlasts the shutdown: after it, wrk's connects are refused. */
+	snprintf(wrk_out, sizeof(wrk_out), "%s/wrk.out", run);
+	cr_assert_eq(test_sh("wrk -t2 -c64 -d5s --timeout 4s '%s' >'%s' 2>&1 & echo $! >'%s.pid'", url, wrk_out,
+			     wrk_out),
+		     0);
+	usleep(1000 * 1000);
 	snprintf(f.url, sizeof(f.url), "http://%s/health/ready", listen_at);
 	pthread_create(&t, NULL, get_ready, &f);
 	usleep(400 * 1000); /* the request is now waiting on the slow Firestore */
@@ -141,6 +151,15 @@ Test(entrypoint, sigterm_finishes_the_request_in_flight_then_exits, .timeout = 6
 	cr_assert(WIFEXITED(status), "the entrypoint exited within 10 s of SIGTERM");
 	cr_assert_eq(WEXITSTATUS(status), 0);
 	cr_assert_eq(get_status(url), 0, "nothing listens any more: new requests are refused");
+	cr_assert_eq(test_sh("while kill -0 $(cat '%s.pid') 2>/dev/null; do sleep 0.2; done", wrk_out), 0);
+	text = test_slurp(wrk_out);
+	cr_assert_eq(wrk_parse(text, &w), 0, "%s", text);
+	fprintf(stderr, "entrypoint: wrk through SIGTERM: %ld requests, %ld non-2xx, connect %ld, read %ld, timeout %ld\n",
+		w.requests, w.non2xx, w.connect, w.read, w.timeout);
+	cr_assert_gt(w.requests, 0, "%s", text);
+	cr_expect_eq(w.non2xx, 0, "no request answered with an error while draining: %s", text);
+	cr_expect_eq(w.timeout, 0, "no request hung: %s", text);
+	free(text);
 	/* "[/]" keeps the pattern from matching the shell that runs pgrep. */
 	snprintf(cmd, sizeof(cmd), "pgrep -f '[/]%s' >/dev/null", run + 1);
 	cr_assert_neq(test_sh("%s", cmd), 0, "no process of that run is left");
