@@ -52,7 +52,7 @@ static int status_of(int port, const char *req)
 			got += (size_t)n;
 		buf[got] = 0;
 		if (got > 12 && strncmp(buf, "HTTP/1.", 7) == 0)
-			st = atoi(buf + 9);
+			st = (int)strtol(buf + 9, NULL, 10);
 	}
 	close(fd);
 	return st;
@@ -73,8 +73,8 @@ int main(int argc, char **argv)
 	}
 	if (strncmp(argv[1], "file:", 5) == 0)
 		file = argv[1] + 5;
-	port = atoi(argv[1]);
-	want = atoi(argv[4]);
+	port = (int)strtol(argv[1], NULL, 10);
+	want = (int)strtol(argv[4], NULL, 10);
 	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s\r\n", argv[2],
 		 argv[3], argv[5], *argv[5] ? "\r\n" : "");
 	t0 = now_ms();

@@ -53,6 +53,7 @@ bench_up() {
 	base=http://127.0.0.1:$FLUXORI_HTTP_PORT
 	mbase=http://127.0.0.1:$FLUXORI_METRICS_PORT
 	authemu=http://127.0.0.1:$FLUXORI_AUTH_PORT
+	# shellcheck disable=SC2034 # the environment fluxorictl needs, for the scripts that source this
 	ctl_env=(FLUXORI_RUN_DIR="$run" FLUXORI_ENV_FILE="$run/env" FLUXORI_BIN_DIR="$here/handlers"
 		FLUXORI_LISTEN="127.0.0.1:$FLUXORI_HTTP_PORT" FLUXORI_METRICS_LISTEN="127.0.0.1:$FLUXORI_METRICS_PORT")
 }
@@ -114,10 +115,6 @@ rss_kib() { # file group: each of the group's processes' RSS in KiB, "pid:KiB" s
 	awk -v g="$2" 'index($0, "fluxori_worker_resident_bytes{group=\"" g "\"") == 1 {
 		match($0, /pid="[0-9]+"/); printf "%s%s:%d", (n++ ? " " : ""), substr($0, RSTART + 5, RLENGTH - 6), $NF / 1024
 	} END {print ""}' "$1"
-}
-
-wrk_num() { # wrk's count with an optional k/M suffix -> integer
-	awk -v v="$1" 'BEGIN {m = 1; if (v ~ /k$/) m = 1e3; if (v ~ /M$/) m = 1e6; sub(/[kM]$/, "", v); printf "%d\n", v * m}'
 }
 
 wrk_failed() { # wrk output -> non-2xx/3xx responses + socket errors
