@@ -1,18 +1,88 @@
 #include "keylock.h"
 
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STRIPES 256
+#define MAGIC 0x464b4c31u
 
-static pthread_mutex_t stripes[STRIPES];
+/*
+ * The stripes live in FLUXORI_METRICS_DIR/keylock, mapped shared by every
+ * worker process of the container (each group runs as several processes),
+ * as robust process-shared mutexes: a holder that dies frees its stripe
+ * for the next caller. Without that directory they are this process's own.
+ */
+struct table {
+	uint32_t magic;
+	pthread_mutex_t stripes[STRIPES];
+};
+
+static struct table local, *table = &local;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void init_stripes(struct table *t, int pshared)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, pshared);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&t->stripes[i], &a);
+	pthread_mutexattr_destroy(&a);
+	t->magic = MAGIC;
+}
+
+/* Maps the shared table, initialising it once under an flock; NULL when it cannot. */
+static struct table *map_shared(const char *dir)
+{
+	char path[512];
+	struct table *t = NULL;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/keylock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		goto out;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size != sizeof(*t) && ftruncate(fd, sizeof(*t)) < 0)
+		goto out;
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (t == MAP_FAILED) {
+		t = NULL;
+		goto out;
+	}
+	if (t->magic != MAGIC)
+		init_stripes(t, PTHREAD_PROCESS_SHARED);
+out:
+	if (fd >= 0) {
+		flock(fd, LOCK_UN); /* explicitly: the mapping keeps the open file, and with it the flock */
+		close(fd);
+	}
+	return t;
+}
 
 static void init(void)
 {
-	for (int i = 0; i < STRIPES; i++)
-		pthread_mutex_init(&stripes[i], NULL);
+	const struct fx_config *c = fx_cfg();
+	struct table *t = NULL;
+
+	init_stripes(&local, PTHREAD_PROCESS_PRIVATE);
+	if (c && c->metrics_dir && *c->metrics_dir && !(t = map_shared(c->metrics_dir)))
+		fx_log_warn("%s/keylock: key locks serialise within this process only", c->metrics_dir);
+	if (t)
+		table = t;
 }
 
 static pthread_mutex_t *stripe(const char *key)
@@ -22,12 +92,24 @@ static pthread_mutex_t *stripe(const char *key)
 	pthread_once(&once, init);
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
-	return &stripes[h % STRIPES];
+	return &table->stripes[h % STRIPES];
+}
+
+/* A stripe whose holder died is ours now: the lock only queues work, Firestore keeps the data whole. */
+static int taken(pthread_mutex_t *m, int rc)
+{
+	if (rc == EOWNERDEAD) {
+		pthread_mutex_consistent(m);
+		return 0;
+	}
+	return rc == 0 ? 0 : -1;
 }
 
 void fx_keylock(const char *key)
 {
-	pthread_mutex_lock(stripe(key));
+	pthread_mutex_t *m = stripe(key);
+
+	taken(m, pthread_mutex_lock(m));
 }
 
 void fx_keyunlock(const char *key)
@@ -37,6 +119,7 @@ void fx_keyunlock(const char *key)
 
 int fx_keylock_timed(const char *key, long ms)
 {
+	pthread_mutex_t *m = stripe(key);
 	struct timespec deadline;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -46,5 +129,5 @@ int fx_keylock_timed(const char *key, long ms)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000;
 	}
-	return pthread_mutex_timedlock(stripe(key), &deadline) == 0 ? 0 : -1;
+	return taken(m, pthread_mutex_timedlock(m, &deadline));
 }

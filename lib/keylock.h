@@ -1,9 +1,11 @@
 /*
  * fx_keylock: serialises work on one key (a document, an organization)
- * inside this worker process. Firestore transactions on one document from
- * many threads at once mostly abort and retry; taking the key's lock first
- * turns that contention into a short queue. Keys map onto a fixed set of
- * stripes, so two keys may share a lock: hold at most one at a time.
+ * across every worker process of the container (a shared table in
+ * FLUXORI_METRICS_DIR; without it, inside this process). Firestore
+ * transactions on one document from many threads at once mostly abort and
+ * retry; taking the key's lock first turns that contention into a short
+ * queue. Keys map onto a fixed set of stripes, so two keys may share a
+ * lock: hold at most one at a time. A holder that dies releases its lock.
  */
 #ifndef FX_KEYLOCK_H
 #define FX_KEYLOCK_H
