@@ -1,0 +1,104 @@
+#include "config.h"
+#include "keylock.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/fx-keylock-XXXXXX";
+static struct fx_config cfg;
+
+/* Every test runs in its own process: the lock table is mapped on first use, from this config. */
+static void setup(void)
+{
+	struct fx_err e;
+
+	cr_assert_not_null(mkdtemp(dir));
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_METRICS_DIR", dir, 1);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_config_load(&cfg, "/dev/null", &e), 0, "%s", e.message);
+	fx_config_set(&cfg);
+}
+
+static void teardown(void)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(keylock, .init = setup, .fini = teardown);
+
+/* Processes increment a shared counter with a read, a pause and a write: only the lock keeps counts. */
+Test(keylock, serialises_one_key_across_processes)
+{
+	volatile long *counter = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int st;
+
+	cr_assert_neq((void *)counter, MAP_FAILED);
+	*counter = 0;
+	for (int p = 0; p < 4; p++)
+		if (fork() == 0) {
+			for (int i = 0; i < 200; i++) {
+				long v;
+
+				if (fx_keylock_timed("orders:org-1", 10000) < 0)
+					_exit(1);
+				v = *counter;
+				usleep(20);
+				*counter = v + 1;
+				fx_keyunlock("orders:org-1");
+			}
+			_exit(0);
+		}
+	for (int p = 0; p < 4; p++) {
+		cr_assert_gt(wait(&st), 0);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "no lock timed out");
+	}
+	cr_expect_eq(*counter, 800, "every increment counted: %ld", *counter);
+}
+
+Test(keylock, a_holder_that_dies_releases_the_key)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		fx_keylock("orders:org-2");
+		_exit(0); /* killed while holding it, as far as the lock can tell */
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect_eq(fx_keylock_timed("orders:org-2", 2000), 0, "the dead holder's lock is taken over");
+	fx_keyunlock("orders:org-2");
+	cr_expect_eq(fx_keylock_timed("orders:org-2", 2000), 0, "and works as usual after");
+	fx_keyunlock("orders:org-2");
+}
+
+Test(keylock, a_held_key_times_out_for_another_process)
+{
+	int ready[2], done[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(done), 0);
+	pid = fork();
+	if (pid == 0) {
+		fx_keylock("orders:org-3");
+		(void)!write(ready[1], "x", 1);
+		(void)!read(done[0], &c, 1);
+		fx_keyunlock("orders:org-3");
+		_exit(0);
+	}
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_expect_eq(fx_keylock_timed("orders:org-3", 200), -1, "held elsewhere");
+	(void)!write(done[1], "x", 1);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	cr_expect_eq(fx_keylock_timed("orders:org-3", 2000), 0);
+	fx_keyunlock("orders:org-3");
+}
