@@ -44,7 +44,8 @@ struct fx_config {
 	bool emulated_auth; /* unsigned emulator tokens accepted */
 	long http_timeout_ms; /* total timeout of one call to Google */
 	long connect_timeout_ms;
-	const char *metrics_dir; /* FLUXORI_METRICS_DIR: where each process keeps its counters, or NULL */
+	const char *metrics_dir; /* FLUXORI_METRICS_DIR: files the worker processes share (counters,
+				    member-cache epochs, key locks), or NULL */
 };
 
 /*

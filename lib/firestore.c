@@ -10,7 +10,6 @@
 #include "metrics.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -770,15 +769,6 @@ static bool lane_enter(long deadline)
 	return pthread_mutex_timedlock(&retry_lane, &until) == 0;
 }
 
-static atomic_ulong txn_runs, txn_retries, txn_gave_up;
-
-void fx_fs_stats(struct fx_fs_stats *out)
-{
-	out->transactions = atomic_load(&txn_runs);
-	out->transaction_retries = atomic_load(&txn_retries);
-	out->transactions_given_up = atomic_load(&txn_gave_up);
-}
-
 int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
 	struct fx_txn t;
@@ -786,7 +776,6 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 	long deadline = now_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
 	int attempt;
 
-	atomic_fetch_add(&txn_runs, 1);
 	fx_metrics_transaction(FX_TXN_STARTED);
 	for (attempt = 0; attempt < FX_TXN_MAX_ATTEMPTS; attempt++) {
 		bool lane = false;
@@ -795,7 +784,6 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 		if (attempt > 0) {
 			long wait = jitter(backoff);
 
-			atomic_fetch_add(&txn_retries, 1);
 			fx_metrics_transaction(FX_TXN_RETRIED);
 
 			if (now_ms() + wait >= deadline)
@@ -823,7 +811,6 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 		if (t.id[0])
 			snprintf(prev, sizeof(prev), "%s", t.id);
 	}
-	atomic_fetch_add(&txn_gave_up, 1);
 	fx_metrics_transaction(FX_TXN_GAVE_UP);
 	fx_err_set(e, 409, "ABORTED", "transaction gave up after %d attempts: %.180s", attempt, last);
 	e->retry_after = 1;

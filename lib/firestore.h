@@ -164,12 +164,4 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
  */
 int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e);
 
-/* Counters since start, for metrics and the benchmarks. */
-struct fx_fs_stats {
-	unsigned long transactions;
-	unsigned long transaction_retries; /* attempts after an ABORTED one */
-	unsigned long transactions_given_up; /* answered 409 ABORTED */
-};
-void fx_fs_stats(struct fx_fs_stats *out);
-
 #endif

@@ -7,7 +7,6 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,7 +18,6 @@
 
 static pthread_key_t handle_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static atomic_ulong n_calls, n_retries, n_failures, n_connects;
 
 static void free_handle(void *h)
 {
@@ -54,14 +52,6 @@ void fx_httpc_thread_cleanup(void)
 		curl_easy_cleanup(h);
 		pthread_setspecific(handle_key, NULL);
 	}
-}
-
-void fx_httpc_stats(struct fx_httpc_stats *out)
-{
-	out->calls = atomic_load(&n_calls);
-	out->retries = atomic_load(&n_retries);
-	out->failures = atomic_load(&n_failures);
-	out->new_connections = atomic_load(&n_connects);
 }
 
 void fx_httpc_resp_init(struct fx_httpc_resp *r)
@@ -362,17 +352,15 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		if (strcmp(method, "HEAD") == 0)
 			curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 
-		atomic_fetch_add(&n_calls, 1);
 		rc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
-			atomic_fetch_add(&n_connects, (unsigned long)connects);
+		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
+			connects = 0;
 		if (curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &took_us) != CURLE_OK)
 			took_us = 0;
 		fx_metrics_backend(req->service, rc == CURLE_OK ? resp->status : 0, connects, (double)took_us / 1e6);
 		if (t.too_big) {
 			curl_slist_free_all(hdrs);
-			atomic_fetch_add(&n_failures, 1);
 			return fx_err_set(e, 502, "UNAVAILABLE", "%s answer exceeds %zu bytes",
 					  req->service ? req->service : "backend", resp->body.max);
 		}
@@ -388,7 +376,6 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 
 			if (now_ms() + wait >= deadline)
 				break;
-			atomic_fetch_add(&n_retries, 1);
 			fx_metrics_backend_retry(req->service);
 			fx_log_debug("retrying %s %s after %ld ms (attempt %d, status %ld)", method,
 				     req->service ? req->service : "call", wait, attempt + 1, resp->status);
@@ -399,7 +386,6 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 	}
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
-		atomic_fetch_add(&n_failures, 1);
 		return fx_err_set(e, 503, "UNAVAILABLE", "%s unreachable: %s", req->service ? req->service : "backend",
 				  curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	}

@@ -71,15 +71,6 @@ void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t o
 /* Percent-encodes s for a URL path segment or query value (RFC 3986 unreserved kept). */
 int fx_url_encode(struct fx_buf *b, const char *s, size_t n);
 
-/* Counters since start, for metrics. */
-struct fx_httpc_stats {
-	unsigned long calls;
-	unsigned long retries;
-	unsigned long failures;
-	unsigned long new_connections;
-};
-void fx_httpc_stats(struct fx_httpc_stats *out);
-
 /* Frees this thread's handle (also done at thread exit). */
 void fx_httpc_thread_cleanup(void);
 

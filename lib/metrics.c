@@ -385,6 +385,21 @@ void fx_metrics_transaction(enum fx_txn_event ev)
 		add(&self->txn[ev], 1);
 }
 
+void fx_metrics_totals(struct fx_metrics_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!self)
+		return;
+	for (size_t s = 0; s < NSERVICE; s++) {
+		out->calls += get(&self->service[s].latency.count);
+		out->retries += get(&self->service[s].retries);
+		out->unreachable += get(&self->service[s].outcome[3]);
+		out->connects += get(&self->service[s].connects);
+	}
+	for (int i = 0; i < 3; i++)
+		out->txn[i] = get(&self->txn[i]);
+}
+
 /* ---- rendering ---- */
 
 struct agg_route {

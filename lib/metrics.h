@@ -46,6 +46,13 @@ void fx_metrics_token_cache(int hit);
 enum fx_txn_event { FX_TXN_STARTED, FX_TXN_RETRIED, FX_TXN_GAVE_UP };
 void fx_metrics_transaction(enum fx_txn_event ev);
 
+/* This process's totals, for its last log line. */
+struct fx_metrics_totals {
+	unsigned long long calls, retries, unreachable, connects; /* to Google, all services */
+	unsigned long long txn[3]; /* by enum fx_txn_event */
+};
+void fx_metrics_totals(struct fx_metrics_totals *out);
+
 /* Appends the Prometheus text of every process file in dir to out. */
 int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e);
 

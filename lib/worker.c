@@ -288,15 +288,14 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 		pthread_join(threads[i], NULL);
 	free(threads);
 	{
-		struct fx_httpc_stats hs;
-		struct fx_fs_stats fs;
+		struct fx_metrics_totals t;
 
-		fx_httpc_stats(&hs);
-		fx_fs_stats(&fs);
-		fx_log_info("%s worker stopped: %lu calls to Google (%lu retried, %lu failed, %lu new connections), "
-			    "%lu transactions (%lu retries after ABORTED, %lu gave up)",
-			    app->group, hs.calls, hs.retries, hs.failures, hs.new_connections, fs.transactions,
-			    fs.transaction_retries, fs.transactions_given_up);
+		fx_metrics_totals(&t);
+		fx_log_info("%s worker stopped: %llu calls to Google (%llu retried, %llu unreachable, %llu new "
+			    "connections), "
+			    "%llu transactions (%llu retries after ABORTED, %llu gave up)",
+			    app->group, t.calls, t.retries, t.unreachable, t.connects, t.txn[FX_TXN_STARTED],
+			    t.txn[FX_TXN_RETRIED], t.txn[FX_TXN_GAVE_UP]);
 	}
 	fx_metrics_close();
 	curl_global_cleanup();
