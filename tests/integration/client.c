@@ -312,3 +312,33 @@ int wrk_parse(const char *out, struct wrk_result *w)
 	w->socket_errors = w->connect + w->read + w->write + w->timeout;
 	return 0;
 }
+
+struct http_resp *test_metrics_scrape(void)
+{
+	char url[128];
+	struct http_resp *r;
+
+	cr_assert_not_null(test_env("FLUXORI_METRICS_PORT"), "the stack names its metrics port");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/metrics", test_env("FLUXORI_METRICS_PORT"));
+	r = http_url("GET", url, NULL, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	return r;
+}
+
+double test_metric(const char *series)
+{
+	struct http_resp *r = test_metrics_scrape();
+	size_t n = strlen(series);
+	double v = 0;
+
+	for (const char *p = r->body; p && *p;) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	http_resp_free(r);
+	return v;
+}

@@ -74,6 +74,11 @@ const char *test_unique(void);
 /* A file's contents (at most 64 KiB), malloc'd and NUL-terminated; fails the test when unreadable or empty. */
 char *test_slurp(const char *path);
 
+/* GET /metrics from the stack's internal listener (FLUXORI_METRICS_PORT); fails the test unless 200. */
+struct http_resp *test_metrics_scrape(void);
+/* The value of the sample whose name and labels are exactly series; 0 when absent. */
+double test_metric(const char *series);
+
 /* wrk's summary: "N requests in", "Non-2xx or 3xx responses: N", "Socket errors: connect N, ...". */
 struct wrk_result {
 	long requests; /* -1 when wrk printed no summary */

@@ -130,7 +130,9 @@ Test(control, the_same_group_swaps_twice_in_a_row_under_load, .timeout = 60)
 
 Test(control, a_worker_killed_under_load_fails_no_request, .timeout = 60)
 {
+	const char *crashes = "fluxori_worker_restarts_total{group=\"health\"}";
 	long pid = worker_pid("health.a"), before = restarts("health"), after;
+	double crashes_before = test_metric(crashes);
 	char kill_cmd[64];
 
 	cr_assert_gt(pid, 0, "instance a of health runs");
@@ -141,6 +143,7 @@ Test(control, a_worker_killed_under_load_fails_no_request, .timeout = 60)
 	cr_assert_gt(after, 0);
 	cr_assert_neq(after, pid, "a new process serves as instance a");
 	cr_assert_gt(restarts("health"), before, "the supervisor counted the restart (%ld before)", before);
+	cr_assert_eq(test_metric(crashes) - crashes_before, 1, "/metrics counts the killed worker once");
 }
 
 /*

@@ -12,40 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct http_resp *scrape(void)
-{
-	char url[128];
-	struct http_resp *r;
-
-	cr_assert_not_null(test_env("FLUXORI_METRICS_PORT"), "the stack names its metrics port");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%s/metrics", test_env("FLUXORI_METRICS_PORT"));
-	r = http_url("GET", url, NULL, NULL, 0);
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	return r;
-}
-
-/* The value of the sample whose name and labels are exactly series; 0 when absent. */
-static double sample(const char *series)
-{
-	struct http_resp *r = scrape();
-	size_t n = strlen(series);
-	double v = 0;
-
-	for (const char *p = r->body; p && *p;) {
-		if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-			v = strtod(p + n + 1, NULL);
-			break;
-		}
-		p = strchr(p, '\n');
-		p = p ? p + 1 : NULL;
-	}
-	http_resp_free(r);
-	return v;
-}
-
 Test(metrics, is_served_in_prometheus_text_on_the_internal_listener_only)
 {
-	struct http_resp *r = scrape(), *pub;
+	struct http_resp *r = test_metrics_scrape(), *pub;
 
 	cr_expect(strncmp(http_header(r, "Content-Type"), "text/plain; version=0.0.4", 25) == 0);
 	cr_expect_not_null(strstr(r->body, "# TYPE fluxori_requests_total counter\n"));
@@ -63,15 +32,15 @@ Test(metrics, requests_are_counted_by_group_route_and_status)
 	const char *ok = "fluxori_requests_total{group=\"health\",route=\"GET /health\",status=\"200\"}";
 	const char *count = "fluxori_request_duration_seconds_count{group=\"health\",route=\"GET /health\"}";
 	const char *missing = "fluxori_requests_total{group=\"organizations\",route=\"unmatched\",status=\"404\"}";
-	double ok0 = sample(ok), count0 = sample(count), missing0 = sample(missing);
+	double ok0 = test_metric(ok), count0 = test_metric(count), missing0 = test_metric(missing);
 
 	for (int i = 0; i < 25; i++)
 		http_resp_free(http_get("/health", NULL));
 	for (int i = 0; i < 3; i++)
 		http_resp_free(http_get("/v1/organizations/x/no/such/route", NULL));
-	cr_expect_eq(sample(ok) - ok0, 25);
-	cr_expect_eq(sample(count) - count0, 25);
-	cr_expect_eq(sample(missing) - missing0, 3);
+	cr_expect_eq(test_metric(ok) - ok0, 25);
+	cr_expect_eq(test_metric(count) - count0, 25);
+	cr_expect_eq(test_metric(missing) - missing0, 3);
 }
 
 Test(metrics, a_verified_token_is_served_from_the_cache)
@@ -82,8 +51,8 @@ Test(metrics, a_verified_token_is_served_from_the_cache)
 	double hit0, miss0, misses;
 
 	cr_assert_eq(test_user_signup(&u, "metrics"), 0);
-	hit0 = sample(hit);
-	miss0 = sample(miss);
+	hit0 = test_metric(hit);
+	miss0 = test_metric(miss);
 	for (int i = 0; i < 10; i++) {
 		struct http_resp *r = http_get("/v1/users/me", u.id_token);
 
@@ -91,9 +60,9 @@ Test(metrics, a_verified_token_is_served_from_the_cache)
 		http_resp_free(r);
 	}
 	/* Each worker process of the group verifies the token once, then serves it from its cache. */
-	misses = sample(miss) - miss0;
-	cr_expect(misses >= 1 && misses <= sample("fluxori_worker_processes{group=\"users\"}"), "misses: %.0f", misses);
-	cr_expect_eq(sample(hit) - hit0, 10 - misses);
+	misses = test_metric(miss) - miss0;
+	cr_expect(misses >= 1 && misses <= test_metric("fluxori_worker_processes{group=\"users\"}"), "misses: %.0f", misses);
+	cr_expect_eq(test_metric(hit) - hit0, 10 - misses);
 }
 
 Test(metrics, connections_to_google_are_reused, .timeout = 60)
@@ -116,17 +85,17 @@ Test(metrics, connections_to_google_are_reused, .timeout = 60)
 	snprintf(path, sizeof(path), "/v1/products/%s", json_str(r, "id"));
 	http_resp_free(r);
 
-	conns0 = sample(conns);
-	calls0 = sample(calls);
+	conns0 = test_metric(conns);
+	calls0 = test_metric(calls);
 	for (int i = 0; i < 200; i++) {
 		r = http_get(path, u.id_token);
 		cr_assert_eq(r->status, 200, "%s", r->body);
 		http_resp_free(r);
 	}
-	cr_expect_geq(sample(calls) - calls0, 200, "every read went to Firestore");
+	cr_expect_geq(test_metric(calls) - calls0, 200, "every read went to Firestore");
 	/* Each worker thread keeps its own connection: at most one new one per thread, not per call. */
 	threads = test_env("FLUXORI_WORKER_THREADS") ? atof(test_env("FLUXORI_WORKER_THREADS")) : 16;
-	max = threads * sample("fluxori_worker_processes{group=\"products\"}");
-	cr_expect_leq(sample(conns) - conns0, max, "new connections: %.0f for 200 reads (at most %.0f threads)",
-		      sample(conns) - conns0, max);
+	max = threads * test_metric("fluxori_worker_processes{group=\"products\"}");
+	cr_expect_leq(test_metric(conns) - conns0, max, "new connections: %.0f for 200 reads (at most %.0f threads)",
+		      test_metric(conns) - conns0, max);
 }
