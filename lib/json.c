@@ -1,10 +1,16 @@
 #include "json.h"
 
+#include "buf.h"
 #include "mem.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 bool fx_utf8_valid(const char *s, size_t n)
 {
@@ -62,18 +68,36 @@ size_t fx_utf8_len(const char *s, size_t n)
  * A strict scanner run before json-c: it finds what json-c accepts
  * silently (duplicate keys keep the last value there) and reports the
  * position of every problem. Keys are compared after unescaping.
+ *
+ * Time and memory are linear in the text. Every key of the document goes
+ * into one hash table, tagged with the number of the object it belongs to,
+ * so a key collides only with keys of its own object and nothing is removed
+ * when an object closes. A key without escapes is kept as an offset into
+ * the text; an escaped key is unescaped once into esc, which never holds
+ * more than the text's length. The hash is SipHash-1-3 under a key drawn
+ * once per process, so no one can choose keys that collide.
  */
+struct key {
+	uint32_t off; /* into the text, or into esc when KEY_ESCAPED is set */
+	uint32_t len;
+	uint32_t obj;
+	uint32_t hash;
+};
+
+#define KEY_ESCAPED 0x80000000u
+
 struct scan {
 	const char *p;
 	const char *end;
 	const char *start;
 	int max_depth;
 	struct fx_err *e;
-};
-
-struct key {
-	char *s;
-	size_t n;
+	uint32_t nobj; /* objects opened so far: the tag of the next one */
+	struct key *keys;
+	size_t nkeys, keys_cap;
+	uint32_t *slots; /* index + 1 into keys, 0 when free; a power of two */
+	size_t nslots;
+	struct fx_buf esc;
 };
 
 static void ws(struct scan *s)
@@ -108,104 +132,223 @@ static int hex4(const char *p, unsigned *out)
 	return 0;
 }
 
-/* Scans a string; when key is set, stores its unescaped bytes (malloc'd). */
+static uint64_t sip_key[2];
+static pthread_once_t sip_once = PTHREAD_ONCE_INIT;
+
+static void sip_init(void)
+{
+	if (getrandom(sip_key, sizeof(sip_key), 0) != (ssize_t)sizeof(sip_key)) {
+		struct timespec ts;
+
+		/* No entropy: collisions become guessable, never wrong. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		sip_key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)getpid();
+		sip_key[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&ts;
+	}
+}
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                   \
+	do {                       \
+		v0 += v1;          \
+		v1 = ROTL(v1, 13); \
+		v1 ^= v0;          \
+		v0 = ROTL(v0, 32); \
+		v2 += v3;          \
+		v3 = ROTL(v3, 16); \
+		v3 ^= v2;          \
+		v0 += v3;          \
+		v3 = ROTL(v3, 21); \
+		v3 ^= v0;          \
+		v2 += v1;          \
+		v1 = ROTL(v1, 17); \
+		v1 ^= v2;          \
+		v2 = ROTL(v2, 32); \
+	} while (0)
+
+/* SipHash-1-3 of the object tag and the key's bytes. */
+static uint32_t key_hash(uint32_t obj, const unsigned char *in, size_t n)
+{
+	uint64_t k0 = sip_key[0] ^ obj, k1 = sip_key[1];
+	uint64_t v0 = k0 ^ 0x736f6d6570736575u, v1 = k1 ^ 0x646f72616e646f6du;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261u, v3 = k1 ^ 0x7465646279746573u;
+	uint64_t b = (uint64_t)n << 56, m;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		m = 0;
+		for (int j = 0; j < 8; j++)
+			m |= (uint64_t)in[i + (size_t)j] << (8 * j);
+		v3 ^= m;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (int j = 0; i + (size_t)j < n; j++)
+		b |= (uint64_t)in[i + (size_t)j] << (8 * j);
+	v3 ^= b;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
+}
+
+static const unsigned char *key_bytes(const struct scan *s, const struct key *k)
+{
+	if (k->off & KEY_ESCAPED)
+		return (const unsigned char *)s->esc.data + (k->off & ~KEY_ESCAPED);
+	return (const unsigned char *)s->start + k->off;
+}
+
+/* Doubles the slot table and places every key again. */
+static void grow_slots(struct scan *s)
+{
+	size_t n = s->nslots ? s->nslots * 2 : 64;
+	uint32_t *slots = fx_xcalloc(n, sizeof(*slots));
+
+	for (size_t i = 0; i < s->nkeys; i++) {
+		size_t at = s->keys[i].hash & (n - 1);
+
+		while (slots[at])
+			at = (at + 1) & (n - 1);
+		slots[at] = (uint32_t)(i + 1);
+	}
+	free(s->slots);
+	s->slots = slots;
+	s->nslots = n;
+}
+
+/* Adds the key just scanned (k) to object obj; a 400 if obj has it already. */
+static int add_key(struct scan *s, struct key k)
+{
+	const unsigned char *bytes = key_bytes(s, &k);
+	size_t at;
+
+	k.hash = key_hash(k.obj, bytes, k.len);
+	/* At most half the slots are used, so probing ends quickly. */
+	if ((s->nkeys + 1) * 2 > s->nslots)
+		grow_slots(s);
+	for (at = k.hash & (s->nslots - 1); s->slots[at]; at = (at + 1) & (s->nslots - 1)) {
+		const struct key *o = &s->keys[s->slots[at] - 1];
+		size_t show = k.len;
+
+		if (o->hash != k.hash || o->obj != k.obj || o->len != k.len || memcmp(key_bytes(s, o), bytes, k.len))
+			continue;
+		/* Name at most 64 bytes of it, cut before a whole character. */
+		if (show > 64) {
+			show = 64;
+			while (show > 0 && (bytes[show] & 0xc0) == 0x80)
+				show--;
+		}
+		return fx_err_set(s->e, 400, "INVALID_ARGUMENT", "invalid JSON: duplicate key \"%.*s\"", (int)show,
+				  (const char *)bytes);
+	}
+	if (s->nkeys == s->keys_cap) {
+		s->keys_cap = s->keys_cap ? s->keys_cap * 2 : 32;
+		s->keys = fx_xrealloc(s->keys, s->keys_cap * sizeof(*s->keys));
+	}
+	s->keys[s->nkeys] = k;
+	s->slots[at] = (uint32_t)(++s->nkeys);
+	return 0;
+}
+
+/* Appends unescaped key bytes; esc is capped at the text's length, which they never exceed. */
+static int put_esc(struct scan *s, const void *p, size_t n)
+{
+	return fx_buf_append(&s->esc, p, n) < 0 ? fail(s, "key too long") : 0;
+}
+
+/*
+ * Scans a string. When key is set, fills it: an offset into the text when
+ * the key has no escapes, else into esc where its unescaped bytes go.
+ */
 static int scan_string(struct scan *s, struct key *key)
 {
-	char *out = NULL;
-	size_t n = 0;
 	const char *begin;
+	bool escaped = false;
+	size_t esc_start = s->esc.len;
 
 	s->p++; /* opening quote */
 	begin = s->p;
-	if (key)
-		out = fx_xmalloc((size_t)(s->end - s->p) + 1);
 	while (s->p < s->end && *s->p != '"') {
 		unsigned char c = (unsigned char)*s->p;
+		char u[4];
+		size_t un = 0;
 
-		if (c < 0x20) {
-			free(out);
+		if (c < 0x20)
 			return fail(s, "control character in string");
-		}
 		if (c != '\\') {
-			if (out)
-				out[n++] = (char)c;
+			if (escaped && put_esc(s, s->p, 1) < 0)
+				return -1;
 			s->p++;
 			continue;
 		}
-		if (s->end - s->p < 2) {
-			free(out);
+		if (s->end - s->p < 2)
 			return fail(s, "unterminated escape");
+		if (key && !escaped) {
+			/* The first escape: what came before it goes to esc too. */
+			escaped = true;
+			if (put_esc(s, begin, (size_t)(s->p - begin)) < 0)
+				return -1;
 		}
 		c = (unsigned char)s->p[1];
 		if (c == 'u') {
 			unsigned cp;
 
-			if (s->end - s->p < 6 || hex4(s->p + 2, &cp) < 0) {
-				free(out);
+			if (s->end - s->p < 6 || hex4(s->p + 2, &cp) < 0)
 				return fail(s, "bad \\u escape");
-			}
-			if (cp == 0) {
-				free(out);
+			if (cp == 0)
 				return fail(s, "NUL in string");
-			}
 			s->p += 6;
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				unsigned lo;
 
 				if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, &lo) < 0 ||
-				    lo < 0xdc00 || lo > 0xdfff) {
-					free(out);
+				    lo < 0xdc00 || lo > 0xdfff)
 					return fail(s, "unpaired surrogate");
-				}
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				s->p += 6;
 			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-				free(out);
 				return fail(s, "unpaired surrogate");
 			}
-			if (out) {
-				if (cp < 0x80) {
-					out[n++] = (char)cp;
-				} else if (cp < 0x800) {
-					out[n++] = (char)(0xc0 | (cp >> 6));
-					out[n++] = (char)(0x80 | (cp & 0x3f));
-				} else if (cp < 0x10000) {
-					out[n++] = (char)(0xe0 | (cp >> 12));
-					out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-					out[n++] = (char)(0x80 | (cp & 0x3f));
-				} else {
-					out[n++] = (char)(0xf0 | (cp >> 18));
-					out[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-					out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-					out[n++] = (char)(0x80 | (cp & 0x3f));
-				}
+			if (cp < 0x80) {
+				u[un++] = (char)cp;
+			} else if (cp < 0x800) {
+				u[un++] = (char)(0xc0 | (cp >> 6));
+				u[un++] = (char)(0x80 | (cp & 0x3f));
+			} else if (cp < 0x10000) {
+				u[un++] = (char)(0xe0 | (cp >> 12));
+				u[un++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[un++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				u[un++] = (char)(0xf0 | (cp >> 18));
+				u[un++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				u[un++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[un++] = (char)(0x80 | (cp & 0x3f));
 			}
-			continue;
-		}
-		if (!strchr("\"\\/bfnrt", (int)c)) {
-			free(out);
-			return fail(s, "bad escape");
-		}
-		if (out) {
+		} else {
 			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+			const char *at = strchr(from, (int)c);
 
-			out[n++] = to[strchr(from, (int)c) - from];
+			if (!at)
+				return fail(s, "bad escape");
+			u[un++] = to[at - from];
+			s->p += 2;
 		}
-		s->p += 2;
+		if (escaped && put_esc(s, u, un) < 0)
+			return -1;
 	}
-	if (s->p >= s->end) {
-		free(out);
+	if (s->p >= s->end)
 		return fail(s, "unterminated string");
-	}
-	if (!fx_utf8_valid(begin, (size_t)(s->p - begin))) {
-		free(out);
+	if (!fx_utf8_valid(begin, (size_t)(s->p - begin)))
 		return fail(s, "invalid UTF-8");
+	if (key) {
+		key->off = escaped ? (uint32_t)esc_start | KEY_ESCAPED : (uint32_t)(begin - s->start);
+		key->len = escaped ? (uint32_t)(s->esc.len - esc_start) : (uint32_t)(s->p - begin);
 	}
 	s->p++;
-	if (key) {
-		key->s = out;
-		key->n = n;
-	}
 	return 0;
 }
 
@@ -245,22 +388,11 @@ static int scan_number(struct scan *s)
 	return 0;
 }
 
-static int cmp_key(const void *a, const void *b)
-{
-	const struct key *x = a, *y = b;
-	size_t n = x->n < y->n ? x->n : y->n;
-	int c = memcmp(x->s, y->s, n);
-
-	return c ? c : (x->n > y->n) - (x->n < y->n);
-}
-
 static int scan_value(struct scan *s, int depth);
 
 static int scan_object(struct scan *s, int depth)
 {
-	struct key *keys = NULL;
-	size_t nkeys = 0, cap = 0;
-	int rc = -1;
+	struct key k = {0, 0, s->nobj++, 0};
 
 	s->p++;
 	ws(s);
@@ -270,25 +402,16 @@ static int scan_object(struct scan *s, int depth)
 	}
 	for (;;) {
 		ws(s);
-		if (s->p >= s->end || *s->p != '"') {
-			fail(s, "expected a string key");
-			goto out;
-		}
-		if (nkeys == cap) {
-			cap = cap ? cap * 2 : 8;
-			keys = fx_xrealloc(keys, cap * sizeof(*keys));
-		}
-		if (scan_string(s, &keys[nkeys]) < 0)
-			goto out;
-		nkeys++;
+		if (s->p >= s->end || *s->p != '"')
+			return fail(s, "expected a string key");
+		if (scan_string(s, &k) < 0 || add_key(s, k) < 0)
+			return -1;
 		ws(s);
-		if (s->p >= s->end || *s->p != ':') {
-			fail(s, "expected ':'");
-			goto out;
-		}
+		if (s->p >= s->end || *s->p != ':')
+			return fail(s, "expected ':'");
 		s->p++;
 		if (scan_value(s, depth) < 0)
-			goto out;
+			return -1;
 		ws(s);
 		if (s->p < s->end && *s->p == ',') {
 			s->p++;
@@ -296,25 +419,10 @@ static int scan_object(struct scan *s, int depth)
 		}
 		if (s->p < s->end && *s->p == '}') {
 			s->p++;
-			break;
+			return 0;
 		}
-		fail(s, "expected ',' or '}'");
-		goto out;
+		return fail(s, "expected ',' or '}'");
 	}
-	qsort(keys, nkeys, sizeof(*keys), cmp_key);
-	for (size_t i = 1; i < nkeys; i++) {
-		if (cmp_key(&keys[i - 1], &keys[i]) == 0) {
-			fx_err_set(s->e, 400, "INVALID_ARGUMENT", "invalid JSON: duplicate key \"%.*s\"",
-				   (int)(keys[i].n > 64 ? 64 : keys[i].n), keys[i].s);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	for (size_t i = 0; i < nkeys; i++)
-		free(keys[i].s);
-	free(keys);
-	return rc;
 }
 
 static int scan_value(struct scan *s, int depth)
@@ -372,18 +480,30 @@ static int scan_value(struct scan *s, int depth)
 
 int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, struct fx_err *e)
 {
-	struct scan s = {p, p + n, p, max_depth, e};
+	struct scan s = {.p = p, .end = p + n, .start = p, .max_depth = max_depth, .e = e};
 	struct json_tokener *tok;
 	json_object *obj;
+	int rc;
 
 	*out = NULL;
 	if (n == 0)
 		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid JSON: empty body");
-	if (scan_value(&s, 0) < 0)
+	/* json-c takes an int length; key offsets keep their top bit for a flag. */
+	if (n > INT_MAX)
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid JSON: text over %d bytes", INT_MAX);
+	pthread_once(&sip_once, sip_init);
+	fx_buf_init(&s.esc, n);
+	rc = scan_value(&s, 0);
+	if (rc == 0) {
+		ws(&s);
+		if (s.p != s.end)
+			rc = fail(&s, "trailing data");
+	}
+	fx_buf_cleanup(&s.esc);
+	free(s.keys);
+	free(s.slots);
+	if (rc < 0)
 		return -1;
-	ws(&s);
-	if (s.p != s.end)
-		return fail(&s, "trailing data");
 	/* The scanner has proved the text well-formed; json-c builds the tree. */
 	tok = json_tokener_new_ex(max_depth + 1);
 	if (!tok)
