@@ -13,11 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EMOJI "\xf0\x9f\x98\x80" /* U+1F600: four bytes, one character */
+#define EMOJI_PCT "%F0%9F%98%80"
+
+struct tenant {
+	struct test_user owner;
+	char org[64];
+};
+
 static void assert_error(struct http_resp *r, long code, const char *status)
 {
 	cr_assert_eq(r->status, code, "expected %ld, got %ld: %.300s", code, r->status, r->body);
 	cr_assert_str_eq(json_str(r, "error.status"), status, "%.300s", r->body);
 	cr_assert_not_null(json_str(r, "error.requestId"), "%.300s", r->body);
+}
+
+static void make_tenant(struct tenant *t, const char *prefix)
+{
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(&t->owner, prefix), 0);
+	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Bounds\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&t->owner), 0);
 }
 
 /* The first line a shell command prints, into out. */
@@ -150,4 +170,70 @@ Test(json, a_mebibyte_of_keys_to_patch_users_me_is_400_in_bounded_memory, .timeo
 Test(json, a_mebibyte_of_keys_to_post_organizations_is_400_in_bounded_memory, .timeout = 120)
 {
 	mebibyte_of_keys("POST", "/v1/organizations", "organizations");
+}
+
+/* n copies of s. */
+static char *repeat(const char *s, int n)
+{
+	size_t len = strlen(s);
+	char *out = malloc(len * (size_t)n + 1);
+
+	cr_assert_not_null(out);
+	for (int i = 0; i < n; i++)
+		memcpy(out + len * (size_t)i, s, len);
+	out[len * (size_t)n] = '\0';
+	return out;
+}
+
+/*
+ * Defect 2: ?q= is at most 40 characters and was copied byte by byte into a
+ * 41-byte stack buffer, so 40 four-byte characters wrote 120 bytes past it.
+ * The 40-character search must answer (and find the product whose whole name
+ * it is: search prefixes count characters too), 41 characters are the 400
+ * naming q, and the products workers live on.
+ */
+Test(products, a_search_of_forty_four_byte_characters_answers_and_finds_its_product, .timeout = 120)
+{
+	struct tenant t;
+	struct group_state before, after;
+	double metric_before = restarts_metric("products");
+	char *name = repeat(EMOJI, 40), *q40 = repeat(EMOJI_PCT, 40), *q41 = repeat(EMOJI_PCT, 41);
+	char body[512], path[1024];
+	struct http_resp *r;
+
+	make_tenant(&t, "search");
+	group_state("products", &before);
+	snprintf(body, sizeof(body), "{\"sku\":\"EMOJI-40\",\"name\":\"%s\",\"priceCents\":100}", name);
+	r = http_json("POST", "/v1/products", t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+
+	snprintf(path, sizeof(path), "/v1/products?q=%s", q40);
+	for (int i = 0; i < 4; i++) {
+		r = http_get(path, t.owner.id_token);
+		cr_assert_eq(r->status, 200, "40 characters (160 bytes) are a valid search: %ld %.300s", r->status,
+			     r->body);
+		cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 1,
+			     "the whole 40-character name finds the product: %.300s", r->body);
+		cr_assert_str_eq(json_str(r, "data.0.name"), name);
+		http_resp_free(r);
+	}
+	snprintf(path, sizeof(path), "/v1/products?q=%.*s", 10 * (int)strlen(EMOJI_PCT), q40);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 1, "%.300s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products?q=%s", q41);
+	r = http_get(path, t.owner.id_token);
+	assert_error(r, 400, "INVALID_ARGUMENT");
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "q", "%.300s", r->body);
+	http_resp_free(r);
+
+	group_state("products", &after);
+	cr_assert_eq(after.pids[0], before.pids[0], "instance a of products is the same process");
+	cr_assert_eq(after.pids[1], before.pids[1], "instance b of products is the same process");
+	cr_assert_eq(after.restarts, before.restarts, "fluxorictl counts no restart of products");
+	cr_assert_eq(restarts_metric("products"), metric_before, "/metrics counts no restart of products");
+	free(name);
+	free(q40);
+	free(q41);
 }
