@@ -12,6 +12,7 @@
 #include "json.h"
 #include "keylock.h"
 #include "log.h"
+#include "mem.h"
 #include "model.h"
 #include "stock.h"
 #include "tenant.h"
@@ -114,39 +115,47 @@ static int take_attributes(json_object *in, struct fx_value *map, struct fx_err 
 	return 0;
 }
 
-/* The lower-cased prefixes of name and SKU that ?q= matches (array-contains). */
+/* A copy of n bytes of s with ASCII letters lower-cased (what ?q= compares); caller frees. */
+static char *lower_copy(const char *s, size_t n)
+{
+	char *l = fx_xmalloc(n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		l[i] = (char)tolower((unsigned char)s[i]);
+	l[n] = '\0';
+	return l;
+}
+
+/*
+ * The lower-cased prefixes of name and SKU that ?q= matches (array-contains):
+ * every prefix of whole characters, up to MAX_Q characters as ?q= counts
+ * them, however many bytes those are.
+ */
 static void set_search(struct fx_value *map)
 {
 	const char *src[2] = {fx_value_path_str(map, "name"), fx_value_path_str(map, "sku")};
 	struct fx_value *arr = fx_map_set(map, "searchPrefixes");
-	char lower[MAX_Q + 1];
 
 	fx_value_array(arr);
 	for (int k = 0; k < 2; k++) {
-		size_t n = src[k] ? strlen(src[k]) : 0;
+		size_t n = src[k] ? strlen(src[k]) : 0, chars = 0;
+		char *l = lower_copy(src[k] ? src[k] : "", n);
 
-		for (size_t len = 1; len <= n && len <= MAX_Q; len++) {
+		for (size_t len = 1; len <= n && chars < MAX_Q; len++) {
 			bool dup = false;
 
 			/* Whole UTF-8 characters only. */
-			if (len < n && ((unsigned char)src[k][len] & 0xc0) == 0x80)
+			if (len < n && ((unsigned char)l[len] & 0xc0) == 0x80)
 				continue;
-			for (size_t i = 0; i < len; i++)
-				lower[i] = (char)tolower((unsigned char)src[k][i]);
-			lower[len] = '\0';
+			chars++;
 			for (size_t i = 0; i < arr->u.arr.n && !dup; i++)
-				dup = strcmp(arr->u.arr.items[i].u.s.p, lower) == 0;
+				dup = arr->u.arr.items[i].u.s.n == len &&
+				      memcmp(arr->u.arr.items[i].u.s.p, l, len) == 0;
 			if (!dup)
-				fx_value_string(fx_array_push(arr), lower, len);
+				fx_value_string(fx_array_push(arr), l, len);
 		}
-	}
-	if (src[0]) {
-		size_t n = strlen(src[0]);
-		char *l = malloc(n + 1);
-
-		for (size_t i = 0; i <= n; i++)
-			l[i] = (char)tolower((unsigned char)src[0][i]);
-		fx_map_set_str(map, "nameLower", l);
+		if (k == 0 && src[0])
+			fx_map_set_str(map, "nameLower", l);
 		free(l);
 	}
 }
@@ -644,7 +653,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 	const char *order = fx_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
 	struct fx_query *query = NULL;
 	struct fx_value v = {0};
-	char sig[512], lower[MAX_Q + 1];
+	char sig[512];
 	int size, oi = 0, rc = -1;
 
 	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
@@ -680,11 +689,11 @@ static int list(struct fx_req *r, struct fx_err *e)
 		EQ("lowStock", fx_value_bool(&v, true));
 #undef EQ
 	if (q) {
-		size_t n = strlen(q);
+		/* As long as q is: 40 characters are up to 160 bytes. */
+		char *lower = lower_copy(q, strlen(q));
 
-		for (size_t i = 0; i <= n; i++)
-			lower[i] = (char)tolower((unsigned char)q[i]);
-		fx_value_string(&v, lower, n);
+		fx_value_string(&v, lower, strlen(lower));
+		free(lower);
 		rc = fx_query_where(query, "searchPrefixes", "array-contains", &v, e);
 		fx_value_cleanup(&v);
 		if (rc < 0)
