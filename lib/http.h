@@ -96,6 +96,13 @@ int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e);
  */
 int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e);
 
+/*
+ * The most bytes one response header value may have. Header values come
+ * from stored data (a file's content type and name), so the writer holds
+ * them to this cap whatever validated them.
+ */
+#define FX_RESP_VALUE_MAX 4096
+
 /* Adds a response header line; name and value must not contain CR/LF. */
 void fx_resp_header(struct fx_req *r, const char *name, const char *value);
 

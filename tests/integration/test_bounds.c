@@ -237,3 +237,132 @@ Test(products, a_search_of_forty_four_byte_characters_answers_and_finds_its_prod
 	free(q40);
 	free(q41);
 }
+
+/* PNG magic, then every byte value including NULs. */
+static char *png_bytes(size_t n)
+{
+	char *p = malloc(n);
+
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)(i * 7);
+	memcpy(p, "\x89PNG\r\n\x1a\n", 8);
+	return p;
+}
+
+/* Writes fields (Firestore typed JSON) straight into the emulator's document rel. */
+static void fs_patch(const char *rel, const char *mask, const char *fields)
+{
+	char url[600], *body;
+	const char *h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	struct http_resp *r;
+	size_t blen = strlen(fields) + 32;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/"
+		 "%s?updateMask.fieldPaths=%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), rel, mask);
+	body = malloc(blen);
+	cr_assert_not_null(body);
+	snprintf(body, blen, "{\"fields\":%s}", fields);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%.300s", r->body);
+	http_resp_free(r);
+	free(body);
+}
+
+/*
+ * A ready PNG file of n bytes whose stored contentType is then ctype_json (a
+ * JSON string body). Production's :signUpload stores the type it is given
+ * (only the Storage emulator's upload session checks it), and whatever the
+ * upload checks, the header writer must be safe for what is stored; so the
+ * test writes the document as such an upload would have left it.
+ */
+static void stored_file(const struct tenant *t, const char *ctype_json, const char *data, size_t n, char *id,
+			size_t id_len)
+{
+	const char *h[] = {"X-File-Name: shelf.png", NULL};
+	char rel[300], *fields;
+	struct http_resp *r;
+	size_t flen = strlen(ctype_json) + 64;
+
+	r = http_do("POST", "/v1/files?kind=upload", t->owner.id_token, "image/png", data, n, h);
+	cr_assert_eq(r->status, 201, "%.300s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "ready");
+	snprintf(id, id_len, "%s", json_str(r, "id"));
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/files/%s", t->org, id);
+	fields = malloc(flen);
+	cr_assert_not_null(fields);
+	snprintf(fields, flen, "{\"contentType\":{\"stringValue\":\"%s\"}}", ctype_json);
+	fs_patch(rel, "contentType", fields);
+	free(fields);
+}
+
+/*
+ * Defect 3: a contentType of 127 characters (up to 508 bytes) reached the
+ * response header writer, whose 512-byte buffer it overran: Content-Length
+ * went past the buffer and stack bytes went to the client. The header must
+ * come back whole, with nothing after it but the file.
+ */
+Test(files, a_long_multibyte_content_type_reaches_the_download_whole, .timeout = 120)
+{
+	struct tenant t;
+	struct group_state before, after;
+	double metric_before = restarts_metric("files");
+	char *emoji = repeat(EMOJI, 117), ctype[600], id[64], path[200];
+	char *data = png_bytes(5000);
+	struct http_resp *r;
+
+	snprintf(ctype, sizeof(ctype), "image/png;%s", emoji); /* 127 characters, 478 bytes */
+	make_tenant(&t, "ctype");
+	stored_file(&t, ctype, data, 5000, id, sizeof(id));
+	group_state("files", &before);
+	snprintf(path, sizeof(path), "/v1/files/%s/content", id);
+	for (int i = 0; i < 4; i++) {
+		r = http_get(path, t.owner.id_token);
+		cr_assert_eq(r->status, 200, "%ld %.300s", r->status, r->body);
+		cr_assert_str_eq(http_header(r, "Content-Type"), ctype, "the whole content type, nothing more");
+		cr_assert_str_eq(http_header(r, "Content-Length"), "5000");
+		cr_assert_eq(r->len, 5000);
+		cr_assert(memcmp(r->body, data, 5000) == 0, "the bytes come back unchanged");
+		http_resp_free(r);
+	}
+	group_state("files", &after);
+	cr_assert_eq(after.pids[0], before.pids[0], "instance a of files is the same process");
+	cr_assert_eq(after.pids[1], before.pids[1], "instance b of files is the same process");
+	cr_assert_eq(after.restarts, before.restarts, "fluxorictl counts no restart of files");
+	cr_assert_eq(restarts_metric("files"), metric_before, "/metrics counts no restart of files");
+	free(emoji);
+	free(data);
+}
+
+/*
+ * The writer refuses what cannot be a header value: a stored contentType
+ * with CR LF would start a header of the uploader's choosing, and one over
+ * the cap cannot be sent whole. Either download is the contract's 500, with
+ * nothing of the refused answer.
+ */
+Test(files, a_content_type_that_cannot_be_a_header_is_the_contract_500, .timeout = 120)
+{
+	struct tenant t;
+	char id[64], path[200], *big = repeat("a", 5000);
+	char *data = png_bytes(100);
+	const char *stored[] = {"image/png;\\r\\nX-Injected: yes", big};
+	struct http_resp *r;
+
+	memcpy(big, "image/png;", 10);
+	make_tenant(&t, "crlf");
+	for (int i = 0; i < 2; i++) {
+		stored_file(&t, stored[i], data, 100, id, sizeof(id));
+		snprintf(path, sizeof(path), "/v1/files/%s/content", id);
+		r = http_get(path, t.owner.id_token);
+		cr_assert_null(http_header(r, "X-Injected"), "no header from the stored type: %s", r->headers);
+		assert_error(r, 500, "INTERNAL");
+		cr_assert_str_eq(http_header(r, "Content-Type"), "application/json");
+		cr_assert_null(http_header(r, "Content-Disposition"), "nothing of the refused answer went out");
+		http_resp_free(r);
+	}
+	free(big);
+	free(data);
+}

@@ -1,0 +1,181 @@
+#include "http.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A FastCGI output stream into memory: what the worker would send to nginx. */
+static unsigned char sent[1 << 20];
+static FCGX_Stream out;
+static struct fx_arena arena;
+static struct fx_req req;
+
+static void full(FCGX_Stream *s, int do_close)
+{
+	(void)do_close;
+	s->isClosed = 1;
+	s->FCGI_errno = -1;
+}
+
+static void start_request(void)
+{
+	static char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/files/f1/content", "HTTP_X_REQUEST_ID=req-1",
+			      NULL};
+	struct fx_err e;
+
+	memset(&out, 0, sizeof(out));
+	out.wrNext = sent;
+	out.stop = out.rdNext = sent + sizeof(sent);
+	out.emptyBuffProc = full;
+	fx_arena_init(&arena, 1 << 20);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_req_init(&req, env, NULL, &out, &arena, &e), 0, "%s", e.message);
+}
+
+static void end_request(void)
+{
+	fx_req_cleanup(&req);
+	fx_arena_cleanup(&arena);
+}
+
+static size_t nsent(void)
+{
+	return (size_t)(out.wrNext - sent);
+}
+
+/* The head and body sent so far, NUL-terminated (static). */
+static const char *text(void)
+{
+	static char copy[sizeof(sent) + 1];
+
+	memcpy(copy, sent, nsent());
+	copy[nsent()] = '\0';
+	return copy;
+}
+
+/* s repeated until n bytes (a multiple of its length). */
+static char *repeat(const char *s, size_t n)
+{
+	size_t len = strlen(s);
+	char *p = malloc(n + 1);
+
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < n; i += len)
+		memcpy(p + i, s, len);
+	p[n] = '\0';
+	return p;
+}
+
+/* The contract's 500 went out, and nothing of the refused answer. */
+static void assert_refused_then_500(void)
+{
+	struct fx_err e;
+
+	cr_assert_eq(nsent(), 0, "nothing was written: %s", text());
+	cr_assert_eq(req.status, 0, "no response started");
+	fx_err_clear(&e);
+	FX_ERR_NOT_FOUND(&e, "file");
+	cr_assert_eq(fx_resp_error(&req, &e), 0);
+	cr_assert_eq(req.status, 500, "a refused answer becomes the 500, whatever error came after it");
+	cr_assert(strncmp(text(), "Status: 500 Internal Server Error\r\n", 35) == 0, "%s", text());
+	cr_assert_not_null(strstr(text(), "\r\nContent-Type: application/json\r\n"), "%s", text());
+	cr_assert_not_null(strstr(text(), "\"status\":\"INTERNAL\""), "%s", text());
+	cr_assert_null(strstr(text(), "X-Evil"), "%s", text());
+	cr_assert_null(strstr(text(), "Content-Disposition"), "%s", text());
+}
+
+TestSuite(http, .init = start_request, .fini = end_request);
+
+/* Issue 12, defect 3: 478 bytes of content type overran a 512-byte head and sent stack bytes. */
+Test(http, a_content_type_of_478_bytes_is_written_whole_and_nothing_else)
+{
+	char *ctype = repeat("\xf0\x9f\x98\x80", 468), expect[1024];
+	int n;
+
+	memcpy(ctype, "image/png;", 10); /* 10 + 117 four-byte characters */
+	n = snprintf(expect, sizeof(expect),
+		     "Status: 200 OK\r\nX-Request-Id: req-1\r\nCache-Control: no-store\r\nContent-Type: %s\r\n"
+		     "Content-Length: 5000\r\n\r\n",
+		     ctype);
+	cr_assert_lt((size_t)n, sizeof(expect));
+	cr_assert_eq(fx_resp_start(&req, 200, ctype, 5000), 0);
+	cr_assert_eq(nsent(), (size_t)n, "%zu bytes sent, %d expected: %s", nsent(), n, text());
+	cr_assert_str_eq(text(), expect);
+	free(ctype);
+}
+
+Test(http, a_content_type_at_the_cap_is_sent_and_one_byte_more_is_refused)
+{
+	char *ctype = repeat("a", FX_RESP_VALUE_MAX + 1);
+
+	ctype[FX_RESP_VALUE_MAX] = '\0';
+	cr_assert_eq(fx_resp_start(&req, 200, ctype, 1), 0);
+	cr_assert_not_null(strstr(text(), ctype));
+	end_request();
+	start_request();
+	ctype[FX_RESP_VALUE_MAX] = 'a';
+	cr_assert_eq(fx_resp_start(&req, 200, ctype, 1), -1);
+	assert_refused_then_500();
+	free(ctype);
+}
+
+Test(http, a_content_type_with_cr_lf_or_a_control_byte_is_refused)
+{
+	static const char *const bad[] = {"text/csv\r\nX-Evil: 1", "text/csv\nX-Evil: 1", "text/csv\rX-Evil: 1",
+					  "text/csv\x01X-Evil",	   "text/csv\x7fX-Evil",  NULL};
+
+	for (int i = 0; bad[i]; i++) {
+		if (i) {
+			end_request();
+			start_request();
+		}
+		cr_assert_eq(fx_resp_start(&req, 200, bad[i], 3), -1, "refuses %s", bad[i]);
+		assert_refused_then_500();
+	}
+}
+
+Test(http, a_refused_extra_header_refuses_the_answer_it_belongs_to)
+{
+	static const char body[] = "{}";
+
+	fx_resp_header(&req, "Content-Disposition", "attachment; filename=\"a.csv\"");
+	fx_resp_header(&req, "X-Evil", "a\r\nSet-Cookie: session=1");
+	cr_assert_eq(fx_resp_send(&req, 200, "application/json", body, 2), -1);
+	assert_refused_then_500();
+}
+
+Test(http, header_names_must_be_tokens_and_values_fit_the_cap)
+{
+	char *big = repeat("v", FX_RESP_VALUE_MAX + 1);
+
+	fx_resp_header(&req, "X-Evil: 1\r\nX-Other", "v");
+	cr_assert_eq(fx_resp_send(&req, 204, NULL, NULL, 0), -1);
+	assert_refused_then_500();
+	end_request();
+	start_request();
+	fx_resp_header(&req, "X-Big", big);
+	cr_assert_eq(fx_resp_send(&req, 204, NULL, NULL, 0), -1);
+	assert_refused_then_500();
+	free(big);
+}
+
+Test(http, many_headers_past_the_head_cap_are_refused_not_cut)
+{
+	char *v = repeat("v", 1000);
+
+	for (int i = 0; i < 20; i++)
+		fx_resp_header(&req, "X-Many", v);
+	cr_assert_eq(fx_resp_send(&req, 200, "text/plain", "x", 1), -1);
+	assert_refused_then_500();
+	free(v);
+}
+
+Test(http, extra_headers_and_the_body_follow_the_head)
+{
+	fx_resp_header(&req, "Location", "/v1/files/f1");
+	cr_assert_eq(fx_resp_send(&req, 201, "application/json", "{}", 2), 0);
+	cr_assert_str_eq(text(),
+			 "Status: 201 Created\r\nX-Request-Id: req-1\r\nCache-Control: no-store\r\n"
+			 "Content-Type: application/json\r\nContent-Length: 2\r\nLocation: /v1/files/f1\r\n\r\n{}");
+}
