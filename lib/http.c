@@ -11,7 +11,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define MAX_HEADER_BYTES 8192
+#define MAX_HEADER_BYTES 8192 /* the extra header lines of one response */
+/* The whole head: nginx's fastcgi_buffer_size (16k) must hold it. */
+#define MAX_HEAD_BYTES 12288
+#define XSTR_(x) #x
+#define XSTR(x) XSTR_(x)
 
 const char *fx_http_reason(int status)
 {
@@ -290,11 +294,50 @@ int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx
 	return fx_json_parse_object(r->body, r->body_len, out, e);
 }
 
+/* An RFC 9110 token: what a header name must be. */
+static bool is_token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+/*
+ * What may follow "Name: " on one line: no control byte but HTAB (so no
+ * CR, LF or NUL), at most FX_RESP_VALUE_MAX bytes. Bytes from 0x80 up are
+ * obs-text to RFC 9110 and pass, so stored UTF-8 comes back as it was.
+ */
+static bool value_ok(const char *v)
+{
+	size_t n;
+
+	for (n = 0; v[n]; n++) {
+		unsigned char c = (unsigned char)v[n];
+
+		if (n >= FX_RESP_VALUE_MAX || (c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* Remembers why the response cannot be sent; the first reason wins. */
+static void refuse(struct fx_req *r, const char *why)
+{
+	if (!r->refused)
+		r->refused = why;
+}
+
 void fx_resp_header(struct fx_req *r, const char *name, const char *value)
 {
-	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
-		return;
-	fx_buf_printf(&r->headers, "%s: %s\r\n", name, value);
+	if (!is_token(name))
+		refuse(r, "a response header name is not a token");
+	else if (!value_ok(value))
+		refuse(r, "a response header value has a control byte or is over " XSTR(FX_RESP_VALUE_MAX) " bytes");
+	else if (fx_buf_printf(&r->headers, "%s: %s\r\n", name, value) < 0)
+		refuse(r, "the response headers are over " XSTR(MAX_HEADER_BYTES) " bytes");
 }
 
 static int put(struct fx_req *r, const void *p, size_t n)
@@ -314,22 +357,33 @@ static int put(struct fx_req *r, const void *p, size_t n)
 
 int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length)
 {
-	char head[512];
-	int n;
+	struct fx_buf head;
+	int bad;
 
 	if (r->status)
 		return -1; /* a response already started: a handler bug, never send two */
-	r->status = status;
-	n = snprintf(head, sizeof(head), "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n", status,
-		     fx_http_reason(status), r->request_id);
-	if (content_type)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Type: %s\r\n", content_type);
-	if (content_length >= 0)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, "Content-Length: %lld\r\n", content_length);
-	if (put(r, head, (size_t)n) < 0 || put(r, r->headers.data ? r->headers.data : "", r->headers.len) < 0 ||
-	    put(r, "\r\n", 2) < 0)
+	if (content_type && !value_ok(content_type))
+		refuse(r, "the Content-Type has a control byte or is over " XSTR(FX_RESP_VALUE_MAX) " bytes");
+	if (r->refused)
 		return -1;
-	return 0;
+	fx_buf_init(&head, MAX_HEAD_BYTES);
+	bad = fx_buf_printf(&head, "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n", status,
+			    fx_http_reason(status), r->request_id) < 0;
+	if (content_type)
+		bad |= fx_buf_printf(&head, "Content-Type: %s\r\n", content_type) < 0;
+	if (content_length >= 0)
+		bad |= fx_buf_printf(&head, "Content-Length: %lld\r\n", content_length) < 0;
+	bad |= fx_buf_append(&head, r->headers.data ? r->headers.data : "", r->headers.len) < 0;
+	bad |= fx_buf_append(&head, "\r\n", 2) < 0;
+	if (bad) {
+		fx_buf_cleanup(&head);
+		refuse(r, "the response head is over " XSTR(MAX_HEAD_BYTES) " bytes");
+		return -1;
+	}
+	r->status = status;
+	bad = put(r, head.data, head.len);
+	fx_buf_cleanup(&head);
+	return bad;
 }
 
 int fx_resp_write(struct fx_req *r, const void *p, size_t n)
@@ -358,10 +412,24 @@ int fx_resp_json(struct fx_req *r, int status, json_object *obj)
 int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 {
 	struct fx_buf b;
-	int code = e->code ? e->code : 500;
-	const char *status = e->status ? e->status : fx_err_status_for(code);
-	int rc;
+	struct fx_err refused;
+	int code, rc;
+	const char *status;
 
+	if (r->refused) {
+		/*
+		 * The answer the handler meant could not be sent: whatever error
+		 * followed, this is a defect of ours, and none of that answer's
+		 * headers may go out with the error.
+		 */
+		fx_err_clear(&refused);
+		FX_ERR_INTERNAL(&refused, "response not sent: %s", r->refused);
+		e = &refused;
+		r->refused = NULL;
+		fx_buf_reset(&r->headers);
+	}
+	code = e->code ? e->code : 500;
+	status = e->status ? e->status : fx_err_status_for(code);
 	fx_buf_init(&b, 65536);
 	fx_buf_printf(&b, "{\"error\":{\"code\":%d,\"status\":\"%s\",\"message\":", code, status);
 	fx_buf_json_string(&b, e->message, strlen(e->message));

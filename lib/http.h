@@ -54,6 +54,7 @@ struct fx_req {
 	int status; /* 0 until a response started */
 	size_t resp_bytes;
 	const char *err_status; /* canonical status of an error answer */
+	const char *refused; /* why the response cannot be sent as meant, or NULL */
 	char err_message[160];
 	struct timespec start;
 };
@@ -103,19 +104,36 @@ int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx
  */
 #define FX_RESP_VALUE_MAX 4096
 
-/* Adds a response header line; name and value must not contain CR/LF. */
+/*
+ * Adds a response header line. A name that is not an RFC 9110 token, a value
+ * with a control byte other than HTAB (CR, LF, NUL) or over
+ * FX_RESP_VALUE_MAX bytes, or extra headers over their cap are not added:
+ * the response they belong to is then refused by fx_resp_start (nothing is
+ * written) and fx_resp_error answers the contract's 500 instead, without
+ * the extra headers gathered so far.
+ */
 void fx_resp_header(struct fx_req *r, const char *name, const char *value);
 
-/* Sends a complete response. Returns 0, or -1 if the client went away. */
+/* Sends a complete response. Returns 0, or -1 if it was refused (see fx_resp_start) or the client went away. */
 int fx_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len);
 
 /* Sends obj as JSON with status. */
 int fx_resp_json(struct fx_req *r, int status, json_object *obj);
 
-/* Sends the contract's JSON error body for e (with WWW-Authenticate, Retry-After as needed). */
+/*
+ * Sends the contract's JSON error body for e (with WWW-Authenticate,
+ * Retry-After as needed). After a refused response it sends a 500 instead.
+ */
 int fx_resp_error(struct fx_req *r, const struct fx_err *e);
 
-/* Starts a streamed response; then fx_resp_write the body. */
+/*
+ * Starts a streamed response; then fx_resp_write the body. The head is built
+ * in a bounded buffer and written at once, or not at all: a content_type
+ * that fx_resp_header would refuse as a value, an earlier refused header, or
+ * a head over 12 KiB (nginx's fastcgi_buffer_size is 16k) return -1 with
+ * nothing written and r->status still 0, so the error answer can follow.
+ * -1 with r->status set means the client went away.
+ */
 int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length);
 int fx_resp_write(struct fx_req *r, const void *p, size_t n);
 
