@@ -67,21 +67,32 @@ int fx_buf_puts(struct fx_buf *b, const char *s)
 	return fx_buf_append(b, s, strlen(s));
 }
 
+int fx_buf_vprintf(struct fx_buf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0 || reserve(b, (size_t)n) < 0) {
+		va_end(again);
+		return -1;
+	}
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+	va_end(again);
+	b->len += (size_t)n;
+	return 0;
+}
+
 int fx_buf_printf(struct fx_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	rc = fx_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || reserve(b, (size_t)n) < 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-	return 0;
+	return rc;
 }
 
 int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n)

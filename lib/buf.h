@@ -6,6 +6,7 @@
 #ifndef FX_BUF_H
 #define FX_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct fx_buf {
@@ -32,6 +33,9 @@ int fx_buf_puts(struct fx_buf *b, const char *s);
 
 /* Appends formatted text; same contract as fx_buf_append. */
 int fx_buf_printf(struct fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* fx_buf_printf with a va_list. */
+int fx_buf_vprintf(struct fx_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Appends s as a JSON string literal (with quotes); same contract. */
 int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n);

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,12 +149,15 @@ static int get_int(const char *key, long def, long min, long max, long *out, str
 	return 0;
 }
 
-static const char *fmt(const char *f, const char *a, const char *b)
+__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
 {
 	struct fx_buf buf;
+	va_list ap;
 
 	fx_buf_init(&buf, 4096);
-	fx_buf_printf(&buf, f, a, b ? b : "");
+	va_start(ap, f);
+	fx_buf_vprintf(&buf, f, ap);
+	va_end(ap);
 	return own(fx_buf_take(&buf));
 }
 
@@ -201,7 +205,7 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	c->database = get_or("FLUXORI_FIRESTORE_DATABASE", "(default)");
 	c->bucket = get("FLUXORI_BUCKET");
 	if (!c->bucket)
-		c->bucket = fmt("%s.appspot.com", c->project, NULL);
+		c->bucket = fmt("%s.appspot.com", c->project);
 	c->firestore_emulator = get("FIRESTORE_EMULATOR_HOST");
 	c->auth_emulator = get("FIREBASE_AUTH_EMULATOR_HOST");
 	c->storage_emulator = get("STORAGE_EMULATOR_HOST");
@@ -258,12 +262,12 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	}
 
 	if (c->firestore_emulator)
-		c->firestore_url = fmt("http://%s", c->firestore_emulator, NULL);
+		c->firestore_url = fmt("http://%s", c->firestore_emulator);
 	else
 		c->firestore_url = get_or("FLUXORI_FIRESTORE_URL", "https://firestore.googleapis.com");
 	if (c->auth_emulator) {
-		c->identity_url = fmt("http://%s/identitytoolkit.googleapis.com", c->auth_emulator, NULL);
-		c->securetoken_url = fmt("http://%s/securetoken.googleapis.com", c->auth_emulator, NULL);
+		c->identity_url = fmt("http://%s/identitytoolkit.googleapis.com", c->auth_emulator);
+		c->securetoken_url = fmt("http://%s/securetoken.googleapis.com", c->auth_emulator);
 	} else {
 		c->identity_url = get_or("FLUXORI_IDENTITY_URL", "https://identitytoolkit.googleapis.com");
 		c->securetoken_url = get_or("FLUXORI_SECURETOKEN_URL", "https://securetoken.googleapis.com");
@@ -281,7 +285,7 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 		       "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com");
 	c->oidc_keys_url = get_or("FLUXORI_OIDC_KEYS_URL", "https://www.googleapis.com/oauth2/v1/certs");
 	c->token_url = get_or("FLUXORI_TOKEN_URL", "https://oauth2.googleapis.com/token");
-	c->metadata_url = get("GCE_METADATA_HOST") ? fmt("http://%s", get("GCE_METADATA_HOST"), NULL)
+	c->metadata_url = get("GCE_METADATA_HOST") ? fmt("http://%s", get("GCE_METADATA_HOST"))
 						   : "http://metadata.google.internal";
 	c->iam_credentials_url = get_or("FLUXORI_IAM_CREDENTIALS_URL", "https://iamcredentials.googleapis.com");
 	return 0;
