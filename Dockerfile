@@ -1,7 +1,17 @@
 # Fluxori API container for Cloud Run: build stage compiles libfluxori and
 # the worker binaries; the runtime stage is slim Debian with nginx,
 # spawn-fcgi and the binaries, running as a non-root user.
-FROM debian:bookworm-slim AS build
+#
+# The base image is pinned to a dated Debian tag, the same for both stages:
+# bookworm-20250811-slim is Debian 12.11, the point release our development
+# and CI machines run, so the container builds and runs against the gcc 12,
+# glibc 2.36, nginx and libcurl the tests ran against, and a rebuild next
+# month gives the same image instead of whatever bookworm-slim has become.
+# Moving to a newer snapshot (security updates) is a deliberate one-line
+# change that goes through the tests; pinning its digest as well
+# (debian:bookworm-20250811-slim@sha256:...) is the next step once the digest
+# is taken from the registry the deploy pulls from.
+FROM debian:bookworm-20250811-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential autoconf automake pkg-config \
       libfcgi-dev libjson-c-dev libcurl4-openssl-dev libssl-dev \
@@ -13,10 +23,15 @@ COPY handlers handlers
 COPY nginx nginx
 COPY scripts scripts
 COPY tests tests
+# configure.ac turns the hardening flags on (stack protector, _FORTIFY_SOURCE=3
+# at the default -O2, stack clash and CET protection, PIE, full RELRO, BIND_NOW);
+# tests/hardening/check fails the build if a binary lacks them.
 RUN autoreconf -fi && ./configure -q && make -j"$(nproc)" \
- && mkdir -p /out/bin && cp handlers/fluxori-* /out/bin/ && strip /out/bin/*
+ && tests/hardening/check handlers/fluxori-* \
+ && mkdir -p /out/bin && cp handlers/fluxori-* /out/bin/ && strip /out/bin/* \
+ && tests/hardening/check /out/bin/*
 
-FROM debian:bookworm-slim
+FROM debian:bookworm-20250811-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nginx-light spawn-fcgi libfcgi0ldbl libjson-c5 libcurl4 \
       libssl3 ca-certificates \
