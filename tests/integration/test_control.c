@@ -16,6 +16,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/options.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +49,16 @@ static struct wrk_result under_load(const char *name, const char *action)
 }
 
 /* A command's first line of output, or "" (static buffer). */
-static const char *sh_out(const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 1, 2))) static const char *sh_out(const char *fmt, ...)
 {
 	static char out[256];
 	char cmd[1024];
 	FILE *p;
+	va_list ap;
 
-	snprintf(cmd, sizeof(cmd), fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
 	out[0] = '\0';
 	p = popen(cmd, "r");
 	if (!p)
@@ -84,7 +88,7 @@ static long worker_pid(const char *unit)
 
 static long restarts(const char *group)
 {
-	return strtol(sh_out("cat \"$FLUXORI_RUN_DIR/state/%s.restarts\" 2>/dev/null || echo 0", group, ""), NULL, 10);
+	return strtol(sh_out("cat \"$FLUXORI_RUN_DIR/state/%s.restarts\" 2>/dev/null || echo 0", group), NULL, 10);
 }
 
 /* Until both instances of group run again (bounded); then GET /health answers 200. */

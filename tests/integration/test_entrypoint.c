@@ -119,7 +119,8 @@ Test(entrypoint, sigterm_under_load_finishes_what_is_in_flight_then_exits, .time
 		char log[320];
 
 		snprintf(log, sizeof(log), "%s/entrypoint.log", run);
-		freopen(log, "w", stderr);
+		if (!freopen(log, "w", stderr))
+			_exit(127);
 		setenv("FLUXORI_RUN_DIR", run, 1);
 		setenv("FLUXORI_ENV_FILE", env_path, 1);
 		setenv("FLUXORI_LISTEN", listen_at, 1);

@@ -19,7 +19,7 @@ static void clean_env(void)
 	for (int i = 0; vars[i]; i++)
 		unsetenv(vars[i]);
 	fx_err_clear(&err);
-	chdir("/");
+	cr_assert_eq(chdir("/"), 0);
 }
 
 static void teardown(void)
