@@ -5,6 +5,12 @@
 #ifndef FX_ERR_H
 #define FX_ERR_H
 
+/*
+ * FX_MUST_USE marks a function whose result says whether it failed: under
+ * -Werror a call that drops the result does not compile.
+ */
+#define FX_MUST_USE __attribute__((warn_unused_result))
+
 #define FX_ERR_MAX_DETAILS 16
 
 struct fx_err_detail {

@@ -1,0 +1,65 @@
+/*
+ * fx_str: the one way a fixed-size buffer is filled. Sizes are bytes, always
+ * the destination's whole size (sizeof(array), or the size a caller passed
+ * along with its pointer); a result that would not fit is an error, never a
+ * cut value.
+ *
+ * The rule (STYLE 6, enforced by scripts/lint): in lib/ and handlers/, a
+ * fixed buffer is written only through this module, or it is a growable
+ * fx_buf / fx_arena allocation with its own cap. snprintf, vsnprintf,
+ * memcpy, memmove, mempcpy, strncat, strlcpy, strlcat, stpcpy, stpncpy and
+ * memccpy appear nowhere else (lib/str.c wraps them). A loop that stores
+ * bytes into an array is bounded by that array's size in its condition.
+ * Character limits (fx_utf8_len) are validation rules, never buffer sizes:
+ * 40 characters of UTF-8 are up to 160 bytes.
+ *
+ * The functions that can fail return 0, or -1 with nothing copied past the
+ * bytes that were already there: dst holds "" after fx_str_copy, fx_str_set
+ * and fx_str_fmt fail, and its old text after fx_str_add fails. Their result
+ * must be used (FX_MUST_USE). fx_str_text alone never fails: it is for
+ * human-readable text (error messages, log lines) that may be shortened, and
+ * it shortens at a whole UTF-8 character. Never use it for anything that is
+ * parsed, compared, or sent as an identifier, path, or header.
+ */
+#ifndef FX_STR_H
+#define FX_STR_H
+
+#include "err.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Copies n bytes of src and a NUL into dst of size bytes. */
+int fx_str_copy(char *dst, size_t size, const char *src, size_t n) FX_MUST_USE;
+
+/* Copies the C string src into dst of size bytes. */
+int fx_str_set(char *dst, size_t size, const char *src) FX_MUST_USE;
+
+/* Formats into dst of size bytes; -1 (dst "") when the text would not fit or cannot be formatted. */
+int fx_str_fmt(char *dst, size_t size, const char *fmt, ...) FX_MUST_USE __attribute__((format(printf, 3, 4)));
+int fx_str_vfmt(char *dst, size_t size, const char *fmt, va_list ap) FX_MUST_USE __attribute__((format(printf, 3, 0)));
+
+/*
+ * Appends formatted text at dst + *len (dst holds *len bytes of text) and
+ * advances *len; -1 leaves dst and *len as they were.
+ */
+int fx_str_add(char *dst, size_t size, size_t *len, const char *fmt, ...) FX_MUST_USE
+	__attribute__((format(printf, 4, 5)));
+
+/* The number of bytes fmt would produce (no NUL), or -1 when it cannot be formatted. */
+int fx_str_vlen(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* Copies n bytes into dst of size bytes (memcpy); -1 copies nothing when n > size. */
+int fx_mem_copy(void *dst, size_t size, const void *src, size_t n) FX_MUST_USE;
+
+/* Like fx_mem_copy, for overlapping regions (memmove). */
+int fx_mem_move(void *dst, size_t size, const void *src, size_t n) FX_MUST_USE;
+
+/*
+ * Formats human-readable text into dst of size bytes, shortened at a whole
+ * UTF-8 character when it does not fit. Never fails; dst is always a string.
+ */
+void fx_str_text(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+#endif

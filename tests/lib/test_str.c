@@ -1,0 +1,135 @@
+#include "str.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+/* Every buffer sits between guards that no call may touch. */
+struct guarded {
+	char before[8];
+	char buf[8];
+	char after[8];
+};
+
+static void guard(struct guarded *g)
+{
+	memset(g, 'G', sizeof(*g));
+}
+
+static void assert_guards(const struct guarded *g)
+{
+	for (size_t i = 0; i < sizeof(g->before); i++) {
+		cr_assert_eq(g->before[i], 'G', "byte %zu before the buffer was written", i);
+		cr_assert_eq(g->after[i], 'G', "byte %zu after the buffer was written", i);
+	}
+}
+
+Test(str, copy_fits_exactly_or_fails_empty)
+{
+	struct guarded g;
+
+	guard(&g);
+	cr_assert_eq(fx_str_copy(g.buf, sizeof(g.buf), "1234567", 7), 0);
+	cr_assert_str_eq(g.buf, "1234567");
+	cr_assert_eq(fx_str_copy(g.buf, sizeof(g.buf), "12345678", 8), -1, "8 bytes and a NUL do not fit in 8");
+	cr_assert_str_eq(g.buf, "", "a failed copy leaves an empty string, not a cut one");
+	cr_assert_eq(fx_str_copy(g.buf, sizeof(g.buf), "abcdef", 3), 0);
+	cr_assert_str_eq(g.buf, "abc");
+	cr_assert_eq(fx_str_copy(g.buf, 0, "a", 1), -1);
+	assert_guards(&g);
+}
+
+Test(str, set_counts_bytes_not_characters)
+{
+	struct guarded g;
+
+	guard(&g);
+	/* Two characters, eight bytes: a limit of 7 characters would let them through. */
+	cr_assert_eq(fx_str_set(g.buf, sizeof(g.buf), "\xf0\x9f\x98\x80\xf0\x9f\x98\x80"), -1);
+	cr_assert_str_eq(g.buf, "");
+	cr_assert_eq(fx_str_set(g.buf, sizeof(g.buf),
+				"\xf0\x9f\x98\x80"
+				"abc"),
+		     0);
+	assert_guards(&g);
+}
+
+Test(str, fmt_fails_instead_of_truncating)
+{
+	struct guarded g;
+
+	guard(&g);
+	cr_assert_eq(fx_str_fmt(g.buf, sizeof(g.buf), "%s-%d", "ab", 1234), 0);
+	cr_assert_str_eq(g.buf, "ab-1234");
+	cr_assert_eq(fx_str_fmt(g.buf, sizeof(g.buf), "%s-%d", "ab", 12345), -1);
+	cr_assert_str_eq(g.buf, "");
+	assert_guards(&g);
+}
+
+Test(str, add_appends_or_keeps_the_old_text)
+{
+	struct guarded g;
+	size_t len = 0;
+
+	guard(&g);
+	g.buf[0] = '\0';
+	cr_assert_eq(fx_str_add(g.buf, sizeof(g.buf), &len, "%s", "GET"), 0);
+	cr_assert_eq(fx_str_add(g.buf, sizeof(g.buf), &len, ",%s", "PUT"), 0);
+	cr_assert_str_eq(g.buf, "GET,PUT");
+	cr_assert_eq(len, 7);
+	cr_assert_eq(fx_str_add(g.buf, sizeof(g.buf), &len, "%s", "X"), -1, "7 + 1 bytes and a NUL do not fit");
+	cr_assert_eq(len, 7);
+	cr_assert_str_eq(g.buf, "GET,PUT");
+	len = sizeof(g.buf);
+	cr_assert_eq(fx_str_add(g.buf, sizeof(g.buf), &len, "%s", ""), -1, "a length past the buffer is refused");
+	assert_guards(&g);
+}
+
+Test(str, mem_copy_and_move_refuse_more_than_the_destination_holds)
+{
+	struct guarded g;
+
+	guard(&g);
+	cr_assert_eq(fx_mem_copy(g.buf, sizeof(g.buf), "12345678", 8), 0);
+	cr_assert(memcmp(g.buf, "12345678", 8) == 0);
+	cr_assert_eq(fx_mem_copy(g.buf, sizeof(g.buf), "123456789", 9), -1);
+	cr_assert(memcmp(g.buf, "12345678", 8) == 0, "a refused copy writes nothing");
+	cr_assert_eq(fx_mem_move(g.buf + 1, sizeof(g.buf) - 1, g.buf, 7), 0);
+	cr_assert(memcmp(g.buf, "11234567", 8) == 0);
+	cr_assert_eq(fx_mem_move(g.buf + 1, sizeof(g.buf) - 1, g.buf, 8), -1);
+	assert_guards(&g);
+}
+
+Test(str, text_is_cut_at_a_whole_character)
+{
+	struct guarded g;
+
+	guard(&g);
+	/* "abcde" and a four-byte character: only 7 bytes fit, the character is dropped whole. */
+	fx_str_text(g.buf, sizeof(g.buf), "abcde%s", "\xf0\x9f\x98\x80");
+	cr_assert_str_eq(g.buf, "abcde");
+	fx_str_text(g.buf, sizeof(g.buf), "ab%s", "\xf0\x9f\x98\x80\xc3\xa9");
+	cr_assert_str_eq(g.buf, "ab\xf0\x9f\x98\x80", "whole characters are kept");
+	fx_str_text(g.buf, sizeof(g.buf), "abcdef\xc3\xa9");
+	cr_assert_str_eq(g.buf, "abcdef");
+	fx_str_text(g.buf, sizeof(g.buf), "%s", "short");
+	cr_assert_str_eq(g.buf, "short");
+	assert_guards(&g);
+}
+
+static int vlen(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int vlen(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = fx_str_vlen(fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+Test(str, vlen_measures_without_writing)
+{
+	cr_assert_eq(vlen("%s=%d", "key", 42), 6);
+	cr_assert_eq(vlen("%s", ""), 0);
+}
