@@ -1,5 +1,8 @@
 #include "mem.h"
 
+#include "str.h"
+
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,13 +43,40 @@ void *fx_xrealloc(void *p, size_t n)
 	return q;
 }
 
-char *fx_xstrndup(const char *s, size_t n)
+char *fx_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = fx_str_vlen(fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort(); /* a format bug of ours, like a NULL %s: nothing to recover */
+	p = fx_xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	rc = fx_str_vfmt(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		abort();
+	return p;
+}
+
+char *fx_xmemdup(const void *s, size_t n)
 {
 	char *p = fx_xmalloc(n + 1);
 
-	memcpy(p, s, n);
+	/* Cannot fail: p has n + 1 bytes. */
+	if (fx_mem_copy(p, n + 1, s, n) < 0)
+		abort();
 	p[n] = '\0';
 	return p;
+}
+
+char *fx_xstrndup(const char *s, size_t n)
+{
+	return fx_xmemdup(s, n);
 }
 
 char *fx_xstrdup(const char *s)

@@ -13,4 +13,10 @@ void *fx_xrealloc(void *p, size_t n);
 char *fx_xstrdup(const char *s);
 char *fx_xstrndup(const char *s, size_t n);
 
+/* A copy of n bytes (NULs included) and a NUL after them. */
+char *fx_xmemdup(const void *p, size_t n);
+
+/* Formats into a new string of exactly the size needed (caller frees). */
+char *fx_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

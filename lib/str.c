@@ -63,9 +63,33 @@ int fx_str_add(char *dst, size_t size, size_t *len, const char *fmt, ...)
 	return 0;
 }
 
+int fx_str_hex(char *dst, size_t size, const void *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = src;
+
+	if (size == 0)
+		return -1;
+	if (n > (size - 1) / 2) {
+		dst[0] = '\0';
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = hex[p[i] >> 4];
+		dst[2 * i + 1] = hex[p[i] & 15];
+	}
+	dst[2 * n] = '\0';
+	return 0;
+}
+
 int fx_str_vlen(const char *fmt, va_list ap)
 {
 	return vsnprintf(NULL, 0, fmt, ap);
+}
+
+void fx_array_copy_(void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n);
 }
 
 int fx_mem_copy(void *dst, size_t size, const void *src, size_t n)

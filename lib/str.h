@@ -46,8 +46,25 @@ int fx_str_vfmt(char *dst, size_t size, const char *fmt, va_list ap) FX_MUST_USE
 int fx_str_add(char *dst, size_t size, size_t *len, const char *fmt, ...) FX_MUST_USE
 	__attribute__((format(printf, 4, 5)));
 
+/* Writes n bytes of src as 2n lower-case hex digits and a NUL into dst of size bytes. */
+int fx_str_hex(char *dst, size_t size, const void *src, size_t n) FX_MUST_USE;
+
 /* The number of bytes fmt would produce (no NUL), or -1 when it cannot be formatted. */
 int fx_str_vlen(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/*
+ * Copies the array src into the array dst of the same type and size (a
+ * struct member, a local): refused at compile time for pointers or arrays
+ * of different sizes, so it cannot fail at run time.
+ */
+#define FX_ARRAY_COPY(dst, src)                                                                               \
+	do {                                                                                                  \
+		_Static_assert(__builtin_types_compatible_p(__typeof__(dst), __typeof__(src)) &&              \
+				       !__builtin_types_compatible_p(__typeof__(dst), __typeof__(&(dst)[0])), \
+			       "FX_ARRAY_COPY needs two arrays of one type and size");                        \
+		fx_array_copy_((dst), (src), sizeof(dst));                                                    \
+	} while (0)
+void fx_array_copy_(void *dst, const void *src, size_t n);
 
 /* Copies n bytes into dst of size bytes (memcpy); -1 copies nothing when n > size. */
 int fx_mem_copy(void *dst, size_t size, const void *src, size_t n) FX_MUST_USE;

@@ -116,6 +116,18 @@ Test(str, text_is_cut_at_a_whole_character)
 	assert_guards(&g);
 }
 
+Test(str, hex_needs_two_bytes_per_byte_and_a_nul)
+{
+	struct guarded g;
+
+	guard(&g);
+	cr_assert_eq(fx_str_hex(g.buf, sizeof(g.buf), "\x01\xab\xff", 3), 0);
+	cr_assert_str_eq(g.buf, "01abff");
+	cr_assert_eq(fx_str_hex(g.buf, sizeof(g.buf), "\x01\x02\x03\x04", 4), -1, "8 digits and a NUL do not fit");
+	cr_assert_str_eq(g.buf, "");
+	assert_guards(&g);
+}
+
 static int vlen(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int vlen(const char *fmt, ...)
 {
