@@ -1,6 +1,7 @@
 #include "arena.h"
 
 #include "mem.h"
+#include "str.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -94,10 +95,8 @@ char *fx_arena_strndup(struct fx_arena *a, const char *s, size_t n)
 {
 	char *p = fx_arena_alloc(a, n + 1);
 
-	if (!p)
+	if (!p || fx_str_copy(p, n + 1, s, n) < 0)
 		return NULL;
-	memcpy(p, s, n);
-	p[n] = '\0';
 	return p;
 }
 
@@ -110,10 +109,10 @@ char *fx_arena_printf(struct fx_arena *a, const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
-	int n;
+	int n, rc;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = fx_str_vlen(fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return NULL;
@@ -121,7 +120,7 @@ char *fx_arena_printf(struct fx_arena *a, const char *fmt, ...)
 	if (!p)
 		return NULL;
 	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	rc = fx_str_vfmt(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	return p;
+	return rc < 0 ? NULL : p;
 }

@@ -8,6 +8,7 @@
 #include "idtoken.h"
 #include "log.h"
 #include "model.h"
+#include "str.h"
 #include "tokencache.h"
 
 #include <fcntl.h>
@@ -77,7 +78,11 @@ static void map_epochs(void)
 
 	if (!c || !c->metrics_dir || !*c->metrics_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/authz.epochs", c->metrics_dir);
+	if (fx_str_fmt(path, sizeof(path), "%s/authz.epochs", c->metrics_dir) < 0) {
+		fx_log_warn("FLUXORI_METRICS_DIR is too long: member changes reach other processes only after %d s",
+			    FX_AUTHZ_CACHE_SECONDS);
+		return;
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, sizeof(local_epochs)) < 0 ||
 	    (p = mmap(NULL, sizeof(local_epochs), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
@@ -118,9 +123,9 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 	int64_t n;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->uid, sizeof(out->uid), "%s", uid);
+	if (fx_str_set(out->uid, sizeof(out->uid), uid) < 0 || fx_str_fmt(path, sizeof(path), "users/%s", uid) < 0)
+		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(out->uid) - 1);
 	out->fetched = time(NULL);
-	snprintf(path, sizeof(path), "users/%s", uid);
 	fx_err_clear(&ferr);
 	if (fx_fs_get(path, &doc, &ferr) < 0) {
 		if (ferr.code == 404)
@@ -137,8 +142,13 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 		out->profile = len < PROFILE_MAX ? strdup(text) : NULL;
 		json_object_put(j);
 	}
-	if ((s = fx_value_path_str(&doc.fields, "organizationId")))
-		snprintf(out->organization_id, sizeof(out->organization_id), "%s", s);
+	if ((s = fx_value_path_str(&doc.fields, "organizationId")) &&
+	    fx_str_set(out->organization_id, sizeof(out->organization_id), s) < 0) {
+		free(out->profile);
+		out->profile = NULL;
+		fx_doc_cleanup(&doc);
+		return FX_ERR_INTERNAL(e, "%s: organizationId over %zu bytes", path, sizeof(out->organization_id) - 1);
+	}
 	if ((s = fx_value_path_str(&doc.fields, "role")) && fx_role_parse(s) > 0)
 		out->role = (enum fx_role)fx_role_parse(s);
 	{

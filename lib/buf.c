@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include "mem.h"
+#include "str.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -53,10 +54,8 @@ static int reserve(struct fx_buf *b, size_t n)
 
 int fx_buf_append(struct fx_buf *b, const void *p, size_t n)
 {
-	if (reserve(b, n) < 0)
+	if (reserve(b, n) < 0 || fx_mem_copy(b->data + b->len, b->cap - b->len, p, n) < 0)
 		return -1;
-	if (n)
-		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;
@@ -73,12 +72,11 @@ int fx_buf_vprintf(struct fx_buf *b, const char *fmt, va_list ap)
 	int n;
 
 	va_copy(again, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	if (n < 0 || reserve(b, (size_t)n) < 0) {
+	n = fx_str_vlen(fmt, ap);
+	if (n < 0 || reserve(b, (size_t)n) < 0 || fx_str_vfmt(b->data + b->len, b->cap - b->len, fmt, again) < 0) {
 		va_end(again);
 		return -1;
 	}
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
 	va_end(again);
 	b->len += (size_t)n;
 	return 0;
@@ -119,7 +117,8 @@ int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n)
 		case '\r': esc[1] = 'r'; break;
 		case '\t': esc[1] = 't'; break;
 		default:
-			memcpy(esc, "\\u00", 4);
+			esc[1] = 'u';
+			esc[2] = esc[3] = '0';
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
 			elen = 6;

@@ -1,5 +1,7 @@
 #include "csv.h"
 
+#include "str.h"
+
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,7 +60,9 @@ int fx_csv_int(struct fx_buf *b, int64_t n)
 {
 	char s[24];
 
-	return cell(b, s, (size_t)snprintf(s, sizeof(s), "%" PRId64, n));
+	if (fx_str_fmt(s, sizeof(s), "%" PRId64, n) < 0)
+		return -1;
+	return cell(b, s, strlen(s));
 }
 
 int fx_csv_cents(struct fx_buf *b, int64_t cents)
@@ -67,9 +71,9 @@ int fx_csv_cents(struct fx_buf *b, int64_t cents)
 	uint64_t m = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
 	char s[32];
 
-	return cell(b, s,
-		    (size_t)snprintf(s, sizeof(s), "%s%" PRIu64 ".%02u", cents < 0 ? "-" : "", m / 100,
-				     (unsigned)(m % 100)));
+	if (fx_str_fmt(s, sizeof(s), "%s%" PRIu64 ".%02u", cents < 0 ? "-" : "", m / 100, (unsigned)(m % 100)) < 0)
+		return -1;
+	return cell(b, s, strlen(s));
 }
 
 /*

@@ -1,5 +1,7 @@
 #include "err.h"
 
+#include "str.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +18,7 @@ int fx_err_set(struct fx_err *e, int code, const char *status, const char *fmt, 
 	e->code = code;
 	e->status = status ? status : fx_err_status_for(code);
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	fx_str_vtext(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -28,8 +30,9 @@ static void add_detail(struct fx_err *e, const char *field, const char *fmt, va_
 	if (e->ndetails >= FX_ERR_MAX_DETAILS)
 		return;
 	d = &e->details[e->ndetails++];
-	snprintf(d->field, sizeof(d->field), "%s", field ? field : "");
-	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	/* Text for the client: callers bound what a request put into the field. */
+	fx_str_text(d->field, sizeof(d->field), "%s", field ? field : "");
+	fx_str_vtext(d->reason, sizeof(d->reason), fmt, ap);
 }
 
 void fx_err_detail(struct fx_err *e, const char *field, const char *fmt, ...)

@@ -8,6 +8,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "str.h"
 #include "tenant.h"
 
 #include <openssl/sha.h>
@@ -109,7 +110,8 @@ int fx_file_safe_name(const char *name, const char *field, char *out, size_t len
 		out[o++] = safe ? c : '_';
 	}
 	if (o == 0) {
-		snprintf(out, len, "file%s", ext ? ext : "");
+		if (fx_str_fmt(out, len, "file%s", ext ? ext : "") < 0)
+			return FX_ERR_INTERNAL(e, "no room for a safe file name");
 		return 0;
 	}
 	for (size_t i = 0; ext && i < elen && o + 1 < len; i++) {
@@ -122,13 +124,12 @@ int fx_file_safe_name(const char *name, const char *field, char *out, size_t len
 	return 0;
 }
 
-static void sha256_hex(const void *p, size_t n, char out[65])
+static int sha256_hex(const void *p, size_t n, char *out, size_t len)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256(p, n, md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return fx_str_hex(out, len, md, sizeof(md));
 }
 
 int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
@@ -150,7 +151,8 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
 	if (!rel || !object)
 		return -1;
-	sha256_hex(data, n, hash);
+	if (sha256_hex(data, n, hash, sizeof(hash)) < 0)
+		return FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
 	fx_value_map(&fields);
 	fx_map_set_str(&fields, "kind", kind);
 	fx_map_set_str(&fields, "name", name);

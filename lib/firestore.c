@@ -8,6 +8,7 @@
 #include "json.h"
 #include "mem.h"
 #include "metrics.h"
+#include "str.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,12 +27,9 @@ char *fx_fs_name(const char *rel_path)
 {
 	const struct fx_config *c = fx_cfg();
 	bool sub = rel_path && *rel_path;
-	size_t n = strlen(c->project) + strlen(c->database) + (sub ? strlen(rel_path) : 0) + 40;
-	char *name = fx_xmalloc(n);
 
-	snprintf(name, n, "projects/%s/databases/%s/documents%s%s", c->project, c->database, sub ? "/" : "",
-		 sub ? rel_path : "");
-	return name;
+	return fx_xasprintf("projects/%s/databases/%s/documents%s%s", c->project, c->database, sub ? "/" : "",
+			    sub ? rel_path : "");
 }
 
 /*
@@ -126,7 +124,7 @@ static int map_error(const char *google_status, const char *message, struct fx_e
 	const char *status = "INTERNAL";
 	char msg[sizeof(e->message)];
 
-	snprintf(msg, sizeof(msg), "%s", message);
+	fx_str_text(msg, sizeof(msg), "%s", message);
 	for (size_t i = 0; google_status && i < sizeof(error_map) / sizeof(error_map[0]); i++) {
 		if (strcmp(error_map[i].google, google_status) == 0) {
 			code = error_map[i].code;
@@ -158,7 +156,7 @@ static int inline_error(json_object *err, const char *what, struct fx_err *e)
 		status = json_object_get_string(v);
 	if (json_object_object_get_ex(err, "message", &v) && json_object_is_type(v, json_type_string))
 		msg = json_object_get_string(v);
-	snprintf(text, sizeof(text), "%s failed: %.160s", what, msg);
+	fx_str_text(text, sizeof(text), "%s failed: %.160s", what, msg);
 	return map_error(status ? status : "INTERNAL", text, e);
 }
 
@@ -278,9 +276,9 @@ static int copy_time(json_object *doc, const char *key, char out[40], const char
 	out[0] = '\0';
 	if (!json_object_object_get_ex(doc, key, &v))
 		return 0;
-	if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= 40)
+	if (!json_object_is_type(v, json_type_string) ||
+	    fx_str_copy(out, 40, json_object_get_string(v), (size_t)json_object_get_string_len(v)) < 0)
 		return bad_answer(what, key, e);
-	memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
 	return 0;
 }
 
@@ -316,8 +314,8 @@ static void doc_copy(struct fx_doc *dst, const struct fx_doc *src)
 		dst->id = dst->name + (src->id - src->name);
 	}
 	fx_value_copy(&dst->fields, &src->fields);
-	memcpy(dst->create_time, src->create_time, sizeof(dst->create_time));
-	memcpy(dst->update_time, src->update_time, sizeof(dst->update_time));
+	FX_ARRAY_COPY(dst->create_time, src->create_time);
+	FX_ARRAY_COPY(dst->update_time, src->update_time);
 }
 
 int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e)
@@ -443,8 +441,8 @@ int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_
 			fx_value_copy(&out->fields, fields);
 		else
 			fx_value_map(&out->fields);
-		memcpy(out->create_time, update_time[0], sizeof(out->create_time));
-		memcpy(out->update_time, update_time[0], sizeof(out->update_time));
+		FX_ARRAY_COPY(out->create_time, update_time[0]);
+		FX_ARRAY_COPY(out->update_time, update_time[0]);
 	}
 	rc = 0;
 out:
@@ -679,11 +677,11 @@ static int begin_transaction(const char *retry_id, char id[512], struct fx_err *
 	if (call(&c, &ans, e) < 0)
 		goto out;
 	if (!json_object_object_get_ex(ans, "transaction", &v) || !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0 || json_object_get_string_len(v) >= 512) {
+	    json_object_get_string_len(v) == 0 ||
+	    fx_str_copy(id, 512, json_object_get_string(v), (size_t)json_object_get_string_len(v)) < 0) {
 		bad_answer(c.what, "no usable transaction id", e);
 		goto out;
 	}
-	memcpy(id, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
 	rc = 0;
 out:
 	json_object_put(ans);
@@ -807,9 +805,9 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 			return 0;
 		if (!aborted(e))
 			return -1;
-		snprintf(last, sizeof(last), "%s", e->message);
+		FX_ARRAY_COPY(last, e->message);
 		if (t.id[0])
-			snprintf(prev, sizeof(prev), "%s", t.id);
+			FX_ARRAY_COPY(prev, t.id);
 	}
 	fx_metrics_transaction(FX_TXN_GAVE_UP);
 	fx_err_set(e, 409, "ABORTED", "transaction gave up after %d attempts: %.180s", attempt, last);
@@ -830,8 +828,9 @@ int fx_firestore_ping(struct fx_err *e)
 
 	if (fx_gauth_header(FX_GAUTH_FIRESTORE, auth, sizeof(auth), e) < 0)
 		return -1;
-	snprintf(url, sizeof(url), "%s/v1/projects/%s/databases/%s/documents/_health/ping", c->firestore_url,
-		 c->project, c->database);
+	if (fx_str_fmt(url, sizeof(url), "%s/v1/projects/%s/databases/%s/documents/_health/ping", c->firestore_url,
+		       c->project, c->database) < 0)
+		return FX_ERR_INTERNAL(e, "firestore URL over %zu bytes", sizeof(url) - 1);
 	req.url = url;
 	req.headers = headers;
 	req.timeout_ms = 2000;

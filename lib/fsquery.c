@@ -148,12 +148,10 @@ int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e)
 		if (fx_doc_name_check(parent, e) < 0)
 			return -1;
 	} else {
-		char *probe = fx_xmalloc(n + 5);
+		/* Checking "<parent>/c/d" checks the root's shape with one rule. */
+		char *probe = fx_xasprintf("%s/c/d", parent);
 		int rc;
 
-		/* Checking "<parent>/c/d" checks the root's shape with one rule. */
-		memcpy(probe, parent, n);
-		memcpy(probe + n, "/c/d", 5);
 		rc = fx_doc_name_check(probe, e);
 		free(probe);
 		if (rc < 0)

@@ -2,6 +2,7 @@
 
 #include "json.h"
 #include "mem.h"
+#include "str.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -85,10 +86,7 @@ static void set_bytes(struct fx_value *v, enum fx_vtype type, const void *p, siz
 {
 	fx_value_null(v);
 	v->type = type;
-	v->u.s.p = fx_xmalloc(n + 1);
-	if (n)
-		memcpy(v->u.s.p, p, n);
-	v->u.s.p[n] = '\0';
+	v->u.s.p = fx_xmemdup(p, n);
 	v->u.s.n = n;
 }
 
@@ -541,14 +539,13 @@ void fx_ts_format(int64_t secs, int32_t nanos, int ndigits, char out[40])
 	civil_from_days(days, &y, &m, &d);
 	if (ndigits < 0)
 		ndigits = nanos == 0 ? 0 : nanos % 1000000 == 0 ? 3 : nanos % 1000 == 0 ? 6 : 9;
-	if (ndigits == 3)
-		snprintf(frac, sizeof(frac), ".%03d", (int)(nanos / 1000000));
-	else if (ndigits == 6)
-		snprintf(frac, sizeof(frac), ".%06d", (int)(nanos / 1000));
-	else if (ndigits == 9)
-		snprintf(frac, sizeof(frac), ".%09d", (int)nanos);
-	snprintf(out, 40, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d%sZ", y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
-		 (int)(rem % 60), frac);
+	/* Neither can fail: nanos is in [0, 1e9), and 40 bytes hold any int64 second with nanoseconds. */
+	if ((ndigits == 3 && fx_str_fmt(frac, sizeof(frac), ".%03d", (int)(nanos / 1000000)) < 0) ||
+	    (ndigits == 6 && fx_str_fmt(frac, sizeof(frac), ".%06d", (int)(nanos / 1000)) < 0) ||
+	    (ndigits == 9 && fx_str_fmt(frac, sizeof(frac), ".%09d", (int)nanos) < 0) ||
+	    fx_str_fmt(out, 40, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d%sZ", y, m, d, (int)(rem / 3600),
+		       (int)(rem / 60 % 60), (int)(rem % 60), frac) < 0)
+		out[0] = '\0';
 }
 
 void fx_ts_now(int64_t *secs, int32_t *nanos)
@@ -566,38 +563,32 @@ struct dctx {
 	struct fx_err *e;
 	char path[160];
 	size_t len;
+	bool cut; /* a segment did not fit: the path shown ends early */
 };
 
 static int bad(struct dctx *c, const char *what)
 {
-	return fx_err_set(c->e, 502, "INTERNAL", "bad firestore value: %s at %s", what, c->len ? c->path : "(top)");
+	return fx_err_set(c->e, 502, "INTERNAL", "bad firestore value: %s at %s%s", what, c->len ? c->path : "(top)",
+			  c->cut ? "..." : "");
 }
 
 /* Appends ".name" or "[i]" to the error path; returns the old length to restore. */
 static size_t push_name(struct dctx *c, const char *name)
 {
 	size_t old = c->len;
-	int w = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s", c->len ? "." : "", name);
 
-	if (w > 0)
-		c->len = c->len + (size_t)w < sizeof(c->path) ? c->len + (size_t)w : sizeof(c->path) - 1;
+	if (fx_str_add(c->path, sizeof(c->path), &c->len, "%s%s", c->len ? "." : "", name) < 0)
+		c->cut = true;
 	return old;
 }
 
 static size_t push_index(struct dctx *c, size_t i)
 {
-	char idx[32];
+	size_t old = c->len;
 
-	snprintf(idx, sizeof(idx), "[%zu]", i);
-	if (c->len) {
-		size_t old = c->len;
-		int w = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s", idx);
-
-		if (w > 0)
-			c->len = c->len + (size_t)w < sizeof(c->path) ? c->len + (size_t)w : sizeof(c->path) - 1;
-		return old;
-	}
-	return push_name(c, idx);
+	if (fx_str_add(c->path, sizeof(c->path), &c->len, "[%zu]", i) < 0)
+		c->cut = true;
+	return old;
 }
 
 static void pop(struct dctx *c, size_t old)
@@ -913,17 +904,22 @@ static json_object *new_double(double d)
 	char s[40];
 
 	/* Whole numbers read best as such: 40.0, not 4e+01. */
-	if (d > -1e15 && d < 1e15 && d == (double)(long long)d) {
-		snprintf(s, sizeof(s), "%.1f", d);
-		return json_object_new_double_s(d, s);
-	}
+	/* None of these fails in 40 bytes; if one did, json-c's own form would do. */
+	if (d > -1e15 && d < 1e15 && d == (double)(long long)d)
+		return fx_str_fmt(s, sizeof(s), "%.1f", d) < 0 ? json_object_new_double(d)
+							       : json_object_new_double_s(d, s);
 	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(s, sizeof(s), "%.*g", prec, d);
+		if (fx_str_fmt(s, sizeof(s), "%.*g", prec, d) < 0)
+			return json_object_new_double(d);
 		if (strtod(s, NULL) == d)
 			break;
 	}
-	if (!strpbrk(s, ".e"))
-		snprintf(s + strlen(s), sizeof(s) - strlen(s), ".0");
+	if (!strpbrk(s, ".e")) {
+		size_t len = strlen(s);
+
+		if (fx_str_add(s, sizeof(s), &len, ".0") < 0)
+			return json_object_new_double(d);
+	}
 	return json_object_new_double_s(d, s);
 }
 
@@ -964,10 +960,10 @@ json_object *fx_value_encode(const struct fx_value *v)
 	case FX_V_NULL: json_object_object_add(o, "nullValue", NULL); break;
 	case FX_V_BOOL: json_object_object_add(o, "booleanValue", json_object_new_boolean(v->u.b)); break;
 	case FX_V_INT: {
-		char num[24];
+		char *num = fx_xasprintf("%" PRId64, v->u.i);
 
-		snprintf(num, sizeof(num), "%" PRId64, v->u.i);
 		json_object_object_add(o, "integerValue", json_object_new_string(num));
+		free(num);
 		break;
 	}
 	case FX_V_DOUBLE: json_object_object_add(o, "doubleValue", special_double(v->u.d)); break;

@@ -7,6 +7,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,15 +107,14 @@ static int copy_field(json_object *obj, const char *key, size_t min, size_t max,
 	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string)) {
 		if (min == 0)
 			return 0;
-		snprintf(why, why_len, "has no string %s", key);
+		fx_str_text(why, why_len, "has no string %s", key);
 		return -1;
 	}
 	n = (size_t)json_object_get_string_len(v);
-	if (n < min || n > max || n >= out_len) {
-		snprintf(why, why_len, "has a %s of %zu bytes (allowed %zu..%zu)", key, n, min, max);
+	if (n < min || n > max || fx_str_copy(out, out_len, json_object_get_string(v), n) < 0) {
+		fx_str_text(why, why_len, "has a %s of %zu bytes (allowed %zu..%zu)", key, n, min, max);
 		return -1;
 	}
-	memcpy(out, json_object_get_string(v), n + 1);
 	return 0;
 }
 
@@ -127,11 +127,11 @@ static char *read_small_file(const char *path, size_t *len, char *why, size_t wh
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		snprintf(why, why_len, "cannot open: %s", strerror(errno));
+		fx_str_text(why, why_len, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
-		snprintf(why, why_len, "is not a regular file of 1..%d bytes", KEY_FILE_MAX);
+		fx_str_text(why, why_len, "is not a regular file of 1..%d bytes", KEY_FILE_MAX);
 		close(fd);
 		return NULL;
 	}
@@ -167,12 +167,12 @@ static int load_key_file(const char *path, struct fx_err *e)
 	if (!data)
 		goto out;
 	if (fx_json_parse(data, len, 4, &root, &je) < 0 || !json_object_is_type(root, json_type_object)) {
-		snprintf(why, sizeof(why), "is not a JSON object");
+		fx_str_text(why, sizeof(why), "is not a JSON object");
 		goto out;
 	}
 	if (!json_object_object_get_ex(root, "type", &v) || !json_object_is_type(v, json_type_string) ||
 	    strcmp(json_object_get_string(v), "service_account") != 0) {
-		snprintf(why, sizeof(why), "is not a service_account key");
+		fx_str_text(why, sizeof(why), "is not a service_account key");
 		goto out;
 	}
 	if (copy_field(root, "client_email", 3, MAX_EMAIL, g.sa_email, sizeof(g.sa_email), why, sizeof(why)) < 0 ||
@@ -182,7 +182,7 @@ static int load_key_file(const char *path, struct fx_err *e)
 		       sizeof(why)) < 0)
 		goto out;
 	if (!json_object_object_get_ex(root, "private_key", &v) || !json_object_is_type(v, json_type_string)) {
-		snprintf(why, sizeof(why), "has no private_key");
+		fx_str_text(why, sizeof(why), "has no private_key");
 		goto out;
 	}
 	bio = BIO_new_mem_buf(json_object_get_string(v), json_object_get_string_len(v));
@@ -190,7 +190,7 @@ static int load_key_file(const char *path, struct fx_err *e)
 	/* The key's text must not outlive the parse. */
 	OPENSSL_cleanse((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
 	if (!k || EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA || EVP_PKEY_get_bits(k) < 2048) {
-		snprintf(why, sizeof(why), "has a private_key that is not a PEM RSA-2048+ key");
+		fx_str_text(why, sizeof(why), "has a private_key that is not a PEM RSA-2048+ key");
 		goto out;
 	}
 	g.sa_key = k;
@@ -304,7 +304,7 @@ static int parse_token(const struct fx_httpc_resp *resp, char *token, long *expi
 	fx_err_clear(&je);
 	if (fx_json_parse(resp->body.data, resp->body.len, 8, &root, &je) < 0 ||
 	    !json_object_is_type(root, json_type_object)) {
-		snprintf(why, why_len, "answer is not a JSON object");
+		fx_str_text(why, why_len, "answer is not a JSON object");
 		goto out;
 	}
 	if (copy_field(root, "access_token", 1, FX_GAUTH_MAX_TOKEN, token, FX_GAUTH_MAX_TOKEN + 1, why, why_len) < 0)
@@ -312,22 +312,23 @@ static int parse_token(const struct fx_httpc_resp *resp, char *token, long *expi
 	/* The token goes into a header line: printable ASCII without spaces only. */
 	for (const char *p = token; *p; p++)
 		if (*p < 0x21 || *p > 0x7e) {
-			snprintf(why, why_len, "answer holds an access_token with characters not allowed in a header");
+			fx_str_text(why, why_len,
+				    "answer holds an access_token with characters not allowed in a header");
 			goto out;
 		}
 	if (json_object_object_get_ex(root, "token_type", &v) &&
 	    (!json_object_is_type(v, json_type_string) || strcasecmp(json_object_get_string(v), "Bearer") != 0)) {
-		snprintf(why, why_len, "answer has a token_type other than Bearer");
+		fx_str_text(why, why_len, "answer has a token_type other than Bearer");
 		goto out;
 	}
 	if (!json_object_object_get_ex(root, "expires_in", &v) || !json_object_is_type(v, json_type_int)) {
-		snprintf(why, why_len, "answer has no integer expires_in");
+		fx_str_text(why, why_len, "answer has no integer expires_in");
 		goto out;
 	}
 	exp_in = json_object_get_int64(v);
 	if (exp_in <= USE_MARGIN_S || exp_in > 86400) {
-		snprintf(why, why_len, "answer has expires_in %lld outside %d..86400", (long long)exp_in,
-			 USE_MARGIN_S + 1);
+		fx_str_text(why, why_len, "answer has expires_in %lld outside %d..86400", (long long)exp_in,
+			    USE_MARGIN_S + 1);
 		goto out;
 	}
 	*expires_in = (long)exp_in;
@@ -351,8 +352,8 @@ static void describe_failure(const struct fx_httpc_resp *resp, const char *what,
 	    json_object_is_type(root, json_type_object) && json_object_object_get_ex(root, "error", &v) &&
 	    json_object_is_type(v, json_type_string) && json_object_get_string_len(v) <= 64)
 		code = json_object_get_string(v);
-	snprintf(why, why_len, "%s answered HTTP %ld%s%s%s", what, resp->status, code ? " (" : "", code ? code : "",
-		 code ? ")" : "");
+	fx_str_text(why, why_len, "%s answered HTTP %ld%s%s%s", what, resp->status, code ? " (" : "", code ? code : "",
+		    code ? ")" : "");
 	json_object_put(root);
 }
 
@@ -388,14 +389,14 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 		const char *aud = cfg->token_url ? cfg->token_url : g.sa_token_uri;
 
 		if (!aud || !*aud) {
-			snprintf(why, why_len, "no token endpoint configured");
+			fx_str_text(why, why_len, "no token endpoint configured");
 			goto out;
 		}
 		fx_buf_puts(&body, "grant_type=");
 		fx_url_encode(&body, GRANT_TYPE, strlen(GRANT_TYPE));
 		fx_buf_puts(&body, "&assertion=");
 		if (build_assertion(&body, aud, now_s(), &e) < 0) {
-			snprintf(why, why_len, "%.190s", e.message);
+			fx_str_text(why, why_len, "%.190s", e.message);
 			goto out;
 		}
 		headers[0] = "Content-Type: application/x-www-form-urlencoded";
@@ -406,7 +407,7 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 		req.service = "oauth2";
 	} else {
 		if (!cfg->metadata_url || fx_buf_printf(&url, "%s" METADATA_TOKEN_PATH, cfg->metadata_url) < 0) {
-			snprintf(why, why_len, "no usable metadata server URL configured");
+			fx_str_text(why, why_len, "no usable metadata server URL configured");
 			goto out;
 		}
 		headers[0] = "Metadata-Flavor: Google";
@@ -415,7 +416,7 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 	}
 	req.headers = headers;
 	if (fx_httpc_do(&req, &resp, &e) < 0) {
-		snprintf(why, why_len, "%.190s", e.message);
+		fx_str_text(why, why_len, "%.190s", e.message);
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -423,7 +424,7 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 		goto out;
 	}
 	if (!keyfile && !from_metadata_server(&resp)) {
-		snprintf(why, why_len, "metadata server answer lacks Metadata-Flavor: Google");
+		fx_str_text(why, why_len, "metadata server answer lacks Metadata-Flavor: Google");
 		goto out;
 	}
 	rc = parse_token(&resp, token, expires_in, why, why_len);
@@ -443,7 +444,7 @@ out:
  * Refreshes when less than REFRESH_MARGIN_S are left; one thread refreshes
  * while the others use the still-valid token, or wait when there is none.
  */
-static int get_token(const struct fx_config *cfg, char *out, struct fx_err *e)
+static int get_token(const struct fx_config *cfg, char out[FX_GAUTH_MAX_TOKEN + 1], struct fx_err *e)
 {
 	char fresh[FX_GAUTH_MAX_TOKEN + 1], why[sizeof(g.last_error)];
 	bool keyfile, attempted = false;
@@ -458,8 +459,9 @@ static int get_token(const struct fx_config *cfg, char *out, struct fx_err *e)
 		bool usable = g.token_exp && now < g.token_exp - USE_MARGIN_S;
 
 		if (usable && (g.token_exp - now > REFRESH_MARGIN_S || g.refreshing || now < g.next_try)) {
-			memcpy(out, g.token, sizeof(g.token));
-			rc = 0;
+			rc = fx_str_set(out, FX_GAUTH_MAX_TOKEN + 1, g.token) < 0
+				     ? FX_ERR_INTERNAL(e, "access token over %d bytes", FX_GAUTH_MAX_TOKEN)
+				     : 0;
 			break;
 		}
 		if (!usable && g.refreshing) {
@@ -481,11 +483,11 @@ static int get_token(const struct fx_config *cfg, char *out, struct fx_err *e)
 		g.refreshing = false;
 		g.next_try = now + MIN_REFRESH_INTERVAL_S;
 		if (rc == 0) {
-			memcpy(g.token, fresh, sizeof(g.token));
+			FX_ARRAY_COPY(g.token, fresh);
 			g.token_exp = now + expires_in;
 			g.last_error[0] = '\0';
 		} else {
-			snprintf(g.last_error, sizeof(g.last_error), "%s", why);
+			FX_ARRAY_COPY(g.last_error, why);
 			if (g.token_exp && now < g.token_exp - USE_MARGIN_S)
 				fx_log_warn("Google access token refresh failed (%s): using the current one", why);
 			else
@@ -504,22 +506,22 @@ int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, stru
 {
 	const struct fx_config *cfg = fx_cfg();
 	char token[FX_GAUTH_MAX_TOKEN + 1];
-	int n;
+	int rc;
 
 	if (!cfg)
 		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
 	if (emulated(cfg, target)) {
-		n = snprintf(out, out_len, "Authorization: Bearer owner");
+		rc = fx_str_set(out, out_len, "Authorization: Bearer owner");
 	} else {
 		if (get_token(cfg, token, e) < 0)
 			return -1;
-		n = snprintf(out, out_len, "Authorization: Bearer %s", token);
+		rc = fx_str_fmt(out, out_len, "Authorization: Bearer %s", token);
 		OPENSSL_cleanse(token, sizeof(token));
 	}
-	if (n < 0 || (size_t)n >= out_len) {
+	if (rc < 0) {
 		if (out_len)
 			OPENSSL_cleanse(out, out_len);
-		return FX_ERR_INTERNAL(e, "authorization header needs %d bytes, buffer has %zu", n + 1, out_len);
+		return FX_ERR_INTERNAL(e, "authorization header does not fit %zu bytes", out_len);
 	}
 	return 0;
 }
@@ -572,12 +574,10 @@ static int metadata_email(const struct fx_config *cfg, char *out, size_t out_len
 			FX_ERR_UNAVAILABLE(e, "metadata server answered an email of unexpected shape");
 			goto out;
 		}
-	if (n >= out_len) {
+	if (fx_str_copy(out, out_len, resp.body.data, n) < 0) {
 		FX_ERR_INTERNAL(e, "service account email needs %zu bytes, buffer has %zu", n + 1, out_len);
 		goto out;
 	}
-	memcpy(out, resp.body.data, n);
-	out[n] = '\0';
 	rc = 0;
 out:
 	fx_httpc_resp_cleanup(&resp);
@@ -597,20 +597,21 @@ int fx_gauth_service_account(char *email, size_t len, struct fx_err *e)
 	if (key_file(cfg, &keyfile, e) < 0)
 		return -1;
 	pthread_mutex_lock(&g.mu);
-	snprintf(fetched, sizeof(fetched), "%s", keyfile ? g.sa_email : g.md_email);
+	if (keyfile)
+		FX_ARRAY_COPY(fetched, g.sa_email);
+	else
+		FX_ARRAY_COPY(fetched, g.md_email);
 	pthread_mutex_unlock(&g.mu);
 	if (!fetched[0]) {
 		if (metadata_email(cfg, fetched, sizeof(fetched), e) < 0)
 			return -1;
 		pthread_mutex_lock(&g.mu);
-		memcpy(g.md_email, fetched, sizeof(fetched));
+		FX_ARRAY_COPY(g.md_email, fetched);
 		pthread_mutex_unlock(&g.mu);
 	}
-	if (strlen(fetched) >= len)
+	if (fx_str_set(email, len, fetched) < 0)
 		rc = FX_ERR_INTERNAL(e, "service account email needs %zu bytes, buffer has %zu", strlen(fetched) + 1,
 				     len);
-	else
-		memcpy(email, fetched, strlen(fetched) + 1);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include "httpc.h"
 #include "json.h"
 #include "mem.h"
+#include "str.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -83,7 +84,8 @@ static int add_int(struct fx_buf *url, const char *key, int64_t g)
 {
 	char v[24];
 
-	snprintf(v, sizeof(v), "%lld", (long long)g);
+	if (fx_str_fmt(v, sizeof(v), "%lld", (long long)g) < 0)
+		return -1;
 	return add_param(url, key, v);
 }
 
@@ -108,7 +110,7 @@ static int http_error(const struct fx_httpc_resp *resp, const char *what, const 
 	long s = resp->status;
 
 	fx_httpc_google_error(resp, what, e);
-	snprintf(msg, sizeof(msg), "%s", e->message);
+	FX_ARRAY_COPY(msg, e->message);
 	if (s == 404 && object)
 		return fx_err_set(e, 404, "NOT_FOUND", "%s: object \"%.200s\" not found", what, object);
 	if (s == 404)
@@ -150,7 +152,7 @@ static int perform(const struct call *c, struct fx_httpc_resp *resp, struct fx_e
 	if (fx_gauth_header(FX_GAUTH_STORAGE, auth, sizeof(auth), e) < 0)
 		return -1;
 	headers[nh++] = auth;
-	for (size_t i = 0; c->headers[i]; i++)
+	for (size_t i = 0; i < sizeof(c->headers) / sizeof(c->headers[0]) && c->headers[i]; i++)
 		headers[nh++] = c->headers[i];
 	headers[nh] = NULL;
 	req.method = c->method;
@@ -192,10 +194,8 @@ static bool copy_str(json_object *j, const char *key, bool required, char *out, 
 	out[0] = '\0';
 	if (!json_object_object_get_ex(j, key, &v))
 		return !required;
-	if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) >= len)
-		return false;
-	memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
-	return true;
+	return json_object_is_type(v, json_type_string) &&
+	       fx_str_copy(out, len, json_object_get_string(v), (size_t)json_object_get_string_len(v)) == 0;
 }
 
 /* An int64 >= 0 that Storage sends as a decimal string (proto3 JSON) or a number. */
@@ -276,20 +276,15 @@ static int metadata_json(struct fx_buf *b, const char *object, const char *ct)
 /* A multipart boundary that does not occur in the data. */
 static int make_boundary(char out[48], const void *data, size_t n, struct fx_err *e)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	for (int attempt = 0; attempt < 8; attempt++) {
 		unsigned char r[16];
+		char hex[2 * sizeof(r) + 1];
 
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 			return FX_ERR_INTERNAL(e, "storage upload: no randomness for a multipart boundary");
-		memcpy(out, "fluxori-", 8);
-		for (size_t i = 0; i < sizeof(r); i++) {
-			out[8 + 2 * i] = hex[r[i] >> 4];
-			out[9 + 2 * i] = hex[r[i] & 15];
-		}
-		out[40] = '\0';
-		if (n == 0 || !memmem(data, n, out, 40))
+		if (fx_str_hex(hex, sizeof(hex), r, sizeof(r)) < 0 || fx_str_fmt(out, 48, "fluxori-%s", hex) < 0)
+			return FX_ERR_INTERNAL(e, "storage upload: multipart boundary does not fit");
+		if (n == 0 || !memmem(data, n, out, strlen(out)))
 			return 0;
 	}
 	return FX_ERR_INTERNAL(e, "storage upload: no multipart boundary outside the data");
@@ -341,7 +336,11 @@ int fx_gcs_upload(const char *object, const char *content_type, const void *data
 		FX_ERR_INTERNAL(e, "%s: multipart body too large", what);
 		goto out;
 	}
-	snprintf(type_header, sizeof(type_header), "Content-Type: multipart/related; boundary=%s", boundary);
+	if (fx_str_fmt(type_header, sizeof(type_header), "Content-Type: multipart/related; boundary=%s", boundary) <
+	    0) {
+		FX_ERR_INTERNAL(e, "%s: Content-Type header does not fit", what);
+		goto out;
+	}
 	c.url = url.data;
 	c.headers[0] = type_header;
 	c.body = body.data;
@@ -384,8 +383,11 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
 		goto out;
 	}
 	metadata_json(&body, object, ct);
-	snprintf(type_header, sizeof(type_header), "X-Upload-Content-Type: %s", ct);
-	snprintf(length_header, sizeof(length_header), "X-Upload-Content-Length: %lld", (long long)size);
+	if (fx_str_fmt(type_header, sizeof(type_header), "X-Upload-Content-Type: %s", ct) < 0 ||
+	    fx_str_fmt(length_header, sizeof(length_header), "X-Upload-Content-Length: %lld", (long long)size) < 0) {
+		FX_ERR_INTERNAL(e, "%s: upload headers do not fit", what);
+		goto out;
+	}
 	c.url = url.data;
 	c.headers[0] = "Content-Type: application/json; charset=UTF-8";
 	c.headers[1] = type_header;
@@ -429,7 +431,10 @@ int fx_gcs_upload_resumable(const char *object, const char *content_type, const 
 	if (check_upload(object, ct, data, n, e) < 0 ||
 	    fx_gcs_resumable_session(object, ct, (int64_t)n, &session, e) < 0)
 		goto out;
-	snprintf(type_header, sizeof(type_header), "Content-Type: %s", ct);
+	if (fx_str_fmt(type_header, sizeof(type_header), "Content-Type: %s", ct) < 0) {
+		FX_ERR_INTERNAL(e, "%s: Content-Type header does not fit", what);
+		goto out;
+	}
 	c.url = session.data;
 	c.headers[0] = type_header;
 	c.body = n ? data : "";
@@ -654,10 +659,9 @@ static int decode_list(json_object *j, const char *what, struct fx_gcs_object **
 	if (json_object_object_get_ex(j, "nextPageToken", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string))
 			return bad_answer(what, "nextPageToken is not a string", e);
-		if (next_len > 0 && (size_t)json_object_get_string_len(v) >= next_len)
+		if (next_len > 0 && fx_str_copy(next_token, next_len, json_object_get_string(v),
+						(size_t)json_object_get_string_len(v)) < 0)
 			return bad_answer(what, "nextPageToken longer than the caller's buffer", e);
-		if (next_len > 0)
-			memcpy(next_token, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include "gcs.h"
 #include "httpc.h"
 #include "mem.h"
+#include "str.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -273,17 +274,6 @@ static int add_extra_query(struct work *w, const char *const *query, struct fx_e
 	return 0;
 }
 
-static void hex_lower(const unsigned char *p, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int sha256_hex(const char *p, size_t n, char out[65], struct fx_err *e)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -291,7 +281,8 @@ static int sha256_hex(const char *p, size_t n, char out[65], struct fx_err *e)
 
 	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
 		return FX_ERR_INTERNAL(e, "sha-256 of the canonical request failed");
-	hex_lower(md, len, out);
+	if (fx_str_hex(out, 65, md, len) < 0)
+		return FX_ERR_INTERNAL(e, "sha-256 does not fit its buffer");
 	return 0;
 }
 
@@ -377,8 +368,10 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 		fx_err_invalid(e, "now", "signing time out of range");
 		goto out;
 	}
-	memcpy(date, stamp, 8);
-	date[8] = '\0';
+	if (fx_str_copy(date, sizeof(date), stamp, 8) < 0) {
+		FX_ERR_INTERNAL(e, "signing date does not fit");
+		goto out;
+	}
 
 	/* Headers: host first, then the caller's, sorted by name; names must be unique. */
 	if (virtual_host)
@@ -407,8 +400,8 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 
 	/* Query: the signer's parameters and the caller's, encoded, sorted. */
 	fx_buf_printf(&cred, "%s/%s/" SCOPE_TAIL, q->email, date);
-	snprintf(expires, sizeof(expires), "%lld", (long long)q->expires_s);
-	if (add_query(&w, "X-Goog-Algorithm", 16, ALGORITHM, strlen(ALGORITHM)) < 0 ||
+	if (fx_str_fmt(expires, sizeof(expires), "%lld", (long long)q->expires_s) < 0 ||
+	    add_query(&w, "X-Goog-Algorithm", 16, ALGORITHM, strlen(ALGORITHM)) < 0 ||
 	    add_query(&w, "X-Goog-Credential", 17, cred.data, cred.len) < 0 ||
 	    add_query(&w, "X-Goog-Date", 11, stamp, 16) < 0 ||
 	    add_query(&w, "X-Goog-Expires", 14, expires, strlen(expires)) < 0 ||
@@ -442,11 +435,10 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 
 	if (sign(ctx, sts.data, sts.len, sig, &sig_len, e) < 0)
 		goto out;
-	if (sig_len == 0 || sig_len > sizeof(sig)) {
+	if (sig_len == 0 || fx_str_hex(sig_hex, sizeof(sig_hex), sig, sig_len) < 0) {
 		FX_ERR_INTERNAL(e, "signer returned a %zu-byte signature", sig_len);
 		goto out;
 	}
-	hex_lower(sig, sig_len, sig_hex);
 
 	fx_buf_reset(url);
 	bad = fx_buf_printf(url, "%s://", scheme) < 0;
@@ -488,18 +480,14 @@ static int split_base(const char *base, char *scheme, size_t slen, char *host, s
 	const char *sep = base ? strstr(base, "://") : NULL;
 	size_t n;
 
-	if (!sep || (size_t)(sep - base) >= slen)
+	if (!sep || fx_str_copy(scheme, slen, base, (size_t)(sep - base)) < 0)
 		return FX_ERR_INTERNAL(e, "storage url \"%.100s\" has no scheme", base ? base : "");
-	memcpy(scheme, base, (size_t)(sep - base));
-	scheme[sep - base] = '\0';
 	sep += 3;
 	n = strlen(sep);
 	if (n > 0 && sep[n - 1] == '/')
 		n--;
-	if (n == 0 || n >= hlen || memchr(sep, '/', n))
+	if (n == 0 || memchr(sep, '/', n) || fx_str_copy(host, hlen, sep, n) < 0)
 		return FX_ERR_INTERNAL(e, "storage url \"%.100s\" must be scheme://host[:port]", base);
-	memcpy(host, sep, n);
-	host[n] = '\0';
 	return 0;
 }
 
@@ -519,11 +507,7 @@ static const char *find_header(const char *const *headers, const char *name, cha
 		vlen = strlen(v);
 		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 			vlen--;
-		if (vlen >= len)
-			return NULL;
-		memcpy(out, v, vlen);
-		out[vlen] = '\0';
-		return out;
+		return fx_str_copy(out, len, v, vlen) < 0 ? NULL : out;
 	}
 	return NULL;
 }
@@ -545,8 +529,8 @@ static int session_id(const char *session, char *out, size_t len, struct fx_err 
 	for (size_t i = 0; i < n; i++)
 		if (!unreserved((unsigned char)p[i]))
 			return fx_err_set(e, 502, "UNAVAILABLE", "storage emulator upload_id malformed");
-	memcpy(out, p, n);
-	out[n] = '\0';
+	if (fx_str_copy(out, len, p, n) < 0)
+		return fx_err_set(e, 502, "UNAVAILABLE", "storage emulator upload_id malformed");
 	return 0;
 }
 

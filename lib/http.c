@@ -2,6 +2,7 @@
 
 #include "json.h"
 #include "mem.h"
+#include "str.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -55,7 +56,7 @@ const char *fx_req_header(const struct fx_req *r, const char *name)
 
 	if (n + 6 > sizeof(key))
 		return NULL;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && 5 + i + 1 < sizeof(key); i++)
 		key[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
 	key[5 + n] = '\0';
 	/* CGI keeps these two without the HTTP_ prefix. */
@@ -64,9 +65,9 @@ const char *fx_req_header(const struct fx_req *r, const char *name)
 	return fx_req_env(r, key);
 }
 
-static void random_hex(char *out, size_t nbytes)
+/* nbytes (at most 32) random bytes as hex into out of size bytes ("" if they do not fit). */
+static void random_hex(char *out, size_t size, size_t nbytes)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[32];
 
 	if (nbytes > sizeof(raw))
@@ -79,11 +80,8 @@ static void random_hex(char *out, size_t nbytes)
 		for (size_t i = 0; i < nbytes; i++)
 			raw[i] = (unsigned char)((uint64_t)ts.tv_nsec >> (i % 8 * 8)) ^ (unsigned char)i;
 	}
-	for (size_t i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
+	if (fx_str_hex(out, size, raw, nbytes) < 0 && size)
+		out[0] = '\0';
 }
 
 static bool sane_request_id(const char *s)
@@ -114,26 +112,28 @@ static void parse_trace(struct fx_req *r)
 
 	if (tp && strlen(tp) == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && all_hex(tp + 3, 32) &&
 	    all_hex(tp + 36, 16)) {
-		memcpy(r->trace_id, tp + 3, 32);
-		r->trace_id[32] = '\0';
-		memcpy(r->span_id, tp + 36, 16);
-		r->span_id[16] = '\0';
+		if (fx_str_copy(r->trace_id, sizeof(r->trace_id), tp + 3, 32) < 0 ||
+		    fx_str_copy(r->span_id, sizeof(r->span_id), tp + 36, 16) < 0) {
+			r->trace_id[0] = r->span_id[0] = '\0';
+			return;
+		}
 		for (int i = 0; i < 32; i++)
 			r->trace_id[i] = (char)tolower((unsigned char)r->trace_id[i]);
 		r->sampled = (tp[54] - '0') & 1;
 		return;
 	}
 	if (xc && strlen(xc) >= 32 && all_hex(xc, 32)) {
-		memcpy(r->trace_id, xc, 32);
-		r->trace_id[32] = '\0';
+		if (fx_str_copy(r->trace_id, sizeof(r->trace_id), xc, 32) < 0)
+			return;
 		if (xc[32] == '/') {
 			char *end;
 			unsigned long long span;
 
 			errno = 0;
 			span = strtoull(xc + 33, &end, 10);
-			if (!errno && end != xc + 33)
-				snprintf(r->span_id, sizeof(r->span_id), "%016llx", span);
+			/* A span id that does not fit is left out (fx_str_fmt leaves it ""). */
+			if (!errno && end != xc + 33 && fx_str_fmt(r->span_id, sizeof(r->span_id), "%016llx", span) < 0)
+				r->span_id[0] = '\0';
 			r->sampled = strstr(xc, ";o=1") != NULL;
 		}
 	}
@@ -185,10 +185,8 @@ int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_St
 	rid = fx_req_header(r, "X-Request-Id");
 	if (!sane_request_id(rid))
 		rid = fx_req_env(r, "FLUXORI_REQUEST_ID"); /* nginx's $request_id */
-	if (sane_request_id(rid))
-		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
-	else
-		random_hex(r->request_id, 16);
+	if (!sane_request_id(rid) || fx_str_set(r->request_id, sizeof(r->request_id), rid) < 0)
+		random_hex(r->request_id, sizeof(r->request_id), 16);
 	parse_trace(r);
 
 	r->method = fx_req_env(r, "REQUEST_METHOD");
@@ -233,7 +231,7 @@ int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struc
 		if (fx_json_enum_index(r->qparams[i].name, allowed) < 0) {
 			char field[96];
 
-			snprintf(field, sizeof(field), "%.80s", r->qparams[i].name);
+			fx_str_text(field, sizeof(field), "%.80s", r->qparams[i].name);
 			return fx_err_invalid(e, field, "unknown query parameter");
 		}
 		for (int j = 0; j < i; j++)
@@ -450,11 +448,11 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 	if (e->retry_after > 0) {
 		char secs[16];
 
-		snprintf(secs, sizeof(secs), "%d", e->retry_after);
-		fx_resp_header(r, "Retry-After", secs);
+		if (fx_str_fmt(secs, sizeof(secs), "%d", e->retry_after) == 0)
+			fx_resp_header(r, "Retry-After", secs);
 	}
 	r->err_status = status;
-	snprintf(r->err_message, sizeof(r->err_message), "%s", e->message);
+	fx_str_text(r->err_message, sizeof(r->err_message), "%s", e->message);
 	rc = fx_resp_send(r, code, "application/json", b.data, b.len);
 	fx_buf_cleanup(&b);
 	return rc;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "str.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -134,11 +135,7 @@ const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, 
 			vlen = (size_t)(p + llen - v);
 			while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 				vlen--;
-			if (vlen >= out_len)
-				return NULL;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return out;
+			return fx_str_copy(out, out_len, v, vlen) < 0 ? NULL : out;
 		}
 		if (!eol)
 			break;
@@ -163,8 +160,8 @@ void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t o
 	else
 		err = root;
 	if (json_object_object_get_ex(err, "error", &err) && json_object_object_get_ex(err, "status", &st) &&
-	    json_object_is_type(st, json_type_string))
-		snprintf(out, out_len, "%s", json_object_get_string(st));
+	    json_object_is_type(st, json_type_string) && fx_str_set(out, out_len, json_object_get_string(st)) < 0)
+		out[0] = '\0'; /* too long for a canonical status name: none */
 	json_object_put(root);
 }
 

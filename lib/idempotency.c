@@ -4,6 +4,7 @@
 #include "http.h"
 #include "json.h"
 #include "model.h"
+#include "str.h"
 #include "tenant.h"
 
 #include <openssl/sha.h>
@@ -12,13 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-static void sha256_hex(const char *s, char out[65])
+static int sha256_hex(const char *s, char *out, size_t len)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	SHA256((const unsigned char *)s, strlen(s), md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return fx_str_hex(out, len, md, sizeof(md));
 }
 
 int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k, struct fx_err *e)
@@ -37,12 +37,14 @@ int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struc
 	material = fx_arena_printf(r->arena, "%s\n%s", scope, key);
 	if (!material)
 		return FX_ERR_INTERNAL(e, "out of request memory");
-	sha256_hex(material, key_hash);
+	if (sha256_hex(material, key_hash, sizeof(key_hash)) < 0)
+		return FX_ERR_INTERNAL(e, "idempotency key hash does not fit");
 	k->rel = fx_tenant_path(r, NULL, "idempotency", key_hash, "key", e);
 	material = fx_arena_printf(r->arena, "%s\n%s", subject ? subject : "", r->body ? r->body : "");
 	if (!k->rel || !material)
 		return -1;
-	sha256_hex(material, k->request_hash);
+	if (sha256_hex(material, k->request_hash, sizeof(k->request_hash)) < 0)
+		return FX_ERR_INTERNAL(e, "request hash does not fit");
 	return 0;
 }
 

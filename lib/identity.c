@@ -5,6 +5,7 @@
 #include "gauth.h"
 #include "httpc.h"
 #include "json.h"
+#include "str.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -135,13 +136,11 @@ static void error_reason(const struct fx_httpc_resp *resp, char *reason, size_t 
 	    !json_object_object_get_ex(err, "message", &m) || !json_object_is_type(m, json_type_string))
 		goto out;
 	s = json_object_get_string(m);
-	snprintf(msg, msg_len, "%s", s);
+	fx_str_text(msg, msg_len, "%s", s);
 	while ((s[n] >= 'A' && s[n] <= 'Z') || s[n] == '_')
 		n++;
-	if (n > 0 && n < len && (s[n] == '\0' || s[n] == ' ' || s[n] == ':')) {
-		memcpy(reason, s, n);
-		reason[n] = '\0';
-	}
+	if (n > 0 && (s[n] == '\0' || s[n] == ' ' || s[n] == ':') && fx_str_copy(reason, len, s, n) < 0)
+		reason[0] = '\0'; /* longer than any reason code: none */
 out:
 	json_object_put(root);
 }
@@ -244,11 +243,9 @@ static int copy_string(json_object *obj, const char *key, char *out, size_t out_
 	if (!json_object_is_type(v, json_type_string))
 		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s is not a string", key);
 	n = (size_t)json_object_get_string_len(v);
-	if (n >= out_len)
+	if (fx_str_copy(out, out_len, json_object_get_string(v), n) < 0)
 		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s exceeds %zu bytes", key,
 				  out_len - 1);
-	memcpy(out, json_object_get_string(v), n);
-	out[n] = '\0';
 	if (strlen(out) != n)
 		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s holds a NUL", key);
 	return 0;

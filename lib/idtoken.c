@@ -6,6 +6,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "str.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -140,9 +141,7 @@ static long max_age(const char *cc)
 
 			while (dn && (p[8 + dn - 1] == ' ' || p[8 + dn - 1] == '\t'))
 				dn--;
-			if (dn > 0 && dn < sizeof(digits)) {
-				memcpy(digits, p + 8, dn);
-				digits[dn] = '\0';
+			if (dn > 0 && fx_str_copy(digits, sizeof(digits), p + 8, dn) == 0) {
 				errno = 0;
 				v = strtol(digits, &stop, 10);
 				if (!errno && *stop == '\0' && v >= 0)
@@ -205,20 +204,20 @@ static int fetch_keys(struct keycache *c, const char *url, struct keyset **out, 
 	fx_err_clear(&e);
 	fx_httpc_resp_init(&resp);
 	if (!url) {
-		snprintf(why, why_len, "no key URL configured");
+		fx_str_text(why, why_len, "no key URL configured");
 		goto out;
 	}
 	if (fx_httpc_do(&req, &resp, &e) < 0) {
-		snprintf(why, why_len, "%.150s", e.message);
+		fx_str_text(why, why_len, "%.150s", e.message);
 		goto out;
 	}
 	if (resp.status != 200) {
-		snprintf(why, why_len, "key server answered HTTP %ld", resp.status);
+		fx_str_text(why, why_len, "key server answered HTTP %ld", resp.status);
 		goto out;
 	}
 	if (fx_json_parse(resp.body.data, resp.body.len, 2, &root, &e) < 0 ||
 	    !json_object_is_type(root, json_type_object)) {
-		snprintf(why, why_len, "key server answer is not a JSON object");
+		fx_str_text(why, why_len, "key server answer is not a JSON object");
 		goto out;
 	}
 	s = fx_xcalloc(1, sizeof(*s));
@@ -241,12 +240,15 @@ static int fetch_keys(struct keycache *c, const char *url, struct keyset **out, 
 				    (int)kid_len, kid);
 			continue;
 		}
-		memcpy(s->keys[s->n].kid, kid, kid_len + 1);
+		if (fx_str_copy(s->keys[s->n].kid, sizeof(s->keys[s->n].kid), kid, kid_len) < 0) {
+			EVP_PKEY_free(k); /* cannot happen: kid_len <= MAX_KID was checked */
+			continue;
+		}
 		s->keys[s->n].pkey = k;
 		s->n++;
 	}
 	if (s->n == 0) {
-		snprintf(why, why_len, "key server answer holds no usable certificate");
+		fx_str_text(why, why_len, "key server answer holds no usable certificate");
 		goto out;
 	}
 	*ttl = max_age(fx_httpc_header(&resp, "Cache-Control", cc, sizeof(cc)));
@@ -285,7 +287,7 @@ static void refresh(struct keycache *c, const char *url)
 		fx_log_debug("%s signing keys fetched: %d keys for %ld s", c->name, s->n, ttl);
 	} else {
 		c->retry_at = now + RETRY_AFTER_FAILURE_S;
-		snprintf(c->last_error, sizeof(c->last_error), "%s", why);
+		fx_str_text(c->last_error, sizeof(c->last_error), "%s", why);
 		if (c->set && now < c->expires + STALE_GRACE_S)
 			fx_log_warn("%s signing keys refresh failed (%s): still serving the keys fetched %ld s ago",
 				    c->name, why, (long)(now - c->fetched));
@@ -404,11 +406,11 @@ static int decode_segment(const char *seg, size_t n, void *out, size_t out_len, 
 
 	fx_err_clear(&de);
 	if (memchr(seg, '=', n)) {
-		snprintf(why, sizeof(why), "%s segment is padded", what);
+		fx_str_text(why, sizeof(why), "%s segment is padded", what);
 		return unauthenticated(e, why);
 	}
 	if (fx_b64url_decode(seg, n, out, out_len, out_n, &de) < 0) {
-		snprintf(why, sizeof(why), "%s segment is not base64url", what);
+		fx_str_text(why, sizeof(why), "%s segment is not base64url", what);
 		return unauthenticated(e, why);
 	}
 	return 0;
@@ -422,8 +424,8 @@ static int parse_part(const char *p, size_t n, int depth, json_object **out, con
 	fx_err_clear(&je);
 	if (fx_json_parse(p, n, depth, out, &je) < 0 || !json_object_is_type(*out, json_type_object)) {
 		/* The parser names the problem, its offset and at most a key name, never a value. */
-		snprintf(why, sizeof(why), "%s is not a strict JSON object (%.120s)", what,
-			 je.code ? je.message : "not an object");
+		fx_str_text(why, sizeof(why), "%s is not a strict JSON object (%.120s)", what,
+			    je.code ? je.message : "not an object");
 		return unauthenticated(e, why);
 	}
 	return 0;
@@ -521,19 +523,18 @@ static int claim_string(json_object *p, const char *key, bool required, size_t m
 	if (!json_object_object_get_ex(p, key, &v) || !v) {
 		if (!required)
 			return 0;
-		snprintf(why, sizeof(why), "claim %s is missing", key);
+		fx_str_text(why, sizeof(why), "claim %s is missing", key);
 		return unauthenticated(e, why);
 	}
 	if (!json_object_is_type(v, json_type_string)) {
-		snprintf(why, sizeof(why), "claim %s is not a string", key);
+		fx_str_text(why, sizeof(why), "claim %s is not a string", key);
 		return unauthenticated(e, why);
 	}
 	n = (size_t)json_object_get_string_len(v);
-	if (n < min || n > max || n >= out_len) {
-		snprintf(why, sizeof(why), "claim %s must be %zu to %zu bytes", key, min, max);
+	if (n < min || n > max || fx_str_copy(out, out_len, json_object_get_string(v), n) < 0) {
+		fx_str_text(why, sizeof(why), "claim %s must be %zu to %zu bytes", key, min, max);
 		return unauthenticated(e, why);
 	}
-	memcpy(out, json_object_get_string(v), n + 1);
 	return 0;
 }
 
@@ -544,7 +545,7 @@ static int claim_time(json_object *p, const char *key, int64_t *out, struct fx_e
 	char why[96];
 
 	if (!json_object_object_get_ex(p, key, &v) || !v) {
-		snprintf(why, sizeof(why), "claim %s is missing", key);
+		fx_str_text(why, sizeof(why), "claim %s is missing", key);
 		return unauthenticated(e, why);
 	}
 	if (json_object_is_type(v, json_type_int)) {
@@ -561,7 +562,7 @@ static int claim_time(json_object *p, const char *key, int64_t *out, struct fx_e
 	if (*out >= 0 && *out <= MAX_TIME)
 		return 0;
 bad:
-	snprintf(why, sizeof(why), "claim %s is not a timestamp", key);
+	fx_str_text(why, sizeof(why), "claim %s is not a timestamp", key);
 	return unauthenticated(e, why);
 }
 
@@ -574,7 +575,7 @@ static int claim_bool(json_object *p, const char *key, bool *out, struct fx_err 
 	if (!json_object_object_get_ex(p, key, &v) || !v)
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean)) {
-		snprintf(why, sizeof(why), "claim %s is not a boolean", key);
+		fx_str_text(why, sizeof(why), "claim %s is not a boolean", key);
 		return unauthenticated(e, why);
 	}
 	*out = json_object_get_boolean(v);
@@ -595,12 +596,11 @@ static int firebase_claims(json_object *p, const char *project, time_t now, stru
 {
 	char iss[sizeof(firebase_issuer) + 64];
 	json_object *fb;
-	int n;
 
 	if (!claim_equals(p, "aud", project, strlen(project)))
 		return unauthenticated(e, "audience (aud) is not this project");
-	n = snprintf(iss, sizeof(iss), "%s%s", firebase_issuer, project);
-	if (n < 0 || (size_t)n >= sizeof(iss) || !claim_equals(p, "iss", iss, (size_t)n))
+	if (fx_str_fmt(iss, sizeof(iss), "%s%s", firebase_issuer, project) < 0 ||
+	    !claim_equals(p, "iss", iss, strlen(iss)))
 		return unauthenticated(e, "issuer (iss) is not this project's securetoken issuer");
 	if (claim_string(p, "sub", true, 1, 128, out->uid, sizeof(out->uid), e) < 0 ||
 	    claim_time(p, "iat", &out->iat, e) < 0 || claim_time(p, "exp", &out->exp, e) < 0 ||

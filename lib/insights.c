@@ -7,6 +7,7 @@
 #include "log.h"
 #include "mem.h"
 #include "model.h"
+#include "str.h"
 #include "tenant.h"
 #include "vertex.h"
 
@@ -57,8 +58,8 @@ static void rand_text(int64_t cents, char out[32])
 {
 	uint64_t u = cents < 0 ? 0 - (uint64_t)cents : (uint64_t)cents;
 
-	snprintf(out, 32, "%sR%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(u / 100),
-		 (unsigned long long)(u % 100));
+	fx_str_text(out, 32, "%sR%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(u / 100),
+		    (unsigned long long)(u % 100));
 }
 
 /* "12.3" from tenths (non-negative). */
@@ -66,8 +67,8 @@ static void tenths_text(int64_t tenths, char out[32])
 {
 	uint64_t u = tenths < 0 ? 0 - (uint64_t)tenths : (uint64_t)tenths;
 
-	snprintf(out, 32, "%s%llu.%llu", tenths < 0 ? "-" : "", (unsigned long long)(u / 10),
-		 (unsigned long long)(u % 10));
+	fx_str_text(out, 32, "%s%llu.%llu", tenths < 0 ? "-" : "", (unsigned long long)(u / 10),
+		    (unsigned long long)(u % 10));
 }
 
 /* A product's name as titles show it: at most NAME_SHOWN bytes, cut at a character boundary with an ellipsis. */
@@ -82,14 +83,13 @@ static void shown_name(const struct fx_doc *p, char out[NAME_SHOWN + 1])
 		s = p->id;
 	n = strlen(s);
 	if (n <= NAME_SHOWN) {
-		memcpy(out, s, n + 1);
+		fx_str_text(out, NAME_SHOWN + 1, "%s", s);
 		return;
 	}
 	n = NAME_SHOWN - 3;
 	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
-	memcpy(out, s, n);
-	memcpy(out + n, "\xe2\x80\xa6", 4);
+	fx_str_text(out, NAME_SHOWN + 1, "%.*s\xe2\x80\xa6", (int)n, s);
 }
 
 static struct fx_candidate *add(struct list *l, const char *type, const char *severity, const char *product_id)
@@ -100,11 +100,14 @@ static struct fx_candidate *add(struct list *l, const char *type, const char *se
 		l->cap = l->cap ? l->cap * 2 : 16;
 		l->c = fx_xrealloc(l->c, l->cap * sizeof(*l->c));
 	}
-	c = &l->c[l->n++];
+	c = &l->c[l->n];
 	memset(c, 0, sizeof(*c));
-	snprintf(c->type, sizeof(c->type), "%s", type);
-	snprintf(c->severity, sizeof(c->severity), "%s", severity);
-	snprintf(c->product_id, sizeof(c->product_id), "%s", product_id ? product_id : "");
+	/* An id that does not fit is no product of ours: no insight rather than a cut id. */
+	if (fx_str_set(c->type, sizeof(c->type), type) < 0 ||
+	    fx_str_set(c->severity, sizeof(c->severity), severity) < 0 ||
+	    fx_str_set(c->product_id, sizeof(c->product_id), product_id ? product_id : "") < 0)
+		return NULL;
+	l->n++;
 	fx_value_map(&c->metrics);
 	return c;
 }
@@ -115,7 +118,7 @@ static void text(char *out, size_t len, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
+	fx_str_vtext(out, len, fmt, ap);
 	va_end(ap);
 }
 
@@ -127,7 +130,7 @@ static void rec(struct fx_candidate *c, const char *fmt, ...)
 	if (c->nrec >= 3)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(c->recommendations[c->nrec++], sizeof(c->recommendations[0]), fmt, ap);
+	fx_str_vtext(c->recommendations[c->nrec++], sizeof(c->recommendations[0]), fmt, ap);
 	va_end(ap);
 }
 
@@ -182,6 +185,8 @@ static void low_stock(struct list *l, const struct facts *f)
 	if (f->available > f->reorder)
 		return;
 	c = add(l, "low_stock", out ? "critical" : "warning", f->doc->id);
+	if (!c)
+		return;
 	text(c->title, sizeof(c->title), "%s: %s", out ? "Out of stock" : "Low stock", f->name);
 	text(c->summary, sizeof(c->summary),
 	     "%s has %lld available (%lld on hand, %lld reserved), at or below its reorder point of %lld. It sold "
@@ -224,6 +229,8 @@ static void stockout_risk(struct list *l, const struct facts *f)
 	hundredths = (sat_mul(f->units, 100) + FX_INSIGHTS_SALES_DAYS / 2) / FX_INSIGHTS_SALES_DAYS;
 	tenths_text(tenths, days);
 	c = add(l, "stockout_risk", critical ? "critical" : "warning", f->doc->id);
+	if (!c)
+		return;
 	text(c->title, sizeof(c->title), "Stockout risk: %s", f->name);
 	text(c->summary, sizeof(c->summary),
 	     "%s sold %lld units in the last %d days (%lld.%02lld a day); the %lld available last about %s days.",
@@ -257,6 +264,8 @@ static void slow_mover(struct list *l, const struct facts *f, int64_t now)
 		return;
 	rand_text(stock_value, value);
 	c = add(l, "slow_mover", "info", f->doc->id);
+	if (!c)
+		return;
 	text(c->title, sizeof(c->title), "Slow mover: %s", f->name);
 	if (f->last_sale > 0)
 		text(c->summary, sizeof(c->summary),
@@ -295,6 +304,8 @@ static void sales_trend(struct list *l, int64_t this_week, int64_t last_week)
 	rand_text(this_week, now_text);
 	rand_text(last_week, before_text);
 	c = add(l, "sales_trend", down ? "warning" : "info", NULL);
+	if (!c)
+		return;
 	text(c->title, sizeof(c->title), "Sales %s %s %% week over week", down ? "down" : "up", change);
 	text(c->summary, sizeof(c->summary),
 	     "Revenue of the last 7 days was %s against %s in the 7 days before: %s %s %%.", now_text, before_text,
@@ -317,6 +328,8 @@ static void top_seller(struct list *l, const struct facts *f, int rank)
 	struct fx_candidate *c = add(l, "top_seller", "info", f->doc->id);
 	char revenue[32];
 
+	if (!c)
+		return;
 	rand_text(f->revenue, revenue);
 	text(c->title, sizeof(c->title), "Top seller #%d: %s", rank, f->name);
 	text(c->summary, sizeof(c->summary),
@@ -397,8 +410,10 @@ int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const str
 			if (at < FX_INSIGHTS_TOP_SELLERS) {
 				if (ntop < FX_INSIGHTS_TOP_SELLERS)
 					ntop++;
-				memmove(&top[at + 1], &top[at], (size_t)(ntop - 1 - at) * sizeof(top[0]));
-				top[at] = f;
+				if (fx_mem_move(&top[at + 1],
+						(size_t)(FX_INSIGHTS_TOP_SELLERS - 1 - at) * sizeof(top[0]), &top[at],
+						(size_t)(ntop - 1 - at) * sizeof(top[0])) == 0)
+					top[at] = f;
 			}
 		}
 	}
@@ -421,9 +436,8 @@ void fx_candidates_free(struct fx_candidate *c, size_t n)
 
 int fx_insights_key(const char *type, const char *product_id, char *out, size_t len, struct fx_err *e)
 {
-	int w = snprintf(out, len, "%s_%s", type, product_id && *product_id ? product_id : "org");
-
-	if (w < 0 || (size_t)w >= len || !fx_id_valid(out))
+	if (fx_str_fmt(out, len, "%s_%s", type, product_id && *product_id ? product_id : "org") < 0 ||
+	    !fx_id_valid(out))
 		return FX_ERR_INTERNAL(e, "insight key of %s does not fit an id", type);
 	return 0;
 }
@@ -863,10 +877,10 @@ static int upsert(struct scope *s, const struct fx_candidate *c, const struct or
 static void fact_text(const struct fx_value *v, char *out, size_t len)
 {
 	switch (v->type) {
-	case FX_V_INT: snprintf(out, len, "%lld", (long long)v->u.i); break;
-	case FX_V_DOUBLE: snprintf(out, len, "%.10g", v->u.d); break;
-	case FX_V_STRING: snprintf(out, len, "%s", v->u.s.p); break;
-	default: snprintf(out, len, "none"); break;
+	case FX_V_INT: fx_str_text(out, len, "%lld", (long long)v->u.i); break;
+	case FX_V_DOUBLE: fx_str_text(out, len, "%.10g", v->u.d); break;
+	case FX_V_STRING: fx_str_text(out, len, "%s", v->u.s.p); break;
+	default: fx_str_text(out, len, "none"); break;
 	}
 }
 
@@ -937,13 +951,14 @@ static void vertex_rewrite(const struct dataset *d, struct fx_candidate *c, stru
 					return;
 				continue;
 			}
-			snprintf(c[i].summary, sizeof(c[i].summary), "%s", text.summary);
+			fx_str_text(c[i].summary, sizeof(c[i].summary), "%s", text.summary);
 			c[i].nrec = 0;
 			for (int k = 0; k < text.nrecommendations && k < 3; k++)
-				snprintf(c[i].recommendations[c[i].nrec++], sizeof(c[i].recommendations[0]), "%s",
-					 text.recommendations[k]);
+				fx_str_text(c[i].recommendations[c[i].nrec++], sizeof(c[i].recommendations[0]), "%s",
+					    text.recommendations[k]);
 			o[i].vertex = true;
-			snprintf(o[i].model, sizeof(o[i].model), "%s", text.model);
+			if (fx_str_set(o[i].model, sizeof(o[i].model), text.model) < 0)
+				o[i].model[0] = '\0'; /* a name that long is no model we asked for: none recorded */
 		}
 	}
 }

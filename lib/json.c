@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "str.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -548,7 +549,7 @@ int fx_json_allow(json_object *obj, const char *const *allowed, const char *pref
 		if (!*a) {
 			char field[96];
 
-			snprintf(field, sizeof(field), "%s%s", prefix, key);
+			fx_str_text(field, sizeof(field), "%s%s", prefix, key);
 			return fx_err_invalid(e, field, "unknown field");
 		}
 	}

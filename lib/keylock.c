@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +53,8 @@ static struct table *map_shared(const char *dir)
 	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/keylock", dir);
+	if (fx_str_fmt(path, sizeof(path), "%s/keylock", dir) < 0)
+		return NULL;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX) < 0)
 		goto out;

@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include "buf.h"
+#include "str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,7 +31,10 @@ void fx_log_now(char out[32])
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+	out[n] = '\0';
+	/* 19 + 5 bytes always fit 32: the milliseconds cannot be refused. */
+	if (fx_str_add(out, 32, &n, ".%03dZ", (int)(ts.tv_nsec / 1000000)) < 0)
+		out[n] = '\0';
 }
 
 static void begin(struct fx_buf *b, enum fx_log_level level)
@@ -65,7 +69,7 @@ void fx_log(enum fx_log_level level, const char *fmt, ...)
 	if (level < threshold)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fx_str_vtext(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fx_buf_init(&b, LINE_MAX_BYTES);
 	begin(&b, level);
@@ -96,8 +100,8 @@ void fx_log_request(const struct fx_log_request *r)
 		return;
 	fx_buf_init(&b, LINE_MAX_BYTES);
 	begin(&b, level);
-	snprintf(msg, sizeof(msg), "%s %s %d%s%s", r->method, r->path, r->status, r->message ? ": " : "",
-		 r->message ? r->message : "");
+	fx_str_text(msg, sizeof(msg), "%s %s %d%s%s", r->method, r->path, r->status, r->message ? ": " : "",
+		    r->message ? r->message : "");
 	json_field(&b, "message", msg);
 	fx_buf_puts(&b, "\"httpRequest\":{");
 	json_field(&b, "requestMethod", r->method);

@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include "log.h"
+#include "str.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -132,7 +133,7 @@ static void fold(struct mfile *into, const struct mfile *from)
 		if (j == into->nroutes) {
 			if (j > MAX_ROUTES)
 				continue;
-			memcpy(into->route[j], from->route[i], ROUTE_NAME);
+			FX_ARRAY_COPY(into->route[j], from->route[i]);
 			into->route[j][ROUTE_NAME - 1] = '\0';
 			into->nroutes++;
 		}
@@ -196,7 +197,8 @@ static int lock_dir(const char *dir, int how)
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/.lock", dir);
+	if (fx_str_fmt(path, sizeof(path), "%s/.lock", dir) < 0)
+		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0 && flock(fd, how) < 0) {
 		close(fd);
@@ -228,12 +230,11 @@ static void retire(const char *dir, const char *group)
 	int lock, rfd = -1;
 
 	lock = lock_dir(dir, LOCK_EX);
-	if (lock < 0 || !(dp = opendir(dir))) {
+	if (lock < 0 || fx_str_fmt(retired, sizeof(retired), "%s.retired.metrics", group) < 0 || !(dp = opendir(dir))) {
 		if (lock >= 0)
 			close(lock);
 		return;
 	}
-	snprintf(retired, sizeof(retired), "%s.retired.metrics", group);
 	while ((d = readdir(dp)) && n < sizeof(names) / sizeof(names[0])) {
 		struct mfile *m;
 		int fd;
@@ -242,8 +243,8 @@ static void retire(const char *dir, const char *group)
 		    !has_suffix(d->d_name, ".metrics") || strcmp(d->d_name, retired) == 0)
 			continue;
 		if ((m = map_file(dirfd(dp), d->d_name, O_RDONLY, &fd))) {
-			if (m->magic == MAGIC && !is_live(fd))
-				snprintf(names[n++], sizeof(names[0]), "%s", d->d_name);
+			if (m->magic == MAGIC && !is_live(fd) && fx_str_set(names[n], sizeof(names[0]), d->d_name) == 0)
+				n++;
 			munmap(m, sizeof(*m));
 			close(fd);
 		}
@@ -251,7 +252,9 @@ static void retire(const char *dir, const char *group)
 	if (n > KEEP_EXITED && (into = map_file(dirfd(dp), retired, O_RDWR | O_CREAT, &rfd))) {
 		if (into->magic != MAGIC) {
 			memset(into, 0, sizeof(*into));
-			snprintf(into->group, sizeof(into->group), "%s", group);
+			/* fx_metrics_open refused longer group names before retiring anything. */
+			if (fx_str_set(into->group, sizeof(into->group), group) < 0)
+				into->group[0] = '\0';
 			into->retired = 1;
 			into->magic = MAGIC;
 		}
@@ -279,13 +282,20 @@ int fx_metrics_open(const char *dir, const char *group, const struct fx_route *r
 	char path[512];
 	struct timespec ts;
 	int fd = -1;
+	bool bad;
 
 	if (nroutes > MAX_ROUTES)
 		return fx_err_set(e, 500, "INTERNAL", "metrics: %zu routes, at most %d", nroutes, MAX_ROUTES);
+	if (strlen(group) >= GROUP_NAME)
+		return fx_err_set(e, 500, "INTERNAL", "metrics: group name over %d bytes", GROUP_NAME - 1);
 	if (dir && *dir) {
 		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(path, sizeof(path), "%s/%s.%d.%lld%09ld.metrics", dir, group, (int)getpid(),
-			 (long long)ts.tv_sec, ts.tv_nsec);
+		if (fx_str_fmt(path, sizeof(path), "%s/%s.%d.%lld%09ld.metrics", dir, group, (int)getpid(),
+			       (long long)ts.tv_sec, ts.tv_nsec) < 0) {
+			self = calloc(1, sizeof(*self));
+			return fx_err_set(e, 500, "INTERNAL", "metrics file name under %s over %zu bytes", dir,
+					  sizeof(path) - 1);
+		}
 		mkdir(dir, 0700);
 		retire(dir, group);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -306,12 +316,18 @@ int fx_metrics_open(const char *dir, const char *group, const struct fx_route *r
 		if (!m)
 			return FX_ERR_INTERNAL(e, "out of memory");
 	}
-	snprintf(m->group, sizeof(m->group), "%s", group);
+	bad = fx_str_set(m->group, sizeof(m->group), group) < 0;
 	m->pid = (int32_t)getpid();
 	m->nroutes = (uint32_t)nroutes;
 	for (size_t i = 0; i < nroutes; i++)
-		snprintf(m->route[i], ROUTE_NAME, "%s %s", routes[i].method, routes[i].pattern);
-	snprintf(m->route[nroutes], ROUTE_NAME, "unmatched");
+		bad |= fx_str_fmt(m->route[i], ROUTE_NAME, "%s %s", routes[i].method, routes[i].pattern) < 0;
+	bad |= fx_str_set(m->route[nroutes], ROUTE_NAME, "unmatched") < 0;
+	if (bad) {
+		/* Counting goes on; without MAGIC, readers skip the file rather than show cut names. */
+		self = m;
+		self_fd = fd;
+		return fx_err_set(e, 500, "INTERNAL", "metrics: a route name is over %d bytes", ROUTE_NAME - 1);
+	}
 	atomic_thread_fence(memory_order_release);
 	m->magic = MAGIC; /* a reader skips the file until the header is complete */
 	self = m;
@@ -438,7 +454,8 @@ static struct agg_group *group_of(struct agg *a, const char *name)
 			return &a->groups[i];
 	if (a->ngroups == MAX_GROUPS)
 		return NULL;
-	snprintf(a->groups[a->ngroups].name, GROUP_NAME, "%s", name);
+	if (fx_str_set(a->groups[a->ngroups].name, GROUP_NAME, name) < 0)
+		return NULL;
 	return &a->groups[a->ngroups++];
 }
 
@@ -450,7 +467,8 @@ static struct agg_route *route_of(struct agg_group *g, const char *name)
 			return &g->routes[i];
 	if (g->nroutes == MAX_ROUTES + 1)
 		return NULL;
-	snprintf(g->routes[g->nroutes].name, ROUTE_NAME, "%s", name);
+	if (fx_str_set(g->routes[g->nroutes].name, ROUTE_NAME, name) < 0)
+		return NULL;
 	return &g->routes[g->nroutes++];
 }
 
@@ -468,7 +486,8 @@ static long resident_bytes(int pid)
 	long size = 0, rss = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	if (fx_str_fmt(path, sizeof(path), "/proc/%d/statm", pid) < 0)
+		return -1;
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -483,7 +502,7 @@ static void add_file(struct agg *a, const struct mfile *m, bool live)
 	struct agg_group *g;
 	char group[GROUP_NAME];
 
-	memcpy(group, m->group, GROUP_NAME);
+	FX_ARRAY_COPY(group, m->group);
 	group[GROUP_NAME - 1] = '\0';
 	if (!(g = group_of(a, group)))
 		return;
@@ -493,7 +512,7 @@ static void add_file(struct agg *a, const struct mfile *m, bool live)
 		if (a->nprocs < sizeof(a->procs) / sizeof(a->procs[0])) {
 			struct process *p = &a->procs[a->nprocs++];
 
-			memcpy(p->group, group, GROUP_NAME);
+			FX_ARRAY_COPY(p->group, group);
 			p->pid = m->pid;
 			p->rss = resident_bytes(m->pid);
 		}
@@ -509,7 +528,7 @@ static void add_file(struct agg *a, const struct mfile *m, bool live)
 		char name[ROUTE_NAME];
 		struct agg_route *r;
 
-		memcpy(name, m->route[i], ROUTE_NAME);
+		FX_ARRAY_COPY(name, m->route[i]);
 		name[ROUTE_NAME - 1] = '\0';
 		if (!(r = route_of(g, name)))
 			continue;
@@ -603,18 +622,18 @@ static void histogram(struct fx_buf *b, const char *name, const char *labs, cons
 static void render(const struct agg *a, struct fx_buf *b, struct fx_buf *lab)
 {
 	const struct agg_group *g;
-	char status[8];
+	char code[8];
 
 	family(b, "fluxori_requests_total", "counter", "Requests answered, by group, route and status.");
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t r = 0; r < g->nroutes; r++)
 			for (size_t s = 0; s < NSTATUS; s++) {
+				const char *status = "other";
+
 				if (!g->routes[r].status[s])
 					continue;
-				if (s < NSTATUS - 1)
-					snprintf(status, sizeof(status), "%d", statuses[s]);
-				else
-					snprintf(status, sizeof(status), "other");
+				if (s < NSTATUS - 1 && fx_str_fmt(code, sizeof(code), "%d", statuses[s]) == 0)
+					status = code;
 				sample(b, "fluxori_requests_total",
 				       labels(lab, g->name, g->routes[r].name, "status", status),
 				       g->routes[r].status[s]);
@@ -690,7 +709,8 @@ static void render(const struct agg *a, struct fx_buf *b, struct fx_buf *lab)
 		if (a->procs[i].rss >= 0) {
 			char pid[16];
 
-			snprintf(pid, sizeof(pid), "%d", a->procs[i].pid);
+			if (fx_str_fmt(pid, sizeof(pid), "%d", a->procs[i].pid) < 0)
+				continue;
 			sample(b, "fluxori_worker_resident_bytes", labels(lab, a->procs[i].group, NULL, "pid", pid),
 			       (unsigned long long)a->procs[i].rss);
 		}

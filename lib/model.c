@@ -3,6 +3,7 @@
 #include "http.h"
 #include "b64.h"
 #include "json.h"
+#include "str.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -44,9 +45,9 @@ bool fx_id_valid(const char *s)
 	return true;
 }
 
-void fx_etag(const struct fx_doc *d, char *out, size_t len)
+int fx_etag(const struct fx_doc *d, char *out, size_t len)
 {
-	snprintf(out, len, "\"%s\"", d->update_time);
+	return fx_str_fmt(out, len, "\"%s\"", d->update_time);
 }
 
 int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e)
@@ -87,8 +88,8 @@ json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden)
 		if (!skip)
 			json_object_object_add(out, f->name, fx_value_to_plain(&f->value));
 	}
-	fx_etag(d, etag, sizeof(etag));
-	json_object_object_add(out, "etag", json_object_new_string(etag));
+	if (fx_etag(d, etag, sizeof(etag)) == 0)
+		json_object_object_add(out, "etag", json_object_new_string(etag));
 	return out;
 }
 
@@ -151,13 +152,14 @@ int fx_address_decode(json_object *in, const char *field, struct fx_value *out, 
 	char f[96], prefix[80];
 	bool present;
 
-	snprintf(prefix, sizeof(prefix), "%s.", field);
+	/* Field names in error details: text, as long as fits. */
+	fx_str_text(prefix, sizeof(prefix), "%s.", field);
 	if (!json_object_is_type(in, json_type_object))
 		return fx_err_invalid(e, field, "must be an object");
 	if (fx_json_allow(in, allowed, prefix, e) < 0)
 		return -1;
 	fx_value_map(out);
-	snprintf(f, sizeof(f), "%scountry", prefix);
+	fx_str_text(f, sizeof(f), "%scountry", prefix);
 	if (fx_json_string(in, "country", f, false, 2, 2, &country, &present, e) < 0)
 		goto fail;
 	if (country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' || country[1] > 'Z') {
@@ -167,7 +169,7 @@ int fx_address_decode(json_object *in, const char *field, struct fx_value *out, 
 	fx_map_set_str(out, "country", country);
 #define TAKE(key, req, max)                                                  \
 	do {                                                                 \
-		snprintf(f, sizeof(f), "%s%s", prefix, key);                 \
+		fx_str_text(f, sizeof(f), "%s%s", prefix, key);              \
 		if (fx_map_take_string(out, in, key, f, req, 1, max, e) < 0) \
 			goto fail;                                           \
 	} while (0)
@@ -182,12 +184,12 @@ int fx_address_decode(json_object *in, const char *field, struct fx_value *out, 
 	postal = fx_value_path_str(out, "postalCode");
 	if (strcmp(country, "ZA") == 0) {
 		if (fx_json_enum_index(province, provinces) < 0) {
-			snprintf(f, sizeof(f), "%sprovince", prefix);
+			fx_str_text(f, sizeof(f), "%sprovince", prefix);
 			fx_err_invalid(e, f, "must be one of the nine South African provinces");
 			goto fail;
 		}
 		if (strlen(postal) != 4 || strspn(postal, "0123456789") != 4) {
-			snprintf(f, sizeof(f), "%spostalCode", prefix);
+			fx_str_text(f, sizeof(f), "%spostalCode", prefix);
 			fx_err_invalid(e, f, "must be four digits in South Africa");
 			goto fail;
 		}
@@ -220,7 +222,8 @@ static void sig_hash(const char *sig, char out[17])
 
 	for (const unsigned char *p = (const unsigned char *)sig; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	if (fx_str_fmt(out, 17, "%016llx", (unsigned long long)h) < 0)
+		out[0] = '\0'; /* cannot happen: 64 bits are 16 hex digits */
 }
 
 int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out)

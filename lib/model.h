@@ -24,8 +24,8 @@ void fx_id_new(char out[FX_ID_LEN + 1]);
 /* True when s is an acceptable resource id: 1..128 of [A-Za-z0-9_-]. */
 bool fx_id_valid(const char *s);
 
-/* The etag of a document: its update time, quoted. out must hold 48 bytes. */
-void fx_etag(const struct fx_doc *d, char *out, size_t len);
+/* The etag of a document: its update time, quoted. 0, or -1 ("") when out (48 bytes do) is too small. */
+int fx_etag(const struct fx_doc *d, char *out, size_t len);
 
 /*
  * The update time a request's If-Match names, or NULL when it sent none.

@@ -25,6 +25,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "str.h"
 #include "tenant.h"
 
 #include <inttypes.h>
@@ -83,7 +84,8 @@ static void format_day(int64_t day, char out[16])
 	int y, m, d;
 
 	civil_from_days(day, &y, &m, &d);
-	snprintf(out, 16, "%04d-%02d-%02d", y, m, d);
+	if (fx_str_fmt(out, 16, "%04d-%02d-%02d", y, m, d) < 0)
+		out[0] = '\0'; /* cannot happen: years stay within MIN_YEAR..MAX_YEAR */
 }
 
 /* A calendar date "YYYY-MM-DD" (MIN_YEAR..MAX_YEAR) as a day number; -1 when malformed. */
@@ -140,8 +142,9 @@ static int zone_open(const char *name, struct zone *z, struct fx_err *e)
 
 	if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || strstr(name, "..") || strspn(name, allowed) != n)
 		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
-	snprintf(z->name, sizeof(z->name), "%s", name);
-	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+	if (fx_str_set(z->name, sizeof(z->name), name) < 0 ||
+	    fx_str_fmt(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name) < 0)
+		return FX_ERR_INTERNAL(e, "the time zone path does not fit %zu bytes", sizeof(path));
 	z->fixed = false;
 	z->offset = 0;
 	if (access(path, R_OK) == 0)
@@ -164,10 +167,12 @@ static void tz_enter(const struct zone *z)
 	pthread_mutex_lock(&tz_lock);
 	if (strcmp(tz_current, z->name) == 0)
 		return;
-	snprintf(value, sizeof(value), ":%s", z->name);
+	/* value has room for ':' and any zone name, so TZ is always set. */
+	if (fx_str_fmt(value, sizeof(value), ":%s", z->name) < 0)
+		return;
 	setenv("TZ", value, 1);
 	tzset();
-	snprintf(tz_current, sizeof(tz_current), "%s", z->name);
+	FX_ARRAY_COPY(tz_current, z->name);
 }
 
 static void tz_leave(void)
@@ -441,8 +446,9 @@ static int orders_page(struct report *rp, const struct fx_doc *docs, size_t n, s
 
 		for (size_t j = 0; items && items->type == FX_V_ARRAY && j < items->u.arr.n; j++)
 			units += int_or_zero(&items->u.arr.items[j], "quantity");
-		snprintf(date, sizeof(date), "%04d-%02d-%02d %02d:%02d", local[i].tm_year + 1900, local[i].tm_mon + 1,
-			 local[i].tm_mday, local[i].tm_hour, local[i].tm_min);
+		if (fx_str_fmt(date, sizeof(date), "%04d-%02d-%02d %02d:%02d", local[i].tm_year + 1900,
+			       local[i].tm_mon + 1, local[i].tm_mday, local[i].tm_hour, local[i].tm_min) < 0)
+			return FX_ERR_INTERNAL(e, "an order date does not fit");
 		if (count_row(rp, e) < 0)
 			return -1;
 		mark(rp);
@@ -657,10 +663,10 @@ static int build(struct report *rp, struct fx_err *e)
 /* Single-threaded start: TZ exists from now on, so tz_enter only ever replaces it. */
 int fx_report_init(struct fx_err *e)
 {
-	(void)e;
 	setenv("TZ", ":UTC", 1);
 	tzset();
-	snprintf(tz_current, sizeof(tz_current), "%s", "UTC");
+	if (fx_str_set(tz_current, sizeof(tz_current), "UTC") < 0)
+		return FX_ERR_INTERNAL(e, "time zone names do not fit");
 	return 0;
 }
 
@@ -747,7 +753,10 @@ int fx_report_run(struct fx_req *r, const char *type, const char *from, const ch
 		format_day(today, from_s);
 		format_day(today, to_s);
 	}
-	snprintf(name, sizeof(name), "%s-%s-%s.csv", types[rp->type], from_s, to_s);
+	if (fx_str_fmt(name, sizeof(name), "%s-%s-%s.csv", types[rp->type], from_s, to_s) < 0) {
+		FX_ERR_INTERNAL(e, "report file name does not fit");
+		goto out;
+	}
 	rc = fx_file_store(r, "report", name, "text/csv", rp->out.data ? rp->out.data : "", rp->out.len, NULL, file, e);
 out:
 	fx_buf_cleanup(&rp->rows);
@@ -768,6 +777,5 @@ int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e)
 	format_day(zone_today(&z) - 1, day);
 	if (strlen(day) != 10)
 		return FX_ERR_INTERNAL(e, "yesterday (%s) is not a date YYYY-MM-DD", day);
-	memcpy(out, day, 11);
-	return 0;
+	return fx_str_set(out, 11, day) < 0 ? FX_ERR_INTERNAL(e, "yesterday (%s) does not fit", day) : 0;
 }

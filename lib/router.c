@@ -1,6 +1,7 @@
 #include "router.h"
 
 #include "arena.h"
+#include "str.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -143,10 +144,10 @@ const struct fx_route *fx_router_match(const struct fx_route *routes, size_t n, 
 		if (strcmp(routes[i].method, method) == 0)
 			return &routes[i];
 		path_matched = true;
-		if (!strstr(allow, routes[i].method) && alen + strlen(routes[i].method) + 3 < allow_len) {
-			alen += (size_t)snprintf(allow + alen, allow_len - alen, "%s%s", alen ? ", " : "",
-						 routes[i].method);
-		}
+		/* A method that does not fit is left out; alen stays where it was. */
+		if (!strstr(allow, routes[i].method) &&
+		    fx_str_add(allow, allow_len, &alen, "%s%s", alen ? ", " : "", routes[i].method) < 0)
+			allow[alen] = '\0';
 	}
 	params->n = 0;
 	if (bad)

@@ -4,6 +4,7 @@
 #include "fswrite.h"
 #include "http.h"
 #include "model.h"
+#include "str.h"
 #include "tenant.h"
 
 #include <stdio.h>
@@ -14,7 +15,8 @@ int64_t fx_stock(const struct fx_doc *product, const char *field)
 	char path[40];
 	int64_t n = 0;
 
-	snprintf(path, sizeof(path), "stock.%s", field);
+	if (fx_str_fmt(path, sizeof(path), "stock.%s", field) < 0)
+		return 0; /* field is one of this code's short names: cannot happen */
 	fx_value_path_int(&product->fields, path, &n);
 	return n;
 }

@@ -1,6 +1,7 @@
 #include "tokencache.h"
 
 #include "metrics.h"
+#include "str.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -42,9 +43,10 @@ static bool key_of(enum fx_token_kind kind, const char *token, size_t len, unsig
 
 static size_t slot_of(const unsigned char key[32])
 {
-	size_t s;
+	size_t s = 0;
 
-	memcpy(&s, key, sizeof(s));
+	for (size_t i = 0; i < sizeof(s); i++)
+		s = s << 8 | key[i];
 	return s % FX_TOKENCACHE_SLOTS;
 }
 
@@ -82,7 +84,7 @@ void fx_tokencache_put(enum fx_token_kind kind, const char *token, size_t len, c
 		return;
 	s = slot_of(key);
 	pthread_mutex_lock(&locks[s % STRIPES]);
-	memcpy(table[s].key, key, sizeof(key));
+	FX_ARRAY_COPY(table[s].key, key);
 	table[s].claims = *claims;
 	table[s].used = true;
 	pthread_mutex_unlock(&locks[s % STRIPES]);

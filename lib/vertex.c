@@ -5,6 +5,7 @@
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
+#include "str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -269,14 +270,14 @@ static int check_insight(const struct fx_vertex_insight *in, struct fx_err *e)
 		const struct fx_vertex_fact *f = &in->facts[i];
 		char field[48];
 
-		snprintf(field, sizeof(field), "facts[%zu].name", i);
+		fx_str_text(field, sizeof(field), "facts[%zu].name", i);
 		if (!name_ok(f->name))
 			return fx_err_invalid(e, field, "must be an identifier of at most %d characters",
 					      FX_VERTEX_MAX_FACT_NAME);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(in->facts[j].name, f->name) == 0)
 				return fx_err_invalid(e, field, "repeats an earlier figure");
-		snprintf(field, sizeof(field), "facts[%zu].value", i);
+		fx_str_text(field, sizeof(field), "facts[%zu].value", i);
 		if (!text_ok(f->value, FX_VERTEX_MAX_FACT_VALUE))
 			return fx_err_invalid(e, field, "must be 1..%d bytes of UTF-8 without control characters",
 					      FX_VERTEX_MAX_FACT_VALUE);
@@ -350,7 +351,7 @@ static int bad_answer(struct fx_err *e, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	fx_str_vtext(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	return fx_err_set(e, 502, "UNAVAILABLE", "%s: unusable answer: %s", WHAT, why);
 }
@@ -366,7 +367,7 @@ static int http_error(const struct fx_httpc_resp *resp, struct fx_err *e)
 	long s = resp->status;
 
 	fx_httpc_google_error(resp, WHAT, e);
-	snprintf(msg, sizeof(msg), "%s", e->message);
+	FX_ARRAY_COPY(msg, e->message);
 	status = e->status;
 	if (s == 429 || s >= 500 || s == 401 || s == 403 || s == 408)
 		return fx_err_set(e, 503, "UNAVAILABLE", "%s (HTTP %ld %s)", msg, s, status);
@@ -474,9 +475,8 @@ static size_t clean_text(const char *s, size_t n, char *out, size_t len)
 			continue;
 		}
 		/* The output never outgrows the input (n < len): the bound is a guard only. */
-		if (is_control(p, k) || o + k >= len)
+		if (is_control(p, k) || fx_mem_copy(out + o, len - o - 1, p, k) < 0)
 			continue;
-		memcpy(out + o, p, k);
 		o += k;
 	}
 	while (o > 0 && out[o - 1] == ' ')
@@ -537,7 +537,7 @@ static int read_text(const char *p, size_t n, struct fx_vertex_text *out, struct
 	for (size_t i = 0; i < nrecs; i++) {
 		char field[32];
 
-		snprintf(field, sizeof(field), "recommendations[%zu]", i);
+		fx_str_text(field, sizeof(field), "recommendations[%zu]", i);
 		if (copy_text(json_object_array_get_idx(recs, i), field, out->recommendations[i],
 			      sizeof(out->recommendations[i]), e) < 0)
 			goto out;
@@ -556,7 +556,8 @@ static void copy_model(json_object *root, const char *configured, char *out, siz
 
 	if (!v || !id_ok(v, len - 1))
 		v = configured;
-	snprintf(out, len, "%s", v);
+	if (fx_str_set(out, len, v) < 0)
+		out[0] = '\0'; /* a configured model id over len bytes: none recorded rather than a cut one */
 }
 
 static long usage(json_object *root, const char *key)
