@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "str.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -108,9 +109,11 @@ static int upload(struct fx_req *r, struct fx_err *e)
 		return -1;
 	if (fx_file_store(r, kind, name, ctype, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
 		return -1;
-	snprintf(location, sizeof(location), "/v1/files/%s", doc.id);
-	fx_resp_header(r, "Location", location);
-	rc = send_file(r, 201, &doc, false, e);
+	rc = FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
+	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", doc.id) == 0) {
+		fx_resp_header(r, "Location", location);
+		rc = send_file(r, 201, &doc, false, e);
+	}
 	fx_doc_cleanup(&doc);
 	return rc;
 }
@@ -148,7 +151,11 @@ static int sign_upload(struct fx_req *r, struct fx_err *e)
 	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
 	if (!rel || !object)
 		goto out;
-	snprintf(header, sizeof(header), "Content-Type: %s", ctype);
+	if (fx_str_fmt(header, sizeof(header), "Content-Type: %s", ctype) < 0) {
+		fx_err_invalid(e, "contentType", "must be at most %zu bytes",
+			       sizeof(header) - sizeof("Content-Type: "));
+		goto out;
+	}
 	if (fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, signed_headers, NULL, &url, e) < 0)
 		goto out;
 	fx_value_map(&fields);
@@ -181,7 +188,10 @@ static int sign_upload(struct fx_req *r, struct fx_err *e)
 	{
 		char location[128];
 
-		snprintf(location, sizeof(location), "/v1/files/%s", id);
+		if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", id) < 0) {
+			FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
+			goto out;
+		}
 		fx_resp_header(r, "Location", location);
 	}
 	rc = fx_resp_json(r, 201, out);
@@ -275,8 +285,10 @@ static int complete(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	EVP_DigestFinal_ex(d.sha, md, NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(hash + 2 * i, 3, "%02x", md[i]);
+	if (fx_str_hex(hash, sizeof(hash), md, 32) < 0) {
+		FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
+		goto out;
+	}
 	fx_value_map(&map);
 	fx_map_set_str(&map, "status", "ready");
 	fx_map_set_str(&map, "sha256", hash);
@@ -316,7 +328,8 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "kind", "must be product_image, document, report or upload");
 	if (product_id && !fx_id_valid(product_id))
 		return fx_err_invalid(e, "productId", "is not a product id");
-	snprintf(sig, sizeof(sig), "files|%s|%s", kind ? kind : "", product_id ? product_id : "");
+	if (fx_str_fmt(sig, sizeof(sig), "files|%s|%s", kind ? kind : "", product_id ? product_id : "") < 0)
+		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, NULL, "files", &parent_rel, e);
 	if (!q)
 		return -1;
@@ -381,7 +394,7 @@ static int content(struct fx_req *r, struct fx_err *e)
 	struct fx_doc doc = {0};
 	struct stream s = {r, NULL, 0, false};
 	const char *rel, *status, *object, *name;
-	char disposition[700];
+	const char *disposition;
 	struct fx_buf encoded;
 	int64_t size = 0;
 	int rc = -1;
@@ -400,9 +413,12 @@ static int content(struct fx_req *r, struct fx_err *e)
 	fx_value_path_int(&doc.fields, "size", &size);
 	s.size = size;
 	/* An ASCII-safe name, and the exact one for clients that read RFC 5987. */
-	fx_url_encode(&encoded, name, strlen(name));
-	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"; filename*=UTF-8''%s",
-		 strrchr(object, '/') + 1, encoded.data ? encoded.data : "");
+	if (fx_url_encode(&encoded, name, strlen(name)) < 0 ||
+	    !(disposition = fx_arena_printf(r->arena, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
+					    strrchr(object, '/') + 1, encoded.data ? encoded.data : ""))) {
+		FX_ERR_INTERNAL(e, "file %s: Content-Disposition does not fit", doc.id);
+		goto out;
+	}
 	fx_resp_header(r, "Content-Disposition", disposition);
 	fx_resp_header(r, "X-Content-Type-Options", "nosniff");
 	if (fx_gcs_download(object, (size_t)size, stream_sink, &s, NULL, e) < 0) {

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "str.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -70,8 +71,9 @@ static int list(struct fx_req *r, struct fx_err *e)
 				      "must be low_stock, stockout_risk, slow_mover, sales_trend or top_seller");
 	if (severity && fx_json_enum_index(severity, severities) < 0)
 		return fx_err_invalid(e, "severity", "must be info, warning or critical");
-	snprintf(sig, sizeof(sig), "insights|%s|%s|%s", status ? status : "", type ? type : "",
-		 severity ? severity : "");
+	if (fx_str_fmt(sig, sizeof(sig), "insights|%s|%s|%s", status ? status : "", type ? type : "",
+		       severity ? severity : "") < 0)
+		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, NULL, "insights", &parent_rel, e);
 	if (!q)
 		return -1;

@@ -18,6 +18,7 @@
 #include "model.h"
 #include "report.h"
 #include "stock.h"
+#include "str.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -132,7 +133,8 @@ static int lease(const char *job, const char *scope, const char *run_id, bool re
 	char rel[300];
 	struct lease_ctx c = {rel, run_id, release, 0};
 
-	snprintf(rel, sizeof(rel), "jobLeases/%s-%s", job, scope);
+	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
+		return FX_ERR_INTERNAL(e, "lease path over %zu bytes", sizeof(rel));
 	return fx_fs_run_transaction(lease_txn, &c, e);
 }
 
@@ -456,8 +458,10 @@ static int run_all(struct fx_req *r, org_job job, struct run_state *st, struct f
 			return -1;
 		for (size_t i = 0; i < n; i++)
 			run_org(r, job, docs[i].id, st);
-		if (n)
-			snprintf(last, sizeof(last), "%s", docs[n - 1].id);
+		if (n && fx_str_set(last, sizeof(last), docs[n - 1].id) < 0) {
+			fx_docs_free(docs, n);
+			return FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(last));
+		}
 		fx_docs_free(docs, n);
 		if (n < ORG_PAGE)
 			return 0;
@@ -469,11 +473,13 @@ static int record_run(const char *run_id, const struct run_state *st, const char
 {
 	static const char *const finish_mask[] = {"status", "summary", "errors", "finishedAt", NULL};
 	struct fx_value doc = {0}, *summary;
-	json_object *writes = json_object_new_array();
+	json_object *writes;
 	char rel[100], *name;
 	int rc;
 
-	snprintf(rel, sizeof(rel), "jobRuns/%s", run_id);
+	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
+		return FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
+	writes = json_object_new_array();
 	name = fx_fs_name(rel);
 	fx_value_map(&doc);
 	if (!finished) {
@@ -556,8 +562,9 @@ static int run(struct fx_req *r, struct fx_err *e)
 		run_org(r, table[job], p->organization_id, &st);
 	}
 	status = st.failed == 0 ? "succeeded" : st.failed < st.organizations ? "partial" : "failed";
-	snprintf(rel, sizeof(rel), "jobRuns/%s", run_id);
-	if (record_run(run_id, &st, status, true, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
+	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
+		FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
+	else if (record_run(run_id, &st, status, true, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
 		rc = fx_resp_doc(r, 200, &doc, NULL);
 	fx_err_clear(&ignored);
 	if (lease(st.job, st.scope, run_id, true, &ignored) < 0)
@@ -580,14 +587,15 @@ static int runs(struct fx_req *r, struct fx_err *e)
 	const char *org = r->principal->organization_id;
 	int size, rc = -1;
 
-	snprintf(sig, sizeof(sig), "jobRuns|%s", org);
 	fx_value_array(&scopes);
 	fx_value_string(fx_array_push(&scopes), org, strlen(org));
 	fx_value_string(fx_array_push(&scopes), "*", 1);
-	if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
-	    fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "in", &scopes, e) == 0 &&
-	    fx_query_order_by(q, "startedAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
-	    fx_list_cursor(r, q, sig, e) == 0)
+	if (fx_str_fmt(sig, sizeof(sig), "jobRuns|%s", org) < 0)
+		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+	else if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
+		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "in", &scopes, e) == 0 &&
+		 fx_query_order_by(q, "startedAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
+		 fx_list_cursor(r, q, sig, e) == 0)
 		rc = fx_list_answer(r, "", q, size, sig, cursor, NULL, e);
 	fx_query_free(q);
 	fx_value_cleanup(&scopes);

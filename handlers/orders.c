@@ -20,6 +20,7 @@
 #include "log.h"
 #include "model.h"
 #include "stock.h"
+#include "str.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -132,14 +133,15 @@ static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
 		json_object *it = json_object_array_get_idx(items, i);
 		char prefix[32], field[64];
 
-		snprintf(prefix, sizeof(prefix), "items[%zu].", i);
+		/* Field names in error details: text, as long as fits. */
+		fx_str_text(prefix, sizeof(prefix), "items[%zu].", i);
 		if (!json_object_is_type(it, json_type_object)) {
-			snprintf(field, sizeof(field), "items[%zu]", i);
+			fx_str_text(field, sizeof(field), "items[%zu]", i);
 			return fx_err_invalid(e, field, "must be an object");
 		}
 		if (fx_json_allow(it, allowed, prefix, e) < 0)
 			return -1;
-		snprintf(field, sizeof(field), "items[%zu].productId", i);
+		fx_str_text(field, sizeof(field), "items[%zu].productId", i);
 		if (fx_json_string(it, "productId", field, true, 1, 128, &c->lines[i].product_id, &present, e) < 0)
 			return -1;
 		if (!fx_id_valid(c->lines[i].product_id))
@@ -149,7 +151,7 @@ static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
 			if (strcmp(c->lines[j].product_id, c->lines[i].product_id) == 0)
 				return fx_err_invalid(e, field,
 						      "repeats the product of items[%zu]: one line per product", j);
-		snprintf(field, sizeof(field), "items[%zu].quantity", i);
+		fx_str_text(field, sizeof(field), "items[%zu].quantity", i);
 		if (fx_json_int64(it, "quantity", field, true, 1, MAX_QUANTITY, &c->lines[i].quantity, &present, e) < 0)
 			return -1;
 	}
@@ -197,7 +199,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		struct fx_value *line;
 		int64_t price = 0;
 
-		snprintf(field, sizeof(field), "items[%zu].productId", i);
+		fx_str_text(field, sizeof(field), "items[%zu].productId", i);
 		if (!fx_tenant_owns(r, p)) {
 			fx_err_invalid(e, field, "no such product");
 			goto out;
@@ -240,7 +242,10 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	}
 	if (docs[0].name)
 		fx_value_path_int(&docs[0].fields, "next", &next);
-	snprintf(number, sizeof(number), "FX-%06lld", (long long)next);
+	if (fx_str_fmt(number, sizeof(number), "FX-%06lld", (long long)next) < 0) {
+		FX_ERR_INTERNAL(e, "order number does not fit");
+		goto out;
+	}
 	fx_value_map(&counter);
 	fx_map_set_int(&counter, "next", next + 1);
 	fx_tenant_stamp(r, &counter);
@@ -282,7 +287,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 		d.id = c->id;
 		d.fields = order;
-		snprintf(d.update_time, sizeof(d.update_time), "%s", "");
+		d.update_time[0] = '\0';
 		c->answer = fx_doc_json(&d, hidden);
 		json_object_object_del(c->answer, "etag");
 	}
@@ -354,12 +359,20 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	rc = -1;
 	/* A replay answers the order the key made, as it is now (with its etag). */
-	if (c->idem.status)
-		snprintf(c->id, sizeof(c->id), "%s",
-			 json_object_get_string(json_object_object_get(c->idem.answer, "id")));
+	if (c->idem.status) {
+		const char *id = json_object_get_string(json_object_object_get(c->idem.answer, "id"));
+
+		if (!id || fx_str_set(c->id, sizeof(c->id), id) < 0) {
+			FX_ERR_INTERNAL(e, "the stored answer of this Idempotency-Key has no order id");
+			goto out;
+		}
+	}
 	if (fx_tenant_get(r, fx_tenant_path(r, NULL, "orders", c->id, "order", e), "order", &doc, e) < 0)
 		goto out;
-	snprintf(location, sizeof(location), "/v1/orders/%s", c->id);
+	if (fx_str_fmt(location, sizeof(location), "/v1/orders/%s", c->id) < 0) {
+		FX_ERR_INTERNAL(e, "order id over %zu bytes", sizeof(location));
+		goto out;
+	}
 	fx_resp_header(r, "Location", location);
 	rc = fx_resp_doc(r, 201, &doc, hidden);
 out:
@@ -407,8 +420,9 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "to", "must be an RFC 3339 time such as 2026-12-01T00:00:00Z");
 	if (from && to && (ts < fs || (ts == fs && tn <= fn)))
 		return fx_err_invalid(e, "to", "must be after from");
-	snprintf(sig, sizeof(sig), "orders|%s|%s|%s|%s", status ? status : "", channel ? channel : "", from ? from : "",
-		 to ? to : "");
+	if (fx_str_fmt(sig, sizeof(sig), "orders|%s|%s|%s|%s", status ? status : "", channel ? channel : "",
+		       from ? from : "", to ? to : "") < 0)
+		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, NULL, "orders", &parent_rel, e);
 	if (!q)
 		return -1;

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "str.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -132,7 +133,8 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct fx_doc doc = {0};
 	int rc;
 
-	snprintf(path, sizeof(path), "users/%s", c->p->uid);
+	if (fx_str_fmt(path, sizeof(path), "users/%s", c->p->uid) < 0)
+		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path));
 	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
 	rc = doc.name && fx_value_path_str(&doc.fields, "organizationId") &&
@@ -189,16 +191,22 @@ static int create(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&profile, "createdAt");
 	fx_map_set_now(&profile, "updatedAt");
 
-	snprintf(path, sizeof(path), "organizations/%s", id);
+	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0) {
+		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		goto out;
+	}
 	org_name = fx_fs_name(path);
-	snprintf(path, sizeof(path), "users/%s", p->uid);
+	if (fx_str_fmt(path, sizeof(path), "users/%s", p->uid) < 0 ||
+	    fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"owner\"}", id) < 0) {
+		FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path));
+		goto out;
+	}
 	user_name = fx_fs_name(path);
 	ctx = (struct create_ctx){p, org_name, user_name, &org, &profile};
 	if (fx_fs_run_transaction(create_txn, &ctx, e) < 0)
 		goto out;
 
 	/* Claims last: if they cannot be set, undo the documents so a retry starts clean. */
-	snprintf(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"owner\"}", id);
 	if (fx_identity_set_claims(p->uid, claims, e) < 0) {
 		json_object *undo = json_object_new_array();
 		struct fx_err ignored;
@@ -212,11 +220,18 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	fx_authz_forget(p->uid);
-	snprintf(path, sizeof(path), "organizations/%s", id);
+	/* The same id fitted the same buffer above: these cannot fail. */
+	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0) {
+		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		goto out;
+	}
 	if (fx_fs_get(path, &doc, e) < 0)
 		goto out;
 	out = fx_doc_json(&doc, hidden);
-	snprintf(path, sizeof(path), "/v1/organizations/%s", id);
+	if (fx_str_fmt(path, sizeof(path), "/v1/organizations/%s", id) < 0) {
+		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		goto out;
+	}
 	rc = fx_resp_created(r, path, out);
 out:
 	json_object_put(in);
@@ -236,7 +251,8 @@ static int own_org_path(struct fx_req *r, char *path, size_t len, struct fx_err 
 
 	if (!id || strcmp(id, r->principal->organization_id) != 0)
 		return FX_ERR_NOT_FOUND(e, "organization");
-	snprintf(path, len, "organizations/%s", id);
+	if (fx_str_fmt(path, len, "organizations/%s", id) < 0)
+		return FX_ERR_INTERNAL(e, "organization id over %zu bytes", len);
 	return 0;
 }
 

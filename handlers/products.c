@@ -15,6 +15,7 @@
 #include "mem.h"
 #include "model.h"
 #include "stock.h"
+#include "str.h"
 #include "tenant.h"
 #include "worker.h"
 
@@ -74,10 +75,10 @@ static int take_sku(json_object *in, bool required, struct fx_value *map, struct
 	n = strlen(s);
 	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
 		return fx_err_invalid(e, "sku", "may hold only letters, digits, '.', '_' and '-'");
-	snprintf(key, sizeof(key), "s_");
-	for (size_t i = 0; i < n; i++)
-		key[2 + i] = (char)tolower((unsigned char)s[i]);
-	key[2 + n] = '\0';
+	if (fx_str_fmt(key, sizeof(key), "s_%s", s) < 0)
+		return fx_err_invalid(e, "sku", "must be at most 64 characters");
+	for (char *k = key + 2; *k; k++)
+		*k = (char)tolower((unsigned char)*k);
 	fx_map_set_str(map, "sku", s);
 	fx_map_set_str(map, "skuKey", key);
 	return 0;
@@ -103,7 +104,7 @@ static int take_attributes(json_object *in, struct fx_value *map, struct fx_err 
 		const char *s;
 
 		(void)val;
-		snprintf(field, sizeof(field), "attributes.%.60s", key);
+		fx_str_text(field, sizeof(field), "attributes.%.60s", key);
 		if (++n > MAX_ATTRIBUTES)
 			return fx_err_invalid(e, "attributes", "must have at most %d entries", MAX_ATTRIBUTES);
 		if (!*key || strlen(key) > 64)
@@ -307,7 +308,10 @@ static int create(struct fx_req *r, struct fx_err *e)
 	}
 	if (fx_fs_get(rel, &doc, e) < 0)
 		goto out;
-	snprintf(location, sizeof(location), "/v1/products/%s", id);
+	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
+		FX_ERR_INTERNAL(e, "product id over %zu bytes", sizeof(location));
+		goto out;
+	}
 	fx_resp_header(r, "Location", location);
 	rc = fx_resp_doc(r, 201, &doc, hidden);
 out:
@@ -668,8 +672,9 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "lowStock", "must be true or false");
 	if (order && (oi = fx_json_enum_index(order, orders)) < 0)
 		return fx_err_invalid(e, "orderBy", "must be name, sku, createdAt or available");
-	snprintf(sig, sizeof(sig), "products|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
-		 q ? q : "", low ? low : "", orders[oi]);
+	if (fx_str_fmt(sig, sizeof(sig), "products|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
+		       q ? q : "", low ? low : "", orders[oi]) < 0)
+		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	query = fx_tenant_query(r, NULL, "products", &parent_rel, e);
 	if (!query)
 		return -1;
@@ -726,7 +731,8 @@ static int movements(struct fx_req *r, struct fx_err *e)
 		return -1;
 	fx_doc_cleanup(&doc);
 	parent = fx_arena_printf(r->arena, "products/%s", id);
-	snprintf(sig, sizeof(sig), "movements|%s", id);
+	if (fx_str_fmt(sig, sizeof(sig), "movements|%s", id) < 0)
+		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, parent, "movements", &parent_rel, e);
 	if (!q)
 		return -1;
@@ -833,8 +839,13 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_map_set_str(&item, "fileId", c->file_id);
 		fx_map_set_int(&item, "position", pos);
 		fx_array_push(images);
-		memmove(&images->u.arr.items[at + 1], &images->u.arr.items[at],
-			(images->u.arr.n - 1 - at) * sizeof(images->u.arr.items[0]));
+		if (fx_mem_move(&images->u.arr.items[at + 1],
+				(images->u.arr.cap - 1 - at) * sizeof(images->u.arr.items[0]), &images->u.arr.items[at],
+				(images->u.arr.n - 1 - at) * sizeof(images->u.arr.items[0])) < 0) {
+			fx_value_cleanup(&item);
+			FX_ERR_INTERNAL(e, "image list out of room");
+			goto out;
+		}
 		images->u.arr.items[at] = item;
 	} else if (!found) {
 		FX_ERR_NOT_FOUND(e, "image");

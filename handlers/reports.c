@@ -16,6 +16,7 @@
 #include "json.h"
 #include "model.h"
 #include "report.h"
+#include "str.h"
 #include "worker.h"
 
 #include <stdbool.h>
@@ -58,7 +59,10 @@ static int create(struct fx_req *r, struct fx_err *e)
 	answer = fx_file_json(&file, true, e);
 	if (!answer)
 		goto out;
-	snprintf(location, sizeof(location), "/v1/files/%s", file.id);
+	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", file.id) < 0) {
+		FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
+		goto out;
+	}
 	rc = fx_resp_created(r, location, answer);
 out:
 	json_object_put(in);

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "str.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -43,9 +44,9 @@ static const struct fx_route routes[] = {
 
 #define MAX_PREFERENCES 50
 
-static void user_path(char *out, size_t len, const char *uid)
+static int user_path(char *out, size_t len, const char *uid, struct fx_err *e)
 {
-	snprintf(out, len, "users/%s", uid);
+	return fx_str_fmt(out, len, "users/%s", uid) < 0 ? FX_ERR_INTERNAL(e, "uid over %zu bytes", len) : 0;
 }
 
 /* Reads a profile; 404 "user" when it is missing. */
@@ -53,7 +54,8 @@ static int read_profile(const char *uid, struct fx_doc *doc, struct fx_err *e)
 {
 	char path[200];
 
-	user_path(path, sizeof(path), uid);
+	if (user_path(path, sizeof(path), uid, e) < 0)
+		return -1;
 	if (fx_fs_get(path, doc, e) < 0) {
 		if (e->code == 404)
 			FX_ERR_NOT_FOUND(e, "user");
@@ -138,7 +140,7 @@ static int take_preferences(json_object *in, struct fx_value *map, struct fx_err
 		char field[96];
 		enum json_type t = json_object_get_type(val);
 
-		snprintf(field, sizeof(field), "preferences.%.60s", key);
+		fx_str_text(field, sizeof(field), "preferences.%.60s", key);
 		if (++n > MAX_PREFERENCES)
 			return fx_err_invalid(e, "preferences", "must have at most %d entries", MAX_PREFERENCES);
 		if (strlen(key) == 0 || strlen(key) > 64)
@@ -187,7 +189,8 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 		goto out;
 	fx_err_clear(e);
 	fx_doc_cleanup(&doc);
-	user_path(path, sizeof(path), p->uid);
+	if (user_path(path, sizeof(path), p->uid, e) < 0)
+		goto out;
 	name = fx_fs_name(path);
 	writes = json_object_new_array();
 	if (exists) {
@@ -275,8 +278,8 @@ static int me_delete(struct fx_req *r, struct fx_err *e)
 		return -1;
 	}
 	fx_err_clear(e);
-	user_path(path, sizeof(path), p->uid);
-	if (fx_fs_delete(path, e) < 0 || fx_identity_delete(p->uid, e) < 0)
+	if (user_path(path, sizeof(path), p->uid, e) < 0 || fx_fs_delete(path, e) < 0 ||
+	    fx_identity_delete(p->uid, e) < 0)
 		return -1;
 	fx_authz_forget(p->uid);
 	return fx_resp_send(r, 204, NULL, NULL, 0);
@@ -291,8 +294,11 @@ static int list(struct fx_req *r, struct fx_err *e)
 	char sig[200];
 	int size, rc = -1;
 
-	snprintf(sig, sizeof(sig), "users|%s", r->principal->organization_id);
 	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
+	if (fx_str_fmt(sig, sizeof(sig), "users|%s", r->principal->organization_id) < 0) {
+		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		goto out;
+	}
 	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0 || fx_query_parent(q, root, e) < 0 ||
 	    fx_query_where(q, "organizationId", "==", &org, e) < 0 || fx_query_order_by(q, "__name__", false, e) < 0 ||
 	    fx_list_cursor(r, q, sig, e) < 0)
@@ -321,7 +327,9 @@ static int set_claims(const char *uid, const char *org, enum fx_role role, struc
 {
 	char claims[300];
 
-	snprintf(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"%s\"}", org, fx_role_name(role));
+	if (fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"%s\"}", org, fx_role_name(role)) <
+	    0)
+		return FX_ERR_INTERNAL(e, "claims over %zu bytes", sizeof(claims));
 	return fx_identity_set_claims(uid, claims, e);
 }
 
@@ -376,7 +384,8 @@ static int add_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	char rel[200];
 	int rc = 0;
 
-	snprintf(rel, sizeof(rel), "%s", strstr(c->name, "/documents/") + strlen("/documents/"));
+	if (fx_str_set(rel, sizeof(rel), strstr(c->name, "/documents/") + strlen("/documents/")) < 0)
+		return FX_ERR_INTERNAL(e, "document path over %zu bytes", sizeof(rel));
 	paths[0] = rel;
 	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
@@ -433,7 +442,8 @@ static int add(struct fx_req *r, struct fx_err *e)
 	fx_map_set_bool(&profile, "disabled", false);
 	fx_map_set_now(&profile, "createdAt");
 	fx_map_set_now(&profile, "updatedAt");
-	user_path(path, sizeof(path), rec.uid);
+	if (user_path(path, sizeof(path), rec.uid, e) < 0)
+		goto out;
 	name = fx_fs_name(path);
 	ctx = (struct add_ctx){p->organization_id, name, &profile};
 	if (fx_fs_run_transaction(add_txn, &ctx, e) < 0)
@@ -448,7 +458,10 @@ static int add(struct fx_req *r, struct fx_err *e)
 	fx_authz_forget(rec.uid);
 	if (read_profile(rec.uid, &doc, e) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "/v1/users/%s", rec.uid);
+	if (fx_str_fmt(path, sizeof(path), "/v1/users/%s", rec.uid) < 0) {
+		FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path));
+		goto out;
+	}
 	fx_resp_header(r, "Location", path);
 	rc = fx_resp_doc(r, 201, &doc, fx_profile_hidden);
 out:
@@ -527,7 +540,8 @@ static int change(struct fx_req *r, struct fx_err *e)
 		goto out;
 	if (has_role && role != old_role && set_claims(uid, p->organization_id, role, e) < 0)
 		goto out;
-	user_path(path, sizeof(path), uid);
+	if (user_path(path, sizeof(path), uid, e) < 0)
+		goto out;
 	name = fx_fs_name(path);
 	writes = json_object_new_array();
 	if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
@@ -565,8 +579,8 @@ static int remove_member(struct fx_req *r, struct fx_err *e)
 	fx_doc_cleanup(&doc);
 	if (may_manage(p, old_role, FX_ROLE_VIEWER, e) < 0)
 		return -1;
-	user_path(path, sizeof(path), uid);
-	if (fx_identity_set_claims(uid, "{}", e) < 0 || fx_identity_revoke(uid, e) < 0 || fx_fs_delete(path, e) < 0)
+	if (user_path(path, sizeof(path), uid, e) < 0 || fx_identity_set_claims(uid, "{}", e) < 0 ||
+	    fx_identity_revoke(uid, e) < 0 || fx_fs_delete(path, e) < 0)
 		return -1;
 	fx_authz_forget(uid);
 	return fx_resp_send(r, 204, NULL, NULL, 0);
