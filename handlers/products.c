@@ -136,6 +136,7 @@ static void set_search(struct fx_value *map)
 {
 	const char *src[2] = {fx_value_path_str(map, "name"), fx_value_path_str(map, "sku")};
 	struct fx_value *arr = fx_map_set(map, "searchPrefixes");
+	char *name_lower = NULL;
 
 	fx_value_array(arr);
 	for (int k = 0; k < 2; k++) {
@@ -156,8 +157,14 @@ static void set_search(struct fx_value *map)
 				fx_value_string(fx_array_push(arr), l, len);
 		}
 		if (k == 0 && src[0])
-			fx_map_set_str(map, "nameLower", l);
-		free(l);
+			name_lower = l;
+		else
+			free(l);
+	}
+	/* Only now: a new field may move the map's fields, and arr with them. */
+	if (name_lower) {
+		fx_map_set_str(map, "nameLower", name_lower);
+		free(name_lower);
 	}
 }
 
