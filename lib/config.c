@@ -151,14 +151,13 @@ static int get_int(const char *key, long def, long min, long max, long *out, str
 
 __attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
 {
-	struct fx_buf buf;
 	va_list ap;
+	char *s;
 
-	fx_buf_init(&buf, 4096);
 	va_start(ap, f);
-	fx_buf_vprintf(&buf, f, ap);
+	s = fx_xvasprintf(f, ap);
 	va_end(ap);
-	return own(fx_buf_take(&buf));
+	return own(s);
 }
 
 /* host:port without a scheme, as Google's SDKs expect. */

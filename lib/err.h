@@ -6,10 +6,25 @@
 #define FX_ERR_H
 
 /*
- * FX_MUST_USE marks a function whose result says whether it failed: under
- * -Werror a call that drops the result does not compile.
+ * FX_MUST_USE marks every exported fx_ function whose result says whether it
+ * failed (an int 0/-1, an index or length that is -1 on failure, a pointer
+ * that is NULL on failure): under -Werror a call that drops the result does
+ * not compile. gcc does not count a (void) cast as a use, so where ignoring
+ * a failure is right the call goes through fx_ignore / fx_ignore_ptr, with a
+ * comment saying why.
  */
 #define FX_MUST_USE __attribute__((warn_unused_result))
+
+/* Drops a result on purpose; the call site says why ignoring it is right. */
+static inline void fx_ignore(long long result)
+{
+	(void)result;
+}
+
+static inline void fx_ignore_ptr(const void *result)
+{
+	(void)result;
+}
 
 #define FX_ERR_MAX_DETAILS 16
 

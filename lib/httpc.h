@@ -61,7 +61,8 @@ const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, 
 /*
  * Maps a Google error response ({"error":{"code","status","message"}}) to
  * e, keeping Google's canonical status; a non-JSON body maps by HTTP
- * status. what names the call for the message ("firestore get").
+ * status. what names the call for the message ("firestore get"). Always
+ * returns -1, as fx_err_set does.
  */
 int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e);
 

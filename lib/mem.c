@@ -43,23 +43,31 @@ void *fx_xrealloc(void *p, size_t n)
 	return q;
 }
 
+char *fx_xvasprintf(const char *fmt, va_list ap)
+{
+	va_list again;
+	char *p;
+	int n;
+
+	va_copy(again, ap);
+	n = fx_str_vlen(fmt, ap);
+	if (n < 0)
+		abort(); /* a format bug of ours: nothing to recover */
+	p = fx_xmalloc((size_t)n + 1);
+	if (fx_str_vfmt(p, (size_t)n + 1, fmt, again) < 0)
+		abort();
+	va_end(again);
+	return p;
+}
+
 char *fx_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
-	int n, rc;
 
 	va_start(ap, fmt);
-	n = fx_str_vlen(fmt, ap);
+	p = fx_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		abort(); /* a format bug of ours, like a NULL %s: nothing to recover */
-	p = fx_xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	rc = fx_str_vfmt(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		abort();
 	return p;
 }
 

@@ -5,6 +5,7 @@
 #ifndef FX_MEM_H
 #define FX_MEM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void *fx_xmalloc(size_t n);
@@ -18,5 +19,6 @@ char *fx_xmemdup(const void *p, size_t n);
 
 /* Formats into a new string of exactly the size needed (caller frees). */
 char *fx_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *fx_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif
