@@ -212,9 +212,9 @@ static int create(struct fx_req *r, struct fx_err *e)
 		struct fx_err ignored;
 
 		fx_err_clear(&ignored);
-		fx_write_delete(undo, org_name, -1, NULL, &ignored);
-		fx_write_delete(undo, user_name, -1, NULL, &ignored);
-		if (fx_fs_commit(undo, NULL, NULL, NULL, &ignored) < 0)
+		if (fx_write_delete(undo, org_name, -1, NULL, &ignored) < 0 ||
+		    fx_write_delete(undo, user_name, -1, NULL, &ignored) < 0 ||
+		    fx_fs_commit(undo, NULL, NULL, NULL, &ignored) < 0)
 			fx_log_error("organization %s: claims failed and undo failed: %s", id, ignored.message);
 		json_object_put(undo);
 		goto out;

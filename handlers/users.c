@@ -452,7 +452,8 @@ static int add(struct fx_req *r, struct fx_err *e)
 		struct fx_err ignored;
 
 		fx_err_clear(&ignored);
-		fx_fs_delete(path, &ignored);
+		if (fx_fs_delete(path, &ignored) < 0)
+			fx_log_error("user %s: claims failed and the new profile stayed: %s", rec.uid, ignored.message);
 		goto out;
 	}
 	fx_authz_forget(rec.uid);

@@ -72,28 +72,34 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 	return 0;
 }
 
-/* base/v1/<full name of rel, each segment percent-encoded><suffix> */
-static void build_url(struct fx_buf *url, const char *rel, const char *suffix)
+/*
+ * base/v1/<full name of rel, each segment percent-encoded><suffix>, in url;
+ * returns url's text, or NULL when it would be over URL_MAX (call() then
+ * refuses to call).
+ */
+static const char *build_url(struct fx_buf *url, const char *rel, const char *suffix)
 {
 	const struct fx_config *c = fx_cfg();
 	const char *p = rel;
+	int bad;
 
 	fx_buf_init(url, URL_MAX);
-	fx_buf_printf(url, "%s/v1/projects/", c->firestore_url);
-	fx_url_encode(url, c->project, strlen(c->project));
-	fx_buf_puts(url, "/databases/");
-	fx_url_encode(url, c->database, strlen(c->database));
-	fx_buf_puts(url, "/documents");
+	bad = fx_buf_printf(url, "%s/v1/projects/", c->firestore_url) < 0;
+	bad |= fx_url_encode(url, c->project, strlen(c->project)) < 0;
+	bad |= fx_buf_puts(url, "/databases/") < 0;
+	bad |= fx_url_encode(url, c->database, strlen(c->database)) < 0;
+	bad |= fx_buf_puts(url, "/documents") < 0;
 	while (p && *p) {
 		const char *end = strchr(p, '/');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 
-		fx_buf_puts(url, "/");
-		fx_url_encode(url, p, n);
+		bad |= fx_buf_puts(url, "/") < 0;
+		bad |= fx_url_encode(url, p, n) < 0;
 		p = end ? end + 1 : p + n;
 	}
 	if (suffix)
-		fx_buf_puts(url, suffix);
+		bad |= fx_buf_puts(url, suffix) < 0;
+	return bad ? NULL : url->data;
 }
 
 /* ---- errors ---- */
@@ -220,6 +226,8 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 	int rc = -1;
 
 	*out = NULL;
+	if (!c->url)
+		return FX_ERR_INTERNAL(e, "%s: URL over %d bytes", c->what, URL_MAX);
 	if (fx_gauth_header(FX_GAUTH_FIRESTORE, auth, sizeof(auth), e) < 0)
 		return -1;
 	req.method = c->method;
@@ -328,8 +336,7 @@ int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e)
 	memset(out, 0, sizeof(*out));
 	if (check_path(rel_path, true, e) < 0)
 		return -1;
-	build_url(&url, rel_path, NULL);
-	c.url = url.data;
+	c.url = build_url(&url, rel_path, NULL);
 	if (call(&c, &ans, e) == 0)
 		rc = decode_doc(ans, c.what, out, e);
 	json_object_put(ans);
@@ -346,8 +353,7 @@ int fx_fs_delete(const char *rel_path, struct fx_err *e)
 
 	if (check_path(rel_path, true, e) < 0)
 		return -1;
-	build_url(&url, rel_path, NULL);
-	c.url = url.data;
+	c.url = build_url(&url, rel_path, NULL);
 	rc = call(&c, &ans, e);
 	if (rc < 0 && e->code == 404) {
 		fx_err_clear(e);
@@ -373,12 +379,11 @@ static int commit(const char *what, json_object *writes, const char *transaction
 	n = json_object_array_length(writes);
 	if (n > FX_FS_MAX_WRITES)
 		return fx_err_invalid(e, "writes", "more than %d writes in one commit", FX_FS_MAX_WRITES);
-	build_url(&url, "", ":commit");
+	c.url = build_url(&url, "", ":commit");
 	body = json_object_new_object();
 	json_object_object_add(body, "writes", json_object_get(writes));
 	if (transaction)
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
-	c.url = url.data;
 	c.body = body;
 	if (call(&c, &ans, e) < 0)
 		goto out;
@@ -473,8 +478,7 @@ int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *tr
 	json_object_object_add(body, "structuredQuery", sq);
 	if (transaction)
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
-	build_url(&url, parent_rel, ":runQuery");
-	c.url = url.data;
+	c.url = build_url(&url, parent_rel, ":runQuery");
 	c.body = body;
 	if (call(&c, &ans, e) < 0)
 		goto out;
@@ -557,8 +561,7 @@ int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transact
 	json_object_object_add(body, "documents", list);
 	if (transaction)
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
-	build_url(&url, "", ":batchGet");
-	c.url = url.data;
+	c.url = build_url(&url, "", ":batchGet");
 	c.body = body;
 	if (call(&c, &ans, e) < 0)
 		goto out;
@@ -672,8 +675,7 @@ static int begin_transaction(const char *retry_id, char id[512], struct fx_err *
 		json_object_object_add(options, "readWrite", rw);
 		json_object_object_add(body, "options", options);
 	}
-	build_url(&url, "", ":beginTransaction");
-	c.url = url.data;
+	c.url = build_url(&url, "", ":beginTransaction");
 	if (call(&c, &ans, e) < 0)
 		goto out;
 	if (!json_object_object_get_ex(ans, "transaction", &v) || !json_object_is_type(v, json_type_string) ||
@@ -700,8 +702,7 @@ static void rollback(const char *id)
 
 	fx_err_clear(&ignored);
 	json_object_object_add(body, "transaction", json_object_new_string(id));
-	build_url(&url, "", ":rollback");
-	c.url = url.data;
+	c.url = build_url(&url, "", ":rollback");
 	call(&c, &ans, &ignored);
 	json_object_put(ans);
 	json_object_put(body);

@@ -86,7 +86,10 @@ static int qpath_parse(const char *text, struct qpath *out, struct fx_err *e)
 	if (fx_fieldpath_parse(text, &out->fp, e) < 0)
 		return -1;
 	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_FIELD_NAME_MAX + 3));
-	fx_fieldpath_format((const char *const *)out->fp.segs, out->fp.n, &b);
+	if (fx_fieldpath_format((const char *const *)out->fp.segs, out->fp.n, &b) < 0) {
+		fx_buf_cleanup(&b);
+		return fx_err_invalid(e, "fieldPath", "field path too long");
+	}
 	out->text = fx_buf_take(&b);
 	return 0;
 }

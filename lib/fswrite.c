@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +23,17 @@ static void paths_free(struct path *p, size_t n)
 	free(p);
 }
 
+/* The path's canonical text (caller frees), or NULL if it were over the cap no parsed path reaches. */
 static char *format_path(const struct fx_fieldpath *fp)
 {
 	struct fx_buf b;
 
 	/* At most FX_FIELDPATH_MAX_SEGMENTS segments of FX_FIELD_NAME_MAX bytes, each at most doubled. */
 	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_FIELD_NAME_MAX + 3));
-	fx_fieldpath_format((const char *const *)fp->segs, fp->n, &b);
+	if (fx_fieldpath_format((const char *const *)fp->segs, fp->n, &b) < 0) {
+		fx_buf_cleanup(&b);
+		return NULL;
+	}
 	return fx_buf_take(&b);
 }
 
@@ -39,7 +44,7 @@ static int parse_path(const char *text, struct path *out, struct fx_err *e)
 	if (fx_fieldpath_parse(text, &out->fp, e) < 0)
 		return -1;
 	out->text = format_path(&out->fp);
-	return 0;
+	return out->text ? 0 : fx_err_invalid(e, "fieldPath", "field path too long");
 }
 
 static size_t count_list(const char *const *list)
@@ -191,7 +196,9 @@ static int check_covered(const struct fx_value *map, const char **segs, size_t d
 			int rc;
 
 			fx_buf_init(&b, 200);
-			fx_fieldpath_format(segs, depth + 1, &b);
+			/* Only names the field in the message: a path over 200 bytes shows its last name. */
+			if (fx_fieldpath_format(segs, depth + 1, &b) < 0)
+				fx_buf_cleanup(&b);
 			rc = fx_err_invalid(e, b.data ? b.data : f->name, "field %s is not in the update mask",
 					    b.data ? b.data : f->name);
 			fx_buf_cleanup(&b);

@@ -264,19 +264,17 @@ static int build_assertion(struct fx_buf *b, const char *aud, time_t iat, struct
 	int rc = -1;
 
 	fx_buf_init(&json, 4096);
-	fx_buf_puts(&json, "{\"alg\":\"RS256\",\"typ\":\"JWT\"");
-	if (g.sa_key_id[0]) {
-		fx_buf_puts(&json, ",\"kid\":");
-		fx_buf_json_string(&json, g.sa_key_id, strlen(g.sa_key_id));
-	}
+	if (fx_buf_puts(&json, "{\"alg\":\"RS256\",\"typ\":\"JWT\"") < 0 ||
+	    (g.sa_key_id[0] &&
+	     (fx_buf_puts(&json, ",\"kid\":") < 0 || fx_buf_json_string(&json, g.sa_key_id, strlen(g.sa_key_id)) < 0)))
+		goto toobig;
 	if (fx_buf_puts(&json, "}") < 0 || fx_b64url_append(b, json.data, json.len) < 0 || fx_buf_puts(b, ".") < 0)
 		goto toobig;
 	fx_buf_reset(&json);
-	fx_buf_puts(&json, "{\"iss\":");
-	fx_buf_json_string(&json, g.sa_email, strlen(g.sa_email));
-	fx_buf_puts(&json, ",\"scope\":\"" SCOPE "\",\"aud\":");
-	fx_buf_json_string(&json, aud, strlen(aud));
-	if (fx_buf_printf(&json, ",\"iat\":%lld,\"exp\":%lld}", (long long)iat, (long long)iat + ASSERTION_LIFETIME_S) <
+	if (fx_buf_puts(&json, "{\"iss\":") < 0 || fx_buf_json_string(&json, g.sa_email, strlen(g.sa_email)) < 0 ||
+	    fx_buf_puts(&json, ",\"scope\":\"" SCOPE "\",\"aud\":") < 0 ||
+	    fx_buf_json_string(&json, aud, strlen(aud)) < 0 ||
+	    fx_buf_printf(&json, ",\"iat\":%lld,\"exp\":%lld}", (long long)iat, (long long)iat + ASSERTION_LIFETIME_S) <
 		    0 ||
 	    fx_b64url_append(b, json.data, json.len) < 0)
 		goto toobig;
@@ -392,10 +390,8 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 			fx_str_text(why, why_len, "no token endpoint configured");
 			goto out;
 		}
-		fx_buf_puts(&body, "grant_type=");
-		fx_url_encode(&body, GRANT_TYPE, strlen(GRANT_TYPE));
-		fx_buf_puts(&body, "&assertion=");
-		if (build_assertion(&body, aud, now_s(), &e) < 0) {
+		if (fx_buf_puts(&body, "grant_type=") < 0 || fx_url_encode(&body, GRANT_TYPE, strlen(GRANT_TYPE)) < 0 ||
+		    fx_buf_puts(&body, "&assertion=") < 0 || build_assertion(&body, aud, now_s(), &e) < 0) {
 			fx_str_text(why, why_len, "%.190s", e.message);
 			goto out;
 		}

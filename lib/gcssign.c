@@ -374,9 +374,11 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 	}
 
 	/* Headers: host first, then the caller's, sorted by name; names must be unique. */
-	if (virtual_host)
-		fx_buf_printf(&host_header, "%s.", q->bucket);
-	fx_buf_append(&host_header, host, host_name_len(host));
+	if ((virtual_host && fx_buf_printf(&host_header, "%s.", q->bucket) < 0) ||
+	    fx_buf_append(&host_header, host, host_name_len(host)) < 0) {
+		fx_err_invalid(e, "host", "host header longer than %d bytes", 2 * MAX_HOST + 16);
+		goto out;
+	}
 	w.hdr[0].k = fx_xstrdup("host");
 	w.hdr[0].v = fx_xstrdup(host_header.data);
 	w.nhdr = 1;
@@ -399,8 +401,8 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 	}
 
 	/* Query: the signer's parameters and the caller's, encoded, sorted. */
-	fx_buf_printf(&cred, "%s/%s/" SCOPE_TAIL, q->email, date);
-	if (fx_str_fmt(expires, sizeof(expires), "%lld", (long long)q->expires_s) < 0 ||
+	if (fx_buf_printf(&cred, "%s/%s/" SCOPE_TAIL, q->email, date) < 0 ||
+	    fx_str_fmt(expires, sizeof(expires), "%lld", (long long)q->expires_s) < 0 ||
 	    add_query(&w, "X-Goog-Algorithm", 16, ALGORITHM, strlen(ALGORITHM)) < 0 ||
 	    add_query(&w, "X-Goog-Credential", 17, cred.data, cred.len) < 0 ||
 	    add_query(&w, "X-Goog-Date", 11, stamp, 16) < 0 ||
@@ -431,7 +433,10 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 	}
 	if (sha256_hex(cr.data, cr.len, digest, e) < 0)
 		goto out;
-	fx_buf_printf(&sts, ALGORITHM "\n%s\n%s/" SCOPE_TAIL "\n%s", stamp, date, digest);
+	if (fx_buf_printf(&sts, ALGORITHM "\n%s\n%s/" SCOPE_TAIL "\n%s", stamp, date, digest) < 0) {
+		FX_ERR_INTERNAL(e, "string to sign exceeds its bound");
+		goto out;
+	}
 
 	if (sign(ctx, sts.data, sts.len, sig, &sig_len, e) < 0)
 		goto out;
@@ -582,9 +587,11 @@ int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, c
 					     -1, &session, e) < 0 ||
 		    session_id(session.data, upload_id, sizeof(upload_id), e) < 0)
 			goto out;
-		fx_buf_puts(&path, "/upload/storage/v1/b/");
-		fx_url_encode(&path, c->bucket, strlen(c->bucket));
-		fx_buf_puts(&path, "/o");
+		if (fx_buf_puts(&path, "/upload/storage/v1/b/") < 0 ||
+		    fx_url_encode(&path, c->bucket, strlen(c->bucket)) < 0 || fx_buf_puts(&path, "/o") < 0) {
+			FX_ERR_INTERNAL(e, "upload path longer than %d bytes", MAX_PATH);
+			goto out;
+		}
 		extra[nextra++] = "name";
 		extra[nextra++] = object;
 		extra[nextra++] = "uploadType";

@@ -411,7 +411,7 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 {
 	struct fx_buf b;
 	struct fx_err refused;
-	int code, rc;
+	int code, rc, bad;
 	const char *status;
 
 	if (r->refused) {
@@ -428,21 +428,35 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 	}
 	code = e->code ? e->code : 500;
 	status = e->status ? e->status : fx_err_status_for(code);
+	/* At most ~30 KiB: a 255-byte message and 16 details of 96 + 160 bytes, each byte escaped to 6. */
 	fx_buf_init(&b, 65536);
-	fx_buf_printf(&b, "{\"error\":{\"code\":%d,\"status\":\"%s\",\"message\":", code, status);
-	fx_buf_json_string(&b, e->message, strlen(e->message));
+	bad = fx_buf_printf(&b, "{\"error\":{\"code\":%d,\"status\":\"%s\",\"message\":", code, status) < 0;
+	bad |= fx_buf_json_string(&b, e->message, strlen(e->message)) < 0;
 	if (e->ndetails) {
-		fx_buf_puts(&b, ",\"details\":[");
+		bad |= fx_buf_puts(&b, ",\"details\":[") < 0;
 		for (int i = 0; i < e->ndetails; i++) {
-			fx_buf_printf(&b, "%s{\"field\":", i ? "," : "");
-			fx_buf_json_string(&b, e->details[i].field, strlen(e->details[i].field));
-			fx_buf_puts(&b, ",\"reason\":");
-			fx_buf_json_string(&b, e->details[i].reason, strlen(e->details[i].reason));
-			fx_buf_puts(&b, "}");
+			bad |= fx_buf_printf(&b, "%s{\"field\":", i ? "," : "") < 0;
+			bad |= fx_buf_json_string(&b, e->details[i].field, strlen(e->details[i].field)) < 0;
+			bad |= fx_buf_puts(&b, ",\"reason\":") < 0;
+			bad |= fx_buf_json_string(&b, e->details[i].reason, strlen(e->details[i].reason)) < 0;
+			bad |= fx_buf_puts(&b, "}") < 0;
 		}
-		fx_buf_puts(&b, "]");
+		bad |= fx_buf_puts(&b, "]") < 0;
 	}
-	fx_buf_printf(&b, ",\"requestId\":\"%s\"}}", r->request_id);
+	bad |= fx_buf_printf(&b, ",\"requestId\":\"%s\"}}", r->request_id) < 0;
+	if (bad) {
+		static const char over[] =
+			"{\"error\":{\"code\":500,\"status\":\"INTERNAL\",\"message\":\"error body over "
+			"its bound\"}}";
+
+		fx_buf_reset(&b);
+		code = 500;
+		status = "INTERNAL";
+		if (fx_buf_append(&b, over, sizeof(over) - 1) < 0) {
+			fx_buf_cleanup(&b);
+			return -1;
+		}
+	}
 	if (code == 401)
 		fx_resp_header(r, "WWW-Authenticate", "Bearer");
 	if (e->retry_after > 0) {

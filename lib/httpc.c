@@ -111,7 +111,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 	/* A new status line starts the headers of a later response (redirects, 100). */
 	if (n > 5 && strncmp(p, "HTTP/", 5) == 0)
 		fx_buf_reset(&t->resp->headers);
-	fx_buf_append(&t->resp->headers, p, n); /* beyond the cap: dropped */
+	/* Header lines beyond the cap are dropped: fx_httpc_header then finds none there. */
+	fx_ignore(fx_buf_append(&t->resp->headers, p, n));
 	return n;
 }
 

@@ -37,26 +37,29 @@ void fx_log_now(char out[32])
 		out[n] = '\0';
 }
 
-static void begin(struct fx_buf *b, enum fx_log_level level)
+static int begin(struct fx_buf *b, enum fx_log_level level)
 {
 	char now[32];
 
 	fx_log_now(now);
-	fx_buf_printf(b, "{\"severity\":\"%s\",\"time\":\"%s\",", severity[level], now);
+	return fx_buf_printf(b, "{\"severity\":\"%s\",\"time\":\"%s\",", severity[level], now);
 }
 
-static void finish(struct fx_buf *b)
+/* Ends and writes the line; bad says an earlier append hit the cap (the line would not be JSON). */
+static void finish(struct fx_buf *b, int bad)
 {
+	static const char too_long[] = "{\"severity\":\"ERROR\",\"message\":\"log line too long\"}\n";
+	const char *p;
+	size_t n;
 	ssize_t r;
 
-	fx_buf_puts(b, "\"logging.googleapis.com/labels\":{\"group\":");
-	fx_buf_json_string(b, log_group, strlen(log_group));
-	if (fx_buf_puts(b, "}}\n") < 0) {
-		/* Over the cap: keep the line valid JSON by truncating hard. */
-		b->len = 0;
-		fx_buf_puts(b, "{\"severity\":\"ERROR\",\"message\":\"log line too long\"}\n");
-	}
-	r = write(2, b->data, b->len);
+	bad |= fx_buf_puts(b, "\"logging.googleapis.com/labels\":{\"group\":") < 0;
+	bad |= fx_buf_json_string(b, log_group, strlen(log_group)) < 0;
+	bad |= fx_buf_puts(b, "}}\n") < 0;
+	/* Over the cap: write a valid line that says so rather than a cut one. */
+	p = bad ? too_long : b->data;
+	n = bad ? sizeof(too_long) - 1 : b->len;
+	r = write(2, p, n);
 	(void)r;
 }
 
@@ -65,6 +68,7 @@ void fx_log(enum fx_log_level level, const char *fmt, ...)
 	char msg[2048];
 	struct fx_buf b;
 	va_list ap;
+	int bad;
 
 	if (level < threshold)
 		return;
@@ -72,21 +76,22 @@ void fx_log(enum fx_log_level level, const char *fmt, ...)
 	fx_str_vtext(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fx_buf_init(&b, LINE_MAX_BYTES);
-	begin(&b, level);
-	fx_buf_puts(&b, "\"message\":");
-	fx_buf_json_string(&b, msg, strlen(msg));
-	fx_buf_puts(&b, ",");
-	finish(&b);
+	bad = begin(&b, level) < 0;
+	bad |= fx_buf_puts(&b, "\"message\":") < 0;
+	bad |= fx_buf_json_string(&b, msg, strlen(msg)) < 0;
+	bad |= fx_buf_puts(&b, ",") < 0;
+	finish(&b, bad);
 	fx_buf_cleanup(&b);
 }
 
-static void json_field(struct fx_buf *b, const char *key, const char *v)
+/* "key":"v", when v is set; -1 when the cap was hit. */
+static int json_field(struct fx_buf *b, const char *key, const char *v)
 {
 	if (!v)
-		return;
-	fx_buf_printf(b, "\"%s\":", key);
-	fx_buf_json_string(b, v, strlen(v));
-	fx_buf_puts(b, ",");
+		return 0;
+	if (fx_buf_printf(b, "\"%s\":", key) < 0 || fx_buf_json_string(b, v, strlen(v)) < 0 || fx_buf_puts(b, ",") < 0)
+		return -1;
+	return 0;
 }
 
 void fx_log_request(const struct fx_log_request *r)
@@ -95,29 +100,33 @@ void fx_log_request(const struct fx_log_request *r)
 	const char *project = fx_cfg() ? fx_cfg()->project : "unknown";
 	struct fx_buf b;
 	char msg[512];
+	int bad;
 
 	if (level < threshold)
 		return;
 	fx_buf_init(&b, LINE_MAX_BYTES);
-	begin(&b, level);
+	bad = begin(&b, level) < 0;
 	fx_str_text(msg, sizeof(msg), "%s %s %d%s%s", r->method, r->path, r->status, r->message ? ": " : "",
 		    r->message ? r->message : "");
-	json_field(&b, "message", msg);
-	fx_buf_puts(&b, "\"httpRequest\":{");
-	json_field(&b, "requestMethod", r->method);
-	json_field(&b, "requestUrl", r->path);
-	json_field(&b, "userAgent", r->user_agent);
-	json_field(&b, "remoteIp", r->remote_ip);
-	fx_buf_printf(&b, "\"requestSize\":\"%zu\",\"responseSize\":\"%zu\",\"status\":%d,\"latency\":\"%.6fs\"},",
-		      r->request_size, r->response_size, r->status, r->latency_s);
-	json_field(&b, "requestId", r->request_id);
-	json_field(&b, "errorStatus", r->error);
+	bad |= json_field(&b, "message", msg) < 0;
+	bad |= fx_buf_puts(&b, "\"httpRequest\":{") < 0;
+	bad |= json_field(&b, "requestMethod", r->method) < 0;
+	bad |= json_field(&b, "requestUrl", r->path) < 0;
+	bad |= json_field(&b, "userAgent", r->user_agent) < 0;
+	bad |= json_field(&b, "remoteIp", r->remote_ip) < 0;
+	bad |= fx_buf_printf(&b,
+			     "\"requestSize\":\"%zu\",\"responseSize\":\"%zu\",\"status\":%d,\"latency\":\"%.6fs\"},",
+			     r->request_size, r->response_size, r->status, r->latency_s) < 0;
+	bad |= json_field(&b, "requestId", r->request_id) < 0;
+	bad |= json_field(&b, "errorStatus", r->error) < 0;
 	if (r->trace_id) {
-		fx_buf_printf(&b, "\"logging.googleapis.com/trace\":\"projects/%s/traces/%s\",", project, r->trace_id);
+		bad |= fx_buf_printf(&b, "\"logging.googleapis.com/trace\":\"projects/%s/traces/%s\",", project,
+				     r->trace_id) < 0;
 		if (r->span_id)
-			fx_buf_printf(&b, "\"logging.googleapis.com/spanId\":\"%s\",", r->span_id);
-		fx_buf_printf(&b, "\"logging.googleapis.com/trace_sampled\":%s,", r->sampled ? "true" : "false");
+			bad |= fx_buf_printf(&b, "\"logging.googleapis.com/spanId\":\"%s\",", r->span_id) < 0;
+		bad |= fx_buf_printf(&b, "\"logging.googleapis.com/trace_sampled\":%s,",
+				     r->sampled ? "true" : "false") < 0;
 	}
-	finish(&b);
+	finish(&b, bad);
 	fx_buf_cleanup(&b);
 }

@@ -562,69 +562,81 @@ static void read_file(struct agg *a, int dirfd, const char *name)
 	close(fd);
 }
 
-static void label_value(struct fx_buf *b, const char *s)
+/* The helpers below return -1 once out's cap is hit; render gives up on the whole text then. */
+static int label_value(struct fx_buf *b, const char *s)
 {
+	int bad = 0;
+
 	for (; *s; s++) {
 		if (*s == '\\' || *s == '"')
-			fx_buf_printf(b, "\\%c", *s);
+			bad |= fx_buf_printf(b, "\\%c", *s) < 0;
 		else if (*s == '\n')
-			fx_buf_puts(b, "\\n");
+			bad |= fx_buf_puts(b, "\\n") < 0;
 		else
-			fx_buf_append(b, s, 1);
+			bad |= fx_buf_append(b, s, 1) < 0;
 	}
+	return bad ? -1 : 0;
 }
 
-/* Sets lab to group="g"[,route="r"][,name="value"], escaped. */
+/* Sets lab to group="g"[,route="r"][,name="value"], escaped; NULL when over lab's cap. */
 static const char *labels(struct fx_buf *lab, const char *group, const char *route, const char *name, const char *value)
 {
+	int bad;
+
 	fx_buf_reset(lab);
-	fx_buf_puts(lab, "group=\"");
-	label_value(lab, group);
-	fx_buf_puts(lab, "\"");
+	bad = fx_buf_puts(lab, "group=\"") < 0;
+	bad |= label_value(lab, group) < 0;
+	bad |= fx_buf_puts(lab, "\"") < 0;
 	if (route) {
-		fx_buf_puts(lab, ",route=\"");
-		label_value(lab, route);
-		fx_buf_puts(lab, "\"");
+		bad |= fx_buf_puts(lab, ",route=\"") < 0;
+		bad |= label_value(lab, route) < 0;
+		bad |= fx_buf_puts(lab, "\"") < 0;
 	}
 	if (name) {
-		fx_buf_printf(lab, ",%s=\"", name);
-		label_value(lab, value);
-		fx_buf_puts(lab, "\"");
+		bad |= fx_buf_printf(lab, ",%s=\"", name) < 0;
+		bad |= label_value(lab, value) < 0;
+		bad |= fx_buf_puts(lab, "\"") < 0;
 	}
-	return lab->data;
+	return bad ? NULL : lab->data;
 }
 
-static void family(struct fx_buf *b, const char *name, const char *type, const char *help)
+static int family(struct fx_buf *b, const char *name, const char *type, const char *help)
 {
-	fx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	return fx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample(struct fx_buf *b, const char *name, const char *labs, unsigned long long v)
+static int sample(struct fx_buf *b, const char *name, const char *labs, unsigned long long v)
 {
-	fx_buf_printf(b, "%s{%s} %llu\n", name, labs, v);
+	return labs ? fx_buf_printf(b, "%s{%s} %llu\n", name, labs, v) : -1;
 }
 
-static void histogram(struct fx_buf *b, const char *name, const char *labs, const uint64_t *bucket, uint64_t count,
-		      uint64_t sum_ns)
+static int histogram(struct fx_buf *b, const char *name, const char *labs, const uint64_t *bucket, uint64_t count,
+		     uint64_t sum_ns)
 {
 	uint64_t cum = 0;
+	int bad = !labs;
 
-	for (size_t i = 0; i < NBUCKET; i++) {
+	for (size_t i = 0; i < NBUCKET && !bad; i++) {
 		cum += bucket[i];
-		fx_buf_printf(b, "%s_bucket{%s,le=\"%s\"} %llu\n", name, labs, bucket_names[i],
-			      (unsigned long long)cum);
+		bad |= fx_buf_printf(b, "%s_bucket{%s,le=\"%s\"} %llu\n", name, labs, bucket_names[i],
+				     (unsigned long long)cum) < 0;
 	}
-	fx_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labs, (unsigned long long)count);
-	fx_buf_printf(b, "%s_sum{%s} %.6f\n", name, labs, (double)sum_ns / 1e9);
-	fx_buf_printf(b, "%s_count{%s} %llu\n", name, labs, (unsigned long long)count);
+	if (bad)
+		return -1;
+	bad |= fx_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labs, (unsigned long long)count) < 0;
+	bad |= fx_buf_printf(b, "%s_sum{%s} %.6f\n", name, labs, (double)sum_ns / 1e9) < 0;
+	bad |= fx_buf_printf(b, "%s_count{%s} %llu\n", name, labs, (unsigned long long)count) < 0;
+	return bad ? -1 : 0;
 }
 
-static void render(const struct agg *a, struct fx_buf *b, struct fx_buf *lab)
+/* Writes the exposition text into b; -1 when b's cap was hit (the text is then incomplete). */
+static int render(const struct agg *a, struct fx_buf *b, struct fx_buf *lab)
 {
 	const struct agg_group *g;
 	char code[8];
+	int bad = 0;
 
-	family(b, "fluxori_requests_total", "counter", "Requests answered, by group, route and status.");
+	bad |= family(b, "fluxori_requests_total", "counter", "Requests answered, by group, route and status.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t r = 0; r < g->nroutes; r++)
 			for (size_t s = 0; s < NSTATUS; s++) {
@@ -634,86 +646,98 @@ static void render(const struct agg *a, struct fx_buf *b, struct fx_buf *lab)
 					continue;
 				if (s < NSTATUS - 1 && fx_str_fmt(code, sizeof(code), "%d", statuses[s]) == 0)
 					status = code;
-				sample(b, "fluxori_requests_total",
-				       labels(lab, g->name, g->routes[r].name, "status", status),
-				       g->routes[r].status[s]);
+				bad |= sample(b, "fluxori_requests_total",
+					      labels(lab, g->name, g->routes[r].name, "status", status),
+					      g->routes[r].status[s]) < 0;
 			}
-	family(b, "fluxori_request_duration_seconds", "histogram",
-	       "Time from accepting a request to its last byte, by group and route.");
+	bad |= family(b, "fluxori_request_duration_seconds", "histogram",
+		      "Time from accepting a request to its last byte, by group and route.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t r = 0; r < g->nroutes; r++)
 			if (g->routes[r].count)
-				histogram(b, "fluxori_request_duration_seconds",
-					  labels(lab, g->name, g->routes[r].name, NULL, NULL), g->routes[r].bucket,
-					  g->routes[r].count, g->routes[r].sum_ns);
-	family(b, "fluxori_requests_in_flight", "gauge", "Requests being served now.");
-	for (g = a->groups; g < a->groups + a->ngroups; g++)
-		fx_buf_printf(b, "fluxori_requests_in_flight{%s} %lld\n", labels(lab, g->name, NULL, NULL, NULL),
-			      (long long)g->in_flight);
-	family(b, "fluxori_backend_calls_total", "counter",
-	       "HTTP attempts to Google services, by service and outcome (a retry counts again).");
+				bad |= histogram(b, "fluxori_request_duration_seconds",
+						 labels(lab, g->name, g->routes[r].name, NULL, NULL),
+						 g->routes[r].bucket, g->routes[r].count, g->routes[r].sum_ns) < 0;
+	bad |= family(b, "fluxori_requests_in_flight", "gauge", "Requests being served now.") < 0;
+	for (g = a->groups; g < a->groups + a->ngroups; g++) {
+		const char *labs = labels(lab, g->name, NULL, NULL, NULL);
+
+		bad |= !labs ||
+		       fx_buf_printf(b, "fluxori_requests_in_flight{%s} %lld\n", labs, (long long)g->in_flight) < 0;
+	}
+	bad |= family(b, "fluxori_backend_calls_total", "counter",
+		      "HTTP attempts to Google services, by service and outcome (a retry counts again).") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t s = 0; s < NSERVICE; s++)
 			for (size_t o = 0; o < NOUTCOME; o++)
 				if (g->outcome[s][o]) {
-					labels(lab, g->name, NULL, "service", services[s]);
-					fx_buf_printf(b, "fluxori_backend_calls_total{%s,outcome=\"%s\"} %llu\n",
-						      lab->data, outcomes[o], (unsigned long long)g->outcome[s][o]);
+					bad |= !labels(lab, g->name, NULL, "service", services[s]);
+					bad |= fx_buf_printf(b, "fluxori_backend_calls_total{%s,outcome=\"%s\"} %llu\n",
+							     lab->data, outcomes[o],
+							     (unsigned long long)g->outcome[s][o]) < 0;
 				}
-	family(b, "fluxori_backend_call_duration_seconds", "histogram",
-	       "Duration of one HTTP attempt to a Google service.");
+	bad |= family(b, "fluxori_backend_call_duration_seconds", "histogram",
+		      "Duration of one HTTP attempt to a Google service.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t s = 0; s < NSERVICE; s++)
 			if (g->scount[s])
-				histogram(b, "fluxori_backend_call_duration_seconds",
-					  labels(lab, g->name, NULL, "service", services[s]), g->sbucket[s],
-					  g->scount[s], g->ssum_ns[s]);
-	family(b, "fluxori_backend_retries_total", "counter", "Calls to Google repeated after a retryable failure.");
+				bad |= histogram(b, "fluxori_backend_call_duration_seconds",
+						 labels(lab, g->name, NULL, "service", services[s]), g->sbucket[s],
+						 g->scount[s], g->ssum_ns[s]) < 0;
+	bad |= family(b, "fluxori_backend_retries_total", "counter",
+		      "Calls to Google repeated after a retryable failure.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t s = 0; s < NSERVICE; s++)
 			if (g->scount[s])
-				sample(b, "fluxori_backend_retries_total",
-				       labels(lab, g->name, NULL, "service", services[s]), g->retries[s]);
-	family(b, "fluxori_backend_connections_total", "counter",
-	       "New connections opened to a service (TCP, and TLS handshakes to Google): flat once warm.");
+				bad |= sample(b, "fluxori_backend_retries_total",
+					      labels(lab, g->name, NULL, "service", services[s]), g->retries[s]) < 0;
+	bad |= family(b, "fluxori_backend_connections_total", "counter",
+		      "New connections opened to a service (TCP, and TLS handshakes to Google): flat once warm.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (size_t s = 0; s < NSERVICE; s++)
 			if (g->scount[s])
-				sample(b, "fluxori_backend_connections_total",
-				       labels(lab, g->name, NULL, "service", services[s]), g->connects[s]);
-	family(b, "fluxori_token_cache_total", "counter", "Verified-token cache lookups, by result.");
+				bad |= sample(b, "fluxori_backend_connections_total",
+					      labels(lab, g->name, NULL, "service", services[s]), g->connects[s]) < 0;
+	bad |= family(b, "fluxori_token_cache_total", "counter", "Verified-token cache lookups, by result.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++) {
-		sample(b, "fluxori_token_cache_total", labels(lab, g->name, NULL, "result", "hit"), g->token_cache[1]);
-		sample(b, "fluxori_token_cache_total", labels(lab, g->name, NULL, "result", "miss"), g->token_cache[0]);
+		bad |= sample(b, "fluxori_token_cache_total", labels(lab, g->name, NULL, "result", "hit"),
+			      g->token_cache[1]) < 0;
+		bad |= sample(b, "fluxori_token_cache_total", labels(lab, g->name, NULL, "result", "miss"),
+			      g->token_cache[0]) < 0;
 	}
-	family(b, "fluxori_firestore_transactions_total", "counter",
-	       "Firestore transactions started, attempts retried after ABORTED, and transactions given up.");
+	bad |= family(b, "fluxori_firestore_transactions_total", "counter",
+		      "Firestore transactions started, attempts retried after ABORTED, and transactions given up.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
 		for (int i = 0; i < 3; i++)
 			if (g->txn[i])
-				sample(b, "fluxori_firestore_transactions_total",
-				       labels(lab, g->name, NULL, "outcome", txn_outcomes[i]), g->txn[i]);
-	family(b, "fluxori_worker_processes", "gauge", "Worker processes running now.");
+				bad |= sample(b, "fluxori_firestore_transactions_total",
+					      labels(lab, g->name, NULL, "outcome", txn_outcomes[i]), g->txn[i]) < 0;
+	bad |= family(b, "fluxori_worker_processes", "gauge", "Worker processes running now.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
-		sample(b, "fluxori_worker_processes", labels(lab, g->name, NULL, NULL, NULL), g->live);
-	family(b, "fluxori_worker_restarts_total", "counter",
-	       "Worker processes that died without draining (crash, SIGKILL); their supervisor restarted them.");
+		bad |= sample(b, "fluxori_worker_processes", labels(lab, g->name, NULL, NULL, NULL), g->live) < 0;
+	bad |= family(b, "fluxori_worker_restarts_total", "counter",
+		      "Worker processes that died without draining (crash, SIGKILL); their supervisor restarted "
+		      "them.") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
-		sample(b, "fluxori_worker_restarts_total", labels(lab, g->name, NULL, NULL, NULL), g->crashed);
-	family(b, "fluxori_worker_exits_total", "counter",
-	       "Worker processes that drained and exited (swaps, shutdowns).");
+		bad |= sample(b, "fluxori_worker_restarts_total", labels(lab, g->name, NULL, NULL, NULL), g->crashed) <
+		       0;
+	bad |= family(b, "fluxori_worker_exits_total", "counter",
+		      "Worker processes that drained and exited (swaps, shutdowns).") < 0;
 	for (g = a->groups; g < a->groups + a->ngroups; g++)
-		sample(b, "fluxori_worker_exits_total", labels(lab, g->name, NULL, NULL, NULL), g->exited);
-	family(b, "fluxori_worker_resident_bytes", "gauge", "Resident memory of each running worker process.");
+		bad |= sample(b, "fluxori_worker_exits_total", labels(lab, g->name, NULL, NULL, NULL), g->exited) < 0;
+	bad |= family(b, "fluxori_worker_resident_bytes", "gauge", "Resident memory of each running worker process.") <
+	       0;
 	for (size_t i = 0; i < a->nprocs; i++)
 		if (a->procs[i].rss >= 0) {
 			char pid[16];
 
 			if (fx_str_fmt(pid, sizeof(pid), "%d", a->procs[i].pid) < 0)
 				continue;
-			sample(b, "fluxori_worker_resident_bytes", labels(lab, a->procs[i].group, NULL, "pid", pid),
-			       (unsigned long long)a->procs[i].rss);
+			bad |= sample(b, "fluxori_worker_resident_bytes",
+				      labels(lab, a->procs[i].group, NULL, "pid", pid),
+				      (unsigned long long)a->procs[i].rss) < 0;
 		}
+	return bad ? -1 : 0;
 }
 
 static int by_name(const void *a, const void *b)
@@ -727,7 +751,7 @@ int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
 	struct agg *a;
 	struct dirent *d;
 	DIR *dp;
-	int lock;
+	int lock, bad;
 
 	if (!dir || !*dir)
 		return fx_err_set(e, 503, "UNAVAILABLE", "metrics are off: FLUXORI_METRICS_DIR is not set");
@@ -751,8 +775,8 @@ int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
 	close(lock);
 	qsort(a->groups, a->ngroups, sizeof(a->groups[0]), by_name);
 	fx_buf_init(&lab, 1024);
-	render(a, out, &lab);
+	bad = render(a, out, &lab) < 0;
 	fx_buf_cleanup(&lab);
 	free(a);
-	return 0;
+	return bad ? FX_ERR_INTERNAL(e, "metrics text over %zu bytes", out->max) : 0;
 }

@@ -305,7 +305,7 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 	size_t n = 0, shown;
 	json_object *out = NULL, *data;
 	struct fx_buf token;
-	int rc = -1;
+	int rc = -1, made;
 
 	fx_buf_init(&token, 8192);
 	fx_query_limit(q, page_size + 1);
@@ -332,9 +332,14 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 			nc++;
 		}
 		fx_value_string(&cur[nc++], last->id, strlen(last->id));
-		fx_page_token_make(sig, cur, nc, &token);
+		made = fx_page_token_make(sig, cur, nc, &token);
 		for (size_t i = 0; i < nc; i++)
 			fx_value_cleanup(&cur[i]);
+		/* Without a token the client would take this page for the last. */
+		if (made < 0) {
+			FX_ERR_INTERNAL(e, "next page token over %zu bytes", token.max);
+			goto done;
+		}
 		json_object_object_add(out, "nextPageToken", json_object_new_string(token.data ? token.data : ""));
 	}
 	rc = fx_resp_json(r, 200, out);

@@ -89,11 +89,12 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 			FX_ERR_INTERNAL(&e, "handler failed without an error");
 		if (e.code >= 500)
 			fx_log_error("%s %s: %s", r->method, r->path, e.message);
-		fx_resp_error(r, &e);
+		/* -1 means the client went away: the request log line below still records the answer. */
+		fx_ignore(fx_resp_error(r, &e));
 	} else if (!r->status) {
 		FX_ERR_INTERNAL(&e, "handler sent no response");
 		fx_log_error("%s %s: %s", r->method, r->path, e.message);
-		fx_resp_error(r, &e);
+		fx_ignore(fx_resp_error(r, &e)); /* as above */
 	}
 
 	memset(&lr, 0, sizeof(lr));
@@ -144,7 +145,7 @@ static void *serve(void *arg)
 		fx_metrics_in_flight(1);
 		fx_err_clear(&e);
 		if (fx_req_init(&r, fcgi.envp, fcgi.in, fcgi.out, &arena, &e) < 0) {
-			fx_resp_error(&r, &e);
+			fx_ignore(fx_resp_error(&r, &e)); /* a client that went away needs no answer */
 			fx_metrics_request(-1, r.status, elapsed_s(&r.start));
 		} else {
 			fx_worker_handle(the_app, &r);
