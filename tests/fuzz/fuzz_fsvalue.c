@@ -29,7 +29,7 @@ static void round_trip(const struct fx_value *v, bool fields)
 	if (!fx_value_equal(&copy, v))
 		abort();
 	json_object_put(fx_value_to_plain(v));
-	(void)fx_value_check(v, &e);
+	fx_ignore(fx_value_check(v, &e));
 	fx_value_cleanup(&back);
 	fx_value_cleanup(&copy);
 	json_object_put(j);

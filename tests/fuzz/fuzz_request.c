@@ -92,8 +92,8 @@ static void handle(struct fx_req *r)
 	}
 	r->principal = &who;
 	fx_err_clear(&e);
-	(void)fx_req_query_allow(r, allowed, &e);
-	(void)fx_page_size(r, &n, &e);
+	fx_ignore(fx_req_query_allow(r, allowed, &e));
+	fx_ignore(fx_page_size(r, &n, &e));
 	s = fx_req_query(r, "pageToken");
 	if (s && fx_page_token_read(s, "fuzz", &cursor, &e) == 0)
 		fx_value_cleanup(&cursor);

@@ -36,9 +36,9 @@ struct testserver *test_cert_server(void)
 	struct fx_buf json;
 
 	fx_buf_init(&json, 16384);
-	fx_buf_puts(&json, "{\"kid1\":");
-	fx_buf_json_string(&json, cert, strlen(cert));
-	fx_buf_puts(&json, "}");
+	cr_assert_eq(fx_buf_puts(&json, "{\"kid1\":"), 0);
+	cr_assert_eq(fx_buf_json_string(&json, cert, strlen(cert)), 0);
+	cr_assert_eq(fx_buf_puts(&json, "}"), 0);
 	ts_reply(ts, 200, "Cache-Control: public, max-age=3600\r\nContent-Type: application/json\r\n", json.data);
 	fx_buf_cleanup(&json);
 	free(cert);

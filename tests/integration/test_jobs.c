@@ -73,17 +73,17 @@ static char *oidc_token(const struct oidc *o)
 
 	fx_buf_init(&tok, 1 << 16);
 	fx_buf_init(&payload, 4096);
-	fx_buf_printf(&payload,
+	cr_assert_eq(fx_buf_printf(&payload,
 		      "{\"iss\":\"https://accounts.google.com\",\"aud\":\"%s\",\"azp\":\"1137\",\"sub\":\"1137\","
 		      "\"email\":\"%s\",\"email_verified\":%s,\"iat\":%ld,\"exp\":%ld}",
-		      o->aud, o->email, o->verified ? "true" : "false", now - 10, now + o->exp_offset);
-	fx_b64url_append(&tok, header, strlen(header));
-	fx_buf_puts(&tok, ".");
-	fx_b64url_append(&tok, payload.data, payload.len);
+		      o->aud, o->email, o->verified ? "true" : "false", now - 10, now + o->exp_offset), 0);
+	cr_assert_eq(fx_b64url_append(&tok, header, strlen(header)), 0);
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
+	cr_assert_eq(fx_b64url_append(&tok, payload.data, payload.len), 0);
 	cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
 	cr_assert_eq(EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)tok.data, tok.len), 1);
-	fx_buf_puts(&tok, ".");
-	fx_b64url_append(&tok, sig, sig_len);
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
+	cr_assert_eq(fx_b64url_append(&tok, sig, sig_len), 0);
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(key);
 	BIO_free(bio);

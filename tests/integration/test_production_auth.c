@@ -58,14 +58,14 @@ static char *mint(enum alg alg, const char *uid)
 
 	fx_buf_init(&tok, 1 << 16);
 	fx_buf_init(&payload, 4096);
-	fx_buf_printf(
+	cr_assert_eq(fx_buf_printf(
 		&payload,
 		"{\"iss\":\"https://securetoken.google.com/demo-fluxori\",\"aud\":\"demo-fluxori\",\"sub\":\"%s\","
 		"\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\"}",
-		uid, now - 10, now - 10, now + 3600, uid);
-	fx_b64url_append(&tok, header, strlen(header));
-	fx_buf_puts(&tok, ".");
-	fx_b64url_append(&tok, payload.data, payload.len);
+		uid, now - 10, now - 10, now + 3600, uid), 0);
+	cr_assert_eq(fx_b64url_append(&tok, header, strlen(header)), 0);
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
+	cr_assert_eq(fx_b64url_append(&tok, payload.data, payload.len), 0);
 	if (alg == RS256_SIGNER1 || alg == RS256_SIGNER2) {
 		char *pem = test_slurp(test_data(alg == RS256_SIGNER1 ? "signer1.key.pem" : "signer2.key.pem"));
 		BIO *bio = BIO_new_mem_buf(pem, -1);
@@ -89,9 +89,9 @@ static char *mint(enum alg alg, const char *uid)
 	} else {
 		sig_len = 0;
 	}
-	fx_buf_puts(&tok, ".");
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
 	if (sig_len)
-		fx_b64url_append(&tok, sig, sig_len);
+		cr_assert_eq(fx_b64url_append(&tok, sig, sig_len), 0);
 	fx_buf_cleanup(&payload);
 	return fx_buf_take(&tok);
 }

@@ -44,8 +44,8 @@ static size_t keep_body(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct fx_buf *b = ctx;
 
-	fx_buf_append(b, p, size * nmemb);
-	return size * nmemb;
+	/* Past the cap: 0 makes curl fail the transfer. */
+	return fx_buf_append(b, p, size * nmemb) < 0 ? 0 : size * nmemb;
 }
 
 /* True when GET / answers 200 "Ok". */

@@ -176,7 +176,7 @@ Test(b64, append_respects_the_buffer_cap)
 	struct fx_buf b;
 
 	fx_buf_init(&b, 10);
-	fx_buf_puts(&b, "x=");
+	cr_assert_eq(fx_buf_puts(&b, "x="), 0);
 	cr_assert_eq(fx_b64_append(&b, "foobar", 6), 0);
 	cr_assert_str_eq(b.data, "x=Zm9vYmFy");
 	cr_assert_eq(fx_b64url_append(&b, "f", 1), -1);

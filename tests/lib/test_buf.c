@@ -34,7 +34,7 @@ Test(buf, json_string_escapes_quotes_controls_and_keeps_utf8)
 	const char in[] = "a\"b\\c\n\x01 é";
 
 	fx_buf_init(&b, 100);
-	fx_buf_json_string(&b, in, strlen(in));
+	cr_assert_eq(fx_buf_json_string(&b, in, strlen(in)), 0);
 	cr_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u0001 é\"");
 	fx_buf_cleanup(&b);
 }

@@ -32,108 +32,108 @@ Test(csv, joins_cells_with_commas_and_ends_rows_with_crlf)
 
 Test(csv, keeps_empty_cells_in_their_place)
 {
-	fx_csv_text(&b, "");
-	fx_csv_text(&b, NULL);
-	fx_csv_text(&b, "x");
-	fx_csv_text(&b, "");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, ""), 0);
+	cr_assert_eq(fx_csv_text(&b, NULL), 0);
+	cr_assert_eq(fx_csv_text(&b, "x"), 0);
+	cr_assert_eq(fx_csv_text(&b, ""), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, ",,x,\r\n");
 }
 
 Test(csv, quotes_a_cell_holding_a_comma)
 {
-	fx_csv_text(&b, "Smith, J");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "Smith, J"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "\"Smith, J\"\r\n");
 }
 
 Test(csv, doubles_quotes_inside_a_quoted_cell)
 {
-	fx_csv_text(&b, "The \"Big\" Shop");
-	fx_csv_text(&b, "\"");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "The \"Big\" Shop"), 0);
+	cr_assert_eq(fx_csv_text(&b, "\""), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "\"The \"\"Big\"\" Shop\",\"\"\"\"\r\n");
 }
 
 Test(csv, quotes_cells_holding_line_breaks)
 {
-	fx_csv_text(&b, "line1\nline2");
-	fx_csv_text(&b, "a\rb");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "line1\nline2"), 0);
+	cr_assert_eq(fx_csv_text(&b, "a\rb"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "\"line1\nline2\",\"a\rb\"\r\n");
 }
 
 Test(csv, leaves_plain_text_and_utf8_unquoted)
 {
-	fx_csv_text(&b, "Pap & vleis: 2 × R49 — lekker");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "Pap & vleis: 2 × R49 — lekker"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "Pap & vleis: 2 × R49 — lekker\r\n");
 }
 
 Test(csv, prefixes_formula_starts_with_a_single_quote)
 {
-	fx_csv_text(&b, "=SUM(A1)");
-	fx_csv_text(&b, "+27 82 555 0101");
-	fx_csv_text(&b, "-2+3");
-	fx_csv_text(&b, "@cmd");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "=SUM(A1)"), 0);
+	cr_assert_eq(fx_csv_text(&b, "+27 82 555 0101"), 0);
+	cr_assert_eq(fx_csv_text(&b, "-2+3"), 0);
+	cr_assert_eq(fx_csv_text(&b, "@cmd"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "'=SUM(A1),'+27 82 555 0101,'-2+3,'@cmd\r\n");
 }
 
 Test(csv, prefixes_tab_and_cr_starts_and_still_quotes_the_cr)
 {
-	fx_csv_text(&b, "\t=1");
-	fx_csv_text(&b, "\r=1");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "\t=1"), 0);
+	cr_assert_eq(fx_csv_text(&b, "\r=1"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "'\t=1,\"'\r=1\"\r\n");
 }
 
 Test(csv, quotes_a_guarded_formula_that_holds_a_comma_or_quote)
 {
-	fx_csv_text(&b, "=HYPERLINK(\"http://x\",\"y\")");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "=HYPERLINK(\"http://x\",\"y\")"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\r\n");
 }
 
 Test(csv, does_not_guard_a_formula_character_after_the_start)
 {
-	fx_csv_text(&b, "A=B");
-	fx_csv_text(&b, " =1");
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_text(&b, "A=B"), 0);
+	cr_assert_eq(fx_csv_text(&b, " =1"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "A=B, =1\r\n");
 }
 
 Test(csv, writes_cents_as_rand_with_two_decimals)
 {
-	fx_csv_cents(&b, 123450);
-	fx_csv_cents(&b, 5);
-	fx_csv_cents(&b, 0);
-	fx_csv_cents(&b, 100);
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_cents(&b, 123450), 0);
+	cr_assert_eq(fx_csv_cents(&b, 5), 0);
+	cr_assert_eq(fx_csv_cents(&b, 0), 0);
+	cr_assert_eq(fx_csv_cents(&b, 100), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "1234.50,0.05,0.00,1.00\r\n");
 }
 
 Test(csv, keeps_the_minus_sign_of_negative_amounts)
 {
-	fx_csv_cents(&b, -5);
-	fx_csv_cents(&b, -123450);
-	fx_csv_int(&b, -7);
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_cents(&b, -5), 0);
+	cr_assert_eq(fx_csv_cents(&b, -123450), 0);
+	cr_assert_eq(fx_csv_int(&b, -7), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "-0.05,-1234.50,-7\r\n", "numbers are not text: no ' prefix");
 }
 
 Test(csv, formats_the_int64_extremes)
 {
-	fx_csv_cents(&b, INT64_MIN);
-	fx_csv_cents(&b, INT64_MAX);
-	fx_csv_int(&b, INT64_MIN);
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_cents(&b, INT64_MIN), 0);
+	cr_assert_eq(fx_csv_cents(&b, INT64_MAX), 0);
+	cr_assert_eq(fx_csv_int(&b, INT64_MIN), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "-92233720368547758.08,92233720368547758.07,-9223372036854775808\r\n");
 }
 
 Test(csv, an_empty_row_is_a_bare_crlf)
 {
-	fx_csv_end_row(&b);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
 	cr_assert_str_eq(b.data, "\r\n");
 }
 

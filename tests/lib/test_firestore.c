@@ -655,7 +655,7 @@ static int read_write_then_fail(struct fx_txn *t, void *ctx, struct fx_err *e)
 	fx_doc_cleanup(&d);
 	fx_value_map(&fields);
 	fx_map_set_int(&fields, "n", 1);
-	fx_write_create(t->writes, name, &fields, NULL, e);
+	cr_assert_eq(fx_write_create(t->writes, name, &fields, NULL, e), 0);
 	fx_value_cleanup(&fields);
 	free(name);
 	fx_err_invalid(e, "quantity", "quantity must be positive");

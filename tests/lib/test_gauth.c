@@ -57,7 +57,7 @@ static char *slurp(const char *path)
 	cr_assert(f, "cannot open %s", path);
 	fx_buf_init(&b, 1 << 20);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fx_buf_append(&b, chunk, n);
+		cr_assert_eq(fx_buf_append(&b, chunk, n), 0);
 	fclose(f);
 	return fx_buf_take(&b);
 }
@@ -116,9 +116,9 @@ static void sign_blob(const struct ts_request *req, struct ts_response *resp)
 	EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, sa_private);
 	EVP_DigestSign(ctx, sig, &sig_len, data, n);
 	fx_buf_init(&body, 4096);
-	fx_buf_puts(&body, "{\"keyId\":\"k1\",\"signedBlob\":\"");
-	fx_b64_append(&body, sig, sig_len);
-	fx_buf_puts(&body, "\"}");
+	cr_assert_eq(fx_buf_puts(&body, "{\"keyId\":\"k1\",\"signedBlob\":\""), 0);
+	cr_assert_eq(fx_b64_append(&body, sig, sig_len), 0);
+	cr_assert_eq(fx_buf_puts(&body, "\"}"), 0);
 	answer(resp, 200, body.data);
 	fx_buf_cleanup(&body);
 out:

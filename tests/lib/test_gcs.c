@@ -440,7 +440,7 @@ static long plain_call(const char *method, const char *url, const char *const *h
 	cr_assert_eq(fx_httpc_do(&req, &resp, &err), 0, "%s %s: %s", method, url, err.message);
 	status = resp.status;
 	if (answer)
-		fx_buf_append(answer, resp.body.data ? resp.body.data : "", resp.body.len);
+		cr_assert_eq(fx_buf_append(answer, resp.body.data ? resp.body.data : "", resp.body.len), 0);
 	fx_httpc_resp_cleanup(&resp);
 	return status;
 }

@@ -49,7 +49,7 @@ static char *slurp(const char *name)
 	cr_assert(f, "cannot open %s", path);
 	fx_buf_init(&b, 1 << 20);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fx_buf_append(&b, chunk, n);
+		cr_assert_eq(fx_buf_append(&b, chunk, n), 0);
 	fclose(f);
 	return fx_buf_take(&b);
 }
@@ -87,17 +87,17 @@ static void serve_keys(struct testserver *ts, const char *cache_control, int nke
 	va_list ap;
 
 	fx_buf_init(&b, TS_MAX_BODY - 1);
-	fx_buf_puts(&b, "{");
+	cr_assert_eq(fx_buf_puts(&b, "{"), 0);
 	va_start(ap, nkeys);
 	for (int i = 0; i < nkeys; i++) {
 		const char *kid = va_arg(ap, const char *);
 		const char *pem = va_arg(ap, const char *);
 
-		fx_buf_printf(&b, "%s\"%s\":", i ? "," : "", kid);
-		fx_buf_json_string(&b, pem, strlen(pem));
+		cr_assert_eq(fx_buf_printf(&b, "%s\"%s\":", i ? "," : "", kid), 0);
+		cr_assert_eq(fx_buf_json_string(&b, pem, strlen(pem)), 0);
 	}
 	va_end(ap);
-	fx_buf_puts(&b, "}");
+	cr_assert_eq(fx_buf_puts(&b, "}"), 0);
 	if (cache_control)
 		snprintf(headers, sizeof(headers), "Cache-Control: %s\r\nContent-Type: application/json\r\n",
 			 cache_control);
@@ -179,20 +179,20 @@ static struct spec firebase_spec(void)
 
 static void member(struct fx_buf *b, const char *key, const char *s, long n, bool is_string)
 {
-	fx_buf_printf(b, "%s\"%s\":", b->len > 1 ? "," : "", key);
+	cr_assert_eq(fx_buf_printf(b, "%s\"%s\":", b->len > 1 ? "," : "", key), 0);
 	if (is_string)
-		fx_buf_json_string(b, s, strlen(s));
+		cr_assert_eq(fx_buf_json_string(b, s, strlen(s)), 0);
 	else
-		fx_buf_printf(b, "%ld", n);
+		cr_assert_eq(fx_buf_printf(b, "%ld", n), 0);
 }
 
 static void payload_json(const struct spec *s, struct fx_buf *b, const char *sub)
 {
 	if (s->raw_payload) {
-		fx_buf_puts(b, s->raw_payload);
+		cr_assert_eq(fx_buf_puts(b, s->raw_payload), 0);
 		return;
 	}
-	fx_buf_puts(b, "{");
+	cr_assert_eq(fx_buf_puts(b, "{"), 0);
 	if (s->iss)
 		member(b, "iss", s->iss, 0, true);
 	if (s->aud)
@@ -206,8 +206,8 @@ static void payload_json(const struct spec *s, struct fx_buf *b, const char *sub
 	if (!s->no_exp)
 		member(b, "exp", NULL, s->exp, false);
 	if (s->extra)
-		fx_buf_printf(b, "%s%s", b->len > 1 ? "," : "", s->extra);
-	fx_buf_puts(b, "}");
+		cr_assert_eq(fx_buf_printf(b, "%s%s", b->len > 1 ? "," : "", s->extra), 0);
+	cr_assert_eq(fx_buf_puts(b, "}"), 0);
 }
 
 static void sign_input(const struct spec *s, const char *input, struct fx_buf *out)
@@ -234,7 +234,7 @@ static void sign_input(const struct spec *s, const char *input, struct fx_buf *o
 		EVP_MD_CTX_free(ctx);
 		break;
 	}
-	fx_b64url_append(out, sig, sig_len);
+	cr_assert_eq(fx_b64url_append(out, sig, sig_len), 0);
 }
 
 /* Mints the token s describes; the caller frees it. */
@@ -246,29 +246,29 @@ static char *mint(const struct spec *s)
 	fx_buf_init(&tok, 1 << 16);
 	fx_buf_init(&json, 1 << 16);
 	fx_buf_init(&sig, 4096);
-	fx_b64url_append(&tok, s->header, strlen(s->header));
-	fx_buf_puts(&tok, ".");
+	cr_assert_eq(fx_b64url_append(&tok, s->header, strlen(s->header)), 0);
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
 	payload_json(s, &json, s->sub);
-	fx_b64url_append(&tok, json.data, json.len);
+	cr_assert_eq(fx_b64url_append(&tok, json.data, json.len), 0);
 	sign_input(s, tok.data, &sig);
 	if (s->tamper) {
 		/* Same header and signature, another subject. */
 		tok.len = (size_t)(strchr(tok.data, '.') - tok.data) + 1;
 		fx_buf_reset(&json);
 		payload_json(s, &json, "uid_mallory");
-		fx_b64url_append(&tok, json.data, json.len);
+		cr_assert_eq(fx_b64url_append(&tok, json.data, json.len), 0);
 	}
 	switch (s->shape) {
-	case SHAPE_OK: fx_buf_printf(&tok, ".%s", sig.data ? sig.data : ""); break;
+	case SHAPE_OK: cr_assert_eq(fx_buf_printf(&tok, ".%s", sig.data ? sig.data : ""), 0); break;
 	case SHAPE_TWO_SEGMENTS: break;
-	case SHAPE_FOUR_SEGMENTS: fx_buf_printf(&tok, ".%s.e30", sig.data); break;
-	case SHAPE_PADDED: fx_buf_printf(&tok, "=.%s", sig.data); break;
+	case SHAPE_FOUR_SEGMENTS: cr_assert_eq(fx_buf_printf(&tok, ".%s.e30", sig.data), 0); break;
+	case SHAPE_PADDED: cr_assert_eq(fx_buf_printf(&tok, "=.%s", sig.data), 0); break;
 	case SHAPE_BAD_CHAR:
 		dot = strchr(tok.data, '.');
 		dot[1] = '*';
-		fx_buf_printf(&tok, ".%s", sig.data);
+		cr_assert_eq(fx_buf_printf(&tok, ".%s", sig.data), 0);
 		break;
-	case SHAPE_EMPTY_SIGNATURE: fx_buf_puts(&tok, "."); break;
+	case SHAPE_EMPTY_SIGNATURE: cr_assert_eq(fx_buf_puts(&tok, "."), 0); break;
 	}
 	fx_buf_cleanup(&json);
 	fx_buf_cleanup(&sig);

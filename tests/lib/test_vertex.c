@@ -51,7 +51,7 @@ static char *slurp(const char *path)
 	cr_assert(f, "cannot open %s", path);
 	fx_buf_init(&b, 1 << 20);
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fx_buf_append(&b, chunk, n);
+		cr_assert_eq(fx_buf_append(&b, chunk, n), 0);
 	fclose(f);
 	return fx_buf_take(&b);
 }
