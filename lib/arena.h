@@ -7,6 +7,8 @@
 #ifndef FX_ARENA_H
 #define FX_ARENA_H
 
+#include "err.h"
+
 #include <stddef.h>
 
 struct fx_arena_block;
@@ -26,13 +28,13 @@ void fx_arena_cleanup(struct fx_arena *a);
 void fx_arena_reset(struct fx_arena *a);
 
 /* Returns n bytes aligned for any type, or NULL when over budget. */
-void *fx_arena_alloc(struct fx_arena *a, size_t n);
+FX_MUST_USE void *fx_arena_alloc(struct fx_arena *a, size_t n);
 
 /* Copies n bytes of s plus a NUL; NULL when over budget. */
-char *fx_arena_strndup(struct fx_arena *a, const char *s, size_t n);
-char *fx_arena_strdup(struct fx_arena *a, const char *s);
+FX_MUST_USE char *fx_arena_strndup(struct fx_arena *a, const char *s, size_t n);
+FX_MUST_USE char *fx_arena_strdup(struct fx_arena *a, const char *s);
 
 /* Formats into arena memory; NULL when over budget. */
-char *fx_arena_printf(struct fx_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FX_MUST_USE char *fx_arena_printf(struct fx_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -38,13 +38,13 @@ struct fx_principal {
 extern const char *const fx_profile_hidden[];
 
 /* Decides r->route's access for r; sets r->principal. 401/403/503 on refusal. */
-int fx_authz_request(struct fx_req *r, struct fx_err *e);
+FX_MUST_USE int fx_authz_request(struct fx_req *r, struct fx_err *e);
 
 /* Forgets the cached profile of uid in every process of this container (after a change to users/{uid}). */
 void fx_authz_forget(const char *uid);
 
 /* Role names as in the contract; fx_role_parse returns -1 for others. */
 const char *fx_role_name(enum fx_role role);
-int fx_role_parse(const char *s);
+FX_MUST_USE int fx_role_parse(const char *s);
 
 #endif

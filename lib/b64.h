@@ -27,16 +27,16 @@ size_t fx_b64_decoded_max(size_t n);
  * Returns 0, or -1 with 500 INTERNAL when out_len is below
  * fx_b64_encoded_len(n) + 1 (out is then left as "").
  */
-int fx_b64_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
+FX_MUST_USE int fx_b64_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
 
 /* Like fx_b64_encode, in the base64url alphabet without padding. */
-int fx_b64url_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
+FX_MUST_USE int fx_b64url_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
 
 /* Appends the padded standard encoding of p to b; -1 (b unchanged) past its cap. */
-int fx_b64_append(struct fx_buf *b, const void *p, size_t n);
+FX_MUST_USE int fx_b64_append(struct fx_buf *b, const void *p, size_t n);
 
 /* Appends the unpadded base64url encoding of p to b; same contract. */
-int fx_b64url_append(struct fx_buf *b, const void *p, size_t n);
+FX_MUST_USE int fx_b64url_append(struct fx_buf *b, const void *p, size_t n);
 
 /*
  * Decodes n characters of padded standard base64 into out (at most out_len
@@ -46,12 +46,12 @@ int fx_b64url_append(struct fx_buf *b, const void *p, size_t n);
  * fit in out_len. out is not NUL-terminated; on failure its contents are
  * unspecified (but nothing past out_len is written).
  */
-int fx_b64_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
+FX_MUST_USE int fx_b64_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
 
 /*
  * Decodes base64url; padding is optional but, when present, must make the
  * length a multiple of 4. Otherwise the contract of fx_b64_decode.
  */
-int fx_b64url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
+FX_MUST_USE int fx_b64url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
 
 #endif

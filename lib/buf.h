@@ -6,6 +6,8 @@
 #ifndef FX_BUF_H
 #define FX_BUF_H
 
+#include "err.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -26,19 +28,19 @@ void fx_buf_cleanup(struct fx_buf *b);
 void fx_buf_reset(struct fx_buf *b);
 
 /* Appends n bytes; returns 0, or -1 when the cap would be exceeded. */
-int fx_buf_append(struct fx_buf *b, const void *p, size_t n);
+FX_MUST_USE int fx_buf_append(struct fx_buf *b, const void *p, size_t n);
 
 /* Appends a C string; same contract as fx_buf_append. */
-int fx_buf_puts(struct fx_buf *b, const char *s);
+FX_MUST_USE int fx_buf_puts(struct fx_buf *b, const char *s);
 
 /* Appends formatted text; same contract as fx_buf_append. */
-int fx_buf_printf(struct fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FX_MUST_USE int fx_buf_printf(struct fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* fx_buf_printf with a va_list. */
-int fx_buf_vprintf(struct fx_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+FX_MUST_USE int fx_buf_vprintf(struct fx_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Appends s as a JSON string literal (with quotes); same contract. */
-int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n);
+FX_MUST_USE int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n);
 
 /* Gives the data away (caller frees) and leaves b empty. Never NULL. */
 char *fx_buf_take(struct fx_buf *b);

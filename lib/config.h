@@ -53,7 +53,7 @@ struct fx_config {
  * FLUXORI_ENV_FILE, else ./.env if it exists). Returns 0, or -1 with e
  * naming the offending variable.
  */
-int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e);
+FX_MUST_USE int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e);
 
 /* The process-wide configuration set by fx_config_set (read-only). */
 const struct fx_config *fx_cfg(void);

@@ -18,20 +18,22 @@
 #ifndef FX_CSV_H
 #define FX_CSV_H
 
+#include "err.h"
+
 #include "buf.h"
 
 #include <stdint.h>
 
 /* Appends text cell s (NULL is an empty cell), escaped as above. 0, or -1 at the cap. */
-int fx_csv_text(struct fx_buf *b, const char *s);
+FX_MUST_USE int fx_csv_text(struct fx_buf *b, const char *s);
 
 /* Appends an integer cell ("-12"). 0, or -1 at the cap. */
-int fx_csv_int(struct fx_buf *b, int64_t n);
+FX_MUST_USE int fx_csv_int(struct fx_buf *b, int64_t n);
 
 /* Appends cents as rand with two decimals: 123450 -> "1234.50", -5 -> "-0.05". 0, or -1 at the cap. */
-int fx_csv_cents(struct fx_buf *b, int64_t cents);
+FX_MUST_USE int fx_csv_cents(struct fx_buf *b, int64_t cents);
 
 /* Ends the current row with CRLF (a row without cells is an empty line). 0, or -1 at the cap. */
-int fx_csv_end_row(struct fx_buf *b);
+FX_MUST_USE int fx_csv_end_row(struct fx_buf *b);
 
 #endif

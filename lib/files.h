@@ -31,13 +31,13 @@ extern const char *const fx_file_kinds[]; /* product_image, document, report, up
 extern const char *const fx_file_types[]; /* the Content-Type allowlist */
 
 /* 400 naming field unless ctype is on the allowlist (parameters such as charset ignored). */
-int fx_file_check_type(const char *ctype, const char *field, struct fx_err *e);
+FX_MUST_USE int fx_file_check_type(const char *ctype, const char *field, struct fx_err *e);
 
 /* 400 naming field unless a file of kind may hold ctype (product images are images). */
-int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e);
+FX_MUST_USE int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e);
 
 /* 400 when the first bytes of a file contradict its declared type (magic numbers; CSV must be UTF-8). */
-int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx_err *e);
+FX_MUST_USE int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx_err *e);
 
 /*
  * The object-safe form of a client's file name: the last path segment,
@@ -46,13 +46,13 @@ int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx
  * 400 for a name that is empty, longer than 255 bytes or has control
  * characters.
  */
-int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e);
+FX_MUST_USE int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e);
 
 /* Stores data as a new ready file of the caller's organization; out gets its document. */
-int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
-		  const char *product_id, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data,
+			      size_t n, const char *product_id, struct fx_doc *out, struct fx_err *e);
 
 /* The API JSON of a file document; with_url adds a 15-minute signed downloadUrl (ready files only). */
-json_object *fx_file_json(const struct fx_doc *doc, bool with_url, struct fx_err *e);
+FX_MUST_USE json_object *fx_file_json(const struct fx_doc *doc, bool with_url, struct fx_err *e);
 
 #endif

@@ -51,7 +51,7 @@
 #define FX_FS_MAX_WRITES 500
 
 /* Checks that Firestore answers (a read of a document that need not exist). */
-int fx_firestore_ping(struct fx_err *e);
+FX_MUST_USE int fx_firestore_ping(struct fx_err *e);
 
 /* A fetched document. fields is an FX_V_MAP value; everything owned by the struct. */
 struct fx_doc {
@@ -79,7 +79,7 @@ char *fx_fs_name(const char *rel_path);
  * Reads the document at rel_path into *out (overwritten; on failure left
  * zeroed). Returns 0, or -1 with 404 NOT_FOUND when it does not exist.
  */
-int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e);
 
 /*
  * Creates the document at rel_path (a client-chosen id) with fields (an
@@ -90,7 +90,7 @@ int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e);
  * write's time. -1 with 409 ALREADY_EXISTS when it exists, 400 for a bad
  * path or value.
  */
-int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out, struct fx_err *e);
 
 /*
  * Commits writes (a json array of at most FX_FS_MAX_WRITES Write objects
@@ -101,11 +101,11 @@ int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_
  * exists:true precondition fails, 409 ALREADY_EXISTS for exists:false, 409
  * FAILED_PRECONDITION for a stale updateTime, 409 ABORTED on contention.
  */
-int fx_fs_commit(json_object *writes, const char *transaction, char commit_time[40], char (*update_times)[40],
-		 struct fx_err *e);
+FX_MUST_USE int fx_fs_commit(json_object *writes, const char *transaction, char commit_time[40],
+			     char (*update_times)[40], struct fx_err *e);
 
 /* Deletes the document at rel_path; a missing document is not an error. */
-int fx_fs_delete(const char *rel_path, struct fx_err *e);
+FX_MUST_USE int fx_fs_delete(const char *rel_path, struct fx_err *e);
 
 /*
  * Runs q under parent_rel ("" = root collections, or a document path for
@@ -113,8 +113,8 @@ int fx_fs_delete(const char *rel_path, struct fx_err *e);
  * *docs (a malloc'd array for fx_docs_free, NULL when *n is 0) and *n, or
  * -1 with *docs NULL and *n 0; 400 when fx_query_build refuses q.
  */
-int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
-		size_t *n, struct fx_err *e);
+FX_MUST_USE int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *transaction,
+			    struct fx_doc **docs, size_t *n, struct fx_err *e);
 
 /*
  * Reads n (at most FX_FS_MAX_BATCH_GET) documents at once, inside
@@ -122,8 +122,8 @@ int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *tr
  * rel_paths[i], a missing document has name NULL and an empty fields map;
  * a path may repeat. On failure out[0..n) is left zeroed.
  */
-int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
-		    struct fx_err *e);
+FX_MUST_USE int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
+				struct fx_err *e);
 
 /* ---- transactions ---- */
 
@@ -162,6 +162,6 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
  * setting e gives 500 INTERNAL). Gives up with 409 ABORTED and
  * e->retry_after = 1.
  */
-int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e);
+FX_MUST_USE int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e);
 
 #endif

@@ -38,7 +38,7 @@ void fx_query_free(struct fx_query *q);
  * where or a cursor) is read as a document id and turned into a reference,
  * and cursor documents must lie in this parent. 400 for a malformed parent.
  */
-int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e);
+FX_MUST_USE int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e);
 
 /*
  * Adds a filter (several are ANDed). op is one of "==", "<", "<=", ">",
@@ -49,11 +49,11 @@ int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e);
  * FX_QUERY_MAX_IN, not-in FX_QUERY_MAX_NOT_IN values). 400 on a bad path,
  * op or value.
  */
-int fx_query_where(struct fx_query *q, const char *field_path, const char *op, const struct fx_value *v,
-		   struct fx_err *e);
+FX_MUST_USE int fx_query_where(struct fx_query *q, const char *field_path, const char *op, const struct fx_value *v,
+			       struct fx_err *e);
 
 /* Appends an orderBy on field_path. */
-int fx_query_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e);
+FX_MUST_USE int fx_query_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e);
 
 /* Sets the limit (the last call wins); n < 0 removes it. */
 void fx_query_limit(struct fx_query *q, int n);
@@ -62,7 +62,7 @@ void fx_query_limit(struct fx_query *q, int n);
 void fx_query_offset(struct fx_query *q, int n);
 
 /* Projection to paths[0..n) (the last call wins); n == 0 selects only __name__. */
-int fx_query_select(struct fx_query *q, const char *const *paths, size_t n, struct fx_err *e);
+FX_MUST_USE int fx_query_select(struct fx_query *q, const char *const *paths, size_t n, struct fx_err *e);
 
 enum fx_cursor { FX_CURSOR_START_AT, FX_CURSOR_START_AFTER, FX_CURSOR_END_AT, FX_CURSOR_END_BEFORE };
 
@@ -73,8 +73,8 @@ enum fx_cursor { FX_CURSOR_START_AT, FX_CURSOR_START_AFTER, FX_CURSOR_END_AT, FX
  * entries is refused by fx_query_build. For "__name__" a reference, or with
  * fx_query_parent a document id string.
  */
-int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_value *values, size_t n,
-		    struct fx_err *e);
+FX_MUST_USE int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_value *values, size_t n,
+				struct fx_err *e);
 
 /*
  * Sets a cursor from a document snapshot (doc_name and its fields map, as
@@ -84,14 +84,14 @@ int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_va
  * cursor values from the document. The document must belong to the
  * queried collection; a missing order field is refused at build.
  */
-int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *doc_name, const struct fx_value *fields,
-			struct fx_err *e);
+FX_MUST_USE int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *doc_name,
+				    const struct fx_value *fields, struct fx_err *e);
 
 /* Shorthands for fx_query_cursor. */
-int fx_query_start_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
-int fx_query_start_after(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
-int fx_query_end_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
-int fx_query_end_before(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
+FX_MUST_USE int fx_query_start_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
+FX_MUST_USE int fx_query_start_after(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
+FX_MUST_USE int fx_query_end_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
+FX_MUST_USE int fx_query_end_before(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e);
 
 /*
  * The StructuredQuery JSON (the value of "structuredQuery" in a runQuery
@@ -99,6 +99,6 @@ int fx_query_end_before(struct fx_query *q, const struct fx_value *values, size_
  * id, more cursor values than orderBy entries, snapshot lacking an order
  * field, "__name__" string without a parent).
  */
-json_object *fx_query_build(const struct fx_query *q, struct fx_err *e);
+FX_MUST_USE json_object *fx_query_build(const struct fx_query *q, struct fx_err *e);
 
 #endif

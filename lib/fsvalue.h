@@ -155,7 +155,7 @@ bool fx_value_equal(const struct fx_value *a, const struct fx_value *b);
  * FX_FIELD_NAME_MAX bytes. Fails with 502 INTERNAL "bad firestore value:
  * <what> at <path>".
  */
-int fx_value_decode(json_object *typed, struct fx_value *out, struct fx_err *e);
+FX_MUST_USE int fx_value_decode(json_object *typed, struct fx_value *out, struct fx_err *e);
 
 /*
  * Encodes v as Google's clients do: integerValue a string, doubleValue the
@@ -171,7 +171,7 @@ json_object *fx_value_encode(const struct fx_value *v);
  * *map_out (overwritten). NULL or JSON null gives an empty map. Same rules
  * and errors as fx_value_decode.
  */
-int fx_fields_decode(json_object *fields_obj_or_null, struct fx_value *map_out, struct fx_err *e);
+FX_MUST_USE int fx_fields_decode(json_object *fields_obj_or_null, struct fx_value *map_out, struct fx_err *e);
 
 /* {"name": Value, ...} for an FX_V_MAP ({} for anything else); caller puts. */
 json_object *fx_fields_encode(const struct fx_value *map);
@@ -183,10 +183,10 @@ json_object *fx_fields_encode(const struct fx_value *map);
  * builder never sends what Firestore refuses. 400 INVALID_ARGUMENT naming
  * the path.
  */
-int fx_value_check(const struct fx_value *v, struct fx_err *e);
+FX_MUST_USE int fx_value_check(const struct fx_value *v, struct fx_err *e);
 
 /* Like fx_value_check for each field of a document's FX_V_MAP (which must be a map). */
-int fx_fields_check(const struct fx_value *map, struct fx_err *e);
+FX_MUST_USE int fx_fields_check(const struct fx_value *map, struct fx_err *e);
 
 /*
  * Plain JSON to value (API input, conformance jsonData): JSON integer ->
@@ -195,7 +195,7 @@ int fx_fields_check(const struct fx_value *map, struct fx_err *e);
  * nesting past FX_VALUE_MAX_DEPTH and strings past FX_VALUE_MAX_BYTES with
  * a 400 INVALID_ARGUMENT naming the path.
  */
-int fx_value_from_plain(json_object *plain, struct fx_value *out, struct fx_err *e);
+FX_MUST_USE int fx_value_from_plain(json_object *plain, struct fx_value *out, struct fx_err *e);
 
 /*
  * Value to plain JSON (API output): INT a JSON integer, TIMESTAMP an RFC 3339
@@ -212,7 +212,7 @@ json_object *fx_value_to_plain(const struct fx_value *v);
  * it to UTC. Returns 0, or -1 (outputs untouched) when malformed or outside
  * 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999999Z.
  */
-int fx_ts_parse(const char *rfc3339, int64_t *secs, int32_t *nanos);
+FX_MUST_USE int fx_ts_parse(const char *rfc3339, int64_t *secs, int32_t *nanos);
 
 /*
  * Formats UTC "YYYY-MM-DDTHH:MM:SS[.f]Z" into out. digits 0, 3, 6 or 9 give
@@ -231,7 +231,7 @@ void fx_ts_now(int64_t *secs, int32_t *nanos);
  * An empty segment formats as `` and n == 0 as "": fx_fieldpath_parse
  * refuses both.
  */
-int fx_fieldpath_format(const char *const *segments, size_t n, struct fx_buf *out);
+FX_MUST_USE int fx_fieldpath_format(const char *const *segments, size_t n, struct fx_buf *out);
 
 /* A parsed field path: n segments, owned by the struct. */
 struct fx_fieldpath {
@@ -247,7 +247,7 @@ struct fx_fieldpath {
  * FX_FIELD_NAME_MAX, with a 400 INVALID_ARGUMENT naming the path. On failure
  * *out is left empty.
  */
-int fx_fieldpath_parse(const char *dotted, struct fx_fieldpath *out, struct fx_err *e);
+FX_MUST_USE int fx_fieldpath_parse(const char *dotted, struct fx_fieldpath *out, struct fx_err *e);
 
 /* Frees the segments; accepts NULL and an empty path. */
 void fx_fieldpath_cleanup(struct fx_fieldpath *fp);
@@ -266,6 +266,6 @@ const struct fx_value *fx_value_at(const struct fx_value *map, const struct fx_f
  * projects/{p}/databases/{d}/documents/{coll}/{id}[/{coll}/{id}...], no
  * empty segments, at most FX_DOC_NAME_MAX bytes. 400 INVALID_ARGUMENT.
  */
-int fx_doc_name_check(const char *name, struct fx_err *e);
+FX_MUST_USE int fx_doc_name_check(const char *name, struct fx_err *e);
 
 #endif

@@ -31,7 +31,7 @@ enum fx_gauth_target { FX_GAUTH_FIRESTORE, FX_GAUTH_IDENTITY, FX_GAUTH_STORAGE, 
  * why: unreadable key file, token endpoint or metadata server failure),
  * 500 INTERNAL when out_len is too small for the header.
  */
-int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, struct fx_err *e);
+FX_MUST_USE int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, struct fx_err *e);
 
 /*
  * Writes the service account's email into email: client_email of the key
@@ -39,7 +39,7 @@ int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, stru
  * cached). Returns 0, or -1 with 503 UNAVAILABLE when it cannot be had,
  * 500 INTERNAL when len is too small.
  */
-int fx_gauth_service_account(char *email, size_t len, struct fx_err *e);
+FX_MUST_USE int fx_gauth_service_account(char *email, size_t len, struct fx_err *e);
 
 /*
  * Signs n bytes of data (at most 64 KiB) with RSASSA-PKCS1-v1_5 SHA-256 as
@@ -51,7 +51,7 @@ int fx_gauth_service_account(char *email, size_t len, struct fx_err *e);
  * iam.serviceAccounts.signBlob permission) or sig is too small, 400 for an
  * oversized input.
  */
-int fx_gauth_sign(const char *data, size_t n, unsigned char *sig, size_t *sig_len, struct fx_err *e);
+FX_MUST_USE int fx_gauth_sign(const char *data, size_t n, unsigned char *sig, size_t *sig_len, struct fx_err *e);
 
 /* Tests: forgets the token, the key file and the cached email. Not safe while calls run. */
 void fx_gauth_reset(void);

@@ -55,8 +55,8 @@ struct fx_gcs_object {
  * only (412 if the object exists), G to replace only generation G; the
  * emulator ignores it. out (may be NULL) receives the stored object.
  */
-int fx_gcs_upload(const char *object, const char *content_type, const void *data, size_t n, int64_t if_generation_match,
-		  struct fx_gcs_object *out, struct fx_err *e);
+FX_MUST_USE int fx_gcs_upload(const char *object, const char *content_type, const void *data, size_t n,
+			      int64_t if_generation_match, struct fx_gcs_object *out, struct fx_err *e);
 
 /*
  * Opens a resumable upload session for object (content_type as in
@@ -66,8 +66,8 @@ int fx_gcs_upload(const char *object, const char *content_type, const void *data
  * client meant to write that object. Returns 0, or -1 with e; 502 when
  * Storage answers without a session URL under config storage_upload_url.
  */
-int fx_gcs_resumable_session(const char *object, const char *content_type, int64_t size, struct fx_buf *session_url,
-			     struct fx_err *e);
+FX_MUST_USE int fx_gcs_resumable_session(const char *object, const char *content_type, int64_t size,
+					 struct fx_buf *session_url, struct fx_err *e);
 
 /*
  * Uploads n bytes through a resumable session: the session, then one PUT
@@ -76,11 +76,11 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
  * larger than memory are not offered. out (may be NULL) receives the
  * stored object. The PUT is not retried once it may have reached Storage.
  */
-int fx_gcs_upload_resumable(const char *object, const char *content_type, const void *data, size_t n,
-			    struct fx_gcs_object *out, struct fx_err *e);
+FX_MUST_USE int fx_gcs_upload_resumable(const char *object, const char *content_type, const void *data, size_t n,
+					struct fx_gcs_object *out, struct fx_err *e);
 
 /* Reads object's metadata into *out. Returns 0, or -1 (404 NOT_FOUND when missing). */
-int fx_gcs_stat(const char *object, struct fx_gcs_object *out, struct fx_err *e);
+FX_MUST_USE int fx_gcs_stat(const char *object, struct fx_gcs_object *out, struct fx_err *e);
 
 /*
  * Streams object's bytes to sink without holding them: first its
@@ -91,15 +91,15 @@ int fx_gcs_stat(const char *object, struct fx_gcs_object *out, struct fx_err *e)
  * transfer is not retried once it may have started, so the sink never
  * sees a byte twice. Returns 0, or -1 (404 NOT_FOUND when missing).
  */
-int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, void *ctx, struct fx_gcs_object *meta_out,
-		    struct fx_err *e);
+FX_MUST_USE int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, void *ctx,
+				struct fx_gcs_object *meta_out, struct fx_err *e);
 
 /*
  * Deletes object; if_generation_match -1 for any generation, else only
  * that one (412 otherwise). Returns 0, or -1: 404 NOT_FOUND when it does
  * not exist (callers decide whether that is an error).
  */
-int fx_gcs_delete(const char *object, int64_t if_generation_match, struct fx_err *e);
+FX_MUST_USE int fx_gcs_delete(const char *object, int64_t if_generation_match, struct fx_err *e);
 
 /*
  * Lists objects in name order: those starting with prefix (NULL or ""
@@ -113,14 +113,14 @@ int fx_gcs_delete(const char *object, int64_t if_generation_match, struct fx_err
  * with the outputs set to NULL/0; 502 when the token does not fit in
  * next_len.
  */
-int fx_gcs_list(const char *prefix, const char *delimiter, const char *page_token, int max_results,
-		struct fx_gcs_object **items, size_t *n, char ***prefixes, size_t *nprefixes, char *next_token,
-		size_t next_len, struct fx_err *e);
+FX_MUST_USE int fx_gcs_list(const char *prefix, const char *delimiter, const char *page_token, int max_results,
+			    struct fx_gcs_object **items, size_t *n, char ***prefixes, size_t *nprefixes,
+			    char *next_token, size_t next_len, struct fx_err *e);
 
 /* Frees the first n strings of prefixes and the array. Accepts NULL. */
 void fx_gcs_prefixes_free(char **prefixes, size_t n);
 
 /* Checks an object name as every call here does (400 naming "object"). */
-int fx_gcs_check_name(const char *object, struct fx_err *e);
+FX_MUST_USE int fx_gcs_check_name(const char *object, struct fx_err *e);
 
 #endif

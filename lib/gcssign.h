@@ -66,8 +66,9 @@ typedef int (*fx_signer)(void *ctx, const char *data, size_t n, unsigned char *s
  * when a result outgrows its buffer's cap, or the signer's error; the
  * buffers' contents are then unspecified.
  */
-int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *ctx, struct fx_buf *url,
-		      struct fx_buf *canonical_request_out, struct fx_buf *string_to_sign_out, struct fx_err *e);
+FX_MUST_USE int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *ctx, struct fx_buf *url,
+				  struct fx_buf *canonical_request_out, struct fx_buf *string_to_sign_out,
+				  struct fx_err *e);
 
 /*
  * The signed URL for object in the configured bucket, valid expires_s
@@ -89,7 +90,7 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
  * bad arguments, 503 UNAVAILABLE when no service account, signature or
  * emulator session can be had, 500 INTERNAL when signing is refused.
  */
-int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
-		    const char *const *query, struct fx_buf *url, struct fx_err *e);
+FX_MUST_USE int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
+				const char *const *query, struct fx_buf *url, struct fx_err *e);
 
 #endif

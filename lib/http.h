@@ -64,8 +64,8 @@ struct fx_req {
  * malformed request line (bad escapes, too many query parameters).
  * r->method and r->request_id are always set, so an error can be answered.
  */
-int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_Stream *out, struct fx_arena *arena,
-		struct fx_err *e);
+FX_MUST_USE int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_Stream *out,
+			    struct fx_arena *arena, struct fx_err *e);
 
 /* Frees what fx_req_init allocated outside the arena. Accepts NULL. */
 void fx_req_cleanup(struct fx_req *r);
@@ -80,7 +80,7 @@ const char *fx_req_header(const struct fx_req *r, const char *name);
 const char *fx_req_query(const struct fx_req *r, const char *name);
 
 /* Refuses query parameters not in the NULL-terminated list (400 naming it). */
-int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struct fx_err *e);
+FX_MUST_USE int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struct fx_err *e);
 
 /* The decoded path parameter name, or NULL. */
 const char *fx_req_param(const struct fx_req *r, const char *name);
@@ -89,13 +89,13 @@ const char *fx_req_param(const struct fx_req *r, const char *name);
  * Reads the body (at most max bytes, else 413) into the arena. Checks the
  * declared Content-Length first so an oversized body is refused unread.
  */
-int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e);
+FX_MUST_USE int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e);
 
 /*
  * The body as a JSON object after the strict checks of fx_json; an empty
  * body yields an empty object when allow_empty, else 400. Caller puts.
  */
-int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e);
+FX_MUST_USE int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e);
 
 /*
  * The most bytes one response header value may have. Header values come
@@ -115,16 +115,16 @@ int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx
 void fx_resp_header(struct fx_req *r, const char *name, const char *value);
 
 /* Sends a complete response. Returns 0, or -1 if it was refused (see fx_resp_start) or the client went away. */
-int fx_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len);
+FX_MUST_USE int fx_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len);
 
 /* Sends obj as JSON with status. */
-int fx_resp_json(struct fx_req *r, int status, json_object *obj);
+FX_MUST_USE int fx_resp_json(struct fx_req *r, int status, json_object *obj);
 
 /*
  * Sends the contract's JSON error body for e (with WWW-Authenticate,
  * Retry-After as needed). After a refused response it sends a 500 instead.
  */
-int fx_resp_error(struct fx_req *r, const struct fx_err *e);
+FX_MUST_USE int fx_resp_error(struct fx_req *r, const struct fx_err *e);
 
 /*
  * Starts a streamed response; then fx_resp_write the body. The head is built
@@ -134,8 +134,8 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e);
  * nothing written and r->status still 0, so the error answer can follow.
  * -1 with r->status set means the client went away.
  */
-int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length);
-int fx_resp_write(struct fx_req *r, const void *p, size_t n);
+FX_MUST_USE int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length);
+FX_MUST_USE int fx_resp_write(struct fx_req *r, const void *p, size_t n);
 
 /* Reason phrase for a status code. */
 const char *fx_http_reason(int status);

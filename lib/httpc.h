@@ -53,10 +53,10 @@ void fx_httpc_resp_cleanup(struct fx_httpc_resp *r);
  * the caller maps it), or -1 with e set (503 UNAVAILABLE when the backend
  * could not be reached or timed out, 502 when its answer exceeded the cap).
  */
-int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e);
+FX_MUST_USE int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e);
 
 /* Value of response header name (case-insensitive) copied into out, or NULL. */
-const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len);
+FX_MUST_USE const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len);
 
 /*
  * Maps a Google error response ({"error":{"code","status","message"}}) to
@@ -70,7 +70,7 @@ int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, st
 void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t out_len);
 
 /* Percent-encodes s for a URL path segment or query value (RFC 3986 unreserved kept). */
-int fx_url_encode(struct fx_buf *b, const char *s, size_t n);
+FX_MUST_USE int fx_url_encode(struct fx_buf *b, const char *s, size_t n);
 
 /* Frees this thread's handle (also done at thread exit). */
 void fx_httpc_thread_cleanup(void);

@@ -30,7 +30,8 @@ struct fx_idem {
  * "orders.create"); subject joins the body in the request hash (e.g. the
  * product id). 400 for a key that is empty or longer than 255.
  */
-int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k, struct fx_err *e);
+FX_MUST_USE int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k,
+			     struct fx_err *e);
 
 /* Frees a replayed answer. */
 void fx_idem_cleanup(struct fx_idem *k);
@@ -40,10 +41,10 @@ void fx_idem_cleanup(struct fx_idem *k);
  * missing): 1 when k now holds a stored answer to replay, 0 when the
  * request must run, -1 with 409 when the key was used with another body.
  */
-int fx_idem_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e);
+FX_MUST_USE int fx_idem_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e);
 
 /* Appends the write that stores status and answer under the key to writes. */
-int fx_idem_store(const struct fx_req *r, const struct fx_idem *k, json_object *writes, int status, json_object *answer,
-		  struct fx_err *e);
+FX_MUST_USE int fx_idem_store(const struct fx_req *r, const struct fx_idem *k, json_object *writes, int status,
+			      json_object *answer, struct fx_err *e);
 
 #endif

@@ -47,7 +47,7 @@ struct fx_user_record {
  * 0, or -1 with 404 NOT_FOUND when there is no such user (or the others
  * above). out is cleared first and meaningful only on success.
  */
-int fx_identity_lookup(const char *uid, struct fx_user_record *out, struct fx_err *e);
+FX_MUST_USE int fx_identity_lookup(const char *uid, struct fx_user_record *out, struct fx_err *e);
 
 /*
  * Reads the user whose email is email (Identity Toolkit compares it
@@ -55,7 +55,7 @@ int fx_identity_lookup(const char *uid, struct fx_user_record *out, struct fx_er
  * has it, 500 INTERNAL when several accounts share it (a project allowing
  * several accounts per email). out as for fx_identity_lookup.
  */
-int fx_identity_lookup_email(const char *email, struct fx_user_record *out, struct fx_err *e);
+FX_MUST_USE int fx_identity_lookup_email(const char *email, struct fx_user_record *out, struct fx_err *e);
 
 /*
  * Creates a user with email (one "@", ASCII, at most 320 bytes) and an
@@ -68,7 +68,8 @@ int fx_identity_lookup_email(const char *email, struct fx_user_record *out, stru
  * A create whose first attempt reached Google is not repeated, so a
  * failure that hid a success shows up as 409 on the caller's retry.
  */
-int fx_identity_create(const char *email, const char *display_name, struct fx_user_record *out, struct fx_err *e);
+FX_MUST_USE int fx_identity_create(const char *email, const char *display_name, struct fx_user_record *out,
+				   struct fx_err *e);
 
 /*
  * Replaces the user's custom claims with claims_json: the text of one JSON
@@ -80,10 +81,10 @@ int fx_identity_create(const char *email, const char *display_name, struct fx_us
  * firebase iat iss jti nbf nonce sub). Returns 0, or -1 with 404 when no
  * such user.
  */
-int fx_identity_set_claims(const char *uid, const char *claims_json, struct fx_err *e);
+FX_MUST_USE int fx_identity_set_claims(const char *uid, const char *claims_json, struct fx_err *e);
 
 /* Disables or re-enables the user. Returns 0, or -1 with 404 when no such user. */
-int fx_identity_set_disabled(const char *uid, bool disabled, struct fx_err *e);
+FX_MUST_USE int fx_identity_set_disabled(const char *uid, bool disabled, struct fx_err *e);
 
 /*
  * Revokes the user's refresh tokens by setting validSince to now, in
@@ -92,9 +93,9 @@ int fx_identity_set_disabled(const char *uid, bool disabled, struct fx_err *e);
  * 404 when no such user. Token checks against validSince are the
  * verifier's job (PROTOCOLS §1.5).
  */
-int fx_identity_revoke(const char *uid, struct fx_err *e);
+FX_MUST_USE int fx_identity_revoke(const char *uid, struct fx_err *e);
 
 /* Deletes the user. A user that does not exist is not an error: returns 0. */
-int fx_identity_delete(const char *uid, struct fx_err *e);
+FX_MUST_USE int fx_identity_delete(const char *uid, struct fx_err *e);
 
 #endif

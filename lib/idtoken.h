@@ -40,7 +40,7 @@ struct fx_claims {
  * segment) pass the same claim checks; otherwise alg none is refused.
  * Thread-safe. out is cleared first and meaningful only on success.
  */
-int fx_idtoken_verify(const char *token, size_t len, struct fx_claims *out, struct fx_err *e);
+FX_MUST_USE int fx_idtoken_verify(const char *token, size_t len, struct fx_claims *out, struct fx_err *e);
 
 /*
  * Verifies a Google-signed OIDC token (Cloud Scheduler, Pub/Sub push):
@@ -53,15 +53,15 @@ int fx_idtoken_verify(const char *token, size_t len, struct fx_claims *out, stru
  * not allowed, 503 UNAVAILABLE when no keys can be had, 500 INTERNAL when
  * audience is not configured. Thread-safe. out as for fx_idtoken_verify.
  */
-int fx_idtoken_verify_oidc(const char *token, size_t len, const char *audience, const char *allowed_emails,
-			   struct fx_claims *out, struct fx_err *e);
+FX_MUST_USE int fx_idtoken_verify_oidc(const char *token, size_t len, const char *audience, const char *allowed_emails,
+				       struct fx_claims *out, struct fx_err *e);
 
 /*
  * Readiness: returns 0 when Firebase keys are loaded and usable for
  * verification, fetching them first when they are missing or past their
  * max-age; -1 with 503 UNAVAILABLE otherwise. Always 0 in emulator mode.
  */
-int fx_idtoken_ready(struct fx_err *e);
+FX_MUST_USE int fx_idtoken_ready(struct fx_err *e);
 
 /* Tests: replaces the clock used for claims and key expiry (NULL restores time()). */
 void fx_idtoken_set_clock(time_t (*now)(void));

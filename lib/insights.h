@@ -77,9 +77,9 @@ struct fx_candidate {
  * fx_candidates_free. Fails only with 409 FAILED_PRECONDITION when
  * nproducts exceeds FX_INSIGHTS_MAX_PRODUCTS.
  */
-int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const struct fx_sales *sales, size_t nsales,
-		      int64_t revenue_this_week, int64_t revenue_last_week, int64_t now, struct fx_candidate **out,
-		      size_t *n, struct fx_err *e);
+FX_MUST_USE int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const struct fx_sales *sales,
+				  size_t nsales, int64_t revenue_this_week, int64_t revenue_last_week, int64_t now,
+				  struct fx_candidate **out, size_t *n, struct fx_err *e);
 
 /* Cleans up c[0..n) and frees the array. Accepts NULL. */
 void fx_candidates_free(struct fx_candidate *c, size_t n);
@@ -90,7 +90,7 @@ void fx_candidates_free(struct fx_candidate *c, size_t n);
  * -1 with 500 INTERNAL when it would not be a valid id (1..128 of
  * [A-Za-z0-9_-]).
  */
-int fx_insights_key(const char *type, const char *product_id, char *out, size_t len, struct fx_err *e);
+FX_MUST_USE int fx_insights_key(const char *type, const char *product_id, char *out, size_t len, struct fx_err *e);
 
 /*
  * Generates the insights of organization org_id (given explicitly: the
@@ -110,6 +110,6 @@ int fx_insights_key(const char *type, const char *product_id, char *out, size_t 
  * insights may already be stored (each chunk commits atomically), and the
  * counts say how many. Errors are Firestore's (lib/firestore.h).
  */
-int fx_insights_generate(const char *org_id, const char *by, int *created, int *updated, struct fx_err *e);
+FX_MUST_USE int fx_insights_generate(const char *org_id, const char *by, int *created, int *updated, struct fx_err *e);
 
 #endif

@@ -21,16 +21,16 @@
  * Parses exactly n bytes as one JSON value no deeper than max_depth.
  * Returns 0 and *out (caller puts), or -1 with a 400 naming the problem.
  */
-int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, struct fx_err *e);
+FX_MUST_USE int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, struct fx_err *e);
 
 /* Like fx_json_parse, and the value must be an object. */
-int fx_json_parse_object(const char *p, size_t n, json_object **out, struct fx_err *e);
+FX_MUST_USE int fx_json_parse_object(const char *p, size_t n, json_object **out, struct fx_err *e);
 
 /*
  * Refuses any key of obj not in the NULL-terminated allowed list, with a
  * 400 naming prefix+key. prefix may be "" or e.g. "address.".
  */
-int fx_json_allow(json_object *obj, const char *const *allowed, const char *prefix, struct fx_err *e);
+FX_MUST_USE int fx_json_allow(json_object *obj, const char *const *allowed, const char *prefix, struct fx_err *e);
 
 /*
  * Typed getters. Each looks up key in obj. A missing key (or JSON null when
@@ -38,19 +38,19 @@ int fx_json_allow(json_object *obj, const char *const *allowed, const char *pref
  * when required. A key of the wrong type or out of bounds is a 400 naming
  * field (the path shown to the client). present may be NULL.
  */
-int fx_json_string(json_object *obj, const char *key, const char *field, bool required, size_t min_len, size_t max_len,
-		   const char **out, bool *present, struct fx_err *e);
-int fx_json_int64(json_object *obj, const char *key, const char *field, bool required, int64_t min, int64_t max,
-		  int64_t *out, bool *present, struct fx_err *e);
-int fx_json_bool(json_object *obj, const char *key, const char *field, bool required, bool *out, bool *present,
-		 struct fx_err *e);
-int fx_json_object(json_object *obj, const char *key, const char *field, bool required, json_object **out,
-		   bool *present, struct fx_err *e);
-int fx_json_array(json_object *obj, const char *key, const char *field, bool required, size_t max_items,
-		  json_object **out, bool *present, struct fx_err *e);
+FX_MUST_USE int fx_json_string(json_object *obj, const char *key, const char *field, bool required, size_t min_len,
+			       size_t max_len, const char **out, bool *present, struct fx_err *e);
+FX_MUST_USE int fx_json_int64(json_object *obj, const char *key, const char *field, bool required, int64_t min,
+			      int64_t max, int64_t *out, bool *present, struct fx_err *e);
+FX_MUST_USE int fx_json_bool(json_object *obj, const char *key, const char *field, bool required, bool *out,
+			     bool *present, struct fx_err *e);
+FX_MUST_USE int fx_json_object(json_object *obj, const char *key, const char *field, bool required, json_object **out,
+			       bool *present, struct fx_err *e);
+FX_MUST_USE int fx_json_array(json_object *obj, const char *key, const char *field, bool required, size_t max_items,
+			      json_object **out, bool *present, struct fx_err *e);
 
 /* Returns the index of s in the NULL-terminated list, or -1. */
-int fx_json_enum_index(const char *s, const char *const *values);
+FX_MUST_USE int fx_json_enum_index(const char *s, const char *const *values);
 
 /* Serializes without escaping slashes; the string lives as long as obj. */
 const char *fx_json_text(json_object *obj, size_t *len);

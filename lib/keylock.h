@@ -10,10 +10,12 @@
 #ifndef FX_KEYLOCK_H
 #define FX_KEYLOCK_H
 
+#include "err.h"
+
 void fx_keylock(const char *key);
 void fx_keyunlock(const char *key);
 
 /* Like fx_keylock but gives up after ms milliseconds: 0 locked, -1 timed out. */
-int fx_keylock_timed(const char *key, long ms);
+FX_MUST_USE int fx_keylock_timed(const char *key, long ms);
 
 #endif

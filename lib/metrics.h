@@ -23,8 +23,8 @@
 #include <stddef.h>
 
 /* Opens this process's counters for group and its route table. Call once, before threads start. */
-int fx_metrics_open(const char *dir, const char *group, const struct fx_route *routes, size_t nroutes,
-		    struct fx_err *e);
+FX_MUST_USE int fx_metrics_open(const char *dir, const char *group, const struct fx_route *routes, size_t nroutes,
+				struct fx_err *e);
 
 /* Marks this process's file as cleanly exited. */
 void fx_metrics_close(void);
@@ -54,6 +54,6 @@ struct fx_metrics_totals {
 void fx_metrics_totals(struct fx_metrics_totals *out);
 
 /* Appends the Prometheus text of every process file in dir to out. */
-int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e);
+FX_MUST_USE int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e);
 
 #endif

@@ -25,13 +25,13 @@ void fx_id_new(char out[FX_ID_LEN + 1]);
 bool fx_id_valid(const char *s);
 
 /* The etag of a document: its update time, quoted. 0, or -1 ("") when out (48 bytes do) is too small. */
-int fx_etag(const struct fx_doc *d, char *out, size_t len);
+FX_MUST_USE int fx_etag(const struct fx_doc *d, char *out, size_t len);
 
 /*
  * The update time a request's If-Match names, or NULL when it sent none.
  * A malformed or weak If-Match is 412 (it can never match).
  */
-int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
+FX_MUST_USE int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
 
 /*
  * The API JSON of a document: its fields as plain JSON without the names
@@ -43,13 +43,13 @@ json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden);
 void fx_map_set_now(struct fx_value *map, const char *name);
 
 /* Sets map[name] from plain JSON (already validated); the value is copied. */
-int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e);
+FX_MUST_USE int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e);
 
 /* Sends doc as fx_doc_json(doc, hidden) with status. */
-int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden);
+FX_MUST_USE int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden);
 
 /* Sends 201 with Location for a created document. */
-int fx_resp_created(struct fx_req *r, const char *location, json_object *body);
+FX_MUST_USE int fx_resp_created(struct fx_req *r, const char *location, json_object *body);
 
 /*
  * Validates a postal address object (line1, line2?, suburb?, city,
@@ -57,17 +57,17 @@ int fx_resp_created(struct fx_req *r, const char *location, json_object *body);
  * ZA; in ZA the province must be one of the nine and the postal code four
  * digits. field prefixes error details ("shippingAddress").
  */
-int fx_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e);
+FX_MUST_USE int fx_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e);
 
 /* Optional bounded string field copied into map when present (null clears to absent). */
-int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field, bool required,
-		       size_t min_len, size_t max_len, struct fx_err *e);
+FX_MUST_USE int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field,
+				   bool required, size_t min_len, size_t max_len, struct fx_err *e);
 
 #define FX_PAGE_SIZE_DEFAULT 50
 #define FX_PAGE_SIZE_MAX 200
 
 /* ?pageSize= (default 50, 1..200, else 400). */
-int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e);
+FX_MUST_USE int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e);
 
 /*
  * Opaque page tokens: the cursor values of the last item of a page, tied to
@@ -76,8 +76,8 @@ int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e);
  * fx_page_token_read fills values (an FX_V_ARRAY) or answers 400 when the
  * token is malformed or belongs to another query.
  */
-int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out);
-int fx_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e);
+FX_MUST_USE int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out);
+FX_MUST_USE int fx_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e);
 
 /*
  * Runs q (limit pageSize + 1) under parent_rel, answers
@@ -86,11 +86,12 @@ int fx_page_token_read(const char *token, const char *sig, struct fx_value *valu
  * document id) make the next page's token. The query must order by those
  * fields then __name__, and carry the page token's cursor already.
  */
-int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size, const char *sig,
-		   const char *const *cursor_fields, const char *const *hidden, struct fx_err *e);
+FX_MUST_USE int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size,
+			       const char *sig, const char *const *cursor_fields, const char *const *hidden,
+			       struct fx_err *e);
 
 /* Applies ?pageToken= to q as a START_AFTER cursor (values then the id as __name__). */
-int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
+FX_MUST_USE int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
 /*
  * The VAT inside a VAT-inclusive amount, as the contract defines it:
  * round(total × rate / (10000 + rate)), rate in basis points, halves

@@ -37,7 +37,7 @@ struct fx_req;
  * process's TZ (converting under its own lock), so nothing else in the
  * process may use local time. Cannot fail today.
  */
-int fx_report_init(struct fx_err *e);
+FX_MUST_USE int fx_report_init(struct fx_err *e);
 
 /*
  * Builds the report type ("sales", "inventory" or "orders") of r's
@@ -50,8 +50,8 @@ int fx_report_init(struct fx_err *e);
  * FAILED_PRECONDITION for a report over the bounds, 500 for a timezone
  * this server cannot convert, and as Firestore and Cloud Storage fail.
  */
-int fx_report_run(struct fx_req *r, const char *type, const char *from, const char *to, struct fx_doc *file,
-		  struct fx_err *e);
+FX_MUST_USE int fx_report_run(struct fx_req *r, const char *type, const char *from, const char *to, struct fx_doc *file,
+			      struct fx_err *e);
 
 /*
  * Yesterday's date (YYYY-MM-DD) in the timezone of r's organization
@@ -59,6 +59,6 @@ int fx_report_run(struct fx_req *r, const char *type, const char *from, const ch
  * document; fails as fx_fs_get does, or with 500 for a timezone this
  * server cannot convert.
  */
-int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e);
+FX_MUST_USE int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e);
 
 #endif

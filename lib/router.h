@@ -59,14 +59,14 @@ struct fx_arena;
  * methods the path accepts, comma-separated) when only the method differs,
  * 400 for a malformed path.
  */
-const struct fx_route *fx_router_match(const struct fx_route *routes, size_t n, const char *method, const char *path,
-				       struct fx_arena *arena, struct fx_params *params, char *allow, size_t allow_len,
-				       struct fx_err *e);
+FX_MUST_USE const struct fx_route *fx_router_match(const struct fx_route *routes, size_t n, const char *method,
+						   const char *path, struct fx_arena *arena, struct fx_params *params,
+						   char *allow, size_t allow_len, struct fx_err *e);
 
 /* The decoded value of path parameter name, or NULL. */
 const char *fx_params_get(const struct fx_params *p, const char *name);
 
 /* Decodes %XX escapes of s[0..n) into arena; NULL on a bad escape or NUL. */
-char *fx_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space);
+FX_MUST_USE char *fx_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space);
 
 #endif

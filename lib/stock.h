@@ -27,15 +27,15 @@ void fx_stock_set(struct fx_value *map, int64_t on_hand, int64_t reserved, int64
  * Appends the update of product's stock to writes, guarded by the version
  * that was read (a concurrent change aborts the transaction).
  */
-int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
-		   int64_t reserved, struct fx_err *e);
+FX_MUST_USE int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product,
+			       int64_t on_hand, int64_t reserved, struct fx_err *e);
 
 /*
  * Appends a movement {productId, delta, reason, orderId?, note, onHandAfter,
  * by, at} of product_id; *out (may be NULL) receives its API JSON.
  */
-int fx_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
-		      const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
-		      json_object **out, struct fx_err *e);
+FX_MUST_USE int fx_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
+				  const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
+				  json_object **out, struct fx_err *e);
 
 #endif

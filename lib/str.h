@@ -30,27 +30,27 @@
 #include <stddef.h>
 
 /* Copies n bytes of src and a NUL into dst of size bytes. */
-int fx_str_copy(char *dst, size_t size, const char *src, size_t n) FX_MUST_USE;
+FX_MUST_USE int fx_str_copy(char *dst, size_t size, const char *src, size_t n);
 
 /* Copies the C string src into dst of size bytes. */
-int fx_str_set(char *dst, size_t size, const char *src) FX_MUST_USE;
+FX_MUST_USE int fx_str_set(char *dst, size_t size, const char *src);
 
 /* Formats into dst of size bytes; -1 (dst "") when the text would not fit or cannot be formatted. */
-int fx_str_fmt(char *dst, size_t size, const char *fmt, ...) FX_MUST_USE __attribute__((format(printf, 3, 4)));
-int fx_str_vfmt(char *dst, size_t size, const char *fmt, va_list ap) FX_MUST_USE __attribute__((format(printf, 3, 0)));
+FX_MUST_USE int fx_str_fmt(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+FX_MUST_USE int fx_str_vfmt(char *dst, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /*
  * Appends formatted text at dst + *len (dst holds *len bytes of text) and
  * advances *len; -1 leaves dst and *len as they were.
  */
-int fx_str_add(char *dst, size_t size, size_t *len, const char *fmt, ...) FX_MUST_USE
+FX_MUST_USE int fx_str_add(char *dst, size_t size, size_t *len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Writes n bytes of src as 2n lower-case hex digits and a NUL into dst of size bytes. */
-int fx_str_hex(char *dst, size_t size, const void *src, size_t n) FX_MUST_USE;
+FX_MUST_USE int fx_str_hex(char *dst, size_t size, const void *src, size_t n);
 
 /* The number of bytes fmt would produce (no NUL), or -1 when it cannot be formatted. */
-int fx_str_vlen(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+FX_MUST_USE int fx_str_vlen(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /*
  * Copies the array src into the array dst of the same type and size (a
@@ -67,10 +67,10 @@ int fx_str_vlen(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)
 void fx_array_copy_(void *dst, const void *src, size_t n);
 
 /* Copies n bytes into dst of size bytes (memcpy); -1 copies nothing when n > size. */
-int fx_mem_copy(void *dst, size_t size, const void *src, size_t n) FX_MUST_USE;
+FX_MUST_USE int fx_mem_copy(void *dst, size_t size, const void *src, size_t n);
 
 /* Like fx_mem_copy, for overlapping regions (memmove). */
-int fx_mem_move(void *dst, size_t size, const void *src, size_t n) FX_MUST_USE;
+FX_MUST_USE int fx_mem_move(void *dst, size_t size, const void *src, size_t n);
 
 /*
  * Formats human-readable text into dst of size bytes, shortened at a whole

@@ -18,36 +18,37 @@
 struct fx_req;
 
 /* "organizations/{org}" of the caller, in the request arena. */
-const char *fx_tenant_root(const struct fx_req *r);
+FX_MUST_USE const char *fx_tenant_root(const struct fx_req *r);
 
 /*
  * The relative path of collection/id (below the caller's organization, or
  * below a parent document path given relative to it, e.g. "products/p1").
  * A malformed id is 404 "what not found" (it cannot exist). Arena memory.
  */
-const char *fx_tenant_path(const struct fx_req *r, const char *parent, const char *collection, const char *id,
-			   const char *what, struct fx_err *e);
+FX_MUST_USE const char *fx_tenant_path(const struct fx_req *r, const char *parent, const char *collection,
+				       const char *id, const char *what, struct fx_err *e);
 
 /* Full resource name of a tenant path (malloc'd, the caller frees). */
 char *fx_tenant_name(const char *rel);
 
 /* Reads a document of the caller's organization; 404 "what not found" otherwise. */
-int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, struct fx_doc *out,
+			      struct fx_err *e);
 
 /*
  * Reads rel inside transaction t for a change: 404 "what not found" unless
  * it belongs to the caller's organization, 412 when if_match (may be NULL)
  * names another version.
  */
-int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const char *rel, const char *what,
-		      const char *if_match, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const char *rel, const char *what,
+				  const char *if_match, struct fx_doc *out, struct fx_err *e);
 
 /*
  * Answers GET of the document {id} (the path parameter) of collection:
  * 200 with fx_doc_json minus hidden, or 404 "what not found".
  */
-int fx_tenant_answer(struct fx_req *r, const char *collection, const char *what, const char *const *hidden,
-		     struct fx_err *e);
+FX_MUST_USE int fx_tenant_answer(struct fx_req *r, const char *collection, const char *what, const char *const *hidden,
+				 struct fx_err *e);
 
 /* True when doc belongs to the caller's organization (missing docs do not). */
 bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc);
@@ -60,7 +61,7 @@ void fx_tenant_stamp(const struct fx_req *r, struct fx_value *fields);
  * organization, or NULL for the organization itself), filtered by
  * organizationId too. *parent_rel receives the runQuery parent path.
  */
-struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, const char *collection,
-				 const char **parent_rel, struct fx_err *e);
+FX_MUST_USE struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, const char *collection,
+					     const char **parent_rel, struct fx_err *e);
 
 #endif

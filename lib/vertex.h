@@ -73,7 +73,7 @@ bool fx_vertex_enabled(void);
  *       1..3 strings of 1..200 bytes}.
  * Thread-safe.
  */
-int fx_vertex_write(const struct fx_vertex_insight *in, struct fx_vertex_text *out, struct fx_err *e);
+FX_MUST_USE int fx_vertex_write(const struct fx_vertex_insight *in, struct fx_vertex_text *out, struct fx_err *e);
 
 /*
  * Appends the generateContent URL for the configured project, location and
@@ -84,6 +84,6 @@ int fx_vertex_write(const struct fx_vertex_insight *in, struct fx_vertex_text *o
  * 500 INTERNAL when Vertex AI is off, the project, location or model is
  * unusable, or url's cap is too small.
  */
-int fx_vertex_endpoint(struct fx_buf *url, struct fx_err *e);
+FX_MUST_USE int fx_vertex_endpoint(struct fx_buf *url, struct fx_err *e);
 
 #endif

@@ -8,6 +8,8 @@
 #ifndef FX_WORKER_H
 #define FX_WORKER_H
 
+#include "err.h"
+
 #include "router.h"
 
 #include <stdbool.h>
@@ -22,7 +24,7 @@ struct fx_app {
 };
 
 /* Runs the worker; returns the process exit status. */
-int fx_worker_main(const struct fx_app *app, int argc, char **argv);
+FX_MUST_USE int fx_worker_main(const struct fx_app *app, int argc, char **argv);
 
 /* True once SIGTERM was received. */
 bool fx_worker_stopping(void);
