@@ -16,14 +16,16 @@ const char *fx_tenant_root(const struct fx_req *r)
 const char *fx_tenant_path(const struct fx_req *r, const char *parent, const char *collection, const char *id,
 			   const char *what, struct fx_err *e)
 {
-	const char *p;
+	const char *root, *p = NULL;
 
 	if (!id || !fx_id_valid(id))
 		return FX_ERR_NOT_FOUND(e, what), NULL;
-	if (parent)
-		p = fx_arena_printf(r->arena, "%s/%s/%s/%s", fx_tenant_root(r), parent, collection, id);
-	else
-		p = fx_arena_printf(r->arena, "%s/%s/%s", fx_tenant_root(r), collection, id);
+	/* The root is arena memory too: out of budget, it is NULL, never "(null)/...". */
+	root = fx_tenant_root(r);
+	if (root && parent)
+		p = fx_arena_printf(r->arena, "%s/%s/%s/%s", root, parent, collection, id);
+	else if (root)
+		p = fx_arena_printf(r->arena, "%s/%s/%s", root, collection, id);
 	if (!p)
 		return FX_ERR_INTERNAL(e, "out of request memory"), NULL;
 	return p;
@@ -97,7 +99,8 @@ struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, con
 {
 	struct fx_query *q = fx_query_new(collection, false);
 	struct fx_value org = {0};
-	const char *rel = parent ? fx_arena_printf(r->arena, "%s/%s", fx_tenant_root(r), parent) : fx_tenant_root(r);
+	const char *root = fx_tenant_root(r);
+	const char *rel = root && parent ? fx_arena_printf(r->arena, "%s/%s", root, parent) : root;
 	char *name = rel ? fx_fs_name(rel) : NULL;
 	int rc;
 
