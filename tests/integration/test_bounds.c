@@ -153,6 +153,8 @@ static void mebibyte_of_keys(const char *method, const char *path, const char *g
 		free(body);
 	}
 	group_state(group, &after);
+	fprintf(stderr, "bounds: two 1 MiB bodies of keys to %s %s: peak memory of its workers +%lld KiB\n", method, path,
+		after.peak_kib - before.peak_kib);
 	cr_assert_eq(after.pids[0], before.pids[0], "instance a of %s is the same process", group);
 	cr_assert_eq(after.pids[1], before.pids[1], "instance b of %s is the same process", group);
 	cr_assert_eq(after.restarts, before.restarts, "fluxorictl counts no restart of %s", group);
