@@ -158,6 +158,15 @@ static char *many_keys(size_t limit, size_t *len, int *nkeys)
 	return b;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
 /* The address space this process has mapped now, in bytes (VmSize). */
 static size_t mapped_bytes(void)
 {
@@ -169,13 +178,6 @@ static size_t mapped_bytes(void)
 	fclose(f);
 	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
 #endif
 
 /*
