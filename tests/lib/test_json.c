@@ -133,10 +133,10 @@ Test(json, typed_getters_check_type_and_bounds)
 	json_object_put(o);
 }
 
-/* {"0":0,"1":0,...} filling just under limit bytes; *nkeys gets the count. */
+/* {"0":0,"1":0,...} filling just under limit bytes (16 spare bytes after it); *nkeys gets the count. */
 static char *many_keys(size_t limit, size_t *len, int *nkeys)
 {
-	char *b = malloc(limit + 1);
+	char *b = malloc(limit + 16);
 	size_t n = 0;
 	int i;
 
