@@ -23,7 +23,8 @@ int fx_err_set(struct fx_err *e, int code, const char *status, const char *fmt, 
 	return -1;
 }
 
-static void add_detail(struct fx_err *e, const char *field, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void add_detail(struct fx_err *e, const char *field, const char *fmt,
+							     va_list ap)
 {
 	struct fx_err_detail *d;
 
