@@ -131,7 +131,10 @@ static char *many_keys(size_t limit, bool dup, size_t *len)
  * the body per key and kept them all: ~440 MiB and seconds of CPU for one
  * mebibyte. Both bodies (unknown keys; a duplicate key half a mebibyte from
  * its first occurrence) must be the contract's 400 from a worker whose peak
- * memory grew by less than 64 MiB and that was not restarted.
+ * memory grew by less than 128 MiB and that was not restarted. Measured:
+ * +25 to +30 MiB (json-c's tree of 105k values is most of it), +63 MiB with
+ * ASan's allocator under scripts/memcheck, +600 to +850 MiB before the fix;
+ * the tight bound on the parse itself is tests/lib/test_json's.
  */
 static void mebibyte_of_keys(const char *method, const char *path, const char *group)
 {
@@ -159,7 +162,7 @@ static void mebibyte_of_keys(const char *method, const char *path, const char *g
 	cr_assert_eq(after.pids[1], before.pids[1], "instance b of %s is the same process", group);
 	cr_assert_eq(after.restarts, before.restarts, "fluxorictl counts no restart of %s", group);
 	cr_assert_eq(restarts_metric(group), metric_before, "/metrics counts no restart of %s", group);
-	cr_assert_lt(after.peak_kib - before.peak_kib, 64 * 1024,
+	cr_assert_lt(after.peak_kib - before.peak_kib, 128 * 1024,
 		     "two 1 MiB bodies raised the peak memory of %s by %lld KiB", group,
 		     after.peak_kib - before.peak_kib);
 }
