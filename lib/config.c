@@ -224,6 +224,10 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", 3000, 50, 60000, &n, e) < 0)
 		return -1;
 	c->connect_timeout_ms = n;
+	/* The contract: a user disabled, revoked or deleted in Firebase Auth is refused within 60 s. */
+	if (get_int("FLUXORI_REVOCATION_CHECK_SECONDS", 60, 1, 60, &n, e) < 0)
+		return -1;
+	c->revocation_check_seconds = (int)n;
 
 	level = get_or("FLUXORI_LOG_LEVEL", "INFO");
 	if (strcasecmp(level, "DEBUG") == 0)

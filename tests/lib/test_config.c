@@ -68,6 +68,22 @@ Test(config, defaults_are_those_of_the_contract)
 	cr_assert_str_eq(cfg.database, "(default)");
 	cr_assert_str_eq(cfg.firestore_url, "https://firestore.googleapis.com");
 	cr_assert_not(cfg.emulated_auth);
+	cr_assert_eq(cfg.revocation_check_seconds, 60, "Firebase Auth is asked at least once a minute per user");
+}
+
+Test(config, the_revocation_window_is_bounded_by_the_contracts_60_seconds)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "2", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(cfg.revocation_check_seconds, 2);
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "61", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1, "longer than the contract allows");
+	cr_assert(strstr(err.message, "FLUXORI_REVOCATION_CHECK_SECONDS"), "%s", err.message);
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "0", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1, "asking on every request is not a window");
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "60s", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
 }
 
 Test(config, reads_dotenv_and_the_environment_wins)
