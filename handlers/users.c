@@ -423,7 +423,18 @@ static int add(struct fx_req *r, struct fx_err *e)
 	}
 	if (may_manage(p, FX_ROLE_NONE, role, e) < 0)
 		goto out;
-	if (fx_identity_lookup_email(email, &rec, e) < 0) {
+	if (fx_identity_lookup_email(email, &rec, e) == 0) {
+		/*
+		 * Anyone can sign up with an address they do not own: only an account
+		 * whose owner proved the address may receive the invitation's role.
+		 */
+		if (!rec.email_verified) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION",
+				   "an account with this email exists but its email is not verified: its owner must "
+				   "verify the address before they can be added");
+			goto out;
+		}
+	} else {
 		if (e->code != 404)
 			goto out;
 		fx_err_clear(e);

@@ -708,3 +708,57 @@ Test(users, the_owner_cannot_leave_and_a_non_member_has_nothing_to_leave)
 	assert_error(r, 403, "PERMISSION_DENIED");
 	http_resp_free(r);
 }
+
+/* ---- invitations (issue 12, defect 4) ---- */
+
+Test(users, an_unverified_account_is_not_adopted_by_an_invitation)
+{
+	struct org o;
+	struct test_user squatter;
+	struct http_resp *r;
+	char body[400], path[200];
+
+	make_org(&o, "Hijack Targets");
+	/* Someone signed up with the invitee's address without being able to verify it. */
+	cr_assert_eq(test_user_signup_unverified(&squatter, "alice"), 0);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"admin\"}", squatter.email);
+	r = http_json("POST", "/v1/users", o.owner.id_token, body);
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	cr_assert(strstr(json_str(r, "error.message"), "verified"), "the answer says why: %s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/users/%s", squatter.uid);
+	r = http_get(path, o.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&squatter), 0);
+	r = http_get("/v1/users/me", squatter.id_token);
+	cr_assert_null(json_str(r, "organizationId"), "no claims, no profile: %s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(status_of(org_path(&o), squatter.id_token), 403);
+
+	/* Once the address is proven, the same invitation adopts the account. */
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"emailVerified\":true}", squatter.uid);
+	cr_assert_eq(test_auth_admin(":update", body), 200);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", squatter.email);
+	r = http_json("POST", "/v1/users", o.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "id"), squatter.uid);
+	http_resp_free(r);
+}
+
+Test(users, an_invitation_for_a_new_address_creates_the_account)
+{
+	struct org o;
+	struct http_resp *r;
+	char body[400], path[200], id[129];
+
+	make_org(&o, "Recruiters");
+	snprintf(body, sizeof(body), "{\"email\":\"newhire-%s@example.co.za\",\"role\":\"staff\"}", test_unique());
+	r = http_json("POST", "/v1/users", o.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, sizeof(id), "%s", json_str(r, "id"));
+	cr_assert_str_eq(json_str(r, "role"), "staff");
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/users/%s", id);
+	cr_assert_eq(status_of(path, o.owner.id_token), 200);
+}
