@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct tenant {
 	struct test_user owner;
@@ -512,4 +513,170 @@ Test(roles, staff_adjusts_stock_but_cannot_create_products)
 	r = http_json("POST", body, staff.id_token, "{\"delta\":2,\"reason\":\"received\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	http_resp_free(r);
+}
+
+/* ---- the SKU index read straight from Firestore (the emulator's REST API) ---- */
+
+struct stored {
+	char id[160]; /* the document id */
+	char sku[128]; /* products: sku; skus: the sku the entry was made for */
+	char key[200]; /* products: skuKey; skus: unused */
+	char product[64]; /* skus: productId; products: unused */
+};
+
+/* Every document of organizations/{org}/{collection} (at most max), read without the API. */
+static size_t fs_list(const struct tenant *t, const char *collection, struct stored *out, size_t max)
+{
+	static const char *const h[] = {"Authorization: Bearer owner", NULL};
+	char url[400];
+	struct http_resp *r;
+	json_object *docs;
+	size_t n;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/%s"
+		 "?pageSize=1000",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->id, collection);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s: %s", url, r->body);
+	docs = json_object_object_get(r->json, "documents");
+	n = docs ? json_object_array_length(docs) : 0;
+	cr_assert_leq(n, max, "%zu %s documents", n, collection);
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(docs, i), *f = json_object_object_get(d, "fields"), *v;
+		const char *name = json_object_get_string(json_object_object_get(d, "name"));
+		const char *slash = strrchr(name, '/');
+
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(out[i].id, sizeof(out[i].id), "%s", slash ? slash + 1 : name);
+#define FIELD(key, dst)                            \
+	if (json_object_object_get_ex(f, key, &v)) \
+		snprintf(dst, sizeof(dst), "%s", json_object_get_string(json_object_object_get(v, "stringValue")));
+		FIELD("sku", out[i].sku);
+		FIELD("skuKey", out[i].key);
+		FIELD("productId", out[i].product);
+#undef FIELD
+	}
+	http_resp_free(r);
+	return n;
+}
+
+/*
+ * The index agrees with the products: each product's SKU has exactly one
+ * index entry and it points at that product, every entry points at a
+ * product that holds its SKU, and no two products hold one SKU.
+ */
+static void assert_sku_index_consistent(const struct tenant *t)
+{
+	static struct stored products[300], skus[300];
+	size_t np = fs_list(t, "products", products, 300), ns = fs_list(t, "skus", skus, 300);
+
+	for (size_t i = 0; i < np; i++) {
+		int entries = 0;
+
+		for (size_t k = 0; k < np; k++)
+			cr_assert(k == i || strcasecmp(products[i].sku, products[k].sku) != 0,
+				  "products %s and %s both hold SKU %s", products[i].id, products[k].id,
+				  products[i].sku);
+		for (size_t k = 0; k < ns; k++) {
+			if (strcmp(skus[k].product, products[i].id) != 0)
+				continue;
+			entries++;
+			cr_assert_str_eq(skus[k].sku, products[i].sku,
+					 "product %s holds SKU %s, its index entry %s says %s", products[i].id,
+					 products[i].sku, skus[k].id, skus[k].sku);
+		}
+		cr_assert_eq(entries, 1, "product %s (SKU %s) has %d index entries", products[i].id, products[i].sku,
+			     entries);
+	}
+	for (size_t k = 0; k < ns; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < np && !found; i++)
+			found = strcmp(skus[k].product, products[i].id) == 0 &&
+				strcmp(skus[k].sku, products[i].sku) == 0;
+		cr_assert(found, "index entry %s (SKU %s) points at %s, which does not hold that SKU", skus[k].id,
+			  skus[k].sku, skus[k].product);
+	}
+	cr_assert_eq(ns, np, "%zu index entries for %zu products", ns, np);
+}
+
+struct patch_race {
+	const struct tenant *t;
+	const char *path;
+	const char *body;
+	pthread_barrier_t *go;
+	long status;
+	char error[32];
+};
+
+static void *patch_at_once(void *arg)
+{
+	struct patch_race *p = arg;
+	struct http_resp *r;
+
+	pthread_barrier_wait(p->go);
+	r = http_json("PATCH", p->path, p->t->owner.id_token, p->body);
+	p->status = r->status;
+	snprintf(p->error, sizeof(p->error), "%s", json_str(r, "error.status") ? json_str(r, "error.status") : "");
+	http_resp_free(r);
+	return NULL;
+}
+
+Test(products, a_rename_racing_a_sku_change_keeps_the_new_sku_and_the_index_in_step, .timeout = 600)
+{
+	struct tenant t;
+	char path[200], sku[32], body[200], name_body[200];
+	int changed = 0;
+	const char *id;
+
+	make_tenant(&t);
+	make_product(&t, "OTHER-A", "Other A", 100);
+	make_product(&t, "OTHER-B", "Other B", 100);
+	id = make_product(&t, "RACE-SKU-0", "Racer", 100);
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	snprintf(sku, sizeof(sku), "RACE-SKU-0");
+	for (int i = 1; i <= 16; i++) {
+		pthread_barrier_t go;
+		pthread_t th[2];
+		struct patch_race rename = {&t, path, name_body, &go, 0, ""}, resku = {&t, path, body, &go, 0, ""};
+		struct http_resp *r;
+		char old[32];
+
+		snprintf(name_body, sizeof(name_body), "{\"name\":\"Racer %d\"}", i);
+		snprintf(body, sizeof(body), "{\"sku\":\"RACE-SKU-%d\"}", i);
+		pthread_barrier_init(&go, NULL, 2);
+		pthread_create(&th[0], NULL, patch_at_once, &rename);
+		pthread_create(&th[1], NULL, patch_at_once, &resku);
+		pthread_join(th[0], NULL);
+		pthread_join(th[1], NULL);
+		pthread_barrier_destroy(&go);
+		cr_assert(rename.status == 200 || (rename.status == 409 && strcmp(rename.error, "ABORTED") == 0),
+			  "rename: %ld %s", rename.status, rename.error);
+		cr_assert(resku.status == 200 || (resku.status == 409 && strcmp(resku.error, "ABORTED") == 0),
+			  "SKU change: %ld %s", resku.status, resku.error);
+		snprintf(old, sizeof(old), "%s", sku);
+		if (resku.status == 200) {
+			changed++;
+			snprintf(sku, sizeof(sku), "RACE-SKU-%d", i);
+		}
+		r = http_get(path, t.owner.id_token);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_str_eq(json_str(r, "sku"), sku,
+				 "round %d: the SKU change must stick (rename %ld, change %ld)", i, rename.status,
+				 resku.status);
+		http_resp_free(r);
+		if (strcmp(old, sku) != 0) {
+			/* The released SKU is free for another product, and only then. */
+			char create[200];
+
+			snprintf(create, sizeof(create), "{\"sku\":\"%s\",\"name\":\"Taker %d\",\"priceCents\":1}", old,
+				 i);
+			r = http_json("POST", "/v1/products", t.owner.id_token, create);
+			cr_assert_eq(r->status, 201, "round %d: SKU %s was released: %s", i, old, r->body);
+			http_resp_free(r);
+		}
+		assert_sku_index_consistent(&t);
+	}
+	cr_assert_geq(changed, 1, "at least one SKU change went through");
 }
