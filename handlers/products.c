@@ -320,18 +320,25 @@ static int get(struct fx_req *r, struct fx_err *e)
 struct update_ctx {
 	struct fx_req *r;
 	const char *rel;
-	struct fx_value *map;
-	const char **mask;
+	const struct fx_value *input; /* the fields the client gave, never changed by an attempt */
+	const char *const *mask; /* their mask */
 	size_t nmask;
 	const char *if_match;
 	bool has_reorder;
 	int64_t reorder;
 };
 
+/*
+ * Runs once per attempt: everything written is derived from the input and
+ * from this attempt's read, in a map of its own, so a retry after ABORTED
+ * never writes back what an earlier attempt read (a name or SKU that a
+ * concurrent change has replaced since).
+ */
 static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct update_ctx *c = arg;
-	const char *new_key = fx_value_path_str(c->map, "skuKey"), *old_key;
+	const char *new_key = fx_value_path_str(c->input, "skuKey"), *old_key, *mask[40];
+	struct fx_value map = {0};
 	struct fx_doc doc = {0};
 	char *name = NULL;
 	size_t nmask = c->nmask;
@@ -339,6 +346,8 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
+	fx_value_copy(&map, c->input);
+	memcpy(mask, c->mask, nmask * sizeof(*mask));
 	old_key = fx_value_path_str(&doc.fields, "skuKey");
 	if (new_key && old_key && strcmp(new_key, old_key) != 0) {
 		/* A new SKU: claim its index document, release the old one, in the same commit. */
@@ -351,7 +360,7 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			goto out;
 		fx_value_map(&index);
 		fx_map_set_str(&index, "productId", doc.id);
-		fx_map_set_str(&index, "sku", fx_value_path_str(c->map, "sku"));
+		fx_map_set_str(&index, "sku", fx_value_path_str(c->input, "sku"));
 		fx_tenant_stamp(c->r, &index);
 		n1 = fx_tenant_name(new_rel);
 		n2 = fx_tenant_name(old_rel);
@@ -365,30 +374,31 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			goto out;
 		}
 	}
-	if (fx_map_get(c->map, "name") || fx_map_get(c->map, "sku")) {
-		/* Search keys follow the (possibly new) name and SKU. */
-		if (!fx_map_get(c->map, "name"))
-			fx_map_set_str(c->map, "name", fx_value_path_str(&doc.fields, "name"));
-		if (!fx_map_get(c->map, "sku"))
-			fx_map_set_str(c->map, "sku", fx_value_path_str(&doc.fields, "sku"));
-		set_search(c->map);
-		add_mask(c->mask, &nmask, "name");
-		add_mask(c->mask, &nmask, "sku");
-		add_mask(c->mask, &nmask, "nameLower");
-		add_mask(c->mask, &nmask, "searchPrefixes");
+	if (fx_map_get(&map, "name") || fx_map_get(&map, "sku")) {
+		/* Search keys follow the (possibly new) name and SKU, the other one as read now. */
+		if (!fx_map_get(&map, "name"))
+			fx_map_set_str(&map, "name", fx_value_path_str(&doc.fields, "name"));
+		if (!fx_map_get(&map, "sku"))
+			fx_map_set_str(&map, "sku", fx_value_path_str(&doc.fields, "sku"));
+		set_search(&map);
+		add_mask(mask, &nmask, "name");
+		add_mask(mask, &nmask, "sku");
+		add_mask(mask, &nmask, "nameLower");
+		add_mask(mask, &nmask, "searchPrefixes");
 	}
 	if (c->has_reorder) {
-		fx_stock_set(c->map, fx_stock(&doc, "onHand"), fx_stock(&doc, "reserved"), c->reorder);
-		add_mask(c->mask, &nmask, "stock");
-		add_mask(c->mask, &nmask, "lowStock");
+		fx_stock_set(&map, fx_stock(&doc, "onHand"), fx_stock(&doc, "reserved"), c->reorder);
+		add_mask(mask, &nmask, "stock");
+		add_mask(mask, &nmask, "lowStock");
 	}
-	fx_map_set_now(c->map, "updatedAt");
-	add_mask(c->mask, &nmask, "updatedAt");
-	c->mask[nmask] = NULL;
+	fx_map_set_now(&map, "updatedAt");
+	add_mask(mask, &nmask, "updatedAt");
+	mask[nmask] = NULL;
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_update(t->writes, name, c->map, c->mask, doc.update_time, NULL, e);
+	rc = fx_write_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
 out:
 	free(name);
+	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
 	return rc;
 }
@@ -415,7 +425,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	c.r = r;
-	c.map = &map;
+	c.input = &map;
 	c.mask = mask;
 	if (fx_fs_run_transaction(update_txn, &c, e) < 0) {
 		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
