@@ -680,3 +680,93 @@ Test(products, a_rename_racing_a_sku_change_keeps_the_new_sku_and_the_index_in_s
 	}
 	cr_assert_geq(changed, 1, "at least one SKU change went through");
 }
+
+/* POSTs a product with sku (a JSON string literal's contents) and returns the answer. */
+static struct http_resp *create_sku(const struct tenant *t, const char *sku)
+{
+	char body[400];
+
+	snprintf(body, sizeof(body), "{\"sku\":\"%s\",\"name\":\"Item\",\"priceCents\":1}", sku);
+	return http_json("POST", "/v1/products", t->owner.id_token, body);
+}
+
+Test(products, skus_with_dots_are_products_like_any_other, .timeout = 180)
+{
+	static const char *const skus[] = {
+		".", "..", "...", "A.B", "a..b", "KC.SOY.250", "aDb", "aX2Eb", "a_b", "a-b", "ab",
+		/* 64 bytes, the limit: all dots, and mixed */
+		"................................................................",
+		"0123456789.abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXY.",
+	};
+	struct tenant t;
+	struct http_resp *r;
+	char ids[sizeof(skus) / sizeof(skus[0])][64], path[200];
+
+	make_tenant(&t);
+	for (size_t i = 0; i < sizeof(skus) / sizeof(skus[0]); i++) {
+		r = create_sku(&t, skus[i]);
+		cr_assert_eq(r->status, 201, "SKU %s: %s", skus[i], r->body);
+		cr_assert_str_eq(json_str(r, "sku"), skus[i]);
+		snprintf(ids[i], sizeof(ids[i]), "%s", json_str(r, "id"));
+		http_resp_free(r);
+		snprintf(path, sizeof(path), "/v1/products/%.63s", ids[i]);
+		r = http_get(path, t.owner.id_token);
+		cr_assert_str_eq(json_str(r, "sku"), skus[i], "%s", r->body);
+		http_resp_free(r);
+	}
+	/* Still unique, compared case-insensitively. */
+	r = create_sku(&t, "kc.soy.250");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "sku", "%s", r->body);
+	http_resp_free(r);
+	r = create_sku(&t, "..");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
+
+	/* A change to and from a dotted SKU moves its index entry; a delete frees it. */
+	snprintf(path, sizeof(path), "/v1/products/%s", ids[10]);
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"a.b.c\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = create_sku(&t, "A.B.C");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	http_resp_free(r);
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"..\"}");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	http_resp_free(r);
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"ab\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s", ids[3]);
+	r = http_json("DELETE", path, t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	r = create_sku(&t, "a.b");
+	cr_assert_eq(r->status, 201, "A.B was freed by the delete: %s", r->body);
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
+}
+
+Test(products, skus_outside_the_contract_are_refused_naming_sku)
+{
+	static const char *const bad[] = {
+		"a/b", "/", "a%2Fb", "50%", "%2E%2E", "caf\\u00e9", "\\u03a9mega", "\\u20ac1", "a b", "a\\\\b",
+		/* 65 bytes: one over */
+		".................................................................",
+	};
+	struct tenant t;
+	struct http_resp *r;
+
+	make_tenant(&t);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = create_sku(&t, bad[i]);
+		assert_error(r, 400, "INVALID_ARGUMENT");
+		cr_assert_str_eq(json_str(r, "error.details.0.field"), "sku", "%s: %s", bad[i], r->body);
+		http_resp_free(r);
+	}
+	r = http_get("/v1/products", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 0, "nothing was written");
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
+}
