@@ -58,7 +58,11 @@ static const char *const reasons[] = {"received", "sold_offline",     "damaged",
 /* Server bookkeeping that the API does not show. */
 static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
 
-/* SKU: 1..64 of [A-Za-z0-9._-]; its index key is the lower-cased SKU. */
+/*
+ * SKU: 1..64 of [A-Za-z0-9._-]. skuKey ("s_" and the lower-cased SKU)
+ * orders lists and says when a SKU changed; the index document's id is
+ * fx_sku_id (the same for SKUs without '.').
+ */
 static int take_sku(json_object *in, bool required, struct fx_value *map, struct fx_err *e)
 {
 	const char *s;
@@ -80,6 +84,16 @@ static int take_sku(json_object *in, bool required, struct fx_value *map, struct
 	fx_map_set_str(map, "sku", s);
 	fx_map_set_str(map, "skuKey", key);
 	return 0;
+}
+
+/* The tenant path of sku's index document; NULL with e set. */
+static const char *sku_path(const struct fx_req *r, const char *sku, struct fx_err *e)
+{
+	char id[200];
+
+	if (!sku || fx_sku_id(sku, id, sizeof(id)) < 0)
+		return FX_ERR_INTERNAL(e, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
+	return fx_tenant_path(r, NULL, "skus", id, "sku", e);
 }
 
 /* attributes: a flat object of at most 50 string values. */
@@ -274,7 +288,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	fx_id_new(id);
 	rel = fx_tenant_path(r, NULL, "products", id, "product", e);
-	sku_rel = fx_tenant_path(r, NULL, "skus", fx_value_path_str(&map, "skuKey"), "sku", e);
+	sku_rel = sku_path(r, fx_value_path_str(&map, "sku"), e);
 	if (!rel || !sku_rel)
 		goto out;
 	fx_value_map(&index);
@@ -352,8 +366,8 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (new_key && old_key && strcmp(new_key, old_key) != 0) {
 		/* A new SKU: claim its index document, release the old one, in the same commit. */
 		struct fx_value index = {0};
-		const char *new_rel = fx_tenant_path(c->r, NULL, "skus", new_key, "sku", e);
-		const char *old_rel = fx_tenant_path(c->r, NULL, "skus", old_key, "sku", e);
+		const char *new_rel = sku_path(c->r, fx_value_path_str(c->input, "sku"), e);
+		const char *old_rel = new_rel ? sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e) : NULL;
 		char *n1, *n2;
 
 		if (!new_rel || !old_rel)
@@ -495,7 +509,7 @@ struct destroy_ctx {
 static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct destroy_ctx *c = arg;
-	const char *key, *sku_rel;
+	const char *sku_rel = NULL;
 	struct fx_doc doc = {0};
 	char *name = NULL, *sku_name = NULL;
 	int rc = -1;
@@ -506,8 +520,9 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_err_set(e, 409, "FAILED_PRECONDITION", "the product has reserved stock: open orders need it");
 		goto out;
 	}
-	key = fx_value_path_str(&doc.fields, "skuKey");
-	sku_rel = key ? fx_tenant_path(c->r, NULL, "skus", key, "sku", e) : NULL;
+	if (fx_value_path_str(&doc.fields, "skuKey") &&
+	    !(sku_rel = sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e)))
+		goto out;
 	name = fx_tenant_name(c->rel);
 	if (fx_write_delete(t->writes, name, -1, doc.update_time, e) < 0)
 		goto out;
