@@ -4,6 +4,7 @@
  */
 #include "client.h"
 #include "err.h"
+#include "instance.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -356,4 +357,53 @@ Test(nginx_errors, the_running_configuration_answers_every_error_code_in_agreein
 		cr_assert(found, "no error_page for %d in the API server", raised[i]);
 	}
 	free(conf);
+}
+
+/* ---- readiness with its backends down ---- */
+
+Test(health, ready_names_what_is_down_without_the_backends_words, .timeout = 120)
+{
+	static const char *const leaks[] = {"127.0.0.1", ":9", "connect", "Connect", "curl", "http", "refused",
+					    "Failed", "failed", "timed out"};
+	struct instance api;
+	struct http_resp *r;
+	json_object *details;
+	char url[128], path[200], *log = NULL;
+	bool firestore = false, keys = false;
+
+	/* Firestore and the token key endpoint both at a port where nothing listens. */
+	instance_start(&api, "FIRESTORE_EMULATOR_HOST=127.0.0.1:9\nFLUXORI_AUTH_EMULATOR_TOKENS=false\n"
+			     "FLUXORI_FIREBASE_KEYS_URL=http://127.0.0.1:9/certs\n");
+	snprintf(url, sizeof(url), "%s/health/ready", api.base);
+	r = http_url("GET", url, NULL, NULL, 0);
+	/* The backends' own words go to the log, where operators look. */
+	snprintf(path, sizeof(path), "%s/api.log", api.run);
+	for (int i = 0; i < 100; i++) {
+		log = test_slurp(path);
+		if (strstr(log, "not ready: token keys: ") && strstr(log, "not ready: firestore: "))
+			break;
+		free(log);
+		log = NULL;
+		usleep(50 * 1000);
+	}
+	instance_stop(&api);
+	cr_assert_not_null(log, "the worker logged why it is not ready, backend by backend");
+	free(log);
+	cr_assert_eq(r->status, 503, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), "UNAVAILABLE");
+	cr_assert(strstr(json_str(r, "error.message"), "firestore"), "%s", r->body);
+	cr_assert(strstr(json_str(r, "error.message"), "token keys"), "%s", r->body);
+	details = json_object_object_get(json_object_object_get(r->json, "error"), "details");
+	for (size_t i = 0; details && i < json_object_array_length(details); i++) {
+		const char *field = json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(details, i), "field"));
+
+		firestore |= strcmp(field, "firestore") == 0;
+		keys |= strcmp(field, "tokenKeys") == 0;
+	}
+	cr_assert(firestore && keys, "details name both: %s", r->body);
+	for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++)
+		cr_assert_null(strstr(r->body, leaks[i]), "the answer carries no backend text (%s): %s", leaks[i],
+			       r->body);
+	http_resp_free(r);
 }
