@@ -407,3 +407,105 @@ Test(health, ready_names_what_is_down_without_the_backends_words, .timeout = 120
 			       r->body);
 	http_resp_free(r);
 }
+
+/* ---- the client address in the request log ---- */
+
+/*
+ * The remoteIp of the request log line of request id rid in the log at
+ * path, waiting 10 s at most for it; "(no log line)" when it never came.
+ * Fails no test itself, so a caller can stop what it started first.
+ */
+static void logged_remote_ip(const char *path, const char *rid, char *out, size_t len)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "\"requestId\":\"%s\"", rid);
+	out[0] = '\0';
+	for (int i = 0; i < 200 && !out[0]; i++) {
+		FILE *f = fopen(path, "r");
+		char *line = NULL, *ip;
+		size_t cap = 0;
+
+		while (f && getline(&line, &cap, f) > 0 && !out[0]) {
+			if (!strstr(line, needle) || !strstr(line, "\"httpRequest\""))
+				continue;
+			ip = strstr(line, "\"remoteIp\":\"");
+			snprintf(out, len, "%.*s", ip ? (int)strcspn(ip + 12, "\"") : 0, ip ? ip + 12 : "");
+			if (!out[0])
+				snprintf(out, len, "(no remoteIp)");
+		}
+		free(line);
+		if (f)
+			fclose(f);
+		if (!out[0])
+			usleep(50 * 1000);
+	}
+	if (!out[0])
+		snprintf(out, len, "(no log line)");
+}
+
+/* GET base/health with X-Forwarded-For xff (NULL: none) and a fresh request id into rid. */
+static void get_forwarded(const char *base, const char *xff, char rid[64])
+{
+	char url[160], h_rid[100], h_xff[200];
+	const char *h[] = {h_rid, xff ? h_xff : NULL, NULL};
+	struct http_resp *r;
+
+	snprintf(rid, 64, "xff-%s-%ld", test_unique(), random());
+	snprintf(h_rid, sizeof(h_rid), "X-Request-Id: %s", rid);
+	snprintf(h_xff, sizeof(h_xff), "X-Forwarded-For: %s", xff ? xff : "");
+	snprintf(url, sizeof(url), "%s/health", base);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(logs, without_a_front_end_the_logged_client_is_the_peer_not_a_forged_header)
+{
+	static const char *const forged[] = {"203.0.113.66", "198.51.100.1, 203.0.113.66", "127.0.0.2", "not an ip",
+					     ""};
+	char path[300], rid[64], ip[64];
+
+	snprintf(path, sizeof(path), "%s/workers.log", getenv("FLUXORI_TEST_RUN"));
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		get_forwarded(test_url(), forged[i], rid);
+		logged_remote_ip(path, rid, ip, sizeof(ip));
+		cr_assert_str_eq(ip, "127.0.0.1", "X-Forwarded-For: %s", forged[i]);
+	}
+	get_forwarded(test_url(), NULL, rid);
+	logged_remote_ip(path, rid, ip, sizeof(ip));
+	cr_assert_str_eq(ip, "127.0.0.1", "no X-Forwarded-For");
+}
+
+/*
+ * On Cloud Run (K_SERVICE) behind Google's external Application Load
+ * Balancer, X-Forwarded-For ends "<client>, <load balancer>": what the
+ * client sent before that is its own and is not believed.
+ */
+Test(logs, on_cloud_run_the_logged_client_is_the_address_the_load_balancer_appended, .timeout = 120)
+{
+	static const struct {
+		const char *xff, *client;
+	} cases[] = {
+		{"203.0.113.9, 34.120.0.1", "203.0.113.9"},
+		{"198.51.100.7, 203.0.113.9, 34.120.0.1", "203.0.113.9"},
+		{"evil, 10.0.0.1,2001:db8::5,34.120.0.1", "2001:db8::5"},
+		{"203.0.113.9", "203.0.113.9"}, /* a direct call through run.app: Cloud Run appended the one entry */
+		{"198.51.100.7, not-an-ip, 34.120.0.1", "127.0.0.1"}, /* no usable address: the peer */
+	};
+	struct instance api;
+	char path[300], rid[sizeof(cases) / sizeof(cases[0])][64], ip[64];
+
+	instance_start(&api, "K_SERVICE=fluxori-api\nFLUXORI_LOG_LEVEL=INFO\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		get_forwarded(api.base, cases[i].xff, rid[i]);
+	snprintf(path, sizeof(path), "%s/api.log", api.run);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		logged_remote_ip(path, rid[i], ip, sizeof(ip));
+		if (strcmp(ip, cases[i].client) != 0) {
+			instance_stop(&api);
+			cr_assert_fail("X-Forwarded-For: %s logged %s, not %s", cases[i].xff, ip, cases[i].client);
+		}
+	}
+	instance_stop(&api);
+}
