@@ -444,16 +444,21 @@ static void logged_remote_ip(const char *path, const char *rid, char *out, size_
 		snprintf(out, len, "(no log line)");
 }
 
-/* GET base/health with X-Forwarded-For xff (NULL: none) and a fresh request id into rid. */
+/*
+ * GET base/health with X-Forwarded-For xff (NULL: none; a '|' starts a
+ * second header line) and a fresh request id into rid.
+ */
 static void get_forwarded(const char *base, const char *xff, char rid[64])
 {
-	char url[160], h_rid[100], h_xff[200];
-	const char *h[] = {h_rid, xff ? h_xff : NULL, NULL};
+	char url[160], h_rid[100], h_xff[200], h_xff2[200];
+	const char *bar = xff ? strchr(xff, '|') : NULL;
+	const char *h[] = {h_rid, xff ? h_xff : NULL, bar ? h_xff2 : NULL, NULL};
 	struct http_resp *r;
 
 	snprintf(rid, 64, "xff-%s-%ld", test_unique(), random());
 	snprintf(h_rid, sizeof(h_rid), "X-Request-Id: %s", rid);
-	snprintf(h_xff, sizeof(h_xff), "X-Forwarded-For: %s", xff ? xff : "");
+	snprintf(h_xff, sizeof(h_xff), "X-Forwarded-For: %.*s", bar ? (int)(bar - xff) : 150, xff ? xff : "");
+	snprintf(h_xff2, sizeof(h_xff2), "X-Forwarded-For: %s", bar ? bar + 1 : "");
 	snprintf(url, sizeof(url), "%s/health", base);
 	r = http_url("GET", url, h, NULL, 0);
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -491,6 +496,8 @@ Test(logs, on_cloud_run_the_logged_client_is_the_address_the_load_balancer_appen
 		{"198.51.100.7, 203.0.113.9, 34.120.0.1", "203.0.113.9"},
 		{"evil, 10.0.0.1,2001:db8::5,34.120.0.1", "2001:db8::5"},
 		{"203.0.113.9", "203.0.113.9"}, /* a direct call through run.app: Cloud Run appended the one entry */
+		/* The client's own line, then the front end's: nginx joins them. */
+		{"198.51.100.7|203.0.113.9, 34.120.0.1", "203.0.113.9"},
 		{"198.51.100.7, not-an-ip, 34.120.0.1", "127.0.0.1"}, /* no usable address: the peer */
 	};
 	struct instance api;
