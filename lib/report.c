@@ -7,9 +7,10 @@
  * process-wide, so every conversion runs under tz_lock; the engine owns
  * its process's TZ (set once by fx_report_init, so later changes replace
  * the variable in place instead of growing environ under other threads).
- * Without tzdata for a zone (a slim container), the zones of fixed_zones
- * fall back to their fixed offset: Africa/Johannesburg is +02:00 without
- * DST (since 1944), UTC is +00:00. Any other zone without tzdata is a 500.
+ * Without tzdata for a zone, the zones of fx_tz_fixed fall back to their
+ * fixed offset: Africa/Johannesburg is +02:00 without DST (since 1944),
+ * UTC is +00:00. Any other zone without tzdata is a 500. The container
+ * installs tzdata (Dockerfile).
  *
  * Orders are read newest first (the index the orders list uses) and
  * written oldest first: rows are kept in blocks that are reversed at the
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "mem.h"
 #include "tenant.h"
+#include "tz.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -45,7 +47,7 @@
 #define MIN_YEAR 2000
 #define MAX_YEAR 9998 /* to + 1 must still be a date */
 #define DEFAULT_TZ "Africa/Johannesburg"
-#define TZ_NAME_MAX 64
+#define TZ_NAME_MAX FX_TZ_NAME_MAX
 
 enum report_type { SALES, INVENTORY, ORDERS };
 static const char *const types[] = {"sales", "inventory", "orders", NULL};
@@ -114,46 +116,29 @@ struct zone {
 	int32_t offset; /* seconds east of UTC, when fixed */
 };
 
-static const struct {
-	const char *name;
-	int32_t offset;
-} fixed_zones[] = {
-	{"Africa/Johannesburg", 2 * 3600},
-	{"UTC", 0},
-	{"Etc/UTC", 0},
-};
-
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 static char tz_current[TZ_NAME_MAX + 1]; /* the zone TZ names, under tz_lock */
 
 /*
- * Resolves an organization's timezone name: tzdata when the zone file is
- * installed, else a fixed_zones entry. 500 for a malformed name or a zone
- * this server cannot convert.
+ * Resolves an organization's timezone name: tzdata when this system lists
+ * and has the zone (fx_tz_installed), else its fixed offset (fx_tz_fixed).
+ * 500 for any other name: organizations accept only fx_tz_known names, so
+ * it is a zone stored before that check or tzdata missing since.
  */
 static int zone_open(const char *name, struct zone *z, struct fx_err *e)
 {
-	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-";
-	const char *dir = getenv("TZDIR");
-	char path[512];
-	size_t n = strlen(name);
-
-	if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || strstr(name, "..") || strspn(name, allowed) != n)
-		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
-	snprintf(z->name, sizeof(z->name), "%s", name);
-	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
 	z->fixed = false;
 	z->offset = 0;
-	if (access(path, R_OK) == 0)
+	if (strlen(name) > TZ_NAME_MAX)
+		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
+	snprintf(z->name, sizeof(z->name), "%s", name);
+	if (fx_tz_installed(name))
 		return 0;
-	for (size_t i = 0; i < sizeof(fixed_zones) / sizeof(fixed_zones[0]); i++) {
-		if (strcmp(name, fixed_zones[i].name) == 0) {
-			z->fixed = true;
-			z->offset = fixed_zones[i].offset;
-			return 0;
-		}
+	if (fx_tz_fixed(name, &z->offset)) {
+		z->fixed = true;
+		return 0;
 	}
-	return FX_ERR_INTERNAL(e, "time zone %s is not installed on this server", name);
+	return FX_ERR_INTERNAL(e, "time zone %.64s is not installed on this server", name);
 }
 
 /* Takes tz_lock and points the C library's local time at z (not fixed). */
