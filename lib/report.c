@@ -693,9 +693,16 @@ struct bound {
 	int32_t nanos;
 };
 
-/* A date YYYY-MM-DD or an RFC 3339 time (fx_ts_parse) in MIN_YEAR..MAX_YEAR; 400 naming field otherwise. */
+/*
+ * A date YYYY-MM-DD or an RFC 3339 time (fx_ts_parse, which also takes the
+ * lower-case 't' and 'z' RFC 3339 allows) in MIN_YEAR..MAX_YEAR; 400
+ * naming field otherwise.
+ */
 static int parse_bound(const char *s, const char *field, struct bound *b, struct fx_err *e)
 {
+	char t[48];
+	size_t n;
+
 	memset(b, 0, sizeof(*b));
 	if (!s)
 		return 0;
@@ -704,7 +711,17 @@ static int parse_bound(const char *s, const char *field, struct bound *b, struct
 		b->is_day = true;
 		return 0;
 	}
-	if (fx_ts_parse(s, &b->secs, &b->nanos) == 0 && b->secs >= days_from_civil(MIN_YEAR, 1, 1) * 86400 &&
+	n = strlen(s);
+	if (n < sizeof(t)) {
+		memcpy(t, s, n + 1);
+		if (n > 10 && t[10] == 't')
+			t[10] = 'T';
+		if (n > 0 && t[n - 1] == 'z')
+			t[n - 1] = 'Z';
+	} else {
+		t[0] = '\0';
+	}
+	if (fx_ts_parse(t, &b->secs, &b->nanos) == 0 && b->secs >= days_from_civil(MIN_YEAR, 1, 1) * 86400 &&
 	    b->secs < days_from_civil(MAX_YEAR + 1, 1, 1) * 86400)
 		return 0;
 	return fx_err_invalid(e, field,

@@ -75,6 +75,9 @@ Test(window, rfc3339_times_are_the_exact_instants)
 	w = ok("2026-12-02T06:00:00.123456789Z", "2026-12-02T06:00:00.123456790Z", "UTC", "2026-12-10T00:00:00Z");
 	cr_assert_eq(w.start_nanos, 123456789, "one nanosecond is a window");
 	cr_assert_eq(w.end_nanos, 123456790);
+	w = ok("2026-12-02t06:00:00z", "2026-12-02t08:00:00+01:00", "UTC", "2026-12-10T00:00:00Z");
+	cr_assert_eq(w.start_secs, utc("2026-12-02T06:00:00Z"), "RFC 3339 allows a lower-case t and z");
+	cr_assert_eq(w.end_secs, utc("2026-12-02T07:00:00Z"));
 }
 
 Test(window, a_date_and_a_time_mix)
@@ -118,7 +121,7 @@ Test(window, malformed_bounds_are_refused_naming_them)
 	static const char *const bad[] = {
 		"2026-12-02T06:00:00",
 		"2026-12-02 06:00:00Z",
-		"2026-12-02t06:00:00z",
+		"2026-12-02T06:00:00zz",
 		"2026-12-02T24:00:00Z",
 		"2026-12-02T06:00:60Z",
 		"2026-12-02T06:00Z",
