@@ -738,6 +738,12 @@ Test(products, skus_with_dots_are_products_like_any_other, .timeout = 180)
 	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"ab\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	http_resp_free(r);
+	/* A change of case only keeps the index entry, which then says the new spelling. */
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"AB\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "sku"), "AB");
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
 	snprintf(path, sizeof(path), "/v1/products/%s", ids[3]);
 	r = http_json("DELETE", path, t.owner.id_token, NULL);
 	cr_assert_eq(r->status, 204, "%s", r->body);
