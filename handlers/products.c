@@ -387,6 +387,26 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			rc = -1;
 			goto out;
 		}
+	} else if (new_key && old_key && fx_value_path_str(&doc.fields, "sku") &&
+		   strcmp(fx_value_path_str(c->input, "sku"), fx_value_path_str(&doc.fields, "sku")) != 0) {
+		/* The same SKU in another case keeps its index entry, which then says the new spelling. */
+		struct fx_value index = {0};
+		const char *rel = sku_path(c->r, fx_value_path_str(c->input, "sku"), e);
+		char *n;
+
+		if (!rel)
+			goto out;
+		fx_value_map(&index);
+		fx_map_set_str(&index, "productId", doc.id);
+		fx_map_set_str(&index, "sku", fx_value_path_str(c->input, "sku"));
+		fx_tenant_stamp(c->r, &index);
+		n = fx_tenant_name(rel);
+		rc = fx_write_set(t->writes, n, &index, NULL, e);
+		free(n);
+		fx_value_cleanup(&index);
+		if (rc < 0)
+			goto out;
+		rc = -1;
 	}
 	if (fx_map_get(&map, "name") || fx_map_get(&map, "sku")) {
 		/* Search keys follow the (possibly new) name and SKU, the other one as read now. */
