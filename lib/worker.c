@@ -100,9 +100,7 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 	lr.method = r->method;
 	lr.path = r->path;
 	lr.user_agent = fx_req_header(r, "User-Agent");
-	lr.remote_ip = fx_req_header(r, "X-Forwarded-For");
-	if (!lr.remote_ip)
-		lr.remote_ip = fx_req_env(r, "REMOTE_ADDR");
+	lr.remote_ip = fx_req_client_ip(r);
 	lr.request_id = r->request_id;
 	lr.trace_id = r->trace_id[0] ? r->trace_id : NULL;
 	lr.span_id = r->span_id[0] ? r->span_id : NULL;
