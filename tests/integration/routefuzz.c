@@ -2822,7 +2822,7 @@ void rf_options_from_env(struct rf_options *o)
 	memset(o, 0, sizeof(*o));
 	o->seed = (v = getenv("FLUXORI_ROUTEFUZZ_SEED")) && *v ? strtoull(v, NULL, 10) : 20261202;
 	o->seconds = (v = getenv("FLUXORI_ROUTEFUZZ_SECONDS")) && *v ? strtol(v, NULL, 10) : 0;
-	o->budget = (v = getenv("FLUXORI_ROUTEFUZZ_BUDGET")) && *v ? (int)strtol(v, NULL, 10) : 90;
+	o->budget = (v = getenv("FLUXORI_ROUTEFUZZ_BUDGET")) && *v ? (int)strtol(v, NULL, 10) : 150;
 	o->jobs = (v = getenv("FLUXORI_ROUTEFUZZ_JOBS")) && *v ? (int)strtol(v, NULL, 10) : 3;
 	if (o->jobs < 1 || o->jobs > 14)
 		o->jobs = 3;
