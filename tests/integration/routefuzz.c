@@ -474,6 +474,7 @@ static struct {
 	pthread_rwlock_t excl; /* requests hold it shared; a request sent again alone, exclusive */
 	char asan_dir[512], asan_prefix[128];
 	struct sb pending; /* events nobody claimed yet */
+	long notes; /* nginx upstream errors that cost the client nothing */
 	double pending_at;
 	struct {
 		char name[256];
@@ -953,9 +954,12 @@ static void learn(struct route *rt, const struct req *q, const struct resp *r)
 		for (const char *p = reason; *p; p++)
 			if (*p >= '0' && *p <= '9' && (p == reason || p[-1] < '0' || p[-1] > '9') &&
 			    !(p - reason >= 4 && strncmp(p - 4, "RFC ", 4) == 0)) {
-				long n = strtol(p, NULL, 10);
+				char *end;
+				long n = strtol(p, &end, 10);
 
-				learn_limit(rt, field, n);
+				/* Not a limit: the numbers of a date or time given as an example. */
+				if ((p == reason || !strchr("-:T.", p[-1])) && !(*end && strchr("-:T.", *end)))
+					learn_limit(rt, field, n);
 			}
 		learn_field_type(rt, field, reason);
 		/* A query parameter the route refuses as unknown. */
@@ -1078,6 +1082,8 @@ static bool check_answer(const struct resp *r, char *kind, size_t kind_len, char
 
 /* ---- the monitor: restarts, sanitizer reports, nginx upstream errors ---- */
 
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static long read_restarts(char *groups, size_t len)
 {
 	DIR *d = opendir(G.cur->state_dir);
@@ -1173,10 +1179,20 @@ static void scan_nginx(struct sb *out, bool baseline)
 	if (fseek(f, G.cur->nginx_off, SEEK_SET) != 0)
 		rewind(f);
 	while (fgets(line, sizeof(line), f)) {
-		if (!baseline && strstr(line, "upstream") &&
-		    (strstr(line, "[error]") || strstr(line, "[crit]") || strstr(line, "[alert]"))) {
-			line[strcspn(line, "\n")] = '\0';
+		if (baseline || !strstr(line, "upstream") ||
+		    !(strstr(line, "[error]") || strstr(line, "[crit]") || strstr(line, "[alert]")))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		/*
+		 * A worker that broke its answer (no header, a bad one, or died before it) is a finding,
+		 * whatever nginx then told the client. A reset after the answer's header arrived (a worker
+		 * closing with nginx's last empty stdin record unread) cost the client nothing: a note.
+		 */
+		if (strstr(line, "response header from upstream") || strstr(line, "upstream sent") ||
+		    strstr(line, "while connecting to upstream")) {
 			sb_printf(out, "nginx: %.600s\n", line);
+		} else if (G.notes++ < 3) {
+			say("routefuzz: note (not a finding): nginx: %.400s\n", line);
 		}
 	}
 	G.cur->nginx_off = ftell(f);
@@ -1776,11 +1792,12 @@ static bool emit_body(struct ctx *c, int who, const char *ctype, const char *bod
 
 /* Default limits to probe when the answers taught none. */
 static const long default_limits[] = {32, 64, 100, 128, 200, 255, 256, 1000, 1024};
+_Static_assert(sizeof(default_limits) / sizeof(default_limits[0]) <= 16, "the limit arrays hold 16");
 
 /* The string cases of one field: its limits in characters and bytes, with 1-4 byte characters. */
 static bool string_cases(struct ctx *c, int who, const char *seed, const char *path, const char *orig, bool full)
 {
-	long lim[8];
+	long lim[16];
 	int nl;
 	char d[200], what[400];
 
@@ -1797,7 +1814,7 @@ static bool string_cases(struct ctx *c, int who, const char *seed, const char *p
 		if (!ok)
 			return false;
 	}
-	nl = limits_of(c->rt, path, lim, 8);
+	nl = limits_of(c->rt, path, lim, 16);
 	if (nl == 0) {
 		nl = full ? (int)(sizeof(default_limits) / sizeof(default_limits[0])) : 2;
 		memcpy(lim, full ? default_limits : (const long[]){100, 256}, (size_t)nl * sizeof(long));
@@ -2127,7 +2144,7 @@ static bool stage_query(struct ctx *c, bool full)
 	 * fixed buffers), then its values and malformed forms. */
 	for (int k = 0; k < rt->nq; k++) {
 		const char *name = rt->q[k].name;
-		long lim[8];
+		long lim[16];
 		int nl;
 
 		if (rt->q[k].state != 1)
@@ -2145,7 +2162,7 @@ static bool stage_query(struct ctx *c, bool full)
 			if (!ok)
 				return false;
 		}
-		nl = limits_of(rt, name, lim, 8);
+		nl = limits_of(rt, name, lim, 16);
 		if (nl == 0) {
 			nl = full ? (int)(sizeof(default_limits) / sizeof(default_limits[0])) : 2;
 			memcpy(lim, full ? default_limits : (const long[]){100, 256}, (size_t)nl * sizeof(long));
@@ -3007,6 +3024,8 @@ int rf_run(const struct rf_options *o, struct rf_result *res)
 	    (unsigned long long)o->seed, res->routes, res->requests, res->seconds, res->findings, res->distinct);
 	for (int i = 0; i < G.nkinds; i++)
 		say("routefuzz:   %4ld x %s\n", G.kinds[i].count, G.kinds[i].key);
+	if (G.notes)
+		say("routefuzz: %ld nginx upstream resets after the answer's header (notes, not findings)\n", G.notes);
 	for (int i = 0; i < G.nroutes; i++)
 		if (G.routes[i].sent == 0)
 			say("routefuzz: route %s %s was not reached\n", G.routes[i].method, G.routes[i].pattern);
