@@ -446,8 +446,8 @@ struct finding_kind {
 struct target {
 	char name[64];
 	char base[128];
-	char state_dir[512], nginx_log[512];
-	long restarts, nginx_off;
+	char state_dir[512], logs[2][512]; /* nginx's error log, the workers' stderr (may be one file) */
+	long restarts, log_off[2];
 };
 
 static struct {
@@ -1033,50 +1033,58 @@ static bool canonical(long code, const char *status)
 	return false;
 }
 
-/* What is wrong with an answer, into why; false when nothing. */
+/* Notes one problem of an answer: the first names the kind, all go to w. */
+__attribute__((format(printf, 4, 5))) static void problem(char *kind, size_t kind_len, struct sb *w, const char *fmt,
+							  ...)
+{
+	va_list ap;
+	char text[400];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (!kind[0])
+		snprintf(kind, kind_len, "%.*s", (int)strcspn(text, ":"), text);
+	sb_printf(w, "%s%s", w->n ? "; " : "", text);
+}
+
+/*
+ * What is wrong with an answer: kind names the first problem (in the order
+ * below), why lists them all; false when nothing is.
+ */
 static bool check_answer(const struct resp *r, char *kind, size_t kind_len, char *why, size_t why_len)
 {
 	char rid[200], ra[64];
 	json_object *err = jget(r->json, "error");
 	const char *st = jstr(err, "status"), *brid = jstr(err, "requestId");
 	json_object *code = jget(err, "code");
+	bool has_rid = resp_header(r, "X-Request-Id", rid, sizeof(rid)) != NULL;
+	struct sb w = {0};
 
+	kind[0] = '\0';
 	if (r->status == 0) {
-		snprintf(kind, kind_len, "no answer");
-		snprintf(why, why_len, "curl error %d: %s", r->curl_rc, r->curl_err);
-		return true;
+		problem(kind, kind_len, &w, "no answer: curl error %d: %s", r->curl_rc, r->curl_err);
+	} else {
+		if (r->status >= 500 && !(r->status == 503 && st && strcmp(st, "UNAVAILABLE") == 0 &&
+					  resp_header(r, "Retry-After", ra, sizeof(ra))))
+			problem(kind, kind_len, &w,
+				"5xx: answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's)", r->status);
+		if (r->status >= 400 && (!err || !code || !json_object_is_type(code, json_type_int) || !st ||
+					 !jstr(err, "message")))
+			problem(kind, kind_len, &w, "error body not the contract's JSON: the body is not a JSON error");
+		else if (r->status >= 400 && (json_object_get_int64(code) != r->status || !canonical(r->status, st)))
+			problem(kind, kind_len, &w, "error code and status disagree: HTTP %ld, body code %lld status %s",
+				r->status, (long long)json_object_get_int64(code), st);
+		if (r->status >= 400 && has_rid && brid && strcmp(brid, rid) != 0)
+			problem(kind, kind_len, &w, "requestId differs from X-Request-Id: header %s, body %s", rid, brid);
+		if (!has_rid)
+			problem(kind, kind_len, &w, "no X-Request-Id: the answer has no X-Request-Id header");
+		if (kind[0])
+			sb_printf(&w, "; body: %.200s", r->body);
 	}
-	if (!resp_header(r, "X-Request-Id", rid, sizeof(rid))) {
-		snprintf(kind, kind_len, "no X-Request-Id");
-		snprintf(why, why_len, "answer %ld has no X-Request-Id header", r->status);
-		return true;
-	}
-	if (r->status >= 500 && !(r->status == 503 && st && strcmp(st, "UNAVAILABLE") == 0 &&
-				  resp_header(r, "Retry-After", ra, sizeof(ra)))) {
-		snprintf(kind, kind_len, "5xx");
-		snprintf(why, why_len, "answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's): %.200s",
-			 r->status, r->body);
-		return true;
-	}
-	if (r->status >= 400) {
-		if (!err || !code || !json_object_is_type(code, json_type_int) || !st || !jstr(err, "message")) {
-			snprintf(kind, kind_len, "error body not the contract's JSON");
-			snprintf(why, why_len, "answer %ld: %.200s", r->status, r->body);
-			return true;
-		}
-		if (json_object_get_int64(code) != r->status || !canonical(r->status, st)) {
-			snprintf(kind, kind_len, "error code and status disagree");
-			snprintf(why, why_len, "HTTP %ld, body code %lld status %s", r->status,
-				 (long long)json_object_get_int64(code), st);
-			return true;
-		}
-		if (brid && strcmp(brid, rid) != 0) {
-			snprintf(kind, kind_len, "requestId differs from X-Request-Id");
-			snprintf(why, why_len, "header %s, body %s", rid, brid);
-			return true;
-		}
-	}
-	return false;
+	snprintf(why, why_len, "%s", w.p ? w.p : "");
+	free(w.p);
+	return kind[0] != '\0';
 }
 
 /* ---- the monitor: restarts, sanitizer reports, nginx upstream errors ---- */
@@ -1168,28 +1176,35 @@ static void scan_asan(struct sb *out, bool baseline)
 	closedir(d);
 }
 
-static void scan_nginx(struct sb *out, bool baseline)
+/*
+ * New lines of one of the stack's logs that are findings: nginx's upstream
+ * errors (a worker that broke its answer: no header, a bad one, died before
+ * it, or reset the connection while nginx read it, so the client waits for
+ * a body that never comes; nginx then tells the client the contract's 503,
+ * which alone would pass), and sanitizer reports a worker wrote to stderr
+ * (UBSan's, whose runtime in these builds does not always honour log_path).
+ */
+static void scan_log(const char *path, long *off, struct sb *out, bool baseline)
 {
-	FILE *f = fopen(G.cur->nginx_log, "r");
+	FILE *f = fopen(path, "r");
 	char line[2048];
 
 	if (!f)
 		return;
-	if (fseek(f, G.cur->nginx_off, SEEK_SET) != 0)
+	if (fseek(f, *off, SEEK_SET) != 0)
 		rewind(f);
 	while (fgets(line, sizeof(line), f)) {
-		if (baseline || !strstr(line, "upstream") ||
-		    !(strstr(line, "[error]") || strstr(line, "[crit]") || strstr(line, "[alert]")))
+		if (baseline)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		/*
-		 * A worker that broke its answer (no header, a bad one, died before it, or reset the
-		 * connection while nginx read it: the client then waits for a body that never comes) is a
-		 * finding, whatever nginx then told the client.
-		 */
-		sb_printf(out, "nginx: %.600s\n", line);
+		if (strstr(line, "upstream") &&
+		    (strstr(line, "[error]") || strstr(line, "[crit]") || strstr(line, "[alert]")))
+			sb_printf(out, "nginx: %.600s\n", line);
+		else if (strstr(line, "runtime error:") || strstr(line, "ERROR: AddressSanitizer") ||
+			 strstr(line, "ERROR: LeakSanitizer"))
+			sb_printf(out, "sanitizer report in %s: %.600s\n", path, line);
 	}
-	G.cur->nginx_off = ftell(f);
+	*off = ftell(f);
 	fclose(f);
 }
 
@@ -1206,7 +1221,9 @@ static char *monitor(bool baseline)
 		sb_printf(&out, "worker restarts of %s %ld -> %ld (%s)\n", G.cur->name, G.cur->restarts, r, groups);
 	G.cur->restarts = r;
 	scan_asan(&out, baseline);
-	scan_nginx(&out, baseline);
+	for (int i = 0; i < 2; i++)
+		if (G.cur->logs[i][0])
+			scan_log(G.cur->logs[i], &G.cur->log_off[i], &out, baseline);
 	pthread_mutex_unlock(&G.mon_mu);
 	return sb_take(&out);
 }
@@ -2920,7 +2937,7 @@ static int start_prod_storage(struct instance *in, struct fakegcs **gcs)
 	snprintf(t->name, sizeof(t->name), "the production-storage instance");
 	snprintf(t->base, sizeof(t->base), "%s", in->base);
 	snprintf(t->state_dir, sizeof(t->state_dir), "%s/state", in->run);
-	snprintf(t->nginx_log, sizeof(t->nginx_log), "%s/api.log", in->run);
+	snprintf(t->logs[0], sizeof(t->logs[0]), "%s/api.log", in->run); /* nginx and workers alike */
 	G.ntg++;
 	return 0;
 }
@@ -2964,7 +2981,8 @@ int rf_run(const struct rf_options *o, struct rf_result *res)
 		G.trace = fopen(logpath, "w");
 	}
 	snprintf(G.cur->state_dir, sizeof(G.cur->state_dir), "%s/state", o->run_dir);
-	snprintf(G.cur->nginx_log, sizeof(G.cur->nginx_log), "%s/nginx-error.log", o->run_dir);
+	snprintf(G.cur->logs[0], sizeof(G.cur->logs[0]), "%s/nginx-error.log", o->run_dir);
+	snprintf(G.cur->logs[1], sizeof(G.cur->logs[1]), "%s/workers.log", o->run_dir);
 	asan_path();
 	if (load_routes(o->bin_dir) < 0)
 		return -1;
