@@ -77,7 +77,8 @@ static void put(struct fakegcs *g, const char *name, const char *type, const cha
 	memcpy(o->data, data, len);
 	o->len = len;
 	/* Storage keeps a type of printable ASCII; anything else is stored as bytes. */
-	snprintf(o->type, sizeof(o->type), "%s", type && *type && strlen(type) < 127 ? type : "application/octet-stream");
+	snprintf(o->type, sizeof(o->type), "%s",
+		 type && *type && strlen(type) < 127 ? type : "application/octet-stream");
 	for (char *p = o->type; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
 			snprintf(o->type, sizeof(o->type), "application/octet-stream");

@@ -392,9 +392,8 @@ static const char *nz(const char *s)
 /* ---- callers and their organizations ---- */
 
 enum { P_OWNER, P_ADMIN, P_MANAGER, P_STAFF, P_VIEWER, P_NOORG, P_NOTOKEN, P_OTHER, NP };
-static const char *const pname[NP] = {"owner",		 "admin",    "manager",
-				      "staff",		 "viewer",   "no-organization",
-				      "no-token",	 "other-organization-owner"};
+static const char *const pname[NP] = {"owner",	"admin",	   "manager",  "staff",
+				      "viewer", "no-organization", "no-token", "other-organization-owner"};
 static const char *const prole[NP] = {"owner", "admin", "manager", "staff", "viewer", NULL, NULL, "owner"};
 
 struct principal {
@@ -761,13 +760,15 @@ static int load_routes(const char *bin_dir)
  * without one starts from {} and learns required fields from the answers.
  */
 static const char *const seeds[][2] = {
-	{"POST /v1/organizations", "{\"name\":\"Fuzz Org\",\"legalName\":\"Fuzz (Pty) Ltd\",\"vatNumber\":\"4123456789\","
-				   "\"address\":{\"line1\":\"1 Main Rd\",\"city\":\"Soweto\",\"province\":\"Gauteng\","
-				   "\"postalCode\":\"1804\",\"country\":\"ZA\"}}"},
-	{"PATCH /v1/organizations/{id}",
-	 "{\"name\":\"Fuzz Org\",\"legalName\":\"Fuzz (Pty) Ltd\",\"timezone\":\"Africa/Johannesburg\",\"vatRateBps\":1500,"
-	 "\"settings\":{\"lowStockDefault\":3},\"address\":{\"line1\":\"2 Long St\",\"suburb\":\"Gardens\",\"city\":\"Cape "
-	 "Town\",\"province\":\"Western Cape\",\"postalCode\":\"8001\"}}"},
+	{"POST /v1/organizations",
+	 "{\"name\":\"Fuzz Org\",\"legalName\":\"Fuzz (Pty) Ltd\",\"vatNumber\":\"4123456789\","
+	 "\"address\":{\"line1\":\"1 Main Rd\",\"city\":\"Soweto\",\"province\":\"Gauteng\","
+	 "\"postalCode\":\"1804\",\"country\":\"ZA\"}}"},
+	{"PATCH /v1/organizations/{id}", "{\"name\":\"Fuzz Org\",\"legalName\":\"Fuzz (Pty) "
+					 "Ltd\",\"timezone\":\"Africa/Johannesburg\",\"vatRateBps\":1500,"
+					 "\"settings\":{\"lowStockDefault\":3},\"address\":{\"line1\":\"2 Long "
+					 "St\",\"suburb\":\"Gardens\",\"city\":\"Cape "
+					 "Town\",\"province\":\"Western Cape\",\"postalCode\":\"8001\"}}"},
 	{"PATCH /v1/users/me", "{\"displayName\":\"Fuzz User\",\"preferences\":{\"theme\":\"dark\",\"pageSize\":50}}"},
 	{"POST /v1/users", "{\"email\":\"$email\",\"role\":\"staff\",\"displayName\":\"Victim\"}"},
 	{"PATCH /v1/users/{id}", "{\"role\":\"viewer\",\"displayName\":\"Victim Two\",\"disabled\":false}"},
@@ -795,17 +796,20 @@ static const char *const seeds[][2] = {
 };
 
 /* Query parameter names of the contract, tried on every route (a route's own are learned from its answers). */
-static const char *const qnames[] = {"pageSize", "pageToken", "status", "category", "q",      "lowStock", "orderBy",
-				     "kind",	 "productId", "type",	"severity", "channel", "from",	   "to",
-				     "barcode",	 "format",    NULL};
+static const char *const qnames[] = {"pageSize", "pageToken", "status",	   "category", "q",	   "lowStock",
+				     "orderBy",	 "kind",      "productId", "type",     "severity", "channel",
+				     "from",	 "to",	      "barcode",   "format",   NULL};
 
 /* Values a client would send for them; the first few of each are tried, the rest drawn at random. */
 static const char *const qvalues[][6] = {
-	{"pageSize", "1", "200", "201", "0", "-1"},	     {"status", "active", "open", "pending", "ready", "shipped"},
-	{"lowStock", "true", "false", "TRUE", "1", ""},	     {"orderBy", "name", "sku", "createdAt", "available", "price"},
+	{"pageSize", "1", "200", "201", "0", "-1"},
+	{"status", "active", "open", "pending", "ready", "shipped"},
+	{"lowStock", "true", "false", "TRUE", "1", ""},
+	{"orderBy", "name", "sku", "createdAt", "available", "price"},
 	{"kind", "upload", "document", "product_image", "report", "x"},
 	{"type", "low_stock", "sales", "inventory", "orders", "top_seller"},
-	{"severity", "info", "warning", "critical", "x", ""}, {"channel", "direct", "takealot", "shopify", "amazon", "x"},
+	{"severity", "info", "warning", "critical", "x", ""},
+	{"channel", "direct", "takealot", "shopify", "amazon", "x"},
 	{"from", "2026-01-01", "2026-01-01T00:00:00.000Z", "2026-13-40", "yesterday", ""},
 	{"to", "2026-12-31", "2026-12-31T23:59:59.999Z", "0000-00-00", "9999-12-31", ""},
 	{"barcode", "6001234567892", "6001234567890", "123", "", "x"},
@@ -819,8 +823,12 @@ static const char *const pvalues[][5] = {
 
 /* File types of the contract's allowlist with magic bytes a :complete sniff accepts. */
 static const char *const magic[][2] = {
-	{"image/png", "\x89PNG\r\n\x1a\n"}, {"image/jpeg", "\xff\xd8\xff\xe0"},	  {"image/webp", "RIFF\x08\0\0\0WEBP"},
-	{"application/pdf", "%PDF-1.4\n"},  {"text/csv", "sku,onHand\nA1,3\n"}, {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "PK\x03\x04"},
+	{"image/png", "\x89PNG\r\n\x1a\n"},
+	{"image/jpeg", "\xff\xd8\xff\xe0"},
+	{"image/webp", "RIFF\x08\0\0\0WEBP"},
+	{"application/pdf", "%PDF-1.4\n"},
+	{"text/csv", "sku,onHand\nA1,3\n"},
+	{"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "PK\x03\x04"},
 };
 
 static const char *seed_for(const struct route *rt)
@@ -846,7 +854,8 @@ static char *seed_body(struct route *rt, int who)
 	struct sb b = {0};
 
 	if (!s) {
-		const char *t = rt->learned ? json_object_to_json_string_ext(rt->learned, JSON_C_TO_STRING_PLAIN) : "{}";
+		const char *t =
+			rt->learned ? json_object_to_json_string_ext(rt->learned, JSON_C_TO_STRING_PLAIN) : "{}";
 
 		return xstrdup(t);
 	}
@@ -1068,15 +1077,18 @@ static bool check_answer(const struct resp *r, char *kind, size_t kind_len, char
 		if (r->status >= 500 && !(r->status == 503 && st && strcmp(st, "UNAVAILABLE") == 0 &&
 					  resp_header(r, "Retry-After", ra, sizeof(ra))))
 			problem(kind, kind_len, &w,
-				"5xx: answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's)", r->status);
-		if (r->status >= 400 && (!err || !code || !json_object_is_type(code, json_type_int) || !st ||
-					 !jstr(err, "message")))
+				"5xx: answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's)",
+				r->status);
+		if (r->status >= 400 &&
+		    (!err || !code || !json_object_is_type(code, json_type_int) || !st || !jstr(err, "message")))
 			problem(kind, kind_len, &w, "error body not the contract's JSON: the body is not a JSON error");
 		else if (r->status >= 400 && (json_object_get_int64(code) != r->status || !canonical(r->status, st)))
-			problem(kind, kind_len, &w, "error code and status disagree: HTTP %ld, body code %lld status %s",
-				r->status, (long long)json_object_get_int64(code), st);
+			problem(kind, kind_len, &w,
+				"error code and status disagree: HTTP %ld, body code %lld status %s", r->status,
+				(long long)json_object_get_int64(code), st);
 		if (r->status >= 400 && has_rid && brid && strcmp(brid, rid) != 0)
-			problem(kind, kind_len, &w, "requestId differs from X-Request-Id: header %s, body %s", rid, brid);
+			problem(kind, kind_len, &w, "requestId differs from X-Request-Id: header %s, body %s", rid,
+				brid);
 		if (!has_rid)
 			problem(kind, kind_len, &w, "no X-Request-Id: the answer has no X-Request-Id header");
 		if (kind[0])
@@ -1449,7 +1461,7 @@ static bool emit(struct ctx *c, struct req *q)
 			w.n = w.n && w.p[w.n - 1] == '\n' ? w.n - 1 : w.n;
 			w.p[w.n] = '\0';
 			finding(c, q, r,
-				strstr(w.p, "sanitizer report") ? "sanitizer report"
+				strstr(w.p, "sanitizer report")	 ? "sanitizer report"
 				: strstr(w.p, "worker restarts") ? "worker restart"
 								 : "nginx upstream error",
 				w.p);
@@ -1466,8 +1478,9 @@ static bool emit(struct ctx *c, struct req *q)
 
 		pthread_mutex_lock(&G.mon_mu);
 		if (G.pending.p && G.pending.n && now_s() - G.pending_at > 5.0) {
-			sb_puts(&G.pending, "  (no request made it happen again when sent alone: attributed to the one that "
-					    "noticed)\n");
+			sb_puts(&G.pending,
+				"  (no request made it happen again when sent alone: attributed to the one that "
+				"noticed)\n");
 			for (int i = 0; i < 4; i++)
 				if (c->recent[i][0])
 					sb_printf(&G.pending, "  sent before on this thread: %.300s\n", c->recent[i]);
@@ -1480,7 +1493,7 @@ static bool emit(struct ctx *c, struct req *q)
 			if (n && take[n - 1] == '\n')
 				take[n - 1] = '\0';
 			finding(c, q, r,
-				strstr(take, "sanitizer report") ? "sanitizer report"
+				strstr(take, "sanitizer report")  ? "sanitizer report"
 				: strstr(take, "worker restarts") ? "worker restart"
 								  : "nginx upstream error",
 				take);
@@ -1494,7 +1507,9 @@ static bool emit(struct ctx *c, struct req *q)
 	snprintf(c->recent[0], sizeof(c->recent[0]), "%s %.200s [%.200s]", q->method, q->target, q->desc);
 	learn(c->rt, q, r);
 	harvest(c->rt, q->who, r,
-		strncmp(q->desc, "set-up", 6) != 0 && strncmp(q->desc, "the seed request", 16) != 0 ? (int)(c->rt - G.routes) : -1);
+		strncmp(q->desc, "set-up", 6) != 0 && strncmp(q->desc, "the seed request", 16) != 0
+			? (int)(c->rt - G.routes)
+			: -1);
 	if (r->status >= 200 && r->status < 300 && strcmp(q->method, "GET") != 0)
 		c->wrote = true;
 	if (r->status == 201 && jstr(r->json, "uploadUrl"))
@@ -1837,8 +1852,8 @@ static bool string_cases(struct ctx *c, int who, const char *seed, const char *p
 			bool bytes;
 			bool param;
 		} shape[] = {
-			{4, 0, false, true}, {4, 1, false, true}, {4, 0, false, false}, {1, 1, true, false},
-			{2, 0, false, false}, {4, 0, true, false}, {3, 1, false, true}, {1, 0, true, false},
+			{4, 0, false, true},  {4, 1, false, true}, {4, 0, false, false}, {1, 1, true, false},
+			{2, 0, false, false}, {4, 0, true, false}, {3, 1, false, true},	 {1, 0, true, false},
 		};
 		int nshape = full ? 8 : 6;
 
@@ -1869,10 +1884,27 @@ static bool string_cases(struct ctx *c, int who, const char *seed, const char *p
 /* Type swaps and odd values for one field. */
 static bool value_cases(struct ctx *c, int who, const char *seed, const char *path)
 {
-	static const char *const raws[] = {
-		"null",	 "true", "0",	 "-1",	 "2147483648", "9007199254740993", "9223372036854775807", "9223372036854775808",
-		"-9223372036854775809", "1e308", "1e309",   "1.5",   "-0",	     "\"\"",		  "\"\\u0000\"",
-		"\"\\ud800\"", "[]",	"{}",	 "[[[[[[[[[[]]]]]]]]]]", "\"1\"", "123456789012345678901234567890123456789"};
+	static const char *const raws[] = {"null",
+					   "true",
+					   "0",
+					   "-1",
+					   "2147483648",
+					   "9007199254740993",
+					   "9223372036854775807",
+					   "9223372036854775808",
+					   "-9223372036854775809",
+					   "1e308",
+					   "1e309",
+					   "1.5",
+					   "-0",
+					   "\"\"",
+					   "\"\\u0000\"",
+					   "\"\\ud800\"",
+					   "[]",
+					   "{}",
+					   "[[[[[[[[[[]]]]]]]]]]",
+					   "\"1\"",
+					   "123456789012345678901234567890123456789"};
 	char what[300];
 
 	{
@@ -1906,9 +1938,21 @@ static bool body_shapes(struct ctx *c, int who, const char *seed, bool full)
 	const char *first = strchr(seed, '{');
 	bool ok = true;
 
-	static const char *const texts[] = {"",	  "{",	  "}",	  "null", "[]",	    "\"x\"", "{}x", "{\"a\":1,}",
-					    "{'a':1}", "\xef\xbb\xbf{}", "{\"\xff\":1}", "{\"a\":\"\xc0\xaf\"}",
-					    "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xf0\x9f\"}",
+	static const char *const texts[] = {"",
+					    "{",
+					    "}",
+					    "null",
+					    "[]",
+					    "\"x\"",
+					    "{}x",
+					    "{\"a\":1,}",
+					    "{'a':1}",
+					    "\xef\xbb\xbf{}",
+					    "{\"\xff\":1}",
+					    "{\"a\":\"\xc0\xaf\"}",
+					    "{\"a\":\"\xed\xa0\x80\"}",
+					    "{\"a\":\"\xf4\x90\x80\x80\"}",
+					    "{\"a\":\"\xf0\x9f\"}",
 					    "{\"a\":\"x\0y\"}"};
 	static const char with_nul[] = "{\"a\":\"x\0y\"}";
 
@@ -2007,9 +2051,30 @@ static bool stage_roles(struct ctx *c)
 }
 
 static const char *const odd_ids[] = {
-	"zzzzzzzzzzzzzzzzzzzz", "%00",	  "a%00b",   "%",	"%ZZ",	     "%2F",	"..",	 ".",
-	"%2e%2e",		"a%2Fb", "%C3%A9", "\xc3\xa9", "%F0%9F%98%80", "%FF",	"+",	 "%20",
-	"a;b",			"*",	  "",	     "~",	"%252F",       "a%2e%2e%2fb", "%C0%AF", "%ED%A0%80",
+	"zzzzzzzzzzzzzzzzzzzz",
+	"%00",
+	"a%00b",
+	"%",
+	"%ZZ",
+	"%2F",
+	"..",
+	".",
+	"%2e%2e",
+	"a%2Fb",
+	"%C3%A9",
+	"\xc3\xa9",
+	"%F0%9F%98%80",
+	"%FF",
+	"+",
+	"%20",
+	"a;b",
+	"*",
+	"",
+	"~",
+	"%252F",
+	"a%2e%2e%2fb",
+	"%C0%AF",
+	"%ED%A0%80",
 };
 
 static bool stage_paths(struct ctx *c)
@@ -2224,8 +2289,9 @@ static bool stage_query(struct ctx *c, bool full)
 				return false;
 		}
 		{
-			static const char *const odd[] = {"%s=a&%s=b", "%s=", "%s", "%s=%%00", "%s=%%FF", "%s=%%",
-							  "%s=a%%00b", "%s=%%C0%%AF", "%s=+", "%s=%%F0%%9F%%98"};
+			static const char *const odd[] = {
+				"%s=a&%s=b", "%s=",	  "%s",		 "%s=%%00", "%s=%%FF",
+				"%s=%%",     "%s=a%%00b", "%s=%%C0%%AF", "%s=+",    "%s=%%F0%%9F%%98"};
 
 			for (size_t j = 0; j < sizeof(odd) / sizeof(odd[0]); j++) {
 				struct sb qs = {0};
@@ -2241,8 +2307,8 @@ static bool stage_query(struct ctx *c, bool full)
 	}
 	/* Unknown, many and malformed parameters. */
 	{
-		static const char *const odd[] = {"zzUnknown=1", "=1", "&&&", "a=1&a=1&a=1", "%00=1", "%FF=1", "?=?",
-						  "pageSize=1&pageSize=2"};
+		static const char *const odd[] = {"zzUnknown=1", "=1",	  "&&&", "a=1&a=1&a=1",
+						  "%00=1",	 "%FF=1", "?=?", "pageSize=1&pageSize=2"};
 		struct sb qs = {0};
 
 		for (size_t j = 0; j < sizeof(odd) / sizeof(odd[0]); j++)
@@ -2286,10 +2352,17 @@ static bool stage_headers(struct ctx *c, bool full)
 
 	/* Content-Type: odd, overlong, with parameters, multi-byte parameters at lengths around header buffers. */
 	{
-		static const char *const fixed[] = {"application/json; charset=utf-8", "APPLICATION/JSON",
-						    "application/jsonx", "text/plain", "", "application/json;",
-						    "application/json ; x=\"\\\"\"", "multipart/form-data; boundary=x",
-						    "text/csv; charset=latin1", "image/png;;;", "image/png\t"};
+		static const char *const fixed[] = {"application/json; charset=utf-8",
+						    "APPLICATION/JSON",
+						    "application/jsonx",
+						    "text/plain",
+						    "",
+						    "application/json;",
+						    "application/json ; x=\"\\\"\"",
+						    "multipart/form-data; boundary=x",
+						    "text/csv; charset=latin1",
+						    "image/png;;;",
+						    "image/png\t"};
 		static const long lens[] = {127, 128, 255, 256, 500, 1000, 4000};
 
 		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -2310,8 +2383,9 @@ static bool stage_headers(struct ctx *c, bool full)
 	}
 	/* X-File-Name (the files route reads it; others must ignore it). */
 	{
-		static const char *const names[] = {"../../etc/passwd", "..\\..\\x", "/abs/x.png", "%00", "%FF", "a%",
-						    "%2e%2e%2fx", "\xc3\xa9t\xc3\xa9.png", "", "CON", ".png", "%C0%AF"};
+		static const char *const names[] = {
+			"../../etc/passwd",	 "..\\..\\x", "/abs/x.png", "%00",  "%FF",   "a%", "%2e%2e%2fx",
+			"\xc3\xa9t\xc3\xa9.png", "",	      "CON",	    ".png", "%C0%AF"};
 		static const long lens[] = {100, 101, 127, 128, 255, 256, 1024, 8000};
 
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && (raw || i < 3); i++) {
@@ -2379,10 +2453,10 @@ static bool stage_headers(struct ctx *c, bool full)
 	/* Authorization and request ids. */
 	{
 		static const long lens[] = {4000, 16000, 65536};
-		static const char *const odd[] = {"Authorization: Bearer", "Authorization: Basic YTpi",
-						  "Authorization: Bearer a.b.c", "Authorization: bearer x",
+		static const char *const odd[] = {"Authorization: Bearer",	    "Authorization: Basic YTpi",
+						  "Authorization: Bearer a.b.c",    "Authorization: bearer x",
 						  "X-Request-Id: \xf0\x9f\x98\x80", "X-Request-Id: a b",
-						  "traceparent: 00-zz-zz-01", "X-Cloud-Trace-Context: %%%/;o=9"};
+						  "traceparent: 00-zz-zz-01",	    "X-Cloud-Trace-Context: %%%/;o=9"};
 
 		for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
 			if (!emit_header(c, who, odd[i], NULL, odd[i]))
@@ -2520,8 +2594,8 @@ static bool random_case(struct ctx *c)
 				sb_printf(&desc, "body %s = %s; ", path, d);
 				free(v);
 			} else {
-				static const char *const raws[] = {"null", "-1", "0", "1e309", "9223372036854775808",
-								   "[]", "{}", "true", "\"\"", "\"\\u0000\""};
+				static const char *const raws[] = {"null", "-1", "0",	 "1e309", "9223372036854775808",
+								   "[]",   "{}", "true", "\"\"",  "\"\\u0000\""};
 				const char *raw = raws[rng_below(&c->rng, sizeof(raws) / sizeof(raws[0]))];
 
 				b = mutate(q.body, path, NULL, raw);
@@ -2738,7 +2812,8 @@ static void repair_callers(void)
 		resp_free(r);
 		if (ok)
 			continue;
-		say("routefuzz: the %s caller changed (the fuzzer's own requests did it): making a new one\n", pname[w]);
+		say("routefuzz: the %s caller changed (the fuzzer's own requests did it): making a new one\n",
+		    pname[w]);
 		if (w == P_NOORG) {
 			struct test_user u;
 
@@ -2970,7 +3045,8 @@ int rf_run(const struct rf_options *o, struct rf_result *res)
 	snprintf(G.cur->name, sizeof(G.cur->name), "the harness's stack");
 	snprintf(G.cur->base, sizeof(G.cur->base), "%s", test_url());
 	if (!o->bin_dir || !o->run_dir) {
-		fprintf(stderr, "routefuzz: FLUXORI_BIN_DIR and FLUXORI_TEST_RUN must be set (tests/integration/run)\n");
+		fprintf(stderr,
+			"routefuzz: FLUXORI_BIN_DIR and FLUXORI_TEST_RUN must be set (tests/integration/run)\n");
 		return -1;
 	}
 	mkdir(o->out_dir, 0700);
@@ -2987,8 +3063,8 @@ int rf_run(const struct rf_options *o, struct rf_result *res)
 	if (load_routes(o->bin_dir) < 0)
 		return -1;
 	say("routefuzz: seed %llu, %d routes from %s, %s, budget %d requests per route and round, %d clients\n",
-	    (unsigned long long)o->seed, G.nroutes, o->bin_dir,
-	    o->seconds ? "long mode" : "brief mode (one round)", o->budget, o->jobs);
+	    (unsigned long long)o->seed, G.nroutes, o->bin_dir, o->seconds ? "long mode" : "brief mode (one round)",
+	    o->budget, o->jobs);
 	say("routefuzz: sanitizer reports %s, reproducer files in %s\n", G.asan_dir[0] ? G.asan_dir : "(not collected)",
 	    o->out_dir);
 	free(monitor(true));
