@@ -471,6 +471,7 @@ static struct {
 	/* monitor */
 	pthread_mutex_t mon_mu;
 	pthread_rwlock_t excl; /* requests hold it shared; a request sent again alone, exclusive */
+	atomic_int replaying; /* requests waiting to be sent again alone, or being sent */
 	char asan_dir[512], asan_prefix[128];
 	struct sb pending; /* events nobody claimed yet */
 	double pending_at;
@@ -1434,6 +1435,7 @@ static bool emit(struct ctx *c, struct req *q)
 		struct resp *again;
 		char *first = NULL;
 
+		atomic_fetch_add(&G.replaying, 1);
 		pthread_rwlock_wrlock(&G.excl);
 		usleep(300 * 1000); /* the supervisor counts the restart */
 		events = monitor(false);
@@ -1472,12 +1474,14 @@ static bool emit(struct ctx *c, struct req *q)
 		events = NULL;
 		resp_free(again);
 		pthread_rwlock_unlock(&G.excl);
+		atomic_fetch_sub(&G.replaying, 1);
 	}
 	{
 		char *take = NULL;
 
 		pthread_mutex_lock(&G.mon_mu);
-		if (G.pending.p && G.pending.n && now_s() - G.pending_at > 5.0) {
+		/* Not while a request waits to be sent again alone: it may be the one. */
+		if (G.pending.p && G.pending.n && now_s() - G.pending_at > 5.0 && atomic_load(&G.replaying) == 0) {
 			sb_puts(&G.pending,
 				"  (no request made it happen again when sent alone: attributed to the one that "
 				"noticed)\n");
