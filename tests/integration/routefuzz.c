@@ -228,7 +228,7 @@ struct req {
 	char *hdr[8]; /* extra "Name: value" lines */
 	int nh;
 	bool own_auth; /* an hdr line is the Authorization */
-	char desc[400];
+	char desc[700];
 };
 
 struct resp {
@@ -427,6 +427,7 @@ struct route {
 
 struct pool_entry {
 	char *id;
+	char *made_by; /* the request that made it, for findings on it; may be NULL */
 	int creator; /* route index of the generated request that made it; -1: a seed request */
 };
 
@@ -518,7 +519,7 @@ static bool is_principal_uid(const char *id)
  * made it, or -1 for seed requests: the ids generated requests made are
  * swept first (see pool_get).
  */
-static void pool_add(const char *name, int org, const char *id, int creator)
+static void pool_add(const char *name, int org, const char *id, int creator, const char *made_by)
 {
 	struct pool *p;
 
@@ -543,16 +544,21 @@ static void pool_add(const char *name, int org, const char *id, int creator)
 						break;
 					}
 				free(e[drop].id);
+				free(e[drop].made_by);
 				memmove(&e[drop], &e[drop + 1], (size_t)(*n - drop - 1) * sizeof(*e));
 				(*n)--;
 			}
 			e[*n].id = xstrdup(id);
+			e[*n].made_by = made_by ? xstrdup(made_by) : NULL;
 			e[*n].creator = creator;
 			(*n)++;
 		}
 	}
 	pthread_mutex_unlock(&G.ids_mu);
 }
+
+static bool pool_get_by(const char *name, int org, int k, bool plain_first, char *out, size_t len, char *by,
+			size_t by_len);
 
 /* At the start of a pass the ids earlier passes generated become plain ones. */
 static void pool_age(void)
@@ -574,8 +580,14 @@ static void pool_age(void)
  */
 static bool pool_get(const char *name, int org, int k, bool plain_first, char *out, size_t len)
 {
+	return pool_get_by(name, org, k, plain_first, out, len, NULL, 0);
+}
+
+static bool pool_get_by(const char *name, int org, int k, bool plain_first, char *out, size_t len, char *by,
+			size_t by_len)
+{
 	struct pool *p;
-	const char *found = NULL;
+	const char *found = NULL, *found_by = NULL;
 
 	pthread_mutex_lock(&G.ids_mu);
 	p = pool_find(name, false);
@@ -598,8 +610,10 @@ static bool pool_get(const char *name, int org, int k, bool plain_first, char *o
 						continue;
 					done[e[i].creator % MAX_ROUTES] = 1;
 					used[i] = 1;
-					if (taken++ == k)
+					if (taken++ == k) {
 						found = e[i].id;
+						found_by = e[i].made_by;
+					}
 				}
 			}
 		} else {
@@ -615,6 +629,8 @@ static bool pool_get(const char *name, int org, int k, bool plain_first, char *o
 		}
 		if (found)
 			snprintf(out, len, "%s", found);
+		if (by && by_len)
+			snprintf(by, by_len, "%s", found_by ? found_by : "");
 	}
 	pthread_mutex_unlock(&G.ids_mu);
 	return found != NULL;
@@ -981,7 +997,7 @@ static void learn(struct route *rt, const struct req *q, const struct resp *r)
 }
 
 /* Ids (and etags) of a 2xx answer go to the pools of the caller's organization. */
-static void harvest(const struct route *rt, int who, const struct resp *r, int fuzzed)
+static void harvest(const struct route *rt, int who, const struct resp *r, int fuzzed, const char *made_by)
 {
 	int org = org_of(who);
 	json_object *data;
@@ -990,23 +1006,23 @@ static void harvest(const struct route *rt, int who, const struct resp *r, int f
 	if (org < 0 || !r->json || r->status < 200 || r->status > 299)
 		return;
 	if (jstr(r->json, "id"))
-		pool_add(rt->harvest, org, jstr(r->json, "id"), fuzzed);
+		pool_add(rt->harvest, org, jstr(r->json, "id"), fuzzed, made_by);
 	if (jstr(r->json, "etag"))
-		pool_add("etag", org, jstr(r->json, "etag"), fuzzed);
+		pool_add("etag", org, jstr(r->json, "etag"), fuzzed, made_by);
 	if (resp_header(r, "ETag", etag, sizeof(etag)))
-		pool_add("etag", org, etag, fuzzed);
+		pool_add("etag", org, etag, fuzzed, made_by);
 	data = jget(r->json, "data");
 	if (data && json_object_is_type(data, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(data) && i < 20; i++)
 			if (jstr(json_object_array_get_idx(data, i), "id"))
-				pool_add(rt->harvest, org, jstr(json_object_array_get_idx(data, i), "id"), -1);
+				pool_add(rt->harvest, org, jstr(json_object_array_get_idx(data, i), "id"), -1, NULL);
 	json_object_object_foreach(r->json, key, val)
 	{
 		if (json_object_is_type(val, json_type_object) && jstr(val, "id") && strlen(key) < 40) {
 			char name[48];
 
 			snprintf(name, sizeof(name), "%ss", key);
-			pool_add(name, org, jstr(val, "id"), fuzzed);
+			pool_add(name, org, jstr(val, "id"), fuzzed, made_by);
 		}
 	}
 }
@@ -1510,10 +1526,16 @@ static bool emit(struct ctx *c, struct req *q)
 	memmove(c->recent[1], c->recent[0], sizeof(c->recent[0]) * 3);
 	snprintf(c->recent[0], sizeof(c->recent[0]), "%s %.200s [%.200s]", q->method, q->target, q->desc);
 	learn(c->rt, q, r);
-	harvest(c->rt, q->who, r,
-		strncmp(q->desc, "set-up", 6) != 0 && strncmp(q->desc, "the seed request", 16) != 0
-			? (int)(c->rt - G.routes)
-			: -1);
+	{
+		char made_by[600];
+
+		snprintf(made_by, sizeof(made_by), "%s %s [%.300s]", q->method, c->rt->pattern, q->desc);
+		harvest(c->rt, q->who, r,
+			strncmp(q->desc, "set-up", 6) != 0 && strncmp(q->desc, "the seed request", 16) != 0
+				? (int)(c->rt - G.routes)
+				: -1,
+			made_by);
+	}
 	if (r->status >= 200 && r->status < 300 && strcmp(q->method, "GET") != 0)
 		c->wrote = true;
 	if (r->status == 201 && jstr(r->json, "uploadUrl"))
@@ -2098,16 +2120,16 @@ static bool stage_paths(struct ctx *c)
 		/* Every recent id of the pool: real resources in every state the run put them in. */
 		for (int j = 0; j < SWEEP_IDS && j < pool_size(pool, 0); j++) {
 			struct req q;
-			char id[256], *e;
+			char id[256], by[400], *e;
 
-			if (!pool_get(pool, 0, j, false, id, sizeof(id)))
+			if (!pool_get_by(pool, 0, j, false, id, sizeof(id), by, sizeof(by)))
 				break;
 			base_req(c, &q, default_who(c->rt));
 			e = pct(id, strlen(id));
 			vals[i] = e;
 			free(q.target);
 			q.target = make_path(c->rt, 0, vals, np, 0);
-			set_desc(&q, "{%d} = pool %s id %s", i, pool, id);
+			set_desc(&q, "{%d} = pool %s id %s%s%.300s", i, pool, id, *by ? ", made by " : "", by);
 			free(e);
 			vals[i] = NULL;
 			if (!emit(c, &q))
@@ -2667,7 +2689,7 @@ static int make_org(int who, int org)
 	G.p[who].u = u;
 	G.p[who].org = org;
 	pthread_mutex_unlock(&G.ids_mu);
-	pool_add("organizations", org, jstr(r->json, "id"), -1);
+	pool_add("organizations", org, jstr(r->json, "id"), -1, NULL);
 	resp_free(r);
 	return 0;
 }
@@ -2748,8 +2770,8 @@ static int setup(void)
 		G.p[i].org = -1;
 	for (size_t i = 0; i < sizeof(pvalues) / sizeof(pvalues[0]); i++)
 		for (int k = 1; k < 5 && pvalues[i][k]; k++) {
-			pool_add(pvalues[i][0], 0, pvalues[i][k], -1);
-			pool_add(pvalues[i][0], 1, pvalues[i][k], -1);
+			pool_add(pvalues[i][0], 0, pvalues[i][k], -1, NULL);
+			pool_add(pvalues[i][0], 1, pvalues[i][k], -1, NULL);
 		}
 	if (make_org(P_OWNER, 0) < 0 || make_org(P_OTHER, 1) < 0)
 		return -1;
@@ -2769,7 +2791,7 @@ static int setup(void)
 		sb_printf(&b, "{\"email\":\"%s\",\"role\":\"staff\"}", u.email);
 		r = call(P_OWNER, "POST", "/v1/users", b.p);
 		if (jstr(r->json, "id"))
-			pool_add("users", 0, jstr(r->json, "id"), -1);
+			pool_add("users", 0, jstr(r->json, "id"), -1, NULL);
 		resp_free(r);
 		free(b.p);
 	}
@@ -2783,7 +2805,7 @@ static int setup(void)
 		sb_printf(&b, "{\"email\":\"%s\",\"role\":\"staff\"}", u.email);
 		r = call(P_OTHER, "POST", "/v1/users", b.p);
 		if (jstr(r->json, "id"))
-			pool_add("users", 1, jstr(r->json, "id"), -1);
+			pool_add("users", 1, jstr(r->json, "id"), -1, NULL);
 		resp_free(r);
 		free(b.p);
 	}
@@ -3129,8 +3151,10 @@ int rf_run(const struct rf_options *o, struct rf_result *res)
 		json_object_put(G.routes[i].learned);
 	for (int i = 0; i < G.npools; i++)
 		for (int org = 0; org < 2; org++)
-			for (int k = 0; k < G.pools[i].n[org]; k++)
+			for (int k = 0; k < G.pools[i].n[org]; k++) {
 				free(G.pools[i].e[org][k].id);
+				free(G.pools[i].e[org][k].made_by);
+			}
 	free(G.pending.p);
 	if (G.ntg > 1) {
 		if (G.trace) /* the instance's logs go with its run directory: keep a copy */
