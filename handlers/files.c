@@ -18,6 +18,7 @@
 #include "worker.h"
 
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,6 @@ static const struct fx_route routes[] = {
 	{"GET", "/v1/files/{id}/content", content, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"DELETE", "/v1/files/{id}", destroy, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
 };
-
-static const char *const hidden[] = {"organizationId", "object", NULL};
 
 /* Clients may upload every kind but report (reports write those). */
 static int check_kind(const char *kind, struct fx_err *e)
@@ -85,29 +84,42 @@ static int send_file(struct fx_req *r, int status, const struct fx_doc *doc, boo
 	return rc;
 }
 
+/* A header value as RFC 9110 has it: visible ASCII, spaces and tabs (obs-text is refused). */
+static bool header_ascii(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 static int upload(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"kind", "productId", NULL};
 	const char *kind = fx_req_query(r, "kind"), *product_id = fx_req_query(r, "productId");
 	const char *ctype = fx_req_env(r, "CONTENT_TYPE"), *raw_name = fx_req_header(r, "X-File-Name");
+	const char *mt, *base;
 	char *name, location[128];
 	struct fx_doc doc = {0};
 	int rc;
 
 	if (fx_req_query_allow(r, params, e) < 0 || check_kind(kind, e) < 0 ||
-	    fx_file_check_type(ctype, "Content-Type", e) < 0 ||
-	    fx_file_check_kind_type(kind, ctype, "Content-Type", e) < 0)
+	    fx_file_check_type(ctype, "Content-Type", 415, &mt, e) < 0 ||
+	    fx_file_check_kind_type(kind, mt, "Content-Type", e) < 0)
 		return -1;
 	if (!raw_name)
 		return fx_err_invalid(e, "X-File-Name", "is required");
 	/* X-File-Name is percent-encoded so that any UTF-8 name fits in a header. */
+	if (!header_ascii(raw_name))
+		return fx_err_invalid(e, "X-File-Name", "must be percent-encoded: raw non-ASCII or control bytes");
 	name = fx_percent_decode(r->arena, raw_name, strlen(raw_name), 0);
 	if (!name || !fx_utf8_valid(name, strlen(name)))
 		return fx_err_invalid(e, "X-File-Name", "must be percent-encoded UTF-8 without NUL");
-	if (fx_file_sniff(ctype, (const unsigned char *)(r->body ? r->body : ""), r->body_len, e) < 0 ||
+	if (fx_file_base_name(name, "X-File-Name", &base, e) < 0 ||
+	    fx_file_sniff(mt, (const unsigned char *)(r->body ? r->body : ""), r->body_len, false, e) < 0 ||
 	    check_product(r, product_id, e) < 0)
 		return -1;
-	if (fx_file_store(r, kind, name, ctype, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
+	if (fx_file_store(r, kind, base, mt, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
 		return -1;
 	rc = FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", doc.id) == 0) {
@@ -118,12 +130,27 @@ static int upload(struct fx_req *r, struct fx_err *e)
 	return rc;
 }
 
+/* A declared sha256: 64 hex digits, lower-cased into out. */
+static int check_sha256(const char *s, char out[65], struct fx_err *e)
+{
+	if (strlen(s) != 64 || strspn(s, "0123456789abcdefABCDEF") != 64)
+		return fx_err_invalid(e, "sha256", "must be 64 hexadecimal digits");
+	for (size_t i = 0; i < 64; i++)
+		out[i] = (char)((s[i] >= 'A' && s[i] <= 'F') ? s[i] + ('a' - 'A') : s[i]);
+	out[64] = '\0';
+	return 0;
+}
+
+/*
+ * Signs a PUT that can only create the object, with exactly the declared
+ * size and type (fx_gcs_upload_headers), and records the file pending.
+ */
 static int sign_upload(struct fx_req *r, struct fx_err *e)
 {
-	static const char *const allowed[] = {"name", "contentType", "size", "kind", "productId", NULL};
-	const char *name, *ctype, *kind, *product_id = NULL, *rel, *object;
-	char id[FX_ID_LEN + 1], safe[128], header[200], expires[40], *doc_name = NULL;
-	const char *signed_headers[2] = {header, NULL};
+	static const char *const allowed[] = {"name", "contentType", "size", "kind", "productId", "sha256", NULL};
+	const char *name, *ctype, *kind, *product_id = NULL, *declared = NULL, *rel, *object, *base, *mt;
+	char id[FX_ID_LEN + 1], safe[128], expires[40], sha[65], *doc_name = NULL;
+	struct fx_gcs_upload_headers up;
 	struct fx_value fields = {0};
 	struct fx_doc doc = {0};
 	struct fx_buf url;
@@ -135,36 +162,32 @@ static int sign_upload(struct fx_req *r, struct fx_err *e)
 	fx_buf_init(&url, 16384);
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    fx_json_string(in, "name", "name", true, 1, FX_FILE_NAME_MAX, &name, &present, e) < 0 ||
-	    fx_json_string(in, "contentType", "contentType", true, 1, 127, &ctype, &present, e) < 0 ||
+	    fx_json_string(in, "contentType", "contentType", true, 1, FX_FILE_TYPE_MAX, &ctype, &present, e) < 0 ||
 	    fx_json_int64(in, "size", "size", true, 1, FX_FILE_MAX_SIGNED, &size, &present, e) < 0 ||
 	    fx_json_string(in, "kind", "kind", true, 1, 32, &kind, &present, e) < 0 ||
 	    fx_json_string(in, "productId", "productId", false, 1, 128, &product_id, &present, e) < 0 ||
-	    check_kind(kind, e) < 0 || fx_file_safe_name(name, "name", safe, sizeof(safe), e) < 0 ||
-	    fx_file_check_kind_type(kind, ctype, "contentType", e) < 0 || check_product(r, product_id, e) < 0)
+	    fx_json_string(in, "sha256", "sha256", false, 1, 64, &declared, &present, e) < 0 ||
+	    check_kind(kind, e) < 0 || fx_file_base_name(name, "name", &base, e) < 0 ||
+	    fx_file_safe_name(base, "name", safe, sizeof(safe), e) < 0 ||
+	    fx_file_check_type(ctype, "contentType", 400, &mt, e) < 0 ||
+	    fx_file_check_kind_type(kind, mt, "contentType", e) < 0 ||
+	    (declared && check_sha256(declared, sha, e) < 0) || check_product(r, product_id, e) < 0)
 		goto out;
-	if (fx_file_check_type(ctype, "contentType", e) < 0) {
-		e->code = 400; /* a field of the body, not the request's own type */
-		goto out;
-	}
 	fx_id_new(id);
 	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
 	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
-	if (!rel || !object)
-		goto out;
-	if (fx_str_fmt(header, sizeof(header), "Content-Type: %s", ctype) < 0) {
-		fx_err_invalid(e, "contentType", "must be at most %zu bytes",
-			       sizeof(header) - sizeof("Content-Type: "));
-		goto out;
-	}
-	if (fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, signed_headers, NULL, &url, e) < 0)
+	if (!rel || !object || fx_gcs_upload_headers(&up, mt, size, e) < 0 ||
+	    fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, up.lines, NULL, &url, e) < 0)
 		goto out;
 	fx_value_map(&fields);
 	fx_map_set_str(&fields, "kind", kind);
-	fx_map_set_str(&fields, "name", name);
-	fx_map_set_str(&fields, "contentType", ctype);
+	fx_map_set_str(&fields, "name", base);
+	fx_map_set_str(&fields, "contentType", mt);
 	fx_map_set_int(&fields, "size", size);
 	if (product_id)
 		fx_map_set_str(&fields, "productId", product_id);
+	if (declared)
+		fx_map_set_str(&fields, "declaredSha256", sha);
 	fx_map_set_str(&fields, "status", "pending");
 	fx_map_set_str(&fields, "object", object);
 	fx_map_set_str(&fields, "createdBy", r->principal->uid);
@@ -177,11 +200,12 @@ static int sign_upload(struct fx_req *r, struct fx_err *e)
 	    fx_fs_get(rel, &doc, e) < 0)
 		goto out;
 	out = json_object_new_object();
-	json_object_object_add(out, "file", fx_doc_json(&doc, hidden));
+	json_object_object_add(out, "file", fx_doc_json(&doc, fx_file_hidden));
 	json_object_object_add(out, "uploadUrl", json_object_new_string(url.data));
 	json_object_object_add(out, "method", json_object_new_string("PUT"));
 	headers = json_object_new_object();
-	json_object_object_add(headers, "Content-Type", json_object_new_string(ctype));
+	for (size_t i = 0; i < FX_GCS_UPLOAD_HEADERS; i++)
+		json_object_object_add(headers, up.names[i], json_object_new_string(up.values[i]));
 	json_object_object_add(out, "headers", headers);
 	fx_ts_format((int64_t)time(NULL) + FX_FILE_URL_SECONDS, 0, 3, expires);
 	json_object_object_add(out, "expiresAt", json_object_new_string(expires));
@@ -231,15 +255,50 @@ static int file_rel(struct fx_req *r, const char **rel, struct fx_err *e)
 	return *rel ? 0 : -1;
 }
 
-/* Checks the uploaded object against what :signUpload declared; marks the file ready. */
+/*
+ * Refuses an upload that is not what :signUpload declared: the reason in
+ * a 409, the object removed (that generation only) so the file stays
+ * pending and a correct upload can still create it. Returns -1.
+ */
+static int refuse_upload(const char *object, int64_t generation, struct fx_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse_upload(const char *object, int64_t generation, struct fx_err *e, const char *fmt, ...)
+{
+	char why[200];
+	struct fx_err ignored;
+	bool removed;
+	va_list ap;
+
+	va_start(ap, fmt);
+	fx_str_vtext(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	fx_err_clear(&ignored);
+	removed = fx_gcs_delete(object, generation, &ignored) == 0 || ignored.code == 404;
+	if (!removed)
+		fx_log_warn("refused upload %s stays in storage: %s", object, ignored.message);
+	fx_err_clear(e);
+	return fx_err_set(e, 409, "FAILED_PRECONDITION", "%s: %s", why,
+			  removed ? "it was removed and the file stays pending: upload again"
+				  : "the file stays pending");
+}
+
+/*
+ * Checks the uploaded object against the file's record: exactly the
+ * declared size and content type, bytes of that type, and the declared
+ * sha256 if one was given; then marks the file ready with the sha256 of
+ * the bytes read. The object is read once, in full, bounded by the
+ * declared size.
+ */
 static int complete(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const none[] = {NULL};
 	static const char *const mask[] = {"status", "sha256", "updatedAt", NULL};
-	const char *rel, *object, *ctype, *status;
-	struct fx_gcs_object meta;
+	const char *rel, *object, *ctype, *status, *declared, *object_type;
+	struct fx_gcs_object meta, read;
 	struct fx_doc doc = {0};
 	struct fx_value map = {0};
+	struct fx_err ignored;
 	struct digest d = {0};
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char hash[65], *name = NULL;
@@ -256,9 +315,19 @@ static int complete(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	object = fx_value_path_str(&doc.fields, "object");
-	ctype = fx_value_path_str(&doc.fields, "contentType");
+	declared = fx_value_path_str(&doc.fields, "declaredSha256");
 	fx_value_path_int(&doc.fields, "size", &size);
-	memset(&d, 0, sizeof(d));
+	if (!object || size < 1 || size > FX_FILE_MAX_SIGNED) {
+		FX_ERR_INTERNAL(e, "file %s has no object or size", doc.id);
+		goto out;
+	}
+	/* Recorded before types were checked (or by hand): nothing can match it. */
+	if (fx_file_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &ctype, e) < 0) {
+		fx_err_clear(e);
+		fx_err_set(e, 409, "FAILED_PRECONDITION",
+			   "the file's recorded content type is not acceptable: delete the file and upload again");
+		goto out;
+	}
 	d.sha = EVP_MD_CTX_new();
 	if (!d.sha || EVP_DigestInit_ex(d.sha, EVP_sha256(), NULL) != 1) {
 		FX_ERR_INTERNAL(e, "sha256 unavailable");
@@ -273,20 +342,35 @@ static int complete(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	if (meta.size != size) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION",
-			   "the upload has %lld bytes, %lld were declared: it stays pending", (long long)meta.size,
-			   (long long)size);
+		refuse_upload(object, meta.generation, e, "the upload has %lld bytes, %lld were declared",
+			      (long long)meta.size, (long long)size);
 		goto out;
 	}
-	if (fx_gcs_download(object, (size_t)size, digest_sink, &d, NULL, e) < 0)
+	fx_err_clear(&ignored);
+	if (fx_file_check_type(meta.content_type, "contentType", 400, &object_type, &ignored) < 0 ||
+	    object_type != ctype) {
+		refuse_upload(object, meta.generation, e, "the upload's content type is %.80s, %s was declared",
+			      meta.content_type, ctype);
 		goto out;
-	if (fx_file_sniff(ctype, d.head, d.nhead, e) < 0) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the upload is not a %s file: it stays pending", ctype);
+	}
+	if (fx_gcs_download(object, (size_t)size, digest_sink, &d, &read, e) < 0)
+		goto out;
+	if (read.generation != meta.generation || (int64_t)d.total != size) {
+		fx_err_set(e, 409, "ABORTED", "the upload changed while it was being checked: try again");
+		goto out;
+	}
+	fx_err_clear(&ignored);
+	if (fx_file_sniff(ctype, d.head, d.nhead, d.total > d.nhead, &ignored) < 0) {
+		refuse_upload(object, meta.generation, e, "the upload is not a %s file", ctype);
 		goto out;
 	}
 	EVP_DigestFinal_ex(d.sha, md, NULL);
 	if (fx_str_hex(hash, sizeof(hash), md, 32) < 0) {
 		FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
+		goto out;
+	}
+	if (declared && strcmp(declared, hash) != 0) {
+		refuse_upload(object, meta.generation, e, "the upload's sha256 is %s, not the declared one", hash);
 		goto out;
 	}
 	fx_value_map(&map);
@@ -350,7 +434,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 	rc = -1;
 	if (fx_query_order_by(q, "createdAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
 	    fx_list_cursor(r, q, sig, e) == 0)
-		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, hidden, e);
+		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, fx_file_hidden, e);
 out:
 	fx_query_free(q);
 	return rc;
@@ -393,13 +477,13 @@ static int content(struct fx_req *r, struct fx_err *e)
 {
 	struct fx_doc doc = {0};
 	struct stream s = {r, NULL, 0, false};
-	const char *rel, *status, *object, *name;
-	const char *disposition;
-	struct fx_buf encoded;
+	const char *rel, *status, *object;
+	struct fx_buf disposition;
+	struct fx_err ignored;
 	int64_t size = 0;
 	int rc = -1;
 
-	fx_buf_init(&encoded, 1024);
+	fx_buf_init(&disposition, FX_FILE_DISPOSITION_MAX);
 	if (file_rel(r, &rel, e) < 0 || fx_tenant_get(r, rel, "file", &doc, e) < 0)
 		goto out;
 	status = fx_value_path_str(&doc.fields, "status");
@@ -408,18 +492,25 @@ static int content(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	object = fx_value_path_str(&doc.fields, "object");
-	name = fx_value_path_str(&doc.fields, "name");
-	s.ctype = fx_value_path_str(&doc.fields, "contentType");
 	fx_value_path_int(&doc.fields, "size", &size);
-	s.size = size;
-	/* An ASCII-safe name, and the exact one for clients that read RFC 5987. */
-	if (fx_url_encode(&encoded, name, strlen(name)) < 0 ||
-	    !(disposition = fx_arena_printf(r->arena, "attachment; filename=\"%s\"; filename*=UTF-8''%s",
-					    strrchr(object, '/') + 1, encoded.data ? encoded.data : ""))) {
-		FX_ERR_INTERNAL(e, "file %s: Content-Disposition does not fit", doc.id);
+	if (!object || size < 0) {
+		FX_ERR_INTERNAL(e, "file %s has no object or size", doc.id);
 		goto out;
 	}
-	fx_resp_header(r, "Content-Disposition", disposition);
+	s.size = size;
+	/* Only an allowlist entry reaches the header; anything else (stored before types were checked) is opaque. */
+	fx_err_clear(&ignored);
+	if (fx_file_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &s.ctype, &ignored) <
+	    0) {
+		fx_log_warn("file %s: stored content type refused (%s): sent as application/octet-stream", doc.id,
+			    ignored.ndetails ? ignored.details[0].reason : ignored.message);
+		s.ctype = "application/octet-stream";
+	}
+	if (fx_file_disposition(fx_value_path_str(&doc.fields, "name"), &disposition) < 0) {
+		FX_ERR_INTERNAL(e, "file %s: Content-Disposition too long", doc.id);
+		goto out;
+	}
+	fx_resp_header(r, "Content-Disposition", disposition.data);
 	fx_resp_header(r, "X-Content-Type-Options", "nosniff");
 	if (fx_gcs_download(object, (size_t)size, stream_sink, &s, NULL, e) < 0) {
 		if (s.started) {
@@ -432,7 +523,7 @@ static int content(struct fx_req *r, struct fx_err *e)
 	rc = s.started ? 0 : fx_resp_start(r, 200, s.ctype, 0);
 out:
 	fx_doc_cleanup(&doc);
-	fx_buf_cleanup(&encoded);
+	fx_buf_cleanup(&disposition);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include "firestore.h"
 #include "http.h"
 #include "idtoken.h"
+#include "log.h"
 #include "worker.h"
 
 static int health(struct fx_req *r, struct fx_err *e);
@@ -36,12 +37,17 @@ static int ready(struct fx_req *r, struct fx_err *e)
 	keys_ok = fx_idtoken_ready(&keys) == 0;
 	if (fs_ok && keys_ok)
 		return fx_resp_send(r, 200, "application/json", body, sizeof(body) - 1);
+	/* The backends' words (addresses, library errors) are for the log, not for anyone who asks. */
+	if (!fs_ok)
+		fx_log_warn("not ready: firestore: %s", fs.message);
+	if (!keys_ok)
+		fx_log_warn("not ready: token keys: %s", keys.message);
 	fx_err_set(e, 503, "UNAVAILABLE", "not ready: %s%s%s", fs_ok ? "" : "firestore is down",
 		   !fs_ok && !keys_ok ? ", " : "", keys_ok ? "" : "token keys cannot be loaded");
 	if (!fs_ok)
-		fx_err_detail(e, "firestore", "%s", fs.message);
+		fx_err_detail(e, "firestore", "unavailable");
 	if (!keys_ok)
-		fx_err_detail(e, "tokenKeys", "%s", keys.message);
+		fx_err_detail(e, "tokenKeys", "cannot be loaded");
 	return -1;
 }
 

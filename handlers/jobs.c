@@ -5,6 +5,10 @@
  * overlapping runs out (409 ABORTED) and expires if a run dies; every run
  * is recorded in jobRuns with its summary; organizations are walked in
  * pages, and one organization's failure is recorded while the others go on.
+ * A run over all organizations is recorded once whole (organizationId "*",
+ * for the platform's operators and logs only) and once per organization
+ * (its part: that organization's own figures, runId naming the whole). An
+ * admin lists only the documents of their own organization.
  */
 #include "authz.h"
 #include "files.h"
@@ -42,13 +46,17 @@ static const struct fx_route routes[] = {
 #define OLD_RUN_S (30 * 24 * 3600)
 #define OLD_INSIGHT_S (90 * 24 * 3600)
 #define CLEANUP_BATCH 200
+#define RUNS_BATCH 500 /* a commit takes at most 500 writes */
+#define RUNS_BATCHES 20
 
 static const char *const jobs[] = {"inventory-check", "sync", "reports", "cleanup", NULL};
 
-/* What one run did, as recorded in its jobRuns document. */
+/* What one run (or one organization's part of a run over all) did, as recorded in its jobRuns document. */
 struct run_state {
 	const char *job;
 	const char *scope; /* "all" or the organization id */
+	const char *org; /* whose record it is: the organization id, or "*" for a whole run over all */
+	const char *run_id; /* for a part: the run over all it belongs to; else NULL */
 	const char *by; /* service account email or uid */
 	struct fx_value summary; /* FX_V_MAP of counters and repairs */
 	struct fx_value errors; /* FX_V_ARRAY of {organizationId, message} */
@@ -367,36 +375,44 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	return rc;
 }
 
-/* Job runs older than 30 days are global documents: removed once per cleanup run. */
+/*
+ * Job runs older than 30 days are global documents, removed by the cleanup
+ * run over all organizations: up to RUNS_BATCHES batches of 500 per run, as
+ * runs over all organizations leave one document per organization.
+ */
 static int cleanup_runs(struct run_state *st, struct fx_err *e)
 {
-	struct fx_value cutoff = {0};
-	struct fx_query *q = fx_query_new("jobRuns", false);
-	struct fx_doc *docs = NULL;
-	size_t n = 0;
-	json_object *writes = NULL;
-	int rc = -1;
+	for (int batch = 0; batch < RUNS_BATCHES; batch++) {
+		struct fx_value cutoff = {0};
+		struct fx_query *q = fx_query_new("jobRuns", false);
+		struct fx_doc *docs = NULL;
+		size_t n = 0;
+		json_object *writes = NULL;
+		int rc = -1;
 
-	fx_value_ts(&cutoff, (int64_t)time(NULL) - OLD_RUN_S, 0);
-	if (fx_query_where(q, "startedAt", "<", &cutoff, e) < 0)
-		goto out;
-	fx_query_limit(q, 500);
-	if (fx_fs_query("", q, NULL, &docs, &n, e) < 0)
-		goto out;
-	writes = json_object_new_array();
-	for (size_t i = 0; i < n; i++)
-		if (fx_write_delete(writes, docs[i].name, -1, NULL, e) < 0)
-			goto out;
-	if (n && fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
-		goto out;
-	counter_add(&st->summary, "jobRunsRemoved", (int64_t)n);
-	rc = 0;
-out:
-	fx_value_cleanup(&cutoff);
-	fx_query_free(q);
-	fx_docs_free(docs, n);
-	json_object_put(writes);
-	return rc;
+		fx_value_ts(&cutoff, (int64_t)time(NULL) - OLD_RUN_S, 0);
+		if (fx_query_where(q, "startedAt", "<", &cutoff, e) < 0)
+			goto next;
+		fx_query_limit(q, RUNS_BATCH);
+		if (fx_fs_query("", q, NULL, &docs, &n, e) < 0)
+			goto next;
+		writes = json_object_new_array();
+		for (size_t i = 0; i < n; i++)
+			if (fx_write_delete(writes, docs[i].name, -1, NULL, e) < 0)
+				goto next;
+		if (n && fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+			goto next;
+		counter_add(&st->summary, "jobRunsRemoved", (int64_t)n);
+		rc = n < RUNS_BATCH ? 1 : 0;
+	next:
+		fx_value_cleanup(&cutoff);
+		fx_query_free(q);
+		fx_docs_free(docs, n);
+		json_object_put(writes);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
+	return 0;
 }
 
 typedef int (*org_job)(struct org_ctx *o, struct run_state *st, struct fx_err *e);
@@ -428,8 +444,54 @@ static void run_org(struct fx_req *r, org_job job, const char *org, struct run_s
 	(void)r;
 }
 
-/* Every organization, a page at a time. */
-static int run_all(struct fx_req *r, org_job job, struct run_state *st, struct fx_err *e)
+static int record_run(const char *id, const struct run_state *st, const char *status, bool start, bool finish,
+		      const int64_t started[2], struct fx_err *e);
+
+static void add_counters(struct fx_value *into, const struct fx_value *from)
+{
+	for (size_t i = 0; from->type == FX_V_MAP && i < from->u.map.n; i++)
+		if (from->u.map.fields[i].value.type == FX_V_INT)
+			counter_add(into, from->u.map.fields[i].name, from->u.map.fields[i].value.u.i);
+}
+
+/*
+ * One organization's part of the run over all organizations run_id: run in
+ * its own state, recorded as a jobRuns document of that organization (its
+ * own id, runId naming the whole), then added to the whole run's totals.
+ */
+static void run_part(struct fx_req *r, org_job job, const char *org, const char *run_id, struct run_state *all)
+{
+	struct run_state part = {0};
+	struct fx_err e;
+	int64_t started[2];
+	int32_t nanos;
+	char id[FX_ID_LEN + 1];
+
+	part.job = all->job;
+	part.scope = "all";
+	part.org = org;
+	part.run_id = run_id;
+	part.by = all->by;
+	fx_value_map(&part.summary);
+	fx_value_array(&part.errors);
+	fx_ts_now(&started[0], &nanos);
+	started[1] = nanos / 1000000 * 1000000;
+	run_org(r, job, org, &part);
+	fx_id_new(id);
+	fx_err_clear(&e);
+	if (record_run(id, &part, part.failed ? "failed" : "succeeded", true, true, started, &e) < 0)
+		fx_log_warn("job %s: the part of organization %s was not recorded: %s", all->job, org, e.message);
+	add_counters(&all->summary, &part.summary);
+	all->organizations += part.organizations;
+	all->failed += part.failed;
+	for (size_t i = 0; i < part.errors.u.arr.n && all->errors.u.arr.n < MAX_ERRORS; i++)
+		fx_value_copy(fx_array_push(&all->errors), &part.errors.u.arr.items[i]);
+	fx_value_cleanup(&part.summary);
+	fx_value_cleanup(&part.errors);
+}
+
+/* Every organization, a page at a time, each as its part of run_id. */
+static int run_all(struct fx_req *r, org_job job, const char *run_id, struct run_state *st, struct fx_err *e)
 {
 	char last[200] = "";
 
@@ -457,7 +519,7 @@ static int run_all(struct fx_req *r, org_job job, struct run_state *st, struct f
 		if (rc < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
-			run_org(r, job, docs[i].id, st);
+			run_part(r, job, docs[i].id, run_id, st);
 		if (n && fx_str_set(last, sizeof(last), docs[n - 1].id) < 0) {
 			fx_docs_free(docs, n);
 			return FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(last));
@@ -468,47 +530,57 @@ static int run_all(struct fx_req *r, org_job job, struct run_state *st, struct f
 	}
 }
 
-static int record_run(const char *run_id, const struct run_state *st, const char *status, bool finished,
-		      struct fx_err *e)
+/*
+ * Writes the jobRuns document id of st: start creates it (with its header
+ * and startedAt: started {secs, nanos}, or now when NULL), else the finish
+ * fields are updated; finish adds finishedAt. A whole run over all
+ * organizations ("*") keeps counts only: each organization's details are in
+ * its own part (and the run's log lines).
+ */
+static int record_run(const char *id, const struct run_state *st, const char *status, bool start, bool finish,
+		      const int64_t started[2], struct fx_err *e)
 {
 	static const char *const finish_mask[] = {"status", "summary", "errors", "finishedAt", NULL};
 	struct fx_value doc = {0}, *summary;
 	json_object *writes;
-	char rel[100], *name;
+	bool whole = strcmp(st->org, "*") == 0;
+	char rel[400], *name;
 	int rc;
 
-	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
+	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", id) < 0)
 		return FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
 	writes = json_object_new_array();
 	name = fx_fs_name(rel);
 	fx_value_map(&doc);
-	if (!finished) {
+	if (start) {
 		fx_map_set_str(&doc, "job", st->job);
 		fx_map_set_str(&doc, "scope", strcmp(st->scope, "all") == 0 ? "all" : "organization");
-		/* "*" marks a run over all organizations: every admin sees those. */
-		fx_map_set_str(&doc, "organizationId", strcmp(st->scope, "all") == 0 ? "*" : st->scope);
+		fx_map_set_str(&doc, "organizationId", st->org);
+		if (st->run_id)
+			fx_map_set_str(&doc, "runId", st->run_id);
 		fx_map_set_str(&doc, "triggeredBy", st->by);
-		fx_map_set_now(&doc, "startedAt");
+		if (started)
+			fx_map_set_ts(&doc, "startedAt", started[0], (int32_t)started[1]);
+		else
+			fx_map_set_now(&doc, "startedAt");
 	}
 	fx_map_set_str(&doc, "status", status);
 	summary = fx_map_set(&doc, "summary");
 	fx_value_copy(summary, &st->summary);
 	fx_map_set_int(summary, "organizations", st->organizations);
 	fx_map_set_int(summary, "organizationsFailed", st->failed);
-	if (strcmp(st->scope, "all") == 0) {
-		/* Every admin reads all-organization runs: they carry counts only, no organization's
-		 * details (those are in the log lines of the run). */
+	if (whole) {
 		fx_value_array(fx_map_set(summary, "repairs"));
 		fx_value_array(fx_map_set(&doc, "errors"));
 	} else {
 		fx_value_copy(fx_map_set(&doc, "errors"), &st->errors);
 	}
-	if (finished) {
+	if (finish)
 		fx_map_set_now(&doc, "finishedAt");
-		rc = fx_write_update(writes, name, &doc, finish_mask, NULL, NULL, e);
-	} else {
+	if (start)
 		rc = fx_write_create(writes, name, &doc, NULL, e);
-	}
+	else
+		rc = fx_write_update(writes, name, &doc, finish_mask, NULL, NULL, e);
 	if (rc == 0)
 		rc = fx_fs_commit(writes, NULL, NULL, NULL, e);
 	json_object_put(writes);
@@ -534,19 +606,20 @@ static int run(struct fx_req *r, struct fx_err *e)
 		return FX_ERR_NOT_FOUND(e, "job");
 	st.job = jobs[job];
 	st.scope = p->scheduler ? "all" : p->organization_id;
+	st.org = p->scheduler ? "*" : p->organization_id;
 	st.by = p->email ? p->email : p->uid;
 	fx_value_map(&st.summary);
 	fx_value_array(&st.errors);
 	fx_id_new(run_id);
 	if (lease(st.job, st.scope, run_id, false, e) < 0)
 		goto out;
-	if (record_run(run_id, &st, "running", false, e) < 0) {
+	if (record_run(run_id, &st, "running", true, false, NULL, e) < 0) {
 		fx_err_clear(&ignored);
 		lease(st.job, st.scope, run_id, true, &ignored);
 		goto out;
 	}
 	if (p->scheduler) {
-		if (run_all(r, table[job], &st, e) < 0) {
+		if (run_all(r, table[job], run_id, &st, e) < 0) {
 			fx_log_error("job %s: walking organizations failed: %s", st.job, e->message);
 			st.failed++;
 			fx_err_clear(e);
@@ -564,7 +637,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 	status = st.failed == 0 ? "succeeded" : st.failed < st.organizations ? "partial" : "failed";
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
 		FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
-	else if (record_run(run_id, &st, status, true, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
+	else if (record_run(run_id, &st, status, false, true, NULL, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
 		rc = fx_resp_doc(r, 200, &doc, NULL);
 	fx_err_clear(&ignored);
 	if (lease(st.job, st.scope, run_id, true, &ignored) < 0)
@@ -576,29 +649,31 @@ out:
 	return rc;
 }
 
-/* The caller's organization's runs and the runs over all organizations, newest first. */
+/*
+ * The caller's organization's records, newest first: its own runs and its
+ * parts of the runs over all organizations; never another organization's
+ * record nor a whole run over all (organizationId "*").
+ */
 static int runs(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", NULL};
 	static const char *const cursor[] = {"startedAt", NULL};
 	struct fx_query *q = fx_query_new("jobRuns", false);
-	struct fx_value scopes = {0};
+	struct fx_value mine = {0};
 	char *root = fx_fs_name(""), sig[200];
 	const char *org = r->principal->organization_id;
 	int size, rc = -1;
 
-	fx_value_array(&scopes);
-	fx_value_string(fx_array_push(&scopes), org, strlen(org));
-	fx_value_string(fx_array_push(&scopes), "*", 1);
+	fx_value_string(&mine, org, strlen(org));
 	if (fx_str_fmt(sig, sizeof(sig), "jobRuns|%s", org) < 0)
 		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	else if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
-		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "in", &scopes, e) == 0 &&
+		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "==", &mine, e) == 0 &&
 		 fx_query_order_by(q, "startedAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
 		 fx_list_cursor(r, q, sig, e) == 0)
 		rc = fx_list_answer(r, "", q, size, sig, cursor, NULL, e);
 	fx_query_free(q);
-	fx_value_cleanup(&scopes);
+	fx_value_cleanup(&mine);
 	free(root);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "model.h"
 #include "str.h"
+#include "tz.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -47,17 +48,6 @@ static int take_vat_number(struct fx_value *map, json_object *in, struct fx_err 
 	return 0;
 }
 
-static bool valid_timezone(const char *tz)
-{
-	size_t n = strlen(tz);
-
-	if (strcmp(tz, "UTC") == 0)
-		return true;
-	if (n < 3 || n > 64 || !strchr(tz, '/') || tz[0] == '/' || strstr(tz, ".."))
-		return false;
-	return strspn(tz, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") == n;
-}
-
 /* Fields a client may set, shared by create and update; mask collects what was given. */
 static int decode_settable(json_object *in, struct fx_value *map, const char **mask, size_t *nmask, struct fx_err *e)
 {
@@ -89,8 +79,10 @@ static int decode_settable(json_object *in, struct fx_value *map, const char **m
 	if (fx_json_string(in, "timezone", "timezone", false, 1, 64, &s, &present, e) < 0)
 		return -1;
 	if (present) {
-		if (!valid_timezone(s))
-			return fx_err_invalid(e, "timezone", "must be an IANA time zone such as Africa/Johannesburg");
+		if (!fx_tz_known(s))
+			return fx_err_invalid(
+				e, "timezone",
+				"must be an IANA time zone this server knows, such as Africa/Johannesburg");
 		fx_map_set_str(map, "timezone", s);
 		mask[(*nmask)++] = "timezone";
 	}

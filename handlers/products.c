@@ -60,7 +60,11 @@ static const char *const reasons[] = {"received", "sold_offline",     "damaged",
 /* Server bookkeeping that the API does not show. */
 static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
 
-/* SKU: 1..64 of [A-Za-z0-9._-]; its index key is the lower-cased SKU. */
+/*
+ * SKU: 1..64 of [A-Za-z0-9._-]. skuKey ("s_" and the lower-cased SKU)
+ * orders lists and says when a SKU changed; the index document's id is
+ * fx_sku_id (the same for SKUs without '.').
+ */
 static int take_sku(json_object *in, bool required, struct fx_value *map, struct fx_err *e)
 {
 	const char *s;
@@ -82,6 +86,16 @@ static int take_sku(json_object *in, bool required, struct fx_value *map, struct
 	fx_map_set_str(map, "sku", s);
 	fx_map_set_str(map, "skuKey", key);
 	return 0;
+}
+
+/* The tenant path of sku's index document; NULL with e set. */
+static const char *sku_path(const struct fx_req *r, const char *sku, struct fx_err *e)
+{
+	char id[200];
+
+	if (!sku || fx_sku_id(sku, id, sizeof(id)) < 0)
+		return FX_ERR_INTERNAL(e, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
+	return fx_tenant_path(r, NULL, "skus", id, "sku", e);
 }
 
 /* attributes: a flat object of at most 50 string values. */
@@ -291,7 +305,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	fx_id_new(id);
 	rel = fx_tenant_path(r, NULL, "products", id, "product", e);
-	sku_rel = fx_tenant_path(r, NULL, "skus", fx_value_path_str(&map, "skuKey"), "sku", e);
+	sku_rel = sku_path(r, fx_value_path_str(&map, "sku"), e);
 	if (!rel || !sku_rel)
 		goto out;
 	fx_value_map(&index);
@@ -340,18 +354,25 @@ static int get(struct fx_req *r, struct fx_err *e)
 struct update_ctx {
 	struct fx_req *r;
 	const char *rel;
-	struct fx_value *map;
-	const char **mask;
+	const struct fx_value *input; /* the fields the client gave, never changed by an attempt */
+	const char *const *mask; /* their mask */
 	size_t nmask;
 	const char *if_match;
 	bool has_reorder;
 	int64_t reorder;
 };
 
+/*
+ * Runs once per attempt: everything written is derived from the input and
+ * from this attempt's read, in a map of its own, so a retry after ABORTED
+ * never writes back what an earlier attempt read (a name or SKU that a
+ * concurrent change has replaced since).
+ */
 static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct update_ctx *c = arg;
-	const char *new_key = fx_value_path_str(c->map, "skuKey"), *old_key;
+	const char *new_key = fx_value_path_str(c->input, "skuKey"), *old_key, *mask[40];
+	struct fx_value map = {0};
 	struct fx_doc doc = {0};
 	char *name = NULL;
 	size_t nmask = c->nmask;
@@ -359,19 +380,25 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
+	fx_value_copy(&map, c->input);
+	if (fx_mem_copy(mask, sizeof(mask), c->mask, nmask * sizeof(*mask)) < 0) {
+		fx_doc_cleanup(&doc);
+		fx_value_cleanup(&map);
+		return FX_ERR_INTERNAL(e, "update mask over %zu fields", sizeof(mask) / sizeof(mask[0]));
+	}
 	old_key = fx_value_path_str(&doc.fields, "skuKey");
 	if (new_key && old_key && strcmp(new_key, old_key) != 0) {
 		/* A new SKU: claim its index document, release the old one, in the same commit. */
 		struct fx_value index = {0};
-		const char *new_rel = fx_tenant_path(c->r, NULL, "skus", new_key, "sku", e);
-		const char *old_rel = fx_tenant_path(c->r, NULL, "skus", old_key, "sku", e);
+		const char *new_rel = sku_path(c->r, fx_value_path_str(c->input, "sku"), e);
+		const char *old_rel = new_rel ? sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e) : NULL;
 		char *n1, *n2;
 
 		if (!new_rel || !old_rel)
 			goto out;
 		fx_value_map(&index);
 		fx_map_set_str(&index, "productId", doc.id);
-		fx_map_set_str(&index, "sku", fx_value_path_str(c->map, "sku"));
+		fx_map_set_str(&index, "sku", fx_value_path_str(c->input, "sku"));
 		fx_tenant_stamp(c->r, &index);
 		n1 = fx_tenant_name(new_rel);
 		n2 = fx_tenant_name(old_rel);
@@ -384,31 +411,52 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			rc = -1;
 			goto out;
 		}
+	} else if (new_key && old_key && fx_value_path_str(&doc.fields, "sku") &&
+		   strcmp(fx_value_path_str(c->input, "sku"), fx_value_path_str(&doc.fields, "sku")) != 0) {
+		/* The same SKU in another case keeps its index entry, which then says the new spelling. */
+		struct fx_value index = {0};
+		const char *rel = sku_path(c->r, fx_value_path_str(c->input, "sku"), e);
+		char *n;
+
+		if (!rel)
+			goto out;
+		fx_value_map(&index);
+		fx_map_set_str(&index, "productId", doc.id);
+		fx_map_set_str(&index, "sku", fx_value_path_str(c->input, "sku"));
+		fx_tenant_stamp(c->r, &index);
+		n = fx_tenant_name(rel);
+		rc = fx_write_set(t->writes, n, &index, NULL, e);
+		free(n);
+		fx_value_cleanup(&index);
+		if (rc < 0)
+			goto out;
+		rc = -1;
 	}
-	if (fx_map_get(c->map, "name") || fx_map_get(c->map, "sku")) {
-		/* Search keys follow the (possibly new) name and SKU. */
-		if (!fx_map_get(c->map, "name"))
-			fx_map_set_str(c->map, "name", fx_value_path_str(&doc.fields, "name"));
-		if (!fx_map_get(c->map, "sku"))
-			fx_map_set_str(c->map, "sku", fx_value_path_str(&doc.fields, "sku"));
-		set_search(c->map);
-		add_mask(c->mask, &nmask, "name");
-		add_mask(c->mask, &nmask, "sku");
-		add_mask(c->mask, &nmask, "nameLower");
-		add_mask(c->mask, &nmask, "searchPrefixes");
+	if (fx_map_get(&map, "name") || fx_map_get(&map, "sku")) {
+		/* Search keys follow the (possibly new) name and SKU, the other one as read now. */
+		if (!fx_map_get(&map, "name"))
+			fx_map_set_str(&map, "name", fx_value_path_str(&doc.fields, "name"));
+		if (!fx_map_get(&map, "sku"))
+			fx_map_set_str(&map, "sku", fx_value_path_str(&doc.fields, "sku"));
+		set_search(&map);
+		add_mask(mask, &nmask, "name");
+		add_mask(mask, &nmask, "sku");
+		add_mask(mask, &nmask, "nameLower");
+		add_mask(mask, &nmask, "searchPrefixes");
 	}
 	if (c->has_reorder) {
-		fx_stock_set(c->map, fx_stock(&doc, "onHand"), fx_stock(&doc, "reserved"), c->reorder);
-		add_mask(c->mask, &nmask, "stock");
-		add_mask(c->mask, &nmask, "lowStock");
+		fx_stock_set(&map, fx_stock(&doc, "onHand"), fx_stock(&doc, "reserved"), c->reorder);
+		add_mask(mask, &nmask, "stock");
+		add_mask(mask, &nmask, "lowStock");
 	}
-	fx_map_set_now(c->map, "updatedAt");
-	add_mask(c->mask, &nmask, "updatedAt");
-	c->mask[nmask] = NULL;
+	fx_map_set_now(&map, "updatedAt");
+	add_mask(mask, &nmask, "updatedAt");
+	mask[nmask] = NULL;
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_update(t->writes, name, c->map, c->mask, doc.update_time, NULL, e);
+	rc = fx_write_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
 out:
 	free(name);
+	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
 	return rc;
 }
@@ -435,7 +483,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	c.r = r;
-	c.map = &map;
+	c.input = &map;
 	c.mask = mask;
 	if (fx_fs_run_transaction(update_txn, &c, e) < 0) {
 		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
@@ -505,7 +553,7 @@ struct destroy_ctx {
 static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct destroy_ctx *c = arg;
-	const char *key, *sku_rel;
+	const char *sku_rel = NULL;
 	struct fx_doc doc = {0};
 	char *name = NULL, *sku_name = NULL;
 	int rc = -1;
@@ -516,8 +564,9 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_err_set(e, 409, "FAILED_PRECONDITION", "the product has reserved stock: open orders need it");
 		goto out;
 	}
-	key = fx_value_path_str(&doc.fields, "skuKey");
-	sku_rel = key ? fx_tenant_path(c->r, NULL, "skus", key, "sku", e) : NULL;
+	if (fx_value_path_str(&doc.fields, "skuKey") &&
+	    !(sku_rel = sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e)))
+		goto out;
 	name = fx_tenant_name(c->rel);
 	if (fx_write_delete(t->writes, name, -1, doc.update_time, e) < 0)
 		goto out;

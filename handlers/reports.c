@@ -5,8 +5,9 @@
  *
  * POST /v1/reports {type, from?, to?}: type is sales, inventory or
  * orders; from and to are days (YYYY-MM-DD) in the organization's
- * timezone, both inclusive, to defaulting to yesterday and from to 30
- * days before to. Answers 201 with the stored file (and its signed
+ * timezone, both inclusive, or RFC 3339 times (from inclusive, to
+ * exclusive), to defaulting to yesterday and from to 30 days before to
+ * (fx_report_window). Answers 201 with the stored file (and its signed
  * downloadUrl) and Location /v1/files/{id}.
  */
 #include "authz.h"
@@ -28,13 +29,17 @@ static const struct fx_route routes[] = {
 	{"POST", "/v1/reports", create, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
 };
 
-/* Optional string field: NULL when absent; 400 naming key when not a string of 1..32 bytes. */
+/*
+ * Optional string field: NULL when absent; 400 naming key when not a string
+ * of 1..40 bytes (the longest RFC 3339 time, with nanoseconds and an
+ * offset, has 35).
+ */
 static int take_string(json_object *in, const char *key, const char **out, struct fx_err *e)
 {
 	bool present;
 
 	*out = NULL;
-	if (fx_json_string(in, key, key, false, 1, 32, out, &present, e) < 0)
+	if (fx_json_string(in, key, key, false, 1, 40, out, &present, e) < 0)
 		return -1;
 	if (!present)
 		*out = NULL;

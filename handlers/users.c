@@ -29,12 +29,14 @@ static int add(struct fx_req *r, struct fx_err *e);
 static int get(struct fx_req *r, struct fx_err *e);
 static int change(struct fx_req *r, struct fx_err *e);
 static int remove_member(struct fx_req *r, struct fx_err *e);
+static int me_leave(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
 	{"GET", "/v1/users/me", me_get, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0},
 	{"PATCH", "/v1/users/me", me_patch, FX_SIGNED_IN, FX_ROLE_NONE, FX_BODY_JSON, 0},
 	{"DELETE", "/v1/users/me", me_delete, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0},
 	{"GET", "/v1/users/me/export", me_export, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0},
+	{"POST", "/v1/users/me:leave", me_leave, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"GET", "/v1/users", list, FX_MEMBER, FX_ROLE_ADMIN, 0, 0},
 	{"POST", "/v1/users", add, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
 	{"GET", "/v1/users/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
@@ -278,8 +280,13 @@ static int me_delete(struct fx_req *r, struct fx_err *e)
 		return -1;
 	}
 	fx_err_clear(e);
-	if (user_path(path, sizeof(path), p->uid, e) < 0 || fx_fs_delete(path, e) < 0 ||
-	    fx_identity_delete(p->uid, e) < 0)
+	if (user_path(path, sizeof(path), p->uid, e) < 0)
+		return -1;
+	/* The profile first: if the account delete then fails, the caller can still ask again. */
+	if (fx_fs_delete(path, e) < 0)
+		return -1;
+	fx_authz_forget(p->uid);
+	if (fx_identity_delete(p->uid, e) < 0)
 		return -1;
 	fx_authz_forget(p->uid);
 	return fx_resp_send(r, 204, NULL, NULL, 0);
@@ -426,7 +433,18 @@ static int add(struct fx_req *r, struct fx_err *e)
 	}
 	if (may_manage(p, FX_ROLE_NONE, role, e) < 0)
 		goto out;
-	if (fx_identity_lookup_email(email, &rec, e) < 0) {
+	if (fx_identity_lookup_email(email, &rec, e) == 0) {
+		/*
+		 * Anyone can sign up with an address they do not own: only an account
+		 * whose owner proved the address may receive the invitation's role.
+		 */
+		if (!rec.email_verified) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION",
+				   "an account with this email exists but its email is not verified: its owner must "
+				   "verify the address before they can be added");
+			goto out;
+		}
+	} else {
 		if (e->code != 404)
 			goto out;
 		fx_err_clear(e);
@@ -535,10 +553,20 @@ static int change(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
-	/* Identity first: a member must never keep access the profile says is gone. */
-	if (has_disabled &&
-	    (fx_identity_set_disabled(uid, disabled, e) < 0 || (disabled && fx_identity_revoke(uid, e) < 0)))
-		goto out;
+	/*
+	 * Firebase Auth first: once it says disabled and revoked, the old token is
+	 * refused however the profile write below ends (fx_authz checks both);
+	 * forgotten at once so this container asks Firebase again.
+	 */
+	if (has_disabled) {
+		int rc_it = fx_identity_set_disabled(uid, disabled, e);
+
+		if (rc_it == 0 && disabled)
+			rc_it = fx_identity_revoke(uid, e);
+		fx_authz_forget(uid);
+		if (rc_it < 0)
+			goto out;
+	}
 	if (has_role && role != old_role && set_claims(uid, p->organization_id, role, e) < 0)
 		goto out;
 	if (user_path(path, sizeof(path), uid, e) < 0)
@@ -566,12 +594,37 @@ out:
 	return rc;
 }
 
+/*
+ * Takes uid out of its organization: sessions revoked, claims cleared,
+ * profile removed, in that order. Revoking first makes every later failure
+ * safe: from then on Firebase Auth refuses the old token (fx_authz asks it)
+ * whether or not the profile is gone yet, and the caller's retry finishes
+ * the job (the profile is still there to find). The cache is dropped after
+ * each step, so this container sees every step at once.
+ */
+static int take_out(const char *uid, struct fx_err *e)
+{
+	char path[200];
+	int rc;
+
+	rc = fx_identity_revoke(uid, e);
+	fx_authz_forget(uid);
+	/* A user already deleted from Firebase Auth has no sessions or claims left: its profile still goes. */
+	if (rc < 0 && e->code != 404)
+		return -1;
+	if (rc == 0 && fx_identity_set_claims(uid, "{}", e) < 0)
+		return -1;
+	fx_err_clear(e);
+	rc = user_path(path, sizeof(path), uid, e) < 0 ? -1 : fx_fs_delete(path, e);
+	fx_authz_forget(uid);
+	return rc;
+}
+
 static int remove_member(struct fx_req *r, struct fx_err *e)
 {
 	const struct fx_principal *p = r->principal;
 	const char *uid = fx_req_param(r, "id");
 	struct fx_doc doc = {0};
-	char path[200];
 	enum fx_role old_role;
 
 	if (read_member(r, uid, &doc, e) < 0)
@@ -580,10 +633,26 @@ static int remove_member(struct fx_req *r, struct fx_err *e)
 	fx_doc_cleanup(&doc);
 	if (may_manage(p, old_role, FX_ROLE_VIEWER, e) < 0)
 		return -1;
-	if (user_path(path, sizeof(path), uid, e) < 0 || fx_identity_set_claims(uid, "{}", e) < 0 ||
-	    fx_identity_revoke(uid, e) < 0 || fx_fs_delete(path, e) < 0)
+	if (take_out(uid, e) < 0)
 		return -1;
-	fx_authz_forget(uid);
+	return fx_resp_send(r, 204, NULL, NULL, 0);
+}
+
+/* Any member but the owner leaves their organization, exactly as if an admin had removed them. */
+static int me_leave(struct fx_req *r, struct fx_err *e)
+{
+	const struct fx_principal *p = r->principal;
+	struct fx_doc doc = {0};
+	enum fx_role role;
+
+	if (read_member(r, p->uid, &doc, e) < 0)
+		return -1;
+	role = role_of(&doc);
+	fx_doc_cleanup(&doc);
+	if (role == FX_ROLE_OWNER)
+		return fx_err_set(e, 409, "FAILED_PRECONDITION", "the owner cannot leave their organization");
+	if (take_out(p->uid, e) < 0)
+		return -1;
 	return fx_resp_send(r, 204, NULL, NULL, 0);
 }
 

@@ -5,6 +5,7 @@
 #include "b64.h"
 #include "http.h"
 #include "json.h"
+#include "identity.h"
 #include "idtoken.h"
 #include "log.h"
 #include "model.h"
@@ -42,28 +43,51 @@ int fx_role_parse(const char *s)
 	return -1;
 }
 
-/* What the member profile says, as of fetched. */
+/*
+ * What authz knows of a uid, each half as of its own fetch: the member
+ * profile (users/{uid} in Firestore) for FX_AUTHZ_CACHE_SECONDS, and the
+ * Firebase Auth account (Identity Toolkit accounts:lookup) for config
+ * revocation_check_seconds. One snapshot per uid, one epoch: forgetting a
+ * uid drops both.
+ */
 struct member {
 	char uid[129];
+	uint64_t epoch; /* of the uid's slot when fetched */
+	/* users/{uid}, read at fetched (0: not read) */
 	time_t fetched;
 	bool exists;
 	bool disabled;
 	char organization_id[129];
 	enum fx_role role;
 	int64_t valid_after; /* sessions revoked before this time (seconds) */
-	uint64_t epoch; /* of the uid's slot when fetched */
 	char *profile; /* the profile's API JSON (malloc'd), NULL when absent or too big */
+	/* the Firebase Auth account, asked at account_fetched (0: not asked) */
+	time_t account_fetched;
+	bool account_exists;
+	bool account_disabled;
+	int64_t valid_since; /* tokens with auth_time before this (seconds) are revoked */
 };
 
 static struct member cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t (*clock_fn)(void);
+
+static time_t now(void)
+{
+	return clock_fn ? clock_fn() : time(NULL);
+}
+
+void fx_authz_set_clock(time_t (*fn)(void))
+{
+	clock_fn = fn;
+}
 
 /*
  * Epochs, one per slot, shared by every worker process of the container
  * through a file beside the metrics (FLUXORI_METRICS_DIR/authz.epochs):
- * fx_authz_forget bumps the uid's, and a cached profile counts only while
+ * fx_authz_forget bumps the uid's, and a cached snapshot counts only while
  * its epoch is current. A change made through any group is seen by all of
- * them at once; other Cloud Run instances see it within the cache time.
+ * them at once; other Cloud Run instances see it within the cache times.
  */
 static _Atomic uint64_t local_epochs[CACHE_SLOTS];
 static _Atomic uint64_t *epochs = local_epochs;
@@ -114,7 +138,18 @@ void fx_authz_forget(const char *uid)
 	pthread_mutex_unlock(&cache_lock);
 }
 
-static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
+void fx_authz_reset(void)
+{
+	pthread_mutex_lock(&cache_lock);
+	for (size_t s = 0; s < CACHE_SLOTS; s++) {
+		free(cache[s].profile);
+		memset(&cache[s], 0, sizeof(cache[s]));
+	}
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Reads users/{uid} into the profile half of out; *profile_json gets its API JSON (caller frees). */
+static int fetch_profile(const char *uid, time_t t, struct member *out, char **profile_json, struct fx_err *e)
 {
 	struct fx_doc doc = {0};
 	struct fx_err ferr;
@@ -122,10 +157,15 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 	const char *s;
 	int64_t n;
 
-	memset(out, 0, sizeof(*out));
-	if (fx_str_set(out->uid, sizeof(out->uid), uid) < 0 || fx_str_fmt(path, sizeof(path), "users/%s", uid) < 0)
-		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(out->uid) - 1);
-	out->fetched = time(NULL);
+	*profile_json = NULL;
+	out->fetched = t;
+	out->exists = out->disabled = false;
+	out->organization_id[0] = '\0';
+	out->role = FX_ROLE_NONE;
+	out->valid_after = 0;
+	out->profile = NULL;
+	if (fx_str_fmt(path, sizeof(path), "users/%s", uid) < 0)
+		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path) - sizeof("users/"));
 	fx_err_clear(&ferr);
 	if (fx_fs_get(path, &doc, &ferr) < 0) {
 		if (ferr.code == 404)
@@ -139,13 +179,13 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 		size_t len = 0;
 		const char *text = fx_json_text(j, &len);
 
-		out->profile = len < PROFILE_MAX ? strdup(text) : NULL;
+		*profile_json = len < PROFILE_MAX ? strdup(text) : NULL;
 		json_object_put(j);
 	}
 	if ((s = fx_value_path_str(&doc.fields, "organizationId")) &&
 	    fx_str_set(out->organization_id, sizeof(out->organization_id), s) < 0) {
-		free(out->profile);
-		out->profile = NULL;
+		free(*profile_json);
+		*profile_json = NULL;
 		fx_doc_cleanup(&doc);
 		return FX_ERR_INTERNAL(e, "%s: organizationId over %zu bytes", path, sizeof(out->organization_id) - 1);
 	}
@@ -162,36 +202,122 @@ static int fetch_member(const char *uid, struct member *out, struct fx_err *e)
 	return 0;
 }
 
-/* The member snapshot of uid, its profile JSON copied into arena (out->profile). */
+/*
+ * Asks Firebase Auth about uid, as verifyIdToken(token, checkRevoked) does,
+ * into the account half of out. No such user is an answer (account_exists
+ * false); Identity Toolkit failing is not: then there is no answer and the
+ * request fails closed with 503 (500 when our own request was refused).
+ */
+static int fetch_account(const char *uid, time_t t, struct member *out, struct fx_err *e)
+{
+	struct fx_user_record rec;
+	struct fx_err le;
+
+	fx_err_clear(&le);
+	out->account_exists = out->account_disabled = false;
+	out->valid_since = 0;
+	if (fx_identity_lookup(uid, &rec, &le) < 0) {
+		/* 404: no such user; 400: a uid Firebase could never have issued. */
+		if (le.code != 404 && le.code != 400) {
+			fx_log_warn("revocation check of a user failed: %s", le.message);
+			if (le.code == 500)
+				return FX_ERR_INTERNAL(e, "cannot check this account with Firebase Auth");
+			return FX_ERR_UNAVAILABLE(e, "cannot check this account with Firebase Auth: try again");
+		}
+	} else {
+		out->account_exists = true;
+		out->account_disabled = rec.disabled;
+		out->valid_since = rec.valid_since;
+	}
+	out->account_fetched = t;
+	return 0;
+}
+
+static bool fresh(time_t fetched, time_t t, int window)
+{
+	return fetched > 0 && t >= fetched && t - fetched < window;
+}
+
+/*
+ * The snapshot of uid: each half from the cache while fresh, else fetched
+ * now and cached. The profile JSON is copied into arena (out->profile).
+ */
 static int member_of(const char *uid, struct fx_arena *arena, struct member *out, struct fx_err *e)
 {
+	const struct fx_config *c = fx_cfg();
+	int window = c && c->revocation_check_seconds > 0 ? c->revocation_check_seconds : 60;
 	size_t s = slot_of(uid);
 	struct member *slot = &cache[s];
-	time_t now = time(NULL);
+	time_t t = now();
+	bool profile_fresh = false, account_fresh = false;
+	char *mine = NULL;
 	uint64_t epoch;
-	char *mine;
 
 	pthread_once(&epochs_once, map_epochs);
 	epoch = atomic_load(&epochs[s]);
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&cache_lock);
-	if (strcmp(slot->uid, uid) == 0 && now - slot->fetched < FX_AUTHZ_CACHE_SECONDS && slot->epoch == epoch) {
+	if (strcmp(slot->uid, uid) == 0 && slot->epoch == epoch) {
+		profile_fresh = fresh(slot->fetched, t, FX_AUTHZ_CACHE_SECONDS);
+		account_fresh = fresh(slot->account_fetched, t, window);
 		*out = *slot;
-		out->profile = slot->profile ? fx_arena_strdup(arena, slot->profile) : NULL;
-		pthread_mutex_unlock(&cache_lock);
-		return 0;
+		out->profile = profile_fresh && slot->profile ? fx_arena_strdup(arena, slot->profile) : NULL;
 	}
 	pthread_mutex_unlock(&cache_lock);
-	if (fetch_member(uid, out, e) < 0)
-		return -1;
+	if (profile_fresh && account_fresh)
+		return 0;
+	if (fx_str_set(out->uid, sizeof(out->uid), uid) < 0)
+		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(out->uid) - 1);
 	out->epoch = epoch;
-	mine = out->profile;
-	out->profile = mine ? fx_arena_strdup(arena, mine) : NULL;
+	if (!account_fresh && fetch_account(uid, t, out, e) < 0)
+		return -1;
+	if (!profile_fresh) {
+		if (fetch_profile(uid, t, out, &mine, e) < 0)
+			return -1;
+		out->profile = mine ? fx_arena_strdup(arena, mine) : NULL;
+	}
 	pthread_mutex_lock(&cache_lock);
-	free(slot->profile);
-	*slot = *out;
-	slot->profile = mine;
+	/* What was read under an epoch that moved on since is not kept. */
+	if (atomic_load(&epochs[s]) == epoch) {
+		if (strcmp(slot->uid, uid) != 0 || slot->epoch != epoch) {
+			free(slot->profile);
+			memset(slot, 0, sizeof(*slot));
+			FX_ARRAY_COPY(slot->uid, out->uid);
+			slot->epoch = epoch;
+		}
+		if (!account_fresh) {
+			slot->account_fetched = out->account_fetched;
+			slot->account_exists = out->account_exists;
+			slot->account_disabled = out->account_disabled;
+			slot->valid_since = out->valid_since;
+		}
+		if (!profile_fresh) {
+			slot->fetched = out->fetched;
+			slot->exists = out->exists;
+			slot->disabled = out->disabled;
+			FX_ARRAY_COPY(slot->organization_id, out->organization_id);
+			slot->role = out->role;
+			slot->valid_after = out->valid_after;
+			free(slot->profile);
+			slot->profile = mine;
+			mine = NULL;
+		}
+	}
 	pthread_mutex_unlock(&cache_lock);
+	free(mine);
 	return 0;
+}
+
+/* Why uid's token (signed in at auth_time) no longer counts, or NULL when it does. */
+static const char *refusal(const struct member *m, int64_t auth_time)
+{
+	if (!m->account_exists)
+		return "this account no longer exists";
+	if (m->account_disabled || (m->exists && m->disabled))
+		return "this account is disabled";
+	if (auth_time < m->valid_since || (m->exists && auth_time < m->valid_after))
+		return "this session was revoked: sign in again";
+	return NULL;
 }
 
 static const char *bearer(const struct fx_req *r, size_t *len)
@@ -265,7 +391,7 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 	struct fx_principal *p;
 	struct fx_claims claims;
 	struct member m;
-	const char *token;
+	const char *token, *why;
 	size_t len = 0;
 	int claimed_role;
 
@@ -280,13 +406,16 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 			return -1;
 		fx_tokencache_put(FX_TOKEN_FIREBASE, token, len, &claims);
 	}
-	/* Checked on every request, cached token or not. */
+	/*
+	 * Checked on every request, cached token or not: Firebase Auth's own word
+	 * (the user exists, is enabled, and auth_time is not before validSince),
+	 * at most revocation_check_seconds old, and the member profile's.
+	 */
 	if (member_of(claims.uid, r->arena, &m, e) < 0)
 		return -1;
-	if (m.exists && (m.disabled || claims.auth_time < m.valid_after)) {
+	if ((why = refusal(&m, claims.auth_time))) {
 		fx_tokencache_forget_uid(claims.uid);
-		return fx_err_set(e, 401, "UNAUTHENTICATED",
-				  m.disabled ? "this account is disabled" : "this session was revoked: sign in again");
+		return fx_err_set(e, 401, "UNAUTHENTICATED", "%s", why);
 	}
 
 	p = fx_arena_alloc(r->arena, sizeof(*p));

@@ -1,13 +1,26 @@
 /*
  * fx_authz: who is calling. Turns the request's bearer token into a
  * principal and enforces the route's declared access before its handler
- * runs. Membership comes from the token's custom claims and is checked
- * against the member profile in Firestore (users/{uid}), cached per uid
- * for FX_AUTHZ_CACHE_SECONDS and dropped at once in every process of the
- * container when fx_authz_forget says it changed: a removed, disabled or
- * demoted member, or one whose sessions were revoked, is refused within
- * that time (at once when the change came through this container) although
- * the token is still valid. Principals live in the request arena.
+ * runs. On every request with a Firebase ID token, however the route is
+ * declared, two sources must agree that the token still counts:
+ *   - Firebase Auth itself, as the Admin SDK's verifyIdToken(token,
+ *     checkRevoked) asks it (Identity Toolkit accounts:lookup): the user
+ *     exists, is not disabled, and the token's auth_time is not before the
+ *     user's validSince. The answer is kept per uid for at most config
+ *     revocation_check_seconds (FLUXORI_REVOCATION_CHECK_SECONDS, at most
+ *     60): a user deleted, disabled or revoked in Firebase Auth, through
+ *     this API or directly, is refused (401) within that time in every
+ *     instance, since each asks Firebase itself. When no answer that young
+ *     exists and Identity Toolkit cannot be asked, the request fails closed:
+ *     503 UNAVAILABLE (500 if Identity Toolkit refuses our own credentials).
+ *   - The member profile in Firestore (users/{uid}), kept for
+ *     FX_AUTHZ_CACHE_SECONDS: its disabled and tokensValidAfter refuse the
+ *     token too, and membership (organization, role) comes from the token's
+ *     custom claims only while the profile agrees.
+ * Both halves are one snapshot per uid, dropped at once in every process of
+ * the container when fx_authz_forget says the uid changed. Cloud
+ * Scheduler's OIDC tokens (job routes) are service accounts, not Firebase
+ * users: they are not looked up. Principals live in the request arena.
  */
 #ifndef FX_AUTHZ_H
 #define FX_AUTHZ_H
@@ -17,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define FX_AUTHZ_CACHE_SECONDS 30
 
@@ -40,8 +54,17 @@ extern const char *const fx_profile_hidden[];
 /* Decides r->route's access for r; sets r->principal. 401/403/503 on refusal. */
 FX_MUST_USE int fx_authz_request(struct fx_req *r, struct fx_err *e);
 
-/* Forgets the cached profile of uid in every process of this container (after a change to users/{uid}). */
+/*
+ * Forgets what is cached of uid (profile and Firebase Auth account) in every
+ * process of this container: call it after changing users/{uid} or the
+ * user's Firebase account, as soon as the change is made (before any later
+ * step that may fail), so the next request asks again.
+ */
 void fx_authz_forget(const char *uid);
+
+/* Tests: replaces the clock of the cache (NULL restores time()); empties the cache of this process. */
+void fx_authz_set_clock(time_t (*now)(void));
+void fx_authz_reset(void);
 
 /* Role names as in the contract; fx_role_parse returns -1 for others. */
 const char *fx_role_name(enum fx_role role);

@@ -227,6 +227,10 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", 3000, 50, 60000, &n, e) < 0)
 		return -1;
 	c->connect_timeout_ms = n;
+	/* The contract: a user disabled, revoked or deleted in Firebase Auth is refused within 60 s. */
+	if (get_int("FLUXORI_REVOCATION_CHECK_SECONDS", 60, 1, 60, &n, e) < 0)
+		return -1;
+	c->revocation_check_seconds = (int)n;
 
 	level = get_or("FLUXORI_LOG_LEVEL", "INFO");
 	if (strcasecmp(level, "DEBUG") == 0)
@@ -248,16 +252,35 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 			e, 500, "INTERNAL",
 			"emulator variables are set on Cloud Run (K_SERVICE=%s) with project %s: refusing to start",
 			c->k_service, c->project);
-	/* FLUXORI_AUTH_EMULATOR_TOKENS=false keeps the Auth emulator for admin calls but verifies
-	 * tokens exactly as on Google (RS256, keys from FLUXORI_FIREBASE_KEYS_URL): the tests use it. */
-	c->emulated_auth = c->auth_emulator != NULL;
-	if (c->emulated_auth && get("FLUXORI_AUTH_EMULATOR_TOKENS")) {
+	/*
+	 * Unsigned emulator tokens let anyone be any uid: they are accepted only
+	 * when asked for by name (FLUXORI_AUTH_EMULATOR_TOKENS=true), for a demo-
+	 * project (emulator-only by Firebase's rules) with the Auth emulator set.
+	 * The opt-in with anything else missing is a mistake worth stopping for.
+	 * Without it tokens are verified as on Google (RS256, keys from
+	 * FLUXORI_FIREBASE_KEYS_URL) and the Auth emulator serves admin calls only.
+	 */
+	{
 		const char *v = get("FLUXORI_AUTH_EMULATOR_TOKENS");
+		bool opt_in = false;
 
-		if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-			c->emulated_auth = false;
-		else if (strcmp(v, "true") != 0 && strcmp(v, "1") != 0)
-			return fx_err_set(e, 500, "INTERNAL", "FLUXORI_AUTH_EMULATOR_TOKENS must be true or false");
+		if (v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0))
+			opt_in = true;
+		else if (v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
+			return fx_err_set(e, 500, "INTERNAL",
+					  "FLUXORI_AUTH_EMULATOR_TOKENS must be true or false, got \"%s\"", v);
+		if (opt_in && strncmp(c->project, "demo-", 5) != 0)
+			return fx_err_set(
+				e, 500, "INTERNAL",
+				"FLUXORI_AUTH_EMULATOR_TOKENS=true needs a demo- project (emulator only), not %s: "
+				"refusing to start",
+				c->project);
+		if (opt_in && !c->auth_emulator)
+			return fx_err_set(
+				e, 500, "INTERNAL",
+				"FLUXORI_AUTH_EMULATOR_TOKENS=true needs FIREBASE_AUTH_EMULATOR_HOST: refusing to "
+				"start");
+		c->emulated_auth = opt_in;
 	}
 
 	if (c->firestore_emulator)

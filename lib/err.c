@@ -63,11 +63,15 @@ const char *fx_err_status_for(int code)
 	case 403: return "PERMISSION_DENIED";
 	case 404: return "NOT_FOUND";
 	case 405: return "UNIMPLEMENTED";
+	case 408: return "DEADLINE_EXCEEDED";
 	case 409: return "ABORTED";
+	case 411: return "INVALID_ARGUMENT";
 	case 412: return "FAILED_PRECONDITION";
 	case 413: return "INVALID_ARGUMENT";
+	case 414: return "INVALID_ARGUMENT";
 	case 415: return "INVALID_ARGUMENT";
 	case 429: return "RESOURCE_EXHAUSTED";
+	case 431: return "INVALID_ARGUMENT";
 	case 501: return "UNIMPLEMENTED";
 	case 502: return "UNAVAILABLE";
 	case 503: return "UNAVAILABLE";

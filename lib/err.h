@@ -58,7 +58,12 @@ void fx_err_detail(struct fx_err *e, const char *field, const char *fmt, ...) __
 /* 400 INVALID_ARGUMENT with one detail naming field; returns -1. */
 int fx_err_invalid(struct fx_err *e, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The canonical status name for an HTTP status when only one fits. */
+/*
+ * The canonical status name for an HTTP status when only one fits: the
+ * contract's pairs (Google's mapping, plus 405 UNIMPLEMENTED, 408
+ * DEADLINE_EXCEEDED and INVALID_ARGUMENT for 411, 413, 414, 415 and 431).
+ * nginx's own error pages use the same pairs (a test checks them).
+ */
 const char *fx_err_status_for(int code);
 
 #define FX_ERR_NOT_FOUND(e, what) fx_err_set((e), 404, "NOT_FOUND", "%s not found", (what))

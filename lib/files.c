@@ -23,27 +23,123 @@ const char *const fx_file_types[] = {"image/jpeg", "image/png",
 				     "image/webp", "application/pdf",
 				     "text/csv",   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 				     NULL};
+const char *const fx_file_hidden[] = {"organizationId", "object", "declaredSha256", NULL};
 
-/* The media type without parameters, lower-cased into out. */
-static void media_type(const char *ctype, char *out, size_t len)
+/* RFC 9110 tchar. */
+static bool tchar(unsigned char c)
 {
-	size_t i = 0;
-
-	for (; ctype[i] && ctype[i] != ';' && ctype[i] != ' ' && i + 1 < len; i++)
-		out[i] = (char)((ctype[i] >= 'A' && ctype[i] <= 'Z') ? ctype[i] + 32 : ctype[i]);
-	out[i] = '\0';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-int fx_file_check_type(const char *ctype, const char *field, struct fx_err *e)
+static size_t token_len(const char *p)
 {
-	char mt[128];
+	size_t n = 0;
 
-	if (!ctype || !*ctype)
+	while (tchar((unsigned char)p[n]))
+		n++;
+	return n;
+}
+
+static size_t ows_len(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] == ' ' || p[n] == '\t')
+		n++;
+	return n;
+}
+
+/*
+ * Reads a parameter value (token or quoted-string) at *p into val
+ * (unescaped, NUL-terminated) and moves *p past it; -1 when malformed or
+ * longer than len - 1.
+ */
+static int param_value(const char **p, char *val, size_t len)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	if (*s != '"') {
+		size_t t = token_len(s);
+
+		if (t == 0 || fx_str_copy(val, len, s, t) < 0)
+			return -1;
+		*p = s + t;
+		return 0;
+	}
+	for (s++; *s != '"'; s++) {
+		if (*s == '\0')
+			return -1; /* unterminated */
+		if (*s == '\\' && *++s == '\0')
+			return -1;
+		if (n + 1 >= len)
+			return -1;
+		val[n++] = *s;
+	}
+	val[n] = '\0';
+	*p = s + 1;
+	return 0;
+}
+
+int fx_file_check_type(const char *ctype, const char *field, int unlisted, const char **canon, struct fx_err *e)
+{
+	size_t n = ctype ? strlen(ctype) : 0, t, st;
+	const char *p, *found = NULL;
+	bool other_param = false;
+	char val[FX_FILE_TYPE_MAX + 1];
+
+	if (n == 0)
 		return fx_err_invalid(e, field, "is required");
-	media_type(ctype, mt, sizeof(mt));
-	if (fx_json_enum_index(mt, fx_file_types) < 0)
-		return fx_err_set(e, 415, "INVALID_ARGUMENT",
-				  "content type %.80s is not accepted: jpeg, png, webp, pdf, csv or xlsx", mt);
+	if (n > FX_FILE_TYPE_MAX)
+		return fx_err_invalid(e, field, "must be at most %d bytes", FX_FILE_TYPE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)ctype[i];
+
+		if ((c < 0x20 && c != '\t') || c >= 0x7f)
+			return fx_err_invalid(e, field, "must be ASCII without control characters");
+	}
+	p = ctype + ows_len(ctype);
+	t = token_len(p);
+	st = t && p[t] == '/' ? token_len(p + t + 1) : 0;
+	if (st == 0)
+		return fx_err_invalid(e, field, "must be a media type: type/subtype");
+	for (size_t i = 0; fx_file_types[i]; i++)
+		if (strlen(fx_file_types[i]) == t + 1 + st && strncasecmp(fx_file_types[i], p, t + 1 + st) == 0)
+			found = fx_file_types[i];
+	p += t + 1 + st;
+	for (;;) {
+		const char *name;
+		size_t nlen;
+
+		p += ows_len(p);
+		if (*p == '\0')
+			break;
+		if (*p != ';')
+			return fx_err_invalid(e, field, "must be a media type: type/subtype; name=value");
+		p++;
+		p += ows_len(p);
+		if (*p == '\0' || *p == ';')
+			continue; /* an empty parameter: allowed by the grammar */
+		name = p;
+		nlen = token_len(p);
+		p += nlen;
+		if (nlen == 0 || *p++ != '=' || param_value(&p, val, sizeof(val)) < 0)
+			return fx_err_invalid(e, field, "has a malformed parameter");
+		if (!(found && strcmp(found, "text/csv") == 0 && nlen == 7 && strncasecmp(name, "charset", 7) == 0 &&
+		      strcasecmp(val, "utf-8") == 0))
+			other_param = true;
+	}
+	if (!found) {
+		if (unlisted == 415)
+			return fx_err_set(e, 415, "INVALID_ARGUMENT",
+					  "content type %.*s is not accepted: jpeg, png, webp, pdf, csv or xlsx",
+					  (int)(t + 1 + st), ctype + ows_len(ctype));
+		return fx_err_invalid(e, field, "must be jpeg, png, webp, pdf, csv or xlsx");
+	}
+	if (other_param)
+		return fx_err_invalid(e, field, "takes no parameter but charset=utf-8 (on text/csv)");
+	*canon = found;
 	return 0;
 }
 
@@ -54,26 +150,100 @@ int fx_file_check_kind_type(const char *kind, const char *ctype, const char *fie
 	return 0;
 }
 
-int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx_err *e)
+/* Whether the n bytes at s can start a valid UTF-8 character that needs more bytes than n. */
+static bool utf8_cut_short(const unsigned char *s, size_t n)
 {
-	char mt[128];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4;
+	else
+		return false;
+	if (n >= need)
+		return false;
+	/* The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n >= 2 && (s[1] < lo || s[1] > hi))
+		return false;
+	return n < 3 || (s[2] & 0xc0) == 0x80;
+}
+
+/* UTF-8 without NUL; with prefix, the last character may be cut short by the end of p. */
+static bool utf8_ok(const unsigned char *p, size_t n, bool prefix)
+{
+	size_t lead = n;
+
+	if (prefix) {
+		/* The last character starts at most 3 bytes before the end. */
+		for (size_t k = 1; k <= 4 && k <= n; k++) {
+			if ((p[n - k] & 0xc0) != 0x80) {
+				lead = n - k;
+				break;
+			}
+		}
+		if (lead < n && utf8_cut_short(p + lead, n - lead))
+			return fx_utf8_valid((const char *)p, lead);
+	}
+	return fx_utf8_valid((const char *)p, n);
+}
+
+int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, bool prefix, struct fx_err *e)
+{
 	bool ok;
 
-	media_type(ctype, mt, sizeof(mt));
-	if (strcmp(mt, "image/jpeg") == 0)
+	if (strcmp(ctype, "image/jpeg") == 0)
 		ok = n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff;
-	else if (strcmp(mt, "image/png") == 0)
+	else if (strcmp(ctype, "image/png") == 0)
 		ok = n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0;
-	else if (strcmp(mt, "image/webp") == 0)
+	else if (strcmp(ctype, "image/webp") == 0)
 		ok = n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0;
-	else if (strcmp(mt, "application/pdf") == 0)
+	else if (strcmp(ctype, "application/pdf") == 0)
 		ok = n >= 5 && memcmp(p, "%PDF-", 5) == 0;
-	else if (strcmp(mt, "text/csv") == 0)
-		ok = fx_utf8_valid((const char *)p, n);
-	else
+	else if (strcmp(ctype, "text/csv") == 0)
+		ok = utf8_ok(p, n, prefix);
+	else if (strcmp(ctype, fx_file_types[5]) == 0)
 		ok = n >= 4 && memcmp(p, "PK\x03\x04", 4) == 0; /* xlsx is a zip */
+	else
+		return fx_err_invalid(e, "contentType", "is not on the allowlist");
 	if (!ok)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "the bytes are not a %s file", mt);
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "the bytes are not a %s file", ctype);
+	return 0;
+}
+
+int fx_file_base_name(const char *name, const char *field, const char **base, struct fx_err *e)
+{
+	size_t n = name ? strlen(name) : 0;
+	const char *b = name;
+
+	if (n == 0)
+		return fx_err_invalid(e, field, "is required");
+	if (n > FX_FILE_NAME_MAX)
+		return fx_err_invalid(e, field, "must be at most %d bytes", FX_FILE_NAME_MAX);
+	if (!fx_utf8_valid(name, n))
+		return fx_err_invalid(e, field, "must be UTF-8");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return fx_err_invalid(e, field, "must not contain control characters");
+		if (c == '/' || c == '\\')
+			b = name + i + 1;
+	}
+	if (b[strspn(b, ".")] == '\0')
+		return fx_err_invalid(e, field, "must end in a file name, not a directory, \".\" or \"..\"");
+	*base = b;
 	return 0;
 }
 
@@ -124,6 +294,63 @@ int fx_file_safe_name(const char *name, const char *field, char *out, size_t len
 	return 0;
 }
 
+/* Characters the ASCII filename= form keeps as they are. */
+static bool fallback_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr(" -_.,()[]+!#$&'@~", c) != NULL);
+}
+
+int fx_file_disposition(const char *name, struct fx_buf *out)
+{
+	const char *b = name ? name : "";
+	struct fx_buf shown;
+	size_t n;
+	bool utf8;
+	int rc = -1;
+
+	for (const char *p = b; *p; p++)
+		if (*p == '/' || *p == '\\')
+			b = p + 1;
+	n = strlen(b);
+	if (n > FX_FILE_NAME_MAX) {
+		n = FX_FILE_NAME_MAX;
+		while (n > 0 && ((unsigned char)b[n] & 0xc0) == 0x80)
+			n--; /* cut before a character, not inside one */
+	}
+	if (b[strspn(b, ".")] == '\0') {
+		b = "file";
+		n = 4;
+	}
+	/* The name as shown: control characters become '_'. */
+	fx_buf_init(&shown, FX_FILE_NAME_MAX + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)b[i];
+
+		if (fx_buf_append(&shown, (c < 0x20 || c == 0x7f) ? "_" : &b[i], 1) < 0)
+			goto out;
+	}
+	utf8 = fx_utf8_valid(shown.data, shown.len);
+	fx_buf_reset(out);
+	if (fx_buf_puts(out, "attachment; filename=\"") < 0)
+		goto out;
+	for (size_t i = 0; i < shown.len; i++) {
+		unsigned char c = (unsigned char)shown.data[i];
+
+		if (utf8 && (c & 0xc0) == 0x80)
+			continue; /* one '_' per character, written at its first byte */
+		if (fx_buf_append(out, fallback_char(c) ? &shown.data[i] : "_", 1) < 0)
+			goto out;
+	}
+	if (fx_buf_puts(out, "\"") < 0 ||
+	    (utf8 && (fx_buf_puts(out, "; filename*=UTF-8''") < 0 || fx_url_encode(out, shown.data, shown.len) < 0)))
+		goto out;
+	rc = 0;
+out:
+	fx_buf_cleanup(&shown);
+	return rc;
+}
+
 static int sha256_hex(const void *p, size_t n, char *out, size_t len)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
@@ -136,16 +363,17 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 		  const char *product_id, struct fx_doc *out, struct fx_err *e)
 {
 	static const char *const ready_mask[] = {"status", "updatedAt", NULL};
-	char id[FX_ID_LEN + 1], safe[128], hash[65], *doc_name = NULL, mt[128];
+	char id[FX_ID_LEN + 1], safe[128], hash[65], *doc_name = NULL;
 	struct fx_value fields = {0}, ready = {0};
 	json_object *writes = NULL;
-	const char *rel, *object;
+	const char *rel, *object, *base, *mt;
 	struct fx_err ignored;
 	int rc = -1;
 
-	if (fx_file_safe_name(name, "X-File-Name", safe, sizeof(safe), e) < 0)
+	if (fx_file_base_name(name, "X-File-Name", &base, e) < 0 ||
+	    fx_file_safe_name(base, "X-File-Name", safe, sizeof(safe), e) < 0 ||
+	    fx_file_check_type(ctype, "Content-Type", 400, &mt, e) < 0)
 		return -1;
-	media_type(ctype, mt, sizeof(mt));
 	fx_id_new(id);
 	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
 	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
@@ -155,7 +383,7 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 		return FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
 	fx_value_map(&fields);
 	fx_map_set_str(&fields, "kind", kind);
-	fx_map_set_str(&fields, "name", name);
+	fx_map_set_str(&fields, "name", base);
 	fx_map_set_str(&fields, "contentType", mt);
 	fx_map_set_int(&fields, "size", (int64_t)n);
 	fx_map_set_str(&fields, "sha256", hash);
@@ -198,8 +426,7 @@ out:
 
 json_object *fx_file_json(const struct fx_doc *doc, bool with_url, struct fx_err *e)
 {
-	static const char *const hidden[] = {"organizationId", "object", NULL};
-	json_object *out = fx_doc_json(doc, hidden);
+	json_object *out = fx_doc_json(doc, fx_file_hidden);
 	const char *status = fx_value_path_str(&doc->fields, "status");
 	const char *object = fx_value_path_str(&doc->fields, "object");
 	struct fx_buf url;

@@ -13,6 +13,7 @@
 #ifndef FX_FILES_H
 #define FX_FILES_H
 
+#include "buf.h"
 #include "err.h"
 #include "firestore.h"
 
@@ -23,21 +24,52 @@
 #define FX_FILE_MAX_DIRECT (10u * 1024 * 1024) /* POST /v1/files body */
 #define FX_FILE_MAX_SIGNED (100u * 1024 * 1024) /* :signUpload size */
 #define FX_FILE_URL_SECONDS 900 /* signed URLs live 15 min */
-#define FX_FILE_NAME_MAX 255
+#define FX_FILE_NAME_MAX 255 /* bytes of a file name */
+#define FX_FILE_TYPE_MAX 127 /* bytes of a content type as given, parameters included */
+#define FX_FILE_DISPOSITION_MAX 1200 /* bytes of fx_file_disposition's answer */
 
 struct fx_req;
 
 extern const char *const fx_file_kinds[]; /* product_image, document, report, upload */
-extern const char *const fx_file_types[]; /* the Content-Type allowlist */
+extern const char *const fx_file_types[]; /* the Content-Type allowlist, lower case */
+extern const char *const fx_file_hidden[]; /* fields of a file document never shown to clients */
 
-/* 400 naming field unless ctype is on the allowlist (parameters such as charset ignored). */
-FX_MUST_USE int fx_file_check_type(const char *ctype, const char *field, struct fx_err *e);
+/*
+ * Checks a content type against RFC 9110's media-type grammar (ASCII:
+ * token "/" token, then parameters: OWS ";" OWS token "=" (token or
+ * quoted-string), OWS around the whole allowed) and the allowlist, type
+ * and subtype compared case-insensitively. The only parameter taken is
+ * charset=utf-8 on text/csv (what CSV must be anyway); it is not kept.
+ * On success *canon points at the allowlist's own lower-case entry, the
+ * only form that is stored, signed or sent. Errors: 400
+ * INVALID_ARGUMENT naming field when ctype is missing, longer than
+ * FX_FILE_TYPE_MAX bytes, not ASCII or has control characters, does not
+ * parse, or has another parameter; a well-formed type off the allowlist
+ * is a 415 when unlisted is 415 (the request's own Content-Type), else
+ * a 400 naming field.
+ */
+FX_MUST_USE int fx_file_check_type(const char *ctype, const char *field, int unlisted, const char **canon,
+				   struct fx_err *e);
 
 /* 400 naming field unless a file of kind may hold ctype (product images are images). */
 FX_MUST_USE int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e);
 
-/* 400 when the first bytes of a file contradict its declared type (magic numbers; CSV must be UTF-8). */
-FX_MUST_USE int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, struct fx_err *e);
+/*
+ * 400 when the first n bytes of a file contradict its type, an allowlist
+ * entry (magic numbers; CSV must be UTF-8 without NUL). With prefix, p is
+ * only the start of a longer file: a UTF-8 character cut short by the
+ * end of p is accepted (invalid bytes are not).
+ */
+FX_MUST_USE int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, bool prefix, struct fx_err *e);
+
+/*
+ * The base name of a client's file name, as a browser sends it: what
+ * follows the last '/' or '\' (so no separator and no ".." segment
+ * survives). *base points into name. 400 naming field when name is
+ * empty, longer than FX_FILE_NAME_MAX bytes, not UTF-8 or has control
+ * characters, or when its base name is empty or only dots ("." or "..").
+ */
+FX_MUST_USE int fx_file_base_name(const char *name, const char *field, const char **base, struct fx_err *e);
 
 /*
  * The object-safe form of a client's file name: the last path segment,
@@ -48,7 +80,27 @@ FX_MUST_USE int fx_file_sniff(const char *ctype, const unsigned char *p, size_t 
  */
 FX_MUST_USE int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e);
 
-/* Stores data as a new ready file of the caller's organization; out gets its document. */
+/*
+ * The Content-Disposition of a download of a file called name, into out
+ * (reset first): attachment; filename="<ASCII>"; filename*=UTF-8''<name
+ * percent-encoded> (RFC 6266, RFC 8187). Safe for any stored string,
+ * also one stored before names were checked: only what follows the last
+ * '/' or '\' counts, cut to FX_FILE_NAME_MAX bytes, control characters
+ * become '_', and a name left empty or only dots becomes "file". The
+ * ASCII form keeps letters, digits, space and -_.,()[]+!#$&'@~ and has
+ * one '_' for any other character; filename* encodes every byte but
+ * A-Za-z0-9-._~ and is left out when the name is not UTF-8. Returns 0,
+ * or -1 when the result outgrows out's cap (FX_FILE_DISPOSITION_MAX is
+ * enough).
+ */
+FX_MUST_USE int fx_file_disposition(const char *name, struct fx_buf *out);
+
+/*
+ * Stores data as a new ready file of the caller's organization; out gets
+ * its document. name is reduced to its base name and ctype to its
+ * allowlist entry (fx_file_base_name, fx_file_check_type: a 400 naming
+ * "X-File-Name" or "Content-Type" otherwise).
+ */
 FX_MUST_USE int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data,
 			      size_t n, const char *product_id, struct fx_doc *out, struct fx_err *e);
 

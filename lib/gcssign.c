@@ -471,6 +471,34 @@ out:
 	return rc;
 }
 
+int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_type, int64_t size, struct fx_err *e)
+{
+	static const char *const names[FX_GCS_UPLOAD_HEADERS] = {"Content-Type", "x-goog-content-length-range",
+								 "x-goog-if-generation-match"};
+	size_t n = content_type ? strlen(content_type) : 0;
+	int w[FX_GCS_UPLOAD_HEADERS];
+
+	if (n == 0 || n > FX_GCS_UPLOAD_TYPE_MAX)
+		return fx_err_invalid(e, "content_type", "content type must be 1..%d bytes", FX_GCS_UPLOAD_TYPE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] >= 0x7f)
+			return fx_err_invalid(e, "content_type", "content type must be printable ASCII");
+	if (size < 0)
+		return fx_err_invalid(e, "size", "size must not be negative");
+	w[0] = fx_str_fmt(h->line[0], sizeof(h->line[0]), "%s: %s", names[0], content_type);
+	w[1] = fx_str_fmt(h->line[1], sizeof(h->line[1]), "%s: %lld,%lld", names[1], (long long)size, (long long)size);
+	w[2] = fx_str_fmt(h->line[2], sizeof(h->line[2]), "%s: 0", names[2]);
+	for (size_t i = 0; i < FX_GCS_UPLOAD_HEADERS; i++) {
+		if (w[i] < 0)
+			return FX_ERR_INTERNAL(e, "upload header %s does not fit", names[i]);
+		h->names[i] = names[i];
+		h->values[i] = h->line[i] + strlen(names[i]) + 2;
+		h->lines[i] = h->line[i];
+	}
+	h->lines[FX_GCS_UPLOAD_HEADERS] = NULL;
+	return 0;
+}
+
 /* ---- production: configuration and fx_gauth ---- */
 
 static int gauth_signer(void *ctx, const char *data, size_t n, unsigned char *sig, size_t *sig_len, struct fx_err *e)

@@ -93,4 +93,30 @@ FX_MUST_USE int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer s
 FX_MUST_USE int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
 				const char *const *query, struct fx_buf *url, struct fx_err *e);
 
+/* The headers of a create-only signed upload (fx_gcs_upload_headers). */
+#define FX_GCS_UPLOAD_HEADERS 3
+#define FX_GCS_UPLOAD_TYPE_MAX 127
+
+struct fx_gcs_upload_headers {
+	const char *names[FX_GCS_UPLOAD_HEADERS]; /* as the client sends them */
+	const char *values[FX_GCS_UPLOAD_HEADERS]; /* point into line */
+	const char *lines[FX_GCS_UPLOAD_HEADERS + 1]; /* "Name: value", NULL-terminated, for fx_gcs_sign_url */
+	char line[FX_GCS_UPLOAD_HEADERS][FX_GCS_UPLOAD_TYPE_MAX + 48];
+};
+
+/*
+ * Fills h with the headers a signed PUT must carry to create the object
+ * with exactly size bytes of content_type: Content-Type,
+ * x-goog-content-length-range "size,size" (Storage refuses a body of any
+ * other length) and x-goog-if-generation-match "0" (Storage refuses the
+ * PUT once the object exists, so the URL can never replace bytes that
+ * were already checked). Sign h->lines and hand names and values to the
+ * client, which must send them exactly. content_type: 1 to
+ * FX_GCS_UPLOAD_TYPE_MAX bytes of printable ASCII; size >= 0. Returns 0,
+ * or -1 with 400 INVALID_ARGUMENT naming "content_type" or "size"; h is
+ * then unspecified. h holds no heap memory.
+ */
+FX_MUST_USE int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_type, int64_t size,
+				      struct fx_err *e);
+
 #endif

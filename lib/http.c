@@ -1,12 +1,15 @@
 #include "http.h"
 
+#include "config.h"
 #include "json.h"
 #include "mem.h"
 #include "str.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,49 @@ const char *fx_req_header(const struct fx_req *r, const char *name)
 	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0 || strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
 		return fx_req_env(r, key + 5);
 	return fx_req_env(r, key);
+}
+
+/* s[0..n) without surrounding blanks, into out when it is an IP address. */
+static bool take_address(const char *s, size_t n, char *out, size_t len)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char ip[INET6_ADDRSTRLEN + 1];
+
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n == 0 || fx_str_copy(ip, sizeof(ip), s, n) < 0)
+		return false;
+	if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
+		return false;
+	return fx_str_set(out, len, ip) == 0;
+}
+
+int fx_forwarded_client(const char *xff, bool front_end, char *out, size_t len)
+{
+	const char *end, *last, *prev, *start;
+
+	if (!front_end || !xff || !*xff)
+		return -1;
+	end = xff + strlen(xff);
+	last = memrchr(xff, ',', (size_t)(end - xff));
+	if (!last)
+		return take_address(xff, (size_t)(end - xff), out, len) ? 0 : -1;
+	prev = memrchr(xff, ',', (size_t)(last - xff));
+	start = prev ? prev + 1 : xff;
+	return take_address(start, (size_t)(last - start), out, len) ? 0 : -1;
+}
+
+const char *fx_req_client_ip(const struct fx_req *r)
+{
+	const struct fx_config *c = fx_cfg();
+	const char *ip = NULL;
+	char found[INET6_ADDRSTRLEN + 1];
+
+	if (fx_forwarded_client(fx_req_env(r, "FLUXORI_FORWARDED_FOR"), c && c->k_service, found, sizeof(found)) == 0)
+		ip = fx_arena_strdup(r->arena, found);
+	return ip ? ip : fx_req_env(r, "REMOTE_ADDR");
 }
 
 /* nbytes (at most 32) random bytes as hex into out of size bytes ("" if they do not fit). */

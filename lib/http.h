@@ -76,6 +76,28 @@ const char *fx_req_env(const struct fx_req *r, const char *name);
 /* A request header by its HTTP name ("If-Match"), or NULL. */
 const char *fx_req_header(const struct fx_req *r, const char *name);
 
+/*
+ * The client address that a trusted front end appended to X-Forwarded-For
+ * (xff, the header's lines joined with ',' by nginx; may be NULL), into
+ * out (len bytes). Without a front end (front_end false) the header holds
+ * only what the client chose to send: -1. Behind Google's external
+ * Application Load Balancer, which appends "<client>,<load balancer>"
+ * after whatever the client sent (deploy/README.md: LB, serverless NEG,
+ * Cloud Run), the client is the second entry from the end; with a single
+ * entry (a direct call through run.app: Cloud Run's front end appends the
+ * client alone) that entry. The entry must be an IPv4 or IPv6 address,
+ * else -1. Returns 0 with out filled.
+ */
+FX_MUST_USE int fx_forwarded_client(const char *xff, bool front_end, char *out, size_t len);
+
+/*
+ * The request's client address for the log (httpRequest.remoteIp): on
+ * Cloud Run (K_SERVICE set) fx_forwarded_client of nginx's
+ * FLUXORI_FORWARDED_FOR, else (or when that has no usable entry) nginx's
+ * REMOTE_ADDR, the peer. Arena or request memory; NULL when unknown.
+ */
+const char *fx_req_client_ip(const struct fx_req *r);
+
 /* The decoded value of query parameter name (first occurrence), or NULL. */
 const char *fx_req_query(const struct fx_req *r, const char *name);
 

@@ -378,15 +378,18 @@ void fx_idtoken_reset_cache(void)
 	cache_reset(&oidc_keys);
 }
 
-/* Unsigned emulator tokens: only with emulated_auth, and never on Cloud Run for a real project. */
+/*
+ * Unsigned emulator tokens: only with emulated_auth, which fx_config_load
+ * grants only to a demo- project; checked again here so no other path to a
+ * config (tests, a future loader) can accept them for a real project.
+ */
 static bool emulator_allowed(const struct fx_config *cfg)
 {
 	if (!cfg->emulated_auth)
 		return false;
-	if (cfg->k_service && strncmp(cfg->project, "demo-", 5) != 0) {
+	if (!cfg->project || strncmp(cfg->project, "demo-", 5) != 0) {
 		if (!atomic_exchange(&warned_emulator_refused, true))
-			fx_log_error(
-				"emulated auth refused: running on Cloud Run (K_SERVICE set) with a non-demo project");
+			fx_log_error("emulated auth refused: the project is not a demo- one");
 		return false;
 	}
 	return true;

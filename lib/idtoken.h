@@ -35,9 +35,10 @@ struct fx_claims {
  * configured project and fills out. Returns 0, or -1 with e: 401
  * UNAUTHENTICATED when the token is invalid (the message says why without
  * echoing the token), 503 UNAVAILABLE when no signing keys can be had at
- * all. With config emulated_auth (refused on Cloud Run unless the project
- * is a demo- one) unsigned emulator tokens ({"alg":"none"}, empty third
- * segment) pass the same claim checks; otherwise alg none is refused.
+ * all. With config emulated_auth (an explicit opt-in that fx_config_load
+ * grants only to a demo- project, and that counts here only for one)
+ * unsigned emulator tokens ({"alg":"none"}, empty third segment) pass the
+ * same claim checks; otherwise alg none is refused.
  * Thread-safe. out is cleared first and meaningful only on success.
  */
 FX_MUST_USE int fx_idtoken_verify(const char *token, size_t len, struct fx_claims *out, struct fx_err *e);

@@ -45,6 +45,78 @@ bool fx_id_valid(const char *s)
 	return true;
 }
 
+/* Bytes that stand for themselves in a SKU id. */
+static bool sku_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+int fx_sku_id(const char *sku, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 2;
+
+	if (!*sku || len < 4)
+		return -1;
+	out[0] = 's';
+	out[1] = '_';
+	for (const unsigned char *p = (const unsigned char *)sku; *p; p++) {
+		unsigned char c = *p >= 'A' && *p <= 'Z' ? (unsigned char)(*p + 32) : *p;
+		size_t need = sku_plain(c) || c == '.' ? 1 : 3;
+
+		if (o + need >= len)
+			return -1;
+		if (sku_plain(c)) {
+			out[o++] = (char)c;
+		} else if (c == '.') {
+			out[o++] = 'D';
+		} else {
+			out[o++] = 'X';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int upper_hex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int fx_sku_id_decode(const char *id, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (strncmp(id, "s_", 2) != 0 || !id[2])
+		return -1;
+	for (const char *p = id + 2; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (o + 1 >= len)
+			return -1;
+		if (c == 'D') {
+			c = '.';
+		} else if (c == 'X') {
+			int hi = upper_hex(p[1]), lo = hi < 0 ? -1 : upper_hex(p[2]);
+
+			if (lo < 0)
+				return -1;
+			c = (unsigned char)(hi * 16 + lo);
+			/* Only bytes that fx_sku_id escapes this way: one id per SKU. */
+			if (sku_plain(c) || c == '.' || (c >= 'A' && c <= 'Z') || c == '\0')
+				return -1;
+			p += 2;
+		} else if (!sku_plain(c)) {
+			return -1;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int fx_etag(const struct fx_doc *d, char *out, size_t len)
 {
 	return fx_str_fmt(out, len, "\"%s\"", d->update_time);

@@ -24,6 +24,25 @@ void fx_id_new(char out[FX_ID_LEN + 1]);
 /* True when s is an acceptable resource id: 1..128 of [A-Za-z0-9_-]. */
 bool fx_id_valid(const char *s);
 
+/*
+ * The id of a SKU's index document (skus/{id}, one per SKU of an
+ * organization): "s_" and the SKU with ASCII letters lower-cased (SKUs are
+ * unique case-insensitively), every byte outside [a-z0-9_-] escaped: '.'
+ * as 'D', any other byte as 'X' and its two upper-case hex digits.
+ * Upper-case letters occur only in escapes, so the id is reversible
+ * (fx_sku_id_decode), never '.', '..' or a path, and ids of SKUs without
+ * '.' are those written before dots were allowed. A SKU the contract
+ * allows (1 to 64 of [A-Za-z0-9._-]) gives at most 66 characters, a valid
+ * resource id. -1 for an empty SKU or when out (len bytes) cannot hold it.
+ */
+FX_MUST_USE int fx_sku_id(const char *sku, char *out, size_t len);
+
+/*
+ * The lower-cased SKU an id of fx_sku_id stands for, into out (len bytes).
+ * -1 when id is not exactly what fx_sku_id makes or out is too small.
+ */
+FX_MUST_USE int fx_sku_id_decode(const char *id, char *out, size_t len);
+
 /* The etag of a document: its update time, quoted. 0, or -1 ("") when out (48 bytes do) is too small. */
 FX_MUST_USE int fx_etag(const struct fx_doc *d, char *out, size_t len);
 

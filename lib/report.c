@@ -7,9 +7,10 @@
  * process-wide, so every conversion runs under tz_lock; the engine owns
  * its process's TZ (set once by fx_report_init, so later changes replace
  * the variable in place instead of growing environ under other threads).
- * Without tzdata for a zone (a slim container), the zones of fixed_zones
- * fall back to their fixed offset: Africa/Johannesburg is +02:00 without
- * DST (since 1944), UTC is +00:00. Any other zone without tzdata is a 500.
+ * Without tzdata for a zone, the zones of fx_tz_fixed fall back to their
+ * fixed offset: Africa/Johannesburg is +02:00 without DST (since 1944),
+ * UTC is +00:00. Any other zone without tzdata is a 500. The container
+ * installs tzdata (Dockerfile).
  *
  * Orders are read newest first (the index the orders list uses) and
  * written oldest first: rows are kept in blocks that are reversed at the
@@ -27,6 +28,7 @@
 #include "mem.h"
 #include "str.h"
 #include "tenant.h"
+#include "tz.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -46,7 +48,7 @@
 #define MIN_YEAR 2000
 #define MAX_YEAR 9998 /* to + 1 must still be a date */
 #define DEFAULT_TZ "Africa/Johannesburg"
-#define TZ_NAME_MAX 64
+#define TZ_NAME_MAX FX_TZ_NAME_MAX
 
 enum report_type { SALES, INVENTORY, ORDERS };
 static const char *const types[] = {"sales", "inventory", "orders", NULL};
@@ -116,47 +118,28 @@ struct zone {
 	int32_t offset; /* seconds east of UTC, when fixed */
 };
 
-static const struct {
-	const char *name;
-	int32_t offset;
-} fixed_zones[] = {
-	{"Africa/Johannesburg", 2 * 3600},
-	{"UTC", 0},
-	{"Etc/UTC", 0},
-};
-
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 static char tz_current[TZ_NAME_MAX + 1]; /* the zone TZ names, under tz_lock */
 
 /*
- * Resolves an organization's timezone name: tzdata when the zone file is
- * installed, else a fixed_zones entry. 500 for a malformed name or a zone
- * this server cannot convert.
+ * Resolves an organization's timezone name: tzdata when this system lists
+ * and has the zone (fx_tz_installed), else its fixed offset (fx_tz_fixed).
+ * 500 for any other name: organizations accept only fx_tz_known names, so
+ * it is a zone stored before that check or tzdata missing since.
  */
 static int zone_open(const char *name, struct zone *z, struct fx_err *e)
 {
-	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-";
-	const char *dir = getenv("TZDIR");
-	char path[512];
-	size_t n = strlen(name);
-
-	if (n == 0 || n > TZ_NAME_MAX || name[0] == '/' || strstr(name, "..") || strspn(name, allowed) != n)
-		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
-	if (fx_str_set(z->name, sizeof(z->name), name) < 0 ||
-	    fx_str_fmt(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name) < 0)
-		return FX_ERR_INTERNAL(e, "the time zone path does not fit %zu bytes", sizeof(path));
 	z->fixed = false;
 	z->offset = 0;
-	if (access(path, R_OK) == 0)
+	if (strlen(name) > TZ_NAME_MAX || fx_str_set(z->name, sizeof(z->name), name) < 0)
+		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
+	if (fx_tz_installed(name))
 		return 0;
-	for (size_t i = 0; i < sizeof(fixed_zones) / sizeof(fixed_zones[0]); i++) {
-		if (strcmp(name, fixed_zones[i].name) == 0) {
-			z->fixed = true;
-			z->offset = fixed_zones[i].offset;
-			return 0;
-		}
+	if (fx_tz_fixed(name, &z->offset)) {
+		z->fixed = true;
+		return 0;
 	}
-	return FX_ERR_INTERNAL(e, "time zone %s is not installed on this server", name);
+	return FX_ERR_INTERNAL(e, "time zone %.64s is not installed on this server", name);
 }
 
 /* Takes tz_lock and points the C library's local time at z (not fixed). */
@@ -249,8 +232,8 @@ struct report {
 	struct fx_req *r;
 	enum report_type type;
 	struct zone zone;
-	int64_t from, to; /* local days, inclusive */
-	int64_t start, end; /* UTC [start, end) */
+	int64_t start_secs, end_secs; /* UTC [start, end) */
+	int32_t start_nanos, end_nanos;
 	struct fx_buf rows; /* orders and sales: blocks newest first */
 	size_t *marks; /* where each block of rows starts */
 	size_t nmarks, capmarks;
@@ -551,10 +534,10 @@ static int scan(struct report *rp, const struct scan *sc, struct fx_err *e)
 	if (!q)
 		return -1;
 	if (sc->ranged) {
-		fx_value_ts(&v, rp->start, 0);
+		fx_value_ts(&v, rp->start_secs, rp->start_nanos);
 		if (fx_query_where(q, sc->order_field, ">=", &v, e) < 0)
 			goto out;
-		fx_value_ts(&v, rp->end, 0);
+		fx_value_ts(&v, rp->end_secs, rp->end_nanos);
 		if (fx_query_where(q, sc->order_field, "<", &v, e) < 0)
 			goto out;
 	}
@@ -686,33 +669,162 @@ out:
 	return rc;
 }
 
+/* The local day of instant secs in z. */
+static int64_t zone_day_of(const struct zone *z, int64_t secs)
+{
+	struct tm local;
+
+	zone_local(z, &secs, 1, &local);
+	return tm_day(&local);
+}
+
 /* The local day it is now in z. */
 static int64_t zone_today(const struct zone *z)
 {
 	int64_t now;
 	int32_t nanos;
-	struct tm local;
 
 	fx_ts_now(&now, &nanos);
-	zone_local(z, &now, 1, &local);
-	return tm_day(&local);
+	return zone_day_of(z, now);
 }
 
-/* An optional day argument: 400 naming field when not a date. */
-static int take_day(const char *s, const char *field, int64_t *day, struct fx_err *e)
+/* One end of a report's range: absent, a local day, or an exact instant. */
+struct bound {
+	bool given;
+	bool is_day;
+	int64_t day; /* is_day */
+	int64_t secs; /* else */
+	int32_t nanos;
+};
+
+/*
+ * A date YYYY-MM-DD or an RFC 3339 time (fx_ts_parse, which also takes the
+ * lower-case 't' and 'z' RFC 3339 allows) in MIN_YEAR..MAX_YEAR; 400
+ * naming field otherwise.
+ */
+static int parse_bound(const char *s, const char *field, struct bound *b, struct fx_err *e)
 {
-	if (parse_day(s, day) < 0)
-		return fx_err_invalid(e, field, "must be a date YYYY-MM-DD between %d-01-01 and %d-12-31", MIN_YEAR,
-				      MAX_YEAR);
+	char t[48];
+	size_t n;
+
+	memset(b, 0, sizeof(*b));
+	if (!s)
+		return 0;
+	b->given = true;
+	if (parse_day(s, &b->day) == 0) {
+		b->is_day = true;
+		return 0;
+	}
+	n = strlen(s);
+	if (fx_str_copy(t, sizeof(t), s, n) == 0) {
+		if (n > 10 && t[10] == 't')
+			t[10] = 'T';
+		if (n > 0 && t[n - 1] == 'z')
+			t[n - 1] = 'Z';
+	} else {
+		t[0] = '\0';
+	}
+	if (fx_ts_parse(t, &b->secs, &b->nanos) == 0 && b->secs >= days_from_civil(MIN_YEAR, 1, 1) * 86400 &&
+	    b->secs < days_from_civil(MAX_YEAR + 1, 1, 1) * 86400)
+		return 0;
+	return fx_err_invalid(e, field,
+			      "must be a date YYYY-MM-DD or an RFC 3339 time such as 2026-12-02T06:00:00.000Z, "
+			      "between %d-01-01 and %d-12-31",
+			      MIN_YEAR, MAX_YEAR);
+}
+
+/* How a file name shows a bound: the date, or the UTC instant as YYYYMMDDTHHMMSSZ. */
+static void bound_label(const struct bound *b, char out[24])
+{
+	int64_t day, rem;
+	int y, m, d;
+
+	if (b->is_day) {
+		char s[16];
+
+		format_day(b->day, s);
+		if (fx_str_set(out, 24, s) < 0)
+			out[0] = '\0'; /* cannot happen: a date is 10 bytes */
+		return;
+	}
+	day = b->secs / 86400;
+	rem = b->secs % 86400;
+	civil_from_days(day, &y, &m, &d);
+	/* Years stay within MIN_YEAR..MAX_YEAR: 16 bytes always fit 24. */
+	if (fx_str_fmt(out, 24, "%04d%02d%02dT%02d%02d%02dZ", y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
+		       (int)(rem % 60)) < 0)
+		out[0] = '\0';
+}
+
+/* (secs, nanos) a before b. */
+static bool before(int64_t as, int32_t an, int64_t bs, int32_t bn)
+{
+	return as < bs || (as == bs && an < bn);
+}
+
+/* fx_report_window in the resolved zone z. */
+static int window_in(const struct zone *z, const char *from, const char *to, int64_t now, struct fx_report_window *w,
+		     struct fx_err *e)
+{
+	struct bound f, t;
+	int64_t longest = (int64_t)(MAX_RANGE_DAYS + 1) * 86400 + 3600; /* 367 local days, one DST hour longer */
+
+	memset(w, 0, sizeof(*w));
+	if (parse_bound(from, "from", &f, e) < 0 || parse_bound(to, "to", &t, e) < 0)
+		return -1;
+	if (!t.given) {
+		t.given = t.is_day = true;
+		t.day = zone_day_of(z, now) - 1;
+	}
+	if (!f.given) {
+		f.given = true;
+		f.is_day = t.is_day;
+		f.day = t.day - DEFAULT_SPAN_DAYS;
+		f.secs = t.secs - (int64_t)DEFAULT_SPAN_DAYS * 86400;
+		f.nanos = t.nanos;
+	}
+	bound_label(&f, w->from);
+	bound_label(&t, w->to);
+	if (f.is_day && t.is_day) {
+		/* Whole days, both inclusive. */
+		if (f.day > t.day)
+			return fx_err_invalid(e, "from", "must be on or before to (%s)", w->to);
+		if (t.day - f.day > MAX_RANGE_DAYS)
+			return fx_err_invalid(e, "from", "must be at most %d days before to (%s)", MAX_RANGE_DAYS,
+					      w->to);
+	}
+	w->start_secs = f.is_day ? zone_midnight(z, f.day) : f.secs;
+	w->start_nanos = f.is_day ? 0 : f.nanos;
+	w->end_secs = t.is_day ? zone_midnight(z, t.day + 1) : t.secs;
+	w->end_nanos = t.is_day ? 0 : t.nanos;
+	if (!before(w->start_secs, w->start_nanos, w->end_secs, w->end_nanos))
+		return fx_err_invalid(e, "from", "must be before to (%s)", w->to);
+	if (before(w->start_secs + longest, w->start_nanos, w->end_secs, w->end_nanos))
+		return fx_err_invalid(e, "from", "must be at most %d days before to (%s)", MAX_RANGE_DAYS, w->to);
 	return 0;
+}
+
+int fx_report_window(const char *from, const char *to, const char *tz, int64_t now, struct fx_report_window *w,
+		     struct fx_err *e)
+{
+	struct bound b;
+	struct zone z;
+
+	/* Malformed bounds first, whatever the zone. */
+	if (parse_bound(from, "from", &b, e) < 0 || parse_bound(to, "to", &b, e) < 0 || zone_open(tz, &z, e) < 0)
+		return -1;
+	return window_in(&z, from, to, now, w, e);
 }
 
 int fx_report_run(struct fx_req *r, const char *type, const char *from, const char *to, struct fx_doc *file,
 		  struct fx_err *e)
 {
 	struct report *rp = fx_xcalloc(1, sizeof(*rp));
-	char name[96], from_s[16], to_s[16];
-	int64_t today;
+	struct fx_report_window w;
+	struct bound b;
+	char name[96];
+	int64_t now;
+	int32_t nanos;
 	int rc = -1;
 
 	rp->r = r;
@@ -723,37 +835,32 @@ int fx_report_run(struct fx_req *r, const char *type, const char *from, const ch
 		goto out;
 	}
 	rp->type = (enum report_type)fx_json_enum_index(type, types);
-	if ((from && take_day(from, "from", &rp->from, e) < 0) || (to && take_day(to, "to", &rp->to, e) < 0))
+	/* A malformed bound is refused before anything is read. */
+	if (parse_bound(from, "from", &b, e) < 0 || parse_bound(to, "to", &b, e) < 0)
 		goto out;
-
 	if (org_zone(r, &rp->zone, e) < 0)
 		goto out;
-	today = zone_today(&rp->zone);
-	if (!to)
-		rp->to = today - 1;
-	if (!from)
-		rp->from = rp->to - DEFAULT_SPAN_DAYS;
-	format_day(rp->from, from_s);
-	format_day(rp->to, to_s);
-	if (rp->from > rp->to) {
-		fx_err_invalid(e, "from", "must be on or before to (%s)", to_s);
+	fx_ts_now(&now, &nanos);
+	if (window_in(&rp->zone, from, to, now, &w, e) < 0)
 		goto out;
-	}
-	if (rp->to - rp->from > MAX_RANGE_DAYS) {
-		fx_err_invalid(e, "from", "must be at most %d days before to (%s)", MAX_RANGE_DAYS, to_s);
-		goto out;
-	}
-	rp->start = zone_midnight(&rp->zone, rp->from);
-	rp->end = zone_midnight(&rp->zone, rp->to + 1);
+	rp->start_secs = w.start_secs;
+	rp->start_nanos = w.start_nanos;
+	rp->end_secs = w.end_secs;
+	rp->end_nanos = w.end_nanos;
 
 	if (build(rp, e) < 0)
 		goto out;
 	/* Inventory is stock as of now: its name carries today, not the ignored range. */
 	if (rp->type == INVENTORY) {
-		format_day(today, from_s);
-		format_day(today, to_s);
+		char today[16];
+
+		format_day(zone_day_of(&rp->zone, now), today);
+		if (fx_str_set(w.from, sizeof(w.from), today) < 0 || fx_str_set(w.to, sizeof(w.to), today) < 0) {
+			FX_ERR_INTERNAL(e, "report dates do not fit");
+			goto out;
+		}
 	}
-	if (fx_str_fmt(name, sizeof(name), "%s-%s-%s.csv", types[rp->type], from_s, to_s) < 0) {
+	if (fx_str_fmt(name, sizeof(name), "%s-%s-%s.csv", types[rp->type], w.from, w.to) < 0) {
 		FX_ERR_INTERNAL(e, "report file name does not fit");
 		goto out;
 	}

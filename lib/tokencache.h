@@ -4,9 +4,10 @@
  * kept), an entry holds the claims until the token's exp and no longer.
  * Bounded: a fixed table where a new entry replaces the one in its slot.
  * Only successful verifications enter. The cache answers "this token is
- * genuine", never "this principal may act": fx_authz still checks the
- * member profile on every request, and forgets a uid's entries when it
- * finds the principal disabled or its sessions revoked.
+ * genuine", never "this principal may act": fx_authz still checks Firebase
+ * Auth's word on the user and the member profile on every request, and
+ * forgets a uid's entries when it finds the user gone, disabled or its
+ * sessions revoked.
  */
 #ifndef FX_TOKENCACHE_H
 #define FX_TOKENCACHE_H

@@ -101,9 +101,7 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 	lr.method = r->method;
 	lr.path = r->path;
 	lr.user_agent = fx_req_header(r, "User-Agent");
-	lr.remote_ip = fx_req_header(r, "X-Forwarded-For");
-	if (!lr.remote_ip)
-		lr.remote_ip = fx_req_env(r, "REMOTE_ADDR");
+	lr.remote_ip = fx_req_client_ip(r);
 	lr.request_id = r->request_id;
 	lr.trace_id = r->trace_id[0] ? r->trace_id : NULL;
 	lr.span_id = r->span_id[0] ? r->span_id : NULL;
@@ -208,6 +206,44 @@ static void *signals(void *arg)
 	return NULL;
 }
 
+json_object *fx_worker_routes_json(const struct fx_app *app)
+{
+	static const char *const access[] = {"public", "signed-in", "member", "job"};
+	json_object *out = json_object_new_object(), *list = json_object_new_array();
+
+	json_object_object_add(out, "group", json_object_new_string(app->group));
+	for (size_t i = 0; i < app->nroutes; i++) {
+		const struct fx_route *rt = &app->routes[i];
+		json_object *o = json_object_new_object();
+		const char *body = (rt->flags & FX_BODY_RAW) ? "raw" : (rt->flags & FX_BODY_JSON) ? "json" : "none";
+
+		json_object_object_add(o, "method", json_object_new_string(rt->method));
+		json_object_object_add(o, "pattern", json_object_new_string(rt->pattern));
+		json_object_object_add(o, "access", json_object_new_string(access[rt->access]));
+		json_object_object_add(o, "minRole", json_object_new_string(fx_role_name(rt->min_role)));
+		json_object_object_add(o, "body", json_object_new_string(body));
+		json_object_object_add(
+			o, "maxBody",
+			json_object_new_int64((int64_t)(rt->max_body ? rt->max_body : FX_DEFAULT_MAX_BODY)));
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(out, "routes", list);
+	return out;
+}
+
+/* --routes: the table on stdout, for the route fuzzer; no configuration needed. */
+static int print_routes(const struct fx_app *app)
+{
+	json_object *o = fx_worker_routes_json(app);
+	int rc = puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) < 0 ||
+				 fflush(stdout) != 0
+			 ? 74
+			 : 0;
+
+	json_object_put(o);
+	return rc;
+}
+
 /* Tells the control script this worker serves: it waits for the file. */
 static void mark_ready(void)
 {
@@ -232,8 +268,8 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	struct stat st;
 	int n;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
+		return print_routes(app);
 	the_app = app;
 	/*
 	 * glibc gives each thread its own malloc arena (up to 8 per core), each

@@ -12,6 +12,7 @@
 
 #include "router.h"
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -23,8 +24,20 @@ struct fx_app {
 	int (*init)(struct fx_err *e);
 };
 
-/* Runs the worker; returns the process exit status. */
+/*
+ * Runs the worker; returns the process exit status. With the single
+ * argument --routes it prints fx_worker_routes_json's text on stdout and
+ * returns 0 without reading any configuration.
+ */
 FX_MUST_USE int fx_worker_main(const struct fx_app *app, int argc, char **argv);
+
+/*
+ * The group's route table as JSON, for tools that must cover every route
+ * (the route fuzzer): {"group", "routes": [{"method", "pattern", "access"
+ * (public|signed-in|member|job), "minRole" (none|viewer|...|owner), "body"
+ * (none|json|raw), "maxBody" (bytes)}]}. Never fails; the caller puts.
+ */
+json_object *fx_worker_routes_json(const struct fx_app *app);
 
 /* True once SIGTERM was received. */
 bool fx_worker_stopping(void);

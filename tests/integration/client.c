@@ -240,7 +240,53 @@ static int copy_json_string(json_object *o, const char *key, char *out, size_t l
 	return 0;
 }
 
+long test_auth_admin(const char *op, const char *body)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	char url[512];
+	struct http_resp *r;
+	long status;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/demo-fluxori/accounts%s",
+		 test_env("FLUXORI_AUTH_PORT"), op);
+	r = http_url("POST", url, h, body, strlen(body));
+	status = r->status;
+	http_resp_free(r);
+	return status;
+}
+
 int test_user_signup(struct test_user *u, const char *prefix)
+{
+	char body[300];
+
+	if (test_user_signup_unverified(u, prefix) < 0)
+		return -1;
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"emailVerified\":true}", u->uid);
+	return test_auth_admin(":update", body) == 200 ? 0 : -1;
+}
+
+int test_user_signin(struct test_user *u)
+{
+	const char *h[] = {"Content-Type: application/json", NULL};
+	char url[512], body[600];
+	struct http_resp *r;
+	int rc;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=test",
+		 test_env("FLUXORI_AUTH_PORT"));
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"secret-123\",\"returnSecureToken\":true}",
+		 u->email);
+	r = http_url("POST", url, h, body, strlen(body));
+	rc = r->status == 200 && copy_json_string(r->json, "idToken", u->id_token, sizeof(u->id_token)) == 0 &&
+			     copy_json_string(r->json, "refreshToken", u->refresh_token, sizeof(u->refresh_token)) == 0
+		     ? 0
+		     : -1;
+	http_resp_free(r);
+	return rc;
+}
+
+int test_user_signup_unverified(struct test_user *u, const char *prefix)
 {
 	const char *h[] = {"Content-Type: application/json", NULL};
 	char url[512], body[600];

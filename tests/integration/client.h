@@ -62,8 +62,26 @@ struct test_user {
 	char refresh_token[1024];
 };
 
-/* Signs a new user up with a unique email built from prefix; 0 or -1. */
+/*
+ * Signs a new user up (email and password) with a unique email built from
+ * prefix, and marks the email verified, as a real invitee's would be (an
+ * unverified account is not adopted by POST /v1/users); 0 or -1.
+ */
 int test_user_signup(struct test_user *u, const char *prefix);
+
+/* The same without verifying the email: what anyone can do with someone else's address. */
+int test_user_signup_unverified(struct test_user *u, const char *prefix);
+
+/* Signs u in again with its password: a new session (auth_time now) and fresh tokens; 0 or -1. */
+int test_user_signin(struct test_user *u);
+
+/*
+ * An admin call to the Auth emulator, as the Firebase console or an Admin
+ * SDK would make it directly (not through the API):
+ * POST .../v1/projects/demo-fluxori/accounts<op> with body (":update",
+ * ":delete", ":lookup"). Returns the HTTP status (0 when nothing answered).
+ */
+long test_auth_admin(const char *op, const char *body);
 
 /* Fetches a fresh ID token (new claims show up in it); 0 or -1. */
 int test_user_refresh(struct test_user *u);

@@ -87,6 +87,7 @@ void instance_start(struct instance *in, const char *extra)
 	fprintf(env,
 		"GOOGLE_CLOUD_PROJECT=demo-fluxori\nFIRESTORE_EMULATOR_HOST=127.0.0.1:%s\n"
 		"FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:%s\nSTORAGE_EMULATOR_HOST=http://127.0.0.1:%s\n"
+		"FLUXORI_AUTH_EMULATOR_TOKENS=true\n"
 		"FLUXORI_BUCKET=demo-fluxori.appspot.com\nGOOGLE_APPLICATION_CREDENTIALS=%s\n"
 		"FLUXORI_LOG_LEVEL=WARNING\n%s",
 		test_env("FLUXORI_FIRESTORE_PORT"), test_env("FLUXORI_AUTH_PORT"), test_env("FLUXORI_STORAGE_PORT"),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void assert_error(struct http_resp *r, long code, const char *status)
@@ -194,6 +195,49 @@ Test(organizations, validation_errors_name_the_field)
 #undef CHECK
 	r = http_get("/v1/users/me", u.id_token);
 	cr_assert_null(json_str(r, "organizationId"), "nothing was created by the refused requests");
+	http_resp_free(r);
+}
+
+Test(organizations, timezone_is_an_iana_zone_this_system_knows)
+{
+	static const char *const good[] = {"Africa/Johannesburg", "UTC", "Etc/UTC", "Europe/London",
+					   "America/Argentina/Buenos_Aires", "America/Port-au-Prince", "Etc/GMT+2",
+					   "Asia/Kolkata", "Pacific/Kiritimati"};
+	static const char *const bad[] = {
+		"Mars/Olympus", "Africa/Gotham", "africa/johannesburg", "AFRICA/JOHANNESBURG", "Africa",
+		"Africa/", "/Africa/Johannesburg", "Africa//Johannesburg", "Africa/Johannesburg/",
+		"../../../etc/passwd", "Africa/../Africa/Johannesburg", "Africa/./Johannesburg",
+		"/usr/share/zoneinfo/UTC", "/etc/passwd", ":Africa/Johannesburg", "posixrules", "localtime",
+		"Factory", "posix/Africa/Johannesburg", "right/UTC", "zone.tab", "zone1970.tab", "tzdata.zi",
+		"leapseconds", "leap-seconds.list", "iso3166.tab", "+VERSION", "SECURITY", "Etc/GMT+15",
+		"EST5EDT,M3.2.0,M11.1.0", "<+02>-2", "Africa/Johannesburg\\n", "Africa/Johannesburg ", " UTC",
+		"Africa\\\\Johannesburg", "Africa/Johannesburg\\u0000", ".", "..",
+		"Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"};
+	struct org o;
+	struct http_resp *r;
+	char body[300];
+
+	make_org(&o, "Zones");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(body, sizeof(body), "{\"timezone\":\"%s\"}", good[i]);
+		r = http_json("PATCH", org_path(&o), o.owner.id_token, body);
+		cr_assert_eq(r->status, 200, "%s: %s", good[i], r->body);
+		cr_assert_str_eq(json_str(r, "timezone"), good[i]);
+		http_resp_free(r);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "{\"timezone\":\"%s\"}", bad[i]);
+		r = http_json("PATCH", org_path(&o), o.owner.id_token, body);
+		/* A NUL inside a string is refused by the JSON reader before any field. */
+		if (strstr(bad[i], "\\u0000"))
+			assert_error(r, 400, "INVALID_ARGUMENT");
+		else
+			assert_field(r, "timezone");
+		http_resp_free(r);
+	}
+	r = http_get(org_path(&o), o.owner.id_token);
+	cr_assert_str_eq(json_str(r, "timezone"), good[sizeof(good) / sizeof(good[0]) - 1],
+			 "no refused value was written");
 	http_resp_free(r);
 }
 
@@ -568,4 +612,196 @@ Test(popia, export_returns_personal_data_and_erasure_removes_it)
 	r = http_get(path, o.owner.id_token);
 	assert_error(r, 404, "NOT_FOUND");
 	http_resp_free(r);
+}
+
+/* ---- revocation on every kind of route (issue 12, defect 9) ---- */
+
+/* A request that answers 401 UNAUTHENTICATED for a token that no longer counts, whatever the route. */
+struct route_kind {
+	const char *method, *path, *body, *kind;
+};
+
+/* Every kind of route that takes a Firebase token, DELETE /v1/users/me last (it erases when it succeeds). */
+static void expect_401_everywhere(const struct org *o, const char *token)
+{
+	const struct route_kind routes[] = {
+		{"GET", "/v1/users/me", NULL, "signed in"},
+		{"PATCH", "/v1/users/me", "{\"displayName\":\"Still Here\"}", "signed in, writes"},
+		{"POST", "/v1/organizations", "{\"name\":\"Comeback Traders\"}", "signed in, creates"},
+		{"GET", org_path(o), NULL, "member"},
+		{"GET", "/v1/products", NULL, "member"},
+		{"GET", "/v1/users", NULL, "admin"},
+		{"POST", "/v1/jobs/cleanup", NULL, "job"},
+		{"DELETE", "/v1/users/me", NULL, "signed in, erases"},
+	};
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		struct http_resp *r = http_json(routes[i].method, routes[i].path, token, routes[i].body);
+
+		cr_assert_eq(r->status, 401, "%s %s (%s): %ld %s", routes[i].method, routes[i].path, routes[i].kind,
+			     r->status, r->body);
+		cr_assert_str_eq(json_str(r, "error.status"), "UNAUTHENTICATED");
+		http_resp_free(r);
+	}
+}
+
+Test(revocation, a_removed_members_old_token_is_refused_on_every_route)
+{
+	struct org o;
+	struct test_user m;
+	struct http_resp *r;
+	char path[200];
+
+	make_org(&o, "Removers");
+	add_member(&o, &m, "admin");
+	/* Every group has seen the member's token and holds its snapshot. */
+	cr_assert_eq(status_of("/v1/users/me", m.id_token), 200);
+	cr_assert_eq(status_of(org_path(&o), m.id_token), 200);
+	cr_assert_eq(status_of("/v1/products", m.id_token), 200);
+	snprintf(path, sizeof(path), "/v1/users/%s", m.uid);
+	r = http_json("DELETE", path, o.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	/* Through this container: at once, in every group. */
+	expect_401_everywhere(&o, m.id_token);
+	r = http_get("/v1/users", o.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 1, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(revocation, a_member_deleted_in_firebase_can_still_be_removed)
+{
+	struct org o;
+	struct test_user m;
+	struct http_resp *r;
+	char path[200], body[200];
+
+	make_org(&o, "Tidy Traders");
+	add_member(&o, &m, "staff");
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\"}", m.uid);
+	cr_assert_eq(test_auth_admin(":delete", body), 200, "deleted in the Firebase console");
+	snprintf(path, sizeof(path), "/v1/users/%s", m.uid);
+	r = http_json("DELETE", path, o.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "the stale profile goes: %s", r->body);
+	http_resp_free(r);
+	r = http_get(path, o.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+}
+
+/* Waits (on the clock, not a guess) until a session started now begins after the revocation's second. */
+static void wait_past_second(time_t t)
+{
+	for (int i = 0; i < 60 && time(NULL) <= t; i++)
+		usleep(50 * 1000);
+	cr_assert_gt(time(NULL), t);
+}
+
+Test(users, a_member_leaves_and_a_new_session_has_no_organization)
+{
+	struct org o;
+	struct test_user m;
+	struct http_resp *r;
+	char path[200];
+	time_t left;
+
+	make_org(&o, "Leavers");
+	add_member(&o, &m, "manager");
+	cr_assert_eq(status_of(org_path(&o), m.id_token), 200);
+	r = http_json("POST", "/v1/users/me:leave", m.id_token, NULL);
+	left = time(NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	/* Claims cleared, sessions revoked, profile removed: as a removal. */
+	expect_401_everywhere(&o, m.id_token);
+	snprintf(path, sizeof(path), "/v1/users/%s", m.uid);
+	r = http_get(path, o.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	wait_past_second(left);
+	cr_assert_eq(test_user_signin(&m), 0);
+	r = http_get("/v1/users/me", m.id_token);
+	cr_assert_eq(r->status, 200, "a new session works: %s", r->body);
+	cr_assert_null(json_str(r, "organizationId"), "%s", r->body);
+	cr_assert_null(json_str(r, "role"), "%s", r->body);
+	http_resp_free(r);
+	r = http_get(org_path(&o), m.id_token);
+	assert_error(r, 403, "PERMISSION_DENIED");
+	http_resp_free(r);
+	/* Free to found their own. */
+	r = http_json("POST", "/v1/organizations", m.id_token, "{\"name\":\"Next Venture\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(users, the_owner_cannot_leave_and_a_non_member_has_nothing_to_leave)
+{
+	struct org o;
+	struct test_user u;
+	struct http_resp *r;
+
+	make_org(&o, "Stayers");
+	r = http_json("POST", "/v1/users/me:leave", o.owner.id_token, NULL);
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	cr_assert(strstr(json_str(r, "error.message"), "owner"), "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(status_of(org_path(&o), o.owner.id_token), 200, "the owner is still in");
+	cr_assert_eq(test_user_signup(&u, "loner"), 0);
+	r = http_json("POST", "/v1/users/me:leave", u.id_token, NULL);
+	assert_error(r, 403, "PERMISSION_DENIED");
+	http_resp_free(r);
+}
+
+/* ---- invitations (issue 12, defect 4) ---- */
+
+Test(users, an_unverified_account_is_not_adopted_by_an_invitation)
+{
+	struct org o;
+	struct test_user squatter;
+	struct http_resp *r;
+	char body[400], path[200];
+
+	make_org(&o, "Hijack Targets");
+	/* Someone signed up with the invitee's address without being able to verify it. */
+	cr_assert_eq(test_user_signup_unverified(&squatter, "alice"), 0);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"admin\"}", squatter.email);
+	r = http_json("POST", "/v1/users", o.owner.id_token, body);
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	cr_assert(strstr(json_str(r, "error.message"), "verified"), "the answer says why: %s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/users/%s", squatter.uid);
+	r = http_get(path, o.owner.id_token);
+	assert_error(r, 404, "NOT_FOUND");
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&squatter), 0);
+	r = http_get("/v1/users/me", squatter.id_token);
+	cr_assert_null(json_str(r, "organizationId"), "no claims, no profile: %s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(status_of(org_path(&o), squatter.id_token), 403);
+
+	/* Once the address is proven, the same invitation adopts the account. */
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"emailVerified\":true}", squatter.uid);
+	cr_assert_eq(test_auth_admin(":update", body), 200);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", squatter.email);
+	r = http_json("POST", "/v1/users", o.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "id"), squatter.uid);
+	http_resp_free(r);
+}
+
+Test(users, an_invitation_for_a_new_address_creates_the_account)
+{
+	struct org o;
+	struct http_resp *r;
+	char body[400], path[200], id[129];
+
+	make_org(&o, "Recruiters");
+	snprintf(body, sizeof(body), "{\"email\":\"newhire-%s@example.co.za\",\"role\":\"staff\"}", test_unique());
+	r = http_json("POST", "/v1/users", o.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, sizeof(id), "%s", json_str(r, "id"));
+	cr_assert_str_eq(json_str(r, "role"), "staff");
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/users/%s", id);
+	cr_assert_eq(status_of(path, o.owner.id_token), 200);
 }

@@ -492,3 +492,71 @@ Test(jobs, staff_cannot_run_jobs)
 	cr_assert_eq(r->status, 403, "%s", r->body);
 	http_resp_free(r);
 }
+
+/* ---- tenancy of job runs (issue 12, defect 10) ---- */
+
+/*
+ * Two organizations with different figures; Cloud Scheduler syncs all of
+ * them. Each admin sees their own runs and, of the run over all
+ * organizations, only their organization's part: their own figures, never
+ * another organization's or the platform's totals.
+ */
+Test(jobs, an_admin_sees_only_their_organizations_part_of_a_run_over_all)
+{
+	struct tenant a, b;
+	const struct tenant *t[2] = {&a, &b};
+	const long products[2] = {1, 2};
+	struct http_resp *r;
+	char platform[64];
+
+	sync_alone();
+	make_tenant(&a);
+	make_tenant(&b);
+	free(product(&a, "A-1", 5, 0));
+	free(product(&b, "B-1", 5, 0));
+	free(product(&b, "B-2", 5, 0));
+	r = trigger("sync", b.owner.id_token);
+	cr_assert_eq(r->status, 200, "B's admin runs sync for B: %s", r->body);
+	http_resp_free(r);
+	r = scheduler_run("sync");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_geq(json_int(r, "summary.organizations"), 2, "the scheduler's own record covers all: %s", r->body);
+	snprintf(platform, sizeof(platform), "%s", json_str(r, "id"));
+	http_resp_free(r);
+
+	for (int i = 0; i < 2; i++) {
+		json_object *data;
+		int parts = 0, own = 0;
+
+		r = http_get("/v1/jobs/runs?pageSize=200", t[i]->owner.id_token);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		data = json_object_object_get(r->json, "data");
+		for (size_t k = 0; k < json_object_array_length(data); k++) {
+			json_object *run = json_object_array_get_idx(data, k), *v, *summary;
+			const char *org = json_object_object_get_ex(run, "organizationId", &v) ? json_object_get_string(v)
+												 : "(none)";
+			const char *scope = json_object_get_string(json_object_object_get(run, "scope"));
+
+			cr_assert_str_eq(org, t[i]->org, "admin %d sees only their organization's records: %s", i,
+					 json_object_to_json_string(run));
+			summary = json_object_object_get(run, "summary");
+			if (strcmp(scope, "organization") == 0) {
+				own++;
+				continue;
+			}
+			cr_assert_str_eq(json_object_get_string(json_object_object_get(run, "runId")), platform,
+					 "a part names the run it belongs to: %s", json_object_to_json_string(run));
+			parts++;
+			cr_assert_eq(json_object_get_int64(json_object_object_get(summary, "organizations")), 1,
+				     "one organization's part: %s", json_object_to_json_string(run));
+			cr_assert_eq(json_object_get_int64(json_object_object_get(summary, "productsChecked")),
+				     products[i], "its own figures: %s", json_object_to_json_string(run));
+			v = json_object_object_get(run, "errors");
+			cr_assert(!v || json_object_array_length(v) == 0, "no failures: %s",
+				  json_object_to_json_string(run));
+		}
+		cr_assert_eq(parts, 1, "admin %d sees their part of the scheduler's run once: %s", i, r->body);
+		cr_assert_eq(own, i == 1 ? 1 : 0, "and their own organization's runs: %s", r->body);
+		http_resp_free(r);
+	}
+}

@@ -99,3 +99,24 @@ Test(metrics, connections_to_google_are_reused, .timeout = 60)
 	cr_expect_leq(test_metric(conns) - conns0, max, "new connections: %.0f for 200 reads (at most %.0f threads)",
 		      test_metric(conns) - conns0, max);
 }
+
+/* The revocation check asks Identity Toolkit: counted as every call to Google is, once per user per window. */
+Test(metrics, firebase_auth_lookups_are_counted_as_identity_toolkit_calls)
+{
+	const char *ok = "fluxori_backend_calls_total{group=\"insights\",service=\"identitytoolkit\",outcome=\"ok\"}";
+	struct test_user u;
+	double ok0, lookups;
+
+	cr_assert_eq(test_user_signup(&u, "metrics"), 0);
+	ok0 = test_metric(ok);
+	for (int i = 0; i < 10; i++) {
+		struct http_resp *r = http_get("/v1/insights", u.id_token);
+
+		cr_assert_eq(r->status, 403, "checked, then refused for want of an organization: %s", r->body);
+		http_resp_free(r);
+	}
+	/* Each worker process of the group asks Firebase about this user once, then uses its answer. */
+	lookups = test_metric(ok) - ok0;
+	cr_expect(lookups >= 1 && lookups <= test_metric("fluxori_worker_processes{group=\"insights\"}"),
+		  "lookups: %.0f", lookups);
+}

@@ -2,7 +2,12 @@
  * The production token path through nginx: a worker instance that
  * verifies Firebase ID tokens as on Google (RS256, keys fetched from a
  * certificate endpoint with Cache-Control), served here by a local server
- * with the test signer's certificate. Tokens are minted with the test key.
+ * with the test signer's certificate. Tokens are minted with the test key
+ * for users of the Auth emulator, which the instance asks, as it would ask
+ * Firebase Auth, whether each user still exists, is enabled and was not
+ * revoked: at most FLUXORI_REVOCATION_CHECK_SECONDS (here 2) apart.
+ * The instance has the Auth emulator but no FLUXORI_AUTH_EMULATOR_TOKENS:
+ * the setting under which unsigned tokens used to pass (defect 5).
  */
 #include "b64.h"
 #include "buf.h"
@@ -22,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define WINDOW 2 /* FLUXORI_REVOCATION_CHECK_SECONDS of the instance */
+#define DEADLINE 30 /* seconds a test waits for what must happen within WINDOW */
+
 static struct testserver *certs;
 static struct instance api;
 
@@ -30,8 +38,11 @@ static void setup(void)
 	char extra[512];
 
 	certs = test_cert_server();
-	snprintf(extra, sizeof(extra), "FLUXORI_AUTH_EMULATOR_TOKENS=false\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\n",
-		 ts_url(certs));
+	/* An empty value unsets the opt-in the base env file carries. */
+	snprintf(extra, sizeof(extra),
+		 "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\n"
+		 "FLUXORI_REVOCATION_CHECK_SECONDS=%d\n",
+		 ts_url(certs), WINDOW);
 	instance_start(&api, extra);
 }
 
@@ -41,12 +52,12 @@ static void teardown(void)
 	ts_stop(certs);
 }
 
-TestSuite(rs256, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(rs256, .init = setup, .fini = teardown, .timeout = 120);
 
 enum alg { RS256_SIGNER1, RS256_SIGNER2, HS256_PUBLIC_KEY, NONE };
 
-/* A Firebase-shaped ID token for uid, signed as alg says. */
-static char *mint(enum alg alg, const char *uid)
+/* A Firebase-shaped ID token for uid signed in at auth_time, with claims (JSON members or NULL), signed as alg says. */
+static char *mint_at(enum alg alg, const char *uid, long auth_time, const char *claims)
 {
 	struct fx_buf tok, payload;
 	const char *header = alg == HS256_PUBLIC_KEY ? "{\"alg\":\"HS256\",\"kid\":\"kid1\",\"typ\":\"JWT\"}"
@@ -61,8 +72,8 @@ static char *mint(enum alg alg, const char *uid)
 	cr_assert_eq(fx_buf_printf(
 		&payload,
 		"{\"iss\":\"https://securetoken.google.com/demo-fluxori\",\"aud\":\"demo-fluxori\",\"sub\":\"%s\","
-		"\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\"}",
-		uid, now - 10, now - 10, now + 3600, uid), 0);
+		"\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\"%s%s}",
+		uid, auth_time, now - 10, now + 3600, uid, claims ? "," : "", claims ? claims : ""), 0);
 	cr_assert_eq(fx_b64url_append(&tok, header, strlen(header)), 0);
 	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
 	cr_assert_eq(fx_b64url_append(&tok, payload.data, payload.len), 0);
@@ -96,6 +107,11 @@ static char *mint(enum alg alg, const char *uid)
 	return fx_buf_take(&tok);
 }
 
+static char *mint(enum alg alg, const char *uid)
+{
+	return mint_at(alg, uid, (long)time(NULL) - 10, NULL);
+}
+
 static struct http_resp *me(const char *token)
 {
 	char url[128], auth[8192];
@@ -108,14 +124,15 @@ static struct http_resp *me(const char *token)
 
 Test(rs256, a_token_signed_by_a_published_key_is_accepted)
 {
-	char uid[64], *t;
+	struct test_user u;
+	char *t;
 	struct http_resp *r;
 
-	snprintf(uid, sizeof(uid), "rs256-%s", test_unique());
-	t = mint(RS256_SIGNER1, uid);
+	cr_assert_eq(test_user_signup(&u, "rs256"), 0);
+	t = mint_at(RS256_SIGNER1, u.uid, (long)time(NULL), NULL);
 	r = me(t);
 	cr_assert_eq(r->status, 200, "%s", r->body);
-	cr_assert_str_eq(json_str(r, "id"), uid);
+	cr_assert_str_eq(json_str(r, "id"), u.uid);
 	http_resp_free(r);
 	free(t);
 	cr_assert_eq(ts_count(certs), 1, "the keys were fetched once and cached (max-age)");
@@ -162,4 +179,151 @@ Test(rs256, readiness_reports_the_token_keys)
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_str(r, "tokenKeys"), "ok");
 	http_resp_free(r);
+}
+
+/* ---- Firebase Auth's own word (issue 12, defect 9 and section 1b) ---- */
+
+/* One request to the instance; body NULL for none. */
+static long api_status(const char *method, const char *path, const char *token, const char *body, char *out,
+		       size_t out_len)
+{
+	char url[256], auth[8192];
+	const char *h[] = {auth, "Content-Type: application/json", NULL};
+	struct http_resp *r;
+	long s;
+
+	snprintf(url, sizeof(url), "%s%s", api.base, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	r = http_url(method, url, h, body, body ? strlen(body) : 0);
+	s = r->status;
+	if (out)
+		snprintf(out, out_len, "%s", r->body);
+	http_resp_free(r);
+	return s;
+}
+
+/* Repeats the request until it answers want or DEADLINE passes; returns the last status. */
+static long wait_for(long want, const char *method, const char *path, const char *token, const char *body)
+{
+	char last[512] = "";
+	time_t end = time(NULL) + DEADLINE;
+	long s;
+
+	while ((s = api_status(method, path, token, body, last, sizeof(last))) != want && time(NULL) < end)
+		usleep(100 * 1000);
+	cr_assert_eq(s, want, "%s %s: wanted %ld within %d s, still %ld: %s", method, path, want, DEADLINE, s, last);
+	return s;
+}
+
+/* A signed-up user who owns an organization (made through the shared stack), and an RS256 token carrying it. */
+struct owner {
+	struct test_user u;
+	char org[64], org_path[128];
+	long signed_in_at;
+	char *token;
+};
+
+static void make_owner(struct owner *o)
+{
+	struct http_resp *r;
+	char claims[200];
+
+	cr_assert_eq(test_user_signup(&o->u, "prodowner"), 0);
+	r = http_json("POST", "/v1/organizations", o->u.id_token, "{\"name\":\"Production Traders\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(o->org, sizeof(o->org), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	snprintf(o->org_path, sizeof(o->org_path), "/v1/organizations/%s", o->org);
+	snprintf(claims, sizeof(claims), "\"organizationId\":\"%s\",\"role\":\"owner\"", o->org);
+	o->signed_in_at = (long)time(NULL);
+	o->token = mint_at(RS256_SIGNER1, o->u.uid, o->signed_in_at, claims);
+	cr_assert_eq(api_status("GET", "/v1/users/me", o->token, NULL, NULL, 0), 200);
+	cr_assert_eq(api_status("GET", o->org_path, o->token, NULL, NULL, 0), 200);
+}
+
+Test(rs256, a_validly_signed_token_for_a_uid_firebase_does_not_know_is_refused)
+{
+	char uid[64], *t;
+	struct http_resp *r;
+
+	snprintf(uid, sizeof(uid), "ghost-%s", test_unique());
+	t = mint(RS256_SIGNER1, uid);
+	r = me(t);
+	cr_assert_eq(r->status, 401, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), "UNAUTHENTICATED");
+	http_resp_free(r);
+	free(t);
+}
+
+Test(rs256, a_validly_signed_token_of_a_user_deleted_in_firebase_is_refused_on_every_route)
+{
+	const struct {
+		const char *method, *path, *body;
+	} routes[] = {
+		{"GET", "/v1/users/me", NULL},
+		{"PATCH", "/v1/users/me", "{\"displayName\":\"Ghost\"}"},
+		{"POST", "/v1/organizations", "{\"name\":\"Ghost Traders\"}"},
+		{"GET", "/v1/products", NULL},
+		{"GET", "/v1/users", NULL},
+		{"POST", "/v1/jobs/cleanup", NULL},
+		{"DELETE", "/v1/users/me", NULL},
+	};
+	struct owner o;
+	char body[200];
+
+	make_owner(&o);
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\"}", o.u.uid);
+	cr_assert_eq(test_auth_admin(":delete", body), 200, "deleted in Firebase Auth directly");
+	wait_for(401, "GET", o.org_path, o.token, NULL);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		wait_for(401, routes[i].method, routes[i].path, o.token, routes[i].body);
+	free(o.token);
+}
+
+Test(rs256, revoking_a_users_sessions_in_firebase_refuses_their_token_within_the_window)
+{
+	struct owner o;
+	char body[200], *fresh;
+	long valid_since;
+
+	make_owner(&o);
+	/* As revokeRefreshTokens: validSince, in seconds, after the token's sign-in. */
+	valid_since = o.signed_in_at + 1;
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"validSince\":\"%ld\"}", o.u.uid, valid_since);
+	cr_assert_eq(test_auth_admin(":update", body), 200);
+	wait_for(401, "GET", "/v1/users/me", o.token, NULL);
+	wait_for(401, "PATCH", "/v1/users/me", o.token, "{\"displayName\":\"Revoked\"}");
+	wait_for(401, "POST", "/v1/organizations", o.token, "{\"name\":\"Revoked Traders\"}");
+	wait_for(401, "GET", o.org_path, o.token, NULL);
+	/* Signing in again (a session from validSince on) works. */
+	{
+		char claims[200];
+
+		snprintf(claims, sizeof(claims), "\"organizationId\":\"%s\",\"role\":\"owner\"", o.org);
+		while (time(NULL) < valid_since)
+			usleep(50 * 1000);
+		fresh = mint_at(RS256_SIGNER1, o.u.uid, valid_since, claims);
+		wait_for(200, "GET", o.org_path, fresh, NULL);
+		free(fresh);
+	}
+	free(o.token);
+}
+
+Test(rs256, disabling_a_user_in_firebase_refuses_their_token_within_the_window)
+{
+	struct owner o;
+	char body[200];
+
+	make_owner(&o);
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"disableUser\":true}", o.u.uid);
+	cr_assert_eq(test_auth_admin(":update", body), 200);
+	wait_for(401, "GET", "/v1/users/me", o.token, NULL);
+	wait_for(401, "PATCH", "/v1/users/me", o.token, "{\"displayName\":\"Disabled\"}");
+	wait_for(401, "GET", o.org_path, o.token, NULL);
+	/* Enabled again: the same token counts again (it was never revoked). */
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"disableUser\":false}", o.u.uid);
+	cr_assert_eq(test_auth_admin(":update", body), 200);
+	wait_for(200, "GET", "/v1/users/me", o.token, NULL);
+	wait_for(200, "GET", o.org_path, o.token, NULL);
+	free(o.token);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct tenant {
 	struct test_user owner;
@@ -512,4 +513,266 @@ Test(roles, staff_adjusts_stock_but_cannot_create_products)
 	r = http_json("POST", body, staff.id_token, "{\"delta\":2,\"reason\":\"received\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	http_resp_free(r);
+}
+
+/* ---- the SKU index read straight from Firestore (the emulator's REST API) ---- */
+
+struct stored {
+	char id[160]; /* the document id */
+	char sku[128]; /* products: sku; skus: the sku the entry was made for */
+	char key[200]; /* products: skuKey; skus: unused */
+	char product[64]; /* skus: productId; products: unused */
+};
+
+/* Every document of organizations/{org}/{collection} (at most max), read without the API. */
+static size_t fs_list(const struct tenant *t, const char *collection, struct stored *out, size_t max)
+{
+	static const char *const h[] = {"Authorization: Bearer owner", NULL};
+	char url[400];
+	struct http_resp *r;
+	json_object *docs;
+	size_t n;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/%s"
+		 "?pageSize=1000",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->id, collection);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s: %s", url, r->body);
+	docs = json_object_object_get(r->json, "documents");
+	n = docs ? json_object_array_length(docs) : 0;
+	cr_assert_leq(n, max, "%zu %s documents", n, collection);
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(docs, i), *f = json_object_object_get(d, "fields"), *v;
+		const char *name = json_object_get_string(json_object_object_get(d, "name"));
+		const char *slash = strrchr(name, '/');
+
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(out[i].id, sizeof(out[i].id), "%s", slash ? slash + 1 : name);
+#define FIELD(key, dst)                            \
+	if (json_object_object_get_ex(f, key, &v)) \
+		snprintf(dst, sizeof(dst), "%s", json_object_get_string(json_object_object_get(v, "stringValue")));
+		FIELD("sku", out[i].sku);
+		FIELD("skuKey", out[i].key);
+		FIELD("productId", out[i].product);
+#undef FIELD
+	}
+	http_resp_free(r);
+	return n;
+}
+
+/*
+ * The index agrees with the products: each product's SKU has exactly one
+ * index entry and it points at that product, every entry points at a
+ * product that holds its SKU, and no two products hold one SKU.
+ */
+static void assert_sku_index_consistent(const struct tenant *t)
+{
+	static struct stored products[300], skus[300];
+	size_t np = fs_list(t, "products", products, 300), ns = fs_list(t, "skus", skus, 300);
+
+	for (size_t i = 0; i < np; i++) {
+		int entries = 0;
+
+		for (size_t k = 0; k < np; k++)
+			cr_assert(k == i || strcasecmp(products[i].sku, products[k].sku) != 0,
+				  "products %s and %s both hold SKU %s", products[i].id, products[k].id,
+				  products[i].sku);
+		for (size_t k = 0; k < ns; k++) {
+			if (strcmp(skus[k].product, products[i].id) != 0)
+				continue;
+			entries++;
+			cr_assert_str_eq(skus[k].sku, products[i].sku,
+					 "product %s holds SKU %s, its index entry %s says %s", products[i].id,
+					 products[i].sku, skus[k].id, skus[k].sku);
+		}
+		cr_assert_eq(entries, 1, "product %s (SKU %s) has %d index entries", products[i].id, products[i].sku,
+			     entries);
+	}
+	for (size_t k = 0; k < ns; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < np && !found; i++)
+			found = strcmp(skus[k].product, products[i].id) == 0 &&
+				strcmp(skus[k].sku, products[i].sku) == 0;
+		cr_assert(found, "index entry %s (SKU %s) points at %s, which does not hold that SKU", skus[k].id,
+			  skus[k].sku, skus[k].product);
+	}
+	cr_assert_eq(ns, np, "%zu index entries for %zu products", ns, np);
+}
+
+struct patch_race {
+	const struct tenant *t;
+	const char *path;
+	const char *body;
+	pthread_barrier_t *go;
+	long status;
+	char error[32];
+};
+
+static void *patch_at_once(void *arg)
+{
+	struct patch_race *p = arg;
+	struct http_resp *r;
+
+	pthread_barrier_wait(p->go);
+	r = http_json("PATCH", p->path, p->t->owner.id_token, p->body);
+	p->status = r->status;
+	snprintf(p->error, sizeof(p->error), "%s", json_str(r, "error.status") ? json_str(r, "error.status") : "");
+	http_resp_free(r);
+	return NULL;
+}
+
+Test(products, a_rename_racing_a_sku_change_keeps_the_new_sku_and_the_index_in_step, .timeout = 600)
+{
+	struct tenant t;
+	char path[200], sku[32], body[200], name_body[200];
+	int changed = 0;
+	const char *id;
+
+	make_tenant(&t);
+	make_product(&t, "OTHER-A", "Other A", 100);
+	make_product(&t, "OTHER-B", "Other B", 100);
+	id = make_product(&t, "RACE-SKU-0", "Racer", 100);
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	snprintf(sku, sizeof(sku), "RACE-SKU-0");
+	for (int i = 1; i <= 16; i++) {
+		pthread_barrier_t go;
+		pthread_t th[2];
+		struct patch_race rename = {&t, path, name_body, &go, 0, ""}, resku = {&t, path, body, &go, 0, ""};
+		struct http_resp *r;
+		char old[32];
+
+		snprintf(name_body, sizeof(name_body), "{\"name\":\"Racer %d\"}", i);
+		snprintf(body, sizeof(body), "{\"sku\":\"RACE-SKU-%d\"}", i);
+		pthread_barrier_init(&go, NULL, 2);
+		pthread_create(&th[0], NULL, patch_at_once, &rename);
+		pthread_create(&th[1], NULL, patch_at_once, &resku);
+		pthread_join(th[0], NULL);
+		pthread_join(th[1], NULL);
+		pthread_barrier_destroy(&go);
+		cr_assert(rename.status == 200 || (rename.status == 409 && strcmp(rename.error, "ABORTED") == 0),
+			  "rename: %ld %s", rename.status, rename.error);
+		cr_assert(resku.status == 200 || (resku.status == 409 && strcmp(resku.error, "ABORTED") == 0),
+			  "SKU change: %ld %s", resku.status, resku.error);
+		snprintf(old, sizeof(old), "%s", sku);
+		if (resku.status == 200) {
+			changed++;
+			snprintf(sku, sizeof(sku), "RACE-SKU-%d", i);
+		}
+		r = http_get(path, t.owner.id_token);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_str_eq(json_str(r, "sku"), sku,
+				 "round %d: the SKU change must stick (rename %ld, change %ld)", i, rename.status,
+				 resku.status);
+		http_resp_free(r);
+		if (strcmp(old, sku) != 0) {
+			/* The released SKU is free for another product, and only then. */
+			char create[200];
+
+			snprintf(create, sizeof(create), "{\"sku\":\"%s\",\"name\":\"Taker %d\",\"priceCents\":1}", old,
+				 i);
+			r = http_json("POST", "/v1/products", t.owner.id_token, create);
+			cr_assert_eq(r->status, 201, "round %d: SKU %s was released: %s", i, old, r->body);
+			http_resp_free(r);
+		}
+		assert_sku_index_consistent(&t);
+	}
+	cr_assert_geq(changed, 1, "at least one SKU change went through");
+}
+
+/* POSTs a product with sku (a JSON string literal's contents) and returns the answer. */
+static struct http_resp *create_sku(const struct tenant *t, const char *sku)
+{
+	char body[400];
+
+	snprintf(body, sizeof(body), "{\"sku\":\"%s\",\"name\":\"Item\",\"priceCents\":1}", sku);
+	return http_json("POST", "/v1/products", t->owner.id_token, body);
+}
+
+Test(products, skus_with_dots_are_products_like_any_other, .timeout = 180)
+{
+	static const char *const skus[] = {
+		".", "..", "...", "A.B", "a..b", "KC.SOY.250", "aDb", "aX2Eb", "a_b", "a-b", "ab",
+		/* 64 bytes, the limit: all dots, and mixed */
+		"................................................................",
+		"0123456789.abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXY.",
+	};
+	struct tenant t;
+	struct http_resp *r;
+	char ids[sizeof(skus) / sizeof(skus[0])][64], path[200];
+
+	make_tenant(&t);
+	for (size_t i = 0; i < sizeof(skus) / sizeof(skus[0]); i++) {
+		r = create_sku(&t, skus[i]);
+		cr_assert_eq(r->status, 201, "SKU %s: %s", skus[i], r->body);
+		cr_assert_str_eq(json_str(r, "sku"), skus[i]);
+		snprintf(ids[i], sizeof(ids[i]), "%s", json_str(r, "id"));
+		http_resp_free(r);
+		snprintf(path, sizeof(path), "/v1/products/%.63s", ids[i]);
+		r = http_get(path, t.owner.id_token);
+		cr_assert_str_eq(json_str(r, "sku"), skus[i], "%s", r->body);
+		http_resp_free(r);
+	}
+	/* Still unique, compared case-insensitively. */
+	r = create_sku(&t, "kc.soy.250");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "sku", "%s", r->body);
+	http_resp_free(r);
+	r = create_sku(&t, "..");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
+
+	/* A change to and from a dotted SKU moves its index entry; a delete frees it. */
+	snprintf(path, sizeof(path), "/v1/products/%s", ids[10]);
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"a.b.c\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = create_sku(&t, "A.B.C");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	http_resp_free(r);
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"..\"}");
+	assert_error(r, 409, "ALREADY_EXISTS");
+	http_resp_free(r);
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"ab\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	/* A change of case only keeps the index entry, which then says the new spelling. */
+	r = http_json("PATCH", path, t.owner.id_token, "{\"sku\":\"AB\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "sku"), "AB");
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
+	snprintf(path, sizeof(path), "/v1/products/%s", ids[3]);
+	r = http_json("DELETE", path, t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	r = create_sku(&t, "a.b");
+	cr_assert_eq(r->status, 201, "A.B was freed by the delete: %s", r->body);
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
+}
+
+Test(products, skus_outside_the_contract_are_refused_naming_sku)
+{
+	static const char *const bad[] = {
+		"a/b", "/", "a%2Fb", "50%", "%2E%2E", "caf\\u00e9", "\\u03a9mega", "\\u20ac1", "a b", "a\\\\b",
+		/* 65 bytes: one over */
+		".................................................................",
+	};
+	struct tenant t;
+	struct http_resp *r;
+
+	make_tenant(&t);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = create_sku(&t, bad[i]);
+		assert_error(r, 400, "INVALID_ARGUMENT");
+		cr_assert_str_eq(json_str(r, "error.details.0.field"), "sku", "%s: %s", bad[i], r->body);
+		http_resp_free(r);
+	}
+	r = http_get("/v1/products", t.owner.id_token);
+	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 0, "nothing was written");
+	http_resp_free(r);
+	assert_sku_index_consistent(&t);
 }

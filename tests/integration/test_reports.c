@@ -436,6 +436,94 @@ static void assert_invalid(const struct tenant *t, const char *body, const char 
 	http_resp_free(r);
 }
 
+/* t (an RFC 3339 UTC time with milliseconds) moved by ms, written with offset hours ("Z" for 0). */
+static const char *shifted(const char *t, long ms, int offset_hours)
+{
+	static __thread char out[4][48];
+	static __thread int k;
+	long long whole_ms = (long long)parse_utc(t) * 1000 + atoi(t + 20) + ms + offset_hours * 3600000LL;
+	time_t secs = (time_t)(whole_ms / 1000);
+	struct tm tm;
+	char zone[8];
+
+	k = (k + 1) % 4;
+	gmtime_r(&secs, &tm);
+	if (offset_hours)
+		snprintf(zone, sizeof(zone), "%+03d:00", offset_hours);
+	else
+		snprintf(zone, sizeof(zone), "Z");
+	snprintf(out[k], sizeof(out[k]), "%04d-%02d-%02dT%02d:%02d:%02d.%03lld%s", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, whole_ms % 1000, zone);
+	return out[k];
+}
+
+/* The order numbers of an orders report over [from, to), joined by ','. */
+static const char *numbers_in(const struct tenant *t, const char *from, const char *to)
+{
+	static __thread char out[200];
+	char body[300], name[96];
+	struct csv c;
+	size_t o = 0;
+
+	snprintf(body, sizeof(body), "{\"type\":\"orders\",\"from\":\"%s\",\"to\":\"%s\"}", from, to);
+	fetch(t, body, &c, name, NULL);
+	cr_assert_null(strchr(name, ':'), "a file name without ':' (%s)", name);
+	out[0] = '\0';
+	for (int r = 1; r < c.nrows; r++)
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s", r > 1 ? "," : "", c.cell[r][0]);
+	csv_free(&c);
+	return out;
+}
+
+Test(reports, rfc3339_times_make_an_exact_window_from_inclusive_to_exclusive)
+{
+	struct shop s;
+	char all[120];
+
+	seed(&s);
+	snprintf(all, sizeof(all), "%s,%s,%s", s.number[0], s.number[1], s.number[2]);
+	/* [created 2, created 3): only order 2. */
+	cr_assert_str_eq(numbers_in(&s.t, s.created[1], s.created[2]), s.number[1]);
+	/* to is exclusive: an order created at to is outside. */
+	cr_assert_str_eq(numbers_in(&s.t, s.created[0], s.created[1]), s.number[0]);
+	/* from is inclusive, to the millisecond: one after it, order 2 is outside. */
+	cr_assert_str_eq(numbers_in(&s.t, shifted(s.created[1], 1, 0), s.created[2]), "");
+	cr_assert_str_eq(numbers_in(&s.t, shifted(s.created[1], -1, 0), shifted(s.created[1], 1, 0)), s.number[1]);
+	/* The same instants with an offset instead of Z. */
+	cr_assert_str_eq(numbers_in(&s.t, shifted(s.created[0], 0, 2), shifted(s.created[2], 1, 2)), all);
+	cr_assert_str_eq(numbers_in(&s.t, shifted(s.created[1], 0, -5), shifted(s.created[2], 0, -5)), s.number[1]);
+	/* A date and a time together: the date's whole local day, then the exact end. */
+	cr_assert_str_eq(numbers_in(&s.t, sast_day(time(NULL) - 86400), s.created[1]), s.number[0]);
+}
+
+Test(validation, malformed_or_empty_exact_windows_are_refused)
+{
+	struct tenant t;
+
+	make_tenant(&t);
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02T06:00:00.000Z\",\"to\":\"2026-12-02T06:00:00\"}",
+		       "to");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02 06:00:00Z\",\"to\":\"2026-12-03\"}", "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02T24:00:00Z\",\"to\":\"2026-12-03\"}", "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02T06:00Z\",\"to\":\"2026-12-03\"}", "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-02-30T06:00:00Z\",\"to\":\"2026-12-03\"}", "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02T06:00:00+25:00\",\"to\":\"2026-12-03\"}",
+		       "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"1999-12-31T23:00:00Z\",\"to\":\"2000-01-02\"}", "from");
+	/* An empty window, a reversed one and one over 366 days. */
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02T06:00:00Z\",\"to\":\"2026-12-02T08:00:00+02:00\"}",
+		       "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2026-12-02T06:00:00.001Z\",\"to\":\"2026-12-02T06:00:00Z\"}",
+		       "from");
+	assert_invalid(&t, "{\"type\":\"orders\",\"from\":\"2025-01-01T00:00:00Z\",\"to\":\"2026-01-04T00:00:00Z\"}",
+		       "from");
+	/* The longest form RFC 3339 allows (nanoseconds and an offset) is a time like any other. */
+	assert_invalid(&t,
+		       "{\"type\":\"orders\",\"from\":\"2026-12-02T06:00:00.123456789+02:00\",\"to\":"
+		       "\"2026-12-02T06:00:00.123456789+02:00\"}",
+		       "from");
+}
+
 Test(validation, type_is_required)
 {
 	struct tenant t;

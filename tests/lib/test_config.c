@@ -11,10 +11,19 @@ static struct fx_err err;
 
 static void clean_env(void)
 {
-	static const char *const vars[] = {"GOOGLE_CLOUD_PROJECT", "FIRESTORE_EMULATOR_HOST",
-					   "FIREBASE_AUTH_EMULATOR_HOST", "STORAGE_EMULATOR_HOST", "K_SERVICE",
-					   "FLUXORI_WORKER_THREADS", "FLUXORI_LOG_LEVEL", "PORT", "FLUXORI_ENV_FILE",
-					   "FLUXORI_BUCKET", NULL};
+	static const char *const vars[] = {"GOOGLE_CLOUD_PROJECT",
+					   "FIRESTORE_EMULATOR_HOST",
+					   "FIREBASE_AUTH_EMULATOR_HOST",
+					   "STORAGE_EMULATOR_HOST",
+					   "K_SERVICE",
+					   "FLUXORI_WORKER_THREADS",
+					   "FLUXORI_LOG_LEVEL",
+					   "PORT",
+					   "FLUXORI_ENV_FILE",
+					   "FLUXORI_BUCKET",
+					   "FLUXORI_AUTH_EMULATOR_TOKENS",
+					   "FLUXORI_REVOCATION_CHECK_SECONDS",
+					   NULL};
 
 	for (int i = 0; vars[i]; i++)
 		unsetenv(vars[i]);
@@ -59,6 +68,22 @@ Test(config, defaults_are_those_of_the_contract)
 	cr_assert_str_eq(cfg.database, "(default)");
 	cr_assert_str_eq(cfg.firestore_url, "https://firestore.googleapis.com");
 	cr_assert_not(cfg.emulated_auth);
+	cr_assert_eq(cfg.revocation_check_seconds, 60, "Firebase Auth is asked at least once a minute per user");
+}
+
+Test(config, the_revocation_window_is_bounded_by_the_contracts_60_seconds)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "2", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(cfg.revocation_check_seconds, 2);
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "61", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1, "longer than the contract allows");
+	cr_assert(strstr(err.message, "FLUXORI_REVOCATION_CHECK_SECONDS"), "%s", err.message);
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "0", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1, "asking on every request is not a window");
+	setenv("FLUXORI_REVOCATION_CHECK_SECONDS", "60s", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
 }
 
 Test(config, reads_dotenv_and_the_environment_wins)
@@ -109,8 +134,98 @@ Test(config, emulators_on_cloud_run_with_a_demo_project_are_allowed)
 	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
 	setenv("K_SERVICE", "fluxori-api", 1);
 	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "true", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
 	cr_assert(cfg.emulated_auth);
+}
+
+/* Unsigned emulator tokens: an explicit opt-in, a demo- project and the Auth emulator, all three. */
+
+Test(config, the_auth_emulator_alone_does_not_accept_unsigned_tokens)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_not(cfg.emulated_auth, "without the opt-in tokens are verified as on Google");
+	cr_assert_str_eq(cfg.identity_url, "http://127.0.0.1:9099/identitytoolkit.googleapis.com",
+			 "admin calls still go to the emulator");
+}
+
+Test(config, the_auth_emulator_with_a_real_project_and_no_opt_in_verifies_tokens)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-staging", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_not(cfg.emulated_auth, "a stray emulator variable no longer lets anyone be any uid");
+}
+
+Test(config, opt_in_with_the_auth_emulator_and_a_demo_project_accepts_unsigned_tokens)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "true", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert(cfg.emulated_auth);
+}
+
+Test(config, opt_in_with_a_real_project_refuses_to_start)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "true", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_AUTH_EMULATOR_TOKENS"), "%s", err.message);
+	cr_assert(strstr(err.message, "demo-"), "the message says what is missing: %s", err.message);
+}
+
+Test(config, opt_in_without_the_auth_emulator_refuses_to_start)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "true", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_AUTH_EMULATOR_TOKENS"), "%s", err.message);
+	cr_assert(strstr(err.message, "FIREBASE_AUTH_EMULATOR_HOST"), "the message says what is missing: %s",
+		  err.message);
+}
+
+Test(config, opt_in_with_neither_refuses_to_start)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "true", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_AUTH_EMULATOR_TOKENS"), "%s", err.message);
+}
+
+Test(config, opt_out_keeps_the_auth_emulator_for_admin_calls)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "false", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_not(cfg.emulated_auth);
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	unsetenv("FIREBASE_AUTH_EMULATOR_HOST");
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "false is a valid setting anywhere: %s", err.message);
+	cr_assert_not(cfg.emulated_auth);
+}
+
+Test(config, opt_in_from_the_env_file_counts_like_the_environment)
+{
+	char *path = write_env("GOOGLE_CLOUD_PROJECT=fluxori-prod\nFIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099\n"
+			       "FLUXORI_AUTH_EMULATOR_TOKENS=true\n");
+
+	cr_assert_eq(fx_config_load(&cfg, path, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_AUTH_EMULATOR_TOKENS"), "%s", err.message);
+	unlink(path);
+}
+
+Test(config, the_opt_in_takes_only_true_or_false)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
+	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "yes", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_AUTH_EMULATOR_TOKENS"), "%s", err.message);
 }
 
 Test(config, a_named_env_file_that_is_missing_is_an_error)

@@ -474,3 +474,123 @@ Test(gcs_signed_url, refuses_a_url_longer_than_the_buffer)
 	cr_assert_eq(err.code, 400);
 	fx_buf_cleanup(&small);
 }
+
+/*
+ * ---- a create-only upload URL (issue 12 defect 8), as a vector built like Google's ----
+ *
+ * The expected values were made without this code: the canonical request
+ * written out from the V4 algorithm (PROTOCOLS.md 5.1, Python's
+ * urllib.parse.quote for the encoding), its SHA-256 by hashlib, the
+ * signature by `openssl dgst -sha256 -sign` with the vectors' dummy key.
+ * The same method reproduces the "Simple PUT" vector byte for byte.
+ */
+#define UPLOAD_QUERY                                                                                           \
+	"X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=test-iam-credentials%40dummy-project-id.iam."     \
+	"gserviceaccount.com%2F20190201%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20190201T090000Z&X-Goog-" \
+	"Expires=900&X-Goog-SignedHeaders=content-type%3Bhost%3Bx-goog-content-length-range%3Bx-goog-if-"      \
+	"generation-match"
+#define UPLOAD_SIGNATURE                                                                                           \
+	"9b71a9aa666225e7fe2a0766ce0a30ad84d74b8b6c4717915c424f3603b8edc304917ccd1997350194e1e275e0791d7fdb7dfb16" \
+	"ec33b51f0ce73a4fcbfc13c82133014cc1aba95eefdffb00609559bc533b64bca79e023d9c4cb3b583f5ee3ebf674bc8a760aa2d" \
+	"09fc121991e5987f9b5fecd319f5f9b3b7757a8f7ff2db3e8371ad70eb61a7aa45a257f18d13e2295ab57281512236540dfbc464" \
+	"2a2fd87b8453656807d63cc4e0e82ed52f022ec4543453269fb15052fce1949a9f6b0ed3966f257d466e33694caf867a6db2a768" \
+	"8399d331ee02827f77787f7fbdbfe46d24e3774ebfb1753f2f2d633d520661c5b512b8ebfd1d9914268f8c65eadba04e"
+
+static const char upload_cr[] = "PUT\n"
+				"/test-bucket/orgs/o1/upload/f1/stock%20list.csv\n" UPLOAD_QUERY "\n"
+				"content-type:text/csv\n"
+				"host:storage.googleapis.com\n"
+				"x-goog-content-length-range:5000,5000\n"
+				"x-goog-if-generation-match:0\n"
+				"\n"
+				"content-type;host;x-goog-content-length-range;x-goog-if-generation-match\n"
+				"UNSIGNED-PAYLOAD";
+static const char upload_sts[] = "GOOG4-RSA-SHA256\n20190201T090000Z\n20190201/auto/storage/goog4_request\n"
+				 "358ced18bd07c913b0d4376fb8045e62822ce10b3574534e99746930af1369e3";
+static const char upload_url[] = "https://storage.googleapis.com/test-bucket/orgs/o1/upload/f1/stock%20list.csv"
+				 "?" UPLOAD_QUERY "&X-Goog-Signature=" UPLOAD_SIGNATURE;
+
+static struct fx_signed_url_req upload_req(const struct fx_gcs_upload_headers *h)
+{
+	struct fx_signed_url_req q = {.method = "PUT",
+				      .bucket = "test-bucket",
+				      .object = "orgs/o1/upload/f1/stock list.csv",
+				      .expires_s = 900,
+				      .now = 1549011600,
+				      .headers = h->lines,
+				      .email = key.email};
+
+	return q;
+}
+
+Test(gcs_signed_url, upload_headers_name_the_type_the_exact_size_and_create_only)
+{
+	struct fx_gcs_upload_headers h;
+
+	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", 5000, &err), 0, "%s", err.message);
+	cr_assert_str_eq(h.names[0], "Content-Type");
+	cr_assert_str_eq(h.values[0], "text/csv");
+	cr_assert_str_eq(h.names[1], "x-goog-content-length-range");
+	cr_assert_str_eq(h.values[1], "5000,5000");
+	cr_assert_str_eq(h.names[2], "x-goog-if-generation-match");
+	cr_assert_str_eq(h.values[2], "0");
+	cr_assert_str_eq(h.lines[0], "Content-Type: text/csv");
+	cr_assert_str_eq(h.lines[1], "x-goog-content-length-range: 5000,5000");
+	cr_assert_str_eq(h.lines[2], "x-goog-if-generation-match: 0");
+	cr_assert_null(h.lines[3]);
+}
+
+Test(gcs_signed_url, an_upload_url_signs_the_type_the_exact_size_and_create_only)
+{
+	struct fx_gcs_upload_headers h;
+	struct fx_signed_url_req q;
+	struct fx_buf cr, sts;
+
+	fx_buf_init(&cr, 1 << 16);
+	fx_buf_init(&sts, 1 << 16);
+	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", 5000, &err), 0, "%s", err.message);
+	q = upload_req(&h);
+	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, &cr, &sts, &err), 0, "%s", err.message);
+	cr_assert_str_eq(cr.data, upload_cr);
+	cr_assert_str_eq(sts.data, upload_sts);
+	cr_assert_str_eq(out.data, upload_url);
+	fx_buf_cleanup(&cr);
+	fx_buf_cleanup(&sts);
+}
+
+Test(gcs_signed_url, another_size_or_type_makes_another_signature)
+{
+	struct fx_gcs_upload_headers h;
+	struct fx_signed_url_req q;
+
+	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", 5001, &err), 0, "%s", err.message);
+	q = upload_req(&h);
+	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_null(strstr(out.data, UPLOAD_SIGNATURE), "a URL signed for 5000 bytes is no use for 5001");
+	cr_assert_eq(fx_gcs_upload_headers(&h, "image/png", 5000, &err), 0, "%s", err.message);
+	q = upload_req(&h);
+	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_null(strstr(out.data, UPLOAD_SIGNATURE), "nor for another type");
+}
+
+Test(gcs_signed_url, upload_headers_refuse_line_breaks_overlong_types_and_negative_sizes)
+{
+	struct fx_gcs_upload_headers h;
+	char longer[FX_GCS_UPLOAD_TYPE_MAX + 2];
+
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv\r\nx-goog-if-generation-match: 7", 1, &err), -1);
+	cr_assert_str_eq(err.details[0].field, "content_type");
+	fx_err_clear(&err);
+	cr_assert_eq(fx_gcs_upload_headers(&h, "", 1, &err), -1);
+	cr_assert_str_eq(err.details[0].field, "content_type");
+	fx_err_clear(&err);
+	cr_assert_eq(fx_gcs_upload_headers(&h, longer, 1, &err), -1);
+	cr_assert_str_eq(err.details[0].field, "content_type");
+	fx_err_clear(&err);
+	longer[FX_GCS_UPLOAD_TYPE_MAX] = '\0';
+	cr_assert_eq(fx_gcs_upload_headers(&h, longer, 1, &err), 0, "%d bytes fit", FX_GCS_UPLOAD_TYPE_MAX);
+	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", -1, &err), -1);
+	cr_assert_str_eq(err.details[0].field, "size");
+}

@@ -707,12 +707,11 @@ Test(idtoken_emulator, still_checks_audience_issuer_and_sub)
 	expect_refused(&s, 401, "sub", false);
 }
 
-Test(idtoken_emulator, refused_on_cloud_run_with_a_real_project)
+Test(idtoken_emulator, refused_for_a_real_project_even_when_configured)
 {
 	struct spec s;
 
 	emulated();
-	cfg.k_service = "fluxori-api";
 	cfg.project = "fluxori-prod";
 	s = emulator_spec();
 	s.iss = "https://securetoken.google.com/fluxori-prod";

@@ -1,7 +1,9 @@
 #include "model.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* VAT inside VAT-inclusive totals: round(total × rate / (10000 + rate)). */
 Test(vat, fifteen_percent_of_an_inclusive_total)
@@ -75,4 +77,102 @@ Test(page_tokens, round_trip_and_refuse_another_query)
 	fx_buf_cleanup(&token);
 	fx_value_cleanup(&values[0]);
 	fx_value_cleanup(&values[1]);
+}
+
+/* ---- SKU index document ids ---- */
+
+static const char *sku_id(const char *sku)
+{
+	static char out[256];
+
+	cr_assert_eq(fx_sku_id(sku, out, sizeof(out)), 0, "%s", sku);
+	return out;
+}
+
+Test(sku_ids, of_skus_without_dots_are_the_ids_written_before)
+{
+	/* Index documents written before '.' was allowed stay where they are. */
+	cr_assert_str_eq(sku_id("TSHIRT-BLU-L"), "s_tshirt-blu-l");
+	cr_assert_str_eq(sku_id("a_b-9"), "s_a_b-9");
+	cr_assert_str_eq(sku_id("KC-SOY-250"), sku_id("kc-soy-250"), "case-insensitive");
+}
+
+Test(sku_ids, escape_dots_into_a_valid_resource_id)
+{
+	cr_assert_str_eq(sku_id("A.B"), "s_aDb");
+	cr_assert_str_eq(sku_id("."), "s_D");
+	cr_assert_str_eq(sku_id(".."), "s_DD");
+	cr_assert(fx_id_valid(sku_id("..")));
+	cr_assert_str_eq(sku_id("Kc.Soy"), sku_id("kC.sOY"), "case-insensitive");
+}
+
+Test(sku_ids, every_sku_the_contract_allows_fits_a_resource_id_at_the_byte_limit)
+{
+	char sku[65];
+	const char *id;
+
+	memset(sku, '.', 64);
+	sku[64] = '\0';
+	id = sku_id(sku);
+	cr_assert_eq(strlen(id), 66);
+	cr_assert(fx_id_valid(id), "%s", id);
+	memcpy(sku, "Zz09_-.", 7);
+	cr_assert(fx_id_valid(sku_id(sku)));
+}
+
+Test(sku_ids, differ_whenever_the_lower_cased_skus_differ)
+{
+	static const char *const skus[] = {"a.b", "aDb", "aX2Eb", "aX2eb", "a_b", "a-b", "ab", "a..b", "aDDb",
+					   "aD.b", "a.Db", "s_a", "D", "X2E", ".", "x"};
+	const size_t n = sizeof(skus) / sizeof(skus[0]);
+	char ids[sizeof(skus) / sizeof(skus[0])][256];
+
+	for (size_t i = 0; i < n; i++)
+		snprintf(ids[i], sizeof(ids[i]), "%s", sku_id(skus[i]));
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			cr_assert(strcmp(ids[i], ids[k]) != 0 || strcasecmp(skus[i], skus[k]) == 0,
+				  "%s and %s share the id %s", skus[i], skus[k], ids[i]);
+}
+
+Test(sku_ids, round_trip_any_bytes_to_the_lower_cased_sku)
+{
+	static const char *const skus[] = {"A.B", "..", "a/b", "50%", "%2F", "caf\xc3\xa9", "\xe2\x82\xac" "1",
+					   "a b", "a\\b", "\xff\x01", "X", "D", "ABC.def-_9"};
+
+	for (size_t i = 0; i < sizeof(skus) / sizeof(skus[0]); i++) {
+		char lower[64], back[64];
+		const char *id = sku_id(skus[i]);
+		size_t n = strlen(skus[i]);
+
+		for (size_t k = 0; k <= n; k++)
+			lower[k] = skus[i][k] >= 'A' && skus[i][k] <= 'Z' ? (char)(skus[i][k] + 32) : skus[i][k];
+		cr_assert_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"), strlen(id),
+			     "%s holds only id characters", id);
+		cr_assert_eq(fx_sku_id_decode(id, back, sizeof(back)), 0, "%s", id);
+		cr_assert_str_eq(back, lower);
+	}
+}
+
+Test(sku_ids, fail_cleanly_when_the_buffer_is_too_small)
+{
+	char out[8];
+
+	cr_assert_eq(fx_sku_id("abcde", out, sizeof(out)), 0, "s_abcde and its NUL fit 8 bytes");
+	cr_assert_str_eq(out, "s_abcde");
+	cr_assert_eq(fx_sku_id("abcdef", out, sizeof(out)), -1);
+	cr_assert_eq(fx_sku_id("abcd/", out, sizeof(out)), -1, "the escape needs 3 bytes");
+	cr_assert_eq(fx_sku_id("", out, sizeof(out)), -1, "a SKU is never empty");
+	cr_assert_eq(fx_sku_id("a", out, 3), -1);
+}
+
+Test(sku_ids, decode_refuses_what_fx_sku_id_never_makes)
+{
+	static const char *const bad[] = {"", "s_", "x_ab", "s_X4", "s_XZZ", "s_X2e", "s_X41", "s_X2E", "s_X61",
+					  "s_aB", "s_a.b", "s_a/b"};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(fx_sku_id_decode(bad[i], out, sizeof(out)), -1, "%s", bad[i]);
+	cr_assert_eq(fx_sku_id_decode("s_abc", out, 3), -1, "too small for abc");
 }

@@ -1,0 +1,337 @@
+/*
+ * fx_authz: the checks every token-taking request passes, against a canned
+ * upstream (testserver) that plays both Identity Toolkit (accounts:lookup)
+ * and Firestore (users/{uid}), with the cache on a test clock. Tokens are
+ * the Auth emulator's unsigned ones (config emulated_auth, demo- project):
+ * the signature path has its own tests in test_idtoken.
+ */
+#include "authz.h"
+
+#include "arena.h"
+#include "b64.h"
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "testserver.h"
+#include "tokencache.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PROJECT "demo-fluxori"
+#define UID "uid_ada"
+
+/* What the canned upstream answers; changed by tests between requests only. */
+static struct upstream {
+	int lookup_status; /* 200, or the HTTP status Identity Toolkit fails with */
+	bool exists;
+	bool disabled;
+	long long valid_since; /* 0: absent */
+	const char *profile_fields; /* Firestore typed fields of users/{uid}, NULL: no profile */
+	unsigned lookups, profile_reads;
+} up;
+
+static struct fx_config cfg;
+static struct testserver *ts;
+static char identity_url[128], firestore_host[64];
+static time_t clock_now;
+static struct fx_err err;
+
+static time_t fake_now(void)
+{
+	return clock_now;
+}
+
+static void answer(const struct ts_request *req, struct ts_response *resp, void *ctx)
+{
+	(void)ctx;
+	resp->status = 200;
+	snprintf(resp->headers, sizeof(resp->headers), "Content-Type: application/json\r\n");
+	if (strstr(req->path, "/accounts:lookup")) {
+		up.lookups++;
+		if (up.lookup_status != 200) {
+			resp->status = up.lookup_status;
+			resp->body_len = (size_t)snprintf(
+				resp->body, sizeof(resp->body),
+				"{\"error\":{\"code\":%d,\"message\":\"BACKEND_SECRET_WORDS\"}}", up.lookup_status);
+		} else if (!up.exists) {
+			resp->body_len = (size_t)snprintf(resp->body, sizeof(resp->body),
+							  "{\"kind\":\"identitytoolkit#GetAccountInfoResponse\"}");
+		} else {
+			char vs[48] = "";
+
+			if (up.valid_since)
+				snprintf(vs, sizeof(vs), ",\"validSince\":\"%lld\"", up.valid_since);
+			resp->body_len =
+				(size_t)snprintf(resp->body, sizeof(resp->body),
+						 "{\"users\":[{\"localId\":\"" UID "\",\"email\":\"ada@example.com\","
+						 "\"emailVerified\":true,\"disabled\":%s%s}]}",
+						 up.disabled ? "true" : "false", vs);
+		}
+	} else if (strstr(req->path, "/documents/users/")) {
+		up.profile_reads++;
+		if (up.profile_fields) {
+			resp->body_len = (size_t)snprintf(
+				resp->body, sizeof(resp->body),
+				"{\"name\":\"projects/" PROJECT "/databases/(default)/documents/"
+				"users/" UID "\",\"fields\":%s,\"createTime\":\"2026-01-01T00:00:00Z\","
+				"\"updateTime\":\"2026-01-01T00:00:00Z\"}",
+				up.profile_fields);
+		} else {
+			resp->status = 404;
+			resp->body_len = (size_t)snprintf(resp->body, sizeof(resp->body),
+							  "{\"error\":{\"code\":404,\"message\":\"no entity\","
+							  "\"status\":\"NOT_FOUND\"}}");
+		}
+	} else {
+		resp->status = 404;
+		resp->body_len = (size_t)snprintf(resp->body, sizeof(resp->body), "{}");
+	}
+}
+
+static void setup(void)
+{
+	fx_log_init("test_authz", FX_LOG_ERROR + 1);
+	memset(&up, 0, sizeof(up));
+	up.lookup_status = 200;
+	up.exists = true;
+	ts = ts_start();
+	ts_handle(ts, answer, NULL);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.project = PROJECT;
+	cfg.database = "(default)";
+	cfg.emulated_auth = true;
+	/* "Emulators" so no OAuth2 token is fetched: both are the canned upstream. */
+	snprintf(firestore_host, sizeof(firestore_host), "%s", ts_url(ts) + strlen("http://"));
+	cfg.firestore_emulator = firestore_host;
+	cfg.auth_emulator = firestore_host;
+	cfg.firestore_url = ts_url(ts);
+	snprintf(identity_url, sizeof(identity_url), "%s/identitytoolkit.googleapis.com", ts_url(ts));
+	cfg.identity_url = identity_url;
+	cfg.http_timeout_ms = 3000;
+	cfg.connect_timeout_ms = 1000;
+	cfg.revocation_check_seconds = 60;
+	fx_config_set(&cfg);
+	clock_now = time(NULL);
+	fx_authz_set_clock(fake_now);
+	fx_authz_reset();
+	fx_tokencache_reset();
+	fx_err_clear(&err);
+}
+
+static void teardown(void)
+{
+	fx_authz_set_clock(NULL);
+	fx_authz_reset();
+	ts_stop(ts);
+}
+
+TestSuite(authz, .init = setup, .fini = teardown, .timeout = 30);
+
+/* The Auth emulator's unsigned ID token for UID, signed in at auth_time (real time: the token checks use it). */
+static char *token(long auth_time, const char *claims)
+{
+	const char *header = "{\"alg\":\"none\",\"typ\":\"JWT\"}";
+	struct fx_buf tok, payload;
+	long t = (long)time(NULL);
+
+	fx_buf_init(&tok, 1 << 14);
+	fx_buf_init(&payload, 4096);
+	cr_assert_eq(fx_buf_printf(&payload,
+				   "{\"iss\":\"https://securetoken.google.com/" PROJECT "\",\"aud\":\"" PROJECT
+				   "\",\"sub\":\"" UID "\",\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,"
+				   "\"email\":\"ada@example.com\"%s%s}",
+				   auth_time, t - 1, t + 3600, claims ? "," : "", claims ? claims : ""),
+		     0);
+	cr_assert_eq(fx_b64url_append(&tok, header, strlen(header)), 0);
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
+	cr_assert_eq(fx_b64url_append(&tok, payload.data, payload.len), 0);
+	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
+	fx_buf_cleanup(&payload);
+	return fx_buf_take(&tok);
+}
+
+static const struct fx_route signed_in = {"PATCH", "/v1/users/me", NULL, FX_SIGNED_IN, FX_ROLE_NONE, 0, 0};
+static const struct fx_route member = {"GET", "/v1/products", NULL, FX_MEMBER, FX_ROLE_VIEWER, 0, 0};
+
+/* fx_authz_request for a request carrying tok on route; 0 or -1 with err set. */
+static int authorize(const struct fx_route *route, const char *tok)
+{
+	struct fx_arena arena;
+	struct fx_req r;
+	char auth[8192];
+	char *envp[] = {auth, NULL};
+	int rc;
+
+	snprintf(auth, sizeof(auth), "HTTP_AUTHORIZATION=Bearer %s", tok);
+	fx_arena_init(&arena, 1 << 20);
+	memset(&r, 0, sizeof(r));
+	r.envp = envp;
+	r.arena = &arena;
+	r.route = route;
+	fx_err_clear(&err);
+	rc = fx_authz_request(&r, &err);
+	fx_arena_cleanup(&arena);
+	return rc;
+}
+
+static void expect_refused(int rc, int code, const char *why)
+{
+	cr_assert_eq(rc, -1, "refused (%s)", why);
+	cr_assert_eq(err.code, code, "%d %s: %s", err.code, err.status ? err.status : "", err.message);
+	cr_assert(strstr(err.message, why), "\"%s\" says %s", err.message, why);
+}
+
+Test(authz, a_live_account_passes_and_firebase_is_asked_once_per_window)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups, 1, "one lookup serves the window");
+	clock_now += 59;
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups, 1, "59 s later the answer still counts");
+	clock_now += 1;
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups, 2, "60 s after it was asked, Firebase is asked again");
+	free(t);
+}
+
+Test(authz, a_deleted_user_is_refused_on_a_route_that_needs_no_membership)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	up.exists = false;
+	expect_refused(authorize(&signed_in, t), 401, "no longer exists");
+	cr_assert_str_eq(err.status, "UNAUTHENTICATED");
+	free(t);
+}
+
+Test(authz, a_deleted_user_is_refused_although_their_profile_and_claims_agree)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+
+	up.exists = false;
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	expect_refused(authorize(&member, t), 401, "no longer exists");
+	free(t);
+}
+
+Test(authz, a_disabled_user_is_refused)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	up.disabled = true;
+	expect_refused(authorize(&signed_in, t), 401, "disabled");
+	free(t);
+}
+
+Test(authz, a_token_signed_in_before_valid_since_is_refused)
+{
+	long signed_in_at = (long)time(NULL) - 100;
+	char *t = token(signed_in_at, NULL);
+
+	up.valid_since = signed_in_at + 1;
+	expect_refused(authorize(&signed_in, t), 401, "revoked");
+	free(t);
+}
+
+Test(authz, a_token_signed_in_at_valid_since_counts)
+{
+	long signed_in_at = (long)time(NULL) - 100;
+	char *t = token(signed_in_at, NULL);
+
+	/* As verifyIdToken: revoked only when auth_time is before validSince (both in seconds). */
+	up.valid_since = signed_in_at;
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	free(t);
+}
+
+Test(authz, a_revocation_in_firebase_is_seen_once_the_answer_is_a_window_old)
+{
+	long signed_in_at = (long)time(NULL) - 100;
+	char *t = token(signed_in_at, NULL);
+
+	cfg.revocation_check_seconds = 5;
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	up.valid_since = signed_in_at + 50; /* revoked in the Firebase console */
+	clock_now += 4;
+	cr_assert_eq(authorize(&signed_in, t), 0, "the cached answer is at most 5 s old: %s", err.message);
+	clock_now += 1;
+	expect_refused(authorize(&signed_in, t), 401, "revoked");
+	cr_assert_eq(up.lookups, 2);
+	free(t);
+}
+
+Test(authz, identity_toolkit_down_with_no_fresh_answer_fails_closed_with_503)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	up.lookup_status = 503;
+	expect_refused(authorize(&signed_in, t), 503, "Firebase Auth");
+	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_null(strstr(err.message, "BACKEND_SECRET_WORDS"), "the backend's words stay in the log");
+	cr_assert_eq(up.profile_reads, 0, "nothing else is read");
+	free(t);
+}
+
+Test(authz, a_fresh_answer_serves_while_identity_toolkit_is_down_and_no_longer)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	up.lookup_status = 500;
+	clock_now += 30;
+	cr_assert_eq(authorize(&signed_in, t), 0, "an answer 30 s old still counts: %s", err.message);
+	clock_now += 30;
+	expect_refused(authorize(&signed_in, t), 503, "Firebase Auth");
+	up.lookup_status = 429;
+	expect_refused(authorize(&signed_in, t), 503, "Firebase Auth");
+	/* Our own credentials refused is no outage: still closed, as the internal error it is. */
+	up.lookup_status = 403;
+	expect_refused(authorize(&signed_in, t), 500, "Firebase Auth");
+	free(t);
+}
+
+Test(authz, forget_makes_the_next_request_ask_firebase_again)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	up.disabled = true;
+	fx_authz_forget(UID);
+	expect_refused(authorize(&signed_in, t), 401, "disabled");
+	cr_assert_eq(up.lookups, 2);
+	free(t);
+}
+
+Test(authz, the_profile_still_refuses_what_firebase_accepts)
+{
+	long signed_in_at = (long)time(NULL) - 100;
+	char *t = token(signed_in_at, NULL);
+	char fields[200];
+
+	up.profile_fields = "{\"disabled\":{\"booleanValue\":true}}";
+	expect_refused(authorize(&signed_in, t), 401, "disabled");
+	fx_authz_forget(UID);
+	snprintf(fields, sizeof(fields), "{\"tokensValidAfter\":{\"integerValue\":\"%ld\"}}", signed_in_at + 1);
+	up.profile_fields = fields;
+	expect_refused(authorize(&signed_in, t), 401, "revoked");
+	free(t);
+}
+
+Test(authz, a_clock_that_went_back_asks_again)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	clock_now -= 3600;
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups, 2, "an answer from the future is not trusted as fresh");
+	free(t);
+}
