@@ -307,31 +307,42 @@ static void stored_file(const struct tenant *t, const char *ctype_json, const ch
 /*
  * Defect 3: a contentType of 127 characters (up to 508 bytes) reached the
  * response header writer, whose 512-byte buffer it overran: Content-Length
- * went past the buffer and stack bytes went to the client. The header must
- * come back whole, with nothing after it but the file.
+ * went past the buffer and stack bytes went to the client (the files
+ * workers died: nginx's 503). A stored type with CR LF started a header of
+ * the uploader's choosing. Whatever is stored, the download must be the
+ * file, whole, from workers that live on. Since the files work, a stored
+ * type off the allowlist goes out as application/octet-stream; what the
+ * writer does with a value it cannot send (the contract's 500, nothing
+ * written) is tests/lib/test_http's.
  */
-Test(files, a_long_multibyte_content_type_reaches_the_download_whole, .timeout = 120)
+Test(files, a_stored_content_type_of_any_length_or_bytes_never_breaks_the_download, .timeout = 180)
 {
 	struct tenant t;
 	struct group_state before, after;
 	double metric_before = restarts_metric("files");
-	char *emoji = repeat(EMOJI, 117), ctype[600], id[64], path[200];
+	char *emoji = repeat(EMOJI, 117), *big = repeat("a", 5000), ctype[600], id[64], path[200];
 	char *data = png_bytes(5000);
+	const char *stored[] = {ctype, "image/png;\\r\\nX-Injected: yes", big};
 	struct http_resp *r;
 
 	snprintf(ctype, sizeof(ctype), "image/png;%s", emoji); /* 127 characters, 478 bytes */
+	memcpy(big, "image/png;", 10);
 	make_tenant(&t, "ctype");
-	stored_file(&t, ctype, data, 5000, id, sizeof(id));
 	group_state("files", &before);
-	snprintf(path, sizeof(path), "/v1/files/%s/content", id);
-	for (int i = 0; i < 4; i++) {
-		r = http_get(path, t.owner.id_token);
-		cr_assert_eq(r->status, 200, "%ld %.300s", r->status, r->body);
-		cr_assert_str_eq(http_header(r, "Content-Type"), ctype, "the whole content type, nothing more");
-		cr_assert_str_eq(http_header(r, "Content-Length"), "5000");
-		cr_assert_eq(r->len, 5000);
-		cr_assert(memcmp(r->body, data, 5000) == 0, "the bytes come back unchanged");
-		http_resp_free(r);
+	for (size_t k = 0; k < sizeof(stored) / sizeof(stored[0]); k++) {
+		stored_file(&t, stored[k], data, 5000, id, sizeof(id));
+		snprintf(path, sizeof(path), "/v1/files/%s/content", id);
+		for (int i = 0; i < 2; i++) {
+			r = http_get(path, t.owner.id_token);
+			cr_assert_eq(r->status, 200, "stored type %zu: %ld %.300s", k, r->status, r->body);
+			cr_assert_str_eq(http_header(r, "Content-Type"), "application/octet-stream", "stored type %zu", k);
+			cr_assert_null(http_header(r, "X-Injected"), "no header from the stored type: %s", r->headers);
+			cr_assert_str_eq(http_header(r, "Content-Length"), "5000");
+			cr_assert_eq(r->len, 5000);
+			cr_assert(memcmp(r->body, data, 5000) == 0, "the bytes come back unchanged");
+			cr_assert_not_null(strstr(http_header(r, "Content-Disposition"), "attachment"));
+			http_resp_free(r);
+		}
 	}
 	group_state("files", &after);
 	cr_assert_eq(after.pids[0], before.pids[0], "instance a of files is the same process");
@@ -339,35 +350,6 @@ Test(files, a_long_multibyte_content_type_reaches_the_download_whole, .timeout =
 	cr_assert_eq(after.restarts, before.restarts, "fluxorictl counts no restart of files");
 	cr_assert_eq(restarts_metric("files"), metric_before, "/metrics counts no restart of files");
 	free(emoji);
-	free(data);
-}
-
-/*
- * The writer refuses what cannot be a header value: a stored contentType
- * with CR LF would start a header of the uploader's choosing, and one over
- * the cap cannot be sent whole. Either download is the contract's 500, with
- * nothing of the refused answer.
- */
-Test(files, a_content_type_that_cannot_be_a_header_is_the_contract_500, .timeout = 120)
-{
-	struct tenant t;
-	char id[64], path[200], *big = repeat("a", 5000);
-	char *data = png_bytes(100);
-	const char *stored[] = {"image/png;\\r\\nX-Injected: yes", big};
-	struct http_resp *r;
-
-	memcpy(big, "image/png;", 10);
-	make_tenant(&t, "crlf");
-	for (int i = 0; i < 2; i++) {
-		stored_file(&t, stored[i], data, 100, id, sizeof(id));
-		snprintf(path, sizeof(path), "/v1/files/%s/content", id);
-		r = http_get(path, t.owner.id_token);
-		cr_assert_null(http_header(r, "X-Injected"), "no header from the stored type: %s", r->headers);
-		assert_error(r, 500, "INTERNAL");
-		cr_assert_str_eq(http_header(r, "Content-Type"), "application/json");
-		cr_assert_null(http_header(r, "Content-Disposition"), "nothing of the refused answer went out");
-		http_resp_free(r);
-	}
 	free(big);
 	free(data);
 }
