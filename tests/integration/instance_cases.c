@@ -4,12 +4,14 @@
  * directory of its own (FLUXORI_TEST_RUN), and after which it looks for
  * survivors. Every case here ends badly on purpose, the way a real test can:
  * instance_start failing in a suite's setup, an assertion in setup after the
- * instance is up (Criterion then never runs .fini), a crash, a Criterion
- * timeout (the test process is killed), and SIGINT to the whole run (sent by
+ * instance is up (Criterion then never runs .fini), a crash (also after a
+ * fluxorictl restart run from the test process), a Criterion timeout (the
+ * test process is killed), and SIGINT to the whole run (sent by
  * test_instance). A case that got its instance up writes
  * $FLUXORI_TEST_RUN/up (the instance's run directory) first, so the caller
  * knows there was something to leave behind.
  */
+#include "client.h"
 #include "instance.h"
 
 #include <criterion/criterion.h>
@@ -76,6 +78,21 @@ static void start_refused_by_one_group(void)
 	mark_up();
 }
 
+/*
+ * fluxorictl restart of one group, run from this test process (another
+ * process group); then the entrypoint dies without its graceful stop (as
+ * under the OOM killer): only the process group can end the stack now.
+ */
+static void start_then_restart(void)
+{
+	start();
+	cr_assert_eq(test_sh("FLUXORI_RUN_DIR='%s' FLUXORI_ENV_FILE='%s/env' \"$FLUXORI_SRCDIR/scripts/fluxorictl\" "
+			     "restart health 2>>'%s/api.log'",
+			     api.run, api.run, api.run),
+		     0, "fluxorictl restart health");
+	cr_assert_eq(kill(api.pid, SIGKILL), 0);
+}
+
 static void start_then_fail(void)
 {
 	start();
@@ -97,6 +114,11 @@ Test(cases, assertion_in_setup, .init = start_then_fail, .fini = stop, .timeout 
 }
 
 Test(cases, crash, .init = start, .fini = stop, .timeout = 600)
+{
+	raise(SIGSEGV);
+}
+
+Test(cases, crash_after_a_restart, .init = start_then_restart, .fini = stop, .timeout = 600)
 {
 	raise(SIGSEGV);
 }

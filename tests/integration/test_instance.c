@@ -4,8 +4,9 @@
  * beside this one, not a TESTS entry) as a run of its own, in its own process
  * group and its own run directory below this run's (FLUXORI_TEST_RUN): a
  * start every worker refuses, a start one group refuses after the others
- * started, an assertion in setup after the instance is up, a crash, a
- * Criterion timeout, SIGINT to the whole case run. Then it asks
+ * started, an assertion in setup after the instance is up, a crash (also
+ * after a fluxorictl restart run from the test and a SIGKILL of the
+ * entrypoint), a Criterion timeout, SIGINT to the whole case run. Then it asks
  * scripts/survivors for any process of that directory, polling until there
  * is none (bounded), and fails with the list (which it then kills).
  */
@@ -143,6 +144,20 @@ Test(instance, a_crash_leaves_no_process, .timeout = 300)
 
 	run_case(&c, "crash", "CRASH");
 	cr_assert(file_exists(c.dir, "up"), "the instance was up");
+	assert_no_survivor(&c);
+}
+
+/*
+ * The restarted generation's supervisors were launched from the test
+ * process's group, and the entrypoint was SIGKILLed (no graceful stop).
+ */
+Test(instance, a_crash_after_a_restart_leaves_no_process, .timeout = 300)
+{
+	struct run c;
+
+	run_case(&c, "crash_after_a_restart", "CRASH");
+	cr_assert(file_exists(c.dir, "up"), "the instance was up");
+	cr_assert_eq(test_sh("grep -q 'swapped health.b' '%s'/inst.*/api.log", c.dir), 0, "health was swapped");
 	assert_no_survivor(&c);
 }
 
