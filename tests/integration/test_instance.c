@@ -51,6 +51,7 @@ static void spawn_case(struct run *c, const char *name)
 	cr_assert_geq(c->pid, 0);
 	if (c->pid == 0) {
 		setpgid(0, 0);
+		signal(SIGINT, SIG_DFL); /* as a shell's foreground job has it */
 		if (!freopen(c->log, "w", stderr) || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
 			_exit(126);
 		setenv("FLUXORI_TEST_RUN", c->dir, 1);
