@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +119,7 @@ static void reaper(int rfd)
 	int null = open("/dev/null", O_RDWR);
 
 	setpgid(0, 0);
+	prctl(PR_SET_NAME, "fx-reaper");
 	sigaction(SIGINT, &ign, NULL);
 	sigaction(SIGTERM, &ign, NULL);
 	sigaction(SIGHUP, &ign, NULL);
@@ -129,7 +131,8 @@ static void reaper(int rfd)
 	if (rfd > 3)
 		close_range(3, (unsigned)rfd - 1, 0);
 	close_range((unsigned)rfd + 1, ~0U, 0);
-	while (got < sizeof(pgid) && ((n = read(rfd, (char *)&pgid + got, sizeof(pgid) - got)) > 0 || errno == EINTR))
+	while (got < sizeof(pgid) &&
+	       ((n = read(rfd, (char *)&pgid + got, sizeof(pgid) - got)) > 0 || (n < 0 && errno == EINTR)))
 		if (n > 0)
 			got += (size_t)n;
 	if (got < sizeof(pgid) || pgid <= 1)
