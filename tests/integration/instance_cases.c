@@ -5,9 +5,9 @@
  * survivors. Every case here ends badly on purpose, the way a real test can:
  * instance_start failing in a suite's setup, an assertion in setup after the
  * instance is up (Criterion then never runs .fini), a crash (also after a
- * fluxorictl restart run from the test process), a Criterion timeout (the
- * test process is killed), and SIGINT to the whole run (sent by
- * test_instance). A case that got its instance up writes
+ * fluxorictl restart run from the test process and a SIGKILL of the
+ * entrypoint), a Criterion timeout (the test process is killed), and SIGINT
+ * to the whole run (sent by test_instance). A case that got its instance up writes
  * $FLUXORI_TEST_RUN/up (the instance's run directory) first, so the caller
  * knows there was something to leave behind.
  */
