@@ -13,6 +13,7 @@
 #include "client.h"
 
 #include <criterion/criterion.h>
+#include <criterion/options.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -186,4 +187,22 @@ Test(instance, sigint_to_the_run_leaves_no_process, .timeout = 300)
 	cr_assert(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGINT, "SIGINT ended the case run (status %d)",
 		  c.status);
 	assert_no_survivor(&c);
+}
+
+/*
+ * One case at a time: each starts an instance of twenty workers and ends it
+ * abruptly, and twenty at once is what two cores take (four would slow every
+ * start and, under scripts/memcheck's ASan, push exits past the reaper's 10 s).
+ */
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 0;
+
+	if (criterion_handle_args(argc, argv, true)) {
+		criterion_options.jobs = 1;
+		result = !criterion_run_all_tests(tests);
+	}
+	criterion_finalize(tests);
+	return result;
 }
