@@ -58,6 +58,12 @@ static void spawn_case(struct run *c, const char *name)
 		setenv("FLUXORI_TEST_RUN", c->dir, 1);
 		unsetenv("BXFI_MAP"); /* else the case run takes itself for this test's sandbox (BoxFort) */
 		unsetenv("CRITERION_TEST_PATTERN");
+		/*
+		 * The cases end their workers abruptly on purpose (a start that fails stops workers
+		 * still initialising): scripts/memcheck's recorder would count them as killed before
+		 * their exit report. Their memory is every other test's business.
+		 */
+		unsetenv("FLUXORI_WORKER_WRAPPER");
 		execl(bin, bin, "--filter", filter, "--jobs", "1", (char *)NULL);
 		_exit(127);
 	}
