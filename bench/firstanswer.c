@@ -3,12 +3,13 @@
  * answers an expected status; prints the milliseconds from just before the
  * exec to that answer, and to the command's exit.
  *
- *   firstanswer PORT METHOD PATH STATUS HEADER -- COMMAND [ARGS...]
+ *   firstanswer PORT METHOD PATH STATUS HEADER --|--term COMMAND [ARGS...]
  *   firstanswer file:PATH - - - - -- COMMAND [ARGS...]
  *
  * HEADER is one request header line ("" for none). With file:PATH the
  * "answer" is PATH existing (a worker's FLUXORI_READY_FILE), and the command
- * (the worker itself) is sent SIGTERM then. Polls with a fresh
+ * (the worker itself) is sent SIGTERM then; so is a command that serves
+ * until told to stop (scripts/entrypoint) given after --term. Polls with a fresh
  * connection (Connection: close) every 0.5 ms after each answer or refused
  * connect; gives up after 30 s. Output: "first_ms exit_ms polls exit_status".
  * Built by bench/startup with cc; needs nothing but libc.
@@ -62,17 +63,19 @@ int main(int argc, char **argv)
 {
 	char req[16384];
 	double t0, first = -1, done = -1;
-	int port, want, polls = 0, wst = 0, exited = 0;
+	int port, want, polls = 0, wst = 0, exited = 0, term;
 	const char *file = NULL;
 	struct stat st;
 	pid_t pid;
 
-	if (argc < 8 || strcmp(argv[6], "--") != 0) {
-		fprintf(stderr, "usage: firstanswer PORT|file:PATH METHOD PATH STATUS HEADER -- COMMAND [ARGS...]\n");
+	if (argc < 8 || (strcmp(argv[6], "--") != 0 && strcmp(argv[6], "--term") != 0)) {
+		fprintf(stderr,
+			"usage: firstanswer PORT|file:PATH METHOD PATH STATUS HEADER --|--term COMMAND [ARGS...]\n");
 		return 64;
 	}
 	if (strncmp(argv[1], "file:", 5) == 0)
 		file = argv[1] + 5;
+	term = file || strcmp(argv[6], "--term") == 0;
 	port = (int)strtol(argv[1], NULL, 10);
 	want = (int)strtol(argv[4], NULL, 10);
 	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s\r\n", argv[2],
@@ -94,7 +97,7 @@ int main(int argc, char **argv)
 			polls++;
 			if (file ? stat(file, &st) == 0 : status_of(port, req) == want) {
 				first = now_ms() - t0;
-				if (file)
+				if (term)
 					kill(pid, SIGTERM);
 			}
 		}
@@ -103,6 +106,8 @@ int main(int argc, char **argv)
 		usleep(500);
 	}
 	if (!exited) {
+		if (term && first < 0)
+			kill(pid, SIGTERM); /* it never answered: still stop it */
 		waitpid(pid, &wst, 0);
 		done = now_ms() - t0;
 	}

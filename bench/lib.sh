@@ -10,6 +10,11 @@
 #   metrics FILE          GET /metrics into FILE
 #   wrk_row NAME GROUP BEFORE AFTER WRKOUT
 #                         one result row from wrk's output and two /metrics snapshots
+#   bench_bg PID          notes a background process the script started (wrk, the key server):
+#                         bench_down ends it
+#   bench_traps           the exit path every script sets right after sourcing this: on any exit,
+#                         INT, TERM or HUP, bench_down, then the run directory removed (kept with
+#                         BENCH_KEEP); the script fails if anything of the run had to be killed
 # Callers set: run (a fresh directory), and may set BENCH_WORKER_THREADS, BENCH_LOG_LEVEL.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -29,21 +34,52 @@ bench_free_port() {
 	done
 }
 
-bench_down() { # never fails
+bench_bg() { echo "$1" >>"$run/bg.pids"; }
+
+bench_down() { # ends everything the script started; 1 if something had to be killed as a survivor
+	local p rc=0
 	[ -n "${run:-}" ] && [ -d "$run" ] || return 0
-	"$here/scripts/stack" down "$run" >/dev/null 2>&1 || true
-	if [ -s "$run/keyserver.pid" ]; then kill "$(cat "$run/keyserver.pid")" 2>/dev/null || true; fi
+	if [ -s "$run/bg.pids" ]; then
+		while read -r p; do kill "$p" 2>/dev/null || true; done <"$run/bg.pids"
+	fi
+	# stack down stops the stack, then ends and lists every other process of the run.
+	"$here/scripts/stack" down "$run" >/dev/null 2>"$run/down.log" || rc=1
+	if [ $rc -ne 0 ]; then
+		echo "bench: FAIL: processes of the run outlived it (killed now):" >&2
+		cat "$run/down.log" >&2
+	fi
+	return $rc
+}
+
+bench_exit() {
+	local rc=$?
+	trap '' INT TERM HUP
+	bench_down || { [ $rc -ne 0 ] || rc=1; }
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $run" >&2; else rm -rf "$run"; fi
+	exit $rc
+}
+
+bench_traps() {
+	trap bench_exit EXIT
+	trap 'echo "bench: interrupted" >&2; exit 130' INT TERM HUP
 }
 
 bench_up() {
-	local extra="FLUXORI_WORKER_THREADS=${BENCH_WORKER_THREADS:-16}" kport
+	local extra="FLUXORI_WORKER_THREADS=${BENCH_WORKER_THREADS:-16}" kport kpid
 	auth_mode=$(bench_auth)
 	if [ "$auth_mode" = rs256 ]; then
 		python3 "$here/bench/rs256.py" keys "$run/rs256"
 		kport=$(bench_free_port)
 		python3 "$here/bench/rs256.py" serve "$kport" "$run/rs256/keys.json" </dev/null >/dev/null 2>&1 &
-		echo $! >"$run/keyserver.pid"
-		for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$kport/certs" 2>/dev/null && break; sleep 0.05; done
+		kpid=$!
+		bench_bg "$kpid"
+		# Ready when it serves the keys; failed when it exits; 60 s is a safety net.
+		local deadline=$((SECONDS + 60))
+		until curl -fsS -o /dev/null "http://127.0.0.1:$kport/certs" 2>/dev/null; do
+			kill -0 "$kpid" 2>/dev/null || { echo "bench: the key server exited" >&2; return 1; }
+			[ $SECONDS -lt $deadline ] || { echo "bench: the key server did not answer within 60 s" >&2; return 1; }
+			sleep 0.05
+		done
 		extra+=$'\n'"FLUXORI_AUTH_EMULATOR_TOKENS=false"$'\n'"FLUXORI_FIREBASE_KEYS_URL=http://127.0.0.1:$kport/certs"
 	fi
 	FLUXORI_LOG_LEVEL=${BENCH_LOG_LEVEL:-INFO} FLUXORI_EXTRA_ENV=$extra FLUXORI_BIN_DIR=$here/handlers \

@@ -13,20 +13,42 @@
 struct testserver;
 
 struct instance {
-	pid_t pid;
-	char run[64];
+	pid_t pid; /* scripts/entrypoint, leader of the instance's process group */
+	pid_t reaper; /* ends that group once this process is gone, however it ends */
+	int guard; /* the only write end of the reaper's pipe */
+	char run[128]; /* $FLUXORI_TEST_RUN/inst.XXXXXX: under the run's directory */
 	char base[64]; /* http://127.0.0.1:PORT */
+	char metrics[64]; /* 127.0.0.1:PORT of its internal /metrics listener */
 };
 
 /*
  * Starts an instance whose env file holds the stack's project, emulators,
  * bucket and service-account key, then the lines of extra (each
  * "NAME=value\n", overriding the base and the inherited environment).
- * Fails the calling test when /health does not answer within 10 s.
+ * Returns once it answers GET /health 200. Fails the calling test at once
+ * when its entrypoint exits first (after ending whatever it had started;
+ * the message names the log, which is kept), or after a safety bound of
+ * minutes; never on a guess of how long a start takes.
+ *
+ * Nothing it starts outlives the calling process: the entrypoint runs in a
+ * process group of its own, and a reaper process (forked here, holding the
+ * read end of a pipe whose only write end is in->guard) ends that group,
+ * SIGTERM then SIGKILL, as soon as this process is gone: an assertion in
+ * setup (Criterion skips .fini), a crash, a timeout's SIGKILL or SIGINT.
  */
 void instance_start(struct instance *in, const char *extra);
 
-/* SIGTERM, wait, remove the run directory. */
+/*
+ * The same with env_file as the whole env file (its names override the
+ * inherited environment too), for tests that stand in for Google themselves.
+ */
+void instance_start_env(struct instance *in, const char *env_file);
+
+/*
+ * SIGTERM to the entrypoint (it drains and stops everything), a bounded
+ * wait, then SIGKILL to the whole group; ends the reaper; removes the run
+ * directory. Also after the test has stopped the entrypoint itself.
+ */
 void instance_stop(struct instance *in);
 
 /* Path of tests/data/NAME (thread-local buffer). */
