@@ -126,3 +126,9 @@ Test(yaml, refuses_block_scalar_indentation_indicators_and_a_top_level_sequence)
 	assert_refuses("a: |2\n  x\n", "line 1:", "indentation indicator");
 	assert_refuses("- a\n", "line 1:", "mapping");
 }
+
+Test(yaml, refuses_a_flow_collection_closed_by_the_wrong_bracket)
+{
+	assert_refuses("m: {a: 1]\n", "line 1:", "expected ',' or '}'");
+	assert_refuses("s: [a}\n", "line 1:", "expected ',' or ']'");
+}

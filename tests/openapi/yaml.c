@@ -413,10 +413,12 @@ static int parse_flow(struct parser *p, int no, const char *s, size_t n, size_t 
 			}
 			json_object_object_add(c, json_object_get_string(key), val);
 			json_object_put(key);
+			key = val = NULL; /* c holds val now */
 		} else {
 			if (flow_node(p, no, s, n, pos, &val) < 0)
 				goto bad;
 			json_object_array_add(c, val);
+			val = NULL;
 		}
 		skip_spaces(s, n, pos);
 		if (*pos < n && s[*pos] == ',') {
