@@ -14,7 +14,7 @@
 FROM debian:bookworm-20250811-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential autoconf automake pkg-config \
-      libfcgi-dev libjson-c-dev libcurl4-openssl-dev libssl-dev \
+      libfcgi-dev libjson-c-dev libcurl4-openssl-dev libssl-dev libjwt-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY configure.ac Makefile.am ./
@@ -34,7 +34,7 @@ RUN autoreconf -fi && ./configure -q && make -j"$(nproc)" \
 FROM debian:bookworm-20250811-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nginx-light spawn-fcgi libfcgi0ldbl libjson-c5 libcurl4 \
-      libssl3 ca-certificates tzdata \
+      libjwt0 libssl3 ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin fluxori
 COPY --from=build /out/bin /app/bin

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jwt.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -255,39 +257,56 @@ out:
 	return rc;
 }
 
-/* Appends the signed JWT assertion for the token endpoint aud to b, after what b holds (PROTOCOLS.md §3.2). */
+/*
+ * Appends the signed JWT assertion for the token endpoint aud to b
+ * (PROTOCOLS.md 3.2): header alg RS256, typ JWT, kid the key file's
+ * private_key_id; claims iss, scope, aud, iat, exp. libjwt builds and signs
+ * it. It takes keys only as PEM text, so the key is written out for it here,
+ * once per token refresh, and cleansed after; jwt_free scrubs libjwt's copy.
+ */
 static int build_assertion(struct fx_buf *b, const char *aud, time_t iat, struct fx_err *e)
 {
-	struct fx_buf json;
-	unsigned char sig[512];
-	size_t sig_len = sizeof(sig), start = b->len;
-	int rc = -1;
+	BIO *pem = BIO_new(BIO_s_mem());
+	char *key = NULL, *jws = NULL;
+	long key_len = 0;
+	jwt_t *jwt = NULL;
+	int rc = -1, jr;
 
-	fx_buf_init(&json, 4096);
-	if (fx_buf_puts(&json, "{\"alg\":\"RS256\",\"typ\":\"JWT\"") < 0 ||
-	    (g.sa_key_id[0] &&
-	     (fx_buf_puts(&json, ",\"kid\":") < 0 || fx_buf_json_string(&json, g.sa_key_id, strlen(g.sa_key_id)) < 0)))
-		goto toobig;
-	if (fx_buf_puts(&json, "}") < 0 || fx_b64url_append(b, json.data, json.len) < 0 || fx_buf_puts(b, ".") < 0)
-		goto toobig;
-	fx_buf_reset(&json);
-	if (fx_buf_puts(&json, "{\"iss\":") < 0 || fx_buf_json_string(&json, g.sa_email, strlen(g.sa_email)) < 0 ||
-	    fx_buf_puts(&json, ",\"scope\":\"" SCOPE "\",\"aud\":") < 0 ||
-	    fx_buf_json_string(&json, aud, strlen(aud)) < 0 ||
-	    fx_buf_printf(&json, ",\"iat\":%lld,\"exp\":%lld}", (long long)iat, (long long)iat + ASSERTION_LIFETIME_S) <
-		    0 ||
-	    fx_b64url_append(b, json.data, json.len) < 0)
-		goto toobig;
-	if (rsa_sign(g.sa_key, b->data + start, b->len - start, sig, &sig_len, e) < 0)
+	if (!pem || PEM_write_bio_PrivateKey(pem, g.sa_key, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (key_len = BIO_get_mem_data(pem, &key)) <= 0 || key_len > INT_MAX) {
+		FX_ERR_INTERNAL(e, "service-account key cannot be written as PEM");
 		goto out;
-	if (fx_buf_puts(b, ".") < 0 || fx_b64url_append(b, sig, sig_len) < 0)
-		goto toobig;
+	}
+	if ((jr = jwt_new(&jwt)) != 0 ||
+	    (jr = jwt_set_alg(jwt, JWT_ALG_RS256, (const unsigned char *)key, (int)key_len)) != 0 ||
+	    (jr = jwt_add_header(jwt, "typ", "JWT")) != 0 ||
+	    (g.sa_key_id[0] && (jr = jwt_add_header(jwt, "kid", g.sa_key_id)) != 0) ||
+	    (jr = jwt_add_grant(jwt, "iss", g.sa_email)) != 0 || (jr = jwt_add_grant(jwt, "scope", SCOPE)) != 0 ||
+	    (jr = jwt_add_grant(jwt, "aud", aud)) != 0 || (jr = jwt_add_grant_int(jwt, "iat", (long)iat)) != 0 ||
+	    (jr = jwt_add_grant_int(jwt, "exp", (long)iat + ASSERTION_LIFETIME_S)) != 0) {
+		FX_ERR_INTERNAL(e, "token assertion cannot be built: %s", strerror(jr));
+		goto out;
+	}
+	jws = jwt_encode_str(jwt);
+	if (!jws) {
+		FX_ERR_INTERNAL(e, "token assertion cannot be signed: %s", strerror(errno));
+		goto out;
+	}
+	if (fx_buf_puts(b, jws) < 0) {
+		FX_ERR_INTERNAL(e, "token assertion exceeds its bound");
+		goto out;
+	}
 	rc = 0;
-	goto out;
-toobig:
-	FX_ERR_INTERNAL(e, "token assertion exceeds its bound");
 out:
-	fx_buf_cleanup(&json);
+	/* A signed assertion is worth an access token for an hour. */
+	if (jws)
+		OPENSSL_cleanse(jws, strlen(jws));
+	free(jws);
+	jwt_free(jwt);
+	if (key_len > 0)
+		OPENSSL_cleanse(key, (size_t)key_len);
+	BIO_free(pem);
+	ERR_clear_error();
 	return rc;
 }
 

@@ -1,9 +1,10 @@
 /*
  * fx_gauth: OAuth2 access tokens and signatures for calls to Google. With
  * GOOGLE_APPLICATION_CREDENTIALS (config credentials) naming a
- * service-account key file, a self-signed RS256 assertion is exchanged at
- * the token endpoint and the file's key signs locally; otherwise the
- * metadata server supplies tokens and IAM Credentials signBlob signs.
+ * service-account key file, a self-signed RS256 assertion (built and signed
+ * with libjwt) is exchanged at the token endpoint and the file's key signs
+ * locally (OpenSSL); otherwise the metadata server supplies tokens and IAM
+ * Credentials signBlob signs.
  * Emulator targets get "owner". One token is cached process-wide and
  * refreshed when less than 5 minutes are left, one refresh at a time.
  * Everything here is thread-safe; callers own the buffers they pass and

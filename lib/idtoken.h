@@ -1,12 +1,24 @@
 /*
  * fx_idtoken: verifies the bearer tokens callers present. Firebase ID
  * tokens (end users) and Google-signed OIDC tokens (Cloud Scheduler) are
- * RS256 JWTs checked with OpenSSL directly: the algorithm is pinned, every
- * claim is checked before the signature, and keys come only from the
- * configured Google certificate URLs, never from the token. Keys are
- * parsed once per fetch, cached per Cache-Control max-age and shared by
- * all threads; one fetch runs at a time. Claims are copied into the
- * caller's struct fx_claims, so nothing returned here needs freeing.
+ * RS256 JWTs checked with OpenSSL directly (EVP_DigestVerify): the
+ * algorithm is pinned, every claim is checked before the signature, and
+ * keys come only from the configured Google certificate URLs, never from
+ * the token. Keys are parsed once per fetch, cached per Cache-Control
+ * max-age and shared by all threads; one fetch runs at a time. Claims are
+ * copied into the caller's struct fx_claims, so nothing returned here
+ * needs freeing.
+ *
+ * Why not libjwt, which builds the one JWT we sign (gauth.h): Debian 12's
+ * libjwt 1.10 takes the algorithm from the token's own header, so its
+ * jwt_decode accepts alg none when given no key, and an HS256 token whose
+ * HMAC secret is our RSA public key PEM (public, so anyone can mint one)
+ * when given that PEM; and it checks no claim: not exp, iat, aud, iss
+ * (jwt_valid_* came in 1.12). It also takes only a PEM public key, not
+ * Google's certificates, and parses it on every call. Made safe, it would
+ * be left with one EVP_DigestVerify. tests/lib/test_idtoken.c mints both
+ * forgeries with libjwt and shows libjwt accepting what this module
+ * refuses (../shared/PROTOCOLS.md 0.1).
  */
 #ifndef FX_IDTOKEN_H
 #define FX_IDTOKEN_H

@@ -4,15 +4,13 @@
  * for their own organization, leases, and what each job does to data seeded
  * through the API and, for deliberate corruption, straight into Firestore.
  */
-#include "b64.h"
 #include "buf.h"
 #include "client.h"
 #include "instance.h"
+#include "testjwt.h"
 #include "testserver.h"
 
 #include <criterion/criterion.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,38 +56,26 @@ struct oidc {
 	long exp_offset;
 };
 
-/* A Google-signed-style OIDC token (RS256, the test signer as Google's key "kid1"). */
+/* A Google-signed-style OIDC token (RS256 by libjwt, the test signer as Google's key "kid1"). */
 static char *oidc_token(const struct oidc *o)
 {
-	const char *header = "{\"alg\":\"RS256\",\"kid\":\"kid1\",\"typ\":\"JWT\"}";
 	char *pem = test_slurp(test_data("signer1.key.pem"));
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char sig[1024];
-	size_t sig_len = sizeof(sig);
-	struct fx_buf tok, payload;
+	struct fx_buf payload;
 	long now = (long)time(NULL);
+	char *tok;
 
-	fx_buf_init(&tok, 1 << 16);
 	fx_buf_init(&payload, 4096);
-	cr_assert_eq(fx_buf_printf(&payload,
-		      "{\"iss\":\"https://accounts.google.com\",\"aud\":\"%s\",\"azp\":\"1137\",\"sub\":\"1137\","
-		      "\"email\":\"%s\",\"email_verified\":%s,\"iat\":%ld,\"exp\":%ld}",
-		      o->aud, o->email, o->verified ? "true" : "false", now - 10, now + o->exp_offset), 0);
-	cr_assert_eq(fx_b64url_append(&tok, header, strlen(header)), 0);
-	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
-	cr_assert_eq(fx_b64url_append(&tok, payload.data, payload.len), 0);
-	cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-	cr_assert_eq(EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)tok.data, tok.len), 1);
-	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
-	cr_assert_eq(fx_b64url_append(&tok, sig, sig_len), 0);
-	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(key);
-	BIO_free(bio);
+	cr_assert_eq(
+		fx_buf_printf(
+			&payload,
+			"{\"iss\":\"https://accounts.google.com\",\"aud\":\"%s\",\"azp\":\"1137\",\"sub\":\"1137\","
+			"\"email\":\"%s\",\"email_verified\":%s,\"iat\":%ld,\"exp\":%ld}",
+			o->aud, o->email, o->verified ? "true" : "false", now - 10, now + o->exp_offset),
+		0);
+	tok = tj_mint(JWT_ALG_RS256, pem, "kid1", payload.data);
 	free(pem);
 	fx_buf_cleanup(&payload);
-	return fx_buf_take(&tok);
+	return tok;
 }
 
 static struct http_resp *trigger(const char *job, const char *token)

@@ -9,16 +9,13 @@
  * The instance has the Auth emulator but no FLUXORI_AUTH_EMULATOR_TOKENS:
  * the setting under which unsigned tokens used to pass (defect 5).
  */
-#include "b64.h"
 #include "buf.h"
 #include "client.h"
 #include "instance.h"
+#include "testjwt.h"
 #include "testserver.h"
 
 #include <criterion/criterion.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/pem.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,55 +53,39 @@ TestSuite(rs256, .init = setup, .fini = teardown, .timeout = 120);
 
 enum alg { RS256_SIGNER1, RS256_SIGNER2, HS256_PUBLIC_KEY, NONE };
 
-/* A Firebase-shaped ID token for uid signed in at auth_time, with claims (JSON members or NULL), signed as alg says. */
+/*
+ * A Firebase-shaped ID token for uid signed in at auth_time, with claims
+ * (JSON members or NULL), minted with libjwt and signed as alg says.
+ */
 static char *mint_at(enum alg alg, const char *uid, long auth_time, const char *claims)
 {
-	struct fx_buf tok, payload;
-	const char *header = alg == HS256_PUBLIC_KEY ? "{\"alg\":\"HS256\",\"kid\":\"kid1\",\"typ\":\"JWT\"}"
-			     : alg == NONE	     ? "{\"alg\":\"none\",\"typ\":\"JWT\"}"
-						     : "{\"alg\":\"RS256\",\"kid\":\"kid1\",\"typ\":\"JWT\"}";
-	unsigned char sig[1024];
-	size_t sig_len = sizeof(sig);
+	struct fx_buf payload;
 	long now = (long)time(NULL);
+	char *key = NULL, *tok = NULL;
 
-	fx_buf_init(&tok, 1 << 16);
 	fx_buf_init(&payload, 4096);
-	cr_assert_eq(fx_buf_printf(
-		&payload,
-		"{\"iss\":\"https://securetoken.google.com/demo-fluxori\",\"aud\":\"demo-fluxori\",\"sub\":\"%s\","
-		"\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\"%s%s}",
-		uid, auth_time, now - 10, now + 3600, uid, claims ? "," : "", claims ? claims : ""), 0);
-	cr_assert_eq(fx_b64url_append(&tok, header, strlen(header)), 0);
-	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
-	cr_assert_eq(fx_b64url_append(&tok, payload.data, payload.len), 0);
-	if (alg == RS256_SIGNER1 || alg == RS256_SIGNER2) {
-		char *pem = test_slurp(test_data(alg == RS256_SIGNER1 ? "signer1.key.pem" : "signer2.key.pem"));
-		BIO *bio = BIO_new_mem_buf(pem, -1);
-		EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-		cr_assert_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-		cr_assert_eq(EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)tok.data, tok.len), 1);
-		EVP_MD_CTX_free(ctx);
-		EVP_PKEY_free(key);
-		BIO_free(bio);
-		free(pem);
-	} else if (alg == HS256_PUBLIC_KEY) {
+	cr_assert_eq(fx_buf_printf(&payload,
+				   "{\"iss\":\"https://securetoken.google.com/"
+				   "demo-fluxori\",\"aud\":\"demo-fluxori\",\"sub\":\"%s\","
+				   "\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\"%s%s}",
+				   uid, auth_time, now - 10, now + 3600, uid, claims ? "," : "", claims ? claims : ""),
+		     0);
+	switch (alg) {
+	case RS256_SIGNER1:
+	case RS256_SIGNER2:
+		key = test_slurp(test_data(alg == RS256_SIGNER1 ? "signer1.key.pem" : "signer2.key.pem"));
+		tok = tj_mint(JWT_ALG_RS256, key, "kid1", payload.data);
+		break;
+	case HS256_PUBLIC_KEY:
 		/* The classic confusion attack: the RSA certificate as an HMAC secret. */
-		char *pub = test_slurp(test_data("signer1.cert.pem"));
-		unsigned int n = 0;
-
-		HMAC(EVP_sha256(), pub, (int)strlen(pub), (const unsigned char *)tok.data, tok.len, sig, &n);
-		sig_len = n;
-		free(pub);
-	} else {
-		sig_len = 0;
+		key = test_slurp(test_data("signer1.cert.pem"));
+		tok = tj_mint(JWT_ALG_HS256, key, "kid1", payload.data);
+		break;
+	case NONE: tok = tj_mint(JWT_ALG_NONE, NULL, NULL, payload.data); break;
 	}
-	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
-	if (sig_len)
-		cr_assert_eq(fx_b64url_append(&tok, sig, sig_len), 0);
+	free(key);
 	fx_buf_cleanup(&payload);
-	return fx_buf_take(&tok);
+	return tok;
 }
 
 static char *mint(enum alg alg, const char *uid)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define T0 1700000000L
 #define SA_EMAIL "fluxori-test@demo-fluxori.iam.gserviceaccount.com"
@@ -308,6 +309,110 @@ Test(gauth, assertion_claims_name_account_scope_endpoint_and_an_hour)
 	cr_assert_eq(num(a.claims, "exp"), T0 + 3600);
 	json_object_put(a.header);
 	json_object_put(a.claims);
+}
+
+/* The member names of a JSON object, sorted and comma-joined, so a test can say "exactly these". */
+static const char *members(json_object *o, char *out, size_t len)
+{
+	const char *names[16];
+	size_t n = 0, used = 0;
+
+	out[0] = '\0';
+	json_object_object_foreach(o, key, val)
+	{
+		(void)val;
+		cr_assert_lt(n, 16);
+		names[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(names[j], names[i]) < 0) {
+				const char *t = names[i];
+
+				names[i] = names[j];
+				names[j] = t;
+			}
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", names[i]);
+	cr_assert_lt(used, len);
+	return out;
+}
+
+static json_type type_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_type(v) : json_type_null;
+}
+
+/*
+ * Everything Google's token endpoint reads from the assertion (PROTOCOLS.md
+ * 3.2), and nothing else: header alg RS256, typ JWT, kid the key file's
+ * private_key_id; claims iss, scope, aud, iat, exp with their types; the
+ * three segments unpadded base64url; an RSA-2048 signature that OpenSSL
+ * verifies with the account's public key from tests/data.
+ */
+Test(gauth, assertion_holds_exactly_googles_header_and_claims_and_verifies_with_openssl)
+{
+	struct ts_request req;
+	struct assertion a;
+	char names[256];
+	const char *jwt;
+
+	start_google();
+	cr_assert_eq(get_header(), 0, "%s", err.message);
+	a = last_assertion();
+	cr_assert(ts_last(google, &req));
+	jwt = strstr(req.body, "&assertion=") + strlen("&assertion=");
+	cr_assert_eq(strspn(jwt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."), strlen(jwt),
+		     "assertion is not unpadded base64url: %s", jwt);
+	cr_assert_eq(strlen(strrchr(jwt, '.') + 1), 342, "an RSA-2048 signature is 256 bytes, 342 in base64url");
+	cr_assert(a.signature_ok, "assertion signature does not verify with the account's public key");
+	cr_assert_str_eq(members(a.header, names, sizeof(names)), "alg,kid,typ");
+	cr_assert_str_eq(str(a.header, "alg"), "RS256");
+	cr_assert_str_eq(str(a.header, "typ"), "JWT");
+	cr_assert_str_eq(str(a.header, "kid"), SA_KEY_ID);
+	cr_assert_str_eq(members(a.claims, names, sizeof(names)), "aud,exp,iat,iss,scope");
+	cr_assert_str_eq(str(a.claims, "iss"), SA_EMAIL);
+	cr_assert_str_eq(str(a.claims, "scope"), SCOPE);
+	cr_assert_str_eq(str(a.claims, "aud"), token_url);
+	cr_assert_eq(type_of(a.claims, "iat"), json_type_int, "iat is a JSON number");
+	cr_assert_eq(type_of(a.claims, "exp"), json_type_int, "exp is a JSON number");
+	cr_assert_eq(num(a.claims, "iat"), T0);
+	cr_assert_eq(num(a.claims, "exp"), T0 + 3600);
+	json_object_put(a.header);
+	json_object_put(a.claims);
+}
+
+Test(gauth, assertion_of_a_key_file_without_private_key_id_has_no_kid)
+{
+	char path[] = "/tmp/fx-gauth-XXXXXX", names[256];
+	char *text = slurp(key_path);
+	json_object *sa = json_tokener_parse(text);
+	const char *out;
+	struct assertion a;
+	FILE *f;
+	int fd;
+
+	cr_assert(sa);
+	json_object_object_del(sa, "private_key_id");
+	out = json_object_to_json_string_ext(sa, JSON_C_TO_STRING_PLAIN);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	cr_assert(f);
+	cr_assert_eq(fputs(out, f) >= 0 && fclose(f) == 0, true);
+	cfg.credentials = path;
+	start_google();
+	cr_assert_eq(get_header(), 0, "%s", err.message);
+	unlink(path);
+	a = last_assertion();
+	cr_assert(a.signature_ok);
+	cr_assert_str_eq(members(a.header, names, sizeof(names)), "alg,typ");
+	json_object_put(a.header);
+	json_object_put(a.claims);
+	json_object_put(sa);
+	free(text);
 }
 
 Test(gauth, second_call_uses_the_cached_token)
