@@ -288,9 +288,12 @@ static int create(struct fx_req *r, struct fx_err *e)
 		/* The organization's default, read once here. */
 		struct fx_doc org = {0};
 		struct fx_err ignored;
+		const char *root;
 
 		fx_err_clear(&ignored);
-		if (fx_fs_get(fx_tenant_root(r), &org, &ignored) == 0)
+		if ((root = fx_tenant_root(r, e)) == NULL)
+			goto out;
+		if (fx_fs_get(root, &org, &ignored) == 0)
 			fx_value_path_int(&org.fields, "settings.lowStockDefault", &reorder);
 		fx_doc_cleanup(&org);
 	}
