@@ -169,15 +169,21 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	size_t n = 0, idem_at = 0;
 	int64_t next = 1, subtotal = 0, total;
 	char number[32], *name = NULL, *counter_name = NULL;
+	const char *root;
 	int rc = -1;
 	bool short_items = false;
 
 	memset(docs, 0, sizeof(docs));
 	json_object_put(c->answer);
 	c->answer = NULL;
-	paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", fx_tenant_root(r));
+	root = fx_tenant_root(r, e);
+	if (!root || !(paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", root))) {
+		FX_ERR_INTERNAL(e, "out of request memory");
+		goto out;
+	}
 	for (size_t i = 0; i < c->nlines; i++)
-		paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e);
+		if (!(paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e)))
+			goto out;
 	if (c->idem.rel) {
 		idem_at = n;
 		paths[n++] = c->idem.rel;
@@ -312,7 +318,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	struct fx_value order = {0};
 	struct fx_doc org = {0}, doc = {0};
 	json_object *in = NULL, *addr;
-	const char *channel = "direct", *lock;
+	const char *channel = "direct", *lock, *root;
 	char location[128];
 	bool present;
 	int rc = -1;
@@ -342,7 +348,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
 	c->vat_rate = 1500;
-	if (fx_fs_get(fx_tenant_root(r), &org, e) < 0)
+	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;

@@ -288,9 +288,12 @@ static int create(struct fx_req *r, struct fx_err *e)
 		/* The organization's default, read once here. */
 		struct fx_doc org = {0};
 		struct fx_err ignored;
+		const char *root;
 
 		fx_err_clear(&ignored);
-		if (fx_fs_get(fx_tenant_root(r), &org, &ignored) == 0)
+		if ((root = fx_tenant_root(r, e)) == NULL)
+			goto out;
+		if (fx_fs_get(root, &org, &ignored) == 0)
 			fx_value_path_int(&org.fields, "settings.lowStockDefault", &reorder);
 		fx_doc_cleanup(&org);
 	}
@@ -518,8 +521,15 @@ static int release_images(struct fx_req *r, struct fx_txn *t, const struct fx_do
 	for (size_t i = 0; images && images->type == FX_V_ARRAY && i < images->u.arr.n && n < MAX_IMAGES; i++) {
 		const char *id = fx_value_path_str(&images->u.arr.items[i], "fileId");
 
-		if (id && (paths[n] = fx_tenant_path(r, NULL, "files", id, "file", e)))
+		if (!id)
+			continue;
+		if ((paths[n] = fx_tenant_path(r, NULL, "files", id, "file", e))) {
 			n++;
+		} else if (e->code == 404) {
+			fx_err_clear(e); /* an id no file can have: nothing hangs there */
+		} else {
+			return -1; /* out of request memory: the images must not stay attached silently */
+		}
 	}
 	if (n == 0)
 		return 0;

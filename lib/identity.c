@@ -86,9 +86,9 @@ static int check_display_name(const char *name, struct fx_err *e)
 	size_t n = strlen(name);
 
 	if (!fx_utf8_valid(name, n) || has_control(name))
-		return fx_err_invalid(e, "display_name", "must be UTF-8 without control characters");
+		return fx_err_invalid(e, "displayName", "must be UTF-8 without control characters");
 	if (fx_utf8_len(name, n) > FX_IDENTITY_DISPLAY_NAME_MAX)
-		return fx_err_invalid(e, "display_name", "must be at most %d characters", FX_IDENTITY_DISPLAY_NAME_MAX);
+		return fx_err_invalid(e, "displayName", "must be at most %d characters", FX_IDENTITY_DISPLAY_NAME_MAX);
 	return 0;
 }
 

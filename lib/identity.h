@@ -8,8 +8,10 @@
  * thread-safe, bounded (inputs are checked before anything is sent,
  * answers are capped and every copied field must fit), and returns 0, or
  * -1 with e set:
- *   400 INVALID_ARGUMENT  an input is refused (the detail names the field),
- *                         before any call or because Google refused it
+ *   400 INVALID_ARGUMENT  an input is refused (the detail names the field as
+ *                         Identity Toolkit and our contract do: email,
+ *                         displayName; uid), before any call or because
+ *                         Google refused it
  *   404 NOT_FOUND         no such user (Google's USER_NOT_FOUND)
  *   409 ALREADY_EXISTS    the email is taken (EMAIL_EXISTS, DUPLICATE_EMAIL)
  *   503 UNAVAILABLE       Google unreachable, timed out, 5xx or 429

@@ -686,9 +686,9 @@ Test(identity_wire, invalid_display_names_are_refused_before_any_request)
 
 	for (int i = 0; i < 257; i++)
 		strcat(name, "ä");
-	expect_invalid(fx_identity_create("a@example.com", name, &rec, &err), "display_name");
-	expect_invalid(fx_identity_create("a@example.com", "bad \xc3\x28 utf8", &rec, &err), "display_name");
-	expect_invalid(fx_identity_create("a@example.com", "tab\there", &rec, &err), "display_name");
+	expect_invalid(fx_identity_create("a@example.com", name, &rec, &err), "displayName");
+	expect_invalid(fx_identity_create("a@example.com", "bad \xc3\x28 utf8", &rec, &err), "displayName");
+	expect_invalid(fx_identity_create("a@example.com", "tab\there", &rec, &err), "displayName");
 	cr_assert_eq(ts_count(ts), 0);
 }
 
