@@ -198,12 +198,18 @@ static void *relay(void *arg)
 			close(k->u);
 			break;
 		}
-		fds[0].events = fds[1].events = POLLIN;
+		fds[0].events = POLLIN;
+		/* Answers lost: the upstream is only watched for hanging up. */
+		fds[1].events = mode == FP_LOSE_ANSWERS ? POLLRDHUP : POLLIN;
 		if (poll(fds, 2, TICK_MS) <= 0)
 			continue;
+		if (mode == FP_LOSE_ANSWERS && (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			close(k->c);
+			close(k->u);
+			break;
+		}
 		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = recv(k->c, buf, CHUNK, 0);
-
 			if (n <= 0) {
 				close(k->c);
 				close(k->u);
@@ -220,7 +226,7 @@ static void *relay(void *arg)
 				break;
 			}
 		}
-		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (mode != FP_LOSE_ANSWERS && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = recv(k->u, buf, CHUNK, 0);
 
 			if (n <= 0) {

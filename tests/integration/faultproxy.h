@@ -16,6 +16,9 @@
  *             flows again once the mode changes back, as after a partition
  *             heals
  *   FP_SLOW   bytes flow, each chunk held for slow_ms first
+ *   FP_LOSE_ANSWERS  requests reach the backend, its answers never come
+ *             back (the caller times out not knowing whether the call did
+ *             its work)
  * An armed trigger (fp_arm) switches the mode the moment a chunk from the
  * client contains a given string, before that chunk goes anywhere: a fault
  * at an exact step of a request (the third call of a handler) rather than
@@ -24,7 +27,7 @@
 #ifndef FX_TEST_FAULTPROXY_H
 #define FX_TEST_FAULTPROXY_H
 
-enum fp_mode { FP_PASS, FP_DROP, FP_RESET, FP_STALL, FP_SLOW };
+enum fp_mode { FP_PASS, FP_DROP, FP_RESET, FP_STALL, FP_SLOW, FP_LOSE_ANSWERS };
 
 struct faultproxy;
 
@@ -47,7 +50,7 @@ int fp_set(struct faultproxy *p, enum fp_mode mode, int slow_ms);
 /* The current mode (after a trigger fired, the mode it set). */
 enum fp_mode fp_mode(struct faultproxy *p);
 
-/* The next chunk from a client that contains needle switches the proxy to mode. */
+/* The next chunk from a client that contains needle switches the proxy to mode, before it goes anywhere. */
 void fp_arm(struct faultproxy *p, const char *needle, enum fp_mode mode);
 
 /* Whether the armed trigger has fired since fp_arm. */

@@ -1,0 +1,587 @@
+/*
+ * Faults: Google's backends failing under an API instance, made to fail
+ * here by a fault proxy (faultproxy.c) between the instance's workers and
+ * one emulator: Firestore refusing connections or partitioned away for
+ * 10 s under load, Storage partitioned during uploads, Identity Toolkit
+ * down during member changes, and single calls whose answers are lost.
+ * Each test checks what clients were answered (success, or the contract's
+ * 503 UNAVAILABLE within a deadline: a request past it counts as hung), that
+ * nothing is half-written (audit.c reads the stored state straight from the
+ * emulators), and that service comes back once the backend does (recovery
+ * times are reported, never asserted). The instance runs with
+ * FLUXORI_HTTP_TIMEOUT_MS=2000 and 4 threads per worker process.
+ */
+#include "audit.h"
+#include "client.h"
+#include "faultproxy.h"
+#include "instance.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CALL_TIMEOUT_MS 2000 /* the instance's FLUXORI_HTTP_TIMEOUT_MS */
+#define THREADS 4 /* its FLUXORI_WORKER_THREADS: a group serves 2 x 4 requests at once */
+#define DEADLINE_MS 15000 /* a request still unanswered after this is hung (the client gives up) */
+#define BOUND_S 120 /* safety bound of every wait on a condition */
+#define CLIENTS 4
+
+static struct instance api;
+static struct faultproxy *proxy;
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&t, NULL);
+}
+
+/*
+ * The instance under test, its calls to one backend through the proxy:
+ * var is the emulator variable, port_var the stack's port of that emulator,
+ * scheme "" or "http://" as the variable wants it.
+ */
+static void start_api(const char *var, const char *port_var, const char *scheme, const char *more)
+{
+	char extra[512];
+
+	proxy = fp_start(atoi(test_env(port_var)));
+	snprintf(extra, sizeof(extra), "%s=%s127.0.0.1:%d\nFLUXORI_HTTP_TIMEOUT_MS=%d\nFLUXORI_WORKER_THREADS=%d\n%s",
+		 var, scheme, fp_port(proxy), CALL_TIMEOUT_MS, THREADS, more ? more : "");
+	instance_start(&api, extra);
+}
+
+static void stop_api(void)
+{
+	instance_stop(&api);
+	fp_stop(proxy);
+}
+
+/* A request to the instance under test, bounded by DEADLINE_MS. */
+static struct http_resp *api_call(const char *method, const char *path, const char *token, const char *ctype,
+				  const char *body, size_t len, const char *const *extra)
+{
+	char url[512], auth[8192], ct[128];
+	const char *h[16];
+	int n = 0;
+
+	snprintf(url, sizeof(url), "%s%s", api.base, path);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h[n++] = auth;
+	}
+	if (body) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype ? ctype : "application/json");
+		h[n++] = ct;
+	}
+	for (const char *const *p = extra; p && *p && n < 15; p++)
+		h[n++] = *p;
+	h[n] = NULL;
+	return http_url_timeout(method, url, h, body, len, DEADLINE_MS);
+}
+
+static bool is_error(const struct http_resp *r, long code, const char *status)
+{
+	const char *s = json_str(r, "error.status");
+
+	return r->status == code && s && strcmp(s, status) == 0;
+}
+
+/* ---- what every answer was ---- */
+
+struct rec {
+	long start, end; /* ms since the test began */
+	long status;
+	char gstatus[24];
+	char op[16];
+	char body[160];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct rec *r;
+	size_t n, cap;
+	long t0;
+} book = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0};
+
+static void record(const char *op, long start, const struct http_resp *r)
+{
+	struct rec x = {0};
+
+	x.start = start - book.t0;
+	x.end = now_ms() - book.t0;
+	x.status = r->status;
+	snprintf(x.gstatus, sizeof(x.gstatus), "%s", json_str(r, "error.status") ? json_str(r, "error.status") : "");
+	snprintf(x.op, sizeof(x.op), "%s", op);
+	snprintf(x.body, sizeof(x.body), "%s", r->body);
+	pthread_mutex_lock(&book.lock);
+	if (book.n == book.cap) {
+		book.cap = book.cap ? 2 * book.cap : 4096;
+		book.r = realloc(book.r, book.cap * sizeof(*book.r));
+	}
+	book.r[book.n++] = x;
+	pthread_mutex_unlock(&book.lock);
+}
+
+/* Every answer was a success or 503 UNAVAILABLE, none past the deadline; a summary of the window. */
+static void check_answers(long fault_start, long fault_end, const char *what)
+{
+	long in_window = 0, failed = 0, ok = 0, max_ms = 0, max_503 = 0;
+
+	fault_start -= book.t0;
+	fault_end -= book.t0;
+	if (getenv("FAULTS_DUMP")) {
+		FILE *f = fopen(getenv("FAULTS_DUMP"), "a");
+
+		fprintf(f, "== %s fault %ld..%ld\n", what, fault_start, fault_end);
+		for (size_t i = 0; i < book.n; i++)
+			fprintf(f, "%ld %ld %s %ld %s %.100s\n", book.r[i].start, book.r[i].end, book.r[i].op,
+				book.r[i].status, book.r[i].gstatus, book.r[i].status == 503 ? book.r[i].body : "");
+		fclose(f);
+	}
+	for (size_t i = 0; i < book.n; i++) {
+		const struct rec *x = &book.r[i];
+		long took = x->end - x->start;
+
+		cr_assert(x->status != 0, "%s: a request (%s) got no answer within %d ms: hung", what, x->op,
+			  DEADLINE_MS);
+		cr_assert((x->status >= 200 && x->status < 300) ||
+				  (x->status == 503 && !strcmp(x->gstatus, "UNAVAILABLE")),
+			  "%s: %s answered %ld %s (%ld ms into the test): only success or 503 UNAVAILABLE may be", what,
+			  x->op, x->status, x->body, x->start);
+		if (took > max_ms)
+			max_ms = took;
+		if (x->end < fault_start || x->start > fault_end)
+			continue;
+		in_window++;
+		if (x->status == 503) {
+			failed++;
+			if (took > max_503)
+				max_503 = took;
+		} else {
+			ok++;
+		}
+	}
+	cr_log_info(
+		"%s: %ld requests overlapped the fault: %ld succeeded, %ld answered 503 (slowest 503 after %ld ms); "
+		"slowest answer of the test %ld ms; %zu requests in all",
+		what, in_window, ok, failed, max_503, max_ms, book.n);
+	cr_assert_gt(failed, 0, "%s: the fault was felt (some request answered 503)", what);
+}
+
+/* ---- merchants and their load ---- */
+
+struct tenant {
+	struct test_user owner;
+	char org[64];
+	char product[64];
+};
+
+/* An organization and a product with 1000 on hand, made through the harness's stack (its Firestore is whole). */
+static void make_tenant(struct tenant *t)
+{
+	char body[300], path[200];
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(&t->owner, "faults"), 0);
+	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Fault Lines CC\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	r = http_json("POST", "/v1/products", t->owner.id_token,
+		      "{\"sku\":\"F-1\",\"name\":\"Rooibos\",\"priceCents\":4500,\"status\":\"active\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(t->product, sizeof(t->product), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", t->product);
+	snprintf(body, sizeof(body), "{\"delta\":1000,\"reason\":\"received\"}");
+	r = http_json("POST", path, t->owner.id_token, body);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+struct client {
+	int i;
+	struct tenant t;
+	atomic_int landed; /* operations that finally succeeded */
+	int orders, adjusts; /* of those */
+	char last_order[64];
+	atomic_int unexpected;
+};
+
+static atomic_bool stop_load;
+
+/*
+ * One operation with its Idempotency-Key, sent again with the same key after
+ * each 503 (and each request past the deadline) until it lands, as the
+ * contract tells clients to. Returns the final answer's status.
+ */
+static long land(struct client *c, const char *op, const char *path, const char *body, const char *key)
+{
+	char header[160];
+	const char *h[] = {header, NULL};
+
+	snprintf(header, sizeof(header), "Idempotency-Key: %s", key);
+	for (long until = now_ms() + BOUND_S * 1000L;;) {
+		long start = now_ms(), status;
+		struct http_resp *r = api_call("POST", path, c->t.owner.id_token, NULL, body, strlen(body), h);
+
+		record(op, start, r);
+		status = r->status;
+		if (status >= 200 && status < 300) {
+			if (strcmp(op, "order") == 0)
+				snprintf(c->last_order, sizeof(c->last_order), "%s", json_str(r, "id"));
+			http_resp_free(r);
+			return status;
+		}
+		http_resp_free(r);
+		if ((status != 503 && status != 0) || now_ms() > until) {
+			atomic_fetch_add(&c->unexpected, 1);
+			return status;
+		}
+		nap_ms(200); /* sooner than Retry-After: more requests meet the fault */
+	}
+}
+
+static void *load(void *arg)
+{
+	struct client *c = arg;
+	char body[1024], key[128], path[200];
+
+	for (int k = 0; !atomic_load(&stop_load); k++) {
+		if (k % 3 == 2) {
+			snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", c->t.product);
+			snprintf(key, sizeof(key), "adjust-%d-%d", c->i, k);
+			if (land(c, "stock:adjust", path, "{\"delta\":1,\"reason\":\"returned\"}", key) / 100 == 2)
+				c->adjusts++;
+		} else {
+			snprintf(body, sizeof(body),
+				 "{\"customer\":{\"name\":\"Sipho\"},\"shippingAddress\":{\"line1\":\"3 Main Rd\","
+				 "\"city\":\"Durban\",\"province\":\"KwaZulu-Natal\",\"postalCode\":\"4001\"},"
+				 "\"items\":[{\"productId\":\"%s\",\"quantity\":1}]}",
+				 c->t.product);
+			snprintf(key, sizeof(key), "order-%d-%d", c->i, k);
+			if (land(c, "order", "/v1/orders", body, key) / 100 == 2)
+				c->orders++;
+		}
+		atomic_fetch_add(&c->landed, 1);
+	}
+	return NULL;
+}
+
+/* Waits until every client has landed at least n operations more than in base. */
+static void wait_landed(struct client *cs, const int *base, int n, const char *why)
+{
+	long until = now_ms() + BOUND_S * 1000L;
+
+	for (;;) {
+		int behind = 0;
+
+		for (int i = 0; i < CLIENTS; i++)
+			behind += atomic_load(&cs[i].landed) < base[i] + n;
+		if (!behind)
+			return;
+		cr_assert_lt(now_ms(), until, "%s: %d clients landed fewer than %d operations within %d s", why, behind,
+			     n, BOUND_S);
+		nap_ms(50);
+	}
+}
+
+/* The instance's fluxori_requests_in_flight of group (from its own /metrics listener). */
+static long in_flight(const char *group)
+{
+	char url[128], series[128];
+	struct http_resp *r;
+	const char *p;
+	long n = -1;
+
+	snprintf(url, sizeof(url), "http://%s/metrics", api.metrics);
+	snprintf(series, sizeof(series), "fluxori_requests_in_flight{group=\"%s\"} ", group);
+	r = http_url("GET", url, NULL, NULL, 0);
+	cr_assert_eq(r->status, 200, "metrics of the instance: %s", r->body);
+	p = strstr(r->body, series);
+	if (p)
+		n = strtol(p + strlen(series), NULL, 10);
+	http_resp_free(r);
+	return n;
+}
+
+/* Waits (bounded) until no request of group is being served: no worker thread is stuck in one. */
+static void wait_idle(const char *group)
+{
+	long until = now_ms() + BOUND_S * 1000L;
+
+	while (in_flight(group) != 0) {
+		cr_assert_lt(now_ms(), until, "a %s worker thread is still inside a request %d s after the load ended",
+			     group, BOUND_S);
+		nap_ms(100);
+	}
+}
+
+struct reader {
+	char path[256];
+	const char *token;
+	struct http_resp *answer;
+};
+
+static void *read_once(void *arg)
+{
+	struct reader *x = arg;
+
+	x->answer = api_call("GET", x->path, x->token, NULL, NULL, 0, NULL);
+	return NULL;
+}
+
+/*
+ * Every worker thread of the orders group serves again: with Firestore slow
+ * (each call well inside the call timeout), three times as many reads as the
+ * group has threads keep every thread busy at once, which the instance's
+ * in-flight gauge must show; then every read succeeds.
+ */
+static void check_full_concurrency(const struct client *c)
+{
+	enum { CAPACITY = 2 * THREADS, READERS = 3 * CAPACITY };
+	struct reader x[READERS];
+	pthread_t th[READERS];
+	long until, most = 0, seen;
+
+	cr_assert_eq(fp_set(proxy, FP_SLOW, CALL_TIMEOUT_MS / 5), 0);
+	for (int i = 0; i < READERS; i++) {
+		snprintf(x[i].path, sizeof(x[i].path), "/v1/orders/%s", c->last_order);
+		x[i].token = c->t.owner.id_token;
+		pthread_create(&th[i], NULL, read_once, &x[i]);
+	}
+	until = now_ms() + BOUND_S * 1000L;
+	while ((seen = in_flight("orders")) < CAPACITY) {
+		if (seen > most)
+			most = seen;
+		cr_assert_lt(now_ms(), until,
+			     "the orders group never served %d requests at once after the fault (at most %ld)",
+			     CAPACITY, most);
+		nap_ms(20);
+	}
+	for (int i = 0; i < READERS; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(x[i].answer->status, 200, "read %d: %ld %s", i, x[i].answer->status, x[i].answer->body);
+		http_resp_free(x[i].answer);
+	}
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+}
+
+/* ---- Firestore ---- */
+
+static void start_firestore_api(void)
+{
+	start_api("FIRESTORE_EMULATOR_HOST", "FLUXORI_FIRESTORE_PORT", "", NULL);
+}
+
+TestSuite(firestore, .init = start_firestore_api, .fini = stop_api, .timeout = 400);
+
+/*
+ * Firestore fails for 10 s (mode) under load: four merchants creating
+ * orders and adjusting stock, each operation retried with its key until it
+ * lands. Answers, readiness, recovery, worker threads and the stored state
+ * are checked as the file's comment says.
+ */
+static void firestore_outage(enum fp_mode mode, const char *what)
+{
+	struct client *cs = calloc(CLIENTS, sizeof(*cs));
+	pthread_t th[CLIENTS];
+	int base[CLIENTS];
+	long fault_start, fault_end, back, ready_down = 0;
+	char url[256];
+
+	book.t0 = now_ms();
+	for (int i = 0; i < CLIENTS; i++) {
+		cs[i].i = i;
+		make_tenant(&cs[i].t);
+	}
+	for (int i = 0; i < CLIENTS; i++) {
+		base[i] = 0;
+		pthread_create(&th[i], NULL, load, &cs[i]);
+	}
+	wait_landed(cs, base, 3, "before the fault");
+
+	/* The fault, for 10 s: its length is the scenario, nothing waits on it. */
+	cr_assert_eq(fp_set(proxy, mode, 0), 0);
+	fault_start = now_ms();
+	snprintf(url, sizeof(url), "%s/health/ready", api.base);
+	while (now_ms() - fault_start < 10000) {
+		struct http_resp *r = http_url_timeout("GET", url, NULL, NULL, 0, DEADLINE_MS);
+
+		if (is_error(r, 503, "UNAVAILABLE") && json_str(r, "error.details.0.field") &&
+		    strcmp(json_str(r, "error.details.0.field"), "firestore") == 0 && !ready_down)
+			ready_down = now_ms() - fault_start;
+		cr_assert(r->status == 200 || r->status == 503, "/health/ready: %ld %s", r->status, r->body);
+		http_resp_free(r);
+		nap_ms(250);
+	}
+	cr_assert_gt(ready_down, 0, "/health/ready said Firestore is down during the fault");
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+	fault_end = now_ms();
+
+	/* Back: the first success after Firestore returned, polled with a generous bound. */
+	for (;;) {
+		struct http_resp *r =
+			api_call("GET", "/v1/orders?pageSize=1", cs[0].t.owner.id_token, NULL, NULL, 0, NULL);
+		long s = r->status;
+
+		http_resp_free(r);
+		if (s == 200)
+			break;
+		cr_assert_lt(now_ms() - fault_end, BOUND_S * 1000L, "no success within %d s of Firestore's return",
+			     BOUND_S);
+		nap_ms(20);
+	}
+	back = now_ms() - fault_end;
+	for (;;) {
+		long s = test_status(url);
+
+		if (s == 200)
+			break;
+		cr_assert_lt(now_ms() - fault_end, BOUND_S * 1000L, "not ready within %d s of Firestore's return",
+			     BOUND_S);
+		nap_ms(20);
+	}
+	cr_log_info("%s: /health/ready said Firestore is down %ld ms into the fault; first success %ld ms after "
+		    "Firestore returned, ready again after %ld ms",
+		    what, ready_down, back, now_ms() - fault_end);
+	for (int i = 0; i < CLIENTS; i++)
+		base[i] = atomic_load(&cs[i].landed);
+	wait_landed(cs, base, 3, "after the fault");
+	atomic_store(&stop_load, true);
+	for (int i = 0; i < CLIENTS; i++)
+		pthread_join(th[i], NULL);
+
+	check_answers(fault_start, fault_end, what);
+	for (int i = 0; i < CLIENTS; i++)
+		cr_assert_eq(atomic_load(&cs[i].unexpected), 0, "client %d had an operation that never landed", i);
+
+	/* No worker thread is stuck, and the orders group serves its full concurrency again. */
+	wait_idle("orders");
+	wait_idle("products");
+	check_full_concurrency(&cs[0]);
+
+	/* Nothing half-written: what each merchant was answered is exactly what Firestore holds. */
+	for (int i = 0; i < CLIENTS; i++) {
+		struct audit a;
+
+		audit_org(cs[i].t.org, &a);
+		cr_assert_eq(a.orders, cs[i].orders, "merchant %d: %d orders stored, %d answered 201", i, a.orders,
+			     cs[i].orders);
+		cr_assert_eq(a.order_keys, cs[i].orders, "merchant %d: one idempotency record per order", i);
+		cr_assert_eq(a.adjust_keys, cs[i].adjusts, "merchant %d: one idempotency record per adjustment", i);
+		cr_assert_eq(a.on_hand, 1000 + cs[i].adjusts, "merchant %d: on hand %lld after %d adjustments of +1", i,
+			     a.on_hand, cs[i].adjusts);
+		cr_assert_eq(a.reserved, cs[i].orders, "merchant %d: one unit reserved per order", i);
+	}
+	free(cs);
+}
+
+Test(firestore, refusing_connections_for_10s_under_load_answers_503_and_writes_nothing_half)
+{
+	firestore_outage(FP_DROP, "Firestore refusing connections");
+}
+
+Test(firestore, partitioned_for_10s_under_load_answers_503_and_writes_nothing_half)
+{
+	firestore_outage(FP_STALL, "Firestore partitioned");
+}
+
+struct one_call {
+	const struct tenant *t;
+	const char *key;
+	struct http_resp *answer;
+};
+
+static void order_body(char *out, size_t len, const char *product)
+{
+	snprintf(out, len,
+		 "{\"customer\":{\"name\":\"Sipho\"},\"shippingAddress\":{\"line1\":\"3 Main Rd\",\"city\":\"Durban\","
+		 "\"province\":\"KwaZulu-Natal\",\"postalCode\":\"4001\"},\"items\":[{\"productId\":\"%s\","
+		 "\"quantity\":1}]}",
+		 product);
+}
+
+static struct http_resp *order_with_key(const struct tenant *t, const char *key)
+{
+	char body[1024], header[160];
+	const char *h[] = {header, NULL};
+
+	order_body(body, sizeof(body), t->product);
+	snprintf(header, sizeof(header), "Idempotency-Key: %s", key);
+	return api_call("POST", "/v1/orders", t->owner.id_token, NULL, body, strlen(body), h);
+}
+
+static void *order_in_background(void *arg)
+{
+	struct one_call *c = arg;
+
+	c->answer = order_with_key(c->t, c->key);
+	return NULL;
+}
+
+static void wait_fired(const char *what)
+{
+	long until = now_ms() + BOUND_S * 1000L;
+
+	while (!fp_fired(proxy)) {
+		cr_assert_lt(now_ms(), until, "%s never happened", what);
+		nap_ms(5);
+	}
+}
+
+/*
+ * Firestore goes away between a transaction's read and its end: the read
+ * reached Firestore (which now holds that transaction's locks on the
+ * counter and the product), its answer and then its rollback did not. Left
+ * alone, Firestore releases such locks only after 60 s idle, and every
+ * order of the organization waits on them until then. Once Firestore
+ * answers again, the next order of the organization lands at once.
+ */
+Test(firestore, a_transaction_cut_off_by_a_fault_does_not_hold_its_locks_once_firestore_is_back)
+{
+	struct tenant t;
+	struct one_call cut = {&t, "cut-1", NULL};
+	struct http_resp *r;
+	pthread_t th;
+	struct audit a;
+
+	make_tenant(&t);
+	r = order_with_key(&t, "cut-0");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+
+	fp_arm(proxy, ":batchGet", FP_LOSE_ANSWERS);
+	pthread_create(&th, NULL, order_in_background, &cut);
+	wait_fired("the transaction's read");
+	fp_arm(proxy, ":rollback", FP_DROP);
+	pthread_join(th, NULL);
+	cr_assert(is_error(cut.answer, 503, "UNAVAILABLE"), "the cut-off order answers 503: %ld %s", cut.answer->status,
+		  cut.answer->body);
+	http_resp_free(cut.answer);
+	cr_assert(fp_fired(proxy), "its rollback was sent and did not arrive");
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+
+	r = order_with_key(&t, "cut-2");
+	cr_assert_eq(r->status, 201, "the first order after Firestore's return lands: %ld %s", r->status, r->body);
+	cr_assert_str_eq(json_str(r, "number"), "FX-000002", "the cut-off order made nothing");
+	http_resp_free(r);
+	audit_org(t.org, &a);
+	cr_assert_eq(a.orders, 2);
+	cr_assert_eq(a.order_keys, 2);
+}
