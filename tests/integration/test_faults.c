@@ -833,3 +833,256 @@ Test(storage, an_upload_whose_answer_is_lost_leaves_no_bytes_without_a_record)
 	json_object_put(objects);
 	cr_assert_eq(audit_files(&t, ids, contents, 0), 1, "one pending record names them");
 }
+
+/* ---- Identity Toolkit (Firebase Auth) ---- */
+
+static void start_identity_api(void)
+{
+	start_api("FIREBASE_AUTH_EMULATOR_HOST", "FLUXORI_AUTH_PORT", "", NULL);
+}
+
+TestSuite(identity, .init = start_identity_api, .fini = stop_api, .timeout = 400);
+
+/* The Auth emulator's record of uid or email (straight, not through the proxy); NULL when none. */
+static json_object *auth_record(const char *key, const char *value)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	char url[512], body[512];
+	struct http_resp *r;
+	json_object *users, *out = NULL;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/demo-fluxori/accounts:lookup",
+		 test_env("FLUXORI_AUTH_PORT"));
+	snprintf(body, sizeof(body), "{\"%s\":[\"%s\"]}", key, value);
+	r = http_url("POST", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "Auth emulator lookup: %s", r->body);
+	if (json_object_object_get_ex(r->json, "users", &users) && json_object_array_length(users) > 0)
+		out = json_object_get(json_object_array_get_idx(users, 0));
+	http_resp_free(r);
+	return out;
+}
+
+/* The role in uid's custom claims in Firebase Auth, "" when it has none. */
+static const char *claimed_role(const char *uid)
+{
+	static __thread char role[32];
+	json_object *u = auth_record("localId", uid), *attrs, *claims, *v;
+
+	role[0] = '\0';
+	cr_assert_not_null(u, "no Firebase account %s", uid);
+	if (json_object_object_get_ex(u, "customAttributes", &attrs) &&
+	    (claims = json_tokener_parse(json_object_get_string(attrs)))) {
+		if (json_object_object_get_ex(claims, "role", &v))
+			snprintf(role, sizeof(role), "%s", json_object_get_string(v));
+		json_object_put(claims);
+	}
+	json_object_put(u);
+	return role;
+}
+
+/* The role in users/{uid} in Firestore, "" when there is no profile. */
+static const char *profile_role(const char *uid)
+{
+	static __thread char role[32];
+	char rel[200];
+	json_object *d;
+
+	snprintf(rel, sizeof(rel), "users/%s", uid);
+	d = fs_read(rel);
+	snprintf(role, sizeof(role), "%s", d && fs_str(d, "role") ? fs_str(d, "role") : "");
+	json_object_put(d);
+	return role;
+}
+
+struct member {
+	struct test_user u;
+	const char *role;
+};
+
+/* u joins t's organization with role, through the harness's stack (its Firebase Auth is whole). */
+static void join(const struct tenant *t, struct member *m, const char *prefix, const char *role)
+{
+	char body[400];
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(&m->u, prefix), 0);
+	m->role = role;
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"%s\"}", m->u.email, role);
+	r = http_json("POST", "/v1/users", t->owner.id_token, body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&m->u), 0);
+}
+
+/* A member change through the instance; its answer recorded. */
+static struct http_resp *change(const char *method, const char *path, const char *token, const char *body)
+{
+	long start = now_ms();
+	struct http_resp *r = api_call(method, path, token, NULL, body, body ? strlen(body) : 0, NULL);
+
+	record(method, start, r);
+	return r;
+}
+
+/* The answer is 503 UNAVAILABLE; frees it. */
+static void expect_503(struct http_resp *r, const char *what)
+{
+	cr_assert(is_error(r, 503, "UNAVAILABLE"), "%s while Identity Toolkit is down: %ld %s", what, r->status,
+		  r->body);
+	http_resp_free(r);
+}
+
+/*
+ * Identity Toolkit refuses connections while an admin adds a new member, adopts
+ * an existing account, promotes one member and removes another: each answers
+ * 503 and changes nothing (claims in Firebase Auth and profiles in Firestore as
+ * before; a member the instance never checked is refused, fail closed, not let
+ * in). Sent again once Identity Toolkit is back, each succeeds, and claims and
+ * profiles agree.
+ */
+Test(identity, down_during_member_changes_answers_503_and_changes_nothing)
+{
+	struct tenant t;
+	struct member z, w;
+	struct test_user y;
+	char newcomer[128], body[400], path[200];
+	struct http_resp *r;
+	json_object *rec;
+
+	book.t0 = now_ms();
+	make_tenant(&t);
+	join(&t, &z, "promoted", "staff");
+	join(&t, &w, "removed", "viewer");
+	cr_assert_eq(test_user_signup(&y, "adopted"), 0);
+	snprintf(newcomer, sizeof(newcomer), "newcomer-%s@example.co.za", test_unique());
+
+	cr_assert_eq(fp_set(proxy, FP_DROP, 0), 0);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"manager\"}", newcomer);
+	expect_503(change("POST", "/v1/users", t.owner.id_token, body), "adding a new member");
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", y.email);
+	expect_503(change("POST", "/v1/users", t.owner.id_token, body), "adopting an account");
+	snprintf(path, sizeof(path), "/v1/users/%s", z.u.uid);
+	expect_503(change("PATCH", path, t.owner.id_token, "{\"role\":\"manager\"}"), "a role change");
+	snprintf(path, sizeof(path), "/v1/users/%s", w.u.uid);
+	expect_503(change("DELETE", path, t.owner.id_token, NULL), "a removal");
+	expect_503(change("GET", "/v1/products", w.u.id_token, NULL), "a member's request (fail closed)");
+
+	/* Nothing changed, in Firebase Auth or in Firestore. */
+	rec = auth_record("email", newcomer);
+	cr_assert_null(rec, "no Firebase account was made for %s", newcomer);
+	cr_assert_str_eq(profile_role(y.uid), "", "the adopted account has no profile");
+	cr_assert_str_eq(claimed_role(y.uid), "", "nor claims");
+	cr_assert_str_eq(profile_role(z.u.uid), "staff");
+	cr_assert_str_eq(claimed_role(z.u.uid), "staff");
+	cr_assert_str_eq(profile_role(w.u.uid), "viewer");
+	cr_assert_str_eq(claimed_role(w.u.uid), "viewer");
+	r = http_get("/v1/products", w.u.id_token);
+	cr_assert_eq(r->status, 200, "the member who was not removed still works: %s", r->body);
+	http_resp_free(r);
+
+	/* Identity Toolkit is back: each change, sent again, succeeds whole. */
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"manager\"}", newcomer);
+	r = change("POST", "/v1/users", t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "adding the new member again: %s", r->body);
+	snprintf(path, sizeof(path), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	cr_assert_str_eq(profile_role(path), "manager");
+	cr_assert_str_eq(claimed_role(path), "manager");
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", y.email);
+	r = change("POST", "/v1/users", t.owner.id_token, body);
+	cr_assert_eq(r->status, 201, "adopting the account again: %s", r->body);
+	http_resp_free(r);
+	cr_assert_str_eq(profile_role(y.uid), "staff");
+	cr_assert_str_eq(claimed_role(y.uid), "staff");
+	snprintf(path, sizeof(path), "/v1/users/%s", z.u.uid);
+	r = change("PATCH", path, t.owner.id_token, "{\"role\":\"manager\"}");
+	cr_assert_eq(r->status, 200, "the role change again: %s", r->body);
+	http_resp_free(r);
+	cr_assert_str_eq(profile_role(z.u.uid), "manager");
+	cr_assert_str_eq(claimed_role(z.u.uid), "manager");
+	snprintf(path, sizeof(path), "/v1/users/%s", w.u.uid);
+	r = change("DELETE", path, t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "the removal again: %s", r->body);
+	http_resp_free(r);
+	cr_assert_str_eq(profile_role(w.u.uid), "");
+	cr_assert_str_eq(claimed_role(w.u.uid), "");
+	check_answers(book.t0, now_ms(), "Identity Toolkit down during member changes");
+}
+
+/*
+ * Identity Toolkit goes away exactly when a new member's claims are set,
+ * after the API made their Firebase account: the add answers 503, and the
+ * admin's retry (what a 503 asks for) must add them, not find an account
+ * it cannot adopt.
+ */
+Test(identity, an_add_cut_off_after_making_the_account_succeeds_when_sent_again)
+{
+	struct tenant t;
+	char newcomer[128], body[400], uid[129];
+	struct http_resp *r;
+	json_object *rec;
+
+	make_tenant(&t);
+	snprintf(newcomer, sizeof(newcomer), "cutoff-%s@example.co.za", test_unique());
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"role\":\"staff\"}", newcomer);
+	fp_arm(proxy, "accounts:update", FP_DROP);
+	r = api_call("POST", "/v1/users", t.owner.id_token, NULL, body, strlen(body), NULL);
+	cr_assert(is_error(r, 503, "UNAVAILABLE"), "%ld %s", r->status, r->body);
+	http_resp_free(r);
+	cr_assert(fp_fired(proxy), "the fault met the claims step");
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+	rec = auth_record("email", newcomer);
+	cr_assert_not_null(rec, "the account was made before the fault (the scenario)");
+	snprintf(uid, sizeof(uid), "%s", json_object_get_string(json_object_object_get(rec, "localId")));
+	json_object_put(rec);
+	cr_assert_str_eq(profile_role(uid), "", "the cut-off add left no profile");
+	cr_assert_str_eq(claimed_role(uid), "", "nor claims");
+
+	r = api_call("POST", "/v1/users", t.owner.id_token, NULL, body, strlen(body), NULL);
+	cr_assert_eq(r->status, 201, "the admin's retry adds the member: %ld %s", r->status, r->body);
+	cr_assert_str_eq(json_str(r, "id"), uid, "with the account the first attempt made");
+	http_resp_free(r);
+	cr_assert_str_eq(profile_role(uid), "staff");
+	cr_assert_str_eq(claimed_role(uid), "staff");
+}
+
+/*
+ * A demotion whose claims change reached Firebase Auth but whose answer
+ * was lost: the admin is answered 503; the member never holds more than
+ * the old role meanwhile (authz takes the lower of claims and profile), and
+ * the change, sent again, leaves claims and profile agreeing.
+ */
+Test(identity, a_role_change_whose_answer_is_lost_converges_when_sent_again)
+{
+	struct tenant t;
+	struct member z;
+	char path[200];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	join(&t, &z, "demoted", "manager");
+	snprintf(path, sizeof(path), "/v1/users/%s", z.u.uid);
+	fp_arm(proxy, "accounts:update", FP_LOSE_ANSWERS);
+	r = api_call("PATCH", path, t.owner.id_token, NULL, "{\"role\":\"viewer\"}", 17, NULL);
+	cr_assert(is_error(r, 503, "UNAVAILABLE"), "%ld %s", r->status, r->body);
+	http_resp_free(r);
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+	cr_log_info("a demotion whose answer was lost: claims say %s, the profile says %s", claimed_role(z.u.uid),
+		    profile_role(z.u.uid));
+	/* With a fresh token (the new claims), never more than manager: a manager's action at most. */
+	cr_assert_eq(test_user_refresh(&z.u), 0);
+	r = http_json("POST", "/v1/products", z.u.id_token, "{\"sku\":\"Z-1\",\"name\":\"Z\",\"priceCents\":1}");
+	cr_assert(r->status == 201 || r->status == 403, "%ld %s", r->status, r->body);
+	http_resp_free(r);
+	r = http_json("POST", "/v1/users", z.u.id_token, "{\"email\":\"x@example.co.za\",\"role\":\"viewer\"}");
+	cr_assert_eq(r->status, 403, "no admin's action: %s", r->body);
+	http_resp_free(r);
+
+	r = api_call("PATCH", path, t.owner.id_token, NULL, "{\"role\":\"viewer\"}", 17, NULL);
+	cr_assert_eq(r->status, 200, "sent again: %s", r->body);
+	http_resp_free(r);
+	cr_assert_str_eq(claimed_role(z.u.uid), "viewer");
+	cr_assert_str_eq(profile_role(z.u.uid), "viewer");
+}
