@@ -586,6 +586,102 @@ Test(firestore, a_transaction_cut_off_by_a_fault_does_not_hold_its_locks_once_fi
 	cr_assert_eq(a.order_keys, 2);
 }
 
+/* The instance's sum of the samples of a series prefix (e.g. a metric with some of its labels). */
+static double metric_sum(const char *prefix)
+{
+	char url[128];
+	struct http_resp *r;
+	double sum = 0;
+
+	snprintf(url, sizeof(url), "http://%s/metrics", api.metrics);
+	r = http_url("GET", url, NULL, NULL, 0);
+	cr_assert_eq(r->status, 200, "metrics of the instance: %s", r->body);
+	for (const char *p = r->body; p && *p;) {
+		const char *sp = strchr(p, ' '), *nl = strchr(p, '\n');
+
+		if (strncmp(p, prefix, strlen(prefix)) == 0 && sp && (!nl || sp < nl))
+			sum += strtod(sp + 1, NULL);
+		p = nl ? nl + 1 : NULL;
+	}
+	http_resp_free(r);
+	return sum;
+}
+
+struct adjuster {
+	const struct tenant *t;
+	pthread_barrier_t *go;
+	struct http_resp *answer;
+	long took;
+};
+
+static void *adjust_once(void *arg)
+{
+	struct adjuster *a = arg;
+	char path[200];
+	const char *body = "{\"delta\":1,\"reason\":\"received\"}";
+	long start;
+
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", a->t->product);
+	pthread_barrier_wait(a->go);
+	start = now_ms();
+	a->answer = api_call("POST", path, a->t->owner.id_token, NULL, body, strlen(body), NULL);
+	a->took = now_ms() - start;
+	return NULL;
+}
+
+/*
+ * A busy merchant while Firestore is partitioned: eight stock adjustments
+ * of one product at once. They queue on the product's lock; once the first
+ * has found Firestore away (after the call timeout), the ones queued behind
+ * it answer 503 at once rather than each waiting out the same timeouts in
+ * turn (eight times the timeout for the last, with nginx's 60 s and the
+ * worker threads held all along). Counted as work, not time: Firestore is
+ * asked by the first in the queue, not by all eight.
+ */
+Test(firestore, a_busy_merchants_queue_behind_a_failed_call_answers_503_without_asking_again)
+{
+	enum { ADJUSTERS = 8 };
+	const char *calls = "fluxori_backend_calls_total{group=\"products\",service=\"firestore\"";
+	struct tenant t;
+	struct adjuster a[ADJUSTERS];
+	pthread_barrier_t go;
+	pthread_t th[ADJUSTERS];
+	char path[200];
+	double before, asked;
+	long slowest = 0;
+
+	make_tenant(&t);
+	/* Every products process has the member's profile fresh: only the adjustments ask Firestore. */
+	snprintf(path, sizeof(path), "/v1/products/%s", t.product);
+	for (int i = 0; i < 8; i++) {
+		struct http_resp *r = api_call("GET", path, t.owner.id_token, NULL, NULL, 0, NULL);
+
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		http_resp_free(r);
+	}
+	cr_assert_eq(fp_set(proxy, FP_STALL, 0), 0);
+	before = metric_sum(calls);
+	pthread_barrier_init(&go, NULL, ADJUSTERS);
+	for (int i = 0; i < ADJUSTERS; i++) {
+		a[i] = (struct adjuster){&t, &go, NULL, 0};
+		pthread_create(&th[i], NULL, adjust_once, &a[i]);
+	}
+	for (int i = 0; i < ADJUSTERS; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert(is_error(a[i].answer, 503, "UNAVAILABLE"), "adjustment %d: %ld %s", i, a[i].answer->status,
+			  a[i].answer->body);
+		http_resp_free(a[i].answer);
+		if (a[i].took > slowest)
+			slowest = a[i].took;
+	}
+	asked = metric_sum(calls) - before;
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
+	cr_log_info("eight queued adjustments while Firestore is partitioned: %.0f calls to Firestore, the slowest "
+		    "answer after %ld ms",
+		    asked, slowest);
+	cr_assert_leq(asked, 2, "Firestore was asked %.0f times for eight adjustments queued on one lock", asked);
+}
+
 /* ---- Storage ---- */
 
 static void start_storage_api(void)
