@@ -102,3 +102,62 @@ Test(keylock, a_held_key_times_out_for_another_process)
 	cr_expect_eq(fx_keylock_timed("orders:org-3", 2000), 0);
 	fx_keyunlock("orders:org-3");
 }
+
+/* What a holder's failure tells the next holder of the same key, in another process. */
+Test(keylock, a_holder_that_lost_its_backend_sends_the_queue_behind_it_away_with_503)
+{
+	struct fx_err failed, e;
+	pid_t pid;
+	int status;
+
+	fx_err_clear(&failed);
+	fx_err_set(&failed, 503, "UNAVAILABLE", "firestore unreachable");
+	fx_keylock("orders:org-a");
+	fx_keyunlock_after("orders:org-a", &failed);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fx_err_clear(&e);
+		fx_keylock("orders:org-a");
+		if (fx_keylock_outage("orders:org-a", &e) != -1 || e.code != 503 || e.retry_after != 1)
+			_exit(1);
+		fx_keyunlock("orders:org-a");
+		/* Another key, even on the same stripe, asks its backend itself. */
+		fx_err_clear(&e);
+		fx_keylock("orders:org-b");
+		if (fx_keylock_outage("orders:org-b", &e) != 0 || e.code != 0)
+			_exit(2);
+		fx_keyunlock("orders:org-b");
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the other process saw %d", WEXITSTATUS(status));
+}
+
+Test(keylock, success_or_another_failure_leaves_no_outage_behind)
+{
+	struct fx_err conflict, e;
+
+	fx_err_clear(&e);
+	fx_err_clear(&conflict);
+	fx_err_set(&conflict, 409, "ABORTED", "contention");
+	fx_keylock("stock:p1");
+	fx_keyunlock_after("stock:p1", &conflict);
+	fx_keylock("stock:p1");
+	cr_assert_eq(fx_keylock_outage("stock:p1", &e), 0, "a 409 is not an outage");
+	fx_keyunlock("stock:p1");
+
+	fx_err_set(&conflict, 503, "UNAVAILABLE", "firestore unreachable");
+	fx_keylock("stock:p1");
+	fx_keyunlock_after("stock:p1", &conflict);
+	fx_keylock("stock:p1");
+	cr_assert_eq(fx_keylock_outage("stock:p1", &e), -1);
+	fx_keyunlock("stock:p1"); /* a fail-fast leaves the mark as it was */
+	fx_keylock("stock:p1");
+	cr_assert_eq(fx_keylock_outage("stock:p1", &e), -1);
+	fx_keyunlock_after("stock:p1", NULL); /* a success clears it */
+	fx_err_clear(&e);
+	fx_keylock("stock:p1");
+	cr_assert_eq(fx_keylock_outage("stock:p1", &e), 0, "%s", e.message);
+	fx_keyunlock("stock:p1");
+}
