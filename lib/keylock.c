@@ -36,6 +36,7 @@ struct table {
 
 static struct table local, *table = &local;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static _Thread_local int64_t waited_since; /* when this thread last asked for a lock */
 
 static void init_stripes(struct table *t, int pshared)
 {
@@ -129,6 +130,7 @@ void fx_keylock(const char *key)
 {
 	pthread_mutex_t *m = stripe(key);
 
+	waited_since = now_ms();
 	taken(m, pthread_mutex_lock(m));
 }
 
@@ -142,6 +144,7 @@ int fx_keylock_timed(const char *key, long ms)
 	pthread_mutex_t *m = stripe(key);
 	struct timespec deadline;
 
+	waited_since = now_ms();
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += ms / 1000;
 	deadline.tv_nsec += ms % 1000 * 1000000;
@@ -158,7 +161,7 @@ int fx_keylock_outage(const char *key, struct fx_err *e)
 	size_t s = h % STRIPES;
 
 	pthread_once(&once, init);
-	if (table->outage[s].key != h || now_ms() - table->outage[s].at_ms >= FX_KEYLOCK_OUTAGE_MS)
+	if (table->outage[s].key != h || table->outage[s].at_ms < waited_since)
 		return 0;
 	fx_err_set(e, 503, "UNAVAILABLE", "a backend was unavailable to the request before this one: retry");
 	e->retry_after = 1;

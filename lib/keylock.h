@@ -21,18 +21,17 @@ FX_MUST_USE int fx_keylock_timed(const char *key, long ms);
 /*
  * A queue on one key must not wait out a backend's outage once per member:
  * when the work under the lock failed because a backend is unavailable
- * (503), the holder says so as it releases the lock, and for the next
- * FX_KEYLOCK_OUTAGE_MS the ones queued behind it answer 503 at once
- * instead of each calling the same dead backend in turn. The next caller
- * after that asks the backend again.
+ * (503), the holder says so as it releases the lock, and the ones that were
+ * already queued behind it then answer 503 at once instead of each calling
+ * the same dead backend in turn. A caller that comes later asks the backend
+ * itself.
  */
-#define FX_KEYLOCK_OUTAGE_MS 1000
 
 /*
- * With key's lock held: -1 with 503 UNAVAILABLE (Retry-After 1) when the
- * last holder of key released it less than FX_KEYLOCK_OUTAGE_MS ago after
- * failing for want of a backend; 0 otherwise. The caller then unlocks with
- * fx_keyunlock (the mark stays as it was).
+ * With key's lock held (taken by this thread's last fx_keylock or
+ * fx_keylock_timed): -1 with 503 UNAVAILABLE (Retry-After 1) when a holder
+ * of key failed for want of a backend while this thread waited for the
+ * lock; 0 otherwise. The caller then unlocks with fx_keyunlock.
  */
 FX_MUST_USE int fx_keylock_outage(const char *key, struct fx_err *e);
 
