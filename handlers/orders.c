@@ -359,8 +359,12 @@ static int create(struct fx_req *r, struct fx_err *e)
 		e->retry_after = 1;
 		goto out;
 	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keyunlock(lock);
+		goto out;
+	}
 	rc = fx_fs_run_transaction(create_txn, c, e);
-	fx_keyunlock(lock);
+	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -671,8 +675,12 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 		e->retry_after = 1;
 		return -1;
 	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keyunlock(lock);
+		return -1;
+	}
 	rc = fx_fs_run_transaction(lifecycle_txn, c, e);
-	fx_keyunlock(lock);
+	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
 	rc = fx_resp_doc(r, 200, &doc, hidden);

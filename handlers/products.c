@@ -699,8 +699,12 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 		goto out;
 	/* Adjustments of one product queue here instead of aborting each other in Firestore. */
 	fx_keylock(c.rel);
+	if (fx_keylock_outage(c.rel, e) < 0) {
+		fx_keyunlock(c.rel);
+		goto out;
+	}
 	rc = fx_fs_run_transaction(adjust_txn, &c, e);
-	fx_keyunlock(c.rel);
+	fx_keyunlock_after(c.rel, rc < 0 ? e : NULL);
 	if (rc < 0)
 		goto out;
 	rc = c.idem.status ? fx_resp_json(r, c.idem.status, c.idem.answer) : fx_resp_json(r, 200, c.answer);

@@ -40,6 +40,8 @@ struct fx_user_record {
 	char display_name[4 * FX_IDENTITY_DISPLAY_NAME_MAX + 1]; /* UTF-8, "" when none */
 	bool disabled;
 	bool email_verified;
+	/* a password or a linked provider (providerUserInfo): someone can sign in as this account */
+	bool can_sign_in;
 	int64_t valid_since; /* seconds (REST validSince, a string), 0 if absent */
 	char custom_claims[FX_IDENTITY_CLAIMS_MAX + 1]; /* customAttributes as stored, "" if none */
 };
