@@ -152,7 +152,7 @@ static int take_preferences(json_object *in, struct fx_value *map, struct fx_err
 			return fx_err_invalid(e, field, "must be at most 500 characters");
 		if (t != json_type_string && t != json_type_boolean && t != json_type_int && t != json_type_double)
 			return fx_err_invalid(e, field, "must be a string, number or boolean");
-		if (fx_map_set_plain(out, key, val, e) < 0)
+		if (fx_map_set_plain(out, key, val, field, e) < 0)
 			return -1;
 	}
 	return 0;

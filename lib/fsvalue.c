@@ -1122,7 +1122,8 @@ static int from_plain(struct dctx *c, json_object *j, struct fx_value *out, int 
 	case json_type_int: {
 		int64_t i;
 
-		if (!json_int64(j, &i))
+		/* json-c saturates downwards without a trace: INT64_MIN is refused with what it hides. */
+		if (!json_int64(j, &i) || i == INT64_MIN)
 			return fx_err_invalid(c->e, c->len ? c->path : "(top)", "integer out of range");
 		fx_value_int(out, i);
 		return 0;
@@ -1185,10 +1186,12 @@ static int from_plain(struct dctx *c, json_object *j, struct fx_value *out, int 
 	return fx_err_invalid(c->e, c->len ? c->path : "(top)", "unsupported JSON type");
 }
 
-int fx_value_from_plain(json_object *plain, struct fx_value *out, struct fx_err *e)
+int fx_value_from_plain(json_object *plain, const char *field, struct fx_value *out, struct fx_err *e)
 {
 	struct dctx c = {.e = e};
 
+	if (field)
+		push_name(&c, field);
 	return from_plain(&c, plain, out, 0);
 }
 
