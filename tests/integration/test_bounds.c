@@ -7,6 +7,7 @@
  * is read from its peak resident size (VmHWM), never from a clock.
  */
 #include "client.h"
+#include "json.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -156,8 +157,8 @@ static void mebibyte_of_keys(const char *method, const char *path, const char *g
 		free(body);
 	}
 	group_state(group, &after);
-	fprintf(stderr, "bounds: two 1 MiB bodies of keys to %s %s: peak memory of its workers +%lld KiB\n", method, path,
-		after.peak_kib - before.peak_kib);
+	fprintf(stderr, "bounds: two 1 MiB bodies of keys to %s %s: peak memory of its workers +%lld KiB\n", method,
+		path, after.peak_kib - before.peak_kib);
 	cr_assert_eq(after.pids[0], before.pids[0], "instance a of %s is the same process", group);
 	cr_assert_eq(after.pids[1], before.pids[1], "instance b of %s is the same process", group);
 	cr_assert_eq(after.restarts, before.restarts, "fluxorictl counts no restart of %s", group);
@@ -335,7 +336,8 @@ Test(files, a_stored_content_type_of_any_length_or_bytes_never_breaks_the_downlo
 		for (int i = 0; i < 2; i++) {
 			r = http_get(path, t.owner.id_token);
 			cr_assert_eq(r->status, 200, "stored type %zu: %ld %.300s", k, r->status, r->body);
-			cr_assert_str_eq(http_header(r, "Content-Type"), "application/octet-stream", "stored type %zu", k);
+			cr_assert_str_eq(http_header(r, "Content-Type"), "application/octet-stream", "stored type %zu",
+					 k);
 			cr_assert_null(http_header(r, "X-Injected"), "no header from the stored type: %s", r->headers);
 			cr_assert_str_eq(http_header(r, "Content-Length"), "5000");
 			cr_assert_eq(r->len, 5000);
@@ -444,5 +446,32 @@ Test(early, answers_to_bodies_read_to_their_length_arrive_whole, .timeout = 240)
 		assert_whole_error(r, 400, what);
 		http_resp_free(r);
 		free(body);
+	}
+}
+
+/*
+ * Every answer is JSON, and JSON is UTF-8 (RFC 8259, section 8.1). An
+ * unknown query parameter is named back in the 400, and a name that is not
+ * UTF-8 (%FF) was sent back as its raw bytes: an answer a strict client
+ * cannot parse. Bytes that are not UTF-8 are replaced in every error text.
+ */
+Test(utf8, an_error_naming_bytes_that_are_not_utf8_is_still_utf8, .timeout = 120)
+{
+	static const char *const paths[] = {
+		"/v1/products?%FF=1",
+		"/v1/orders?%C3%28=1",
+		"/v1/products?pageSize=%ED%A0%80",
+		"/v1/users?%F0%9F%98=1&%E2%82=2",
+	};
+	struct tenant t;
+
+	make_tenant(&t, "utf8");
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct http_resp *r = http_get(paths[i], t.owner.id_token);
+
+		cr_assert_eq(r->status, 400, "%s: %s", paths[i], r->body);
+		cr_assert(fx_utf8_valid(r->body, r->len), "%s: the answer is UTF-8: %s", paths[i], r->body);
+		cr_assert_str_eq(json_str(r, "error.status"), "INVALID_ARGUMENT", "%s", paths[i]);
+		http_resp_free(r);
 	}
 }
