@@ -9,6 +9,8 @@
 #include "client.h"
 #include "fakegcs.h"
 #include "instance.h"
+#include "json.h"
+#include "str.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -1134,10 +1136,30 @@ static bool contract_has(const char *name, size_t len)
 	return false;
 }
 
+/* How an error names a query parameter the client sent as raw (percent-encoded) up to its '=' or '&'. */
+static void query_name_as_named(const char *raw, char *out, size_t size)
+{
+	char dec[256];
+	size_t n = 0;
+
+	for (const char *p = raw; *p && *p != '=' && *p != '&' && n + 1 < sizeof(dec); p++) {
+		unsigned v;
+
+		if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1 && p[1] && p[2]) {
+			dec[n++] = (char)v;
+			p += 2;
+		} else {
+			dec[n++] = *p == '+' ? ' ' : *p;
+		}
+	}
+	dec[n] = '\0';
+	fx_str_text(out, size, "%s", dec); /* the server's text: bytes that are not UTF-8 become '?' */
+}
+
 /* Whether the request itself holds name: a key of its JSON body or a query parameter it sent. */
 static bool sent_by_client(const struct req *q, const char *name, size_t len)
 {
-	char key[80];
+	char key[80], named[256];
 	const char *t;
 
 	if (len + 3 > sizeof(key))
@@ -1149,6 +1171,9 @@ static bool sent_by_client(const struct req *q, const char *name, size_t len)
 	while (t) {
 		t++;
 		if (strncmp(t, name, len) == 0 && (t[len] == '=' || t[len] == '&' || t[len] == '\0'))
+			return true;
+		query_name_as_named(t, named, sizeof(named));
+		if (strlen(named) == len && strncmp(named, name, len) == 0)
 			return true;
 		t = strchr(t, '&');
 	}
@@ -1203,7 +1228,7 @@ __attribute__((format(printf, 4, 5))) static void problem(char *kind, size_t kin
 static bool check_answer(const struct req *q, const struct resp *r, char *kind, size_t kind_len, char *why,
 			 size_t why_len)
 {
-	char rid[200], ra[64];
+	char rid[200], ra[64], ct[128];
 	json_object *err = jget(r->json, "error");
 	const char *st = jstr(err, "status"), *brid = jstr(err, "requestId");
 	json_object *code = jget(err, "code");
@@ -1219,6 +1244,9 @@ static bool check_answer(const struct req *q, const struct resp *r, char *kind, 
 			problem(kind, kind_len, &w,
 				"5xx: answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's)",
 				r->status);
+		if (resp_header(r, "Content-Type", ct, sizeof(ct)) && strncmp(ct, "application/json", 16) == 0 &&
+		    !fx_utf8_valid(r->body, r->len))
+			problem(kind, kind_len, &w, "answer not UTF-8: a JSON answer holds bytes that are not UTF-8");
 		if (r->status >= 400 &&
 		    (!err || !code || !json_object_is_type(code, json_type_int) || !st || !jstr(err, "message")))
 			problem(kind, kind_len, &w, "error body not the contract's JSON: the body is not a JSON error");
@@ -2319,7 +2347,7 @@ static bool stage_paths(struct ctx *c)
 			ex = strchr(q.target, '?');
 			if (ex)
 				*ex = '\0';
-			/* forms holds this file's literal formats (-Wformat=2 cannot see that). */
+				/* forms holds this file's literal formats (-Wformat=2 cannot see that). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 			sb_printf(&t, forms[j], q.target);
