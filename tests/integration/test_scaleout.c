@@ -695,3 +695,108 @@ Test(held, the_same_job_triggered_on_both_at_once_runs_once)
 	http_resp_free(r[0]);
 	http_resp_free(r[1]);
 }
+
+/*
+ * The same Idempotency-Key and body of a stock adjustment, sent to both
+ * instances at once; both have read the product and the key (not there yet)
+ * and are held at their commit, so each would add the delta if the key's read
+ * did not count in the transaction.
+ */
+Test(held, one_idempotency_key_of_a_stock_adjustment_sent_to_both_at_once_adjusts_once)
+{
+	struct tenant t;
+	struct held_pair hp = {0};
+	struct http_resp **r = hp.answer;
+	char product[64], path[200], rel[256];
+	const char *body = "{\"delta\":5,\"reason\":\"received\"}";
+	const char *h[] = {"Idempotency-Key: twin-adjust-1", NULL};
+	struct audit a;
+	json_object *doc;
+
+	make_tenant(&t);
+	stocked_product(&t, "IDEM-ADJ", 50, product);
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", product);
+	hp = (struct held_pair){.method = "POST", .path = path, .token = t.owner.id_token, .body = body, .extra = h};
+	held_send_both(&hp, ":commit");
+	held_settle(&hp);
+	cr_assert(hp.held[0] && hp.held[1], "both instances got as far as their commit");
+	held_finish(&hp);
+	for (int i = 0; i < 2; i++) {
+		for (int attempt = 0; attempt < 10 && is_error(r[i], 409, "ABORTED"); attempt++) {
+			nap_ms(retry_after_ms(r[i]));
+			http_resp_free(r[i]);
+			r[i] = call(held_in[i].base, "POST", path, t.owner.id_token, body, h);
+		}
+		cr_assert_eq(r[i]->status, 200, "instance %d: %ld %s", i, r[i]->status, r[i]->body);
+	}
+	cr_assert_str_eq(json_str(r[0], "id"), json_str(r[1], "id"), "both instances answer the same movement");
+
+	/* The same key with another body is refused on every stack, nothing made. */
+	for (int i = 0; i < 3; i++) {
+		struct http_resp *x = call(i < 2 ? held_in[i].base : test_url(), "POST", path, t.owner.id_token,
+					   "{\"delta\":6,\"reason\":\"received\"}", h);
+
+		cr_assert(is_error(x, 409, "ALREADY_EXISTS"), "stack %d: %ld %s", i, x->status, x->body);
+		http_resp_free(x);
+	}
+	/* Firestore: the first 50 and one +5, one movement for it, one key record. */
+	audit_org(t.org, &a);
+	cr_assert_eq(a.on_hand, 55, "on hand %lld: the +5 counts once", a.on_hand);
+	cr_assert_eq(a.movements, 2, "two movements (the first 50, then +5), found %d", a.movements);
+	cr_assert_eq(a.adjust_keys, 1);
+	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t.org, product);
+	doc = fs_read(rel);
+	cr_assert_eq(fs_int(doc, "stock.available"), 55);
+	json_object_put(doc);
+	http_resp_free(r[0]);
+	http_resp_free(r[1]);
+}
+
+/*
+ * The same new SKU created on both instances at once, both held at their
+ * commit: whichever commits first owns the SKU, the other is refused, every
+ * time (the unheld race above depends on how the requests interleave).
+ */
+Test(held, the_same_sku_created_on_both_at_once_is_made_once)
+{
+	struct tenant t;
+	struct held_pair hp = {0};
+	struct http_resp **r = hp.answer;
+	const char *body = "{\"sku\":\"twin-held\",\"name\":\"Held twin\",\"priceCents\":100}";
+	json_object *products, *index;
+	char rel[256];
+	int created, with_sku = 0;
+
+	make_tenant(&t);
+	hp = (struct held_pair){.method = "POST", .path = "/v1/products", .token = t.owner.id_token, .body = body};
+	held_send_both(&hp, ":commit");
+	held_settle(&hp);
+	cr_assert(hp.held[0] && hp.held[1], "both instances got as far as their commit");
+	held_finish(&hp);
+	created = r[0]->status == 201 ? 0 : 1;
+	cr_assert_eq(r[created]->status, 201, "one instance creates it: %ld %s / %ld %s", r[0]->status, r[0]->body,
+		     r[1]->status, r[1]->body);
+	cr_assert(is_error(r[1 - created], 409, "ALREADY_EXISTS"), "the other is refused: %ld %s",
+		  r[1 - created]->status, r[1 - created]->body);
+
+	/* Firestore: one product with the SKU, the one answered 201, and one SKU index document naming it. */
+	snprintf(rel, sizeof(rel), "organizations/%s/products", t.org);
+	products = fs_list(rel);
+	for (size_t i = 0; i < json_object_array_length(products); i++) {
+		json_object *p = json_object_array_get_idx(products, i);
+
+		with_sku++;
+		cr_assert_str_eq(json_object_get_string(json_object_object_get(p, "id")), json_str(r[created], "id"));
+	}
+	cr_assert_eq(with_sku, 1, "one product in Firestore, found %d", with_sku);
+	json_object_put(products);
+	snprintf(rel, sizeof(rel), "organizations/%s/skus", t.org);
+	index = fs_list(rel);
+	cr_assert_eq(json_object_array_length(index), 1, "one SKU index document, found %zu",
+		     json_object_array_length(index));
+	cr_assert_str_eq(fs_str(json_object_array_get_idx(index, 0), "productId"), json_str(r[created], "id"),
+			 "the SKU index names the product that was created");
+	json_object_put(index);
+	http_resp_free(r[0]);
+	http_resp_free(r[1]);
+}
