@@ -392,12 +392,12 @@ static void start_firestore_api(void)
 TestSuite(firestore, .init = start_firestore_api, .fini = stop_api, .timeout = 400);
 
 /*
- * Firestore fails for 10 s (mode) under load: four merchants creating
+ * Firestore fails for 10 s (mode, and slow_ms for FP_SLOW) under load: four merchants creating
  * orders and adjusting stock, each operation retried with its key until it
  * lands. Answers, readiness, recovery, worker threads and the stored state
  * are checked as the file's comment says.
  */
-static void firestore_outage(enum fp_mode mode, const char *what)
+static void firestore_outage(enum fp_mode mode, int slow_ms, const char *what)
 {
 	struct client *cs = calloc(CLIENTS, sizeof(*cs));
 	pthread_t th[CLIENTS];
@@ -417,7 +417,7 @@ static void firestore_outage(enum fp_mode mode, const char *what)
 	wait_landed(cs, base, 3, "before the fault");
 
 	/* The fault, for 10 s: its length is the scenario, nothing waits on it. */
-	cr_assert_eq(fp_set(proxy, mode, 0), 0);
+	cr_assert_eq(fp_set(proxy, mode, slow_ms), 0);
 	fault_start = now_ms();
 	snprintf(url, sizeof(url), "%s/health/ready", api.base);
 	while (now_ms() - fault_start < 10000) {
@@ -494,12 +494,23 @@ static void firestore_outage(enum fp_mode mode, const char *what)
 
 Test(firestore, refusing_connections_for_10s_under_load_answers_503_and_writes_nothing_half)
 {
-	firestore_outage(FP_DROP, "Firestore refusing connections");
+	firestore_outage(FP_DROP, 0, "Firestore refusing connections");
 }
 
 Test(firestore, partitioned_for_10s_under_load_answers_503_and_writes_nothing_half)
 {
-	firestore_outage(FP_STALL, "Firestore partitioned");
+	firestore_outage(FP_STALL, 0, "Firestore partitioned");
+}
+
+Test(firestore, resetting_connections_for_10s_under_load_answers_503_and_writes_nothing_half)
+{
+	firestore_outage(FP_RESET, 0, "Firestore resetting connections");
+}
+
+/* Every chunk held longer than the call timeout: Firestore answers, but too late for any call. */
+Test(firestore, too_slow_for_10s_under_load_answers_503_and_writes_nothing_half)
+{
+	firestore_outage(FP_SLOW, CALL_TIMEOUT_MS + CALL_TIMEOUT_MS / 2, "Firestore slower than the call timeout");
 }
 
 struct one_call {
@@ -792,10 +803,11 @@ static int audit_files(const struct tenant *t, char (*ids)[32], char (*contents)
 		cr_assert_not_null(object, "file %s records no object", id);
 		if (answered) {
 			cr_assert_str_eq(status, "ready", "file %s was answered 201 but is %s", id, status);
-			cr_assert(json_object_object_get_ex(objects, object, &size), "file %s is ready without its object",
-				  id);
-			cr_assert_eq(json_object_get_int64(size), fs_int(d, "size"), "file %s: object of %lld bytes, %lld recorded",
-				     id, (long long)json_object_get_int64(size), fs_int(d, "size"));
+			cr_assert(json_object_object_get_ex(objects, object, &size),
+				  "file %s is ready without its object", id);
+			cr_assert_eq(json_object_get_int64(size), fs_int(d, "size"),
+				     "file %s: object of %lld bytes, %lld recorded", id,
+				     (long long)json_object_get_int64(size), fs_int(d, "size"));
 			ready++;
 		} else {
 			cr_assert_str_eq(status, "pending", "file %s was never answered 201 but is %s", id, status);
@@ -867,7 +879,8 @@ Test(storage, partitioned_during_uploads_answers_503_and_leaves_no_bytes_without
 				behind += atomic_load(&us[i].landed) < base[i] + 1;
 			if (!behind)
 				break;
-			cr_assert_lt(now_ms() - fault_end, BOUND_S * 1000L, "uploads work again after Storage returned");
+			cr_assert_lt(now_ms() - fault_end, BOUND_S * 1000L,
+				     "uploads work again after Storage returned");
 			nap_ms(20);
 		}
 		back = now_ms() - fault_end;
