@@ -4,7 +4,6 @@
 #include "mem.h"
 #include "str.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -614,36 +613,6 @@ static bool utf8_ok(const char *p, size_t n)
 	return true;
 }
 
-/* A JSON integer as int64: false when json-c had to saturate it upwards. */
-static bool json_int64(json_object *j, int64_t *out)
-{
-	int64_t v = json_object_get_int64(j);
-
-	if (v == INT64_MAX && json_object_get_uint64(j) != (uint64_t)INT64_MAX)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* A decimal string (optional '-', digits) within int64. */
-static bool parse_int64_text(const char *s, size_t n, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (n == 0 || n > 20 || !((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && n > 1)))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno == ERANGE || end != s + n)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool json_number(json_object *j, double *out)
 {
 	if (json_object_is_type(j, json_type_double)) {
@@ -653,7 +622,7 @@ static bool json_number(json_object *j, double *out)
 	if (json_object_is_type(j, json_type_int)) {
 		int64_t i;
 
-		if (json_int64(j, &i)) {
+		if (fx_json_get_int64(j, INT64_MIN, INT64_MAX, &i)) {
 			*out = (double)i;
 			return true;
 		}
@@ -830,12 +799,8 @@ static int decode_value(struct dctx *c, json_object *j, struct fx_value *out, in
 	if (strcmp(key, "integerValue") == 0) {
 		int64_t i;
 
-		if (json_object_is_type(val, json_type_string)) {
-			if (!parse_int64_text(json_object_get_string(val), (size_t)json_object_get_string_len(val), &i))
-				return bad(c, "integerValue is not an int64");
-		} else if (!json_object_is_type(val, json_type_int) || !json_int64(val, &i)) {
+		if (!fx_json_get_int64(val, INT64_MIN, INT64_MAX, &i))
 			return bad(c, "integerValue is not an int64");
-		}
 		fx_value_int(out, i);
 		return 0;
 	}
@@ -1122,7 +1087,7 @@ static int from_plain(struct dctx *c, json_object *j, struct fx_value *out, int 
 	case json_type_int: {
 		int64_t i;
 
-		if (!json_int64(j, &i))
+		if (!fx_json_get_int64(j, INT64_MIN, INT64_MAX, &i))
 			return fx_err_invalid(c->e, c->len ? c->path : "(top)", "integer out of range");
 		fx_value_int(out, i);
 		return 0;
