@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 #include "str.h"
 
 #include <curl/curl.h>
@@ -275,19 +276,18 @@ static long backoff_ms(int attempt, const struct fx_httpc_resp *resp)
 {
 	unsigned r = 0;
 	long base = 100L << (attempt > 5 ? 5 : attempt);
-	char ra[16];
+	char ra[16]; /* up to 15 digits: s * 1000 cannot overflow */
+	int64_t s;
 
 	if (base > 2000)
 		base = 2000;
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (unsigned)now_ms();
 	base = base / 2 + (long)(r % (unsigned)(base + 1));
-	if (fx_httpc_header(resp, "Retry-After", ra, sizeof(ra))) {
-		long s = strtol(ra, NULL, 10);
-
-		if (s > 0 && s * 1000 > base)
-			base = s * 1000 > 5000 ? 5000 : s * 1000;
-	}
+	/* Delay-seconds only: an HTTP date, or digits followed by anything, is no delay. */
+	if (fx_httpc_header(resp, "Retry-After", ra, sizeof(ra)) && fx_num_parse(ra, 1, INT64_MAX, &s, NULL) == 0 &&
+	    s * 1000 > base)
+		base = s * 1000 > 5000 ? 5000 : (long)s * 1000;
 	return base;
 }
 
