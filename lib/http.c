@@ -3,6 +3,7 @@
 #include "config.h"
 #include "json.h"
 #include "mem.h"
+#include "num.h"
 #include "str.h"
 
 #include <arpa/inet.h>
@@ -292,19 +293,25 @@ const char *fx_req_param(const struct fx_req *r, const char *name)
 	return fx_params_get(&r->params, name);
 }
 
-int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
+int fx_req_content_length(const struct fx_req *r, uint64_t *n)
 {
 	const char *cl = fx_req_env(r, "CONTENT_LENGTH");
-	unsigned long long declared = 0;
-	char *body, *end;
+
+	if (!cl || !*cl) {
+		*n = 0;
+		return 0;
+	}
+	return fx_num_parse_u64(cl, UINT64_MAX, n, NULL);
+}
+
+int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
+{
+	uint64_t declared;
+	char *body;
 	size_t got = 0;
 
-	if (cl && *cl) {
-		errno = 0;
-		declared = strtoull(cl, &end, 10);
-		if (errno || *end || cl[0] == '-')
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed Content-Length");
-	}
+	if (fx_req_content_length(r, &declared) < 0)
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed Content-Length");
 	if (declared > max)
 		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request body exceeds %zu bytes", max);
 	if (declared == 0)

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,4 +236,75 @@ Test(forwarded_client, fails_cleanly_when_out_is_too_small)
 	cr_assert_eq(fx_forwarded_client("203.0.113.9, 34.120.0.1", true, out, sizeof(out)), -1);
 	cr_assert_eq(fx_forwarded_client("1.2.3.4, 34.120.0.1", true, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "1.2.3.4");
+}
+
+/* A request of its own from the FastCGI params env (NULL-terminated "NAME=value"), with no body stream. */
+static void start_with(char **env)
+{
+	struct fx_err e;
+
+	memset(&stream, 0, sizeof(stream));
+	stream.wrNext = sent;
+	stream.stop = stream.rdNext = sent + sizeof(sent);
+	stream.emptyBuffProc = full;
+	fx_arena_init(&arena, 1 << 20);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_req_init(&req, env, &stream, &stream, &arena, &e), 0, "%s", e.message);
+}
+
+/* fx_req_content_length of a request declaring cl: false when refused (*n is then 77). */
+static bool declared(const char *cl, uint64_t *n)
+{
+	char param[64];
+	char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/v1/things", param, NULL};
+	bool ok;
+
+	snprintf(param, sizeof(param), "CONTENT_LENGTH=%s", cl);
+	start_with(env);
+	*n = 77;
+	ok = fx_req_content_length(&req, n) == 0;
+	if (!ok)
+		*n = 77;
+	end_request();
+	return ok;
+}
+
+Test(request, content_length_is_a_whole_decimal_count)
+{
+	static const char *const bad[] = {"12abc", " 12", "12 ", "+12", "-0", "-1", "0x10", "18446744073709551616"};
+	uint64_t n;
+
+	cr_assert(declared("12", &n));
+	cr_assert_eq(n, 12);
+	cr_assert(declared("", &n), "nginx sends an empty CONTENT_LENGTH without a body");
+	cr_assert_eq(n, 0);
+	cr_assert(declared("18446744073709551615", &n), "the largest count is still a count");
+	cr_assert_eq(n, UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_not(declared(bad[i], &n), "accepted \"%s\" as %llu", bad[i], (unsigned long long)n);
+}
+
+Test(request, without_content_length_nothing_is_declared)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/things", NULL};
+	uint64_t n = 77;
+
+	start_with(env);
+	cr_assert_eq(fx_req_content_length(&req, &n), 0);
+	cr_assert_eq(n, 0);
+	end_request();
+}
+
+Test(request, a_malformed_content_length_is_a_400_and_no_body_is_read)
+{
+	char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/v1/things", "CONTENT_LENGTH=2x", NULL};
+	struct fx_err e;
+
+	start_with(env);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_req_read_body(&req, 1024, &e), -1);
+	cr_assert_eq(e.code, 400);
+	cr_assert_str_eq(e.message, "malformed Content-Length");
+	cr_assert_null(req.body);
+	end_request();
 }
