@@ -8,7 +8,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -173,13 +172,13 @@ static void parse_trace(struct fx_req *r)
 		if (fx_str_copy(r->trace_id, sizeof(r->trace_id), xc, 32) < 0)
 			return;
 		if (xc[32] == '/') {
-			char *end;
-			unsigned long long span;
+			char digits[24];
+			uint64_t span;
 
-			errno = 0;
-			span = strtoull(xc + 33, &end, 10);
-			/* A span id that does not fit is left out (fx_str_fmt leaves it ""). */
-			if (!errno && end != xc + 33 && fx_str_fmt(r->span_id, sizeof(r->span_id), "%016llx", span) < 0)
+			/* "/SPAN;o=N": a span id that is not all digits, or does not fit 64 bits, is left out. */
+			if (fx_str_copy(digits, sizeof(digits), xc + 33, strcspn(xc + 33, ";")) == 0 &&
+			    fx_num_parse_u64(digits, UINT64_MAX, &span, NULL) == 0 &&
+			    fx_str_fmt(r->span_id, sizeof(r->span_id), "%016" PRIx64, span) < 0)
 				r->span_id[0] = '\0';
 			r->sampled = strstr(xc, ";o=1") != NULL;
 		}

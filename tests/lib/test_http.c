@@ -308,3 +308,36 @@ Test(request, a_malformed_content_length_is_a_400_and_no_body_is_read)
 	cr_assert_null(req.body);
 	end_request();
 }
+
+/* The span id fx_req_init keeps from an X-Cloud-Trace-Context header. */
+static const char *span_of(const char *xc, bool *sampled)
+{
+	static char span[sizeof(req.span_id)];
+	char param[256];
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/things", param, NULL};
+
+	snprintf(param, sizeof(param), "HTTP_X_CLOUD_TRACE_CONTEXT=0123456789abcdef0123456789ABCDEF%s", xc);
+	start_with(env);
+	cr_assert_str_eq(req.trace_id, "0123456789abcdef0123456789ABCDEF");
+	snprintf(span, sizeof(span), "%s", req.span_id);
+	*sampled = req.sampled;
+	end_request();
+	return span;
+}
+
+Test(request, cloud_trace_context_span_ids_are_whole_decimal_numbers)
+{
+	bool sampled;
+
+	cr_assert_str_eq(span_of("/123;o=1", &sampled), "000000000000007b");
+	cr_assert(sampled);
+	cr_assert_str_eq(span_of("/123", &sampled), "000000000000007b");
+	cr_assert_not(sampled);
+	cr_assert_str_eq(span_of("/18446744073709551615;o=0", &sampled), "ffffffffffffffff");
+	cr_assert_str_eq(span_of("/18446744073709551616;o=1", &sampled), "", "past 64 bits: no span");
+	cr_assert_str_eq(span_of("/123abc;o=1", &sampled), "", "strtoull made 123 of this");
+	cr_assert_str_eq(span_of("/-1;o=1", &sampled), "", "strtoull made 2^64 - 1 of this");
+	cr_assert_str_eq(span_of("/ 123;o=1", &sampled), "");
+	cr_assert_str_eq(span_of("/;o=1", &sampled), "");
+	cr_assert(sampled, "the options still count without a span");
+}
