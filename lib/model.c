@@ -3,6 +3,7 @@
 #include "http.h"
 #include "b64.h"
 #include "json.h"
+#include "num.h"
 #include "str.h"
 
 #include <stdint.h>
@@ -275,14 +276,12 @@ fail:
 int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e)
 {
 	const char *s = fx_req_query(r, "pageSize");
-	char *end;
-	long n;
+	int64_t n;
 
 	*out = FX_PAGE_SIZE_DEFAULT;
 	if (!s)
 		return 0;
-	n = strtol(s, &end, 10);
-	if (end == s || *end || n < 1 || n > FX_PAGE_SIZE_MAX)
+	if (fx_num_parse(s, 1, FX_PAGE_SIZE_MAX, &n, NULL) < 0)
 		return fx_err_invalid(e, "pageSize", "must be an integer from 1 to %d", FX_PAGE_SIZE_MAX);
 	*out = (int)n;
 	return 0;

@@ -576,6 +576,13 @@ Test(users, members_list_pages_with_tokens_tied_to_the_query)
 	r = http_get("/v1/users?pageSize=0", o.owner.id_token);
 	assert_field(r, "pageSize");
 	http_resp_free(r);
+	/* Digits only: strtol let a leading space or sign through. */
+	r = http_get("/v1/users?pageSize=%202", o.owner.id_token);
+	assert_field(r, "pageSize");
+	http_resp_free(r);
+	r = http_get("/v1/users?pageSize=%2B2", o.owner.id_token);
+	assert_field(r, "pageSize");
+	http_resp_free(r);
 	r = http_get("/v1/users?pageToken=bm9wZQ", o.owner.id_token);
 	assert_field(r, "pageToken");
 	http_resp_free(r);
