@@ -8,6 +8,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -170,14 +171,10 @@ static void *serve(void *arg)
 
 static long env_long(const char *name, long def, long max)
 {
-	const char *v = getenv(name);
-	char *end;
-	long n;
+	int64_t n;
 
-	if (!v || !*v)
-		return def;
-	n = strtol(v, &end, 10);
-	return *end == '\0' && n >= 0 && n <= max ? n : def;
+	/* Unset, empty or not a count in range: the default. */
+	return fx_num_parse(getenv(name), 0, max, &n, NULL) == 0 ? (long)n : def;
 }
 
 /*
