@@ -1,6 +1,7 @@
 #include "firestore.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "fswrite.h"
 #include "gauth.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define URL_MAX 32768 /* a document name is at most 6 KiB, percent-encoded at most x3 */
@@ -635,32 +635,6 @@ out:
 
 /* ---- transactions ---- */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
-/* base +- 50 %. */
-static long jitter(long base)
-{
-	unsigned r = 0;
-
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (unsigned)now_ms();
-	return base / 2 + (long)(r % (unsigned)(base + 1));
-}
-
 static int begin_transaction(const char *retry_id, char id[512], struct fx_err *e)
 {
 	struct fx_buf url;
@@ -754,17 +728,11 @@ static _Thread_local bool in_lane;
 static bool lane_enter(long deadline)
 {
 	struct timespec until;
-	long left = deadline - now_ms();
+	long left = deadline - fx_clock_ms();
 
 	if (left <= 0)
 		return false;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += left / 1000;
-	until.tv_nsec += (left % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	fx_clock_deadline(left, &until);
 	return pthread_mutex_timedlock(&retry_lane, &until) == 0;
 }
 
@@ -772,7 +740,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
 	struct fx_txn t;
 	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
-	long deadline = now_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
+	long deadline = fx_clock_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
 	int attempt;
 
 	fx_metrics_transaction(FX_TXN_STARTED);
@@ -781,13 +749,13 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 		int rc;
 
 		if (attempt > 0) {
-			long wait = jitter(backoff);
+			long wait = fx_clock_jitter_ms(backoff);
 
 			fx_metrics_transaction(FX_TXN_RETRIED);
 
-			if (now_ms() + wait >= deadline)
+			if (fx_clock_ms() + wait >= deadline)
 				break;
-			sleep_ms(wait);
+			fx_clock_sleep_ms(wait);
 			backoff = backoff * 3 / 2;
 			if (!in_lane) {
 				if (!lane_enter(deadline))

@@ -2,6 +2,7 @@
 
 #include "arena.h"
 #include "authz.h"
+#include "clock.h"
 #include "fswrite.h"
 #include "http.h"
 #include "log.h"
@@ -889,14 +890,6 @@ static int severity_rank(const char *severity)
 	return strcmp(severity, "critical") == 0 ? 0 : strcmp(severity, "warning") == 0 ? 1 : 2;
 }
 
-static long elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 /*
  * With Vertex AI configured, Gemini rewrites the candidates' summary and
  * recommendations from their metrics and the product's name only, most
@@ -908,11 +901,11 @@ static void vertex_rewrite(const struct dataset *d, struct fx_candidate *c, stru
 {
 	struct fx_vertex_fact facts[FX_VERTEX_MAX_FACTS];
 	char values[FX_VERTEX_MAX_FACTS][FX_VERTEX_MAX_FACT_VALUE + 1];
-	struct timespec start;
+	long start;
 
 	if (!fx_vertex_enabled())
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = fx_clock_ms();
 	for (int rank = 0; rank < 3; rank++) {
 		for (size_t i = 0; i < n; i++) {
 			struct fx_vertex_insight in = {c[i].type, NULL, facts, 0};
@@ -922,7 +915,7 @@ static void vertex_rewrite(const struct dataset *d, struct fx_candidate *c, stru
 
 			if (severity_rank(c[i].severity) != rank)
 				continue;
-			if (elapsed_ms(&start) > VERTEX_BUDGET_MS) {
+			if (fx_clock_ms() - start > VERTEX_BUDGET_MS) {
 				fx_log_warn("insights: Vertex AI time budget spent, later insights keep the rule text");
 				return;
 			}

@@ -1,5 +1,6 @@
 #include "keylock.h"
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "str.h"
@@ -124,12 +125,6 @@ int fx_keylock_timed(const char *key, long ms)
 	pthread_mutex_t *m = stripe(key);
 	struct timespec deadline;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += ms % 1000 * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	fx_clock_deadline(ms, &deadline);
 	return taken(m, pthread_mutex_timedlock(m, &deadline));
 }
