@@ -1,7 +1,9 @@
 #include "fsvalue.h"
 
+#include "civil.h"
 #include "json.h"
 #include "mem.h"
+#include "num.h"
 #include "str.h"
 
 #include <inttypes.h>
@@ -420,67 +422,17 @@ static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *out_
 #define TS_MIN_SECS INT64_C(-62135596800) /* 0001-01-01T00:00:00Z */
 #define TS_MAX_SECS INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int digits(const char *p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return dim[m - 1];
-}
-
 int fx_ts_parse(const char *s, int64_t *secs, int32_t *nanos)
 {
 	int y, mo, d, h, mi, sec, frac = 0, fdigits = 0, off = 0;
 	const char *p;
 	int64_t t;
 
-	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    digits(s + 8, 2, &d) || s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || digits(s + 17, 2, &sec))
+	if (strlen(s) < 20 || fx_civil_parse_date(s, &y, &mo, &d) < 0 || s[10] != 'T' ||
+	    fx_num_digits(s + 11, 2, &h) < 0 || s[13] != ':' || fx_num_digits(s + 14, 2, &mi) < 0 || s[16] != ':' ||
+	    fx_num_digits(s + 17, 2, &sec) < 0)
 		return -1;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
+	if (y < 1 || h > 23 || mi > 59 || sec > 59)
 		return -1;
 	p = s + 19;
 	if (*p == '.') {
@@ -500,7 +452,8 @@ int fx_ts_parse(const char *s, int64_t *secs, int32_t *nanos)
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
 
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+		if (fx_num_digits(p + 1, 2, &oh) < 0 || p[3] != ':' || fx_num_digits(p + 4, 2, &om) < 0 || oh > 23 ||
+		    om > 59)
 			return -1;
 		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
 		p += 6;
@@ -509,7 +462,7 @@ int fx_ts_parse(const char *s, int64_t *secs, int32_t *nanos)
 	}
 	if (*p != '\0')
 		return -1;
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	t = fx_civil_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
 	if (t < TS_MIN_SECS || t > TS_MAX_SECS)
 		return -1;
 	*secs = t;
@@ -535,7 +488,7 @@ void fx_ts_format(int64_t secs, int32_t nanos, int ndigits, char out[40])
 		rem += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	fx_civil_date(days, &y, &m, &d);
 	if (ndigits < 0)
 		ndigits = nanos == 0 ? 0 : nanos % 1000000 == 0 ? 3 : nanos % 1000 == 0 ? 6 : 9;
 	/* Neither can fail: nanos is in [0, 1e9), and 40 bytes hold any int64 second with nanoseconds. */
