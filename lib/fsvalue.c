@@ -1,5 +1,6 @@
 #include "fsvalue.h"
 
+#include "b64.h"
 #include "civil.h"
 #include "json.h"
 #include "mem.h"
@@ -319,104 +320,6 @@ bool fx_value_equal(const struct fx_value *a, const struct fx_value *b)
 	return false;
 }
 
-/* ---- base64 (file-local: lib/b64 is another module's concern) ---- */
-
-static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard alphabet, padded; returns a NUL-terminated heap string. */
-static char *b64_encode(const unsigned char *p, size_t n, size_t *out_len)
-{
-	size_t len = (n + 2) / 3 * 4;
-	char *out = fx_xmalloc(len + 1), *o = out;
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t w = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			w |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			w |= p[i + 2];
-		*o++ = b64_std[(w >> 18) & 63];
-		*o++ = b64_std[(w >> 12) & 63];
-		*o++ = i + 1 < n ? b64_std[(w >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? b64_std[w & 63] : '=';
-	}
-	*o = '\0';
-	if (out_len)
-		*out_len = len;
-	return out;
-}
-
-/* Sextet of c in the standard or URL-safe alphabet; alphabet records which was seen. */
-static int b64_sextet(char c, int *alphabet)
-{
-	int want = 0;
-	int v;
-
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '/') {
-		want = 1;
-		v = c == '+' ? 62 : 63;
-	} else if (c == '-' || c == '_') {
-		want = 2;
-		v = c == '-' ? 62 : 63;
-	} else {
-		return -1;
-	}
-	if (*alphabet && *alphabet != want)
-		return -1;
-	*alphabet = want;
-	return v;
-}
-
-/*
- * Decodes standard or URL-safe base64, padded or not, refusing mixed
- * alphabets, wrong padding and non-zero trailing bits. Returns 0 and a heap
- * buffer (caller frees), or -1.
- */
-static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *out_len)
-{
-	size_t pads = 0, m, olen = 0;
-	unsigned char *o;
-	int alphabet = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	while (pads < 2 && pads < n && s[n - 1 - pads] == '=')
-		pads++;
-	m = n - pads;
-	if (m % 4 == 1 || (pads && (n % 4 != 0)))
-		return -1;
-	o = fx_xmalloc(m / 4 * 3 + 3);
-	for (size_t i = 0; i < m; i++) {
-		int v = b64_sextet(s[i], &alphabet);
-
-		if (v < 0) {
-			free(o);
-			return -1;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[olen++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0) {
-		free(o);
-		return -1;
-	}
-	*out = o;
-	*out_len = olen;
-	return 0;
-}
-
 /* ---- timestamps ---- */
 
 #define TS_MIN_SECS INT64_C(-62135596800) /* 0001-01-01T00:00:00Z */
@@ -690,9 +593,15 @@ static int decode_scalar_string(struct dctx *c, const char *key, json_object *va
 	} else if (strcmp(key, "bytesValue") == 0) {
 		unsigned char *bytes;
 		size_t blen;
+		struct fx_err sub;
 
-		if (n > (FX_VALUE_MAX_BYTES + 2) / 3 * 4 || b64_decode(s, n, &bytes, &blen) < 0)
+		if (n > (FX_VALUE_MAX_BYTES + 2) / 3 * 4)
 			return bad(c, "bytesValue is not base64 or too long");
+		bytes = fx_xmalloc(fx_b64_decoded_max(n) + 1);
+		if (fx_b64_decode_any(s, n, bytes, fx_b64_decoded_max(n), &blen, &sub) < 0) {
+			free(bytes);
+			return bad(c, "bytesValue is not base64 or too long");
+		}
 		if (blen > FX_VALUE_MAX_BYTES) {
 			free(bytes);
 			return bad(c, "bytesValue too long");
@@ -861,10 +770,14 @@ static json_object *new_geo(const struct fx_value *v)
 
 static json_object *new_b64(const struct fx_value *v)
 {
-	size_t n;
-	char *s = b64_encode((const unsigned char *)v->u.s.p, v->u.s.n, &n);
-	json_object *j = json_object_new_string_len(s, (int)n);
+	size_t n = fx_b64_encoded_len(v->u.s.n);
+	char *s = fx_xmalloc(n + 1);
+	json_object *j;
+	struct fx_err e;
 
+	/* Cannot fail: s has room for the whole encoding and its NUL. */
+	fx_ignore(fx_b64_encode(v->u.s.p, v->u.s.n, s, n + 1, &e));
+	j = json_object_new_string_len(s, (int)n);
 	free(s);
 	return j;
 }
