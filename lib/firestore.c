@@ -3,6 +3,8 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "docname.h"
+#include "fsvalue.h"
 #include "fswrite.h"
 #include "gauth.h"
 #include "httpc.h"
@@ -45,8 +47,8 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 		return fx_err_invalid(e, "path", "document path missing");
 	if (!*rel && !doc)
 		return 0;
-	if (strlen(rel) > FX_DOC_NAME_MAX - 256)
-		return fx_err_invalid(e, "path", "document path longer than %d bytes", FX_DOC_NAME_MAX - 256);
+	if (strlen(rel) > FX_DOCNAME_MAX - 256)
+		return fx_err_invalid(e, "path", "document path longer than %d bytes", FX_DOCNAME_MAX - 256);
 	for (;;) {
 		size_t n;
 
@@ -54,8 +56,8 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 		n = end ? (size_t)(end - p) : strlen(p);
 		if (n == 0)
 			return fx_err_invalid(e, "path", "empty segment in path \"%.100s\"", rel);
-		if (n > FX_FIELD_NAME_MAX)
-			return fx_err_invalid(e, "path", "path segment longer than %d bytes", FX_FIELD_NAME_MAX);
+		if (n > FX_VALUE_FIELD_NAME_MAX)
+			return fx_err_invalid(e, "path", "path segment longer than %d bytes", FX_VALUE_FIELD_NAME_MAX);
 		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return fx_err_invalid(e, "path", "path segment \".\" or \"..\" in \"%.100s\"", rel);
 		if (n >= 4 && p[0] == '_' && p[1] == '_' && p[n - 1] == '_' && p[n - 2] == '_')
@@ -297,11 +299,11 @@ static int decode_doc(json_object *j, const char *what, struct fx_doc *out, stru
 	const char *slash;
 
 	if (!json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, "name", &name) ||
-	    !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) > FX_DOC_NAME_MAX ||
+	    !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) > FX_DOCNAME_MAX ||
 	    !(slash = strrchr(json_object_get_string(name), '/')))
 		return bad_answer(what, "document without a name", e);
 	json_object_object_get_ex(j, "fields", &fields);
-	if (fx_fields_decode(fields, &out->fields, e) < 0)
+	if (fx_fsvalue_decode_fields(fields, &out->fields, e) < 0)
 		goto fail;
 	if (copy_time(j, "createTime", out->create_time, what, e) < 0 ||
 	    copy_time(j, "updateTime", out->update_time, what, e) < 0)

@@ -6,10 +6,12 @@
 #include "fswrite.h"
 #include "http.h"
 #include "log.h"
+#include "map.h"
 #include "mem.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "vertex.h"
 
 #include <stdarg.h>
@@ -706,7 +708,7 @@ static void insight_fields(struct fx_value *map, const struct fx_candidate *c, c
 	recs = fx_map_set(map, "recommendations");
 	fx_value_array(recs);
 	for (int i = 0; i < c->nrec; i++)
-		fx_value_string(fx_array_push(recs), c->recommendations[i], strlen(c->recommendations[i]));
+		fx_value_string(fx_value_push(recs), c->recommendations[i], strlen(c->recommendations[i]));
 	fx_map_set_str(map, "source", o->vertex ? "vertex-ai" : "rules");
 	if (o->vertex)
 		fx_map_set_str(map, "model", o->model);

@@ -6,9 +6,10 @@
 #ifndef FX_MODEL_H
 #define FX_MODEL_H
 
+#include "buf.h"
 #include "err.h"
 #include "firestore.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>

@@ -23,13 +23,14 @@
 #include "files.h"
 #include "firestore.h"
 #include "fsquery.h"
-#include "fsvalue.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "tz.h"
+#include "value.h"
 
 #include <inttypes.h>
 #include <pthread.h>
