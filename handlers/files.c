@@ -532,27 +532,35 @@ out:
 struct destroy_ctx {
 	struct fx_req *r;
 	const char *rel;
-	const char *product; /* the product it is attached to, or NULL */
 };
 
-/* Detaches the file from its product and deletes its document, in one commit. */
+/*
+ * Detaches the file from the product it hangs on and deletes its document,
+ * in one commit. Everything comes from this attempt's reads: the file (so
+ * an attach that commits meanwhile aborts this attempt, and the next one
+ * sees it) and the product its attachedTo names now.
+ */
 static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	static const char *const mask[] = {"images", "updatedAt", NULL};
 	struct destroy_ctx *c = arg;
-	const char *paths[1];
-	struct fx_doc product = {0};
+	struct fx_doc file = {0}, product = {0};
 	struct fx_value map = {0}, *images;
 	const struct fx_value *old;
+	const char *attached, *product_rel = NULL;
 	char *name = NULL;
 	const char *file_id = strrchr(c->rel, '/') + 1;
 	int rc = -1;
 
-	if (c->product) {
-		paths[0] = c->product;
-		if (fx_fs_batch_get(paths, 1, t->id, &product, e) < 0)
-			return -1;
-		old = product.name ? fx_value_path(&product.fields, "images") : NULL;
+	if (fx_tenant_txn_get(c->r, t->id, c->rel, "file", NULL, &file, e) < 0)
+		return -1;
+	attached = fx_value_path_str(&file.fields, "attachedTo");
+	if (attached && !(product_rel = fx_tenant_path(c->r, NULL, "products", attached, "product", e)))
+		fx_err_clear(e); /* an id no product can have: nothing to detach from */
+	if (product_rel) {
+		if (fx_fs_batch_get(&product_rel, 1, t->id, &product, e) < 0)
+			goto out;
+		old = fx_tenant_owns(c->r, &product) ? fx_value_path(&product.fields, "images") : NULL;
 		if (old && old->type == FX_V_ARRAY) {
 			fx_value_map(&map);
 			images = fx_map_set(&map, "images");
@@ -564,7 +572,7 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 					fx_value_copy(fx_value_push(images), &old->u.arr.items[i]);
 			}
 			fx_map_set_now(&map, "updatedAt");
-			name = fx_tenant_name(c->product);
+			name = fx_tenant_name(product_rel);
 			if (fx_write_update(t->writes, name, &map, mask, product.update_time, NULL, e) < 0)
 				goto out;
 			free(name);
@@ -572,8 +580,9 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		}
 	}
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_delete(t->writes, name, -1, NULL, e);
+	rc = fx_write_delete(t->writes, name, -1, file.update_time, e);
 out:
+	fx_doc_cleanup(&file);
 	fx_doc_cleanup(&product);
 	fx_value_cleanup(&map);
 	free(name);
@@ -582,17 +591,14 @@ out:
 
 static int destroy(struct fx_req *r, struct fx_err *e)
 {
-	struct destroy_ctx c = {r, NULL, NULL};
+	struct destroy_ctx c = {r, NULL};
 	struct fx_doc doc = {0};
-	const char *object, *attached;
+	const char *object;
 	int rc = -1;
 
 	if (file_rel(r, &c.rel, e) < 0 || fx_tenant_get(r, c.rel, "file", &doc, e) < 0)
 		return -1;
 	object = fx_value_path_str(&doc.fields, "object");
-	attached = fx_value_path_str(&doc.fields, "attachedTo");
-	if (attached)
-		c.product = fx_tenant_path(r, NULL, "products", attached, "product", e);
 	/* The object first: a document without its object is what cleanup repairs, never the reverse. */
 	if (object && fx_gcs_delete(object, -1, e) < 0) {
 		if (e->code != 404)

@@ -161,7 +161,12 @@ static int inventory_check(struct org_ctx *o, struct run_state *st, struct fx_er
 	return 0;
 }
 
-/* sync: stock.reserved must equal what open orders hold; repairs drift, reports each repair. */
+/*
+ * sync: stock.reserved must equal what open orders hold; repairs drift,
+ * reports each repair. The transaction body only collects (checked and
+ * repairs are rebuilt by each attempt); what is logged and counted is what
+ * the committed attempt wrote.
+ */
 struct sync_ctx {
 	struct org_ctx *o;
 	struct run_state *st;
@@ -237,9 +242,7 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			continue;
 		if (fx_stock_write(r, t->writes, &products[p], on_hand, expected[p], e) < 0)
 			goto out;
-		fx_log_info("sync: organization %s product %s reserved %lld, open orders hold %lld: repaired",
-			    c->o->principal.organization_id, products[p].id, (long long)reserved,
-			    (long long)expected[p]);
+		/* Logged by sync_org once the commit holds: this attempt may still abort. */
 		rep = fx_value_push(&c->repairs);
 		fx_value_map(rep);
 		fx_map_set_str(rep, "organizationId", c->o->principal.organization_id);
@@ -266,6 +269,16 @@ static int sync_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 	if (fx_fs_run_transaction(sync_txn, &c, e) < 0) {
 		fx_value_cleanup(&c.repairs);
 		return -1;
+	}
+	for (size_t i = 0; i < c.repairs.u.arr.n; i++) {
+		const struct fx_value *rep = &c.repairs.u.arr.items[i];
+		int64_t was = 0, now = 0;
+
+		fx_value_path_int(rep, "reservedWas", &was);
+		fx_value_path_int(rep, "reservedNow", &now);
+		fx_log_info("sync: organization %s product %s reserved %lld, open orders hold %lld: repaired",
+			    o->principal.organization_id, fx_value_path_str(rep, "productId"), (long long)was,
+			    (long long)now);
 	}
 	counter_add(&st->summary, "productsChecked", c.checked);
 	counter_add(&st->summary, "repaired", (int64_t)c.repairs.u.arr.n);

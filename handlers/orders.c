@@ -171,15 +171,21 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	size_t n = 0, idem_at = 0;
 	int64_t next = 1, subtotal = 0, total;
 	char number[32], *name = NULL, *counter_name = NULL;
+	const char *root;
 	int rc = -1;
 	bool short_items = false;
 
 	memset(docs, 0, sizeof(docs));
 	json_object_put(c->answer);
 	c->answer = NULL;
-	paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", fx_tenant_root(r));
+	root = fx_tenant_root(r, e);
+	if (!root || !(paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", root))) {
+		FX_ERR_INTERNAL(e, "out of request memory");
+		goto out;
+	}
 	for (size_t i = 0; i < c->nlines; i++)
-		paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e);
+		if (!(paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e)))
+			goto out;
 	if (c->idem.rel) {
 		idem_at = n;
 		paths[n++] = c->idem.rel;
@@ -314,7 +320,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	struct fx_value order = {0};
 	struct fx_doc org = {0}, doc = {0};
 	json_object *in = NULL, *addr;
-	const char *channel = "direct", *lock;
+	const char *channel = "direct", *lock, *root;
 	char location[128];
 	bool present;
 	int rc = -1;
@@ -344,7 +350,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
 	c->vat_rate = 1500;
-	if (fx_fs_get(fx_tenant_root(r), &org, e) < 0)
+	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
@@ -355,8 +361,12 @@ static int create(struct fx_req *r, struct fx_err *e)
 		e->retry_after = 1;
 		goto out;
 	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keyunlock(lock);
+		goto out;
+	}
 	rc = fx_fs_run_transaction(create_txn, c, e);
-	fx_keyunlock(lock);
+	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -667,8 +677,12 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 		e->retry_after = 1;
 		return -1;
 	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keyunlock(lock);
+		return -1;
+	}
 	rc = fx_fs_run_transaction(lifecycle_txn, c, e);
-	fx_keyunlock(lock);
+	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
 	rc = fx_resp_doc(r, 200, &doc, hidden);

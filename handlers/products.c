@@ -289,9 +289,12 @@ static int create(struct fx_req *r, struct fx_err *e)
 		/* The organization's default, read once here. */
 		struct fx_doc org = {0};
 		struct fx_err ignored;
+		const char *root;
 
 		fx_err_clear(&ignored);
-		if (fx_fs_get(fx_tenant_root(r), &org, &ignored) == 0)
+		if ((root = fx_tenant_root(r, e)) == NULL)
+			goto out;
+		if (fx_fs_get(root, &org, &ignored) == 0)
 			fx_value_path_int(&org.fields, "settings.lowStockDefault", &reorder);
 		fx_doc_cleanup(&org);
 	}
@@ -519,8 +522,15 @@ static int release_images(struct fx_req *r, struct fx_txn *t, const struct fx_do
 	for (size_t i = 0; images && images->type == FX_V_ARRAY && i < images->u.arr.n && n < MAX_IMAGES; i++) {
 		const char *id = fx_value_path_str(&images->u.arr.items[i], "fileId");
 
-		if (id && (paths[n] = fx_tenant_path(r, NULL, "files", id, "file", e)))
+		if (!id)
+			continue;
+		if ((paths[n] = fx_tenant_path(r, NULL, "files", id, "file", e))) {
 			n++;
+		} else if (e->code == 404) {
+			fx_err_clear(e); /* an id no file can have: nothing hangs there */
+		} else {
+			return -1; /* out of request memory: the images must not stay attached silently */
+		}
 	}
 	if (n == 0)
 		return 0;
@@ -690,8 +700,12 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 		goto out;
 	/* Adjustments of one product queue here instead of aborting each other in Firestore. */
 	fx_keylock(c.rel);
+	if (fx_keylock_outage(c.rel, e) < 0) {
+		fx_keyunlock(c.rel);
+		goto out;
+	}
 	rc = fx_fs_run_transaction(adjust_txn, &c, e);
-	fx_keyunlock(c.rel);
+	fx_keyunlock_after(c.rel, rc < 0 ? e : NULL);
 	if (rc < 0)
 		goto out;
 	rc = c.idem.status ? fx_resp_json(r, c.idem.status, c.idem.answer) : fx_resp_json(r, 200, c.answer);

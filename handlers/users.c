@@ -153,7 +153,7 @@ static int take_preferences(json_object *in, struct fx_value *map, struct fx_err
 			return fx_err_invalid(e, field, "must be at most 500 characters");
 		if (t != json_type_string && t != json_type_boolean && t != json_type_int && t != json_type_double)
 			return fx_err_invalid(e, field, "must be a string, number or boolean");
-		if (fx_map_set_plain(out, key, val, e) < 0)
+		if (fx_map_set_plain(out, key, val, field, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -437,9 +437,12 @@ static int add(struct fx_req *r, struct fx_err *e)
 	if (fx_identity_lookup_email(email, &rec, e) == 0) {
 		/*
 		 * Anyone can sign up with an address they do not own: only an account
-		 * whose owner proved the address may receive the invitation's role.
+		 * whose owner proved the address may receive the invitation's role. An
+		 * account nobody can sign in to (no password, no provider: what an add
+		 * cut off after making it left, or one made in the console) is taken
+		 * like a new one: only the address's owner can ever use it.
 		 */
-		if (!rec.email_verified) {
+		if (!rec.email_verified && rec.can_sign_in) {
 			fx_err_set(e, 409, "FAILED_PRECONDITION",
 				   "an account with this email exists but its email is not verified: its owner must "
 				   "verify the address before they can be added");

@@ -47,12 +47,15 @@ void fx_err_detail(struct fx_err *e, const char *field, const char *fmt, ...)
 
 int fx_err_invalid(struct fx_err *e, const char *field, const char *fmt, ...)
 {
+	struct fx_err_detail d;
 	va_list ap;
 
+	/* The reason of this error, whether or not its detail still fits. */
 	va_start(ap, fmt);
-	add_detail(e, field, fmt, ap);
+	fx_str_vtext(d.reason, sizeof(d.reason), fmt, ap);
 	va_end(ap);
-	return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: %s", field, e->details[e->ndetails - 1].reason);
+	fx_err_detail(e, field, "%s", d.reason);
+	return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: %s", field, d.reason);
 }
 
 const char *fx_err_status_for(int code)

@@ -403,6 +403,19 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 		goto out;
 	/* ifGenerationMatch=0: a retried upload can never overwrite another file's bytes. */
 	if (fx_gcs_upload(object, mt, data, n, 0, NULL, e) < 0) {
+		/*
+		 * The bytes may have arrived although the answer did not (a timeout, a
+		 * cut connection). The pending document goes only once the object is
+		 * known to be gone; otherwise it stays, recording bytes that the
+		 * cleanup job removes with it, instead of bytes nothing records.
+		 */
+		fx_err_clear(&ignored);
+		if (fx_gcs_delete(object, -1, &ignored) < 0 && ignored.code != 404) {
+			fx_log_warn("file %s: upload failed and Storage cannot say whether its bytes arrived: it stays "
+				    "pending: %s",
+				    id, ignored.message);
+			goto out;
+		}
 		fx_err_clear(&ignored);
 		if (fx_fs_delete(rel, &ignored) < 0)
 			fx_log_warn("file %s: object upload failed and its pending document stays: %s", id,

@@ -9,16 +9,22 @@
 #include "gauth.h"
 #include "httpc.h"
 #include "json.h"
+#include "log.h"
 #include "mem.h"
 #include "metrics.h"
 #include "str.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define URL_MAX 32768 /* a document name is at most 6 KiB, percent-encoded at most x3 */
 #define MAX_ATTEMPTS 5 /* per request, as Google's retry config */
@@ -182,6 +188,7 @@ struct call {
 	json_object *body; /* borrowed, NULL for none */
 	enum fx_retry retry;
 	size_t max_response; /* 0: httpc's default */
+	long timeout_ms; /* 0: the configured default */
 };
 
 /* Parses a whole answer with FX_FS_JSON_DEPTH nesting; *out is a new reference. */
@@ -240,6 +247,7 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 		req.body_len = len;
 	}
 	req.retry = c->retry;
+	req.timeout_ms = c->timeout_ms;
 	req.max_attempts = MAX_ATTEMPTS;
 	req.max_response = c->max_response;
 	req.service = "firestore";
@@ -332,7 +340,7 @@ int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e)
 {
 	struct fx_buf url;
 	json_object *ans = NULL;
-	struct call c = {"firestore get", "GET", NULL, NULL, FX_RETRY_IDEMPOTENT, 0};
+	struct call c = {"firestore get", "GET", NULL, NULL, FX_RETRY_IDEMPOTENT, 0, 0};
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -350,7 +358,7 @@ int fx_fs_delete(const char *rel_path, struct fx_err *e)
 {
 	struct fx_buf url;
 	json_object *ans = NULL;
-	struct call c = {"firestore delete", "DELETE", NULL, NULL, FX_RETRY_IDEMPOTENT, 0};
+	struct call c = {"firestore delete", "DELETE", NULL, NULL, FX_RETRY_IDEMPOTENT, 0, 0};
 	int rc;
 
 	if (check_path(rel_path, true, e) < 0)
@@ -372,7 +380,7 @@ static int commit(const char *what, json_object *writes, const char *transaction
 {
 	struct fx_buf url;
 	json_object *body, *ans = NULL, *results, *v;
-	struct call c = {what, "POST", NULL, NULL, FX_RETRY_UNAVAILABLE, 0};
+	struct call c = {what, "POST", NULL, NULL, FX_RETRY_UNAVAILABLE, 0, 0};
 	size_t n;
 	int rc = -1;
 
@@ -464,8 +472,8 @@ int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *tr
 	struct fx_buf url;
 	json_object *body = NULL, *sq, *ans = NULL, *el, *d;
 	struct call c = {
-		"firestore query", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
-		FX_FS_MAX_RESPONSE};
+		"firestore query",  "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
+		FX_FS_MAX_RESPONSE, 0};
 	struct fx_doc *out = NULL;
 	size_t len, count = 0;
 	int rc = -1;
@@ -535,7 +543,7 @@ int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transact
 	json_object *body = NULL, *list, *ans = NULL, *el, *v;
 	struct call c = {
 		"firestore batchGet", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
-		FX_FS_MAX_RESPONSE};
+		FX_FS_MAX_RESPONSE,   0};
 	struct slot *slots = NULL;
 	char **names = NULL;
 	bool *filled = NULL;
@@ -641,7 +649,7 @@ static int begin_transaction(const char *retry_id, char id[512], struct fx_err *
 {
 	struct fx_buf url;
 	json_object *body = json_object_new_object(), *ans = NULL, *v;
-	struct call c = {"firestore beginTransaction", "POST", NULL, body, FX_RETRY_IDEMPOTENT, 0};
+	struct call c = {"firestore beginTransaction", "POST", NULL, body, FX_RETRY_IDEMPOTENT, 0, 0};
 	int rc = -1;
 
 	if (retry_id && *retry_id) {
@@ -668,21 +676,145 @@ out:
 	return rc;
 }
 
-/* Best effort: releases the transaction's locks; failures are ignored. */
-static void rollback(const char *id)
+/*
+ * Sends a rollback of transaction id (timeout_ms 0: the configured call
+ * timeout). Returns 0 once Firestore answered, whatever it said (an expired
+ * or unknown transaction holds nothing), -1 when the rollback may not have
+ * arrived (Firestore unreachable or unavailable).
+ */
+static int send_rollback(const char *id, long timeout_ms)
 {
 	struct fx_buf url;
-	struct fx_err ignored;
+	struct fx_err e;
 	json_object *body = json_object_new_object(), *ans = NULL;
-	struct call c = {"firestore rollback", "POST", NULL, body, FX_RETRY_IDEMPOTENT, 0};
+	struct call c = {"firestore rollback", "POST", NULL, body, FX_RETRY_IDEMPOTENT, 0, timeout_ms};
+	int rc;
 
-	fx_err_clear(&ignored);
+	fx_err_clear(&e);
 	json_object_object_add(body, "transaction", json_object_new_string(id));
 	c.url = build_url(&url, "", ":rollback");
-	call(&c, &ans, &ignored);
+	rc = call(&c, &ans, &e) == 0 || e.code != 503 ? 0 : -1;
 	json_object_put(ans);
 	json_object_put(body);
 	fx_buf_cleanup(&url);
+	return rc;
+}
+
+/*
+ * Rollbacks that did not arrive. Firestore keeps the locks of a transaction
+ * that is neither committed nor rolled back until it has been idle for 60 s,
+ * and every transaction on what it read waits on them until then: after a
+ * network fault, an organization's orders would stay blocked for a minute.
+ * Such rollbacks are kept in a table the container's worker processes share
+ * (FLUXORI_METRICS_DIR/firestore.rollbacks, mapped like authz.epochs; this
+ * process's memory without one) and sent again before the next transaction
+ * of any of them (each at most once a second while Firestore is away),
+ * until one arrives or the 60 s are over (Firestore has released the locks
+ * by then).
+ */
+#define PENDING_SLOTS 32
+#define PENDING_MAX_AGE_MS 60000
+#define PENDING_RETRY_MS 1000
+#define PENDING_CLAIM_MS 10000 /* a slot claimed longer ago was left by a process that died */
+#define PENDING_TIMEOUT_MS 1000 /* a rollback sent again waits at most this */
+
+struct pending_rollback {
+	/* 0 free; > 0 kept at (ms, wall clock); < 0 claimed at (minus ms) while written or sent */
+	_Atomic int64_t state;
+	_Atomic int64_t tried; /* last sent again (ms, wall clock), 0 when never */
+	char id[512];
+};
+
+static struct pending_rollback local_pending[PENDING_SLOTS];
+static struct pending_rollback *pending = local_pending;
+static pthread_once_t pending_once = PTHREAD_ONCE_INIT;
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void map_pending(void)
+{
+	const struct fx_config *c = fx_cfg();
+	char path[512];
+	void *p;
+	int fd;
+
+	if (!c || !c->metrics_dir || !*c->metrics_dir ||
+	    fx_str_fmt(path, sizeof(path), "%s/firestore.rollbacks", c->metrics_dir) < 0)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, sizeof(local_pending)) < 0 ||
+	    (p = mmap(NULL, sizeof(local_pending), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		fx_log_warn("%s: undelivered rollbacks are sent again by this process only", path);
+	else
+		pending = p;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Keeps id to send again; a full table drops it (Firestore releases it within 60 s anyway). */
+static void keep_rollback(const char *id)
+{
+	int64_t now = wall_ms();
+
+	pthread_once(&pending_once, map_pending);
+	for (size_t i = 0; i < PENDING_SLOTS; i++) {
+		int64_t free_slot = 0;
+
+		if (!atomic_compare_exchange_strong(&pending[i].state, &free_slot, -now))
+			continue;
+		if (fx_str_set(pending[i].id, sizeof(pending[i].id), id) < 0) {
+			atomic_store(&pending[i].state, 0);
+			return;
+		}
+		atomic_store(&pending[i].tried, 0); /* due at the next transaction */
+		atomic_store(&pending[i].state, now);
+		return;
+	}
+	fx_log_warn("firestore: %d rollbacks wait to be sent again: one more is left to expire", PENDING_SLOTS);
+}
+
+/* Sends the kept rollbacks that are due; stops at the first that does not arrive (Firestore is still away). */
+static void send_kept_rollbacks(void)
+{
+	int64_t now = wall_ms();
+
+	pthread_once(&pending_once, map_pending);
+	for (size_t i = 0; i < PENDING_SLOTS; i++) {
+		struct pending_rollback *s = &pending[i];
+		int64_t st = atomic_load(&s->state), kept;
+		char id[sizeof(s->id)];
+
+		if (st == 0 || (st < 0 && now + st < PENDING_CLAIM_MS) ||
+		    (st > 0 && now - atomic_load(&s->tried) < PENDING_RETRY_MS))
+			continue;
+		if (!atomic_compare_exchange_strong(&s->state, &st, -now))
+			continue; /* another thread or process took it */
+		kept = st > 0 ? st : now;
+		if (now - kept >= PENDING_MAX_AGE_MS || fx_str_set(id, sizeof(id), s->id) < 0) {
+			atomic_store(&s->state, 0);
+			continue;
+		}
+		atomic_store(&s->tried, now);
+		if (send_rollback(id, PENDING_TIMEOUT_MS) == 0) {
+			atomic_store(&s->state, 0);
+			continue;
+		}
+		atomic_store(&s->state, kept);
+		break;
+	}
+}
+
+/* Releases the transaction's locks; a rollback that does not arrive is kept and sent again later. */
+static void rollback(const char *id)
+{
+	if (send_rollback(id, 0) < 0)
+		keep_rollback(id);
 }
 
 static bool aborted(const struct fx_err *e)
@@ -746,6 +878,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 	int attempt;
 
 	fx_metrics_transaction(FX_TXN_STARTED);
+	send_kept_rollbacks();
 	for (attempt = 0; attempt < FX_TXN_MAX_ATTEMPTS; attempt++) {
 		bool lane = false;
 		int rc;

@@ -47,10 +47,10 @@ static int check_content_type(const char *ct, struct fx_err *e)
 	size_t n = strlen(ct);
 
 	if (n == 0 || n >= sizeof(((struct fx_gcs_object *)0)->content_type))
-		return fx_err_invalid(e, "content_type", "content type must be 1..127 bytes");
+		return fx_err_invalid(e, "contentType", "content type must be 1..127 bytes");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)ct[i] < 0x20 || (unsigned char)ct[i] >= 0x7f)
-			return fx_err_invalid(e, "content_type", "content type must be printable ASCII");
+			return fx_err_invalid(e, "contentType", "content type must be printable ASCII");
 	return 0;
 }
 
@@ -297,7 +297,7 @@ int fx_gcs_upload(const char *object, const char *content_type, const void *data
 	if (check_upload(object, ct, data, n, e) < 0)
 		goto out;
 	if (if_generation_match < -1) {
-		fx_err_invalid(e, "if_generation_match", "generation precondition must be -1, 0 or a generation");
+		fx_err_invalid(e, "ifGenerationMatch", "generation precondition must be -1, 0 or a generation");
 		goto out;
 	}
 	if (make_boundary(boundary, data, n, e) < 0)
@@ -545,7 +545,7 @@ int fx_gcs_delete(const char *object, int64_t if_generation_match, struct fx_err
 	if (fx_gcs_check_name(object, e) < 0)
 		goto out;
 	if (if_generation_match < -1) {
-		fx_err_invalid(e, "if_generation_match", "generation precondition must be -1 or a generation");
+		fx_err_invalid(e, "ifGenerationMatch", "generation precondition must be -1 or a generation");
 		goto out;
 	}
 	if (object_url(&url, fx_cfg()->storage_url, "/storage/v1", object) < 0 ||
@@ -588,13 +588,13 @@ static int check_list_args(const char *prefix, const char *delimiter, const char
 		size_t n = strlen(page_token);
 
 		if (n > MAX_TOKEN)
-			return fx_err_invalid(e, "page_token", "page token longer than %d bytes", MAX_TOKEN);
+			return fx_err_invalid(e, "pageToken", "page token longer than %d bytes", MAX_TOKEN);
 		for (size_t i = 0; i < n; i++)
 			if ((unsigned char)page_token[i] <= 0x20 || (unsigned char)page_token[i] >= 0x7f)
-				return fx_err_invalid(e, "page_token", "page token must be printable ASCII");
+				return fx_err_invalid(e, "pageToken", "page token must be printable ASCII");
 	}
 	if (max_results < 0 || max_results > FX_GCS_MAX_LIST)
-		return fx_err_invalid(e, "max_results", "max_results must be 0..%d", FX_GCS_MAX_LIST);
+		return fx_err_invalid(e, "maxResults", "maxResults must be 0..%d", FX_GCS_MAX_LIST);
 	return 0;
 }
 

@@ -5,7 +5,10 @@
  * one port; Google on storage.googleapis.com). Object names are raw
  * (1..1024 bytes of UTF-8, no CR or LF, not "." or "..", else 400
  * INVALID_ARGUMENT naming "object") and percent-encoded in paths,
- * including '/'.
+ * including '/'. A refused argument is named as the JSON API and our
+ * contract name it (contentType, pageToken, maxResults,
+ * ifGenerationMatch), so a 400 that reaches a client names a field it
+ * knows.
  * Ownership: arguments are borrowed for the call; list results belong to
  * the caller (free(items), fx_gcs_prefixes_free(prefixes, n)).
  *

@@ -479,10 +479,10 @@ int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_t
 	int w[FX_GCS_UPLOAD_HEADERS];
 
 	if (n == 0 || n > FX_GCS_UPLOAD_TYPE_MAX)
-		return fx_err_invalid(e, "content_type", "content type must be 1..%d bytes", FX_GCS_UPLOAD_TYPE_MAX);
+		return fx_err_invalid(e, "contentType", "content type must be 1..%d bytes", FX_GCS_UPLOAD_TYPE_MAX);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)content_type[i] < 0x20 || (unsigned char)content_type[i] >= 0x7f)
-			return fx_err_invalid(e, "content_type", "content type must be printable ASCII");
+			return fx_err_invalid(e, "contentType", "content type must be printable ASCII");
 	if (size < 0)
 		return fx_err_invalid(e, "size", "size must not be negative");
 	w[0] = fx_str_fmt(h->line[0], sizeof(h->line[0]), "%s: %s", names[0], content_type);

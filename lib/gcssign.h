@@ -113,7 +113,7 @@ struct fx_gcs_upload_headers {
  * were already checked). Sign h->lines and hand names and values to the
  * client, which must send them exactly. content_type: 1 to
  * FX_GCS_UPLOAD_TYPE_MAX bytes of printable ASCII; size >= 0. Returns 0,
- * or -1 with 400 INVALID_ARGUMENT naming "content_type" or "size"; h is
+ * or -1 with 400 INVALID_ARGUMENT naming "contentType" or "size"; h is
  * then unspecified. h holds no heap memory.
  */
 FX_MUST_USE int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_type, int64_t size,

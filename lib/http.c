@@ -333,6 +333,28 @@ int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
 	return 0;
 }
 
+int fx_req_drain(struct fx_req *r, size_t max)
+{
+	char sink[8192];
+	size_t left = max;
+
+	if (!r->in)
+		return 0;
+	for (;;) {
+		/* One byte more than what may be left, so input over max shows. */
+		size_t want = left < sizeof(sink) ? left + 1 : sizeof(sink);
+		int n = FCGX_GetStr(sink, (int)want, r->in);
+
+		if (n < 0 || FCGX_GetError(r->in) != 0)
+			return -1;
+		if ((size_t)n > left)
+			return -1;
+		left -= (size_t)n;
+		if ((size_t)n < want)
+			return 0; /* GetStr returns short only at the end of the input */
+	}
+}
+
 int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e)
 {
 	if (r->body_len == 0) {

@@ -124,6 +124,20 @@ FX_MUST_USE int fx_req_content_length(const struct fx_req *r, uint64_t *n);
 FX_MUST_USE int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e);
 
 /*
+ * Reads and discards what is left of the request's input, up to the empty
+ * FCGI_STDIN record that ends it: the rest of a body the handler did not
+ * read (it answered first) or only that last record. A worker that closes
+ * its connection with input unread makes the kernel reset it, and nginx
+ * then loses the answer it was sent; so every request's input is read to
+ * its end before the connection is closed. Reads at most max bytes; nginx
+ * caps what it passes (client_max_body_size), so max is a bound, never a
+ * limit a request meets. Returns 0 once the input has ended (also when
+ * there is no input stream), -1 when more than max bytes are left or the
+ * stream failed (nginx closed it or sent garbage).
+ */
+FX_MUST_USE int fx_req_drain(struct fx_req *r, size_t max);
+
+/*
  * The body as a JSON object after the strict checks of fx_json; an empty
  * body yields an empty object when allow_empty, else 400. Caller puts.
  */

@@ -85,9 +85,9 @@ static int check_display_name(const char *name, struct fx_err *e)
 	size_t n = strlen(name);
 
 	if (!fx_utf8_valid(name, n) || has_control(name))
-		return fx_err_invalid(e, "display_name", "must be UTF-8 without control characters");
+		return fx_err_invalid(e, "displayName", "must be UTF-8 without control characters");
 	if (fx_utf8_len(name, n) > FX_IDENTITY_DISPLAY_NAME_MAX)
-		return fx_err_invalid(e, "display_name", "must be at most %d characters", FX_IDENTITY_DISPLAY_NAME_MAX);
+		return fx_err_invalid(e, "displayName", "must be at most %d characters", FX_IDENTITY_DISPLAY_NAME_MAX);
 	return 0;
 }
 
@@ -276,8 +276,20 @@ static int copy_valid_since(json_object *obj, int64_t *out, struct fx_err *e)
 	return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: validSince is not a count of seconds");
 }
 
+/* A password, or any provider linked (password, phone, federated): a way to sign in. */
+static bool can_sign_in(json_object *u)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(u, "passwordHash", &v) && !json_object_is_type(v, json_type_null))
+		return true;
+	return json_object_object_get_ex(u, "providerUserInfo", &v) && json_object_is_type(v, json_type_array) &&
+	       json_object_array_length(v) > 0;
+}
+
 static int fill_record(json_object *u, struct fx_user_record *out, struct fx_err *e)
 {
+	out->can_sign_in = can_sign_in(u);
 	if (copy_string(u, "localId", out->uid, sizeof(out->uid), e) < 0 ||
 	    copy_string(u, "email", out->email, sizeof(out->email), e) < 0 ||
 	    copy_string(u, "displayName", out->display_name, sizeof(out->display_name), e) < 0 ||

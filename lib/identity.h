@@ -8,8 +8,10 @@
  * thread-safe, bounded (inputs are checked before anything is sent,
  * answers are capped and every copied field must fit), and returns 0, or
  * -1 with e set:
- *   400 INVALID_ARGUMENT  an input is refused (the detail names the field),
- *                         before any call or because Google refused it
+ *   400 INVALID_ARGUMENT  an input is refused (the detail names the field as
+ *                         Identity Toolkit and our contract do: email,
+ *                         displayName; uid), before any call or because
+ *                         Google refused it
  *   404 NOT_FOUND         no such user (Google's USER_NOT_FOUND)
  *   409 ALREADY_EXISTS    the email is taken (EMAIL_EXISTS, DUPLICATE_EMAIL)
  *   503 UNAVAILABLE       Google unreachable, timed out, 5xx or 429
@@ -38,6 +40,8 @@ struct fx_user_record {
 	char display_name[4 * FX_IDENTITY_DISPLAY_NAME_MAX + 1]; /* UTF-8, "" when none */
 	bool disabled;
 	bool email_verified;
+	/* a password or a linked provider (providerUserInfo): someone can sign in as this account */
+	bool can_sign_in;
 	int64_t valid_since; /* seconds (REST validSince, a string), 0 if absent */
 	char custom_claims[FX_IDENTITY_CLAIMS_MAX + 1]; /* customAttributes as stored, "" if none */
 };

@@ -28,10 +28,16 @@
 struct table {
 	uint32_t magic;
 	pthread_mutex_t stripes[STRIPES];
+	/* Per stripe, under its mutex: the key whose work last failed for want of a backend, and when. */
+	struct {
+		uint64_t key;
+		int64_t at_ms; /* CLOCK_MONOTONIC: one clock for every process of the machine */
+	} outage[STRIPES];
 };
 
 static struct table local, *table = &local;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static _Thread_local int64_t waited_since; /* when this thread last asked for a lock */
 
 static void init_stripes(struct table *t, int pshared)
 {
@@ -88,14 +94,19 @@ static void init(void)
 		table = t;
 }
 
-static pthread_mutex_t *stripe(const char *key)
+static uint64_t hash(const char *key)
 {
 	uint64_t h = 1469598103934665603ull;
 
-	pthread_once(&once, init);
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
-	return &table->stripes[h % STRIPES];
+	return h;
+}
+
+static pthread_mutex_t *stripe(const char *key)
+{
+	pthread_once(&once, init);
+	return &table->stripes[hash(key) % STRIPES];
 }
 
 /* A stripe whose holder died is ours now: the lock only queues work, Firestore keeps the data whole. */
@@ -112,6 +123,7 @@ void fx_keylock(const char *key)
 {
 	pthread_mutex_t *m = stripe(key);
 
+	waited_since = fx_clock_ms();
 	taken(m, pthread_mutex_lock(m));
 }
 
@@ -125,6 +137,35 @@ int fx_keylock_timed(const char *key, long ms)
 	pthread_mutex_t *m = stripe(key);
 	struct timespec deadline;
 
+	waited_since = fx_clock_ms();
 	fx_clock_deadline(ms, &deadline);
 	return taken(m, pthread_mutex_timedlock(m, &deadline));
+}
+
+int fx_keylock_outage(const char *key, struct fx_err *e)
+{
+	uint64_t h = hash(key);
+	size_t s = h % STRIPES;
+
+	pthread_once(&once, init);
+	if (table->outage[s].key != h || table->outage[s].at_ms < waited_since)
+		return 0;
+	fx_err_set(e, 503, "UNAVAILABLE", "a backend was unavailable to the request before this one: retry");
+	e->retry_after = 1;
+	return -1;
+}
+
+void fx_keyunlock_after(const char *key, const struct fx_err *failed)
+{
+	uint64_t h = hash(key);
+	size_t s = h % STRIPES;
+
+	pthread_once(&once, init);
+	if (failed && failed->code == 503) {
+		table->outage[s].key = h;
+		table->outage[s].at_ms = fx_clock_ms();
+	} else if (!failed && table->outage[s].key == h) {
+		table->outage[s].key = 0;
+	}
+	pthread_mutex_unlock(&table->stripes[s]);
 }

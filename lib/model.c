@@ -180,11 +180,11 @@ void fx_map_set_now(struct fx_value *map, const char *name)
 	fx_map_set_ts(map, name, secs, nanos / 1000000 * 1000000);
 }
 
-int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e)
+int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field, struct fx_err *e)
 {
 	struct fx_value v;
 
-	if (fx_plain_decode(plain, &v, e) < 0)
+	if (fx_plain_decode(plain, field, &v, e) < 0)
 		return -1;
 	*fx_map_set(map, name) = v;
 	return 0;

@@ -62,8 +62,13 @@ json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden);
 /* Current time as a Firestore timestamp value in map[name]. */
 void fx_map_set_now(struct fx_value *map, const char *name);
 
-/* Sets map[name] from plain JSON (already validated); the value is copied. */
-FX_MUST_USE int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, struct fx_err *e);
+/*
+ * Sets map[name] from plain JSON; the value is copied. What the conversion
+ * refuses (fx_plain_decode) is a 400 naming field, the API's name of the
+ * value, or a path below it.
+ */
+FX_MUST_USE int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field,
+				 struct fx_err *e);
 
 /* Sends doc as fx_doc_json(doc, hidden) with status. */
 FX_MUST_USE int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden);

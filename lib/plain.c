@@ -27,7 +27,8 @@ static int decode(struct walk *c, json_object *j, struct fx_value *out, int dept
 	case json_type_int: {
 		int64_t i;
 
-		if (!fx_json_get_int64(j, INT64_MIN, INT64_MAX, &i))
+		/* json-c saturates downwards without a trace: INT64_MIN is refused with what it hides. */
+		if (!fx_json_get_int64(j, INT64_MIN + 1, INT64_MAX, &i))
 			return fx_err_invalid(c->e, fx_value_where_text(&c->at), "integer out of range");
 		fx_value_int(out, i);
 		return 0;
@@ -90,10 +91,12 @@ static int decode(struct walk *c, json_object *j, struct fx_value *out, int dept
 	return fx_err_invalid(c->e, fx_value_where_text(&c->at), "unsupported JSON type");
 }
 
-int fx_plain_decode(json_object *plain, struct fx_value *out, struct fx_err *e)
+int fx_plain_decode(json_object *plain, const char *field, struct fx_value *out, struct fx_err *e)
 {
 	struct walk c = {.e = e};
 
+	if (field)
+		fx_value_where_name(&c.at, field);
 	return decode(&c, plain, out, 0);
 }
 

@@ -18,12 +18,14 @@
 /*
  * Plain JSON to value (API input, conformance jsonData): JSON integer ->
  * INT, JSON double -> DOUBLE, string -> STRING, bool, null, array -> ARRAY,
- * object -> MAP. Refuses integers outside int64, arrays inside arrays,
- * nesting past FX_VALUE_MAX_DEPTH, strings past FX_VALUE_MAX_BYTES or not
- * UTF-8, and field names past FX_VALUE_FIELD_NAME_MAX, with a 400
- * INVALID_ARGUMENT naming the path.
+ * object -> MAP. Refuses integers outside int64 and INT64_MIN itself (json-c
+ * saturates smaller literals to it), arrays inside arrays, nesting past
+ * FX_VALUE_MAX_DEPTH, strings past FX_VALUE_MAX_BYTES or not UTF-8, and
+ * field names past FX_VALUE_FIELD_NAME_MAX, with a 400 INVALID_ARGUMENT
+ * naming the path below field (the API's name of the value itself, as in
+ * "preferences.theme"; NULL: paths start at the value).
  */
-FX_MUST_USE int fx_plain_decode(json_object *plain, struct fx_value *out, struct fx_err *e);
+FX_MUST_USE int fx_plain_decode(json_object *plain, const char *field, struct fx_value *out, struct fx_err *e);
 
 /*
  * Value to plain JSON (API output): INT a JSON integer, TIMESTAMP an RFC 3339

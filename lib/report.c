@@ -626,10 +626,10 @@ int fx_report_init(struct fx_err *e)
 static int org_zone(struct fx_req *r, struct zone *z, struct fx_err *e)
 {
 	struct fx_doc org = {0};
-	const char *tz;
+	const char *tz, *root;
 	int rc = -1;
 
-	if (fx_fs_get(fx_tenant_root(r), &org, e) < 0)
+	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	tz = fx_value_path_str(&org.fields, "timezone");
 	rc = zone_open(tz && *tz ? tz : DEFAULT_TZ, z, e);

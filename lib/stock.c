@@ -62,11 +62,14 @@ int fx_movement_write(const struct fx_req *r, json_object *writes, const char *p
 	static const char *const hidden[] = {"organizationId", NULL};
 	struct fx_value mv = {0};
 	char id[FX_ID_LEN + 1], *name;
-	const char *rel;
+	const char *rel, *root;
 	int rc;
 
 	fx_id_new(id);
-	rel = fx_arena_printf(r->arena, "%s/products/%s/movements/%s", fx_tenant_root(r), product_id, id);
+	root = fx_tenant_root(r, e);
+	if (!root)
+		return -1;
+	rel = fx_arena_printf(r->arena, "%s/products/%s/movements/%s", root, product_id, id);
 	if (!rel)
 		return FX_ERR_INTERNAL(e, "out of request memory");
 	fx_value_map(&mv);

@@ -110,6 +110,54 @@ int fx_mem_move(void *dst, size_t size, const void *src, size_t n)
 	return 0;
 }
 
+size_t fx_utf8_char(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned c = n ? p[0] : 0, cp;
+	size_t len;
+
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Replaces every byte of dst's len bytes that is not part of a valid UTF-8 character with '?'. */
+static void text_utf8(char *dst, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t k = fx_utf8_char(dst + i, len - i);
+
+		if (k == 0) {
+			dst[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+}
+
 void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap)
 {
 	int n;
@@ -122,8 +170,10 @@ void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap)
 		dst[0] = '\0';
 		return;
 	}
-	if ((size_t)n < size)
+	if ((size_t)n < size) {
+		text_utf8(dst, strlen(dst));
 		return;
+	}
 	/* Cut: drop a last character that lost some of its bytes. */
 	len = size - 1;
 	lead = len;
@@ -137,6 +187,7 @@ void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap)
 			len = lead - 1;
 	}
 	dst[len] = '\0';
+	text_utf8(dst, len);
 }
 
 void fx_str_text(char *dst, size_t size, const char *fmt, ...)

@@ -73,8 +73,19 @@ FX_MUST_USE int fx_mem_copy(void *dst, size_t size, const void *src, size_t n);
 FX_MUST_USE int fx_mem_move(void *dst, size_t size, const void *src, size_t n);
 
 /*
+ * Length in bytes (1 to 4) of the UTF-8 character that starts the n bytes
+ * at p, or 0 when they start with no valid one: a NUL, a stray continuation
+ * byte, an overlong form, a surrogate, a code point past U+10FFFF, or a
+ * character cut short by the end.
+ */
+size_t fx_utf8_char(const char *p, size_t n);
+
+/*
  * Formats human-readable text into dst of size bytes, shortened at a whole
- * UTF-8 character when it does not fit. Never fails; dst is always a string.
+ * UTF-8 character when it does not fit. Every byte that is not part of a
+ * valid UTF-8 character becomes '?', so the text is always UTF-8 (JSON,
+ * Cloud Logging) whatever bytes a request put into it. Never fails; dst is
+ * always a string.
  */
 void fx_str_text(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));

@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *fx_tenant_root(const struct fx_req *r)
+const char *fx_tenant_root(const struct fx_req *r, struct fx_err *e)
 {
-	return fx_arena_printf(r->arena, "organizations/%s", r->principal->organization_id);
+	const char *root = fx_arena_printf(r->arena, "organizations/%s", r->principal->organization_id);
+
+	if (!root)
+		FX_ERR_INTERNAL(e, "out of request memory");
+	return root;
 }
 
 const char *fx_tenant_path(const struct fx_req *r, const char *parent, const char *collection, const char *id,
@@ -22,10 +26,12 @@ const char *fx_tenant_path(const struct fx_req *r, const char *parent, const cha
 	if (!id || !fx_id_valid(id))
 		return FX_ERR_NOT_FOUND(e, what), NULL;
 	/* The root is arena memory too: out of budget, it is NULL, never "(null)/...". */
-	root = fx_tenant_root(r);
-	if (root && parent)
+	root = fx_tenant_root(r, e);
+	if (!root)
+		return NULL;
+	if (parent)
 		p = fx_arena_printf(r->arena, "%s/%s/%s/%s", root, parent, collection, id);
-	else if (root)
+	else
 		p = fx_arena_printf(r->arena, "%s/%s/%s", root, collection, id);
 	if (!p)
 		return FX_ERR_INTERNAL(e, "out of request memory"), NULL;
@@ -100,7 +106,7 @@ struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, con
 {
 	struct fx_query *q = fx_query_new(collection, false);
 	struct fx_value org = {0};
-	const char *root = fx_tenant_root(r);
+	const char *root = fx_tenant_root(r, e);
 	const char *rel = root && parent ? fx_arena_printf(r->arena, "%s/%s", root, parent) : root;
 	char *name = rel ? fx_fs_name(rel) : NULL;
 	int rc;

@@ -17,8 +17,12 @@
 
 struct fx_req;
 
-/* "organizations/{org}" of the caller, in the request arena. */
-FX_MUST_USE const char *fx_tenant_root(const struct fx_req *r);
+/*
+ * "organizations/{org}" of the caller, in the request arena; NULL with 500
+ * INTERNAL when the arena is spent (never pass the result on unchecked: a
+ * NULL in "%s" would name a path "(null)/...").
+ */
+FX_MUST_USE const char *fx_tenant_root(const struct fx_req *r, struct fx_err *e);
 
 /*
  * The relative path of collection/id (below the caller's organization, or

@@ -27,6 +27,8 @@
 
 #define LISTEN_FD 0
 #define ARENA_LIMIT (48u * 1024 * 1024)
+/* Above the largest body nginx passes a worker (fluxorictl: client_max_body_size 10m for files). */
+#define DRAIN_MAX (64u * 1024 * 1024)
 
 static atomic_bool stopping;
 static const struct fx_app *the_app;
@@ -151,13 +153,17 @@ static void *serve(void *arg)
 		} else {
 			fx_worker_handle(the_app, &r);
 		}
-		fx_req_cleanup(&r);
 		/*
-		 * libfcgi would half-close the connection and wait for nginx to
-		 * close its end (a lingering close, one more round trip per
-		 * request on this thread). Finish has read the request to its
-		 * end, so nothing unread can turn our close into a reset.
+		 * The input is read to its end before the connection closes: a
+		 * close with input unread (a body answered before it was read,
+		 * or only the empty record that ends it) resets the connection
+		 * and nginx loses the answer. Then libfcgi need not half-close
+		 * and wait for nginx to close its end (its lingering close, one
+		 * more round trip per request on this thread).
 		 */
+		if (fx_req_drain(&r, DRAIN_MAX) < 0)
+			fx_log_debug("%s %s: request input not read to its end before the close", r.method, r.path);
+		fx_req_cleanup(&r);
 		fcgi.detached = 1;
 		FCGX_Finish_r(&fcgi);
 		fx_metrics_in_flight(-1);

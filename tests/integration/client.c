@@ -68,6 +68,12 @@ static size_t collect(char *p, size_t size, size_t nmemb, void *ctx)
 struct http_resp *http_url(const char *method, const char *url, const char *const *headers, const char *body,
 			   size_t len)
 {
+	return http_url_timeout(method, url, headers, body, len, 60000);
+}
+
+struct http_resp *http_url_timeout(const char *method, const char *url, const char *const *headers, const char *body,
+				   size_t len, long timeout_ms)
+{
 	struct http_resp *r = calloc(1, sizeof(*r));
 	struct sink b = {NULL, 0}, h = {NULL, 0};
 	struct curl_slist *list = NULL;
@@ -83,7 +89,7 @@ struct http_resp *http_url(const char *method, const char *url, const char *cons
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

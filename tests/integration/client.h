@@ -40,6 +40,9 @@ struct http_resp *http_json_h(const char *method, const char *path, const char *
 /* Same, against an absolute URL (emulators). */
 struct http_resp *http_url(const char *method, const char *url, const char *const *headers, const char *body,
 			   size_t len);
+/* http_url with the whole exchange bounded by timeout_ms (http_url: 60 s); past it, status 0. */
+struct http_resp *http_url_timeout(const char *method, const char *url, const char *const *headers, const char *body,
+				   size_t len, long timeout_ms);
 void http_resp_free(struct http_resp *r);
 
 /* Header value (case-insensitive) copied into a static per-call buffer, or NULL. */

@@ -9,6 +9,8 @@
 #include "client.h"
 #include "fakegcs.h"
 #include "instance.h"
+#include "json.h"
+#include "str.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -1059,6 +1061,151 @@ static bool canonical(long code, const char *status)
 	return false;
 }
 
+/*
+ * The names the contract gives fields, parameters and headers
+ * (docs/openapi.yaml): every "name:" of a parameter and every key of a
+ * "properties:" map, at any depth. An error's details[].field must be made
+ * of these (or of a name the client sent, which an "unknown ..." reason
+ * names back): a field the contract does not know (content_type where the
+ * API says contentType) tells the client nothing it can fix.
+ */
+static struct {
+	char names[1024][64];
+	int n;
+} contract;
+
+static void contract_add(const char *name, size_t len)
+{
+	if (len == 0 || len >= sizeof(contract.names[0]) ||
+	    contract.n >= (int)(sizeof(contract.names) / sizeof(contract.names[0])))
+		return;
+	for (int i = 0; i < contract.n; i++)
+		if (strlen(contract.names[i]) == len && strncmp(contract.names[i], name, len) == 0)
+			return;
+	memcpy(contract.names[contract.n], name, len);
+	contract.names[contract.n++][len] = '\0';
+}
+
+static int load_contract(const char *path)
+{
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[1024];
+	int props[64], nprops = 0; /* indentation of the open "properties:" maps */
+
+	if (!f) {
+		fprintf(stderr, "routefuzz: cannot read the contract %s (FLUXORI_SRCDIR/docs/openapi.yaml)\n",
+			path ? path : "(FLUXORI_SRCDIR unset)");
+		return -1;
+	}
+	/* A header the contract describes with its request bodies, not as a parameter. */
+	contract_add("Content-Type", strlen("Content-Type"));
+	while (fgets(line, sizeof(line), f)) {
+		int ind = (int)strspn(line, " ");
+		const char *p = line + ind;
+		size_t k;
+
+		if (*p == '\n' || *p == '\0' || *p == '#')
+			continue;
+		while (nprops > 0 && ind <= props[nprops - 1])
+			nprops--;
+		if (strncmp(p, "- ", 2) == 0 || strncmp(p, "name: ", 6) == 0) {
+			const char *v = strncmp(p, "- ", 2) == 0 ? p + 2 : p;
+
+			if (strncmp(v, "name: ", 6) == 0) {
+				v += 6;
+				k = strcspn(v, " \n#'\"");
+				if (v[k] == '\n' || v[k] == '\0')
+					contract_add(v, k);
+			}
+		}
+		k = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+		if (nprops > 0 && ind == props[nprops - 1] + 2 && k > 0 && p[k] == ':')
+			contract_add(p, k);
+		if (strncmp(p, "properties:", 11) == 0 && nprops < 64)
+			props[nprops++] = ind;
+	}
+	fclose(f);
+	return contract.n > 1 ? 0 : -1;
+}
+
+static bool contract_has(const char *name, size_t len)
+{
+	for (int i = 0; i < contract.n; i++)
+		if (strlen(contract.names[i]) == len && strncmp(contract.names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* How an error names a query parameter the client sent as raw (percent-encoded) up to its '=' or '&'. */
+static void query_name_as_named(const char *raw, char *out, size_t size)
+{
+	char dec[256];
+	size_t n = 0;
+
+	for (const char *p = raw; *p && *p != '=' && *p != '&' && n + 1 < sizeof(dec); p++) {
+		unsigned v;
+
+		if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1 && p[1] && p[2]) {
+			dec[n++] = (char)v;
+			p += 2;
+		} else {
+			dec[n++] = *p == '+' ? ' ' : *p;
+		}
+	}
+	dec[n] = '\0';
+	fx_str_text(out, size, "%s", dec); /* the server's text: bytes that are not UTF-8 become '?' */
+}
+
+/* Whether the request itself holds name: a key of its JSON body or a query parameter it sent. */
+static bool sent_by_client(const struct req *q, const char *name, size_t len)
+{
+	char key[80], named[256];
+	const char *t;
+
+	if (len + 3 > sizeof(key))
+		return false;
+	snprintf(key, sizeof(key), "\"%.*s\"", (int)len, name);
+	if (q->body && q->len > 0 && memmem(q->body, q->len, key, len + 2))
+		return true;
+	t = q->target ? strchr(q->target, '?') : NULL;
+	while (t) {
+		t++;
+		if (strncmp(t, name, len) == 0 && (t[len] == '=' || t[len] == '&' || t[len] == '\0'))
+			return true;
+		query_name_as_named(t, named, sizeof(named));
+		if (strlen(named) == len && strncmp(named, name, len) == 0)
+			return true;
+		t = strchr(t, '&');
+	}
+	return false;
+}
+
+/*
+ * The first part of field (dotted, with [n] indexes) the contract does not
+ * name, into out; false when every part is the contract's. A part the
+ * client sent itself is its own (a key of a free-form map such as
+ * attributes, or an unknown field named back).
+ */
+static bool foreign_field(const struct req *q, const char *field, char *out, size_t len)
+{
+	const char *p = field;
+
+	while (*p) {
+		size_t n = strcspn(p, "."), name = strcspn(p, "[");
+
+		if (name > n)
+			name = n;
+		if (!contract_has(p, name) && !sent_by_client(q, p, name)) {
+			snprintf(out, len, "%.*s", (int)name, p);
+			return true;
+		}
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return false;
+}
+
 /* Notes one problem of an answer: the first names the kind, all go to w. */
 __attribute__((format(printf, 4, 5))) static void problem(char *kind, size_t kind_len, struct sb *w, const char *fmt,
 							  ...)
@@ -1078,9 +1225,10 @@ __attribute__((format(printf, 4, 5))) static void problem(char *kind, size_t kin
  * What is wrong with an answer: kind names the first problem (in the order
  * below), why lists them all; false when nothing is.
  */
-static bool check_answer(const struct resp *r, char *kind, size_t kind_len, char *why, size_t why_len)
+static bool check_answer(const struct req *q, const struct resp *r, char *kind, size_t kind_len, char *why,
+			 size_t why_len)
 {
-	char rid[200], ra[64];
+	char rid[200], ra[64], ct[128];
 	json_object *err = jget(r->json, "error");
 	const char *st = jstr(err, "status"), *brid = jstr(err, "requestId");
 	json_object *code = jget(err, "code");
@@ -1096,6 +1244,9 @@ static bool check_answer(const struct resp *r, char *kind, size_t kind_len, char
 			problem(kind, kind_len, &w,
 				"5xx: answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's)",
 				r->status);
+		if (resp_header(r, "Content-Type", ct, sizeof(ct)) && strncmp(ct, "application/json", 16) == 0 &&
+		    !fx_utf8_valid(r->body, r->len))
+			problem(kind, kind_len, &w, "answer not UTF-8: a JSON answer holds bytes that are not UTF-8");
 		if (r->status >= 400 &&
 		    (!err || !code || !json_object_is_type(code, json_type_int) || !st || !jstr(err, "message")))
 			problem(kind, kind_len, &w, "error body not the contract's JSON: the body is not a JSON error");
@@ -1103,6 +1254,23 @@ static bool check_answer(const struct resp *r, char *kind, size_t kind_len, char
 			problem(kind, kind_len, &w,
 				"error code and status disagree: HTTP %ld, body code %lld status %s", r->status,
 				(long long)json_object_get_int64(code), st);
+		if (r->status >= 400 && err && json_object_is_type(jget(err, "details"), json_type_array)) {
+			json_object *details = jget(err, "details");
+
+			for (size_t i = 0; i < json_object_array_length(details); i++) {
+				json_object *d = json_object_array_get_idx(details, i);
+				const char *field = jstr(d, "field");
+				char part[64];
+
+				if (field && foreign_field(q, field, part, sizeof(part))) {
+					problem(kind, kind_len, &w,
+						"field not in the contract: details[%zu].field \"%.80s\" (\"%s\" is no "
+						"name of docs/openapi.yaml)",
+						i, field, part);
+					break;
+				}
+			}
+		}
 		if (r->status >= 400 && has_rid && brid && strcmp(brid, rid) != 0)
 			problem(kind, kind_len, &w, "requestId differs from X-Request-Id: header %s, body %s", rid,
 				brid);
@@ -1425,7 +1593,7 @@ static bool emit(struct ctx *c, struct req *q)
 			q->desc, pname[q->who], r->status, r->json ? r->body : "");
 		pthread_mutex_unlock(&G.out_mu);
 	}
-	if (check_answer(r, kind, sizeof(kind), why, sizeof(why)))
+	if (check_answer(q, r, kind, sizeof(kind), why, sizeof(why)))
 		finding(c, q, r, kind, why);
 	/*
 	 * A worker that died answers through nginx's 503 (or not at all), and so do the other requests
@@ -2179,7 +2347,7 @@ static bool stage_paths(struct ctx *c)
 			ex = strchr(q.target, '?');
 			if (ex)
 				*ex = '\0';
-			/* forms holds this file's literal formats (-Wformat=2 cannot see that). */
+				/* forms holds this file's literal formats (-Wformat=2 cannot see that). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 			sb_printf(&t, forms[j], q.target);
@@ -2973,6 +3141,12 @@ void rf_options_from_env(struct rf_options *o)
 		o->budget = 1;
 	o->prod_storage = !((v = getenv("FLUXORI_ROUTEFUZZ_PROD_STORAGE")) && strcmp(v, "0") == 0);
 	o->bin_dir = getenv("FLUXORI_BIN_DIR");
+	if ((v = getenv("FLUXORI_SRCDIR")) && *v) {
+		static char openapi[600];
+
+		snprintf(openapi, sizeof(openapi), "%s/docs/openapi.yaml", v);
+		o->openapi = openapi;
+	}
 	o->run_dir = getenv("FLUXORI_TEST_RUN");
 	if ((v = getenv("FLUXORI_ROUTEFUZZ_OUT")) && *v)
 		snprintf(out, sizeof(out), "%s", v);
@@ -3094,7 +3268,7 @@ int rf_run(const struct rf_options *o, struct rf_result *res)
 	snprintf(G.cur->logs[0], sizeof(G.cur->logs[0]), "%s/nginx-error.log", o->run_dir);
 	snprintf(G.cur->logs[1], sizeof(G.cur->logs[1]), "%s/workers.log", o->run_dir);
 	asan_path();
-	if (load_routes(o->bin_dir) < 0)
+	if (load_routes(o->bin_dir) < 0 || load_contract(o->openapi) < 0)
 		return -1;
 	say("routefuzz: seed %llu, %d routes from %s, %s, budget %d requests per route and round, %d clients\n",
 	    (unsigned long long)o->seed, G.nroutes, o->bin_dir, o->seconds ? "long mode" : "brief mode (one round)",

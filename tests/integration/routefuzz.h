@@ -6,7 +6,8 @@
  * contract's promises for any input: a sanitizer report, a 5xx other than a
  * contract 503, a worker restart, an nginx upstream error, an error body
  * that is not the contract's JSON error (code and canonical status
- * agreeing) or an answer without X-Request-Id. Everything it generates
+ * agreeing), an error naming a field the contract does not have (an
+ * internal name such as content_type) or an answer without X-Request-Id. Everything it generates
  * follows from the seed; every finding is printed with the seed and a curl
  * reproducer.
  */
@@ -24,6 +25,7 @@ struct rf_options {
 	const char *run_dir; /* the stack's RUN (state/, nginx-error.log) */
 	const char *out_dir; /* reproducer files */
 	int prod_storage; /* also fuzz an instance with production storage signing (fakegcs.h) */
+	const char *openapi; /* the contract (docs/openapi.yaml): the field names an error may name */
 };
 
 struct rf_result {

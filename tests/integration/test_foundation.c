@@ -163,12 +163,13 @@ Test(limits, oversized_headers_are_a_json_error)
 struct raw_resp {
 	long status;
 	char request_id[80];
+	char allow[200]; /* "" when the answer has no Allow header */
 	char *body; /* NUL-terminated */
 	json_object *json; /* NULL when the body is not JSON */
 };
 
-/* Sends len bytes of req to nginx on a new connection and reads the answer until it closes. */
-static void raw_send(const char *req, size_t len, struct raw_resp *out)
+/* Sends len bytes of req to nginx's listener port_var (an env name) and reads the answer until it closes. */
+static void raw_send_to(const char *port_var, const char *req, size_t len, struct raw_resp *out)
 {
 	struct sockaddr_in a = {0};
 	struct timeval tv = {20, 0};
@@ -180,7 +181,7 @@ static void raw_send(const char *req, size_t len, struct raw_resp *out)
 	memset(out, 0, sizeof(*out));
 	cr_assert_geq(fd, 0);
 	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)atoi(test_env("FLUXORI_HTTP_PORT")));
+	a.sin_port = htons((uint16_t)atoi(test_env(port_var)));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -199,9 +200,18 @@ static void raw_send(const char *req, size_t len, struct raw_resp *out)
 	h = strcasestr(buf, "\r\nX-Request-Id: ");
 	if (h)
 		sscanf(h + 16, "%79[^\r\n]", out->request_id);
+	h = strcasestr(buf, "\r\nAllow: ");
+	if (h)
+		sscanf(h + 9, "%199[^\r\n]", out->allow);
 	out->body = strdup(body + 4);
 	out->json = json_tokener_parse(out->body);
 	free(buf);
+}
+
+/* Sends len bytes of req to nginx's API listener on a new connection and reads the answer until it closes. */
+static void raw_send(const char *req, size_t len, struct raw_resp *out)
+{
+	raw_send_to("FLUXORI_HTTP_PORT", req, len, out);
 }
 
 static void raw_free(struct raw_resp *r)
@@ -311,6 +321,100 @@ Test(nginx_errors, every_error_nginx_makes_is_json_whose_code_and_name_agree)
 		raw_send(cases[i].req, strlen(cases[i].req), &r);
 		cr_assert_eq(r.status, cases[i].status, "%s: %ld %.200s", cases[i].what, r.status, r.body);
 		assert_agreeing_error(&r, cases[i].what);
+		raw_free(&r);
+	}
+}
+
+/*
+ * nginx refuses TRACE itself, before any worker sees it, and its 405 had no
+ * Allow header, which the contract gives every 405. The worker's router
+ * knows the path's methods: TRACE on a path of a group answers the group's
+ * 405 with Allow; on a path no route has, the 404 of an unknown path. A
+ * TRACE with a body over a mebibyte to /v1/files (whose cap is 10 MiB) got
+ * nginx's HTML 413: the error page's location had the server's 1 MiB cap.
+ */
+Test(nginx_errors, trace_answers_the_paths_405_with_its_allow_or_an_unknown_paths_404)
+{
+	static const struct {
+		const char *target;
+		long status;
+		const char *allow;
+	} cases[] = {
+		{"/v1/products", 405, "GET, POST"},
+		{"/v1/products/p1", 405, "GET, PATCH, DELETE"},
+		{"/v1/products/p1?x=1", 405, "GET, PATCH, DELETE"},
+		{"/v1/files/f1:complete", 405, "POST"},
+		{"/health", 405, "GET"},
+		{"/health/ready", 405, "GET"},
+		{"/v1/products/p1/nothing", 404, ""},
+		{"/nothing", 404, ""},
+		{"/v1/nothing", 404, ""},
+	};
+	char req[600];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct raw_resp r;
+
+		snprintf(req, sizeof(req), "TRACE %s HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n",
+			 cases[i].target);
+		raw_send(req, strlen(req), &r);
+		cr_assert_eq(r.status, cases[i].status, "TRACE %s: %ld %.200s", cases[i].target, r.status, r.body);
+		assert_agreeing_error(&r, cases[i].target);
+		cr_assert_str_eq(r.allow, cases[i].allow, "TRACE %s: Allow", cases[i].target);
+		raw_free(&r);
+	}
+	{
+		size_t n = 2000000;
+		char *body = malloc(n);
+		struct http_resp *r;
+
+		cr_assert_not_null(body);
+		memset(body, 'a', n);
+		r = http_do("TRACE", "/v1/files/f1", NULL, "application/json", body, n, NULL);
+		cr_assert_eq(r->status, 405, "TRACE with 2 MB to /v1/files: %ld %.200s", r->status, r->body);
+		cr_assert_str_eq(json_str(r, "error.status"), "UNIMPLEMENTED", "%.200s", r->body);
+		cr_assert_str_eq(http_header(r, "Allow"), "GET, DELETE");
+		http_resp_free(r);
+		free(body);
+	}
+}
+
+/*
+ * The internal /metrics listener answered what it did not route with
+ * nginx's HTML (a malformed request, TRACE, an HTTP/3.0 request line): it
+ * answers the contract's JSON as the public listener does.
+ */
+Test(nginx_errors, the_metrics_listener_answers_errors_in_agreeing_json)
+{
+	static char big_uri[20000];
+	struct {
+		const char *what;
+		const char *req;
+		long status;
+		const char *allow;
+	} cases[] = {
+		{"bad method", "G@T /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n", 400, ""},
+		{"HTTP/3.0 request line", "GET /metrics HTTP/3.0\r\nHost: m\r\nConnection: close\r\n\r\n", 400, ""},
+		{"no Host", "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", 400, ""},
+		{"TRACE", "TRACE /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n", 405, "GET"},
+		{"TRACE elsewhere", "TRACE /v1/products HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n", 404, ""},
+		{"POST", "POST /metrics HTTP/1.1\r\nHost: m\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 405,
+		 "GET"},
+		{"unknown route", "GET /nothing HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n", 404, ""},
+		{"20 KB request line", big_uri, 414, ""},
+	};
+	size_t o = (size_t)snprintf(big_uri, sizeof(big_uri), "GET /metrics?a=");
+
+	memset(big_uri + o, 'a', sizeof(big_uri) - o - 64);
+	snprintf(big_uri + sizeof(big_uri) - 64, 64, " HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct raw_resp r;
+
+		raw_send_to("FLUXORI_METRICS_PORT", cases[i].req, strlen(cases[i].req), &r);
+		cr_assert_eq(r.status, cases[i].status, "metrics listener, %s: %ld %.200s", cases[i].what, r.status,
+			     r.body);
+		assert_agreeing_error(&r, cases[i].what);
+		cr_assert_str_eq(r.allow, cases[i].allow, "metrics listener, %s: Allow", cases[i].what);
 		raw_free(&r);
 	}
 }

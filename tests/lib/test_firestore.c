@@ -690,6 +690,46 @@ Test(firestore, failing_transaction_returns_its_error_and_writes_nothing)
 	json_object_put(w);
 }
 
+/* Reads a document in the transaction, then loses Firestore: its rollback cannot be delivered. */
+static int read_then_lose_firestore(struct fx_txn *t, void *ctx, struct fx_err *e)
+{
+	const char *paths[] = {ctx};
+	struct fx_doc d;
+
+	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0)
+		return -1;
+	fx_doc_cleanup(&d);
+	cfg.firestore_url = "http://127.0.0.1:1"; /* nothing listens: the rollback is refused */
+	return fx_err_set(e, 503, "UNAVAILABLE", "firestore went away");
+}
+
+/*
+ * A transaction whose rollback did not arrive keeps the locks of what it
+ * read until Firestore expires them (60 s idle on Google, about as long on
+ * the emulator): the next transaction on that document would wait and
+ * abort until it gives up. Once Firestore answers again, the rollback is
+ * delivered before the next transaction, which goes through at once.
+ */
+Test(firestore, an_undelivered_rollback_is_sent_before_the_next_transaction)
+{
+	struct counter c = {"txn_lost_rollback/c", 0, true};
+
+	create_n(c.rel, 1, NULL);
+	cr_assert_eq(fx_fs_run_transaction(read_then_lose_firestore, (void *)c.rel, &err), -1);
+	cr_assert_eq(err.code, 503, "%s", err.message);
+	cfg.firestore_url = url; /* Firestore is back */
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fs_run_transaction(increment, &c, &err), 0, "the document is not locked any more: %d %s %s",
+		     err.code, err.status ? err.status : "", err.message);
+	cr_assert_eq(c.max_attempt, 0, "at the first attempt");
+	{
+		int64_t n;
+
+		get_n(c.rel, &n);
+		cr_assert_eq(n, 2);
+	}
+}
+
 /* Sums n over the collection by a query inside the transaction and stores the sum. */
 static int summarize(struct fx_txn *t, void *ctx, struct fx_err *e)
 {

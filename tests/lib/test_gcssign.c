@@ -581,13 +581,13 @@ Test(gcs_signed_url, upload_headers_refuse_line_breaks_overlong_types_and_negati
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
 	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv\r\nx-goog-if-generation-match: 7", 1, &err), -1);
-	cr_assert_str_eq(err.details[0].field, "content_type");
+	cr_assert_str_eq(err.details[0].field, "contentType");
 	fx_err_clear(&err);
 	cr_assert_eq(fx_gcs_upload_headers(&h, "", 1, &err), -1);
-	cr_assert_str_eq(err.details[0].field, "content_type");
+	cr_assert_str_eq(err.details[0].field, "contentType");
 	fx_err_clear(&err);
 	cr_assert_eq(fx_gcs_upload_headers(&h, longer, 1, &err), -1);
-	cr_assert_str_eq(err.details[0].field, "content_type");
+	cr_assert_str_eq(err.details[0].field, "contentType");
 	fx_err_clear(&err);
 	longer[FX_GCS_UPLOAD_TYPE_MAX] = '\0';
 	cr_assert_eq(fx_gcs_upload_headers(&h, longer, 1, &err), 0, "%d bytes fit", FX_GCS_UPLOAD_TYPE_MAX);

@@ -341,3 +341,90 @@ Test(request, cloud_trace_context_span_ids_are_whole_decimal_numbers)
 	cr_assert_str_eq(span_of("/;o=1", &sampled), "");
 	cr_assert(sampled, "the options still count without a span");
 }
+
+/*
+ * A FastCGI input stream from memory: the request body arrives in records of
+ * `chunk` bytes, then the input ends (or, with fail set, the connection
+ * breaks). fills counts the records read, the empty one that ends the input
+ * included.
+ */
+static struct {
+	char data[40000];
+	size_t len, at, chunk;
+	int fills;
+	bool fail;
+} input;
+
+static void fill(FCGX_Stream *s)
+{
+	size_t n = input.len - input.at < input.chunk ? input.len - input.at : input.chunk;
+
+	input.fills++;
+	if (n == 0) {
+		s->isClosed = 1;
+		s->FCGI_errno = input.fail ? -1 : 0;
+		s->rdNext = s->stop = (unsigned char *)input.data + input.at;
+		return;
+	}
+	s->rdNext = (unsigned char *)input.data + input.at;
+	s->stop = s->rdNext + n;
+	input.at += n;
+}
+
+static FCGX_Stream *input_of(size_t len, size_t chunk, bool fail)
+{
+	static FCGX_Stream in;
+
+	memset(&input, 0, sizeof(input));
+	memset(input.data, 'x', sizeof(input.data));
+	input.len = len;
+	input.chunk = chunk;
+	input.fail = fail;
+	memset(&in, 0, sizeof(in));
+	in.isReader = 1;
+	in.rdNext = in.stop = (unsigned char *)input.data;
+	in.fillBuffProc = fill;
+	return &in;
+}
+
+/* Answered before the body was read: the rest is read and the end of the input too. */
+Test(http, drain_reads_the_rest_of_the_input_to_its_end)
+{
+	req.in = input_of(30000, 4096, false);
+	cr_assert_eq(fx_req_drain(&req, 64 * 1024), 0);
+	cr_assert_eq(input.at, 30000, "every byte of the body was read");
+	cr_assert(req.in->isClosed, "the record that ends the input was read");
+	cr_assert_eq(fx_req_drain(&req, 64 * 1024), 0, "an input at its end drains at once");
+}
+
+/* A body read to its Content-Length leaves the empty record that ends the input: that is read too. */
+Test(http, drain_after_a_body_read_to_its_length_reads_the_last_record)
+{
+	char body[100];
+
+	req.in = input_of(100, 100, false);
+	cr_assert_eq(FCGX_GetStr(body, 100, req.in), 100);
+	cr_assert_not(req.in->isClosed);
+	cr_assert_eq(fx_req_drain(&req, 0), 0);
+	cr_assert(req.in->isClosed);
+	cr_assert_eq(input.fills, 2, "the body's record and the empty one");
+}
+
+Test(http, drain_reads_at_most_max_bytes)
+{
+	req.in = input_of(30000, 4096, false);
+	cr_assert_eq(fx_req_drain(&req, 29999), -1, "one byte over the bound");
+	cr_assert_leq(input.at, 30000);
+	req.in = input_of(30000, 4096, false);
+	cr_assert_eq(fx_req_drain(&req, 30000), 0, "exactly the bound");
+	req.in = input_of(30000, 30000, false);
+	cr_assert_eq(fx_req_drain(&req, 100), -1, "over the bound in one record");
+}
+
+Test(http, drain_fails_when_the_connection_breaks)
+{
+	req.in = input_of(5000, 1000, true);
+	cr_assert_eq(fx_req_drain(&req, 64 * 1024), -1);
+	req.in = NULL;
+	cr_assert_eq(fx_req_drain(&req, 0), 0, "no input stream, nothing to read");
+}

@@ -233,6 +233,21 @@ Test(identity, create_returns_the_record_that_lookups_by_uid_and_by_email_find)
 	assert_same_record(&created, &by_email);
 }
 
+Test(identity, an_account_made_without_a_password_has_no_way_to_sign_in_until_it_gets_one)
+{
+	struct fx_user_record rec, looked;
+	char email[128], body[512];
+
+	create_user("nosignin", &rec, email, sizeof(email));
+	cr_assert_eq(fx_identity_lookup(rec.uid, &looked, &err), 0, "%s", err.message);
+	cr_assert_not(looked.can_sign_in);
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"password\":\"correct-horse-42\"}", rec.uid);
+	json_object_put(
+		emulator_post("/identitytoolkit.googleapis.com/v1/projects/" PROJECT "/accounts:update", body, true));
+	cr_assert_eq(fx_identity_lookup_email(email, &looked, &err), 0, "%s", err.message);
+	cr_assert(looked.can_sign_in, "a password is a way in");
+}
+
 Test(identity, create_without_display_name_leaves_it_empty)
 {
 	struct fx_user_record rec, looked;
@@ -499,6 +514,24 @@ Test(identity_wire, lookup_sends_the_admin_request_with_the_bearer)
 	cr_assert(rec.email_verified);
 	cr_assert_eq(rec.valid_since, 1700000000);
 	cr_assert_str_eq(rec.custom_claims, "{\"role\":\"admin\"}");
+	cr_assert_not(rec.can_sign_in, "no password, no provider");
+}
+
+Test(identity_wire, a_password_or_a_linked_provider_is_a_way_to_sign_in)
+{
+	static const char *const answers[] = {
+		"{\"users\":[{\"localId\":\"u1\",\"passwordHash\":\"REDACTED\"}]}",
+		"{\"users\":[{\"localId\":\"u1\",\"providerUserInfo\":[{\"providerId\":\"phone\"}]}]}",
+		"{\"users\":[{\"localId\":\"u1\",\"providerUserInfo\":[]}]}",
+	};
+	static const bool can[] = {true, true, false};
+	struct fx_user_record rec;
+
+	for (size_t i = 0; i < sizeof(can) / sizeof(can[0]); i++) {
+		ts_reply(ts, 200, "Content-Type: application/json\r\n", answers[i]);
+		cr_assert_eq(fx_identity_lookup("u1", &rec, &err), 0, "%s", err.message);
+		cr_assert_eq(rec.can_sign_in, can[i], "%s", answers[i]);
+	}
 }
 
 Test(identity_wire, revoke_sends_valid_since_as_a_string_of_seconds)
@@ -686,9 +719,9 @@ Test(identity_wire, invalid_display_names_are_refused_before_any_request)
 
 	for (int i = 0; i < 257; i++)
 		strcat(name, "ä");
-	expect_invalid(fx_identity_create("a@example.com", name, &rec, &err), "display_name");
-	expect_invalid(fx_identity_create("a@example.com", "bad \xc3\x28 utf8", &rec, &err), "display_name");
-	expect_invalid(fx_identity_create("a@example.com", "tab\there", &rec, &err), "display_name");
+	expect_invalid(fx_identity_create("a@example.com", name, &rec, &err), "displayName");
+	expect_invalid(fx_identity_create("a@example.com", "bad \xc3\x28 utf8", &rec, &err), "displayName");
+	expect_invalid(fx_identity_create("a@example.com", "tab\there", &rec, &err), "displayName");
 	cr_assert_eq(ts_count(ts), 0);
 }
 

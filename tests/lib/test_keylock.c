@@ -4,7 +4,10 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,4 +104,98 @@ Test(keylock, a_held_key_times_out_for_another_process)
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	cr_expect_eq(fx_keylock_timed("orders:org-3", 2000), 0);
 	fx_keyunlock("orders:org-3");
+}
+
+/* Waits (bounded) until process pid sleeps in futex(2): it waits for a lock. */
+static void wait_blocked(pid_t pid)
+{
+	char path[64], buf[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < 100000; i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f && fgets(buf, sizeof(buf), f) && strtol(buf, NULL, 10) == SYS_futex) {
+			fclose(f);
+			return;
+		}
+		if (f)
+			fclose(f);
+		usleep(100);
+	}
+	cr_assert_fail("process %d never waited for the lock", (int)pid);
+}
+
+/* The monotonic clock has moved on by at least a millisecond (what fx_keylock compares). */
+static void next_millisecond(void)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 2);
+}
+
+/*
+ * A process queued on a key while its holder (another process) loses the
+ * backend answers 503 at once; so does the next in that queue; a caller
+ * that comes afterwards, and another key, ask the backend themselves.
+ */
+Test(keylock, the_queue_behind_a_holder_that_lost_its_backend_answers_503_at_once)
+{
+	struct fx_err failed, e;
+	pid_t pid;
+	int status;
+
+	fx_err_clear(&failed);
+	fx_err_set(&failed, 503, "UNAVAILABLE", "firestore unreachable");
+	fx_keylock("orders:org-a");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fx_err_clear(&e);
+		fx_keylock("orders:org-a"); /* queued behind the parent */
+		if (fx_keylock_outage("orders:org-a", &e) != -1 || e.code != 503 || e.retry_after != 1)
+			_exit(1);
+		fx_keyunlock("orders:org-a");
+		next_millisecond();
+		fx_err_clear(&e);
+		fx_keylock("orders:org-a"); /* came after the failure */
+		if (fx_keylock_outage("orders:org-a", &e) != 0 || e.code != 0)
+			_exit(2);
+		fx_keyunlock("orders:org-a");
+		_exit(0);
+	}
+	wait_blocked(pid);
+	fx_keyunlock_after("orders:org-a", &failed);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the queued process saw case %d", WEXITSTATUS(status));
+	/* Another key (whatever its stripe) was never marked. */
+	fx_err_clear(&e);
+	fx_keylock("orders:org-b");
+	cr_assert_eq(fx_keylock_outage("orders:org-b", &e), 0);
+	fx_keyunlock("orders:org-b");
+}
+
+Test(keylock, a_holder_that_failed_otherwise_does_not_turn_its_queue_away)
+{
+	struct fx_err conflict, e;
+	pid_t pid;
+	int status;
+
+	fx_err_clear(&conflict);
+	fx_err_set(&conflict, 409, "ABORTED", "contention");
+	fx_keylock("stock:p1");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fx_err_clear(&e);
+		fx_keylock("stock:p1");
+		_exit(fx_keylock_outage("stock:p1", &e) == 0 ? 0 : 1);
+	}
+	wait_blocked(pid);
+	fx_keyunlock_after("stock:p1", &conflict);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a 409 is not an outage");
 }

@@ -15,7 +15,7 @@ Test(plain, plain_json_maps_to_types)
 	struct fx_value v;
 
 	fx_err_clear(&err);
-	cr_assert_eq(fx_plain_decode(j, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_plain_decode(j, NULL, &v, &err), 0, "%s", err.message);
 	cr_assert_eq(fx_map_get(&v, "i")->type, FX_V_INT);
 	cr_assert_eq(fx_map_get(&v, "d")->type, FX_V_DOUBLE);
 	cr_assert_eq(fx_map_get(&v, "whole")->type, FX_V_DOUBLE, "a JSON double stays a double");
@@ -37,7 +37,7 @@ Test(plain, plain_json_refuses_overflow_nested_arrays_and_depth)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		j = json_tokener_parse(bad[i]);
 		fx_err_clear(&err);
-		cr_assert_eq(fx_plain_decode(j, &v, &err), -1, "%s", bad[i]);
+		cr_assert_eq(fx_plain_decode(j, NULL, &v, &err), -1, "%s", bad[i]);
 		cr_assert_eq(err.code, 400);
 		json_object_put(j);
 	}
@@ -46,9 +46,32 @@ Test(plain, plain_json_refuses_overflow_nested_arrays_and_depth)
 		json_object_object_add(j, "d", deep);
 		deep = j;
 	}
-	cr_assert_eq(fx_plain_decode(deep, &v, &err), -1, "21 nested objects");
+	cr_assert_eq(fx_plain_decode(deep, NULL, &v, &err), -1, "21 nested objects");
 	cr_assert(strstr(err.message, "nesting deeper than 20"), "%s", err.message);
 	json_object_put(deep);
+}
+
+/* A refusal names the path from the API's own field name: a contract name, never "(top)". */
+Test(plain, from_plain_names_refusals_below_the_fields_api_name)
+{
+	static const struct {
+		const char *json, *field, *named;
+	} cases[] = {
+		{"9223372036854775808", "preferences.pageSize", "preferences.pageSize"},
+		{"{\"a\":[1,[2]]}", "attributes", "attributes.a[1]"},
+		{"{\"i\":-9223372036854775809}", NULL, "i"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_object *j = json_tokener_parse(cases[i].json);
+		struct fx_value v;
+
+		fx_err_clear(&err);
+		cr_assert_eq(fx_plain_decode(j, cases[i].field, &v, &err), -1, "%s", cases[i].json);
+		cr_assert_eq(err.ndetails, 1, "%s", cases[i].json);
+		cr_assert_str_eq(err.details[0].field, cases[i].named, "%s", cases[i].json);
+		json_object_put(j);
+	}
 }
 
 Test(plain, to_plain_formats_for_the_api)

@@ -116,6 +116,41 @@ Test(str, text_is_cut_at_a_whole_character)
 	assert_guards(&g);
 }
 
+/* Text reaches JSON answers and log lines: bytes that are not UTF-8 never do. */
+Test(str, text_replaces_every_byte_that_is_not_utf8)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"a\xff" "b", "a?b"},
+		{"\xc3\x28", "?("},
+		{"\xed\xa0\x80", "???"}, /* a surrogate */
+		{"\xc0\xaf", "??"}, /* an overlong '/' */
+		{"\xf4\x90\x80\x80", "????"}, /* past U+10FFFF */
+		{"\xf0\x9f\x98", "???"}, /* cut short */
+		{"caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80"},
+	};
+	char out[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_str_text(out, sizeof(out), "%s", cases[i].in);
+		cr_assert_str_eq(out, cases[i].out, "case %zu", i);
+	}
+	/* Cut and replaced: the cut keeps whole characters, what is left is UTF-8. */
+	fx_str_text(out, 5, "\xff\xff\xe2\x82\xac");
+	cr_assert_str_eq(out, "??");
+}
+
+Test(str, utf8_char_measures_one_valid_character)
+{
+	cr_assert_eq(fx_utf8_char("A", 1), 1);
+	cr_assert_eq(fx_utf8_char("\xe2\x82\xac", 3), 3);
+	cr_assert_eq(fx_utf8_char("\xe2\x82\xac", 2), 0, "cut short by n");
+	cr_assert_eq(fx_utf8_char("", 1), 0, "NUL");
+	cr_assert_eq(fx_utf8_char("A", 0), 0, "no bytes");
+	cr_assert_eq(fx_utf8_char("\x80", 1), 0, "continuation byte");
+}
+
 Test(str, hex_needs_two_bytes_per_byte_and_a_nul)
 {
 	struct guarded g;
