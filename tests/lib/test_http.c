@@ -1,4 +1,5 @@
 #include "http.h"
+#include "testreq.h"
 
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -12,26 +13,12 @@ static FCGX_Stream stream;
 static struct fx_arena arena;
 static struct fx_req req;
 
-static void full(FCGX_Stream *s, int do_close)
-{
-	(void)do_close;
-	s->isClosed = 1;
-	s->FCGI_errno = -1;
-}
-
 static void start_request(void)
 {
 	static char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/files/f1/content", "HTTP_X_REQUEST_ID=req-1",
 			      NULL};
-	struct fx_err e;
 
-	memset(&stream, 0, sizeof(stream));
-	stream.wrNext = sent;
-	stream.stop = stream.rdNext = sent + sizeof(sent);
-	stream.emptyBuffProc = full;
-	fx_arena_init(&arena, 1 << 20);
-	fx_err_clear(&e);
-	cr_assert_eq(fx_req_init(&req, env, NULL, &stream, &arena, &e), 0, "%s", e.message);
+	testreq_start(&req, env, NULL, &stream, sent, sizeof(sent), &arena);
 }
 
 static void end_request(void)
@@ -241,15 +228,7 @@ Test(forwarded_client, fails_cleanly_when_out_is_too_small)
 /* A request of its own from the FastCGI params env (NULL-terminated "NAME=value"), with no body stream. */
 static void start_with(char **env)
 {
-	struct fx_err e;
-
-	memset(&stream, 0, sizeof(stream));
-	stream.wrNext = sent;
-	stream.stop = stream.rdNext = sent + sizeof(sent);
-	stream.emptyBuffProc = full;
-	fx_arena_init(&arena, 1 << 20);
-	fx_err_clear(&e);
-	cr_assert_eq(fx_req_init(&req, env, &stream, &stream, &arena, &e), 0, "%s", e.message);
+	testreq_start(&req, env, &stream, &stream, sent, sizeof(sent), &arena);
 }
 
 /* fx_req_content_length of a request declaring cl: false when refused (*n is then 77). */

@@ -2,6 +2,7 @@
 
 #include "arena.h"
 #include "http.h"
+#include "testreq.h"
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -79,13 +80,6 @@ Test(worker, routes_flag_prints_the_table_without_configuration_or_socket, .init
 	cr_assert_stdout_eq_str(expected);
 }
 
-static void full(FCGX_Stream *s, int do_close)
-{
-	(void)do_close;
-	s->isClosed = 1;
-	s->FCGI_errno = -1;
-}
-
 /* Serves one request made of the FastCGI params env (no body arrives) and returns its request log line. */
 static const char *serve_logged(char **env)
 {
@@ -94,17 +88,10 @@ static const char *serve_logged(char **env)
 	FCGX_Stream stream;
 	struct fx_arena arena;
 	struct fx_req r;
-	struct fx_err e;
 	size_t n;
 	FILE *log;
 
-	memset(&stream, 0, sizeof(stream));
-	stream.wrNext = sent;
-	stream.stop = stream.rdNext = sent + sizeof(sent);
-	stream.emptyBuffProc = full;
-	fx_arena_init(&arena, 1 << 20);
-	fx_err_clear(&e);
-	cr_assert_eq(fx_req_init(&r, env, &stream, &stream, &arena, &e), 0, "%s", e.message);
+	testreq_start(&r, env, &stream, &stream, sent, sizeof(sent), &arena);
 	fx_worker_handle(&app, &r);
 	fx_req_cleanup(&r);
 	fx_arena_cleanup(&arena);
