@@ -12,9 +12,11 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "worker.h"
 
 #include <openssl/evp.h>
@@ -567,7 +569,7 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 				const char *id = fx_value_path_str(&old->u.arr.items[i], "fileId");
 
 				if (!id || strcmp(id, file_id) != 0)
-					fx_value_copy(fx_array_push(images), &old->u.arr.items[i]);
+					fx_value_copy(fx_value_push(images), &old->u.arr.items[i]);
 			}
 			fx_map_set_now(&map, "updatedAt");
 			name = fx_tenant_name(product_rel);

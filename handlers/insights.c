@@ -15,9 +15,11 @@
 #include "insights.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "worker.h"
 
 #include <stdio.h>

@@ -19,11 +19,13 @@
 #include "insights.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 #include "report.h"
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -193,7 +195,7 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	c->checked = 0;
 	fx_value_array(&states);
 	for (int i = 0; open_states[i]; i++)
-		fx_value_string(fx_array_push(&states), open_states[i], strlen(open_states[i]));
+		fx_value_string(fx_value_push(&states), open_states[i], strlen(open_states[i]));
 	q = fx_tenant_query(r, NULL, "orders", &parent, e);
 	if (!q || fx_query_where(q, "status", "in", &states, e) < 0)
 		goto out;
@@ -241,7 +243,7 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		if (fx_stock_write(r, t->writes, &products[p], on_hand, expected[p], e) < 0)
 			goto out;
 		/* Logged by sync_org once the commit holds: this attempt may still abort. */
-		rep = fx_array_push(&c->repairs);
+		rep = fx_value_push(&c->repairs);
 		fx_value_map(rep);
 		fx_map_set_str(rep, "organizationId", c->o->principal.organization_id);
 		fx_map_set_str(rep, "productId", products[p].id);
@@ -286,7 +288,7 @@ static int sync_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 		fx_value_array(all);
 	}
 	for (size_t i = 0; i < c.repairs.u.arr.n && all->u.arr.n < 500; i++)
-		fx_value_copy(fx_array_push(all), &c.repairs.u.arr.items[i]);
+		fx_value_copy(fx_value_push(all), &c.repairs.u.arr.items[i]);
 	fx_value_cleanup(&c.repairs);
 	return 0;
 }
@@ -447,7 +449,7 @@ static void run_org(struct fx_req *r, org_job job, const char *org, struct run_s
 		st->failed++;
 		fx_log_warn("job %s: organization %s failed: %s", st->job, org, e.message);
 		if (st->errors.u.arr.n < MAX_ERRORS) {
-			err = fx_array_push(&st->errors);
+			err = fx_value_push(&st->errors);
 			fx_value_map(err);
 			fx_map_set_str(err, "organizationId", org);
 			fx_map_set_str(err, "message", e.message);
@@ -498,7 +500,7 @@ static void run_part(struct fx_req *r, org_job job, const char *org, const char 
 	all->organizations += part.organizations;
 	all->failed += part.failed;
 	for (size_t i = 0; i < part.errors.u.arr.n && all->errors.u.arr.n < MAX_ERRORS; i++)
-		fx_value_copy(fx_array_push(&all->errors), &part.errors.u.arr.items[i]);
+		fx_value_copy(fx_value_push(&all->errors), &part.errors.u.arr.items[i]);
 	fx_value_cleanup(&part.summary);
 	fx_value_cleanup(&part.errors);
 }

@@ -18,10 +18,12 @@
 #include "json.h"
 #include "keylock.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "worker.h"
 
 #include <stdio.h>
@@ -78,7 +80,7 @@ struct create_ctx {
 static void history_entry(struct fx_value *arr, const char *status, const char *by, const char *note_key,
 			  const char *note)
 {
-	struct fx_value *h = fx_array_push(arr);
+	struct fx_value *h = fx_value_push(arr);
 
 	fx_value_map(h);
 	fx_map_set_str(h, "status", status);
@@ -223,7 +225,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			continue;
 		}
 		fx_value_path_int(&p->fields, "priceCents", &price);
-		line = fx_array_push(items);
+		line = fx_value_push(items);
 		fx_value_map(line);
 		fx_map_set_str(line, "productId", p->id);
 		fx_map_set_str(line, "sku",

@@ -9,6 +9,7 @@
 #include "identity.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 #include "str.h"
 #include "tz.h"

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "keylock.h"
 #include "log.h"
+#include "map.h"
 #include "mem.h"
 #include "model.h"
 #include "stock.h"
@@ -168,7 +169,7 @@ static void set_search(struct fx_value *map)
 				dup = arr->u.arr.items[i].u.s.n == len &&
 				      memcmp(arr->u.arr.items[i].u.s.p, l, len) == 0;
 			if (!dup)
-				fx_value_string(fx_array_push(arr), l, len);
+				fx_value_string(fx_value_push(arr), l, len);
 		}
 		if (k == 0 && src[0])
 			name_lower = l;
@@ -880,7 +881,7 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			found = true;
 			continue;
 		}
-		fx_value_copy(fx_array_push(images), &old->u.arr.items[i]);
+		fx_value_copy(fx_value_push(images), &old->u.arr.items[i]);
 	}
 	if (c->attach) {
 		int64_t pos = c->has_position ? c->position : (int64_t)images->u.arr.n;
@@ -908,7 +909,7 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_value_map(&item);
 		fx_map_set_str(&item, "fileId", c->file_id);
 		fx_map_set_int(&item, "position", pos);
-		fx_array_push(images);
+		fx_value_push(images);
 		if (fx_mem_move(&images->u.arr.items[at + 1],
 				(images->u.arr.cap - 1 - at) * sizeof(images->u.arr.items[0]), &images->u.arr.items[at],
 				(images->u.arr.n - 1 - at) * sizeof(images->u.arr.items[0])) < 0) {

@@ -108,8 +108,10 @@ int fx_b64url_append(struct fx_buf *b, const void *p, size_t n)
 	return append(b, p, n, true);
 }
 
-/* The 6-bit value of c in the alphabet, or -1. */
-static int value(unsigned char c, bool url)
+enum alphabet { STD, URL, EITHER };
+
+/* The 6-bit value of c in the alphabet, or -1; the first of "+/" or "-_" turns EITHER into STD or URL. */
+static int value(unsigned char c, enum alphabet *a)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -117,17 +119,22 @@ static int value(unsigned char c, bool url)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == (url ? '-' : '+'))
-		return 62;
-	if (c == (url ? '_' : '/'))
-		return 63;
+	if ((c == '+' || c == '/') && *a != URL) {
+		*a = STD;
+		return c == '+' ? 62 : 63;
+	}
+	if ((c == '-' || c == '_') && *a != STD) {
+		*a = URL;
+		return c == '-' ? 62 : 63;
+	}
 	return -1;
 }
 
-static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, size_t *out_n, bool url,
+static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, size_t *out_n, enum alphabet a,
 		  struct fx_err *e)
 {
-	const char *what = url ? "base64url" : "base64";
+	const char *what = a == URL ? "base64url" : "base64";
+	bool padded = a == STD;
 	size_t pad = 0, m, need, o = 0, i;
 	uint32_t acc = 0;
 
@@ -136,7 +143,7 @@ static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, s
 		pad++;
 	if (pad > 2)
 		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: more than two padding characters", what);
-	if ((pad > 0 || !url) && n % 4 != 0)
+	if ((pad > 0 || padded) && n % 4 != 0)
 		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: padded length is not a multiple of 4", what);
 	m = n - pad;
 	if (m % 4 == 1)
@@ -146,7 +153,7 @@ static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, s
 		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: decoded data exceeds %zu bytes", what,
 				  out_len);
 	for (i = 0; i < m; i++) {
-		int v = value((unsigned char)s[i], url);
+		int v = value((unsigned char)s[i], &a);
 
 		if (v < 0)
 			return fx_err_set(e, 400, "INVALID_ARGUMENT",
@@ -176,10 +183,15 @@ static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, s
 
 int fx_b64_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e)
 {
-	return decode(s, n, out, out_len, out_n, false, e);
+	return decode(s, n, out, out_len, out_n, STD, e);
 }
 
 int fx_b64url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e)
 {
-	return decode(s, n, out, out_len, out_n, true, e);
+	return decode(s, n, out, out_len, out_n, URL, e);
+}
+
+int fx_b64_decode_any(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e)
+{
+	return decode(s, n, out, out_len, out_n, EITHER, e);
 }

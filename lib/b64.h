@@ -1,6 +1,6 @@
 /*
  * fx_b64: base64 (RFC 4648 §4, "+/" with "=" padding) and base64url
- * (§5, "-_", written without padding). Encoders write into the caller's
+ * (§5, "-_", written without padding), and a reader of either. Encoders write into the caller's
  * buffer or append to an fx_buf; decoders are strict (no whitespace, no
  * foreign alphabet, no stray padding, no non-zero trailing bits) and never
  * write past the caller's bound. Nothing here allocates or keeps state.
@@ -53,5 +53,13 @@ FX_MUST_USE int fx_b64_decode(const char *s, size_t n, void *out, size_t out_len
  * length a multiple of 4. Otherwise the contract of fx_b64_decode.
  */
 FX_MUST_USE int fx_b64url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
+
+/*
+ * Decodes either alphabet, whichever the text uses (one character of
+ * "+/" and one of "-_" in the same text is refused), padding optional as
+ * for fx_b64url_decode: what proto3 JSON readers accept for bytes
+ * (Firestore's bytesValue). Otherwise the contract of fx_b64_decode.
+ */
+FX_MUST_USE int fx_b64_decode_any(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "num.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -133,19 +134,16 @@ static const char *get_or(const char *key, const char *def)
 static int get_int(const char *key, long def, long min, long max, long *out, struct fx_err *e)
 {
 	const char *v = get(key);
-	char *end;
-	long n;
+	int64_t n;
 
 	if (!v) {
 		*out = def;
 		return 0;
 	}
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max)
+	if (fx_num_parse(v, min, max, &n, NULL) < 0)
 		return fx_err_set(e, 500, "INTERNAL", "%s must be an integer in %ld..%ld, got \"%s\"", key, min, max,
 				  v);
-	*out = n;
+	*out = (long)n;
 	return 0;
 }
 

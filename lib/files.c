@@ -7,9 +7,11 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 
 #include <openssl/sha.h>
 #include <stdio.h>

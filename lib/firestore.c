@@ -1,7 +1,10 @@
 #include "firestore.h"
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
+#include "docname.h"
+#include "fsvalue.h"
 #include "fswrite.h"
 #include "gauth.h"
 #include "httpc.h"
@@ -20,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,8 +53,8 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 		return fx_err_invalid(e, "path", "document path missing");
 	if (!*rel && !doc)
 		return 0;
-	if (strlen(rel) > FX_DOC_NAME_MAX - 256)
-		return fx_err_invalid(e, "path", "document path longer than %d bytes", FX_DOC_NAME_MAX - 256);
+	if (strlen(rel) > FX_DOCNAME_MAX - 256)
+		return fx_err_invalid(e, "path", "document path longer than %d bytes", FX_DOCNAME_MAX - 256);
 	for (;;) {
 		size_t n;
 
@@ -60,8 +62,8 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 		n = end ? (size_t)(end - p) : strlen(p);
 		if (n == 0)
 			return fx_err_invalid(e, "path", "empty segment in path \"%.100s\"", rel);
-		if (n > FX_FIELD_NAME_MAX)
-			return fx_err_invalid(e, "path", "path segment longer than %d bytes", FX_FIELD_NAME_MAX);
+		if (n > FX_VALUE_FIELD_NAME_MAX)
+			return fx_err_invalid(e, "path", "path segment longer than %d bytes", FX_VALUE_FIELD_NAME_MAX);
 		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
 			return fx_err_invalid(e, "path", "path segment \".\" or \"..\" in \"%.100s\"", rel);
 		if (n >= 4 && p[0] == '_' && p[1] == '_' && p[n - 1] == '_' && p[n - 2] == '_')
@@ -305,11 +307,11 @@ static int decode_doc(json_object *j, const char *what, struct fx_doc *out, stru
 	const char *slash;
 
 	if (!json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, "name", &name) ||
-	    !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) > FX_DOC_NAME_MAX ||
+	    !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) > FX_DOCNAME_MAX ||
 	    !(slash = strrchr(json_object_get_string(name), '/')))
 		return bad_answer(what, "document without a name", e);
 	json_object_object_get_ex(j, "fields", &fields);
-	if (fx_fields_decode(fields, &out->fields, e) < 0)
+	if (fx_fsvalue_decode_fields(fields, &out->fields, e) < 0)
 		goto fail;
 	if (copy_time(j, "createTime", out->create_time, what, e) < 0 ||
 	    copy_time(j, "updateTime", out->update_time, what, e) < 0)
@@ -643,32 +645,6 @@ out:
 
 /* ---- transactions ---- */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
-/* base +- 50 %. */
-static long jitter(long base)
-{
-	unsigned r = 0;
-
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (unsigned)now_ms();
-	return base / 2 + (long)(r % (unsigned)(base + 1));
-}
-
 static int begin_transaction(const char *retry_id, char id[512], struct fx_err *e)
 {
 	struct fx_buf url;
@@ -886,17 +862,11 @@ static _Thread_local bool in_lane;
 static bool lane_enter(long deadline)
 {
 	struct timespec until;
-	long left = deadline - now_ms();
+	long left = deadline - fx_clock_ms();
 
 	if (left <= 0)
 		return false;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += left / 1000;
-	until.tv_nsec += (left % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	fx_clock_deadline(left, &until);
 	return pthread_mutex_timedlock(&retry_lane, &until) == 0;
 }
 
@@ -904,7 +874,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
 	struct fx_txn t;
 	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
-	long deadline = now_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
+	long deadline = fx_clock_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
 	int attempt;
 
 	fx_metrics_transaction(FX_TXN_STARTED);
@@ -914,13 +884,13 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 		int rc;
 
 		if (attempt > 0) {
-			long wait = jitter(backoff);
+			long wait = fx_clock_jitter_ms(backoff);
 
 			fx_metrics_transaction(FX_TXN_RETRIED);
 
-			if (now_ms() + wait >= deadline)
+			if (fx_clock_ms() + wait >= deadline)
 				break;
-			sleep_ms(wait);
+			fx_clock_sleep_ms(wait);
 			backoff = backoff * 3 / 2;
 			if (!in_lane) {
 				if (!lane_enter(deadline))

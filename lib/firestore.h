@@ -36,7 +36,7 @@
 
 #include "err.h"
 #include "fsquery.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <json-c/json.h>
 #include <stddef.h>
@@ -83,7 +83,7 @@ FX_MUST_USE int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_er
 
 /*
  * Creates the document at rel_path (a client-chosen id) with fields (an
- * FX_V_MAP checked with fx_fields_check; NULL for none), as a commit with an
+ * FX_V_MAP checked with fx_fsvalue_check_fields; NULL for none), as a commit with an
  * exists:false precondition. Returns 0 and, when out is not NULL, the new
  * document in *out: its name, a copy of fields as sent (Firestore keeps
  * timestamps to the microsecond only) and create_time = update_time = the

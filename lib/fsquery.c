@@ -1,6 +1,9 @@
 #include "fsquery.h"
 
 #include "buf.h"
+#include "docname.h"
+#include "fieldpath.h"
+#include "fsvalue.h"
 #include "mem.h"
 
 #include <math.h>
@@ -85,7 +88,7 @@ static int qpath_parse(const char *text, struct qpath *out, struct fx_err *e)
 	}
 	if (fx_fieldpath_parse(text, &out->fp, e) < 0)
 		return -1;
-	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_FIELD_NAME_MAX + 3));
+	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_VALUE_FIELD_NAME_MAX + 3));
 	if (fx_fieldpath_format((const char *const *)out->fp.segs, out->fp.n, &b) < 0) {
 		fx_buf_cleanup(&b);
 		return fx_err_invalid(e, "fieldPath", "field path too long");
@@ -148,14 +151,14 @@ int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e)
 		return fx_err_invalid(e, "parent", "missing parent");
 	/* Either the database's documents root or a document name. */
 	if (!(n > sizeof(suffix) - 1 && strcmp(parent + n - (sizeof(suffix) - 1), suffix) == 0)) {
-		if (fx_doc_name_check(parent, e) < 0)
+		if (fx_docname_check(parent, e) < 0)
 			return -1;
 	} else {
 		/* Checking "<parent>/c/d" checks the root's shape with one rule. */
 		char *probe = fx_xasprintf("%s/c/d", parent);
 		int rc;
 
-		rc = fx_doc_name_check(probe, e);
+		rc = fx_docname_check(probe, e);
 		free(probe);
 		if (rc < 0)
 			return -1;
@@ -181,12 +184,12 @@ static int to_ref(const struct fx_query *q, const struct fx_value *in, struct fx
 		return fx_err_invalid(e, "__name__", "a document id for __name__ needs fx_query_parent");
 	if (in->u.s.n == 0 || strlen(in->u.s.p) != in->u.s.n || (!q->all_descendants && strchr(in->u.s.p, '/')))
 		return fx_err_invalid(e, "__name__", "\"%.80s\" is not a document id", in->u.s.p);
-	fx_buf_init(&b, FX_DOC_NAME_MAX + 1);
+	fx_buf_init(&b, FX_DOCNAME_MAX + 1);
 	if (q->all_descendants)
 		rc = fx_buf_printf(&b, "%s/%s", q->parent, in->u.s.p);
 	else
 		rc = fx_buf_printf(&b, "%s/%s/%s", q->parent, q->collection_id, in->u.s.p);
-	if (rc < 0 || fx_doc_name_check(b.data, e) < 0) {
+	if (rc < 0 || fx_docname_check(b.data, e) < 0) {
 		fx_buf_cleanup(&b);
 		return rc < 0 ? fx_err_invalid(e, "__name__", "document name too long") : -1;
 	}
@@ -216,7 +219,7 @@ int fx_query_where(struct fx_query *q, const char *field_path, const char *op, c
 		return fx_err_invalid(e, "value", "missing filter value");
 	if (q->nfilters == FX_QUERY_MAX_FILTERS)
 		return fx_err_invalid(e, "where", "more than %d filters", FX_QUERY_MAX_FILTERS);
-	if (fx_value_check(v, e) < 0)
+	if (fx_fsvalue_check(v, e) < 0)
 		return -1;
 	if (qpath_parse(field_path, &f.path, e) < 0)
 		return -1;
@@ -247,7 +250,7 @@ int fx_query_where(struct fx_query *q, const char *field_path, const char *op, c
 			}
 			fx_value_array(&f.value);
 			for (size_t i = 0; i < v->u.arr.n; i++) {
-				if (to_ref(q, &v->u.arr.items[i], fx_array_push(&f.value), e) < 0) {
+				if (to_ref(q, &v->u.arr.items[i], fx_value_push(&f.value), e) < 0) {
 					fx_value_cleanup(&f.value);
 					qpath_cleanup(&f.path);
 					return -1;
@@ -340,14 +343,14 @@ int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_va
 	if (n > FX_QUERY_MAX_ORDERS + 1)
 		return fx_err_invalid(e, "cursor", "too many cursor values");
 	for (size_t i = 0; i < n; i++)
-		if (fx_value_check(&values[i], e) < 0)
+		if (fx_fsvalue_check(&values[i], e) < 0)
 			return -1;
 	cursor_cleanup(c);
 	c->set = true;
 	c->before = which == FX_CURSOR_START_AT || which == FX_CURSOR_END_BEFORE;
 	fx_value_array(&c->values);
 	for (size_t i = 0; i < n; i++)
-		fx_value_copy(fx_array_push(&c->values), &values[i]);
+		fx_value_copy(fx_value_push(&c->values), &values[i]);
 	return 0;
 }
 
@@ -360,11 +363,11 @@ int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *do
 
 	if (!c)
 		return -1;
-	if (!doc_name || fx_doc_name_check(doc_name, e) < 0)
+	if (!doc_name || fx_docname_check(doc_name, e) < 0)
 		return doc_name ? -1 : fx_err_invalid(e, "cursor", "missing document name");
 	if (fields && fields->type != FX_V_MAP)
 		return fx_err_invalid(e, "cursor", "document fields must be a map");
-	if (fields && fx_fields_check(fields, e) < 0)
+	if (fields && fx_fsvalue_check_fields(fields, e) < 0)
 		return -1;
 	/* .../{coll}/{id}: the document must sit in a collection of the queried id. */
 	id = strrchr(doc_name, '/');
@@ -441,7 +444,7 @@ static json_object *filter_json(const struct filter *f)
 	} else {
 		json_object_object_add(body, "field", field_ref(&f->path));
 		json_object_object_add(body, "op", json_object_new_string(f->op));
-		json_object_object_add(body, "value", fx_value_encode(&f->value));
+		json_object_object_add(body, "value", fx_fsvalue_encode(&f->value));
 		json_object_object_add(o, "fieldFilter", body);
 	}
 	return o;
@@ -514,18 +517,18 @@ static json_object *cursor_json(const struct fx_query *q, const struct cursor *c
 
 			if (is_key(o[i].path)) {
 				fx_value_ref(&ref, c->doc);
-				json_object_array_add(values, fx_value_encode(&ref));
+				json_object_array_add(values, fx_fsvalue_encode(&ref));
 				fx_value_cleanup(&ref);
 				continue;
 			}
-			v = fx_value_at(&c->fields, &o[i].path->fp);
+			v = fx_fieldpath_get(&c->fields, &o[i].path->fp);
 			if (!v) {
 				fx_err_invalid(e, o[i].path->text, "cursor document has no field %.80s to order by",
 					       o[i].path->text);
 				json_object_put(cur);
 				return NULL;
 			}
-			json_object_array_add(values, fx_value_encode(v));
+			json_object_array_add(values, fx_fsvalue_encode(v));
 		}
 		return cur;
 	}
@@ -544,10 +547,10 @@ static json_object *cursor_json(const struct fx_query *q, const struct cursor *c
 				json_object_put(cur);
 				return NULL;
 			}
-			json_object_array_add(values, fx_value_encode(&ref));
+			json_object_array_add(values, fx_fsvalue_encode(&ref));
 			fx_value_cleanup(&ref);
 		} else {
-			json_object_array_add(values, fx_value_encode(v));
+			json_object_array_add(values, fx_fsvalue_encode(v));
 		}
 	}
 	return cur;
@@ -560,7 +563,8 @@ json_object *fx_query_build(const struct fx_query *q, struct fx_err *e)
 	struct oref *o = NULL;
 	size_t n;
 
-	if (!q->collection_id[0] || strchr(q->collection_id, '/') || strlen(q->collection_id) > FX_FIELD_NAME_MAX) {
+	if (!q->collection_id[0] || strchr(q->collection_id, '/') ||
+	    strlen(q->collection_id) > FX_VALUE_FIELD_NAME_MAX) {
 		fx_err_invalid(e, "collectionId", "\"%.80s\" is not a collection id", q->collection_id);
 		return NULL;
 	}

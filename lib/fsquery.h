@@ -10,7 +10,7 @@
 #define FX_FSQUERY_H
 
 #include "err.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>

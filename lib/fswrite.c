@@ -1,8 +1,13 @@
 #include "fswrite.h"
 
 #include "buf.h"
+#include "docname.h"
+#include "fieldpath.h"
+#include "fsvalue.h"
+#include "map.h"
 #include "mem.h"
 #include "str.h"
+#include "ts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +33,8 @@ static char *format_path(const struct fx_fieldpath *fp)
 {
 	struct fx_buf b;
 
-	/* At most FX_FIELDPATH_MAX_SEGMENTS segments of FX_FIELD_NAME_MAX bytes, each at most doubled. */
-	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_FIELD_NAME_MAX + 3));
+	/* At most FX_FIELDPATH_MAX_SEGMENTS segments of FX_VALUE_FIELD_NAME_MAX bytes, each at most doubled. */
+	fx_buf_init(&b, FX_FIELDPATH_MAX_SEGMENTS * (2 * FX_VALUE_FIELD_NAME_MAX + 3));
 	if (fx_fieldpath_format((const char *const *)fp->segs, fp->n, &b) < 0) {
 		fx_buf_cleanup(&b);
 		return NULL;
@@ -108,7 +113,7 @@ static int check_operand(const struct path *p, struct fx_err *e)
 	case FX_TR_ARRAY_REMOVE:
 		if (!t->operand || t->operand->type != FX_V_ARRAY)
 			return fx_err_invalid(e, p->text, "array transform needs an array operand");
-		return fx_value_check(t->operand, e);
+		return fx_fsvalue_check(t->operand, e);
 	}
 	return fx_err_invalid(e, p->text, "unknown transform");
 }
@@ -219,13 +224,13 @@ static json_object *transform_json(const struct path *p)
 	if (t->op == FX_TR_SERVER_TIME) {
 		json_object_object_add(o, keys[t->op], json_object_new_string("REQUEST_TIME"));
 	} else if (t->op == FX_TR_ARRAY_UNION || t->op == FX_TR_ARRAY_REMOVE) {
-		json_object *enc = fx_value_encode(t->operand);
+		json_object *enc = fx_fsvalue_encode(t->operand);
 
 		/* The operand is an ArrayValue message: the body of {"arrayValue": ...}. */
 		json_object_object_add(o, keys[t->op], json_object_get(json_object_object_get(enc, "arrayValue")));
 		json_object_put(enc);
 	} else {
-		json_object_object_add(o, keys[t->op], fx_value_encode(t->operand));
+		json_object_object_add(o, keys[t->op], fx_fsvalue_encode(t->operand));
 	}
 	return o;
 }
@@ -278,9 +283,9 @@ int fx_write_doc(json_object *writes, enum fx_write_kind kind, const char *doc_n
 		fields = &empty;
 	if (!writes || !json_object_is_type(writes, json_type_array))
 		return fx_err_invalid(e, "writes", "writes must be a JSON array");
-	if (!doc_name || fx_doc_name_check(doc_name, e) < 0)
+	if (!doc_name || fx_docname_check(doc_name, e) < 0)
 		return doc_name ? -1 : fx_err_invalid(e, "name", "missing document name");
-	if (fx_fields_check(fields, e) < 0)
+	if (fx_fsvalue_check_fields(fields, e) < 0)
 		return -1;
 	if (kind == FX_WRITE_CREATE && (mask_paths || update_time))
 		return fx_err_invalid(e, "updateMask", "create takes no mask and no update time");
@@ -311,7 +316,7 @@ int fx_write_doc(json_object *writes, enum fx_write_kind kind, const char *doc_n
 	w = json_object_new_object();
 	doc = json_object_new_object();
 	json_object_object_add(doc, "name", json_object_new_string(doc_name));
-	json_object_object_add(doc, "fields", fx_fields_encode(fields));
+	json_object_object_add(doc, "fields", fx_fsvalue_encode_fields(fields));
 	json_object_object_add(w, "update", doc);
 	if (mask) {
 		json_object *m = json_object_new_object(), *fp = json_object_new_array_ext((int)nmask);
@@ -389,7 +394,7 @@ int fx_write_delete(json_object *writes, const char *doc_name, int exists, const
 
 	if (!writes || !json_object_is_type(writes, json_type_array))
 		return fx_err_invalid(e, "writes", "writes must be a JSON array");
-	if (!doc_name || fx_doc_name_check(doc_name, e) < 0)
+	if (!doc_name || fx_docname_check(doc_name, e) < 0)
 		return doc_name ? -1 : fx_err_invalid(e, "name", "missing document name");
 	if (exists < -1 || exists > 1 || (update_time && exists != -1))
 		return fx_err_invalid(e, "currentDocument", "give one precondition: exists or update time");
@@ -413,7 +418,7 @@ int fx_write_transform(json_object *writes, const char *doc_name, const struct f
 
 	if (!writes || !json_object_is_type(writes, json_type_array))
 		return fx_err_invalid(e, "writes", "writes must be a JSON array");
-	if (!doc_name || fx_doc_name_check(doc_name, e) < 0)
+	if (!doc_name || fx_docname_check(doc_name, e) < 0)
 		return doc_name ? -1 : fx_err_invalid(e, "name", "missing document name");
 	if (ntransforms == 0)
 		return fx_err_invalid(e, "fieldTransforms", "a transform write needs a transform");

@@ -14,7 +14,7 @@
 
 #include "err.h"
 #include "fsquery.h" /* the query builder, so one include gives every request builder */
-#include "fsvalue.h"
+#include "value.h"
 
 #include <json-c/json.h>
 

@@ -8,7 +8,6 @@
 #include "mem.h"
 #include "str.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,27 +201,8 @@ static bool copy_str(json_object *j, const char *key, bool required, char *out, 
 static bool get_i64(json_object *j, const char *key, int64_t *out)
 {
 	json_object *v;
-	const char *s;
-	char *end;
-	long long n;
 
-	if (!json_object_object_get_ex(j, key, &v))
-		return false;
-	if (json_object_is_type(v, json_type_int)) {
-		*out = json_object_get_int64(v);
-		return *out >= 0;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return false;
-	s = json_object_get_string(v);
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = n;
-	return true;
+	return json_object_object_get_ex(j, key, &v) && fx_json_get_int64(v, 0, INT64_MAX, out);
 }
 
 static int decode_object(json_object *j, const char *what, struct fx_gcs_object *out, struct fx_err *e)

@@ -3,11 +3,11 @@
 #include "config.h"
 #include "json.h"
 #include "mem.h"
+#include "num.h"
 #include "str.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -172,13 +172,13 @@ static void parse_trace(struct fx_req *r)
 		if (fx_str_copy(r->trace_id, sizeof(r->trace_id), xc, 32) < 0)
 			return;
 		if (xc[32] == '/') {
-			char *end;
-			unsigned long long span;
+			char digits[24];
+			uint64_t span;
 
-			errno = 0;
-			span = strtoull(xc + 33, &end, 10);
-			/* A span id that does not fit is left out (fx_str_fmt leaves it ""). */
-			if (!errno && end != xc + 33 && fx_str_fmt(r->span_id, sizeof(r->span_id), "%016llx", span) < 0)
+			/* "/SPAN;o=N": a span id that is not all digits, or does not fit 64 bits, is left out. */
+			if (fx_str_copy(digits, sizeof(digits), xc + 33, strcspn(xc + 33, ";")) == 0 &&
+			    fx_num_parse_u64(digits, UINT64_MAX, &span, NULL) == 0 &&
+			    fx_str_fmt(r->span_id, sizeof(r->span_id), "%016" PRIx64, span) < 0)
 				r->span_id[0] = '\0';
 			r->sampled = strstr(xc, ";o=1") != NULL;
 		}
@@ -292,19 +292,25 @@ const char *fx_req_param(const struct fx_req *r, const char *name)
 	return fx_params_get(&r->params, name);
 }
 
-int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
+int fx_req_content_length(const struct fx_req *r, uint64_t *n)
 {
 	const char *cl = fx_req_env(r, "CONTENT_LENGTH");
-	unsigned long long declared = 0;
-	char *body, *end;
+
+	if (!cl || !*cl) {
+		*n = 0;
+		return 0;
+	}
+	return fx_num_parse_u64(cl, UINT64_MAX, n, NULL);
+}
+
+int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
+{
+	uint64_t declared;
+	char *body;
 	size_t got = 0;
 
-	if (cl && *cl) {
-		errno = 0;
-		declared = strtoull(cl, &end, 10);
-		if (errno || *end || cl[0] == '-')
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed Content-Length");
-	}
+	if (fx_req_content_length(r, &declared) < 0)
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed Content-Length");
 	if (declared > max)
 		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request body exceeds %zu bytes", max);
 	if (declared == 0)

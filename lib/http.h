@@ -14,6 +14,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -108,8 +109,17 @@ FX_MUST_USE int fx_req_query_allow(const struct fx_req *r, const char *const *al
 const char *fx_req_param(const struct fx_req *r, const char *name);
 
 /*
+ * The body length the request declares (CONTENT_LENGTH, which nginx fills
+ * from Content-Length): 0 with *n, which is 0 when the param is absent or
+ * empty; -1 (*n untouched) when it is not a whole decimal count
+ * (fx_num_parse_u64: no sign, no spaces, nothing after the digits).
+ */
+FX_MUST_USE int fx_req_content_length(const struct fx_req *r, uint64_t *n);
+
+/*
  * Reads the body (at most max bytes, else 413) into the arena. Checks the
- * declared Content-Length first so an oversized body is refused unread.
+ * declared Content-Length first so an oversized body is refused unread;
+ * one that fx_req_content_length refuses is a 400.
  */
 FX_MUST_USE int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e);
 

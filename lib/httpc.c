@@ -1,8 +1,10 @@
 #include "httpc.h"
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 #include "str.h"
 
 #include <curl/curl.h>
@@ -11,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #define DEFAULT_MAX_RESPONSE (8u * 1024 * 1024)
@@ -262,32 +263,20 @@ static bool retryable(const struct fx_httpc_req *req, CURLcode rc, long status, 
 	return false;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 100 ms doubling, capped at 2 s, with ±50 % jitter; Retry-After wins when longer. */
 static long backoff_ms(int attempt, const struct fx_httpc_resp *resp)
 {
-	unsigned r = 0;
 	long base = 100L << (attempt > 5 ? 5 : attempt);
-	char ra[16];
+	char ra[16]; /* up to 15 digits: s * 1000 cannot overflow */
+	int64_t s;
 
 	if (base > 2000)
 		base = 2000;
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (unsigned)now_ms();
-	base = base / 2 + (long)(r % (unsigned)(base + 1));
-	if (fx_httpc_header(resp, "Retry-After", ra, sizeof(ra))) {
-		long s = strtol(ra, NULL, 10);
-
-		if (s > 0 && s * 1000 > base)
-			base = s * 1000 > 5000 ? 5000 : s * 1000;
-	}
+	base = fx_clock_jitter_ms(base);
+	/* Delay-seconds only: an HTTP date, or digits followed by anything, is no delay. */
+	if (fx_httpc_header(resp, "Retry-After", ra, sizeof(ra)) && fx_num_parse(ra, 1, INT64_MAX, &s, NULL) == 0 &&
+	    s * 1000 > base)
+		base = s * 1000 > 5000 ? 5000 : (long)s * 1000;
 	return base;
 }
 
@@ -297,7 +286,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 	long timeout = req->timeout_ms ? req->timeout_ms : (cfg ? cfg->http_timeout_ms : 10000);
 	long connect_timeout = cfg ? cfg->connect_timeout_ms : 3000;
 	int max_attempts = req->max_attempts ? req->max_attempts : 4;
-	long deadline = now_ms() + timeout;
+	long deadline = fx_clock_ms() + timeout;
 	const char *method = req->method ? req->method : "GET";
 	struct curl_slist *hdrs = NULL;
 	CURL *h = thread_handle();
@@ -314,7 +303,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 
 	for (int attempt = 0;; attempt++) {
 		struct transfer t = {req, resp, false, false};
-		long left = deadline - now_ms(), connects = 0;
+		long left = deadline - fx_clock_ms(), connects = 0;
 		curl_off_t took_us = 0;
 
 		if (left < 50)
@@ -370,16 +359,13 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 			break;
 		{
 			long wait = backoff_ms(attempt, resp);
-			struct timespec ts;
 
-			if (now_ms() + wait >= deadline)
+			if (fx_clock_ms() + wait >= deadline)
 				break;
 			fx_metrics_backend_retry(req->service);
 			fx_log_debug("retrying %s %s after %ld ms (attempt %d, status %ld)", method,
 				     req->service ? req->service : "call", wait, attempt + 1, resp->status);
-			ts.tv_sec = wait / 1000;
-			ts.tv_nsec = (wait % 1000) * 1000000;
-			nanosleep(&ts, NULL);
+			fx_clock_sleep_ms(wait);
 		}
 	}
 	curl_slist_free_all(hdrs);

@@ -3,6 +3,7 @@
 #include "fswrite.h"
 #include "http.h"
 #include "json.h"
+#include "map.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"

@@ -7,7 +7,6 @@
 #include "json.h"
 #include "str.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,32 +267,12 @@ static int copy_bool(json_object *obj, const char *key, bool *out, struct fx_err
 static int copy_valid_since(json_object *obj, int64_t *out, struct fx_err *e)
 {
 	json_object *v;
-	const char *s;
-	char *end;
-	long long n;
 
 	*out = 0;
 	if (!json_object_object_get_ex(obj, "validSince", &v) || json_object_is_type(v, json_type_null))
 		return 0;
-	if (json_object_is_type(v, json_type_int)) {
-		*out = json_object_get_int64(v);
-		if (*out < 0)
-			goto bad;
+	if (fx_json_get_int64(v, 0, INT64_MAX, out))
 		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		goto bad;
-	s = json_object_get_string(v);
-	if (*s < '0' || *s > '9')
-		goto bad;
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno || *end)
-		goto bad;
-	*out = n;
-	return 0;
-bad:
-	*out = 0;
 	return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: validSince is not a count of seconds");
 }
 

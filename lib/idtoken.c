@@ -6,9 +6,9 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "num.h"
 #include "str.h"
 
-#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -136,17 +136,13 @@ static long max_age(const char *cc)
 		if (n > 8 && strncasecmp(p, "max-age=", 8) == 0) {
 			char digits[16];
 			size_t dn = n - 8;
-			char *stop;
-			long v;
+			int64_t v;
 
 			while (dn && (p[8 + dn - 1] == ' ' || p[8 + dn - 1] == '\t'))
 				dn--;
-			if (dn > 0 && fx_str_copy(digits, sizeof(digits), p + 8, dn) == 0) {
-				errno = 0;
-				v = strtol(digits, &stop, 10);
-				if (!errno && *stop == '\0' && v >= 0)
-					best = v;
-			}
+			if (fx_str_copy(digits, sizeof(digits), p + 8, dn) == 0 &&
+			    fx_num_parse(digits, 0, INT64_MAX, &v, NULL) == 0)
+				best = (long)v;
 		}
 		cc = end ? end + 1 : NULL;
 	}

@@ -2,13 +2,16 @@
 
 #include "arena.h"
 #include "authz.h"
+#include "clock.h"
 #include "fswrite.h"
 #include "http.h"
 #include "log.h"
+#include "map.h"
 #include "mem.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "vertex.h"
 
 #include <stdarg.h>
@@ -705,7 +708,7 @@ static void insight_fields(struct fx_value *map, const struct fx_candidate *c, c
 	recs = fx_map_set(map, "recommendations");
 	fx_value_array(recs);
 	for (int i = 0; i < c->nrec; i++)
-		fx_value_string(fx_array_push(recs), c->recommendations[i], strlen(c->recommendations[i]));
+		fx_value_string(fx_value_push(recs), c->recommendations[i], strlen(c->recommendations[i]));
 	fx_map_set_str(map, "source", o->vertex ? "vertex-ai" : "rules");
 	if (o->vertex)
 		fx_map_set_str(map, "model", o->model);
@@ -889,14 +892,6 @@ static int severity_rank(const char *severity)
 	return strcmp(severity, "critical") == 0 ? 0 : strcmp(severity, "warning") == 0 ? 1 : 2;
 }
 
-static long elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 /*
  * With Vertex AI configured, Gemini rewrites the candidates' summary and
  * recommendations from their metrics and the product's name only, most
@@ -908,11 +903,11 @@ static void vertex_rewrite(const struct dataset *d, struct fx_candidate *c, stru
 {
 	struct fx_vertex_fact facts[FX_VERTEX_MAX_FACTS];
 	char values[FX_VERTEX_MAX_FACTS][FX_VERTEX_MAX_FACT_VALUE + 1];
-	struct timespec start;
+	long start;
 
 	if (!fx_vertex_enabled())
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = fx_clock_ms();
 	for (int rank = 0; rank < 3; rank++) {
 		for (size_t i = 0; i < n; i++) {
 			struct fx_vertex_insight in = {c[i].type, NULL, facts, 0};
@@ -922,7 +917,7 @@ static void vertex_rewrite(const struct dataset *d, struct fx_candidate *c, stru
 
 			if (severity_rank(c[i].severity) != rank)
 				continue;
-			if (elapsed_ms(&start) > VERTEX_BUDGET_MS) {
+			if (fx_clock_ms() - start > VERTEX_BUDGET_MS) {
 				fx_log_warn("insights: Vertex AI time budget spent, later insights keep the rule text");
 				return;
 			}

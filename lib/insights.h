@@ -13,7 +13,7 @@
 
 #include "err.h"
 #include "firestore.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <stddef.h>
 #include <stdint.h>

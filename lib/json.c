@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "num.h"
 #include "str.h"
 
 #include <limits.h>
@@ -583,6 +584,30 @@ int fx_json_int64(json_object *obj, const char *key, const char *field, bool req
 		return fx_err_invalid(e, field, "must be between %lld and %lld", (long long)min, (long long)max);
 	*out = n;
 	return 0;
+}
+
+bool fx_json_get_int64(json_object *v, int64_t min, int64_t max, int64_t *out)
+{
+	int64_t n;
+
+	if (json_object_is_type(v, json_type_int)) {
+		n = json_object_get_int64(v);
+		if (n == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
+			return false; /* saturated: the literal was larger */
+	} else if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		size_t len = (size_t)json_object_get_string_len(v);
+
+		/* 20 bytes hold "-9223372036854775808"; a NUL would hide what follows it. */
+		if (len > 20 || strlen(s) != len || fx_num_parse(s, INT64_MIN, INT64_MAX, &n, NULL) < 0)
+			return false;
+	} else {
+		return false;
+	}
+	if (n < min || n > max)
+		return false;
+	*out = n;
+	return true;
 }
 
 int fx_json_bool(json_object *obj, const char *key, const char *field, bool required, bool *out, bool *present,

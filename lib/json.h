@@ -49,6 +49,17 @@ FX_MUST_USE int fx_json_object(json_object *obj, const char *key, const char *fi
 FX_MUST_USE int fx_json_array(json_object *obj, const char *key, const char *field, bool required, size_t max_items,
 			      json_object **out, bool *present, struct fx_err *e);
 
+/*
+ * The integer v holds, read as proto3 JSON writes an int64 (Firestore,
+ * Storage and the Identity Toolkit answer this way): a JSON integer, or a
+ * decimal string in fx_num_parse's grammar of at most 20 bytes without NUL.
+ * True and *out when it lies in [min, max]; false (*out untouched) for
+ * NULL, any other type or text, and a JSON integer json-c saturated at
+ * INT64_MAX. json-c also saturates below INT64_MIN, where only the string
+ * form can tell.
+ */
+FX_MUST_USE bool fx_json_get_int64(json_object *v, int64_t min, int64_t max, int64_t *out);
+
 /* Returns the index of s in the NULL-terminated list, or -1. */
 FX_MUST_USE int fx_json_enum_index(const char *s, const char *const *values);
 

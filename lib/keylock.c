@@ -1,5 +1,6 @@
 #include "keylock.h"
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "str.h"
@@ -108,14 +109,6 @@ static pthread_mutex_t *stripe(const char *key)
 	return &table->stripes[hash(key) % STRIPES];
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A stripe whose holder died is ours now: the lock only queues work, Firestore keeps the data whole. */
 static int taken(pthread_mutex_t *m, int rc)
 {
@@ -130,7 +123,7 @@ void fx_keylock(const char *key)
 {
 	pthread_mutex_t *m = stripe(key);
 
-	waited_since = now_ms();
+	waited_since = fx_clock_ms();
 	taken(m, pthread_mutex_lock(m));
 }
 
@@ -144,14 +137,8 @@ int fx_keylock_timed(const char *key, long ms)
 	pthread_mutex_t *m = stripe(key);
 	struct timespec deadline;
 
-	waited_since = now_ms();
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += ms % 1000 * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	waited_since = fx_clock_ms();
+	fx_clock_deadline(ms, &deadline);
 	return taken(m, pthread_mutex_timedlock(m, &deadline));
 }
 
@@ -176,7 +163,7 @@ void fx_keyunlock_after(const char *key, const struct fx_err *failed)
 	pthread_once(&once, init);
 	if (failed && failed->code == 503) {
 		table->outage[s].key = h;
-		table->outage[s].at_ms = now_ms();
+		table->outage[s].at_ms = fx_clock_ms();
 	} else if (!failed && table->outage[s].key == h) {
 		table->outage[s].key = 0;
 	}

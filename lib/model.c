@@ -1,9 +1,14 @@
 #include "model.h"
 
+#include "fsvalue.h"
 #include "http.h"
 #include "b64.h"
 #include "json.h"
+#include "map.h"
+#include "num.h"
+#include "plain.h"
 #include "str.h"
+#include "ts.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -158,7 +163,7 @@ json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden)
 			if (strcmp(*h, f->name) == 0)
 				skip = true;
 		if (!skip)
-			json_object_object_add(out, f->name, fx_value_to_plain(&f->value));
+			json_object_object_add(out, f->name, fx_plain_encode(&f->value));
 	}
 	if (fx_etag(d, etag, sizeof(etag)) == 0)
 		json_object_object_add(out, "etag", json_object_new_string(etag));
@@ -179,7 +184,7 @@ int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain,
 {
 	struct fx_value v;
 
-	if (fx_value_from_plain(plain, field, &v, e) < 0)
+	if (fx_plain_decode(plain, field, &v, e) < 0)
 		return -1;
 	*fx_map_set(map, name) = v;
 	return 0;
@@ -275,14 +280,12 @@ fail:
 int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e)
 {
 	const char *s = fx_req_query(r, "pageSize");
-	char *end;
-	long n;
+	int64_t n;
 
 	*out = FX_PAGE_SIZE_DEFAULT;
 	if (!s)
 		return 0;
-	n = strtol(s, &end, 10);
-	if (end == s || *end || n < 1 || n > FX_PAGE_SIZE_MAX)
+	if (fx_num_parse(s, 1, FX_PAGE_SIZE_MAX, &n, NULL) < 0)
 		return fx_err_invalid(e, "pageSize", "must be an integer from 1 to %d", FX_PAGE_SIZE_MAX);
 	*out = (int)n;
 	return 0;
@@ -309,7 +312,7 @@ int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n,
 	sig_hash(sig, h);
 	json_object_object_add(o, "q", json_object_new_string(h));
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(arr, fx_value_encode(&values[i]));
+		json_object_array_add(arr, fx_fsvalue_encode(&values[i]));
 	json_object_object_add(o, "c", arr);
 	text = fx_json_text(o, &len);
 	rc = fx_b64url_append(out, text, len);
@@ -342,7 +345,7 @@ int fx_page_token_read(const char *token, const char *sig, struct fx_value *valu
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(c); i++) {
-		if (fx_value_decode(json_object_array_get_idx(c, i), fx_array_push(values), &ignored) < 0) {
+		if (fx_fsvalue_decode(json_object_array_get_idx(c, i), fx_value_push(values), &ignored) < 0) {
 			fx_err_invalid(e, "pageToken", "is not a page token of this list");
 			goto out;
 		}

@@ -6,9 +6,10 @@
 #ifndef FX_MODEL_H
 #define FX_MODEL_H
 
+#include "buf.h"
 #include "err.h"
 #include "firestore.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -63,7 +64,7 @@ void fx_map_set_now(struct fx_value *map, const char *name);
 
 /*
  * Sets map[name] from plain JSON; the value is copied. What the conversion
- * refuses (fx_value_from_plain) is a 400 naming field, the API's name of the
+ * refuses (fx_plain_decode) is a 400 naming field, the API's name of the
  * value, or a path below it.
  */
 FX_MUST_USE int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field,

@@ -18,17 +18,19 @@
  */
 #include "report.h"
 
+#include "civil.h"
 #include "csv.h"
 #include "files.h"
 #include "firestore.h"
 #include "fsquery.h"
-#include "fsvalue.h"
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "tz.h"
+#include "value.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -53,60 +55,26 @@
 enum report_type { SALES, INVENTORY, ORDERS };
 static const char *const types[] = {"sales", "inventory", "orders", NULL};
 
-/* ---- calendar: days since 1970-01-01 (proleptic Gregorian) ---- */
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
-}
+/* ---- calendar days (lib/civil) ---- */
 
 static void format_day(int64_t day, char out[16])
 {
-	int y, m, d;
+	int64_t y;
+	int m, d;
 
-	civil_from_days(day, &y, &m, &d);
-	if (fx_str_fmt(out, 16, "%04d-%02d-%02d", y, m, d) < 0)
+	fx_civil_date(day, &y, &m, &d);
+	if (fx_str_fmt(out, 16, "%04" PRId64 "-%02d-%02d", y, m, d) < 0)
 		out[0] = '\0'; /* cannot happen: years stay within MIN_YEAR..MAX_YEAR */
 }
 
 /* A calendar date "YYYY-MM-DD" (MIN_YEAR..MAX_YEAR) as a day number; -1 when malformed. */
 static int parse_day(const char *s, int64_t *day)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int y, m, d;
 
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || strspn(s, "0123456789") != 4 ||
-	    strspn(s + 5, "0123456789") != 2 || strspn(s + 8, "0123456789") != 2)
+	if (strlen(s) != 10 || fx_civil_parse_date(s, &y, &m, &d) < 0 || y < MIN_YEAR || y > MAX_YEAR)
 		return -1;
-	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-	m = (s[5] - '0') * 10 + (s[6] - '0');
-	d = (s[8] - '0') * 10 + (s[9] - '0');
-	if (y < MIN_YEAR || y > MAX_YEAR || m < 1 || m > 12 || d < 1)
-		return -1;
-	if (d > mdays[m - 1] + (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	*day = days_from_civil(y, m, d);
+	*day = fx_civil_days(y, m, d);
 	return 0;
 }
 
@@ -167,13 +135,14 @@ static void tz_leave(void)
 static int64_t zone_midnight(const struct zone *z, int64_t day)
 {
 	struct tm tm = {0};
-	int y, m, d;
+	int64_t y;
+	int m, d;
 	time_t t;
 
 	if (z->fixed)
 		return day * 86400 - z->offset;
-	civil_from_days(day, &y, &m, &d);
-	tm.tm_year = y - 1900;
+	fx_civil_date(day, &y, &m, &d);
+	tm.tm_year = (int)(y - 1900);
 	tm.tm_mon = m - 1;
 	tm.tm_mday = d;
 	tm.tm_isdst = -1; /* a midnight skipped by DST normalises to the day's first instant */
@@ -205,7 +174,7 @@ static void zone_local(const struct zone *z, const int64_t *secs, size_t n, stru
 
 static int64_t tm_day(const struct tm *tm)
 {
-	return days_from_civil((int64_t)tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday);
+	return fx_civil_days((int64_t)tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday);
 }
 
 /* ---- the report being built ---- */
@@ -724,8 +693,8 @@ static int parse_bound(const char *s, const char *field, struct bound *b, struct
 	} else {
 		t[0] = '\0';
 	}
-	if (fx_ts_parse(t, &b->secs, &b->nanos) == 0 && b->secs >= days_from_civil(MIN_YEAR, 1, 1) * 86400 &&
-	    b->secs < days_from_civil(MAX_YEAR + 1, 1, 1) * 86400)
+	if (fx_ts_parse(t, &b->secs, &b->nanos) == 0 && b->secs >= fx_civil_days(MIN_YEAR, 1, 1) * 86400 &&
+	    b->secs < fx_civil_days(MAX_YEAR + 1, 1, 1) * 86400)
 		return 0;
 	return fx_err_invalid(e, field,
 			      "must be a date YYYY-MM-DD or an RFC 3339 time such as 2026-12-02T06:00:00.000Z, "
@@ -736,8 +705,8 @@ static int parse_bound(const char *s, const char *field, struct bound *b, struct
 /* How a file name shows a bound: the date, or the UTC instant as YYYYMMDDTHHMMSSZ. */
 static void bound_label(const struct bound *b, char out[24])
 {
-	int64_t day, rem;
-	int y, m, d;
+	int64_t day, rem, y;
+	int m, d;
 
 	if (b->is_day) {
 		char s[16];
@@ -749,9 +718,9 @@ static void bound_label(const struct bound *b, char out[24])
 	}
 	day = b->secs / 86400;
 	rem = b->secs % 86400;
-	civil_from_days(day, &y, &m, &d);
+	fx_civil_date(day, &y, &m, &d);
 	/* Years stay within MIN_YEAR..MAX_YEAR: 16 bytes always fit 24. */
-	if (fx_str_fmt(out, 24, "%04d%02d%02dT%02d%02d%02dZ", y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
+	if (fx_str_fmt(out, 24, "%04" PRId64 "%02d%02dT%02d%02d%02dZ", y, m, d, (int)(rem / 3600), (int)(rem / 60 % 60),
 		       (int)(rem % 60)) < 0)
 		out[0] = '\0';
 }

@@ -3,6 +3,7 @@
 #include "authz.h"
 #include "fswrite.h"
 #include "http.h"
+#include "map.h"
 #include "model.h"
 #include "str.h"
 #include "tenant.h"

@@ -10,7 +10,7 @@
 
 #include "err.h"
 #include "firestore.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <json-c/json.h>
 #include <stdint.h>

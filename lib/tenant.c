@@ -2,6 +2,7 @@
 
 #include "authz.h"
 #include "http.h"
+#include "map.h"
 #include "model.h"
 
 #include <stdio.h>

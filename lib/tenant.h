@@ -11,7 +11,7 @@
 #include "err.h"
 #include "firestore.h"
 #include "fsquery.h"
-#include "fsvalue.h"
+#include "value.h"
 
 #include <stddef.h>
 

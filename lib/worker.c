@@ -8,6 +8,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
+#include "num.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -83,7 +84,7 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 {
 	struct fx_err e;
 	struct fx_log_request lr;
-	const char *cl;
+	uint64_t declared;
 
 	fx_err_clear(&e);
 	if (dispatch(app, r, &e) < 0 && !r->status) {
@@ -109,8 +110,10 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 	lr.span_id = r->span_id[0] ? r->span_id : NULL;
 	lr.sampled = r->sampled;
 	lr.status = r->status;
-	cl = fx_req_env(r, "CONTENT_LENGTH");
-	lr.request_size = cl ? (size_t)strtoull(cl, NULL, 10) : 0;
+	/* What the client declared, as fx_req_read_body reads it; nothing when that refused it. */
+	if (fx_req_content_length(r, &declared) < 0)
+		declared = 0;
+	lr.request_size = (size_t)declared;
 	lr.response_size = r->resp_bytes;
 	lr.latency_s = elapsed_s(&r->start);
 	lr.error = r->err_status;
@@ -174,14 +177,10 @@ static void *serve(void *arg)
 
 static long env_long(const char *name, long def, long max)
 {
-	const char *v = getenv(name);
-	char *end;
-	long n;
+	int64_t n;
 
-	if (!v || !*v)
-		return def;
-	n = strtol(v, &end, 10);
-	return *end == '\0' && n >= 0 && n <= max ? n : def;
+	/* Unset, empty or not a count in range: the default. */
+	return fx_num_parse(getenv(name), 0, max, &n, NULL) == 0 ? (long)n : def;
 }
 
 /*

@@ -2,6 +2,7 @@
  * fuzz_address: a client's postal address object (fx_address_decode, as
  * orders and organizations take it) from a strict-parsed JSON body.
  */
+#include "fsvalue.h"
 #include "json.h"
 #include "model.h"
 
@@ -21,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (fx_address_decode(o, "shippingAddress", &v, &e) == 0) {
 		/* A decoded address is a map a builder may send to Firestore as is. */
-		if (v.type != FX_V_MAP || fx_value_check(&v, &e) < 0)
+		if (v.type != FX_V_MAP || fx_fsvalue_check(&v, &e) < 0)
 			abort();
 		fx_value_cleanup(&v);
 	} else if (e.code != 400) {

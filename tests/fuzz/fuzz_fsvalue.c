@@ -1,14 +1,17 @@
 /*
  * fuzz_fsvalue: Firestore REST answers as lib/firestore.c reads them
- * (json-c strict, UTF-8 checked, depth 96), decoded by fx_fields_decode (a
- * Document with "fields") or fx_value_decode (anything else). A decoded
+ * (json-c strict, UTF-8 checked, depth 96), decoded by fx_fsvalue_decode_fields (a
+ * Document with "fields") or fx_fsvalue_decode (anything else). A decoded
  * value must encode and decode back to an equal value. The same bytes are
  * also tried as an RFC 3339 timestamp and as a field path, which must
  * format and parse back to the same segments.
  */
 #include "buf.h"
+#include "fieldpath.h"
 #include "firestore.h"
 #include "fsvalue.h"
+#include "plain.h"
+#include "ts.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,18 +21,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void round_trip(const struct fx_value *v, bool fields)
 {
-	json_object *j = fields ? fx_fields_encode(v) : fx_value_encode(v);
+	json_object *j = fields ? fx_fsvalue_encode_fields(v) : fx_fsvalue_encode(v);
 	struct fx_value back = {0}, copy = {0};
 	struct fx_err e;
 
 	fx_err_clear(&e);
-	if ((fields ? fx_fields_decode(j, &back, &e) : fx_value_decode(j, &back, &e)) < 0 || !fx_value_equal(v, &back))
+	if ((fields ? fx_fsvalue_decode_fields(j, &back, &e) : fx_fsvalue_decode(j, &back, &e)) < 0 ||
+	    !fx_value_equal(v, &back))
 		abort();
 	fx_value_copy(&copy, v);
 	if (!fx_value_equal(&copy, v))
 		abort();
-	json_object_put(fx_value_to_plain(v));
-	fx_ignore(fx_value_check(v, &e));
+	json_object_put(fx_plain_encode(v));
+	fx_ignore(fx_fsvalue_check(v, &e));
 	fx_value_cleanup(&back);
 	fx_value_cleanup(&copy);
 	json_object_put(j);
@@ -87,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	fx_err_clear(&e);
 	if (json_object_is_type(j, json_type_object) && json_object_object_get_ex(j, "fields", &fields)) {
-		if (fx_fields_decode(fields, &v, &e) == 0)
+		if (fx_fsvalue_decode_fields(fields, &v, &e) == 0)
 			round_trip(&v, true);
-	} else if (fx_value_decode(j, &v, &e) == 0) {
+	} else if (fx_fsvalue_decode(j, &v, &e) == 0) {
 		round_trip(&v, false);
 	}
 	fx_value_cleanup(&v);

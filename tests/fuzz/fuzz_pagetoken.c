@@ -4,8 +4,8 @@
  * reads must make a token that reads back to the same values.
  */
 #include "buf.h"
-#include "fsvalue.h"
 #include "model.h"
+#include "value.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,11 +9,11 @@
  */
 #include "arena.h"
 #include "authz.h"
-#include "fsvalue.h"
 #include "http.h"
 #include "idempotency.h"
 #include "model.h"
 #include "router.h"
+#include "value.h"
 
 #include <json-c/json.h>
 #include <stdint.h>

@@ -593,6 +593,7 @@ Test(users, members_list_pages_with_tokens_tied_to_the_query)
 	struct http_resp *r;
 	char path[256];
 	int seen = 0;
+	static const char *const bad_sizes[] = {"0", "%202", "%2B2"};
 
 	make_org(&o, "Pager");
 	for (int i = 0; i < 3; i++)
@@ -610,9 +611,13 @@ Test(users, members_list_pages_with_tokens_tied_to_the_query)
 		http_resp_free(r);
 	}
 	cr_assert_eq(seen, 4, "owner and three members, each once");
-	r = http_get("/v1/users?pageSize=0", o.owner.id_token);
-	assert_field(r, "pageSize");
-	http_resp_free(r);
+	/* Digits only, from 1: strtol let a leading space or sign through. */
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		snprintf(path, sizeof(path), "/v1/users?pageSize=%s", bad_sizes[i]);
+		r = http_get(path, o.owner.id_token);
+		assert_field(r, "pageSize");
+		http_resp_free(r);
+	}
 	r = http_get("/v1/users?pageToken=bm9wZQ", o.owner.id_token);
 	assert_field(r, "pageToken");
 	http_resp_free(r);

@@ -201,3 +201,49 @@ Test(b64, append_encodes_large_inputs_in_one_piece)
 	cr_assert_eq(memcmp(in, back, n), 0);
 	fx_buf_cleanup(&b);
 }
+
+/* fx_b64_decode_any of s into a small buffer: the bytes as a string, or NULL when refused. */
+static const char *decoded_any(const char *s)
+{
+	static char out[64];
+	size_t n = 0;
+
+	fx_err_clear(&err);
+	if (fx_b64_decode_any(s, strlen(s), out, sizeof(out) - 1, &n, &err) < 0) {
+		cr_assert_eq(err.code, 400, "%s", s);
+		return NULL;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+Test(b64, decode_any_takes_either_alphabet_padded_or_not)
+{
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		cr_assert_str_eq(decoded_any(std_enc[i]), plain[i]);
+		cr_assert_str_eq(decoded_any(url_enc[i]), plain[i]);
+	}
+	cr_assert_str_eq(decoded_any("-_8"), "\xfb\xff", "URL-safe without padding");
+	cr_assert_str_eq(decoded_any("+/8="), "\xfb\xff");
+	cr_assert_str_eq(decoded_any("----"), "\xfb\xef\xbe");
+	cr_assert_str_eq(decoded_any("____"), "\xff\xff\xff");
+	cr_assert_str_eq(decoded_any("////"), "\xff\xff\xff");
+	cr_assert_str_eq(decoded_any("-_8_Pw"), "\xfb\xff\x3f\x3f");
+	cr_assert_str_eq(decoded_any("+/8/Pw=="), "\xfb\xff\x3f\x3f");
+}
+
+Test(b64, decode_any_refuses_mixed_alphabets_bad_padding_and_stray_bits)
+{
+	static const char *const bad[] = {
+		"AA-/", /* both alphabets */
+		"-_8_Pz8+", /* both alphabets, further apart */
+		"Y===", /* three padding characters */
+		"YQ=", /* padding that does not make a multiple of 4 */
+		"YR==", /* non-zero trailing bits */
+		"A", /* one character carries no byte */
+		"YQ== ",    "Y Q==", "=", "YQ=a", "\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_null(decoded_any(bad[i]), "accepted \"%s\"", bad[i]);
+}

@@ -106,6 +106,12 @@ Test(config, refuses_nonsense_numbers_and_levels)
 	cr_assert(strstr(err.message, "FLUXORI_WORKER_THREADS"));
 	setenv("FLUXORI_WORKER_THREADS", "0", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	setenv("FLUXORI_WORKER_THREADS", " 16", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1, "digits only (strtol skipped the space)");
+	setenv("FLUXORI_WORKER_THREADS", "+16", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_WORKER_THREADS must be an integer in 1..256, got \"+16\""), "%s",
+		  err.message);
 	unsetenv("FLUXORI_WORKER_THREADS");
 	setenv("FLUXORI_LOG_LEVEL", "LOUD", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);

@@ -9,10 +9,13 @@
 
 #include "config.h"
 #include "emulator.h"
+#include "fsvalue.h"
 #include "fswrite.h"
 #include "httpc.h"
 #include "log.h"
+#include "map.h"
 #include "mem.h"
+#include "ts.h"
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
@@ -180,9 +183,9 @@ Test(firestore, create_then_get_returns_every_type_unchanged)
 	fx_value_geo(fx_map_set(&f, "where"), -33.9249, 18.4241);
 	v = fx_map_set(&f, "list");
 	fx_value_array(v);
-	fx_value_int(fx_array_push(v), 1);
-	fx_value_string(fx_array_push(v), "two", 3);
-	m = fx_array_push(v);
+	fx_value_int(fx_value_push(v), 1);
+	fx_value_string(fx_value_push(v), "two", 3);
+	m = fx_value_push(v);
 	fx_value_map(m);
 	fx_map_set_bool(m, "inside", false);
 	fx_value_array(fx_map_set(&f, "empty_list"));
@@ -385,7 +388,7 @@ static void deep_fields(struct fx_value *f)
 		fx_value_map(next);
 		fx_map_set_str(next, "leaf", "bottom");
 		fx_err_clear(&e);
-		if (fx_fields_check(f, &e) < 0) {
+		if (fx_fsvalue_check_fields(f, &e) < 0) {
 			/* One level too many: drop it. */
 			fx_value_cleanup(next);
 			fx_value_string(next, "bottom", 6);

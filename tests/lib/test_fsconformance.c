@@ -17,7 +17,11 @@
  * and the test fails if a listed vector turns out expressible or an
  * unlisted one does not.
  */
+#include "buf.h"
+#include "fieldpath.h"
 #include "fswrite.h"
+#include "map.h"
+#include "plain.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -279,7 +283,7 @@ static struct fx_value *place(struct xl *x, const char *const *segs, size_t n)
 /*
  * Puts j at segs: sentinels become transforms or mask paths, maps are
  * walked (so maps left empty by sentinels are pruned as clients do), other
- * values are converted with fx_value_from_plain. Returns -1 only when the
+ * values are converted with fx_plain_decode. Returns -1 only when the
  * library refused something.
  */
 static int put(struct xl *x, json_object *j, const char **segs, size_t n, struct fx_err *e)
@@ -302,7 +306,7 @@ static int put(struct xl *x, json_object *j, const char **segs, size_t n, struct
 					fx_value_free(op);
 					return 0;
 				}
-				if (fx_value_from_plain(item, NULL, fx_array_push(op), e) < 0) {
+				if (fx_plain_decode(item, NULL, fx_value_push(op), e) < 0) {
 					fx_value_free(op);
 					return -1;
 				}
@@ -341,7 +345,7 @@ static int put(struct xl *x, json_object *j, const char **segs, size_t n, struct
 	{
 		struct fx_value *slot = place(x, segs, n);
 
-		return slot ? fx_value_from_plain(j, NULL, slot, e) : 0;
+		return slot ? fx_plain_decode(j, NULL, slot, e) : 0;
 	}
 }
 
@@ -541,7 +545,7 @@ static int query_value(const char *text, struct fx_value *out, const char **unre
 	else if (json_object_is_type(j, json_type_string) && strcmp(json_object_get_string(j), "NaN") == 0)
 		fx_value_double(out, NAN);
 	else
-		rc = fx_value_from_plain(j, NULL, out, e);
+		rc = fx_plain_decode(j, NULL, out, e);
 	json_object_put(j);
 	return rc;
 }
@@ -570,7 +574,7 @@ static int run_cursor(struct fx_query *q, enum fx_cursor which, json_object *c, 
 		json_object *data = parse_json(json_object_get_string(json_object_object_get(snap, "jsonData")));
 		struct fx_value fields;
 
-		rc = fx_value_from_plain(data, NULL, &fields, e);
+		rc = fx_plain_decode(data, NULL, &fields, e);
 		json_object_put(data);
 		if (rc == 0) {
 			rc = fx_query_cursor_doc(q, which, json_object_get_string(json_object_object_get(snap, "path")),

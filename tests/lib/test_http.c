@@ -1,6 +1,8 @@
 #include "http.h"
+#include "testreq.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,26 +13,12 @@ static FCGX_Stream stream;
 static struct fx_arena arena;
 static struct fx_req req;
 
-static void full(FCGX_Stream *s, int do_close)
-{
-	(void)do_close;
-	s->isClosed = 1;
-	s->FCGI_errno = -1;
-}
-
 static void start_request(void)
 {
 	static char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/files/f1/content", "HTTP_X_REQUEST_ID=req-1",
 			      NULL};
-	struct fx_err e;
 
-	memset(&stream, 0, sizeof(stream));
-	stream.wrNext = sent;
-	stream.stop = stream.rdNext = sent + sizeof(sent);
-	stream.emptyBuffProc = full;
-	fx_arena_init(&arena, 1 << 20);
-	fx_err_clear(&e);
-	cr_assert_eq(fx_req_init(&req, env, NULL, &stream, &arena, &e), 0, "%s", e.message);
+	testreq_start(&req, env, NULL, &stream, sent, sizeof(sent), &arena);
 }
 
 static void end_request(void)
@@ -235,6 +223,102 @@ Test(forwarded_client, fails_cleanly_when_out_is_too_small)
 	cr_assert_eq(fx_forwarded_client("203.0.113.9, 34.120.0.1", true, out, sizeof(out)), -1);
 	cr_assert_eq(fx_forwarded_client("1.2.3.4, 34.120.0.1", true, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "1.2.3.4");
+}
+
+/* A request of its own from the FastCGI params env (NULL-terminated "NAME=value"), with no body stream. */
+static void start_with(char **env)
+{
+	testreq_start(&req, env, &stream, &stream, sent, sizeof(sent), &arena);
+}
+
+/* fx_req_content_length of a request declaring cl: false when refused (*n is then 77). */
+static bool declared(const char *cl, uint64_t *n)
+{
+	char param[64];
+	char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/v1/things", param, NULL};
+	bool ok;
+
+	snprintf(param, sizeof(param), "CONTENT_LENGTH=%s", cl);
+	start_with(env);
+	*n = 77;
+	ok = fx_req_content_length(&req, n) == 0;
+	if (!ok)
+		*n = 77;
+	end_request();
+	return ok;
+}
+
+Test(request, content_length_is_a_whole_decimal_count)
+{
+	static const char *const bad[] = {"12abc", " 12", "12 ", "+12", "-0", "-1", "0x10", "18446744073709551616"};
+	uint64_t n;
+
+	cr_assert(declared("12", &n));
+	cr_assert_eq(n, 12);
+	cr_assert(declared("", &n), "nginx sends an empty CONTENT_LENGTH without a body");
+	cr_assert_eq(n, 0);
+	cr_assert(declared("18446744073709551615", &n), "the largest count is still a count");
+	cr_assert_eq(n, UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_not(declared(bad[i], &n), "accepted \"%s\" as %llu", bad[i], (unsigned long long)n);
+}
+
+Test(request, without_content_length_nothing_is_declared)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/things", NULL};
+	uint64_t n = 77;
+
+	start_with(env);
+	cr_assert_eq(fx_req_content_length(&req, &n), 0);
+	cr_assert_eq(n, 0);
+	end_request();
+}
+
+Test(request, a_malformed_content_length_is_a_400_and_no_body_is_read)
+{
+	char *env[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/v1/things", "CONTENT_LENGTH=2x", NULL};
+	struct fx_err e;
+
+	start_with(env);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_req_read_body(&req, 1024, &e), -1);
+	cr_assert_eq(e.code, 400);
+	cr_assert_str_eq(e.message, "malformed Content-Length");
+	cr_assert_null(req.body);
+	end_request();
+}
+
+/* The span id fx_req_init keeps from an X-Cloud-Trace-Context header. */
+static const char *span_of(const char *xc, bool *sampled)
+{
+	static char span[sizeof(req.span_id)];
+	char param[256];
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/v1/things", param, NULL};
+
+	snprintf(param, sizeof(param), "HTTP_X_CLOUD_TRACE_CONTEXT=0123456789abcdef0123456789ABCDEF%s", xc);
+	start_with(env);
+	cr_assert_str_eq(req.trace_id, "0123456789abcdef0123456789ABCDEF");
+	snprintf(span, sizeof(span), "%s", req.span_id);
+	*sampled = req.sampled;
+	end_request();
+	return span;
+}
+
+Test(request, cloud_trace_context_span_ids_are_whole_decimal_numbers)
+{
+	bool sampled;
+
+	cr_assert_str_eq(span_of("/123;o=1", &sampled), "000000000000007b");
+	cr_assert(sampled);
+	cr_assert_str_eq(span_of("/123", &sampled), "000000000000007b");
+	cr_assert_not(sampled);
+	cr_assert_str_eq(span_of("/18446744073709551615;o=0", &sampled), "ffffffffffffffff");
+	cr_assert_str_eq(span_of("/18446744073709551616;o=1", &sampled), "", "past 64 bits: no span");
+	cr_assert_str_eq(span_of("/123abc;o=1", &sampled), "", "strtoull made 123 of this");
+	cr_assert_str_eq(span_of("/-1;o=1", &sampled), "", "strtoull made 2^64 - 1 of this");
+	cr_assert_str_eq(span_of("/ 123;o=1", &sampled), "");
+	cr_assert_str_eq(span_of("/;o=1", &sampled), "");
+	cr_assert(sampled, "the options still count without a span");
 }
 
 /*

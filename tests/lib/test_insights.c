@@ -15,10 +15,12 @@
 #include "fswrite.h"
 #include "gauth.h"
 #include "log.h"
+#include "map.h"
 #include "mem.h"
 #include "model.h"
 #include "stock.h"
 #include "testserver.h"
+#include "ts.h"
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
@@ -484,7 +486,7 @@ static void seed_order(struct org *o, const char *status, int p, int64_t quantit
 	fx_map_set_ts(&f, "createdAt", o->now - days_ago * DAY, 0);
 	items = fx_map_set(&f, "items");
 	fx_value_array(items);
-	it = fx_array_push(items);
+	it = fx_value_push(items);
 	fx_value_map(it);
 	fx_map_set_str(it, "productId", o->p[p]);
 	fx_map_set_int(it, "quantity", quantity);

@@ -245,3 +245,71 @@ Test(json, keys_are_compared_after_unescaping)
 	cr_assert_eq(json_object_object_length(o), 5);
 	json_object_put(o);
 }
+
+/* Parses text as JSON and reads it with fx_json_get_int64 in [min, max]; *out is 77 when refused. */
+static bool get_int64(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+	json_object *v = json_tokener_parse(text);
+	bool ok;
+
+	cr_assert(v || strcmp(text, "null") == 0, "test JSON does not parse: %s", text);
+	*out = 77;
+	ok = fx_json_get_int64(v, min, max, out);
+	json_object_put(v);
+	return ok;
+}
+
+Test(json, get_int64_reads_proto3_numbers_and_decimal_strings)
+{
+	int64_t n;
+
+	cr_assert(get_int64("42", 0, INT64_MAX, &n));
+	cr_assert_eq(n, 42);
+	cr_assert(get_int64("\"42\"", 0, INT64_MAX, &n));
+	cr_assert_eq(n, 42);
+	cr_assert(get_int64("\"-9223372036854775808\"", INT64_MIN, INT64_MAX, &n));
+	cr_assert_eq(n, INT64_MIN);
+	cr_assert(get_int64("9223372036854775807", INT64_MIN, INT64_MAX, &n));
+	cr_assert_eq(n, INT64_MAX);
+	cr_assert(get_int64("\"00000000000000000042\"", 0, INT64_MAX, &n), "20 bytes are the most");
+	cr_assert_eq(n, 42);
+}
+
+Test(json, get_int64_refuses_saturated_out_of_range_and_malformed_values)
+{
+	static const char *const bad[] = {
+		"9223372036854775808",
+		"18446744073709551616",
+		"\"9223372036854775808\"",
+		"\"000000000000000000042\"",
+		"\" 1\"",
+		"\"+1\"",
+		"\"1x\"",
+		"\"\"",
+		"\"-\"",
+		"1.5",
+		"true",
+		"null",
+		"[1]",
+		"{}",
+	};
+	int64_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_not(get_int64(bad[i], INT64_MIN, INT64_MAX, &n), "accepted %s", bad[i]);
+		cr_assert_eq(n, 77, "%s: untouched on failure", bad[i]);
+	}
+	cr_assert_not(get_int64("-1", 0, INT64_MAX, &n), "below min as a number");
+	cr_assert_not(get_int64("\"-1\"", 0, INT64_MAX, &n), "below min as a string");
+	cr_assert_not(get_int64("\"11\"", 0, 10, &n), "above max");
+}
+
+Test(json, get_int64_sees_a_nul_inside_the_string)
+{
+	json_object *v = json_object_new_string_len("12\0003", 4);
+	int64_t n = 77;
+
+	cr_assert_not(fx_json_get_int64(v, 0, INT64_MAX, &n), "\"12\\u00003\" is not 12");
+	cr_assert_eq(n, 77);
+	json_object_put(v);
+}

@@ -1,6 +1,6 @@
 #include "report.h"
 
-#include "fsvalue.h"
+#include "ts.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

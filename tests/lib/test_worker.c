@@ -1,7 +1,12 @@
 #include "worker.h"
 
+#include "arena.h"
+#include "http.h"
+#include "testreq.h"
+
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <stdio.h>
 #include <string.h>
 
 static int h(struct fx_req *r, struct fx_err *e)
@@ -73,4 +78,36 @@ Test(worker, routes_flag_prints_the_table_without_configuration_or_socket, .init
 	cr_assert_eq(fx_worker_main(&app, 2, argv), 0);
 	fflush(stdout);
 	cr_assert_stdout_eq_str(expected);
+}
+
+/* Serves one request made of the FastCGI params env (no body arrives) and returns its request log line. */
+static const char *serve_logged(char **env)
+{
+	static unsigned char sent[1 << 16];
+	static char line[8192];
+	FCGX_Stream stream;
+	struct fx_arena arena;
+	struct fx_req r;
+	size_t n;
+	FILE *log;
+
+	testreq_start(&r, env, &stream, &stream, sent, sizeof(sent), &arena);
+	fx_worker_handle(&app, &r);
+	fx_req_cleanup(&r);
+	fx_arena_cleanup(&arena);
+	fflush(stderr);
+	log = cr_get_redirected_stderr();
+	n = fread(line, 1, sizeof(line) - 1, log);
+	line[n] = '\0';
+	return line;
+}
+
+Test(worker, a_content_length_that_is_not_a_number_is_logged_as_no_declared_body, .init = cr_redirect_stderr)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/health", "CONTENT_LENGTH=12abc", NULL};
+	const char *line = serve_logged(env);
+
+	cr_assert_not_null(strstr(line, "\"status\":400"), "fx_req_read_body refused it: %s", line);
+	/* strtoull(cl, NULL, 10) logged the 12 it read before the junk. */
+	cr_assert_not_null(strstr(line, "\"requestSize\":\"0\""), "%s", line);
 }

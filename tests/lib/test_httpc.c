@@ -1,0 +1,105 @@
+/* lib/httpc: calls to an upstream (tests/lib/testserver), retries and their backoff. */
+#include "httpc.h"
+#include "testserver.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct testserver *ts;
+static struct fx_err err;
+
+static void start(void)
+{
+	ts = ts_start();
+	fx_err_clear(&err);
+}
+
+static void stop(void)
+{
+	fx_httpc_thread_cleanup();
+	ts_stop(ts);
+}
+
+TestSuite(httpc, .init = start, .fini = stop);
+
+struct once {
+	const char *retry_after;
+	unsigned answered;
+};
+
+/* The first request gets a 503 with the Retry-After header of ctx, every later one a 200. */
+static void unavailable_once(const struct ts_request *req, struct ts_response *resp, void *ctx)
+{
+	struct once *o = ctx;
+
+	(void)req;
+	if (o->answered++ == 0) {
+		resp->status = 503;
+		snprintf(resp->headers, sizeof(resp->headers), "Retry-After: %s\r\n", o->retry_after);
+		return;
+	}
+	resp->status = 200;
+	resp->body_len = (size_t)snprintf(resp->body, sizeof(resp->body), "ok");
+}
+
+/*
+ * One call with a 4 s budget and at most two attempts, after a first 503
+ * carrying Retry-After: ra. A Retry-After of 5 s or more is waited for
+ * only while the budget lasts, so the call ends on the 503 after one
+ * attempt; otherwise the backoff (100 ms +- 50 %) fits and the second
+ * attempt gets the 200.
+ */
+static long call_after(const char *ra, int *attempts)
+{
+	char url[128];
+	struct fx_httpc_req req = {.url = url, .timeout_ms = 4000, .retry = FX_RETRY_UNAVAILABLE, .max_attempts = 2};
+	struct fx_httpc_resp resp;
+	struct once o = {ra, 0};
+	long status;
+
+	snprintf(url, sizeof(url), "%s/thing", ts_url(ts));
+	ts_handle(ts, unavailable_once, &o);
+	fx_httpc_resp_init(&resp);
+	cr_assert_eq(fx_httpc_do(&req, &resp, &err), 0, "%s", err.message);
+	status = resp.status;
+	*attempts = resp.attempts;
+	fx_httpc_resp_cleanup(&resp);
+	ts_handle(ts, NULL, NULL);
+	return status;
+}
+
+Test(httpc, a_retry_after_past_the_budget_ends_the_call_on_the_503)
+{
+	int attempts;
+
+	cr_assert_eq(call_after("9", &attempts), 503);
+	cr_assert_eq(attempts, 1);
+	cr_assert_eq(ts_count(ts), 1);
+}
+
+Test(httpc, a_retry_after_that_is_not_a_number_is_ignored_not_read_up_to_the_junk)
+{
+	int attempts;
+
+	/* strtol read "9junk" as 9 s and gave up on a call the normal backoff would have saved. */
+	cr_assert_eq(call_after("9junk", &attempts), 200);
+	cr_assert_eq(attempts, 2);
+	cr_assert_eq(ts_count(ts), 2);
+}
+
+Test(httpc, a_retry_after_in_the_http_date_form_is_ignored)
+{
+	int attempts;
+
+	cr_assert_eq(call_after("Wed, 21 Oct 2026 07:28:00 GMT", &attempts), 200);
+	cr_assert_eq(attempts, 2);
+}
+
+Test(httpc, a_short_retry_after_is_waited_for_and_the_retry_succeeds)
+{
+	int attempts;
+
+	cr_assert_eq(call_after("1", &attempts), 200);
+	cr_assert_eq(attempts, 2);
+}
