@@ -421,12 +421,3 @@ done:
 	fx_buf_cleanup(&token);
 	return rc;
 }
-
-int64_t fx_vat_inclusive(int64_t total_cents, int64_t rate_bps)
-{
-	__int128 denom = 10000 + (__int128)rate_bps;
-	__int128 num = (__int128)total_cents * rate_bps;
-	__int128 q = (2 * (num < 0 ? -num : num) + denom) / (2 * denom);
-
-	return (int64_t)(num < 0 ? -q : q);
-}

@@ -116,10 +116,4 @@ FX_MUST_USE int fx_list_answer(struct fx_req *r, const char *parent_rel, struct 
 
 /* Applies ?pageToken= to q as a START_AFTER cursor (values then the id as __name__). */
 FX_MUST_USE int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
-/*
- * The VAT inside a VAT-inclusive amount, as the contract defines it:
- * round(total × rate / (10000 + rate)), rate in basis points, halves
- * rounded away from zero. Exact for any int64 amount (128-bit arithmetic).
- */
-int64_t fx_vat_inclusive(int64_t total_cents, int64_t rate_bps);
 #endif
