@@ -342,17 +342,65 @@ out:
 	return rc;
 }
 
-static int create(struct fx_req *r, struct fx_err *e)
+/* Reads the order's input fields from in into order and c (lines, shipping); in must outlive c. */
+static int decode_create(json_object *in, struct create_ctx *c, struct fx_value *order, struct fx_err *e)
 {
 	static const char *const allowed[] = {"channel", "externalId",	  "customer", "shippingAddress",
 					      "items",	 "shippingCents", "notes",    NULL};
+	const char *channel = "direct";
+	json_object *addr;
+	bool present;
+
+	if (fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "channel", "channel", false, 1, 16, &channel, &present, e) < 0)
+		return -1;
+	if (fx_json_enum_index(channel, channels) < 0)
+		return fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
+	fx_map_set_str(order, "channel", channel);
+	if (fx_map_take_string(order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
+	    take_customer(in, order, e) < 0 ||
+	    fx_json_object(in, "shippingAddress", "shippingAddress", true, &addr, &present, e) < 0 ||
+	    fx_address_decode(addr, "shippingAddress", fx_map_set(order, "shippingAddress"), e) < 0 ||
+	    take_items(in, c, e) < 0 ||
+	    fx_json_int64(in, "shippingCents", "shippingCents", false, 0, MAX_SHIPPING_CENTS, &c->shipping, &present,
+			  e) < 0 ||
+	    fx_map_take_string(order, in, "notes", "notes", false, 0, 2000, e) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Runs fn in a transaction queued on the organization's order lock: creates
+ * (numbers) and lifecycle changes (stock) of one organization go one at a
+ * time. A full queue is 409 ABORTED with Retry-After, naming what (busy).
+ */
+static int queued_transaction(struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e)
+{
+	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
+	int rc;
+
+	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, 409, "ABORTED", "too many %s at once for this organization: retry", busy);
+		e->retry_after = 1;
+		return -1;
+	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keyunlock(lock);
+		return -1;
+	}
+	rc = fx_fs_run_transaction(fn, arg, e);
+	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
+	return rc;
+}
+
+static int create(struct fx_req *r, struct fx_err *e)
+{
 	struct create_ctx *c = fx_arena_alloc(r->arena, sizeof(*c));
 	struct fx_value order = {0};
 	struct fx_doc org = {0}, doc = {0};
-	json_object *in = NULL, *addr;
-	const char *channel = "direct", *lock, *root;
+	json_object *in = NULL;
+	const char *root;
 	char location[128];
-	bool present;
 	int rc = -1;
 
 	if (!c)
@@ -360,46 +408,16 @@ static int create(struct fx_req *r, struct fx_err *e)
 	memset(c, 0, sizeof(*c));
 	c->r = r;
 	fx_value_map(&order);
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
-	    fx_json_string(in, "channel", "channel", false, 1, 16, &channel, &present, e) < 0)
-		goto out;
-	if (fx_json_enum_index(channel, channels) < 0) {
-		fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
-		goto out;
-	}
-	fx_map_set_str(&order, "channel", channel);
-	if (fx_map_take_string(&order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
-	    take_customer(in, &order, e) < 0 ||
-	    fx_json_object(in, "shippingAddress", "shippingAddress", true, &addr, &present, e) < 0 ||
-	    fx_address_decode(addr, "shippingAddress", fx_map_set(&order, "shippingAddress"), e) < 0 ||
-	    take_items(in, c, e) < 0 ||
-	    fx_json_int64(in, "shippingCents", "shippingCents", false, 0, MAX_SHIPPING_CENTS, &c->shipping, &present,
-			  e) < 0 ||
-	    fx_map_take_string(&order, in, "notes", "notes", false, 0, 2000, e) < 0)
-		goto out;
-	if (fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
+	if (fx_req_json(r, false, &in, e) < 0 || decode_create(in, c, &order, e) < 0 ||
+	    fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
 	c->vat_rate = 1500;
 	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
-
-	lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, 409, "ABORTED", "too many orders at once for this organization: retry");
-		e->retry_after = 1;
+	if (queued_transaction(r, create_txn, c, "orders", e) < 0)
 		goto out;
-	}
-	if (fx_keylock_outage(lock, e) < 0) {
-		fx_keyunlock(lock);
-		goto out;
-	}
-	rc = fx_fs_run_transaction(create_txn, c, e);
-	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
-	if (rc < 0)
-		goto out;
-	rc = -1;
 	/* A replay answers the order the key made, as it is now (with its etag). */
 	if (c->idem.status) {
 		const char *id = json_object_get_string(json_object_object_get(c->idem.answer, "id"));
@@ -466,33 +484,15 @@ static int list(struct fx_req *r, struct fx_err *e)
 	q = fx_tenant_query(r, NULL, "orders", &parent_rel, e);
 	if (!q)
 		return -1;
-	if (status) {
-		fx_value_string(&v, status, strlen(status));
-		rc = fx_query_where(q, "status", "==", &v, e);
-		fx_value_cleanup(&v);
-		if (rc < 0)
-			goto out;
-	}
-	if (channel) {
-		fx_value_string(&v, channel, strlen(channel));
-		rc = fx_query_where(q, "channel", "==", &v, e);
-		fx_value_cleanup(&v);
-		if (rc < 0)
-			goto out;
-	}
-	if (from) {
-		fx_value_ts(&v, fs, fn);
-		rc = fx_query_where(q, "createdAt", ">=", &v, e);
-		if (rc < 0)
-			goto out;
-	}
-	if (to) {
-		fx_value_ts(&v, ts, tn);
-		rc = fx_query_where(q, "createdAt", "<", &v, e);
-		if (rc < 0)
-			goto out;
-	}
-	rc = -1;
+	if ((status && fx_query_where_str(q, "status", "==", status, e) < 0) ||
+	    (channel && fx_query_where_str(q, "channel", "==", channel, e) < 0))
+		goto out;
+	fx_value_ts(&v, fs, fn);
+	if (from && fx_query_where(q, "createdAt", ">=", &v, e) < 0)
+		goto out;
+	fx_value_ts(&v, ts, tn);
+	if (to && fx_query_where(q, "createdAt", "<", &v, e) < 0)
+		goto out;
 	if (fx_query_order_by(q, "createdAt", true, e) < 0 || fx_query_order_by(q, "__name__", true, e) < 0 ||
 	    fx_list_cursor(r, q, sig, e) < 0)
 		goto out;
@@ -685,7 +685,6 @@ out:
 static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_err *e)
 {
 	struct fx_doc doc = {0};
-	const char *lock;
 	int rc;
 
 	c->r = r;
@@ -693,18 +692,7 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 	if (!c->rel || fx_if_match(r, &c->if_match, e) < 0)
 		return -1;
 	/* Stock effects touch the products that creates reserve: same queue. */
-	lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, 409, "ABORTED", "too many order changes at once for this organization: retry");
-		e->retry_after = 1;
-		return -1;
-	}
-	if (fx_keylock_outage(lock, e) < 0) {
-		fx_keyunlock(lock);
-		return -1;
-	}
-	rc = fx_fs_run_transaction(lifecycle_txn, c, e);
-	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
+	rc = queued_transaction(r, lifecycle_txn, c, "order changes", e);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
 	rc = fx_resp_doc(r, 200, &doc, hidden);
