@@ -20,6 +20,7 @@
 #include "log.h"
 #include "model.h"
 #include "order.h"
+#include "patch.h"
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
@@ -509,10 +510,9 @@ static int update(struct fx_req *r, struct fx_err *e)
 	const char *mask[8];
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *writes = NULL, *addr;
+	json_object *in = NULL, *addr;
 	size_t nmask = 0;
 	bool present;
-	char *name = NULL;
 	int rc = -1;
 
 	if (!rel || fx_if_match(r, &if_match, e) < 0)
@@ -536,12 +536,8 @@ static int update(struct fx_req *r, struct fx_err *e)
 			goto out;
 		mask[nmask++] = "shippingAddress";
 	}
-	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
+	if (fx_tenant_get(r, rel, "order", &doc, e) < 0 || fx_patch_if_match(if_match, &doc, "order", e) < 0)
 		goto out;
-	if (if_match && strcmp(if_match, doc.update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the order changed since that etag");
-		goto out;
-	}
 	if (present && !fx_order_address_may_change(fx_value_path_str(&doc.fields, "status"))) {
 		fx_err_set(e, 409, "FAILED_PRECONDITION", "the address of a %s order cannot change",
 			   fx_value_path_str(&doc.fields, "status"));
@@ -550,26 +546,17 @@ static int update(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
-	name = fx_tenant_name(rel);
-	writes = json_object_new_array();
 	/* The read's version guards the write: a concurrent ship cannot slip in between. */
-	if (fx_write_update(writes, name, &map, mask, doc.update_time, NULL, e) < 0)
+	if (fx_patch_write(rel, &map, mask, doc.update_time, FX_PATCH_READ, "order", e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 409, "ABORTED", "the order changed while it was being updated: retry");
-		goto out;
-	}
 	fx_doc_cleanup(&doc);
 	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
 		goto out;
 	rc = fx_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	free(name);
 	return rc;
 }
 

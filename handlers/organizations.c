@@ -10,6 +10,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "patch.h"
 #include "str.h"
 #include "tz.h"
 #include "worker.h"
@@ -270,10 +271,10 @@ static int update(struct fx_req *r, struct fx_err *e)
 					      "timezone", "vatRateBps", "settings",  NULL};
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *out = NULL, *writes = NULL;
+	json_object *in = NULL, *out = NULL;
 	const char *mask[16], *if_match;
 	size_t nmask = 0;
-	char path[200], *name = NULL;
+	char path[200];
 	int rc = -1;
 
 	if (own_org_path(r, path, sizeof(path), e) < 0 || fx_if_match(r, &if_match, e) < 0)
@@ -290,15 +291,8 @@ static int update(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
-	name = fx_fs_name(path);
-	writes = json_object_new_array();
-	if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+	if (fx_patch_write(path, &map, mask, if_match, FX_PATCH_IF_MATCH, "organization", e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "the organization changed since that etag");
-		goto out;
-	}
 	if (fx_fs_get(path, &doc, e) < 0)
 		goto out;
 	out = fx_doc_json(&doc, hidden);
@@ -306,10 +300,8 @@ static int update(struct fx_req *r, struct fx_err *e)
 out:
 	json_object_put(in);
 	json_object_put(out);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	free(name);
 	return rc;
 }
 

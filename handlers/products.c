@@ -15,6 +15,7 @@
 #include "log.h"
 #include "mem.h"
 #include "model.h"
+#include "patch.h"
 #include "product.h"
 #include "stock.h"
 #include "str.h"
@@ -667,10 +668,8 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		FX_ERR_NOT_FOUND(e, "product");
 		goto out;
 	}
-	if (c->if_match && strcmp(c->if_match, docs[0].update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
+	if (fx_patch_if_match(c->if_match, &docs[0], "product", e) < 0)
 		goto out;
-	}
 	on_hand = fx_stock(&docs[0], "onHand");
 	reserved = fx_stock(&docs[0], "reserved");
 	switch (fx_product_adjust(on_hand, reserved, c->delta, &after)) {

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "model.h"
+#include "patch.h"
 #include "str.h"
 #include "worker.h"
 
@@ -209,11 +210,8 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 		if (fx_write_create(writes, name, &map, NULL, e) < 0)
 			goto out;
 	}
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "the profile changed since that etag");
+	if (fx_patch_commit(writes, FX_PATCH_IF_MATCH, "profile", e) < 0)
 		goto out;
-	}
 	fx_authz_forget(p->uid);
 	if (read_profile(p->uid, &doc, e) < 0)
 		goto out;
@@ -507,19 +505,19 @@ static int change(struct fx_req *r, struct fx_err *e)
 	const char *uid = fx_req_param(r, "id"), *mask[8], *if_match;
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *writes = NULL;
+	json_object *in = NULL;
 	enum fx_role old_role, role = FX_ROLE_NONE;
 	bool has_role = false, has_disabled = false, disabled = false;
 	size_t nmask = 0;
-	char path[200], *name = NULL;
+	char path[200];
 	int rc = -1;
 
 	if (fx_if_match(r, &if_match, e) < 0 || read_member(r, uid, &doc, e) < 0)
 		return -1;
 	/* Checked before the Identity Toolkit changes below, which no precondition guards. */
-	if (if_match && strcmp(if_match, doc.update_time) != 0) {
+	if (fx_patch_if_match(if_match, &doc, "member", e) < 0) {
 		fx_doc_cleanup(&doc);
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the member changed since that etag");
+		return -1;
 	}
 	old_role = role_of(&doc);
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
@@ -574,15 +572,8 @@ static int change(struct fx_req *r, struct fx_err *e)
 		goto out;
 	if (user_path(path, sizeof(path), uid, e) < 0)
 		goto out;
-	name = fx_fs_name(path);
-	writes = json_object_new_array();
-	if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+	if (fx_patch_write(path, &map, mask, if_match, FX_PATCH_IF_MATCH, "member", e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "the member changed since that etag");
-		goto out;
-	}
 	fx_authz_forget(uid);
 	fx_doc_cleanup(&doc);
 	if (read_profile(uid, &doc, e) < 0)
@@ -590,10 +581,8 @@ static int change(struct fx_req *r, struct fx_err *e)
 	rc = fx_resp_doc(r, 200, &doc, fx_profile_hidden);
 out:
 	json_object_put(in);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	free(name);
 	return rc;
 }
 
