@@ -494,10 +494,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 	fx_value_ts(&v, ts, tn);
 	if (to && fx_query_where(q, "createdAt", "<", &v, e) < 0)
 		goto out;
-	if (fx_query_order_by(q, "createdAt", true, e) < 0 || fx_query_order_by(q, "__name__", true, e) < 0 ||
-	    fx_list_cursor(r, q, sig, e) < 0)
-		goto out;
-	rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, hidden, e);
+	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
 out:
 	fx_query_free(q);
 	return rc;

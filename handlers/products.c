@@ -793,10 +793,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 		rc = -1;
 	}
 	cursor[0] = order_fields[oi];
-	if (fx_query_order_by(query, order_fields[oi], false, e) < 0 ||
-	    fx_query_order_by(query, "__name__", false, e) < 0 || fx_list_cursor(r, query, sig, e) < 0)
-		goto out;
-	rc = fx_list_answer(r, parent_rel, query, size, sig, cursor, hidden, e);
+	rc = fx_list_ordered(r, parent_rel, query, order_fields[oi], false, size, sig, cursor, hidden, e);
 out:
 	fx_query_free(query);
 	return rc;
@@ -823,9 +820,7 @@ static int movements(struct fx_req *r, struct fx_err *e)
 	q = fx_tenant_query(r, parent, "movements", &parent_rel, e);
 	if (!q)
 		return -1;
-	if (fx_query_order_by(q, "at", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
-	    fx_list_cursor(r, q, sig, e) == 0)
-		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, none, e);
+	rc = fx_list_ordered(r, parent_rel, q, "at", true, size, sig, cursor, none, e);
 	fx_query_free(q);
 	return rc;
 }

@@ -421,3 +421,13 @@ done:
 	fx_buf_cleanup(&token);
 	return rc;
 }
+
+int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field, bool descending,
+		    int page_size, const char *sig, const char *const *cursor_fields, const char *const *hidden,
+		    struct fx_err *e)
+{
+	if (fx_query_order_by(q, field, descending, e) < 0 || fx_query_order_by(q, "__name__", descending, e) < 0 ||
+	    fx_list_cursor(r, q, sig, e) < 0)
+		return -1;
+	return fx_list_answer(r, parent_rel, q, page_size, sig, cursor_fields, hidden, e);
+}
