@@ -60,7 +60,6 @@ static int list(struct fx_req *r, struct fx_err *e)
 	const char *severity = fx_req_query(r, "severity"), *parent_rel, *cursor[] = {"createdAt", NULL};
 	const char *filters[3][2] = {{"status", status}, {"type", type}, {"severity", severity}};
 	struct fx_query *q;
-	struct fx_value v = {0};
 	char sig[200];
 	int size, rc = -1;
 
@@ -79,20 +78,10 @@ static int list(struct fx_req *r, struct fx_err *e)
 	q = fx_tenant_query(r, NULL, "insights", &parent_rel, e);
 	if (!q)
 		return -1;
-	for (int i = 0; i < 3; i++) {
-		if (!filters[i][1])
-			continue;
-		fx_value_string(&v, filters[i][1], strlen(filters[i][1]));
-		rc = fx_query_where(q, filters[i][0], "==", &v, e);
-		fx_value_cleanup(&v);
-		if (rc < 0)
+	for (int i = 0; i < 3; i++)
+		if (filters[i][1] && fx_query_where_str(q, filters[i][0], "==", filters[i][1], e) < 0)
 			goto out;
-	}
-	rc = -1;
-	if (fx_query_order_by(q, "createdAt", true, e) < 0 || fx_query_order_by(q, "__name__", true, e) < 0 ||
-	    fx_list_cursor(r, q, sig, e) < 0)
-		goto out;
-	rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, hidden, e);
+	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
 out:
 	fx_query_free(q);
 	return rc;

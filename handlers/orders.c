@@ -20,6 +20,8 @@
 #include "log.h"
 #include "map.h"
 #include "model.h"
+#include "order.h"
+#include "patch.h"
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
@@ -60,15 +62,11 @@ static const struct fx_route routes[] = {
 static const char *const channels[] = {"direct", "takealot", "shopify", "woocommerce", "amazon", "other", NULL};
 static const char *const hidden[] = {"organizationId", NULL};
 
-struct line {
-	const char *product_id;
-	int64_t quantity;
-};
-
 struct create_ctx {
 	struct fx_req *r;
-	struct line lines[MAX_ITEMS];
+	struct fx_order_line lines[MAX_ITEMS];
 	size_t nlines;
+	struct fx_order_totals totals;
 	struct fx_value *order; /* validated input fields, completed in the transaction */
 	int64_t shipping;
 	int64_t vat_rate;
@@ -134,6 +132,7 @@ static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
 	for (size_t i = 0; i < n; i++) {
 		json_object *it = json_object_array_get_idx(items, i);
 		char prefix[32], field[64];
+		long j;
 
 		/* Field names in error details: text, as long as fits. */
 		fx_str_text(prefix, sizeof(prefix), "items[%zu].", i);
@@ -149,10 +148,8 @@ static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
 		if (!fx_id_valid(c->lines[i].product_id))
 			return fx_err_invalid(e, field, "no such product");
 		/* Duplicate lines are refused, not merged: a client that sends one has a bug. */
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(c->lines[j].product_id, c->lines[i].product_id) == 0)
-				return fx_err_invalid(e, field,
-						      "repeats the product of items[%zu]: one line per product", j);
+		if ((j = fx_order_repeated_line(c->lines, i)) >= 0)
+			return fx_err_invalid(e, field, "repeats the product of items[%ld]: one line per product", j);
 		fx_str_text(field, sizeof(field), "items[%zu].quantity", i);
 		if (fx_json_int64(it, "quantity", field, true, 1, MAX_QUANTITY, &c->lines[i].quantity, &present, e) < 0)
 			return -1;
@@ -161,28 +158,164 @@ static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
 	return 0;
 }
 
+/* Checks every line's product (ours, not archived, enough stock) and takes its price: 409 naming each short line. */
+static int price_lines(struct create_ctx *c, const struct fx_doc *products, struct fx_err *e)
+{
+	bool short_items = false;
+
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct fx_doc *p = &products[i];
+		const char *status = p->name ? fx_value_path_str(&p->fields, "status") : NULL;
+		int64_t on_hand = fx_stock(p, "onHand"), reserved = fx_stock(p, "reserved");
+		char field[64];
+
+		fx_str_text(field, sizeof(field), "items[%zu].productId", i);
+		if (!fx_tenant_owns(c->r, p))
+			return fx_err_invalid(e, field, "no such product");
+		if (status && strcmp(status, "archived") == 0) {
+			fx_err_set(e, 409, "FAILED_PRECONDITION", "product %s is archived", p->id);
+			fx_err_detail(e, field, "archived products cannot be ordered");
+			return -1;
+		}
+		if (!fx_order_line_available(on_hand, reserved, c->lines[i].quantity)) {
+			fx_err_detail(e, field, "only %lld available, %lld ordered", (long long)(on_hand - reserved),
+				      (long long)c->lines[i].quantity);
+			short_items = true;
+			continue;
+		}
+		c->lines[i].unit_price_cents = 0;
+		fx_value_path_int(&p->fields, "priceCents", &c->lines[i].unit_price_cents);
+	}
+	if (short_items)
+		return fx_err_set(e, 409, "FAILED_PRECONDITION", "not enough stock for %d item(s)", e->ndetails);
+	if (fx_order_price(c->lines, c->nlines, c->shipping, c->vat_rate, &c->totals) < 0)
+		return FX_ERR_INTERNAL(e, "the order's total does not fit 64 bits");
+	return 0;
+}
+
+/* Reserves every line's quantity of its product, each write guarded by the version read. */
+static int reserve(struct create_ctx *c, json_object *writes, const struct fx_doc *products, struct fx_err *e)
+{
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct fx_doc *p = &products[i];
+		struct fx_order_stock s;
+
+		if (fx_order_stock_effect(FX_ORDER_RESERVE, fx_stock(p, "onHand"), fx_stock(p, "reserved"),
+					  c->lines[i].quantity, &s) < 0)
+			return FX_ERR_INTERNAL(e, "the stock of product %s does not fit 64 bits", p->id);
+		if (fx_stock_write(c->r, writes, p, s.on_hand, s.reserved, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Takes the next order number from the counter document (rel, as read in
+ * counter) into number; the counter write carries the read's version: two
+ * creates can never share a number.
+ */
+static int take_number(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *counter,
+		       char *number, size_t size, struct fx_err *e)
+{
+	static const char *const mask[] = {"next", "organizationId", NULL};
+	struct fx_value map = {0};
+	int64_t next = 1;
+	char *name;
+	int rc;
+
+	if (counter->name)
+		fx_value_path_int(&counter->fields, "next", &next);
+	if (fx_str_fmt(number, size, "FX-%06lld", (long long)next) < 0)
+		return FX_ERR_INTERNAL(e, "order number does not fit");
+	fx_value_map(&map);
+	fx_map_set_int(&map, "next", next + 1);
+	fx_tenant_stamp(r, &map);
+	name = fx_tenant_name(rel);
+	rc = counter->name ? fx_write_update(writes, name, &map, mask, counter->update_time, NULL, e)
+			   : fx_write_create(writes, name, &map, NULL, e);
+	free(name);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+/* Completes order (the validated input) with its priced lines, totals, number, status and stamps. */
+static void complete_order(struct create_ctx *c, const struct fx_doc *products, const char *number,
+			   struct fx_value *order)
+{
+	struct fx_value *items = fx_map_set(order, "items"), *history;
+
+	fx_value_array(items);
+	for (size_t i = 0; i < c->nlines; i++) {
+		const char *sku = fx_value_path_str(&products[i].fields, "sku");
+		const char *name = fx_value_path_str(&products[i].fields, "name");
+		struct fx_value *line = fx_value_push(items);
+
+		fx_value_map(line);
+		fx_map_set_str(line, "productId", products[i].id);
+		fx_map_set_str(line, "sku", sku ? sku : "");
+		fx_map_set_str(line, "name", name ? name : "");
+		fx_map_set_int(line, "quantity", c->lines[i].quantity);
+		fx_map_set_int(line, "unitPriceCents", c->lines[i].unit_price_cents);
+		fx_map_set_int(line, "lineTotalCents", c->lines[i].line_total_cents);
+	}
+	fx_map_set_str(order, "number", number);
+	fx_map_set_int(order, "subtotalCents", c->totals.subtotal_cents);
+	fx_map_set_int(order, "shippingCents", c->totals.shipping_cents);
+	fx_map_set_int(order, "vatCents", c->totals.vat_cents);
+	fx_map_set_int(order, "vatRateBps", c->totals.vat_rate_bps);
+	fx_map_set_int(order, "totalCents", c->totals.total_cents);
+	fx_map_set_str(order, "currency", "ZAR");
+	fx_map_set_str(order, "status", "pending");
+	history = fx_map_set(order, "statusHistory");
+	fx_value_array(history);
+	history_entry(history, "pending", c->r->principal->uid, NULL, NULL);
+	fx_map_set_str(order, "createdBy", c->r->principal->uid);
+	fx_tenant_stamp(c->r, order);
+	fx_map_set_now(order, "createdAt");
+	fx_map_set_now(order, "updatedAt");
+}
+
+/* Writes the new order under a new id and keeps its answer (without etag) for the idempotency record. */
+static int write_order(struct create_ctx *c, json_object *writes, const struct fx_value *order, struct fx_err *e)
+{
+	struct fx_doc d = {0};
+	char *name;
+	int rc;
+
+	fx_id_new(c->id);
+	name = fx_tenant_name(fx_tenant_path(c->r, NULL, "orders", c->id, "order", e));
+	rc = fx_write_create(writes, name, order, NULL, e);
+	free(name);
+	if (rc < 0)
+		return -1;
+	d.id = c->id;
+	d.fields = *order;
+	c->answer = fx_doc_json(&d, hidden);
+	json_object_object_del(c->answer, "etag");
+	return 0;
+}
+
+/*
+ * One attempt: reads the counter, the products and the idempotency record
+ * together, then writes the reservations, the counter and the order.
+ */
 static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct create_ctx *c = arg;
 	struct fx_req *r = c->r;
-	const char *paths[MAX_ITEMS + 2];
+	const char *paths[MAX_ITEMS + 2], *root;
 	struct fx_doc docs[MAX_ITEMS + 2];
-	struct fx_value order = {0}, counter = {0}, *items;
+	struct fx_value order = {0};
 	size_t n = 0, idem_at = 0;
-	int64_t next = 1, subtotal = 0, total;
-	char number[32], *name = NULL, *counter_name = NULL;
-	const char *root;
+	char number[32];
 	int rc = -1;
-	bool short_items = false;
 
 	memset(docs, 0, sizeof(docs));
 	json_object_put(c->answer);
 	c->answer = NULL;
 	root = fx_tenant_root(r, e);
-	if (!root || !(paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", root))) {
-		FX_ERR_INTERNAL(e, "out of request memory");
-		goto out;
-	}
+	if (!root || !(paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", root)))
+		return FX_ERR_INTERNAL(e, "out of request memory");
 	for (size_t i = 0; i < c->nlines; i++)
 		if (!(paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e)))
 			goto out;
@@ -193,136 +326,84 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_fs_batch_get(paths, n, t->id, docs, e) < 0)
 		goto out;
 	if (c->idem.rel && (rc = fx_idem_check(&c->idem, &docs[idem_at], e)) != 0) {
-		rc = rc > 0 ? 0 : -1;
+		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
 		goto out;
 	}
 	rc = -1;
 	fx_value_copy(&order, c->order);
-	items = fx_map_set(&order, "items");
-	fx_value_array(items);
-	for (size_t i = 0; i < c->nlines; i++) {
-		const struct fx_doc *p = &docs[1 + i];
-		const char *status = p->name ? fx_value_path_str(&p->fields, "status") : NULL;
-		char field[64];
-		struct fx_value *line;
-		int64_t price = 0;
-
-		fx_str_text(field, sizeof(field), "items[%zu].productId", i);
-		if (!fx_tenant_owns(r, p)) {
-			fx_err_invalid(e, field, "no such product");
-			goto out;
-		}
-		if (status && strcmp(status, "archived") == 0) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION", "product %s is archived", p->id);
-			fx_err_detail(e, field, "archived products cannot be ordered");
-			goto out;
-		}
-		if (fx_stock(p, "onHand") - fx_stock(p, "reserved") < c->lines[i].quantity) {
-			fx_err_detail(e, field, "only %lld available, %lld ordered",
-				      (long long)(fx_stock(p, "onHand") - fx_stock(p, "reserved")),
-				      (long long)c->lines[i].quantity);
-			short_items = true;
-			continue;
-		}
-		fx_value_path_int(&p->fields, "priceCents", &price);
-		line = fx_value_push(items);
-		fx_value_map(line);
-		fx_map_set_str(line, "productId", p->id);
-		fx_map_set_str(line, "sku",
-			       fx_value_path_str(&p->fields, "sku") ? fx_value_path_str(&p->fields, "sku") : "");
-		fx_map_set_str(line, "name",
-			       fx_value_path_str(&p->fields, "name") ? fx_value_path_str(&p->fields, "name") : "");
-		fx_map_set_int(line, "quantity", c->lines[i].quantity);
-		fx_map_set_int(line, "unitPriceCents", price);
-		fx_map_set_int(line, "lineTotalCents", price * c->lines[i].quantity);
-		subtotal += price * c->lines[i].quantity;
-	}
-	if (short_items) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "not enough stock for %d item(s)", e->ndetails);
+	if (price_lines(c, docs + 1, e) < 0 || reserve(c, t->writes, docs + 1, e) < 0 ||
+	    take_number(r, t->writes, paths[0], &docs[0], number, sizeof(number), e) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < c->nlines; i++) {
-		const struct fx_doc *p = &docs[1 + i];
-
-		if (fx_stock_write(r, t->writes, p, fx_stock(p, "onHand"),
-				   fx_stock(p, "reserved") + c->lines[i].quantity, e) < 0)
-			goto out;
-	}
-	if (docs[0].name)
-		fx_value_path_int(&docs[0].fields, "next", &next);
-	if (fx_str_fmt(number, sizeof(number), "FX-%06lld", (long long)next) < 0) {
-		FX_ERR_INTERNAL(e, "order number does not fit");
-		goto out;
-	}
-	fx_value_map(&counter);
-	fx_map_set_int(&counter, "next", next + 1);
-	fx_tenant_stamp(r, &counter);
-	counter_name = fx_tenant_name(paths[0]);
-	/* The counter write carries the read's version: two creates can never share a number. */
-	if (docs[0].name) {
-		static const char *const mask[] = {"next", "organizationId", NULL};
-
-		if (fx_write_update(t->writes, counter_name, &counter, mask, docs[0].update_time, NULL, e) < 0)
-			goto out;
-	} else if (fx_write_create(t->writes, counter_name, &counter, NULL, e) < 0) {
-		goto out;
-	}
-	total = subtotal + c->shipping;
-	fx_map_set_str(&order, "number", number);
-	fx_map_set_int(&order, "subtotalCents", subtotal);
-	fx_map_set_int(&order, "shippingCents", c->shipping);
-	fx_map_set_int(&order, "vatCents", fx_vat_inclusive(total, c->vat_rate));
-	fx_map_set_int(&order, "vatRateBps", c->vat_rate);
-	fx_map_set_int(&order, "totalCents", total);
-	fx_map_set_str(&order, "currency", "ZAR");
-	fx_map_set_str(&order, "status", "pending");
-	{
-		struct fx_value *history = fx_map_set(&order, "statusHistory");
-
-		fx_value_array(history);
-		history_entry(history, "pending", r->principal->uid, NULL, NULL);
-	}
-	fx_map_set_str(&order, "createdBy", r->principal->uid);
-	fx_tenant_stamp(r, &order);
-	fx_map_set_now(&order, "createdAt");
-	fx_map_set_now(&order, "updatedAt");
-	fx_id_new(c->id);
-	name = fx_tenant_name(fx_tenant_path(r, NULL, "orders", c->id, "order", e));
-	if (fx_write_create(t->writes, name, &order, NULL, e) < 0)
-		goto out;
-	{
-		struct fx_doc d = {0};
-
-		d.id = c->id;
-		d.fields = order;
-		d.update_time[0] = '\0';
-		c->answer = fx_doc_json(&d, hidden);
-		json_object_object_del(c->answer, "etag");
-	}
-	if (fx_idem_store(r, &c->idem, t->writes, 201, c->answer, e) < 0)
+	complete_order(c, docs + 1, number, &order);
+	if (write_order(c, t->writes, &order, e) < 0 || fx_idem_store(r, &c->idem, t->writes, 201, c->answer, e) < 0)
 		goto out;
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++)
 		fx_doc_cleanup(&docs[i]);
 	fx_value_cleanup(&order);
-	fx_value_cleanup(&counter);
-	free(name);
-	free(counter_name);
+	return rc;
+}
+
+/* Reads the order's input fields from in into order and c (lines, shipping); in must outlive c. */
+static int decode_create(json_object *in, struct create_ctx *c, struct fx_value *order, struct fx_err *e)
+{
+	static const char *const allowed[] = {"channel", "externalId",	  "customer", "shippingAddress",
+					      "items",	 "shippingCents", "notes",    NULL};
+	const char *channel = "direct";
+	json_object *addr;
+	bool present;
+
+	if (fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "channel", "channel", false, 1, 16, &channel, &present, e) < 0)
+		return -1;
+	if (fx_json_enum_index(channel, channels) < 0)
+		return fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
+	fx_map_set_str(order, "channel", channel);
+	if (fx_map_take_string(order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
+	    take_customer(in, order, e) < 0 ||
+	    fx_json_object(in, "shippingAddress", "shippingAddress", true, &addr, &present, e) < 0 ||
+	    fx_address_decode(addr, "shippingAddress", fx_map_set(order, "shippingAddress"), e) < 0 ||
+	    take_items(in, c, e) < 0 ||
+	    fx_json_int64(in, "shippingCents", "shippingCents", false, 0, MAX_SHIPPING_CENTS, &c->shipping, &present,
+			  e) < 0 ||
+	    fx_map_take_string(order, in, "notes", "notes", false, 0, 2000, e) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Runs fn in a transaction queued on the organization's order lock: creates
+ * (numbers) and lifecycle changes (stock) of one organization go one at a
+ * time. A full queue is 409 ABORTED with Retry-After, naming what (busy).
+ */
+static int queued_transaction(struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e)
+{
+	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
+	int rc;
+
+	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, 409, "ABORTED", "too many %s at once for this organization: retry", busy);
+		e->retry_after = 1;
+		return -1;
+	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keyunlock(lock);
+		return -1;
+	}
+	rc = fx_fs_run_transaction(fn, arg, e);
+	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
 	return rc;
 }
 
 static int create(struct fx_req *r, struct fx_err *e)
 {
-	static const char *const allowed[] = {"channel", "externalId",	  "customer", "shippingAddress",
-					      "items",	 "shippingCents", "notes",    NULL};
 	struct create_ctx *c = fx_arena_alloc(r->arena, sizeof(*c));
 	struct fx_value order = {0};
 	struct fx_doc org = {0}, doc = {0};
-	json_object *in = NULL, *addr;
-	const char *channel = "direct", *lock, *root;
+	json_object *in = NULL;
+	const char *root;
 	char location[128];
-	bool present;
 	int rc = -1;
 
 	if (!c)
@@ -330,46 +411,16 @@ static int create(struct fx_req *r, struct fx_err *e)
 	memset(c, 0, sizeof(*c));
 	c->r = r;
 	fx_value_map(&order);
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
-	    fx_json_string(in, "channel", "channel", false, 1, 16, &channel, &present, e) < 0)
-		goto out;
-	if (fx_json_enum_index(channel, channels) < 0) {
-		fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
-		goto out;
-	}
-	fx_map_set_str(&order, "channel", channel);
-	if (fx_map_take_string(&order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
-	    take_customer(in, &order, e) < 0 ||
-	    fx_json_object(in, "shippingAddress", "shippingAddress", true, &addr, &present, e) < 0 ||
-	    fx_address_decode(addr, "shippingAddress", fx_map_set(&order, "shippingAddress"), e) < 0 ||
-	    take_items(in, c, e) < 0 ||
-	    fx_json_int64(in, "shippingCents", "shippingCents", false, 0, MAX_SHIPPING_CENTS, &c->shipping, &present,
-			  e) < 0 ||
-	    fx_map_take_string(&order, in, "notes", "notes", false, 0, 2000, e) < 0)
-		goto out;
-	if (fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
+	if (fx_req_json(r, false, &in, e) < 0 || decode_create(in, c, &order, e) < 0 ||
+	    fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
 	c->vat_rate = 1500;
 	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
-
-	lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, 409, "ABORTED", "too many orders at once for this organization: retry");
-		e->retry_after = 1;
+	if (queued_transaction(r, create_txn, c, "orders", e) < 0)
 		goto out;
-	}
-	if (fx_keylock_outage(lock, e) < 0) {
-		fx_keyunlock(lock);
-		goto out;
-	}
-	rc = fx_fs_run_transaction(create_txn, c, e);
-	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
-	if (rc < 0)
-		goto out;
-	rc = -1;
 	/* A replay answers the order the key made, as it is now (with its etag). */
 	if (c->idem.status) {
 		const char *id = json_object_get_string(json_object_object_get(c->idem.answer, "id"));
@@ -402,8 +453,6 @@ static int get(struct fx_req *r, struct fx_err *e)
 	return fx_tenant_answer(r, "orders", "order", hidden, e);
 }
 
-static const char *const statuses[] = {"pending", "confirmed", "shipped", "delivered", "cancelled", "returned", NULL};
-
 /* ?status= ?channel= ?from= ?to= (RFC 3339; from inclusive, to exclusive), newest first. */
 static int list(struct fx_req *r, struct fx_err *e)
 {
@@ -420,7 +469,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 
 	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
 		return -1;
-	if (status && fx_json_enum_index(status, statuses) < 0)
+	if (status && fx_json_enum_index(status, fx_order_statuses) < 0)
 		return fx_err_invalid(e, "status",
 				      "must be one of pending, confirmed, shipped, delivered, cancelled, "
 				      "returned");
@@ -438,59 +487,31 @@ static int list(struct fx_req *r, struct fx_err *e)
 	q = fx_tenant_query(r, NULL, "orders", &parent_rel, e);
 	if (!q)
 		return -1;
-	if (status) {
-		fx_value_string(&v, status, strlen(status));
-		rc = fx_query_where(q, "status", "==", &v, e);
-		fx_value_cleanup(&v);
-		if (rc < 0)
-			goto out;
-	}
-	if (channel) {
-		fx_value_string(&v, channel, strlen(channel));
-		rc = fx_query_where(q, "channel", "==", &v, e);
-		fx_value_cleanup(&v);
-		if (rc < 0)
-			goto out;
-	}
-	if (from) {
-		fx_value_ts(&v, fs, fn);
-		rc = fx_query_where(q, "createdAt", ">=", &v, e);
-		if (rc < 0)
-			goto out;
-	}
-	if (to) {
-		fx_value_ts(&v, ts, tn);
-		rc = fx_query_where(q, "createdAt", "<", &v, e);
-		if (rc < 0)
-			goto out;
-	}
-	rc = -1;
-	if (fx_query_order_by(q, "createdAt", true, e) < 0 || fx_query_order_by(q, "__name__", true, e) < 0 ||
-	    fx_list_cursor(r, q, sig, e) < 0)
+	if ((status && fx_query_where_str(q, "status", "==", status, e) < 0) ||
+	    (channel && fx_query_where_str(q, "channel", "==", channel, e) < 0))
 		goto out;
-	rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, hidden, e);
+	fx_value_ts(&v, fs, fn);
+	if (from && fx_query_where(q, "createdAt", ">=", &v, e) < 0)
+		goto out;
+	fx_value_ts(&v, ts, tn);
+	if (to && fx_query_where(q, "createdAt", "<", &v, e) < 0)
+		goto out;
+	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
 out:
 	fx_query_free(q);
 	return rc;
 }
 
-static bool status_in(const char *status, const char *const *set)
-{
-	return status && fx_json_enum_index(status, set) >= 0;
-}
-
 static int update(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"notes", "customer", "shippingAddress", NULL};
-	static const char *const before_shipping[] = {"pending", "confirmed", NULL};
 	const char *rel = fx_tenant_path(r, NULL, "orders", fx_req_param(r, "id"), "order", e), *if_match;
 	const char *mask[8];
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *writes = NULL, *addr;
+	json_object *in = NULL, *addr;
 	size_t nmask = 0;
 	bool present;
-	char *name = NULL;
 	int rc = -1;
 
 	if (!rel || fx_if_match(r, &if_match, e) < 0)
@@ -514,13 +535,9 @@ static int update(struct fx_req *r, struct fx_err *e)
 			goto out;
 		mask[nmask++] = "shippingAddress";
 	}
-	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
+	if (fx_tenant_get(r, rel, "order", &doc, e) < 0 || fx_patch_if_match(if_match, &doc, "order", e) < 0)
 		goto out;
-	if (if_match && strcmp(if_match, doc.update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the order changed since that etag");
-		goto out;
-	}
-	if (present && !status_in(fx_value_path_str(&doc.fields, "status"), before_shipping)) {
+	if (present && !fx_order_address_may_change(fx_value_path_str(&doc.fields, "status"))) {
 		fx_err_set(e, 409, "FAILED_PRECONDITION", "the address of a %s order cannot change",
 			   fx_value_path_str(&doc.fields, "status"));
 		goto out;
@@ -528,41 +545,23 @@ static int update(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
-	name = fx_tenant_name(rel);
-	writes = json_object_new_array();
 	/* The read's version guards the write: a concurrent ship cannot slip in between. */
-	if (fx_write_update(writes, name, &map, mask, doc.update_time, NULL, e) < 0)
+	if (fx_patch_write(rel, &map, mask, doc.update_time, FX_PATCH_READ, "order", e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 409, "ABORTED", "the order changed while it was being updated: retry");
-		goto out;
-	}
 	fx_doc_cleanup(&doc);
 	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
 		goto out;
 	rc = fx_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	free(name);
 	return rc;
 }
 
-enum effect { NO_STOCK, SHIP_STOCK, RELEASE_STOCK, RESTOCK };
-
-struct transition {
-	const char *verb;
-	const char *const *from;
-	const char *to;
-	enum effect effect;
-};
-
 struct lifecycle_ctx {
 	struct fx_req *r;
-	const struct transition *tr;
+	const struct fx_order_transition *tr;
 	const char *rel;
 	const char *if_match;
 	struct fx_value extra; /* fields the method sets besides status (FX_V_MAP) */
@@ -571,99 +570,107 @@ struct lifecycle_ctx {
 	bool restock;
 };
 
-static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+/* Applies effect to the product of each line of order (docs[0]; its products read into docs[1..]). */
+static int apply_stock(struct lifecycle_ctx *c, struct fx_txn *t, enum fx_order_effect effect, struct fx_doc *docs,
+		       size_t *n, struct fx_err *e)
 {
-	struct lifecycle_ctx *c = arg;
-	struct fx_req *r = c->r;
-	const struct fx_value *items;
-	const char *paths[MAX_ITEMS + 1], *status, *mask[12];
-	struct fx_doc docs[MAX_ITEMS + 1];
-	struct fx_value map = {0}, *history;
-	enum effect effect = c->tr->effect;
-	size_t n = 1, nitems = 0, nmask = 0;
-	char *name = NULL;
-	int rc = -1;
+	const struct fx_value *items = fx_value_path(&docs[0].fields, "items");
+	const char *paths[MAX_ITEMS];
+	size_t nitems;
 
-	memset(docs, 0, sizeof(docs));
-	paths[0] = c->rel;
-	if (fx_tenant_txn_get(r, t->id, c->rel, "order", c->if_match, &docs[0], e) < 0)
+	if (effect == FX_ORDER_NO_STOCK || !items || items->type != FX_V_ARRAY)
+		return 0;
+	nitems = items->u.arr.n > MAX_ITEMS ? MAX_ITEMS : items->u.arr.n;
+	for (size_t i = 0; i < nitems; i++)
+		paths[i] = fx_tenant_path(c->r, NULL, "products",
+					  fx_value_path_str(&items->u.arr.items[i], "productId"), "product", e);
+	*n += nitems;
+	if (fx_fs_batch_get(paths, nitems, t->id, docs + 1, e) < 0)
 		return -1;
-	status = fx_value_path_str(&docs[0].fields, "status");
-	if (!status_in(status, c->tr->from)) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "cannot %s an order that is %s", c->tr->verb,
-			   status ? status : "unknown");
-		fx_err_detail(e, "status", "%s allows %s%s%s", c->tr->verb, c->tr->from[0], c->tr->from[1] ? ", " : "",
-			      c->tr->from[1] ? c->tr->from[1] : "");
-		goto out;
-	}
-	if (effect == RESTOCK && !c->restock)
-		effect = NO_STOCK;
-	items = fx_value_path(&docs[0].fields, "items");
-	if (effect != NO_STOCK && items && items->type == FX_V_ARRAY) {
-		nitems = items->u.arr.n > MAX_ITEMS ? MAX_ITEMS : items->u.arr.n;
-		for (size_t i = 0; i < nitems; i++)
-			paths[n++] =
-				fx_tenant_path(r, NULL, "products",
-					       fx_value_path_str(&items->u.arr.items[i], "productId"), "product", e);
-		if (fx_fs_batch_get(paths + 1, nitems, t->id, docs + 1, e) < 0)
-			goto out;
-	}
 	for (size_t i = 0; i < nitems; i++) {
 		const struct fx_doc *p = &docs[1 + i];
-		int64_t q = 0, on_hand = fx_stock(p, "onHand"), reserved = fx_stock(p, "reserved");
-		const char *order_id = docs[0].id;
+		struct fx_order_stock s;
+		int64_t q = 0;
 
 		fx_value_path_int(&items->u.arr.items[i], "quantity", &q);
-		if (!fx_tenant_owns(r, p)) {
-			fx_log_warn("order %s: product of line %zu is gone; its stock is not changed", order_id, i);
+		if (!fx_tenant_owns(c->r, p)) {
+			fx_log_warn("order %s: product of line %zu is gone; its stock is not changed", docs[0].id, i);
 			continue;
 		}
-		if (effect == SHIP_STOCK) {
-			rc = fx_stock_write(r, t->writes, p, on_hand - q, reserved - q, e) < 0 ||
-			     fx_movement_write(r, t->writes, p->id, -q, "order_shipped", order_id, NULL, on_hand - q,
-					       NULL, e) < 0;
-		} else if (effect == RELEASE_STOCK) {
-			rc = fx_stock_write(r, t->writes, p, on_hand, reserved - q, e) < 0;
-		} else {
-			rc = fx_stock_write(r, t->writes, p, on_hand + q, reserved, e) < 0 ||
-			     fx_movement_write(r, t->writes, p->id, q, "order_returned", order_id, NULL, on_hand + q,
-					       NULL, e) < 0;
-		}
-		if (rc) {
-			rc = -1;
-			goto out;
-		}
+		if (fx_order_stock_effect(effect, fx_stock(p, "onHand"), fx_stock(p, "reserved"), q, &s) < 0)
+			return FX_ERR_INTERNAL(e, "the stock of product %s does not fit 64 bits", p->id);
+		if (fx_stock_write(c->r, t->writes, p, s.on_hand, s.reserved, e) < 0 ||
+		    (s.reason && fx_movement_write(c->r, t->writes, p->id, s.delta, s.reason, docs[0].id, NULL,
+						   s.on_hand, NULL, e) < 0))
+			return -1;
 	}
-	rc = -1;
+	return 0;
+}
+
+/* Writes the order's new status, the method's fields and the history entry, guarded by the version read. */
+static int write_status(struct lifecycle_ctx *c, json_object *writes, const struct fx_doc *order, struct fx_err *e)
+{
+	const struct fx_value *old = fx_value_path(&order->fields, "statusHistory");
+	struct fx_value map = {0}, *history;
+	const char *mask[12];
+	size_t nmask = 0;
+	char *name;
+	int rc;
+
 	fx_value_copy(&map, &c->extra);
 	for (size_t i = 0; i < c->extra.u.map.n && nmask < 6; i++)
 		mask[nmask++] = c->extra.u.map.fields[i].name;
 	fx_map_set_str(&map, "status", c->tr->to);
 	mask[nmask++] = "status";
 	history = fx_map_set(&map, "statusHistory");
-	if (fx_value_path(&docs[0].fields, "statusHistory"))
-		fx_value_copy(history, fx_value_path(&docs[0].fields, "statusHistory"));
+	if (old)
+		fx_value_copy(history, old);
 	else
 		fx_value_array(history);
-	history_entry(history, c->tr->to, r->principal->uid, c->note_key, c->note);
+	history_entry(history, c->tr->to, c->r->principal->uid, c->note_key, c->note);
 	mask[nmask++] = "statusHistory";
 	fx_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_update(t->writes, name, &map, mask, docs[0].update_time, NULL, e);
+	rc = fx_write_update(writes, name, &map, mask, order->update_time, NULL, e);
+	free(name);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct lifecycle_ctx *c = arg;
+	const struct fx_order_transition *tr = c->tr;
+	struct fx_doc docs[MAX_ITEMS + 1];
+	const char *status;
+	size_t n = 1;
+	int rc = -1;
+
+	memset(docs, 0, sizeof(docs));
+	if (fx_tenant_txn_get(c->r, t->id, c->rel, "order", c->if_match, &docs[0], e) < 0)
+		return -1;
+	status = fx_value_path_str(&docs[0].fields, "status");
+	if (!fx_order_may(tr, status)) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "cannot %s an order that is %s", tr->verb,
+			   status ? status : "unknown");
+		fx_err_detail(e, "status", "%s allows %s%s%s", tr->verb, tr->from[0], tr->from[1] ? ", " : "",
+			      tr->from[1] ? tr->from[1] : "");
+		goto out;
+	}
+	if (apply_stock(c, t, fx_order_effect(tr, c->restock), docs, &n, e) < 0)
+		goto out;
+	rc = write_status(c, t->writes, &docs[0], e);
 out:
 	for (size_t i = 0; i < n; i++)
 		fx_doc_cleanup(&docs[i]);
-	fx_value_cleanup(&map);
-	free(name);
 	return rc;
 }
 
 static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_err *e)
 {
 	struct fx_doc doc = {0};
-	const char *lock;
 	int rc;
 
 	c->r = r;
@@ -671,18 +678,7 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 	if (!c->rel || fx_if_match(r, &c->if_match, e) < 0)
 		return -1;
 	/* Stock effects touch the products that creates reserve: same queue. */
-	lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, 409, "ABORTED", "too many order changes at once for this organization: retry");
-		e->retry_after = 1;
-		return -1;
-	}
-	if (fx_keylock_outage(lock, e) < 0) {
-		fx_keyunlock(lock);
-		return -1;
-	}
-	rc = fx_fs_run_transaction(lifecycle_txn, c, e);
-	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
+	rc = queued_transaction(r, lifecycle_txn, c, "order changes", e);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
 	rc = fx_resp_doc(r, 200, &doc, hidden);
@@ -696,16 +692,10 @@ static int method_body(struct fx_req *r, const char *const *allowed, json_object
 	return fx_req_json(r, true, in, e) < 0 || fx_json_allow(*in, allowed, "", e) < 0 ? -1 : 0;
 }
 
-static const char *const from_pending[] = {"pending", NULL};
-static const char *const from_confirmed[] = {"confirmed", NULL};
-static const char *const from_shipped[] = {"shipped", NULL};
-static const char *const from_open[] = {"pending", "confirmed", NULL};
-static const char *const from_delivered[] = {"delivered", NULL};
-
-static int simple_method(struct fx_req *r, const struct transition *tr, struct fx_err *e)
+static int simple_method(struct fx_req *r, const char *verb, struct fx_err *e)
 {
 	static const char *const none[] = {NULL};
-	struct lifecycle_ctx c = {.tr = tr};
+	struct lifecycle_ctx c = {.tr = fx_order_transition(verb)};
 	json_object *in = NULL;
 	int rc = -1;
 
@@ -719,23 +709,18 @@ static int simple_method(struct fx_req *r, const struct transition *tr, struct f
 
 static int confirm(struct fx_req *r, struct fx_err *e)
 {
-	static const struct transition tr = {"confirm", from_pending, "confirmed", NO_STOCK};
-
-	return simple_method(r, &tr, e);
+	return simple_method(r, "confirm", e);
 }
 
 static int deliver(struct fx_req *r, struct fx_err *e)
 {
-	static const struct transition tr = {"deliver", from_shipped, "delivered", NO_STOCK};
-
-	return simple_method(r, &tr, e);
+	return simple_method(r, "deliver", e);
 }
 
 static int ship(struct fx_req *r, struct fx_err *e)
 {
-	static const struct transition tr = {"ship", from_confirmed, "shipped", SHIP_STOCK};
 	static const char *const allowed[] = {"carrier", "trackingNumber", NULL};
-	struct lifecycle_ctx c = {.tr = &tr};
+	struct lifecycle_ctx c = {.tr = fx_order_transition("ship")};
 	struct fx_value *shipment;
 	json_object *in = NULL;
 	int rc = -1;
@@ -754,9 +739,8 @@ static int ship(struct fx_req *r, struct fx_err *e)
 
 static int cancel(struct fx_req *r, struct fx_err *e)
 {
-	static const struct transition tr = {"cancel", from_open, "cancelled", RELEASE_STOCK};
 	static const char *const allowed[] = {"reason", NULL};
-	struct lifecycle_ctx c = {.tr = &tr};
+	struct lifecycle_ctx c = {.tr = fx_order_transition("cancel")};
 	json_object *in = NULL;
 	bool present;
 	int rc = -1;
@@ -775,9 +759,8 @@ static int cancel(struct fx_req *r, struct fx_err *e)
 
 static int return_order(struct fx_req *r, struct fx_err *e)
 {
-	static const struct transition tr = {"return", from_delivered, "returned", RESTOCK};
 	static const char *const allowed[] = {"restock", NULL};
-	struct lifecycle_ctx c = {.tr = &tr};
+	struct lifecycle_ctx c = {.tr = fx_order_transition("return")};
 	json_object *in = NULL;
 	bool present;
 	int rc = -1;

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "map.h"
 #include "model.h"
+#include "patch.h"
 #include "str.h"
 #include "tz.h"
 #include "worker.h"
@@ -141,17 +142,78 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	return 0;
 }
 
+/* The defaults of a new organization id owned by p into org (its decoded fields), and p's owner profile. */
+static void new_organization(struct fx_value *org, struct fx_value *profile, const struct fx_principal *p,
+			     const char *id)
+{
+	fx_map_set_str(org, "country", "ZA");
+	fx_map_set_str(org, "currency", "ZAR");
+	fx_map_set_str(org, "timezone", "Africa/Johannesburg");
+	fx_map_set_int(org, "vatRateBps", 1500);
+	fx_value_map(fx_map_set(org, "settings"));
+	fx_map_set_int((struct fx_value *)fx_map_get(org, "settings"), "lowStockDefault", 5);
+	fx_map_set_str(org, "ownerUid", p->uid);
+	fx_map_set_now(org, "createdAt");
+	fx_map_set_now(org, "updatedAt");
+
+	fx_value_map(profile);
+	fx_map_set_str(profile, "email", p->email ? p->email : "");
+	fx_map_set_str(profile, "organizationId", id);
+	fx_map_set_str(profile, "role", "owner");
+	fx_map_set_bool(profile, "disabled", false);
+	fx_map_set_now(profile, "createdAt");
+	fx_map_set_now(profile, "updatedAt");
+}
+
+/* Deletes what a create wrote when its claims could not be set, so a retry starts clean; logs a failure. */
+static void undo_create(const char *id, const char *org_name, const char *user_name)
+{
+	json_object *undo = json_object_new_array();
+	struct fx_err ignored;
+
+	fx_err_clear(&ignored);
+	if (fx_write_delete(undo, org_name, -1, NULL, &ignored) < 0 ||
+	    fx_write_delete(undo, user_name, -1, NULL, &ignored) < 0 ||
+	    fx_fs_commit(undo, NULL, NULL, NULL, &ignored) < 0)
+		fx_log_error("organization %s: claims failed and undo failed: %s", id, ignored.message);
+	json_object_put(undo);
+}
+
+/* Answers 201 with the organization id as stored and its Location. */
+static int answer_created(struct fx_req *r, const char *id, struct fx_err *e)
+{
+	struct fx_doc doc = {0};
+	json_object *out = NULL;
+	char path[200];
+	int rc = -1;
+
+	/* The same id fitted the same buffer in create: these cannot fail. */
+	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0)
+		return FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+	if (fx_fs_get(path, &doc, e) < 0)
+		goto out;
+	out = fx_doc_json(&doc, hidden);
+	if (fx_str_fmt(path, sizeof(path), "/v1/organizations/%s", id) < 0) {
+		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		goto out;
+	}
+	rc = fx_resp_created(r, path, out);
+out:
+	json_object_put(out);
+	fx_doc_cleanup(&doc);
+	return rc;
+}
+
 static int create(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"name", "legalName", "vatNumber", "address", NULL};
 	const struct fx_principal *p = r->principal;
 	struct fx_value org = {0}, profile = {0};
 	struct create_ctx ctx = {0};
-	json_object *in = NULL, *out = NULL;
+	json_object *in = NULL;
 	char id[FX_ID_LEN + 1], claims[400], path[200], *org_name = NULL, *user_name = NULL;
 	const char *mask[16];
 	size_t nmask = 0;
-	struct fx_doc doc = {0};
 	int rc = -1;
 
 	if (p->organization_id)
@@ -166,24 +228,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	fx_id_new(id);
-	fx_map_set_str(&org, "country", "ZA");
-	fx_map_set_str(&org, "currency", "ZAR");
-	fx_map_set_str(&org, "timezone", "Africa/Johannesburg");
-	fx_map_set_int(&org, "vatRateBps", 1500);
-	fx_value_map(fx_map_set(&org, "settings"));
-	fx_map_set_int((struct fx_value *)fx_map_get(&org, "settings"), "lowStockDefault", 5);
-	fx_map_set_str(&org, "ownerUid", p->uid);
-	fx_map_set_now(&org, "createdAt");
-	fx_map_set_now(&org, "updatedAt");
-
-	fx_value_map(&profile);
-	fx_map_set_str(&profile, "email", p->email ? p->email : "");
-	fx_map_set_str(&profile, "organizationId", id);
-	fx_map_set_str(&profile, "role", "owner");
-	fx_map_set_bool(&profile, "disabled", false);
-	fx_map_set_now(&profile, "createdAt");
-	fx_map_set_now(&profile, "updatedAt");
-
+	new_organization(&org, &profile, p, id);
 	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0) {
 		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
 		goto out;
@@ -201,37 +246,15 @@ static int create(struct fx_req *r, struct fx_err *e)
 
 	/* Claims last: if they cannot be set, undo the documents so a retry starts clean. */
 	if (fx_identity_set_claims(p->uid, claims, e) < 0) {
-		json_object *undo = json_object_new_array();
-		struct fx_err ignored;
-
-		fx_err_clear(&ignored);
-		if (fx_write_delete(undo, org_name, -1, NULL, &ignored) < 0 ||
-		    fx_write_delete(undo, user_name, -1, NULL, &ignored) < 0 ||
-		    fx_fs_commit(undo, NULL, NULL, NULL, &ignored) < 0)
-			fx_log_error("organization %s: claims failed and undo failed: %s", id, ignored.message);
-		json_object_put(undo);
+		undo_create(id, org_name, user_name);
 		goto out;
 	}
 	fx_authz_forget(p->uid);
-	/* The same id fitted the same buffer above: these cannot fail. */
-	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0) {
-		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
-		goto out;
-	}
-	if (fx_fs_get(path, &doc, e) < 0)
-		goto out;
-	out = fx_doc_json(&doc, hidden);
-	if (fx_str_fmt(path, sizeof(path), "/v1/organizations/%s", id) < 0) {
-		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
-		goto out;
-	}
-	rc = fx_resp_created(r, path, out);
+	rc = answer_created(r, id, e);
 out:
 	json_object_put(in);
-	json_object_put(out);
 	fx_value_cleanup(&org);
 	fx_value_cleanup(&profile);
-	fx_doc_cleanup(&doc);
 	free(org_name);
 	free(user_name);
 	return rc;
@@ -271,10 +294,10 @@ static int update(struct fx_req *r, struct fx_err *e)
 					      "timezone", "vatRateBps", "settings",  NULL};
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *out = NULL, *writes = NULL;
+	json_object *in = NULL, *out = NULL;
 	const char *mask[16], *if_match;
 	size_t nmask = 0;
-	char path[200], *name = NULL;
+	char path[200];
 	int rc = -1;
 
 	if (own_org_path(r, path, sizeof(path), e) < 0 || fx_if_match(r, &if_match, e) < 0)
@@ -291,15 +314,8 @@ static int update(struct fx_req *r, struct fx_err *e)
 	fx_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
-	name = fx_fs_name(path);
-	writes = json_object_new_array();
-	if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+	if (fx_patch_write(path, &map, mask, if_match, FX_PATCH_IF_MATCH, "organization", e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "the organization changed since that etag");
-		goto out;
-	}
 	if (fx_fs_get(path, &doc, e) < 0)
 		goto out;
 	out = fx_doc_json(&doc, hidden);
@@ -307,10 +323,8 @@ static int update(struct fx_req *r, struct fx_err *e)
 out:
 	json_object_put(in);
 	json_object_put(out);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	free(name);
 	return rc;
 }
 

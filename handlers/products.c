@@ -15,6 +15,8 @@
 #include "map.h"
 #include "mem.h"
 #include "model.h"
+#include "patch.h"
+#include "product.h"
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
@@ -49,15 +51,12 @@ static const struct fx_route routes[] = {
 };
 
 #define MAX_PRICE_CENTS 100000000000LL /* R1 billion */
-#define MAX_STOCK 1000000000LL
 #define MAX_DELTA 1000000LL
 #define MAX_ATTRIBUTES 50
 #define MAX_Q 40
 #define MAX_IMAGES 20
 
 static const char *const statuses[] = {"draft", "active", "archived", NULL};
-static const char *const reasons[] = {"received", "sold_offline",     "damaged", "lost",
-				      "returned", "count_correction", NULL};
 /* Server bookkeeping that the API does not show. */
 static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
 
@@ -71,19 +70,15 @@ static int take_sku(json_object *in, bool required, struct fx_value *map, struct
 	const char *s;
 	bool present;
 	char key[80];
-	size_t n;
 
-	if (fx_json_string(in, "sku", "sku", required, 1, 64, &s, &present, e) < 0)
+	if (fx_json_string(in, "sku", "sku", required, 1, FX_PRODUCT_SKU_MAX, &s, &present, e) < 0)
 		return -1;
 	if (!present)
 		return 0;
-	n = strlen(s);
-	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+	if (!fx_product_sku_valid(s))
 		return fx_err_invalid(e, "sku", "may hold only letters, digits, '.', '_' and '-'");
-	if (fx_str_fmt(key, sizeof(key), "s_%s", s) < 0)
-		return fx_err_invalid(e, "sku", "must be at most 64 characters");
-	for (char *k = key + 2; *k; k++)
-		*k = (char)tolower((unsigned char)*k);
+	if (fx_product_sku_key(s, key, sizeof(key)) < 0)
+		return fx_err_invalid(e, "sku", "must be at most %d characters", FX_PRODUCT_SKU_MAX);
 	fx_map_set_str(map, "sku", s);
 	fx_map_set_str(map, "skuKey", key);
 	return 0;
@@ -97,6 +92,15 @@ static const char *sku_path(const struct fx_req *r, const char *sku, struct fx_e
 	if (!sku || fx_sku_id(sku, id, sizeof(id)) < 0)
 		return FX_ERR_INTERNAL(e, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
 	return fx_tenant_path(r, NULL, "skus", id, "sku", e);
+}
+
+/* The SKU index document of product_id: {productId, sku} stamped with the organization. */
+static void sku_index(const struct fx_req *r, const char *product_id, const char *sku, struct fx_value *index)
+{
+	fx_value_map(index);
+	fx_map_set_str(index, "productId", product_id);
+	fx_map_set_str(index, "sku", sku);
+	fx_tenant_stamp(r, index);
 }
 
 /* attributes: a flat object of at most 50 string values. */
@@ -183,15 +187,12 @@ static void set_search(struct fx_value *map)
 	}
 }
 
-/* Fields a manager may set, for create and update; mask gets what was given. */
-static int decode(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
-		  int64_t *reorder, bool *has_reorder, struct fx_err *e)
+/* The text fields a manager may set: name, description, category, brand, barcode. */
+static int decode_text(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
+		       struct fx_err *e)
 {
-	static const char *const stock_allowed[] = {"reorderPoint", NULL};
-	json_object *stock;
 	const char *s;
 	bool present;
-	int64_t n;
 
 #define STR(key, req, min, max)                                                  \
 	do {                                                                     \
@@ -213,7 +214,20 @@ static int decode(json_object *in, bool creating, struct fx_value *map, const ch
 		fx_map_set_str(map, "barcode", s);
 		mask[(*nmask)++] = "barcode";
 	}
-	if (take_sku(in, creating, map, e) < 0)
+	return 0;
+}
+
+/* Fields a manager may set, for create and update; mask gets what was given. */
+static int decode(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
+		  int64_t *reorder, bool *has_reorder, struct fx_err *e)
+{
+	static const char *const stock_allowed[] = {"reorderPoint", NULL};
+	json_object *stock;
+	const char *s;
+	bool present;
+	int64_t n;
+
+	if (decode_text(in, creating, map, mask, nmask, e) < 0 || take_sku(in, creating, map, e) < 0)
 		return -1;
 	if (fx_map_get(map, "sku")) {
 		mask[(*nmask)++] = "sku";
@@ -249,7 +263,7 @@ static int decode(json_object *in, bool creating, struct fx_value *map, const ch
 	if (present) {
 		/* onHand, reserved and available change only through stock:adjust and orders. */
 		if (fx_json_allow(stock, stock_allowed, "stock.", e) < 0 ||
-		    fx_json_int64(stock, "reorderPoint", "stock.reorderPoint", false, 0, MAX_STOCK, reorder,
+		    fx_json_int64(stock, "reorderPoint", "stock.reorderPoint", false, 0, FX_PRODUCT_MAX_STOCK, reorder,
 				  has_reorder, e) < 0)
 			return -1;
 	}
@@ -265,19 +279,76 @@ static void add_mask(const char **mask, size_t *n, const char *path)
 	mask[(*n)++] = path;
 }
 
+/* The organization's settings.lowStockDefault into *reorder (untouched when it has none or cannot be read). */
+static int default_reorder(const struct fx_req *r, int64_t *reorder, struct fx_err *e)
+{
+	struct fx_doc org = {0};
+	struct fx_err ignored;
+	const char *root = fx_tenant_root(r, e);
+
+	if (!root)
+		return -1;
+	fx_err_clear(&ignored);
+	if (fx_fs_get(root, &org, &ignored) == 0)
+		fx_value_path_int(&org.fields, "settings.lowStockDefault", reorder);
+	fx_doc_cleanup(&org);
+	return 0;
+}
+
 static const char *const create_allowed[] = {"sku",	   "name",	"description", "category",   "brand", "barcode",
 					     "priceCents", "costCents", "status",      "attributes", "stock", NULL};
 
+/*
+ * Creates the product map under a new id (*rel its path) and its SKU index
+ * document, which must not exist yet, in one commit: a taken SKU is 409
+ * ALREADY_EXISTS naming it.
+ */
+static int write_new(struct fx_req *r, const struct fx_value *map, char *id, const char **rel, struct fx_err *e)
+{
+	const char *sku = fx_value_path_str(map, "sku"), *sku_rel;
+	struct fx_value index = {0};
+	json_object *writes = NULL;
+	char *name = NULL, *sku_name = NULL;
+	int rc = -1;
+
+	fx_id_new(id);
+	*rel = fx_tenant_path(r, NULL, "products", id, "product", e);
+	sku_rel = sku_path(r, sku, e);
+	if (!*rel || !sku_rel)
+		return -1;
+	sku_index(r, id, sku, &index);
+	name = fx_tenant_name(*rel);
+	sku_name = fx_tenant_name(sku_rel);
+	writes = json_object_new_array();
+	if (fx_write_create(writes, sku_name, &index, NULL, e) < 0 || fx_write_create(writes, name, map, NULL, e) < 0)
+		goto out;
+	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
+		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
+			fx_err_clear(e);
+			fx_err_set(e, 409, "ALREADY_EXISTS", "a product with SKU %s exists", sku);
+			fx_err_detail(e, "sku", "must be unique in the organization");
+		}
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(writes);
+	fx_value_cleanup(&index);
+	free(name);
+	free(sku_name);
+	return rc;
+}
+
 static int create(struct fx_req *r, struct fx_err *e)
 {
-	struct fx_value map = {0}, index = {0};
+	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *writes = NULL;
-	const char *mask[24], *rel, *sku_rel;
+	json_object *in = NULL;
+	const char *mask[24], *rel;
 	size_t nmask = 0;
 	int64_t reorder = 0;
 	bool has_reorder;
-	char id[FX_ID_LEN + 1], *name = NULL, *sku_name = NULL, location[128];
+	char id[FX_ID_LEN + 1], location[128];
 	int rc = -1;
 
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
@@ -285,19 +356,8 @@ static int create(struct fx_req *r, struct fx_err *e)
 	fx_value_map(&map);
 	if (decode(in, true, &map, mask, &nmask, &reorder, &has_reorder, e) < 0)
 		goto out;
-	if (!has_reorder) {
-		/* The organization's default, read once here. */
-		struct fx_doc org = {0};
-		struct fx_err ignored;
-		const char *root;
-
-		fx_err_clear(&ignored);
-		if ((root = fx_tenant_root(r, e)) == NULL)
-			goto out;
-		if (fx_fs_get(root, &org, &ignored) == 0)
-			fx_value_path_int(&org.fields, "settings.lowStockDefault", &reorder);
-		fx_doc_cleanup(&org);
-	}
+	if (!has_reorder && default_reorder(r, &reorder, e) < 0)
+		goto out;
 	if (!fx_map_get(&map, "status"))
 		fx_map_set_str(&map, "status", "draft");
 	fx_map_set_str(&map, "currency", "ZAR");
@@ -307,31 +367,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	fx_tenant_stamp(r, &map);
 	fx_map_set_now(&map, "createdAt");
 	fx_map_set_now(&map, "updatedAt");
-	fx_id_new(id);
-	rel = fx_tenant_path(r, NULL, "products", id, "product", e);
-	sku_rel = sku_path(r, fx_value_path_str(&map, "sku"), e);
-	if (!rel || !sku_rel)
-		goto out;
-	fx_value_map(&index);
-	fx_map_set_str(&index, "productId", id);
-	fx_map_set_str(&index, "sku", fx_value_path_str(&map, "sku"));
-	fx_tenant_stamp(r, &index);
-	name = fx_tenant_name(rel);
-	sku_name = fx_tenant_name(sku_rel);
-	/* One commit: the product and its SKU index document, which must not exist yet. */
-	writes = json_object_new_array();
-	if (fx_write_create(writes, sku_name, &index, NULL, e) < 0 || fx_write_create(writes, name, &map, NULL, e) < 0)
-		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
-			fx_err_clear(e);
-			fx_err_set(e, 409, "ALREADY_EXISTS", "a product with SKU %s exists",
-				   fx_value_path_str(&map, "sku"));
-			fx_err_detail(e, "sku", "must be unique in the organization");
-		}
-		goto out;
-	}
-	if (fx_fs_get(rel, &doc, e) < 0)
+	if (write_new(r, &map, id, &rel, e) < 0 || fx_fs_get(rel, &doc, e) < 0)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
 		FX_ERR_INTERNAL(e, "product id over %zu bytes", sizeof(location));
@@ -341,12 +377,8 @@ static int create(struct fx_req *r, struct fx_err *e)
 	rc = fx_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
-	fx_value_cleanup(&index);
 	fx_doc_cleanup(&doc);
-	free(name);
-	free(sku_name);
 	return rc;
 }
 
@@ -367,6 +399,47 @@ struct update_ctx {
 };
 
 /*
+ * Appends the writes that keep the SKU index in step when the update gives
+ * doc a new SKU: a new SKU claims its index document and releases the old
+ * one; the same SKU in another case keeps its entry, which then says the
+ * new spelling. Nothing when the SKU stays as it is.
+ */
+static int reindex_sku(const struct update_ctx *c, json_object *writes, const struct fx_doc *doc, struct fx_err *e)
+{
+	const char *new_key = fx_value_path_str(c->input, "skuKey"),
+		   *old_key = fx_value_path_str(&doc->fields, "skuKey");
+	const char *sku = fx_value_path_str(c->input, "sku"), *old_sku = fx_value_path_str(&doc->fields, "sku");
+	const char *new_rel, *old_rel = NULL;
+	struct fx_value index = {0};
+	char *new_name, *old_name = NULL;
+	bool moved;
+	int rc;
+
+	if (!new_key || !old_key)
+		return 0;
+	moved = strcmp(new_key, old_key) != 0;
+	if (!moved && (!old_sku || strcmp(sku, old_sku) == 0))
+		return 0;
+	new_rel = sku_path(c->r, sku, e);
+	if (!new_rel || (moved && !(old_rel = sku_path(c->r, old_sku, e))))
+		return -1;
+	sku_index(c->r, doc->id, sku, &index);
+	new_name = fx_tenant_name(new_rel);
+	if (moved) {
+		old_name = fx_tenant_name(old_rel);
+		rc = fx_write_create(writes, new_name, &index, NULL, e);
+		if (rc == 0)
+			rc = fx_write_delete(writes, old_name, -1, NULL, e);
+	} else {
+		rc = fx_write_set(writes, new_name, &index, NULL, e);
+	}
+	free(new_name);
+	free(old_name);
+	fx_value_cleanup(&index);
+	return rc;
+}
+
+/*
  * Runs once per attempt: everything written is derived from the input and
  * from this attempt's read, in a map of its own, so a retry after ABORTED
  * never writes back what an earlier attempt read (a name or SKU that a
@@ -375,7 +448,7 @@ struct update_ctx {
 static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct update_ctx *c = arg;
-	const char *new_key = fx_value_path_str(c->input, "skuKey"), *old_key, *mask[40];
+	const char *mask[40];
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
 	char *name = NULL;
@@ -390,52 +463,8 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_value_cleanup(&map);
 		return FX_ERR_INTERNAL(e, "update mask over %zu fields", sizeof(mask) / sizeof(mask[0]));
 	}
-	old_key = fx_value_path_str(&doc.fields, "skuKey");
-	if (new_key && old_key && strcmp(new_key, old_key) != 0) {
-		/* A new SKU: claim its index document, release the old one, in the same commit. */
-		struct fx_value index = {0};
-		const char *new_rel = sku_path(c->r, fx_value_path_str(c->input, "sku"), e);
-		const char *old_rel = new_rel ? sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e) : NULL;
-		char *n1, *n2;
-
-		if (!new_rel || !old_rel)
-			goto out;
-		fx_value_map(&index);
-		fx_map_set_str(&index, "productId", doc.id);
-		fx_map_set_str(&index, "sku", fx_value_path_str(c->input, "sku"));
-		fx_tenant_stamp(c->r, &index);
-		n1 = fx_tenant_name(new_rel);
-		n2 = fx_tenant_name(old_rel);
-		rc = fx_write_create(t->writes, n1, &index, NULL, e) < 0 ||
-		     fx_write_delete(t->writes, n2, -1, NULL, e) < 0;
-		free(n1);
-		free(n2);
-		fx_value_cleanup(&index);
-		if (rc) {
-			rc = -1;
-			goto out;
-		}
-	} else if (new_key && old_key && fx_value_path_str(&doc.fields, "sku") &&
-		   strcmp(fx_value_path_str(c->input, "sku"), fx_value_path_str(&doc.fields, "sku")) != 0) {
-		/* The same SKU in another case keeps its index entry, which then says the new spelling. */
-		struct fx_value index = {0};
-		const char *rel = sku_path(c->r, fx_value_path_str(c->input, "sku"), e);
-		char *n;
-
-		if (!rel)
-			goto out;
-		fx_value_map(&index);
-		fx_map_set_str(&index, "productId", doc.id);
-		fx_map_set_str(&index, "sku", fx_value_path_str(c->input, "sku"));
-		fx_tenant_stamp(c->r, &index);
-		n = fx_tenant_name(rel);
-		rc = fx_write_set(t->writes, n, &index, NULL, e);
-		free(n);
-		fx_value_cleanup(&index);
-		if (rc < 0)
-			goto out;
-		rc = -1;
-	}
+	if (reindex_sku(c, t->writes, &doc, e) < 0)
+		goto out;
 	if (fx_map_get(&map, "name") || fx_map_get(&map, "sku")) {
 		/* Search keys follow the (possibly new) name and SKU, the other one as read now. */
 		if (!fx_map_get(&map, "name"))
@@ -623,7 +652,7 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct adjust_ctx *c = arg;
 	const char *paths[2] = {c->rel, c->idem.rel};
 	struct fx_doc docs[2] = {{0}};
-	int64_t on_hand, reserved;
+	int64_t on_hand, reserved, after = 0;
 	int rc;
 
 	json_object_put(c->answer);
@@ -639,26 +668,25 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		FX_ERR_NOT_FOUND(e, "product");
 		goto out;
 	}
-	if (c->if_match && strcmp(c->if_match, docs[0].update_time) != 0) {
-		fx_err_set(e, 412, "FAILED_PRECONDITION", "the product changed since that etag");
+	if (fx_patch_if_match(c->if_match, &docs[0], "product", e) < 0)
 		goto out;
-	}
 	on_hand = fx_stock(&docs[0], "onHand");
 	reserved = fx_stock(&docs[0], "reserved");
-	if (on_hand + c->delta < reserved) {
+	switch (fx_product_adjust(on_hand, reserved, c->delta, &after)) {
+	case FX_PRODUCT_ADJUST_BELOW_RESERVED:
 		fx_err_set(e, 409, "FAILED_PRECONDITION",
 			   "on hand would drop below reserved (%lld on hand, %lld reserved)", (long long)on_hand,
 			   (long long)reserved);
 		fx_err_detail(e, "delta", "must keep onHand at or above reserved");
 		goto out;
-	}
-	if (on_hand + c->delta > MAX_STOCK) {
-		fx_err_invalid(e, "delta", "would take onHand above %lld", MAX_STOCK);
+	case FX_PRODUCT_ADJUST_ABOVE_MAX:
+		fx_err_invalid(e, "delta", "would take onHand above %lld", FX_PRODUCT_MAX_STOCK);
 		goto out;
+	case FX_PRODUCT_ADJUST_OK: break;
 	}
-	if (fx_stock_write(c->r, t->writes, &docs[0], on_hand + c->delta, reserved, e) < 0 ||
-	    fx_movement_write(c->r, t->writes, c->product_id, c->delta, c->reason, NULL, c->note, on_hand + c->delta,
-			      &c->answer, e) < 0 ||
+	if (fx_stock_write(c->r, t->writes, &docs[0], after, reserved, e) < 0 ||
+	    fx_movement_write(c->r, t->writes, c->product_id, c->delta, c->reason, NULL, c->note, after, &c->answer,
+			      e) < 0 ||
 	    fx_idem_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
 		goto out;
 	rc = 0;
@@ -690,7 +718,7 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 		fx_err_invalid(e, "delta", "must not be zero");
 		goto out;
 	}
-	if (fx_json_enum_index(c.reason, reasons) < 0) {
+	if (!fx_product_adjust_reason_valid(c.reason)) {
 		fx_err_invalid(e, "reason",
 			       "must be one of received, sold_offline, damaged, lost, returned, "
 			       "count_correction");
@@ -749,38 +777,23 @@ static int list(struct fx_req *r, struct fx_err *e)
 	query = fx_tenant_query(r, NULL, "products", &parent_rel, e);
 	if (!query)
 		return -1;
-#define EQ(field, setter)                                       \
-	do {                                                    \
-		setter;                                         \
-		rc = fx_query_where(query, field, "==", &v, e); \
-		fx_value_cleanup(&v);                           \
-		if (rc < 0)                                     \
-			goto out;                               \
-	} while (0)
-	if (status)
-		EQ("status", fx_value_string(&v, status, strlen(status)));
-	if (category)
-		EQ("category", fx_value_string(&v, category, strlen(category)));
-	if (low && strcmp(low, "true") == 0)
-		EQ("lowStock", fx_value_bool(&v, true));
-#undef EQ
+	fx_value_bool(&v, true);
+	if ((status && fx_query_where_str(query, "status", "==", status, e) < 0) ||
+	    (category && fx_query_where_str(query, "category", "==", category, e) < 0) ||
+	    (low && strcmp(low, "true") == 0 && fx_query_where(query, "lowStock", "==", &v, e) < 0))
+		goto out;
 	if (q) {
 		/* As long as q is: 40 characters are up to 160 bytes. */
 		char *lower = lower_copy(q, strlen(q));
 
-		fx_value_string(&v, lower, strlen(lower));
+		rc = fx_query_where_str(query, "searchPrefixes", "array-contains", lower, e);
 		free(lower);
-		rc = fx_query_where(query, "searchPrefixes", "array-contains", &v, e);
-		fx_value_cleanup(&v);
 		if (rc < 0)
 			goto out;
+		rc = -1;
 	}
-	rc = -1;
 	cursor[0] = order_fields[oi];
-	if (fx_query_order_by(query, order_fields[oi], false, e) < 0 ||
-	    fx_query_order_by(query, "__name__", false, e) < 0 || fx_list_cursor(r, query, sig, e) < 0)
-		goto out;
-	rc = fx_list_answer(r, parent_rel, query, size, sig, cursor, hidden, e);
+	rc = fx_list_ordered(r, parent_rel, query, order_fields[oi], false, size, sig, cursor, hidden, e);
 out:
 	fx_query_free(query);
 	return rc;
@@ -807,9 +820,7 @@ static int movements(struct fx_req *r, struct fx_err *e)
 	q = fx_tenant_query(r, parent, "movements", &parent_rel, e);
 	if (!q)
 		return -1;
-	if (fx_query_order_by(q, "at", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
-	    fx_list_cursor(r, q, sig, e) == 0)
-		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, none, e);
+	rc = fx_list_ordered(r, parent_rel, q, "at", true, size, sig, cursor, none, e);
 	fx_query_free(q);
 	return rc;
 }
@@ -829,6 +840,76 @@ struct image_ctx {
 	bool attach;
 };
 
+/* Whether file (docs[1]) may be attached to product: a ready product_image of this organization, on no other product. */
+static int check_file(const struct image_ctx *c, const struct fx_doc *product, const struct fx_doc *file,
+		      struct fx_err *e)
+{
+	const char *kind = fx_value_path_str(&file->fields, "kind");
+	const char *status = fx_value_path_str(&file->fields, "status");
+	const char *attached = fx_value_path_str(&file->fields, "attachedTo");
+
+	if (!fx_tenant_owns(c->r, file) || !kind || strcmp(kind, "product_image") != 0)
+		return fx_err_invalid(e, "fileId", "must be a product_image file of this organization");
+	if (!status || strcmp(status, "ready") != 0) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is still pending");
+		fx_err_detail(e, "fileId", "must be ready");
+		return -1;
+	}
+	if (attached && strcmp(attached, product->id) != 0) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is attached to another product");
+		fx_err_detail(e, "fileId", "detach it from product %s first", attached);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets map's images to old (the product's) with c's file attached at its position, or detached. */
+static int change_images(const struct image_ctx *c, const struct fx_value *old, struct fx_value *map, struct fx_err *e)
+{
+	struct fx_value *images = fx_map_set(map, "images"), *item;
+	long found;
+
+	if (old && old->type == FX_V_ARRAY)
+		fx_value_copy(images, old);
+	else
+		fx_value_array(images);
+	found = fx_product_image_find(images, c->file_id);
+	if (!c->attach) {
+		if (found < 0)
+			return FX_ERR_NOT_FOUND(e, "image");
+		for (; found >= 0; found = fx_product_image_find(images, c->file_id))
+			if (fx_value_remove(images, (size_t)found) < 0)
+				return FX_ERR_INTERNAL(e, "image %ld cannot be removed", found);
+		return 0;
+	}
+	if (found >= 0)
+		return fx_err_set(e, 409, "ALREADY_EXISTS", "the image is attached already");
+	if (images->u.arr.n >= MAX_IMAGES)
+		return fx_err_set(e, 409, "FAILED_PRECONDITION", "a product has at most %d images", MAX_IMAGES);
+	{
+		int64_t pos = c->has_position ? c->position : (int64_t)images->u.arr.n;
+
+		item = fx_value_insert(images, fx_product_image_slot(images, pos));
+		if (!item)
+			return FX_ERR_INTERNAL(e, "image list out of room");
+		fx_value_map(item);
+		fx_map_set_str(item, "fileId", c->file_id);
+		fx_map_set_int(item, "position", pos);
+	}
+	return 0;
+}
+
+/* Appends the update of rel's fields in map (mask) to writes, guarded by version. */
+static int write_fields(json_object *writes, const char *rel, const struct fx_value *map, const char *const *mask,
+			const char *version, struct fx_err *e)
+{
+	char *name = fx_tenant_name(rel);
+	int rc = fx_write_update(writes, name, map, mask, version, NULL, e);
+
+	free(name);
+	return rc;
+}
+
 static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	static const char *const product_mask[] = {"images", "updatedAt", NULL};
@@ -836,12 +917,7 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct image_ctx *c = arg;
 	const char *paths[2] = {c->rel, c->file_rel};
 	struct fx_doc docs[2] = {{0}};
-	struct fx_value map = {0}, fmap = {0}, *images;
-	const struct fx_value *old;
-	const char *kind, *status, *attached;
-	char *name = NULL, *fname = NULL;
-	bool found = false;
-	size_t n;
+	struct fx_value map = {0}, fmap = {0};
 	int rc = -1;
 
 	if (fx_fs_batch_get(paths, 2, t->id, docs, e) < 0)
@@ -850,89 +926,21 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		FX_ERR_NOT_FOUND(e, "product");
 		goto out;
 	}
-	kind = fx_value_path_str(&docs[1].fields, "kind");
-	status = fx_value_path_str(&docs[1].fields, "status");
-	attached = fx_value_path_str(&docs[1].fields, "attachedTo");
-	if (c->attach) {
-		if (!fx_tenant_owns(c->r, &docs[1]) || !kind || strcmp(kind, "product_image") != 0) {
-			fx_err_invalid(e, "fileId", "must be a product_image file of this organization");
-			goto out;
-		}
-		if (!status || strcmp(status, "ready") != 0) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is still pending");
-			fx_err_detail(e, "fileId", "must be ready");
-			goto out;
-		}
-		if (attached && strcmp(attached, docs[0].id) != 0) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is attached to another product");
-			fx_err_detail(e, "fileId", "detach it from product %s first", attached);
-			goto out;
-		}
-	}
-	old = fx_value_path(&docs[0].fields, "images");
-	n = old && old->type == FX_V_ARRAY ? old->u.arr.n : 0;
+	if (c->attach && check_file(c, &docs[0], &docs[1], e) < 0)
+		goto out;
 	fx_value_map(&map);
-	images = fx_map_set(&map, "images");
-	fx_value_array(images);
-	for (size_t i = 0; i < n; i++) {
-		const char *id = fx_value_path_str(&old->u.arr.items[i], "fileId");
-
-		if (id && strcmp(id, c->file_id) == 0) {
-			found = true;
-			continue;
-		}
-		fx_value_copy(fx_value_push(images), &old->u.arr.items[i]);
-	}
-	if (c->attach) {
-		int64_t pos = c->has_position ? c->position : (int64_t)images->u.arr.n;
-		struct fx_value item = {0};
-		size_t at = images->u.arr.n;
-
-		if (found) {
-			fx_err_set(e, 409, "ALREADY_EXISTS", "the image is attached already");
-			goto out;
-		}
-		if (images->u.arr.n >= MAX_IMAGES) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION", "a product has at most %d images", MAX_IMAGES);
-			goto out;
-		}
-		/* Insert before the first image with a higher position: the array stays ordered. */
-		for (size_t i = 0; i < images->u.arr.n; i++) {
-			int64_t p = 0;
-
-			fx_value_path_int(&images->u.arr.items[i], "position", &p);
-			if (p > pos) {
-				at = i;
-				break;
-			}
-		}
-		fx_value_map(&item);
-		fx_map_set_str(&item, "fileId", c->file_id);
-		fx_map_set_int(&item, "position", pos);
-		fx_value_push(images);
-		if (fx_mem_move(&images->u.arr.items[at + 1],
-				(images->u.arr.cap - 1 - at) * sizeof(images->u.arr.items[0]), &images->u.arr.items[at],
-				(images->u.arr.n - 1 - at) * sizeof(images->u.arr.items[0])) < 0) {
-			fx_value_cleanup(&item);
-			FX_ERR_INTERNAL(e, "image list out of room");
-			goto out;
-		}
-		images->u.arr.items[at] = item;
-	} else if (!found) {
-		FX_ERR_NOT_FOUND(e, "image");
+	if (change_images(c, fx_value_path(&docs[0].fields, "images"), &map, e) < 0)
 		goto out;
-	}
 	fx_map_set_now(&map, "updatedAt");
-	name = fx_tenant_name(c->rel);
-	if (fx_write_update(t->writes, name, &map, product_mask, docs[0].update_time, NULL, e) < 0)
+	if (write_fields(t->writes, c->rel, &map, product_mask, docs[0].update_time, e) < 0)
 		goto out;
+	/* The file records which product holds it (a detached file: none). */
 	if (fx_tenant_owns(c->r, &docs[1])) {
 		fx_value_map(&fmap);
 		if (c->attach)
 			fx_map_set_str(&fmap, "attachedTo", docs[0].id);
 		fx_map_set_now(&fmap, "updatedAt");
-		fname = fx_tenant_name(c->file_rel);
-		if (fx_write_update(t->writes, fname, &fmap, file_mask, docs[1].update_time, NULL, e) < 0)
+		if (write_fields(t->writes, c->file_rel, &fmap, file_mask, docs[1].update_time, e) < 0)
 			goto out;
 	}
 	rc = 0;
@@ -941,8 +949,6 @@ out:
 	fx_doc_cleanup(&docs[1]);
 	fx_value_cleanup(&map);
 	fx_value_cleanup(&fmap);
-	free(name);
-	free(fname);
 	return rc;
 }
 

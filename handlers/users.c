@@ -13,6 +13,7 @@
 #include "log.h"
 #include "map.h"
 #include "model.h"
+#include "patch.h"
 #include "str.h"
 #include "worker.h"
 
@@ -159,6 +160,24 @@ static int take_preferences(json_object *in, struct fx_value *map, struct fx_err
 	return 0;
 }
 
+/* The fields a user sets on their own profile into map, and mask (4 slots) naming them and updatedAt. */
+static int decode_profile(json_object *in, struct fx_value *map, const char **mask, struct fx_err *e)
+{
+	size_t nmask = 0;
+
+	if (fx_map_take_string(map, in, "displayName", "displayName", false, 1, 100, e) < 0 ||
+	    take_preferences(in, map, e) < 0)
+		return -1;
+	if (fx_map_get(map, "displayName"))
+		mask[nmask++] = "displayName";
+	if (fx_map_get(map, "preferences"))
+		mask[nmask++] = "preferences";
+	fx_map_set_now(map, "updatedAt");
+	mask[nmask++] = "updatedAt";
+	mask[nmask] = NULL;
+	return 0;
+}
+
 static int me_patch(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"displayName", "preferences", NULL};
@@ -167,7 +186,6 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 	struct fx_doc doc = {0};
 	json_object *in = NULL, *writes = NULL;
 	const char *mask[4], *if_match;
-	size_t nmask = 0;
 	char path[200], *name = NULL;
 	int rc = -1, exists;
 
@@ -176,16 +194,8 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&map);
-	if (fx_map_take_string(&map, in, "displayName", "displayName", false, 1, 100, e) < 0 ||
-	    take_preferences(in, &map, e) < 0)
+	if (decode_profile(in, &map, mask, e) < 0)
 		goto out;
-	if (fx_map_get(&map, "displayName"))
-		mask[nmask++] = "displayName";
-	if (fx_map_get(&map, "preferences"))
-		mask[nmask++] = "preferences";
-	fx_map_set_now(&map, "updatedAt");
-	mask[nmask++] = "updatedAt";
-	mask[nmask] = NULL;
 
 	exists = read_profile(p->uid, &doc, e) == 0;
 	if (!exists && e->code != 404)
@@ -210,11 +220,8 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 		if (fx_write_create(writes, name, &map, NULL, e) < 0)
 			goto out;
 	}
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "the profile changed since that etag");
+	if (fx_patch_commit(writes, FX_PATCH_IF_MATCH, "profile", e) < 0)
 		goto out;
-	}
 	fx_authz_forget(p->uid);
 	if (read_profile(p->uid, &doc, e) < 0)
 		goto out;
@@ -408,6 +415,60 @@ static int add_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	return fx_write_set(t->writes, c->name, c->profile, NULL, e);
 }
 
+/* The account of email into *rec: an existing one its owner may receive a role on, or a new one. */
+static int take_account(const char *email, const char *display, struct fx_user_record *rec, struct fx_err *e)
+{
+	if (fx_identity_lookup_email(email, rec, e) == 0) {
+		/*
+		 * Anyone can sign up with an address they do not own: only an account
+		 * whose owner proved the address may receive the invitation's role. An
+		 * account nobody can sign in to (no password, no provider: what an add
+		 * cut off after making it left, or one made in the console) is taken
+		 * like a new one: only the address's owner can ever use it.
+		 */
+		if (!rec->email_verified && rec->can_sign_in)
+			return fx_err_set(e, 409, "FAILED_PRECONDITION",
+					  "an account with this email exists but its email is not verified: its owner "
+					  "must verify the address before they can be added");
+		return 0;
+	}
+	if (e->code != 404)
+		return -1;
+	fx_err_clear(e);
+	return fx_identity_create(email, display, rec, e);
+}
+
+/*
+ * The permission rules of a change by p of member uid (old_role; new_role
+ * when the role or disabled flag changes, given): 403 PERMISSION_DENIED.
+ */
+static int may_change(const struct fx_principal *p, const char *uid, enum fx_role old_role, bool manages,
+		      enum fx_role new_role, struct fx_err *e)
+{
+	if (manages && may_manage(p, old_role, new_role, e) < 0)
+		return -1;
+	if (old_role == FX_ROLE_OWNER && p->role != FX_ROLE_OWNER)
+		return fx_err_set(e, 403, "PERMISSION_DENIED", "nobody changes the owner");
+	if (old_role == FX_ROLE_ADMIN && p->role != FX_ROLE_OWNER && strcmp(uid, p->uid) != 0)
+		return fx_err_set(e, 403, "PERMISSION_DENIED", "only the owner changes an admin");
+	return 0;
+}
+
+/* A new member's profile: the account's email and name (display first), organization and role. */
+static void member_profile(struct fx_value *profile, const struct fx_user_record *rec, const char *display,
+			   const char *org, enum fx_role role)
+{
+	fx_value_map(profile);
+	fx_map_set_str(profile, "email", rec->email);
+	if (display || rec->display_name[0])
+		fx_map_set_str(profile, "displayName", display ? display : rec->display_name);
+	fx_map_set_str(profile, "organizationId", org);
+	fx_map_set_str(profile, "role", fx_role_name(role));
+	fx_map_set_bool(profile, "disabled", false);
+	fx_map_set_now(profile, "createdAt");
+	fx_map_set_now(profile, "updatedAt");
+}
+
 static int add(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"email", "role", "displayName", NULL};
@@ -434,36 +495,9 @@ static int add(struct fx_req *r, struct fx_err *e)
 	}
 	if (may_manage(p, FX_ROLE_NONE, role, e) < 0)
 		goto out;
-	if (fx_identity_lookup_email(email, &rec, e) == 0) {
-		/*
-		 * Anyone can sign up with an address they do not own: only an account
-		 * whose owner proved the address may receive the invitation's role. An
-		 * account nobody can sign in to (no password, no provider: what an add
-		 * cut off after making it left, or one made in the console) is taken
-		 * like a new one: only the address's owner can ever use it.
-		 */
-		if (!rec.email_verified && rec.can_sign_in) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION",
-				   "an account with this email exists but its email is not verified: its owner must "
-				   "verify the address before they can be added");
-			goto out;
-		}
-	} else {
-		if (e->code != 404)
-			goto out;
-		fx_err_clear(e);
-		if (fx_identity_create(email, display, &rec, e) < 0)
-			goto out;
-	}
-	fx_value_map(&profile);
-	fx_map_set_str(&profile, "email", rec.email);
-	if (display || rec.display_name[0])
-		fx_map_set_str(&profile, "displayName", display ? display : rec.display_name);
-	fx_map_set_str(&profile, "organizationId", p->organization_id);
-	fx_map_set_str(&profile, "role", fx_role_name(role));
-	fx_map_set_bool(&profile, "disabled", false);
-	fx_map_set_now(&profile, "createdAt");
-	fx_map_set_now(&profile, "updatedAt");
+	if (take_account(email, display, &rec, e) < 0)
+		goto out;
+	member_profile(&profile, &rec, display, p->organization_id, role);
 	if (user_path(path, sizeof(path), rec.uid, e) < 0)
 		goto out;
 	name = fx_fs_name(path);
@@ -501,6 +535,48 @@ static void set_revoked_now(struct fx_value *map)
 	fx_map_set_int(map, "tokensValidAfter", (int64_t)time(NULL));
 }
 
+/*
+ * Sets a member's role and disabled flag (each when given; disabling also
+ * revokes tokens issued before now) and updatedAt in map, naming them in
+ * mask; terminates mask.
+ */
+static void set_member_fields(struct fx_value *map, const char **mask, size_t *nmask, const enum fx_role *role,
+			      const bool *disabled)
+{
+	if (role) {
+		fx_map_set_str(map, "role", fx_role_name(*role));
+		mask[(*nmask)++] = "role";
+	}
+	if (disabled) {
+		fx_map_set_bool(map, "disabled", *disabled);
+		mask[(*nmask)++] = "disabled";
+	}
+	if (disabled && *disabled) {
+		set_revoked_now(map);
+		mask[(*nmask)++] = "tokensValidAfter";
+	}
+	fx_map_set_now(map, "updatedAt");
+	mask[(*nmask)++] = "updatedAt";
+	mask[*nmask] = NULL;
+}
+
+/*
+ * Disables (and revokes the tokens of) or enables the account of uid in
+ * Firebase Auth, before the profile says so: once Firebase says disabled
+ * and revoked, the old token is refused however the profile write ends
+ * (fx_authz checks both); forgotten at once so this container asks
+ * Firebase again.
+ */
+static int set_account_disabled(const char *uid, bool disabled, struct fx_err *e)
+{
+	int rc = fx_identity_set_disabled(uid, disabled, e);
+
+	if (rc == 0 && disabled)
+		rc = fx_identity_revoke(uid, e);
+	fx_authz_forget(uid);
+	return rc;
+}
+
 static int change(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"role", "displayName", "disabled", NULL};
@@ -508,19 +584,19 @@ static int change(struct fx_req *r, struct fx_err *e)
 	const char *uid = fx_req_param(r, "id"), *mask[8], *if_match;
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *writes = NULL;
+	json_object *in = NULL;
 	enum fx_role old_role, role = FX_ROLE_NONE;
 	bool has_role = false, has_disabled = false, disabled = false;
 	size_t nmask = 0;
-	char path[200], *name = NULL;
+	char path[200];
 	int rc = -1;
 
 	if (fx_if_match(r, &if_match, e) < 0 || read_member(r, uid, &doc, e) < 0)
 		return -1;
 	/* Checked before the Identity Toolkit changes below, which no precondition guards. */
-	if (if_match && strcmp(if_match, doc.update_time) != 0) {
+	if (fx_patch_if_match(if_match, &doc, "member", e) < 0) {
 		fx_doc_cleanup(&doc);
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the member changed since that etag");
+		return -1;
 	}
 	old_role = role_of(&doc);
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
@@ -532,58 +608,18 @@ static int change(struct fx_req *r, struct fx_err *e)
 		goto out;
 	if (fx_map_get(&map, "displayName"))
 		mask[nmask++] = "displayName";
-	if ((has_role || has_disabled) && may_manage(p, old_role, has_role ? role : old_role, e) < 0)
+	if (may_change(p, uid, old_role, has_role || has_disabled, has_role ? role : old_role, e) < 0)
 		goto out;
-	if (old_role == FX_ROLE_OWNER && p->role != FX_ROLE_OWNER) {
-		fx_err_set(e, 403, "PERMISSION_DENIED", "nobody changes the owner");
+	set_member_fields(&map, mask, &nmask, has_role ? &role : NULL, has_disabled ? &disabled : NULL);
+	/* Firebase Auth first: see set_account_disabled. */
+	if (has_disabled && set_account_disabled(uid, disabled, e) < 0)
 		goto out;
-	}
-	if (old_role == FX_ROLE_ADMIN && p->role != FX_ROLE_OWNER && strcmp(uid, p->uid) != 0) {
-		fx_err_set(e, 403, "PERMISSION_DENIED", "only the owner changes an admin");
-		goto out;
-	}
-	if (has_role) {
-		fx_map_set_str(&map, "role", fx_role_name(role));
-		mask[nmask++] = "role";
-	}
-	if (has_disabled) {
-		fx_map_set_bool(&map, "disabled", disabled);
-		mask[nmask++] = "disabled";
-		if (disabled) {
-			set_revoked_now(&map);
-			mask[nmask++] = "tokensValidAfter";
-		}
-	}
-	fx_map_set_now(&map, "updatedAt");
-	mask[nmask++] = "updatedAt";
-	mask[nmask] = NULL;
-	/*
-	 * Firebase Auth first: once it says disabled and revoked, the old token is
-	 * refused however the profile write below ends (fx_authz checks both);
-	 * forgotten at once so this container asks Firebase again.
-	 */
-	if (has_disabled) {
-		int rc_it = fx_identity_set_disabled(uid, disabled, e);
-
-		if (rc_it == 0 && disabled)
-			rc_it = fx_identity_revoke(uid, e);
-		fx_authz_forget(uid);
-		if (rc_it < 0)
-			goto out;
-	}
 	if (has_role && role != old_role && set_claims(uid, p->organization_id, role, e) < 0)
 		goto out;
 	if (user_path(path, sizeof(path), uid, e) < 0)
 		goto out;
-	name = fx_fs_name(path);
-	writes = json_object_new_array();
-	if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+	if (fx_patch_write(path, &map, mask, if_match, FX_PATCH_IF_MATCH, "member", e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "FAILED_PRECONDITION") == 0)
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "the member changed since that etag");
-		goto out;
-	}
 	fx_authz_forget(uid);
 	fx_doc_cleanup(&doc);
 	if (read_profile(uid, &doc, e) < 0)
@@ -591,10 +627,8 @@ static int change(struct fx_req *r, struct fx_err *e)
 	rc = fx_resp_doc(r, 200, &doc, fx_profile_hidden);
 out:
 	json_object_put(in);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	free(name);
 	return rc;
 }
 

@@ -272,6 +272,17 @@ int fx_query_where(struct fx_query *q, const char *field_path, const char *op, c
 	return 0;
 }
 
+int fx_query_where_str(struct fx_query *q, const char *field_path, const char *op, const char *s, struct fx_err *e)
+{
+	struct fx_value v = {0};
+	int rc;
+
+	fx_value_string(&v, s, strlen(s));
+	rc = fx_query_where(q, field_path, op, &v, e);
+	fx_value_cleanup(&v);
+	return rc;
+}
+
 int fx_query_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e)
 {
 	struct order o;

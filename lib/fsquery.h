@@ -52,6 +52,10 @@ FX_MUST_USE int fx_query_parent(struct fx_query *q, const char *parent, struct f
 FX_MUST_USE int fx_query_where(struct fx_query *q, const char *field_path, const char *op, const struct fx_value *v,
 			       struct fx_err *e);
 
+/* fx_query_where with the string s (NUL-terminated) as the value. */
+FX_MUST_USE int fx_query_where_str(struct fx_query *q, const char *field_path, const char *op, const char *s,
+				   struct fx_err *e);
+
 /* Appends an orderBy on field_path. */
 FX_MUST_USE int fx_query_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e);
 

@@ -425,11 +425,12 @@ done:
 	return rc;
 }
 
-int64_t fx_vat_inclusive(int64_t total_cents, int64_t rate_bps)
+int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field, bool descending,
+		    int page_size, const char *sig, const char *const *cursor_fields, const char *const *hidden,
+		    struct fx_err *e)
 {
-	__int128 denom = 10000 + (__int128)rate_bps;
-	__int128 num = (__int128)total_cents * rate_bps;
-	__int128 q = (2 * (num < 0 ? -num : num) + denom) / (2 * denom);
-
-	return (int64_t)(num < 0 ? -q : q);
+	if (fx_query_order_by(q, field, descending, e) < 0 || fx_query_order_by(q, "__name__", descending, e) < 0 ||
+	    fx_list_cursor(r, q, sig, e) < 0)
+		return -1;
+	return fx_list_answer(r, parent_rel, q, page_size, sig, cursor_fields, hidden, e);
 }

@@ -117,10 +117,14 @@ FX_MUST_USE int fx_list_answer(struct fx_req *r, const char *parent_rel, struct 
 
 /* Applies ?pageToken= to q as a START_AFTER cursor (values then the id as __name__). */
 FX_MUST_USE int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
+
 /*
- * The VAT inside a VAT-inclusive amount, as the contract defines it:
- * round(total × rate / (10000 + rate)), rate in basis points, halves
- * rounded away from zero. Exact for any int64 amount (128-bit arithmetic).
+ * The end every list handler shares: orders q by field then __name__ (both
+ * descending or both ascending), applies ?pageToken= (fx_list_cursor) and
+ * answers the page (fx_list_answer; cursor_fields starts with field). q
+ * stays the caller's.
  */
-int64_t fx_vat_inclusive(int64_t total_cents, int64_t rate_bps);
+FX_MUST_USE int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field,
+				bool descending, int page_size, const char *sig, const char *const *cursor_fields,
+				const char *const *hidden, struct fx_err *e);
 #endif

@@ -5,6 +5,7 @@
 #include "http.h"
 #include "map.h"
 #include "model.h"
+#include "product.h"
 #include "str.h"
 #include "tenant.h"
 
@@ -29,9 +30,9 @@ void fx_stock_set(struct fx_value *map, int64_t on_hand, int64_t reserved, int64
 	fx_value_map(stock);
 	fx_map_set_int(stock, "onHand", on_hand);
 	fx_map_set_int(stock, "reserved", reserved);
-	fx_map_set_int(stock, "available", on_hand - reserved);
+	fx_map_set_int(stock, "available", fx_product_available(on_hand, reserved));
 	fx_map_set_int(stock, "reorderPoint", reorder);
-	fx_map_set_bool(map, "lowStock", on_hand - reserved <= reorder);
+	fx_map_set_bool(map, "lowStock", fx_product_low_stock(on_hand, reserved, reorder));
 }
 
 int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,

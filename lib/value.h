@@ -14,6 +14,8 @@
 #ifndef FX_VALUE_H
 #define FX_VALUE_H
 
+#include "err.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +102,21 @@ void fx_value_array(struct fx_value *v);
 
 /* Appends a FX_V_NULL item to an FX_V_ARRAY and returns it to fill. */
 struct fx_value *fx_value_push(struct fx_value *arr);
+
+/*
+ * Inserts an FX_V_NULL item at index at (0 ≤ at ≤ n) of the FX_V_ARRAY arr,
+ * moving the items from at on one place up, and returns it to fill (valid
+ * until the array changes again). NULL, arr unchanged, when arr is not an
+ * array or at is beyond its end.
+ */
+FX_MUST_USE struct fx_value *fx_value_insert(struct fx_value *arr, size_t at);
+
+/*
+ * Cleans up the item at index at of the FX_V_ARRAY arr and moves the later
+ * items one place down. -1, arr unchanged, when arr is not an array or has
+ * no item at; 0 otherwise.
+ */
+FX_MUST_USE int fx_value_remove(struct fx_value *arr, size_t at);
 
 /*
  * Appends a field named by the name_len bytes of name to an FX_V_MAP,

@@ -5,41 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* VAT inside VAT-inclusive totals: round(total × rate / (10000 + rate)). */
-Test(vat, fifteen_percent_of_an_inclusive_total)
-{
-	cr_assert_eq(fx_vat_inclusive(11500, 1500), 1500, "R115.00 incl. holds R15.00 VAT");
-	cr_assert_eq(fx_vat_inclusive(100, 1500), 13, "13.04 rounds down to 13");
-	cr_assert_eq(fx_vat_inclusive(0, 1500), 0);
-}
-
-Test(vat, halves_round_away_from_zero)
-{
-	/* 23 × 1500 / 11500 = 3.0 exactly; 115 × 1000 / 11000 = 10.4545…; 231 × 1500 / 11500 = 30.13… */
-	cr_assert_eq(fx_vat_inclusive(23, 1500), 3);
-	cr_assert_eq(fx_vat_inclusive(115, 1000), 10);
-	/* 1 × 10000 / 20000 = 0.5 exactly: rounds up. */
-	cr_assert_eq(fx_vat_inclusive(1, 10000), 1);
-	cr_assert_eq(fx_vat_inclusive(3, 10000), 2, "1.5 rounds to 2");
-	cr_assert_eq(fx_vat_inclusive(-3, 10000), -2, "and -1.5 to -2");
-}
-
-Test(vat, shipping_is_part_of_the_inclusive_total)
-{
-	/* Lines R199.99 × 2 + R60.00 shipping = R459.98: VAT 459.98 × 15/115 = 59.997… → R60.00. */
-	int64_t total = 19999 * 2 + 6000;
-
-	cr_assert_eq(total, 45998);
-	cr_assert_eq(fx_vat_inclusive(total, 1500), 6000);
-}
-
-Test(vat, zero_rate_and_huge_totals_are_exact)
-{
-	cr_assert_eq(fx_vat_inclusive(123456789, 0), 0);
-	/* 10^17 cents at 15 %: 10^17 × 1500 overflows int64 without 128-bit arithmetic. */
-	cr_assert_eq(fx_vat_inclusive(100000000000000000LL, 1500), 13043478260869565LL);
-}
-
 Test(ids, are_twenty_safe_characters_and_differ)
 {
 	char a[FX_ID_LEN + 1], b[FX_ID_LEN + 1];

@@ -1,0 +1,123 @@
+#include "order.h"
+
+#include <string.h>
+
+const char *const fx_order_statuses[] = {"pending", "confirmed", "shipped", "delivered", "cancelled", "returned", NULL};
+
+static const char *const from_pending[] = {"pending", NULL};
+static const char *const from_confirmed[] = {"confirmed", NULL};
+static const char *const from_shipped[] = {"shipped", NULL};
+static const char *const from_open[] = {"pending", "confirmed", NULL};
+static const char *const from_delivered[] = {"delivered", NULL};
+
+/* The lifecycle, as data: every status change an order can make after create. */
+static const struct fx_order_transition transitions[] = {
+	{"confirm", from_pending, "confirmed", FX_ORDER_NO_STOCK},
+	{"ship", from_confirmed, "shipped", FX_ORDER_SHIP_STOCK},
+	{"deliver", from_shipped, "delivered", FX_ORDER_NO_STOCK},
+	{"cancel", from_open, "cancelled", FX_ORDER_RELEASE_STOCK},
+	{"return", from_delivered, "returned", FX_ORDER_RESTOCK},
+};
+
+int64_t fx_order_vat(int64_t total_cents, int64_t rate_bps)
+{
+	__int128 denom = 10000 + (__int128)rate_bps;
+	__int128 num = (__int128)total_cents * rate_bps;
+	__int128 q = (2 * (num < 0 ? -num : num) + denom) / (2 * denom);
+
+	return (int64_t)(num < 0 ? -q : q);
+}
+
+int fx_order_price(struct fx_order_line *lines, size_t n, int64_t shipping_cents, int64_t vat_rate_bps,
+		   struct fx_order_totals *out)
+{
+	int64_t subtotal = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (__builtin_mul_overflow(lines[i].unit_price_cents, lines[i].quantity, &lines[i].line_total_cents) ||
+		    __builtin_add_overflow(subtotal, lines[i].line_total_cents, &subtotal))
+			return -1;
+	}
+	out->subtotal_cents = subtotal;
+	out->shipping_cents = shipping_cents;
+	if (__builtin_add_overflow(subtotal, shipping_cents, &out->total_cents))
+		return -1;
+	out->vat_rate_bps = vat_rate_bps;
+	out->vat_cents = fx_order_vat(out->total_cents, vat_rate_bps);
+	return 0;
+}
+
+long fx_order_repeated_line(const struct fx_order_line *lines, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(lines[j].product_id, lines[i].product_id) == 0)
+			return (long)j;
+	return -1;
+}
+
+bool fx_order_line_available(int64_t on_hand, int64_t reserved, int64_t quantity)
+{
+	return (__int128)on_hand - reserved >= quantity;
+}
+
+const struct fx_order_transition *fx_order_transition(const char *verb)
+{
+	for (size_t i = 0; verb && i < sizeof(transitions) / sizeof(transitions[0]); i++)
+		if (strcmp(transitions[i].verb, verb) == 0)
+			return &transitions[i];
+	return NULL;
+}
+
+static bool status_in(const char *status, const char *const *set)
+{
+	for (size_t i = 0; status && set[i]; i++)
+		if (strcmp(set[i], status) == 0)
+			return true;
+	return false;
+}
+
+bool fx_order_may(const struct fx_order_transition *tr, const char *status)
+{
+	return status_in(status, tr->from);
+}
+
+enum fx_order_effect fx_order_effect(const struct fx_order_transition *tr, bool restock)
+{
+	return tr->effect == FX_ORDER_RESTOCK && !restock ? FX_ORDER_NO_STOCK : tr->effect;
+}
+
+bool fx_order_address_may_change(const char *status)
+{
+	return status_in(status, from_open);
+}
+
+int fx_order_stock_effect(enum fx_order_effect effect, int64_t on_hand, int64_t reserved, int64_t quantity,
+			  struct fx_order_stock *out)
+{
+	int64_t on_hand_delta = 0, reserved_delta = 0;
+
+	out->reason = NULL;
+	switch (effect) {
+	case FX_ORDER_NO_STOCK: break;
+	case FX_ORDER_RESERVE: reserved_delta = quantity; break;
+	case FX_ORDER_SHIP_STOCK:
+		if (__builtin_sub_overflow(0, quantity, &on_hand_delta))
+			return -1;
+		reserved_delta = on_hand_delta;
+		out->reason = "order_shipped";
+		break;
+	case FX_ORDER_RELEASE_STOCK:
+		if (__builtin_sub_overflow(0, quantity, &reserved_delta))
+			return -1;
+		break;
+	case FX_ORDER_RESTOCK:
+		on_hand_delta = quantity;
+		out->reason = "order_returned";
+		break;
+	}
+	out->delta = out->reason ? on_hand_delta : 0;
+	if (__builtin_add_overflow(on_hand, on_hand_delta, &out->on_hand) ||
+	    __builtin_add_overflow(reserved, reserved_delta, &out->reserved))
+		return -1;
+	return 0;
+}

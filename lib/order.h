@@ -1,0 +1,113 @@
+/*
+ * fx_order: the rules of an order (pure, no I/O): what its lines cost, the
+ * VAT inside its total, which lines may stand together, and its lifecycle
+ * (which custom method moves which status where, and what that does to the
+ * stock of its products). handlers/orders.c reads and writes documents
+ * around these rules; everything it decides comes from here.
+ * Ownership: nothing is allocated; the transition table is static.
+ */
+#ifndef FX_ORDER_H
+#define FX_ORDER_H
+
+#include "err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The order statuses, NULL-terminated, in lifecycle order, as the API names them. */
+extern const char *const fx_order_statuses[];
+
+/*
+ * The VAT inside a VAT-inclusive amount, as the contract defines it:
+ * round(total × rate / (10000 + rate)), rate in basis points, halves
+ * rounded away from zero. Exact for any int64 amount (128-bit arithmetic).
+ */
+int64_t fx_order_vat(int64_t total_cents, int64_t rate_bps);
+
+/*
+ * One line of an order: product_id and quantity as the client gave them,
+ * unit_price_cents from the product; line_total_cents is filled by
+ * fx_order_price.
+ */
+struct fx_order_line {
+	const char *product_id;
+	int64_t quantity;
+	int64_t unit_price_cents;
+	int64_t line_total_cents;
+};
+
+/* The money of an order, in cents; VAT is inside total (prices include VAT). */
+struct fx_order_totals {
+	int64_t subtotal_cents; /* sum of the line totals */
+	int64_t shipping_cents;
+	int64_t total_cents; /* subtotal + shipping */
+	int64_t vat_cents; /* fx_order_vat(total, vat_rate) */
+	int64_t vat_rate_bps;
+};
+
+/*
+ * Prices n lines (line total = unit price × quantity) and the order they
+ * make with shipping at vat_rate_bps. -1 when a line total, the subtotal or
+ * the total does not fit an int64 (out then unspecified); 0 otherwise.
+ */
+FX_MUST_USE int fx_order_price(struct fx_order_line *lines, size_t n, int64_t shipping_cents, int64_t vat_rate_bps,
+			       struct fx_order_totals *out);
+
+/*
+ * Lines are never merged: a repeated product is a client's bug and is
+ * refused. Returns the index of the first line before lines[i] with the
+ * same product_id, or -1 when lines[i] is the first of its product.
+ */
+long fx_order_repeated_line(const struct fx_order_line *lines, size_t i);
+
+/* Whether quantity more units can be reserved from on_hand with reserved already reserved. */
+bool fx_order_line_available(int64_t on_hand, int64_t reserved, int64_t quantity);
+
+/* What a step of the lifecycle does to the stock of each line's product. */
+enum fx_order_effect {
+	FX_ORDER_NO_STOCK, /* nothing */
+	FX_ORDER_RESERVE, /* create: reserved += q */
+	FX_ORDER_SHIP_STOCK, /* ship: onHand -= q, reserved -= q, movement -q order_shipped */
+	FX_ORDER_RELEASE_STOCK, /* cancel: reserved -= q */
+	FX_ORDER_RESTOCK /* return with restock: onHand += q, movement +q order_returned */
+};
+
+/* One custom method: verb (":confirm" without the colon), the statuses it leaves from (NULL-terminated), its target. */
+struct fx_order_transition {
+	const char *verb;
+	const char *const *from;
+	const char *to;
+	enum fx_order_effect effect;
+};
+
+/* The transition of verb (confirm, ship, deliver, cancel, return), or NULL for any other verb. */
+const struct fx_order_transition *fx_order_transition(const char *verb);
+
+/* Whether tr may leave status (NULL, an unknown status: false). */
+bool fx_order_may(const struct fx_order_transition *tr, const char *status);
+
+/* The effect tr has on stock: a return without restock changes none. */
+enum fx_order_effect fx_order_effect(const struct fx_order_transition *tr, bool restock);
+
+/* Whether an order in status may still change its shipping address (before it ships). */
+bool fx_order_address_may_change(const char *status);
+
+/* A product's stock after one line's effect, and the movement it writes (reason NULL: none). */
+struct fx_order_stock {
+	int64_t on_hand;
+	int64_t reserved;
+	int64_t delta; /* movement delta, 0 when reason is NULL */
+	const char *reason; /* "order_shipped", "order_returned" or NULL */
+};
+
+/*
+ * Applies effect to a product holding on_hand and reserved for a line of
+ * quantity units. -1 when a result does not fit an int64 (out then
+ * unspecified); 0 otherwise. Availability is not checked here
+ * (fx_order_line_available decides it at create).
+ */
+FX_MUST_USE int fx_order_stock_effect(enum fx_order_effect effect, int64_t on_hand, int64_t reserved, int64_t quantity,
+				      struct fx_order_stock *out);
+
+#endif

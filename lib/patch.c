@@ -1,0 +1,38 @@
+#include "patch.h"
+
+#include "fswrite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int fx_patch_if_match(const char *if_match, const struct fx_doc *doc, const char *what, struct fx_err *e)
+{
+	if (if_match && strcmp(if_match, doc->update_time) != 0)
+		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the %s changed since that etag", what);
+	return 0;
+}
+
+int fx_patch_commit(json_object *writes, enum fx_patch_guard guard, const char *what, struct fx_err *e)
+{
+	if (fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
+		return 0;
+	if (e->code != 409 || strcmp(e->status, "FAILED_PRECONDITION") != 0)
+		return -1;
+	if (guard == FX_PATCH_IF_MATCH)
+		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the %s changed since that etag", what);
+	return fx_err_set(e, 409, "ABORTED", "the %s changed while it was being updated: retry", what);
+}
+
+int fx_patch_write(const char *path, const struct fx_value *map, const char *const *mask, const char *version,
+		   enum fx_patch_guard guard, const char *what, struct fx_err *e)
+{
+	json_object *writes = json_object_new_array();
+	char *name = fx_fs_name(path);
+	int rc = fx_write_update(writes, name, map, mask, version, NULL, e);
+
+	if (rc == 0)
+		rc = fx_patch_commit(writes, guard, what, e);
+	json_object_put(writes);
+	free(name);
+	return rc;
+}

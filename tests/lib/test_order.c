@@ -1,0 +1,246 @@
+#include "order.h"
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+/* VAT inside VAT-inclusive totals: round(total × rate / (10000 + rate)). */
+Test(vat, fifteen_percent_of_an_inclusive_total)
+{
+	cr_assert_eq(fx_order_vat(11500, 1500), 1500, "R115.00 incl. holds R15.00 VAT");
+	cr_assert_eq(fx_order_vat(100, 1500), 13, "13.04 rounds down to 13");
+	cr_assert_eq(fx_order_vat(0, 1500), 0);
+}
+
+Test(vat, halves_round_away_from_zero)
+{
+	/* 23 × 1500 / 11500 = 3.0 exactly; 115 × 1000 / 11000 = 10.4545…; 231 × 1500 / 11500 = 30.13… */
+	cr_assert_eq(fx_order_vat(23, 1500), 3);
+	cr_assert_eq(fx_order_vat(115, 1000), 10);
+	/* 1 × 10000 / 20000 = 0.5 exactly: rounds up. */
+	cr_assert_eq(fx_order_vat(1, 10000), 1);
+	cr_assert_eq(fx_order_vat(3, 10000), 2, "1.5 rounds to 2");
+	cr_assert_eq(fx_order_vat(-3, 10000), -2, "and -1.5 to -2");
+}
+
+Test(vat, shipping_is_part_of_the_inclusive_total)
+{
+	/* Lines R199.99 × 2 + R60.00 shipping = R459.98: VAT 459.98 × 15/115 = 59.997… → R60.00. */
+	int64_t total = 19999 * 2 + 6000;
+
+	cr_assert_eq(total, 45998);
+	cr_assert_eq(fx_order_vat(total, 1500), 6000);
+}
+
+Test(vat, zero_rate_and_huge_totals_are_exact)
+{
+	cr_assert_eq(fx_order_vat(123456789, 0), 0);
+	/* 10^17 cents at 15 %: 10^17 × 1500 overflows int64 without 128-bit arithmetic. */
+	cr_assert_eq(fx_order_vat(100000000000000000LL, 1500), 13043478260869565LL);
+}
+
+Test(vat, the_largest_total_rounds_without_overflow)
+{
+	/* INT64_MAX × 1500 / 11500 = 1203048526546275105.26…; INT64_MIN: -…105.39… */
+	cr_assert_eq(fx_order_vat(INT64_MAX, 1500), 1203048526546275105LL);
+	cr_assert_eq(fx_order_vat(INT64_MIN, 1500), -1203048526546275105LL);
+}
+
+Test(price, lines_cost_unit_price_times_quantity_and_shipping_joins_the_inclusive_total)
+{
+	struct fx_order_line lines[] = {{"a", 2, 19999, -1}, {"b", 3, 500, -1}};
+	struct fx_order_totals t;
+
+	cr_assert_eq(fx_order_price(lines, 2, 6000, 1500, &t), 0);
+	cr_assert_eq(lines[0].line_total_cents, 39998);
+	cr_assert_eq(lines[1].line_total_cents, 1500);
+	cr_assert_eq(t.subtotal_cents, 41498);
+	cr_assert_eq(t.shipping_cents, 6000);
+	cr_assert_eq(t.total_cents, 47498);
+	cr_assert_eq(t.vat_rate_bps, 1500);
+	/* 47498 × 1500 / 11500 = 6195.39… */
+	cr_assert_eq(t.vat_cents, 6195);
+}
+
+Test(price, free_products_and_no_shipping_make_a_zero_order)
+{
+	struct fx_order_line lines[] = {{"a", 7, 0, -1}};
+	struct fx_order_totals t;
+
+	cr_assert_eq(fx_order_price(lines, 1, 0, 1500, &t), 0);
+	cr_assert_eq(lines[0].line_total_cents, 0);
+	cr_assert_eq(t.total_cents, 0);
+	cr_assert_eq(t.vat_cents, 0);
+}
+
+Test(price, the_largest_order_the_contract_allows_fits)
+{
+	/* 100 lines × 10000 units × R1 billion, plus R1 million shipping. */
+	struct fx_order_line lines[100];
+	struct fx_order_totals t;
+
+	for (size_t i = 0; i < 100; i++)
+		lines[i] = (struct fx_order_line){"p", 10000, 100000000000LL, 0};
+	cr_assert_eq(fx_order_price(lines, 100, 100000000LL, 1500, &t), 0);
+	cr_assert_eq(lines[99].line_total_cents, 1000000000000000LL);
+	cr_assert_eq(t.subtotal_cents, 100000000000000000LL);
+	cr_assert_eq(t.total_cents, 100000000100000000LL);
+	cr_assert_eq(t.vat_cents, fx_order_vat(100000000100000000LL, 1500));
+}
+
+Test(price, a_line_total_beyond_64_bits_is_refused)
+{
+	struct fx_order_line lines[] = {{"a", 2, INT64_MAX / 2 + 1, 0}};
+	struct fx_order_totals t;
+
+	cr_assert_eq(fx_order_price(lines, 1, 0, 1500, &t), -1);
+}
+
+Test(price, a_subtotal_beyond_64_bits_is_refused)
+{
+	struct fx_order_line lines[] = {{"a", 1, INT64_MAX, 0}, {"b", 1, 1, 0}};
+	struct fx_order_totals t;
+
+	cr_assert_eq(fx_order_price(lines, 2, 0, 1500, &t), -1);
+}
+
+Test(price, a_total_beyond_64_bits_with_shipping_is_refused)
+{
+	struct fx_order_line lines[] = {{"a", 1, INT64_MAX, 0}};
+	struct fx_order_totals t;
+
+	cr_assert_eq(fx_order_price(lines, 1, 0, 1500, &t), 0);
+	cr_assert_eq(t.total_cents, INT64_MAX);
+	cr_assert_eq(fx_order_price(lines, 1, 1, 1500, &t), -1);
+}
+
+Test(lines, a_repeated_product_names_its_first_line)
+{
+	struct fx_order_line lines[] = {{"a", 1, 0, 0}, {"b", 1, 0, 0}, {"a", 2, 0, 0}, {"b", 1, 0, 0}};
+
+	cr_assert_eq(fx_order_repeated_line(lines, 0), -1);
+	cr_assert_eq(fx_order_repeated_line(lines, 1), -1);
+	cr_assert_eq(fx_order_repeated_line(lines, 2), 0);
+	cr_assert_eq(fx_order_repeated_line(lines, 3), 1);
+}
+
+Test(lines, product_ids_are_compared_exactly)
+{
+	struct fx_order_line lines[] = {{"abc", 1, 0, 0}, {"ABC", 1, 0, 0}, {"ab", 1, 0, 0}};
+
+	cr_assert_eq(fx_order_repeated_line(lines, 1), -1);
+	cr_assert_eq(fx_order_repeated_line(lines, 2), -1);
+}
+
+Test(lines, are_available_up_to_on_hand_minus_reserved)
+{
+	cr_assert(fx_order_line_available(10, 3, 7));
+	cr_assert_not(fx_order_line_available(10, 3, 8));
+	cr_assert_not(fx_order_line_available(0, 0, 1));
+	cr_assert_not(fx_order_line_available(3, 5, 1), "over-reserved stock has none available");
+	cr_assert(fx_order_line_available(INT64_MAX, INT64_MIN, INT64_MAX), "no overflow on corrupt counts");
+	cr_assert_not(fx_order_line_available(INT64_MIN, INT64_MAX, 1));
+}
+
+/* Every (method, status) pair: exactly the table of API.md is allowed. */
+Test(lifecycle, allows_exactly_the_documented_transitions)
+{
+	static const struct {
+		const char *verb, *to;
+		const char *allowed[3];
+		enum fx_order_effect effect;
+	} want[] = {
+		{"confirm", "confirmed", {"pending"}, FX_ORDER_NO_STOCK},
+		{"ship", "shipped", {"confirmed"}, FX_ORDER_SHIP_STOCK},
+		{"deliver", "delivered", {"shipped"}, FX_ORDER_NO_STOCK},
+		{"cancel", "cancelled", {"pending", "confirmed"}, FX_ORDER_RELEASE_STOCK},
+		{"return", "returned", {"delivered"}, FX_ORDER_RESTOCK},
+	};
+
+	for (size_t v = 0; v < sizeof(want) / sizeof(want[0]); v++) {
+		const struct fx_order_transition *tr = fx_order_transition(want[v].verb);
+
+		cr_assert_not_null(tr, "%s", want[v].verb);
+		cr_assert_str_eq(tr->to, want[v].to);
+		cr_assert_eq(tr->effect, want[v].effect, "%s", want[v].verb);
+		for (size_t s = 0; fx_order_statuses[s]; s++) {
+			const char *st = fx_order_statuses[s];
+			bool allowed = (want[v].allowed[0] && strcmp(want[v].allowed[0], st) == 0) ||
+				       (want[v].allowed[1] && strcmp(want[v].allowed[1], st) == 0);
+
+			cr_assert_eq(fx_order_may(tr, st), allowed, "%s from %s", want[v].verb, st);
+		}
+		cr_assert_not(fx_order_may(tr, NULL));
+		cr_assert_not(fx_order_may(tr, "archived"));
+	}
+}
+
+Test(lifecycle, knows_no_other_method)
+{
+	cr_assert_null(fx_order_transition("refund"));
+	cr_assert_null(fx_order_transition(""));
+	cr_assert_null(fx_order_transition(NULL));
+	cr_assert_null(fx_order_transition("Confirm"));
+}
+
+Test(lifecycle, statuses_are_the_six_of_the_contract)
+{
+	static const char *const want[] = {"pending", "confirmed", "shipped", "delivered", "cancelled", "returned"};
+	size_t n = 0;
+
+	for (; fx_order_statuses[n]; n++)
+		cr_assert_str_eq(fx_order_statuses[n], want[n]);
+	cr_assert_eq(n, 6);
+}
+
+Test(lifecycle, a_return_restocks_only_when_asked)
+{
+	const struct fx_order_transition *ret = fx_order_transition("return");
+
+	cr_assert_eq(fx_order_effect(ret, true), FX_ORDER_RESTOCK);
+	cr_assert_eq(fx_order_effect(ret, false), FX_ORDER_NO_STOCK);
+	cr_assert_eq(fx_order_effect(fx_order_transition("ship"), false), FX_ORDER_SHIP_STOCK);
+	cr_assert_eq(fx_order_effect(fx_order_transition("cancel"), true), FX_ORDER_RELEASE_STOCK);
+	cr_assert_eq(fx_order_effect(fx_order_transition("confirm"), true), FX_ORDER_NO_STOCK);
+}
+
+Test(lifecycle, the_address_changes_only_before_shipping)
+{
+	cr_assert(fx_order_address_may_change("pending"));
+	cr_assert(fx_order_address_may_change("confirmed"));
+	cr_assert_not(fx_order_address_may_change("shipped"));
+	cr_assert_not(fx_order_address_may_change("delivered"));
+	cr_assert_not(fx_order_address_may_change("cancelled"));
+	cr_assert_not(fx_order_address_may_change("returned"));
+	cr_assert_not(fx_order_address_may_change(NULL));
+}
+
+Test(stock, each_effect_moves_on_hand_and_reserved_as_documented)
+{
+	struct fx_order_stock s;
+
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RESERVE, 10, 2, 3, &s), 0);
+	cr_assert(s.on_hand == 10 && s.reserved == 5 && s.reason == NULL && s.delta == 0);
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_SHIP_STOCK, 10, 5, 3, &s), 0);
+	cr_assert(s.on_hand == 7 && s.reserved == 2 && s.delta == -3);
+	cr_assert_str_eq(s.reason, "order_shipped");
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RELEASE_STOCK, 10, 5, 3, &s), 0);
+	cr_assert(s.on_hand == 10 && s.reserved == 2 && s.reason == NULL && s.delta == 0);
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RESTOCK, 7, 2, 3, &s), 0);
+	cr_assert(s.on_hand == 10 && s.reserved == 2 && s.delta == 3);
+	cr_assert_str_eq(s.reason, "order_returned");
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_NO_STOCK, 7, 2, 3, &s), 0);
+	cr_assert(s.on_hand == 7 && s.reserved == 2 && s.reason == NULL && s.delta == 0);
+}
+
+Test(stock, a_count_beyond_64_bits_is_refused)
+{
+	struct fx_order_stock s;
+
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RESERVE, 0, INT64_MAX, 1, &s), -1);
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RESTOCK, INT64_MAX, 0, 1, &s), -1);
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_SHIP_STOCK, INT64_MIN, 0, 1, &s), -1);
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RELEASE_STOCK, 0, INT64_MIN, 1, &s), -1);
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_SHIP_STOCK, 0, 0, INT64_MIN, &s), -1, "-INT64_MIN");
+	cr_assert_eq(fx_order_stock_effect(FX_ORDER_NO_STOCK, INT64_MAX, INT64_MAX, INT64_MAX, &s), 0);
+}
