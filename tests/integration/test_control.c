@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 #include <criterion/options.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,51 @@ Test(control, a_killed_worker_is_restarted_and_its_group_keeps_answering, .timeo
 	cr_assert_gt(after, 0);
 	cr_assert_neq(after, pid, "a new worker process serves");
 	cr_assert_gt(restarts("reports"), before);
+}
+
+/* Whether a line of the stack's log (RUN/workers.log, where scripts/stack sent the start's stderr) holds both. */
+static bool stack_log_has(const char *text, const char *also)
+{
+	char path[600], line[4096];
+	FILE *f;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/workers.log", getenv("FLUXORI_RUN_DIR"));
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) && strstr(line, also);
+	fclose(f);
+	return found;
+}
+
+/*
+ * A restart's new generation inherited the caller's stdout and stderr: with
+ * them on a pipe (fluxorictl restart health 2>&1 | tail) the pipe never
+ * closed, so the command never ended, and run from an operator's shell the
+ * workers' logs went to that shell (and died with it) instead of the
+ * stack's log. The restart returns once the swap is done, its workers hold
+ * nothing of the caller's, and they log where the start's workers do.
+ * timeout (150 s) only bounds the hang this test would otherwise become.
+ */
+Test(control, a_restart_through_a_pipe_returns_and_its_workers_log_to_the_stacks_log, .timeout = 240)
+{
+	char ready[2][96];
+	long pids[2];
+
+	cr_assert_eq(test_sh("timeout 150 sh -c '\"$FLUXORI_SRCDIR/scripts/fluxorictl\" restart health 2>&1 | cat "
+			     ">/dev/null'"),
+		     0, "the restart returned (124: it still held the pipe after 150 s)");
+	pids[0] = worker_pid("health.a");
+	pids[1] = worker_pid("health.b");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_gt(pids[i], 0, "instance %c of health runs", 'a' + i);
+		snprintf(ready[i], sizeof(ready[i]), " threads, pid %ld\"", pids[i]);
+	}
+	assert_group_serves("health");
+	for (int i = 0; i < 2; i++)
+		cr_assert(stack_log_has("\"health worker ready: ", ready[i]),
+			  "the stack's log has the restarted worker's ready line (pid %ld)", pids[i]);
 }
 
 /* One test at a time: they share the health group and two cores. */
