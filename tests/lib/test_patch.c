@@ -8,6 +8,7 @@
 #include "emulator.h"
 #include "fswrite.h"
 #include "log.h"
+#include "map.h"
 #include "model.h"
 
 #include <criterion/criterion.h>

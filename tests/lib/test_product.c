@@ -1,5 +1,7 @@
 #include "product.h"
 
+#include "map.h"
+
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /* lib/value: the value tree's lifetime, building, reading, copying and comparing. */
 #include "value.h"
 
+#include "map.h"
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
