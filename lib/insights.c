@@ -494,81 +494,55 @@ struct scan {
 	size_t nselect;
 	int page_size;
 	size_t max;
-	void (*page)(struct dataset *d, struct fx_doc *docs, size_t n);
+	int (*page)(void *sc, struct fx_doc *docs, size_t n, struct fx_err *e); /* sc: this struct scan */
+	struct dataset *d;
 };
 
-/* Reads a collection of the organization page by page through a cursor, at most sc->max documents. */
-static int scan(struct scope *s, struct dataset *d, const struct scan *sc, struct fx_err *e)
+static int scan_over(void *ctx, struct fx_err *e)
 {
-	struct fx_query *q;
-	struct fx_doc *docs = NULL;
-	struct fx_value v = {0}, cursor[2] = {{0}, {0}};
-	const char *parent_rel;
-	size_t n = 0, seen = 0;
+	const struct scan *sc = ctx;
+
+	return fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %zu %s: too many to generate insights for", sc->max,
+			  sc->what);
+}
+
+/* Reads a collection of the organization page by page through a cursor, at most sc->max documents. */
+static int scan(struct scope *s, const struct scan *sc, struct fx_err *e)
+{
+	struct fx_scan run = {.order_field = sc->order_field,
+			      .page_size = sc->page_size,
+			      .max = sc->max,
+			      .page = sc->page,
+			      .over = scan_over,
+			      .ctx = (void *)sc};
+	struct fx_value v = {0};
 	int rc = -1;
 
-	q = fx_tenant_query(&s->req, NULL, sc->collection, &parent_rel, e);
-	if (!q)
+	run.q = fx_tenant_query(&s->req, NULL, sc->collection, &run.parent_rel, e);
+	if (!run.q)
 		return -1;
 	if (sc->order_field) {
 		fx_value_ts(&v, sc->since, 0);
-		if (fx_query_where(q, sc->order_field, ">=", &v, e) < 0 ||
-		    fx_query_order_by(q, sc->order_field, sc->descending, e) < 0)
+		if (fx_query_where(run.q, sc->order_field, ">=", &v, e) < 0 ||
+		    fx_query_order_by(run.q, sc->order_field, sc->descending, e) < 0)
 			goto out;
 	}
-	if (fx_query_order_by(q, "__name__", sc->descending, e) < 0 ||
-	    fx_query_select(q, sc->select, sc->nselect, e) < 0)
+	if (fx_query_order_by(run.q, "__name__", sc->descending, e) < 0 ||
+	    fx_query_select(run.q, sc->select, sc->nselect, e) < 0)
 		goto out;
-	for (;;) {
-		size_t nc = 0, want = sc->max - seen + 1;
-
-		/* One more than the bound allows, so exceeding it is seen. */
-		fx_query_limit(q, want < (size_t)sc->page_size ? (int)want : sc->page_size);
-		if (fx_fs_query(parent_rel, q, NULL, &docs, &n, e) < 0)
-			goto out;
-		seen += n;
-		if (seen > sc->max) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %zu %s: too many to generate insights for",
-				   sc->max, sc->what);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (sc->order_field) {
-			const struct fx_value *last = fx_value_path(&docs[n - 1].fields, sc->order_field);
-
-			if (!last) {
-				FX_ERR_INTERNAL(e, "%s %s has no %s", sc->collection, docs[n - 1].id, sc->order_field);
-				goto out;
-			}
-			fx_value_copy(&cursor[nc++], last);
-		}
-		fx_value_string(&cursor[nc], docs[n - 1].id, strlen(docs[n - 1].id));
-		nc++;
-		rc = fx_query_start_after(q, cursor, nc, e);
-		for (size_t i = 0; i < nc; i++)
-			fx_value_cleanup(&cursor[i]);
-		if (rc < 0)
-			goto out;
-		rc = -1;
-		sc->page(d, docs, n);
-		fx_docs_free(docs, n);
-		docs = NULL;
-		if (n < (size_t)sc->page_size)
-			break;
-		n = 0;
-	}
-	rc = 0;
+	rc = fx_scan_run(&run, e);
 out:
 	fx_value_cleanup(&v);
-	fx_docs_free(docs, n);
-	fx_query_free(q);
+	fx_query_free(run.q);
 	return rc;
 }
 
 /* Takes the page's products (their structs move into d; the page keeps zeroed ones). */
-static void products_page(struct dataset *d, struct fx_doc *docs, size_t n)
+static int products_page(void *sc, struct fx_doc *docs, size_t n, struct fx_err *e)
 {
+	struct dataset *d = ((const struct scan *)sc)->d;
+
+	(void)e;
 	for (size_t i = 0; i < n; i++) {
 		if (!docs[i].name)
 			continue;
@@ -579,6 +553,7 @@ static void products_page(struct dataset *d, struct fx_doc *docs, size_t n)
 		d->products[d->nproducts++] = docs[i];
 		memset(&docs[i], 0, sizeof(docs[i]));
 	}
+	return 0;
 }
 
 static int cmp_product_ref(const void *a, const void *b)
@@ -597,8 +572,11 @@ static long find_product(const struct dataset *d, const char *id)
 }
 
 /* Adds the page's non-cancelled orders to the sales of their products and to the weekly revenue. */
-static void orders_page(struct dataset *d, struct fx_doc *docs, size_t n)
+static int orders_page(void *sc, struct fx_doc *docs, size_t n, struct fx_err *e)
 {
+	struct dataset *d = ((const struct scan *)sc)->d;
+
+	(void)e;
 	for (size_t i = 0; i < n; i++) {
 		const struct fx_value *created = fx_value_path(&docs[i].fields, "createdAt");
 		const struct fx_value *items = fx_value_path(&docs[i].fields, "items");
@@ -634,6 +612,7 @@ static void orders_page(struct dataset *d, struct fx_doc *docs, size_t n)
 				s->last_sale_secs = at;
 		}
 	}
+	return 0;
 }
 
 static void dataset_cleanup(struct dataset *d)
@@ -654,7 +633,8 @@ static int gather(struct scope *s, struct dataset *d, struct fx_err *e)
 				      .nselect = 6,
 				      .page_size = PRODUCT_PAGE,
 				      .max = FX_INSIGHTS_MAX_PRODUCTS,
-				      .page = products_page};
+				      .page = products_page,
+				      .d = d};
 	/* Newest first: the index the orders list uses. */
 	const struct scan orders = {.collection = "orders",
 				    .what = "orders in the last 60 days",
@@ -665,9 +645,10 @@ static int gather(struct scope *s, struct dataset *d, struct fx_err *e)
 				    .nselect = 4,
 				    .page_size = ORDER_PAGE,
 				    .max = FX_INSIGHTS_MAX_ORDERS,
-				    .page = orders_page};
+				    .page = orders_page,
+				    .d = d};
 
-	if (scan(s, d, &products, e) < 0)
+	if (scan(s, &products, e) < 0)
 		return -1;
 	d->by_id = fx_xcalloc(d->nproducts ? d->nproducts : 1, sizeof(*d->by_id));
 	d->sales = fx_xcalloc(d->nproducts ? d->nproducts : 1, sizeof(*d->sales));
@@ -677,7 +658,7 @@ static int gather(struct scope *s, struct dataset *d, struct fx_err *e)
 		d->sales[i].product_id = d->products[i].id;
 	}
 	qsort(d->by_id, d->nproducts, sizeof(*d->by_id), cmp_product_ref);
-	return scan(s, d, &orders, e);
+	return scan(s, &orders, e);
 }
 
 /* Who wrote a candidate's summary and recommendations. */

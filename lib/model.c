@@ -434,3 +434,58 @@ int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q
 		return -1;
 	return fx_list_answer(r, parent_rel, q, page_size, sig, cursor_fields, hidden, e);
 }
+
+/* Sets q to start after the last document of a page: its order_field value (if any), then its id. */
+static int scan_cursor(const struct fx_scan *sc, const struct fx_doc *last, struct fx_err *e)
+{
+	struct fx_value cursor[2] = {{0}, {0}};
+	size_t nc = 0;
+	int rc;
+
+	if (sc->order_field) {
+		const struct fx_value *v = fx_value_path(&last->fields, sc->order_field);
+
+		if (!v)
+			return FX_ERR_INTERNAL(e, "%s has no %s", last->id, sc->order_field);
+		fx_value_copy(&cursor[nc++], v);
+	}
+	fx_value_string(&cursor[nc++], last->id, strlen(last->id));
+	rc = fx_query_start_after(sc->q, cursor, nc, e);
+	for (size_t i = 0; i < nc; i++)
+		fx_value_cleanup(&cursor[i]);
+	return rc;
+}
+
+int fx_scan_run(const struct fx_scan *sc, struct fx_err *e)
+{
+	struct fx_doc *docs = NULL;
+	size_t n = 0, seen = 0;
+	int rc = -1;
+
+	for (;;) {
+		size_t want = sc->max - seen + 1;
+
+		/* One more than the bound allows, so exceeding it is seen. */
+		fx_query_limit(sc->q, want < (size_t)sc->page_size ? (int)want : sc->page_size);
+		if (fx_fs_query(sc->parent_rel, sc->q, NULL, &docs, &n, e) < 0)
+			goto out;
+		seen += n;
+		if (seen > sc->max) {
+			sc->over(sc->ctx, e);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (scan_cursor(sc, &docs[n - 1], e) < 0 || sc->page(sc->ctx, docs, n, e) < 0)
+			goto out;
+		fx_docs_free(docs, n);
+		docs = NULL;
+		if (n < (size_t)sc->page_size)
+			break;
+		n = 0;
+	}
+	rc = 0;
+out:
+	fx_docs_free(docs, n);
+	return rc;
+}

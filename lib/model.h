@@ -127,4 +127,27 @@ FX_MUST_USE int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char 
 FX_MUST_USE int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field,
 				bool descending, int page_size, const char *sig, const char *const *cursor_fields,
 				const char *const *hidden, struct fx_err *e);
+
+/*
+ * A bounded scan: reads every document of q under parent_rel page by page
+ * through a START_AFTER cursor, at most max documents. q carries the
+ * caller's filters, order (order_field, if any, then __name__) and select;
+ * the scan sets its limit and cursor. Each page goes to page(ctx, docs, n,
+ * e), which may take the documents' contents (the scan has read the cursor
+ * already); its -1 ends the scan. More than max documents ends the scan with
+ * over(ctx, e), which sets e; nothing past max + 1 is read.
+ */
+struct fx_scan {
+	const char *parent_rel;
+	struct fx_query *q;
+	const char *order_field; /* the cursor: its value then the id; NULL: the id only */
+	int page_size; /* documents per query, > 0 */
+	size_t max;
+	int (*page)(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e);
+	int (*over)(void *ctx, struct fx_err *e);
+	void *ctx;
+};
+
+/* Runs sc to the end: 0, or -1 with e set (by the read, page or over). */
+FX_MUST_USE int fx_scan_run(const struct fx_scan *sc, struct fx_err *e);
 #endif

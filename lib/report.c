@@ -26,6 +26,7 @@
 #include "json.h"
 #include "log.h"
 #include "mem.h"
+#include "model.h"
 #include "str.h"
 #include "tenant.h"
 #include "ts.h"
@@ -385,8 +386,9 @@ static void created_local(const struct report *rp, const struct fx_doc *docs, si
 	zone_local(&rp->zone, secs, n, out);
 }
 
-static int orders_page(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e)
+static int orders_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 {
+	struct report *rp = ctx;
 	struct fx_buf *b = &rp->rows;
 	struct tm local[PAGE_SIZE];
 
@@ -416,8 +418,9 @@ static int orders_page(struct report *rp, const struct fx_doc *docs, size_t n, s
 	return 0;
 }
 
-static int sales_page(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e)
+static int sales_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 {
+	struct report *rp = ctx;
 	struct tm local[PAGE_SIZE];
 
 	created_local(rp, docs, n, local);
@@ -451,8 +454,9 @@ static int sales_page(struct report *rp, const struct fx_doc *docs, size_t n, st
 	return 0;
 }
 
-static int inventory_page(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e)
+static int inventory_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 {
+	struct report *rp = ctx;
 	struct fx_buf *b = &rp->out;
 
 	for (size_t i = 0; i < n; i++) {
@@ -486,69 +490,43 @@ struct scan {
 	const char *order_field; /* then __name__, in the same direction */
 	bool descending;
 	bool ranged; /* order_field (a timestamp) in [start, end) */
-	int (*page)(struct report *rp, const struct fx_doc *docs, size_t n, struct fx_err *e);
+	int (*page)(void *rp, struct fx_doc *docs, size_t n, struct fx_err *e); /* rp: struct report */
 };
+
+static int scan_over(void *rp, struct fx_err *e)
+{
+	return too_many(rp, e);
+}
 
 /* Reads the collection page by page through a cursor, at most MAX_ROWS documents. */
 static int scan(struct report *rp, const struct scan *sc, struct fx_err *e)
 {
-	struct fx_query *q;
-	struct fx_doc *docs = NULL;
-	struct fx_value v = {0}, cursor[2] = {{0}, {0}};
-	const char *parent_rel;
-	size_t n = 0, seen = 0;
+	struct fx_scan run = {.order_field = sc->order_field,
+			      .page_size = PAGE_SIZE,
+			      .max = MAX_ROWS,
+			      .page = sc->page,
+			      .over = scan_over,
+			      .ctx = rp};
+	struct fx_value v = {0};
 	int rc = -1;
 
-	q = fx_tenant_query(rp->r, NULL, sc->collection, &parent_rel, e);
-	if (!q)
+	run.q = fx_tenant_query(rp->r, NULL, sc->collection, &run.parent_rel, e);
+	if (!run.q)
 		return -1;
 	if (sc->ranged) {
 		fx_value_ts(&v, rp->start_secs, rp->start_nanos);
-		if (fx_query_where(q, sc->order_field, ">=", &v, e) < 0)
+		if (fx_query_where(run.q, sc->order_field, ">=", &v, e) < 0)
 			goto out;
 		fx_value_ts(&v, rp->end_secs, rp->end_nanos);
-		if (fx_query_where(q, sc->order_field, "<", &v, e) < 0)
+		if (fx_query_where(run.q, sc->order_field, "<", &v, e) < 0)
 			goto out;
 	}
-	if (fx_query_order_by(q, sc->order_field, sc->descending, e) < 0 ||
-	    fx_query_order_by(q, "__name__", sc->descending, e) < 0)
+	if (fx_query_order_by(run.q, sc->order_field, sc->descending, e) < 0 ||
+	    fx_query_order_by(run.q, "__name__", sc->descending, e) < 0)
 		goto out;
-	fx_query_limit(q, PAGE_SIZE);
-	for (;;) {
-		const struct fx_value *last;
-
-		if (fx_fs_query(parent_rel, q, NULL, &docs, &n, e) < 0)
-			goto out;
-		seen += n;
-		if (seen > MAX_ROWS) {
-			too_many(rp, e);
-			goto out;
-		}
-		if (n > 0 && sc->page(rp, docs, n, e) < 0)
-			goto out;
-		if (n < PAGE_SIZE)
-			break;
-		last = fx_value_path(&docs[n - 1].fields, sc->order_field);
-		if (!last) {
-			FX_ERR_INTERNAL(e, "%s %s has no %s", sc->collection, docs[n - 1].id, sc->order_field);
-			goto out;
-		}
-		fx_value_copy(&cursor[0], last);
-		fx_value_string(&cursor[1], docs[n - 1].id, strlen(docs[n - 1].id));
-		rc = fx_query_start_after(q, cursor, 2, e);
-		fx_value_cleanup(&cursor[0]);
-		fx_value_cleanup(&cursor[1]);
-		fx_docs_free(docs, n);
-		docs = NULL;
-		n = 0;
-		if (rc < 0)
-			goto out;
-		rc = -1;
-	}
-	rc = 0;
+	rc = fx_scan_run(&run, e);
 out:
-	fx_docs_free(docs, n);
-	fx_query_free(q);
+	fx_query_free(run.q);
 	return rc;
 }
 

@@ -1,7 +1,16 @@
 #include "model.h"
 
+#include "config.h"
+#include "emulator.h"
+#include "fsquery.h"
+#include "fswrite.h"
+#include "log.h"
+#include "map.h"
+
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -87,8 +96,8 @@ Test(sku_ids, every_sku_the_contract_allows_fits_a_resource_id_at_the_byte_limit
 
 Test(sku_ids, differ_whenever_the_lower_cased_skus_differ)
 {
-	static const char *const skus[] = {"a.b", "aDb", "aX2Eb", "aX2eb", "a_b", "a-b", "ab", "a..b", "aDDb",
-					   "aD.b", "a.Db", "s_a", "D", "X2E", ".", "x"};
+	static const char *const skus[] = {"a.b",  "aDb",  "aX2Eb", "aX2eb", "a_b", "a-b", "ab", "a..b",
+					   "aDDb", "aD.b", "a.Db",  "s_a",   "D",   "X2E", ".",	 "x"};
 	const size_t n = sizeof(skus) / sizeof(skus[0]);
 	char ids[sizeof(skus) / sizeof(skus[0])][256];
 
@@ -102,8 +111,20 @@ Test(sku_ids, differ_whenever_the_lower_cased_skus_differ)
 
 Test(sku_ids, round_trip_any_bytes_to_the_lower_cased_sku)
 {
-	static const char *const skus[] = {"A.B", "..", "a/b", "50%", "%2F", "caf\xc3\xa9", "\xe2\x82\xac" "1",
-					   "a b", "a\\b", "\xff\x01", "X", "D", "ABC.def-_9"};
+	static const char *const skus[] = {"A.B",
+					   "..",
+					   "a/b",
+					   "50%",
+					   "%2F",
+					   "caf\xc3\xa9",
+					   "\xe2\x82\xac"
+					   "1",
+					   "a b",
+					   "a\\b",
+					   "\xff\x01",
+					   "X",
+					   "D",
+					   "ABC.def-_9"};
 
 	for (size_t i = 0; i < sizeof(skus) / sizeof(skus[0]); i++) {
 		char lower[64], back[64];
@@ -133,11 +154,194 @@ Test(sku_ids, fail_cleanly_when_the_buffer_is_too_small)
 
 Test(sku_ids, decode_refuses_what_fx_sku_id_never_makes)
 {
-	static const char *const bad[] = {"", "s_", "x_ab", "s_X4", "s_XZZ", "s_X2e", "s_X41", "s_X2E", "s_X61",
-					  "s_aB", "s_a.b", "s_a/b"};
+	static const char *const bad[] = {"",	   "s_",    "x_ab",  "s_X4", "s_XZZ", "s_X2e",
+					  "s_X41", "s_X2E", "s_X61", "s_aB", "s_a.b", "s_a/b"};
 	char out[64];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(fx_sku_id_decode(bad[i], out, sizeof(out)), -1, "%s", bad[i]);
 	cr_assert_eq(fx_sku_id_decode("s_abc", out, 3), -1, "too small for abc");
+}
+
+/* ---- bounded scans against the Firestore emulator (started once by the runner process) ---- */
+
+#define PORT_ENV "FLUXORI_TEST_MODEL_FIRESTORE"
+#define NDOCS 5
+
+static struct emu_firestore emulator;
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	(void)set;
+	emu_firestore_start(&emulator, "model", PORT_ENV);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	emu_firestore_stop(&emulator);
+}
+
+static struct fx_config cfg;
+static char url[128], parent[64];
+
+/* NDOCS documents under a new parent: id d<k>, {n: NDOCS - k} (the id order is the reverse of n's). */
+static void scan_setup(void)
+{
+	const char *hostport = getenv(PORT_ENV);
+	json_object *w = json_object_new_array();
+	struct fx_err err;
+	char id[FX_ID_LEN + 1];
+
+	fx_log_init("test_model", FX_LOG_ERROR + 1);
+	fx_err_clear(&err);
+	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
+	snprintf(url, sizeof(url), "http://%s", hostport);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.project = "demo-fluxori";
+	cfg.database = "(default)";
+	cfg.firestore_emulator = hostport;
+	cfg.firestore_url = url;
+	cfg.http_timeout_ms = 60000; /* a loaded machine answers slowly */
+	cfg.connect_timeout_ms = 1000;
+	fx_config_set(&cfg);
+	fx_id_new(id);
+	snprintf(parent, sizeof(parent), "scans/%s", id);
+	for (int k = 0; k < NDOCS; k++) {
+		struct fx_value map = {0};
+		char path[128], *name;
+
+		snprintf(path, sizeof(path), "%s/items/d%d", parent, k);
+		fx_value_map(&map);
+		fx_map_set_int(&map, "n", NDOCS - k);
+		name = fx_fs_name(path);
+		cr_assert_eq(fx_write_set(w, name, &map, NULL, &err), 0, "%s", err.message);
+		free(name);
+		fx_value_cleanup(&map);
+	}
+	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
+	json_object_put(w);
+}
+
+TestSuite(scan, .init = scan_setup, .timeout = 120);
+
+/* What a scan saw: the ids in order, the page sizes, and whether it was over its bound. */
+struct seen {
+	char ids[NDOCS + 1][8];
+	size_t n, pages[NDOCS + 1], npages;
+	int fail_at_page; /* 1-based; 0: never */
+	bool over;
+};
+
+static int take_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct seen *s = ctx;
+
+	cr_assert_lt(s->npages, NDOCS + 1);
+	s->pages[s->npages++] = n;
+	if ((int)s->npages == s->fail_at_page)
+		return fx_err_set(e, 400, "INVALID_ARGUMENT", "page %zu refused", s->npages);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_lt(s->n, NDOCS + 1);
+		snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", docs[i].id);
+	}
+	return 0;
+}
+
+static int over(void *ctx, struct fx_err *e)
+{
+	((struct seen *)ctx)->over = true;
+	return fx_err_set(e, 409, "FAILED_PRECONDITION", "too many");
+}
+
+/* Scans parent's items ordered by n (order_field "n") or by id (NULL). */
+static int run_scan(struct seen *s, const char *order_field, int page_size, size_t max, struct fx_err *e)
+{
+	struct fx_scan sc = {.parent_rel = parent,
+			     .q = fx_query_new("items", false),
+			     .order_field = order_field,
+			     .page_size = page_size,
+			     .max = max,
+			     .page = take_page,
+			     .over = over,
+			     .ctx = s};
+	int rc = -1;
+
+	char *name = fx_fs_name(parent);
+
+	fx_err_clear(e);
+	if (fx_query_parent(sc.q, name, e) < 0 || (order_field && fx_query_order_by(sc.q, order_field, false, e) < 0) ||
+	    fx_query_order_by(sc.q, "__name__", false, e) < 0)
+		goto out;
+	rc = fx_scan_run(&sc, e);
+out:
+	free(name);
+	fx_query_free(sc.q);
+	return rc;
+}
+
+Test(scan, reads_every_document_once_in_order_across_pages)
+{
+	struct seen s = {0};
+	struct fx_err e;
+
+	cr_assert_eq(run_scan(&s, "n", 2, 100, &e), 0, "%s", e.message);
+	cr_assert_eq(s.n, NDOCS);
+	for (size_t i = 0; i < NDOCS; i++) { /* n ascending: d4 first */
+		char want[8];
+
+		snprintf(want, sizeof(want), "d%zu", NDOCS - 1 - i);
+		cr_assert_str_eq(s.ids[i], want);
+	}
+	cr_assert_eq(s.npages, 3);
+	cr_assert_eq(s.pages[0], 2);
+	cr_assert_eq(s.pages[1], 2);
+	cr_assert_eq(s.pages[2], 1);
+	cr_assert_not(s.over);
+}
+
+Test(scan, without_an_order_field_pages_by_id)
+{
+	struct seen s = {0};
+	struct fx_err e;
+
+	cr_assert_eq(run_scan(&s, NULL, 2, 100, &e), 0, "%s", e.message);
+	cr_assert_eq(s.n, NDOCS);
+	cr_assert_str_eq(s.ids[0], "d0");
+	cr_assert_str_eq(s.ids[NDOCS - 1], "d4");
+}
+
+Test(scan, of_exactly_its_bound_is_whole)
+{
+	struct seen s = {0};
+	struct fx_err e;
+
+	cr_assert_eq(run_scan(&s, "n", 2, NDOCS, &e), 0, "%s", e.message);
+	cr_assert_eq(s.n, NDOCS);
+	cr_assert_not(s.over);
+}
+
+Test(scan, past_its_bound_fails_through_over_without_passing_the_excess_on)
+{
+	struct seen s = {0};
+	struct fx_err e;
+
+	cr_assert_eq(run_scan(&s, "n", 2, NDOCS - 2, &e), -1);
+	cr_assert(s.over);
+	cr_assert_eq(e.code, 409);
+	cr_assert_str_eq(e.message, "too many");
+	cr_assert_leq(s.n, NDOCS - 2, "pages past the bound reached the caller: %zu documents", s.n);
+}
+
+Test(scan, stops_at_a_page_that_fails)
+{
+	struct seen s = {.fail_at_page = 2};
+	struct fx_err e;
+
+	cr_assert_eq(run_scan(&s, "n", 2, 100, &e), -1);
+	cr_assert_eq(e.code, 400);
+	cr_assert_str_eq(e.message, "page 2 refused");
+	cr_assert_eq(s.npages, 2);
+	cr_assert_eq(s.n, 2);
+	cr_assert_not(s.over);
 }
