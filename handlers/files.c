@@ -147,88 +147,118 @@ static int check_sha256(const char *s, char out[65], struct fx_err *e)
  * Signs a PUT that can only create the object, with exactly the declared
  * size and type (fx_gcs_upload_headers), and records the file pending.
  */
-static int sign_upload(struct fx_req *r, struct fx_err *e)
+/* A signed upload's request, checked; pointers into the request's JSON. */
+struct upload_req {
+	const char *name, *ctype, *kind, *product_id, *declared, *base, *mt;
+	char safe[128], sha[65];
+	int64_t size;
+};
+
+static int decode_upload(struct fx_req *r, json_object *in, struct upload_req *u, struct fx_err *e)
 {
 	static const char *const allowed[] = {"name", "contentType", "size", "kind", "productId", "sha256", NULL};
-	const char *name, *ctype, *kind, *product_id = NULL, *declared = NULL, *rel, *object, *base, *mt;
-	char id[FX_ID_LEN + 1], safe[128], expires[40], sha[65], *doc_name = NULL;
-	struct fx_gcs_upload_headers up;
-	struct fx_value fields = {0};
-	struct fx_doc doc = {0};
-	struct fx_buf url;
-	json_object *in = NULL, *writes = NULL, *out = NULL, *headers;
-	int64_t size;
 	bool present;
+
+	if (fx_json_allow(in, allowed, "", e) < 0 ||
+	    fx_json_string(in, "name", "name", true, 1, FX_FILE_NAME_MAX, &u->name, &present, e) < 0 ||
+	    fx_json_string(in, "contentType", "contentType", true, 1, FX_FILE_TYPE_MAX, &u->ctype, &present, e) < 0 ||
+	    fx_json_int64(in, "size", "size", true, 1, FX_FILE_MAX_SIGNED, &u->size, &present, e) < 0 ||
+	    fx_json_string(in, "kind", "kind", true, 1, 32, &u->kind, &present, e) < 0 ||
+	    fx_json_string(in, "productId", "productId", false, 1, 128, &u->product_id, &present, e) < 0 ||
+	    fx_json_string(in, "sha256", "sha256", false, 1, 64, &u->declared, &present, e) < 0 ||
+	    check_kind(u->kind, e) < 0 || fx_file_base_name(u->name, "name", &u->base, e) < 0 ||
+	    fx_file_safe_name(u->base, "name", u->safe, sizeof(u->safe), e) < 0 ||
+	    fx_file_check_type(u->ctype, "contentType", 400, &u->mt, e) < 0 ||
+	    fx_file_check_kind_type(u->kind, u->mt, "contentType", e) < 0 ||
+	    (u->declared && check_sha256(u->declared, u->sha, e) < 0) || check_product(r, u->product_id, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Creates the pending file record at rel for object, and reads it into doc. */
+static int create_pending(struct fx_req *r, const struct upload_req *u, const char *rel, const char *object,
+			  struct fx_doc *doc, struct fx_err *e)
+{
+	struct fx_value fields = {0};
+	json_object *writes = json_object_new_array();
+	char *doc_name = fx_tenant_name(rel);
 	int rc = -1;
 
-	fx_buf_init(&url, 16384);
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
-	    fx_json_string(in, "name", "name", true, 1, FX_FILE_NAME_MAX, &name, &present, e) < 0 ||
-	    fx_json_string(in, "contentType", "contentType", true, 1, FX_FILE_TYPE_MAX, &ctype, &present, e) < 0 ||
-	    fx_json_int64(in, "size", "size", true, 1, FX_FILE_MAX_SIGNED, &size, &present, e) < 0 ||
-	    fx_json_string(in, "kind", "kind", true, 1, 32, &kind, &present, e) < 0 ||
-	    fx_json_string(in, "productId", "productId", false, 1, 128, &product_id, &present, e) < 0 ||
-	    fx_json_string(in, "sha256", "sha256", false, 1, 64, &declared, &present, e) < 0 ||
-	    check_kind(kind, e) < 0 || fx_file_base_name(name, "name", &base, e) < 0 ||
-	    fx_file_safe_name(base, "name", safe, sizeof(safe), e) < 0 ||
-	    fx_file_check_type(ctype, "contentType", 400, &mt, e) < 0 ||
-	    fx_file_check_kind_type(kind, mt, "contentType", e) < 0 ||
-	    (declared && check_sha256(declared, sha, e) < 0) || check_product(r, product_id, e) < 0)
-		goto out;
-	fx_id_new(id);
-	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
-	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
-	if (!rel || !object || fx_gcs_upload_headers(&up, mt, size, e) < 0 ||
-	    fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, up.lines, NULL, &url, e) < 0)
-		goto out;
 	fx_value_map(&fields);
-	fx_map_set_str(&fields, "kind", kind);
-	fx_map_set_str(&fields, "name", base);
-	fx_map_set_str(&fields, "contentType", mt);
-	fx_map_set_int(&fields, "size", size);
-	if (product_id)
-		fx_map_set_str(&fields, "productId", product_id);
-	if (declared)
-		fx_map_set_str(&fields, "declaredSha256", sha);
+	fx_map_set_str(&fields, "kind", u->kind);
+	fx_map_set_str(&fields, "name", u->base);
+	fx_map_set_str(&fields, "contentType", u->mt);
+	fx_map_set_int(&fields, "size", u->size);
+	if (u->product_id)
+		fx_map_set_str(&fields, "productId", u->product_id);
+	if (u->declared)
+		fx_map_set_str(&fields, "declaredSha256", u->sha);
 	fx_map_set_str(&fields, "status", "pending");
 	fx_map_set_str(&fields, "object", object);
 	fx_map_set_str(&fields, "createdBy", r->principal->uid);
 	fx_tenant_stamp(r, &fields);
 	fx_map_set_now(&fields, "createdAt");
 	fx_map_set_now(&fields, "updatedAt");
-	doc_name = fx_tenant_name(rel);
-	writes = json_object_new_array();
-	if (fx_write_create(writes, doc_name, &fields, NULL, e) < 0 || fx_fs_commit(writes, NULL, NULL, NULL, e) < 0 ||
-	    fx_fs_get(rel, &doc, e) < 0)
-		goto out;
+	if (fx_write_create(writes, doc_name, &fields, NULL, e) == 0 && fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
+		rc = fx_fs_get(rel, doc, e);
+	json_object_put(writes);
+	fx_value_cleanup(&fields);
+	free(doc_name);
+	return rc;
+}
+
+/* Answers 201 with the file, where and how to upload it, and until when. */
+static int answer_upload(struct fx_req *r, const char *id, const struct fx_doc *doc, const char *url,
+			 const struct fx_gcs_upload_headers *up, struct fx_err *e)
+{
+	json_object *out, *headers;
+	char expires[40], location[128];
+	int rc;
+
+	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", id) < 0)
+		return FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
 	out = json_object_new_object();
-	json_object_object_add(out, "file", fx_doc_json(&doc, fx_file_hidden));
-	json_object_object_add(out, "uploadUrl", json_object_new_string(url.data));
+	json_object_object_add(out, "file", fx_doc_json(doc, fx_file_hidden));
+	json_object_object_add(out, "uploadUrl", json_object_new_string(url));
 	json_object_object_add(out, "method", json_object_new_string("PUT"));
 	headers = json_object_new_object();
 	for (size_t i = 0; i < FX_GCS_UPLOAD_HEADERS; i++)
-		json_object_object_add(headers, up.names[i], json_object_new_string(up.values[i]));
+		json_object_object_add(headers, up->names[i], json_object_new_string(up->values[i]));
 	json_object_object_add(out, "headers", headers);
 	fx_ts_format((int64_t)time(NULL) + FX_FILE_URL_SECONDS, 0, 3, expires);
 	json_object_object_add(out, "expiresAt", json_object_new_string(expires));
-	{
-		char location[128];
-
-		if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", id) < 0) {
-			FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
-			goto out;
-		}
-		fx_resp_header(r, "Location", location);
-	}
+	fx_resp_header(r, "Location", location);
 	rc = fx_resp_json(r, 201, out);
+	json_object_put(out);
+	return rc;
+}
+
+static int sign_upload(struct fx_req *r, struct fx_err *e)
+{
+	const char *rel, *object;
+	char id[FX_ID_LEN + 1];
+	struct upload_req u = {0};
+	struct fx_gcs_upload_headers up;
+	struct fx_doc doc = {0};
+	struct fx_buf url;
+	json_object *in = NULL;
+	int rc = -1;
+
+	fx_buf_init(&url, 16384);
+	if (fx_req_json(r, false, &in, e) < 0 || decode_upload(r, in, &u, e) < 0)
+		goto out;
+	fx_id_new(id);
+	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
+	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, u.kind, id, u.safe);
+	if (!rel || !object || fx_gcs_upload_headers(&up, u.mt, u.size, e) < 0 ||
+	    fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, up.lines, NULL, &url, e) < 0 ||
+	    create_pending(r, &u, rel, object, &doc, e) < 0)
+		goto out;
+	rc = answer_upload(r, id, &doc, url.data, &up, e);
 out:
 	json_object_put(in);
-	json_object_put(writes);
-	json_object_put(out);
-	fx_value_cleanup(&fields);
 	fx_doc_cleanup(&doc);
 	fx_buf_cleanup(&url);
-	free(doc_name);
 	return rc;
 }
 
@@ -285,6 +315,102 @@ static int refuse_upload(const char *object, int64_t generation, struct fx_err *
 				  : "the file stays pending");
 }
 
+/* The uploaded object's metadata, which must have the declared size and content type. */
+static int stat_upload(const char *object, int64_t size, const char *ctype, struct fx_gcs_object *meta,
+		       struct fx_err *e)
+{
+	const char *object_type;
+	struct fx_err ignored;
+
+	if (fx_gcs_stat(object, meta, e) < 0) {
+		if (e->code == 404) {
+			fx_err_clear(e);
+			fx_err_set(e, 409, "FAILED_PRECONDITION",
+				   "nothing was uploaded to this file yet: it stays pending");
+		}
+		return -1;
+	}
+	if (meta->size != size)
+		return refuse_upload(object, meta->generation, e, "the upload has %lld bytes, %lld were declared",
+				     (long long)meta->size, (long long)size);
+	fx_err_clear(&ignored);
+	if (fx_file_check_type(meta->content_type, "contentType", 400, &object_type, &ignored) < 0 ||
+	    object_type != ctype)
+		return refuse_upload(object, meta->generation, e, "the upload's content type is %.80s, %s was declared",
+				     meta->content_type, ctype);
+	return 0;
+}
+
+/*
+ * Reads the object stat_upload accepted, once, in full and bounded by size:
+ * it must be unchanged, bytes of ctype, and of the declared sha256 if any.
+ * hash gets the sha256 of the bytes read.
+ */
+static int read_upload(const char *object, const struct fx_gcs_object *meta, int64_t size, const char *ctype,
+		       const char *declared, char hash[65], struct fx_err *e)
+{
+	struct fx_gcs_object read;
+	struct fx_err ignored;
+	struct digest d = {0};
+	unsigned char md[EVP_MAX_MD_SIZE];
+	int rc = -1;
+
+	d.sha = EVP_MD_CTX_new();
+	if (!d.sha || EVP_DigestInit_ex(d.sha, EVP_sha256(), NULL) != 1) {
+		FX_ERR_INTERNAL(e, "sha256 unavailable");
+		goto out;
+	}
+	if (fx_gcs_download(object, (size_t)size, digest_sink, &d, &read, e) < 0)
+		goto out;
+	if (read.generation != meta->generation || (int64_t)d.total != size) {
+		fx_err_set(e, 409, "ABORTED", "the upload changed while it was being checked: try again");
+		goto out;
+	}
+	fx_err_clear(&ignored);
+	if (fx_file_sniff(ctype, d.head, d.nhead, d.total > d.nhead, &ignored) < 0) {
+		refuse_upload(object, meta->generation, e, "the upload is not a %s file", ctype);
+		goto out;
+	}
+	EVP_DigestFinal_ex(d.sha, md, NULL);
+	if (fx_str_hex(hash, 65, md, 32) < 0) {
+		FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
+		goto out;
+	}
+	if (declared && strcmp(declared, hash) != 0) {
+		refuse_upload(object, meta->generation, e, "the upload's sha256 is %s, not the declared one", hash);
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(d.sha);
+	return rc;
+}
+
+/* Marks the file at rel (read as doc) ready with hash, guarded by its version; doc becomes the new read. */
+static int mark_ready(struct fx_req *r, const char *rel, struct fx_doc *doc, const char *hash, struct fx_err *e)
+{
+	static const char *const mask[] = {"status", "sha256", "updatedAt", NULL};
+	struct fx_value map = {0};
+	json_object *writes = json_object_new_array();
+	char *name = fx_tenant_name(rel);
+	int rc = -1;
+
+	fx_value_map(&map);
+	fx_map_set_str(&map, "status", "ready");
+	fx_map_set_str(&map, "sha256", hash);
+	fx_map_set_now(&map, "updatedAt");
+	if (fx_write_update(writes, name, &map, mask, doc->update_time, NULL, e) < 0 ||
+	    fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+		goto out;
+	fx_doc_cleanup(doc);
+	rc = fx_tenant_get(r, rel, "file", doc, e);
+out:
+	json_object_put(writes);
+	fx_value_cleanup(&map);
+	free(name);
+	return rc;
+}
+
 /*
  * Checks the uploaded object against the file's record: exactly the
  * declared size and content type, bytes of that type, and the declared
@@ -295,16 +421,11 @@ static int refuse_upload(const char *object, int64_t generation, struct fx_err *
 static int complete(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const none[] = {NULL};
-	static const char *const mask[] = {"status", "sha256", "updatedAt", NULL};
-	const char *rel, *object, *ctype, *status, *declared, *object_type;
-	struct fx_gcs_object meta, read;
+	const char *rel, *object, *ctype, *status;
+	struct fx_gcs_object meta;
 	struct fx_doc doc = {0};
-	struct fx_value map = {0};
-	struct fx_err ignored;
-	struct digest d = {0};
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char hash[65], *name = NULL;
-	json_object *in = NULL, *writes = NULL;
+	char hash[65];
+	json_object *in = NULL;
 	int64_t size = 0;
 	int rc = -1;
 
@@ -317,7 +438,6 @@ static int complete(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	object = fx_value_path_str(&doc.fields, "object");
-	declared = fx_value_path_str(&doc.fields, "declaredSha256");
 	fx_value_path_int(&doc.fields, "size", &size);
 	if (!object || size < 1 || size > FX_FILE_MAX_SIGNED) {
 		FX_ERR_INTERNAL(e, "file %s has no object or size", doc.id);
@@ -330,71 +450,14 @@ static int complete(struct fx_req *r, struct fx_err *e)
 			   "the file's recorded content type is not acceptable: delete the file and upload again");
 		goto out;
 	}
-	d.sha = EVP_MD_CTX_new();
-	if (!d.sha || EVP_DigestInit_ex(d.sha, EVP_sha256(), NULL) != 1) {
-		FX_ERR_INTERNAL(e, "sha256 unavailable");
-		goto out;
-	}
-	if (fx_gcs_stat(object, &meta, e) < 0) {
-		if (e->code == 404) {
-			fx_err_clear(e);
-			fx_err_set(e, 409, "FAILED_PRECONDITION",
-				   "nothing was uploaded to this file yet: it stays pending");
-		}
-		goto out;
-	}
-	if (meta.size != size) {
-		refuse_upload(object, meta.generation, e, "the upload has %lld bytes, %lld were declared",
-			      (long long)meta.size, (long long)size);
-		goto out;
-	}
-	fx_err_clear(&ignored);
-	if (fx_file_check_type(meta.content_type, "contentType", 400, &object_type, &ignored) < 0 ||
-	    object_type != ctype) {
-		refuse_upload(object, meta.generation, e, "the upload's content type is %.80s, %s was declared",
-			      meta.content_type, ctype);
-		goto out;
-	}
-	if (fx_gcs_download(object, (size_t)size, digest_sink, &d, &read, e) < 0)
-		goto out;
-	if (read.generation != meta.generation || (int64_t)d.total != size) {
-		fx_err_set(e, 409, "ABORTED", "the upload changed while it was being checked: try again");
-		goto out;
-	}
-	fx_err_clear(&ignored);
-	if (fx_file_sniff(ctype, d.head, d.nhead, d.total > d.nhead, &ignored) < 0) {
-		refuse_upload(object, meta.generation, e, "the upload is not a %s file", ctype);
-		goto out;
-	}
-	EVP_DigestFinal_ex(d.sha, md, NULL);
-	if (fx_str_hex(hash, sizeof(hash), md, 32) < 0) {
-		FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
-		goto out;
-	}
-	if (declared && strcmp(declared, hash) != 0) {
-		refuse_upload(object, meta.generation, e, "the upload's sha256 is %s, not the declared one", hash);
-		goto out;
-	}
-	fx_value_map(&map);
-	fx_map_set_str(&map, "status", "ready");
-	fx_map_set_str(&map, "sha256", hash);
-	fx_map_set_now(&map, "updatedAt");
-	name = fx_tenant_name(rel);
-	writes = json_object_new_array();
-	if (fx_write_update(writes, name, &map, mask, doc.update_time, NULL, e) < 0 ||
-	    fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
-		goto out;
-	fx_doc_cleanup(&doc);
-	if (fx_tenant_get(r, rel, "file", &doc, e) < 0)
+	if (stat_upload(object, size, ctype, &meta, e) < 0 ||
+	    read_upload(object, &meta, size, ctype, fx_value_path_str(&doc.fields, "declaredSha256"), hash, e) < 0 ||
+	    mark_ready(r, rel, &doc, hash, e) < 0)
 		goto out;
 	rc = send_file(r, 200, &doc, true, e);
 out:
 	json_object_put(in);
-	json_object_put(writes);
-	fx_value_cleanup(&map);
 	fx_doc_cleanup(&doc);
-	EVP_MD_CTX_free(d.sha);
-	free(name);
 	return rc;
 }
 
@@ -433,10 +496,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 		if (rc < 0)
 			goto out;
 	}
-	rc = -1;
-	if (fx_query_order_by(q, "createdAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
-	    fx_list_cursor(r, q, sig, e) == 0)
-		rc = fx_list_answer(r, parent_rel, q, size, sig, cursor, fx_file_hidden, e);
+	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, fx_file_hidden, e);
 out:
 	fx_query_free(q);
 	return rc;
