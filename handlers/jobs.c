@@ -177,50 +177,36 @@ struct sync_ctx {
 #define SYNC_MAX_ORDERS 5000
 #define SYNC_MAX_PRODUCTS 5000
 
-static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+/* Reads in t the organization's collection (status in states when given), at most max documents. */
+static int sync_read(struct fx_txn *t, struct fx_req *r, const char *collection, const struct fx_value *states, int max,
+		     const char *what, struct fx_doc **docs, size_t *n, struct fx_err *e)
 {
-	static const char *const open_states[] = {"pending", "confirmed", NULL};
-	struct sync_ctx *c = arg;
-	struct fx_req *r = &c->o->req;
-	struct fx_query *q = NULL;
-	struct fx_doc *orders = NULL, *products = NULL;
-	size_t norders = 0, nproducts = 0;
-	struct fx_value states = {0};
 	const char *parent;
-	int64_t *expected = NULL;
+	struct fx_query *q = fx_tenant_query(r, NULL, collection, &parent, e);
 	int rc = -1;
 
-	fx_value_cleanup(&c->repairs);
-	fx_value_array(&c->repairs);
-	c->checked = 0;
-	fx_value_array(&states);
-	for (int i = 0; open_states[i]; i++)
-		fx_value_string(fx_value_push(&states), open_states[i], strlen(open_states[i]));
-	q = fx_tenant_query(r, NULL, "orders", &parent, e);
-	if (!q || fx_query_where(q, "status", "in", &states, e) < 0)
+	if (!q || (states && fx_query_where(q, "status", "in", states, e) < 0))
 		goto out;
-	fx_query_limit(q, SYNC_MAX_ORDERS + 1);
-	if (fx_fs_query(parent, q, t->id, &orders, &norders, e) < 0)
+	fx_query_limit(q, max + 1);
+	if (fx_fs_query(parent, q, t->id, docs, n, e) < 0)
 		goto out;
-	if (norders > SYNC_MAX_ORDERS) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d open orders: sync needs paging",
-			   SYNC_MAX_ORDERS);
+	if (*n > (size_t)max) {
+		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d %s: sync needs paging", max, what);
 		goto out;
 	}
+	rc = 0;
+out:
 	fx_query_free(q);
-	q = fx_tenant_query(r, NULL, "products", &parent, e);
-	if (!q)
-		goto out;
-	fx_query_limit(q, SYNC_MAX_PRODUCTS + 1);
-	if (fx_fs_query(parent, q, t->id, &products, &nproducts, e) < 0)
-		goto out;
-	if (nproducts > SYNC_MAX_PRODUCTS) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d products: sync needs paging",
-			   SYNC_MAX_PRODUCTS);
-		goto out;
-	}
-	expected = calloc(nproducts ? nproducts : 1, sizeof(*expected));
-	for (size_t i = 0; i < norders; i++) {
+	return rc;
+}
+
+/* expected[p]: the quantity of products[p] in the orders' items (calloc'd, parallel to products). */
+static int64_t *sync_expected(const struct fx_doc *orders, size_t norders, const struct fx_doc *products,
+			      size_t nproducts)
+{
+	int64_t *expected = calloc(nproducts ? nproducts : 1, sizeof(*expected));
+
+	for (size_t i = 0; expected && i < norders; i++) {
 		const struct fx_value *items = fx_value_path(&orders[i].fields, "items");
 
 		for (size_t k = 0; items && items->type == FX_V_ARRAY && k < items->u.arr.n; k++) {
@@ -233,6 +219,13 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 					expected[p] += qty;
 		}
 	}
+	return expected;
+}
+
+/* Writes in t each product's reserved stock that differs from expected, and notes the repair in c. */
+static int sync_repair(struct fx_txn *t, struct sync_ctx *c, const struct fx_doc *products, size_t nproducts,
+		       const int64_t *expected, struct fx_err *e)
+{
 	for (size_t p = 0; p < nproducts; p++) {
 		int64_t reserved = fx_stock(&products[p], "reserved"), on_hand = fx_stock(&products[p], "onHand");
 		struct fx_value *rep;
@@ -240,8 +233,8 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		c->checked++;
 		if (reserved == expected[p])
 			continue;
-		if (fx_stock_write(r, t->writes, &products[p], on_hand, expected[p], e) < 0)
-			goto out;
+		if (fx_stock_write(&c->o->req, t->writes, &products[p], on_hand, expected[p], e) < 0)
+			return -1;
 		/* Logged by sync_org once the commit holds: this attempt may still abort. */
 		rep = fx_value_push(&c->repairs);
 		fx_value_map(rep);
@@ -250,9 +243,36 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_map_set_int(rep, "reservedWas", reserved);
 		fx_map_set_int(rep, "reservedNow", expected[p]);
 	}
-	rc = 0;
+	return 0;
+}
+
+static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	static const char *const open_states[] = {"pending", "confirmed", NULL};
+	struct sync_ctx *c = arg;
+	struct fx_req *r = &c->o->req;
+	struct fx_doc *orders = NULL, *products = NULL;
+	size_t norders = 0, nproducts = 0;
+	struct fx_value states = {0};
+	int64_t *expected = NULL;
+	int rc = -1;
+
+	fx_value_cleanup(&c->repairs);
+	fx_value_array(&c->repairs);
+	c->checked = 0;
+	fx_value_array(&states);
+	for (int i = 0; open_states[i]; i++)
+		fx_value_string(fx_value_push(&states), open_states[i], strlen(open_states[i]));
+	if (sync_read(t, r, "orders", &states, SYNC_MAX_ORDERS, "open orders", &orders, &norders, e) < 0 ||
+	    sync_read(t, r, "products", NULL, SYNC_MAX_PRODUCTS, "products", &products, &nproducts, e) < 0)
+		goto out;
+	expected = sync_expected(orders, norders, products, nproducts);
+	if (!expected) {
+		FX_ERR_INTERNAL(e, "out of memory");
+		goto out;
+	}
+	rc = sync_repair(t, c, products, nproducts, expected, e);
 out:
-	fx_query_free(q);
 	fx_docs_free(orders, norders);
 	fx_docs_free(products, nproducts);
 	fx_value_cleanup(&states);
@@ -683,10 +703,8 @@ static int runs(struct fx_req *r, struct fx_err *e)
 	if (fx_str_fmt(sig, sizeof(sig), "jobRuns|%s", org) < 0)
 		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
 	else if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
-		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "==", &mine, e) == 0 &&
-		 fx_query_order_by(q, "startedAt", true, e) == 0 && fx_query_order_by(q, "__name__", true, e) == 0 &&
-		 fx_list_cursor(r, q, sig, e) == 0)
-		rc = fx_list_answer(r, "", q, size, sig, cursor, NULL, e);
+		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "==", &mine, e) == 0)
+		rc = fx_list_ordered(r, "", q, "startedAt", true, size, sig, cursor, NULL, e);
 	fx_query_free(q);
 	fx_value_cleanup(&mine);
 	free(root);
