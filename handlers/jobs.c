@@ -122,7 +122,7 @@ static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	}
 	if (doc.name && until > now) {
 		c->busy_until = until;
-		fx_err_set(e, 409, "ABORTED", "this job is already running (run %s)", holder ? holder : "?");
+		fx_err_set(e, FX_ABORTED, "this job is already running (run %s)", holder ? holder : "?");
 		e->retry_after = (int)(until - now);
 		goto out;
 	}
@@ -144,7 +144,7 @@ static int lease(const char *job, const char *scope, const char *run_id, bool re
 	struct lease_ctx c = {rel, run_id, release, 0};
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
-		return FX_ERR_INTERNAL(e, "lease path over %zu bytes", sizeof(rel));
+		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
 	return fx_fs_run_transaction(lease_txn, &c, e);
 }
 
@@ -191,7 +191,7 @@ static int sync_read(struct fx_txn *t, struct fx_req *r, const char *collection,
 	if (fx_fs_query(parent, q, t->id, docs, n, e) < 0)
 		goto out;
 	if (*n > (size_t)max) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d %s: sync needs paging", max, what);
+		fx_err_set(e, FX_FAILED_PRECONDITION, "more than %d %s: sync needs paging", max, what);
 		goto out;
 	}
 	rc = 0;
@@ -268,7 +268,7 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		goto out;
 	expected = sync_expected(orders, norders, products, nproducts);
 	if (!expected) {
-		FX_ERR_INTERNAL(e, "out of memory");
+		fx_err_set(e, FX_INTERNAL, "out of memory");
 		goto out;
 	}
 	rc = sync_repair(t, c, products, nproducts, expected, e);
@@ -360,7 +360,7 @@ static int delete_found(struct org_ctx *o, const char *collection, const char *f
 
 			/* A file's object goes first; a missing one is already what we want. */
 			if (object && fx_gcs_delete(object, -1, e) < 0) {
-				if (e->code != 404) {
+				if (!fx_err_is(e, FX_NOT_FOUND)) {
 					rc = -1;
 					break;
 				}
@@ -557,7 +557,7 @@ static int run_all(struct fx_req *r, org_job job, const char *run_id, struct run
 			run_part(r, job, docs[i].id, run_id, st);
 		if (n && fx_str_set(last, sizeof(last), docs[n - 1].id) < 0) {
 			fx_docs_free(docs, n);
-			return FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(last));
+			return fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(last));
 		}
 		fx_docs_free(docs, n);
 		if (n < ORG_PAGE)
@@ -583,7 +583,7 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 	int rc;
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", id) < 0)
-		return FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
+		return fx_err_set(e, FX_INTERNAL, "run path over %zu bytes", sizeof(rel));
 	writes = json_object_new_array();
 	name = fx_fs_name(rel);
 	fx_value_map(&doc);
@@ -638,7 +638,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	if (job < 0)
-		return FX_ERR_NOT_FOUND(e, "job");
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "job");
 	st.job = jobs[job];
 	st.scope = p->scheduler ? "all" : p->organization_id;
 	st.org = p->scheduler ? "*" : p->organization_id;
@@ -671,7 +671,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 	}
 	status = st.failed == 0 ? "succeeded" : st.failed < st.organizations ? "partial" : "failed";
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
-		FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
+		fx_err_set(e, FX_INTERNAL, "run path over %zu bytes", sizeof(rel));
 	else if (record_run(run_id, &st, status, false, true, NULL, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
 		rc = fx_resp_doc(r, 200, &doc, NULL);
 	fx_err_clear(&ignored);
@@ -701,7 +701,7 @@ static int runs(struct fx_req *r, struct fx_err *e)
 
 	fx_value_string(&mine, org, strlen(org));
 	if (fx_str_fmt(sig, sizeof(sig), "jobRuns|%s", org) < 0)
-		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	else if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
 		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "==", &mine, e) == 0)
 		rc = fx_list_ordered(r, "", q, "startedAt", true, size, sig, cursor, NULL, e);

@@ -41,7 +41,7 @@ static void refused(const char *ctype, int unlisted, int code)
 
 	fx_err_clear(&err);
 	cr_assert_eq(fx_file_check_type(ctype, "Content-Type", unlisted, &canon, &err), -1, "%s accepted", ctype);
-	cr_assert_eq(err.code, code, "%s: %d %s", ctype, err.code, err.message);
+	cr_assert_eq(fx_err_http(err.kind), code, "%s: %d %s", ctype, fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(canon, "untouched");
 	if (code == 400) {
 		cr_assert_geq(err.ndetails, 1);
@@ -116,7 +116,7 @@ Test(file_type, refuses_more_than_127_bytes_even_when_well_formed)
 Test(file_type, a_well_formed_type_off_the_list_is_the_callers_unlisted_code)
 {
 	refused("text/html", 415, 415);
-	cr_assert_str_eq(err.status, "INVALID_ARGUMENT");
+	cr_assert_str_eq(fx_err_name(err.kind), "INVALID_ARGUMENT");
 	refused("text/html; charset=utf-8", 415, 415);
 	refused("text/html", 400, 400);
 	refused("image/svg+xml", 400, 400);
@@ -146,7 +146,7 @@ Test(file_sniff, a_csv_prefix_may_end_inside_a_character)
 Test(file_sniff, a_whole_csv_may_not_end_inside_a_character)
 {
 	cr_assert_eq(sniff("text/csv", "sku,name\nA1,Caf\xc3", 16, false), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert_eq(sniff("text/csv", "a\xf0\x9f\x98", 4, false), -1);
 	cr_assert_eq(sniff("text/csv", "sku,name\nA1,Caf\xc3\xa9", 17, false), 0);
 }
@@ -201,7 +201,7 @@ static void no_base(const char *name)
 	fx_err_clear(&err);
 	cr_assert_eq(fx_file_base_name(name, "X-File-Name", &base, &err), -1, "%s accepted as %s", name,
 		     base ? base : "?");
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert_str_eq(err.details[0].field, "X-File-Name");
 }
 

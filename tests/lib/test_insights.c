@@ -372,8 +372,8 @@ Test(rules, refuses_more_products_than_generation_reads)
 
 	fx_err_clear(&e);
 	cr_assert_eq(fx_insights_rules(many, FX_INSIGHTS_MAX_PRODUCTS + 1, NULL, 0, 0, 0, NOW, &c, &n, &e), -1);
-	cr_assert_eq(e.code, 409);
-	cr_assert_str_eq(e.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(e.kind), 409);
+	cr_assert_str_eq(fx_err_name(e.kind), "FAILED_PRECONDITION");
 	cr_assert_null(c);
 	cr_assert_eq(n, 0);
 	free(many);
@@ -570,7 +570,8 @@ static void generate(const struct org *o, int want_created, int want_updated)
 	int created = -1, updated = -1;
 
 	fx_err_clear(&e);
-	cr_assert_eq(fx_insights_generate(o->id, "test", &created, &updated, &e), 0, "%d %s", e.code, e.message);
+	cr_assert_eq(fx_insights_generate(o->id, "test", &created, &updated, &e), 0, "%d %s", fx_err_http(e.kind),
+		     e.message);
 	cr_assert_eq(created, want_created);
 	cr_assert_eq(updated, want_updated);
 }
@@ -762,7 +763,7 @@ Test(generate, two_generations_at_once_open_each_insight_once)
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < 2; i++)
-		cr_assert_eq(x[i].rc, 0, "%d %s", x[i].e.code, x[i].e.message);
+		cr_assert_eq(x[i].rc, 0, "%d %s", fx_err_http(x[i].e.kind), x[i].e.message);
 	cr_assert_eq(x[0].created + x[1].created, EXPECTED, "each insight created once");
 	cr_assert_eq(x[0].updated + x[1].updated, EXPECTED, "and updated by the other run");
 	n = docs_of(&o, "insights", &docs);
@@ -777,7 +778,7 @@ Test(generate, refuses_an_organization_id_that_is_not_one)
 
 	fx_err_clear(&e);
 	cr_assert_eq(fx_insights_generate("../other", "test", &created, &updated, &e), -1);
-	cr_assert_eq(e.code, 404);
+	cr_assert_eq(fx_err_http(e.kind), 404);
 	cr_assert_eq(created + updated, 0);
 }
 

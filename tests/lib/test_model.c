@@ -44,7 +44,7 @@ Test(page_tokens, round_trip_and_refuse_another_query)
 	cr_assert(fx_value_equal(&back.u.arr.items[0], &values[0]));
 	fx_value_cleanup(&back);
 	cr_assert_eq(fx_page_token_read(token.data, "products|archived", &back, &e), -1);
-	cr_assert_eq(e.code, 400);
+	cr_assert_eq(fx_err_http(e.kind), 400);
 	cr_assert_str_eq(e.details[0].field, "pageToken");
 	fx_err_clear(&e);
 	cr_assert_eq(fx_page_token_read("!!!", "products|active", &back, &e), -1);
@@ -240,7 +240,7 @@ static int take_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 	cr_assert_lt(s->npages, NDOCS + 1);
 	s->pages[s->npages++] = n;
 	if ((int)s->npages == s->fail_at_page)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "page %zu refused", s->npages);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "page %zu refused", s->npages);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_lt(s->n, NDOCS + 1);
 		snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", docs[i].id);
@@ -251,7 +251,7 @@ static int take_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 static int over(void *ctx, struct fx_err *e)
 {
 	((struct seen *)ctx)->over = true;
-	return fx_err_set(e, 409, "FAILED_PRECONDITION", "too many");
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "too many");
 }
 
 /* Scans parent's items ordered by n (order_field "n") or by id (NULL). */
@@ -328,7 +328,7 @@ Test(scan, past_its_bound_fails_through_over_without_passing_the_excess_on)
 
 	cr_assert_eq(run_scan(&s, "n", 2, NDOCS - 2, &e), -1);
 	cr_assert(s.over);
-	cr_assert_eq(e.code, 409);
+	cr_assert_eq(fx_err_http(e.kind), 409);
 	cr_assert_str_eq(e.message, "too many");
 	cr_assert_leq(s.n, NDOCS - 2, "pages past the bound reached the caller: %zu documents", s.n);
 }
@@ -339,7 +339,7 @@ Test(scan, stops_at_a_page_that_fails)
 	struct fx_err e;
 
 	cr_assert_eq(run_scan(&s, "n", 2, 100, &e), -1);
-	cr_assert_eq(e.code, 400);
+	cr_assert_eq(fx_err_http(e.kind), 400);
 	cr_assert_str_eq(e.message, "page 2 refused");
 	cr_assert_eq(s.npages, 2);
 	cr_assert_eq(s.n, 2);

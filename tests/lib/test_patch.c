@@ -33,7 +33,7 @@ Test(if_match, of_the_version_read_or_none_passes)
 	snprintf(doc.update_time, sizeof(doc.update_time), "2026-12-02T10:00:00.123456Z");
 	cr_assert_eq(fx_patch_if_match("2026-12-02T10:00:00.123456Z", &doc, "order", &err), 0);
 	cr_assert_eq(fx_patch_if_match(NULL, &doc, "order", &err), 0);
-	cr_assert_eq(err.code, 0);
+	cr_assert(fx_err_is(&err, FX_OK), "%s", err.message);
 }
 
 Test(if_match, of_another_version_is_412_naming_the_document)
@@ -44,8 +44,8 @@ Test(if_match, of_another_version_is_412_naming_the_document)
 	fx_err_clear(&err);
 	snprintf(doc.update_time, sizeof(doc.update_time), "2026-12-02T10:00:00.123456Z");
 	cr_assert_eq(fx_patch_if_match("2026-12-02T10:00:00.123457Z", &doc, "member", &err), -1);
-	cr_assert_eq(err.code, 412);
-	cr_assert_str_eq(err.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(err.kind), 412);
+	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	cr_assert_str_eq(err.message, "the member changed since that etag");
 }
 
@@ -150,8 +150,8 @@ Test(write, a_stale_if_match_is_412_and_writes_nothing)
 
 	cr_assert_eq(write_n(2, NULL, FX_PATCH_IF_MATCH, &err), 0, "%s", err.message);
 	cr_assert_eq(write_n(3, doc.update_time, FX_PATCH_IF_MATCH, &err), -1);
-	cr_assert_eq(err.code, 412);
-	cr_assert_str_eq(err.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(err.kind), 412);
+	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	cr_assert_str_eq(err.message, "the thing changed since that etag");
 	cr_assert_eq(fx_fs_get(path, &after, &err), 0, "%s", err.message);
 	cr_assert(fx_value_path_int(&after.fields, "n", &n));
@@ -165,8 +165,8 @@ Test(write, a_stale_read_is_409_aborted_to_retry)
 
 	cr_assert_eq(write_n(2, NULL, FX_PATCH_READ, &err), 0, "%s", err.message);
 	cr_assert_eq(write_n(3, doc.update_time, FX_PATCH_READ, &err), -1);
-	cr_assert_eq(err.code, 409);
-	cr_assert_str_eq(err.status, "ABORTED");
+	cr_assert_eq(fx_err_http(err.kind), 409);
+	cr_assert_str_eq(fx_err_name(err.kind), "ABORTED");
 	cr_assert_str_eq(err.message, "the thing changed while it was being updated: retry");
 }
 
@@ -176,6 +176,6 @@ Test(write, to_a_missing_document_is_not_found_not_a_lost_race)
 
 	snprintf(path, sizeof(path), "patches/none");
 	cr_assert_eq(write_n(2, NULL, FX_PATCH_IF_MATCH, &err), -1);
-	cr_assert_eq(err.code, 404, "%d %s", err.code, err.status);
-	cr_assert_str_eq(err.status, "NOT_FOUND");
+	cr_assert_eq(fx_err_http(err.kind), 404, "%d %s", fx_err_http(err.kind), fx_err_name(err.kind));
+	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 }
