@@ -394,3 +394,19 @@ double test_metric(const char *series)
 	http_resp_free(r);
 	return v;
 }
+
+void test_owner_signup(struct test_user *u, const char *prefix, const char *org_name, char *org, size_t org_len)
+{
+	json_object *body = json_object_new_object();
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(u, prefix), 0);
+	json_object_object_add(body, "name", json_object_new_string(org_name));
+	r = http_json("POST", "/v1/organizations", u->id_token, json_object_to_json_string(body));
+	json_object_put(body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	if (org)
+		cr_assert_lt(snprintf(org, org_len, "%s", json_str(r, "id")), (int)org_len, "the id fits");
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(u), 0);
+}

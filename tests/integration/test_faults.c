@@ -196,12 +196,7 @@ static void make_tenant(struct tenant *t)
 	char body[300], path[200];
 	struct http_resp *r;
 
-	cr_assert_eq(test_user_signup(&t->owner, "faults"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Fault Lines CC\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "faults", "Fault Lines CC", t->org, sizeof(t->org));
 	r = http_json("POST", "/v1/products", t->owner.id_token,
 		      "{\"sku\":\"F-1\",\"name\":\"Rooibos\",\"priceCents\":4500,\"status\":\"active\"}");
 	cr_assert_eq(r->status, 201, "%s", r->body);

@@ -89,13 +89,7 @@ static void order(const struct tenant *t, const char *product_id, int quantity)
  */
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "insights"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Insightful\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "insights", "Insightful", NULL, 0);
 	product(t, "LOW-1", 2000, 3, 5, "active", t->low);
 	product(t, "HOT-1", 1000, 12, 0, "active", t->hot);
 	product(t, "STEADY-1", 5000, 100, 0, "active", t->steady);

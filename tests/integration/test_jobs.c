@@ -165,14 +165,7 @@ struct tenant {
 
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "jobs"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Jobs\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "jobs", "Jobs", t->org, sizeof(t->org));
 }
 
 static char *product(const struct tenant *t, const char *sku, int stock, int reorder)

@@ -101,14 +101,7 @@ struct tenant {
 /* An organization made through stack A; its owner's token carries the claims. */
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "scale"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Two Instances (Pty) Ltd\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "scale", "Two Instances (Pty) Ltd", t->org, sizeof(t->org));
 }
 
 /* A product with stock on hand, made through stack A; its id into id. */
