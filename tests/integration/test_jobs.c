@@ -236,26 +236,35 @@ static long long reserved_of(const struct tenant *t, const char *id)
 	return n;
 }
 
+/* An order of 3 of product p through the stack, then p's reserved stock corrupted to 7 in Firestore. */
+static void order_then_corrupt_reservation(const struct tenant *t, const char *p)
+{
+	char items[300], rel[300];
+	struct http_resp *r;
+
+	snprintf(items, sizeof(items),
+		 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape Town\","
+		 "\"province\":\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\","
+		 "\"quantity\":3}]}",
+		 p);
+	r = http_json("POST", "/v1/orders", t->owner.id_token, items);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t->org, p);
+	fs_patch(rel, "stock.reserved",
+		 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+}
+
 Test(jobs, sync_repairs_a_corrupted_reservation)
 {
 	struct tenant t;
-	char *p, items[200], rel[300];
+	char *p;
 	struct http_resp *r;
 
 	sync_alone();
 	make_tenant(&t);
 	p = product(&t, "SYNC-1", 10, 0);
-	snprintf(items, sizeof(items),
-		 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape "
-		 "Town\",\"province\":"
-		 "\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\",\"quantity\":3}]}",
-		 p);
-	r = http_json("POST", "/v1/orders", t.owner.id_token, items);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	http_resp_free(r);
-	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t.org, p);
-	fs_patch(rel, "stock.reserved",
-		 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+	order_then_corrupt_reservation(&t, p);
 	cr_assert_eq(reserved_of(&t, p), 7, "the corruption is in place");
 
 	r = trigger("sync", t.owner.id_token);
@@ -591,7 +600,7 @@ Test(sync, only_committed_repairs_are_logged_and_counted, .timeout = 240)
 	sync_alone();
 	make_tenant(&t);
 	for (int round = 0; round < rounds; round++) {
-		char sku[32], items[300], rel[300], needle[120];
+		char sku[32], needle[120];
 		struct adjuster a = {&t, NULL};
 		pthread_t th[12];
 		struct http_resp *r;
@@ -600,17 +609,7 @@ Test(sync, only_committed_repairs_are_logged_and_counted, .timeout = 240)
 		snprintf(sku, sizeof(sku), "LOG-%d", round);
 		p = product(&t, sku, 100, 0);
 		a.product = p;
-		snprintf(items, sizeof(items),
-			 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape Town\","
-			 "\"province\":\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\","
-			 "\"quantity\":3}]}",
-			 p);
-		r = http_json("POST", "/v1/orders", t.owner.id_token, items);
-		cr_assert_eq(r->status, 201, "%s", r->body);
-		http_resp_free(r);
-		snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t.org, p);
-		fs_patch(rel, "stock.reserved",
-			 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+		order_then_corrupt_reservation(&t, p);
 		for (int i = 0; i < 12; i++)
 			pthread_create(&th[i], NULL, adjust_once, &a);
 		r = http_json("POST", "/v1/jobs/sync", t.owner.id_token, NULL);
