@@ -410,3 +410,20 @@ void test_owner_signup(struct test_user *u, const char *prefix, const char *org_
 	http_resp_free(r);
 	cr_assert_eq(test_user_refresh(u), 0);
 }
+
+void test_product_stocked(const char *token, const char *body, int stock, char *id, size_t id_len)
+{
+	char path[200], delta[100];
+	struct http_resp *r = http_json("POST", "/v1/products", token, body);
+
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_lt(snprintf(id, id_len, "%s", json_str(r, "id")), (int)id_len, "the id fits");
+	http_resp_free(r);
+	if (stock <= 0)
+		return;
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
+	snprintf(delta, sizeof(delta), "{\"delta\":%d,\"reason\":\"received\"}", stock);
+	r = http_json("POST", path, token, delta);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}

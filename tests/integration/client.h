@@ -98,6 +98,13 @@ int test_user_refresh(struct test_user *u);
  */
 void test_owner_signup(struct test_user *u, const char *prefix, const char *org_name, char *org, size_t org_len);
 
+/*
+ * A product made through the stack with token: POST /v1/products with body
+ * (201), then, when stock > 0, POST .../stock:adjust of +stock "received"
+ * (200). Its id goes into id (id_len bytes). Fails the test on any error.
+ */
+void test_product_stocked(const char *token, const char *body, int stock, char *id, size_t id_len);
+
 /* A unique suffix for names in this test process. */
 const char *test_unique(void);
 

@@ -45,18 +45,7 @@ static void product(const struct tenant *t, const char *sku, long price, int sto
 		 "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":%ld,\"status\":\"active\","
 		 "\"stock\":{\"reorderPoint\":%d}}",
 		 sku, sku, price, reorder);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(out, 64, "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s", out);
-	if (stock > 0) {
-		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", out);
-		snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-		r = http_json("POST", path, t->owner.id_token, body);
-		cr_assert_eq(r->status, 200, "%s", r->body);
-		http_resp_free(r);
-	}
+	test_product_stocked(t->owner.id_token, body, stock, out, 64);
 	if (strcmp(status, "active") != 0) {
 		snprintf(path, sizeof(path), "/v1/products/%s", out);
 		snprintf(body, sizeof(body), "{\"status\":\"%s\"}", status);

@@ -170,26 +170,14 @@ static void make_tenant(struct tenant *t)
 
 static char *product(const struct tenant *t, const char *sku, int stock, int reorder)
 {
-	char body[300], path[200];
-	struct http_resp *r;
-	char *id;
+	char body[300], id[64];
 
 	snprintf(body, sizeof(body),
 		 "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":1000,\"status\":\"active\",\"stock\":{"
 		 "\"reorderPoint\":%d}}",
 		 sku, sku, reorder);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	id = strdup(json_str(r, "id"));
-	http_resp_free(r);
-	if (stock) {
-		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-		snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-		r = http_json("POST", path, t->owner.id_token, body);
-		cr_assert_eq(r->status, 200, "%s", r->body);
-		http_resp_free(r);
-	}
-	return id;
+	test_product_stocked(t->owner.id_token, body, stock, id, sizeof(id));
+	return strdup(id);
 }
 
 /* Writes fields (Firestore typed JSON) straight into the emulator: what a bug or a crash could leave. */

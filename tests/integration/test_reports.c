@@ -127,22 +127,13 @@ static void make_tenant(struct tenant *t)
 static void product(const struct tenant *t, const char *sku, const char *name, long price, long cost, int stock,
 		    char id[64])
 {
-	char body[400], path[200];
-	struct http_resp *r;
+	char body[400];
 
 	snprintf(body, sizeof(body),
 		 "{\"sku\":\"%s\",\"name\":\"%s\",\"category\":\"Pantry\",\"priceCents\":%ld,\"costCents\":%ld,"
 		 "\"status\":\"active\",\"stock\":{\"reorderPoint\":5}}",
 		 sku, name, price, cost);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 64, "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-	snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-	r = http_json("POST", path, t->owner.id_token, body);
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_resp_free(r);
+	test_product_stocked(t->owner.id_token, body, stock, id, 64);
 }
 
 /* Creates an order as customer (a JSON string literal) and records its number, time and total. */

@@ -107,20 +107,11 @@ static void make_tenant(struct tenant *t)
 /* A product with stock on hand, made through stack A; its id into id. */
 static void stocked_product(const struct tenant *t, const char *sku, int stock, char id[64])
 {
-	char body[300], path[200];
-	struct http_resp *r;
+	char body[300];
 
 	snprintf(body, sizeof(body), "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":2500,\"status\":\"active\"}",
 		 sku, sku);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 64, "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-	snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-	r = http_json("POST", path, t->owner.id_token, body);
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_resp_free(r);
+	test_product_stocked(t->owner.id_token, body, stock, id, 64);
 }
 
 static void order_body(char *out, size_t len, const char *product, int quantity)
