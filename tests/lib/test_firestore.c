@@ -313,8 +313,8 @@ Test(firestore, malformed_answer_is_502_unavailable_as_from_every_backend)
 
 	ts_reply(fake, 200, "Content-Type: application/json\r\n", "{\"name\": 42");
 	snprintf(host, sizeof(host), "%s", ts_url(fake) + strlen("http://"));
-	snprintf(url, sizeof(url), "%s", ts_url(fake));
-	cfg.firestore_emulator = host;
+	snprintf(emu.url, sizeof(emu.url), "%s", ts_url(fake));
+	emu.cfg.firestore_emulator = host;
 	cr_assert_eq(fx_fs_get("bad/d1", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 502, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE", "%s", err.message);
