@@ -91,12 +91,12 @@ static int add_int(struct fx_buf *url, const char *key, int64_t g)
 
 static int url_too_long(const char *what, struct fx_err *e)
 {
-	return FX_ERR_INTERNAL(e, "%s: request url longer than %d bytes", what, URL_MAX);
+	return fx_err_set(e, FX_INTERNAL, "%s: request url longer than %d bytes", what, URL_MAX);
 }
 
 static int bad_answer(const char *what, const char *why, struct fx_err *e)
 {
-	return fx_err_set(e, 502, "UNAVAILABLE", "%s: malformed answer: %s", what, why);
+	return fx_err_set(e, FX_BAD_GATEWAY, "%s: malformed answer: %s", what, why);
 }
 
 /*
@@ -112,17 +112,17 @@ static int http_error(const struct fx_httpc_resp *resp, const char *what, const 
 	fx_httpc_google_error(resp, what, e);
 	FX_ARRAY_COPY(msg, e->message);
 	if (s == 404 && object)
-		return fx_err_set(e, 404, "NOT_FOUND", "%s: object \"%.200s\" not found", what, object);
+		return fx_err_set(e, FX_NOT_FOUND, "%s: object \"%.200s\" not found", what, object);
 	if (s == 404)
-		return fx_err_set(e, 404, "NOT_FOUND", "%s", msg);
+		return fx_err_set(e, FX_NOT_FOUND, "%s", msg);
 	if (s == 412)
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "%s: generation precondition failed", what);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, "%s: generation precondition failed", what);
 	if (s >= 500 || s == 429 || s == 408 || s == 401 || s == 403) {
-		fx_err_set(e, 503, "UNAVAILABLE", "%s (HTTP %ld)", msg, s);
+		fx_err_set(e, FX_UNAVAILABLE, "%s (HTTP %ld)", msg, s);
 		e->retry_after = 1;
 		return -1;
 	}
-	return fx_err_set(e, 500, "INTERNAL", "%s (HTTP %ld)", msg, s);
+	return fx_err_set(e, FX_INTERNAL, "%s (HTTP %ld)", msg, s);
 }
 
 /* ---- one request ---- */
@@ -166,7 +166,7 @@ static int perform(const struct call *c, struct fx_httpc_resp *resp, struct fx_e
 	req.sink_ctx = c->sink_ctx;
 	req.service = "storage";
 	if (fx_httpc_do(&req, resp, e) < 0) {
-		if (e->code == 503)
+		if (fx_err_is(e, FX_UNAVAILABLE))
 			e->retry_after = 1;
 		return -1;
 	}
@@ -262,13 +262,13 @@ static int make_boundary(char out[48], const void *data, size_t n, struct fx_err
 		char hex[2 * sizeof(r) + 1];
 
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			return FX_ERR_INTERNAL(e, "storage upload: no randomness for a multipart boundary");
+			return fx_err_set(e, FX_INTERNAL, "storage upload: no randomness for a multipart boundary");
 		if (fx_str_hex(hex, sizeof(hex), r, sizeof(r)) < 0 || fx_str_fmt(out, 48, "fluxori-%s", hex) < 0)
-			return FX_ERR_INTERNAL(e, "storage upload: multipart boundary does not fit");
+			return fx_err_set(e, FX_INTERNAL, "storage upload: multipart boundary does not fit");
 		if (n == 0 || !memmem(data, n, out, strlen(out)))
 			return 0;
 	}
-	return FX_ERR_INTERNAL(e, "storage upload: no multipart boundary outside the data");
+	return fx_err_set(e, FX_INTERNAL, "storage upload: no multipart boundary outside the data");
 }
 
 static int check_upload(const char *object, const char *ct, const void *data, size_t n, struct fx_err *e)
@@ -278,7 +278,7 @@ static int check_upload(const char *object, const char *ct, const void *data, si
 	if (!data && n > 0)
 		return fx_err_invalid(e, "data", "data missing");
 	if (n > FX_GCS_MAX_UPLOAD)
-		return fx_err_set(e, 413, NULL, "storage upload: %zu bytes exceed the %u-byte limit", n,
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "storage upload: %zu bytes exceed the %u-byte limit", n,
 				  FX_GCS_MAX_UPLOAD);
 	return 0;
 }
@@ -314,12 +314,12 @@ int fx_gcs_upload(const char *object, const char *content_type, const void *data
 	    metadata_json(&body, object, ct) < 0 ||
 	    fx_buf_printf(&body, "\r\n--%s\r\nContent-Type: %s\r\n\r\n", boundary, ct) < 0 ||
 	    fx_buf_append(&body, n ? data : "", n) < 0 || fx_buf_printf(&body, "\r\n--%s--\r\n", boundary) < 0) {
-		FX_ERR_INTERNAL(e, "%s: multipart body too large", what);
+		fx_err_set(e, FX_INTERNAL, "%s: multipart body too large", what);
 		goto out;
 	}
 	if (fx_str_fmt(type_header, sizeof(type_header), "Content-Type: multipart/related; boundary=%s", boundary) <
 	    0) {
-		FX_ERR_INTERNAL(e, "%s: Content-Type header does not fit", what);
+		fx_err_set(e, FX_INTERNAL, "%s: Content-Type header does not fit", what);
 		goto out;
 	}
 	c.url = url.data;
@@ -366,7 +366,7 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
 	metadata_json(&body, object, ct);
 	if (fx_str_fmt(type_header, sizeof(type_header), "X-Upload-Content-Type: %s", ct) < 0 ||
 	    fx_str_fmt(length_header, sizeof(length_header), "X-Upload-Content-Length: %lld", (long long)size) < 0) {
-		FX_ERR_INTERNAL(e, "%s: upload headers do not fit", what);
+		fx_err_set(e, FX_INTERNAL, "%s: upload headers do not fit", what);
 		goto out;
 	}
 	c.url = url.data;
@@ -385,7 +385,8 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
 	}
 	fx_buf_reset(session_url);
 	if (fx_buf_puts(session_url, location) < 0) {
-		FX_ERR_INTERNAL(e, "%s: session url longer than its buffer's %zu bytes", what, session_url->max);
+		fx_err_set(e, FX_INTERNAL, "%s: session url longer than its buffer's %zu bytes", what,
+			   session_url->max);
 		goto out;
 	}
 	rc = 0;
@@ -413,7 +414,7 @@ int fx_gcs_upload_resumable(const char *object, const char *content_type, const 
 	    fx_gcs_resumable_session(object, ct, (int64_t)n, &session, e) < 0)
 		goto out;
 	if (fx_str_fmt(type_header, sizeof(type_header), "Content-Type: %s", ct) < 0) {
-		FX_ERR_INTERNAL(e, "%s: Content-Type header does not fit", what);
+		fx_err_set(e, FX_INTERNAL, "%s: Content-Type header does not fit", what);
 		goto out;
 	}
 	c.url = session.data;
@@ -528,10 +529,10 @@ static int fetch_media(const char *what, const char *object, int64_t generation,
 	c.url = url.data;
 	if (perform(&c, &resp, e) < 0) {
 		if (cap->over)
-			fx_err_set(e, 502, "UNAVAILABLE", "%s: object \"%.200s\" sent more than %zu bytes", what,
-				   object, cap->max);
+			fx_err_set(e, FX_BAD_GATEWAY, "%s: object \"%.200s\" sent more than %zu bytes", what, object,
+				   cap->max);
 		else if (cap->mismatch)
-			fx_err_set(e, 502, "UNAVAILABLE",
+			fx_err_set(e, FX_BAD_GATEWAY,
 				   "%s: object \"%.200s\" answered another generation or length than recorded", what,
 				   object);
 		goto out;
@@ -554,12 +555,13 @@ int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, vo
 	if (meta_out)
 		memset(meta_out, 0, sizeof(*meta_out));
 	if (!sink)
-		return FX_ERR_INTERNAL(e, "%s: no sink", what);
+		return fx_err_set(e, FX_INTERNAL, "%s: no sink", what);
 	if (fx_gcs_stat(object, &meta, e) < 0)
 		return -1;
 	if ((uint64_t)meta.size > (uint64_t)max_bytes)
-		return fx_err_set(e, 413, NULL, "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted",
-				  what, object, (long long)meta.size, max_bytes);
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE,
+				  "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted", what, object,
+				  (long long)meta.size, max_bytes);
 	if (fetch_media(what, object, meta.generation, &cap, e) < 0)
 		return -1;
 	if (meta_out)
@@ -574,21 +576,22 @@ int fx_gcs_download_generation(const char *object, int64_t generation, int64_t s
 	struct capped cap = {sink, ctx, 0, 0, false, NULL, generation, size, false};
 
 	if (!sink)
-		return FX_ERR_INTERNAL(e, "%s: no sink", what);
+		return fx_err_set(e, FX_INTERNAL, "%s: no sink", what);
 	if (fx_gcs_check_name(object, e) < 0)
 		return -1;
 	if (generation < 1 || size < 0)
-		return FX_ERR_INTERNAL(e, "%s: generation %lld, size %lld", what, (long long)generation,
-				       (long long)size);
+		return fx_err_set(e, FX_INTERNAL, "%s: generation %lld, size %lld", what, (long long)generation,
+				  (long long)size);
 	if ((uint64_t)size > (uint64_t)max_bytes)
-		return fx_err_set(e, 413, NULL, "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted",
-				  what, object, (long long)size, max_bytes);
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE,
+				  "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted", what, object,
+				  (long long)size, max_bytes);
 	cap.max = (size_t)size;
 	if (fetch_media(what, object, generation, &cap, e) < 0)
 		return -1;
 	if (cap.got != (size_t)size)
-		return fx_err_set(e, 502, "UNAVAILABLE", "%s: object \"%.200s\" sent %zu of its %lld bytes", what,
-				  object, cap.got, (long long)size);
+		return fx_err_set(e, FX_BAD_GATEWAY, "%s: object \"%.200s\" sent %zu of its %lld bytes", what, object,
+				  cap.got, (long long)size);
 	return 0;
 }
 
