@@ -170,6 +170,53 @@ json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden)
 	return out;
 }
 
+static bool is_hidden(const char *const *hidden, const char *name)
+{
+	for (const char *const *h = hidden; h && *h; h++)
+		if (strcmp(*h, name) == 0)
+			return true;
+	return false;
+}
+
+int fx_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden)
+{
+	const char *id = d->id ? d->id : "";
+	char etag[64];
+	bool first = true;
+
+	for (size_t i = 0; i < d->fields.u.map.n; i++) {
+		const char *name = d->fields.u.map.fields[i].name;
+
+		/* json-c replaces a key in place: a stored id or etag field takes the tree's path. */
+		if ((strcmp(name, "id") == 0 || strcmp(name, "etag") == 0) && !is_hidden(hidden, name)) {
+			json_object *j = fx_doc_json(d, hidden);
+			size_t len;
+			const char *text = fx_json_text(j, &len);
+			int rc = fx_buf_append(b, text, len);
+
+			json_object_put(j);
+			return rc;
+		}
+	}
+	if (fx_buf_append(b, "{\"id\":", 6) < 0 || fx_plain_write_string(b, id, strlen(id)) < 0)
+		return -1;
+	first = false;
+	for (size_t i = 0; i < d->fields.u.map.n; i++) {
+		const struct fx_field *f = &d->fields.u.map.fields[i];
+
+		if (is_hidden(hidden, f->name))
+			continue;
+		if ((!first && fx_buf_append(b, ",", 1) < 0) ||
+		    fx_plain_write_string(b, f->name, strlen(f->name)) < 0 || fx_buf_append(b, ":", 1) < 0 ||
+		    fx_plain_write(b, &f->value) < 0)
+			return -1;
+	}
+	if (fx_etag(d, etag, sizeof(etag)) == 0 &&
+	    (fx_buf_append(b, ",\"etag\":", 8) < 0 || fx_plain_write_string(b, etag, strlen(etag)) < 0))
+		return -1;
+	return fx_buf_append(b, "}", 1);
+}
+
 void fx_map_set_now(struct fx_value *map, const char *name)
 {
 	int64_t secs;
@@ -192,10 +239,20 @@ int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain,
 
 int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden)
 {
-	json_object *out = fx_doc_json(doc, hidden);
-	int rc = fx_resp_json(r, status, out);
+	struct fx_buf b;
+	int rc;
 
-	json_object_put(out);
+	fx_buf_init(&b, FX_ANSWER_MAX);
+	if (fx_doc_write(&b, doc, hidden) == 0) {
+		rc = fx_resp_send(r, status, "application/json", b.data, b.len);
+	} else {
+		/* Past the cap only json-c's text has no bound: the answer it always gave. */
+		json_object *out = fx_doc_json(doc, hidden);
+
+		rc = fx_resp_json(r, status, out);
+		json_object_put(out);
+	}
+	fx_buf_cleanup(&b);
 	return rc;
 }
 
@@ -373,25 +430,37 @@ int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct
 	return rc;
 }
 
+/* The list answer as json-c wrote it: {"data":[...]} then "nextPageToken" when token is not NULL. */
+static int list_write(struct fx_buf *b, const struct fx_doc *docs, size_t shown, const char *token,
+		      const char *const *hidden)
+{
+	if (fx_buf_append(b, "{\"data\":[", 9) < 0)
+		return -1;
+	for (size_t i = 0; i < shown; i++)
+		if ((i > 0 && fx_buf_append(b, ",", 1) < 0) || fx_doc_write(b, &docs[i], hidden) < 0)
+			return -1;
+	if (fx_buf_append(b, "]", 1) < 0)
+		return -1;
+	if (token &&
+	    (fx_buf_append(b, ",\"nextPageToken\":", 17) < 0 || fx_plain_write_string(b, token, strlen(token)) < 0))
+		return -1;
+	return fx_buf_append(b, "}", 1);
+}
+
 int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size, const char *sig,
 		   const char *const *cursor_fields, const char *const *hidden, struct fx_err *e)
 {
 	struct fx_doc *docs = NULL;
 	size_t n = 0, shown;
-	json_object *out = NULL, *data;
-	struct fx_buf token;
+	struct fx_buf token, answer;
 	int rc = -1, made;
 
 	fx_buf_init(&token, 8192);
+	fx_buf_init(&answer, FX_ANSWER_MAX);
 	fx_query_limit(q, page_size + 1);
 	if (fx_fs_query(parent_rel, q, NULL, &docs, &n, e) < 0)
 		goto done;
-	out = json_object_new_object();
-	data = json_object_new_array();
 	shown = n > (size_t)page_size ? (size_t)page_size : n;
-	for (size_t i = 0; i < shown; i++)
-		json_object_array_add(data, fx_doc_json(&docs[i], hidden));
-	json_object_object_add(out, "data", data);
 	if (n > (size_t)page_size) {
 		const struct fx_doc *last = &docs[shown - 1];
 		struct fx_value cur[9];
@@ -415,13 +484,17 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 			fx_err_set(e, FX_INTERNAL, "next page token over %zu bytes", token.max);
 			goto done;
 		}
-		json_object_object_add(out, "nextPageToken", json_object_new_string(token.data ? token.data : ""));
 	}
-	rc = fx_resp_json(r, 200, out);
+	if (list_write(&answer, docs, shown, n > (size_t)page_size ? (token.data ? token.data : "") : NULL, hidden) <
+	    0) {
+		fx_err_set(e, FX_INTERNAL, "list answer over %zu bytes", answer.max);
+		goto done;
+	}
+	rc = fx_resp_send(r, 200, "application/json", answer.data, answer.len);
 done:
-	json_object_put(out);
 	fx_docs_free(docs, n);
 	fx_buf_cleanup(&token);
+	fx_buf_cleanup(&answer);
 	return rc;
 }
 

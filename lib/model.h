@@ -59,6 +59,16 @@ FX_MUST_USE int fx_if_match(const struct fx_req *r, const char **update_time, st
  */
 json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden);
 
+/* The most bytes an answer written directly (fx_doc_write) may take. */
+#define FX_ANSWER_MAX (64u << 20)
+
+/*
+ * Appends fx_json_text(fx_doc_json(d, hidden)) to b, byte for byte, written
+ * directly (fx_plain_write) rather than through a json-c tree. Returns 0, or
+ * -1 when b's cap would be exceeded.
+ */
+FX_MUST_USE int fx_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden);
+
 /* Current time as a Firestore timestamp value in map[name]. */
 void fx_map_set_now(struct fx_value *map, const char *name);
 

@@ -7,6 +7,7 @@
 #include "ts.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,4 +190,106 @@ json_object *fx_plain_encode(const struct fx_value *v)
 	}
 	}
 	return NULL;
+}
+
+/* ---- a value to plain JSON text, without the tree ---- */
+
+int fx_plain_write_string(struct fx_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+
+	if (fx_buf_append(b, "\"", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = {'\\', 0, '0', '0', 0, 0};
+		size_t elen = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			elen = 6;
+		}
+		if (fx_buf_append(b, s + start, i - start) < 0 || fx_buf_append(b, esc, elen) < 0)
+			return -1;
+		start = i + 1;
+	}
+	if (fx_buf_append(b, s + start, n - start) < 0)
+		return -1;
+	return fx_buf_append(b, "\"", 1);
+}
+
+/* The rare kinds (doubles, geo points, bytes) go through json-c itself: same text by construction. */
+static int write_through_jsonc(struct fx_buf *b, const struct fx_value *v)
+{
+	json_object *j = fx_plain_encode(v);
+	size_t len;
+	const char *text = fx_json_text(j, &len);
+	int rc = fx_buf_append(b, text, len);
+
+	json_object_put(j);
+	return rc;
+}
+
+int fx_plain_write(struct fx_buf *b, const struct fx_value *v)
+{
+	char num[40];
+
+	switch (v->type) {
+	case FX_V_NULL: return fx_buf_append(b, "null", 4);
+	case FX_V_BOOL: return v->u.b ? fx_buf_append(b, "true", 4) : fx_buf_append(b, "false", 5);
+	case FX_V_INT: {
+		/* The digits of |i| from the right; unsigned so INT64_MIN has a magnitude. */
+		uint64_t m = v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+		size_t at = sizeof(num);
+
+		do {
+			num[--at] = (char)('0' + m % 10);
+			m /= 10;
+		} while (m);
+		if (v->u.i < 0)
+			num[--at] = '-';
+		return fx_buf_append(b, num + at, sizeof(num) - at);
+	}
+	case FX_V_TIMESTAMP:
+		fx_ts_format(v->u.ts.secs, v->u.ts.nanos, 3, num);
+		return fx_plain_write_string(b, num, strlen(num));
+	case FX_V_STRING:
+	case FX_V_REF: return fx_plain_write_string(b, v->u.s.p, v->u.s.n);
+	case FX_V_ARRAY:
+		if (fx_buf_append(b, "[", 1) < 0)
+			return -1;
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			if ((i > 0 && fx_buf_append(b, ",", 1) < 0) || fx_plain_write(b, &v->u.arr.items[i]) < 0)
+				return -1;
+		return fx_buf_append(b, "]", 1);
+	case FX_V_MAP:
+		if (fx_buf_append(b, "{", 1) < 0)
+			return -1;
+		for (size_t i = 0; i < v->u.map.n; i++) {
+			const struct fx_field *f = &v->u.map.fields[i];
+
+			if ((i > 0 && fx_buf_append(b, ",", 1) < 0) ||
+			    fx_plain_write_string(b, f->name, strlen(f->name)) < 0 || fx_buf_append(b, ":", 1) < 0 ||
+			    fx_plain_write(b, &f->value) < 0)
+				return -1;
+		}
+		return fx_buf_append(b, "}", 1);
+	case FX_V_DOUBLE:
+	case FX_V_BYTES:
+	case FX_V_GEO: return write_through_jsonc(b, v);
+	}
+	return write_through_jsonc(b, v);
 }

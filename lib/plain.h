@@ -10,6 +10,7 @@
 #ifndef FX_PLAIN_H
 #define FX_PLAIN_H
 
+#include "buf.h"
 #include "err.h"
 #include "value.h"
 
@@ -36,5 +37,20 @@ FX_MUST_USE int fx_plain_decode(json_object *plain, const char *field, struct fx
  * json-c's JSON null (json_object_object_add and _array_add take it as such).
  */
 json_object *fx_plain_encode(const struct fx_value *v);
+
+/*
+ * Appends v to b as the text json-c writes for fx_plain_encode(v) (plain,
+ * no slash escapes: fx_json_text), byte for byte, without building the
+ * json-c tree. Returns 0, or -1 when b's cap would be exceeded (b may then
+ * hold part of the value).
+ */
+FX_MUST_USE int fx_plain_write(struct fx_buf *b, const struct fx_value *v);
+
+/*
+ * Appends s[0..n) as json-c writes a string (quotes, \b \f \n \r \t \" \\,
+ * other bytes below 0x20 as \u00xx, '/' and UTF-8 as they are); same
+ * contract as fx_plain_write.
+ */
+FX_MUST_USE int fx_plain_write_string(struct fx_buf *b, const char *s, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 #include "emulator.h"
 #include "fsquery.h"
 #include "fswrite.h"
+#include "json.h"
 #include "log.h"
 #include "map.h"
 
@@ -321,4 +322,51 @@ Test(scan, stops_at_a_page_that_fails)
 	cr_assert_eq(s.npages, 2);
 	cr_assert_eq(s.n, 2);
 	cr_assert_not(s.over);
+}
+
+/* fx_doc_write must give json-c's text of fx_doc_json, byte for byte. */
+static void assert_doc_written_as_jsonc(const struct fx_doc *d, const char *const *hidden, const char *what)
+{
+	json_object *j = fx_doc_json(d, hidden);
+	size_t len;
+	const char *want = fx_json_text(j, &len);
+	struct fx_buf b;
+
+	fx_buf_init(&b, 1 << 20);
+	cr_assert_eq(fx_doc_write(&b, d, hidden), 0, "%s", what);
+	cr_assert_str_eq(b.data, want, "%s", what);
+	cr_assert_eq(b.len, len, "%s", what);
+	fx_buf_cleanup(&b);
+	json_object_put(j);
+}
+
+Test(doc_text, written_directly_equals_json_c_with_hidden_missing_and_clashing_fields)
+{
+	static const char *const hidden[] = {"organizationId", "nameLower", NULL};
+	static const char *const hide_id[] = {"id", NULL};
+	struct fx_doc d = {0};
+	struct fx_value *m;
+
+	fx_value_map(&d.fields);
+	assert_doc_written_as_jsonc(&d, NULL, "no id, no fields, no update time");
+	d.name = strdup("projects/p/databases/(default)/documents/organizations/o/products/P1");
+	d.id = strrchr(d.name, '/') + 1;
+	fx_map_set_str(&d.fields, "organizationId", "o");
+	fx_map_set_str(&d.fields, "name", "Caf\xc3\xa9 \"Deluxe\"\n");
+	fx_map_set_str(&d.fields, "nameLower", "caf\xc3\xa9");
+	fx_map_set_int(&d.fields, "priceCents", INT64_MAX);
+	fx_value_null(fx_map_set(&d.fields, "barcode"));
+	fx_map_set_ts(&d.fields, "createdAt", 1764633600, 123456789);
+	m = fx_map_set(&d.fields, "stock");
+	fx_value_map(m);
+	fx_map_set_int(m, "onHand", -4);
+	snprintf(d.update_time, sizeof(d.update_time), "2026-12-02T18:00:00.123456Z");
+	assert_doc_written_as_jsonc(&d, hidden, "a product, two fields hidden");
+	assert_doc_written_as_jsonc(&d, NULL, "a product, nothing hidden");
+	fx_map_set_str(&d.fields, "id", "stored id");
+	assert_doc_written_as_jsonc(&d, NULL, "a stored field named id replaces the id in place");
+	assert_doc_written_as_jsonc(&d, hide_id, "a stored id that is hidden");
+	fx_map_set_str(&d.fields, "etag", "stored etag");
+	assert_doc_written_as_jsonc(&d, hide_id, "a stored field named etag");
+	fx_doc_cleanup(&d);
 }
