@@ -2,6 +2,10 @@
 #include "ts.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 Test(ts, ts_format_gives_three_digits_for_the_api_and_minimal_digits_for_firestore)
 {
@@ -71,4 +75,52 @@ Test(ts, malformed_text_is_refused)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(fx_ts_parse(bad[i], &secs, &nanos), -1, "accepted \"%s\"", bad[i]);
+}
+
+/* The text gmtime_r and printf give: the form fx_ts_format wrote before it formatted digits by hand. */
+static void reference(int64_t secs, int32_t nanos, int digits, char out[64])
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+	char frac[16] = "";
+
+	gmtime_r(&t, &tm);
+	if (digits < 0)
+		digits = nanos == 0 ? 0 : nanos % 1000000 == 0 ? 3 : nanos % 1000 == 0 ? 6 : 9;
+	if (digits == 3)
+		snprintf(frac, sizeof(frac), ".%03d", (int)(nanos / 1000000));
+	else if (digits == 6)
+		snprintf(frac, sizeof(frac), ".%06d", (int)(nanos / 1000));
+	else if (digits == 9)
+		snprintf(frac, sizeof(frac), ".%09d", (int)nanos);
+	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, frac);
+}
+
+Test(ts, ts_format_equals_gmtime_and_printf_across_years_0001_to_9999_and_every_digit_count)
+{
+	static const int digits[] = {-1, 0, 3, 6, 9};
+	uint64_t x = 88172645463325252ULL; /* xorshift64: the same sequence every run */
+	char got[40], want[64];
+
+	for (int i = 0; i < 200000; i++) {
+		int64_t secs;
+		int32_t nanos;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		secs = FX_TS_MIN_SECS + (int64_t)(x % (uint64_t)(FX_TS_MAX_SECS - FX_TS_MIN_SECS + 1));
+		/* Whole, milli-, micro- and nanosecond fractions all occur. */
+		nanos = (int32_t)((x >> 20) % 1000000000);
+		nanos = i % 4 == 0   ? 0
+			: i % 4 == 1 ? nanos / 1000000 * 1000000
+			: i % 4 == 2 ? nanos / 1000 * 1000
+				     : nanos;
+		for (size_t k = 0; k < sizeof(digits) / sizeof(digits[0]); k++) {
+			fx_ts_format(secs, nanos, digits[k], got);
+			reference(secs, nanos, digits[k], want);
+			cr_assert_str_eq(got, want, "%" PRId64 " s %d ns, %d digits", secs, (int)nanos, digits[k]);
+		}
+	}
 }
