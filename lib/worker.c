@@ -176,9 +176,7 @@ static void drop(int slot)
 {
 	conns[slot].state = CONN_FREE;
 	conns[slot].fd = -1;
-	/* Once stopping, a slot is never reused: a thread may still hold an event for it. */
-	if (!stop_done)
-		free_slots[nfree++] = slot;
+	free_slots[nfree++] = slot;
 	if (--nconns == 0 && stop_done)
 		pass_stop();
 }
@@ -222,11 +220,14 @@ static void accept_queued(void)
 /*
  * The first thread to see the stop takes the listening socket out of the
  * set and shuts it down (a connect then fails and nginx tries the other
- * instance), and closes every kept connection waiting idle: nginx resends
- * a GET, PUT or DELETE whose kept connection fails, and POST and PATCH
- * never use kept connections (fluxorictl). A connection not yet served
- * (nginx connected to send its request) or with input waiting is served
- * first. True when no connection is left: the thread exits.
+ * instance), and shuts down every kept connection waiting idle: nginx
+ * resends a GET, PUT or DELETE whose kept connection fails, and POST and
+ * PATCH never use kept connections (fluxorictl). Each one then reads as
+ * ended and a thread closes it the usual way; none is closed here, so no
+ * descriptor number is reused under a thread about to re-arm it. A
+ * connection not yet served (nginx connected to send its request) or with
+ * input waiting is served first. True when no connection is left: the
+ * thread exits.
  */
 static bool on_stop(void)
 {
@@ -244,10 +245,7 @@ static bool on_stop(void)
 				continue;
 			if (ioctl(conns[i].fd, FIONREAD, &pending) == 0 && pending > 0)
 				continue;
-			close(conns[i].fd);
-			nconns++; /* drop counts it out, and must not pass the stop yet */
-			drop(i);
-			nconns--;
+			shutdown(conns[i].fd, SHUT_RDWR);
 		}
 	}
 	done = nconns == 0;
@@ -315,7 +313,7 @@ static void serve_slot(FCGX_Request *fcgi, struct fx_arena *arena, int slot)
 	int fd, kept;
 
 	pthread_mutex_lock(&conns_lock);
-	if (conns[slot].state != CONN_ARMED) { /* closed by the stop after epoll_wait gave it out */
+	if (conns[slot].state != CONN_ARMED) { /* an event for a connection already ended */
 		pthread_mutex_unlock(&conns_lock);
 		return;
 	}
@@ -329,11 +327,20 @@ static void serve_slot(FCGX_Request *fcgi, struct fx_arena *arena, int slot)
 	if (kept == 1 && !stop_done) {
 		conns[slot].state = CONN_ARMED;
 		conns[slot].served = true;
-		if (arm(EPOLL_CTL_MOD, fd, (uint64_t)slot) == 0) {
+		pthread_mutex_unlock(&conns_lock);
+		/*
+		 * Re-armed outside the lock: the thread its next request wakes
+		 * must not wait for this one to let go. The stop may shut it
+		 * down meanwhile, never close it (on_stop).
+		 */
+		if (arm(EPOLL_CTL_MOD, fd, (uint64_t)slot) == 0)
+			return;
+		fx_log_error("epoll: %s", strerror(errno));
+		pthread_mutex_lock(&conns_lock);
+		if (conns[slot].state != CONN_ARMED) { /* another thread has it: it ends it */
 			pthread_mutex_unlock(&conns_lock);
 			return;
 		}
-		fx_log_error("epoll: %s", strerror(errno));
 	}
 	if (kept >= 0)
 		close(fd);
