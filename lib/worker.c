@@ -308,25 +308,6 @@ static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
 	return kept;
 }
 
-/*
- * Gives the freed parts of the malloc heaps back to the kernel, at most once
- * a second per process: a request that built a large answer (a product
- * list's JSON trees) frees it, but glibc keeps the pages of a heap it did
- * not shrink from the top, and RSS stayed at the peak.
- */
-static void trim_now_and_then(void)
-{
-	static atomic_long last;
-	struct timespec now;
-	long prev;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-	prev = atomic_load_explicit(&last, memory_order_relaxed);
-	if (now.tv_sec == prev || !atomic_compare_exchange_strong(&last, &prev, (long)now.tv_sec))
-		return;
-	malloc_trim(0);
-}
-
 static void serve_slot(FCGX_Request *fcgi, struct fx_arena *arena, int slot)
 {
 	int fd, kept;
@@ -341,7 +322,6 @@ static void serve_slot(FCGX_Request *fcgi, struct fx_arena *arena, int slot)
 	pthread_mutex_unlock(&conns_lock);
 
 	kept = serve_one(fcgi, arena, fd);
-	trim_now_and_then();
 
 	pthread_mutex_lock(&conns_lock);
 	if (kept == 1 && !stop_done) {
@@ -531,12 +511,6 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	 * arenas, so two malloc arenas serve all threads with little contention.
 	 */
 	mallopt(M_ARENA_MAX, 2);
-	/*
-	 * A fixed mmap threshold: glibc otherwise raises it to the largest block
-	 * freed so far (up to 32 MiB), and every later answer that size stays
-	 * in the heap instead of going back to the kernel when freed.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	fx_log_init(app->group, FX_LOG_INFO);
 	fx_err_clear(&e);
 	if (fx_config_load(&cfg, NULL, &e) < 0) {
