@@ -64,7 +64,7 @@ static int check_product(struct fx_req *r, const char *product_id, struct fx_err
 		return 0;
 	rel = fx_tenant_path(r, NULL, "products", product_id, "product", e);
 	if (!rel || fx_tenant_get(r, rel, "product", &doc, e) < 0) {
-		if (e->code == 404) {
+		if (fx_err_is(e, FX_NOT_FOUND)) {
 			fx_err_clear(e);
 			return fx_err_invalid(e, "productId", "no such product");
 		}
@@ -123,7 +123,7 @@ static int upload(struct fx_req *r, struct fx_err *e)
 		return -1;
 	if (fx_file_store(r, kind, base, mt, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
 		return -1;
-	rc = FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
+	rc = fx_err_set(e, FX_INTERNAL, "file id over %zu bytes", sizeof(location));
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", doc.id) == 0) {
 		fx_resp_header(r, "Location", location);
 		rc = send_file(r, 201, &doc, false, e);
@@ -185,20 +185,15 @@ static int create_pending(struct fx_req *r, const struct upload_req *u, const ch
 	int rc = -1;
 
 	fx_value_map(&fields);
-	fx_map_set_str(&fields, "kind", u->kind);
-	fx_map_set_str(&fields, "name", u->base);
-	fx_map_set_str(&fields, "contentType", u->mt);
-	fx_map_set_int(&fields, "size", u->size);
-	if (u->product_id)
-		fx_map_set_str(&fields, "productId", u->product_id);
-	if (u->declared)
-		fx_map_set_str(&fields, "declaredSha256", u->sha);
-	fx_map_set_str(&fields, "status", "pending");
-	fx_map_set_str(&fields, "object", object);
-	fx_map_set_str(&fields, "createdBy", r->principal->uid);
-	fx_tenant_stamp(r, &fields);
-	fx_map_set_now(&fields, "createdAt");
-	fx_map_set_now(&fields, "updatedAt");
+	fx_file_record(r,
+		       &(struct fx_file_meta){.kind = u->kind,
+					      .name = u->base,
+					      .content_type = u->mt,
+					      .size = u->size,
+					      .declared_sha256 = u->declared ? u->sha : NULL,
+					      .product_id = u->product_id,
+					      .object = object},
+		       &fields);
 	if (fx_write_create(writes, doc_name, &fields, NULL, e) == 0 && fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
 		rc = fx_fs_get(rel, doc, e);
 	json_object_put(writes);
@@ -216,7 +211,7 @@ static int answer_upload(struct fx_req *r, const char *id, const struct fx_doc *
 	int rc;
 
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", id) < 0)
-		return FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
+		return fx_err_set(e, FX_INTERNAL, "file id over %zu bytes", sizeof(location));
 	out = json_object_new_object();
 	json_object_object_add(out, "file", fx_doc_json(doc, fx_file_hidden));
 	json_object_object_add(out, "uploadUrl", json_object_new_string(url));
@@ -306,11 +301,11 @@ static int refuse_upload(const char *object, int64_t generation, struct fx_err *
 	fx_str_vtext(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	fx_err_clear(&ignored);
-	removed = fx_gcs_delete(object, generation, &ignored) == 0 || ignored.code == 404;
+	removed = fx_gcs_delete(object, generation, &ignored) == 0 || fx_err_is(&ignored, FX_NOT_FOUND);
 	if (!removed)
 		fx_log_warn("refused upload %s stays in storage: %s", object, ignored.message);
 	fx_err_clear(e);
-	return fx_err_set(e, 409, "FAILED_PRECONDITION", "%s: %s", why,
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "%s: %s", why,
 			  removed ? "it was removed and the file stays pending: upload again"
 				  : "the file stays pending");
 }
@@ -323,9 +318,9 @@ static int stat_upload(const char *object, int64_t size, const char *ctype, stru
 	struct fx_err ignored;
 
 	if (fx_gcs_stat(object, meta, e) < 0) {
-		if (e->code == 404) {
+		if (fx_err_is(e, FX_NOT_FOUND)) {
 			fx_err_clear(e);
-			fx_err_set(e, 409, "FAILED_PRECONDITION",
+			fx_err_set(e, FX_FAILED_PRECONDITION,
 				   "nothing was uploaded to this file yet: it stays pending");
 		}
 		return -1;
@@ -357,13 +352,13 @@ static int read_upload(const char *object, const struct fx_gcs_object *meta, int
 
 	d.sha = EVP_MD_CTX_new();
 	if (!d.sha || EVP_DigestInit_ex(d.sha, EVP_sha256(), NULL) != 1) {
-		FX_ERR_INTERNAL(e, "sha256 unavailable");
+		fx_err_set(e, FX_INTERNAL, "sha256 unavailable");
 		goto out;
 	}
 	if (fx_gcs_download(object, (size_t)size, digest_sink, &d, &read, e) < 0)
 		goto out;
 	if (read.generation != meta->generation || (int64_t)d.total != size) {
-		fx_err_set(e, 409, "ABORTED", "the upload changed while it was being checked: try again");
+		fx_err_set(e, FX_ABORTED, "the upload changed while it was being checked: try again");
 		goto out;
 	}
 	fx_err_clear(&ignored);
@@ -373,7 +368,7 @@ static int read_upload(const char *object, const struct fx_gcs_object *meta, int
 	}
 	EVP_DigestFinal_ex(d.sha, md, NULL);
 	if (fx_str_hex(hash, 65, md, 32) < 0) {
-		FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
+		fx_err_set(e, FX_INTERNAL, "sha256 does not fit its buffer");
 		goto out;
 	}
 	if (declared && strcmp(declared, hash) != 0) {
@@ -440,13 +435,13 @@ static int complete(struct fx_req *r, struct fx_err *e)
 	object = fx_value_path_str(&doc.fields, "object");
 	fx_value_path_int(&doc.fields, "size", &size);
 	if (!object || size < 1 || size > FX_FILE_MAX_SIGNED) {
-		FX_ERR_INTERNAL(e, "file %s has no object or size", doc.id);
+		fx_err_set(e, FX_INTERNAL, "file %s has no object or size", doc.id);
 		goto out;
 	}
 	/* Recorded before types were checked (or by hand): nothing can match it. */
 	if (fx_file_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &ctype, e) < 0) {
 		fx_err_clear(e);
-		fx_err_set(e, 409, "FAILED_PRECONDITION",
+		fx_err_set(e, FX_FAILED_PRECONDITION,
 			   "the file's recorded content type is not acceptable: delete the file and upload again");
 		goto out;
 	}
@@ -478,7 +473,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 	if (product_id && !fx_id_valid(product_id))
 		return fx_err_invalid(e, "productId", "is not a product id");
 	if (fx_str_fmt(sig, sizeof(sig), "files|%s|%s", kind ? kind : "", product_id ? product_id : "") < 0)
-		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, NULL, "files", &parent_rel, e);
 	if (!q)
 		return -1;
@@ -550,13 +545,13 @@ static int content(struct fx_req *r, struct fx_err *e)
 		goto out;
 	status = fx_value_path_str(&doc.fields, "status");
 	if (!status || strcmp(status, "ready") != 0) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is still pending");
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the file is still pending");
 		goto out;
 	}
 	object = fx_value_path_str(&doc.fields, "object");
 	fx_value_path_int(&doc.fields, "size", &size);
 	if (!object || size < 0) {
-		FX_ERR_INTERNAL(e, "file %s has no object or size", doc.id);
+		fx_err_set(e, FX_INTERNAL, "file %s has no object or size", doc.id);
 		goto out;
 	}
 	s.size = size;
@@ -569,7 +564,7 @@ static int content(struct fx_req *r, struct fx_err *e)
 		s.ctype = "application/octet-stream";
 	}
 	if (fx_file_disposition(fx_value_path_str(&doc.fields, "name"), &disposition) < 0) {
-		FX_ERR_INTERNAL(e, "file %s: Content-Disposition too long", doc.id);
+		fx_err_set(e, FX_INTERNAL, "file %s: Content-Disposition too long", doc.id);
 		goto out;
 	}
 	fx_resp_header(r, "Content-Disposition", disposition.data);
@@ -661,7 +656,7 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 	object = fx_value_path_str(&doc.fields, "object");
 	/* The object first: a document without its object is what cleanup repairs, never the reverse. */
 	if (object && fx_gcs_delete(object, -1, e) < 0) {
-		if (e->code != 404)
+		if (!fx_err_is(e, FX_NOT_FOUND))
 			goto out;
 		fx_err_clear(e);
 	}

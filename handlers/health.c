@@ -42,7 +42,7 @@ static int ready(struct fx_req *r, struct fx_err *e)
 		fx_log_warn("not ready: firestore: %s", fs.message);
 	if (!keys_ok)
 		fx_log_warn("not ready: token keys: %s", keys.message);
-	fx_err_set(e, 503, "UNAVAILABLE", "not ready: %s%s%s", fs_ok ? "" : "firestore is down",
+	fx_err_set(e, FX_UNAVAILABLE, "not ready: %s%s%s", fs_ok ? "" : "firestore is down",
 		   !fs_ok && !keys_ok ? ", " : "", keys_ok ? "" : "token keys cannot be loaded");
 	if (!fs_ok)
 		fx_err_detail(e, "firestore", "unavailable");

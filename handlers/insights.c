@@ -74,7 +74,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "severity", "must be info, warning or critical");
 	if (fx_str_fmt(sig, sizeof(sig), "insights|%s|%s|%s", status ? status : "", type ? type : "",
 		       severity ? severity : "") < 0)
-		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, NULL, "insights", &parent_rel, e);
 	if (!q)
 		return -1;
@@ -144,7 +144,7 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		goto out;
 	}
 	if (!now || closed(now)) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the insight is %s: a closed insight does not change",
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the insight is %s: a closed insight does not change",
 			   now ? now : "in an unknown state");
 		fx_err_detail(e, "status", "open and acknowledged insights can change");
 		goto out;
@@ -223,7 +223,7 @@ static int rate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		if (elapsed < GENERATE_INTERVAL_MS) {
 			long long wait = (GENERATE_INTERVAL_MS - elapsed + 999) / 1000;
 
-			fx_err_set(e, 429, "RESOURCE_EXHAUSTED", "insights were generated less than a minute ago");
+			fx_err_set(e, FX_RESOURCE_EXHAUSTED, "insights were generated less than a minute ago");
 			e->retry_after = wait < 1 ? 1 : wait > 60 ? 60 : (int)wait;
 			goto out;
 		}

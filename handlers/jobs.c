@@ -20,7 +20,9 @@
 #include "json.h"
 #include "log.h"
 #include "map.h"
+#include "mem.h"
 #include "model.h"
+#include "order.h"
 #include "report.h"
 #include "stock.h"
 #include "str.h"
@@ -122,7 +124,7 @@ static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	}
 	if (doc.name && until > now) {
 		c->busy_until = until;
-		fx_err_set(e, 409, "ABORTED", "this job is already running (run %s)", holder ? holder : "?");
+		fx_err_set(e, FX_ABORTED, "this job is already running (run %s)", holder ? holder : "?");
 		e->retry_after = (int)(until - now);
 		goto out;
 	}
@@ -144,7 +146,7 @@ static int lease(const char *job, const char *scope, const char *run_id, bool re
 	struct lease_ctx c = {rel, run_id, release, 0};
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
-		return FX_ERR_INTERNAL(e, "lease path over %zu bytes", sizeof(rel));
+		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
 	return fx_fs_run_transaction(lease_txn, &c, e);
 }
 
@@ -191,35 +193,13 @@ static int sync_read(struct fx_txn *t, struct fx_req *r, const char *collection,
 	if (fx_fs_query(parent, q, t->id, docs, n, e) < 0)
 		goto out;
 	if (*n > (size_t)max) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %d %s: sync needs paging", max, what);
+		fx_err_set(e, FX_FAILED_PRECONDITION, "more than %d %s: sync needs paging", max, what);
 		goto out;
 	}
 	rc = 0;
 out:
 	fx_query_free(q);
 	return rc;
-}
-
-/* expected[p]: the quantity of products[p] in the orders' items (calloc'd, parallel to products). */
-static int64_t *sync_expected(const struct fx_doc *orders, size_t norders, const struct fx_doc *products,
-			      size_t nproducts)
-{
-	int64_t *expected = calloc(nproducts ? nproducts : 1, sizeof(*expected));
-
-	for (size_t i = 0; expected && i < norders; i++) {
-		const struct fx_value *items = fx_value_path(&orders[i].fields, "items");
-
-		for (size_t k = 0; items && items->type == FX_V_ARRAY && k < items->u.arr.n; k++) {
-			const char *pid = fx_value_path_str(&items->u.arr.items[k], "productId");
-			int64_t qty = 0;
-
-			fx_value_path_int(&items->u.arr.items[k], "quantity", &qty);
-			for (size_t p = 0; pid && p < nproducts; p++)
-				if (strcmp(products[p].id, pid) == 0)
-					expected[p] += qty;
-		}
-	}
-	return expected;
 }
 
 /* Writes in t each product's reserved stock that differs from expected, and notes the repair in c. */
@@ -248,7 +228,6 @@ static int sync_repair(struct fx_txn *t, struct sync_ctx *c, const struct fx_doc
 
 static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
-	static const char *const open_states[] = {"pending", "confirmed", NULL};
 	struct sync_ctx *c = arg;
 	struct fx_req *r = &c->o->req;
 	struct fx_doc *orders = NULL, *products = NULL;
@@ -261,14 +240,14 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	fx_value_array(&c->repairs);
 	c->checked = 0;
 	fx_value_array(&states);
-	for (int i = 0; open_states[i]; i++)
-		fx_value_string(fx_value_push(&states), open_states[i], strlen(open_states[i]));
+	for (int i = 0; fx_order_reserving[i]; i++)
+		fx_value_string(fx_value_push(&states), fx_order_reserving[i], strlen(fx_order_reserving[i]));
 	if (sync_read(t, r, "orders", &states, SYNC_MAX_ORDERS, "open orders", &orders, &norders, e) < 0 ||
 	    sync_read(t, r, "products", NULL, SYNC_MAX_PRODUCTS, "products", &products, &nproducts, e) < 0)
 		goto out;
-	expected = sync_expected(orders, norders, products, nproducts);
-	if (!expected) {
-		FX_ERR_INTERNAL(e, "out of memory");
+	expected = fx_xcalloc(nproducts ? nproducts : 1, sizeof(*expected));
+	if (fx_order_reserved(orders, norders, products, nproducts, expected) < 0) {
+		fx_err_set(e, FX_INTERNAL, "the open orders reserve more of a product than 64 bits hold");
 		goto out;
 	}
 	rc = sync_repair(t, c, products, nproducts, expected, e);
@@ -360,7 +339,7 @@ static int delete_found(struct org_ctx *o, const char *collection, const char *f
 
 			/* A file's object goes first; a missing one is already what we want. */
 			if (object && fx_gcs_delete(object, -1, e) < 0) {
-				if (e->code != 404) {
+				if (!fx_err_is(e, FX_NOT_FOUND)) {
 					rc = -1;
 					break;
 				}
@@ -557,7 +536,7 @@ static int run_all(struct fx_req *r, org_job job, const char *run_id, struct run
 			run_part(r, job, docs[i].id, run_id, st);
 		if (n && fx_str_set(last, sizeof(last), docs[n - 1].id) < 0) {
 			fx_docs_free(docs, n);
-			return FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(last));
+			return fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(last));
 		}
 		fx_docs_free(docs, n);
 		if (n < ORG_PAGE)
@@ -583,7 +562,7 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 	int rc;
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", id) < 0)
-		return FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
+		return fx_err_set(e, FX_INTERNAL, "run path over %zu bytes", sizeof(rel));
 	writes = json_object_new_array();
 	name = fx_fs_name(rel);
 	fx_value_map(&doc);
@@ -638,7 +617,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	if (job < 0)
-		return FX_ERR_NOT_FOUND(e, "job");
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "job");
 	st.job = jobs[job];
 	st.scope = p->scheduler ? "all" : p->organization_id;
 	st.org = p->scheduler ? "*" : p->organization_id;
@@ -671,7 +650,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 	}
 	status = st.failed == 0 ? "succeeded" : st.failed < st.organizations ? "partial" : "failed";
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
-		FX_ERR_INTERNAL(e, "run path over %zu bytes", sizeof(rel));
+		fx_err_set(e, FX_INTERNAL, "run path over %zu bytes", sizeof(rel));
 	else if (record_run(run_id, &st, status, false, true, NULL, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
 		rc = fx_resp_doc(r, 200, &doc, NULL);
 	fx_err_clear(&ignored);
@@ -701,7 +680,7 @@ static int runs(struct fx_req *r, struct fx_err *e)
 
 	fx_value_string(&mine, org, strlen(org));
 	if (fx_str_fmt(sig, sizeof(sig), "jobRuns|%s", org) < 0)
-		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	else if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
 		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "==", &mine, e) == 0)
 		rc = fx_list_ordered(r, "", q, "startedAt", true, size, sig, cursor, NULL, e);

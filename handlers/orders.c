@@ -173,7 +173,7 @@ static int price_lines(struct create_ctx *c, const struct fx_doc *products, stru
 		if (!fx_tenant_owns(c->r, p))
 			return fx_err_invalid(e, field, "no such product");
 		if (status && strcmp(status, "archived") == 0) {
-			fx_err_set(e, 409, "FAILED_PRECONDITION", "product %s is archived", p->id);
+			fx_err_set(e, FX_FAILED_PRECONDITION, "product %s is archived", p->id);
 			fx_err_detail(e, field, "archived products cannot be ordered");
 			return -1;
 		}
@@ -187,9 +187,9 @@ static int price_lines(struct create_ctx *c, const struct fx_doc *products, stru
 		fx_value_path_int(&p->fields, "priceCents", &c->lines[i].unit_price_cents);
 	}
 	if (short_items)
-		return fx_err_set(e, 409, "FAILED_PRECONDITION", "not enough stock for %d item(s)", e->ndetails);
+		return fx_err_set(e, FX_FAILED_PRECONDITION, "not enough stock for %d item(s)", e->ndetails);
 	if (fx_order_price(c->lines, c->nlines, c->shipping, c->vat_rate, &c->totals) < 0)
-		return FX_ERR_INTERNAL(e, "the order's total does not fit 64 bits");
+		return fx_err_set(e, FX_INTERNAL, "the order's total does not fit 64 bits");
 	return 0;
 }
 
@@ -202,7 +202,7 @@ static int reserve(struct create_ctx *c, json_object *writes, const struct fx_do
 
 		if (fx_order_stock_effect(FX_ORDER_RESERVE, fx_stock(p, "onHand"), fx_stock(p, "reserved"),
 					  c->lines[i].quantity, &s) < 0)
-			return FX_ERR_INTERNAL(e, "the stock of product %s does not fit 64 bits", p->id);
+			return fx_err_set(e, FX_INTERNAL, "the stock of product %s does not fit 64 bits", p->id);
 		if (fx_stock_write(c->r, writes, p, s.on_hand, s.reserved, e) < 0)
 			return -1;
 	}
@@ -226,7 +226,7 @@ static int take_number(const struct fx_req *r, json_object *writes, const char *
 	if (counter->name)
 		fx_value_path_int(&counter->fields, "next", &next);
 	if (fx_str_fmt(number, size, "FX-%06lld", (long long)next) < 0)
-		return FX_ERR_INTERNAL(e, "order number does not fit");
+		return fx_err_set(e, FX_INTERNAL, "order number does not fit");
 	fx_value_map(&map);
 	fx_map_set_int(&map, "next", next + 1);
 	fx_tenant_stamp(r, &map);
@@ -315,7 +315,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	c->answer = NULL;
 	root = fx_tenant_root(r, e);
 	if (!root || !(paths[n++] = fx_arena_printf(r->arena, "%s/counters/orders", root)))
-		return FX_ERR_INTERNAL(e, "out of request memory");
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
 	for (size_t i = 0; i < c->nlines; i++)
 		if (!(paths[n++] = fx_tenant_path(r, NULL, "products", c->lines[i].product_id, "product", e)))
 			goto out;
@@ -383,7 +383,7 @@ static int queued_transaction(struct fx_req *r, fx_txn_fn fn, void *arg, const c
 	int rc;
 
 	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, 409, "ABORTED", "too many %s at once for this organization: retry", busy);
+		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
 		e->retry_after = 1;
 		return -1;
 	}
@@ -407,7 +407,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	if (!c)
-		return FX_ERR_INTERNAL(e, "out of request memory");
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
 	memset(c, 0, sizeof(*c));
 	c->r = r;
 	fx_value_map(&order);
@@ -426,14 +426,14 @@ static int create(struct fx_req *r, struct fx_err *e)
 		const char *id = json_object_get_string(json_object_object_get(c->idem.answer, "id"));
 
 		if (!id || fx_str_set(c->id, sizeof(c->id), id) < 0) {
-			FX_ERR_INTERNAL(e, "the stored answer of this Idempotency-Key has no order id");
+			fx_err_set(e, FX_INTERNAL, "the stored answer of this Idempotency-Key has no order id");
 			goto out;
 		}
 	}
 	if (fx_tenant_get(r, fx_tenant_path(r, NULL, "orders", c->id, "order", e), "order", &doc, e) < 0)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/orders/%s", c->id) < 0) {
-		FX_ERR_INTERNAL(e, "order id over %zu bytes", sizeof(location));
+		fx_err_set(e, FX_INTERNAL, "order id over %zu bytes", sizeof(location));
 		goto out;
 	}
 	fx_resp_header(r, "Location", location);
@@ -483,7 +483,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "to", "must be after from");
 	if (fx_str_fmt(sig, sizeof(sig), "orders|%s|%s|%s|%s", status ? status : "", channel ? channel : "",
 		       from ? from : "", to ? to : "") < 0)
-		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, NULL, "orders", &parent_rel, e);
 	if (!q)
 		return -1;
@@ -538,7 +538,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	if (fx_tenant_get(r, rel, "order", &doc, e) < 0 || fx_patch_if_match(if_match, &doc, "order", e) < 0)
 		goto out;
 	if (present && !fx_order_address_may_change(fx_value_path_str(&doc.fields, "status"))) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the address of a %s order cannot change",
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the address of a %s order cannot change",
 			   fx_value_path_str(&doc.fields, "status"));
 		goto out;
 	}
@@ -598,7 +598,7 @@ static int apply_stock(struct lifecycle_ctx *c, struct fx_txn *t, enum fx_order_
 			continue;
 		}
 		if (fx_order_stock_effect(effect, fx_stock(p, "onHand"), fx_stock(p, "reserved"), q, &s) < 0)
-			return FX_ERR_INTERNAL(e, "the stock of product %s does not fit 64 bits", p->id);
+			return fx_err_set(e, FX_INTERNAL, "the stock of product %s does not fit 64 bits", p->id);
 		if (fx_stock_write(c->r, t->writes, p, s.on_hand, s.reserved, e) < 0 ||
 		    (s.reason && fx_movement_write(c->r, t->writes, p->id, s.delta, s.reason, docs[0].id, NULL,
 						   s.on_hand, NULL, e) < 0))
@@ -653,7 +653,7 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		return -1;
 	status = fx_value_path_str(&docs[0].fields, "status");
 	if (!fx_order_may(tr, status)) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "cannot %s an order that is %s", tr->verb,
+		fx_err_set(e, FX_FAILED_PRECONDITION, "cannot %s an order that is %s", tr->verb,
 			   status ? status : "unknown");
 		fx_err_detail(e, "status", "%s allows %s%s%s", tr->verb, tr->from[0], tr->from[1] ? ", " : "",
 			      tr->from[1] ? tr->from[1] : "");

@@ -128,14 +128,14 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	int rc;
 
 	if (fx_str_fmt(path, sizeof(path), "users/%s", c->p->uid) < 0)
-		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path));
+		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path));
 	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
 	rc = doc.name && fx_value_path_str(&doc.fields, "organizationId") &&
 	     *fx_value_path_str(&doc.fields, "organizationId");
 	fx_doc_cleanup(&doc);
 	if (rc)
-		return fx_err_set(e, 409, "ALREADY_EXISTS", "you already belong to an organization");
+		return fx_err_set(e, FX_ALREADY_EXISTS, "you already belong to an organization");
 	if (fx_write_create(t->writes, c->org_name, c->org, NULL, e) < 0 ||
 	    fx_write_set(t->writes, c->user_name, c->profile, NULL, e) < 0)
 		return -1;
@@ -189,12 +189,12 @@ static int answer_created(struct fx_req *r, const char *id, struct fx_err *e)
 
 	/* The same id fitted the same buffer in create: these cannot fail. */
 	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0)
-		return FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		return fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(path));
 	if (fx_fs_get(path, &doc, e) < 0)
 		goto out;
 	out = fx_doc_json(&doc, hidden);
 	if (fx_str_fmt(path, sizeof(path), "/v1/organizations/%s", id) < 0) {
-		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(path));
 		goto out;
 	}
 	rc = fx_resp_created(r, path, out);
@@ -217,7 +217,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	if (p->organization_id)
-		return fx_err_set(e, 409, "ALREADY_EXISTS", "you already belong to an organization");
+		return fx_err_set(e, FX_ALREADY_EXISTS, "you already belong to an organization");
 	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&org);
@@ -230,13 +230,13 @@ static int create(struct fx_req *r, struct fx_err *e)
 	fx_id_new(id);
 	new_organization(&org, &profile, p, id);
 	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0) {
-		FX_ERR_INTERNAL(e, "organization id over %zu bytes", sizeof(path));
+		fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(path));
 		goto out;
 	}
 	org_name = fx_fs_name(path);
 	if (fx_str_fmt(path, sizeof(path), "users/%s", p->uid) < 0 ||
 	    fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"owner\"}", id) < 0) {
-		FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path));
+		fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path));
 		goto out;
 	}
 	user_name = fx_fs_name(path);
@@ -266,9 +266,9 @@ static int own_org_path(struct fx_req *r, char *path, size_t len, struct fx_err 
 	const char *id = fx_req_param(r, "id");
 
 	if (!id || strcmp(id, r->principal->organization_id) != 0)
-		return FX_ERR_NOT_FOUND(e, "organization");
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "organization");
 	if (fx_str_fmt(path, len, "organizations/%s", id) < 0)
-		return FX_ERR_INTERNAL(e, "organization id over %zu bytes", len);
+		return fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", len);
 	return 0;
 }
 

@@ -90,7 +90,7 @@ static const char *sku_path(const struct fx_req *r, const char *sku, struct fx_e
 	char id[200];
 
 	if (!sku || fx_sku_id(sku, id, sizeof(id)) < 0)
-		return FX_ERR_INTERNAL(e, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
+		return fx_err_set(e, FX_INTERNAL, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
 	return fx_tenant_path(r, NULL, "skus", id, "sku", e);
 }
 
@@ -323,9 +323,9 @@ static int write_new(struct fx_req *r, const struct fx_value *map, char *id, con
 	if (fx_write_create(writes, sku_name, &index, NULL, e) < 0 || fx_write_create(writes, name, map, NULL, e) < 0)
 		goto out;
 	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
+		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
-			fx_err_set(e, 409, "ALREADY_EXISTS", "a product with SKU %s exists", sku);
+			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists", sku);
 			fx_err_detail(e, "sku", "must be unique in the organization");
 		}
 		goto out;
@@ -370,7 +370,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (write_new(r, &map, id, &rel, e) < 0 || fx_fs_get(rel, &doc, e) < 0)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
-		FX_ERR_INTERNAL(e, "product id over %zu bytes", sizeof(location));
+		fx_err_set(e, FX_INTERNAL, "product id over %zu bytes", sizeof(location));
 		goto out;
 	}
 	fx_resp_header(r, "Location", location);
@@ -461,7 +461,7 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_mem_copy(mask, sizeof(mask), c->mask, nmask * sizeof(*mask)) < 0) {
 		fx_doc_cleanup(&doc);
 		fx_value_cleanup(&map);
-		return FX_ERR_INTERNAL(e, "update mask over %zu fields", sizeof(mask) / sizeof(mask[0]));
+		return fx_err_set(e, FX_INTERNAL, "update mask over %zu fields", sizeof(mask) / sizeof(mask[0]));
 	}
 	if (reindex_sku(c, t->writes, &doc, e) < 0)
 		goto out;
@@ -519,9 +519,9 @@ static int update(struct fx_req *r, struct fx_err *e)
 	c.input = &map;
 	c.mask = mask;
 	if (fx_fs_run_transaction(update_txn, &c, e) < 0) {
-		if (e->code == 409 && strcmp(e->status, "ALREADY_EXISTS") == 0) {
+		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
-			fx_err_set(e, 409, "ALREADY_EXISTS", "a product with SKU %s exists",
+			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
 				   fx_value_path_str(&map, "sku"));
 			fx_err_detail(e, "sku", "must be unique in the organization");
 		}
@@ -555,7 +555,7 @@ static int release_images(struct fx_req *r, struct fx_txn *t, const struct fx_do
 			continue;
 		if ((paths[n] = fx_tenant_path(r, NULL, "files", id, "file", e))) {
 			n++;
-		} else if (e->code == 404) {
+		} else if (fx_err_is(e, FX_NOT_FOUND)) {
 			fx_err_clear(e); /* an id no file can have: nothing hangs there */
 		} else {
 			return -1; /* out of request memory: the images must not stay attached silently */
@@ -601,7 +601,7 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
 	if (fx_stock(&doc, "reserved") > 0) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the product has reserved stock: open orders need it");
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the product has reserved stock: open orders need it");
 		goto out;
 	}
 	if (fx_value_path_str(&doc.fields, "skuKey") &&
@@ -665,7 +665,7 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	}
 	rc = -1;
 	if (!fx_tenant_owns(c->r, &docs[0])) {
-		FX_ERR_NOT_FOUND(e, "product");
+		fx_err_set(e, FX_NOT_FOUND, "%s not found", "product");
 		goto out;
 	}
 	if (fx_patch_if_match(c->if_match, &docs[0], "product", e) < 0)
@@ -674,9 +674,8 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	reserved = fx_stock(&docs[0], "reserved");
 	switch (fx_product_adjust(on_hand, reserved, c->delta, &after)) {
 	case FX_PRODUCT_ADJUST_BELOW_RESERVED:
-		fx_err_set(e, 409, "FAILED_PRECONDITION",
-			   "on hand would drop below reserved (%lld on hand, %lld reserved)", (long long)on_hand,
-			   (long long)reserved);
+		fx_err_set(e, FX_FAILED_PRECONDITION, "on hand would drop below reserved (%lld on hand, %lld reserved)",
+			   (long long)on_hand, (long long)reserved);
 		fx_err_detail(e, "delta", "must keep onHand at or above reserved");
 		goto out;
 	case FX_PRODUCT_ADJUST_ABOVE_MAX:
@@ -773,7 +772,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "orderBy", "must be name, sku, createdAt or available");
 	if (fx_str_fmt(sig, sizeof(sig), "products|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
 		       q ? q : "", low ? low : "", orders[oi]) < 0)
-		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	query = fx_tenant_query(r, NULL, "products", &parent_rel, e);
 	if (!query)
 		return -1;
@@ -816,7 +815,7 @@ static int movements(struct fx_req *r, struct fx_err *e)
 	fx_doc_cleanup(&doc);
 	parent = fx_arena_printf(r->arena, "products/%s", id);
 	if (fx_str_fmt(sig, sizeof(sig), "movements|%s", id) < 0)
-		return FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, parent, "movements", &parent_rel, e);
 	if (!q)
 		return -1;
@@ -851,12 +850,12 @@ static int check_file(const struct image_ctx *c, const struct fx_doc *product, c
 	if (!fx_tenant_owns(c->r, file) || !kind || strcmp(kind, "product_image") != 0)
 		return fx_err_invalid(e, "fileId", "must be a product_image file of this organization");
 	if (!status || strcmp(status, "ready") != 0) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is still pending");
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the file is still pending");
 		fx_err_detail(e, "fileId", "must be ready");
 		return -1;
 	}
 	if (attached && strcmp(attached, product->id) != 0) {
-		fx_err_set(e, 409, "FAILED_PRECONDITION", "the file is attached to another product");
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the file is attached to another product");
 		fx_err_detail(e, "fileId", "detach it from product %s first", attached);
 		return -1;
 	}
@@ -876,22 +875,22 @@ static int change_images(const struct image_ctx *c, const struct fx_value *old, 
 	found = fx_product_image_find(images, c->file_id);
 	if (!c->attach) {
 		if (found < 0)
-			return FX_ERR_NOT_FOUND(e, "image");
+			return fx_err_set(e, FX_NOT_FOUND, "%s not found", "image");
 		for (; found >= 0; found = fx_product_image_find(images, c->file_id))
 			if (fx_value_remove(images, (size_t)found) < 0)
-				return FX_ERR_INTERNAL(e, "image %ld cannot be removed", found);
+				return fx_err_set(e, FX_INTERNAL, "image %ld cannot be removed", found);
 		return 0;
 	}
 	if (found >= 0)
-		return fx_err_set(e, 409, "ALREADY_EXISTS", "the image is attached already");
+		return fx_err_set(e, FX_ALREADY_EXISTS, "the image is attached already");
 	if (images->u.arr.n >= MAX_IMAGES)
-		return fx_err_set(e, 409, "FAILED_PRECONDITION", "a product has at most %d images", MAX_IMAGES);
+		return fx_err_set(e, FX_FAILED_PRECONDITION, "a product has at most %d images", MAX_IMAGES);
 	{
 		int64_t pos = c->has_position ? c->position : (int64_t)images->u.arr.n;
 
 		item = fx_value_insert(images, fx_product_image_slot(images, pos));
 		if (!item)
-			return FX_ERR_INTERNAL(e, "image list out of room");
+			return fx_err_set(e, FX_INTERNAL, "image list out of room");
 		fx_value_map(item);
 		fx_map_set_str(item, "fileId", c->file_id);
 		fx_map_set_int(item, "position", pos);
@@ -923,7 +922,7 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_fs_batch_get(paths, 2, t->id, docs, e) < 0)
 		return -1;
 	if (!fx_tenant_owns(c->r, &docs[0])) {
-		FX_ERR_NOT_FOUND(e, "product");
+		fx_err_set(e, FX_NOT_FOUND, "%s not found", "product");
 		goto out;
 	}
 	if (c->attach && check_file(c, &docs[0], &docs[1], e) < 0)

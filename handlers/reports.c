@@ -65,7 +65,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (!answer)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", file.id) < 0) {
-		FX_ERR_INTERNAL(e, "file id over %zu bytes", sizeof(location));
+		fx_err_set(e, FX_INTERNAL, "file id over %zu bytes", sizeof(location));
 		goto out;
 	}
 	rc = fx_resp_created(r, location, answer);

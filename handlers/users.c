@@ -50,7 +50,7 @@ static const struct fx_route routes[] = {
 
 static int user_path(char *out, size_t len, const char *uid, struct fx_err *e)
 {
-	return fx_str_fmt(out, len, "users/%s", uid) < 0 ? FX_ERR_INTERNAL(e, "uid over %zu bytes", len) : 0;
+	return fx_str_fmt(out, len, "users/%s", uid) < 0 ? fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", len) : 0;
 }
 
 /* Reads a profile; 404 "user" when it is missing. */
@@ -61,8 +61,8 @@ static int read_profile(const char *uid, struct fx_doc *doc, struct fx_err *e)
 	if (user_path(path, sizeof(path), uid, e) < 0)
 		return -1;
 	if (fx_fs_get(path, doc, e) < 0) {
-		if (e->code == 404)
-			FX_ERR_NOT_FOUND(e, "user");
+		if (fx_err_is(e, FX_NOT_FOUND))
+			fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 		return -1;
 	}
 	return 0;
@@ -74,13 +74,13 @@ static int read_member(struct fx_req *r, const char *uid, struct fx_doc *doc, st
 	const char *org;
 
 	if (!uid || !fx_id_valid(uid))
-		return FX_ERR_NOT_FOUND(e, "user");
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 	if (read_profile(uid, doc, e) < 0)
 		return -1;
 	org = fx_value_path_str(&doc->fields, "organizationId");
 	if (!org || strcmp(org, r->principal->organization_id) != 0) {
 		fx_doc_cleanup(doc);
-		return FX_ERR_NOT_FOUND(e, "user");
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 	}
 	return 0;
 }
@@ -108,7 +108,7 @@ static int me_get(struct fx_req *r, struct fx_err *e)
 		fx_doc_cleanup(&doc);
 		return rc;
 	}
-	if (p->has_profile && e->code != 404)
+	if (p->has_profile && !fx_err_is(e, FX_NOT_FOUND))
 		return -1;
 	/* Signed in, no profile yet: what the token says. */
 	fx_err_clear(e);
@@ -198,7 +198,7 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 		goto out;
 
 	exists = read_profile(p->uid, &doc, e) == 0;
-	if (!exists && e->code != 404)
+	if (!exists && !fx_err_is(e, FX_NOT_FOUND))
 		goto out;
 	fx_err_clear(e);
 	fx_doc_cleanup(&doc);
@@ -211,7 +211,7 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 			goto out;
 	} else {
 		if (if_match) {
-			fx_err_set(e, 412, "FAILED_PRECONDITION", "If-Match does not name a current version");
+			fx_err_set(e, FX_CONDITION_NOT_MET, "If-Match does not name a current version");
 			goto out;
 		}
 		fx_map_set_str(&map, "email", p->email ? p->email : "");
@@ -246,7 +246,7 @@ static int me_export(struct fx_req *r, struct fx_err *e)
 
 	if (read_profile(p->uid, &doc, e) == 0) {
 		json_object_object_add(out, "profile", fx_doc_json(&doc, fx_profile_hidden));
-	} else if (e->code == 404) {
+	} else if (fx_err_is(e, FX_NOT_FOUND)) {
 		fx_err_clear(e);
 		json_object_object_add(out, "profile", NULL);
 	} else {
@@ -282,9 +282,9 @@ static int me_delete(struct fx_req *r, struct fx_err *e)
 
 		fx_doc_cleanup(&doc);
 		if (role == FX_ROLE_OWNER)
-			return fx_err_set(e, 409, "FAILED_PRECONDITION",
+			return fx_err_set(e, FX_FAILED_PRECONDITION,
 					  "the owner of an organization cannot erase their account");
-	} else if (e->code != 404) {
+	} else if (!fx_err_is(e, FX_NOT_FOUND)) {
 		return -1;
 	}
 	fx_err_clear(e);
@@ -311,7 +311,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 
 	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
 	if (fx_str_fmt(sig, sizeof(sig), "users|%s", r->principal->organization_id) < 0) {
-		FX_ERR_INTERNAL(e, "list signature over %zu bytes", sizeof(sig));
+		fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 		goto out;
 	}
 	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0 || fx_query_parent(q, root, e) < 0 ||
@@ -344,7 +344,7 @@ static int set_claims(const char *uid, const char *org, enum fx_role role, struc
 
 	if (fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"%s\"}", org, fx_role_name(role)) <
 	    0)
-		return FX_ERR_INTERNAL(e, "claims over %zu bytes", sizeof(claims));
+		return fx_err_set(e, FX_INTERNAL, "claims over %zu bytes", sizeof(claims));
 	return fx_identity_set_claims(uid, claims, e);
 }
 
@@ -352,11 +352,11 @@ static int set_claims(const char *uid, const char *org, enum fx_role role, struc
 static int may_manage(const struct fx_principal *p, enum fx_role old_role, enum fx_role new_role, struct fx_err *e)
 {
 	if (old_role == FX_ROLE_OWNER)
-		return fx_err_set(e, 403, "PERMISSION_DENIED", "nobody changes or removes the owner");
+		return fx_err_set(e, FX_PERMISSION_DENIED, "nobody changes or removes the owner");
 	if (new_role == FX_ROLE_OWNER)
 		return fx_err_invalid(e, "role", "must be viewer, staff, manager or admin");
 	if ((old_role == FX_ROLE_ADMIN || new_role == FX_ROLE_ADMIN) && p->role != FX_ROLE_OWNER)
-		return fx_err_set(e, 403, "PERMISSION_DENIED", "only the owner makes or unmakes an admin");
+		return fx_err_set(e, FX_PERMISSION_DENIED, "only the owner makes or unmakes an admin");
 	return 0;
 }
 
@@ -400,15 +400,15 @@ static int add_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	int rc = 0;
 
 	if (fx_str_set(rel, sizeof(rel), strstr(c->name, "/documents/") + strlen("/documents/")) < 0)
-		return FX_ERR_INTERNAL(e, "document path over %zu bytes", sizeof(rel));
+		return fx_err_set(e, FX_INTERNAL, "document path over %zu bytes", sizeof(rel));
 	paths[0] = rel;
 	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
 	org = doc.name ? fx_value_path_str(&doc.fields, "organizationId") : NULL;
 	if (org && *org)
 		rc = strcmp(org, c->org) == 0
-			     ? fx_err_set(e, 409, "ALREADY_EXISTS", "already a member")
-			     : fx_err_set(e, 409, "ALREADY_EXISTS", "this user belongs to another organization");
+			     ? fx_err_set(e, FX_ALREADY_EXISTS, "already a member")
+			     : fx_err_set(e, FX_ALREADY_EXISTS, "this user belongs to another organization");
 	fx_doc_cleanup(&doc);
 	if (rc < 0)
 		return -1;
@@ -427,12 +427,12 @@ static int take_account(const char *email, const char *display, struct fx_user_r
 		 * like a new one: only the address's owner can ever use it.
 		 */
 		if (!rec->email_verified && rec->can_sign_in)
-			return fx_err_set(e, 409, "FAILED_PRECONDITION",
+			return fx_err_set(e, FX_FAILED_PRECONDITION,
 					  "an account with this email exists but its email is not verified: its owner "
 					  "must verify the address before they can be added");
 		return 0;
 	}
-	if (e->code != 404)
+	if (!fx_err_is(e, FX_NOT_FOUND))
 		return -1;
 	fx_err_clear(e);
 	return fx_identity_create(email, display, rec, e);
@@ -448,9 +448,9 @@ static int may_change(const struct fx_principal *p, const char *uid, enum fx_rol
 	if (manages && may_manage(p, old_role, new_role, e) < 0)
 		return -1;
 	if (old_role == FX_ROLE_OWNER && p->role != FX_ROLE_OWNER)
-		return fx_err_set(e, 403, "PERMISSION_DENIED", "nobody changes the owner");
+		return fx_err_set(e, FX_PERMISSION_DENIED, "nobody changes the owner");
 	if (old_role == FX_ROLE_ADMIN && p->role != FX_ROLE_OWNER && strcmp(uid, p->uid) != 0)
-		return fx_err_set(e, 403, "PERMISSION_DENIED", "only the owner changes an admin");
+		return fx_err_set(e, FX_PERMISSION_DENIED, "only the owner changes an admin");
 	return 0;
 }
 
@@ -516,7 +516,7 @@ static int add(struct fx_req *r, struct fx_err *e)
 	if (read_profile(rec.uid, &doc, e) < 0)
 		goto out;
 	if (fx_str_fmt(path, sizeof(path), "/v1/users/%s", rec.uid) < 0) {
-		FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path));
+		fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path));
 		goto out;
 	}
 	fx_resp_header(r, "Location", path);
@@ -648,7 +648,7 @@ static int take_out(const char *uid, struct fx_err *e)
 	rc = fx_identity_revoke(uid, e);
 	fx_authz_forget(uid);
 	/* A user already deleted from Firebase Auth has no sessions or claims left: its profile still goes. */
-	if (rc < 0 && e->code != 404)
+	if (rc < 0 && !fx_err_is(e, FX_NOT_FOUND))
 		return -1;
 	if (rc == 0 && fx_identity_set_claims(uid, "{}", e) < 0)
 		return -1;
@@ -688,7 +688,7 @@ static int me_leave(struct fx_req *r, struct fx_err *e)
 	role = role_of(&doc);
 	fx_doc_cleanup(&doc);
 	if (role == FX_ROLE_OWNER)
-		return fx_err_set(e, 409, "FAILED_PRECONDITION", "the owner cannot leave their organization");
+		return fx_err_set(e, FX_FAILED_PRECONDITION, "the owner cannot leave their organization");
 	if (take_out(p->uid, e) < 0)
 		return -1;
 	return fx_resp_send(r, 204, NULL, NULL, 0);

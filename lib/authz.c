@@ -165,10 +165,10 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 	out->valid_after = 0;
 	out->profile = NULL;
 	if (fx_str_fmt(path, sizeof(path), "users/%s", uid) < 0)
-		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(path) - sizeof("users/"));
+		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path) - sizeof("users/"));
 	fx_err_clear(&ferr);
 	if (fx_fs_get(path, &doc, &ferr) < 0) {
-		if (ferr.code == 404)
+		if (fx_err_is(&ferr, FX_NOT_FOUND))
 			return 0;
 		*e = ferr;
 		return -1;
@@ -187,7 +187,8 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 		free(*profile_json);
 		*profile_json = NULL;
 		fx_doc_cleanup(&doc);
-		return FX_ERR_INTERNAL(e, "%s: organizationId over %zu bytes", path, sizeof(out->organization_id) - 1);
+		return fx_err_set(e, FX_INTERNAL, "%s: organizationId over %zu bytes", path,
+				  sizeof(out->organization_id) - 1);
 	}
 	if ((s = fx_value_path_str(&doc.fields, "role")) && fx_role_parse(s) > 0)
 		out->role = (enum fx_role)fx_role_parse(s);
@@ -218,11 +219,11 @@ static int fetch_account(const char *uid, time_t t, struct member *out, struct f
 	out->valid_since = 0;
 	if (fx_identity_lookup(uid, &rec, &le) < 0) {
 		/* 404: no such user; 400: a uid Firebase could never have issued. */
-		if (le.code != 404 && le.code != 400) {
+		if (!fx_err_is(&le, FX_NOT_FOUND) && !fx_err_is(&le, FX_INVALID_ARGUMENT)) {
 			fx_log_warn("revocation check of a user failed: %s", le.message);
-			if (le.code == 500)
-				return FX_ERR_INTERNAL(e, "cannot check this account with Firebase Auth");
-			return FX_ERR_UNAVAILABLE(e, "cannot check this account with Firebase Auth: try again");
+			if (fx_err_is(&le, FX_INTERNAL))
+				return fx_err_set(e, FX_INTERNAL, "cannot check this account with Firebase Auth");
+			return fx_err_set(e, FX_UNAVAILABLE, "cannot check this account with Firebase Auth: try again");
 		}
 	} else {
 		out->account_exists = true;
@@ -267,7 +268,7 @@ static int member_of(const char *uid, struct fx_arena *arena, struct member *out
 	if (profile_fresh && account_fresh)
 		return 0;
 	if (fx_str_set(out->uid, sizeof(out->uid), uid) < 0)
-		return FX_ERR_INTERNAL(e, "uid over %zu bytes", sizeof(out->uid) - 1);
+		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(out->uid) - 1);
 	out->epoch = epoch;
 	if (!account_fresh && fetch_account(uid, t, out, e) < 0)
 		return -1;
@@ -340,7 +341,7 @@ static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx
 	struct fx_claims claims;
 
 	if (!c->jobs_audience || !c->jobs_service_accounts)
-		return fx_err_set(e, 401, "UNAUTHENTICATED", "scheduler tokens are not configured");
+		return fx_err_set(e, FX_UNAUTHENTICATED, "scheduler tokens are not configured");
 	if (!fx_tokencache_get(FX_TOKEN_OIDC, token, len, &claims)) {
 		if (fx_idtoken_verify_oidc(token, len, c->jobs_audience, c->jobs_service_accounts, &claims, e) < 0)
 			return -1;
@@ -348,7 +349,7 @@ static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx
 	}
 	p = fx_arena_alloc(r->arena, sizeof(*p));
 	if (!p)
-		return FX_ERR_INTERNAL(e, "out of request memory");
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
 	memset(p, 0, sizeof(*p));
 	p->uid = fx_arena_strdup(r->arena, claims.uid);
 	p->email = fx_arena_strdup(r->arena, claims.email);
@@ -397,7 +398,7 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 
 	token = bearer(r, &len);
 	if (!token)
-		return fx_err_set(e, 401, "UNAUTHENTICATED", "a bearer token is required");
+		return fx_err_set(e, FX_UNAUTHENTICATED, "a bearer token is required");
 	/* A job route also takes Cloud Scheduler's Google-signed OIDC token. */
 	if (route->access == FX_JOB && google_issued(token, len))
 		return job_caller(r, token, len, e);
@@ -415,12 +416,12 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 		return -1;
 	if ((why = refusal(&m, claims.auth_time))) {
 		fx_tokencache_forget_uid(claims.uid);
-		return fx_err_set(e, 401, "UNAUTHENTICATED", "%s", why);
+		return fx_err_set(e, FX_UNAUTHENTICATED, "%s", why);
 	}
 
 	p = fx_arena_alloc(r->arena, sizeof(*p));
 	if (!p)
-		return FX_ERR_INTERNAL(e, "out of request memory");
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
 	memset(p, 0, sizeof(*p));
 	p->uid = fx_arena_strdup(r->arena, claims.uid);
 	p->email = claims.email[0] ? fx_arena_strdup(r->arena, claims.email) : NULL;
@@ -448,11 +449,11 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 	case FX_MEMBER:
 	case FX_JOB:
 		if (!p->organization_id)
-			return fx_err_set(e, 403, "PERMISSION_DENIED", "you are not a member of an organization");
+			return fx_err_set(e, FX_PERMISSION_DENIED, "you are not a member of an organization");
 		if (p->role < route->min_role)
-			return fx_err_set(e, 403, "PERMISSION_DENIED", "this needs the %s role or higher",
+			return fx_err_set(e, FX_PERMISSION_DENIED, "this needs the %s role or higher",
 					  fx_role_name(route->min_role));
 		return 0;
 	}
-	return FX_ERR_INTERNAL(e, "route without access rule");
+	return fx_err_set(e, FX_INTERNAL, "route without access rule");
 }

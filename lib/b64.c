@@ -62,8 +62,7 @@ static int encode_into(const void *p, size_t n, char *out, size_t out_len, bool 
 	if (out_len == 0 || need > out_len - 1) {
 		if (out_len > 0)
 			out[0] = '\0';
-		return fx_err_set(e, 500, "INTERNAL", "base64 output needs %zu bytes, buffer has %zu", need + 1,
-				  out_len);
+		return fx_err_set(e, FX_INTERNAL, "base64 output needs %zu bytes, buffer has %zu", need + 1, out_len);
 	}
 	out[encode(p, n, out, url ? url_alphabet : std_alphabet, !url)] = '\0';
 	return 0;
@@ -142,21 +141,20 @@ static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, s
 	while (pad < n && s[n - 1 - pad] == '=')
 		pad++;
 	if (pad > 2)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: more than two padding characters", what);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: more than two padding characters", what);
 	if ((pad > 0 || padded) && n % 4 != 0)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: padded length is not a multiple of 4", what);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: padded length is not a multiple of 4", what);
 	m = n - pad;
 	if (m % 4 == 1)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: truncated (length %zu)", what, n);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: truncated (length %zu)", what, n);
 	need = fx_b64_decoded_max(m);
 	if (need > out_len)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: decoded data exceeds %zu bytes", what,
-				  out_len);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: decoded data exceeds %zu bytes", what, out_len);
 	for (i = 0; i < m; i++) {
 		int v = value((unsigned char)s[i], &a);
 
 		if (v < 0)
-			return fx_err_set(e, 400, "INVALID_ARGUMENT",
+			return fx_err_set(e, FX_INVALID_ARGUMENT,
 					  "invalid %s: character at offset %zu is not in the alphabet", what, i);
 		acc = acc << 6 | (uint32_t)v;
 		if (i % 4 == 3) {
@@ -169,11 +167,11 @@ static int decode(const char *s, size_t n, unsigned char *out, size_t out_len, s
 	/* A partial group carries 12 or 18 bits; the unused low bits must be zero (canonical form). */
 	if (m % 4 == 2) {
 		if (acc & 0xf)
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: non-zero trailing bits", what);
+			return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: non-zero trailing bits", what);
 		out[o++] = (unsigned char)(acc >> 4);
 	} else if (m % 4 == 3) {
 		if (acc & 0x3)
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: non-zero trailing bits", what);
+			return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: non-zero trailing bits", what);
 		out[o++] = (unsigned char)(acc >> 10);
 		out[o++] = (unsigned char)(acc >> 2);
 	}

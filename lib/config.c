@@ -77,7 +77,7 @@ static int read_dotenv(const char *path, bool required, struct fx_err *e)
 	if (!f) {
 		if (!required && errno == ENOENT)
 			return 0;
-		return fx_err_set(e, 500, "INTERNAL", "cannot read env file %s: %s", path, strerror(errno));
+		return fx_err_set(e, FX_INTERNAL, "cannot read env file %s: %s", path, strerror(errno));
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *eq, *key, *val;
@@ -92,7 +92,7 @@ static int read_dotenv(const char *path, bool required, struct fx_err *e)
 		eq = strchr(key, '=');
 		if (!eq || ndotenv >= ENV_MAX_VARS) {
 			fclose(f);
-			return fx_err_set(e, 500, "INTERNAL", "%s:%d: expected KEY=VALUE", path, lineno);
+			return fx_err_set(e, FX_INTERNAL, "%s:%d: expected KEY=VALUE", path, lineno);
 		}
 		*eq = '\0';
 		key = trim(key);
@@ -141,8 +141,7 @@ static int get_int(const char *key, long def, long min, long max, long *out, str
 		return 0;
 	}
 	if (fx_num_parse(v, min, max, &n, NULL) < 0)
-		return fx_err_set(e, 500, "INTERNAL", "%s must be an integer in %ld..%ld, got \"%s\"", key, min, max,
-				  v);
+		return fx_err_set(e, FX_INTERNAL, "%s must be an integer in %ld..%ld, got \"%s\"", key, min, max, v);
 	*out = (long)n;
 	return 0;
 }
@@ -162,7 +161,7 @@ __attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
 static int check_host(const char *key, const char *v, struct fx_err *e)
 {
 	if (v && (strstr(v, "//") || !strchr(v, ':')))
-		return fx_err_set(e, 500, "INTERNAL", "%s must be host:port without a scheme, got \"%s\"", key, v);
+		return fx_err_set(e, FX_INTERNAL, "%s must be host:port without a scheme, got \"%s\"", key, v);
 	return 0;
 }
 
@@ -195,9 +194,9 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	c->port = (int)n;
 	c->project = get("GOOGLE_CLOUD_PROJECT");
 	if (!c->project)
-		return fx_err_set(e, 500, "INTERNAL", "GOOGLE_CLOUD_PROJECT is not set");
+		return fx_err_set(e, FX_INTERNAL, "GOOGLE_CLOUD_PROJECT is not set");
 	if (!valid_project(c->project))
-		return fx_err_set(e, 500, "INTERNAL", "GOOGLE_CLOUD_PROJECT \"%s\" is not a project id", c->project);
+		return fx_err_set(e, FX_INTERNAL, "GOOGLE_CLOUD_PROJECT \"%s\" is not a project id", c->project);
 	c->region = get_or("FLUXORI_REGION", "africa-south1");
 	c->database = get_or("FLUXORI_FIRESTORE_DATABASE", "(default)");
 	c->bucket = get("FLUXORI_BUCKET");
@@ -240,14 +239,14 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	else if (strcasecmp(level, "ERROR") == 0)
 		c->log_level = FX_LOG_ERROR;
 	else
-		return fx_err_set(e, 500, "INTERNAL", "FLUXORI_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR");
+		return fx_err_set(e, FX_INTERNAL, "FLUXORI_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR");
 
 	/* The emulator's unsigned tokens must never be accepted in production. */
 	c->k_service = get("K_SERVICE");
 	if (c->k_service && strncmp(c->project, "demo-", 5) != 0 &&
 	    (c->firestore_emulator || c->auth_emulator || c->storage_emulator))
 		return fx_err_set(
-			e, 500, "INTERNAL",
+			e, FX_INTERNAL,
 			"emulator variables are set on Cloud Run (K_SERVICE=%s) with project %s: refusing to start",
 			c->k_service, c->project);
 	/*
@@ -265,17 +264,17 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 		if (v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0))
 			opt_in = true;
 		else if (v && strcmp(v, "false") != 0 && strcmp(v, "0") != 0)
-			return fx_err_set(e, 500, "INTERNAL",
+			return fx_err_set(e, FX_INTERNAL,
 					  "FLUXORI_AUTH_EMULATOR_TOKENS must be true or false, got \"%s\"", v);
 		if (opt_in && strncmp(c->project, "demo-", 5) != 0)
 			return fx_err_set(
-				e, 500, "INTERNAL",
+				e, FX_INTERNAL,
 				"FLUXORI_AUTH_EMULATOR_TOKENS=true needs a demo- project (emulator only), not %s: "
 				"refusing to start",
 				c->project);
 		if (opt_in && !c->auth_emulator)
 			return fx_err_set(
-				e, 500, "INTERNAL",
+				e, FX_INTERNAL,
 				"FLUXORI_AUTH_EMULATOR_TOKENS=true needs FIREBASE_AUTH_EMULATOR_HOST: refusing to "
 				"start");
 		c->emulated_auth = opt_in;

@@ -6,17 +6,90 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Every (HTTP status, canonical name) pair a client can see, by code. */
+static const struct {
+	int http;
+	const char *name;
+} codes[FX_CODE_COUNT] = {
+	[FX_OK] = {200, "OK"},
+	[FX_INVALID_ARGUMENT] = {400, "INVALID_ARGUMENT"},
+	[FX_OUT_OF_RANGE] = {400, "OUT_OF_RANGE"},
+	[FX_UNAUTHENTICATED] = {401, "UNAUTHENTICATED"},
+	[FX_PERMISSION_DENIED] = {403, "PERMISSION_DENIED"},
+	[FX_NOT_FOUND] = {404, "NOT_FOUND"},
+	[FX_ABORTED] = {409, "ABORTED"},
+	[FX_ALREADY_EXISTS] = {409, "ALREADY_EXISTS"},
+	[FX_FAILED_PRECONDITION] = {409, "FAILED_PRECONDITION"},
+	[FX_RESOURCE_EXHAUSTED] = {429, "RESOURCE_EXHAUSTED"},
+	[FX_CANCELLED] = {499, "CANCELLED"},
+	[FX_INTERNAL] = {500, "INTERNAL"},
+	[FX_UNKNOWN] = {500, "UNKNOWN"},
+	[FX_DATA_LOSS] = {500, "DATA_LOSS"},
+	[FX_UNIMPLEMENTED] = {501, "UNIMPLEMENTED"},
+	[FX_UNAVAILABLE] = {503, "UNAVAILABLE"},
+	[FX_DEADLINE_EXCEEDED] = {504, "DEADLINE_EXCEEDED"},
+	[FX_METHOD_NOT_ALLOWED] = {405, "UNIMPLEMENTED"},
+	[FX_REQUEST_TIMEOUT] = {408, "DEADLINE_EXCEEDED"},
+	[FX_LENGTH_REQUIRED] = {411, "INVALID_ARGUMENT"},
+	[FX_CONDITION_NOT_MET] = {412, "FAILED_PRECONDITION"},
+	[FX_PAYLOAD_TOO_LARGE] = {413, "INVALID_ARGUMENT"},
+	[FX_URI_TOO_LONG] = {414, "INVALID_ARGUMENT"},
+	[FX_UNSUPPORTED_MEDIA_TYPE] = {415, "INVALID_ARGUMENT"},
+	[FX_HEADERS_TOO_LARGE] = {431, "INVALID_ARGUMENT"},
+	[FX_BAD_GATEWAY] = {502, "UNAVAILABLE"},
+};
+
+static bool known(enum fx_code code)
+{
+	return (unsigned)code < FX_CODE_COUNT;
+}
+
+int fx_err_http(enum fx_code code)
+{
+	return known(code) ? codes[code].http : codes[FX_INTERNAL].http;
+}
+
+const char *fx_err_name(enum fx_code code)
+{
+	return known(code) ? codes[code].name : codes[FX_INTERNAL].name;
+}
+
+enum fx_code fx_err_from_name(const char *name)
+{
+	for (int i = FX_OK + 1; name && i < FX_CODE_COUNT; i++)
+		if (strcmp(codes[i].name, name) == 0)
+			return (enum fx_code)i;
+	return FX_OK;
+}
+
+enum fx_code fx_err_for_http(int http)
+{
+	for (int i = FX_OK + 1; i < FX_CODE_COUNT; i++)
+		if (codes[i].http == http)
+			return (enum fx_code)i;
+	return http >= 500 ? FX_INTERNAL : FX_UNKNOWN;
+}
+
+const char *fx_err_status_for(int http)
+{
+	return fx_err_name(fx_err_for_http(http));
+}
+
 void fx_err_clear(struct fx_err *e)
 {
 	memset(e, 0, sizeof(*e));
 }
 
-int fx_err_set(struct fx_err *e, int code, const char *status, const char *fmt, ...)
+bool fx_err_is(const struct fx_err *e, enum fx_code code)
+{
+	return e->kind == code;
+}
+
+int fx_err_set(struct fx_err *e, enum fx_code code, const char *fmt, ...)
 {
 	va_list ap;
 
-	e->code = code;
-	e->status = status ? status : fx_err_status_for(code);
+	e->kind = known(code) && code != FX_OK ? code : FX_INTERNAL;
 	va_start(ap, fmt);
 	fx_str_vtext(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
@@ -55,30 +128,5 @@ int fx_err_invalid(struct fx_err *e, const char *field, const char *fmt, ...)
 	fx_str_vtext(d.reason, sizeof(d.reason), fmt, ap);
 	va_end(ap);
 	fx_err_detail(e, field, "%s", d.reason);
-	return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid %s: %s", field, d.reason);
-}
-
-const char *fx_err_status_for(int code)
-{
-	switch (code) {
-	case 400: return "INVALID_ARGUMENT";
-	case 401: return "UNAUTHENTICATED";
-	case 403: return "PERMISSION_DENIED";
-	case 404: return "NOT_FOUND";
-	case 405: return "UNIMPLEMENTED";
-	case 408: return "DEADLINE_EXCEEDED";
-	case 409: return "ABORTED";
-	case 411: return "INVALID_ARGUMENT";
-	case 412: return "FAILED_PRECONDITION";
-	case 413: return "INVALID_ARGUMENT";
-	case 414: return "INVALID_ARGUMENT";
-	case 415: return "INVALID_ARGUMENT";
-	case 429: return "RESOURCE_EXHAUSTED";
-	case 431: return "INVALID_ARGUMENT";
-	case 501: return "UNIMPLEMENTED";
-	case 502: return "UNAVAILABLE";
-	case 503: return "UNAVAILABLE";
-	case 504: return "DEADLINE_EXCEEDED";
-	default: return code >= 500 ? "INTERNAL" : "UNKNOWN";
-	}
+	return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid %s: %s", field, d.reason);
 }

@@ -134,7 +134,7 @@ int fx_file_check_type(const char *ctype, const char *field, int unlisted, const
 	}
 	if (!found) {
 		if (unlisted == 415)
-			return fx_err_set(e, 415, "INVALID_ARGUMENT",
+			return fx_err_set(e, FX_UNSUPPORTED_MEDIA_TYPE,
 					  "content type %.*s is not accepted: jpeg, png, webp, pdf, csv or xlsx",
 					  (int)(t + 1 + st), ctype + ows_len(ctype));
 		return fx_err_invalid(e, field, "must be jpeg, png, webp, pdf, csv or xlsx");
@@ -220,7 +220,7 @@ int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, bool pref
 	else
 		return fx_err_invalid(e, "contentType", "is not on the allowlist");
 	if (!ok)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "the bytes are not a %s file", ctype);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "the bytes are not a %s file", ctype);
 	return 0;
 }
 
@@ -283,7 +283,7 @@ int fx_file_safe_name(const char *name, const char *field, char *out, size_t len
 	}
 	if (o == 0) {
 		if (fx_str_fmt(out, len, "file%s", ext ? ext : "") < 0)
-			return FX_ERR_INTERNAL(e, "no room for a safe file name");
+			return fx_err_set(e, FX_INTERNAL, "no room for a safe file name");
 		return 0;
 	}
 	for (size_t i = 0; ext && i < elen && o + 1 < len; i++) {
@@ -361,6 +361,26 @@ static int sha256_hex(const void *p, size_t n, char *out, size_t len)
 	return fx_str_hex(out, len, md, sizeof(md));
 }
 
+void fx_file_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields)
+{
+	fx_map_set_str(fields, "kind", m->kind);
+	fx_map_set_str(fields, "name", m->name);
+	fx_map_set_str(fields, "contentType", m->content_type);
+	fx_map_set_int(fields, "size", m->size);
+	if (m->sha256)
+		fx_map_set_str(fields, "sha256", m->sha256);
+	if (m->product_id)
+		fx_map_set_str(fields, "productId", m->product_id);
+	if (m->declared_sha256)
+		fx_map_set_str(fields, "declaredSha256", m->declared_sha256);
+	fx_map_set_str(fields, "status", "pending");
+	fx_map_set_str(fields, "object", m->object);
+	fx_map_set_str(fields, "createdBy", r->principal->uid);
+	fx_tenant_stamp(r, fields);
+	fx_map_set_now(fields, "createdAt");
+	fx_map_set_now(fields, "updatedAt");
+}
+
 int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
 		  const char *product_id, struct fx_doc *out, struct fx_err *e)
 {
@@ -382,21 +402,17 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	if (!rel || !object)
 		return -1;
 	if (sha256_hex(data, n, hash, sizeof(hash)) < 0)
-		return FX_ERR_INTERNAL(e, "sha256 does not fit its buffer");
+		return fx_err_set(e, FX_INTERNAL, "sha256 does not fit its buffer");
 	fx_value_map(&fields);
-	fx_map_set_str(&fields, "kind", kind);
-	fx_map_set_str(&fields, "name", base);
-	fx_map_set_str(&fields, "contentType", mt);
-	fx_map_set_int(&fields, "size", (int64_t)n);
-	fx_map_set_str(&fields, "sha256", hash);
-	if (product_id)
-		fx_map_set_str(&fields, "productId", product_id);
-	fx_map_set_str(&fields, "status", "pending");
-	fx_map_set_str(&fields, "object", object);
-	fx_map_set_str(&fields, "createdBy", r->principal->uid);
-	fx_tenant_stamp(r, &fields);
-	fx_map_set_now(&fields, "createdAt");
-	fx_map_set_now(&fields, "updatedAt");
+	fx_file_record(r,
+		       &(struct fx_file_meta){.kind = kind,
+					      .name = base,
+					      .content_type = mt,
+					      .size = (int64_t)n,
+					      .sha256 = hash,
+					      .product_id = product_id,
+					      .object = object},
+		       &fields);
 	doc_name = fx_tenant_name(rel);
 	writes = json_object_new_array();
 	if (fx_write_create(writes, doc_name, &fields, NULL, e) < 0 || fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
@@ -410,7 +426,7 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 		 * cleanup job removes with it, instead of bytes nothing records.
 		 */
 		fx_err_clear(&ignored);
-		if (fx_gcs_delete(object, -1, &ignored) < 0 && ignored.code != 404) {
+		if (fx_gcs_delete(object, -1, &ignored) < 0 && !fx_err_is(&ignored, FX_NOT_FOUND)) {
 			fx_log_warn("file %s: upload failed and Storage cannot say whether its bytes arrived: it stays "
 				    "pending: %s",
 				    id, ignored.message);

@@ -112,42 +112,39 @@ static const char *build_url(struct fx_buf *url, const char *rel, const char *su
 
 /* ---- errors ---- */
 
-/* How a Google canonical status reaches our callers. */
+/* How a Google canonical code reaches our callers. */
 static const struct {
-	const char *google;
-	int code;
-	const char *status;
+	enum fx_code google;
+	enum fx_code ours;
 } error_map[] = {
-	{"NOT_FOUND", 404, "NOT_FOUND"},
-	{"ALREADY_EXISTS", 409, "ALREADY_EXISTS"},
-	{"ABORTED", 409, "ABORTED"},
-	{"FAILED_PRECONDITION", 409, "FAILED_PRECONDITION"},
-	{"UNAVAILABLE", 503, "UNAVAILABLE"},
-	{"DEADLINE_EXCEEDED", 503, "UNAVAILABLE"},
-	{"INTERNAL", 503, "UNAVAILABLE"},
-	{"RESOURCE_EXHAUSTED", 503, "UNAVAILABLE"},
-	{"CANCELLED", 503, "UNAVAILABLE"},
-	{"PERMISSION_DENIED", 503, "UNAVAILABLE"},
-	{"UNAUTHENTICATED", 503, "UNAVAILABLE"},
+	{FX_NOT_FOUND, FX_NOT_FOUND},
+	{FX_ALREADY_EXISTS, FX_ALREADY_EXISTS},
+	{FX_ABORTED, FX_ABORTED},
+	{FX_FAILED_PRECONDITION, FX_FAILED_PRECONDITION},
+	{FX_UNAVAILABLE, FX_UNAVAILABLE},
+	{FX_DEADLINE_EXCEEDED, FX_UNAVAILABLE},
+	{FX_INTERNAL, FX_UNAVAILABLE},
+	{FX_RESOURCE_EXHAUSTED, FX_UNAVAILABLE},
+	{FX_CANCELLED, FX_UNAVAILABLE},
+	{FX_PERMISSION_DENIED, FX_UNAVAILABLE},
+	{FX_UNAUTHENTICATED, FX_UNAVAILABLE},
 };
 
-/* Sets e from a Google status name and message; anything unlisted is our bug: 500. */
-static int map_error(const char *google_status, const char *message, struct fx_err *e)
+/* Sets e from a Google canonical code and message; anything unlisted is our bug: 500. */
+static int map_error(enum fx_code google, const char *message, struct fx_err *e)
 {
-	int code = 500;
-	const char *status = "INTERNAL";
+	enum fx_code code = FX_INTERNAL;
 	char msg[sizeof(e->message)];
 
 	fx_str_text(msg, sizeof(msg), "%s", message);
-	for (size_t i = 0; google_status && i < sizeof(error_map) / sizeof(error_map[0]); i++) {
-		if (strcmp(error_map[i].google, google_status) == 0) {
-			code = error_map[i].code;
-			status = error_map[i].status;
+	for (size_t i = 0; i < sizeof(error_map) / sizeof(error_map[0]); i++) {
+		if (error_map[i].google == google) {
+			code = error_map[i].ours;
 			break;
 		}
 	}
-	fx_err_set(e, code, status, "%s", msg);
-	if (code == 503)
+	fx_err_set(e, code, "%s", msg);
+	if (code == FX_UNAVAILABLE)
 		e->retry_after = 1;
 	return -1;
 }
@@ -156,7 +153,7 @@ static int map_error(const char *google_status, const char *message, struct fx_e
 static int http_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e)
 {
 	fx_httpc_google_error(resp, what, e);
-	return map_error(e->status, e->message, e);
+	return map_error(e->kind, e->message, e);
 }
 
 /* Maps an {"error": {...}} element inside a 2xx streamed answer (runQuery, batchGet). */
@@ -171,12 +168,13 @@ static int inline_error(json_object *err, const char *what, struct fx_err *e)
 	if (json_object_object_get_ex(err, "message", &v) && json_object_is_type(v, json_type_string))
 		msg = json_object_get_string(v);
 	fx_str_text(text, sizeof(text), "%s failed: %.160s", what, msg);
-	return map_error(status ? status : "INTERNAL", text, e);
+	/* No status is Firestore failing (INTERNAL); a name we do not know (FX_OK here) is ours: 500. */
+	return map_error(status ? fx_err_from_name(status) : FX_INTERNAL, text, e);
 }
 
 static int bad_answer(const char *what, const char *why, struct fx_err *e)
 {
-	return fx_err_set(e, 502, "INTERNAL", "%s: malformed answer: %s", what, why);
+	return fx_err_set(e, FX_BAD_GATEWAY, "%s: malformed answer: %s", what, why);
 }
 
 /* ---- one request ---- */
@@ -199,7 +197,7 @@ static int parse_answer(const struct fx_buf *b, const char *what, json_object **
 	size_t end;
 
 	if (!tok)
-		return FX_ERR_INTERNAL(e, "%s: json tokener allocation failed", what);
+		return fx_err_set(e, FX_INTERNAL, "%s: json tokener allocation failed", what);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	j = b->len > 0 ? json_tokener_parse_ex(tok, b->data, (int)b->len) : NULL;
 	if (!j || json_tokener_get_error(tok) != json_tokener_success) {
@@ -236,7 +234,7 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 
 	*out = NULL;
 	if (!c->url)
-		return FX_ERR_INTERNAL(e, "%s: URL over %d bytes", c->what, URL_MAX);
+		return fx_err_set(e, FX_INTERNAL, "%s: URL over %d bytes", c->what, URL_MAX);
 	if (fx_gauth_header(FX_GAUTH_FIRESTORE, auth, sizeof(auth), e) < 0)
 		return -1;
 	req.method = c->method;
@@ -253,7 +251,7 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 	req.service = "firestore";
 	fx_httpc_resp_init(&resp);
 	if (fx_httpc_do(&req, &resp, e) < 0) {
-		if (e->code == 503)
+		if (fx_err_is(e, FX_UNAVAILABLE))
 			e->retry_after = 1;
 		goto out;
 	}
@@ -365,7 +363,7 @@ int fx_fs_delete(const char *rel_path, struct fx_err *e)
 		return -1;
 	c.url = build_url(&url, rel_path, NULL);
 	rc = call(&c, &ans, e);
-	if (rc < 0 && e->code == 404) {
+	if (rc < 0 && fx_err_is(e, FX_NOT_FOUND)) {
 		fx_err_clear(e);
 		rc = 0;
 	}
@@ -385,7 +383,7 @@ static int commit(const char *what, json_object *writes, const char *transaction
 	int rc = -1;
 
 	if (!json_object_is_type(writes, json_type_array))
-		return FX_ERR_INTERNAL(e, "%s: writes is not an array", what);
+		return fx_err_set(e, FX_INTERNAL, "%s: writes is not an array", what);
 	n = json_object_array_length(writes);
 	if (n > FX_FS_MAX_WRITES)
 		return fx_err_invalid(e, "writes", "more than %d writes in one commit", FX_FS_MAX_WRITES);
@@ -693,7 +691,7 @@ static int send_rollback(const char *id, long timeout_ms)
 	fx_err_clear(&e);
 	json_object_object_add(body, "transaction", json_object_new_string(id));
 	c.url = build_url(&url, "", ":rollback");
-	rc = call(&c, &ans, &e) == 0 || e.code != 503 ? 0 : -1;
+	rc = call(&c, &ans, &e) == 0 || !fx_err_is(&e, FX_UNAVAILABLE) ? 0 : -1;
 	json_object_put(ans);
 	json_object_put(body);
 	fx_buf_cleanup(&url);
@@ -817,11 +815,6 @@ static void rollback(const char *id)
 		keep_rollback(id);
 }
 
-static bool aborted(const struct fx_err *e)
-{
-	return e->status && strcmp(e->status, "ABORTED") == 0;
-}
-
 /*
  * One attempt: begin (retrying prev when set), run fn, commit; rolls back on
  * any failure. Returns 0, or -1 with e set.
@@ -835,8 +828,8 @@ static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn
 		return -1;
 	t->writes = json_object_new_array();
 	rc = fn(t, ctx, e);
-	if (rc < 0 && e->code == 0)
-		FX_ERR_INTERNAL(e, "transaction function failed without an error");
+	if (rc < 0 && fx_err_is(e, FX_OK))
+		fx_err_set(e, FX_INTERNAL, "transaction function failed without an error");
 	if (rc == 0)
 		rc = fx_fs_commit(t->writes, t->id, NULL, NULL, e);
 	json_object_put(t->writes);
@@ -907,14 +900,14 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 		}
 		if (rc == 0)
 			return 0;
-		if (!aborted(e))
+		if (!fx_err_is(e, FX_ABORTED))
 			return -1;
 		FX_ARRAY_COPY(last, e->message);
 		if (t.id[0])
 			FX_ARRAY_COPY(prev, t.id);
 	}
 	fx_metrics_transaction(FX_TXN_GAVE_UP);
-	fx_err_set(e, 409, "ABORTED", "transaction gave up after %d attempts: %.180s", attempt, last);
+	fx_err_set(e, FX_ABORTED, "transaction gave up after %d attempts: %.180s", attempt, last);
 	e->retry_after = 1;
 	return -1;
 }
@@ -934,7 +927,7 @@ int fx_firestore_ping(struct fx_err *e)
 		return -1;
 	if (fx_str_fmt(url, sizeof(url), "%s/v1/projects/%s/databases/%s/documents/_health/ping", c->firestore_url,
 		       c->project, c->database) < 0)
-		return FX_ERR_INTERNAL(e, "firestore URL over %zu bytes", sizeof(url) - 1);
+		return fx_err_set(e, FX_INTERNAL, "firestore URL over %zu bytes", sizeof(url) - 1);
 	req.url = url;
 	req.headers = headers;
 	req.timeout_ms = 2000;

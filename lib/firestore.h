@@ -19,7 +19,7 @@
  * UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, RESOURCE_EXHAUSTED or
  * CANCELLED, or refuses our credentials (PERMISSION_DENIED,
  * UNAUTHENTICATED); 500 INTERNAL when Firestore refuses a request as
- * malformed (INVALID_ARGUMENT: our bug); 502 when its answer is malformed or
+ * malformed (INVALID_ARGUMENT: our bug); 502 UNAVAILABLE when its answer is malformed or
  * exceeds the response cap. The message names the call and carries
  * Firestore's text.
  *

@@ -14,7 +14,7 @@
 
 /*
  * The error context of a decode or a check: where it is, and the error to
- * fill. Decoding walks Firestore's answers (a bad one is a 502 INTERNAL);
+ * fill. Decoding walks Firestore's answers (a bad one is a 502 UNAVAILABLE);
  * checking walks values we built, before they are sent (400).
  */
 struct walk {
@@ -26,7 +26,7 @@ struct walk {
 
 static int bad(struct walk *c, const char *what)
 {
-	return fx_err_set(c->e, 502, "INTERNAL", "bad firestore value: %s at %s%s", what, fx_value_where_text(&c->at),
+	return fx_err_set(c->e, FX_BAD_GATEWAY, "bad firestore value: %s at %s%s", what, fx_value_where_text(&c->at),
 			  c->at.cut ? "..." : "");
 }
 

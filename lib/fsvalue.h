@@ -27,7 +27,7 @@
  * (fx_b64_decode_any); geo points within latitude +-90 and longitude +-180;
  * references document names (fx_docname_check); arrays directly inside
  * arrays refused; nesting at most FX_VALUE_MAX_DEPTH; field names at most
- * FX_VALUE_FIELD_NAME_MAX bytes. Fails with 502 INTERNAL "bad firestore
+ * FX_VALUE_FIELD_NAME_MAX bytes. Fails with 502 UNAVAILABLE "bad firestore
  * value: <what> at <path>".
  */
 FX_MUST_USE int fx_fsvalue_decode(json_object *typed, struct fx_value *out, struct fx_err *e);

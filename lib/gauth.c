@@ -202,7 +202,7 @@ static int load_key_file(const char *path, struct fx_err *e)
 out:
 	if (rc < 0) {
 		g.sa_email[0] = g.sa_key_id[0] = g.sa_token_uri[0] = '\0';
-		FX_ERR_UNAVAILABLE(e, "service-account key file %s", why);
+		fx_err_set(e, FX_UNAVAILABLE, "service-account key file %s", why);
 	}
 	EVP_PKEY_free(k);
 	BIO_free(bio);
@@ -239,15 +239,15 @@ static int rsa_sign(EVP_PKEY *k, const void *data, size_t n, unsigned char *sig,
 
 	if (!ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) != 1 ||
 	    EVP_DigestSign(ctx, NULL, &need, data, n) != 1) {
-		FX_ERR_INTERNAL(e, "RSA signing setup failed");
+		fx_err_set(e, FX_INTERNAL, "RSA signing setup failed");
 		goto out;
 	}
 	if (need > *sig_len) {
-		FX_ERR_INTERNAL(e, "signature needs %zu bytes, buffer has %zu", need, *sig_len);
+		fx_err_set(e, FX_INTERNAL, "signature needs %zu bytes, buffer has %zu", need, *sig_len);
 		goto out;
 	}
 	if (EVP_DigestSign(ctx, sig, sig_len, data, n) != 1) {
-		FX_ERR_INTERNAL(e, "RSA signing failed");
+		fx_err_set(e, FX_INTERNAL, "RSA signing failed");
 		goto out;
 	}
 	rc = 0;
@@ -274,7 +274,7 @@ static int build_assertion(struct fx_buf *b, const char *aud, time_t iat, struct
 
 	if (!pem || PEM_write_bio_PrivateKey(pem, g.sa_key, NULL, NULL, 0, NULL, NULL) != 1 ||
 	    (key_len = BIO_get_mem_data(pem, &key)) <= 0 || key_len > INT_MAX) {
-		FX_ERR_INTERNAL(e, "service-account key cannot be written as PEM");
+		fx_err_set(e, FX_INTERNAL, "service-account key cannot be written as PEM");
 		goto out;
 	}
 	if ((jr = jwt_new(&jwt)) != 0 ||
@@ -284,16 +284,16 @@ static int build_assertion(struct fx_buf *b, const char *aud, time_t iat, struct
 	    (jr = jwt_add_grant(jwt, "iss", g.sa_email)) != 0 || (jr = jwt_add_grant(jwt, "scope", SCOPE)) != 0 ||
 	    (jr = jwt_add_grant(jwt, "aud", aud)) != 0 || (jr = jwt_add_grant_int(jwt, "iat", (long)iat)) != 0 ||
 	    (jr = jwt_add_grant_int(jwt, "exp", (long)iat + ASSERTION_LIFETIME_S)) != 0) {
-		FX_ERR_INTERNAL(e, "token assertion cannot be built: %s", strerror(jr));
+		fx_err_set(e, FX_INTERNAL, "token assertion cannot be built: %s", strerror(jr));
 		goto out;
 	}
 	jws = jwt_encode_str(jwt);
 	if (!jws) {
-		FX_ERR_INTERNAL(e, "token assertion cannot be signed: %s", strerror(errno));
+		fx_err_set(e, FX_INTERNAL, "token assertion cannot be signed: %s", strerror(errno));
 		goto out;
 	}
 	if (fx_buf_puts(b, jws) < 0) {
-		FX_ERR_INTERNAL(e, "token assertion exceeds its bound");
+		fx_err_set(e, FX_INTERNAL, "token assertion exceeds its bound");
 		goto out;
 	}
 	rc = 0;
@@ -475,7 +475,7 @@ static int get_token(const struct fx_config *cfg, char out[FX_GAUTH_MAX_TOKEN + 
 
 		if (usable && (g.token_exp - now > REFRESH_MARGIN_S || g.refreshing || now < g.next_try)) {
 			rc = fx_str_set(out, FX_GAUTH_MAX_TOKEN + 1, g.token) < 0
-				     ? FX_ERR_INTERNAL(e, "access token over %d bytes", FX_GAUTH_MAX_TOKEN)
+				     ? fx_err_set(e, FX_INTERNAL, "access token over %d bytes", FX_GAUTH_MAX_TOKEN)
 				     : 0;
 			break;
 		}
@@ -486,8 +486,8 @@ static int get_token(const struct fx_config *cfg, char out[FX_GAUTH_MAX_TOKEN + 
 			continue;
 		}
 		if (!usable && attempted) {
-			rc = FX_ERR_UNAVAILABLE(e, "no Google access token: %s",
-						g.last_error[0] ? g.last_error : "refresh failed");
+			rc = fx_err_set(e, FX_UNAVAILABLE, "no Google access token: %s",
+					g.last_error[0] ? g.last_error : "refresh failed");
 			break;
 		}
 		g.refreshing = true;
@@ -524,7 +524,7 @@ int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, stru
 	int rc;
 
 	if (!cfg)
-		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	if (emulated(cfg, target)) {
 		rc = fx_str_set(out, out_len, "Authorization: Bearer owner");
 	} else {
@@ -536,7 +536,7 @@ int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, stru
 	if (rc < 0) {
 		if (out_len)
 			OPENSSL_cleanse(out, out_len);
-		return FX_ERR_INTERNAL(e, "authorization header does not fit %zu bytes", out_len);
+		return fx_err_set(e, FX_INTERNAL, "authorization header does not fit %zu bytes", out_len);
 	}
 	return 0;
 }
@@ -562,7 +562,7 @@ static int metadata_email(const struct fx_config *cfg, char *out, size_t out_len
 	fx_buf_init(&url, 2048);
 	fx_httpc_resp_init(&resp);
 	if (!cfg->metadata_url || fx_buf_printf(&url, "%s" METADATA_EMAIL_PATH, cfg->metadata_url) < 0) {
-		FX_ERR_UNAVAILABLE(e, "no usable metadata server URL configured");
+		fx_err_set(e, FX_UNAVAILABLE, "no usable metadata server URL configured");
 		goto out;
 	}
 	req.url = url.data;
@@ -570,27 +570,27 @@ static int metadata_email(const struct fx_config *cfg, char *out, size_t out_len
 		goto out;
 	if (resp.status != 200) {
 		describe_failure(&resp, "metadata server", why, sizeof(why));
-		FX_ERR_UNAVAILABLE(e, "service account email unavailable: %s", why);
+		fx_err_set(e, FX_UNAVAILABLE, "service account email unavailable: %s", why);
 		goto out;
 	}
 	if (!from_metadata_server(&resp)) {
-		FX_ERR_UNAVAILABLE(e, "metadata server answer lacks Metadata-Flavor: Google");
+		fx_err_set(e, FX_UNAVAILABLE, "metadata server answer lacks Metadata-Flavor: Google");
 		goto out;
 	}
 	n = resp.body.len;
 	while (n && (resp.body.data[n - 1] == '\n' || resp.body.data[n - 1] == '\r'))
 		n--;
 	if (n < 3 || n > MAX_EMAIL || !memchr(resp.body.data, '@', n)) {
-		FX_ERR_UNAVAILABLE(e, "metadata server answered an email of unexpected shape");
+		fx_err_set(e, FX_UNAVAILABLE, "metadata server answered an email of unexpected shape");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (resp.body.data[i] < 0x21 || resp.body.data[i] > 0x7e) {
-			FX_ERR_UNAVAILABLE(e, "metadata server answered an email of unexpected shape");
+			fx_err_set(e, FX_UNAVAILABLE, "metadata server answered an email of unexpected shape");
 			goto out;
 		}
 	if (fx_str_copy(out, out_len, resp.body.data, n) < 0) {
-		FX_ERR_INTERNAL(e, "service account email needs %zu bytes, buffer has %zu", n + 1, out_len);
+		fx_err_set(e, FX_INTERNAL, "service account email needs %zu bytes, buffer has %zu", n + 1, out_len);
 		goto out;
 	}
 	rc = 0;
@@ -608,7 +608,7 @@ int fx_gauth_service_account(char *email, size_t len, struct fx_err *e)
 	int rc = 0;
 
 	if (!cfg)
-		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	if (key_file(cfg, &keyfile, e) < 0)
 		return -1;
 	pthread_mutex_lock(&g.mu);
@@ -625,8 +625,8 @@ int fx_gauth_service_account(char *email, size_t len, struct fx_err *e)
 		pthread_mutex_unlock(&g.mu);
 	}
 	if (fx_str_set(email, len, fetched) < 0)
-		rc = FX_ERR_INTERNAL(e, "service account email needs %zu bytes, buffer has %zu", strlen(fetched) + 1,
-				     len);
+		rc = fx_err_set(e, FX_INTERNAL, "service account email needs %zu bytes, buffer has %zu",
+				strlen(fetched) + 1, len);
 	return rc;
 }
 
@@ -647,6 +647,7 @@ static int sign_blob(const struct fx_config *cfg, const char *data, size_t n, un
 	struct fx_buf url, body;
 	json_object *root = NULL, *v;
 	struct fx_err je;
+	char why[sizeof(e->message)];
 	int rc = -1;
 
 	fx_err_clear(&je);
@@ -658,17 +659,17 @@ static int sign_blob(const struct fx_config *cfg, const char *data, size_t n, un
 		goto out;
 	/* The email goes into the path as is ("@" is a path character), as Google's clients send it. */
 	if (strspn(email, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.-_+") != strlen(email)) {
-		FX_ERR_INTERNAL(e, "service account email has characters not allowed in a URL path");
+		fx_err_set(e, FX_INTERNAL, "service account email has characters not allowed in a URL path");
 		goto out;
 	}
 	if (!cfg->iam_credentials_url ||
 	    fx_buf_printf(&url, "%s/v1/projects/-/serviceAccounts/%s:signBlob", cfg->iam_credentials_url, email) < 0) {
-		FX_ERR_INTERNAL(e, "no usable IAM Credentials URL configured");
+		fx_err_set(e, FX_INTERNAL, "no usable IAM Credentials URL configured");
 		goto out;
 	}
 	if (fx_buf_puts(&body, "{\"payload\":\"") < 0 || fx_b64_append(&body, data, n) < 0 ||
 	    fx_buf_puts(&body, "\"}") < 0) {
-		FX_ERR_INTERNAL(e, "signBlob request exceeds its bound");
+		fx_err_set(e, FX_INTERNAL, "signBlob request exceeds its bound");
 		goto out;
 	}
 	req.url = url.data;
@@ -678,20 +679,20 @@ static int sign_blob(const struct fx_config *cfg, const char *data, size_t n, un
 		goto out;
 	if (resp.status != 200) {
 		fx_httpc_google_error(&resp, "IAM Credentials signBlob", e);
+		FX_ARRAY_COPY(why, e->message);
 		/* Our own credentials failing is the server's problem, not the caller's. */
-		e->code = resp.status == 429 || resp.status >= 500 ? 503 : 500;
-		e->status = e->code == 503 ? "UNAVAILABLE" : "INTERNAL";
+		fx_err_set(e, resp.status == 429 || resp.status >= 500 ? FX_UNAVAILABLE : FX_INTERNAL, "%s", why);
 		goto out;
 	}
 	if (fx_json_parse(resp.body.data, resp.body.len, 4, &root, &je) < 0 ||
 	    !json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "signedBlob", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		FX_ERR_UNAVAILABLE(e, "signBlob answer has no signedBlob");
+		fx_err_set(e, FX_UNAVAILABLE, "signBlob answer has no signedBlob");
 		goto out;
 	}
 	if (fx_b64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), sig, *sig_len, sig_len,
 			  &je) < 0) {
-		FX_ERR_INTERNAL(e, "signBlob signedBlob unusable: %s", je.message);
+		fx_err_set(e, FX_INTERNAL, "signBlob signedBlob unusable: %s", je.message);
 		goto out;
 	}
 	rc = 0;
@@ -710,9 +711,9 @@ int fx_gauth_sign(const char *data, size_t n, unsigned char *sig, size_t *sig_le
 	bool keyfile;
 
 	if (!cfg)
-		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	if (n > MAX_SIGN_INPUT)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "data to sign exceeds %d bytes", MAX_SIGN_INPUT);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "data to sign exceeds %d bytes", MAX_SIGN_INPUT);
 	if (key_file(cfg, &keyfile, e) < 0)
 		return -1;
 	if (keyfile)

@@ -90,12 +90,12 @@ static int add_int(struct fx_buf *url, const char *key, int64_t g)
 
 static int url_too_long(const char *what, struct fx_err *e)
 {
-	return FX_ERR_INTERNAL(e, "%s: request url longer than %d bytes", what, URL_MAX);
+	return fx_err_set(e, FX_INTERNAL, "%s: request url longer than %d bytes", what, URL_MAX);
 }
 
 static int bad_answer(const char *what, const char *why, struct fx_err *e)
 {
-	return fx_err_set(e, 502, "UNAVAILABLE", "%s: malformed answer: %s", what, why);
+	return fx_err_set(e, FX_BAD_GATEWAY, "%s: malformed answer: %s", what, why);
 }
 
 /*
@@ -111,17 +111,17 @@ static int http_error(const struct fx_httpc_resp *resp, const char *what, const 
 	fx_httpc_google_error(resp, what, e);
 	FX_ARRAY_COPY(msg, e->message);
 	if (s == 404 && object)
-		return fx_err_set(e, 404, "NOT_FOUND", "%s: object \"%.200s\" not found", what, object);
+		return fx_err_set(e, FX_NOT_FOUND, "%s: object \"%.200s\" not found", what, object);
 	if (s == 404)
-		return fx_err_set(e, 404, "NOT_FOUND", "%s", msg);
+		return fx_err_set(e, FX_NOT_FOUND, "%s", msg);
 	if (s == 412)
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "%s: generation precondition failed", what);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, "%s: generation precondition failed", what);
 	if (s >= 500 || s == 429 || s == 408 || s == 401 || s == 403) {
-		fx_err_set(e, 503, "UNAVAILABLE", "%s (HTTP %ld)", msg, s);
+		fx_err_set(e, FX_UNAVAILABLE, "%s (HTTP %ld)", msg, s);
 		e->retry_after = 1;
 		return -1;
 	}
-	return fx_err_set(e, 500, "INTERNAL", "%s (HTTP %ld)", msg, s);
+	return fx_err_set(e, FX_INTERNAL, "%s (HTTP %ld)", msg, s);
 }
 
 /* ---- one request ---- */
@@ -165,7 +165,7 @@ static int perform(const struct call *c, struct fx_httpc_resp *resp, struct fx_e
 	req.sink_ctx = c->sink_ctx;
 	req.service = "storage";
 	if (fx_httpc_do(&req, resp, e) < 0) {
-		if (e->code == 503)
+		if (fx_err_is(e, FX_UNAVAILABLE))
 			e->retry_after = 1;
 		return -1;
 	}
@@ -261,13 +261,13 @@ static int make_boundary(char out[48], const void *data, size_t n, struct fx_err
 		char hex[2 * sizeof(r) + 1];
 
 		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			return FX_ERR_INTERNAL(e, "storage upload: no randomness for a multipart boundary");
+			return fx_err_set(e, FX_INTERNAL, "storage upload: no randomness for a multipart boundary");
 		if (fx_str_hex(hex, sizeof(hex), r, sizeof(r)) < 0 || fx_str_fmt(out, 48, "fluxori-%s", hex) < 0)
-			return FX_ERR_INTERNAL(e, "storage upload: multipart boundary does not fit");
+			return fx_err_set(e, FX_INTERNAL, "storage upload: multipart boundary does not fit");
 		if (n == 0 || !memmem(data, n, out, strlen(out)))
 			return 0;
 	}
-	return FX_ERR_INTERNAL(e, "storage upload: no multipart boundary outside the data");
+	return fx_err_set(e, FX_INTERNAL, "storage upload: no multipart boundary outside the data");
 }
 
 static int check_upload(const char *object, const char *ct, const void *data, size_t n, struct fx_err *e)
@@ -277,7 +277,7 @@ static int check_upload(const char *object, const char *ct, const void *data, si
 	if (!data && n > 0)
 		return fx_err_invalid(e, "data", "data missing");
 	if (n > FX_GCS_MAX_UPLOAD)
-		return fx_err_set(e, 413, NULL, "storage upload: %zu bytes exceed the %u-byte limit", n,
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "storage upload: %zu bytes exceed the %u-byte limit", n,
 				  FX_GCS_MAX_UPLOAD);
 	return 0;
 }
@@ -313,12 +313,12 @@ int fx_gcs_upload(const char *object, const char *content_type, const void *data
 	    metadata_json(&body, object, ct) < 0 ||
 	    fx_buf_printf(&body, "\r\n--%s\r\nContent-Type: %s\r\n\r\n", boundary, ct) < 0 ||
 	    fx_buf_append(&body, n ? data : "", n) < 0 || fx_buf_printf(&body, "\r\n--%s--\r\n", boundary) < 0) {
-		FX_ERR_INTERNAL(e, "%s: multipart body too large", what);
+		fx_err_set(e, FX_INTERNAL, "%s: multipart body too large", what);
 		goto out;
 	}
 	if (fx_str_fmt(type_header, sizeof(type_header), "Content-Type: multipart/related; boundary=%s", boundary) <
 	    0) {
-		FX_ERR_INTERNAL(e, "%s: Content-Type header does not fit", what);
+		fx_err_set(e, FX_INTERNAL, "%s: Content-Type header does not fit", what);
 		goto out;
 	}
 	c.url = url.data;
@@ -365,7 +365,7 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
 	metadata_json(&body, object, ct);
 	if (fx_str_fmt(type_header, sizeof(type_header), "X-Upload-Content-Type: %s", ct) < 0 ||
 	    fx_str_fmt(length_header, sizeof(length_header), "X-Upload-Content-Length: %lld", (long long)size) < 0) {
-		FX_ERR_INTERNAL(e, "%s: upload headers do not fit", what);
+		fx_err_set(e, FX_INTERNAL, "%s: upload headers do not fit", what);
 		goto out;
 	}
 	c.url = url.data;
@@ -384,7 +384,8 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
 	}
 	fx_buf_reset(session_url);
 	if (fx_buf_puts(session_url, location) < 0) {
-		FX_ERR_INTERNAL(e, "%s: session url longer than its buffer's %zu bytes", what, session_url->max);
+		fx_err_set(e, FX_INTERNAL, "%s: session url longer than its buffer's %zu bytes", what,
+			   session_url->max);
 		goto out;
 	}
 	rc = 0;
@@ -412,7 +413,7 @@ int fx_gcs_upload_resumable(const char *object, const char *content_type, const 
 	    fx_gcs_resumable_session(object, ct, (int64_t)n, &session, e) < 0)
 		goto out;
 	if (fx_str_fmt(type_header, sizeof(type_header), "Content-Type: %s", ct) < 0) {
-		FX_ERR_INTERNAL(e, "%s: Content-Type header does not fit", what);
+		fx_err_set(e, FX_INTERNAL, "%s: Content-Type header does not fit", what);
 		goto out;
 	}
 	c.url = session.data;
@@ -501,14 +502,14 @@ int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, vo
 	if (meta_out)
 		memset(meta_out, 0, sizeof(*meta_out));
 	if (!sink) {
-		FX_ERR_INTERNAL(e, "%s: no sink", what);
+		fx_err_set(e, FX_INTERNAL, "%s: no sink", what);
 		goto out;
 	}
 	if (fx_gcs_stat(object, &meta, e) < 0)
 		goto out;
 	if ((uint64_t)meta.size > (uint64_t)max_bytes) {
-		fx_err_set(e, 413, NULL, "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted", what,
-			   object, (long long)meta.size, max_bytes);
+		fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted",
+			   what, object, (long long)meta.size, max_bytes);
 		goto out;
 	}
 	/* The bytes of the generation just described, not of a later replacement. */
@@ -520,8 +521,8 @@ int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, vo
 	c.url = url.data;
 	if (perform(&c, &resp, e) < 0) {
 		if (cap.over)
-			fx_err_set(e, 502, "UNAVAILABLE", "%s: object \"%.200s\" sent more than %zu bytes", what,
-				   object, max_bytes);
+			fx_err_set(e, FX_BAD_GATEWAY, "%s: object \"%.200s\" sent more than %zu bytes", what, object,
+				   max_bytes);
 		goto out;
 	}
 	if (meta_out)

@@ -280,9 +280,9 @@ static int sha256_hex(const char *p, size_t n, char out[65], struct fx_err *e)
 	unsigned int len = 0;
 
 	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
-		return FX_ERR_INTERNAL(e, "sha-256 of the canonical request failed");
+		return fx_err_set(e, FX_INTERNAL, "sha-256 of the canonical request failed");
 	if (fx_str_hex(out, 65, md, len) < 0)
-		return FX_ERR_INTERNAL(e, "sha-256 does not fit its buffer");
+		return fx_err_set(e, FX_INTERNAL, "sha-256 does not fit its buffer");
 	return 0;
 }
 
@@ -369,7 +369,7 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 		goto out;
 	}
 	if (fx_str_copy(date, sizeof(date), stamp, 8) < 0) {
-		FX_ERR_INTERNAL(e, "signing date does not fit");
+		fx_err_set(e, FX_INTERNAL, "signing date does not fit");
 		goto out;
 	}
 
@@ -434,14 +434,14 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 	if (sha256_hex(cr.data, cr.len, digest, e) < 0)
 		goto out;
 	if (fx_buf_printf(&sts, ALGORITHM "\n%s\n%s/" SCOPE_TAIL "\n%s", stamp, date, digest) < 0) {
-		FX_ERR_INTERNAL(e, "string to sign exceeds its bound");
+		fx_err_set(e, FX_INTERNAL, "string to sign exceeds its bound");
 		goto out;
 	}
 
 	if (sign(ctx, sts.data, sts.len, sig, &sig_len, e) < 0)
 		goto out;
 	if (sig_len == 0 || fx_str_hex(sig_hex, sizeof(sig_hex), sig, sig_len) < 0) {
-		FX_ERR_INTERNAL(e, "signer returned a %zu-byte signature", sig_len);
+		fx_err_set(e, FX_INTERNAL, "signer returned a %zu-byte signature", sig_len);
 		goto out;
 	}
 
@@ -490,7 +490,7 @@ int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_t
 	w[2] = fx_str_fmt(h->line[2], sizeof(h->line[2]), "%s: 0", names[2]);
 	for (size_t i = 0; i < FX_GCS_UPLOAD_HEADERS; i++) {
 		if (w[i] < 0)
-			return FX_ERR_INTERNAL(e, "upload header %s does not fit", names[i]);
+			return fx_err_set(e, FX_INTERNAL, "upload header %s does not fit", names[i]);
 		h->names[i] = names[i];
 		h->values[i] = h->line[i] + strlen(names[i]) + 2;
 		h->lines[i] = h->line[i];
@@ -514,13 +514,13 @@ static int split_base(const char *base, char *scheme, size_t slen, char *host, s
 	size_t n;
 
 	if (!sep || fx_str_copy(scheme, slen, base, (size_t)(sep - base)) < 0)
-		return FX_ERR_INTERNAL(e, "storage url \"%.100s\" has no scheme", base ? base : "");
+		return fx_err_set(e, FX_INTERNAL, "storage url \"%.100s\" has no scheme", base ? base : "");
 	sep += 3;
 	n = strlen(sep);
 	if (n > 0 && sep[n - 1] == '/')
 		n--;
 	if (n == 0 || memchr(sep, '/', n) || fx_str_copy(host, hlen, sep, n) < 0)
-		return FX_ERR_INTERNAL(e, "storage url \"%.100s\" must be scheme://host[:port]", base);
+		return fx_err_set(e, FX_INTERNAL, "storage url \"%.100s\" must be scheme://host[:port]", base);
 	return 0;
 }
 
@@ -554,16 +554,16 @@ static int session_id(const char *session, char *out, size_t len, struct fx_err 
 	if (!p)
 		p = strstr(session, "&upload_id=");
 	if (!p)
-		return fx_err_set(e, 502, "UNAVAILABLE", "storage emulator session url has no upload_id");
+		return fx_err_set(e, FX_BAD_GATEWAY, "storage emulator session url has no upload_id");
 	p += strlen("?upload_id=");
 	n = strcspn(p, "&#");
 	if (n == 0 || n >= len)
-		return fx_err_set(e, 502, "UNAVAILABLE", "storage emulator upload_id malformed");
+		return fx_err_set(e, FX_BAD_GATEWAY, "storage emulator upload_id malformed");
 	for (size_t i = 0; i < n; i++)
 		if (!unreserved((unsigned char)p[i]))
-			return fx_err_set(e, 502, "UNAVAILABLE", "storage emulator upload_id malformed");
+			return fx_err_set(e, FX_BAD_GATEWAY, "storage emulator upload_id malformed");
 	if (fx_str_copy(out, len, p, n) < 0)
-		return fx_err_set(e, 502, "UNAVAILABLE", "storage emulator upload_id malformed");
+		return fx_err_set(e, FX_BAD_GATEWAY, "storage emulator upload_id malformed");
 	return 0;
 }
 
@@ -617,7 +617,7 @@ int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, c
 			goto out;
 		if (fx_buf_puts(&path, "/upload/storage/v1/b/") < 0 ||
 		    fx_url_encode(&path, c->bucket, strlen(c->bucket)) < 0 || fx_buf_puts(&path, "/o") < 0) {
-			FX_ERR_INTERNAL(e, "upload path longer than %d bytes", MAX_PATH);
+			fx_err_set(e, FX_INTERNAL, "upload path longer than %d bytes", MAX_PATH);
 			goto out;
 		}
 		extra[nextra++] = "name";
@@ -630,7 +630,7 @@ int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, c
 		q.query = extra;
 		q.path = path.data;
 	} else if (c->storage_emulator && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		fx_err_set(e, 501, "UNIMPLEMENTED", "the Storage emulator serves no signed %s", method);
+		fx_err_set(e, FX_UNIMPLEMENTED, "the Storage emulator serves no signed %s", method);
 		goto out;
 	}
 	rc = fx_gcs_signed_url(&q, gauth_signer, NULL, url, NULL, NULL, e);

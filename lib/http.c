@@ -201,12 +201,12 @@ static int parse_query(struct fx_req *r, struct fx_err *e)
 			continue;
 		}
 		if (r->nq >= FX_MAX_QUERY_PARAMS)
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "too many query parameters");
+			return fx_err_set(e, FX_INVALID_ARGUMENT, "too many query parameters");
 		name = fx_percent_decode(r->arena, p, (size_t)(kend - p), 1);
 		value = eq ? fx_percent_decode(r->arena, eq + 1, (size_t)(end - eq - 1), 1)
 			   : fx_arena_strdup(r->arena, "");
 		if (!name || !value || !fx_utf8_valid(value, strlen(value)))
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed query string");
+			return fx_err_set(e, FX_INVALID_ARGUMENT, "malformed query string");
 		r->qparams[r->nq].name = name;
 		r->qparams[r->nq].value = value;
 		r->nq++;
@@ -242,7 +242,7 @@ int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_St
 	if (!uri || uri[0] != '/') {
 		r->path = "/";
 		r->query = "";
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed request target");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "malformed request target");
 	}
 	q = strchr(uri, '?');
 	if (q) {
@@ -253,7 +253,7 @@ int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_St
 		r->query = "";
 	}
 	if (!r->path)
-		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request target too long");
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "request target too long");
 	return parse_query(r, e);
 }
 
@@ -310,14 +310,14 @@ int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
 	size_t got = 0;
 
 	if (fx_req_content_length(r, &declared) < 0)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed Content-Length");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "malformed Content-Length");
 	if (declared > max)
-		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request body exceeds %zu bytes", max);
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "request body exceeds %zu bytes", max);
 	if (declared == 0)
 		return 0;
 	body = fx_arena_alloc(r->arena, (size_t)declared + 1);
 	if (!body)
-		return fx_err_set(e, 413, "INVALID_ARGUMENT", "request body exceeds %zu bytes", max);
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "request body exceeds %zu bytes", max);
 	while (got < declared) {
 		int n = FCGX_GetStr(body + got, (int)(declared - got > 65536 ? 65536 : declared - got), r->in);
 
@@ -326,7 +326,7 @@ int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
 		got += (size_t)n;
 	}
 	if (got != declared)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "request body shorter than Content-Length");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "request body shorter than Content-Length");
 	body[got] = '\0';
 	r->body = body;
 	r->body_len = got;
@@ -359,7 +359,7 @@ int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx
 {
 	if (r->body_len == 0) {
 		if (!allow_empty)
-			return fx_err_set(e, 400, "INVALID_ARGUMENT", "request body is required");
+			return fx_err_set(e, FX_INVALID_ARGUMENT, "request body is required");
 		*out = json_object_new_object();
 		return 0;
 	}
@@ -485,6 +485,7 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 {
 	struct fx_buf b;
 	struct fx_err refused;
+	enum fx_code kind;
 	int code, rc, bad;
 	const char *status;
 
@@ -495,13 +496,14 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 		 * headers may go out with the error.
 		 */
 		fx_err_clear(&refused);
-		FX_ERR_INTERNAL(&refused, "response not sent: %s", r->refused);
+		fx_err_set(&refused, FX_INTERNAL, "response not sent: %s", r->refused);
 		e = &refused;
 		r->refused = NULL;
 		fx_buf_reset(&r->headers);
 	}
-	code = e->code ? e->code : 500;
-	status = e->status ? e->status : fx_err_status_for(code);
+	kind = fx_err_is(e, FX_OK) ? FX_INTERNAL : e->kind;
+	code = fx_err_http(kind);
+	status = fx_err_name(kind);
 	/* At most ~30 KiB: a 255-byte message and 16 details of 96 + 160 bytes, each byte escaped to 6. */
 	fx_buf_init(&b, 65536);
 	bad = fx_buf_printf(&b, "{\"error\":{\"code\":%d,\"status\":\"%s\",\"message\":", code, status) < 0;

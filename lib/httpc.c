@@ -170,25 +170,8 @@ void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t o
 int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e)
 {
 	json_object *root = NULL, *err, *v;
-	const char *status = NULL, *msg = NULL;
-	int code = (int)resp->status;
-	static const char *const names[] = {"INVALID_ARGUMENT",
-					    "FAILED_PRECONDITION",
-					    "OUT_OF_RANGE",
-					    "UNAUTHENTICATED",
-					    "PERMISSION_DENIED",
-					    "NOT_FOUND",
-					    "ABORTED",
-					    "ALREADY_EXISTS",
-					    "RESOURCE_EXHAUSTED",
-					    "CANCELLED",
-					    "UNKNOWN",
-					    "INTERNAL",
-					    "DATA_LOSS",
-					    "UNIMPLEMENTED",
-					    "UNAVAILABLE",
-					    "DEADLINE_EXCEEDED",
-					    NULL};
+	const char *msg = NULL;
+	enum fx_code code = FX_OK;
 
 	if (resp->body.data)
 		root = json_tokener_parse(resp->body.data);
@@ -197,21 +180,14 @@ int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, st
 		err = json_object_array_get_idx(root, 0);
 	if (err && json_object_object_get_ex(err, "error", &err)) {
 		if (json_object_object_get_ex(err, "status", &v) && json_object_is_type(v, json_type_string))
-			status = json_object_get_string(v);
+			code = fx_err_from_name(json_object_get_string(v));
 		if (json_object_object_get_ex(err, "message", &v) && json_object_is_type(v, json_type_string))
 			msg = json_object_get_string(v);
 	}
-	/* Keep only names we know, as static strings. */
-	if (status) {
-		int i = 0;
-
-		while (names[i] && strcmp(names[i], status) != 0)
-			i++;
-		status = names[i];
-	}
-	if (!status)
-		status = fx_err_status_for(code);
-	fx_err_set(e, code, status, "%s failed: %.160s", what, msg ? msg : fx_err_status_for(code));
+	/* A name we do not know counts as none: then the canonical name of the HTTP status says. */
+	if (code == FX_OK)
+		code = fx_err_from_name(fx_err_status_for((int)resp->status));
+	fx_err_set(e, code, "%s failed: %.160s", what, msg ? msg : fx_err_status_for((int)resp->status));
 	json_object_put(root);
 	return -1;
 }
@@ -294,7 +270,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 	char curl_err[CURL_ERROR_SIZE];
 
 	if (!h)
-		return FX_ERR_INTERNAL(e, "curl handle allocation failed");
+		return fx_err_set(e, FX_INTERNAL, "curl handle allocation failed");
 	resp->body.max = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE;
 	for (const char *const *p = req->headers; p && *p; p++)
 		hdrs = curl_slist_append(hdrs, *p);
@@ -348,12 +324,12 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		fx_metrics_backend(req->service, rc == CURLE_OK ? resp->status : 0, connects, (double)took_us / 1e6);
 		if (t.too_big) {
 			curl_slist_free_all(hdrs);
-			return fx_err_set(e, 502, "UNAVAILABLE", "%s answer exceeds %zu bytes",
+			return fx_err_set(e, FX_BAD_GATEWAY, "%s answer exceeds %zu bytes",
 					  req->service ? req->service : "backend", resp->body.max);
 		}
 		if (t.sink_failed) {
 			curl_slist_free_all(hdrs);
-			return fx_err_set(e, 499, "CANCELLED", "client went away during a streamed transfer");
+			return fx_err_set(e, FX_CANCELLED, "client went away during a streamed transfer");
 		}
 		if (attempt + 1 >= max_attempts || !retryable(req, rc, resp->status, resp))
 			break;
@@ -370,7 +346,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 	}
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
-		return fx_err_set(e, 503, "UNAVAILABLE", "%s unreachable: %s", req->service ? req->service : "backend",
+		return fx_err_set(e, FX_UNAVAILABLE, "%s unreachable: %s", req->service ? req->service : "backend",
 				  curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	}
 	return 0;

@@ -60,9 +60,11 @@ FX_MUST_USE const char *fx_httpc_header(const struct fx_httpc_resp *resp, const 
 
 /*
  * Maps a Google error response ({"error":{"code","status","message"}}) to
- * e, keeping Google's canonical status; a non-JSON body maps by HTTP
- * status. what names the call for the message ("firestore get"). Always
- * returns -1, as fx_err_set does.
+ * e: the code of Google's canonical status (FX_FAILED_PRECONDITION for
+ * "FAILED_PRECONDITION", whatever HTTP status came with it); a body naming
+ * none we know maps by the HTTP status's canonical name (fx_err_status_for).
+ * The caller maps that to what its client sees. what names the call for the
+ * message ("firestore get"). Always returns -1, as fx_err_set does.
  */
 int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, struct fx_err *e);
 

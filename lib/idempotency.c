@@ -37,15 +37,15 @@ int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struc
 		return fx_err_invalid(e, "Idempotency-Key", "must be 1 to 255 characters");
 	material = fx_arena_printf(r->arena, "%s\n%s", scope, key);
 	if (!material)
-		return FX_ERR_INTERNAL(e, "out of request memory");
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
 	if (sha256_hex(material, key_hash, sizeof(key_hash)) < 0)
-		return FX_ERR_INTERNAL(e, "idempotency key hash does not fit");
+		return fx_err_set(e, FX_INTERNAL, "idempotency key hash does not fit");
 	k->rel = fx_tenant_path(r, NULL, "idempotency", key_hash, "key", e);
 	material = fx_arena_printf(r->arena, "%s\n%s", subject ? subject : "", r->body ? r->body : "");
 	if (!k->rel || !material)
 		return -1;
 	if (sha256_hex(material, k->request_hash, sizeof(k->request_hash)) < 0)
-		return FX_ERR_INTERNAL(e, "request hash does not fit");
+		return fx_err_set(e, FX_INTERNAL, "request hash does not fit");
 	return 0;
 }
 
@@ -69,11 +69,11 @@ int fx_idem_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e)
 	hash = fx_value_path_str(&doc->fields, "requestHash");
 	saved = fx_value_path_str(&doc->fields, "response");
 	if (!hash || strcmp(hash, k->request_hash) != 0)
-		return fx_err_set(e, 409, "ALREADY_EXISTS", "this Idempotency-Key was used with another request");
+		return fx_err_set(e, FX_ALREADY_EXISTS, "this Idempotency-Key was used with another request");
 	fx_err_clear(&ignored);
 	if (!saved || !fx_value_path_int(&doc->fields, "status", &status) ||
 	    fx_json_parse_object(saved, strlen(saved), &k->answer, &ignored) < 0)
-		return FX_ERR_INTERNAL(e, "stored idempotent answer unreadable");
+		return fx_err_set(e, FX_INTERNAL, "stored idempotent answer unreadable");
 	k->status = (int)status;
 	return 1;
 }

@@ -153,19 +153,19 @@ static int map_error(const struct fx_httpc_resp *resp, const char *what, struct 
 	error_reason(resp, reason, sizeof(reason), msg, sizeof(msg));
 	if (st >= 500 || st == 429 || strcmp(reason, "QUOTA_EXCEEDED") == 0 ||
 	    strcmp(reason, "TOO_MANY_ATTEMPTS_TRY_LATER") == 0)
-		return FX_ERR_UNAVAILABLE(e, "%s failed: identity toolkit answered HTTP %ld%s%s", what, st,
-					  msg[0] ? ": " : "", msg);
+		return fx_err_set(e, FX_UNAVAILABLE, "%s failed: identity toolkit answered HTTP %ld%s%s", what, st,
+				  msg[0] ? ": " : "", msg);
 	if (strcmp(reason, "USER_NOT_FOUND") == 0)
-		return fx_err_set(e, 404, "NOT_FOUND", "user not found");
+		return fx_err_set(e, FX_NOT_FOUND, "user not found");
 	if (strcmp(reason, "EMAIL_EXISTS") == 0 || strcmp(reason, "DUPLICATE_EMAIL") == 0)
-		return fx_err_set(e, 409, "ALREADY_EXISTS", "email already in use by another account");
+		return fx_err_set(e, FX_ALREADY_EXISTS, "email already in use by another account");
 	if (strcmp(reason, "INVALID_EMAIL") == 0)
 		return fx_err_invalid(e, "email", "refused by identity toolkit");
 	if (strcmp(reason, "CLAIMS_TOO_LARGE") == 0 || strcmp(reason, "FORBIDDEN_CLAIM") == 0 ||
 	    strcmp(reason, "INVALID_CLAIMS") == 0)
 		return fx_err_invalid(e, "claims", "refused by identity toolkit: %s", msg);
-	return FX_ERR_INTERNAL(e, "%s refused: identity toolkit answered HTTP %ld%s%s", what, st, msg[0] ? ": " : "",
-			       msg);
+	return fx_err_set(e, FX_INTERNAL, "%s refused: identity toolkit answered HTTP %ld%s%s", what, st,
+			  msg[0] ? ": " : "", msg);
 }
 
 /*
@@ -188,12 +188,12 @@ static int post(const char *suffix, const struct fx_buf *body, enum fx_retry ret
 	if (answer)
 		*answer = NULL;
 	if (!c || !c->identity_url || !c->project)
-		return FX_ERR_INTERNAL(e, "%s: identity toolkit is not configured", what);
+		return fx_err_set(e, FX_INTERNAL, "%s: identity toolkit is not configured", what);
 	fx_buf_init(&url, URL_MAX);
 	fx_httpc_resp_init(&resp);
 	if (fx_buf_printf(&url, "%s/v1/projects/", c->identity_url) < 0 ||
 	    fx_url_encode(&url, c->project, strlen(c->project)) < 0 || fx_buf_printf(&url, "/accounts%s", suffix) < 0) {
-		FX_ERR_INTERNAL(e, "%s: identity toolkit URL exceeds %d bytes", what, URL_MAX);
+		fx_err_set(e, FX_INTERNAL, "%s: identity toolkit URL exceeds %d bytes", what, URL_MAX);
 		goto out;
 	}
 	if (fx_gauth_header(FX_GAUTH_IDENTITY, auth, sizeof(auth), e) < 0)
@@ -219,7 +219,7 @@ static int post(const char *suffix, const struct fx_buf *body, enum fx_retry ret
 		    !json_object_is_type(*answer, json_type_object)) {
 			json_object_put(*answer);
 			*answer = NULL;
-			fx_err_set(e, 502, "UNAVAILABLE", "%s: identity toolkit answer is not a JSON object", what);
+			fx_err_set(e, FX_BAD_GATEWAY, "%s: identity toolkit answer is not a JSON object", what);
 			goto out;
 		}
 	}
@@ -240,13 +240,12 @@ static int copy_string(json_object *obj, const char *key, char *out, size_t out_
 	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s is not a string", key);
+		return fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: %s is not a string", key);
 	n = (size_t)json_object_get_string_len(v);
 	if (fx_str_copy(out, out_len, json_object_get_string(v), n) < 0)
-		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s exceeds %zu bytes", key,
-				  out_len - 1);
+		return fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: %s exceeds %zu bytes", key, out_len - 1);
 	if (strlen(out) != n)
-		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s holds a NUL", key);
+		return fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: %s holds a NUL", key);
 	return 0;
 }
 
@@ -258,7 +257,7 @@ static int copy_bool(json_object *obj, const char *key, bool *out, struct fx_err
 	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
 	if (!json_object_is_type(v, json_type_boolean))
-		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %s is not a boolean", key);
+		return fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: %s is not a boolean", key);
 	*out = json_object_get_boolean(v);
 	return 0;
 }
@@ -273,7 +272,7 @@ static int copy_valid_since(json_object *obj, int64_t *out, struct fx_err *e)
 		return 0;
 	if (fx_json_get_int64(v, 0, INT64_MAX, out))
 		return 0;
-	return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: validSince is not a count of seconds");
+	return fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: validSince is not a count of seconds");
 }
 
 /* A password, or any provider linked (password, phone, federated): a way to sign in. */
@@ -298,7 +297,7 @@ static int fill_record(json_object *u, struct fx_user_record *out, struct fx_err
 	    copy_bool(u, "emailVerified", &out->email_verified, e) < 0 || copy_valid_since(u, &out->valid_since, e) < 0)
 		return -1;
 	if (!out->uid[0])
-		return fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: user without localId");
+		return fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: user without localId");
 	return 0;
 }
 
@@ -313,7 +312,7 @@ static int lookup_by(const char *key, const char *value, struct fx_user_record *
 	fx_buf_init(&body, BODY_MAX);
 	if (fx_buf_printf(&body, "{\"%s\":[", key) < 0 || fx_buf_json_string(&body, value, strlen(value)) < 0 ||
 	    fx_buf_puts(&body, "]}") < 0) {
-		FX_ERR_INTERNAL(e, "identity lookup: request exceeds %d bytes", BODY_MAX);
+		fx_err_set(e, FX_INTERNAL, "identity lookup: request exceeds %d bytes", BODY_MAX);
 		goto out;
 	}
 	if (post(":lookup", &body, FX_RETRY_IDEMPOTENT, LOOKUP_ANSWER_MAX, "identity lookup", &answer, e) < 0)
@@ -321,30 +320,30 @@ static int lookup_by(const char *key, const char *value, struct fx_user_record *
 	/* No match is a 200 without "users" (PROTOCOLS §1.5; the emulator does the same). */
 	if (!json_object_object_get_ex(answer, "users", &users) || json_object_is_type(users, json_type_null) ||
 	    (json_object_is_type(users, json_type_array) && json_object_array_length(users) == 0)) {
-		FX_ERR_NOT_FOUND(e, "user");
+		fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 		goto out;
 	}
 	if (!json_object_is_type(users, json_type_array)) {
-		fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: users is not an array");
+		fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: users is not an array");
 		goto out;
 	}
 	n = json_object_array_length(users);
 	if (n > 1) {
 		if (strcmp(key, "email") == 0)
-			FX_ERR_INTERNAL(e, "identity lookup: %zu accounts share this email", n);
+			fx_err_set(e, FX_INTERNAL, "identity lookup: %zu accounts share this email", n);
 		else
-			fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: %zu users for one uid", n);
+			fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: %zu users for one uid", n);
 		goto out;
 	}
 	u = json_object_array_get_idx(users, 0);
 	if (!json_object_is_type(u, json_type_object)) {
-		fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: a user is not an object");
+		fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: a user is not an object");
 		goto out;
 	}
 	if (fill_record(u, out, e) < 0)
 		goto out;
 	if (strcmp(key, "localId") == 0 && strcmp(out->uid, value) != 0) {
-		fx_err_set(e, 502, "UNAVAILABLE", "identity toolkit answer: lookup returned another user");
+		fx_err_set(e, FX_BAD_GATEWAY, "identity toolkit answer: lookup returned another user");
 		goto out;
 	}
 	rc = 0;
@@ -390,7 +389,7 @@ int fx_identity_create(const char *email, const char *display_name, struct fx_us
 	    (display_name && (fx_buf_puts(&body, ",\"displayName\":") < 0 ||
 			      fx_buf_json_string(&body, display_name, strlen(display_name)) < 0)) ||
 	    fx_buf_puts(&body, "}") < 0) {
-		FX_ERR_INTERNAL(e, "identity create: request exceeds %d bytes", BODY_MAX);
+		fx_err_set(e, FX_INTERNAL, "identity create: request exceeds %d bytes", BODY_MAX);
 		goto out;
 	}
 	if (post("", &body, FX_RETRY_UNAVAILABLE, WRITE_ANSWER_MAX, "identity create", &answer, e) < 0)
@@ -418,7 +417,7 @@ static int update(const char *uid, const char *what, struct fx_buf *fields, stru
 	fx_buf_init(&body, BODY_MAX);
 	if (fx_buf_puts(&body, "{\"localId\":") < 0 || fx_buf_json_string(&body, uid, strlen(uid)) < 0 ||
 	    fx_buf_printf(&body, ",%s}", fields->data ? fields->data : "") < 0) {
-		FX_ERR_INTERNAL(e, "%s: request exceeds %d bytes", what, BODY_MAX);
+		fx_err_set(e, FX_INTERNAL, "%s: request exceeds %d bytes", what, BODY_MAX);
 		goto out;
 	}
 	rc = post(":update", &body, FX_RETRY_UNAVAILABLE, WRITE_ANSWER_MAX, what, NULL, e);
@@ -440,7 +439,7 @@ int fx_identity_set_claims(const char *uid, const char *claims_json, struct fx_e
 	/* customAttributes is the claims object's JSON text carried as a JSON string. */
 	if (fx_buf_puts(&fields, "\"customAttributes\":") < 0 ||
 	    fx_buf_json_string(&fields, claims_json, strlen(claims_json)) < 0) {
-		FX_ERR_INTERNAL(e, "identity set claims: request exceeds %d bytes", BODY_MAX);
+		fx_err_set(e, FX_INTERNAL, "identity set claims: request exceeds %d bytes", BODY_MAX);
 		goto out;
 	}
 	rc = update(uid, "identity set claims", &fields, e);
@@ -458,7 +457,7 @@ int fx_identity_set_disabled(const char *uid, bool disabled, struct fx_err *e)
 		return -1;
 	fx_buf_init(&fields, 64);
 	if (fx_buf_printf(&fields, "\"disableUser\":%s", disabled ? "true" : "false") < 0) {
-		FX_ERR_INTERNAL(e, "identity set disabled: request too long");
+		fx_err_set(e, FX_INTERNAL, "identity set disabled: request too long");
 		goto out;
 	}
 	rc = update(uid, "identity set disabled", &fields, e);
@@ -480,7 +479,7 @@ int fx_identity_revoke(const char *uid, struct fx_err *e)
 	secs = (long long)ts.tv_sec + (ts.tv_nsec > 0);
 	fx_buf_init(&fields, 64);
 	if (fx_buf_printf(&fields, "\"validSince\":\"%lld\"", secs) < 0) {
-		FX_ERR_INTERNAL(e, "identity revoke: request too long");
+		fx_err_set(e, FX_INTERNAL, "identity revoke: request too long");
 		goto out;
 	}
 	rc = update(uid, "identity revoke", &fields, e);
@@ -499,11 +498,11 @@ int fx_identity_delete(const char *uid, struct fx_err *e)
 	fx_buf_init(&body, BODY_MAX);
 	if (fx_buf_puts(&body, "{\"localId\":") < 0 || fx_buf_json_string(&body, uid, strlen(uid)) < 0 ||
 	    fx_buf_puts(&body, "}") < 0) {
-		FX_ERR_INTERNAL(e, "identity delete: request exceeds %d bytes", BODY_MAX);
+		fx_err_set(e, FX_INTERNAL, "identity delete: request exceeds %d bytes", BODY_MAX);
 		goto out;
 	}
 	rc = post(":delete", &body, FX_RETRY_UNAVAILABLE, WRITE_ANSWER_MAX, "identity delete", NULL, e);
-	if (rc < 0 && e->code == 404) {
+	if (rc < 0 && fx_err_is(e, FX_NOT_FOUND)) {
 		fx_err_clear(e);
 		rc = 0;
 	}

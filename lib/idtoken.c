@@ -108,7 +108,7 @@ static time_t now_s(void)
 
 static int unauthenticated(struct fx_err *e, const char *why)
 {
-	return fx_err_set(e, 401, "UNAUTHENTICATED", "invalid token: %s", why);
+	return fx_err_set(e, FX_UNAUTHENTICATED, "invalid token: %s", why);
 }
 
 static void keyset_free(struct keyset *s)
@@ -342,8 +342,8 @@ static int get_key(struct keycache *c, const char *url, const char *kid, EVP_PKE
 			if (usable)
 				rc = unauthenticated(e, "signed by a key that is not among Google's current keys");
 			else
-				rc = FX_ERR_UNAVAILABLE(e, "no %s signing keys available: %s", c->name,
-							c->last_error[0] ? c->last_error : "not fetched");
+				rc = fx_err_set(e, FX_UNAVAILABLE, "no %s signing keys available: %s", c->name,
+						c->last_error[0] ? c->last_error : "not fetched");
 			break;
 		}
 		if (!k && fresh) {
@@ -424,7 +424,7 @@ static int parse_part(const char *p, size_t n, int depth, json_object **out, con
 	if (fx_json_parse(p, n, depth, out, &je) < 0 || !json_object_is_type(*out, json_type_object)) {
 		/* The parser names the problem, its offset and at most a key name, never a value. */
 		fx_str_text(why, sizeof(why), "%s is not a strict JSON object (%.120s)", what,
-			    je.code ? je.message : "not an object");
+			    !fx_err_is(&je, FX_OK) ? je.message : "not an object");
 		return unauthenticated(e, why);
 	}
 	return 0;
@@ -503,7 +503,7 @@ static int jwt_verify_signature(struct jwt *t, struct keycache *c, const char *u
 	EVP_PKEY_free(k);
 	ERR_clear_error();
 	if (!ctx)
-		return FX_ERR_INTERNAL(e, "digest context allocation failed");
+		return fx_err_set(e, FX_INTERNAL, "digest context allocation failed");
 	return ok ? 0 : unauthenticated(e, "signature does not verify");
 }
 
@@ -632,7 +632,7 @@ int fx_idtoken_verify(const char *token, size_t len, struct fx_claims *out, stru
 
 	memset(out, 0, sizeof(*out));
 	if (!cfg || !cfg->project)
-		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	t = fx_xcalloc(1, sizeof(*t));
 	if (jwt_open(t, token, len, emulator_allowed(cfg), e) < 0 ||
 	    firebase_claims(t->p, cfg->project, now_s(), out, e) < 0)
@@ -704,15 +704,15 @@ int fx_idtoken_verify_oidc(const char *token, size_t len, const char *audience, 
 
 	memset(out, 0, sizeof(*out));
 	if (!cfg)
-		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	if (!audience || !*audience)
-		return FX_ERR_INTERNAL(e, "jobs audience is not configured");
+		return fx_err_set(e, FX_INTERNAL, "jobs audience is not configured");
 	t = fx_xcalloc(1, sizeof(*t));
 	if (jwt_open(t, token, len, false, e) < 0 || oidc_claims(t->p, audience, now_s(), out, e) < 0 ||
 	    jwt_verify_signature(t, &oidc_keys, cfg->oidc_keys_url, e) < 0)
 		goto out;
 	if (!allowlisted(allowed_emails, out->email)) {
-		fx_err_set(e, 403, "PERMISSION_DENIED", "caller service account is not allowed to run jobs");
+		fx_err_set(e, FX_PERMISSION_DENIED, "caller service account is not allowed to run jobs");
 		goto out;
 	}
 	rc = 0;
@@ -730,7 +730,7 @@ int fx_idtoken_ready(struct fx_err *e)
 	EVP_PKEY *k = NULL;
 
 	if (!cfg)
-		return FX_ERR_UNAVAILABLE(e, "configuration is not loaded");
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	if (emulator_allowed(cfg))
 		return 0;
 	if (get_key(&firebase_keys, cfg->firebase_keys_url, NULL, &k, e) < 0)

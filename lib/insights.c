@@ -380,8 +380,8 @@ int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const str
 	*out = NULL;
 	*n = 0;
 	if (nproducts > FX_INSIGHTS_MAX_PRODUCTS)
-		return fx_err_set(e, 409, "FAILED_PRECONDITION",
-				  "more than %d products: too many to generate insights for", FX_INSIGHTS_MAX_PRODUCTS);
+		return fx_err_set(e, FX_FAILED_PRECONDITION, "more than %d products: too many to generate insights for",
+				  FX_INSIGHTS_MAX_PRODUCTS);
 	if (nsales > 0) {
 		index = fx_xmalloc(nsales * sizeof(*index));
 		for (size_t i = 0; i < nsales; i++)
@@ -441,7 +441,7 @@ int fx_insights_key(const char *type, const char *product_id, char *out, size_t 
 {
 	if (fx_str_fmt(out, len, "%s_%s", type, product_id && *product_id ? product_id : "org") < 0 ||
 	    !fx_id_valid(out))
-		return FX_ERR_INTERNAL(e, "insight key of %s does not fit an id", type);
+		return fx_err_set(e, FX_INTERNAL, "insight key of %s does not fit an id", type);
 	return 0;
 }
 
@@ -502,7 +502,7 @@ static int scan_over(void *ctx, struct fx_err *e)
 {
 	const struct scan *sc = ctx;
 
-	return fx_err_set(e, 409, "FAILED_PRECONDITION", "more than %zu %s: too many to generate insights for", sc->max,
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "more than %zu %s: too many to generate insights for", sc->max,
 			  sc->what);
 }
 
@@ -821,8 +821,7 @@ out:
 /* True for the commit errors of a chunk that raced another writer of the same keys. */
 static bool lost_race(const struct fx_err *e)
 {
-	return e->code == 409 &&
-	       (strcmp(e->status, "ALREADY_EXISTS") == 0 || strcmp(e->status, "FAILED_PRECONDITION") == 0);
+	return fx_err_is(e, FX_ALREADY_EXISTS) || fx_err_is(e, FX_FAILED_PRECONDITION);
 }
 
 static int upsert(struct scope *s, const struct fx_candidate *c, const struct origin *o, size_t n, int *created,
@@ -921,9 +920,9 @@ static void vertex_rewrite(const struct dataset *d, struct fx_candidate *c, stru
 			fx_err_clear(&e);
 			if (fx_vertex_write(&in, &text, &e) < 0) {
 				fx_log_warn("insights: Vertex AI text for %s %s failed, the rule text stands: %d %s",
-					    c[i].type, c[i].product_id[0] ? c[i].product_id : "(organization)", e.code,
-					    e.message);
-				if (e.code == 500 || e.code == 503)
+					    c[i].type, c[i].product_id[0] ? c[i].product_id : "(organization)",
+					    fx_err_http(e.kind), e.message);
+				if (fx_err_http(e.kind) == 500 || fx_err_http(e.kind) == 503)
 					return;
 				continue;
 			}
@@ -951,7 +950,7 @@ int fx_insights_generate(const char *org_id, const char *by, int *created, int *
 
 	*created = *updated = 0;
 	if (!org_id || !fx_id_valid(org_id))
-		return FX_ERR_NOT_FOUND(e, "organization");
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "organization");
 	s = fx_xmalloc(sizeof(*s));
 	scope_init(s, org_id, by && *by ? by : "unknown");
 	fx_ts_now(&d.now, &nanos);

@@ -76,7 +76,7 @@ static void ws(struct scan *s)
 
 static int fail(struct scan *s, const char *what)
 {
-	return fx_err_set(s->e, 400, "INVALID_ARGUMENT", "invalid JSON: %s at byte %ld", what, (long)(s->p - s->start));
+	return fx_err_set(s->e, FX_INVALID_ARGUMENT, "invalid JSON: %s at byte %ld", what, (long)(s->p - s->start));
 }
 
 static int hex4(const char *p, unsigned *out)
@@ -210,7 +210,7 @@ static int add_key(struct scan *s, struct key k)
 			while (show > 0 && (bytes[show] & 0xc0) == 0x80)
 				show--;
 		}
-		return fx_err_set(s->e, 400, "INVALID_ARGUMENT", "invalid JSON: duplicate key \"%.*s\"", (int)show,
+		return fx_err_set(s->e, FX_INVALID_ARGUMENT, "invalid JSON: duplicate key \"%.*s\"", (int)show,
 				  (const char *)bytes);
 	}
 	if (s->nkeys == s->keys_cap) {
@@ -402,7 +402,7 @@ static int scan_value(struct scan *s, int depth)
 	case '{':
 	case '[':
 		if (depth + 1 > s->max_depth)
-			return fx_err_set(s->e, 400, "INVALID_ARGUMENT", "invalid JSON: nesting deeper than %d",
+			return fx_err_set(s->e, FX_INVALID_ARGUMENT, "invalid JSON: nesting deeper than %d",
 					  s->max_depth);
 		if (*s->p == '{')
 			return scan_object(s, depth + 1);
@@ -455,10 +455,10 @@ int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, str
 
 	*out = NULL;
 	if (n == 0)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid JSON: empty body");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid JSON: empty body");
 	/* json-c takes an int length; key offsets keep their top bit for a flag. */
 	if (n > INT_MAX)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid JSON: text over %d bytes", INT_MAX);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid JSON: text over %d bytes", INT_MAX);
 	pthread_once(&sip_once, sip_init);
 	fx_buf_init(&s.esc, n);
 	rc = scan_value(&s, 0);
@@ -475,7 +475,7 @@ int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, str
 	/* The scanner has proved the text well-formed; json-c builds the tree. */
 	tok = json_tokener_new_ex(max_depth + 1);
 	if (!tok)
-		return FX_ERR_INTERNAL(e, "json tokener allocation failed");
+		return fx_err_set(e, FX_INTERNAL, "json tokener allocation failed");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, p, (int)n);
 	/* A number at the very end may go on for all json-c knows: a space ends it. */
@@ -484,7 +484,7 @@ int fx_json_parse(const char *p, size_t n, int max_depth, json_object **out, str
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_tokener_free(tok);
 		json_object_put(obj);
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "invalid JSON");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "invalid JSON");
 	}
 	json_tokener_free(tok);
 	*out = obj;
@@ -498,7 +498,7 @@ int fx_json_parse_object(const char *p, size_t n, json_object **out, struct fx_e
 	if (!json_object_is_type(*out, json_type_object)) {
 		json_object_put(*out);
 		*out = NULL;
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "request body must be a JSON object");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "request body must be a JSON object");
 	}
 	return 0;
 }

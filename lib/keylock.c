@@ -150,7 +150,7 @@ int fx_keylock_outage(const char *key, struct fx_err *e)
 	pthread_once(&once, init);
 	if (table->outage[s].key != h || table->outage[s].at_ms < waited_since)
 		return 0;
-	fx_err_set(e, 503, "UNAVAILABLE", "a backend was unavailable to the request before this one: retry");
+	fx_err_set(e, FX_UNAVAILABLE, "a backend was unavailable to the request before this one: retry");
 	e->retry_after = 1;
 	return -1;
 }
@@ -161,7 +161,7 @@ void fx_keyunlock_after(const char *key, const struct fx_err *failed)
 	size_t s = h % STRIPES;
 
 	pthread_once(&once, init);
-	if (failed && failed->code == 503) {
+	if (failed && fx_err_is(failed, FX_UNAVAILABLE)) {
 		table->outage[s].key = h;
 		table->outage[s].at_ms = fx_clock_ms();
 	} else if (!failed && table->outage[s].key == h) {

@@ -285,15 +285,15 @@ int fx_metrics_open(const char *dir, const char *group, const struct fx_route *r
 	bool bad;
 
 	if (nroutes > MAX_ROUTES)
-		return fx_err_set(e, 500, "INTERNAL", "metrics: %zu routes, at most %d", nroutes, MAX_ROUTES);
+		return fx_err_set(e, FX_INTERNAL, "metrics: %zu routes, at most %d", nroutes, MAX_ROUTES);
 	if (strlen(group) >= GROUP_NAME)
-		return fx_err_set(e, 500, "INTERNAL", "metrics: group name over %d bytes", GROUP_NAME - 1);
+		return fx_err_set(e, FX_INTERNAL, "metrics: group name over %d bytes", GROUP_NAME - 1);
 	if (dir && *dir) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (fx_str_fmt(path, sizeof(path), "%s/%s.%d.%lld%09ld.metrics", dir, group, (int)getpid(),
 			       (long long)ts.tv_sec, ts.tv_nsec) < 0) {
 			self = calloc(1, sizeof(*self));
-			return fx_err_set(e, 500, "INTERNAL", "metrics file name under %s over %zu bytes", dir,
+			return fx_err_set(e, FX_INTERNAL, "metrics file name under %s over %zu bytes", dir,
 					  sizeof(path) - 1);
 		}
 		mkdir(dir, 0700);
@@ -309,12 +309,12 @@ int fx_metrics_open(const char *dir, const char *group, const struct fx_route *r
 			}
 			/* Counting goes on in memory; only /metrics loses this process. */
 			self = calloc(1, sizeof(*self));
-			return fx_err_set(e, 500, "INTERNAL", "metrics file %s: %s", path, strerror(err));
+			return fx_err_set(e, FX_INTERNAL, "metrics file %s: %s", path, strerror(err));
 		}
 	} else {
 		m = calloc(1, sizeof(*m));
 		if (!m)
-			return FX_ERR_INTERNAL(e, "out of memory");
+			return fx_err_set(e, FX_INTERNAL, "out of memory");
 	}
 	bad = fx_str_set(m->group, sizeof(m->group), group) < 0;
 	m->pid = (int32_t)getpid();
@@ -326,7 +326,7 @@ int fx_metrics_open(const char *dir, const char *group, const struct fx_route *r
 		/* Counting goes on; without MAGIC, readers skip the file rather than show cut names. */
 		self = m;
 		self_fd = fd;
-		return fx_err_set(e, 500, "INTERNAL", "metrics: a route name is over %d bytes", ROUTE_NAME - 1);
+		return fx_err_set(e, FX_INTERNAL, "metrics: a route name is over %d bytes", ROUTE_NAME - 1);
 	}
 	atomic_thread_fence(memory_order_release);
 	m->magic = MAGIC; /* a reader skips the file until the header is complete */
@@ -754,7 +754,7 @@ int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
 	int lock, bad;
 
 	if (!dir || !*dir)
-		return fx_err_set(e, 503, "UNAVAILABLE", "metrics are off: FLUXORI_METRICS_DIR is not set");
+		return fx_err_set(e, FX_UNAVAILABLE, "metrics are off: FLUXORI_METRICS_DIR is not set");
 	lock = lock_dir(dir, LOCK_SH);
 	dp = opendir(dir);
 	a = calloc(1, sizeof(*a));
@@ -766,7 +766,7 @@ int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
 		if (lock >= 0)
 			close(lock);
 		free(a);
-		return fx_err_set(e, 503, "UNAVAILABLE", "metrics directory %s: %s", dir, strerror(err));
+		return fx_err_set(e, FX_UNAVAILABLE, "metrics directory %s: %s", dir, strerror(err));
 	}
 	while ((d = readdir(dp)))
 		if (has_suffix(d->d_name, ".metrics"))
@@ -778,5 +778,5 @@ int fx_metrics_render(const char *dir, struct fx_buf *out, struct fx_err *e)
 	bad = render(a, out, &lab) < 0;
 	fx_buf_cleanup(&lab);
 	free(a);
-	return bad ? FX_ERR_INTERNAL(e, "metrics text over %zu bytes", out->max) : 0;
+	return bad ? fx_err_set(e, FX_INTERNAL, "metrics text over %zu bytes", out->max) : 0;
 }

@@ -141,10 +141,10 @@ int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err 
 		return 0;
 	n = strlen(h);
 	if (n < 3 || n > 48 || h[0] != '"' || h[n - 1] != '"')
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", bad);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, bad);
 	t = fx_arena_strndup(r->arena, h + 1, n - 2);
 	if (!t || fx_ts_parse(t, &secs, &nanos) < 0)
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", bad);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, bad);
 	*update_time = t;
 	return 0;
 }
@@ -412,7 +412,7 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 			fx_value_cleanup(&cur[i]);
 		/* Without a token the client would take this page for the last. */
 		if (made < 0) {
-			FX_ERR_INTERNAL(e, "next page token over %zu bytes", token.max);
+			fx_err_set(e, FX_INTERNAL, "next page token over %zu bytes", token.max);
 			goto done;
 		}
 		json_object_object_add(out, "nextPageToken", json_object_new_string(token.data ? token.data : ""));
@@ -446,7 +446,7 @@ static int scan_cursor(const struct fx_scan *sc, const struct fx_doc *last, stru
 		const struct fx_value *v = fx_value_path(&last->fields, sc->order_field);
 
 		if (!v)
-			return FX_ERR_INTERNAL(e, "%s has no %s", last->id, sc->order_field);
+			return fx_err_set(e, FX_INTERNAL, "%s has no %s", last->id, sc->order_field);
 		fx_value_copy(&cursor[nc++], v);
 	}
 	fx_value_string(&cursor[nc++], last->id, strlen(last->id));

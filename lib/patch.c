@@ -8,7 +8,7 @@
 int fx_patch_if_match(const char *if_match, const struct fx_doc *doc, const char *what, struct fx_err *e)
 {
 	if (if_match && strcmp(if_match, doc->update_time) != 0)
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the %s changed since that etag", what);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, "the %s changed since that etag", what);
 	return 0;
 }
 
@@ -16,11 +16,11 @@ int fx_patch_commit(json_object *writes, enum fx_patch_guard guard, const char *
 {
 	if (fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
 		return 0;
-	if (e->code != 409 || strcmp(e->status, "FAILED_PRECONDITION") != 0)
+	if (!fx_err_is(e, FX_FAILED_PRECONDITION))
 		return -1;
 	if (guard == FX_PATCH_IF_MATCH)
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the %s changed since that etag", what);
-	return fx_err_set(e, 409, "ABORTED", "the %s changed while it was being updated: retry", what);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, "the %s changed since that etag", what);
+	return fx_err_set(e, FX_ABORTED, "the %s changed while it was being updated: retry", what);
 }
 
 int fx_patch_write(const char *path, const struct fx_value *map, const char *const *mask, const char *version,

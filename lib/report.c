@@ -101,14 +101,14 @@ static int zone_open(const char *name, struct zone *z, struct fx_err *e)
 	z->fixed = false;
 	z->offset = 0;
 	if (strlen(name) > TZ_NAME_MAX || fx_str_set(z->name, sizeof(z->name), name) < 0)
-		return FX_ERR_INTERNAL(e, "the organization's timezone is not a time zone name");
+		return fx_err_set(e, FX_INTERNAL, "the organization's timezone is not a time zone name");
 	if (fx_tz_installed(name))
 		return 0;
 	if (fx_tz_fixed(name, &z->offset)) {
 		z->fixed = true;
 		return 0;
 	}
-	return FX_ERR_INTERNAL(e, "time zone %.64s is not installed on this server", name);
+	return fx_err_set(e, FX_INTERNAL, "time zone %.64s is not installed on this server", name);
 }
 
 /* Takes tz_lock and points the C library's local time at z (not fixed). */
@@ -216,17 +216,17 @@ struct report {
 
 static int too_big(struct fx_err *e)
 {
-	return fx_err_set(e, 409, "FAILED_PRECONDITION", "the report would exceed %u MiB: choose a shorter range",
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "the report would exceed %u MiB: choose a shorter range",
 			  MAX_CSV_BYTES / (1024 * 1024));
 }
 
 static int too_many(const struct report *rp, struct fx_err *e)
 {
 	if (rp->type == INVENTORY)
-		return fx_err_set(e, 409, "FAILED_PRECONDITION",
+		return fx_err_set(e, FX_FAILED_PRECONDITION,
 				  "the inventory report holds at most %d products: this catalogue has more", MAX_ROWS);
-	return fx_err_set(e, 409, "FAILED_PRECONDITION",
-			  "the report would have more than %d rows: choose a shorter range", MAX_ROWS);
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "the report would have more than %d rows: choose a shorter range",
+			  MAX_ROWS);
 }
 
 static int count_row(struct report *rp, struct fx_err *e)
@@ -402,7 +402,7 @@ static int orders_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *
 			units += int_or_zero(&items->u.arr.items[j], "quantity");
 		if (fx_str_fmt(date, sizeof(date), "%04d-%02d-%02d %02d:%02d", local[i].tm_year + 1900,
 			       local[i].tm_mon + 1, local[i].tm_mday, local[i].tm_hour, local[i].tm_min) < 0)
-			return FX_ERR_INTERNAL(e, "an order date does not fit");
+			return fx_err_set(e, FX_INTERNAL, "an order date does not fit");
 		if (count_row(rp, e) < 0)
 			return -1;
 		mark(rp);
@@ -585,7 +585,7 @@ static int build(struct report *rp, struct fx_err *e)
 			return too_big(e);
 		return scan(rp, &inventory_scan, e);
 	}
-	return FX_ERR_INTERNAL(e, "unknown report type");
+	return fx_err_set(e, FX_INTERNAL, "unknown report type");
 }
 
 /* ---- the entry points ---- */
@@ -596,7 +596,7 @@ int fx_report_init(struct fx_err *e)
 	setenv("TZ", ":UTC", 1);
 	tzset();
 	if (fx_str_set(tz_current, sizeof(tz_current), "UTC") < 0)
-		return FX_ERR_INTERNAL(e, "time zone names do not fit");
+		return fx_err_set(e, FX_INTERNAL, "time zone names do not fit");
 	return 0;
 }
 
@@ -803,12 +803,12 @@ int fx_report_run(struct fx_req *r, const char *type, const char *from, const ch
 
 		format_day(zone_day_of(&rp->zone, now), today);
 		if (fx_str_set(w.from, sizeof(w.from), today) < 0 || fx_str_set(w.to, sizeof(w.to), today) < 0) {
-			FX_ERR_INTERNAL(e, "report dates do not fit");
+			fx_err_set(e, FX_INTERNAL, "report dates do not fit");
 			goto out;
 		}
 	}
 	if (fx_str_fmt(name, sizeof(name), "%s-%s-%s.csv", types[rp->type], w.from, w.to) < 0) {
-		FX_ERR_INTERNAL(e, "report file name does not fit");
+		fx_err_set(e, FX_INTERNAL, "report file name does not fit");
 		goto out;
 	}
 	rc = fx_file_store(r, "report", name, "text/csv", rp->out.data ? rp->out.data : "", rp->out.len, NULL, file, e);
@@ -830,6 +830,6 @@ int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e)
 		return -1;
 	format_day(zone_today(&z) - 1, day);
 	if (strlen(day) != 10)
-		return FX_ERR_INTERNAL(e, "yesterday (%s) is not a date YYYY-MM-DD", day);
-	return fx_str_set(out, 11, day) < 0 ? FX_ERR_INTERNAL(e, "yesterday (%s) does not fit", day) : 0;
+		return fx_err_set(e, FX_INTERNAL, "yesterday (%s) is not a date YYYY-MM-DD", day);
+	return fx_str_set(out, 11, day) < 0 ? fx_err_set(e, FX_INTERNAL, "yesterday (%s) does not fit", day) : 0;
 }

@@ -151,10 +151,10 @@ const struct fx_route *fx_router_match(const struct fx_route *routes, size_t n, 
 	}
 	params->n = 0;
 	if (bad)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "malformed percent-encoding in path"), NULL;
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "malformed percent-encoding in path"), NULL;
 	if (path_matched)
-		return fx_err_set(e, 405, "UNIMPLEMENTED", "method %s is not allowed on %s", method, path), NULL;
-	return fx_err_set(e, 404, "NOT_FOUND", "no route for %s %s", method, path), NULL;
+		return fx_err_set(e, FX_METHOD_NOT_ALLOWED, "method %s is not allowed on %s", method, path), NULL;
+	return fx_err_set(e, FX_NOT_FOUND, "no route for %s %s", method, path), NULL;
 }
 
 const char *fx_params_get(const struct fx_params *p, const char *name)

@@ -72,7 +72,7 @@ int fx_movement_write(const struct fx_req *r, json_object *writes, const char *p
 		return -1;
 	rel = fx_arena_printf(r->arena, "%s/products/%s/movements/%s", root, product_id, id);
 	if (!rel)
-		return FX_ERR_INTERNAL(e, "out of request memory");
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
 	fx_value_map(&mv);
 	fx_map_set_str(&mv, "productId", product_id);
 	fx_map_set_int(&mv, "delta", delta);

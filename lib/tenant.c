@@ -14,7 +14,7 @@ const char *fx_tenant_root(const struct fx_req *r, struct fx_err *e)
 	const char *root = fx_arena_printf(r->arena, "organizations/%s", r->principal->organization_id);
 
 	if (!root)
-		FX_ERR_INTERNAL(e, "out of request memory");
+		fx_err_set(e, FX_INTERNAL, "out of request memory");
 	return root;
 }
 
@@ -24,7 +24,7 @@ const char *fx_tenant_path(const struct fx_req *r, const char *parent, const cha
 	const char *root, *p = NULL;
 
 	if (!id || !fx_id_valid(id))
-		return FX_ERR_NOT_FOUND(e, what), NULL;
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", what), NULL;
 	/* The root is arena memory too: out of budget, it is NULL, never "(null)/...". */
 	root = fx_tenant_root(r, e);
 	if (!root)
@@ -34,7 +34,7 @@ const char *fx_tenant_path(const struct fx_req *r, const char *parent, const cha
 	else
 		p = fx_arena_printf(r->arena, "%s/%s/%s", root, collection, id);
 	if (!p)
-		return FX_ERR_INTERNAL(e, "out of request memory"), NULL;
+		return fx_err_set(e, FX_INTERNAL, "out of request memory"), NULL;
 	return p;
 }
 
@@ -53,13 +53,13 @@ bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc)
 int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, struct fx_doc *out, struct fx_err *e)
 {
 	if (fx_fs_get(rel, out, e) < 0) {
-		if (e->code == 404)
-			FX_ERR_NOT_FOUND(e, what);
+		if (fx_err_is(e, FX_NOT_FOUND))
+			fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 		return -1;
 	}
 	if (!fx_tenant_owns(r, out)) {
 		fx_doc_cleanup(out);
-		return FX_ERR_NOT_FOUND(e, what);
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 	}
 	return 0;
 }
@@ -73,11 +73,11 @@ int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const cha
 		return -1;
 	if (!fx_tenant_owns(r, out)) {
 		fx_doc_cleanup(out);
-		return FX_ERR_NOT_FOUND(e, what);
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 	}
 	if (if_match && strcmp(if_match, out->update_time) != 0) {
 		fx_doc_cleanup(out);
-		return fx_err_set(e, 412, "FAILED_PRECONDITION", "the %s changed since that etag", what);
+		return fx_err_set(e, FX_CONDITION_NOT_MET, "the %s changed since that etag", what);
 	}
 	return 0;
 }
@@ -112,7 +112,7 @@ struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, con
 	int rc;
 
 	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
-	rc = name ? fx_query_parent(q, name, e) : FX_ERR_INTERNAL(e, "out of request memory");
+	rc = name ? fx_query_parent(q, name, e) : fx_err_set(e, FX_INTERNAL, "out of request memory");
 	if (rc == 0)
 		rc = fx_query_where(q, "organizationId", "==", &org, e);
 	fx_value_cleanup(&org);

@@ -94,18 +94,20 @@ int fx_vertex_endpoint(struct fx_buf *url, struct fx_err *e)
 	bool bad;
 
 	if (!fx_vertex_enabled())
-		return FX_ERR_INTERNAL(e, "vertex ai is off: FLUXORI_VERTEX_MODEL is not set");
+		return fx_err_set(e, FX_INTERNAL, "vertex ai is off: FLUXORI_VERTEX_MODEL is not set");
 	loc = c->vertex_location ? c->vertex_location : "";
 	if (!c->project || !id_ok(c->project, 100))
-		return FX_ERR_INTERNAL(e, "vertex ai: project id missing or malformed");
+		return fx_err_set(e, FX_INTERNAL, "vertex ai: project id missing or malformed");
 	if (!location_ok(loc))
-		return FX_ERR_INTERNAL(e, "vertex ai: FLUXORI_VERTEX_LOCATION must be a region name or \"global\"");
+		return fx_err_set(e, FX_INTERNAL,
+				  "vertex ai: FLUXORI_VERTEX_LOCATION must be a region name or \"global\"");
 	if (strcmp(loc, "africa-south1") == 0)
-		return FX_ERR_INTERNAL(e, "vertex ai: gemini is not served in africa-south1; set "
-					  "FLUXORI_VERTEX_LOCATION to global or a European region");
+		return fx_err_set(e, FX_INTERNAL,
+				  "vertex ai: gemini is not served in africa-south1; set "
+				  "FLUXORI_VERTEX_LOCATION to global or a European region");
 	if (!id_ok(c->vertex_model, sizeof(((struct fx_vertex_text *)0)->model) - 1))
-		return FX_ERR_INTERNAL(e,
-				       "vertex ai: FLUXORI_VERTEX_MODEL must be a model id of at most 63 characters");
+		return fx_err_set(e, FX_INTERNAL,
+				  "vertex ai: FLUXORI_VERTEX_MODEL must be a model id of at most 63 characters");
 
 	base = c->vertex_url;
 	blen = base ? strlen(base) : 0;
@@ -123,7 +125,7 @@ int fx_vertex_endpoint(struct fx_buf *url, struct fx_err *e)
 	bad |= fx_url_encode(url, c->vertex_model, strlen(c->vertex_model)) < 0;
 	bad |= fx_buf_puts(url, ":generateContent") < 0;
 	if (bad)
-		return FX_ERR_INTERNAL(e, "vertex ai: request url longer than %zu bytes", url->max);
+		return fx_err_set(e, FX_INTERNAL, "vertex ai: request url longer than %zu bytes", url->max);
 	return 0;
 }
 
@@ -353,7 +355,7 @@ static int bad_answer(struct fx_err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	fx_str_vtext(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	return fx_err_set(e, 502, "UNAVAILABLE", "%s: unusable answer: %s", WHAT, why);
+	return fx_err_set(e, FX_BAD_GATEWAY, "%s: unusable answer: %s", WHAT, why);
 }
 
 /*
@@ -368,10 +370,10 @@ static int http_error(const struct fx_httpc_resp *resp, struct fx_err *e)
 
 	fx_httpc_google_error(resp, WHAT, e);
 	FX_ARRAY_COPY(msg, e->message);
-	status = e->status;
+	status = fx_err_name(e->kind);
 	if (s == 429 || s >= 500 || s == 401 || s == 403 || s == 408)
-		return fx_err_set(e, 503, "UNAVAILABLE", "%s (HTTP %ld %s)", msg, s, status);
-	return fx_err_set(e, 500, "INTERNAL", "%s (HTTP %ld %s)", msg, s, status);
+		return fx_err_set(e, FX_UNAVAILABLE, "%s (HTTP %ld %s)", msg, s, status);
+	return fx_err_set(e, FX_INTERNAL, "%s (HTTP %ld %s)", msg, s, status);
 }
 
 static const char *get_string(json_object *obj, const char *key)
@@ -613,7 +615,7 @@ int fx_vertex_write(const struct fx_vertex_insight *in, struct fx_vertex_text *o
 	if ((type = check_insight(in, e)) < 0 || fx_vertex_endpoint(&url, e) < 0)
 		goto out;
 	if (build_body(in, type, c->vertex_model, &body) < 0) {
-		FX_ERR_INTERNAL(e, "vertex ai: request body longer than %u bytes", REQUEST_MAX);
+		fx_err_set(e, FX_INTERNAL, "vertex ai: request body longer than %u bytes", REQUEST_MAX);
 		goto out;
 	}
 	if (fx_gauth_header(FX_GAUTH_GOOGLE, auth, sizeof(auth), e) < 0)

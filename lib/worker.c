@@ -63,7 +63,7 @@ static int dispatch(const struct fx_app *app, struct fx_req *r, struct fx_err *e
 	route = fx_router_match(app->routes, app->nroutes, r->method, r->path, r->arena, &r->params, allow,
 				sizeof(allow), e);
 	if (!route) {
-		if (e->code == 405)
+		if (fx_err_is(e, FX_METHOD_NOT_ALLOWED))
 			fx_resp_header(r, "Allow", allow);
 		return -1;
 	}
@@ -74,9 +74,9 @@ static int dispatch(const struct fx_app *app, struct fx_req *r, struct fx_err *e
 	if (fx_req_read_body(r, max, e) < 0)
 		return -1;
 	if (r->body_len > 0 && (route->flags & FX_BODY_JSON) && !is_json(fx_req_env(r, "CONTENT_TYPE")))
-		return fx_err_set(e, 415, "INVALID_ARGUMENT", "Content-Type must be application/json");
+		return fx_err_set(e, FX_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
 	if (r->body_len > 0 && !(route->flags & (FX_BODY_JSON | FX_BODY_RAW)))
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "this method takes no request body");
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "this method takes no request body");
 	return route->handler(r, e);
 }
 
@@ -88,14 +88,14 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 
 	fx_err_clear(&e);
 	if (dispatch(app, r, &e) < 0 && !r->status) {
-		if (!e.code)
-			FX_ERR_INTERNAL(&e, "handler failed without an error");
-		if (e.code >= 500)
+		if (fx_err_is(&e, FX_OK))
+			fx_err_set(&e, FX_INTERNAL, "handler failed without an error");
+		if (fx_err_http(e.kind) >= 500)
 			fx_log_error("%s %s: %s", r->method, r->path, e.message);
 		/* -1 means the client went away: the request log line below still records the answer. */
 		fx_ignore(fx_resp_error(r, &e));
 	} else if (!r->status) {
-		FX_ERR_INTERNAL(&e, "handler sent no response");
+		fx_err_set(&e, FX_INTERNAL, "handler sent no response");
 		fx_log_error("%s %s: %s", r->method, r->path, e.message);
 		fx_ignore(fx_resp_error(r, &e)); /* as above */
 	}

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (v.type != FX_V_MAP || fx_fsvalue_check(&v, &e) < 0)
 			abort();
 		fx_value_cleanup(&v);
-	} else if (e.code != 400) {
+	} else if (fx_err_http(e.kind) != 400) {
 		abort();
 	}
 	json_object_put(o);

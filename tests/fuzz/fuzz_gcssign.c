@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		if (strncmp(cr.data, q.method, strlen(q.method)) != 0 || cr.data[strlen(q.method)] != '\n')
 			abort();
-	} else if (e.code != 400) {
+	} else if (fx_err_http(e.kind) != 400) {
 		abort();
 	}
 	fx_buf_cleanup(&url);

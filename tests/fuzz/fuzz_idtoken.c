@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !is_nul_terminated(c.organization_id, sizeof(c.organization_id)) ||
 		    !is_nul_terminated(c.sign_in_provider, sizeof(c.sign_in_provider)) || c.exp <= NOW - 300)
 			abort();
-	} else if (e.code != 401 && e.code != 403 && e.code != 503) {
+	} else if (fx_err_http(e.kind) != 401 && fx_err_http(e.kind) != 403 && fx_err_http(e.kind) != 503) {
 		abort();
 	}
 	return 0;

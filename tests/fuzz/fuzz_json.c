@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)fx_utf8_len(p, size);
 	fx_err_clear(&e);
 	if (fx_json_parse(p, size, FX_JSON_MAX_DEPTH, &o, &e) < 0) {
-		if (e.code != 400)
+		if (fx_err_http(e.kind) != 400)
 			abort();
 		return 0;
 	}

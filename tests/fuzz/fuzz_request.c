@@ -114,7 +114,7 @@ static void handle(struct fx_req *r)
 		for (int i = 0; i < r->params.n; i++)
 			if (!r->params.value[i] || !fx_req_param(r, "id") != !strstr(route->pattern, "{id}"))
 				abort();
-	} else if (e.code != 400 && e.code != 404 && e.code != 405) {
+	} else if (fx_err_http(e.kind) != 400 && fx_err_http(e.kind) != 404 && fx_err_http(e.kind) != 405) {
 		abort();
 	}
 	r->principal = &who;
@@ -124,12 +124,12 @@ static void handle(struct fx_req *r)
 	s = fx_req_query(r, "pageToken");
 	if (s && fx_page_token_read(s, "fuzz", &cursor, &e) == 0)
 		fx_value_cleanup(&cursor);
-	if (fx_if_match(r, &s, &e) < 0 && e.code != 412)
+	if (fx_if_match(r, &s, &e) < 0 && fx_err_http(e.kind) != 412)
 		abort();
 	fx_err_clear(&e);
 	if (fx_idem_init(r, "orders.create", "p1", &idem, &e) == 0)
 		fx_idem_cleanup(&idem);
-	else if (e.code != 400)
+	else if (fx_err_http(e.kind) != 400)
 		abort();
 	(void)fx_req_header(r, "Content-Type");
 }
@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fx_err_clear(&e);
 	if (fx_req_init(&r, env, NULL, NULL, &arena, &e) == 0)
 		handle(&r);
-	else if (e.code != 400 && e.code != 413)
+	else if (fx_err_http(e.kind) != 400 && fx_err_http(e.kind) != 413)
 		abort();
 	if (!r.method || !r.request_id[0])
 		abort();

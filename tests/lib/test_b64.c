@@ -98,7 +98,7 @@ Test(b64, url_decoding_accepts_correct_padding_too)
 	cr_assert_eq(n, 1);
 	cr_assert_eq(out[0], 'f');
 	cr_assert_eq(fx_b64url_decode("Zg=", 3, out, sizeof(out), &n, &err), -1, "partial padding is malformed");
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 }
 
 Test(b64, standard_decoding_requires_padding)
@@ -107,8 +107,8 @@ Test(b64, standard_decoding_requires_padding)
 	size_t n;
 
 	cr_assert_eq(fx_b64_decode("Zg", 2, out, sizeof(out), &n, &err), -1);
-	cr_assert_eq(err.code, 400);
-	cr_assert_str_eq(err.status, "INVALID_ARGUMENT");
+	cr_assert_eq(fx_err_http(err.kind), 400);
+	cr_assert_str_eq(fx_err_name(err.kind), "INVALID_ARGUMENT");
 }
 
 Test(b64, rejects_characters_outside_the_alphabet)
@@ -165,7 +165,7 @@ Test(b64, encoding_refuses_a_small_buffer)
 	char out[4] = "abc";
 
 	cr_assert_eq(fx_b64_encode("foo", 3, out, sizeof(out), &err), -1, "needs 5 bytes with the NUL");
-	cr_assert_eq(err.code, 500);
+	cr_assert_eq(fx_err_http(err.kind), 500);
 	cr_assert_str_eq(out, "");
 	cr_assert_eq(fx_b64url_encode("fo", 2, out, sizeof(out), &err), 0);
 	cr_assert_str_eq(out, "Zm8");
@@ -210,7 +210,7 @@ static const char *decoded_any(const char *s)
 
 	fx_err_clear(&err);
 	if (fx_b64_decode_any(s, strlen(s), out, sizeof(out) - 1, &n, &err) < 0) {
-		cr_assert_eq(err.code, 400, "%s", s);
+		cr_assert_eq(fx_err_http(err.kind), 400, "%s", s);
 		return NULL;
 	}
 	out[n] = '\0';

@@ -25,7 +25,7 @@ Test(docname, dot_segments_and_names_past_the_cap_are_refused_on_the_name_field)
 
 	fx_err_clear(&err);
 	cr_assert_eq(fx_docname_check("projects/p/databases/d/documents/c/..", &err), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert_str_eq(err.details[0].field, "name");
 	cr_assert_eq(fx_docname_check("projects/p/databases/d/documents/./d", &err), -1);
 	cr_assert_eq(fx_docname_check("projects/p/databases/d/documents/c/d/", &err), -1, "a trailing slash");

@@ -62,7 +62,7 @@ Test(fieldpath, field_paths_refuse_empty_segments_and_reserved_characters)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fx_err_clear(&err);
 		cr_assert_eq(fx_fieldpath_parse(bad[i], &fp, &err), -1, "accepted \"%s\"", bad[i]);
-		cr_assert_eq(err.code, 400);
+		cr_assert_eq(fx_err_http(err.kind), 400);
 		cr_assert_eq(fp.n, 0);
 	}
 }

@@ -15,10 +15,10 @@
 #include "log.h"
 #include "map.h"
 #include "mem.h"
+#include "testserver.h"
 #include "ts.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,42 +31,17 @@
 
 /* ---- the emulator fixture (runs in the runner process) ---- */
 
-static struct emu_firestore emulator;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "firestore", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
+const struct emu_fixture emu_fixture = {"firestore", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
 /* ---- per test ---- */
 
-static struct fx_config cfg;
-static char url[128];
+static struct emu_client emu;
 static struct fx_err err;
 
 static void setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
-
 	fx_log_init("test_firestore", FX_LOG_ERROR + 1);
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	/* Only bounds a hang: the JVM emulator on a busy 2-core machine can take seconds per call. */
-	cfg.http_timeout_ms = 60000;
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg);
+	emu_firestore_use(&emu, PORT_ENV);
 	fx_err_clear(&err);
 }
 
@@ -156,8 +131,8 @@ Test(firestore, get_of_missing_document_is_404)
 	struct fx_doc d;
 
 	cr_assert_eq(fx_fs_get("get_missing/nope", &d, &err), -1);
-	cr_assert_eq(err.code, 404, "%d %s", err.code, err.message);
-	cr_assert_str_eq(err.status, "NOT_FOUND");
+	cr_assert_eq(fx_err_http(err.kind), 404, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 	cr_assert_null(d.name, "a failed get leaves the document empty");
 }
 
@@ -227,8 +202,8 @@ Test(firestore, create_of_existing_document_is_409_already_exists)
 		cr_assert_eq(fx_fs_create("dup/d1", &f, NULL, &err), -1);
 		fx_value_cleanup(&f);
 	}
-	cr_assert_eq(err.code, 409, "%d %s", err.code, err.message);
-	cr_assert_str_eq(err.status, "ALREADY_EXISTS");
+	cr_assert_eq(fx_err_http(err.kind), 409, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), "ALREADY_EXISTS");
 	get_n("dup/d1", &n);
 	cr_assert_eq(n, 1, "the second create changed nothing");
 }
@@ -251,8 +226,8 @@ Test(firestore, commit_with_stale_update_time_is_failed_precondition)
 	w = json_object_new_array();
 	add_update_n(w, "stale/d1", 3, d.update_time);
 	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), -1);
-	cr_assert_eq(err.code, 409, "%d %s", err.code, err.message);
-	cr_assert_str_eq(err.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(err.kind), 409, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	json_object_put(w);
 	get_n("stale/d1", &n);
 	cr_assert_eq(n, 2);
@@ -266,12 +241,12 @@ Test(firestore, update_requiring_existence_of_missing_document_is_404)
 
 	add_update_n(w, "exists/missing", 1, NULL);
 	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), -1);
-	cr_assert_eq(err.code, 404, "%d %s", err.code, err.message);
-	cr_assert_str_eq(err.status, "NOT_FOUND");
+	cr_assert_eq(fx_err_http(err.kind), 404, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 	json_object_put(w);
 	fx_err_clear(&err);
 	cr_assert_eq(fx_fs_get("exists/missing", &d, &err), -1, "the failed update created nothing");
-	cr_assert_eq(err.code, 404);
+	cr_assert_eq(fx_err_http(err.kind), 404);
 }
 
 Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
@@ -282,7 +257,7 @@ Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
 	create_n("del/d1", 1, NULL);
 	cr_assert_eq(fx_fs_delete("del/d1", &err), 0, "%s", err.message);
 	cr_assert_eq(fx_fs_get("del/d1", &d, &err), -1);
-	cr_assert_eq(err.code, 404);
+	cr_assert_eq(fx_err_http(err.kind), 404);
 }
 
 Test(firestore, malformed_paths_are_refused_before_any_call)
@@ -293,7 +268,7 @@ Test(firestore, malformed_paths_are_refused_before_any_call)
 	for (const char *const *p = bad; *p; p++) {
 		fx_err_clear(&err);
 		cr_assert_eq(fx_fs_get(*p, &d, &err), -1, "accepted \"%s\"", *p);
-		cr_assert_eq(err.code, 400, "\"%s\": %d %s", *p, err.code, err.message);
+		cr_assert_eq(fx_err_http(err.kind), 400, "\"%s\": %d %s", *p, fx_err_http(err.kind), err.message);
 	}
 }
 
@@ -317,13 +292,34 @@ Test(firestore, unreachable_firestore_is_503_unavailable)
 	char dead[64];
 
 	snprintf(dead, sizeof(dead), "127.0.0.1:%d", emu_free_port());
-	snprintf(url, sizeof(url), "http://%s", dead);
-	cfg.firestore_emulator = dead;
-	cfg.http_timeout_ms = 1500;
+	snprintf(emu.url, sizeof(emu.url), "http://%s", dead);
+	emu.cfg.firestore_emulator = dead;
+	emu.cfg.http_timeout_ms = 1500;
 	cr_assert_eq(fx_fs_get("down/d1", &d, &err), -1);
-	cr_assert_eq(err.code, 503, "%d %s", err.code, err.message);
-	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_eq(fx_err_http(err.kind), 503, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 	cr_assert_eq(err.retry_after, 1);
+}
+
+/*
+ * A Firestore answer we cannot use is named as Storage's, Identity Toolkit's
+ * and Vertex AI's are: 502 UNAVAILABLE (it was 502 INTERNAL here alone).
+ */
+Test(firestore, malformed_answer_is_502_unavailable_as_from_every_backend)
+{
+	struct testserver *fake = ts_start();
+	struct fx_doc d;
+	char host[64];
+
+	ts_reply(fake, 200, "Content-Type: application/json\r\n", "{\"name\": 42");
+	snprintf(host, sizeof(host), "%s", ts_url(fake) + strlen("http://"));
+	snprintf(emu.url, sizeof(emu.url), "%s", ts_url(fake));
+	emu.cfg.firestore_emulator = host;
+	cr_assert_eq(fx_fs_get("bad/d1", &d, &err), -1);
+	cr_assert_eq(fx_err_http(err.kind), 502, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE", "%s", err.message);
+	cr_assert(strstr(err.message, "malformed answer"), "%s", err.message);
+	ts_stop(fake);
 }
 
 Test(firestore, ping_answers_on_the_emulator)
@@ -570,7 +566,7 @@ static int increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 		return -1;
 	if (!d.name || !fx_value_path_int(&d.fields, "n", &n)) {
 		fx_doc_cleanup(&d);
-		return fx_err_set(e, 404, "NOT_FOUND", "counter missing");
+		return fx_err_set(e, FX_NOT_FOUND, "counter missing");
 	}
 	add_update_n(t->writes, c->rel, n + 1, c->precondition ? d.update_time : NULL);
 	fx_doc_cleanup(&d);
@@ -628,7 +624,7 @@ Test(firestore, concurrent_transactions_increment_a_counter_exactly_once_each, .
 			retried++;
 	}
 	for (int i = 0; i < RACERS; i++)
-		cr_expect_eq(r[i].rc, 0, "racer %d: %d %s %s", i, r[i].e.code, r[i].e.status ? r[i].e.status : "",
+		cr_expect_eq(r[i].rc, 0, "racer %d: %d %s %s", i, fx_err_http(r[i].e.kind), fx_err_name(r[i].e.kind),
 			     r[i].e.message);
 	get_n(c.rel, &n);
 	cr_assert_eq(n, RACERS, "every transaction counted exactly once");
@@ -675,19 +671,19 @@ Test(firestore, failing_transaction_returns_its_error_and_writes_nothing)
 
 	create_n(f.read, 1, NULL);
 	cr_assert_eq(fx_fs_run_transaction(read_write_then_fail, &f, &err), -1);
-	cr_assert_eq(err.code, 400);
-	cr_assert_str_eq(err.status, "INVALID_ARGUMENT");
+	cr_assert_eq(fx_err_http(err.kind), 400);
+	cr_assert_str_eq(fx_err_name(err.kind), "INVALID_ARGUMENT");
 	cr_assert(memcmp(&err, &f.said, sizeof(err)) == 0, "the error comes back unchanged: %s", err.message);
 	cr_assert_eq(err.ndetails, 1);
 	cr_assert_str_eq(err.details[0].field, "quantity");
 	cr_assert_eq(f.runs, 1, "a caller error is not retried");
 	fx_err_clear(&err);
 	cr_assert_eq(fx_fs_get(f.created, &d, &err), -1, "the queued create was not committed");
-	cr_assert_eq(err.code, 404);
+	cr_assert_eq(fx_err_http(err.kind), 404);
 	/* Rolled back: the document it read is not locked, a plain write goes through. */
 	add_update_n(w, f.read, 2, NULL);
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", err.code, err.message);
+	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", fx_err_http(err.kind), err.message);
 	json_object_put(w);
 }
 
@@ -700,8 +696,8 @@ static int read_then_lose_firestore(struct fx_txn *t, void *ctx, struct fx_err *
 	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0)
 		return -1;
 	fx_doc_cleanup(&d);
-	cfg.firestore_url = "http://127.0.0.1:1"; /* nothing listens: the rollback is refused */
-	return fx_err_set(e, 503, "UNAVAILABLE", "firestore went away");
+	emu.cfg.firestore_url = "http://127.0.0.1:1"; /* nothing listens: the rollback is refused */
+	return fx_err_set(e, FX_UNAVAILABLE, "firestore went away");
 }
 
 /*
@@ -717,11 +713,11 @@ Test(firestore, an_undelivered_rollback_is_sent_before_the_next_transaction)
 
 	create_n(c.rel, 1, NULL);
 	cr_assert_eq(fx_fs_run_transaction(read_then_lose_firestore, (void *)c.rel, &err), -1);
-	cr_assert_eq(err.code, 503, "%s", err.message);
-	cfg.firestore_url = url; /* Firestore is back */
+	cr_assert_eq(fx_err_http(err.kind), 503, "%s", err.message);
+	emu.cfg.firestore_url = emu.url; /* Firestore is back */
 	fx_err_clear(&err);
 	cr_assert_eq(fx_fs_run_transaction(increment, &c, &err), 0, "the document is not locked any more: %d %s %s",
-		     err.code, err.status ? err.status : "", err.message);
+		     fx_err_http(err.kind), fx_err_name(err.kind), err.message);
 	cr_assert_eq(c.max_attempt, 0, "at the first attempt");
 	{
 		int64_t n;

@@ -719,7 +719,7 @@ ParameterizedTest(struct vcase *c, firestore_conformance, vector)
 	if (is_error) {
 		json_object_put(o.got);
 		cr_assert_eq(o.rc, -1, "%s: an isError vector was accepted", c->file);
-		cr_assert_eq(e.code, 400, "%s: refused without a 400: %s", c->file, e.message);
+		cr_assert_eq(fx_err_http(e.kind), 400, "%s: refused without a 400: %s", c->file, e.message);
 	} else {
 		cr_assert_eq(o.rc, 0, "%s: refused: %s", c->file, e.message);
 		cr_assert(want, "%s: vector has no expected output", c->file);

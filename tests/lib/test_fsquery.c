@@ -47,6 +47,6 @@ Test(where_str, refuses_what_where_refuses)
 
 	fx_err_clear(&err);
 	cr_assert_eq(fx_query_where_str(q, "status", "~=", "pending", &err), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	fx_query_free(q);
 }

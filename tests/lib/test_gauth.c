@@ -454,15 +454,15 @@ Test(gauth, answers_503_when_the_token_endpoint_is_down)
 {
 	ts_down(google, true);
 	cr_assert_eq(get_header(), -1);
-	cr_assert_eq(err.code, 503);
-	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_eq(fx_err_http(err.kind), 503);
+	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 }
 
 Test(gauth, answers_503_when_the_assertion_is_refused)
 {
 	ts_reply(google, 400, NULL, "{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}");
 	cr_assert_eq(get_header(), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert(strstr(err.message, "HTTP 400 (invalid_grant)"), "%s", err.message);
 }
 
@@ -470,7 +470,7 @@ Test(gauth, refuses_a_token_that_would_break_the_header_line)
 {
 	ts_reply(google, 200, NULL, "{\"access_token\":\"ya29.x\\r\\nX-Injected: 1\",\"expires_in\":3599}");
 	cr_assert_eq(get_header(), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert(!strstr(err.message, "X-Injected"), "%s", err.message);
 }
 
@@ -478,7 +478,7 @@ Test(gauth, answers_503_for_an_unreadable_key_file)
 {
 	cfg.credentials = "/nonexistent/key.json";
 	cr_assert_eq(get_header(), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert(strstr(err.message, "key file"), "%s", err.message);
 	cr_assert_eq(ts_count(google), 0, "no silent fallback to the metadata server");
 }
@@ -506,7 +506,7 @@ Test(gauth, metadata_answer_without_metadata_flavor_is_refused)
 	conf.metadata_flavor = false;
 	start_google();
 	cr_assert_eq(get_header(), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert(strstr(err.message, "Metadata-Flavor"), "%s", err.message);
 }
 
@@ -524,7 +524,7 @@ Test(gauth, too_small_a_header_buffer_is_an_error_not_a_truncated_token)
 
 	start_google();
 	cr_assert_eq(fx_gauth_header(FX_GAUTH_GOOGLE, small, sizeof(small), &err), -1);
-	cr_assert_eq(err.code, 500);
+	cr_assert_eq(fx_err_http(err.kind), 500);
 	cr_assert_eq(small[0], '\0');
 }
 
@@ -546,7 +546,7 @@ Test(gauth, sign_refuses_a_too_small_signature_buffer)
 	size_t sig_len = sizeof(sig);
 
 	cr_assert_eq(fx_gauth_sign("x", 1, sig, &sig_len, &err), -1);
-	cr_assert_eq(err.code, 500);
+	cr_assert_eq(fx_err_http(err.kind), 500);
 }
 
 Test(gauth, sign_without_a_key_file_uses_sign_blob)
@@ -576,7 +576,7 @@ Test(gauth, sign_blob_permission_denied_is_an_internal_error)
 	conf.sign_blob_status = 403;
 	start_google();
 	cr_assert_eq(fx_gauth_sign("x", 1, sig, &sig_len, &err), -1);
-	cr_assert_eq(err.code, 500);
+	cr_assert_eq(fx_err_http(err.kind), 500);
 	cr_assert(strstr(err.message, "signBlob"), "%s", err.message);
 }
 

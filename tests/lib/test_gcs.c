@@ -17,7 +17,6 @@
 #include "testserver.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,19 +33,7 @@
 
 /* ---- emulator lifetime (runner process) ---- */
 
-static struct emu_suite emulators;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_suite_start(&emulators, "gcs", EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_suite_stop(&emulators);
-}
+const struct emu_fixture emu_fixture = {"gcs", EMU_SCRIPT, EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR};
 
 /* ---- per test ---- */
 
@@ -79,12 +66,9 @@ static void base_config(void)
 
 static void setup_emulator(void)
 {
-	const char *fail = getenv(ENV_START_ERROR), *port = getenv(ENV_STORAGE_PORT);
+	const char *port = emu_suite_port(EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR);
 
 	base_config();
-	if (fail)
-		cr_assert_fail("%s", fail);
-	cr_assert(port, "the Storage emulator was not started (no %s)", ENV_STORAGE_PORT);
 	snprintf(storage_base, sizeof(storage_base), "http://127.0.0.1:%s", port);
 	cfg.storage_emulator = storage_base;
 	cfg.storage_url = storage_base;
@@ -125,9 +109,9 @@ static void unique_prefix(char *out, size_t len, const char *tag)
 static void expect_error(int rc, int code, const char *status)
 {
 	cr_assert_eq(rc, -1);
-	cr_assert_eq(err.code, code, "expected %d, got %d %s: %s", code, err.code, err.status ? err.status : "",
-		     err.message);
-	cr_assert_str_eq(err.status, status);
+	cr_assert_eq(fx_err_http(err.kind), code, "expected %d, got %d %s: %s", code, fx_err_http(err.kind),
+		     fx_err_name(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), status);
 	fx_err_clear(&err);
 }
 
@@ -382,7 +366,7 @@ Test(gcs, download_refuses_an_object_larger_than_the_cap_before_sending_a_byte)
 	cr_assert_eq(fx_gcs_upload(name, NULL, data, sizeof(data), -1, NULL, &err), 0, "%s", err.message);
 	sink_calls = 0;
 	cr_assert_eq(fx_gcs_download(name, 99, counting_sink, NULL, NULL, &err), -1);
-	cr_assert_eq(err.code, 413, "%d %s", err.code, err.message);
+	cr_assert_eq(fx_err_http(err.kind), 413, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_eq(sink_calls, 0);
 	fx_err_clear(&err);
 	fx_buf_init(&got, 200);
@@ -515,7 +499,7 @@ Test(gcs, malformed_names_are_refused_before_any_request)
 	long_name[sizeof(long_name) - 1] = '\0';
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(fx_gcs_stat(bad[i], &st, &err), -1, "accepted \"%s\"", bad[i]);
-		cr_assert_eq(err.code, 400);
+		cr_assert_eq(fx_err_http(err.kind), 400);
 		cr_assert_str_eq(err.details[0].field, "object");
 		fx_err_clear(&err);
 	}
@@ -610,8 +594,8 @@ Test(gcs_wire, reads_are_retried_and_a_lasting_503_is_unavailable_with_retry_aft
 
 	ts_reply(ts, 503, NULL, "{\"error\":{\"code\":503,\"message\":\"try later\"}}");
 	cr_assert_eq(fx_gcs_stat("o", &st, &err), -1);
-	cr_assert_eq(err.code, 503);
-	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_eq(fx_err_http(err.kind), 503);
+	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 	cr_assert_eq(err.retry_after, 1);
 	cr_assert_gt(ts_count(ts), 1);
 }
@@ -692,7 +676,8 @@ Test(gcs_wire, list_sends_its_parameters_encoded)
 	fx_gcs_prefixes_free(prefixes, np);
 
 	cr_assert_eq(fx_gcs_list(NULL, NULL, NULL, 0, &items, &n, &prefixes, &np, token, 4, &err), -1);
-	cr_assert_eq(err.code, 502, "a token longer than the buffer must not be truncated: %s", err.message);
+	cr_assert_eq(fx_err_http(err.kind), 502, "a token longer than the buffer must not be truncated: %s",
+		     err.message);
 	cr_assert_null(items);
 	cr_assert_eq(n, 0);
 	fx_err_clear(&err);

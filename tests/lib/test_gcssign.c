@@ -124,7 +124,7 @@ static int openssl_signer(void *ctx, const char *data, size_t n, unsigned char *
 		 EVP_DigestSign(md, sig, sig_len, (const unsigned char *)data, n) == 1;
 
 	EVP_MD_CTX_free(md);
-	return ok ? 0 : fx_err_set(e, 500, "INTERNAL", "openssl signing failed");
+	return ok ? 0 : fx_err_set(e, FX_INTERNAL, "openssl signing failed");
 }
 
 /* ---- from a vector to a request ---- */
@@ -367,7 +367,8 @@ static void expect_invalid(const struct fx_signed_url_req *q, const char *field)
 {
 	fx_err_clear(&err);
 	cr_assert_eq(fx_gcs_signed_url(q, openssl_signer, &key, &out, NULL, NULL, &err), -1);
-	cr_assert_eq(err.code, 400, "%s: expected 400, got %d: %s", field, err.code, err.message);
+	cr_assert_eq(fx_err_http(err.kind), 400, "%s: expected 400, got %d: %s", field, fx_err_http(err.kind),
+		     err.message);
 	cr_assert_geq(err.ndetails, 1);
 	cr_assert_str_eq(err.details[0].field, field);
 }
@@ -452,7 +453,7 @@ static int failing_signer(void *ctx, const char *data, size_t n, unsigned char *
 	(void)n;
 	(void)sig;
 	(void)sig_len;
-	return fx_err_set(e, 503, "UNAVAILABLE", "signBlob unreachable");
+	return fx_err_set(e, FX_UNAVAILABLE, "signBlob unreachable");
 }
 
 Test(gcs_signed_url, passes_the_signer_error_through)
@@ -460,7 +461,7 @@ Test(gcs_signed_url, passes_the_signer_error_through)
 	struct fx_signed_url_req q = simple();
 
 	cr_assert_eq(fx_gcs_signed_url(&q, failing_signer, NULL, &out, NULL, NULL, &err), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert_str_eq(err.message, "signBlob unreachable");
 }
 
@@ -471,7 +472,7 @@ Test(gcs_signed_url, refuses_a_url_longer_than_the_buffer)
 
 	fx_buf_init(&small, 200);
 	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &small, NULL, NULL, &err), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	fx_buf_cleanup(&small);
 }
 

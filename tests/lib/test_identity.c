@@ -16,7 +16,6 @@
 #include "testserver.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +32,7 @@ static const char *const reserved[] = {"acr", "amr",	  "at_hash", "aud", "auth_t
 
 /* ---- emulator lifetime (runner process) ---- */
 
-static struct emu_suite emulators;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_suite_start(&emulators, "identity", EMU_AUTH, ENV_AUTH_PORT, ENV_START_ERROR);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_suite_stop(&emulators);
-}
+const struct emu_fixture emu_fixture = {"identity", EMU_SCRIPT, EMU_AUTH, ENV_AUTH_PORT, ENV_START_ERROR};
 
 /* ---- per test ---- */
 
@@ -67,12 +54,9 @@ static void base_config(void)
 
 static void setup_emulator(void)
 {
-	const char *fail = getenv(ENV_START_ERROR), *port = getenv(ENV_AUTH_PORT);
+	const char *port = emu_suite_port(EMU_AUTH, ENV_AUTH_PORT, ENV_START_ERROR);
 
 	base_config();
-	if (fail)
-		cr_assert_fail("%s", fail);
-	cr_assert(port, "the Auth emulator was not started (no %s)", ENV_AUTH_PORT);
 	snprintf(auth_host, sizeof(auth_host), "127.0.0.1:%s", port);
 	snprintf(emulator_base, sizeof(emulator_base), "http://%s", auth_host);
 	snprintf(identity_url, sizeof(identity_url), "%s/identitytoolkit.googleapis.com", emulator_base);
@@ -119,9 +103,9 @@ static void create_user(const char *tag, struct fx_user_record *rec, char *email
 static void expect_error(int rc, int code, const char *status)
 {
 	cr_assert_eq(rc, -1);
-	cr_assert_eq(err.code, code, "expected %d, got %d %s: %s", code, err.code, err.status ? err.status : "",
-		     err.message);
-	cr_assert_str_eq(err.status, status);
+	cr_assert_eq(fx_err_http(err.kind), code, "expected %d, got %d %s: %s", code, fx_err_http(err.kind),
+		     fx_err_name(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), status);
 }
 
 static void expect_invalid(int rc, const char *field)
@@ -463,7 +447,7 @@ Test(identity, delete_of_a_missing_user_succeeds)
 	create_user("delete2", &rec, email, sizeof(email));
 	cr_assert_eq(fx_identity_delete(rec.uid, &err), 0, "%s", err.message);
 	cr_assert_eq(fx_identity_delete(rec.uid, &err), 0, "second delete: %s", err.message);
-	cr_assert_eq(err.code, 0);
+	cr_assert(fx_err_is(&err, FX_OK), "%s", err.message);
 }
 
 Test(identity, writes_to_an_unknown_user_are_not_found)

@@ -368,8 +368,10 @@ static void expect_refused(const struct spec *s, int code, const char *why, bool
 	rc = oidc ? fx_idtoken_verify_oidc(t, strlen(t), AUDIENCE, ALLOWED, &claims, &err)
 		  : fx_idtoken_verify(t, strlen(t), &claims, &err);
 	cr_assert_eq(rc, -1, "token accepted");
-	cr_assert_eq(err.code, code, "code %d: %s", err.code, err.message);
-	cr_assert_str_eq(err.status, code == 401 ? "UNAUTHENTICATED" : code == 403 ? "PERMISSION_DENIED" : "?");
+	cr_assert_eq(fx_err_http(err.kind), code, "code %d: %s", fx_err_http(err.kind), err.message);
+	cr_assert_str_eq(fx_err_name(err.kind), code == 401   ? "UNAUTHENTICATED"
+						: code == 403 ? "PERMISSION_DENIED"
+							      : "?");
 	cr_assert(strstr(err.message, why), "message \"%s\" lacks \"%s\"", err.message, why);
 	cr_assert(!probe[0] || !strstr(err.message, probe), "message echoes the token: %s", err.message);
 	cr_assert_str_eq(claims.uid, "", "claims handed out for a refused token");
@@ -497,7 +499,7 @@ Test(idtoken_rejects, oversized_token)
 Test(idtoken_rejects, empty_token)
 {
 	cr_assert_eq(fx_idtoken_verify("", 0, &claims, &err), -1);
-	cr_assert_eq(err.code, 401);
+	cr_assert_eq(fx_err_http(err.kind), 401);
 	cr_assert(strstr(err.message, "empty"));
 }
 
@@ -659,7 +661,7 @@ Test(idtoken_keys, unknown_kid_refetches_at_most_once_a_minute)
 	cr_assert_eq(verify(&s), -1);
 	clock_now = T0 + 59;
 	cr_assert_eq(verify(&s), -1);
-	cr_assert_eq(err.code, 401);
+	cr_assert_eq(fx_err_http(err.kind), 401);
 	cr_assert_eq(ts_count(keys), 2, "no refetch within a minute of the last one");
 	serve_keys(keys, "max-age=3600", 2, "kid1", cert1, "kid2", cert2);
 	clock_now = T0 + 60;
@@ -693,7 +695,7 @@ Test(idtoken_keys, keeps_serving_fetched_keys_when_a_refresh_fails)
 	cr_assert_gt(before, 1, "a refresh was attempted");
 	s.key = &signer2;
 	cr_assert_eq(verify(&s), -1);
-	cr_assert_eq(err.code, 401, "a bad signature stays 401 while refreshes fail");
+	cr_assert_eq(fx_err_http(err.kind), 401, "a bad signature stays 401 while refreshes fail");
 	cr_assert_eq(ts_count(keys), before, "a failed refresh is not retried on every request");
 }
 
@@ -703,8 +705,8 @@ Test(idtoken_keys, answers_503_when_no_keys_can_be_had)
 
 	ts_down(keys, true);
 	cr_assert_eq(verify(&s), -1);
-	cr_assert_eq(err.code, 503);
-	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_eq(fx_err_http(err.kind), 503);
+	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 }
 
 Test(idtoken_keys, answers_503_when_the_key_server_answers_an_error)
@@ -713,7 +715,7 @@ Test(idtoken_keys, answers_503_when_the_key_server_answers_an_error)
 
 	ts_reply(keys, 500, NULL, "{\"error\":\"backend\"}");
 	cr_assert_eq(verify(&s), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert(strstr(err.message, "HTTP 500"), "%s", err.message);
 }
 
@@ -723,7 +725,7 @@ Test(idtoken_keys, answers_503_when_the_key_map_holds_no_certificate)
 
 	ts_reply(keys, 200, "Cache-Control: max-age=3600\r\n", "{\"kid1\":\"not a certificate\"}");
 	cr_assert_eq(verify(&s), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert(strstr(err.message, "no usable certificate"), "%s", err.message);
 }
 
@@ -738,7 +740,7 @@ Test(idtoken_keys, not_ready_without_keys)
 {
 	ts_down(keys, true);
 	cr_assert_eq(fx_idtoken_ready(&err), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 }
 
 static struct spec emulator_spec(void)
@@ -980,7 +982,7 @@ Test(oidc, refuses_when_no_audience_is_configured)
 	char *t = mint(&s);
 
 	cr_assert_eq(fx_idtoken_verify_oidc(t, strlen(t), NULL, ALLOWED, &claims, &err), -1);
-	cr_assert_eq(err.code, 500);
+	cr_assert_eq(fx_err_http(err.kind), 500);
 	free(t);
 }
 
@@ -1005,5 +1007,5 @@ Test(oidc, answers_503_when_no_keys_can_be_had)
 
 	ts_down(keys, true);
 	cr_assert_eq(verify_oidc(&s), -1);
-	cr_assert_eq(err.code, 503);
+	cr_assert_eq(fx_err_http(err.kind), 503);
 }

@@ -23,7 +23,6 @@
 #include "ts.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -372,8 +371,8 @@ Test(rules, refuses_more_products_than_generation_reads)
 
 	fx_err_clear(&e);
 	cr_assert_eq(fx_insights_rules(many, FX_INSIGHTS_MAX_PRODUCTS + 1, NULL, 0, 0, 0, NOW, &c, &n, &e), -1);
-	cr_assert_eq(e.code, 409);
-	cr_assert_str_eq(e.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(e.kind), 409);
+	cr_assert_str_eq(fx_err_name(e.kind), "FAILED_PRECONDITION");
 	cr_assert_null(c);
 	cr_assert_eq(n, 0);
 	free(many);
@@ -396,41 +395,16 @@ Test(rules, the_key_names_type_and_product_or_the_organization)
 
 #define PORT_ENV "FLUXORI_TEST_INSIGHTS_FIRESTORE" /* host:port, set once the emulator answers */
 
-static struct emu_firestore emulator;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "insights", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
+const struct emu_fixture emu_fixture = {"insights", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
 /* ---- generation against the emulator ---- */
 
-static struct fx_config cfg;
-static char url[128];
+static struct emu_client emu;
 
 static void setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
-
 	quiet();
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	/* Only bounds a hang: the JVM emulator on a busy 2-core machine can take seconds per call. */
-	cfg.http_timeout_ms = 60000;
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg); /* no vertex_model: the rules write the text */
+	emu_firestore_use(&emu, PORT_ENV); /* no vertex_model: the rules write the text */
 }
 
 TestSuite(generate, .init = setup, .timeout = 180);
@@ -570,7 +544,8 @@ static void generate(const struct org *o, int want_created, int want_updated)
 	int created = -1, updated = -1;
 
 	fx_err_clear(&e);
-	cr_assert_eq(fx_insights_generate(o->id, "test", &created, &updated, &e), 0, "%d %s", e.code, e.message);
+	cr_assert_eq(fx_insights_generate(o->id, "test", &created, &updated, &e), 0, "%d %s", fx_err_http(e.kind),
+		     e.message);
 	cr_assert_eq(created, want_created);
 	cr_assert_eq(updated, want_updated);
 }
@@ -762,7 +737,7 @@ Test(generate, two_generations_at_once_open_each_insight_once)
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < 2; i++)
-		cr_assert_eq(x[i].rc, 0, "%d %s", x[i].e.code, x[i].e.message);
+		cr_assert_eq(x[i].rc, 0, "%d %s", fx_err_http(x[i].e.kind), x[i].e.message);
 	cr_assert_eq(x[0].created + x[1].created, EXPECTED, "each insight created once");
 	cr_assert_eq(x[0].updated + x[1].updated, EXPECTED, "and updated by the other run");
 	n = docs_of(&o, "insights", &docs);
@@ -777,7 +752,7 @@ Test(generate, refuses_an_organization_id_that_is_not_one)
 
 	fx_err_clear(&e);
 	cr_assert_eq(fx_insights_generate("../other", "test", &created, &updated, &e), -1);
-	cr_assert_eq(e.code, 404);
+	cr_assert_eq(fx_err_http(e.kind), 404);
 	cr_assert_eq(created + updated, 0);
 }
 
@@ -804,13 +779,13 @@ static void vertex_setup(void)
 	snprintf(token_url, sizeof(token_url), "%s/token", ts_url(google));
 	ts_reply(google, 200, "Content-Type: application/json\r\n",
 		 "{\"access_token\":\"ya29.insights\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
-	cfg.credentials = key_path;
-	cfg.token_url = token_url;
-	cfg.metadata_url = ts_url(google);
-	cfg.vertex_location = "europe-west4";
-	cfg.vertex_model = "gemini-2.5-flash";
-	cfg.vertex_url = ts_url(gemini);
-	fx_config_set(&cfg);
+	emu.cfg.credentials = key_path;
+	emu.cfg.token_url = token_url;
+	emu.cfg.metadata_url = ts_url(google);
+	emu.cfg.vertex_location = "europe-west4";
+	emu.cfg.vertex_model = "gemini-2.5-flash";
+	emu.cfg.vertex_url = ts_url(gemini);
+	fx_config_set(&emu.cfg);
 	fx_gauth_reset();
 }
 
@@ -848,8 +823,8 @@ Test(vertex, gemini_writes_summary_and_recommendations_from_the_figures_only)
 	fx_docs_free(docs, n);
 
 	/* Vertex AI switched off: the next run writes the rule text and drops the model. */
-	cfg.vertex_model = NULL;
-	fx_config_set(&cfg);
+	emu.cfg.vertex_model = NULL;
+	fx_config_set(&emu.cfg);
 	generate(&o, 0, EXPECTED);
 	n = docs_of(&o, "insights", &docs);
 	for (size_t i = 0; i < n; i++) {

@@ -43,7 +43,7 @@ Test(json, rejects_duplicate_keys_naming_the_key)
 	json_object *o = NULL;
 
 	cr_assert_eq(parse("{\"sku\":\"a\",\"name\":\"n\",\"sku\":\"b\"}", &o), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert(strstr(err.message, "duplicate key \"sku\""), "%s", err.message);
 }
 
@@ -99,7 +99,7 @@ Test(json, allowlist_names_the_unknown_field)
 	cr_assert_eq(parse("{\"name\":\"x\",\"organizationId\":\"evil\"}", &o), 0);
 	fx_err_clear(&err);
 	cr_assert_eq(fx_json_allow(o, allowed, "", &err), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert_str_eq(err.details[0].field, "organizationId");
 	json_object_put(o);
 }
@@ -220,7 +220,7 @@ Test(json, finds_a_duplicate_key_far_from_its_first_occurrence, .timeout = 60)
 	memcpy(body + n - 1, ",\"0\":1}", 8);
 	fx_err_clear(&err);
 	cr_assert_eq(fx_json_parse(body, n + 6, FX_JSON_MAX_DEPTH, &o, &err), -1);
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert(strstr(err.message, "duplicate key \"0\""), "%s", err.message);
 	/* The same key once in every object is no duplicate. */
 	free(body);

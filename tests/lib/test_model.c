@@ -8,7 +8,6 @@
 #include "map.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,7 @@ Test(page_tokens, round_trip_and_refuse_another_query)
 	cr_assert(fx_value_equal(&back.u.arr.items[0], &values[0]));
 	fx_value_cleanup(&back);
 	cr_assert_eq(fx_page_token_read(token.data, "products|archived", &back, &e), -1);
-	cr_assert_eq(e.code, 400);
+	cr_assert_eq(fx_err_http(e.kind), 400);
 	cr_assert_str_eq(e.details[0].field, "pageToken");
 	fx_err_clear(&e);
 	cr_assert_eq(fx_page_token_read("!!!", "products|active", &back, &e), -1);
@@ -168,43 +167,21 @@ Test(sku_ids, decode_refuses_what_fx_sku_id_never_makes)
 #define PORT_ENV "FLUXORI_TEST_MODEL_FIRESTORE"
 #define NDOCS 5
 
-static struct emu_firestore emulator;
+const struct emu_fixture emu_fixture = {"model", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "model", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
-
-static struct fx_config cfg;
-static char url[128], parent[64];
+static struct emu_client emu;
+static char parent[64];
 
 /* NDOCS documents under a new parent: id d<k>, {n: NDOCS - k} (the id order is the reverse of n's). */
 static void scan_setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
 	json_object *w = json_object_new_array();
 	struct fx_err err;
 	char id[FX_ID_LEN + 1];
 
 	fx_log_init("test_model", FX_LOG_ERROR + 1);
 	fx_err_clear(&err);
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	cfg.http_timeout_ms = 60000; /* a loaded machine answers slowly */
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg);
+	emu_firestore_use(&emu, PORT_ENV);
 	fx_id_new(id);
 	snprintf(parent, sizeof(parent), "scans/%s", id);
 	for (int k = 0; k < NDOCS; k++) {
@@ -240,7 +217,7 @@ static int take_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 	cr_assert_lt(s->npages, NDOCS + 1);
 	s->pages[s->npages++] = n;
 	if ((int)s->npages == s->fail_at_page)
-		return fx_err_set(e, 400, "INVALID_ARGUMENT", "page %zu refused", s->npages);
+		return fx_err_set(e, FX_INVALID_ARGUMENT, "page %zu refused", s->npages);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_lt(s->n, NDOCS + 1);
 		snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", docs[i].id);
@@ -251,7 +228,7 @@ static int take_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 static int over(void *ctx, struct fx_err *e)
 {
 	((struct seen *)ctx)->over = true;
-	return fx_err_set(e, 409, "FAILED_PRECONDITION", "too many");
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "too many");
 }
 
 /* Scans parent's items ordered by n (order_field "n") or by id (NULL). */
@@ -328,7 +305,7 @@ Test(scan, past_its_bound_fails_through_over_without_passing_the_excess_on)
 
 	cr_assert_eq(run_scan(&s, "n", 2, NDOCS - 2, &e), -1);
 	cr_assert(s.over);
-	cr_assert_eq(e.code, 409);
+	cr_assert_eq(fx_err_http(e.kind), 409);
 	cr_assert_str_eq(e.message, "too many");
 	cr_assert_leq(s.n, NDOCS - 2, "pages past the bound reached the caller: %zu documents", s.n);
 }
@@ -339,7 +316,7 @@ Test(scan, stops_at_a_page_that_fails)
 	struct fx_err e;
 
 	cr_assert_eq(run_scan(&s, "n", 2, 100, &e), -1);
-	cr_assert_eq(e.code, 400);
+	cr_assert_eq(fx_err_http(e.kind), 400);
 	cr_assert_str_eq(e.message, "page 2 refused");
 	cr_assert_eq(s.npages, 2);
 	cr_assert_eq(s.n, 2);

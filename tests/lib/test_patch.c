@@ -12,7 +12,6 @@
 #include "model.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,7 @@ Test(if_match, of_the_version_read_or_none_passes)
 	snprintf(doc.update_time, sizeof(doc.update_time), "2026-12-02T10:00:00.123456Z");
 	cr_assert_eq(fx_patch_if_match("2026-12-02T10:00:00.123456Z", &doc, "order", &err), 0);
 	cr_assert_eq(fx_patch_if_match(NULL, &doc, "order", &err), 0);
-	cr_assert_eq(err.code, 0);
+	cr_assert(fx_err_is(&err, FX_OK), "%s", err.message);
 }
 
 Test(if_match, of_another_version_is_412_naming_the_document)
@@ -44,8 +43,8 @@ Test(if_match, of_another_version_is_412_naming_the_document)
 	fx_err_clear(&err);
 	snprintf(doc.update_time, sizeof(doc.update_time), "2026-12-02T10:00:00.123456Z");
 	cr_assert_eq(fx_patch_if_match("2026-12-02T10:00:00.123457Z", &doc, "member", &err), -1);
-	cr_assert_eq(err.code, 412);
-	cr_assert_str_eq(err.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(err.kind), 412);
+	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	cr_assert_str_eq(err.message, "the member changed since that etag");
 }
 
@@ -53,27 +52,14 @@ Test(if_match, of_another_version_is_412_naming_the_document)
 
 #define PORT_ENV "FLUXORI_TEST_PATCH_FIRESTORE"
 
-static struct emu_firestore emulator;
+const struct emu_fixture emu_fixture = {"patch", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "patch", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
-
-static struct fx_config cfg;
-static char url[128], path[64];
+static struct emu_client emu;
+static char path[64];
 static struct fx_doc doc; /* path as created: {n: 1, keep: "yes"} */
 
 static void setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
 	struct fx_value map = {0};
 	struct fx_err err;
 	char id[FX_ID_LEN + 1];
@@ -82,16 +68,7 @@ static void setup(void)
 
 	quiet();
 	fx_err_clear(&err);
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	cfg.http_timeout_ms = 60000; /* a loaded machine answers slowly */
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg);
+	emu_firestore_use(&emu, PORT_ENV);
 	fx_id_new(id);
 	snprintf(path, sizeof(path), "patches/%s", id);
 	fx_value_map(&map);
@@ -150,8 +127,8 @@ Test(write, a_stale_if_match_is_412_and_writes_nothing)
 
 	cr_assert_eq(write_n(2, NULL, FX_PATCH_IF_MATCH, &err), 0, "%s", err.message);
 	cr_assert_eq(write_n(3, doc.update_time, FX_PATCH_IF_MATCH, &err), -1);
-	cr_assert_eq(err.code, 412);
-	cr_assert_str_eq(err.status, "FAILED_PRECONDITION");
+	cr_assert_eq(fx_err_http(err.kind), 412);
+	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	cr_assert_str_eq(err.message, "the thing changed since that etag");
 	cr_assert_eq(fx_fs_get(path, &after, &err), 0, "%s", err.message);
 	cr_assert(fx_value_path_int(&after.fields, "n", &n));
@@ -165,8 +142,8 @@ Test(write, a_stale_read_is_409_aborted_to_retry)
 
 	cr_assert_eq(write_n(2, NULL, FX_PATCH_READ, &err), 0, "%s", err.message);
 	cr_assert_eq(write_n(3, doc.update_time, FX_PATCH_READ, &err), -1);
-	cr_assert_eq(err.code, 409);
-	cr_assert_str_eq(err.status, "ABORTED");
+	cr_assert_eq(fx_err_http(err.kind), 409);
+	cr_assert_str_eq(fx_err_name(err.kind), "ABORTED");
 	cr_assert_str_eq(err.message, "the thing changed while it was being updated: retry");
 }
 
@@ -176,6 +153,6 @@ Test(write, to_a_missing_document_is_not_found_not_a_lost_race)
 
 	snprintf(path, sizeof(path), "patches/none");
 	cr_assert_eq(write_n(2, NULL, FX_PATCH_IF_MATCH, &err), -1);
-	cr_assert_eq(err.code, 404, "%d %s", err.code, err.status);
-	cr_assert_str_eq(err.status, "NOT_FOUND");
+	cr_assert_eq(fx_err_http(err.kind), 404, "%d %s", fx_err_http(err.kind), fx_err_name(err.kind));
+	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 }

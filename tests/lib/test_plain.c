@@ -38,7 +38,7 @@ Test(plain, plain_json_refuses_overflow_nested_arrays_and_depth)
 		j = json_tokener_parse(bad[i]);
 		fx_err_clear(&err);
 		cr_assert_eq(fx_plain_decode(j, NULL, &v, &err), -1, "%s", bad[i]);
-		cr_assert_eq(err.code, 400);
+		cr_assert_eq(fx_err_http(err.kind), 400);
 		json_object_put(j);
 	}
 	for (int i = 0; i < 20; i++) {

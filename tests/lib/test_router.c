@@ -65,14 +65,14 @@ Test(router, matches_custom_methods_on_ids_and_literals)
 Test(router, unknown_custom_method_is_404)
 {
 	cr_assert_null(match("POST", "/v1/orders/o1:explode"));
-	cr_assert_eq(err.code, 404);
-	cr_assert_str_eq(err.status, "NOT_FOUND");
+	cr_assert_eq(fx_err_http(err.kind), 404);
+	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 }
 
 Test(router, wrong_method_is_405_listing_the_allowed_ones)
 {
 	cr_assert_null(match("DELETE", "/v1/orders/o1"));
-	cr_assert_eq(err.code, 405);
+	cr_assert_eq(fx_err_http(err.kind), 405);
 	cr_assert_str_eq(allow, "GET, PATCH");
 }
 
@@ -86,16 +86,16 @@ Test(router, decodes_parameters_and_keeps_two)
 Test(router, refuses_bad_escapes_and_nul)
 {
 	cr_assert_null(match("GET", "/v1/orders/a%2"));
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 	fx_err_clear(&err);
 	cr_assert_null(match("GET", "/v1/orders/a%00b"));
-	cr_assert_eq(err.code, 400);
+	cr_assert_eq(fx_err_http(err.kind), 400);
 }
 
 Test(router, empty_segment_and_trailing_slash_do_not_match)
 {
 	cr_assert_null(match("GET", "/v1/orders/"));
-	cr_assert_eq(err.code, 404);
+	cr_assert_eq(fx_err_http(err.kind), 404);
 	cr_assert_null(match("GET", "/v1/orders/a/b"));
-	cr_assert_eq(err.code, 404);
+	cr_assert_eq(fx_err_http(err.kind), 404);
 }

@@ -41,7 +41,7 @@ Test(tenant, paths_are_below_the_callers_organization, .fini = end_request)
 	cr_assert_str_eq(fx_tenant_path(&req, "products/p1", "movements", "m1", "movement", &e),
 			 "organizations/Org1234567890abcdefgh/products/p1/movements/m1");
 	cr_assert_null(fx_tenant_path(&req, NULL, "products", "../x", "product", &e));
-	cr_assert_eq(e.code, 404, "a malformed id cannot exist");
+	cr_assert_eq(fx_err_http(e.kind), 404, "a malformed id cannot exist");
 }
 
 /*
@@ -57,13 +57,13 @@ Test(tenant, a_spent_arena_is_a_500_never_a_path, .fini = end_request)
 	request_with(8);
 	fx_err_clear(&e);
 	cr_assert_null(fx_tenant_root(&req, &e));
-	cr_assert_eq(e.code, 500);
+	cr_assert_eq(fx_err_http(e.kind), 500);
 	fx_err_clear(&e);
 	cr_assert_null(fx_tenant_path(&req, NULL, "products", "p1", "product", &e));
-	cr_assert_eq(e.code, 500, "out of memory is no 404");
+	cr_assert_eq(fx_err_http(e.kind), 500, "out of memory is no 404");
 	fx_err_clear(&e);
 	cr_assert_eq(fx_movement_write(&req, writes, "p1", 1, "received", NULL, NULL, 1, NULL, &e), -1);
-	cr_assert_eq(e.code, 500);
+	cr_assert_eq(fx_err_http(e.kind), 500);
 	cr_assert_eq(json_object_array_length(writes), 0, "nothing is written");
 	json_object_put(writes);
 }

@@ -115,7 +115,7 @@ static int write_insight(const struct fx_vertex_insight *in)
 
 static void assert_failed_cleanly(int code)
 {
-	cr_assert_eq(err.code, code, "code %d: %s", err.code, err.message);
+	cr_assert_eq(fx_err_http(err.kind), code, "code %d: %s", fx_err_http(err.kind), err.message);
 	cr_assert_eq(text.nrecommendations, 0);
 	cr_assert_str_eq(text.summary, "", "no half-filled text on failure");
 	cr_assert_str_eq(text.model, "");
@@ -421,7 +421,7 @@ Test(vertex, unknown_type_and_malformed_figures_are_refused)
 
 	for (size_t i = 0; i < sizeof(insights) / sizeof(insights[0]); i++) {
 		cr_assert_eq(write_insight(&insights[i]), -1, "insight %zu accepted", i);
-		cr_assert_eq(err.code, 400, "insight %zu: %s", i, err.message);
+		cr_assert_eq(fx_err_http(err.kind), 400, "insight %zu: %s", i, err.message);
 	}
 	cr_assert_eq(ts_count(vertex), 0);
 }
@@ -519,7 +519,7 @@ Test(vertex, two_429s_give_503_after_one_retry)
 	recorded(429, "error_429.json");
 	cr_assert_eq(write_insight(&low_stock), -1);
 	assert_failed_cleanly(503);
-	cr_assert_str_eq(err.status, "UNAVAILABLE");
+	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 	cr_assert(strstr(err.message, "HTTP 429 RESOURCE_EXHAUSTED"), "%s", err.message);
 	cr_assert_eq(ts_count(vertex), 2, "one retry, not more");
 }
