@@ -11,6 +11,7 @@
  * Retry-After) instead of aborting each other in Firestore.
  */
 #include "authz.h"
+#include "defaults.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -264,7 +265,7 @@ static void complete_order(struct create_ctx *c, const struct fx_doc *products, 
 	fx_map_set_int(order, "vatCents", c->totals.vat_cents);
 	fx_map_set_int(order, "vatRateBps", c->totals.vat_rate_bps);
 	fx_map_set_int(order, "totalCents", c->totals.total_cents);
-	fx_map_set_str(order, "currency", "ZAR");
+	fx_map_set_str(order, "currency", FX_DEFAULT_CURRENCY);
 	fx_map_set_str(order, "status", "pending");
 	history = fx_map_set(order, "statusHistory");
 	fx_value_array(history);
@@ -414,7 +415,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (fx_req_json(r, false, &in, e) < 0 || decode_create(in, c, &order, e) < 0 ||
 	    fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
-	c->vat_rate = 1500;
+	c->vat_rate = FX_DEFAULT_VAT_RATE_BPS;
 	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);

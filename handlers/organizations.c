@@ -3,6 +3,7 @@
  * Documents: organizations/{id}; the owner's profile users/{uid}.
  */
 #include "authz.h"
+#include "defaults.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -84,7 +85,7 @@ static int decode_settable(json_object *in, struct fx_value *map, const char **m
 		if (!fx_tz_known(s))
 			return fx_err_invalid(
 				e, "timezone",
-				"must be an IANA time zone this server knows, such as Africa/Johannesburg");
+				"must be an IANA time zone this server knows, such as " FX_DEFAULT_TIMEZONE);
 		fx_map_set_str(map, "timezone", s);
 		mask[(*nmask)++] = "timezone";
 	}
@@ -147,9 +148,9 @@ static void new_organization(struct fx_value *org, struct fx_value *profile, con
 			     const char *id)
 {
 	fx_map_set_str(org, "country", "ZA");
-	fx_map_set_str(org, "currency", "ZAR");
-	fx_map_set_str(org, "timezone", "Africa/Johannesburg");
-	fx_map_set_int(org, "vatRateBps", 1500);
+	fx_map_set_str(org, "currency", FX_DEFAULT_CURRENCY);
+	fx_map_set_str(org, "timezone", FX_DEFAULT_TIMEZONE);
+	fx_map_set_int(org, "vatRateBps", FX_DEFAULT_VAT_RATE_BPS);
 	fx_value_map(fx_map_set(org, "settings"));
 	fx_map_set_int((struct fx_value *)fx_map_get(org, "settings"), "lowStockDefault", 5);
 	fx_map_set_str(org, "ownerUid", p->uid);

@@ -5,6 +5,7 @@
  * idempotency/{key-hash} (stock:adjust retries, 24 h).
  */
 #include "authz.h"
+#include "defaults.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -360,7 +361,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	if (!fx_map_get(&map, "status"))
 		fx_map_set_str(&map, "status", "draft");
-	fx_map_set_str(&map, "currency", "ZAR");
+	fx_map_set_str(&map, "currency", FX_DEFAULT_CURRENCY);
 	fx_value_array(fx_map_set(&map, "images"));
 	fx_stock_set(&map, 0, 0, reorder);
 	set_search(&map);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "buf.h"
+#include "defaults.h"
 #include "mem.h"
 #include "num.h"
 
@@ -218,10 +219,10 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	if (get_int("FLUXORI_WORKER_THREADS", 16, 1, 256, &n, e) < 0)
 		return -1;
 	c->worker_threads = (int)n;
-	if (get_int("FLUXORI_HTTP_TIMEOUT_MS", 10000, 100, 600000, &n, e) < 0)
+	if (get_int("FLUXORI_HTTP_TIMEOUT_MS", FX_DEFAULT_HTTP_TIMEOUT_MS, 100, 600000, &n, e) < 0)
 		return -1;
 	c->http_timeout_ms = n;
-	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", 3000, 50, 60000, &n, e) < 0)
+	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", FX_DEFAULT_CONNECT_TIMEOUT_MS, 50, 60000, &n, e) < 0)
 		return -1;
 	c->connect_timeout_ms = n;
 	/* The contract: a user disabled, revoked or deleted in Firebase Auth is refused within 60 s. */

@@ -3,6 +3,7 @@
 #include "b64.h"
 #include "buf.h"
 #include "config.h"
+#include "defaults.h"
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
@@ -387,10 +388,10 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 		       size_t why_len)
 {
 	struct fx_httpc_req req = {
-		.timeout_ms = 5000,
+		.timeout_ms = FX_TOKEN_CALL_TIMEOUT_MS,
 		.max_response = TOKEN_ANSWER_MAX,
 		.retry = FX_RETRY_IDEMPOTENT,
-		.max_attempts = 3,
+		.max_attempts = FX_TOKEN_CALL_ATTEMPTS,
 	};
 	struct fx_httpc_resp resp;
 	struct fx_buf url, body;
@@ -547,10 +548,10 @@ static int metadata_email(const struct fx_config *cfg, char *out, size_t out_len
 	const char *headers[] = {"Metadata-Flavor: Google", NULL};
 	struct fx_httpc_req req = {
 		.headers = headers,
-		.timeout_ms = 5000,
+		.timeout_ms = FX_TOKEN_CALL_TIMEOUT_MS,
 		.max_response = 1024,
 		.retry = FX_RETRY_IDEMPOTENT,
-		.max_attempts = 3,
+		.max_attempts = FX_TOKEN_CALL_ATTEMPTS,
 		.service = "metadata",
 	};
 	struct fx_httpc_resp resp;

@@ -2,6 +2,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "defaults.h"
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
@@ -259,9 +260,9 @@ static long backoff_ms(int attempt, const struct fx_httpc_resp *resp)
 int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e)
 {
 	const struct fx_config *cfg = fx_cfg();
-	long timeout = req->timeout_ms ? req->timeout_ms : (cfg ? cfg->http_timeout_ms : 10000);
-	long connect_timeout = cfg ? cfg->connect_timeout_ms : 3000;
-	int max_attempts = req->max_attempts ? req->max_attempts : 4;
+	long timeout = req->timeout_ms ? req->timeout_ms : (cfg ? cfg->http_timeout_ms : FX_DEFAULT_HTTP_TIMEOUT_MS);
+	long connect_timeout = cfg ? cfg->connect_timeout_ms : FX_DEFAULT_CONNECT_TIMEOUT_MS;
+	int max_attempts = req->max_attempts ? req->max_attempts : FX_DEFAULT_HTTP_ATTEMPTS;
 	long deadline = fx_clock_ms() + timeout;
 	const char *method = req->method ? req->method : "GET";
 	struct curl_slist *hdrs = NULL;

@@ -32,7 +32,7 @@ struct fx_httpc_req {
 	long timeout_ms; /* 0: the configured default */
 	size_t max_response; /* 0: 8 MiB */
 	enum fx_retry retry;
-	int max_attempts; /* 0: 4 */
+	int max_attempts; /* 0: FX_DEFAULT_HTTP_ATTEMPTS */
 	fx_httpc_sink sink; /* when set, a 2xx body streams here instead of the buffer */
 	void *sink_ctx;
 	const char *service; /* label for metrics/logs: "firestore", "storage", ... */

@@ -2,6 +2,7 @@
 
 #include "b64.h"
 #include "config.h"
+#include "defaults.h"
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
@@ -183,10 +184,10 @@ static int fetch_keys(struct keycache *c, const char *url, struct keyset **out, 
 {
 	struct fx_httpc_req req = {
 		.url = url,
-		.timeout_ms = 5000,
+		.timeout_ms = FX_TOKEN_CALL_TIMEOUT_MS,
 		.max_response = KEYS_MAX_BODY,
 		.retry = FX_RETRY_IDEMPOTENT,
-		.max_attempts = 3,
+		.max_attempts = FX_TOKEN_CALL_ATTEMPTS,
 		.service = "google-keys",
 	};
 	struct fx_httpc_resp resp;

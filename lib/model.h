@@ -88,10 +88,11 @@ FX_MUST_USE int fx_address_decode(json_object *in, const char *field, struct fx_
 FX_MUST_USE int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field,
 				   bool required, size_t min_len, size_t max_len, struct fx_err *e);
 
+/* API.md "lists": ?pageSize= default 50, max 200. */
 #define FX_PAGE_SIZE_DEFAULT 50
 #define FX_PAGE_SIZE_MAX 200
 
-/* ?pageSize= (default 50, 1..200, else 400). */
+/* ?pageSize= (default FX_PAGE_SIZE_DEFAULT, 1..FX_PAGE_SIZE_MAX, else 400). */
 FX_MUST_USE int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e);
 
 /*

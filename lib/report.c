@@ -20,6 +20,7 @@
 
 #include "civil.h"
 #include "csv.h"
+#include "defaults.h"
 #include "files.h"
 #include "firestore.h"
 #include "fsquery.h"
@@ -50,7 +51,6 @@
 #define DEFAULT_SPAN_DAYS 30 /* from = to - 30 when absent */
 #define MIN_YEAR 2000
 #define MAX_YEAR 9998 /* to + 1 must still be a date */
-#define DEFAULT_TZ "Africa/Johannesburg"
 #define TZ_NAME_MAX FX_TZ_NAME_MAX
 
 enum report_type { SALES, INVENTORY, ORDERS };
@@ -600,7 +600,7 @@ int fx_report_init(struct fx_err *e)
 	return 0;
 }
 
-/* The zone of r's organization (its timezone, DEFAULT_TZ when unset). */
+/* The zone of r's organization (its timezone, FX_DEFAULT_TIMEZONE when unset). */
 static int org_zone(struct fx_req *r, struct zone *z, struct fx_err *e)
 {
 	struct fx_doc org = {0};
@@ -610,7 +610,7 @@ static int org_zone(struct fx_req *r, struct zone *z, struct fx_err *e)
 	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
 		goto out;
 	tz = fx_value_path_str(&org.fields, "timezone");
-	rc = zone_open(tz && *tz ? tz : DEFAULT_TZ, z, e);
+	rc = zone_open(tz && *tz ? tz : FX_DEFAULT_TIMEZONE, z, e);
 out:
 	fx_doc_cleanup(&org);
 	return rc;

@@ -41,6 +41,7 @@ struct fx_route {
 	size_t max_body; /* 0: FX_DEFAULT_MAX_BODY */
 };
 
+/* API.md "bodies": at most 1 MiB unless a route says more (files); nginx gets it from the route table. */
 #define FX_DEFAULT_MAX_BODY (1024 * 1024)
 #define FX_MAX_PARAMS 4
 
