@@ -185,20 +185,15 @@ static int create_pending(struct fx_req *r, const struct upload_req *u, const ch
 	int rc = -1;
 
 	fx_value_map(&fields);
-	fx_map_set_str(&fields, "kind", u->kind);
-	fx_map_set_str(&fields, "name", u->base);
-	fx_map_set_str(&fields, "contentType", u->mt);
-	fx_map_set_int(&fields, "size", u->size);
-	if (u->product_id)
-		fx_map_set_str(&fields, "productId", u->product_id);
-	if (u->declared)
-		fx_map_set_str(&fields, "declaredSha256", u->sha);
-	fx_map_set_str(&fields, "status", "pending");
-	fx_map_set_str(&fields, "object", object);
-	fx_map_set_str(&fields, "createdBy", r->principal->uid);
-	fx_tenant_stamp(r, &fields);
-	fx_map_set_now(&fields, "createdAt");
-	fx_map_set_now(&fields, "updatedAt");
+	fx_file_record(r,
+		       &(struct fx_file_meta){.kind = u->kind,
+					      .name = u->base,
+					      .content_type = u->mt,
+					      .size = u->size,
+					      .declared_sha256 = u->declared ? u->sha : NULL,
+					      .product_id = u->product_id,
+					      .object = object},
+		       &fields);
 	if (fx_write_create(writes, doc_name, &fields, NULL, e) == 0 && fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
 		rc = fx_fs_get(rel, doc, e);
 	json_object_put(writes);

@@ -20,7 +20,9 @@
 #include "json.h"
 #include "log.h"
 #include "map.h"
+#include "mem.h"
 #include "model.h"
+#include "order.h"
 #include "report.h"
 #include "stock.h"
 #include "str.h"
@@ -200,28 +202,6 @@ out:
 	return rc;
 }
 
-/* expected[p]: the quantity of products[p] in the orders' items (calloc'd, parallel to products). */
-static int64_t *sync_expected(const struct fx_doc *orders, size_t norders, const struct fx_doc *products,
-			      size_t nproducts)
-{
-	int64_t *expected = calloc(nproducts ? nproducts : 1, sizeof(*expected));
-
-	for (size_t i = 0; expected && i < norders; i++) {
-		const struct fx_value *items = fx_value_path(&orders[i].fields, "items");
-
-		for (size_t k = 0; items && items->type == FX_V_ARRAY && k < items->u.arr.n; k++) {
-			const char *pid = fx_value_path_str(&items->u.arr.items[k], "productId");
-			int64_t qty = 0;
-
-			fx_value_path_int(&items->u.arr.items[k], "quantity", &qty);
-			for (size_t p = 0; pid && p < nproducts; p++)
-				if (strcmp(products[p].id, pid) == 0)
-					expected[p] += qty;
-		}
-	}
-	return expected;
-}
-
 /* Writes in t each product's reserved stock that differs from expected, and notes the repair in c. */
 static int sync_repair(struct fx_txn *t, struct sync_ctx *c, const struct fx_doc *products, size_t nproducts,
 		       const int64_t *expected, struct fx_err *e)
@@ -248,7 +228,6 @@ static int sync_repair(struct fx_txn *t, struct sync_ctx *c, const struct fx_doc
 
 static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
-	static const char *const open_states[] = {"pending", "confirmed", NULL};
 	struct sync_ctx *c = arg;
 	struct fx_req *r = &c->o->req;
 	struct fx_doc *orders = NULL, *products = NULL;
@@ -261,14 +240,14 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	fx_value_array(&c->repairs);
 	c->checked = 0;
 	fx_value_array(&states);
-	for (int i = 0; open_states[i]; i++)
-		fx_value_string(fx_value_push(&states), open_states[i], strlen(open_states[i]));
+	for (int i = 0; fx_order_reserving[i]; i++)
+		fx_value_string(fx_value_push(&states), fx_order_reserving[i], strlen(fx_order_reserving[i]));
 	if (sync_read(t, r, "orders", &states, SYNC_MAX_ORDERS, "open orders", &orders, &norders, e) < 0 ||
 	    sync_read(t, r, "products", NULL, SYNC_MAX_PRODUCTS, "products", &products, &nproducts, e) < 0)
 		goto out;
-	expected = sync_expected(orders, norders, products, nproducts);
-	if (!expected) {
-		fx_err_set(e, FX_INTERNAL, "out of memory");
+	expected = fx_xcalloc(nproducts ? nproducts : 1, sizeof(*expected));
+	if (fx_order_reserved(orders, norders, products, nproducts, expected) < 0) {
+		fx_err_set(e, FX_INTERNAL, "the open orders reserve more of a product than 64 bits hold");
 		goto out;
 	}
 	rc = sync_repair(t, c, products, nproducts, expected, e);

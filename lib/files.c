@@ -361,6 +361,26 @@ static int sha256_hex(const void *p, size_t n, char *out, size_t len)
 	return fx_str_hex(out, len, md, sizeof(md));
 }
 
+void fx_file_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields)
+{
+	fx_map_set_str(fields, "kind", m->kind);
+	fx_map_set_str(fields, "name", m->name);
+	fx_map_set_str(fields, "contentType", m->content_type);
+	fx_map_set_int(fields, "size", m->size);
+	if (m->sha256)
+		fx_map_set_str(fields, "sha256", m->sha256);
+	if (m->product_id)
+		fx_map_set_str(fields, "productId", m->product_id);
+	if (m->declared_sha256)
+		fx_map_set_str(fields, "declaredSha256", m->declared_sha256);
+	fx_map_set_str(fields, "status", "pending");
+	fx_map_set_str(fields, "object", m->object);
+	fx_map_set_str(fields, "createdBy", r->principal->uid);
+	fx_tenant_stamp(r, fields);
+	fx_map_set_now(fields, "createdAt");
+	fx_map_set_now(fields, "updatedAt");
+}
+
 int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
 		  const char *product_id, struct fx_doc *out, struct fx_err *e)
 {
@@ -384,19 +404,15 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	if (sha256_hex(data, n, hash, sizeof(hash)) < 0)
 		return fx_err_set(e, FX_INTERNAL, "sha256 does not fit its buffer");
 	fx_value_map(&fields);
-	fx_map_set_str(&fields, "kind", kind);
-	fx_map_set_str(&fields, "name", base);
-	fx_map_set_str(&fields, "contentType", mt);
-	fx_map_set_int(&fields, "size", (int64_t)n);
-	fx_map_set_str(&fields, "sha256", hash);
-	if (product_id)
-		fx_map_set_str(&fields, "productId", product_id);
-	fx_map_set_str(&fields, "status", "pending");
-	fx_map_set_str(&fields, "object", object);
-	fx_map_set_str(&fields, "createdBy", r->principal->uid);
-	fx_tenant_stamp(r, &fields);
-	fx_map_set_now(&fields, "createdAt");
-	fx_map_set_now(&fields, "updatedAt");
+	fx_file_record(r,
+		       &(struct fx_file_meta){.kind = kind,
+					      .name = base,
+					      .content_type = mt,
+					      .size = (int64_t)n,
+					      .sha256 = hash,
+					      .product_id = product_id,
+					      .object = object},
+		       &fields);
 	doc_name = fx_tenant_name(rel);
 	writes = json_object_new_array();
 	if (fx_write_create(writes, doc_name, &fields, NULL, e) < 0 || fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define FX_FILE_MAX_DIRECT (10u * 1024 * 1024) /* POST /v1/files body */
 #define FX_FILE_MAX_SIGNED (100u * 1024 * 1024) /* :signUpload size */
@@ -94,6 +95,30 @@ FX_MUST_USE int fx_file_safe_name(const char *name, const char *field, char *out
  * enough).
  */
 FX_MUST_USE int fx_file_disposition(const char *name, struct fx_buf *out);
+
+/* What a new file's document records besides who made it and when (fx_file_record). */
+struct fx_file_meta {
+	const char *kind; /* an fx_file_kinds entry */
+	const char *name; /* the base name (fx_file_base_name) */
+	const char *content_type; /* the allowlist entry (fx_file_check_type) */
+	int64_t size; /* bytes */
+	const char *sha256; /* hex SHA-256 of bytes already in hand, or NULL */
+	const char *declared_sha256; /* hex SHA-256 a signed upload declared, or NULL */
+	const char *product_id; /* the product an image belongs to, or NULL */
+	const char *object; /* its Cloud Storage object name */
+};
+
+/*
+ * The fields of the document of a new pending file of r's organization,
+ * into fields (an empty FX_V_MAP the caller owns and cleans up): kind,
+ * name, contentType, size, then sha256, productId and declaredSha256 where
+ * m has them, status "pending", object, createdBy (r's principal's uid),
+ * organizationId (fx_tenant_stamp), createdAt and updatedAt (now). The one
+ * place a file record is built: direct uploads (fx_file_store) and signed
+ * ones (the files group's :signUpload) both write it. Cannot fail; r must
+ * have a principal with an organization.
+ */
+void fx_file_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields);
 
 /*
  * Stores data as a new ready file of the caller's organization; out gets

@@ -1,8 +1,12 @@
 #include "order.h"
 
+#include "firestore.h"
+#include "value.h"
+
 #include <string.h>
 
 const char *const fx_order_statuses[] = {"pending", "confirmed", "shipped", "delivered", "cancelled", "returned", NULL};
+const char *const fx_order_reserving[] = {"pending", "confirmed", NULL};
 
 static const char *const from_pending[] = {"pending", NULL};
 static const char *const from_confirmed[] = {"confirmed", NULL};
@@ -89,6 +93,27 @@ enum fx_order_effect fx_order_effect(const struct fx_order_transition *tr, bool 
 bool fx_order_address_may_change(const char *status)
 {
 	return status_in(status, from_open);
+}
+
+int fx_order_reserved(const struct fx_doc *orders, size_t norders, const struct fx_doc *products, size_t nproducts,
+		      int64_t *expected)
+{
+	memset(expected, 0, nproducts * sizeof(*expected));
+	for (size_t i = 0; i < norders; i++) {
+		const struct fx_value *items = fx_value_path(&orders[i].fields, "items");
+
+		for (size_t k = 0; items && items->type == FX_V_ARRAY && k < items->u.arr.n; k++) {
+			const char *pid = fx_value_path_str(&items->u.arr.items[k], "productId");
+			int64_t qty = 0;
+
+			fx_value_path_int(&items->u.arr.items[k], "quantity", &qty);
+			for (size_t p = 0; pid && p < nproducts; p++)
+				if (strcmp(products[p].id, pid) == 0 &&
+				    __builtin_add_overflow(expected[p], qty, &expected[p]))
+					return -1;
+		}
+	}
+	return 0;
 }
 
 int fx_order_stock_effect(enum fx_order_effect effect, int64_t on_hand, int64_t reserved, int64_t quantity,

@@ -15,8 +15,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct fx_doc;
+
 /* The order statuses, NULL-terminated, in lifecycle order, as the API names them. */
 extern const char *const fx_order_statuses[];
+
+/*
+ * The statuses whose orders hold their lines' quantities reserved,
+ * NULL-terminated: create reserves (pending), ship and cancel release,
+ * so exactly the statuses cancel leaves from (pending, confirmed).
+ */
+extern const char *const fx_order_reserving[];
+
+/*
+ * What orders reserve of each product, read from their documents (no I/O):
+ * expected[p] (nproducts entries, the caller's) is set to the sum of the
+ * quantity of every items[] line whose productId is products[p].id. A line
+ * without a productId or an integer quantity counts nothing, and a product
+ * no line names gets 0. Every order given counts whatever its status: pass
+ * those in fx_order_reserving. -1 when a sum does not fit an int64
+ * (expected then unspecified); 0 otherwise.
+ */
+FX_MUST_USE int fx_order_reserved(const struct fx_doc *orders, size_t norders, const struct fx_doc *products,
+				  size_t nproducts, int64_t *expected);
 
 /*
  * The VAT inside a VAT-inclusive amount, as the contract defines it:

@@ -394,3 +394,36 @@ double test_metric(const char *series)
 	http_resp_free(r);
 	return v;
 }
+
+void test_owner_signup(struct test_user *u, const char *prefix, const char *org_name, char *org, size_t org_len)
+{
+	json_object *body = json_object_new_object();
+	struct http_resp *r;
+
+	cr_assert_eq(test_user_signup(u, prefix), 0);
+	json_object_object_add(body, "name", json_object_new_string(org_name));
+	r = http_json("POST", "/v1/organizations", u->id_token, json_object_to_json_string(body));
+	json_object_put(body);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	if (org)
+		cr_assert_lt(snprintf(org, org_len, "%s", json_str(r, "id")), (int)org_len, "the id fits");
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(u), 0);
+}
+
+void test_product_stocked(const char *token, const char *body, int stock, char *id, size_t id_len)
+{
+	char path[200], delta[100];
+	struct http_resp *r = http_json("POST", "/v1/products", token, body);
+
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_lt(snprintf(id, id_len, "%s", json_str(r, "id")), (int)id_len, "the id fits");
+	http_resp_free(r);
+	if (stock <= 0)
+		return;
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
+	snprintf(delta, sizeof(delta), "{\"delta\":%d,\"reason\":\"received\"}", stock);
+	r = http_json("POST", path, token, delta);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}

@@ -89,6 +89,22 @@ long test_auth_admin(const char *op, const char *body);
 /* Fetches a fresh ID token (new claims show up in it); 0 or -1. */
 int test_user_refresh(struct test_user *u);
 
+/*
+ * A new owner of a new organization, made through the stack: signs u up
+ * (test_user_signup with prefix), creates the organization called org_name
+ * with u's token and refreshes the token so that it carries the owner's
+ * claims. The organization's id goes into org (org_len bytes; NULL when
+ * not wanted). Fails the test on any error.
+ */
+void test_owner_signup(struct test_user *u, const char *prefix, const char *org_name, char *org, size_t org_len);
+
+/*
+ * A product made through the stack with token: POST /v1/products with body
+ * (201), then, when stock > 0, POST .../stock:adjust of +stock "received"
+ * (200). Its id goes into id (id_len bytes). Fails the test on any error.
+ */
+void test_product_stocked(const char *token, const char *body, int stock, char *id, size_t id_len);
+
 /* A unique suffix for names in this test process. */
 const char *test_unique(void);
 

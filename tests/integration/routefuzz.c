@@ -1906,7 +1906,11 @@ static void paths_of(json_object *o, const char *prefix, char paths[][128], int 
 	}
 }
 
-/* Replaces (v non-NULL) or deletes the value at path in root; false when the path does not resolve. */
+/*
+ * Replaces (v non-NULL) or deletes the value at path in root; false when the
+ * path does not resolve. Takes v's reference either way: v is put when it
+ * was not placed.
+ */
 static bool set_path(json_object *root, const char *path, json_object *v)
 {
 	char buf[128], *seg, *save = NULL;
@@ -1928,8 +1932,11 @@ static bool set_path(json_object *root, const char *path, json_object *v)
 			break;
 		if (br) {
 			idx = strtol(br + 1, NULL, 10);
-			if (!json_object_is_type(cur, json_type_array) || (size_t)idx >= json_object_array_length(cur))
+			if (!json_object_is_type(cur, json_type_array) ||
+			    (size_t)idx >= json_object_array_length(cur)) {
+				json_object_put(v);
 				return false;
+			}
 			parent = cur;
 			cur = json_object_array_get_idx(cur, (size_t)idx);
 		}
@@ -1962,8 +1969,10 @@ static char *mutate(const char *seed, const char *path, json_object *v, const ch
 	struct sb b = {0};
 	const char *t, *m;
 
-	if (!root)
+	if (!root) {
+		json_object_put(v);
 		return xstrdup(seed);
+	}
 	if (raw) {
 		json_object_put(v);
 		v = json_object_new_string("@@raw@@");

@@ -193,25 +193,10 @@ struct tenant {
 /* An organization and a product with 1000 on hand, made through the harness's stack (its Firestore is whole). */
 static void make_tenant(struct tenant *t)
 {
-	char body[300], path[200];
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "faults"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Fault Lines CC\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
-	r = http_json("POST", "/v1/products", t->owner.id_token,
-		      "{\"sku\":\"F-1\",\"name\":\"Rooibos\",\"priceCents\":4500,\"status\":\"active\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->product, sizeof(t->product), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", t->product);
-	snprintf(body, sizeof(body), "{\"delta\":1000,\"reason\":\"received\"}");
-	r = http_json("POST", path, t->owner.id_token, body);
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_resp_free(r);
+	test_owner_signup(&t->owner, "faults", "Fault Lines CC", t->org, sizeof(t->org));
+	test_product_stocked(t->owner.id_token,
+			     "{\"sku\":\"F-1\",\"name\":\"Rooibos\",\"priceCents\":4500,\"status\":\"active\"}", 1000,
+			     t->product, sizeof(t->product));
 }
 
 struct client {

@@ -28,14 +28,7 @@ static void assert_error(struct http_resp *r, long code, const char *status)
 
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "files"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Files\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "files", "Files", t->org, sizeof(t->org));
 }
 
 static struct http_resp *upload(const struct tenant *t, const char *query, const char *ctype, const char *name,

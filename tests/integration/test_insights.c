@@ -45,18 +45,7 @@ static void product(const struct tenant *t, const char *sku, long price, int sto
 		 "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":%ld,\"status\":\"active\","
 		 "\"stock\":{\"reorderPoint\":%d}}",
 		 sku, sku, price, reorder);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(out, 64, "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s", out);
-	if (stock > 0) {
-		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", out);
-		snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-		r = http_json("POST", path, t->owner.id_token, body);
-		cr_assert_eq(r->status, 200, "%s", r->body);
-		http_resp_free(r);
-	}
+	test_product_stocked(t->owner.id_token, body, stock, out, 64);
 	if (strcmp(status, "active") != 0) {
 		snprintf(path, sizeof(path), "/v1/products/%s", out);
 		snprintf(body, sizeof(body), "{\"status\":\"%s\"}", status);
@@ -89,13 +78,7 @@ static void order(const struct tenant *t, const char *product_id, int quantity)
  */
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "insights"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Insightful\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "insights", "Insightful", NULL, 0);
 	product(t, "LOW-1", 2000, 3, 5, "active", t->low);
 	product(t, "HOT-1", 1000, 12, 0, "active", t->hot);
 	product(t, "STEADY-1", 5000, 100, 0, "active", t->steady);

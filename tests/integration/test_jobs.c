@@ -165,38 +165,19 @@ struct tenant {
 
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "jobs"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Jobs\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "jobs", "Jobs", t->org, sizeof(t->org));
 }
 
 static char *product(const struct tenant *t, const char *sku, int stock, int reorder)
 {
-	char body[300], path[200];
-	struct http_resp *r;
-	char *id;
+	char body[300], id[64];
 
 	snprintf(body, sizeof(body),
 		 "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":1000,\"status\":\"active\",\"stock\":{"
 		 "\"reorderPoint\":%d}}",
 		 sku, sku, reorder);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	id = strdup(json_str(r, "id"));
-	http_resp_free(r);
-	if (stock) {
-		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-		snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-		r = http_json("POST", path, t->owner.id_token, body);
-		cr_assert_eq(r->status, 200, "%s", r->body);
-		http_resp_free(r);
-	}
-	return id;
+	test_product_stocked(t->owner.id_token, body, stock, id, sizeof(id));
+	return strdup(id);
 }
 
 /* Writes fields (Firestore typed JSON) straight into the emulator: what a bug or a crash could leave. */
@@ -243,26 +224,35 @@ static long long reserved_of(const struct tenant *t, const char *id)
 	return n;
 }
 
+/* An order of 3 of product p through the stack, then p's reserved stock corrupted to 7 in Firestore. */
+static void order_then_corrupt_reservation(const struct tenant *t, const char *p)
+{
+	char items[300], rel[300];
+	struct http_resp *r;
+
+	snprintf(items, sizeof(items),
+		 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape Town\","
+		 "\"province\":\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\","
+		 "\"quantity\":3}]}",
+		 p);
+	r = http_json("POST", "/v1/orders", t->owner.id_token, items);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t->org, p);
+	fs_patch(rel, "stock.reserved",
+		 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+}
+
 Test(jobs, sync_repairs_a_corrupted_reservation)
 {
 	struct tenant t;
-	char *p, items[200], rel[300];
+	char *p;
 	struct http_resp *r;
 
 	sync_alone();
 	make_tenant(&t);
 	p = product(&t, "SYNC-1", 10, 0);
-	snprintf(items, sizeof(items),
-		 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape "
-		 "Town\",\"province\":"
-		 "\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\",\"quantity\":3}]}",
-		 p);
-	r = http_json("POST", "/v1/orders", t.owner.id_token, items);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	http_resp_free(r);
-	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t.org, p);
-	fs_patch(rel, "stock.reserved",
-		 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+	order_then_corrupt_reservation(&t, p);
 	cr_assert_eq(reserved_of(&t, p), 7, "the corruption is in place");
 
 	r = trigger("sync", t.owner.id_token);
@@ -598,7 +588,7 @@ Test(sync, only_committed_repairs_are_logged_and_counted, .timeout = 240)
 	sync_alone();
 	make_tenant(&t);
 	for (int round = 0; round < rounds; round++) {
-		char sku[32], items[300], rel[300], needle[120];
+		char sku[32], needle[120];
 		struct adjuster a = {&t, NULL};
 		pthread_t th[12];
 		struct http_resp *r;
@@ -607,17 +597,7 @@ Test(sync, only_committed_repairs_are_logged_and_counted, .timeout = 240)
 		snprintf(sku, sizeof(sku), "LOG-%d", round);
 		p = product(&t, sku, 100, 0);
 		a.product = p;
-		snprintf(items, sizeof(items),
-			 "{\"customer\":{\"name\":\"A\"},\"shippingAddress\":{\"line1\":\"1\",\"city\":\"Cape Town\","
-			 "\"province\":\"Western Cape\",\"postalCode\":\"8001\"},\"items\":[{\"productId\":\"%s\","
-			 "\"quantity\":3}]}",
-			 p);
-		r = http_json("POST", "/v1/orders", t.owner.id_token, items);
-		cr_assert_eq(r->status, 201, "%s", r->body);
-		http_resp_free(r);
-		snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t.org, p);
-		fs_patch(rel, "stock.reserved",
-			 "{\"stock\":{\"mapValue\":{\"fields\":{\"reserved\":{\"integerValue\":\"7\"}}}}}");
+		order_then_corrupt_reservation(&t, p);
 		for (int i = 0; i < 12; i++)
 			pthread_create(&th[i], NULL, adjust_once, &a);
 		r = http_json("POST", "/v1/jobs/sync", t.owner.id_token, NULL);

@@ -27,35 +27,18 @@ static void assert_error(struct http_resp *r, long code, const char *status)
 
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "merchant"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Merchant\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "merchant", "Merchant", NULL, 0);
 }
 
 /* A product with stock on hand; returns its id (thread-local copy). */
 static const char *stocked_product(const struct tenant *t, const char *sku, long price, int stock)
 {
 	static __thread char id[64];
-	char body[300], path[200];
-	struct http_resp *r;
+	char body[300];
 
 	snprintf(body, sizeof(body), "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":%ld,\"status\":\"active\"}",
 		 sku, sku, price);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, sizeof(id), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	if (stock > 0) {
-		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-		snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-		r = http_json("POST", path, t->owner.id_token, body);
-		cr_assert_eq(r->status, 200, "%s", r->body);
-		http_resp_free(r);
-	}
+	test_product_stocked(t->owner.id_token, body, stock, id, sizeof(id));
 	return id;
 }
 

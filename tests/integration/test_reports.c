@@ -121,35 +121,19 @@ static void assert_error(struct http_resp *r, long code, const char *status)
 
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "merchant"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Merchant\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "merchant", "Merchant", t->org, sizeof(t->org));
 }
 
 static void product(const struct tenant *t, const char *sku, const char *name, long price, long cost, int stock,
 		    char id[64])
 {
-	char body[400], path[200];
-	struct http_resp *r;
+	char body[400];
 
 	snprintf(body, sizeof(body),
 		 "{\"sku\":\"%s\",\"name\":\"%s\",\"category\":\"Pantry\",\"priceCents\":%ld,\"costCents\":%ld,"
 		 "\"status\":\"active\",\"stock\":{\"reorderPoint\":5}}",
 		 sku, name, price, cost);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 64, "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-	snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-	r = http_json("POST", path, t->owner.id_token, body);
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_resp_free(r);
+	test_product_stocked(t->owner.id_token, body, stock, id, 64);
 }
 
 /* Creates an order as customer (a JSON string literal) and records its number, time and total. */

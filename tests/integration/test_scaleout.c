@@ -101,33 +101,17 @@ struct tenant {
 /* An organization made through stack A; its owner's token carries the claims. */
 static void make_tenant(struct tenant *t)
 {
-	struct http_resp *r;
-
-	cr_assert_eq(test_user_signup(&t->owner, "scale"), 0);
-	r = http_json("POST", "/v1/organizations", t->owner.id_token, "{\"name\":\"Two Instances (Pty) Ltd\"}");
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(t->org, sizeof(t->org), "%s", json_str(r, "id"));
-	http_resp_free(r);
-	cr_assert_eq(test_user_refresh(&t->owner), 0);
+	test_owner_signup(&t->owner, "scale", "Two Instances (Pty) Ltd", t->org, sizeof(t->org));
 }
 
 /* A product with stock on hand, made through stack A; its id into id. */
 static void stocked_product(const struct tenant *t, const char *sku, int stock, char id[64])
 {
-	char body[300], path[200];
-	struct http_resp *r;
+	char body[300];
 
 	snprintf(body, sizeof(body), "{\"sku\":\"%s\",\"name\":\"Item %s\",\"priceCents\":2500,\"status\":\"active\"}",
 		 sku, sku);
-	r = http_json("POST", "/v1/products", t->owner.id_token, body);
-	cr_assert_eq(r->status, 201, "%s", r->body);
-	snprintf(id, 64, "%s", json_str(r, "id"));
-	http_resp_free(r);
-	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
-	snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", stock);
-	r = http_json("POST", path, t->owner.id_token, body);
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_resp_free(r);
+	test_product_stocked(t->owner.id_token, body, stock, id, 64);
 }
 
 static void order_body(char *out, size_t len, const char *product, int quantity)
@@ -587,6 +571,45 @@ static void held_finish(struct held_pair *h)
 	pthread_barrier_destroy(&h->go);
 }
 
+/* Sends h's request to both instances at once, holds both at their commit, then lets both go. */
+static void held_both_at_commit(struct held_pair *h)
+{
+	held_send_both(h, ":commit");
+	held_settle(h);
+	cr_assert(h->held[0] && h->held[1], "both instances got as far as their commit");
+	held_finish(h);
+}
+
+/*
+ * A 409 ABORTED is the contract's "retry with the same key": the client
+ * retries h's request on that instance (up to 10 times, after Retry-After);
+ * then each instance's answer must be status.
+ */
+static void held_retry_aborted(struct held_pair *h, long status)
+{
+	for (int i = 0; i < 2; i++) {
+		for (int attempt = 0; attempt < 10 && is_error(h->answer[i], 409, "ABORTED"); attempt++) {
+			nap_ms(retry_after_ms(h->answer[i]));
+			http_resp_free(h->answer[i]);
+			h->answer[i] = call(held_in[i].base, h->method, h->path, h->token, h->body, h->extra);
+		}
+		cr_assert_eq(h->answer[i]->status, status, "instance %d: %ld %s", i, h->answer[i]->status,
+			     h->answer[i]->body);
+	}
+}
+
+/* h's Idempotency-Key with another body is refused on both held instances and on stack A. */
+static void key_reused_is_refused_everywhere(const struct held_pair *h, const char *other)
+{
+	for (int i = 0; i < 3; i++) {
+		struct http_resp *x =
+			call(i < 2 ? held_in[i].base : test_url(), h->method, h->path, h->token, other, h->extra);
+
+		cr_assert(is_error(x, 409, "ALREADY_EXISTS"), "stack %d: %ld %s", i, x->status, x->body);
+		http_resp_free(x);
+	}
+}
+
 /*
  * The same Idempotency-Key and body, sent to both instances at once; both
  * have read the key (not there yet) and are held at their commit, so each
@@ -606,19 +629,8 @@ Test(held, one_idempotency_key_sent_to_both_at_once_makes_one_order)
 	order_body(body, sizeof(body), product, 3);
 	hp = (struct held_pair){
 		.method = "POST", .path = "/v1/orders", .token = t.owner.id_token, .body = body, .extra = h};
-	held_send_both(&hp, ":commit");
-	held_settle(&hp);
-	cr_assert(hp.held[0] && hp.held[1], "both instances got as far as their commit");
-	held_finish(&hp);
-	for (int i = 0; i < 2; i++) {
-		/* A 409 ABORTED is the contract's "retry with the same key": the client does. */
-		for (int attempt = 0; attempt < 10 && is_error(r[i], 409, "ABORTED"); attempt++) {
-			nap_ms(retry_after_ms(r[i]));
-			http_resp_free(r[i]);
-			r[i] = call(held_in[i].base, "POST", "/v1/orders", t.owner.id_token, body, h);
-		}
-		cr_assert_eq(r[i]->status, 201, "instance %d: %ld %s", i, r[i]->status, r[i]->body);
-	}
+	held_both_at_commit(&hp);
+	held_retry_aborted(&hp, 201);
 	cr_assert_str_eq(json_str(r[0], "id"), json_str(r[1], "id"), "both instances answer the same order");
 	cr_assert_str_eq(json_str(r[0], "number"), "FX-000001");
 	cr_assert_str_eq(json_str(r[1], "number"), "FX-000001");
@@ -632,13 +644,7 @@ Test(held, one_idempotency_key_sent_to_both_at_once_makes_one_order)
 		http_resp_free(x);
 	}
 	order_body(other, sizeof(other), product, 4);
-	for (int i = 0; i < 3; i++) {
-		struct http_resp *x =
-			call(i < 2 ? held_in[i].base : test_url(), "POST", "/v1/orders", t.owner.id_token, other, h);
-
-		cr_assert(is_error(x, 409, "ALREADY_EXISTS"), "stack %d: %ld %s", i, x->status, x->body);
-		http_resp_free(x);
-	}
+	key_reused_is_refused_everywhere(&hp, other);
 	audit_org(t.org, &a);
 	cr_assert_eq(a.orders, 1, "one order in Firestore, found %d", a.orders);
 	cr_assert_eq(a.order_keys, 1);
@@ -717,28 +723,12 @@ Test(held, one_idempotency_key_of_a_stock_adjustment_sent_to_both_at_once_adjust
 	stocked_product(&t, "IDEM-ADJ", 50, product);
 	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", product);
 	hp = (struct held_pair){.method = "POST", .path = path, .token = t.owner.id_token, .body = body, .extra = h};
-	held_send_both(&hp, ":commit");
-	held_settle(&hp);
-	cr_assert(hp.held[0] && hp.held[1], "both instances got as far as their commit");
-	held_finish(&hp);
-	for (int i = 0; i < 2; i++) {
-		for (int attempt = 0; attempt < 10 && is_error(r[i], 409, "ABORTED"); attempt++) {
-			nap_ms(retry_after_ms(r[i]));
-			http_resp_free(r[i]);
-			r[i] = call(held_in[i].base, "POST", path, t.owner.id_token, body, h);
-		}
-		cr_assert_eq(r[i]->status, 200, "instance %d: %ld %s", i, r[i]->status, r[i]->body);
-	}
+	held_both_at_commit(&hp);
+	held_retry_aborted(&hp, 200);
 	cr_assert_str_eq(json_str(r[0], "id"), json_str(r[1], "id"), "both instances answer the same movement");
 
 	/* The same key with another body is refused on every stack, nothing made. */
-	for (int i = 0; i < 3; i++) {
-		struct http_resp *x = call(i < 2 ? held_in[i].base : test_url(), "POST", path, t.owner.id_token,
-					   "{\"delta\":6,\"reason\":\"received\"}", h);
-
-		cr_assert(is_error(x, 409, "ALREADY_EXISTS"), "stack %d: %ld %s", i, x->status, x->body);
-		http_resp_free(x);
-	}
+	key_reused_is_refused_everywhere(&hp, "{\"delta\":6,\"reason\":\"received\"}");
 	/* Firestore: the first 50 and one +5, one movement for it, one key record. */
 	audit_org(t.org, &a);
 	cr_assert_eq(a.on_hand, 55, "on hand %lld: the +5 counts once", a.on_hand);
@@ -769,10 +759,7 @@ Test(held, the_same_sku_created_on_both_at_once_is_made_once)
 
 	make_tenant(&t);
 	hp = (struct held_pair){.method = "POST", .path = "/v1/products", .token = t.owner.id_token, .body = body};
-	held_send_both(&hp, ":commit");
-	held_settle(&hp);
-	cr_assert(hp.held[0] && hp.held[1], "both instances got as far as their commit");
-	held_finish(&hp);
+	held_both_at_commit(&hp);
 	created = r[0]->status == 201 ? 0 : 1;
 	cr_assert_eq(r[created]->status, 201, "one instance creates it: %ld %s / %ld %s", r[0]->status, r[0]->body,
 		     r[1]->status, r[1]->body);

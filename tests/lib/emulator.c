@@ -1,12 +1,15 @@
 /*
- * emulator: the runner-side lifetime of the emulators that the unit tests
- * use (see emulator.h).
+ * emulator: the runner-side lifetime of the emulator a unit-test binary
+ * names in emu_fixture, and the test-side configuration that reaches it
+ * (see emulator.h).
  */
 #include "emulator.h"
 
 #include "buf.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -25,6 +28,13 @@
 #define FIRESTORE_START_TIMEOUT_S 60
 
 /* ---- the Firestore emulator, run directly ---- */
+
+/* Google's Cloud Firestore emulator, run directly in its own process group. */
+struct emu_firestore {
+	pid_t pid;
+	char log[256]; /* $TMPDIR/fluxori-test-<name>.<pid>.log, "" before a start */
+	char hostport[64]; /* "127.0.0.1:<port>", set once the emulator answers */
+};
 
 int emu_free_port(void)
 {
@@ -93,7 +103,14 @@ static void firestore_kill(struct emu_firestore *e)
 	e->pid = 0;
 }
 
-int emu_firestore_start(struct emu_firestore *e, const char *name, const char *port_env)
+/*
+ * Starts the emulator on a free loopback port and waits up to 60 s for
+ * GET / to answer 200 "Ok"; then sets port_env to "127.0.0.1:<port>" and
+ * returns 0. On failure (the emulator is not installed, exits at start or
+ * does not answer in time) prints why to stderr, prefixed "test_<name>: ",
+ * leaves port_env unset and returns -1.
+ */
+static int firestore_start(struct emu_firestore *e, const char *name, const char *port_env)
 {
 	char hostport[64], port_arg[32];
 	int port = emu_free_port(), fd;
@@ -145,7 +162,8 @@ int emu_firestore_start(struct emu_firestore *e, const char *name, const char *p
 	return -1;
 }
 
-void emu_firestore_stop(struct emu_firestore *e)
+/* Stops the emulator's whole process group (if running) and removes its log. */
+static void firestore_stop(struct emu_firestore *e)
 {
 	firestore_kill(e);
 	if (e->log[0])
@@ -153,6 +171,13 @@ void emu_firestore_stop(struct emu_firestore *e)
 }
 
 /* ---- every emulator, through scripts/emulators ---- */
+
+/* Every emulator of scripts/emulators, of which one test binary uses one. */
+struct emu_suite {
+	char rundir[256]; /* /tmp/fluxori-<name>-test.XXXXXX, "" before a start */
+	bool started;
+	char port[3][16]; /* indexed by enum emu_service */
+};
 
 static const char *const service_names[] = {"Firestore", "Auth", "Storage"};
 
@@ -216,8 +241,16 @@ __attribute__((format(printf, 3, 4))) static int start_error(const char *name, c
 	return -1;
 }
 
-int emu_suite_start(struct emu_suite *s, const char *name, enum emu_service service, const char *port_env,
-		    const char *error_env)
+/*
+ * Runs `$top_srcdir/scripts/emulators start` on three free loopback ports (a
+ * second time on new ports if the first fails), then sets port_env to the
+ * port of service and returns 0. On failure (top_srcdir unset,
+ * node_modules/.bin/firebase missing, no run directory, the script failing)
+ * prints why to stderr, prefixed "test_<name>: ", sets error_env to the same
+ * message and returns -1. Both variables are unset first.
+ */
+static int suite_start(struct emu_suite *s, const char *name, enum emu_service service, const char *port_env,
+		       const char *error_env)
 {
 	const char *top = getenv("top_srcdir");
 	char script[1024], firebase[1024];
@@ -263,7 +296,8 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 0;
 }
 
-void emu_suite_stop(struct emu_suite *s)
+/* Runs `scripts/emulators stop` if the start succeeded and removes the run directory. */
+static void suite_stop(struct emu_suite *s)
 {
 	const char *top = getenv("top_srcdir");
 	char script[1024];
@@ -276,4 +310,57 @@ void emu_suite_stop(struct emu_suite *s)
 		run_script(script, args);
 	}
 	nftw(s->rundir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- the binary's fixture: started before its first test, stopped after its last ---- */
+
+static struct emu_firestore alone;
+static struct emu_suite script;
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	const struct emu_fixture *f = &emu_fixture;
+
+	(void)set;
+	if (f->run == EMU_ALONE)
+		firestore_start(&alone, f->name, f->port_env);
+	else
+		suite_start(&script, f->name, f->service, f->port_env, f->error_env);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	(void)stats;
+	if (emu_fixture.run == EMU_ALONE)
+		firestore_stop(&alone);
+	else
+		suite_stop(&script);
+}
+
+/* ---- in a test process ---- */
+
+void emu_firestore_use(struct emu_client *c, const char *port_env)
+{
+	const char *hostport = getenv(port_env);
+
+	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
+	memset(c, 0, sizeof(*c));
+	snprintf(c->url, sizeof(c->url), "http://%s", hostport);
+	c->cfg.project = "demo-fluxori";
+	c->cfg.database = "(default)";
+	c->cfg.firestore_emulator = hostport;
+	c->cfg.firestore_url = c->url;
+	c->cfg.http_timeout_ms = 60000;
+	c->cfg.connect_timeout_ms = 1000;
+	fx_config_set(&c->cfg);
+}
+
+const char *emu_suite_port(enum emu_service service, const char *port_env, const char *error_env)
+{
+	const char *fail = getenv(error_env), *port = getenv(port_env);
+
+	if (fail)
+		cr_assert_fail("%s", fail);
+	cr_assert(port, "the %s emulator was not started (no %s)", service_names[service], port_env);
+	return port;
 }

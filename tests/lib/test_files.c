@@ -1,17 +1,21 @@
 /*
  * lib/files.c: what may reach a response header or an object path (media
  * types against RFC 9110's grammar and the allowlist, base names,
- * Content-Disposition for any stored name) and the sniff of a file's
- * first bytes, whole or a prefix.
+ * Content-Disposition for any stored name), the sniff of a file's
+ * first bytes, whole or a prefix, and the fields of a new file's document.
  */
 #include "files.h"
 
+#include "authz.h"
 #include "buf.h"
 #include "err.h"
+#include "http.h"
+#include "map.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static struct fx_err err;
 
@@ -24,6 +28,7 @@ TestSuite(file_type, .init = setup);
 TestSuite(file_sniff, .init = setup);
 TestSuite(file_name, .init = setup);
 TestSuite(file_disposition, .init = setup);
+TestSuite(file_record, .init = setup);
 
 static const char *accepted(const char *ctype)
 {
@@ -314,4 +319,102 @@ Test(file_disposition, fails_cleanly_when_the_buffer_is_too_small)
 	fx_buf_init(&small, 32);
 	cr_assert_eq(fx_file_disposition("a-long-enough-name.csv", &small), -1);
 	fx_buf_cleanup(&small);
+}
+
+/* ---- the document of a new file ---- */
+
+#define HASH_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define HASH_B "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+
+/* fx_file_record for m, made by uid "u-1" of organization "org-1", into *fields (the caller cleans it up). */
+static void record(const struct fx_file_meta *m, struct fx_value *fields)
+{
+	struct fx_principal p = {.uid = "u-1", .organization_id = "org-1", .role = FX_ROLE_STAFF};
+	struct fx_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.principal = &p;
+	memset(fields, 0, sizeof(*fields));
+	fx_value_map(fields);
+	fx_file_record(&r, m, fields);
+}
+
+static const char *str_field(const struct fx_value *fields, const char *name)
+{
+	const struct fx_value *v = fx_map_get(fields, name);
+
+	cr_assert(v && v->type == FX_V_STRING, "%s is a string field", name);
+	return v->u.s.p;
+}
+
+Test(file_record, of_a_direct_upload_holds_what_it_stored_and_no_declared_hash)
+{
+	struct fx_value f;
+	const struct fx_value *size;
+
+	record(&(struct fx_file_meta){.kind = "product_image",
+				      .name = "shirt front.png",
+				      .content_type = "image/png",
+				      .size = 1234,
+				      .sha256 = HASH_A,
+				      .product_id = "p-7",
+				      .object = "orgs/org-1/product_image/f1/shirt_front.png"},
+	       &f);
+	cr_assert_str_eq(str_field(&f, "kind"), "product_image");
+	cr_assert_str_eq(str_field(&f, "name"), "shirt front.png");
+	cr_assert_str_eq(str_field(&f, "contentType"), "image/png");
+	size = fx_map_get(&f, "size");
+	cr_assert(size && size->type == FX_V_INT && size->u.i == 1234);
+	cr_assert_str_eq(str_field(&f, "sha256"), HASH_A);
+	cr_assert_str_eq(str_field(&f, "productId"), "p-7");
+	cr_assert_str_eq(str_field(&f, "object"), "orgs/org-1/product_image/f1/shirt_front.png");
+	cr_assert_null(fx_map_get(&f, "declaredSha256"), "nothing was declared");
+	fx_value_cleanup(&f);
+}
+
+Test(file_record, of_a_signed_upload_holds_the_declared_hash_and_no_product_unless_given)
+{
+	struct fx_value f;
+
+	record(&(struct fx_file_meta){.kind = "document",
+				      .name = "invoice.pdf",
+				      .content_type = "application/pdf",
+				      .size = 99,
+				      .declared_sha256 = HASH_B,
+				      .object = "orgs/org-1/document/f2/invoice.pdf"},
+	       &f);
+	cr_assert_str_eq(str_field(&f, "declaredSha256"), HASH_B);
+	cr_assert_null(fx_map_get(&f, "sha256"), "the bytes are not in hand yet");
+	cr_assert_null(fx_map_get(&f, "productId"));
+	cr_assert_str_eq(str_field(&f, "kind"), "document");
+	fx_value_cleanup(&f);
+}
+
+Test(file_record, is_pending_made_by_the_caller_in_its_organization_now)
+{
+	static const char *const names[] = {"kind",   "name",	   "contentType",    "size",	  "status",
+					    "object", "createdBy", "organizationId", "createdAt", "updatedAt"};
+	struct fx_value f;
+	int64_t before = (int64_t)time(NULL), after;
+
+	record(&(struct fx_file_meta){.kind = "upload",
+				      .name = "a.csv",
+				      .content_type = "text/csv",
+				      .size = 1,
+				      .object = "orgs/org-1/upload/f3/a.csv"},
+	       &f);
+	after = (int64_t)time(NULL);
+	cr_assert_str_eq(str_field(&f, "status"), "pending");
+	cr_assert_str_eq(str_field(&f, "createdBy"), "u-1");
+	cr_assert_str_eq(str_field(&f, "organizationId"), "org-1");
+	for (int i = 0; i < 2; i++) {
+		const struct fx_value *t = fx_map_get(&f, i ? "updatedAt" : "createdAt");
+
+		cr_assert(t && t->type == FX_V_TIMESTAMP);
+		cr_assert(t->u.ts.secs >= before && t->u.ts.secs <= after, "stamped with the current time");
+	}
+	cr_assert_eq(f.u.map.n, sizeof(names) / sizeof(names[0]), "no other field");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cr_assert_not_null(fx_map_get(&f, names[i]), "%s", names[i]);
+	fx_value_cleanup(&f);
 }

@@ -19,7 +19,6 @@
 #include "ts.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,42 +31,17 @@
 
 /* ---- the emulator fixture (runs in the runner process) ---- */
 
-static struct emu_firestore emulator;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "firestore", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
+const struct emu_fixture emu_fixture = {"firestore", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
 /* ---- per test ---- */
 
-static struct fx_config cfg;
-static char url[128];
+static struct emu_client emu;
 static struct fx_err err;
 
 static void setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
-
 	fx_log_init("test_firestore", FX_LOG_ERROR + 1);
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	/* Only bounds a hang: the JVM emulator on a busy 2-core machine can take seconds per call. */
-	cfg.http_timeout_ms = 60000;
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg);
+	emu_firestore_use(&emu, PORT_ENV);
 	fx_err_clear(&err);
 }
 
@@ -318,9 +292,9 @@ Test(firestore, unreachable_firestore_is_503_unavailable)
 	char dead[64];
 
 	snprintf(dead, sizeof(dead), "127.0.0.1:%d", emu_free_port());
-	snprintf(url, sizeof(url), "http://%s", dead);
-	cfg.firestore_emulator = dead;
-	cfg.http_timeout_ms = 1500;
+	snprintf(emu.url, sizeof(emu.url), "http://%s", dead);
+	emu.cfg.firestore_emulator = dead;
+	emu.cfg.http_timeout_ms = 1500;
 	cr_assert_eq(fx_fs_get("down/d1", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 503, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
@@ -339,8 +313,8 @@ Test(firestore, malformed_answer_is_502_unavailable_as_from_every_backend)
 
 	ts_reply(fake, 200, "Content-Type: application/json\r\n", "{\"name\": 42");
 	snprintf(host, sizeof(host), "%s", ts_url(fake) + strlen("http://"));
-	snprintf(url, sizeof(url), "%s", ts_url(fake));
-	cfg.firestore_emulator = host;
+	snprintf(emu.url, sizeof(emu.url), "%s", ts_url(fake));
+	emu.cfg.firestore_emulator = host;
 	cr_assert_eq(fx_fs_get("bad/d1", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 502, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE", "%s", err.message);
@@ -722,7 +696,7 @@ static int read_then_lose_firestore(struct fx_txn *t, void *ctx, struct fx_err *
 	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0)
 		return -1;
 	fx_doc_cleanup(&d);
-	cfg.firestore_url = "http://127.0.0.1:1"; /* nothing listens: the rollback is refused */
+	emu.cfg.firestore_url = "http://127.0.0.1:1"; /* nothing listens: the rollback is refused */
 	return fx_err_set(e, FX_UNAVAILABLE, "firestore went away");
 }
 
@@ -740,7 +714,7 @@ Test(firestore, an_undelivered_rollback_is_sent_before_the_next_transaction)
 	create_n(c.rel, 1, NULL);
 	cr_assert_eq(fx_fs_run_transaction(read_then_lose_firestore, (void *)c.rel, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 503, "%s", err.message);
-	cfg.firestore_url = url; /* Firestore is back */
+	emu.cfg.firestore_url = emu.url; /* Firestore is back */
 	fx_err_clear(&err);
 	cr_assert_eq(fx_fs_run_transaction(increment, &c, &err), 0, "the document is not locked any more: %d %s %s",
 		     fx_err_http(err.kind), fx_err_name(err.kind), err.message);

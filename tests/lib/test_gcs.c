@@ -17,7 +17,6 @@
 #include "testserver.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,19 +33,7 @@
 
 /* ---- emulator lifetime (runner process) ---- */
 
-static struct emu_suite emulators;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_suite_start(&emulators, "gcs", EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_suite_stop(&emulators);
-}
+const struct emu_fixture emu_fixture = {"gcs", EMU_SCRIPT, EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR};
 
 /* ---- per test ---- */
 
@@ -79,12 +66,9 @@ static void base_config(void)
 
 static void setup_emulator(void)
 {
-	const char *fail = getenv(ENV_START_ERROR), *port = getenv(ENV_STORAGE_PORT);
+	const char *port = emu_suite_port(EMU_STORAGE, ENV_STORAGE_PORT, ENV_START_ERROR);
 
 	base_config();
-	if (fail)
-		cr_assert_fail("%s", fail);
-	cr_assert(port, "the Storage emulator was not started (no %s)", ENV_STORAGE_PORT);
 	snprintf(storage_base, sizeof(storage_base), "http://127.0.0.1:%s", port);
 	cfg.storage_emulator = storage_base;
 	cfg.storage_url = storage_base;

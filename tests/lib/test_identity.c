@@ -16,7 +16,6 @@
 #include "testserver.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +32,7 @@ static const char *const reserved[] = {"acr", "amr",	  "at_hash", "aud", "auth_t
 
 /* ---- emulator lifetime (runner process) ---- */
 
-static struct emu_suite emulators;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_suite_start(&emulators, "identity", EMU_AUTH, ENV_AUTH_PORT, ENV_START_ERROR);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_suite_stop(&emulators);
-}
+const struct emu_fixture emu_fixture = {"identity", EMU_SCRIPT, EMU_AUTH, ENV_AUTH_PORT, ENV_START_ERROR};
 
 /* ---- per test ---- */
 
@@ -67,12 +54,9 @@ static void base_config(void)
 
 static void setup_emulator(void)
 {
-	const char *fail = getenv(ENV_START_ERROR), *port = getenv(ENV_AUTH_PORT);
+	const char *port = emu_suite_port(EMU_AUTH, ENV_AUTH_PORT, ENV_START_ERROR);
 
 	base_config();
-	if (fail)
-		cr_assert_fail("%s", fail);
-	cr_assert(port, "the Auth emulator was not started (no %s)", ENV_AUTH_PORT);
 	snprintf(auth_host, sizeof(auth_host), "127.0.0.1:%s", port);
 	snprintf(emulator_base, sizeof(emulator_base), "http://%s", auth_host);
 	snprintf(identity_url, sizeof(identity_url), "%s/identitytoolkit.googleapis.com", emulator_base);

@@ -23,7 +23,6 @@
 #include "ts.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -396,41 +395,16 @@ Test(rules, the_key_names_type_and_product_or_the_organization)
 
 #define PORT_ENV "FLUXORI_TEST_INSIGHTS_FIRESTORE" /* host:port, set once the emulator answers */
 
-static struct emu_firestore emulator;
-
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "insights", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
+const struct emu_fixture emu_fixture = {"insights", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
 /* ---- generation against the emulator ---- */
 
-static struct fx_config cfg;
-static char url[128];
+static struct emu_client emu;
 
 static void setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
-
 	quiet();
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	/* Only bounds a hang: the JVM emulator on a busy 2-core machine can take seconds per call. */
-	cfg.http_timeout_ms = 60000;
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg); /* no vertex_model: the rules write the text */
+	emu_firestore_use(&emu, PORT_ENV); /* no vertex_model: the rules write the text */
 }
 
 TestSuite(generate, .init = setup, .timeout = 180);
@@ -805,13 +779,13 @@ static void vertex_setup(void)
 	snprintf(token_url, sizeof(token_url), "%s/token", ts_url(google));
 	ts_reply(google, 200, "Content-Type: application/json\r\n",
 		 "{\"access_token\":\"ya29.insights\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
-	cfg.credentials = key_path;
-	cfg.token_url = token_url;
-	cfg.metadata_url = ts_url(google);
-	cfg.vertex_location = "europe-west4";
-	cfg.vertex_model = "gemini-2.5-flash";
-	cfg.vertex_url = ts_url(gemini);
-	fx_config_set(&cfg);
+	emu.cfg.credentials = key_path;
+	emu.cfg.token_url = token_url;
+	emu.cfg.metadata_url = ts_url(google);
+	emu.cfg.vertex_location = "europe-west4";
+	emu.cfg.vertex_model = "gemini-2.5-flash";
+	emu.cfg.vertex_url = ts_url(gemini);
+	fx_config_set(&emu.cfg);
 	fx_gauth_reset();
 }
 
@@ -849,8 +823,8 @@ Test(vertex, gemini_writes_summary_and_recommendations_from_the_figures_only)
 	fx_docs_free(docs, n);
 
 	/* Vertex AI switched off: the next run writes the rule text and drops the model. */
-	cfg.vertex_model = NULL;
-	fx_config_set(&cfg);
+	emu.cfg.vertex_model = NULL;
+	fx_config_set(&emu.cfg);
 	generate(&o, 0, EXPECTED);
 	n = docs_of(&o, "insights", &docs);
 	for (size_t i = 0; i < n; i++) {

@@ -8,7 +8,6 @@
 #include "map.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,43 +167,21 @@ Test(sku_ids, decode_refuses_what_fx_sku_id_never_makes)
 #define PORT_ENV "FLUXORI_TEST_MODEL_FIRESTORE"
 #define NDOCS 5
 
-static struct emu_firestore emulator;
+const struct emu_fixture emu_fixture = {"model", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "model", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
-
-static struct fx_config cfg;
-static char url[128], parent[64];
+static struct emu_client emu;
+static char parent[64];
 
 /* NDOCS documents under a new parent: id d<k>, {n: NDOCS - k} (the id order is the reverse of n's). */
 static void scan_setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
 	json_object *w = json_object_new_array();
 	struct fx_err err;
 	char id[FX_ID_LEN + 1];
 
 	fx_log_init("test_model", FX_LOG_ERROR + 1);
 	fx_err_clear(&err);
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	cfg.http_timeout_ms = 60000; /* a loaded machine answers slowly */
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg);
+	emu_firestore_use(&emu, PORT_ENV);
 	fx_id_new(id);
 	snprintf(parent, sizeof(parent), "scans/%s", id);
 	for (int k = 0; k < NDOCS; k++) {

@@ -1,5 +1,9 @@
 #include "order.h"
 
+#include "firestore.h"
+#include "map.h"
+#include "value.h"
+
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
@@ -243,4 +247,116 @@ Test(stock, a_count_beyond_64_bits_is_refused)
 	cr_assert_eq(fx_order_stock_effect(FX_ORDER_RELEASE_STOCK, 0, INT64_MIN, 1, &s), -1);
 	cr_assert_eq(fx_order_stock_effect(FX_ORDER_SHIP_STOCK, 0, 0, INT64_MIN, &s), -1, "-INT64_MIN");
 	cr_assert_eq(fx_order_stock_effect(FX_ORDER_NO_STOCK, INT64_MAX, INT64_MAX, INT64_MAX, &s), 0);
+}
+
+/* ---- what open orders reserve (the stock sync's rule) ---- */
+
+/* An order document whose items are the n lines {productId: pids[i], quantity: qty[i]} (pids[i] NULL: none). */
+static void order_doc(struct fx_doc *d, const char *const *pids, const int64_t *qty, size_t n)
+{
+	struct fx_value *items;
+
+	memset(d, 0, sizeof(*d));
+	fx_value_map(&d->fields);
+	items = fx_map_set(&d->fields, "items");
+	fx_value_array(items);
+	for (size_t i = 0; i < n; i++) {
+		struct fx_value *line = fx_value_push(items);
+
+		fx_value_map(line);
+		if (pids[i])
+			fx_map_set_str(line, "productId", pids[i]);
+		fx_map_set_int(line, "quantity", qty[i]);
+	}
+}
+
+static void products_named(struct fx_doc *products, const char *const *ids, size_t n)
+{
+	memset(products, 0, n * sizeof(*products));
+	for (size_t i = 0; i < n; i++)
+		products[i].id = ids[i];
+}
+
+Test(reserved, sums_each_products_quantities_over_every_line_of_every_order)
+{
+	static const char *const ids[] = {"p1", "p2", "p3"};
+	struct fx_doc orders[2], products[3];
+	int64_t expected[3] = {99, 99, 99};
+
+	order_doc(&orders[0], (const char *const[]){"p1", "p2"}, (const int64_t[]){2, 5}, 2);
+	order_doc(&orders[1], (const char *const[]){"p2", "p1", "p9"}, (const int64_t[]){1, 3, 7}, 3);
+	products_named(products, ids, 3);
+	cr_assert_eq(fx_order_reserved(orders, 2, products, 3, expected), 0);
+	cr_assert_eq(expected[0], 5, "p1: 2 + 3");
+	cr_assert_eq(expected[1], 6, "p2: 5 + 1");
+	cr_assert_eq(expected[2], 0, "p3 is in no order: nothing reserved (the 99 is overwritten)");
+	for (int i = 0; i < 2; i++)
+		fx_value_cleanup(&orders[i].fields);
+}
+
+Test(reserved, a_line_without_a_product_or_an_integer_quantity_counts_nothing)
+{
+	static const char *const ids[] = {"p1"};
+	struct fx_doc orders[2], products[1];
+	struct fx_value *line;
+	int64_t expected[1];
+
+	order_doc(&orders[0], (const char *const[]){NULL, "p1"}, (const int64_t[]){4, 1}, 2);
+	order_doc(&orders[1], (const char *const[]){"p1"}, (const int64_t[]){1}, 1);
+	line = &((struct fx_value *)fx_map_get(&orders[1].fields, "items"))->u.arr.items[0];
+	fx_map_set_str(line, "quantity", "3"); /* a string, not an integer */
+	products_named(products, ids, 1);
+	cr_assert_eq(fx_order_reserved(orders, 2, products, 1, expected), 0);
+	cr_assert_eq(expected[0], 1, "only the whole line counts");
+	for (int i = 0; i < 2; i++)
+		fx_value_cleanup(&orders[i].fields);
+}
+
+Test(reserved, no_orders_reserve_nothing_and_no_products_need_no_room)
+{
+	static const char *const ids[] = {"p1"};
+	struct fx_doc products[1], order;
+	int64_t expected[1] = {7};
+
+	products_named(products, ids, 1);
+	cr_assert_eq(fx_order_reserved(NULL, 0, products, 1, expected), 0);
+	cr_assert_eq(expected[0], 0);
+	order_doc(&order, (const char *const[]){"p1"}, (const int64_t[]){2}, 1);
+	cr_assert_eq(fx_order_reserved(&order, 1, NULL, 0, expected), 0);
+	fx_value_cleanup(&order.fields);
+}
+
+Test(reserved, a_sum_beyond_64_bits_is_refused)
+{
+	static const char *const ids[] = {"p1"};
+	struct fx_doc orders[2], products[1];
+	int64_t expected[1];
+
+	order_doc(&orders[0], (const char *const[]){"p1"}, (const int64_t[]){INT64_MAX}, 1);
+	order_doc(&orders[1], (const char *const[]){"p1"}, (const int64_t[]){1}, 1);
+	products_named(products, ids, 1);
+	cr_assert_eq(fx_order_reserved(orders, 1, products, 1, expected), 0);
+	cr_assert_eq(expected[0], INT64_MAX);
+	cr_assert_eq(fx_order_reserved(orders, 2, products, 1, expected), -1);
+	for (int i = 0; i < 2; i++)
+		fx_value_cleanup(&orders[i].fields);
+}
+
+/* Reservations are made at create (pending) and released by ship and cancel: cancel leaves from them all. */
+Test(reserved, the_reserving_statuses_are_those_cancel_leaves_from)
+{
+	const struct fx_order_transition *cancel = fx_order_transition("cancel");
+	size_t n = 0;
+
+	for (; fx_order_reserving[n]; n++)
+		cr_assert(fx_order_may(cancel, fx_order_reserving[n]), "%s", fx_order_reserving[n]);
+	for (size_t s = 0; fx_order_statuses[s]; s++) {
+		bool reserving = false;
+
+		for (size_t i = 0; i < n; i++)
+			reserving = reserving || strcmp(fx_order_reserving[i], fx_order_statuses[s]) == 0;
+		cr_assert_eq(fx_order_may(cancel, fx_order_statuses[s]), reserving, "%s", fx_order_statuses[s]);
+	}
+	cr_assert(fx_order_may(fx_order_transition("ship"), "confirmed"), "ship releases a reservation");
+	cr_assert_eq(n, 2);
 }

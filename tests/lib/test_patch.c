@@ -12,7 +12,6 @@
 #include "model.h"
 
 #include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,27 +52,14 @@ Test(if_match, of_another_version_is_412_naming_the_document)
 
 #define PORT_ENV "FLUXORI_TEST_PATCH_FIRESTORE"
 
-static struct emu_firestore emulator;
+const struct emu_fixture emu_fixture = {"patch", EMU_ALONE, EMU_FIRESTORE, PORT_ENV, NULL};
 
-ReportHook(PRE_ALL)(struct criterion_test_set *set)
-{
-	(void)set;
-	emu_firestore_start(&emulator, "patch", PORT_ENV);
-}
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	(void)stats;
-	emu_firestore_stop(&emulator);
-}
-
-static struct fx_config cfg;
-static char url[128], path[64];
+static struct emu_client emu;
+static char path[64];
 static struct fx_doc doc; /* path as created: {n: 1, keep: "yes"} */
 
 static void setup(void)
 {
-	const char *hostport = getenv(PORT_ENV);
 	struct fx_value map = {0};
 	struct fx_err err;
 	char id[FX_ID_LEN + 1];
@@ -82,16 +68,7 @@ static void setup(void)
 
 	quiet();
 	fx_err_clear(&err);
-	cr_assert(hostport, "no Firestore emulator: see the message printed before the tests");
-	snprintf(url, sizeof(url), "http://%s", hostport);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.project = "demo-fluxori";
-	cfg.database = "(default)";
-	cfg.firestore_emulator = hostport;
-	cfg.firestore_url = url;
-	cfg.http_timeout_ms = 60000; /* a loaded machine answers slowly */
-	cfg.connect_timeout_ms = 1000;
-	fx_config_set(&cfg);
+	emu_firestore_use(&emu, PORT_ENV);
 	fx_id_new(id);
 	snprintf(path, sizeof(path), "patches/%s", id);
 	fx_value_map(&map);
