@@ -385,7 +385,7 @@ static int queued_transaction(struct fx_req *r, fx_txn_fn fn, void *arg, const c
 
 	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
 		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
-		e->retry_after = 1;
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
 	if (fx_keylock_outage(lock, e) < 0) {

@@ -30,6 +30,13 @@ static inline void fx_ignore_ptr(const void *result)
 
 #define FX_ERR_MAX_DETAILS 16
 
+/*
+ * Retry-After, in seconds, of an answer the client should simply send again:
+ * a backend outage (503 UNAVAILABLE) or contention (409 ABORTED). nginx's own
+ * 503 page (nginx/errors.conf.in) says the same.
+ */
+#define FX_ERR_RETRY_AFTER_S 1
+
 struct fx_err_detail {
 	char field[96];
 	char reason[160];

@@ -145,7 +145,7 @@ static int map_error(enum fx_code google, const char *message, struct fx_err *e)
 	}
 	fx_err_set(e, code, "%s", msg);
 	if (code == FX_UNAVAILABLE)
-		e->retry_after = 1;
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
 	return -1;
 }
 
@@ -252,7 +252,7 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 	fx_httpc_resp_init(&resp);
 	if (fx_httpc_do(&req, &resp, e) < 0) {
 		if (fx_err_is(e, FX_UNAVAILABLE))
-			e->retry_after = 1;
+			e->retry_after = FX_ERR_RETRY_AFTER_S;
 		goto out;
 	}
 	if (resp.status < 200 || resp.status >= 300) {
@@ -908,7 +908,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 	}
 	fx_metrics_transaction(FX_TXN_GAVE_UP);
 	fx_err_set(e, FX_ABORTED, "transaction gave up after %d attempts: %.180s", attempt, last);
-	e->retry_after = 1;
+	e->retry_after = FX_ERR_RETRY_AFTER_S;
 	return -1;
 }
 

@@ -160,7 +160,7 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
  * When fn returns -1 with any other error, or the commit fails otherwise,
  * rolls back and returns that error unchanged (fn returning -1 without
  * setting e gives 500 INTERNAL). Gives up with 409 ABORTED and
- * e->retry_after = 1. A rollback that does not arrive (Firestore
+ * e->retry_after = FX_ERR_RETRY_AFTER_S. A rollback that does not arrive (Firestore
  * unreachable) is kept, in a table the container's worker processes share
  * (FLUXORI_METRICS_DIR/firestore.rollbacks), and sent again before the next
  * transaction of any of them: Firestore would otherwise hold that

@@ -118,7 +118,7 @@ static int http_error(const struct fx_httpc_resp *resp, const char *what, const 
 		return fx_err_set(e, FX_CONDITION_NOT_MET, "%s: generation precondition failed", what);
 	if (s >= 500 || s == 429 || s == 408 || s == 401 || s == 403) {
 		fx_err_set(e, FX_UNAVAILABLE, "%s (HTTP %ld)", msg, s);
-		e->retry_after = 1;
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
 	return fx_err_set(e, FX_INTERNAL, "%s (HTTP %ld)", msg, s);
@@ -166,7 +166,7 @@ static int perform(const struct call *c, struct fx_httpc_resp *resp, struct fx_e
 	req.service = "storage";
 	if (fx_httpc_do(&req, resp, e) < 0) {
 		if (fx_err_is(e, FX_UNAVAILABLE))
-			e->retry_after = 1;
+			e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
 	if (resp->status < 200 || resp->status >= 300)

@@ -151,7 +151,7 @@ int fx_keylock_outage(const char *key, struct fx_err *e)
 	if (table->outage[s].key != h || table->outage[s].at_ms < waited_since)
 		return 0;
 	fx_err_set(e, FX_UNAVAILABLE, "a backend was unavailable to the request before this one: retry");
-	e->retry_after = 1;
+	e->retry_after = FX_ERR_RETRY_AFTER_S;
 	return -1;
 }
 
