@@ -46,7 +46,7 @@ void fx_config_release(void)
 	ndotenv = nowned = 0;
 }
 
-const struct fx_config *fx_cfg(void)
+const struct fx_config *fx_config_get(void)
 {
 	return current;
 }
@@ -103,8 +103,8 @@ static int read_dotenv(const char *path, bool required, struct fx_err *e)
 			val[vlen - 1] = '\0';
 			val++;
 		}
-		dotenv[ndotenv].key = fx_xstrdup(key);
-		dotenv[ndotenv].value = fx_xstrdup(val);
+		dotenv[ndotenv].key = fx_mem_xstrdup(key);
+		dotenv[ndotenv].value = fx_mem_xstrdup(val);
 		ndotenv++;
 	}
 	fclose(f);
@@ -153,7 +153,7 @@ __attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
 	char *s;
 
 	va_start(ap, f);
-	s = fx_xvasprintf(f, ap);
+	s = fx_mem_xvasprintf(f, ap);
 	va_end(ap);
 	return own(s);
 }

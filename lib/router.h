@@ -65,9 +65,9 @@ FX_MUST_USE const struct fx_route *fx_router_match(const struct fx_route *routes
 						   char *allow, size_t allow_len, struct fx_err *e);
 
 /* The decoded value of path parameter name, or NULL. */
-const char *fx_params_get(const struct fx_params *p, const char *name);
+const char *fx_router_params_get(const struct fx_params *p, const char *name);
 
 /* Decodes %XX escapes of s[0..n) into arena; NULL on a bad escape or NUL. */
-FX_MUST_USE char *fx_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space);
+FX_MUST_USE char *fx_router_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space);
 
 #endif
