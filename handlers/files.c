@@ -383,9 +383,10 @@ out:
 }
 
 /* Marks the file at rel (read as doc) ready with hash, guarded by its version; doc becomes the new read. */
-static int mark_ready(struct fx_req *r, const char *rel, struct fx_doc *doc, const char *hash, struct fx_err *e)
+static int mark_ready(struct fx_req *r, const char *rel, struct fx_doc *doc, const char *hash, int64_t generation,
+		      struct fx_err *e)
 {
-	static const char *const mask[] = {"status", "sha256", "updatedAt", NULL};
+	static const char *const mask[] = {"status", "sha256", "generation", "updatedAt", NULL};
 	struct fx_value map = {0};
 	json_object *writes = json_object_new_array();
 	char *name = fx_tenant_name(rel);
@@ -394,6 +395,8 @@ static int mark_ready(struct fx_req *r, const char *rel, struct fx_doc *doc, con
 	fx_value_map(&map);
 	fx_map_set_str(&map, "status", "ready");
 	fx_map_set_str(&map, "sha256", hash);
+	/* The generation whose bytes were checked: the only one downloads serve. */
+	fx_map_set_int(&map, "generation", generation);
 	fx_model_map_set_now(&map, "updatedAt");
 	if (fx_fswrite_update(writes, name, &map, mask, doc->update_time, NULL, e) < 0 ||
 	    fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
@@ -448,7 +451,7 @@ static int complete(struct fx_req *r, struct fx_err *e)
 	}
 	if (stat_upload(object, size, ctype, &meta, e) < 0 ||
 	    read_upload(object, &meta, size, ctype, fx_value_path_str(&doc.fields, "declaredSha256"), hash, e) < 0 ||
-	    mark_ready(r, rel, &doc, hash, e) < 0)
+	    mark_ready(r, rel, &doc, hash, meta.generation, e) < 0)
 		goto out;
 	rc = send_file(r, 200, &doc, true, e);
 out:
@@ -538,7 +541,7 @@ static int content(struct fx_req *r, struct fx_err *e)
 	const char *rel, *status, *object;
 	struct fx_buf disposition;
 	struct fx_err ignored;
-	int64_t size = 0;
+	int64_t size = 0, generation = 0;
 	int rc = -1;
 
 	fx_buf_init(&disposition, FX_FILE_DISPOSITION_MAX);
@@ -570,7 +573,14 @@ static int content(struct fx_req *r, struct fx_err *e)
 	}
 	fx_http_resp_header(r, "Content-Disposition", disposition.data);
 	fx_http_resp_header(r, "X-Content-Type-Options", "nosniff");
-	if (fx_gcs_download(object, (size_t)size, stream_sink, &s, NULL, e) < 0) {
+	/*
+	 * One Storage read: the generation recorded when the bytes were checked,
+	 * with the recorded size. Files made before generations were recorded
+	 * pay a metadata call to learn theirs.
+	 */
+	if ((fx_value_path_int(&doc.fields, "generation", &generation) && generation > 0
+		     ? fx_gcs_download_generation(object, generation, size, (size_t)size, stream_sink, &s, e)
+		     : fx_gcs_download(object, (size_t)size, stream_sink, &s, NULL, e)) < 0) {
 		if (s.started) {
 			/* Bytes already went out: all that is left is to cut the response short. */
 			fx_log_error("file %s: download broke off: %s", doc.id, e->message);

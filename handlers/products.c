@@ -60,6 +60,19 @@ static const struct fx_route routes[] = {
 static const char *const statuses[] = {"draft", "active", "archived", NULL};
 /* Server bookkeeping that the API does not show. */
 static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
+/*
+ * What a read asks Firestore for (documents.get mask, runQuery select): the
+ * contract's fields, then what the read itself needs (the tenant check; a
+ * list's order fields for its next page token). searchPrefixes, up to 80
+ * strings per product, is never read back: reading it cost the emulator
+ * and the worker more than everything else in a list.
+ */
+#define CONTRACT_FIELDS                                                                                                \
+	"sku", "name", "description", "category", "brand", "barcode", "priceCents", "costCents", "currency", "status", \
+		"attributes", "images", "stock", "lowStock", "createdAt", "updatedAt"
+static const char *const get_mask[] = {CONTRACT_FIELDS, "organizationId", NULL};
+static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"};
+#undef CONTRACT_FIELDS
 
 /*
  * SKU: 1..64 of [A-Za-z0-9._-]. skuKey ("s_" and the lower-cased SKU)
@@ -386,7 +399,15 @@ out:
 
 static int get(struct fx_req *r, struct fx_err *e)
 {
-	return fx_tenant_answer(r, "products", "product", hidden, e);
+	const char *rel = fx_tenant_path(r, NULL, "products", fx_http_req_param(r, "id"), "product", e);
+	struct fx_doc doc = {0};
+	int rc;
+
+	if (!rel || fx_tenant_get_mask(r, rel, "product", get_mask, &doc, e) < 0)
+		return -1;
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+	fx_firestore_doc_cleanup(&doc);
+	return rc;
 }
 
 struct update_ctx {
@@ -793,6 +814,8 @@ static int list(struct fx_req *r, struct fx_err *e)
 			goto out;
 		rc = -1;
 	}
+	if (fx_fsquery_select(query, list_select, sizeof(list_select) / sizeof(list_select[0]), e) < 0)
+		goto out;
 	cursor[0] = order_fields[oi];
 	rc = fx_model_list_ordered(r, parent_rel, query, order_fields[oi], false, size, sig, cursor, hidden, e);
 out:

@@ -25,7 +25,7 @@ const char *const fx_file_types[] = {"image/jpeg", "image/png",
 				     "image/webp", "application/pdf",
 				     "text/csv",   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 				     NULL};
-const char *const fx_file_hidden[] = {"organizationId", "object", "declaredSha256", NULL};
+const char *const fx_file_hidden[] = {"organizationId", "object", "declaredSha256", "generation", NULL};
 
 /* RFC 9110 tchar. */
 static bool tchar(unsigned char c)
@@ -384,7 +384,8 @@ void fx_files_record(const struct fx_req *r, const struct fx_file_meta *m, struc
 int fx_files_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
 		   const char *product_id, struct fx_doc *out, struct fx_err *e)
 {
-	static const char *const ready_mask[] = {"status", "updatedAt", NULL};
+	static const char *const ready_mask[] = {"status", "generation", "updatedAt", NULL};
+	struct fx_gcs_object stored;
 	char id[FX_ID_LEN + 1], safe[128], hash[65], *doc_name = NULL;
 	struct fx_value fields = {0}, ready = {0};
 	json_object *writes = NULL;
@@ -419,7 +420,7 @@ int fx_files_store(struct fx_req *r, const char *kind, const char *name, const c
 	    fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
 		goto out;
 	/* ifGenerationMatch=0: a retried upload can never overwrite another file's bytes. */
-	if (fx_gcs_upload(object, mt, data, n, 0, NULL, e) < 0) {
+	if (fx_gcs_upload(object, mt, data, n, 0, &stored, e) < 0) {
 		/*
 		 * The bytes may have arrived although the answer did not (a timeout, a
 		 * cut connection). The pending document goes only once the object is
@@ -443,6 +444,8 @@ int fx_files_store(struct fx_req *r, const char *kind, const char *name, const c
 	writes = json_object_new_array();
 	fx_value_map(&ready);
 	fx_map_set_str(&ready, "status", "ready");
+	/* Downloads read these very bytes, with no metadata call (size and type are recorded already). */
+	fx_map_set_int(&ready, "generation", stored.generation);
 	fx_model_map_set_now(&ready, "updatedAt");
 	if (fx_fswrite_update(writes, doc_name, &ready, ready_mask, NULL, NULL, e) < 0 ||
 	    fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)

@@ -82,6 +82,16 @@ char *fx_firestore_name(const char *rel_path);
 FX_MUST_USE int fx_firestore_get(const char *rel_path, struct fx_doc *out, struct fx_err *e);
 
 /*
+ * fx_firestore_get reading only the fields named in mask (NULL-terminated field
+ * paths, at most FX_QUERY_MAX_SELECT; NULL or empty reads every field):
+ * Firestore's documents.get mask.fieldPaths, so fields outside it are
+ * neither sent nor parsed. A masked path the document lacks is simply
+ * absent from out->fields. 400 naming "mask" for a malformed path.
+ */
+FX_MUST_USE int fx_firestore_get_mask(const char *rel_path, const char *const *mask, struct fx_doc *out,
+				      struct fx_err *e);
+
+/*
  * Creates the document at rel_path (a client-chosen id) with fields (an
  * FX_V_MAP checked with fx_fsvalue_check_fields; NULL for none), as a commit with an
  * exists:false precondition. Returns 0 and, when out is not NULL, the new

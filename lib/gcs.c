@@ -6,6 +6,7 @@
 #include "httpc.h"
 #include "json.h"
 #include "mem.h"
+#include "num.h"
 #include "str.h"
 
 #include <stdbool.h>
@@ -463,12 +464,34 @@ struct capped {
 	size_t max;
 	size_t got;
 	bool over;
+	/* Checked on the first bytes, before any reaches sink (-1: not checked). */
+	const struct fx_httpc_resp *resp;
+	int64_t generation;
+	int64_t size;
+	bool mismatch;
 };
+
+/* A header of resp holding a different integer than want (absent or unreadable headers pass). */
+static bool header_differs(const struct fx_httpc_resp *resp, const char *name, int64_t want)
+{
+	char v[32];
+	int64_t got;
+
+	if (!fx_httpc_header(resp, name, v, sizeof(v)))
+		return false;
+	return fx_num_parse(v, 0, INT64_MAX, &got, NULL) < 0 || got != want;
+}
 
 static int capped_sink(void *ctx, const char *p, size_t n)
 {
 	struct capped *c = ctx;
 
+	if (c->resp && c->got == 0 &&
+	    ((c->generation >= 0 && header_differs(c->resp, "x-goog-generation", c->generation)) ||
+	     (c->size >= 0 && header_differs(c->resp, "Content-Length", c->size)))) {
+		c->mismatch = true;
+		return -1;
+	}
 	if (n > c->max - c->got) {
 		c->over = true;
 		return -1;
@@ -477,61 +500,99 @@ static int capped_sink(void *ctx, const char *p, size_t n)
 	return c->sink(c->ctx, p, n);
 }
 
-int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, void *ctx, struct fx_gcs_object *meta_out,
-		    struct fx_err *e)
+/*
+ * One alt=media GET of object's generation into cap (whose checks are set),
+ * not repeated once it may have reached Storage: bytes may already be in
+ * the sink when a transfer fails half-way.
+ */
+static int fetch_media(const char *what, const char *object, int64_t generation, struct capped *cap, struct fx_err *e)
 {
-	static const char what[] = "storage download";
-	struct fx_gcs_object meta;
 	struct fx_buf url = {0};
 	struct fx_httpc_resp resp;
-	struct capped cap = {sink, ctx, max_bytes, 0, false};
-	/*
-	 * Only what never reached Storage repeats: bytes may already be in
-	 * the sink when a transfer fails half-way.
-	 */
 	struct call c = {.what = what,
 			 .object = object,
 			 .method = "GET",
 			 .retry = FX_RETRY_UNAVAILABLE,
 			 .max_response = ERROR_BODY_MAX,
 			 .sink = capped_sink,
-			 .sink_ctx = &cap};
+			 .sink_ctx = cap};
 	int rc = -1;
 
 	fx_httpc_resp_init(&resp);
-	if (meta_out)
-		memset(meta_out, 0, sizeof(*meta_out));
-	if (!sink) {
-		fx_err_set(e, FX_INTERNAL, "%s: no sink", what);
-		goto out;
-	}
-	if (fx_gcs_stat(object, &meta, e) < 0)
-		goto out;
-	if ((uint64_t)meta.size > (uint64_t)max_bytes) {
-		fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted",
-			   what, object, (long long)meta.size, max_bytes);
-		goto out;
-	}
-	/* The bytes of the generation just described, not of a later replacement. */
+	cap->resp = &resp;
+	/* The bytes of that generation, not of a later replacement. */
 	if (object_url(&url, fx_config_get()->storage_url, "/storage/v1", object) < 0 ||
-	    add_param(&url, "alt", "media") < 0 || add_int(&url, "generation", meta.generation) < 0) {
+	    add_param(&url, "alt", "media") < 0 || add_int(&url, "generation", generation) < 0) {
 		url_too_long(what, e);
 		goto out;
 	}
 	c.url = url.data;
 	if (perform(&c, &resp, e) < 0) {
-		if (cap.over)
+		if (cap->over)
 			fx_err_set(e, FX_BAD_GATEWAY, "%s: object \"%.200s\" sent more than %zu bytes", what, object,
-				   max_bytes);
+				   cap->max);
+		else if (cap->mismatch)
+			fx_err_set(e, FX_BAD_GATEWAY,
+				   "%s: object \"%.200s\" answered another generation or length than recorded", what,
+				   object);
 		goto out;
 	}
-	if (meta_out)
-		*meta_out = meta;
 	rc = 0;
 out:
+	cap->resp = NULL;
 	fx_httpc_resp_cleanup(&resp);
 	fx_buf_cleanup(&url);
 	return rc;
+}
+
+int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_sink sink, void *ctx, struct fx_gcs_object *meta_out,
+		    struct fx_err *e)
+{
+	static const char what[] = "storage download";
+	struct fx_gcs_object meta;
+	struct capped cap = {sink, ctx, max_bytes, 0, false, NULL, -1, -1, false};
+
+	if (meta_out)
+		memset(meta_out, 0, sizeof(*meta_out));
+	if (!sink)
+		return fx_err_set(e, FX_INTERNAL, "%s: no sink", what);
+	if (fx_gcs_stat(object, &meta, e) < 0)
+		return -1;
+	if ((uint64_t)meta.size > (uint64_t)max_bytes)
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE,
+				  "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted", what, object,
+				  (long long)meta.size, max_bytes);
+	if (fetch_media(what, object, meta.generation, &cap, e) < 0)
+		return -1;
+	if (meta_out)
+		*meta_out = meta;
+	return 0;
+}
+
+int fx_gcs_download_generation(const char *object, int64_t generation, int64_t size, size_t max_bytes,
+			       fx_httpc_sink sink, void *ctx, struct fx_err *e)
+{
+	static const char what[] = "storage download";
+	struct capped cap = {sink, ctx, 0, 0, false, NULL, generation, size, false};
+
+	if (!sink)
+		return fx_err_set(e, FX_INTERNAL, "%s: no sink", what);
+	if (fx_gcs_check_name(object, e) < 0)
+		return -1;
+	if (generation < 1 || size < 0)
+		return fx_err_set(e, FX_INTERNAL, "%s: generation %lld, size %lld", what, (long long)generation,
+				  (long long)size);
+	if ((uint64_t)size > (uint64_t)max_bytes)
+		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE,
+				  "%s: object \"%.200s\" has %lld bytes, more than the %zu accepted", what, object,
+				  (long long)size, max_bytes);
+	cap.max = (size_t)size;
+	if (fetch_media(what, object, generation, &cap, e) < 0)
+		return -1;
+	if (cap.got != (size_t)size)
+		return fx_err_set(e, FX_BAD_GATEWAY, "%s: object \"%.200s\" sent %zu of its %lld bytes", what, object,
+				  cap.got, (long long)size);
+	return 0;
 }
 
 int fx_gcs_delete(const char *object, int64_t if_generation_match, struct fx_err *e)

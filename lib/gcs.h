@@ -98,6 +98,20 @@ FX_MUST_USE int fx_gcs_download(const char *object, size_t max_bytes, fx_httpc_s
 				struct fx_gcs_object *meta_out, struct fx_err *e);
 
 /*
+ * Streams the bytes of a generation of object whose size the caller
+ * already knows (recorded when the bytes were checked), in one request: no
+ * metadata call. size above max_bytes is refused before any call (413).
+ * An answer naming another generation (x-goog-generation) or length
+ * (Content-Length) than recorded is refused before any byte reaches sink
+ * (502); so is one that sends more than size bytes (cut) or, at its end,
+ * fewer (502, the sink then holds what came). A missing generation is 404
+ * NOT_FOUND. A sink returning -1 stops the transfer (499 CANCELLED); the
+ * transfer is not retried once it may have started.
+ */
+FX_MUST_USE int fx_gcs_download_generation(const char *object, int64_t generation, int64_t size, size_t max_bytes,
+					   fx_httpc_sink sink, void *ctx, struct fx_err *e);
+
+/*
  * Deletes object; if_generation_match -1 for any generation, else only
  * that one (412 otherwise). Returns 0, or -1: 404 NOT_FOUND when it does
  * not exist (callers decide whether that is an error).

@@ -52,7 +52,13 @@ bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc)
 
 int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, struct fx_doc *out, struct fx_err *e)
 {
-	if (fx_firestore_get(rel, out, e) < 0) {
+	return fx_tenant_get_mask(r, rel, what, NULL, out, e);
+}
+
+int fx_tenant_get_mask(const struct fx_req *r, const char *rel, const char *what, const char *const *mask,
+		       struct fx_doc *out, struct fx_err *e)
+{
+	if (fx_firestore_get_mask(rel, mask, out, e) < 0) {
 		if (fx_err_is(e, FX_NOT_FOUND))
 			fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 		return -1;

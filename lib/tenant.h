@@ -40,6 +40,13 @@ FX_MUST_USE int fx_tenant_get(const struct fx_req *r, const char *rel, const cha
 			      struct fx_err *e);
 
 /*
+ * fx_tenant_get reading only mask's fields (fx_firestore_get_mask); the mask must
+ * name "organizationId", which the ownership check reads.
+ */
+FX_MUST_USE int fx_tenant_get_mask(const struct fx_req *r, const char *rel, const char *what, const char *const *mask,
+				   struct fx_doc *out, struct fx_err *e);
+
+/*
  * Reads rel inside transaction t for a change: 404 "what not found" unless
  * it belongs to the caller's organization, 412 when if_match (may be NULL)
  * names another version.

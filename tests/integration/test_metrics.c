@@ -61,7 +61,8 @@ Test(metrics, a_verified_token_is_served_from_the_cache)
 	}
 	/* Each worker process of the group verifies the token once, then serves it from its cache. */
 	misses = test_metric(miss) - miss0;
-	cr_expect(misses >= 1 && misses <= test_metric("fluxori_worker_processes{group=\"users\"}"), "misses: %.0f", misses);
+	cr_expect(misses >= 1 && misses <= test_metric("fluxori_worker_processes{group=\"users\"}"), "misses: %.0f",
+		  misses);
 	cr_expect_eq(test_metric(hit) - hit0, 10 - misses);
 }
 
@@ -98,6 +99,47 @@ Test(metrics, connections_to_google_are_reused, .timeout = 60)
 	max = threads * test_metric("fluxori_worker_processes{group=\"products\"}");
 	cr_expect_leq(test_metric(conns) - conns0, max, "new connections: %.0f for 200 reads (at most %.0f threads)",
 		      test_metric(conns) - conns0, max);
+}
+
+/*
+ * A download is one Firestore read (the file's record) and one Storage
+ * read (its bytes): the record has the size, type and generation that a
+ * metadata call would give.
+ */
+Test(metrics, a_file_download_is_one_firestore_read_and_one_storage_read, .timeout = 60)
+{
+	const char *storage = "fluxori_backend_calls_total{group=\"files\",service=\"storage\",outcome=\"ok\"}";
+	const char *firestore = "fluxori_backend_calls_total{group=\"files\",service=\"firestore\",outcome=\"ok\"}";
+	static const char png[] = "\x89PNG\r\n\x1a\nmetrics test bytes";
+	const char *h[] = {"X-File-Name: m.png", NULL};
+	struct test_user u;
+	struct http_resp *r;
+	char path[128];
+	double s0, f0, reads;
+
+	cr_assert_eq(test_user_signup(&u, "metrics"), 0);
+	r = http_json("POST", "/v1/organizations", u.id_token, "{\"name\":\"Metrics files\"}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(test_user_refresh(&u), 0);
+	r = http_do("POST", "/v1/files?kind=document", u.id_token, "image/png", png, sizeof(png) - 1, h);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(path, sizeof(path), "/v1/files/%s/content", json_str(r, "id"));
+	http_resp_free(r);
+
+	s0 = test_metric(storage);
+	f0 = test_metric(firestore);
+	for (int i = 0; i < 10; i++) {
+		r = http_get(path, u.id_token);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_eq(r->len, sizeof(png) - 1);
+		http_resp_free(r);
+	}
+	cr_expect_eq(test_metric(storage) - s0, 10, "Storage calls for 10 downloads: %.0f", test_metric(storage) - s0);
+	/* Plus, at most once per process, the member snapshot of a process this member had not reached yet. */
+	reads = test_metric(firestore) - f0;
+	cr_expect(reads >= 10 && reads <= 10 + test_metric("fluxori_worker_processes{group=\"files\"}"),
+		  "Firestore calls for 10 downloads: %.0f", reads);
 }
 
 /* The revocation check asks Identity Toolkit: counted as every call to Google is, once per user per window. */

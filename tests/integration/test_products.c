@@ -127,10 +127,12 @@ Test(products, every_validation_error_names_its_field)
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"attributes\":[]}", "attributes"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"onHand\":5}}", "stock.onHand"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"reserved\":5}}", "stock.reserved"},
-		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"reorderPoint\":-1}}", "stock.reorderPoint"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"reorderPoint\":-1}}",
+		 "stock.reorderPoint"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"id\":\"mine\"}", "id"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"organizationId\":\"other\"}", "organizationId"},
-		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"createdAt\":\"2020-01-01T00:00:00Z\"}", "createdAt"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"createdAt\":\"2020-01-01T00:00:00Z\"}",
+		 "createdAt"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"currency\":\"USD\"}", "currency"},
 	};
 	struct tenant t;
@@ -169,9 +171,9 @@ Test(products, adjust_validation_and_list_parameters)
 	static const struct {
 		const char *query, *field;
 	} params[] = {
-		{"/v1/products?status=gone", "status"},     {"/v1/products?orderBy=price", "orderBy"},
-		{"/v1/products?lowStock=yes", "lowStock"},  {"/v1/products?pageSize=201", "pageSize"},
-		{"/v1/products?pageSize=abc", "pageSize"},  {"/v1/products?sort=name", "sort"},
+		{"/v1/products?status=gone", "status"},	     {"/v1/products?orderBy=price", "orderBy"},
+		{"/v1/products?lowStock=yes", "lowStock"},   {"/v1/products?pageSize=201", "pageSize"},
+		{"/v1/products?pageSize=abc", "pageSize"},   {"/v1/products?sort=name", "sort"},
 		{"/v1/products?pageToken=xyz", "pageToken"},
 	};
 	struct tenant t;
@@ -686,7 +688,17 @@ static struct http_resp *create_sku(const struct tenant *t, const char *sku)
 Test(products, skus_with_dots_are_products_like_any_other, .timeout = 180)
 {
 	static const char *const skus[] = {
-		".", "..", "...", "A.B", "a..b", "KC.SOY.250", "aDb", "aX2Eb", "a_b", "a-b", "ab",
+		".",
+		"..",
+		"...",
+		"A.B",
+		"a..b",
+		"KC.SOY.250",
+		"aDb",
+		"aX2Eb",
+		"a_b",
+		"a-b",
+		"ab",
 		/* 64 bytes, the limit: all dots, and mixed */
 		"................................................................",
 		"0123456789.abcdefghijklmnopqrstuvwxyz.ABCDEFGHIJKLMNOPQRSTUVWXY.",
@@ -750,7 +762,16 @@ Test(products, skus_with_dots_are_products_like_any_other, .timeout = 180)
 Test(products, skus_outside_the_contract_are_refused_naming_sku)
 {
 	static const char *const bad[] = {
-		"a/b", "/", "a%2Fb", "50%", "%2E%2E", "caf\\u00e9", "\\u03a9mega", "\\u20ac1", "a b", "a\\\\b",
+		"a/b",
+		"/",
+		"a%2Fb",
+		"50%",
+		"%2E%2E",
+		"caf\\u00e9",
+		"\\u03a9mega",
+		"\\u20ac1",
+		"a b",
+		"a\\\\b",
 		/* 65 bytes: one over */
 		".................................................................",
 	};
@@ -768,4 +789,162 @@ Test(products, skus_outside_the_contract_are_refused_naming_sku)
 	cr_assert_eq(json_object_array_length(json_object_object_get(r->json, "data")), 0, "nothing was written");
 	http_resp_free(r);
 	assert_sku_index_consistent(&t);
+}
+
+/* ---- reads ask Firestore for the contract's fields only ---- */
+
+static const char *const bookkeeping[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
+
+static bool is_bookkeeping(const char *key)
+{
+	for (const char *const *b = bookkeeping; *b; b++)
+		if (strcmp(*b, key) == 0)
+			return true;
+	return false;
+}
+
+/* The emulator's URL of a product document (straight to Firestore, not through the API). */
+static void fs_product_url(const struct tenant *t, const char *id, const char *suffix, char *url, size_t len)
+{
+	snprintf(url, len,
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/products/"
+		 "%s%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->id, id, suffix);
+}
+
+/*
+ * The API answer for a product holds every field its stored document
+ * holds except the bookkeeping, and nothing else but id and etag: a read
+ * that asks Firestore for less than the whole document must not lose a
+ * field the contract returns.
+ */
+static void assert_answer_has_every_stored_field(const struct tenant *t, const char *id, json_object *answer)
+{
+	static const char *const h[] = {"Authorization: Bearer owner", NULL};
+	char url[400];
+	struct http_resp *raw;
+	json_object *fields;
+	size_t stored = 0;
+
+	fs_product_url(t, id, "", url, sizeof(url));
+	raw = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(raw->status, 200, "%s: %s", url, raw->body);
+	fields = json_object_object_get(raw->json, "fields");
+	cr_assert_not_null(fields, "%s", raw->body);
+	json_object_object_foreach(fields, key, val)
+	{
+		(void)val;
+		if (is_bookkeeping(key))
+			continue;
+		stored++;
+		cr_expect(json_object_object_get_ex(answer, key, NULL), "stored field %s is missing from the answer %s",
+			  key, json_object_to_json_string(answer));
+	}
+	cr_assert_not_null(json_object_object_get(answer, "id"));
+	cr_assert_not_null(json_object_object_get(answer, "etag"));
+	cr_assert_eq((size_t)json_object_object_length(answer), stored + 2, "answer %s against stored %s",
+		     json_object_to_json_string(answer), raw->body);
+	http_resp_free(raw);
+}
+
+/* The list answer's item with id, or NULL. */
+static json_object *list_item(struct http_resp *r, const char *id)
+{
+	json_object *data = json_object_object_get(r->json, "data");
+
+	for (size_t i = 0; data && i < json_object_array_length(data); i++) {
+		json_object *it = json_object_array_get_idx(data, i);
+
+		if (strcmp(json_object_get_string(json_object_object_get(it, "id")), id) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+Test(products, get_and_every_list_order_answer_every_stored_field_but_the_bookkeeping)
+{
+	static const char *const orders[] = {"", "&orderBy=name", "&orderBy=sku", "&orderBy=createdAt",
+					     "&orderBy=available"};
+	struct tenant t;
+	struct http_resp *r, *got;
+	char path[200], id[64];
+
+	make_tenant(&t);
+	r = http_json(
+		"POST", "/v1/products", t.owner.id_token,
+		"{\"sku\":\"FULL-1\",\"name\":\"Ünïcode Kettle\",\"description\":\"Boils water\","
+		"\"category\":\"kitchen\",\"brand\":\"Acme\",\"barcode\":\"6001234567890\",\"priceCents\":45000,"
+		"\"costCents\":30000,\"status\":\"active\",\"attributes\":{\"colour\":\"red\",\"volume\":\"1.7 l\"},"
+		"\"stock\":{\"reorderPoint\":4}}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, sizeof(id), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", id);
+	r = http_json("POST", path, t.owner.id_token, "{\"delta\":7,\"reason\":\"received\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	make_product(&t, "OTHER-2", "Another", 100);
+
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	got = http_get(path, t.owner.id_token);
+	cr_assert_eq(got->status, 200, "%s", got->body);
+	assert_answer_has_every_stored_field(&t, id, got->json);
+	cr_assert_str_eq(json_str(got, "brand"), "Acme");
+	cr_assert_str_eq(json_str(got, "attributes.volume"), "1.7 l");
+	cr_assert_eq(json_int(got, "stock.onHand"), 7);
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		char list[2048];
+		json_object *item;
+		bool seen = false;
+
+		/* One page at a time: the next page's token comes from the order field read with the page. */
+		snprintf(list, sizeof(list), "/v1/products?pageSize=1%s", orders[i]);
+		for (int page = 0; page < 3; page++) {
+			r = http_get(list, t.owner.id_token);
+			cr_assert_eq(r->status, 200, "%s: %s", list, r->body);
+			item = list_item(r, id);
+			seen |= item != NULL;
+			if (item)
+				cr_assert(json_object_equal(item, got->json), "%s: listed %s, got %s", list,
+					  json_object_to_json_string(item), got->body);
+			if (!json_str(r, "nextPageToken")) {
+				http_resp_free(r);
+				break;
+			}
+			snprintf(list, sizeof(list), "/v1/products?pageSize=1%s&pageToken=%s", orders[i],
+				 json_str(r, "nextPageToken"));
+			http_resp_free(r);
+			cr_assert_lt(page, 1, "two products, more than two pages for %s", orders[i]);
+		}
+		cr_assert(seen, "product %s not listed with %s", id, orders[i]);
+	}
+	http_resp_free(got);
+}
+
+Test(products, a_stored_field_outside_the_contract_is_not_answered)
+{
+	static const char *const h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	static const char body[] = "{\"fields\":{\"internalNote\":{\"stringValue\":\"supplier owes us R500\"}}}";
+	struct tenant t;
+	struct http_resp *r;
+	char url[400], path[200], id[64];
+
+	make_tenant(&t);
+	snprintf(id, sizeof(id), "%s", make_product(&t, "NOTE-1", "Noted", 100));
+	fs_product_url(&t, id, "?updateMask.fieldPaths=internalNote", url, sizeof(url));
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s: %s", url, r->body);
+	http_resp_free(r);
+
+	snprintf(path, sizeof(path), "/v1/products/%s", id);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_null(json_object_object_get(r->json, "internalNote"), "%s", r->body);
+	cr_assert_str_eq(json_str(r, "name"), "Noted");
+	http_resp_free(r);
+	r = http_get("/v1/products?pageSize=20", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_not_null(list_item(r, id), "%s", r->body);
+	cr_assert_null(json_object_object_get(list_item(r, id), "internalNote"), "%s", r->body);
+	http_resp_free(r);
 }

@@ -260,6 +260,54 @@ Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
 	cr_assert_eq(fx_err_http(err.kind), 404);
 }
 
+Test(firestore, a_masked_get_answers_only_the_masked_fields)
+{
+	static const char *const mask[] = {"keep", "nested.in", "`odd name`", "absent", NULL};
+	struct fx_value f = {0}, *nested;
+	struct fx_doc d;
+	int64_t v = 0;
+
+	fx_err_clear(&err);
+	fx_value_map(&f);
+	fx_map_set_int(&f, "keep", 1);
+	fx_map_set_int(&f, "drop", 2);
+	fx_map_set_int(&f, "odd name", 3);
+	nested = fx_map_set(&f, "nested");
+	fx_value_map(nested);
+	fx_map_set_int(nested, "in", 4);
+	fx_map_set_int(nested, "out", 5);
+	cr_assert_eq(fx_firestore_create("masked/m1", &f, NULL, &err), 0, "%s", err.message);
+	fx_value_cleanup(&f);
+
+	cr_assert_eq(fx_firestore_get_mask("masked/m1", mask, &d, &err), 0, "%s", err.message);
+	cr_assert_str_eq(d.id, "m1");
+	cr_assert_neq(d.update_time[0], '\0', "the etag source comes with a masked read");
+	cr_assert(fx_value_path_int(&d.fields, "keep", &v) && v == 1);
+	cr_assert(fx_value_path_int(&d.fields, "nested.in", &v) && v == 4);
+	cr_assert_not_null(fx_map_get(&d.fields, "odd name"), "a back-quoted path reaches its field");
+	cr_assert_null(fx_map_get(&d.fields, "drop"), "a field outside the mask is not read");
+	cr_assert_null(fx_value_path(&d.fields, "nested.out"), "nor a sibling of a masked nested field");
+	cr_assert_null(fx_map_get(&d.fields, "absent"));
+	cr_assert_eq(d.fields.u.map.n, 3);
+	fx_firestore_doc_cleanup(&d);
+
+	/* An empty mask reads everything, as fx_firestore_get does. */
+	cr_assert_eq(fx_firestore_get_mask("masked/m1", (const char *const[]){NULL}, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.fields.u.map.n, 4);
+	fx_firestore_doc_cleanup(&d);
+}
+
+Test(firestore, a_malformed_mask_is_refused_before_any_call)
+{
+	static const char *const bad[] = {"ok", "a..b", NULL};
+	struct fx_doc d;
+
+	fx_err_clear(&err);
+	cr_assert_eq(fx_firestore_get_mask("masked/whatever", bad, &d, &err), -1);
+	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s %s", fx_err_name(err.kind), err.message);
+	cr_assert_null(d.name);
+}
+
 Test(firestore, malformed_paths_are_refused_before_any_call)
 {
 	static const char *const bad[] = {"coll", "a//b", "a/b/c", "/a/b", "a/b/", "a/..", "a/__x__", "", NULL};

@@ -652,6 +652,45 @@ Test(gcs_wire, download_is_cut_when_storage_sends_more_than_the_cap)
 	fx_buf_cleanup(&got);
 }
 
+Test(gcs_wire, a_download_of_a_known_generation_is_one_media_request)
+{
+	struct ts_request r;
+	struct fx_buf got;
+	unsigned before;
+
+	ts_reply(ts, 200, "x-goog-generation: 7\r\n", "0123456789");
+	fx_buf_init(&got, 1000);
+	before = ts_count(ts);
+	cr_assert_eq(fx_gcs_download_generation("o", 7, 10, 10, collect, &got, &err), 0, "%s", err.message);
+	cr_assert_eq(ts_count(ts) - before, 1, "no metadata call");
+	last_request(&r);
+	cr_assert_str_eq(r.path, "/storage/v1/b/" BUCKET "/o/o?alt=media&generation=7");
+	cr_assert_eq(got.len, 10);
+	cr_assert(memcmp(got.data, "0123456789", 10) == 0);
+	fx_buf_cleanup(&got);
+}
+
+Test(gcs_wire, a_known_generation_answered_as_another_or_with_another_length_sends_no_byte)
+{
+	struct fx_buf got;
+	unsigned before;
+
+	fx_buf_init(&got, 1000);
+	ts_reply(ts, 200, "x-goog-generation: 8\r\n", "0123456789");
+	expect_error(fx_gcs_download_generation("o", 7, 10, 10, collect, &got, &err), 502, "UNAVAILABLE");
+	cr_assert_eq(got.len, 0, "another generation's bytes reached the sink");
+	fx_err_clear(&err);
+	ts_reply(ts, 200, "x-goog-generation: 7\r\n", "0123456789AB");
+	expect_error(fx_gcs_download_generation("o", 7, 10, 100, collect, &got, &err), 502, "UNAVAILABLE");
+	cr_assert_eq(got.len, 0, "bytes of another length reached the sink");
+	fx_err_clear(&err);
+	before = ts_count(ts);
+	cr_assert_eq(fx_gcs_download_generation("o", 7, 101, 100, collect, &got, &err), -1);
+	cr_assert(fx_err_is(&err, FX_PAYLOAD_TOO_LARGE), "%s %s", fx_err_name(err.kind), err.message);
+	cr_assert_eq(ts_count(ts), before, "refused before any request");
+	fx_buf_cleanup(&got);
+}
+
 Test(gcs_wire, list_sends_its_parameters_encoded)
 {
 	struct ts_request r;
