@@ -117,7 +117,7 @@ static int json_field(struct fx_buf *b, const char *key, const char *v)
 void fx_log_request(const struct fx_log_request *r)
 {
 	enum fx_log_level level = r->status >= 500 ? FX_LOG_ERROR : r->status >= 400 ? FX_LOG_WARNING : FX_LOG_INFO;
-	const char *project = fx_cfg() ? fx_cfg()->project : "unknown";
+	const char *project = fx_config_get() ? fx_config_get()->project : "unknown";
 	struct fx_buf b;
 	char msg[512];
 	long long us;

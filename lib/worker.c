@@ -69,16 +69,16 @@ static int dispatch(const struct fx_app *app, struct fx_req *r, struct fx_err *e
 				sizeof(allow), e);
 	if (!route) {
 		if (fx_err_is(e, FX_METHOD_NOT_ALLOWED))
-			fx_resp_header(r, "Allow", allow);
+			fx_http_resp_header(r, "Allow", allow);
 		return -1;
 	}
 	r->route = route;
 	if (route->access != FX_PUBLIC && fx_authz_request(r, e) < 0)
 		return -1;
 	max = route->max_body ? route->max_body : FX_DEFAULT_MAX_BODY;
-	if (fx_req_read_body(r, max, e) < 0)
+	if (fx_http_req_read_body(r, max, e) < 0)
 		return -1;
-	if (r->body_len > 0 && (route->flags & FX_BODY_JSON) && !is_json(fx_req_env(r, "CONTENT_TYPE")))
+	if (r->body_len > 0 && (route->flags & FX_BODY_JSON) && !is_json(fx_http_req_env(r, "CONTENT_TYPE")))
 		return fx_err_set(e, FX_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
 	if (r->body_len > 0 && !(route->flags & (FX_BODY_JSON | FX_BODY_RAW)))
 		return fx_err_set(e, FX_INVALID_ARGUMENT, "this method takes no request body");
@@ -98,25 +98,25 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 		if (fx_err_http(e.kind) >= 500)
 			fx_log_error("%s %s: %s", r->method, r->path, e.message);
 		/* -1 means the client went away: the request log line below still records the answer. */
-		fx_ignore(fx_resp_error(r, &e));
+		fx_err_ignore(fx_http_resp_error(r, &e));
 	} else if (!r->status) {
 		fx_err_set(&e, FX_INTERNAL, "handler sent no response");
 		fx_log_error("%s %s: %s", r->method, r->path, e.message);
-		fx_ignore(fx_resp_error(r, &e)); /* as above */
+		fx_err_ignore(fx_http_resp_error(r, &e)); /* as above */
 	}
 
 	memset(&lr, 0, sizeof(lr));
 	lr.method = r->method;
 	lr.path = r->path;
-	lr.user_agent = fx_req_header(r, "User-Agent");
-	lr.remote_ip = fx_req_client_ip(r);
+	lr.user_agent = fx_http_req_header(r, "User-Agent");
+	lr.remote_ip = fx_http_req_client_ip(r);
 	lr.request_id = r->request_id;
 	lr.trace_id = r->trace_id[0] ? r->trace_id : NULL;
 	lr.span_id = r->span_id[0] ? r->span_id : NULL;
 	lr.sampled = r->sampled;
 	lr.status = r->status;
-	/* What the client declared, as fx_req_read_body reads it; nothing when that refused it. */
-	if (fx_req_content_length(r, &declared) < 0)
+	/* What the client declared, as fx_http_req_read_body reads it; nothing when that refused it. */
+	if (fx_http_req_content_length(r, &declared) < 0)
 		declared = 0;
 	lr.request_size = (size_t)declared;
 	lr.response_size = r->resp_bytes;
@@ -282,8 +282,8 @@ static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
 	}
 	fx_metrics_in_flight(1);
 	fx_err_clear(&e);
-	if (fx_req_init(&r, fcgi->envp, fcgi->in, fcgi->out, arena, &e) < 0) {
-		fx_ignore(fx_resp_error(&r, &e)); /* a client that went away needs no answer */
+	if (fx_http_req_init(&r, fcgi->envp, fcgi->in, fcgi->out, arena, &e) < 0) {
+		fx_err_ignore(fx_http_resp_error(&r, &e)); /* a client that went away needs no answer */
 		fx_metrics_request(-1, r.status, elapsed_s(&r.start));
 	} else {
 		fx_worker_handle(the_app, &r);
@@ -293,11 +293,11 @@ static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
 	 * follows it, and a close with input unread resets the connection and
 	 * nginx loses the answer. Input too long to read is not kept.
 	 */
-	if (fx_req_drain(&r, DRAIN_MAX) < 0) {
+	if (fx_http_req_drain(&r, DRAIN_MAX) < 0) {
 		fx_log_debug("%s %s: request input not read to its end: closing", r.method, r.path);
 		fcgi->keepConnection = 0;
 	}
-	fx_req_cleanup(&r);
+	fx_http_req_cleanup(&r);
 	/* No lingering close (half-close, then wait for nginx): nginx has its answer. */
 	fcgi->detached = 1;
 	FCGX_Finish_r(fcgi);
@@ -454,7 +454,7 @@ json_object *fx_worker_routes_json(const struct fx_app *app)
 		json_object_object_add(o, "method", json_object_new_string(rt->method));
 		json_object_object_add(o, "pattern", json_object_new_string(rt->pattern));
 		json_object_object_add(o, "access", json_object_new_string(access[rt->access]));
-		json_object_object_add(o, "minRole", json_object_new_string(fx_role_name(rt->min_role)));
+		json_object_object_add(o, "minRole", json_object_new_string(fx_authz_role_name(rt->min_role)));
 		json_object_object_add(o, "body", json_object_new_string(body));
 		json_object_object_add(
 			o, "maxBody",
