@@ -26,10 +26,17 @@ COPY tests tests
 # configure.ac turns the hardening flags on (stack protector, _FORTIFY_SOURCE=3
 # at the default -O2, stack clash and CET protection, PIE, full RELRO, BIND_NOW);
 # tests/hardening/check fails the build if a binary lacks them.
+# make also writes handlers/body-caps (nginx's body cap per group, from the
+# binaries' --routes: scripts/body-caps); it ships beside the binaries, copied
+# after them (fluxorictl render refuses a map older than a binary), and a
+# render against /out/bin checks here that it is current and complete.
 RUN autoreconf -fi && ./configure -q && make -j"$(nproc)" \
  && tests/hardening/check handlers/fluxori-* \
- && mkdir -p /out/bin && cp handlers/fluxori-* /out/bin/ && strip /out/bin/* \
- && tests/hardening/check /out/bin/*
+ && mkdir -p /out/bin && cp handlers/fluxori-* /out/bin/ && strip /out/bin/fluxori-* \
+ && tests/hardening/check /out/bin/fluxori-* \
+ && cp handlers/body-caps /out/bin/ \
+ && FLUXORI_BIN_DIR=/out/bin FLUXORI_RUN_DIR=/tmp/render-check scripts/fluxorictl render \
+ && rm -rf /tmp/render-check
 
 FROM debian:bookworm-20250811-slim
 RUN apt-get update \
@@ -38,6 +45,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin fluxori
 COPY --from=build /out/bin /app/bin
+# The build stage checked body-caps against these binaries; whatever COPY did to
+# the files' times, the map stays the newest (fluxorictl render's age check).
+RUN touch /app/bin/body-caps
 COPY nginx /app/nginx
 COPY scripts/fluxorictl scripts/entrypoint /app/scripts/
 ENV PORT=8080 \

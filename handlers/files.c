@@ -70,18 +70,18 @@ static int check_product(struct fx_req *r, const char *product_id, struct fx_err
 		}
 		return -1;
 	}
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return 0;
 }
 
 static int send_file(struct fx_req *r, int status, const struct fx_doc *doc, bool with_url, struct fx_err *e)
 {
-	json_object *out = fx_file_json(doc, with_url, e);
+	json_object *out = fx_files_json(doc, with_url, e);
 	int rc;
 
 	if (!out)
 		return -1;
-	rc = fx_resp_json(r, status, out);
+	rc = fx_http_resp_json(r, status, out);
 	json_object_put(out);
 	return rc;
 }
@@ -98,37 +98,37 @@ static bool header_ascii(const char *s)
 static int upload(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"kind", "productId", NULL};
-	const char *kind = fx_req_query(r, "kind"), *product_id = fx_req_query(r, "productId");
-	const char *ctype = fx_req_env(r, "CONTENT_TYPE"), *raw_name = fx_req_header(r, "X-File-Name");
+	const char *kind = fx_http_req_query(r, "kind"), *product_id = fx_http_req_query(r, "productId");
+	const char *ctype = fx_http_req_env(r, "CONTENT_TYPE"), *raw_name = fx_http_req_header(r, "X-File-Name");
 	const char *mt, *base;
 	char *name, location[128];
 	struct fx_doc doc = {0};
 	int rc;
 
-	if (fx_req_query_allow(r, params, e) < 0 || check_kind(kind, e) < 0 ||
-	    fx_file_check_type(ctype, "Content-Type", 415, &mt, e) < 0 ||
-	    fx_file_check_kind_type(kind, mt, "Content-Type", e) < 0)
+	if (fx_http_req_query_allow(r, params, e) < 0 || check_kind(kind, e) < 0 ||
+	    fx_files_check_type(ctype, "Content-Type", 415, &mt, e) < 0 ||
+	    fx_files_check_kind_type(kind, mt, "Content-Type", e) < 0)
 		return -1;
 	if (!raw_name)
 		return fx_err_invalid(e, "X-File-Name", "is required");
 	/* X-File-Name is percent-encoded so that any UTF-8 name fits in a header. */
 	if (!header_ascii(raw_name))
 		return fx_err_invalid(e, "X-File-Name", "must be percent-encoded: raw non-ASCII or control bytes");
-	name = fx_percent_decode(r->arena, raw_name, strlen(raw_name), 0);
-	if (!name || !fx_utf8_valid(name, strlen(name)))
+	name = fx_router_percent_decode(r->arena, raw_name, strlen(raw_name), 0);
+	if (!name || !fx_json_utf8_valid(name, strlen(name)))
 		return fx_err_invalid(e, "X-File-Name", "must be percent-encoded UTF-8 without NUL");
-	if (fx_file_base_name(name, "X-File-Name", &base, e) < 0 ||
-	    fx_file_sniff(mt, (const unsigned char *)(r->body ? r->body : ""), r->body_len, false, e) < 0 ||
+	if (fx_files_base_name(name, "X-File-Name", &base, e) < 0 ||
+	    fx_files_sniff(mt, (const unsigned char *)(r->body ? r->body : ""), r->body_len, false, e) < 0 ||
 	    check_product(r, product_id, e) < 0)
 		return -1;
-	if (fx_file_store(r, kind, base, mt, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
+	if (fx_files_store(r, kind, base, mt, r->body ? r->body : "", r->body_len, product_id, &doc, e) < 0)
 		return -1;
 	rc = fx_err_set(e, FX_INTERNAL, "file id over %zu bytes", sizeof(location));
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", doc.id) == 0) {
-		fx_resp_header(r, "Location", location);
+		fx_http_resp_header(r, "Location", location);
 		rc = send_file(r, 201, &doc, false, e);
 	}
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -145,7 +145,7 @@ static int check_sha256(const char *s, char out[65], struct fx_err *e)
 
 /*
  * Signs a PUT that can only create the object, with exactly the declared
- * size and type (fx_gcs_upload_headers), and records the file pending.
+ * size and type (fx_gcssign_upload_headers), and records the file pending.
  */
 /* A signed upload's request, checked; pointers into the request's JSON. */
 struct upload_req {
@@ -166,10 +166,10 @@ static int decode_upload(struct fx_req *r, json_object *in, struct upload_req *u
 	    fx_json_string(in, "kind", "kind", true, 1, 32, &u->kind, &present, e) < 0 ||
 	    fx_json_string(in, "productId", "productId", false, 1, 128, &u->product_id, &present, e) < 0 ||
 	    fx_json_string(in, "sha256", "sha256", false, 1, 64, &u->declared, &present, e) < 0 ||
-	    check_kind(u->kind, e) < 0 || fx_file_base_name(u->name, "name", &u->base, e) < 0 ||
-	    fx_file_safe_name(u->base, "name", u->safe, sizeof(u->safe), e) < 0 ||
-	    fx_file_check_type(u->ctype, "contentType", 400, &u->mt, e) < 0 ||
-	    fx_file_check_kind_type(u->kind, u->mt, "contentType", e) < 0 ||
+	    check_kind(u->kind, e) < 0 || fx_files_base_name(u->name, "name", &u->base, e) < 0 ||
+	    fx_files_safe_name(u->base, "name", u->safe, sizeof(u->safe), e) < 0 ||
+	    fx_files_check_type(u->ctype, "contentType", 400, &u->mt, e) < 0 ||
+	    fx_files_check_kind_type(u->kind, u->mt, "contentType", e) < 0 ||
 	    (u->declared && check_sha256(u->declared, u->sha, e) < 0) || check_product(r, u->product_id, e) < 0)
 		return -1;
 	return 0;
@@ -185,17 +185,18 @@ static int create_pending(struct fx_req *r, const struct upload_req *u, const ch
 	int rc = -1;
 
 	fx_value_map(&fields);
-	fx_file_record(r,
-		       &(struct fx_file_meta){.kind = u->kind,
-					      .name = u->base,
-					      .content_type = u->mt,
-					      .size = u->size,
-					      .declared_sha256 = u->declared ? u->sha : NULL,
-					      .product_id = u->product_id,
-					      .object = object},
-		       &fields);
-	if (fx_write_create(writes, doc_name, &fields, NULL, e) == 0 && fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
-		rc = fx_fs_get(rel, doc, e);
+	fx_files_record(r,
+			&(struct fx_file_meta){.kind = u->kind,
+					       .name = u->base,
+					       .content_type = u->mt,
+					       .size = u->size,
+					       .declared_sha256 = u->declared ? u->sha : NULL,
+					       .product_id = u->product_id,
+					       .object = object},
+			&fields);
+	if (fx_fswrite_create(writes, doc_name, &fields, NULL, e) == 0 &&
+	    fx_firestore_commit(writes, NULL, NULL, NULL, e) == 0)
+		rc = fx_firestore_get(rel, doc, e);
 	json_object_put(writes);
 	fx_value_cleanup(&fields);
 	free(doc_name);
@@ -204,7 +205,7 @@ static int create_pending(struct fx_req *r, const struct upload_req *u, const ch
 
 /* Answers 201 with the file, where and how to upload it, and until when. */
 static int answer_upload(struct fx_req *r, const char *id, const struct fx_doc *doc, const char *url,
-			 const struct fx_gcs_upload_headers *up, struct fx_err *e)
+			 const struct fx_gcssign_upload_headers *up, struct fx_err *e)
 {
 	json_object *out, *headers;
 	char expires[40], location[128];
@@ -213,7 +214,7 @@ static int answer_upload(struct fx_req *r, const char *id, const struct fx_doc *
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", id) < 0)
 		return fx_err_set(e, FX_INTERNAL, "file id over %zu bytes", sizeof(location));
 	out = json_object_new_object();
-	json_object_object_add(out, "file", fx_doc_json(doc, fx_file_hidden));
+	json_object_object_add(out, "file", fx_model_doc_json(doc, fx_file_hidden));
 	json_object_object_add(out, "uploadUrl", json_object_new_string(url));
 	json_object_object_add(out, "method", json_object_new_string("PUT"));
 	headers = json_object_new_object();
@@ -222,8 +223,8 @@ static int answer_upload(struct fx_req *r, const char *id, const struct fx_doc *
 	json_object_object_add(out, "headers", headers);
 	fx_ts_format((int64_t)time(NULL) + FX_FILE_URL_SECONDS, 0, 3, expires);
 	json_object_object_add(out, "expiresAt", json_object_new_string(expires));
-	fx_resp_header(r, "Location", location);
-	rc = fx_resp_json(r, 201, out);
+	fx_http_resp_header(r, "Location", location);
+	rc = fx_http_resp_json(r, 201, out);
 	json_object_put(out);
 	return rc;
 }
@@ -233,26 +234,26 @@ static int sign_upload(struct fx_req *r, struct fx_err *e)
 	const char *rel, *object;
 	char id[FX_ID_LEN + 1];
 	struct upload_req u = {0};
-	struct fx_gcs_upload_headers up;
+	struct fx_gcssign_upload_headers up;
 	struct fx_doc doc = {0};
 	struct fx_buf url;
 	json_object *in = NULL;
 	int rc = -1;
 
 	fx_buf_init(&url, 16384);
-	if (fx_req_json(r, false, &in, e) < 0 || decode_upload(r, in, &u, e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || decode_upload(r, in, &u, e) < 0)
 		goto out;
-	fx_id_new(id);
+	fx_model_id_new(id);
 	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
 	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, u.kind, id, u.safe);
-	if (!rel || !object || fx_gcs_upload_headers(&up, u.mt, u.size, e) < 0 ||
-	    fx_gcs_sign_url("PUT", object, FX_FILE_URL_SECONDS, up.lines, NULL, &url, e) < 0 ||
+	if (!rel || !object || fx_gcssign_upload_headers(&up, u.mt, u.size, e) < 0 ||
+	    fx_gcssign_url("PUT", object, FX_FILE_URL_SECONDS, up.lines, NULL, &url, e) < 0 ||
 	    create_pending(r, &u, rel, object, &doc, e) < 0)
 		goto out;
 	rc = answer_upload(r, id, &doc, url.data, &up, e);
 out:
 	json_object_put(in);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	fx_buf_cleanup(&url);
 	return rc;
 }
@@ -278,7 +279,7 @@ static int digest_sink(void *ctx, const char *p, size_t n)
 
 static int file_rel(struct fx_req *r, const char **rel, struct fx_err *e)
 {
-	*rel = fx_tenant_path(r, NULL, "files", fx_req_param(r, "id"), "file", e);
+	*rel = fx_tenant_path(r, NULL, "files", fx_http_req_param(r, "id"), "file", e);
 	return *rel ? 0 : -1;
 }
 
@@ -329,7 +330,7 @@ static int stat_upload(const char *object, int64_t size, const char *ctype, stru
 		return refuse_upload(object, meta->generation, e, "the upload has %lld bytes, %lld were declared",
 				     (long long)meta->size, (long long)size);
 	fx_err_clear(&ignored);
-	if (fx_file_check_type(meta->content_type, "contentType", 400, &object_type, &ignored) < 0 ||
+	if (fx_files_check_type(meta->content_type, "contentType", 400, &object_type, &ignored) < 0 ||
 	    object_type != ctype)
 		return refuse_upload(object, meta->generation, e, "the upload's content type is %.80s, %s was declared",
 				     meta->content_type, ctype);
@@ -362,7 +363,7 @@ static int read_upload(const char *object, const struct fx_gcs_object *meta, int
 		goto out;
 	}
 	fx_err_clear(&ignored);
-	if (fx_file_sniff(ctype, d.head, d.nhead, d.total > d.nhead, &ignored) < 0) {
+	if (fx_files_sniff(ctype, d.head, d.nhead, d.total > d.nhead, &ignored) < 0) {
 		refuse_upload(object, meta->generation, e, "the upload is not a %s file", ctype);
 		goto out;
 	}
@@ -396,11 +397,11 @@ static int mark_ready(struct fx_req *r, const char *rel, struct fx_doc *doc, con
 	fx_map_set_str(&map, "sha256", hash);
 	/* The generation whose bytes were checked: the only one downloads serve. */
 	fx_map_set_int(&map, "generation", generation);
-	fx_map_set_now(&map, "updatedAt");
-	if (fx_write_update(writes, name, &map, mask, doc->update_time, NULL, e) < 0 ||
-	    fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+	fx_model_map_set_now(&map, "updatedAt");
+	if (fx_fswrite_update(writes, name, &map, mask, doc->update_time, NULL, e) < 0 ||
+	    fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
 		goto out;
-	fx_doc_cleanup(doc);
+	fx_firestore_doc_cleanup(doc);
 	rc = fx_tenant_get(r, rel, "file", doc, e);
 out:
 	json_object_put(writes);
@@ -427,7 +428,7 @@ static int complete(struct fx_req *r, struct fx_err *e)
 	int64_t size = 0;
 	int rc = -1;
 
-	if (file_rel(r, &rel, e) < 0 || fx_req_json(r, true, &in, e) < 0 || fx_json_allow(in, none, "", e) < 0 ||
+	if (file_rel(r, &rel, e) < 0 || fx_http_req_json(r, true, &in, e) < 0 || fx_json_allow(in, none, "", e) < 0 ||
 	    fx_tenant_get(r, rel, "file", &doc, e) < 0)
 		goto out;
 	status = fx_value_path_str(&doc.fields, "status");
@@ -442,7 +443,7 @@ static int complete(struct fx_req *r, struct fx_err *e)
 		goto out;
 	}
 	/* Recorded before types were checked (or by hand): nothing can match it. */
-	if (fx_file_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &ctype, e) < 0) {
+	if (fx_files_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &ctype, e) < 0) {
 		fx_err_clear(e);
 		fx_err_set(e, FX_FAILED_PRECONDITION,
 			   "the file's recorded content type is not acceptable: delete the file and upload again");
@@ -455,25 +456,25 @@ static int complete(struct fx_req *r, struct fx_err *e)
 	rc = send_file(r, 200, &doc, true, e);
 out:
 	json_object_put(in);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
 static int list(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", "kind", "productId", NULL};
-	const char *kind = fx_req_query(r, "kind"), *product_id = fx_req_query(r, "productId"), *parent_rel;
+	const char *kind = fx_http_req_query(r, "kind"), *product_id = fx_http_req_query(r, "productId"), *parent_rel;
 	const char *cursor[] = {"createdAt", NULL};
 	struct fx_query *q;
 	struct fx_value v = {0};
 	char sig[300];
 	int size, rc = -1;
 
-	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+	if (fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0)
 		return -1;
 	if (kind && fx_json_enum_index(kind, fx_file_kinds) < 0)
 		return fx_err_invalid(e, "kind", "must be product_image, document, report or upload");
-	if (product_id && !fx_id_valid(product_id))
+	if (product_id && !fx_model_id_valid(product_id))
 		return fx_err_invalid(e, "productId", "is not a product id");
 	if (fx_str_fmt(sig, sizeof(sig), "files|%s|%s", kind ? kind : "", product_id ? product_id : "") < 0)
 		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
@@ -482,21 +483,21 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return -1;
 	if (kind) {
 		fx_value_string(&v, kind, strlen(kind));
-		rc = fx_query_where(q, "kind", "==", &v, e);
+		rc = fx_fsquery_where(q, "kind", "==", &v, e);
 		fx_value_cleanup(&v);
 		if (rc < 0)
 			goto out;
 	}
 	if (product_id) {
 		fx_value_string(&v, product_id, strlen(product_id));
-		rc = fx_query_where(q, "productId", "==", &v, e);
+		rc = fx_fsquery_where(q, "productId", "==", &v, e);
 		fx_value_cleanup(&v);
 		if (rc < 0)
 			goto out;
 	}
-	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, fx_file_hidden, e);
+	rc = fx_model_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, fx_file_hidden, e);
 out:
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	return rc;
 }
 
@@ -509,7 +510,7 @@ static int get(struct fx_req *r, struct fx_err *e)
 	if (file_rel(r, &rel, e) < 0 || fx_tenant_get(r, rel, "file", &doc, e) < 0)
 		return -1;
 	rc = send_file(r, 200, &doc, true, e);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -526,11 +527,11 @@ static int stream_sink(void *ctx, const char *p, size_t n)
 	struct stream *s = ctx;
 
 	if (!s->started) {
-		if (fx_resp_start(s->r, 200, s->ctype, s->size) < 0)
+		if (fx_http_resp_start(s->r, 200, s->ctype, s->size) < 0)
 			return -1;
 		s->started = true;
 	}
-	return fx_resp_write(s->r, p, n);
+	return fx_http_resp_write(s->r, p, n);
 }
 
 static int content(struct fx_req *r, struct fx_err *e)
@@ -560,18 +561,18 @@ static int content(struct fx_req *r, struct fx_err *e)
 	s.size = size;
 	/* Only an allowlist entry reaches the header; anything else (stored before types were checked) is opaque. */
 	fx_err_clear(&ignored);
-	if (fx_file_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &s.ctype, &ignored) <
+	if (fx_files_check_type(fx_value_path_str(&doc.fields, "contentType"), "contentType", 400, &s.ctype, &ignored) <
 	    0) {
 		fx_log_warn("file %s: stored content type refused (%s): sent as application/octet-stream", doc.id,
 			    ignored.ndetails ? ignored.details[0].reason : ignored.message);
 		s.ctype = "application/octet-stream";
 	}
-	if (fx_file_disposition(fx_value_path_str(&doc.fields, "name"), &disposition) < 0) {
+	if (fx_files_disposition(fx_value_path_str(&doc.fields, "name"), &disposition) < 0) {
 		fx_err_set(e, FX_INTERNAL, "file %s: Content-Disposition too long", doc.id);
 		goto out;
 	}
-	fx_resp_header(r, "Content-Disposition", disposition.data);
-	fx_resp_header(r, "X-Content-Type-Options", "nosniff");
+	fx_http_resp_header(r, "Content-Disposition", disposition.data);
+	fx_http_resp_header(r, "X-Content-Type-Options", "nosniff");
 	/*
 	 * One Storage read: the generation recorded when the bytes were checked,
 	 * with the recorded size. Files made before generations were recorded
@@ -587,9 +588,9 @@ static int content(struct fx_req *r, struct fx_err *e)
 		}
 		goto out;
 	}
-	rc = s.started ? 0 : fx_resp_start(r, 200, s.ctype, 0);
+	rc = s.started ? 0 : fx_http_resp_start(r, 200, s.ctype, 0);
 out:
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	fx_buf_cleanup(&disposition);
 	return rc;
 }
@@ -623,7 +624,7 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (attached && !(product_rel = fx_tenant_path(c->r, NULL, "products", attached, "product", e)))
 		fx_err_clear(e); /* an id no product can have: nothing to detach from */
 	if (product_rel) {
-		if (fx_fs_batch_get(&product_rel, 1, t->id, &product, e) < 0)
+		if (fx_firestore_batch_get(&product_rel, 1, t->id, &product, e) < 0)
 			goto out;
 		old = fx_tenant_owns(c->r, &product) ? fx_value_path(&product.fields, "images") : NULL;
 		if (old && old->type == FX_V_ARRAY) {
@@ -636,19 +637,19 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 				if (!id || strcmp(id, file_id) != 0)
 					fx_value_copy(fx_value_push(images), &old->u.arr.items[i]);
 			}
-			fx_map_set_now(&map, "updatedAt");
+			fx_model_map_set_now(&map, "updatedAt");
 			name = fx_tenant_name(product_rel);
-			if (fx_write_update(t->writes, name, &map, mask, product.update_time, NULL, e) < 0)
+			if (fx_fswrite_update(t->writes, name, &map, mask, product.update_time, NULL, e) < 0)
 				goto out;
 			free(name);
 			name = NULL;
 		}
 	}
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_delete(t->writes, name, -1, file.update_time, e);
+	rc = fx_fswrite_delete(t->writes, name, -1, file.update_time, e);
 out:
-	fx_doc_cleanup(&file);
-	fx_doc_cleanup(&product);
+	fx_firestore_doc_cleanup(&file);
+	fx_firestore_doc_cleanup(&product);
 	fx_value_cleanup(&map);
 	free(name);
 	return rc;
@@ -670,11 +671,11 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 			goto out;
 		fx_err_clear(e);
 	}
-	if (fx_fs_run_transaction(destroy_txn, &c, e) < 0)
+	if (fx_firestore_run_transaction(destroy_txn, &c, e) < 0)
 		goto out;
-	rc = fx_resp_send(r, 204, NULL, NULL, 0);
+	rc = fx_http_resp_send(r, 204, NULL, NULL, 0);
 out:
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 

@@ -22,7 +22,7 @@ static int health(struct fx_req *r, struct fx_err *e)
 	static const char body[] = "{\"status\":\"ok\"}";
 
 	(void)e;
-	return fx_resp_send(r, 200, "application/json", body, sizeof(body) - 1);
+	return fx_http_resp_send(r, 200, "application/json", body, sizeof(body) - 1);
 }
 
 static int ready(struct fx_req *r, struct fx_err *e)
@@ -36,7 +36,7 @@ static int ready(struct fx_req *r, struct fx_err *e)
 	fs_ok = fx_firestore_ping(&fs) == 0;
 	keys_ok = fx_idtoken_ready(&keys) == 0;
 	if (fs_ok && keys_ok)
-		return fx_resp_send(r, 200, "application/json", body, sizeof(body) - 1);
+		return fx_http_resp_send(r, 200, "application/json", body, sizeof(body) - 1);
 	/* The backends' words (addresses, library errors) are for the log, not for anyone who asks. */
 	if (!fs_ok)
 		fx_log_warn("not ready: firestore: %s", fs.message);

@@ -56,14 +56,14 @@ static bool closed(const char *status)
 static int list(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", "status", "type", "severity", NULL};
-	const char *status = fx_req_query(r, "status"), *type = fx_req_query(r, "type");
-	const char *severity = fx_req_query(r, "severity"), *parent_rel, *cursor[] = {"createdAt", NULL};
+	const char *status = fx_http_req_query(r, "status"), *type = fx_http_req_query(r, "type");
+	const char *severity = fx_http_req_query(r, "severity"), *parent_rel, *cursor[] = {"createdAt", NULL};
 	const char *filters[3][2] = {{"status", status}, {"type", type}, {"severity", severity}};
 	struct fx_query *q;
 	char sig[200];
 	int size, rc = -1;
 
-	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+	if (fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0)
 		return -1;
 	if (status && fx_json_enum_index(status, statuses) < 0)
 		return fx_err_invalid(e, "status", "must be open, acknowledged, resolved or dismissed");
@@ -79,11 +79,11 @@ static int list(struct fx_req *r, struct fx_err *e)
 	if (!q)
 		return -1;
 	for (int i = 0; i < 3; i++)
-		if (filters[i][1] && fx_query_where_str(q, filters[i][0], "==", filters[i][1], e) < 0)
+		if (filters[i][1] && fx_fsquery_where_str(q, filters[i][0], "==", filters[i][1], e) < 0)
 			goto out;
-	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
+	rc = fx_model_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
 out:
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	return rc;
 }
 
@@ -111,7 +111,7 @@ static int release_key(struct fx_txn *t, struct update_ctx *c, const struct fx_d
 	    !(key_rel = fx_tenant_path(c->r, NULL, "insightKeys", id, "insight key", e)))
 		return -1;
 	paths[0] = key_rel;
-	if (fx_fs_batch_get(paths, 1, t->id, &key, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &key, e) < 0)
 		return -1;
 	owner = fx_tenant_owns(c->r, &key) ? fx_value_path_str(&key.fields, "insightId") : NULL;
 	if (!owner || strcmp(owner, doc->id) != 0) {
@@ -119,10 +119,10 @@ static int release_key(struct fx_txn *t, struct update_ctx *c, const struct fx_d
 		goto out;
 	}
 	name = fx_tenant_name(key_rel);
-	rc = fx_write_delete(t->writes, name, -1, key.update_time, e);
+	rc = fx_fswrite_delete(t->writes, name, -1, key.update_time, e);
 out:
 	free(name);
-	fx_doc_cleanup(&key);
+	fx_firestore_doc_cleanup(&key);
 	return rc;
 }
 
@@ -154,13 +154,13 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	fx_value_map(&map);
 	fx_map_set_str(&map, "status", c->status);
 	fx_map_set_str(&map, "statusChangedBy", c->r->principal->uid);
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
+	rc = fx_fswrite_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
 out:
 	free(name);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -175,22 +175,22 @@ static int update(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	c.r = r;
-	c.rel = fx_tenant_path(r, NULL, "insights", fx_req_param(r, "id"), "insight", e);
-	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0)
+	c.rel = fx_tenant_path(r, NULL, "insights", fx_http_req_param(r, "id"), "insight", e);
+	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0)
 		return -1;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    fx_json_string(in, "status", "status", true, 1, 16, &c.status, &present, e) < 0)
 		goto out;
 	if (fx_json_enum_index(c.status, settable) < 0) {
 		fx_err_invalid(e, "status", "must be acknowledged, resolved or dismissed");
 		goto out;
 	}
-	if (fx_fs_run_transaction(update_txn, &c, e) < 0 || fx_tenant_get(r, c.rel, "insight", &doc, e) < 0)
+	if (fx_firestore_run_transaction(update_txn, &c, e) < 0 || fx_tenant_get(r, c.rel, "insight", &doc, e) < 0)
 		goto out;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -213,7 +213,7 @@ static int rate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	char *name = NULL;
 	int rc = -1;
 
-	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
 	fx_ts_now(&secs, &nanos);
 	last = doc.name ? fx_value_path(&doc.fields, "lastRunAt") : NULL;
@@ -234,13 +234,13 @@ static int rate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	fx_tenant_stamp(c->r, &map);
 	name = fx_tenant_name(c->rel);
 	if (doc.name)
-		rc = fx_write_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
+		rc = fx_fswrite_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
 	else
-		rc = fx_write_create(t->writes, name, &map, NULL, e);
+		rc = fx_fswrite_create(t->writes, name, &map, NULL, e);
 out:
 	free(name);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -252,10 +252,10 @@ static int generate(struct fx_req *r, struct fx_err *e)
 	json_object *in = NULL, *out = NULL;
 	int created = 0, updated = 0, rc = -1;
 
-	if (fx_req_json(r, true, &in, e) < 0 || fx_json_allow(in, none, "", e) < 0)
+	if (fx_http_req_json(r, true, &in, e) < 0 || fx_json_allow(in, none, "", e) < 0)
 		goto done;
 	c.rel = fx_tenant_path(r, NULL, "rate", RATE_ID, "rate", e);
-	if (!c.rel || fx_fs_run_transaction(rate_txn, &c, e) < 0)
+	if (!c.rel || fx_firestore_run_transaction(rate_txn, &c, e) < 0)
 		goto done;
 	if (fx_insights_generate(r->principal->organization_id, r->principal->uid, &created, &updated, e) < 0) {
 		if (created || updated)
@@ -266,7 +266,7 @@ static int generate(struct fx_req *r, struct fx_err *e)
 	out = json_object_new_object();
 	json_object_object_add(out, "created", json_object_new_int(created));
 	json_object_object_add(out, "updated", json_object_new_int(updated));
-	rc = fx_resp_json(r, 200, out);
+	rc = fx_http_resp_json(r, 200, out);
 done:
 	json_object_put(in);
 	json_object_put(out);

@@ -109,17 +109,17 @@ static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct fx_value lease = {0};
 	int64_t until = 0, now = (int64_t)time(NULL);
 	const char *holder;
-	char *name = fx_fs_name(c->rel);
+	char *name = fx_firestore_name(c->rel);
 	int rc = -1;
 
-	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &doc, e) < 0)
 		goto out;
 	holder = doc.name ? fx_value_path_str(&doc.fields, "runId") : NULL;
 	if (doc.name)
 		fx_value_path_int(&doc.fields, "expiresAt", &until);
 	if (c->release) {
 		/* Only the holder frees its lease; an expired and retaken one is not ours. */
-		rc = holder && strcmp(holder, c->run_id) == 0 ? fx_write_delete(t->writes, name, -1, NULL, e) : 0;
+		rc = holder && strcmp(holder, c->run_id) == 0 ? fx_fswrite_delete(t->writes, name, -1, NULL, e) : 0;
 		goto out;
 	}
 	if (doc.name && until > now) {
@@ -131,10 +131,10 @@ static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	fx_value_map(&lease);
 	fx_map_set_str(&lease, "runId", c->run_id);
 	fx_map_set_int(&lease, "expiresAt", now + LEASE_SECONDS);
-	fx_map_set_now(&lease, "takenAt");
-	rc = fx_write_set(t->writes, name, &lease, NULL, e);
+	fx_model_map_set_now(&lease, "takenAt");
+	rc = fx_fswrite_set(t->writes, name, &lease, NULL, e);
 out:
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	fx_value_cleanup(&lease);
 	free(name);
 	return rc;
@@ -147,7 +147,7 @@ static int lease(const char *job, const char *scope, const char *run_id, bool re
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
 		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
-	return fx_fs_run_transaction(lease_txn, &c, e);
+	return fx_firestore_run_transaction(lease_txn, &c, e);
 }
 
 /* ---- the jobs, each for one organization ---- */
@@ -187,10 +187,10 @@ static int sync_read(struct fx_txn *t, struct fx_req *r, const char *collection,
 	struct fx_query *q = fx_tenant_query(r, NULL, collection, &parent, e);
 	int rc = -1;
 
-	if (!q || (states && fx_query_where(q, "status", "in", states, e) < 0))
+	if (!q || (states && fx_fsquery_where(q, "status", "in", states, e) < 0))
 		goto out;
-	fx_query_limit(q, max + 1);
-	if (fx_fs_query(parent, q, t->id, docs, n, e) < 0)
+	fx_fsquery_limit(q, max + 1);
+	if (fx_firestore_query(parent, q, t->id, docs, n, e) < 0)
 		goto out;
 	if (*n > (size_t)max) {
 		fx_err_set(e, FX_FAILED_PRECONDITION, "more than %d %s: sync needs paging", max, what);
@@ -198,7 +198,7 @@ static int sync_read(struct fx_txn *t, struct fx_req *r, const char *collection,
 	}
 	rc = 0;
 out:
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	return rc;
 }
 
@@ -245,15 +245,15 @@ static int sync_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (sync_read(t, r, "orders", &states, SYNC_MAX_ORDERS, "open orders", &orders, &norders, e) < 0 ||
 	    sync_read(t, r, "products", NULL, SYNC_MAX_PRODUCTS, "products", &products, &nproducts, e) < 0)
 		goto out;
-	expected = fx_xcalloc(nproducts ? nproducts : 1, sizeof(*expected));
+	expected = fx_mem_xcalloc(nproducts ? nproducts : 1, sizeof(*expected));
 	if (fx_order_reserved(orders, norders, products, nproducts, expected) < 0) {
 		fx_err_set(e, FX_INTERNAL, "the open orders reserve more of a product than 64 bits hold");
 		goto out;
 	}
 	rc = sync_repair(t, c, products, nproducts, expected, e);
 out:
-	fx_docs_free(orders, norders);
-	fx_docs_free(products, nproducts);
+	fx_firestore_docs_free(orders, norders);
+	fx_firestore_docs_free(products, nproducts);
 	fx_value_cleanup(&states);
 	free(expected);
 	return rc;
@@ -265,7 +265,7 @@ static int sync_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 	struct fx_value *all;
 
 	fx_value_array(&c.repairs);
-	if (fx_fs_run_transaction(sync_txn, &c, e) < 0) {
+	if (fx_firestore_run_transaction(sync_txn, &c, e) < 0) {
 		fx_value_cleanup(&c.repairs);
 		return -1;
 	}
@@ -304,7 +304,7 @@ static int reports_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 		rc = fx_report_run(&o->req, "sales", day, day, &file, e);
 	if (rc == 0)
 		counter_add(&st->summary, "reportsWritten", 1);
-	fx_doc_cleanup(&file);
+	fx_firestore_doc_cleanup(&file);
 	return rc;
 }
 
@@ -321,14 +321,14 @@ static int delete_found(struct org_ctx *o, const char *collection, const char *f
 		json_object *writes;
 		int rc = -1;
 
-		if (!q || fx_query_where(q, field, op, v, e) < 0 ||
-		    (also_field && fx_query_where(q, also_field, "==", also, e) < 0)) {
-			fx_query_free(q);
+		if (!q || fx_fsquery_where(q, field, op, v, e) < 0 ||
+		    (also_field && fx_fsquery_where(q, also_field, "==", also, e) < 0)) {
+			fx_fsquery_free(q);
 			return -1;
 		}
-		fx_query_limit(q, CLEANUP_BATCH);
-		rc = fx_fs_query(parent, q, NULL, &docs, &n, e);
-		fx_query_free(q);
+		fx_fsquery_limit(q, CLEANUP_BATCH);
+		rc = fx_firestore_query(parent, q, NULL, &docs, &n, e);
+		fx_fsquery_free(q);
 		if (rc < 0)
 			return -1;
 		if (n == 0)
@@ -345,12 +345,12 @@ static int delete_found(struct org_ctx *o, const char *collection, const char *f
 				}
 				fx_err_clear(e);
 			}
-			rc = fx_write_delete(writes, docs[i].name, -1, docs[i].update_time, e);
+			rc = fx_fswrite_delete(writes, docs[i].name, -1, docs[i].update_time, e);
 		}
 		if (rc == 0)
-			rc = fx_fs_commit(writes, NULL, NULL, NULL, e);
+			rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
 		json_object_put(writes);
-		fx_docs_free(docs, n);
+		fx_firestore_docs_free(docs, n);
 		if (rc < 0)
 			return -1;
 		counter_add(&st->summary, counter, (int64_t)n);
@@ -398,30 +398,30 @@ static int cleanup_runs(struct run_state *st, struct fx_err *e)
 {
 	for (int batch = 0; batch < RUNS_BATCHES; batch++) {
 		struct fx_value cutoff = {0};
-		struct fx_query *q = fx_query_new("jobRuns", false);
+		struct fx_query *q = fx_fsquery_new("jobRuns", false);
 		struct fx_doc *docs = NULL;
 		size_t n = 0;
 		json_object *writes = NULL;
 		int rc = -1;
 
 		fx_value_ts(&cutoff, (int64_t)time(NULL) - OLD_RUN_S, 0);
-		if (fx_query_where(q, "startedAt", "<", &cutoff, e) < 0)
+		if (fx_fsquery_where(q, "startedAt", "<", &cutoff, e) < 0)
 			goto next;
-		fx_query_limit(q, RUNS_BATCH);
-		if (fx_fs_query("", q, NULL, &docs, &n, e) < 0)
+		fx_fsquery_limit(q, RUNS_BATCH);
+		if (fx_firestore_query("", q, NULL, &docs, &n, e) < 0)
 			goto next;
 		writes = json_object_new_array();
 		for (size_t i = 0; i < n; i++)
-			if (fx_write_delete(writes, docs[i].name, -1, NULL, e) < 0)
+			if (fx_fswrite_delete(writes, docs[i].name, -1, NULL, e) < 0)
 				goto next;
-		if (n && fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+		if (n && fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
 			goto next;
 		counter_add(&st->summary, "jobRunsRemoved", (int64_t)n);
 		rc = n < RUNS_BATCH ? 1 : 0;
 	next:
 		fx_value_cleanup(&cutoff);
-		fx_query_free(q);
-		fx_docs_free(docs, n);
+		fx_fsquery_free(q);
+		fx_firestore_docs_free(docs, n);
 		json_object_put(writes);
 		if (rc != 0)
 			return rc < 0 ? -1 : 0;
@@ -491,7 +491,7 @@ static void run_part(struct fx_req *r, org_job job, const char *org, const char 
 	fx_ts_now(&started[0], &nanos);
 	started[1] = nanos / 1000000 * 1000000;
 	run_org(r, job, org, &part);
-	fx_id_new(id);
+	fx_model_id_new(id);
 	fx_err_clear(&e);
 	if (record_run(id, &part, part.failed ? "failed" : "succeeded", true, true, started, &e) < 0)
 		fx_log_warn("job %s: the part of organization %s was not recorded: %s", all->job, org, e.message);
@@ -510,35 +510,35 @@ static int run_all(struct fx_req *r, org_job job, const char *run_id, struct run
 	char last[200] = "";
 
 	for (;;) {
-		struct fx_query *q = fx_query_new("organizations", false);
-		char *root = fx_fs_name("");
+		struct fx_query *q = fx_fsquery_new("organizations", false);
+		char *root = fx_firestore_name("");
 		struct fx_doc *docs = NULL;
 		size_t n = 0;
-		int rc = fx_query_parent(q, root, e);
+		int rc = fx_fsquery_parent(q, root, e);
 
 		if (rc == 0)
-			rc = fx_query_order_by(q, "__name__", false, e);
+			rc = fx_fsquery_order_by(q, "__name__", false, e);
 		if (rc == 0 && last[0]) {
 			struct fx_value v = {0};
 
 			fx_value_string(&v, last, strlen(last));
-			rc = fx_query_start_after(q, &v, 1, e);
+			rc = fx_fsquery_start_after(q, &v, 1, e);
 			fx_value_cleanup(&v);
 		}
-		fx_query_limit(q, ORG_PAGE);
+		fx_fsquery_limit(q, ORG_PAGE);
 		if (rc == 0)
-			rc = fx_fs_query("", q, NULL, &docs, &n, e);
-		fx_query_free(q);
+			rc = fx_firestore_query("", q, NULL, &docs, &n, e);
+		fx_fsquery_free(q);
 		free(root);
 		if (rc < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
 			run_part(r, job, docs[i].id, run_id, st);
 		if (n && fx_str_set(last, sizeof(last), docs[n - 1].id) < 0) {
-			fx_docs_free(docs, n);
+			fx_firestore_docs_free(docs, n);
 			return fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(last));
 		}
-		fx_docs_free(docs, n);
+		fx_firestore_docs_free(docs, n);
 		if (n < ORG_PAGE)
 			return 0;
 	}
@@ -564,7 +564,7 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", id) < 0)
 		return fx_err_set(e, FX_INTERNAL, "run path over %zu bytes", sizeof(rel));
 	writes = json_object_new_array();
-	name = fx_fs_name(rel);
+	name = fx_firestore_name(rel);
 	fx_value_map(&doc);
 	if (start) {
 		fx_map_set_str(&doc, "job", st->job);
@@ -576,7 +576,7 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 		if (started)
 			fx_map_set_ts(&doc, "startedAt", started[0], (int32_t)started[1]);
 		else
-			fx_map_set_now(&doc, "startedAt");
+			fx_model_map_set_now(&doc, "startedAt");
 	}
 	fx_map_set_str(&doc, "status", status);
 	summary = fx_map_set(&doc, "summary");
@@ -590,13 +590,13 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 		fx_value_copy(fx_map_set(&doc, "errors"), &st->errors);
 	}
 	if (finish)
-		fx_map_set_now(&doc, "finishedAt");
+		fx_model_map_set_now(&doc, "finishedAt");
 	if (start)
-		rc = fx_write_create(writes, name, &doc, NULL, e);
+		rc = fx_fswrite_create(writes, name, &doc, NULL, e);
 	else
-		rc = fx_write_update(writes, name, &doc, finish_mask, NULL, NULL, e);
+		rc = fx_fswrite_update(writes, name, &doc, finish_mask, NULL, NULL, e);
 	if (rc == 0)
-		rc = fx_fs_commit(writes, NULL, NULL, NULL, e);
+		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
 	json_object_put(writes);
 	fx_value_cleanup(&doc);
 	free(name);
@@ -607,7 +607,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 {
 	static const org_job table[] = {inventory_check, sync_org, reports_org, cleanup_org};
 	const struct fx_principal *p = r->principal;
-	const char *name = fx_req_param(r, "name");
+	const char *name = fx_http_req_param(r, "name");
 	struct run_state st = {0};
 	struct fx_doc doc = {0};
 	struct fx_err ignored;
@@ -624,7 +624,7 @@ static int run(struct fx_req *r, struct fx_err *e)
 	st.by = p->email ? p->email : p->uid;
 	fx_value_map(&st.summary);
 	fx_value_array(&st.errors);
-	fx_id_new(run_id);
+	fx_model_id_new(run_id);
 	if (lease(st.job, st.scope, run_id, false, e) < 0)
 		goto out;
 	if (record_run(run_id, &st, "running", true, false, NULL, e) < 0) {
@@ -651,15 +651,15 @@ static int run(struct fx_req *r, struct fx_err *e)
 	status = st.failed == 0 ? "succeeded" : st.failed < st.organizations ? "partial" : "failed";
 	if (fx_str_fmt(rel, sizeof(rel), "jobRuns/%s", run_id) < 0)
 		fx_err_set(e, FX_INTERNAL, "run path over %zu bytes", sizeof(rel));
-	else if (record_run(run_id, &st, status, false, true, NULL, e) == 0 && fx_fs_get(rel, &doc, e) == 0)
-		rc = fx_resp_doc(r, 200, &doc, NULL);
+	else if (record_run(run_id, &st, status, false, true, NULL, e) == 0 && fx_firestore_get(rel, &doc, e) == 0)
+		rc = fx_model_resp_doc(r, 200, &doc, NULL);
 	fx_err_clear(&ignored);
 	if (lease(st.job, st.scope, run_id, true, &ignored) < 0)
 		fx_log_warn("job %s: lease not released (it expires): %s", st.job, ignored.message);
 out:
 	fx_value_cleanup(&st.summary);
 	fx_value_cleanup(&st.errors);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -672,19 +672,19 @@ static int runs(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", NULL};
 	static const char *const cursor[] = {"startedAt", NULL};
-	struct fx_query *q = fx_query_new("jobRuns", false);
+	struct fx_query *q = fx_fsquery_new("jobRuns", false);
 	struct fx_value mine = {0};
-	char *root = fx_fs_name(""), sig[200];
+	char *root = fx_firestore_name(""), sig[200];
 	const char *org = r->principal->organization_id;
 	int size, rc = -1;
 
 	fx_value_string(&mine, org, strlen(org));
 	if (fx_str_fmt(sig, sizeof(sig), "jobRuns|%s", org) < 0)
 		fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
-	else if (fx_req_query_allow(r, params, e) == 0 && fx_page_size(r, &size, e) == 0 &&
-		 fx_query_parent(q, root, e) == 0 && fx_query_where(q, "organizationId", "==", &mine, e) == 0)
-		rc = fx_list_ordered(r, "", q, "startedAt", true, size, sig, cursor, NULL, e);
-	fx_query_free(q);
+	else if (fx_http_req_query_allow(r, params, e) == 0 && fx_model_page_size(r, &size, e) == 0 &&
+		 fx_fsquery_parent(q, root, e) == 0 && fx_fsquery_where(q, "organizationId", "==", &mine, e) == 0)
+		rc = fx_model_list_ordered(r, "", q, "startedAt", true, size, sig, cursor, NULL, e);
+	fx_fsquery_free(q);
 	fx_value_cleanup(&mine);
 	free(root);
 	return rc;

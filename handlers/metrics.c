@@ -23,9 +23,9 @@ static int metrics(struct fx_req *r, struct fx_err *e)
 	int rc;
 
 	fx_buf_init(&b, MAX_EXPOSITION);
-	rc = fx_metrics_render(fx_cfg()->metrics_dir, &b, e);
+	rc = fx_metrics_render(fx_config_get()->metrics_dir, &b, e);
 	if (rc == 0)
-		rc = fx_resp_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
+		rc = fx_http_resp_send(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
 	fx_buf_cleanup(&b);
 	return rc;
 }

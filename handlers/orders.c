@@ -11,6 +11,7 @@
  * Retry-After) instead of aborting each other in Firestore.
  */
 #include "authz.h"
+#include "defaults.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -82,7 +83,7 @@ static void history_entry(struct fx_value *arr, const char *status, const char *
 
 	fx_value_map(h);
 	fx_map_set_str(h, "status", status);
-	fx_map_set_now(h, "at");
+	fx_model_map_set_now(h, "at");
 	fx_map_set_str(h, "by", by);
 	if (note_key && note)
 		fx_map_set_str(h, note_key, note);
@@ -102,8 +103,8 @@ static int take_customer(json_object *in, struct fx_value *map, struct fx_err *e
 		return -1;
 	c = fx_map_set(map, "customer");
 	fx_value_map(c);
-	if (fx_map_take_string(c, o, "name", "customer.name", true, 1, 200, e) < 0 ||
-	    fx_map_take_string(c, o, "email", "customer.email", false, 3, 320, e) < 0)
+	if (fx_model_map_take_string(c, o, "name", "customer.name", true, 1, 200, e) < 0 ||
+	    fx_model_map_take_string(c, o, "email", "customer.email", false, 3, 320, e) < 0)
 		return -1;
 	if (fx_value_path_str(c, "email") && !strchr(fx_value_path_str(c, "email"), '@'))
 		return fx_err_invalid(e, "customer.email", "must be an email address");
@@ -145,7 +146,7 @@ static int take_items(json_object *in, struct create_ctx *c, struct fx_err *e)
 		fx_str_text(field, sizeof(field), "items[%zu].productId", i);
 		if (fx_json_string(it, "productId", field, true, 1, 128, &c->lines[i].product_id, &present, e) < 0)
 			return -1;
-		if (!fx_id_valid(c->lines[i].product_id))
+		if (!fx_model_id_valid(c->lines[i].product_id))
 			return fx_err_invalid(e, field, "no such product");
 		/* Duplicate lines are refused, not merged: a client that sends one has a bug. */
 		if ((j = fx_order_repeated_line(c->lines, i)) >= 0)
@@ -231,8 +232,8 @@ static int take_number(const struct fx_req *r, json_object *writes, const char *
 	fx_map_set_int(&map, "next", next + 1);
 	fx_tenant_stamp(r, &map);
 	name = fx_tenant_name(rel);
-	rc = counter->name ? fx_write_update(writes, name, &map, mask, counter->update_time, NULL, e)
-			   : fx_write_create(writes, name, &map, NULL, e);
+	rc = counter->name ? fx_fswrite_update(writes, name, &map, mask, counter->update_time, NULL, e)
+			   : fx_fswrite_create(writes, name, &map, NULL, e);
 	free(name);
 	fx_value_cleanup(&map);
 	return rc;
@@ -264,15 +265,15 @@ static void complete_order(struct create_ctx *c, const struct fx_doc *products, 
 	fx_map_set_int(order, "vatCents", c->totals.vat_cents);
 	fx_map_set_int(order, "vatRateBps", c->totals.vat_rate_bps);
 	fx_map_set_int(order, "totalCents", c->totals.total_cents);
-	fx_map_set_str(order, "currency", "ZAR");
+	fx_map_set_str(order, "currency", FX_DEFAULT_CURRENCY);
 	fx_map_set_str(order, "status", "pending");
 	history = fx_map_set(order, "statusHistory");
 	fx_value_array(history);
 	history_entry(history, "pending", c->r->principal->uid, NULL, NULL);
 	fx_map_set_str(order, "createdBy", c->r->principal->uid);
 	fx_tenant_stamp(c->r, order);
-	fx_map_set_now(order, "createdAt");
-	fx_map_set_now(order, "updatedAt");
+	fx_model_map_set_now(order, "createdAt");
+	fx_model_map_set_now(order, "updatedAt");
 }
 
 /* Writes the new order under a new id and keeps its answer (without etag) for the idempotency record. */
@@ -282,15 +283,15 @@ static int write_order(struct create_ctx *c, json_object *writes, const struct f
 	char *name;
 	int rc;
 
-	fx_id_new(c->id);
+	fx_model_id_new(c->id);
 	name = fx_tenant_name(fx_tenant_path(c->r, NULL, "orders", c->id, "order", e));
-	rc = fx_write_create(writes, name, order, NULL, e);
+	rc = fx_fswrite_create(writes, name, order, NULL, e);
 	free(name);
 	if (rc < 0)
 		return -1;
 	d.id = c->id;
 	d.fields = *order;
-	c->answer = fx_doc_json(&d, hidden);
+	c->answer = fx_model_doc_json(&d, hidden);
 	json_object_object_del(c->answer, "etag");
 	return 0;
 }
@@ -323,9 +324,9 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		idem_at = n;
 		paths[n++] = c->idem.rel;
 	}
-	if (fx_fs_batch_get(paths, n, t->id, docs, e) < 0)
+	if (fx_firestore_batch_get(paths, n, t->id, docs, e) < 0)
 		goto out;
-	if (c->idem.rel && (rc = fx_idem_check(&c->idem, &docs[idem_at], e)) != 0) {
+	if (c->idem.rel && (rc = fx_idempotency_check(&c->idem, &docs[idem_at], e)) != 0) {
 		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
 		goto out;
 	}
@@ -335,12 +336,13 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	    take_number(r, t->writes, paths[0], &docs[0], number, sizeof(number), e) < 0)
 		goto out;
 	complete_order(c, docs + 1, number, &order);
-	if (write_order(c, t->writes, &order, e) < 0 || fx_idem_store(r, &c->idem, t->writes, 201, c->answer, e) < 0)
+	if (write_order(c, t->writes, &order, e) < 0 ||
+	    fx_idempotency_store(r, &c->idem, t->writes, 201, c->answer, e) < 0)
 		goto out;
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++)
-		fx_doc_cleanup(&docs[i]);
+		fx_firestore_doc_cleanup(&docs[i]);
 	fx_value_cleanup(&order);
 	return rc;
 }
@@ -360,14 +362,14 @@ static int decode_create(json_object *in, struct create_ctx *c, struct fx_value 
 	if (fx_json_enum_index(channel, channels) < 0)
 		return fx_err_invalid(e, "channel", "must be direct, takealot, shopify, woocommerce, amazon or other");
 	fx_map_set_str(order, "channel", channel);
-	if (fx_map_take_string(order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
+	if (fx_model_map_take_string(order, in, "externalId", "externalId", false, 1, 100, e) < 0 ||
 	    take_customer(in, order, e) < 0 ||
 	    fx_json_object(in, "shippingAddress", "shippingAddress", true, &addr, &present, e) < 0 ||
-	    fx_address_decode(addr, "shippingAddress", fx_map_set(order, "shippingAddress"), e) < 0 ||
+	    fx_model_address_decode(addr, "shippingAddress", fx_map_set(order, "shippingAddress"), e) < 0 ||
 	    take_items(in, c, e) < 0 ||
 	    fx_json_int64(in, "shippingCents", "shippingCents", false, 0, MAX_SHIPPING_CENTS, &c->shipping, &present,
 			  e) < 0 ||
-	    fx_map_take_string(order, in, "notes", "notes", false, 0, 2000, e) < 0)
+	    fx_model_map_take_string(order, in, "notes", "notes", false, 0, 2000, e) < 0)
 		return -1;
 	return 0;
 }
@@ -384,15 +386,15 @@ static int queued_transaction(struct fx_req *r, fx_txn_fn fn, void *arg, const c
 
 	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
 		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
-		e->retry_after = 1;
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
 	if (fx_keylock_outage(lock, e) < 0) {
-		fx_keyunlock(lock);
+		fx_keylock_release(lock);
 		return -1;
 	}
-	rc = fx_fs_run_transaction(fn, arg, e);
-	fx_keyunlock_after(lock, rc < 0 ? e : NULL);
+	rc = fx_firestore_run_transaction(fn, arg, e);
+	fx_keylock_release_after(lock, rc < 0 ? e : NULL);
 	return rc;
 }
 
@@ -411,11 +413,11 @@ static int create(struct fx_req *r, struct fx_err *e)
 	memset(c, 0, sizeof(*c));
 	c->r = r;
 	fx_value_map(&order);
-	if (fx_req_json(r, false, &in, e) < 0 || decode_create(in, c, &order, e) < 0 ||
-	    fx_idem_init(r, "orders.create", NULL, &c->idem, e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || decode_create(in, c, &order, e) < 0 ||
+	    fx_idempotency_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
-	c->vat_rate = 1500;
-	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
+	c->vat_rate = FX_DEFAULT_VAT_RATE_BPS;
+	if (!(root = fx_tenant_root(r, e)) || fx_firestore_get(root, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
@@ -436,15 +438,15 @@ static int create(struct fx_req *r, struct fx_err *e)
 		fx_err_set(e, FX_INTERNAL, "order id over %zu bytes", sizeof(location));
 		goto out;
 	}
-	fx_resp_header(r, "Location", location);
-	rc = fx_resp_doc(r, 201, &doc, hidden);
+	fx_http_resp_header(r, "Location", location);
+	rc = fx_model_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
 	json_object_put(c->answer);
-	fx_idem_cleanup(&c->idem);
+	fx_idempotency_cleanup(&c->idem);
 	fx_value_cleanup(&order);
-	fx_doc_cleanup(&org);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&org);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -457,8 +459,8 @@ static int get(struct fx_req *r, struct fx_err *e)
 static int list(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", "status", "channel", "from", "to", NULL};
-	const char *status = fx_req_query(r, "status"), *channel = fx_req_query(r, "channel");
-	const char *from = fx_req_query(r, "from"), *to = fx_req_query(r, "to"), *parent_rel;
+	const char *status = fx_http_req_query(r, "status"), *channel = fx_http_req_query(r, "channel");
+	const char *from = fx_http_req_query(r, "from"), *to = fx_http_req_query(r, "to"), *parent_rel;
 	const char *cursor[] = {"createdAt", NULL};
 	struct fx_query *q;
 	struct fx_value v = {0};
@@ -467,7 +469,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 	char sig[400];
 	int size, rc = -1;
 
-	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+	if (fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0)
 		return -1;
 	if (status && fx_json_enum_index(status, fx_order_statuses) < 0)
 		return fx_err_invalid(e, "status",
@@ -487,25 +489,25 @@ static int list(struct fx_req *r, struct fx_err *e)
 	q = fx_tenant_query(r, NULL, "orders", &parent_rel, e);
 	if (!q)
 		return -1;
-	if ((status && fx_query_where_str(q, "status", "==", status, e) < 0) ||
-	    (channel && fx_query_where_str(q, "channel", "==", channel, e) < 0))
+	if ((status && fx_fsquery_where_str(q, "status", "==", status, e) < 0) ||
+	    (channel && fx_fsquery_where_str(q, "channel", "==", channel, e) < 0))
 		goto out;
 	fx_value_ts(&v, fs, fn);
-	if (from && fx_query_where(q, "createdAt", ">=", &v, e) < 0)
+	if (from && fx_fsquery_where(q, "createdAt", ">=", &v, e) < 0)
 		goto out;
 	fx_value_ts(&v, ts, tn);
-	if (to && fx_query_where(q, "createdAt", "<", &v, e) < 0)
+	if (to && fx_fsquery_where(q, "createdAt", "<", &v, e) < 0)
 		goto out;
-	rc = fx_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
+	rc = fx_model_list_ordered(r, parent_rel, q, "createdAt", true, size, sig, cursor, hidden, e);
 out:
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	return rc;
 }
 
 static int update(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"notes", "customer", "shippingAddress", NULL};
-	const char *rel = fx_tenant_path(r, NULL, "orders", fx_req_param(r, "id"), "order", e), *if_match;
+	const char *rel = fx_tenant_path(r, NULL, "orders", fx_http_req_param(r, "id"), "order", e), *if_match;
 	const char *mask[8];
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
@@ -514,12 +516,12 @@ static int update(struct fx_req *r, struct fx_err *e)
 	bool present;
 	int rc = -1;
 
-	if (!rel || fx_if_match(r, &if_match, e) < 0)
+	if (!rel || fx_model_if_match(r, &if_match, e) < 0)
 		return -1;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&map);
-	if (fx_map_take_string(&map, in, "notes", "notes", false, 0, 2000, e) < 0)
+	if (fx_model_map_take_string(&map, in, "notes", "notes", false, 0, 2000, e) < 0)
 		goto out;
 	if (fx_map_get(&map, "notes"))
 		mask[nmask++] = "notes";
@@ -531,7 +533,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	if (fx_json_object(in, "shippingAddress", "shippingAddress", false, &addr, &present, e) < 0)
 		goto out;
 	if (present) {
-		if (fx_address_decode(addr, "shippingAddress", fx_map_set(&map, "shippingAddress"), e) < 0)
+		if (fx_model_address_decode(addr, "shippingAddress", fx_map_set(&map, "shippingAddress"), e) < 0)
 			goto out;
 		mask[nmask++] = "shippingAddress";
 	}
@@ -542,20 +544,20 @@ static int update(struct fx_req *r, struct fx_err *e)
 			   fx_value_path_str(&doc.fields, "status"));
 		goto out;
 	}
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
 	/* The read's version guards the write: a concurrent ship cannot slip in between. */
 	if (fx_patch_write(rel, &map, mask, doc.update_time, FX_PATCH_READ, "order", e) < 0)
 		goto out;
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
 		goto out;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -585,7 +587,7 @@ static int apply_stock(struct lifecycle_ctx *c, struct fx_txn *t, enum fx_order_
 		paths[i] = fx_tenant_path(c->r, NULL, "products",
 					  fx_value_path_str(&items->u.arr.items[i], "productId"), "product", e);
 	*n += nitems;
-	if (fx_fs_batch_get(paths, nitems, t->id, docs + 1, e) < 0)
+	if (fx_firestore_batch_get(paths, nitems, t->id, docs + 1, e) < 0)
 		return -1;
 	for (size_t i = 0; i < nitems; i++) {
 		const struct fx_doc *p = &docs[1 + i];
@@ -600,8 +602,8 @@ static int apply_stock(struct lifecycle_ctx *c, struct fx_txn *t, enum fx_order_
 		if (fx_order_stock_effect(effect, fx_stock(p, "onHand"), fx_stock(p, "reserved"), q, &s) < 0)
 			return fx_err_set(e, FX_INTERNAL, "the stock of product %s does not fit 64 bits", p->id);
 		if (fx_stock_write(c->r, t->writes, p, s.on_hand, s.reserved, e) < 0 ||
-		    (s.reason && fx_movement_write(c->r, t->writes, p->id, s.delta, s.reason, docs[0].id, NULL,
-						   s.on_hand, NULL, e) < 0))
+		    (s.reason && fx_stock_movement_write(c->r, t->writes, p->id, s.delta, s.reason, docs[0].id, NULL,
+							 s.on_hand, NULL, e) < 0))
 			return -1;
 	}
 	return 0;
@@ -629,11 +631,11 @@ static int write_status(struct lifecycle_ctx *c, json_object *writes, const stru
 		fx_value_array(history);
 	history_entry(history, c->tr->to, c->r->principal->uid, c->note_key, c->note);
 	mask[nmask++] = "statusHistory";
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_update(writes, name, &map, mask, order->update_time, NULL, e);
+	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
 	free(name);
 	fx_value_cleanup(&map);
 	return rc;
@@ -664,7 +666,7 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	rc = write_status(c, t->writes, &docs[0], e);
 out:
 	for (size_t i = 0; i < n; i++)
-		fx_doc_cleanup(&docs[i]);
+		fx_firestore_doc_cleanup(&docs[i]);
 	return rc;
 }
 
@@ -674,22 +676,22 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 	int rc;
 
 	c->r = r;
-	c->rel = fx_tenant_path(r, NULL, "orders", fx_req_param(r, "id"), "order", e);
-	if (!c->rel || fx_if_match(r, &c->if_match, e) < 0)
+	c->rel = fx_tenant_path(r, NULL, "orders", fx_http_req_param(r, "id"), "order", e);
+	if (!c->rel || fx_model_if_match(r, &c->if_match, e) < 0)
 		return -1;
 	/* Stock effects touch the products that creates reserve: same queue. */
 	rc = queued_transaction(r, lifecycle_txn, c, "order changes", e);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
-	fx_doc_cleanup(&doc);
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
 /* Parses the method's body against allowed; empty bodies are {}. */
 static int method_body(struct fx_req *r, const char *const *allowed, json_object **in, struct fx_err *e)
 {
-	return fx_req_json(r, true, in, e) < 0 || fx_json_allow(*in, allowed, "", e) < 0 ? -1 : 0;
+	return fx_http_req_json(r, true, in, e) < 0 || fx_json_allow(*in, allowed, "", e) < 0 ? -1 : 0;
 }
 
 static int simple_method(struct fx_req *r, const char *verb, struct fx_err *e)
@@ -729,8 +731,8 @@ static int ship(struct fx_req *r, struct fx_err *e)
 	shipment = fx_map_set(&c.extra, "shipment");
 	fx_value_map(shipment);
 	if (method_body(r, allowed, &in, e) == 0 &&
-	    fx_map_take_string(shipment, in, "carrier", "carrier", false, 1, 100, e) == 0 &&
-	    fx_map_take_string(shipment, in, "trackingNumber", "trackingNumber", false, 1, 100, e) == 0)
+	    fx_model_map_take_string(shipment, in, "carrier", "carrier", false, 1, 100, e) == 0 &&
+	    fx_model_map_take_string(shipment, in, "trackingNumber", "trackingNumber", false, 1, 100, e) == 0)
 		rc = run_lifecycle(r, &c, e);
 	json_object_put(in);
 	fx_value_cleanup(&c.extra);

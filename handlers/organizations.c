@@ -3,6 +3,7 @@
  * Documents: organizations/{id}; the owner's profile users/{uid}.
  */
 #include "authz.h"
+#include "defaults.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -59,11 +60,11 @@ static int decode_settable(json_object *in, struct fx_value *map, const char **m
 	const char *s;
 	int64_t n;
 
-	if (fx_map_take_string(map, in, "name", "name", false, 1, 200, e) < 0)
+	if (fx_model_map_take_string(map, in, "name", "name", false, 1, 200, e) < 0)
 		return -1;
 	if (fx_map_get(map, "name"))
 		mask[(*nmask)++] = "name";
-	if (fx_map_take_string(map, in, "legalName", "legalName", false, 1, 200, e) < 0)
+	if (fx_model_map_take_string(map, in, "legalName", "legalName", false, 1, 200, e) < 0)
 		return -1;
 	if (fx_map_get(map, "legalName"))
 		mask[(*nmask)++] = "legalName";
@@ -74,7 +75,7 @@ static int decode_settable(json_object *in, struct fx_value *map, const char **m
 	if (fx_json_object(in, "address", "address", false, &o, &present, e) < 0)
 		return -1;
 	if (present) {
-		if (fx_address_decode(o, "address", fx_map_set(map, "address"), e) < 0)
+		if (fx_model_address_decode(o, "address", fx_map_set(map, "address"), e) < 0)
 			return -1;
 		mask[(*nmask)++] = "address";
 	}
@@ -84,7 +85,7 @@ static int decode_settable(json_object *in, struct fx_value *map, const char **m
 		if (!fx_tz_known(s))
 			return fx_err_invalid(
 				e, "timezone",
-				"must be an IANA time zone this server knows, such as Africa/Johannesburg");
+				"must be an IANA time zone this server knows, such as " FX_DEFAULT_TIMEZONE);
 		fx_map_set_str(map, "timezone", s);
 		mask[(*nmask)++] = "timezone";
 	}
@@ -129,15 +130,15 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 	if (fx_str_fmt(path, sizeof(path), "users/%s", c->p->uid) < 0)
 		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path));
-	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
 	rc = doc.name && fx_value_path_str(&doc.fields, "organizationId") &&
 	     *fx_value_path_str(&doc.fields, "organizationId");
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (rc)
 		return fx_err_set(e, FX_ALREADY_EXISTS, "you already belong to an organization");
-	if (fx_write_create(t->writes, c->org_name, c->org, NULL, e) < 0 ||
-	    fx_write_set(t->writes, c->user_name, c->profile, NULL, e) < 0)
+	if (fx_fswrite_create(t->writes, c->org_name, c->org, NULL, e) < 0 ||
+	    fx_fswrite_set(t->writes, c->user_name, c->profile, NULL, e) < 0)
 		return -1;
 	return 0;
 }
@@ -147,22 +148,22 @@ static void new_organization(struct fx_value *org, struct fx_value *profile, con
 			     const char *id)
 {
 	fx_map_set_str(org, "country", "ZA");
-	fx_map_set_str(org, "currency", "ZAR");
-	fx_map_set_str(org, "timezone", "Africa/Johannesburg");
-	fx_map_set_int(org, "vatRateBps", 1500);
+	fx_map_set_str(org, "currency", FX_DEFAULT_CURRENCY);
+	fx_map_set_str(org, "timezone", FX_DEFAULT_TIMEZONE);
+	fx_map_set_int(org, "vatRateBps", FX_DEFAULT_VAT_RATE_BPS);
 	fx_value_map(fx_map_set(org, "settings"));
 	fx_map_set_int((struct fx_value *)fx_map_get(org, "settings"), "lowStockDefault", 5);
 	fx_map_set_str(org, "ownerUid", p->uid);
-	fx_map_set_now(org, "createdAt");
-	fx_map_set_now(org, "updatedAt");
+	fx_model_map_set_now(org, "createdAt");
+	fx_model_map_set_now(org, "updatedAt");
 
 	fx_value_map(profile);
 	fx_map_set_str(profile, "email", p->email ? p->email : "");
 	fx_map_set_str(profile, "organizationId", id);
 	fx_map_set_str(profile, "role", "owner");
 	fx_map_set_bool(profile, "disabled", false);
-	fx_map_set_now(profile, "createdAt");
-	fx_map_set_now(profile, "updatedAt");
+	fx_model_map_set_now(profile, "createdAt");
+	fx_model_map_set_now(profile, "updatedAt");
 }
 
 /* Deletes what a create wrote when its claims could not be set, so a retry starts clean; logs a failure. */
@@ -172,9 +173,9 @@ static void undo_create(const char *id, const char *org_name, const char *user_n
 	struct fx_err ignored;
 
 	fx_err_clear(&ignored);
-	if (fx_write_delete(undo, org_name, -1, NULL, &ignored) < 0 ||
-	    fx_write_delete(undo, user_name, -1, NULL, &ignored) < 0 ||
-	    fx_fs_commit(undo, NULL, NULL, NULL, &ignored) < 0)
+	if (fx_fswrite_delete(undo, org_name, -1, NULL, &ignored) < 0 ||
+	    fx_fswrite_delete(undo, user_name, -1, NULL, &ignored) < 0 ||
+	    fx_firestore_commit(undo, NULL, NULL, NULL, &ignored) < 0)
 		fx_log_error("organization %s: claims failed and undo failed: %s", id, ignored.message);
 	json_object_put(undo);
 }
@@ -190,17 +191,17 @@ static int answer_created(struct fx_req *r, const char *id, struct fx_err *e)
 	/* The same id fitted the same buffer in create: these cannot fail. */
 	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0)
 		return fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(path));
-	if (fx_fs_get(path, &doc, e) < 0)
+	if (fx_firestore_get(path, &doc, e) < 0)
 		goto out;
-	out = fx_doc_json(&doc, hidden);
+	out = fx_model_doc_json(&doc, hidden);
 	if (fx_str_fmt(path, sizeof(path), "/v1/organizations/%s", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(path));
 		goto out;
 	}
-	rc = fx_resp_created(r, path, out);
+	rc = fx_model_resp_created(r, path, out);
 out:
 	json_object_put(out);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -218,7 +219,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 
 	if (p->organization_id)
 		return fx_err_set(e, FX_ALREADY_EXISTS, "you already belong to an organization");
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&org);
 	if (decode_settable(in, &org, mask, &nmask, e) < 0)
@@ -227,21 +228,21 @@ static int create(struct fx_req *r, struct fx_err *e)
 		fx_err_invalid(e, "name", "is required");
 		goto out;
 	}
-	fx_id_new(id);
+	fx_model_id_new(id);
 	new_organization(&org, &profile, p, id);
 	if (fx_str_fmt(path, sizeof(path), "organizations/%s", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "organization id over %zu bytes", sizeof(path));
 		goto out;
 	}
-	org_name = fx_fs_name(path);
+	org_name = fx_firestore_name(path);
 	if (fx_str_fmt(path, sizeof(path), "users/%s", p->uid) < 0 ||
 	    fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"owner\"}", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path));
 		goto out;
 	}
-	user_name = fx_fs_name(path);
+	user_name = fx_firestore_name(path);
 	ctx = (struct create_ctx){p, org_name, user_name, &org, &profile};
-	if (fx_fs_run_transaction(create_txn, &ctx, e) < 0)
+	if (fx_firestore_run_transaction(create_txn, &ctx, e) < 0)
 		goto out;
 
 	/* Claims last: if they cannot be set, undo the documents so a retry starts clean. */
@@ -263,7 +264,7 @@ out:
 /* The caller's own organization, or 404 for any other id. */
 static int own_org_path(struct fx_req *r, char *path, size_t len, struct fx_err *e)
 {
-	const char *id = fx_req_param(r, "id");
+	const char *id = fx_http_req_param(r, "id");
 
 	if (!id || strcmp(id, r->principal->organization_id) != 0)
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "organization");
@@ -279,12 +280,12 @@ static int get(struct fx_req *r, struct fx_err *e)
 	char path[200];
 	int rc;
 
-	if (own_org_path(r, path, sizeof(path), e) < 0 || fx_fs_get(path, &doc, e) < 0)
+	if (own_org_path(r, path, sizeof(path), e) < 0 || fx_firestore_get(path, &doc, e) < 0)
 		return -1;
-	out = fx_doc_json(&doc, hidden);
-	rc = fx_resp_json(r, 200, out);
+	out = fx_model_doc_json(&doc, hidden);
+	rc = fx_http_resp_json(r, 200, out);
 	json_object_put(out);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -300,9 +301,9 @@ static int update(struct fx_req *r, struct fx_err *e)
 	char path[200];
 	int rc = -1;
 
-	if (own_org_path(r, path, sizeof(path), e) < 0 || fx_if_match(r, &if_match, e) < 0)
+	if (own_org_path(r, path, sizeof(path), e) < 0 || fx_model_if_match(r, &if_match, e) < 0)
 		return -1;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&map);
 	if (decode_settable(in, &map, mask, &nmask, e) < 0)
@@ -311,20 +312,20 @@ static int update(struct fx_req *r, struct fx_err *e)
 		fx_err_invalid(e, "name", "must not be null");
 		goto out;
 	}
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
 	if (fx_patch_write(path, &map, mask, if_match, FX_PATCH_IF_MATCH, "organization", e) < 0)
 		goto out;
-	if (fx_fs_get(path, &doc, e) < 0)
+	if (fx_firestore_get(path, &doc, e) < 0)
 		goto out;
-	out = fx_doc_json(&doc, hidden);
-	rc = fx_resp_json(r, 200, out);
+	out = fx_model_doc_json(&doc, hidden);
+	rc = fx_http_resp_json(r, 200, out);
 out:
 	json_object_put(in);
 	json_object_put(out);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 

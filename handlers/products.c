@@ -5,6 +5,7 @@
  * idempotency/{key-hash} (stock:adjust retries, 24 h).
  */
 #include "authz.h"
+#include "defaults.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -76,7 +77,7 @@ static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"
 /*
  * SKU: 1..64 of [A-Za-z0-9._-]. skuKey ("s_" and the lower-cased SKU)
  * orders lists and says when a SKU changed; the index document's id is
- * fx_sku_id (the same for SKUs without '.').
+ * fx_model_sku_id (the same for SKUs without '.').
  */
 static int take_sku(json_object *in, bool required, struct fx_value *map, struct fx_err *e)
 {
@@ -102,7 +103,7 @@ static const char *sku_path(const struct fx_req *r, const char *sku, struct fx_e
 {
 	char id[200];
 
-	if (!sku || fx_sku_id(sku, id, sizeof(id)) < 0)
+	if (!sku || fx_model_sku_id(sku, id, sizeof(id)) < 0)
 		return fx_err_set(e, FX_INTERNAL, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
 	return fx_tenant_path(r, NULL, "skus", id, "sku", e);
 }
@@ -151,7 +152,7 @@ static int take_attributes(json_object *in, struct fx_value *map, struct fx_err 
 /* A copy of n bytes of s with ASCII letters lower-cased (what ?q= compares); caller frees. */
 static char *lower_copy(const char *s, size_t n)
 {
-	char *l = fx_xmalloc(n + 1);
+	char *l = fx_mem_xmalloc(n + 1);
 
 	for (size_t i = 0; i < n; i++)
 		l[i] = (char)tolower((unsigned char)s[i]);
@@ -207,12 +208,12 @@ static int decode_text(json_object *in, bool creating, struct fx_value *map, con
 	const char *s;
 	bool present;
 
-#define STR(key, req, min, max)                                                  \
-	do {                                                                     \
-		if (fx_map_take_string(map, in, key, key, req, min, max, e) < 0) \
-			return -1;                                               \
-		if (fx_map_get(map, key))                                        \
-			mask[(*nmask)++] = key;                                  \
+#define STR(key, req, min, max)                                                        \
+	do {                                                                           \
+		if (fx_model_map_take_string(map, in, key, key, req, min, max, e) < 0) \
+			return -1;                                                     \
+		if (fx_map_get(map, key))                                              \
+			mask[(*nmask)++] = key;                                        \
 	} while (0)
 	STR("name", creating, 1, 200);
 	STR("description", false, 0, 5000);
@@ -302,9 +303,9 @@ static int default_reorder(const struct fx_req *r, int64_t *reorder, struct fx_e
 	if (!root)
 		return -1;
 	fx_err_clear(&ignored);
-	if (fx_fs_get(root, &org, &ignored) == 0)
+	if (fx_firestore_get(root, &org, &ignored) == 0)
 		fx_value_path_int(&org.fields, "settings.lowStockDefault", reorder);
-	fx_doc_cleanup(&org);
+	fx_firestore_doc_cleanup(&org);
 	return 0;
 }
 
@@ -324,7 +325,7 @@ static int write_new(struct fx_req *r, const struct fx_value *map, char *id, con
 	char *name = NULL, *sku_name = NULL;
 	int rc = -1;
 
-	fx_id_new(id);
+	fx_model_id_new(id);
 	*rel = fx_tenant_path(r, NULL, "products", id, "product", e);
 	sku_rel = sku_path(r, sku, e);
 	if (!*rel || !sku_rel)
@@ -333,9 +334,10 @@ static int write_new(struct fx_req *r, const struct fx_value *map, char *id, con
 	name = fx_tenant_name(*rel);
 	sku_name = fx_tenant_name(sku_rel);
 	writes = json_object_new_array();
-	if (fx_write_create(writes, sku_name, &index, NULL, e) < 0 || fx_write_create(writes, name, map, NULL, e) < 0)
+	if (fx_fswrite_create(writes, sku_name, &index, NULL, e) < 0 ||
+	    fx_fswrite_create(writes, name, map, NULL, e) < 0)
 		goto out;
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) < 0) {
+	if (fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists", sku);
@@ -364,7 +366,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	char id[FX_ID_LEN + 1], location[128];
 	int rc = -1;
 
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&map);
 	if (decode(in, true, &map, mask, &nmask, &reorder, &has_reorder, e) < 0)
@@ -373,38 +375,38 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	if (!fx_map_get(&map, "status"))
 		fx_map_set_str(&map, "status", "draft");
-	fx_map_set_str(&map, "currency", "ZAR");
+	fx_map_set_str(&map, "currency", FX_DEFAULT_CURRENCY);
 	fx_value_array(fx_map_set(&map, "images"));
 	fx_stock_set(&map, 0, 0, reorder);
 	set_search(&map);
 	fx_tenant_stamp(r, &map);
-	fx_map_set_now(&map, "createdAt");
-	fx_map_set_now(&map, "updatedAt");
-	if (write_new(r, &map, id, &rel, e) < 0 || fx_fs_get(rel, &doc, e) < 0)
+	fx_model_map_set_now(&map, "createdAt");
+	fx_model_map_set_now(&map, "updatedAt");
+	if (write_new(r, &map, id, &rel, e) < 0 || fx_firestore_get(rel, &doc, e) < 0)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "product id over %zu bytes", sizeof(location));
 		goto out;
 	}
-	fx_resp_header(r, "Location", location);
-	rc = fx_resp_doc(r, 201, &doc, hidden);
+	fx_http_resp_header(r, "Location", location);
+	rc = fx_model_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
 static int get(struct fx_req *r, struct fx_err *e)
 {
-	const char *rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
+	const char *rel = fx_tenant_path(r, NULL, "products", fx_http_req_param(r, "id"), "product", e);
 	struct fx_doc doc = {0};
 	int rc;
 
 	if (!rel || fx_tenant_get_mask(r, rel, "product", get_mask, &doc, e) < 0)
 		return -1;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
-	fx_doc_cleanup(&doc);
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -448,11 +450,11 @@ static int reindex_sku(const struct update_ctx *c, json_object *writes, const st
 	new_name = fx_tenant_name(new_rel);
 	if (moved) {
 		old_name = fx_tenant_name(old_rel);
-		rc = fx_write_create(writes, new_name, &index, NULL, e);
+		rc = fx_fswrite_create(writes, new_name, &index, NULL, e);
 		if (rc == 0)
-			rc = fx_write_delete(writes, old_name, -1, NULL, e);
+			rc = fx_fswrite_delete(writes, old_name, -1, NULL, e);
 	} else {
-		rc = fx_write_set(writes, new_name, &index, NULL, e);
+		rc = fx_fswrite_set(writes, new_name, &index, NULL, e);
 	}
 	free(new_name);
 	free(old_name);
@@ -479,8 +481,8 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
 	fx_value_copy(&map, c->input);
-	if (fx_mem_copy(mask, sizeof(mask), c->mask, nmask * sizeof(*mask)) < 0) {
-		fx_doc_cleanup(&doc);
+	if (fx_str_mem_copy(mask, sizeof(mask), c->mask, nmask * sizeof(*mask)) < 0) {
+		fx_firestore_doc_cleanup(&doc);
 		fx_value_cleanup(&map);
 		return fx_err_set(e, FX_INTERNAL, "update mask over %zu fields", sizeof(mask) / sizeof(mask[0]));
 	}
@@ -503,15 +505,15 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		add_mask(mask, &nmask, "stock");
 		add_mask(mask, &nmask, "lowStock");
 	}
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	add_mask(mask, &nmask, "updatedAt");
 	mask[nmask] = NULL;
 	name = fx_tenant_name(c->rel);
-	rc = fx_write_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
+	rc = fx_fswrite_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
 out:
 	free(name);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -524,10 +526,10 @@ static int update(struct fx_req *r, struct fx_err *e)
 	const char *mask[40];
 	int rc = -1;
 
-	c.rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
-	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0)
+	c.rel = fx_tenant_path(r, NULL, "products", fx_http_req_param(r, "id"), "product", e);
+	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0)
 		return -1;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&map);
 	if (decode(in, false, &map, mask, &c.nmask, &c.reorder, &c.has_reorder, e) < 0)
@@ -539,7 +541,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	c.r = r;
 	c.input = &map;
 	c.mask = mask;
-	if (fx_fs_run_transaction(update_txn, &c, e) < 0) {
+	if (fx_firestore_run_transaction(update_txn, &c, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
@@ -550,11 +552,11 @@ static int update(struct fx_req *r, struct fx_err *e)
 	}
 	if (fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
 		goto out;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -585,7 +587,7 @@ static int release_images(struct fx_req *r, struct fx_txn *t, const struct fx_do
 	if (n == 0)
 		return 0;
 	memset(files, 0, sizeof(files));
-	if (fx_fs_batch_get(paths, n, t->id, files, e) < 0)
+	if (fx_firestore_batch_get(paths, n, t->id, files, e) < 0)
 		return -1;
 	fx_value_map(&none);
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -595,12 +597,12 @@ static int release_images(struct fx_req *r, struct fx_txn *t, const struct fx_do
 			char *name = fx_tenant_name(paths[i]);
 
 			/* attachedTo in the mask and absent from the fields: the field is removed. */
-			rc = fx_write_update(t->writes, name, &none, mask, files[i].update_time, NULL, e);
+			rc = fx_fswrite_update(t->writes, name, &none, mask, files[i].update_time, NULL, e);
 			free(name);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
-		fx_doc_cleanup(&files[i]);
+		fx_firestore_doc_cleanup(&files[i]);
 	fx_value_cleanup(&none);
 	return rc;
 }
@@ -629,11 +631,11 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	    !(sku_rel = sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e)))
 		goto out;
 	name = fx_tenant_name(c->rel);
-	if (fx_write_delete(t->writes, name, -1, doc.update_time, e) < 0)
+	if (fx_fswrite_delete(t->writes, name, -1, doc.update_time, e) < 0)
 		goto out;
 	if (sku_rel) {
 		sku_name = fx_tenant_name(sku_rel);
-		if (fx_write_delete(t->writes, sku_name, -1, NULL, e) < 0)
+		if (fx_fswrite_delete(t->writes, sku_name, -1, NULL, e) < 0)
 			goto out;
 	}
 	if (release_images(c->r, t, &doc, e) < 0)
@@ -642,7 +644,7 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 out:
 	free(name);
 	free(sku_name);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -650,10 +652,10 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 {
 	struct destroy_ctx c = {r, NULL, NULL};
 
-	c.rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
-	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0 || fx_fs_run_transaction(destroy_txn, &c, e) < 0)
+	c.rel = fx_tenant_path(r, NULL, "products", fx_http_req_param(r, "id"), "product", e);
+	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0 || fx_firestore_run_transaction(destroy_txn, &c, e) < 0)
 		return -1;
-	return fx_resp_send(r, 204, NULL, NULL, 0);
+	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
 struct adjust_ctx {
@@ -678,9 +680,9 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 	json_object_put(c->answer);
 	c->answer = NULL;
-	if (fx_fs_batch_get(paths, c->idem.rel ? 2 : 1, t->id, docs, e) < 0)
+	if (fx_firestore_batch_get(paths, c->idem.rel ? 2 : 1, t->id, docs, e) < 0)
 		return -1;
-	if (c->idem.rel && (rc = fx_idem_check(&c->idem, &docs[1], e)) != 0) {
+	if (c->idem.rel && (rc = fx_idempotency_check(&c->idem, &docs[1], e)) != 0) {
 		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
 		goto out;
 	}
@@ -705,14 +707,14 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	case FX_PRODUCT_ADJUST_OK: break;
 	}
 	if (fx_stock_write(c->r, t->writes, &docs[0], after, reserved, e) < 0 ||
-	    fx_movement_write(c->r, t->writes, c->product_id, c->delta, c->reason, NULL, c->note, after, &c->answer,
-			      e) < 0 ||
-	    fx_idem_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
+	    fx_stock_movement_write(c->r, t->writes, c->product_id, c->delta, c->reason, NULL, c->note, after,
+				    &c->answer, e) < 0 ||
+	    fx_idempotency_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
 		goto out;
 	rc = 0;
 out:
-	fx_doc_cleanup(&docs[0]);
-	fx_doc_cleanup(&docs[1]);
+	fx_firestore_doc_cleanup(&docs[0]);
+	fx_firestore_doc_cleanup(&docs[1]);
 	return rc;
 }
 
@@ -725,11 +727,11 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	c.r = r;
-	c.product_id = fx_req_param(r, "id");
+	c.product_id = fx_http_req_param(r, "id");
 	c.rel = fx_tenant_path(r, NULL, "products", c.product_id, "product", e);
-	if (!c.rel || fx_if_match(r, &c.if_match, e) < 0)
+	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0)
 		return -1;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    fx_json_int64(in, "delta", "delta", true, -MAX_DELTA, MAX_DELTA, &c.delta, &present, e) < 0 ||
 	    fx_json_string(in, "reason", "reason", true, 1, 32, &c.reason, &present, e) < 0 ||
 	    fx_json_string(in, "note", "note", false, 0, 500, &c.note, &present, e) < 0)
@@ -744,23 +746,23 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 			       "count_correction");
 		goto out;
 	}
-	if (fx_idem_init(r, "stock:adjust", c.product_id, &c.idem, e) < 0)
+	if (fx_idempotency_init(r, "stock:adjust", c.product_id, &c.idem, e) < 0)
 		goto out;
 	/* Adjustments of one product queue here instead of aborting each other in Firestore. */
 	fx_keylock(c.rel);
 	if (fx_keylock_outage(c.rel, e) < 0) {
-		fx_keyunlock(c.rel);
+		fx_keylock_release(c.rel);
 		goto out;
 	}
-	rc = fx_fs_run_transaction(adjust_txn, &c, e);
-	fx_keyunlock_after(c.rel, rc < 0 ? e : NULL);
+	rc = fx_firestore_run_transaction(adjust_txn, &c, e);
+	fx_keylock_release_after(c.rel, rc < 0 ? e : NULL);
 	if (rc < 0)
 		goto out;
-	rc = c.idem.status ? fx_resp_json(r, c.idem.status, c.idem.answer) : fx_resp_json(r, 200, c.answer);
+	rc = c.idem.status ? fx_http_resp_json(r, c.idem.status, c.idem.answer) : fx_http_resp_json(r, 200, c.answer);
 out:
 	json_object_put(in);
 	json_object_put(c.answer);
-	fx_idem_cleanup(&c.idem);
+	fx_idempotency_cleanup(&c.idem);
 	return rc;
 }
 
@@ -771,21 +773,21 @@ static int list(struct fx_req *r, struct fx_err *e)
 					     "q",	 "lowStock",  "orderBy", NULL};
 	static const char *const orders[] = {"name", "sku", "createdAt", "available", NULL};
 	static const char *const order_fields[] = {"nameLower", "skuKey", "createdAt", "stock.available", NULL};
-	const char *status = fx_req_query(r, "status"), *category = fx_req_query(r, "category");
-	const char *q = fx_req_query(r, "q"), *low = fx_req_query(r, "lowStock");
-	const char *order = fx_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
+	const char *status = fx_http_req_query(r, "status"), *category = fx_http_req_query(r, "category");
+	const char *q = fx_http_req_query(r, "q"), *low = fx_http_req_query(r, "lowStock");
+	const char *order = fx_http_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
 	struct fx_query *query = NULL;
 	struct fx_value v = {0};
 	char sig[512];
 	int size, oi = 0, rc = -1;
 
-	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0)
+	if (fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0)
 		return -1;
 	if (status && fx_json_enum_index(status, statuses) < 0)
 		return fx_err_invalid(e, "status", "must be draft, active or archived");
 	if (category && (!*category || strlen(category) > 100))
 		return fx_err_invalid(e, "category", "must be 1 to 100 characters");
-	if (q && (!*q || fx_utf8_len(q, strlen(q)) > MAX_Q))
+	if (q && (!*q || fx_json_utf8_len(q, strlen(q)) > MAX_Q))
 		return fx_err_invalid(e, "q", "must be 1 to %d characters", MAX_Q);
 	if (low && strcmp(low, "true") != 0 && strcmp(low, "false") != 0)
 		return fx_err_invalid(e, "lowStock", "must be true or false");
@@ -798,26 +800,26 @@ static int list(struct fx_req *r, struct fx_err *e)
 	if (!query)
 		return -1;
 	fx_value_bool(&v, true);
-	if ((status && fx_query_where_str(query, "status", "==", status, e) < 0) ||
-	    (category && fx_query_where_str(query, "category", "==", category, e) < 0) ||
-	    (low && strcmp(low, "true") == 0 && fx_query_where(query, "lowStock", "==", &v, e) < 0))
+	if ((status && fx_fsquery_where_str(query, "status", "==", status, e) < 0) ||
+	    (category && fx_fsquery_where_str(query, "category", "==", category, e) < 0) ||
+	    (low && strcmp(low, "true") == 0 && fx_fsquery_where(query, "lowStock", "==", &v, e) < 0))
 		goto out;
 	if (q) {
 		/* As long as q is: 40 characters are up to 160 bytes. */
 		char *lower = lower_copy(q, strlen(q));
 
-		rc = fx_query_where_str(query, "searchPrefixes", "array-contains", lower, e);
+		rc = fx_fsquery_where_str(query, "searchPrefixes", "array-contains", lower, e);
 		free(lower);
 		if (rc < 0)
 			goto out;
 		rc = -1;
 	}
-	if (fx_query_select(query, list_select, sizeof(list_select) / sizeof(list_select[0]), e) < 0)
+	if (fx_fsquery_select(query, list_select, sizeof(list_select) / sizeof(list_select[0]), e) < 0)
 		goto out;
 	cursor[0] = order_fields[oi];
-	rc = fx_list_ordered(r, parent_rel, query, order_fields[oi], false, size, sig, cursor, hidden, e);
+	rc = fx_model_list_ordered(r, parent_rel, query, order_fields[oi], false, size, sig, cursor, hidden, e);
 out:
-	fx_query_free(query);
+	fx_fsquery_free(query);
 	return rc;
 }
 
@@ -825,25 +827,25 @@ static int movements(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", NULL};
 	static const char *const none[] = {"organizationId", NULL};
-	const char *id = fx_req_param(r, "id"), *rel, *parent, *parent_rel, *cursor[] = {"at", NULL};
+	const char *id = fx_http_req_param(r, "id"), *rel, *parent, *parent_rel, *cursor[] = {"at", NULL};
 	struct fx_query *q;
 	struct fx_doc doc = {0};
 	char sig[200];
 	int size, rc = -1;
 
 	rel = fx_tenant_path(r, NULL, "products", id, "product", e);
-	if (!rel || fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0 ||
+	if (!rel || fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0 ||
 	    fx_tenant_get(r, rel, "product", &doc, e) < 0)
 		return -1;
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	parent = fx_arena_printf(r->arena, "products/%s", id);
 	if (fx_str_fmt(sig, sizeof(sig), "movements|%s", id) < 0)
 		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	q = fx_tenant_query(r, parent, "movements", &parent_rel, e);
 	if (!q)
 		return -1;
-	rc = fx_list_ordered(r, parent_rel, q, "at", true, size, sig, cursor, none, e);
-	fx_query_free(q);
+	rc = fx_model_list_ordered(r, parent_rel, q, "at", true, size, sig, cursor, none, e);
+	fx_fsquery_free(q);
 	return rc;
 }
 
@@ -926,7 +928,7 @@ static int write_fields(json_object *writes, const char *rel, const struct fx_va
 			const char *version, struct fx_err *e)
 {
 	char *name = fx_tenant_name(rel);
-	int rc = fx_write_update(writes, name, map, mask, version, NULL, e);
+	int rc = fx_fswrite_update(writes, name, map, mask, version, NULL, e);
 
 	free(name);
 	return rc;
@@ -942,7 +944,7 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct fx_value map = {0}, fmap = {0};
 	int rc = -1;
 
-	if (fx_fs_batch_get(paths, 2, t->id, docs, e) < 0)
+	if (fx_firestore_batch_get(paths, 2, t->id, docs, e) < 0)
 		return -1;
 	if (!fx_tenant_owns(c->r, &docs[0])) {
 		fx_err_set(e, FX_NOT_FOUND, "%s not found", "product");
@@ -953,7 +955,7 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	fx_value_map(&map);
 	if (change_images(c, fx_value_path(&docs[0].fields, "images"), &map, e) < 0)
 		goto out;
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	if (write_fields(t->writes, c->rel, &map, product_mask, docs[0].update_time, e) < 0)
 		goto out;
 	/* The file records which product holds it (a detached file: none). */
@@ -961,14 +963,14 @@ static int image_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_value_map(&fmap);
 		if (c->attach)
 			fx_map_set_str(&fmap, "attachedTo", docs[0].id);
-		fx_map_set_now(&fmap, "updatedAt");
+		fx_model_map_set_now(&fmap, "updatedAt");
 		if (write_fields(t->writes, c->file_rel, &fmap, file_mask, docs[1].update_time, e) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
-	fx_doc_cleanup(&docs[0]);
-	fx_doc_cleanup(&docs[1]);
+	fx_firestore_doc_cleanup(&docs[0]);
+	fx_firestore_doc_cleanup(&docs[1]);
 	fx_value_cleanup(&map);
 	fx_value_cleanup(&fmap);
 	return rc;
@@ -977,7 +979,7 @@ out:
 static int run_image(struct fx_req *r, struct image_ctx *c, struct fx_err *e)
 {
 	c->r = r;
-	c->rel = fx_tenant_path(r, NULL, "products", fx_req_param(r, "id"), "product", e);
+	c->rel = fx_tenant_path(r, NULL, "products", fx_http_req_param(r, "id"), "product", e);
 	if (!c->rel)
 		return -1;
 	c->file_rel = fx_tenant_path(r, NULL, "files", c->file_id, c->attach ? "file" : "image", e);
@@ -988,7 +990,7 @@ static int run_image(struct fx_req *r, struct image_ctx *c, struct fx_err *e)
 		}
 		return -1;
 	}
-	return fx_fs_run_transaction(image_txn, c, e);
+	return fx_firestore_run_transaction(image_txn, c, e);
 }
 
 static int attach_image(struct fx_req *r, struct fx_err *e)
@@ -1001,15 +1003,15 @@ static int attach_image(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	c.attach = true;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    fx_json_string(in, "fileId", "fileId", true, 1, 128, &c.file_id, &present, e) < 0 ||
 	    fx_json_int64(in, "position", "position", false, 0, 1000, &c.position, &c.has_position, e) < 0 ||
 	    run_image(r, &c, e) < 0 || fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
 		goto out;
-	rc = fx_resp_doc(r, 201, &doc, hidden);
+	rc = fx_model_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -1017,10 +1019,10 @@ static int detach_image(struct fx_req *r, struct fx_err *e)
 {
 	struct image_ctx c = {0};
 
-	c.file_id = fx_req_param(r, "fileId");
+	c.file_id = fx_http_req_param(r, "fileId");
 	if (run_image(r, &c, e) < 0)
 		return -1;
-	return fx_resp_send(r, 204, NULL, NULL, 0);
+	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
 int main(int argc, char **argv)

@@ -55,24 +55,24 @@ static int create(struct fx_req *r, struct fx_err *e)
 	char location[128];
 	int rc = -1;
 
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    fx_json_string(in, "type", "type", true, 1, 32, &type, NULL, e) < 0 ||
 	    take_string(in, "from", &from, e) < 0 || take_string(in, "to", &to, e) < 0)
 		goto out;
 	if (fx_report_run(r, type, from, to, &file, e) < 0)
 		goto out;
-	answer = fx_file_json(&file, true, e);
+	answer = fx_files_json(&file, true, e);
 	if (!answer)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/files/%s", file.id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "file id over %zu bytes", sizeof(location));
 		goto out;
 	}
-	rc = fx_resp_created(r, location, answer);
+	rc = fx_model_resp_created(r, location, answer);
 out:
 	json_object_put(in);
 	json_object_put(answer);
-	fx_doc_cleanup(&file);
+	fx_firestore_doc_cleanup(&file);
 	return rc;
 }
 

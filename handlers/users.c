@@ -60,7 +60,7 @@ static int read_profile(const char *uid, struct fx_doc *doc, struct fx_err *e)
 
 	if (user_path(path, sizeof(path), uid, e) < 0)
 		return -1;
-	if (fx_fs_get(path, doc, e) < 0) {
+	if (fx_firestore_get(path, doc, e) < 0) {
 		if (fx_err_is(e, FX_NOT_FOUND))
 			fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 		return -1;
@@ -73,13 +73,13 @@ static int read_member(struct fx_req *r, const char *uid, struct fx_doc *doc, st
 {
 	const char *org;
 
-	if (!uid || !fx_id_valid(uid))
+	if (!uid || !fx_model_id_valid(uid))
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 	if (read_profile(uid, doc, e) < 0)
 		return -1;
 	org = fx_value_path_str(&doc->fields, "organizationId");
 	if (!org || strcmp(org, r->principal->organization_id) != 0) {
-		fx_doc_cleanup(doc);
+		fx_firestore_doc_cleanup(doc);
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "user");
 	}
 	return 0;
@@ -88,7 +88,7 @@ static int read_member(struct fx_req *r, const char *uid, struct fx_doc *doc, st
 static enum fx_role role_of(const struct fx_doc *doc)
 {
 	const char *s = fx_value_path_str(&doc->fields, "role");
-	int role = s ? fx_role_parse(s) : -1;
+	int role = s ? fx_authz_role_parse(s) : -1;
 
 	return role > 0 ? (enum fx_role)role : FX_ROLE_NONE;
 }
@@ -102,10 +102,10 @@ static int me_get(struct fx_req *r, struct fx_err *e)
 
 	/* The profile this request was authorized with is current enough (lib/authz.h). */
 	if (p->profile)
-		return fx_resp_send(r, 200, "application/json", p->profile, strlen(p->profile));
+		return fx_http_resp_send(r, 200, "application/json", p->profile, strlen(p->profile));
 	if (p->has_profile && read_profile(p->uid, &doc, e) == 0) {
-		rc = fx_resp_doc(r, 200, &doc, fx_profile_hidden);
-		fx_doc_cleanup(&doc);
+		rc = fx_model_resp_doc(r, 200, &doc, fx_profile_hidden);
+		fx_firestore_doc_cleanup(&doc);
 		return rc;
 	}
 	if (p->has_profile && !fx_err_is(e, FX_NOT_FOUND))
@@ -120,7 +120,7 @@ static int me_get(struct fx_req *r, struct fx_err *e)
 	json_object_object_add(out, "role", NULL);
 	json_object_object_add(out, "disabled", json_object_new_boolean(0));
 	json_object_object_add(out, "preferences", json_object_new_object());
-	rc = fx_resp_json(r, 200, out);
+	rc = fx_http_resp_json(r, 200, out);
 	json_object_put(out);
 	return rc;
 }
@@ -150,11 +150,11 @@ static int take_preferences(json_object *in, struct fx_value *map, struct fx_err
 		if (strlen(key) == 0 || strlen(key) > 64)
 			return fx_err_invalid(e, field, "names must be 1 to 64 characters");
 		if (t == json_type_string &&
-		    fx_utf8_len(json_object_get_string(val), strlen(json_object_get_string(val))) > 500)
+		    fx_json_utf8_len(json_object_get_string(val), strlen(json_object_get_string(val))) > 500)
 			return fx_err_invalid(e, field, "must be at most 500 characters");
 		if (t != json_type_string && t != json_type_boolean && t != json_type_int && t != json_type_double)
 			return fx_err_invalid(e, field, "must be a string, number or boolean");
-		if (fx_map_set_plain(out, key, val, field, e) < 0)
+		if (fx_model_map_set_plain(out, key, val, field, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -165,14 +165,14 @@ static int decode_profile(json_object *in, struct fx_value *map, const char **ma
 {
 	size_t nmask = 0;
 
-	if (fx_map_take_string(map, in, "displayName", "displayName", false, 1, 100, e) < 0 ||
+	if (fx_model_map_take_string(map, in, "displayName", "displayName", false, 1, 100, e) < 0 ||
 	    take_preferences(in, map, e) < 0)
 		return -1;
 	if (fx_map_get(map, "displayName"))
 		mask[nmask++] = "displayName";
 	if (fx_map_get(map, "preferences"))
 		mask[nmask++] = "preferences";
-	fx_map_set_now(map, "updatedAt");
+	fx_model_map_set_now(map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
 	return 0;
@@ -189,9 +189,9 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 	char path[200], *name = NULL;
 	int rc = -1, exists;
 
-	if (fx_if_match(r, &if_match, e) < 0)
+	if (fx_model_if_match(r, &if_match, e) < 0)
 		return -1;
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0)
 		goto out;
 	fx_value_map(&map);
 	if (decode_profile(in, &map, mask, e) < 0)
@@ -201,13 +201,13 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 	if (!exists && !fx_err_is(e, FX_NOT_FOUND))
 		goto out;
 	fx_err_clear(e);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (user_path(path, sizeof(path), p->uid, e) < 0)
 		goto out;
-	name = fx_fs_name(path);
+	name = fx_firestore_name(path);
 	writes = json_object_new_array();
 	if (exists) {
-		if (fx_write_update(writes, name, &map, mask, if_match, NULL, e) < 0)
+		if (fx_fswrite_update(writes, name, &map, mask, if_match, NULL, e) < 0)
 			goto out;
 	} else {
 		if (if_match) {
@@ -216,8 +216,8 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 		}
 		fx_map_set_str(&map, "email", p->email ? p->email : "");
 		fx_map_set_bool(&map, "disabled", false);
-		fx_map_set_now(&map, "createdAt");
-		if (fx_write_create(writes, name, &map, NULL, e) < 0)
+		fx_model_map_set_now(&map, "createdAt");
+		if (fx_fswrite_create(writes, name, &map, NULL, e) < 0)
 			goto out;
 	}
 	if (fx_patch_commit(writes, FX_PATCH_IF_MATCH, "profile", e) < 0)
@@ -225,12 +225,12 @@ static int me_patch(struct fx_req *r, struct fx_err *e)
 	fx_authz_forget(p->uid);
 	if (read_profile(p->uid, &doc, e) < 0)
 		goto out;
-	rc = fx_resp_doc(r, 200, &doc, fx_profile_hidden);
+	rc = fx_model_resp_doc(r, 200, &doc, fx_profile_hidden);
 out:
 	json_object_put(in);
 	json_object_put(writes);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	free(name);
 	return rc;
 }
@@ -245,7 +245,7 @@ static int me_export(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	if (read_profile(p->uid, &doc, e) == 0) {
-		json_object_object_add(out, "profile", fx_doc_json(&doc, fx_profile_hidden));
+		json_object_object_add(out, "profile", fx_model_doc_json(&doc, fx_profile_hidden));
 	} else if (fx_err_is(e, FX_NOT_FOUND)) {
 		fx_err_clear(e);
 		json_object_object_add(out, "profile", NULL);
@@ -262,11 +262,11 @@ static int me_export(struct fx_req *r, struct fx_err *e)
 	json_object_object_add(account, "disabled", json_object_new_boolean(rec.disabled));
 	json_object_object_add(out, "account", account);
 	json_object_object_add(out, "exportedFor", json_object_new_string(p->uid));
-	fx_resp_header(r, "Content-Disposition", "attachment; filename=\"fluxori-personal-data.json\"");
-	rc = fx_resp_json(r, 200, out);
+	fx_http_resp_header(r, "Content-Disposition", "attachment; filename=\"fluxori-personal-data.json\"");
+	rc = fx_http_resp_json(r, 200, out);
 out:
 	json_object_put(out);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -280,7 +280,7 @@ static int me_delete(struct fx_req *r, struct fx_err *e)
 	if (read_profile(p->uid, &doc, e) == 0) {
 		enum fx_role role = role_of(&doc);
 
-		fx_doc_cleanup(&doc);
+		fx_firestore_doc_cleanup(&doc);
 		if (role == FX_ROLE_OWNER)
 			return fx_err_set(e, FX_FAILED_PRECONDITION,
 					  "the owner of an organization cannot erase their account");
@@ -291,21 +291,21 @@ static int me_delete(struct fx_req *r, struct fx_err *e)
 	if (user_path(path, sizeof(path), p->uid, e) < 0)
 		return -1;
 	/* The profile first: if the account delete then fails, the caller can still ask again. */
-	if (fx_fs_delete(path, e) < 0)
+	if (fx_firestore_delete(path, e) < 0)
 		return -1;
 	fx_authz_forget(p->uid);
 	if (fx_identity_delete(p->uid, e) < 0)
 		return -1;
 	fx_authz_forget(p->uid);
-	return fx_resp_send(r, 204, NULL, NULL, 0);
+	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
 static int list(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", NULL};
-	struct fx_query *q = fx_query_new("users", false);
+	struct fx_query *q = fx_fsquery_new("users", false);
 	struct fx_value org = {0};
-	char *root = fx_fs_name("");
+	char *root = fx_firestore_name("");
 	char sig[200];
 	int size, rc = -1;
 
@@ -314,13 +314,13 @@ static int list(struct fx_req *r, struct fx_err *e)
 		fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 		goto out;
 	}
-	if (fx_req_query_allow(r, params, e) < 0 || fx_page_size(r, &size, e) < 0 || fx_query_parent(q, root, e) < 0 ||
-	    fx_query_where(q, "organizationId", "==", &org, e) < 0 || fx_query_order_by(q, "__name__", false, e) < 0 ||
-	    fx_list_cursor(r, q, sig, e) < 0)
+	if (fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0 ||
+	    fx_fsquery_parent(q, root, e) < 0 || fx_fsquery_where(q, "organizationId", "==", &org, e) < 0 ||
+	    fx_fsquery_order_by(q, "__name__", false, e) < 0 || fx_model_list_cursor(r, q, sig, e) < 0)
 		goto out;
-	rc = fx_list_answer(r, "", q, size, sig, NULL, fx_profile_hidden, e);
+	rc = fx_model_list_answer(r, "", q, size, sig, NULL, fx_profile_hidden, e);
 out:
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	fx_value_cleanup(&org);
 	free(root);
 	return rc;
@@ -331,10 +331,10 @@ static int get(struct fx_req *r, struct fx_err *e)
 	struct fx_doc doc = {0};
 	int rc;
 
-	if (read_member(r, fx_req_param(r, "id"), &doc, e) < 0)
+	if (read_member(r, fx_http_req_param(r, "id"), &doc, e) < 0)
 		return -1;
-	rc = fx_resp_doc(r, 200, &doc, fx_profile_hidden);
-	fx_doc_cleanup(&doc);
+	rc = fx_model_resp_doc(r, 200, &doc, fx_profile_hidden);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -342,8 +342,8 @@ static int set_claims(const char *uid, const char *org, enum fx_role role, struc
 {
 	char claims[300];
 
-	if (fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"%s\"}", org, fx_role_name(role)) <
-	    0)
+	if (fx_str_fmt(claims, sizeof(claims), "{\"organizationId\":\"%s\",\"role\":\"%s\"}", org,
+		       fx_authz_role_name(role)) < 0)
 		return fx_err_set(e, FX_INTERNAL, "claims over %zu bytes", sizeof(claims));
 	return fx_identity_set_claims(uid, claims, e);
 }
@@ -369,7 +369,7 @@ static int take_role(json_object *in, bool required, enum fx_role *out, bool *pr
 		return -1;
 	if (!*present)
 		return 0;
-	role = fx_role_parse(s);
+	role = fx_authz_role_parse(s);
 	if (role < FX_ROLE_VIEWER)
 		return fx_err_invalid(e, "role", "must be viewer, staff, manager or admin");
 	*out = (enum fx_role)role;
@@ -402,17 +402,17 @@ static int add_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_str_set(rel, sizeof(rel), strstr(c->name, "/documents/") + strlen("/documents/")) < 0)
 		return fx_err_set(e, FX_INTERNAL, "document path over %zu bytes", sizeof(rel));
 	paths[0] = rel;
-	if (fx_fs_batch_get(paths, 1, t->id, &doc, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &doc, e) < 0)
 		return -1;
 	org = doc.name ? fx_value_path_str(&doc.fields, "organizationId") : NULL;
 	if (org && *org)
 		rc = strcmp(org, c->org) == 0
 			     ? fx_err_set(e, FX_ALREADY_EXISTS, "already a member")
 			     : fx_err_set(e, FX_ALREADY_EXISTS, "this user belongs to another organization");
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (rc < 0)
 		return -1;
-	return fx_write_set(t->writes, c->name, c->profile, NULL, e);
+	return fx_fswrite_set(t->writes, c->name, c->profile, NULL, e);
 }
 
 /* The account of email into *rec: an existing one its owner may receive a role on, or a new one. */
@@ -463,10 +463,10 @@ static void member_profile(struct fx_value *profile, const struct fx_user_record
 	if (display || rec->display_name[0])
 		fx_map_set_str(profile, "displayName", display ? display : rec->display_name);
 	fx_map_set_str(profile, "organizationId", org);
-	fx_map_set_str(profile, "role", fx_role_name(role));
+	fx_map_set_str(profile, "role", fx_authz_role_name(role));
 	fx_map_set_bool(profile, "disabled", false);
-	fx_map_set_now(profile, "createdAt");
-	fx_map_set_now(profile, "updatedAt");
+	fx_model_map_set_now(profile, "createdAt");
+	fx_model_map_set_now(profile, "updatedAt");
 }
 
 static int add(struct fx_req *r, struct fx_err *e)
@@ -484,7 +484,7 @@ static int add(struct fx_req *r, struct fx_err *e)
 	char path[200], *name = NULL;
 	int rc = -1;
 
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    fx_json_string(in, "email", "email", true, 3, 320, &email, &present, e) < 0 ||
 	    take_role(in, true, &role, &present, e) < 0 ||
 	    fx_json_string(in, "displayName", "displayName", false, 1, 100, &display, &present, e) < 0)
@@ -500,15 +500,15 @@ static int add(struct fx_req *r, struct fx_err *e)
 	member_profile(&profile, &rec, display, p->organization_id, role);
 	if (user_path(path, sizeof(path), rec.uid, e) < 0)
 		goto out;
-	name = fx_fs_name(path);
+	name = fx_firestore_name(path);
 	ctx = (struct add_ctx){p->organization_id, name, &profile};
-	if (fx_fs_run_transaction(add_txn, &ctx, e) < 0)
+	if (fx_firestore_run_transaction(add_txn, &ctx, e) < 0)
 		goto out;
 	if (set_claims(rec.uid, p->organization_id, role, e) < 0) {
 		struct fx_err ignored;
 
 		fx_err_clear(&ignored);
-		if (fx_fs_delete(path, &ignored) < 0)
+		if (fx_firestore_delete(path, &ignored) < 0)
 			fx_log_error("user %s: claims failed and the new profile stayed: %s", rec.uid, ignored.message);
 		goto out;
 	}
@@ -519,12 +519,12 @@ static int add(struct fx_req *r, struct fx_err *e)
 		fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path));
 		goto out;
 	}
-	fx_resp_header(r, "Location", path);
-	rc = fx_resp_doc(r, 201, &doc, fx_profile_hidden);
+	fx_http_resp_header(r, "Location", path);
+	rc = fx_model_resp_doc(r, 201, &doc, fx_profile_hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&profile);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	free(name);
 	return rc;
 }
@@ -544,7 +544,7 @@ static void set_member_fields(struct fx_value *map, const char **mask, size_t *n
 			      const bool *disabled)
 {
 	if (role) {
-		fx_map_set_str(map, "role", fx_role_name(*role));
+		fx_map_set_str(map, "role", fx_authz_role_name(*role));
 		mask[(*nmask)++] = "role";
 	}
 	if (disabled) {
@@ -555,7 +555,7 @@ static void set_member_fields(struct fx_value *map, const char **mask, size_t *n
 		set_revoked_now(map);
 		mask[(*nmask)++] = "tokensValidAfter";
 	}
-	fx_map_set_now(map, "updatedAt");
+	fx_model_map_set_now(map, "updatedAt");
 	mask[(*nmask)++] = "updatedAt";
 	mask[*nmask] = NULL;
 }
@@ -581,7 +581,7 @@ static int change(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const allowed[] = {"role", "displayName", "disabled", NULL};
 	const struct fx_principal *p = r->principal;
-	const char *uid = fx_req_param(r, "id"), *mask[8], *if_match;
+	const char *uid = fx_http_req_param(r, "id"), *mask[8], *if_match;
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
 	json_object *in = NULL;
@@ -591,20 +591,20 @@ static int change(struct fx_req *r, struct fx_err *e)
 	char path[200];
 	int rc = -1;
 
-	if (fx_if_match(r, &if_match, e) < 0 || read_member(r, uid, &doc, e) < 0)
+	if (fx_model_if_match(r, &if_match, e) < 0 || read_member(r, uid, &doc, e) < 0)
 		return -1;
 	/* Checked before the Identity Toolkit changes below, which no precondition guards. */
 	if (fx_patch_if_match(if_match, &doc, "member", e) < 0) {
-		fx_doc_cleanup(&doc);
+		fx_firestore_doc_cleanup(&doc);
 		return -1;
 	}
 	old_role = role_of(&doc);
-	if (fx_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
 	    take_role(in, false, &role, &has_role, e) < 0 ||
 	    fx_json_bool(in, "disabled", "disabled", false, &disabled, &has_disabled, e) < 0)
 		goto out;
 	fx_value_map(&map);
-	if (fx_map_take_string(&map, in, "displayName", "displayName", false, 1, 100, e) < 0)
+	if (fx_model_map_take_string(&map, in, "displayName", "displayName", false, 1, 100, e) < 0)
 		goto out;
 	if (fx_map_get(&map, "displayName"))
 		mask[nmask++] = "displayName";
@@ -621,14 +621,14 @@ static int change(struct fx_req *r, struct fx_err *e)
 	if (fx_patch_write(path, &map, mask, if_match, FX_PATCH_IF_MATCH, "member", e) < 0)
 		goto out;
 	fx_authz_forget(uid);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (read_profile(uid, &doc, e) < 0)
 		goto out;
-	rc = fx_resp_doc(r, 200, &doc, fx_profile_hidden);
+	rc = fx_model_resp_doc(r, 200, &doc, fx_profile_hidden);
 out:
 	json_object_put(in);
 	fx_value_cleanup(&map);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -653,7 +653,7 @@ static int take_out(const char *uid, struct fx_err *e)
 	if (rc == 0 && fx_identity_set_claims(uid, "{}", e) < 0)
 		return -1;
 	fx_err_clear(e);
-	rc = user_path(path, sizeof(path), uid, e) < 0 ? -1 : fx_fs_delete(path, e);
+	rc = user_path(path, sizeof(path), uid, e) < 0 ? -1 : fx_firestore_delete(path, e);
 	fx_authz_forget(uid);
 	return rc;
 }
@@ -661,19 +661,19 @@ static int take_out(const char *uid, struct fx_err *e)
 static int remove_member(struct fx_req *r, struct fx_err *e)
 {
 	const struct fx_principal *p = r->principal;
-	const char *uid = fx_req_param(r, "id");
+	const char *uid = fx_http_req_param(r, "id");
 	struct fx_doc doc = {0};
 	enum fx_role old_role;
 
 	if (read_member(r, uid, &doc, e) < 0)
 		return -1;
 	old_role = role_of(&doc);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (may_manage(p, old_role, FX_ROLE_VIEWER, e) < 0)
 		return -1;
 	if (take_out(uid, e) < 0)
 		return -1;
-	return fx_resp_send(r, 204, NULL, NULL, 0);
+	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
 /* Any member but the owner leaves their organization, exactly as if an admin had removed them. */
@@ -686,12 +686,12 @@ static int me_leave(struct fx_req *r, struct fx_err *e)
 	if (read_member(r, p->uid, &doc, e) < 0)
 		return -1;
 	role = role_of(&doc);
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	if (role == FX_ROLE_OWNER)
 		return fx_err_set(e, FX_FAILED_PRECONDITION, "the owner cannot leave their organization");
 	if (take_out(p->uid, e) < 0)
 		return -1;
-	return fx_resp_send(r, 204, NULL, NULL, 0);
+	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
 int main(int argc, char **argv)

@@ -72,7 +72,7 @@ void *fx_arena_alloc(struct fx_arena *a, size_t n)
 		return NULL;
 	if (!b || b->size - b->used < n) {
 		size = n > BLOCK_SIZE ? n : BLOCK_SIZE;
-		b = fx_xmalloc(sizeof(*b) + size);
+		b = fx_mem_xmalloc(sizeof(*b) + size);
 		b->size = size;
 		b->used = 0;
 		/* A large one-off block goes behind the current one so the

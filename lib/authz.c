@@ -30,12 +30,12 @@ const char *const fx_profile_hidden[] = {"tokensValidAfter", NULL};
 
 static const char *const role_names[] = {"none", "viewer", "staff", "manager", "admin", "owner", NULL};
 
-const char *fx_role_name(enum fx_role role)
+const char *fx_authz_role_name(enum fx_role role)
 {
 	return role_names[role];
 }
 
-int fx_role_parse(const char *s)
+int fx_authz_role_parse(const char *s)
 {
 	for (int i = FX_ROLE_VIEWER; role_names[i]; i++)
 		if (strcmp(s, role_names[i]) == 0)
@@ -95,7 +95,7 @@ static pthread_once_t epochs_once = PTHREAD_ONCE_INIT;
 
 static void map_epochs(void)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	char path[512];
 	void *p;
 	int fd;
@@ -167,7 +167,7 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 	if (fx_str_fmt(path, sizeof(path), "users/%s", uid) < 0)
 		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(path) - sizeof("users/"));
 	fx_err_clear(&ferr);
-	if (fx_fs_get(path, &doc, &ferr) < 0) {
+	if (fx_firestore_get(path, &doc, &ferr) < 0) {
 		if (fx_err_is(&ferr, FX_NOT_FOUND))
 			return 0;
 		*e = ferr;
@@ -175,7 +175,7 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 	}
 	out->exists = true;
 	{
-		json_object *j = fx_doc_json(&doc, fx_profile_hidden);
+		json_object *j = fx_model_doc_json(&doc, fx_profile_hidden);
 		size_t len = 0;
 		const char *text = fx_json_text(j, &len);
 
@@ -186,12 +186,12 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 	    fx_str_set(out->organization_id, sizeof(out->organization_id), s) < 0) {
 		free(*profile_json);
 		*profile_json = NULL;
-		fx_doc_cleanup(&doc);
+		fx_firestore_doc_cleanup(&doc);
 		return fx_err_set(e, FX_INTERNAL, "%s: organizationId over %zu bytes", path,
 				  sizeof(out->organization_id) - 1);
 	}
-	if ((s = fx_value_path_str(&doc.fields, "role")) && fx_role_parse(s) > 0)
-		out->role = (enum fx_role)fx_role_parse(s);
+	if ((s = fx_value_path_str(&doc.fields, "role")) && fx_authz_role_parse(s) > 0)
+		out->role = (enum fx_role)fx_authz_role_parse(s);
 	{
 		const struct fx_value *d = fx_value_path(&doc.fields, "disabled");
 
@@ -199,7 +199,7 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 	}
 	if (fx_value_path_int(&doc.fields, "tokensValidAfter", &n))
 		out->valid_after = n;
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 	return 0;
 }
 
@@ -245,7 +245,7 @@ static bool fresh(time_t fetched, time_t t, int window)
  */
 static int member_of(const char *uid, struct fx_arena *arena, struct member *out, struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	int window = c && c->revocation_check_seconds > 0 ? c->revocation_check_seconds : 60;
 	size_t s = slot_of(uid);
 	struct member *slot = &cache[s];
@@ -323,7 +323,7 @@ static const char *refusal(const struct member *m, int64_t auth_time)
 
 static const char *bearer(const struct fx_req *r, size_t *len)
 {
-	const char *h = fx_req_header(r, "Authorization");
+	const char *h = fx_http_req_header(r, "Authorization");
 
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
 		return NULL;
@@ -336,7 +336,7 @@ static const char *bearer(const struct fx_req *r, size_t *len)
 
 static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	struct fx_principal *p;
 	struct fx_claims claims;
 
@@ -375,7 +375,7 @@ static bool google_issued(const char *token, size_t len)
 	fx_err_clear(&ignored);
 	if (!dot1 || !(dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token))))
 		return false;
-	if (fx_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload), &n, &ignored) < 0 ||
+	if (fx_b64_url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload), &n, &ignored) < 0 ||
 	    fx_json_parse(payload, n, 8, &o, &ignored) < 0)
 		return false;
 	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "iss", &iss) &&
@@ -436,7 +436,7 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 	 * out at once, a demotion applies at once, a promotion with the next
 	 * token (the claims).
 	 */
-	claimed_role = claims.role[0] ? fx_role_parse(claims.role) : -1;
+	claimed_role = claims.role[0] ? fx_authz_role_parse(claims.role) : -1;
 	if (claims.organization_id[0] && claimed_role > 0 && m.exists &&
 	    strcmp(m.organization_id, claims.organization_id) == 0 && m.role > FX_ROLE_NONE) {
 		p->organization_id = fx_arena_strdup(r->arena, claims.organization_id);
@@ -452,7 +452,7 @@ int fx_authz_request(struct fx_req *r, struct fx_err *e)
 			return fx_err_set(e, FX_PERMISSION_DENIED, "you are not a member of an organization");
 		if (p->role < route->min_role)
 			return fx_err_set(e, FX_PERMISSION_DENIED, "this needs the %s role or higher",
-					  fx_role_name(route->min_role));
+					  fx_authz_role_name(route->min_role));
 		return 0;
 	}
 	return fx_err_set(e, FX_INTERNAL, "route without access rule");

@@ -66,8 +66,8 @@ void fx_authz_forget(const char *uid);
 void fx_authz_set_clock(time_t (*now)(void));
 void fx_authz_reset(void);
 
-/* Role names as in the contract; fx_role_parse returns -1 for others. */
-const char *fx_role_name(enum fx_role role);
-FX_MUST_USE int fx_role_parse(const char *s);
+/* Role names as in the contract; fx_authz_role_parse returns -1 for others. */
+const char *fx_authz_role_name(enum fx_role role);
+FX_MUST_USE int fx_authz_role_parse(const char *s);
 
 #endif

@@ -11,7 +11,7 @@ size_t fx_b64_encoded_len(size_t n)
 	return (n + 2) / 3 * 4;
 }
 
-size_t fx_b64url_encoded_len(size_t n)
+size_t fx_b64_url_encoded_len(size_t n)
 {
 	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
 }
@@ -57,7 +57,7 @@ static size_t encode(const unsigned char *p, size_t n, char *out, const char *al
 
 static int encode_into(const void *p, size_t n, char *out, size_t out_len, bool url, struct fx_err *e)
 {
-	size_t need = url ? fx_b64url_encoded_len(n) : fx_b64_encoded_len(n);
+	size_t need = url ? fx_b64_url_encoded_len(n) : fx_b64_encoded_len(n);
 
 	if (out_len == 0 || need > out_len - 1) {
 		if (out_len > 0)
@@ -73,7 +73,7 @@ int fx_b64_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_
 	return encode_into(p, n, out, out_len, false, e);
 }
 
-int fx_b64url_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e)
+int fx_b64_url_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e)
 {
 	return encode_into(p, n, out, out_len, true, e);
 }
@@ -81,7 +81,7 @@ int fx_b64url_encode(const void *p, size_t n, char *out, size_t out_len, struct 
 /* Encodes in slices through a stack buffer; the whole result is checked against the cap first. */
 static int append(struct fx_buf *b, const unsigned char *p, size_t n, bool url)
 {
-	size_t need = url ? fx_b64url_encoded_len(n) : fx_b64_encoded_len(n);
+	size_t need = url ? fx_b64_url_encoded_len(n) : fx_b64_encoded_len(n);
 	char chunk[4 * 256];
 
 	if (need > b->max || b->len > b->max - need)
@@ -102,7 +102,7 @@ int fx_b64_append(struct fx_buf *b, const void *p, size_t n)
 	return append(b, p, n, false);
 }
 
-int fx_b64url_append(struct fx_buf *b, const void *p, size_t n)
+int fx_b64_url_append(struct fx_buf *b, const void *p, size_t n)
 {
 	return append(b, p, n, true);
 }
@@ -184,7 +184,7 @@ int fx_b64_decode(const char *s, size_t n, void *out, size_t out_len, size_t *ou
 	return decode(s, n, out, out_len, out_n, STD, e);
 }
 
-int fx_b64url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e)
+int fx_b64_url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e)
 {
 	return decode(s, n, out, out_len, out_n, URL, e);
 }

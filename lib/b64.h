@@ -17,7 +17,7 @@
 size_t fx_b64_encoded_len(size_t n);
 
 /* Length of the unpadded base64url encoding of n bytes, without the NUL. */
-size_t fx_b64url_encoded_len(size_t n);
+size_t fx_b64_url_encoded_len(size_t n);
 
 /* An upper bound of the bytes that decoding n characters can produce. */
 size_t fx_b64_decoded_max(size_t n);
@@ -30,13 +30,13 @@ size_t fx_b64_decoded_max(size_t n);
 FX_MUST_USE int fx_b64_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
 
 /* Like fx_b64_encode, in the base64url alphabet without padding. */
-FX_MUST_USE int fx_b64url_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
+FX_MUST_USE int fx_b64_url_encode(const void *p, size_t n, char *out, size_t out_len, struct fx_err *e);
 
 /* Appends the padded standard encoding of p to b; -1 (b unchanged) past its cap. */
 FX_MUST_USE int fx_b64_append(struct fx_buf *b, const void *p, size_t n);
 
 /* Appends the unpadded base64url encoding of p to b; same contract. */
-FX_MUST_USE int fx_b64url_append(struct fx_buf *b, const void *p, size_t n);
+FX_MUST_USE int fx_b64_url_append(struct fx_buf *b, const void *p, size_t n);
 
 /*
  * Decodes n characters of padded standard base64 into out (at most out_len
@@ -52,12 +52,12 @@ FX_MUST_USE int fx_b64_decode(const char *s, size_t n, void *out, size_t out_len
  * Decodes base64url; padding is optional but, when present, must make the
  * length a multiple of 4. Otherwise the contract of fx_b64_decode.
  */
-FX_MUST_USE int fx_b64url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
+FX_MUST_USE int fx_b64_url_decode(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);
 
 /*
  * Decodes either alphabet, whichever the text uses (one character of
  * "+/" and one of "-_" in the same text is refused), padding optional as
- * for fx_b64url_decode: what proto3 JSON readers accept for bytes
+ * for fx_b64_url_decode: what proto3 JSON readers accept for bytes
  * (Firestore's bytesValue). Otherwise the contract of fx_b64_decode.
  */
 FX_MUST_USE int fx_b64_decode_any(const char *s, size_t n, void *out, size_t out_len, size_t *out_n, struct fx_err *e);

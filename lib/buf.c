@@ -47,14 +47,14 @@ static int reserve(struct fx_buf *b, size_t n)
 		cap *= 2;
 	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
-	b->data = fx_xrealloc(b->data, cap);
+	b->data = fx_mem_xrealloc(b->data, cap);
 	b->cap = cap;
 	return 0;
 }
 
 int fx_buf_append(struct fx_buf *b, const void *p, size_t n)
 {
-	if (reserve(b, n) < 0 || fx_mem_copy(b->data + b->len, b->cap - b->len, p, n) < 0)
+	if (reserve(b, n) < 0 || fx_str_mem_copy(b->data + b->len, b->cap - b->len, p, n) < 0)
 		return -1;
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -134,7 +134,7 @@ int fx_buf_json_string(struct fx_buf *b, const char *s, size_t n)
 
 char *fx_buf_take(struct fx_buf *b)
 {
-	char *p = b->data ? b->data : fx_xstrdup("");
+	char *p = b->data ? b->data : fx_mem_xstrdup("");
 
 	b->data = NULL;
 	b->len = b->cap = 0;

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "buf.h"
+#include "defaults.h"
 #include "mem.h"
 #include "num.h"
 
@@ -45,7 +46,7 @@ void fx_config_release(void)
 	ndotenv = nowned = 0;
 }
 
-const struct fx_config *fx_cfg(void)
+const struct fx_config *fx_config_get(void)
 {
 	return current;
 }
@@ -102,8 +103,8 @@ static int read_dotenv(const char *path, bool required, struct fx_err *e)
 			val[vlen - 1] = '\0';
 			val++;
 		}
-		dotenv[ndotenv].key = fx_xstrdup(key);
-		dotenv[ndotenv].value = fx_xstrdup(val);
+		dotenv[ndotenv].key = fx_mem_xstrdup(key);
+		dotenv[ndotenv].value = fx_mem_xstrdup(val);
 		ndotenv++;
 	}
 	fclose(f);
@@ -152,7 +153,7 @@ __attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
 	char *s;
 
 	va_start(ap, f);
-	s = fx_xvasprintf(f, ap);
+	s = fx_mem_xvasprintf(f, ap);
 	va_end(ap);
 	return own(s);
 }
@@ -218,10 +219,10 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	if (get_int("FLUXORI_WORKER_THREADS", 16, 1, 256, &n, e) < 0)
 		return -1;
 	c->worker_threads = (int)n;
-	if (get_int("FLUXORI_HTTP_TIMEOUT_MS", 10000, 100, 600000, &n, e) < 0)
+	if (get_int("FLUXORI_HTTP_TIMEOUT_MS", FX_DEFAULT_HTTP_TIMEOUT_MS, 100, 600000, &n, e) < 0)
 		return -1;
 	c->http_timeout_ms = n;
-	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", 3000, 50, 60000, &n, e) < 0)
+	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", FX_DEFAULT_CONNECT_TIMEOUT_MS, 50, 60000, &n, e) < 0)
 		return -1;
 	c->connect_timeout_ms = n;
 	/* The contract: a user disabled, revoked or deleted in Firebase Auth is refused within 60 s. */

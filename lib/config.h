@@ -58,7 +58,7 @@ struct fx_config {
 FX_MUST_USE int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e);
 
 /* The process-wide configuration set by fx_config_set (read-only). */
-const struct fx_config *fx_cfg(void);
+const struct fx_config *fx_config_get(void);
 void fx_config_set(const struct fx_config *c);
 
 /* Releases storage behind strings of the last load (tests). */

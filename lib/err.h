@@ -12,23 +12,30 @@
  * failed (an int 0/-1, an index or length that is -1 on failure, a pointer
  * that is NULL on failure): under -Werror a call that drops the result does
  * not compile. gcc does not count a (void) cast as a use, so where ignoring
- * a failure is right the call goes through fx_ignore / fx_ignore_ptr, with a
+ * a failure is right the call goes through fx_err_ignore / fx_err_ignore_ptr, with a
  * comment saying why.
  */
 #define FX_MUST_USE __attribute__((warn_unused_result))
 
 /* Drops a result on purpose; the call site says why ignoring it is right. */
-static inline void fx_ignore(long long result)
+static inline void fx_err_ignore(long long result)
 {
 	(void)result;
 }
 
-static inline void fx_ignore_ptr(const void *result)
+static inline void fx_err_ignore_ptr(const void *result)
 {
 	(void)result;
 }
 
 #define FX_ERR_MAX_DETAILS 16
+
+/*
+ * Retry-After, in seconds, of an answer the client should simply send again:
+ * a backend outage (503 UNAVAILABLE) or contention (409 ABORTED). nginx's own
+ * 503 page (nginx/errors.conf.in) says the same.
+ */
+#define FX_ERR_RETRY_AFTER_S 1
 
 struct fx_err_detail {
 	char field[96];

@@ -112,8 +112,8 @@ int fx_fieldpath_parse(const char *dotted, struct fx_fieldpath *out, struct fx_e
 			fx_buf_cleanup(&seg);
 			return fp_fail(out, dotted, e, "too many segments");
 		}
-		out->segs = fx_xrealloc(out->segs, (out->n + 1) * sizeof(*out->segs));
-		out->segs[out->n++] = fx_xstrndup(seg.data, seg.len);
+		out->segs = fx_mem_xrealloc(out->segs, (out->n + 1) * sizeof(*out->segs));
+		out->segs[out->n++] = fx_mem_xstrndup(seg.data, seg.len);
 		if (*p == '\0')
 			break;
 		p++; /* '.' */

@@ -84,7 +84,7 @@ static int param_value(const char **p, char *val, size_t len)
 	return 0;
 }
 
-int fx_file_check_type(const char *ctype, const char *field, int unlisted, const char **canon, struct fx_err *e)
+int fx_files_check_type(const char *ctype, const char *field, int unlisted, const char **canon, struct fx_err *e)
 {
 	size_t n = ctype ? strlen(ctype) : 0, t, st;
 	const char *p, *found = NULL;
@@ -145,7 +145,7 @@ int fx_file_check_type(const char *ctype, const char *field, int unlisted, const
 	return 0;
 }
 
-int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e)
+int fx_files_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e)
 {
 	if (strcmp(kind, "product_image") == 0 && strncasecmp(ctype, "image/", 6) != 0)
 		return fx_err_invalid(e, field, "a product_image must be a jpeg, png or webp image");
@@ -196,12 +196,12 @@ static bool utf8_ok(const unsigned char *p, size_t n, bool prefix)
 			}
 		}
 		if (lead < n && utf8_cut_short(p + lead, n - lead))
-			return fx_utf8_valid((const char *)p, lead);
+			return fx_json_utf8_valid((const char *)p, lead);
 	}
-	return fx_utf8_valid((const char *)p, n);
+	return fx_json_utf8_valid((const char *)p, n);
 }
 
-int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, bool prefix, struct fx_err *e)
+int fx_files_sniff(const char *ctype, const unsigned char *p, size_t n, bool prefix, struct fx_err *e)
 {
 	bool ok;
 
@@ -224,7 +224,7 @@ int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, bool pref
 	return 0;
 }
 
-int fx_file_base_name(const char *name, const char *field, const char **base, struct fx_err *e)
+int fx_files_base_name(const char *name, const char *field, const char **base, struct fx_err *e)
 {
 	size_t n = name ? strlen(name) : 0;
 	const char *b = name;
@@ -233,7 +233,7 @@ int fx_file_base_name(const char *name, const char *field, const char **base, st
 		return fx_err_invalid(e, field, "is required");
 	if (n > FX_FILE_NAME_MAX)
 		return fx_err_invalid(e, field, "must be at most %d bytes", FX_FILE_NAME_MAX);
-	if (!fx_utf8_valid(name, n))
+	if (!fx_json_utf8_valid(name, n))
 		return fx_err_invalid(e, field, "must be UTF-8");
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
@@ -249,7 +249,7 @@ int fx_file_base_name(const char *name, const char *field, const char **base, st
 	return 0;
 }
 
-int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e)
+int fx_files_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e)
 {
 	const char *base = name, *ext;
 	size_t n = name ? strlen(name) : 0, o = 0, elen;
@@ -303,7 +303,7 @@ static bool fallback_char(unsigned char c)
 	       (c != '\0' && strchr(" -_.,()[]+!#$&'@~", c) != NULL);
 }
 
-int fx_file_disposition(const char *name, struct fx_buf *out)
+int fx_files_disposition(const char *name, struct fx_buf *out)
 {
 	const char *b = name ? name : "";
 	struct fx_buf shown;
@@ -332,7 +332,7 @@ int fx_file_disposition(const char *name, struct fx_buf *out)
 		if (fx_buf_append(&shown, (c < 0x20 || c == 0x7f) ? "_" : &b[i], 1) < 0)
 			goto out;
 	}
-	utf8 = fx_utf8_valid(shown.data, shown.len);
+	utf8 = fx_json_utf8_valid(shown.data, shown.len);
 	fx_buf_reset(out);
 	if (fx_buf_puts(out, "attachment; filename=\"") < 0)
 		goto out;
@@ -344,8 +344,8 @@ int fx_file_disposition(const char *name, struct fx_buf *out)
 		if (fx_buf_append(out, fallback_char(c) ? &shown.data[i] : "_", 1) < 0)
 			goto out;
 	}
-	if (fx_buf_puts(out, "\"") < 0 ||
-	    (utf8 && (fx_buf_puts(out, "; filename*=UTF-8''") < 0 || fx_url_encode(out, shown.data, shown.len) < 0)))
+	if (fx_buf_puts(out, "\"") < 0 || (utf8 && (fx_buf_puts(out, "; filename*=UTF-8''") < 0 ||
+						    fx_httpc_url_encode(out, shown.data, shown.len) < 0)))
 		goto out;
 	rc = 0;
 out:
@@ -361,7 +361,7 @@ static int sha256_hex(const void *p, size_t n, char *out, size_t len)
 	return fx_str_hex(out, len, md, sizeof(md));
 }
 
-void fx_file_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields)
+void fx_files_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields)
 {
 	fx_map_set_str(fields, "kind", m->kind);
 	fx_map_set_str(fields, "name", m->name);
@@ -377,12 +377,12 @@ void fx_file_record(const struct fx_req *r, const struct fx_file_meta *m, struct
 	fx_map_set_str(fields, "object", m->object);
 	fx_map_set_str(fields, "createdBy", r->principal->uid);
 	fx_tenant_stamp(r, fields);
-	fx_map_set_now(fields, "createdAt");
-	fx_map_set_now(fields, "updatedAt");
+	fx_model_map_set_now(fields, "createdAt");
+	fx_model_map_set_now(fields, "updatedAt");
 }
 
-int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
-		  const char *product_id, struct fx_doc *out, struct fx_err *e)
+int fx_files_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data, size_t n,
+		   const char *product_id, struct fx_doc *out, struct fx_err *e)
 {
 	static const char *const ready_mask[] = {"status", "generation", "updatedAt", NULL};
 	struct fx_gcs_object stored;
@@ -393,11 +393,11 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	struct fx_err ignored;
 	int rc = -1;
 
-	if (fx_file_base_name(name, "X-File-Name", &base, e) < 0 ||
-	    fx_file_safe_name(base, "X-File-Name", safe, sizeof(safe), e) < 0 ||
-	    fx_file_check_type(ctype, "Content-Type", 400, &mt, e) < 0)
+	if (fx_files_base_name(name, "X-File-Name", &base, e) < 0 ||
+	    fx_files_safe_name(base, "X-File-Name", safe, sizeof(safe), e) < 0 ||
+	    fx_files_check_type(ctype, "Content-Type", 400, &mt, e) < 0)
 		return -1;
-	fx_id_new(id);
+	fx_model_id_new(id);
 	rel = fx_tenant_path(r, NULL, "files", id, "file", e);
 	object = fx_arena_printf(r->arena, "orgs/%s/%s/%s/%s", r->principal->organization_id, kind, id, safe);
 	if (!rel || !object)
@@ -405,18 +405,19 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	if (sha256_hex(data, n, hash, sizeof(hash)) < 0)
 		return fx_err_set(e, FX_INTERNAL, "sha256 does not fit its buffer");
 	fx_value_map(&fields);
-	fx_file_record(r,
-		       &(struct fx_file_meta){.kind = kind,
-					      .name = base,
-					      .content_type = mt,
-					      .size = (int64_t)n,
-					      .sha256 = hash,
-					      .product_id = product_id,
-					      .object = object},
-		       &fields);
+	fx_files_record(r,
+			&(struct fx_file_meta){.kind = kind,
+					       .name = base,
+					       .content_type = mt,
+					       .size = (int64_t)n,
+					       .sha256 = hash,
+					       .product_id = product_id,
+					       .object = object},
+			&fields);
 	doc_name = fx_tenant_name(rel);
 	writes = json_object_new_array();
-	if (fx_write_create(writes, doc_name, &fields, NULL, e) < 0 || fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+	if (fx_fswrite_create(writes, doc_name, &fields, NULL, e) < 0 ||
+	    fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
 		goto out;
 	/* ifGenerationMatch=0: a retried upload can never overwrite another file's bytes. */
 	if (fx_gcs_upload(object, mt, data, n, 0, &stored, e) < 0) {
@@ -434,7 +435,7 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 			goto out;
 		}
 		fx_err_clear(&ignored);
-		if (fx_fs_delete(rel, &ignored) < 0)
+		if (fx_firestore_delete(rel, &ignored) < 0)
 			fx_log_warn("file %s: object upload failed and its pending document stays: %s", id,
 				    ignored.message);
 		goto out;
@@ -445,11 +446,11 @@ int fx_file_store(struct fx_req *r, const char *kind, const char *name, const ch
 	fx_map_set_str(&ready, "status", "ready");
 	/* Downloads read these very bytes, with no metadata call (size and type are recorded already). */
 	fx_map_set_int(&ready, "generation", stored.generation);
-	fx_map_set_now(&ready, "updatedAt");
-	if (fx_write_update(writes, doc_name, &ready, ready_mask, NULL, NULL, e) < 0 ||
-	    fx_fs_commit(writes, NULL, NULL, NULL, e) < 0)
+	fx_model_map_set_now(&ready, "updatedAt");
+	if (fx_fswrite_update(writes, doc_name, &ready, ready_mask, NULL, NULL, e) < 0 ||
+	    fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
 		goto out;
-	rc = fx_fs_get(rel, out, e);
+	rc = fx_firestore_get(rel, out, e);
 out:
 	json_object_put(writes);
 	fx_value_cleanup(&fields);
@@ -458,9 +459,9 @@ out:
 	return rc;
 }
 
-json_object *fx_file_json(const struct fx_doc *doc, bool with_url, struct fx_err *e)
+json_object *fx_files_json(const struct fx_doc *doc, bool with_url, struct fx_err *e)
 {
-	json_object *out = fx_doc_json(doc, fx_file_hidden);
+	json_object *out = fx_model_doc_json(doc, fx_file_hidden);
 	const char *status = fx_value_path_str(&doc->fields, "status");
 	const char *object = fx_value_path_str(&doc->fields, "object");
 	struct fx_buf url;
@@ -468,7 +469,7 @@ json_object *fx_file_json(const struct fx_doc *doc, bool with_url, struct fx_err
 	if (!with_url || !status || strcmp(status, "ready") != 0 || !object)
 		return out;
 	fx_buf_init(&url, 16384);
-	if (fx_gcs_sign_url("GET", object, FX_FILE_URL_SECONDS, NULL, NULL, &url, e) == 0) {
+	if (fx_gcssign_url("GET", object, FX_FILE_URL_SECONDS, NULL, NULL, &url, e) == 0) {
 		char expires[40];
 
 		fx_ts_format((int64_t)time(NULL) + FX_FILE_URL_SECONDS, 0, 3, expires);

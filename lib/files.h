@@ -27,7 +27,7 @@
 #define FX_FILE_URL_SECONDS 900 /* signed URLs live 15 min */
 #define FX_FILE_NAME_MAX 255 /* bytes of a file name */
 #define FX_FILE_TYPE_MAX 127 /* bytes of a content type as given, parameters included */
-#define FX_FILE_DISPOSITION_MAX 1200 /* bytes of fx_file_disposition's answer */
+#define FX_FILE_DISPOSITION_MAX 1200 /* bytes of fx_files_disposition's answer */
 
 struct fx_req;
 
@@ -49,11 +49,11 @@ extern const char *const fx_file_hidden[]; /* fields of a file document never sh
  * is a 415 when unlisted is 415 (the request's own Content-Type), else
  * a 400 naming field.
  */
-FX_MUST_USE int fx_file_check_type(const char *ctype, const char *field, int unlisted, const char **canon,
-				   struct fx_err *e);
+FX_MUST_USE int fx_files_check_type(const char *ctype, const char *field, int unlisted, const char **canon,
+				    struct fx_err *e);
 
 /* 400 naming field unless a file of kind may hold ctype (product images are images). */
-FX_MUST_USE int fx_file_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e);
+FX_MUST_USE int fx_files_check_kind_type(const char *kind, const char *ctype, const char *field, struct fx_err *e);
 
 /*
  * 400 when the first n bytes of a file contradict its type, an allowlist
@@ -61,7 +61,7 @@ FX_MUST_USE int fx_file_check_kind_type(const char *kind, const char *ctype, con
  * only the start of a longer file: a UTF-8 character cut short by the
  * end of p is accepted (invalid bytes are not).
  */
-FX_MUST_USE int fx_file_sniff(const char *ctype, const unsigned char *p, size_t n, bool prefix, struct fx_err *e);
+FX_MUST_USE int fx_files_sniff(const char *ctype, const unsigned char *p, size_t n, bool prefix, struct fx_err *e);
 
 /*
  * The base name of a client's file name, as a browser sends it: what
@@ -70,7 +70,7 @@ FX_MUST_USE int fx_file_sniff(const char *ctype, const unsigned char *p, size_t 
  * empty, longer than FX_FILE_NAME_MAX bytes, not UTF-8 or has control
  * characters, or when its base name is empty or only dots ("." or "..").
  */
-FX_MUST_USE int fx_file_base_name(const char *name, const char *field, const char **base, struct fx_err *e);
+FX_MUST_USE int fx_files_base_name(const char *name, const char *field, const char **base, struct fx_err *e);
 
 /*
  * The object-safe form of a client's file name: the last path segment,
@@ -79,7 +79,7 @@ FX_MUST_USE int fx_file_base_name(const char *name, const char *field, const cha
  * 400 for a name that is empty, longer than 255 bytes or has control
  * characters.
  */
-FX_MUST_USE int fx_file_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e);
+FX_MUST_USE int fx_files_safe_name(const char *name, const char *field, char *out, size_t len, struct fx_err *e);
 
 /*
  * The Content-Disposition of a download of a file called name, into out
@@ -94,13 +94,13 @@ FX_MUST_USE int fx_file_safe_name(const char *name, const char *field, char *out
  * or -1 when the result outgrows out's cap (FX_FILE_DISPOSITION_MAX is
  * enough).
  */
-FX_MUST_USE int fx_file_disposition(const char *name, struct fx_buf *out);
+FX_MUST_USE int fx_files_disposition(const char *name, struct fx_buf *out);
 
-/* What a new file's document records besides who made it and when (fx_file_record). */
+/* What a new file's document records besides who made it and when (fx_files_record). */
 struct fx_file_meta {
 	const char *kind; /* an fx_file_kinds entry */
-	const char *name; /* the base name (fx_file_base_name) */
-	const char *content_type; /* the allowlist entry (fx_file_check_type) */
+	const char *name; /* the base name (fx_files_base_name) */
+	const char *content_type; /* the allowlist entry (fx_files_check_type) */
 	int64_t size; /* bytes */
 	const char *sha256; /* hex SHA-256 of bytes already in hand, or NULL */
 	const char *declared_sha256; /* hex SHA-256 a signed upload declared, or NULL */
@@ -114,22 +114,23 @@ struct fx_file_meta {
  * name, contentType, size, then sha256, productId and declaredSha256 where
  * m has them, status "pending", object, createdBy (r's principal's uid),
  * organizationId (fx_tenant_stamp), createdAt and updatedAt (now). The one
- * place a file record is built: direct uploads (fx_file_store) and signed
+ * place a file record is built: direct uploads (fx_files_store) and signed
  * ones (the files group's :signUpload) both write it. Cannot fail; r must
  * have a principal with an organization.
  */
-void fx_file_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields);
+void fx_files_record(const struct fx_req *r, const struct fx_file_meta *m, struct fx_value *fields);
 
 /*
  * Stores data as a new ready file of the caller's organization; out gets
  * its document. name is reduced to its base name and ctype to its
- * allowlist entry (fx_file_base_name, fx_file_check_type: a 400 naming
+ * allowlist entry (fx_files_base_name, fx_files_check_type: a 400 naming
  * "X-File-Name" or "Content-Type" otherwise).
  */
-FX_MUST_USE int fx_file_store(struct fx_req *r, const char *kind, const char *name, const char *ctype, const void *data,
-			      size_t n, const char *product_id, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_files_store(struct fx_req *r, const char *kind, const char *name, const char *ctype,
+			       const void *data, size_t n, const char *product_id, struct fx_doc *out,
+			       struct fx_err *e);
 
 /* The API JSON of a file document; with_url adds a 15-minute signed downloadUrl (ready files only). */
-FX_MUST_USE json_object *fx_file_json(const struct fx_doc *doc, bool with_url, struct fx_err *e);
+FX_MUST_USE json_object *fx_files_json(const struct fx_doc *doc, bool with_url, struct fx_err *e);
 
 #endif

@@ -32,13 +32,13 @@
 
 /* ---- names and paths ---- */
 
-char *fx_fs_name(const char *rel_path)
+char *fx_firestore_name(const char *rel_path)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	bool sub = rel_path && *rel_path;
 
-	return fx_xasprintf("projects/%s/databases/%s/documents%s%s", c->project, c->database, sub ? "/" : "",
-			    sub ? rel_path : "");
+	return fx_mem_xasprintf("projects/%s/databases/%s/documents%s%s", c->project, c->database, sub ? "/" : "",
+				sub ? rel_path : "");
 }
 
 /*
@@ -69,7 +69,7 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 			return fx_err_invalid(e, "path", "path segment \".\" or \"..\" in \"%.100s\"", rel);
 		if (n >= 4 && p[0] == '_' && p[1] == '_' && p[n - 1] == '_' && p[n - 2] == '_')
 			return fx_err_invalid(e, "path", "reserved path segment in \"%.100s\"", rel);
-		if (!fx_utf8_valid(p, n))
+		if (!fx_json_utf8_valid(p, n))
 			return fx_err_invalid(e, "path", "path is not valid UTF-8");
 		nseg++;
 		if (!end)
@@ -88,22 +88,22 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
  */
 static const char *build_url(struct fx_buf *url, const char *rel, const char *suffix)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	const char *p = rel;
 	int bad;
 
 	fx_buf_init(url, URL_MAX);
 	bad = fx_buf_printf(url, "%s/v1/projects/", c->firestore_url) < 0;
-	bad |= fx_url_encode(url, c->project, strlen(c->project)) < 0;
+	bad |= fx_httpc_url_encode(url, c->project, strlen(c->project)) < 0;
 	bad |= fx_buf_puts(url, "/databases/") < 0;
-	bad |= fx_url_encode(url, c->database, strlen(c->database)) < 0;
+	bad |= fx_httpc_url_encode(url, c->database, strlen(c->database)) < 0;
 	bad |= fx_buf_puts(url, "/documents") < 0;
 	while (p && *p) {
 		const char *end = strchr(p, '/');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 
 		bad |= fx_buf_puts(url, "/") < 0;
-		bad |= fx_url_encode(url, p, n) < 0;
+		bad |= fx_httpc_url_encode(url, p, n) < 0;
 		p = end ? end + 1 : p + n;
 	}
 	if (suffix)
@@ -146,7 +146,7 @@ static int map_error(enum fx_code google, const char *message, struct fx_err *e)
 	}
 	fx_err_set(e, code, "%s", msg);
 	if (code == FX_UNAVAILABLE)
-		e->retry_after = 1;
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
 	return -1;
 }
 
@@ -253,7 +253,7 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 	fx_httpc_resp_init(&resp);
 	if (fx_httpc_do(&req, &resp, e) < 0) {
 		if (fx_err_is(e, FX_UNAVAILABLE))
-			e->retry_after = 1;
+			e->retry_after = FX_ERR_RETRY_AFTER_S;
 		goto out;
 	}
 	if (resp.status < 200 || resp.status >= 300) {
@@ -268,7 +268,7 @@ out:
 
 /* ---- documents ---- */
 
-void fx_doc_cleanup(struct fx_doc *d)
+void fx_firestore_doc_cleanup(struct fx_doc *d)
 {
 	if (!d)
 		return;
@@ -277,12 +277,12 @@ void fx_doc_cleanup(struct fx_doc *d)
 	memset(d, 0, sizeof(*d));
 }
 
-void fx_docs_free(struct fx_doc *docs, size_t n)
+void fx_firestore_docs_free(struct fx_doc *docs, size_t n)
 {
 	if (!docs)
 		return;
 	for (size_t i = 0; i < n; i++)
-		fx_doc_cleanup(&docs[i]);
+		fx_firestore_doc_cleanup(&docs[i]);
 	free(docs);
 }
 
@@ -315,11 +315,11 @@ static int decode_doc(json_object *j, const char *what, struct fx_doc *out, stru
 	if (copy_time(j, "createTime", out->create_time, what, e) < 0 ||
 	    copy_time(j, "updateTime", out->update_time, what, e) < 0)
 		goto fail;
-	out->name = fx_xstrdup(json_object_get_string(name));
+	out->name = fx_mem_xstrdup(json_object_get_string(name));
 	out->id = out->name + (slash - json_object_get_string(name)) + 1;
 	return 0;
 fail:
-	fx_doc_cleanup(out);
+	fx_firestore_doc_cleanup(out);
 	return -1;
 }
 
@@ -327,7 +327,7 @@ static void doc_copy(struct fx_doc *dst, const struct fx_doc *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	if (src->name) {
-		dst->name = fx_xstrdup(src->name);
+		dst->name = fx_mem_xstrdup(src->name);
 		dst->id = dst->name + (src->id - src->name);
 	}
 	fx_value_copy(&dst->fields, &src->fields);
@@ -364,13 +364,13 @@ static int add_mask(struct fx_buf *url, const char *const *mask, struct fx_err *
 		bad |= fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0;
 		fx_fieldpath_cleanup(&fp);
 		bad |= fx_buf_puts(url, i ? "&mask.fieldPaths=" : "?mask.fieldPaths=") < 0;
-		bad |= !path.data || fx_url_encode(url, path.data, path.len) < 0;
+		bad |= !path.data || fx_httpc_url_encode(url, path.data, path.len) < 0;
 	}
 	fx_buf_cleanup(&path);
 	return bad ? 1 : 0;
 }
 
-int fx_fs_get_mask(const char *rel_path, const char *const *mask, struct fx_doc *out, struct fx_err *e)
+int fx_firestore_get_mask(const char *rel_path, const char *const *mask, struct fx_doc *out, struct fx_err *e)
 {
 	struct fx_buf url;
 	json_object *ans = NULL;
@@ -392,12 +392,12 @@ out:
 	return rc;
 }
 
-int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e)
+int fx_firestore_get(const char *rel_path, struct fx_doc *out, struct fx_err *e)
 {
-	return fx_fs_get_mask(rel_path, NULL, out, e);
+	return fx_firestore_get_mask(rel_path, NULL, out, e);
 }
 
-int fx_fs_delete(const char *rel_path, struct fx_err *e)
+int fx_firestore_delete(const char *rel_path, struct fx_err *e)
 {
 	struct fx_buf url;
 	json_object *ans = NULL;
@@ -417,7 +417,7 @@ int fx_fs_delete(const char *rel_path, struct fx_err *e)
 	return rc;
 }
 
-/* fx_fs_commit, naming the call what in messages. */
+/* fx_firestore_commit, naming the call what in messages. */
 static int commit(const char *what, json_object *writes, const char *transaction, char commit_time[40],
 		  char (*update_times)[40], struct fx_err *e)
 {
@@ -463,8 +463,8 @@ out:
 	return rc;
 }
 
-int fx_fs_commit(json_object *writes, const char *transaction, char commit_time[40], char (*update_times)[40],
-		 struct fx_err *e)
+int fx_firestore_commit(json_object *writes, const char *transaction, char commit_time[40], char (*update_times)[40],
+			struct fx_err *e)
 {
 	return commit("firestore commit", writes, transaction, commit_time, update_times, e);
 }
@@ -474,7 +474,7 @@ int fx_fs_commit(json_object *writes, const char *transaction, char commit_time[
  * false, as Google's clients send it: POST ?documentId= would carry the id
  * in a query string, which the emulator splits at an encoded '&'.
  */
-int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out, struct fx_err *e)
+int fx_firestore_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out, struct fx_err *e)
 {
 	json_object *writes = NULL;
 	char *name = NULL, update_time[1][40];
@@ -486,9 +486,9 @@ int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_
 		return -1;
 	if (fields && fields->type != FX_V_MAP)
 		return fx_err_invalid(e, "fields", "document fields must be a map");
-	name = fx_fs_name(rel_path);
+	name = fx_firestore_name(rel_path);
 	writes = json_object_new_array();
-	if (fx_write_create(writes, name, fields, NULL, e) < 0 ||
+	if (fx_fswrite_create(writes, name, fields, NULL, e) < 0 ||
 	    commit("firestore create", writes, NULL, NULL, update_time, e) < 0)
 		goto out;
 	if (out) {
@@ -509,8 +509,8 @@ out:
 	return rc;
 }
 
-int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
-		size_t *n, struct fx_err *e)
+int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
+		       size_t *n, struct fx_err *e)
 {
 	struct fx_buf url;
 	json_object *body = NULL, *sq, *ans = NULL, *el, *d;
@@ -525,7 +525,7 @@ int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *tr
 	*n = 0;
 	if (check_path(parent_rel, false, e) < 0)
 		return -1;
-	if (!(sq = fx_query_build(q, e)))
+	if (!(sq = fx_fsquery_build(q, e)))
 		return -1;
 	body = json_object_new_object();
 	json_object_object_add(body, "structuredQuery", sq);
@@ -541,7 +541,7 @@ int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *tr
 	}
 	len = json_object_array_length(ans);
 	if (len > 0)
-		out = fx_xcalloc(len, sizeof(*out));
+		out = fx_mem_xcalloc(len, sizeof(*out));
 	for (size_t i = 0; i < len; i++) {
 		el = json_object_array_get_idx(ans, i);
 		if (json_object_object_get_ex(el, "error", &d)) {
@@ -561,7 +561,7 @@ int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *tr
 	}
 	rc = 0;
 out:
-	fx_docs_free(out, count);
+	fx_firestore_docs_free(out, count);
 	json_object_put(ans);
 	json_object_put(body);
 	fx_buf_cleanup(&url);
@@ -579,8 +579,8 @@ static int slot_cmp(const void *a, const void *b)
 	return strcmp(((const struct slot *)a)->name, ((const struct slot *)b)->name);
 }
 
-int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
-		    struct fx_err *e)
+int fx_firestore_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
+			   struct fx_err *e)
 {
 	struct fx_buf url;
 	json_object *body = NULL, *list, *ans = NULL, *el, *v;
@@ -600,13 +600,13 @@ int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transact
 	for (size_t i = 0; i < n; i++)
 		if (check_path(rel_paths[i], true, e) < 0)
 			return -1;
-	names = fx_xcalloc(n, sizeof(*names));
-	slots = fx_xcalloc(n, sizeof(*slots));
-	filled = fx_xcalloc(n, sizeof(*filled));
+	names = fx_mem_xcalloc(n, sizeof(*names));
+	slots = fx_mem_xcalloc(n, sizeof(*slots));
+	filled = fx_mem_xcalloc(n, sizeof(*filled));
 	body = json_object_new_object();
 	list = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++) {
-		names[i] = fx_fs_name(rel_paths[i]);
+		names[i] = fx_firestore_name(rel_paths[i]);
 		slots[i] = (struct slot){names[i], i};
 		json_object_array_add(list, json_object_new_string(names[i]));
 	}
@@ -646,7 +646,7 @@ int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transact
 		}
 		hit = bsearch(&key, slots, n, sizeof(*slots), slot_cmp);
 		if (!hit) {
-			fx_doc_cleanup(&doc);
+			fx_firestore_doc_cleanup(&doc);
 			bad_answer(c.what, "a document that was not asked for", e);
 			goto out;
 		}
@@ -658,11 +658,11 @@ int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transact
 			size_t idx = slots[k].idx;
 
 			if (filled[idx])
-				fx_doc_cleanup(&out[idx]);
+				fx_firestore_doc_cleanup(&out[idx]);
 			doc_copy(&out[idx], &doc);
 			filled[idx] = true;
 		}
-		fx_doc_cleanup(&doc);
+		fx_firestore_doc_cleanup(&doc);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!filled[i]) {
@@ -674,7 +674,7 @@ int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transact
 out:
 	if (rc < 0)
 		for (size_t i = 0; i < n; i++)
-			fx_doc_cleanup(&out[i]);
+			fx_firestore_doc_cleanup(&out[i]);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -782,7 +782,7 @@ static int64_t wall_ms(void)
 
 static void map_pending(void)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	char path[512];
 	void *p;
 	int fd;
@@ -876,7 +876,7 @@ static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn
 	if (rc < 0 && fx_err_is(e, FX_OK))
 		fx_err_set(e, FX_INTERNAL, "transaction function failed without an error");
 	if (rc == 0)
-		rc = fx_fs_commit(t->writes, t->id, NULL, NULL, e);
+		rc = fx_firestore_commit(t->writes, t->id, NULL, NULL, e);
 	json_object_put(t->writes);
 	t->writes = NULL;
 	if (rc < 0)
@@ -908,7 +908,7 @@ static bool lane_enter(long deadline)
 	return pthread_mutex_timedlock(&retry_lane, &until) == 0;
 }
 
-int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
+int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
 	struct fx_txn t;
 	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
@@ -953,7 +953,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 	}
 	fx_metrics_transaction(FX_TXN_GAVE_UP);
 	fx_err_set(e, FX_ABORTED, "transaction gave up after %d attempts: %.180s", attempt, last);
-	e->retry_after = 1;
+	e->retry_after = FX_ERR_RETRY_AFTER_S;
 	return -1;
 }
 
@@ -961,7 +961,7 @@ int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 
 int fx_firestore_ping(struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	char url[1024], auth[4096];
 	const char *headers[] = {auth, NULL};
 	struct fx_httpc_req req = {0};

@@ -2,8 +2,8 @@
  * fx_firestore: Firestore REST v1 over fx_httpc (get, create, commit,
  * delete, runQuery, batchGet, read-write transactions).
  * Ownership: everything these calls return (struct fx_doc contents, doc
- * arrays, names) belongs to the caller and is released with fx_doc_cleanup,
- * fx_docs_free or free, while every argument (paths, values, queries, json
+ * arrays, names) belongs to the caller and is released with fx_firestore_doc_cleanup,
+ * fx_firestore_docs_free or free, while every argument (paths, values, queries, json
  * writes, transaction ids) is only borrowed for the duration of the call.
  *
  * Paths are relative to the database's documents root
@@ -27,9 +27,9 @@
  * says: get/batchGet/runQuery/delete/beginTransaction/rollback on transient
  * failures, create/commit only when nothing reached the backend. Reads
  * inside a transaction retry only when nothing reached the backend, so an
- * ABORTED reaches fx_fs_run_transaction, which retries the whole
+ * ABORTED reaches fx_firestore_run_transaction, which retries the whole
  * transaction. Everything is thread-safe; the only shared state is the
- * transaction retry lane (see fx_fs_run_transaction).
+ * transaction retry lane (see fx_firestore_run_transaction).
  */
 #ifndef FX_FIRESTORE_H
 #define FX_FIRESTORE_H
@@ -45,9 +45,9 @@
 #define FX_FS_JSON_DEPTH 96
 /* Largest answer read from runQuery/batchGet; other calls stop at 8 MiB. */
 #define FX_FS_MAX_RESPONSE (16u * 1024 * 1024)
-/* Documents in one fx_fs_batch_get. */
+/* Documents in one fx_firestore_batch_get. */
 #define FX_FS_MAX_BATCH_GET 1000
-/* Writes in one fx_fs_commit. */
+/* Writes in one fx_firestore_commit. */
 #define FX_FS_MAX_WRITES 500
 
 /* Checks that Firestore answers (a read of a document that need not exist). */
@@ -63,32 +63,33 @@ struct fx_doc {
 };
 
 /* Frees what d owns and zeroes it. Accepts NULL and a zeroed struct. */
-void fx_doc_cleanup(struct fx_doc *d);
+void fx_firestore_doc_cleanup(struct fx_doc *d);
 
 /* Cleans up docs[0..n) and frees the array. Accepts NULL. */
-void fx_docs_free(struct fx_doc *docs, size_t n);
+void fx_firestore_docs_free(struct fx_doc *docs, size_t n);
 
 /*
  * The full resource name "projects/P/databases/D/documents[/rel_path]" for
  * a path relative to the documents root ("" gives the root itself); the
  * path is not checked. Never NULL; the caller frees it.
  */
-char *fx_fs_name(const char *rel_path);
+char *fx_firestore_name(const char *rel_path);
 
 /*
  * Reads the document at rel_path into *out (overwritten; on failure left
  * zeroed). Returns 0, or -1 with 404 NOT_FOUND when it does not exist.
  */
-FX_MUST_USE int fx_fs_get(const char *rel_path, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_firestore_get(const char *rel_path, struct fx_doc *out, struct fx_err *e);
 
 /*
- * fx_fs_get reading only the fields named in mask (NULL-terminated field
+ * fx_firestore_get reading only the fields named in mask (NULL-terminated field
  * paths, at most FX_QUERY_MAX_SELECT; NULL or empty reads every field):
  * Firestore's documents.get mask.fieldPaths, so fields outside it are
  * neither sent nor parsed. A masked path the document lacks is simply
  * absent from out->fields. 400 naming "mask" for a malformed path.
  */
-FX_MUST_USE int fx_fs_get_mask(const char *rel_path, const char *const *mask, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_firestore_get_mask(const char *rel_path, const char *const *mask, struct fx_doc *out,
+				      struct fx_err *e);
 
 /*
  * Creates the document at rel_path (a client-chosen id) with fields (an
@@ -99,7 +100,8 @@ FX_MUST_USE int fx_fs_get_mask(const char *rel_path, const char *const *mask, st
  * write's time. -1 with 409 ALREADY_EXISTS when it exists, 400 for a bad
  * path or value.
  */
-FX_MUST_USE int fx_fs_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out, struct fx_err *e);
+FX_MUST_USE int fx_firestore_create(const char *rel_path, const struct fx_value *fields, struct fx_doc *out,
+				    struct fx_err *e);
 
 /*
  * Commits writes (a json array of at most FX_FS_MAX_WRITES Write objects
@@ -110,20 +112,20 @@ FX_MUST_USE int fx_fs_create(const char *rel_path, const struct fx_value *fields
  * exists:true precondition fails, 409 ALREADY_EXISTS for exists:false, 409
  * FAILED_PRECONDITION for a stale updateTime, 409 ABORTED on contention.
  */
-FX_MUST_USE int fx_fs_commit(json_object *writes, const char *transaction, char commit_time[40],
-			     char (*update_times)[40], struct fx_err *e);
+FX_MUST_USE int fx_firestore_commit(json_object *writes, const char *transaction, char commit_time[40],
+				    char (*update_times)[40], struct fx_err *e);
 
 /* Deletes the document at rel_path; a missing document is not an error. */
-FX_MUST_USE int fx_fs_delete(const char *rel_path, struct fx_err *e);
+FX_MUST_USE int fx_firestore_delete(const char *rel_path, struct fx_err *e);
 
 /*
  * Runs q under parent_rel ("" = root collections, or a document path for
  * its subcollections), inside transaction when not NULL. Returns 0 with
- * *docs (a malloc'd array for fx_docs_free, NULL when *n is 0) and *n, or
- * -1 with *docs NULL and *n 0; 400 when fx_query_build refuses q.
+ * *docs (a malloc'd array for fx_firestore_docs_free, NULL when *n is 0) and *n, or
+ * -1 with *docs NULL and *n 0; 400 when fx_fsquery_build refuses q.
  */
-FX_MUST_USE int fx_fs_query(const char *parent_rel, const struct fx_query *q, const char *transaction,
-			    struct fx_doc **docs, size_t *n, struct fx_err *e);
+FX_MUST_USE int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const char *transaction,
+				   struct fx_doc **docs, size_t *n, struct fx_err *e);
 
 /*
  * Reads n (at most FX_FS_MAX_BATCH_GET) documents at once, inside
@@ -131,8 +133,8 @@ FX_MUST_USE int fx_fs_query(const char *parent_rel, const struct fx_query *q, co
  * rel_paths[i], a missing document has name NULL and an empty fields map;
  * a path may repeat. On failure out[0..n) is left zeroed.
  */
-FX_MUST_USE int fx_fs_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
-				struct fx_err *e);
+FX_MUST_USE int fx_firestore_batch_get(const char *const *rel_paths, size_t n, const char *transaction,
+				       struct fx_doc *out, struct fx_err *e);
 
 /* ---- transactions ---- */
 
@@ -156,7 +158,7 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
 
 /*
  * Begins a read-write transaction, runs fn (reads must go through
- * fx_fs_batch_get/fx_fs_query with t->id: GET ?transaction= never answers
+ * fx_firestore_batch_get/fx_firestore_query with t->id: GET ?transaction= never answers
  * on the emulator), then commits t->writes. On ABORTED, from fn's reads or
  * the commit, rolls back and runs everything again after a backoff
  * (FX_TXN_INITIAL_BACKOFF_MS growing x1.5, +-50 % jitter) with
@@ -169,12 +171,12 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
  * When fn returns -1 with any other error, or the commit fails otherwise,
  * rolls back and returns that error unchanged (fn returning -1 without
  * setting e gives 500 INTERNAL). Gives up with 409 ABORTED and
- * e->retry_after = 1. A rollback that does not arrive (Firestore
+ * e->retry_after = FX_ERR_RETRY_AFTER_S. A rollback that does not arrive (Firestore
  * unreachable) is kept, in a table the container's worker processes share
  * (FLUXORI_METRICS_DIR/firestore.rollbacks), and sent again before the next
  * transaction of any of them: Firestore would otherwise hold that
  * transaction's locks until it has been idle for 60 s.
  */
-FX_MUST_USE int fx_fs_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e);
+FX_MUST_USE int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e);
 
 #endif

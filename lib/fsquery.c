@@ -110,17 +110,17 @@ static void cursor_cleanup(struct cursor *c)
 	memset(c, 0, sizeof(*c));
 }
 
-struct fx_query *fx_query_new(const char *collection_id, bool all_descendants)
+struct fx_query *fx_fsquery_new(const char *collection_id, bool all_descendants)
 {
-	struct fx_query *q = fx_xcalloc(1, sizeof(*q));
+	struct fx_query *q = fx_mem_xcalloc(1, sizeof(*q));
 
-	q->collection_id = fx_xstrdup(collection_id ? collection_id : "");
+	q->collection_id = fx_mem_xstrdup(collection_id ? collection_id : "");
 	q->all_descendants = all_descendants;
 	q->limit = -1;
 	return q;
 }
 
-void fx_query_free(struct fx_query *q)
+void fx_fsquery_free(struct fx_query *q)
 {
 	if (!q)
 		return;
@@ -142,7 +142,7 @@ void fx_query_free(struct fx_query *q)
 	free(q);
 }
 
-int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e)
+int fx_fsquery_parent(struct fx_query *q, const char *parent, struct fx_err *e)
 {
 	size_t n = parent ? strlen(parent) : 0;
 	static const char suffix[] = "/documents";
@@ -155,7 +155,7 @@ int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e)
 			return -1;
 	} else {
 		/* Checking "<parent>/c/d" checks the root's shape with one rule. */
-		char *probe = fx_xasprintf("%s/c/d", parent);
+		char *probe = fx_mem_xasprintf("%s/c/d", parent);
 		int rc;
 
 		rc = fx_docname_check(probe, e);
@@ -164,7 +164,7 @@ int fx_query_parent(struct fx_query *q, const char *parent, struct fx_err *e)
 			return -1;
 	}
 	free(q->parent);
-	q->parent = fx_xstrdup(parent);
+	q->parent = fx_mem_xstrdup(parent);
 	return 0;
 }
 
@@ -181,7 +181,7 @@ static int to_ref(const struct fx_query *q, const struct fx_value *in, struct fx
 	if (in->type != FX_V_STRING)
 		return fx_err_invalid(e, "__name__", "a __name__ value must be a reference or a document id");
 	if (!q->parent)
-		return fx_err_invalid(e, "__name__", "a document id for __name__ needs fx_query_parent");
+		return fx_err_invalid(e, "__name__", "a document id for __name__ needs fx_fsquery_parent");
 	if (in->u.s.n == 0 || strlen(in->u.s.p) != in->u.s.n || (!q->all_descendants && strchr(in->u.s.p, '/')))
 		return fx_err_invalid(e, "__name__", "\"%.80s\" is not a document id", in->u.s.p);
 	fx_buf_init(&b, FX_DOCNAME_MAX + 1);
@@ -203,8 +203,8 @@ static bool is_nan(const struct fx_value *v)
 	return v->type == FX_V_DOUBLE && isnan(v->u.d);
 }
 
-int fx_query_where(struct fx_query *q, const char *field_path, const char *op, const struct fx_value *v,
-		   struct fx_err *e)
+int fx_fsquery_where(struct fx_query *q, const char *field_path, const char *op, const struct fx_value *v,
+		     struct fx_err *e)
 {
 	struct filter f;
 	size_t k;
@@ -267,23 +267,23 @@ int fx_query_where(struct fx_query *q, const char *field_path, const char *op, c
 	} else {
 		fx_value_copy(&f.value, v);
 	}
-	q->filters = fx_xrealloc(q->filters, (q->nfilters + 1) * sizeof(*q->filters));
+	q->filters = fx_mem_xrealloc(q->filters, (q->nfilters + 1) * sizeof(*q->filters));
 	q->filters[q->nfilters++] = f;
 	return 0;
 }
 
-int fx_query_where_str(struct fx_query *q, const char *field_path, const char *op, const char *s, struct fx_err *e)
+int fx_fsquery_where_str(struct fx_query *q, const char *field_path, const char *op, const char *s, struct fx_err *e)
 {
 	struct fx_value v = {0};
 	int rc;
 
 	fx_value_string(&v, s, strlen(s));
-	rc = fx_query_where(q, field_path, op, &v, e);
+	rc = fx_fsquery_where(q, field_path, op, &v, e);
 	fx_value_cleanup(&v);
 	return rc;
 }
 
-int fx_query_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e)
+int fx_fsquery_order_by(struct fx_query *q, const char *field_path, bool descending, struct fx_err *e)
 {
 	struct order o;
 
@@ -292,28 +292,28 @@ int fx_query_order_by(struct fx_query *q, const char *field_path, bool descendin
 	if (qpath_parse(field_path, &o.path, e) < 0)
 		return -1;
 	o.desc = descending;
-	q->orders = fx_xrealloc(q->orders, (q->norders + 1) * sizeof(*q->orders));
+	q->orders = fx_mem_xrealloc(q->orders, (q->norders + 1) * sizeof(*q->orders));
 	q->orders[q->norders++] = o;
 	return 0;
 }
 
-void fx_query_limit(struct fx_query *q, int n)
+void fx_fsquery_limit(struct fx_query *q, int n)
 {
 	q->limit = n < 0 ? -1 : n;
 }
 
-void fx_query_offset(struct fx_query *q, int n)
+void fx_fsquery_offset(struct fx_query *q, int n)
 {
 	q->offset = n < 0 ? 0 : n;
 }
 
-int fx_query_select(struct fx_query *q, const char *const *paths, size_t n, struct fx_err *e)
+int fx_fsquery_select(struct fx_query *q, const char *const *paths, size_t n, struct fx_err *e)
 {
 	struct qpath *sel;
 
 	if (n > FX_QUERY_MAX_SELECT)
 		return fx_err_invalid(e, "select", "more than %d selected fields", FX_QUERY_MAX_SELECT);
-	sel = fx_xcalloc(n ? n : 1, sizeof(*sel));
+	sel = fx_mem_xcalloc(n ? n : 1, sizeof(*sel));
 	for (size_t i = 0; i < (n ? n : 1); i++) {
 		if (qpath_parse(n ? paths[i] : "__name__", &sel[i], e) < 0) {
 			for (size_t j = 0; j < i; j++)
@@ -343,7 +343,8 @@ static struct cursor *cursor_slot(struct fx_query *q, enum fx_cursor which, stru
 	return NULL;
 }
 
-int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_value *values, size_t n, struct fx_err *e)
+int fx_fsquery_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_value *values, size_t n,
+		      struct fx_err *e)
 {
 	struct cursor *c = cursor_slot(q, which, e);
 
@@ -365,8 +366,8 @@ int fx_query_cursor(struct fx_query *q, enum fx_cursor which, const struct fx_va
 	return 0;
 }
 
-int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *doc_name, const struct fx_value *fields,
-			struct fx_err *e)
+int fx_fsquery_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *doc_name, const struct fx_value *fields,
+			  struct fx_err *e)
 {
 	struct cursor *c = cursor_slot(q, which, e);
 	const char *id, *coll;
@@ -401,7 +402,7 @@ int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *do
 	cursor_cleanup(c);
 	c->set = true;
 	c->before = which == FX_CURSOR_START_AT || which == FX_CURSOR_END_BEFORE;
-	c->doc = fx_xstrdup(doc_name);
+	c->doc = fx_mem_xstrdup(doc_name);
 	if (fields)
 		fx_value_copy(&c->fields, fields);
 	else
@@ -409,24 +410,24 @@ int fx_query_cursor_doc(struct fx_query *q, enum fx_cursor which, const char *do
 	return 0;
 }
 
-int fx_query_start_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+int fx_fsquery_start_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
 {
-	return fx_query_cursor(q, FX_CURSOR_START_AT, values, n, e);
+	return fx_fsquery_cursor(q, FX_CURSOR_START_AT, values, n, e);
 }
 
-int fx_query_start_after(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+int fx_fsquery_start_after(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
 {
-	return fx_query_cursor(q, FX_CURSOR_START_AFTER, values, n, e);
+	return fx_fsquery_cursor(q, FX_CURSOR_START_AFTER, values, n, e);
 }
 
-int fx_query_end_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+int fx_fsquery_end_at(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
 {
-	return fx_query_cursor(q, FX_CURSOR_END_AT, values, n, e);
+	return fx_fsquery_cursor(q, FX_CURSOR_END_AT, values, n, e);
 }
 
-int fx_query_end_before(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
+int fx_fsquery_end_before(struct fx_query *q, const struct fx_value *values, size_t n, struct fx_err *e)
 {
-	return fx_query_cursor(q, FX_CURSOR_END_BEFORE, values, n, e);
+	return fx_fsquery_cursor(q, FX_CURSOR_END_BEFORE, values, n, e);
 }
 
 /* ---- build ---- */
@@ -494,7 +495,7 @@ static size_t effective_orders(const struct fx_query *q, const struct qpath *nam
 	if (!(q->start.set && q->start.doc) && !(q->end.set && q->end.doc))
 		return n;
 	dir = n ? o[n - 1].desc : false;
-	ineq = fx_xcalloc(q->nfilters + 1, sizeof(*ineq));
+	ineq = fx_mem_xcalloc(q->nfilters + 1, sizeof(*ineq));
 	for (size_t i = 0; i < q->nfilters; i++)
 		if (q->filters[i].inequality && !is_key(&q->filters[i].path))
 			ineq[nineq++] = &q->filters[i].path;
@@ -567,7 +568,7 @@ static json_object *cursor_json(const struct fx_query *q, const struct cursor *c
 	return cur;
 }
 
-json_object *fx_query_build(const struct fx_query *q, struct fx_err *e)
+json_object *fx_fsquery_build(const struct fx_query *q, struct fx_err *e)
 {
 	json_object *sq = NULL, *from, *coll, *cur;
 	struct qpath name;
@@ -581,7 +582,7 @@ json_object *fx_query_build(const struct fx_query *q, struct fx_err *e)
 	}
 	if (qpath_parse("__name__", &name, e) < 0)
 		return NULL;
-	o = fx_xcalloc(q->norders + q->nfilters + 1, sizeof(*o));
+	o = fx_mem_xcalloc(q->norders + q->nfilters + 1, sizeof(*o));
 	n = effective_orders(q, &name, o);
 
 	sq = json_object_new_object();

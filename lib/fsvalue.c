@@ -66,7 +66,7 @@ static int decode_fields(struct walk *c, json_object *fields, struct fx_value *m
 		size_t old = fx_value_where_name(&c->at, name);
 		size_t n = strlen(name);
 
-		if (n > FX_VALUE_FIELD_NAME_MAX || !fx_utf8_valid(name, n)) {
+		if (n > FX_VALUE_FIELD_NAME_MAX || !fx_json_utf8_valid(name, n)) {
 			fx_value_cleanup(map);
 			return bad(c, "field name too long or not UTF-8");
 		}
@@ -158,7 +158,7 @@ static int decode_scalar_string(struct walk *c, const char *key, json_object *va
 
 		if (n > (FX_VALUE_MAX_BYTES + 2) / 3 * 4)
 			return bad(c, "bytesValue is not base64 or too long");
-		bytes = fx_xmalloc(fx_b64_decoded_max(n) + 1);
+		bytes = fx_mem_xmalloc(fx_b64_decoded_max(n) + 1);
 		if (fx_b64_decode_any(s, n, bytes, fx_b64_decoded_max(n), &blen, &sub) < 0) {
 			free(bytes);
 			return bad(c, "bytesValue is not base64 or too long");
@@ -169,7 +169,7 @@ static int decode_scalar_string(struct walk *c, const char *key, json_object *va
 		}
 		fx_value_null(out);
 		out->type = FX_V_BYTES;
-		out->u.s.p = fx_xrealloc(bytes, blen + 1);
+		out->u.s.p = fx_mem_xrealloc(bytes, blen + 1);
 		out->u.s.p[blen] = '\0';
 		out->u.s.n = blen;
 	} else if (strcmp(key, "timestampValue") == 0) {
@@ -295,7 +295,7 @@ json_object *fx_fsvalue_encode(const struct fx_value *v)
 	case FX_V_NULL: json_object_object_add(o, "nullValue", NULL); break;
 	case FX_V_BOOL: json_object_object_add(o, "booleanValue", json_object_new_boolean(v->u.b)); break;
 	case FX_V_INT: {
-		char *num = fx_xasprintf("%" PRId64, v->u.i);
+		char *num = fx_mem_xasprintf("%" PRId64, v->u.i);
 
 		json_object_object_add(o, "integerValue", json_object_new_string(num));
 		free(num);
@@ -409,7 +409,7 @@ static int check_value(struct walk *c, const struct fx_value *v, int depth)
 			const struct fx_field *f = &v->u.map.fields[i];
 			size_t old = fx_value_where_name(&c->at, f->name);
 
-			if (strlen(f->name) > FX_VALUE_FIELD_NAME_MAX || !fx_utf8_valid(f->name, strlen(f->name)))
+			if (strlen(f->name) > FX_VALUE_FIELD_NAME_MAX || !fx_json_utf8_valid(f->name, strlen(f->name)))
 				return check_fail(c, "field name too long or not UTF-8");
 			if (check_value(c, &f->value, depth + 1) < 0)
 				return -1;
@@ -437,7 +437,7 @@ int fx_fsvalue_check_fields(const struct fx_value *map, struct fx_err *e)
 		const struct fx_field *f = &map->u.map.fields[i];
 		size_t old = fx_value_where_name(&c.at, f->name);
 
-		if (strlen(f->name) > FX_VALUE_FIELD_NAME_MAX || !fx_utf8_valid(f->name, strlen(f->name)))
+		if (strlen(f->name) > FX_VALUE_FIELD_NAME_MAX || !fx_json_utf8_valid(f->name, strlen(f->name)))
 			return check_fail(&c, "field name too long or not UTF-8");
 		if (check_value(&c, &f->value, 0) < 0)
 			return -1;

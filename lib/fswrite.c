@@ -76,7 +76,7 @@ static int parse_mask(const char *const *mask_paths, struct path **out, size_t *
 	*nout = 0;
 	if (n > FX_WRITE_MAX_PATHS)
 		return fx_err_invalid(e, "updateMask", "more than %d mask paths", FX_WRITE_MAX_PATHS);
-	p = fx_xcalloc(n ? n : 1, sizeof(*p));
+	p = fx_mem_xcalloc(n ? n : 1, sizeof(*p));
 	for (size_t i = 0; i < n; i++) {
 		if (parse_path(mask_paths[i], &p[i], e) < 0) {
 			paths_free(p, n);
@@ -126,7 +126,7 @@ static int parse_transforms(const struct fx_transform *tr, size_t n, struct path
 	*out = NULL;
 	if (n > FX_WRITE_MAX_PATHS)
 		return fx_err_invalid(e, "updateTransforms", "more than %d transforms", FX_WRITE_MAX_PATHS);
-	p = fx_xcalloc(n ? n : 1, sizeof(*p));
+	p = fx_mem_xcalloc(n ? n : 1, sizeof(*p));
 	for (size_t i = 0; i < n; i++) {
 		p[i].tr = &tr[i];
 		if (parse_path(tr[i].path, &p[i], e) < 0 || check_operand(&p[i], e) < 0)
@@ -266,9 +266,9 @@ static json_object *exists_json(bool exists)
 	return o;
 }
 
-int fx_write_doc(json_object *writes, enum fx_write_kind kind, const char *doc_name, const struct fx_value *fields_map,
-		 const char *const *mask_paths, const char *update_time, const struct fx_transform *transforms,
-		 size_t ntransforms, struct fx_err *e)
+int fx_fswrite_doc(json_object *writes, enum fx_write_kind kind, const char *doc_name,
+		   const struct fx_value *fields_map, const char *const *mask_paths, const char *update_time,
+		   const struct fx_transform *transforms, size_t ntransforms, struct fx_err *e)
 {
 	struct fx_value empty;
 	const struct fx_value *fields = fields_map;
@@ -345,7 +345,7 @@ static size_t server_ts(const char *const *paths, struct fx_transform **out)
 {
 	size_t n = count_list(paths);
 
-	*out = fx_xcalloc(n ? n : 1, sizeof(**out));
+	*out = fx_mem_xcalloc(n ? n : 1, sizeof(**out));
 	for (size_t i = 0; i < n; i++) {
 		(*out)[i].path = paths[i];
 		(*out)[i].op = FX_TR_SERVER_TIME;
@@ -353,42 +353,42 @@ static size_t server_ts(const char *const *paths, struct fx_transform **out)
 	return n;
 }
 
-int fx_write_create(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
-		    const char *const *server_ts_paths, struct fx_err *e)
+int fx_fswrite_create(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
+		      const char *const *server_ts_paths, struct fx_err *e)
 {
 	struct fx_transform *tr;
 	size_t n = server_ts(server_ts_paths, &tr);
-	int rc = fx_write_doc(writes, FX_WRITE_CREATE, doc_name, fields_map, NULL, NULL, tr, n, e);
+	int rc = fx_fswrite_doc(writes, FX_WRITE_CREATE, doc_name, fields_map, NULL, NULL, tr, n, e);
 
 	free(tr);
 	return rc;
 }
 
-int fx_write_set(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
-		 const char *const *server_ts_paths, struct fx_err *e)
+int fx_fswrite_set(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
+		   const char *const *server_ts_paths, struct fx_err *e)
 {
 	struct fx_transform *tr;
 	size_t n = server_ts(server_ts_paths, &tr);
-	int rc = fx_write_doc(writes, FX_WRITE_SET, doc_name, fields_map, NULL, NULL, tr, n, e);
+	int rc = fx_fswrite_doc(writes, FX_WRITE_SET, doc_name, fields_map, NULL, NULL, tr, n, e);
 
 	free(tr);
 	return rc;
 }
 
-int fx_write_update(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
-		    const char *const *mask_paths, const char *update_time_precondition,
-		    const char *const *server_ts_paths, struct fx_err *e)
+int fx_fswrite_update(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
+		      const char *const *mask_paths, const char *update_time_precondition,
+		      const char *const *server_ts_paths, struct fx_err *e)
 {
 	struct fx_transform *tr;
 	size_t n = server_ts(server_ts_paths, &tr);
-	int rc = fx_write_doc(writes, FX_WRITE_UPDATE, doc_name, fields_map, mask_paths, update_time_precondition, tr,
-			      n, e);
+	int rc = fx_fswrite_doc(writes, FX_WRITE_UPDATE, doc_name, fields_map, mask_paths, update_time_precondition, tr,
+				n, e);
 
 	free(tr);
 	return rc;
 }
 
-int fx_write_delete(json_object *writes, const char *doc_name, int exists, const char *update_time, struct fx_err *e)
+int fx_fswrite_delete(json_object *writes, const char *doc_name, int exists, const char *update_time, struct fx_err *e)
 {
 	json_object *w, *pre = NULL;
 
@@ -410,8 +410,8 @@ int fx_write_delete(json_object *writes, const char *doc_name, int exists, const
 	return 0;
 }
 
-int fx_write_transform(json_object *writes, const char *doc_name, const struct fx_transform *transforms,
-		       size_t ntransforms, struct fx_err *e)
+int fx_fswrite_transform(json_object *writes, const char *doc_name, const struct fx_transform *transforms,
+			 size_t ntransforms, struct fx_err *e)
 {
 	struct path *tr = NULL;
 	json_object *w, *t;
@@ -434,11 +434,12 @@ int fx_write_transform(json_object *writes, const char *doc_name, const struct f
 	return 0;
 }
 
-int fx_write_increment(json_object *writes, const char *doc_name, const char *field_path, int64_t by, struct fx_err *e)
+int fx_fswrite_increment(json_object *writes, const char *doc_name, const char *field_path, int64_t by,
+			 struct fx_err *e)
 {
 	struct fx_value operand;
 	struct fx_transform t = {.path = field_path, .op = FX_TR_INCREMENT, .operand = &operand};
 
 	fx_value_int(&operand, by);
-	return fx_write_transform(writes, doc_name, &t, 1, e);
+	return fx_fswrite_transform(writes, doc_name, &t, 1, e);
 }

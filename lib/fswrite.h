@@ -28,12 +28,12 @@
  * fields_map, sit below a non-map value there, or overlap another transform
  * path.
  */
-FX_MUST_USE int fx_write_create(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
-				const char *const *server_ts_paths, struct fx_err *e);
+FX_MUST_USE int fx_fswrite_create(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
+				  const char *const *server_ts_paths, struct fx_err *e);
 
 /* set: like create without a precondition (creates or replaces the whole document). */
-FX_MUST_USE int fx_write_set(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
-			     const char *const *server_ts_paths, struct fx_err *e);
+FX_MUST_USE int fx_fswrite_set(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
+			       const char *const *server_ts_paths, struct fx_err *e);
 
 /*
  * update: writes the fields named by mask_paths (NULL-terminated); a mask
@@ -45,20 +45,20 @@ FX_MUST_USE int fx_write_set(json_object *writes, const char *doc_name, const st
  * one mask path or server timestamp path is required. The mask is sent
  * sorted, as clients do.
  */
-FX_MUST_USE int fx_write_update(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
-				const char *const *mask_paths, const char *update_time_precondition,
-				const char *const *server_ts_paths, struct fx_err *e);
+FX_MUST_USE int fx_fswrite_update(json_object *writes, const char *doc_name, const struct fx_value *fields_map,
+				  const char *const *mask_paths, const char *update_time_precondition,
+				  const char *const *server_ts_paths, struct fx_err *e);
 
 /*
  * delete with a precondition: exists -1 (none), 0 or 1, or update_time
  * (RFC 3339, then exists must be -1).
  */
-FX_MUST_USE int fx_write_delete(json_object *writes, const char *doc_name, int exists, const char *update_time,
-				struct fx_err *e);
+FX_MUST_USE int fx_fswrite_delete(json_object *writes, const char *doc_name, int exists, const char *update_time,
+				  struct fx_err *e);
 
 /* A transform write adding by to the integer (or double) at field_path. */
-FX_MUST_USE int fx_write_increment(json_object *writes, const char *doc_name, const char *field_path, int64_t by,
-				   struct fx_err *e);
+FX_MUST_USE int fx_fswrite_increment(json_object *writes, const char *doc_name, const char *field_path, int64_t by,
+				     struct fx_err *e);
 
 /* ---- general form ---- */
 
@@ -80,7 +80,7 @@ struct fx_transform {
 enum fx_write_kind {
 	FX_WRITE_CREATE, /* exists=false; mask_paths and update_time must be NULL */
 	FX_WRITE_SET, /* no precondition; with mask_paths it only writes those paths (merge) */
-	FX_WRITE_UPDATE /* exists=true or updateTime; mask_paths as fx_write_update */
+	FX_WRITE_UPDATE /* exists=true or updateTime; mask_paths as fx_fswrite_update */
 };
 
 /*
@@ -89,12 +89,13 @@ enum fx_write_kind {
  * precondition and transforms[0..ntransforms) as updateTransforms in the
  * given order. Rules as described above for each kind.
  */
-FX_MUST_USE int fx_write_doc(json_object *writes, enum fx_write_kind kind, const char *doc_name,
-			     const struct fx_value *fields_map, const char *const *mask_paths, const char *update_time,
-			     const struct fx_transform *transforms, size_t ntransforms, struct fx_err *e);
+FX_MUST_USE int fx_fswrite_doc(json_object *writes, enum fx_write_kind kind, const char *doc_name,
+			       const struct fx_value *fields_map, const char *const *mask_paths,
+			       const char *update_time, const struct fx_transform *transforms, size_t ntransforms,
+			       struct fx_err *e);
 
 /* A transform-only Write ({"transform": {"document", "fieldTransforms"}}); ntransforms >= 1. */
-FX_MUST_USE int fx_write_transform(json_object *writes, const char *doc_name, const struct fx_transform *transforms,
-				   size_t ntransforms, struct fx_err *e);
+FX_MUST_USE int fx_fswrite_transform(json_object *writes, const char *doc_name, const struct fx_transform *transforms,
+				     size_t ntransforms, struct fx_err *e);
 
 #endif

@@ -3,6 +3,7 @@
 #include "b64.h"
 #include "buf.h"
 #include "config.h"
+#include "defaults.h"
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
@@ -137,7 +138,7 @@ static char *read_small_file(const char *path, size_t *len, char *why, size_t wh
 		close(fd);
 		return NULL;
 	}
-	data = fx_xmalloc((size_t)st.st_size + 1);
+	data = fx_mem_xmalloc((size_t)st.st_size + 1);
 	while (have < (size_t)st.st_size) {
 		ssize_t r = read(fd, data + have, (size_t)st.st_size - have);
 
@@ -387,10 +388,10 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 		       size_t why_len)
 {
 	struct fx_httpc_req req = {
-		.timeout_ms = 5000,
+		.timeout_ms = FX_TOKEN_CALL_TIMEOUT_MS,
 		.max_response = TOKEN_ANSWER_MAX,
 		.retry = FX_RETRY_IDEMPOTENT,
-		.max_attempts = 3,
+		.max_attempts = FX_TOKEN_CALL_ATTEMPTS,
 	};
 	struct fx_httpc_resp resp;
 	struct fx_buf url, body;
@@ -409,7 +410,8 @@ static int fetch_token(const struct fx_config *cfg, bool keyfile, char *token, l
 			fx_str_text(why, why_len, "no token endpoint configured");
 			goto out;
 		}
-		if (fx_buf_puts(&body, "grant_type=") < 0 || fx_url_encode(&body, GRANT_TYPE, strlen(GRANT_TYPE)) < 0 ||
+		if (fx_buf_puts(&body, "grant_type=") < 0 ||
+		    fx_httpc_url_encode(&body, GRANT_TYPE, strlen(GRANT_TYPE)) < 0 ||
 		    fx_buf_puts(&body, "&assertion=") < 0 || build_assertion(&body, aud, now_s(), &e) < 0) {
 			fx_str_text(why, why_len, "%.190s", e.message);
 			goto out;
@@ -519,7 +521,7 @@ static int get_token(const struct fx_config *cfg, char out[FX_GAUTH_MAX_TOKEN + 
 
 int fx_gauth_header(enum fx_gauth_target target, char *out, size_t out_len, struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
+	const struct fx_config *cfg = fx_config_get();
 	char token[FX_GAUTH_MAX_TOKEN + 1];
 	int rc;
 
@@ -547,10 +549,10 @@ static int metadata_email(const struct fx_config *cfg, char *out, size_t out_len
 	const char *headers[] = {"Metadata-Flavor: Google", NULL};
 	struct fx_httpc_req req = {
 		.headers = headers,
-		.timeout_ms = 5000,
+		.timeout_ms = FX_TOKEN_CALL_TIMEOUT_MS,
 		.max_response = 1024,
 		.retry = FX_RETRY_IDEMPOTENT,
-		.max_attempts = 3,
+		.max_attempts = FX_TOKEN_CALL_ATTEMPTS,
 		.service = "metadata",
 	};
 	struct fx_httpc_resp resp;
@@ -602,7 +604,7 @@ out:
 
 int fx_gauth_service_account(char *email, size_t len, struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
+	const struct fx_config *cfg = fx_config_get();
 	char fetched[MAX_EMAIL + 1];
 	bool keyfile;
 	int rc = 0;
@@ -707,7 +709,7 @@ out:
 
 int fx_gauth_sign(const char *data, size_t n, unsigned char *sig, size_t *sig_len, struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
+	const struct fx_config *cfg = fx_config_get();
 	bool keyfile;
 
 	if (!cfg)

@@ -34,7 +34,7 @@ int fx_gcs_check_name(const char *object, struct fx_err *e)
 		return fx_err_invalid(e, "object", "object name missing");
 	if (n > FX_GCS_MAX_NAME)
 		return fx_err_invalid(e, "object", "object name longer than %d bytes", FX_GCS_MAX_NAME);
-	if (!fx_utf8_valid(object, n))
+	if (!fx_json_utf8_valid(object, n))
 		return fx_err_invalid(e, "object", "object name is not valid UTF-8");
 	if (strpbrk(object, "\r\n"))
 		return fx_err_invalid(e, "object", "object name contains a line break");
@@ -58,16 +58,16 @@ static int check_content_type(const char *ct, struct fx_err *e)
 /* base + "<api>/b/<bucket>/o[/<object>]", everything percent-encoded; -1 when too long. */
 static int object_url(struct fx_buf *url, const char *base, const char *api, const char *object)
 {
-	const char *bucket = fx_cfg()->bucket;
+	const char *bucket = fx_config_get()->bucket;
 	int bad;
 
 	fx_buf_init(url, URL_MAX);
 	bad = fx_buf_printf(url, "%s%s/b/", base, api) < 0;
-	bad |= fx_url_encode(url, bucket, strlen(bucket)) < 0;
+	bad |= fx_httpc_url_encode(url, bucket, strlen(bucket)) < 0;
 	bad |= fx_buf_puts(url, "/o") < 0;
 	if (object) {
 		bad |= fx_buf_puts(url, "/") < 0;
-		bad |= fx_url_encode(url, object, strlen(object)) < 0;
+		bad |= fx_httpc_url_encode(url, object, strlen(object)) < 0;
 	}
 	return bad ? -1 : 0;
 }
@@ -77,7 +77,7 @@ static int add_param(struct fx_buf *url, const char *key, const char *value)
 {
 	if (fx_buf_printf(url, "%c%s=", strchr(url->data, '?') ? '&' : '?', key) < 0)
 		return -1;
-	return fx_url_encode(url, value, strlen(value));
+	return fx_httpc_url_encode(url, value, strlen(value));
 }
 
 static int add_int(struct fx_buf *url, const char *key, int64_t g)
@@ -119,7 +119,7 @@ static int http_error(const struct fx_httpc_resp *resp, const char *what, const 
 		return fx_err_set(e, FX_CONDITION_NOT_MET, "%s: generation precondition failed", what);
 	if (s >= 500 || s == 429 || s == 408 || s == 401 || s == 403) {
 		fx_err_set(e, FX_UNAVAILABLE, "%s (HTTP %ld)", msg, s);
-		e->retry_after = 1;
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
 	return fx_err_set(e, FX_INTERNAL, "%s (HTTP %ld)", msg, s);
@@ -167,7 +167,7 @@ static int perform(const struct call *c, struct fx_httpc_resp *resp, struct fx_e
 	req.service = "storage";
 	if (fx_httpc_do(&req, resp, e) < 0) {
 		if (fx_err_is(e, FX_UNAVAILABLE))
-			e->retry_after = 1;
+			e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
 	if (resp->status < 200 || resp->status >= 300)
@@ -303,7 +303,7 @@ int fx_gcs_upload(const char *object, const char *content_type, const void *data
 	}
 	if (make_boundary(boundary, data, n, e) < 0)
 		goto out;
-	if (object_url(&url, fx_cfg()->storage_upload_url, "/upload/storage/v1", NULL) < 0 ||
+	if (object_url(&url, fx_config_get()->storage_upload_url, "/upload/storage/v1", NULL) < 0 ||
 	    add_param(&url, "uploadType", "multipart") < 0 ||
 	    (if_generation_match >= 0 && add_int(&url, "ifGenerationMatch", if_generation_match) < 0)) {
 		url_too_long(what, e);
@@ -343,7 +343,7 @@ int fx_gcs_resumable_session(const char *object, const char *content_type, int64
 {
 	static const char what[] = "storage resumable session";
 	const char *ct = content_type ? content_type : DEFAULT_TYPE;
-	const char *base = fx_cfg()->storage_upload_url;
+	const char *base = fx_config_get()->storage_upload_url;
 	char type_header[160], length_header[64], location[SESSION_URL_MAX];
 	struct fx_buf url = {0}, body;
 	struct fx_httpc_resp resp;
@@ -444,7 +444,7 @@ int fx_gcs_stat(const char *object, struct fx_gcs_object *out, struct fx_err *e)
 	memset(out, 0, sizeof(*out));
 	if (fx_gcs_check_name(object, e) < 0)
 		goto out;
-	if (object_url(&url, fx_cfg()->storage_url, "/storage/v1", object) < 0) {
+	if (object_url(&url, fx_config_get()->storage_url, "/storage/v1", object) < 0) {
 		url_too_long(what, e);
 		goto out;
 	}
@@ -521,8 +521,8 @@ static int fetch_media(const char *what, const char *object, int64_t generation,
 	fx_httpc_resp_init(&resp);
 	cap->resp = &resp;
 	/* The bytes of that generation, not of a later replacement. */
-	if (object_url(&url, fx_cfg()->storage_url, "/storage/v1", object) < 0 || add_param(&url, "alt", "media") < 0 ||
-	    add_int(&url, "generation", generation) < 0) {
+	if (object_url(&url, fx_config_get()->storage_url, "/storage/v1", object) < 0 ||
+	    add_param(&url, "alt", "media") < 0 || add_int(&url, "generation", generation) < 0) {
 		url_too_long(what, e);
 		goto out;
 	}
@@ -610,7 +610,7 @@ int fx_gcs_delete(const char *object, int64_t if_generation_match, struct fx_err
 		fx_err_invalid(e, "ifGenerationMatch", "generation precondition must be -1 or a generation");
 		goto out;
 	}
-	if (object_url(&url, fx_cfg()->storage_url, "/storage/v1", object) < 0 ||
+	if (object_url(&url, fx_config_get()->storage_url, "/storage/v1", object) < 0 ||
 	    (if_generation_match >= 0 && add_int(&url, "ifGenerationMatch", if_generation_match) < 0)) {
 		url_too_long(what, e);
 		goto out;
@@ -641,9 +641,9 @@ void fx_gcs_prefixes_free(char **prefixes, size_t n)
 static int check_list_args(const char *prefix, const char *delimiter, const char *page_token, int max_results,
 			   struct fx_err *e)
 {
-	if (prefix && (strlen(prefix) > FX_GCS_MAX_NAME || !fx_utf8_valid(prefix, strlen(prefix))))
+	if (prefix && (strlen(prefix) > FX_GCS_MAX_NAME || !fx_json_utf8_valid(prefix, strlen(prefix))))
 		return fx_err_invalid(e, "prefix", "prefix must be valid UTF-8 of at most %d bytes", FX_GCS_MAX_NAME);
-	if (delimiter && (strlen(delimiter) > FX_GCS_MAX_NAME || !fx_utf8_valid(delimiter, strlen(delimiter))))
+	if (delimiter && (strlen(delimiter) > FX_GCS_MAX_NAME || !fx_json_utf8_valid(delimiter, strlen(delimiter))))
 		return fx_err_invalid(e, "delimiter", "delimiter must be valid UTF-8 of at most %d bytes",
 				      FX_GCS_MAX_NAME);
 	if (page_token) {
@@ -674,7 +674,7 @@ static int decode_list(json_object *j, const char *what, struct fx_gcs_object **
 		len = json_object_array_length(arr);
 		if (len > FX_GCS_MAX_LIST)
 			return bad_answer(what, "more items than a page holds", e);
-		*items = len ? fx_xcalloc(len, sizeof(**items)) : NULL;
+		*items = len ? fx_mem_xcalloc(len, sizeof(**items)) : NULL;
 		for (size_t i = 0; i < len; i++, (*n)++)
 			if (decode_object(json_object_array_get_idx(arr, i), what, &(*items)[i], e) < 0)
 				return -1;
@@ -687,13 +687,13 @@ static int decode_list(json_object *j, const char *what, struct fx_gcs_object **
 		len = json_object_array_length(arr);
 		if (len > FX_GCS_MAX_LIST)
 			return bad_answer(what, "more prefixes than a page holds", e);
-		*prefixes = len ? fx_xcalloc(len, sizeof(**prefixes)) : NULL;
+		*prefixes = len ? fx_mem_xcalloc(len, sizeof(**prefixes)) : NULL;
 		for (size_t i = 0; i < len; i++, (*nprefixes)++) {
 			v = json_object_array_get_idx(arr, i);
 			if (!json_object_is_type(v, json_type_string) ||
 			    json_object_get_string_len(v) > FX_GCS_MAX_NAME)
 				return bad_answer(what, "prefix is not a name", e);
-			(*prefixes)[i] = fx_xstrdup(json_object_get_string(v));
+			(*prefixes)[i] = fx_mem_xstrdup(json_object_get_string(v));
 		}
 	}
 	if (next_len > 0)
@@ -728,7 +728,7 @@ int fx_gcs_list(const char *prefix, const char *delimiter, const char *page_toke
 	fx_httpc_resp_init(&resp);
 	if (check_list_args(prefix, delimiter, page_token, max_results, e) < 0)
 		goto out;
-	bad = object_url(&url, fx_cfg()->storage_url, "/storage/v1", NULL) < 0;
+	bad = object_url(&url, fx_config_get()->storage_url, "/storage/v1", NULL) < 0;
 	if (prefix && *prefix)
 		bad |= add_param(&url, "prefix", prefix) < 0;
 	if (delimiter && *delimiter)

@@ -201,7 +201,7 @@ static int add_header(struct work *w, const char *line, struct fx_err *e)
 		return fx_err_invalid(e, "headers", "header \"%.60s\" is not \"Name: value\"", line);
 	if (w->nhdr >= sizeof(w->hdr) / sizeof(w->hdr[0]))
 		return fx_err_invalid(e, "headers", "more than %d signed headers", FX_GCS_SIGN_MAX_EXTRA);
-	name = fx_xstrndup(line, nlen);
+	name = fx_mem_xstrndup(line, nlen);
 	for (size_t i = 0; i < nlen; i++) {
 		unsigned char c = (unsigned char)name[i];
 
@@ -339,8 +339,8 @@ static int build_path(const struct fx_signed_url_req *q, struct fx_buf *path)
 	return has_object ? encode(path, q->object, strlen(q->object), true) : 0;
 }
 
-int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *ctx, struct fx_buf *url,
-		      struct fx_buf *canonical_request_out, struct fx_buf *string_to_sign_out, struct fx_err *e)
+int fx_gcssign_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *ctx, struct fx_buf *url,
+			  struct fx_buf *canonical_request_out, struct fx_buf *string_to_sign_out, struct fx_err *e)
 {
 	const char *host = q->host ? q->host : FX_GCS_DEFAULT_HOST;
 	const char *scheme = q->scheme ? q->scheme : "https";
@@ -379,8 +379,8 @@ int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *c
 		fx_err_invalid(e, "host", "host header longer than %d bytes", 2 * MAX_HOST + 16);
 		goto out;
 	}
-	w.hdr[0].k = fx_xstrdup("host");
-	w.hdr[0].v = fx_xstrdup(host_header.data);
+	w.hdr[0].k = fx_mem_xstrdup("host");
+	w.hdr[0].v = fx_mem_xstrdup(host_header.data);
 	w.nhdr = 1;
 	for (const char *const *h = q->headers; h && *h; h++)
 		if (add_header(&w, *h, e) < 0)
@@ -471,7 +471,8 @@ out:
 	return rc;
 }
 
-int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_type, int64_t size, struct fx_err *e)
+int fx_gcssign_upload_headers(struct fx_gcssign_upload_headers *h, const char *content_type, int64_t size,
+			      struct fx_err *e)
 {
 	static const char *const names[FX_GCS_UPLOAD_HEADERS] = {"Content-Type", "x-goog-content-length-range",
 								 "x-goog-if-generation-match"};
@@ -567,10 +568,10 @@ static int session_id(const char *session, char *out, size_t len, struct fx_err 
 	return 0;
 }
 
-int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
-		    const char *const *query, struct fx_buf *url, struct fx_err *e)
+int fx_gcssign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
+		   const char *const *query, struct fx_buf *url, struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	struct fx_signed_url_req q = {0};
 	char email[MAX_EMAIL + 2], scheme[16], host[MAX_HOST + 1], content_type[MAX_HEADER_VALUE + 1], upload_id[160];
 	const char *extra[2 * FX_GCS_SIGN_MAX_EXTRA + 1];
@@ -616,7 +617,7 @@ int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, c
 		    session_id(session.data, upload_id, sizeof(upload_id), e) < 0)
 			goto out;
 		if (fx_buf_puts(&path, "/upload/storage/v1/b/") < 0 ||
-		    fx_url_encode(&path, c->bucket, strlen(c->bucket)) < 0 || fx_buf_puts(&path, "/o") < 0) {
+		    fx_httpc_url_encode(&path, c->bucket, strlen(c->bucket)) < 0 || fx_buf_puts(&path, "/o") < 0) {
 			fx_err_set(e, FX_INTERNAL, "upload path longer than %d bytes", MAX_PATH);
 			goto out;
 		}
@@ -633,7 +634,7 @@ int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, c
 		fx_err_set(e, FX_UNIMPLEMENTED, "the Storage emulator serves no signed %s", method);
 		goto out;
 	}
-	rc = fx_gcs_signed_url(&q, gauth_signer, NULL, url, NULL, NULL, e);
+	rc = fx_gcssign_signed_url(&q, gauth_signer, NULL, url, NULL, NULL, e);
 out:
 	fx_buf_cleanup(&session);
 	fx_buf_cleanup(&path);

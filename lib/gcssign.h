@@ -1,9 +1,9 @@
 /*
  * fx_gcssign: V4 signed URLs for Cloud Storage (GOOG4-RSA-SHA256), byte for
  * byte as Google's client libraries make them (googleapis/conformance-tests
- * storage/v1 v4_signatures.json). fx_gcs_signed_url is pure: the clock,
+ * storage/v1 v4_signatures.json). fx_gcssign_signed_url is pure: the clock,
  * the service account and the signature come from the caller, so the
- * conformance vectors and production share one code path; fx_gcs_sign_url
+ * conformance vectors and production share one code path; fx_gcssign_url
  * fills them from the configuration and fx_gauth.
  * Ownership: every argument is borrowed for the call; output buffers are
  * the caller's (fx_buf_init'ed), nothing is kept between calls.
@@ -66,9 +66,9 @@ typedef int (*fx_signer)(void *ctx, const char *data, size_t n, unsigned char *s
  * when a result outgrows its buffer's cap, or the signer's error; the
  * buffers' contents are then unspecified.
  */
-FX_MUST_USE int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *ctx, struct fx_buf *url,
-				  struct fx_buf *canonical_request_out, struct fx_buf *string_to_sign_out,
-				  struct fx_err *e);
+FX_MUST_USE int fx_gcssign_signed_url(const struct fx_signed_url_req *q, fx_signer sign, void *ctx, struct fx_buf *url,
+				      struct fx_buf *canonical_request_out, struct fx_buf *string_to_sign_out,
+				      struct fx_err *e);
 
 /*
  * The signed URL for object in the configured bucket, valid expires_s
@@ -90,17 +90,17 @@ FX_MUST_USE int fx_gcs_signed_url(const struct fx_signed_url_req *q, fx_signer s
  * bad arguments, 503 UNAVAILABLE when no service account, signature or
  * emulator session can be had, 500 INTERNAL when signing is refused.
  */
-FX_MUST_USE int fx_gcs_sign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
-				const char *const *query, struct fx_buf *url, struct fx_err *e);
+FX_MUST_USE int fx_gcssign_url(const char *method, const char *object, int64_t expires_s, const char *const *headers,
+			       const char *const *query, struct fx_buf *url, struct fx_err *e);
 
-/* The headers of a create-only signed upload (fx_gcs_upload_headers). */
+/* The headers of a create-only signed upload (fx_gcssign_upload_headers). */
 #define FX_GCS_UPLOAD_HEADERS 3
 #define FX_GCS_UPLOAD_TYPE_MAX 127
 
-struct fx_gcs_upload_headers {
+struct fx_gcssign_upload_headers {
 	const char *names[FX_GCS_UPLOAD_HEADERS]; /* as the client sends them */
 	const char *values[FX_GCS_UPLOAD_HEADERS]; /* point into line */
-	const char *lines[FX_GCS_UPLOAD_HEADERS + 1]; /* "Name: value", NULL-terminated, for fx_gcs_sign_url */
+	const char *lines[FX_GCS_UPLOAD_HEADERS + 1]; /* "Name: value", NULL-terminated, for fx_gcssign_url */
 	char line[FX_GCS_UPLOAD_HEADERS][FX_GCS_UPLOAD_TYPE_MAX + 48];
 };
 
@@ -116,7 +116,7 @@ struct fx_gcs_upload_headers {
  * or -1 with 400 INVALID_ARGUMENT naming "contentType" or "size"; h is
  * then unspecified. h holds no heap memory.
  */
-FX_MUST_USE int fx_gcs_upload_headers(struct fx_gcs_upload_headers *h, const char *content_type, int64_t size,
-				      struct fx_err *e);
+FX_MUST_USE int fx_gcssign_upload_headers(struct fx_gcssign_upload_headers *h, const char *content_type, int64_t size,
+					  struct fx_err *e);
 
 #endif

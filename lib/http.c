@@ -47,12 +47,12 @@ const char *fx_http_reason(int status)
 	}
 }
 
-const char *fx_req_env(const struct fx_req *r, const char *name)
+const char *fx_http_req_env(const struct fx_req *r, const char *name)
 {
 	return r->envp ? FCGX_GetParam(name, r->envp) : NULL;
 }
 
-const char *fx_req_header(const struct fx_req *r, const char *name)
+const char *fx_http_req_header(const struct fx_req *r, const char *name)
 {
 	char key[128] = "HTTP_";
 	size_t i, n = strlen(name);
@@ -64,8 +64,8 @@ const char *fx_req_header(const struct fx_req *r, const char *name)
 	key[5 + n] = '\0';
 	/* CGI keeps these two without the HTTP_ prefix. */
 	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0 || strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
-		return fx_req_env(r, key + 5);
-	return fx_req_env(r, key);
+		return fx_http_req_env(r, key + 5);
+	return fx_http_req_env(r, key);
 }
 
 /* s[0..n) without surrounding blanks, into out when it is an IP address. */
@@ -85,7 +85,7 @@ static bool take_address(const char *s, size_t n, char *out, size_t len)
 	return fx_str_set(out, len, ip) == 0;
 }
 
-int fx_forwarded_client(const char *xff, bool front_end, char *out, size_t len)
+int fx_http_forwarded_client(const char *xff, bool front_end, char *out, size_t len)
 {
 	const char *end, *last, *prev, *start;
 
@@ -100,15 +100,16 @@ int fx_forwarded_client(const char *xff, bool front_end, char *out, size_t len)
 	return take_address(start, (size_t)(last - start), out, len) ? 0 : -1;
 }
 
-const char *fx_req_client_ip(const struct fx_req *r)
+const char *fx_http_req_client_ip(const struct fx_req *r)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	const char *ip = NULL;
 	char found[INET6_ADDRSTRLEN + 1];
 
-	if (fx_forwarded_client(fx_req_env(r, "FLUXORI_FORWARDED_FOR"), c && c->k_service, found, sizeof(found)) == 0)
+	if (fx_http_forwarded_client(fx_http_req_env(r, "FLUXORI_FORWARDED_FOR"), c && c->k_service, found,
+				     sizeof(found)) == 0)
 		ip = fx_arena_strdup(r->arena, found);
-	return ip ? ip : fx_req_env(r, "REMOTE_ADDR");
+	return ip ? ip : fx_http_req_env(r, "REMOTE_ADDR");
 }
 
 /* nbytes (at most 32) random bytes as hex into out of size bytes ("" if they do not fit). */
@@ -153,8 +154,8 @@ static bool all_hex(const char *s, size_t n)
 /* traceparent first, then X-Cloud-Trace-Context (span id is decimal there). */
 static void parse_trace(struct fx_req *r)
 {
-	const char *tp = fx_req_header(r, "traceparent");
-	const char *xc = fx_req_header(r, "X-Cloud-Trace-Context");
+	const char *tp = fx_http_req_header(r, "traceparent");
+	const char *xc = fx_http_req_header(r, "X-Cloud-Trace-Context");
 
 	if (tp && strlen(tp) == 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' && all_hex(tp + 3, 32) &&
 	    all_hex(tp + 36, 16)) {
@@ -202,10 +203,10 @@ static int parse_query(struct fx_req *r, struct fx_err *e)
 		}
 		if (r->nq >= FX_MAX_QUERY_PARAMS)
 			return fx_err_set(e, FX_INVALID_ARGUMENT, "too many query parameters");
-		name = fx_percent_decode(r->arena, p, (size_t)(kend - p), 1);
-		value = eq ? fx_percent_decode(r->arena, eq + 1, (size_t)(end - eq - 1), 1)
+		name = fx_router_percent_decode(r->arena, p, (size_t)(kend - p), 1);
+		value = eq ? fx_router_percent_decode(r->arena, eq + 1, (size_t)(end - eq - 1), 1)
 			   : fx_arena_strdup(r->arena, "");
-		if (!name || !value || !fx_utf8_valid(value, strlen(value)))
+		if (!name || !value || !fx_json_utf8_valid(value, strlen(value)))
 			return fx_err_set(e, FX_INVALID_ARGUMENT, "malformed query string");
 		r->qparams[r->nq].name = name;
 		r->qparams[r->nq].value = value;
@@ -215,8 +216,8 @@ static int parse_query(struct fx_req *r, struct fx_err *e)
 	return 0;
 }
 
-int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_Stream *out, struct fx_arena *arena,
-		struct fx_err *e)
+int fx_http_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_Stream *out, struct fx_arena *arena,
+		     struct fx_err *e)
 {
 	const char *uri, *q, *rid;
 
@@ -228,17 +229,17 @@ int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_St
 	r->arena = arena;
 	fx_buf_init(&r->headers, MAX_HEADER_BYTES);
 
-	rid = fx_req_header(r, "X-Request-Id");
+	rid = fx_http_req_header(r, "X-Request-Id");
 	if (!sane_request_id(rid))
-		rid = fx_req_env(r, "FLUXORI_REQUEST_ID"); /* nginx's $request_id */
+		rid = fx_http_req_env(r, "FLUXORI_REQUEST_ID"); /* nginx's $request_id */
 	if (!sane_request_id(rid) || fx_str_set(r->request_id, sizeof(r->request_id), rid) < 0)
 		random_hex(r->request_id, sizeof(r->request_id), 16);
 	parse_trace(r);
 
-	r->method = fx_req_env(r, "REQUEST_METHOD");
+	r->method = fx_http_req_env(r, "REQUEST_METHOD");
 	if (!r->method)
 		r->method = "GET";
-	uri = fx_req_env(r, "REQUEST_URI");
+	uri = fx_http_req_env(r, "REQUEST_URI");
 	if (!uri || uri[0] != '/') {
 		r->path = "/";
 		r->query = "";
@@ -257,13 +258,13 @@ int fx_req_init(struct fx_req *r, FCGX_ParamArray envp, FCGX_Stream *in, FCGX_St
 	return parse_query(r, e);
 }
 
-void fx_req_cleanup(struct fx_req *r)
+void fx_http_req_cleanup(struct fx_req *r)
 {
 	if (r)
 		fx_buf_cleanup(&r->headers);
 }
 
-const char *fx_req_query(const struct fx_req *r, const char *name)
+const char *fx_http_req_query(const struct fx_req *r, const char *name)
 {
 	for (int i = 0; i < r->nq; i++)
 		if (strcmp(r->qparams[i].name, name) == 0)
@@ -271,7 +272,7 @@ const char *fx_req_query(const struct fx_req *r, const char *name)
 	return NULL;
 }
 
-int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struct fx_err *e)
+int fx_http_req_query_allow(const struct fx_req *r, const char *const *allowed, struct fx_err *e)
 {
 	for (int i = 0; i < r->nq; i++) {
 		if (fx_json_enum_index(r->qparams[i].name, allowed) < 0) {
@@ -287,14 +288,14 @@ int fx_req_query_allow(const struct fx_req *r, const char *const *allowed, struc
 	return 0;
 }
 
-const char *fx_req_param(const struct fx_req *r, const char *name)
+const char *fx_http_req_param(const struct fx_req *r, const char *name)
 {
-	return fx_params_get(&r->params, name);
+	return fx_router_params_get(&r->params, name);
 }
 
-int fx_req_content_length(const struct fx_req *r, uint64_t *n)
+int fx_http_req_content_length(const struct fx_req *r, uint64_t *n)
 {
-	const char *cl = fx_req_env(r, "CONTENT_LENGTH");
+	const char *cl = fx_http_req_env(r, "CONTENT_LENGTH");
 
 	if (!cl || !*cl) {
 		*n = 0;
@@ -303,13 +304,13 @@ int fx_req_content_length(const struct fx_req *r, uint64_t *n)
 	return fx_num_parse_u64(cl, UINT64_MAX, n, NULL);
 }
 
-int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
+int fx_http_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
 {
 	uint64_t declared;
 	char *body;
 	size_t got = 0;
 
-	if (fx_req_content_length(r, &declared) < 0)
+	if (fx_http_req_content_length(r, &declared) < 0)
 		return fx_err_set(e, FX_INVALID_ARGUMENT, "malformed Content-Length");
 	if (declared > max)
 		return fx_err_set(e, FX_PAYLOAD_TOO_LARGE, "request body exceeds %zu bytes", max);
@@ -333,7 +334,7 @@ int fx_req_read_body(struct fx_req *r, size_t max, struct fx_err *e)
 	return 0;
 }
 
-int fx_req_drain(struct fx_req *r, size_t max)
+int fx_http_req_drain(struct fx_req *r, size_t max)
 {
 	char sink[8192];
 	size_t left = max;
@@ -355,7 +356,7 @@ int fx_req_drain(struct fx_req *r, size_t max)
 	}
 }
 
-int fx_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e)
+int fx_http_req_json(struct fx_req *r, bool allow_empty, json_object **out, struct fx_err *e)
 {
 	if (r->body_len == 0) {
 		if (!allow_empty)
@@ -402,7 +403,7 @@ static void refuse(struct fx_req *r, const char *why)
 		r->refused = why;
 }
 
-void fx_resp_header(struct fx_req *r, const char *name, const char *value)
+void fx_http_resp_header(struct fx_req *r, const char *name, const char *value)
 {
 	if (!is_token(name))
 		refuse(r, "a response header name is not a token");
@@ -427,7 +428,7 @@ static int put(struct fx_req *r, const void *p, size_t n)
 	return 0;
 }
 
-int fx_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length)
+int fx_http_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length)
 {
 	struct fx_buf head;
 	int bad;
@@ -458,7 +459,7 @@ int fx_resp_start(struct fx_req *r, int status, const char *content_type, long l
 	return bad;
 }
 
-int fx_resp_write(struct fx_req *r, const void *p, size_t n)
+int fx_http_resp_write(struct fx_req *r, const void *p, size_t n)
 {
 	if (put(r, p, n) < 0)
 		return -1;
@@ -466,22 +467,22 @@ int fx_resp_write(struct fx_req *r, const void *p, size_t n)
 	return 0;
 }
 
-int fx_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len)
+int fx_http_resp_send(struct fx_req *r, int status, const char *content_type, const void *body, size_t len)
 {
-	if (fx_resp_start(r, status, len ? content_type : NULL, (long long)len) < 0)
+	if (fx_http_resp_start(r, status, len ? content_type : NULL, (long long)len) < 0)
 		return -1;
-	return len ? fx_resp_write(r, body, len) : 0;
+	return len ? fx_http_resp_write(r, body, len) : 0;
 }
 
-int fx_resp_json(struct fx_req *r, int status, json_object *obj)
+int fx_http_resp_json(struct fx_req *r, int status, json_object *obj)
 {
 	size_t len;
 	const char *text = fx_json_text(obj, &len);
 
-	return fx_resp_send(r, status, "application/json", text, len);
+	return fx_http_resp_send(r, status, "application/json", text, len);
 }
 
-int fx_resp_error(struct fx_req *r, const struct fx_err *e)
+int fx_http_resp_error(struct fx_req *r, const struct fx_err *e)
 {
 	struct fx_buf b;
 	struct fx_err refused;
@@ -534,16 +535,16 @@ int fx_resp_error(struct fx_req *r, const struct fx_err *e)
 		}
 	}
 	if (code == 401)
-		fx_resp_header(r, "WWW-Authenticate", "Bearer");
+		fx_http_resp_header(r, "WWW-Authenticate", "Bearer");
 	if (e->retry_after > 0) {
 		char secs[16];
 
 		if (fx_str_fmt(secs, sizeof(secs), "%d", e->retry_after) == 0)
-			fx_resp_header(r, "Retry-After", secs);
+			fx_http_resp_header(r, "Retry-After", secs);
 	}
 	r->err_status = status;
 	fx_str_text(r->err_message, sizeof(r->err_message), "%s", e->message);
-	rc = fx_resp_send(r, code, "application/json", b.data, b.len);
+	rc = fx_http_resp_send(r, code, "application/json", b.data, b.len);
 	fx_buf_cleanup(&b);
 	return rc;
 }

@@ -2,6 +2,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "defaults.h"
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
@@ -113,7 +114,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 	if (n > 5 && strncmp(p, "HTTP/", 5) == 0)
 		fx_buf_reset(&t->resp->headers);
 	/* Header lines beyond the cap are dropped: fx_httpc_header then finds none there. */
-	fx_ignore(fx_buf_append(&t->resp->headers, p, n));
+	fx_err_ignore(fx_buf_append(&t->resp->headers, p, n));
 	return n;
 }
 
@@ -192,7 +193,7 @@ int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, st
 	return -1;
 }
 
-int fx_url_encode(struct fx_buf *b, const char *s, size_t n)
+int fx_httpc_url_encode(struct fx_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -258,10 +259,10 @@ static long backoff_ms(int attempt, const struct fx_httpc_resp *resp)
 
 int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
-	long timeout = req->timeout_ms ? req->timeout_ms : (cfg ? cfg->http_timeout_ms : 10000);
-	long connect_timeout = cfg ? cfg->connect_timeout_ms : 3000;
-	int max_attempts = req->max_attempts ? req->max_attempts : 4;
+	const struct fx_config *cfg = fx_config_get();
+	long timeout = req->timeout_ms ? req->timeout_ms : (cfg ? cfg->http_timeout_ms : FX_DEFAULT_HTTP_TIMEOUT_MS);
+	long connect_timeout = cfg ? cfg->connect_timeout_ms : FX_DEFAULT_CONNECT_TIMEOUT_MS;
+	int max_attempts = req->max_attempts ? req->max_attempts : FX_DEFAULT_HTTP_ATTEMPTS;
 	long deadline = fx_clock_ms() + timeout;
 	const char *method = req->method ? req->method : "GET";
 	struct curl_slist *hdrs = NULL;

@@ -32,7 +32,7 @@ struct fx_httpc_req {
 	long timeout_ms; /* 0: the configured default */
 	size_t max_response; /* 0: 8 MiB */
 	enum fx_retry retry;
-	int max_attempts; /* 0: 4 */
+	int max_attempts; /* 0: FX_DEFAULT_HTTP_ATTEMPTS */
 	fx_httpc_sink sink; /* when set, a 2xx body streams here instead of the buffer */
 	void *sink_ctx;
 	const char *service; /* label for metrics/logs: "firestore", "storage", ... */
@@ -72,7 +72,7 @@ int fx_httpc_google_error(const struct fx_httpc_resp *resp, const char *what, st
 void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t out_len);
 
 /* Percent-encodes s for a URL path segment or query value (RFC 3986 unreserved kept). */
-FX_MUST_USE int fx_url_encode(struct fx_buf *b, const char *s, size_t n);
+FX_MUST_USE int fx_httpc_url_encode(struct fx_buf *b, const char *s, size_t n);
 
 /* Frees this thread's handle (also done at thread exit). */
 void fx_httpc_thread_cleanup(void);

@@ -22,9 +22,9 @@ static int sha256_hex(const char *s, char *out, size_t len)
 	return fx_str_hex(out, len, md, sizeof(md));
 }
 
-int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k, struct fx_err *e)
+int fx_idempotency_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k, struct fx_err *e)
 {
-	const char *key = fx_req_header(r, "Idempotency-Key");
+	const char *key = fx_http_req_header(r, "Idempotency-Key");
 	char key_hash[65];
 	const char *material;
 	size_t n;
@@ -49,20 +49,20 @@ int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struc
 	return 0;
 }
 
-void fx_idem_cleanup(struct fx_idem *k)
+void fx_idempotency_cleanup(struct fx_idem *k)
 {
 	json_object_put(k->answer);
 	k->answer = NULL;
 	k->status = 0;
 }
 
-int fx_idem_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e)
+int fx_idempotency_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e)
 {
 	const char *hash, *saved;
 	int64_t expires = 0, status = 0;
 	struct fx_err ignored;
 
-	fx_idem_cleanup(k);
+	fx_idempotency_cleanup(k);
 	if (!k->rel || !doc->name || !fx_value_path_int(&doc->fields, "expiresAt", &expires) ||
 	    expires <= (int64_t)time(NULL))
 		return 0;
@@ -78,8 +78,8 @@ int fx_idem_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e)
 	return 1;
 }
 
-int fx_idem_store(const struct fx_req *r, const struct fx_idem *k, json_object *writes, int status, json_object *answer,
-		  struct fx_err *e)
+int fx_idempotency_store(const struct fx_req *r, const struct fx_idem *k, json_object *writes, int status,
+			 json_object *answer, struct fx_err *e)
 {
 	struct fx_value doc = {0};
 	size_t len;
@@ -93,10 +93,10 @@ int fx_idem_store(const struct fx_req *r, const struct fx_idem *k, json_object *
 	fx_map_set_str(&doc, "response", fx_json_text(answer, &len));
 	fx_map_set_int(&doc, "status", status);
 	fx_map_set_int(&doc, "expiresAt", (int64_t)time(NULL) + FX_IDEMPOTENCY_TTL);
-	fx_map_set_now(&doc, "createdAt");
+	fx_model_map_set_now(&doc, "createdAt");
 	fx_tenant_stamp(r, &doc);
 	name = fx_tenant_name(k->rel);
-	rc = fx_write_set(writes, name, &doc, NULL, e);
+	rc = fx_fswrite_set(writes, name, &doc, NULL, e);
 	free(name);
 	fx_value_cleanup(&doc);
 	return rc;

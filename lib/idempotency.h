@@ -22,7 +22,7 @@ struct fx_idem {
 	const char *rel; /* tenant path of the key document; NULL without a key */
 	char request_hash[65];
 	int status; /* a replayed answer's status, 0 when none */
-	json_object *answer; /* a replayed answer (owned: fx_idem_cleanup) */
+	json_object *answer; /* a replayed answer (owned: fx_idempotency_cleanup) */
 };
 
 /*
@@ -30,21 +30,21 @@ struct fx_idem {
  * "orders.create"); subject joins the body in the request hash (e.g. the
  * product id). 400 for a key that is empty or longer than 255.
  */
-FX_MUST_USE int fx_idem_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k,
-			     struct fx_err *e);
+FX_MUST_USE int fx_idempotency_init(struct fx_req *r, const char *scope, const char *subject, struct fx_idem *k,
+				    struct fx_err *e);
 
 /* Frees a replayed answer. */
-void fx_idem_cleanup(struct fx_idem *k);
+void fx_idempotency_cleanup(struct fx_idem *k);
 
 /*
  * Given the key document as read in the transaction (doc->name NULL when
  * missing): 1 when k now holds a stored answer to replay, 0 when the
  * request must run, -1 with 409 when the key was used with another body.
  */
-FX_MUST_USE int fx_idem_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e);
+FX_MUST_USE int fx_idempotency_check(struct fx_idem *k, const struct fx_doc *doc, struct fx_err *e);
 
 /* Appends the write that stores status and answer under the key to writes. */
-FX_MUST_USE int fx_idem_store(const struct fx_req *r, const struct fx_idem *k, json_object *writes, int status,
-			      json_object *answer, struct fx_err *e);
+FX_MUST_USE int fx_idempotency_store(const struct fx_req *r, const struct fx_idem *k, json_object *writes, int status,
+				     json_object *answer, struct fx_err *e);
 
 #endif

@@ -40,7 +40,7 @@ static int check_uid(const char *uid, struct fx_err *e)
 	n = strlen(uid);
 	if (n > FX_IDENTITY_UID_MAX)
 		return fx_err_invalid(e, "uid", "must be at most %d bytes", FX_IDENTITY_UID_MAX);
-	if (!fx_utf8_valid(uid, n) || has_control(uid))
+	if (!fx_json_utf8_valid(uid, n) || has_control(uid))
 		return fx_err_invalid(e, "uid", "must be UTF-8 without control characters");
 	return 0;
 }
@@ -84,9 +84,9 @@ static int check_display_name(const char *name, struct fx_err *e)
 {
 	size_t n = strlen(name);
 
-	if (!fx_utf8_valid(name, n) || has_control(name))
+	if (!fx_json_utf8_valid(name, n) || has_control(name))
 		return fx_err_invalid(e, "displayName", "must be UTF-8 without control characters");
-	if (fx_utf8_len(name, n) > FX_IDENTITY_DISPLAY_NAME_MAX)
+	if (fx_json_utf8_len(name, n) > FX_IDENTITY_DISPLAY_NAME_MAX)
 		return fx_err_invalid(e, "displayName", "must be at most %d characters", FX_IDENTITY_DISPLAY_NAME_MAX);
 	return 0;
 }
@@ -176,7 +176,7 @@ static int map_error(const struct fx_httpc_resp *resp, const char *what, struct 
 static int post(const char *suffix, const struct fx_buf *body, enum fx_retry retry, size_t max_answer, const char *what,
 		json_object **answer, struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	char auth[FX_GAUTH_HEADER_MAX];
 	const char *headers[] = {auth, "Content-Type: application/json", NULL};
 	struct fx_httpc_req req = {0};
@@ -192,7 +192,8 @@ static int post(const char *suffix, const struct fx_buf *body, enum fx_retry ret
 	fx_buf_init(&url, URL_MAX);
 	fx_httpc_resp_init(&resp);
 	if (fx_buf_printf(&url, "%s/v1/projects/", c->identity_url) < 0 ||
-	    fx_url_encode(&url, c->project, strlen(c->project)) < 0 || fx_buf_printf(&url, "/accounts%s", suffix) < 0) {
+	    fx_httpc_url_encode(&url, c->project, strlen(c->project)) < 0 ||
+	    fx_buf_printf(&url, "/accounts%s", suffix) < 0) {
 		fx_err_set(e, FX_INTERNAL, "%s: identity toolkit URL exceeds %d bytes", what, URL_MAX);
 		goto out;
 	}

@@ -2,6 +2,7 @@
 
 #include "b64.h"
 #include "config.h"
+#include "defaults.h"
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
@@ -183,10 +184,10 @@ static int fetch_keys(struct keycache *c, const char *url, struct keyset **out, 
 {
 	struct fx_httpc_req req = {
 		.url = url,
-		.timeout_ms = 5000,
+		.timeout_ms = FX_TOKEN_CALL_TIMEOUT_MS,
 		.max_response = KEYS_MAX_BODY,
 		.retry = FX_RETRY_IDEMPOTENT,
-		.max_attempts = 3,
+		.max_attempts = FX_TOKEN_CALL_ATTEMPTS,
 		.service = "google-keys",
 	};
 	struct fx_httpc_resp resp;
@@ -216,7 +217,7 @@ static int fetch_keys(struct keycache *c, const char *url, struct keyset **out, 
 		fx_str_text(why, why_len, "key server answer is not a JSON object");
 		goto out;
 	}
-	s = fx_xcalloc(1, sizeof(*s));
+	s = fx_mem_xcalloc(1, sizeof(*s));
 	json_object_object_foreach(root, kid, val)
 	{
 		size_t kid_len = strlen(kid);
@@ -408,7 +409,7 @@ static int decode_segment(const char *seg, size_t n, void *out, size_t out_len, 
 		fx_str_text(why, sizeof(why), "%s segment is padded", what);
 		return unauthenticated(e, why);
 	}
-	if (fx_b64url_decode(seg, n, out, out_len, out_n, &de) < 0) {
+	if (fx_b64_url_decode(seg, n, out, out_len, out_n, &de) < 0) {
 		fx_str_text(why, sizeof(why), "%s segment is not base64url", what);
 		return unauthenticated(e, why);
 	}
@@ -626,14 +627,14 @@ static int firebase_claims(json_object *p, const char *project, time_t now, stru
 
 int fx_idtoken_verify(const char *token, size_t len, struct fx_claims *out, struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
+	const struct fx_config *cfg = fx_config_get();
 	struct jwt *t = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (!cfg || !cfg->project)
 		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
-	t = fx_xcalloc(1, sizeof(*t));
+	t = fx_mem_xcalloc(1, sizeof(*t));
 	if (jwt_open(t, token, len, emulator_allowed(cfg), e) < 0 ||
 	    firebase_claims(t->p, cfg->project, now_s(), out, e) < 0)
 		goto out;
@@ -698,7 +699,7 @@ static int oidc_claims(json_object *p, const char *audience, time_t now, struct 
 int fx_idtoken_verify_oidc(const char *token, size_t len, const char *audience, const char *allowed_emails,
 			   struct fx_claims *out, struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
+	const struct fx_config *cfg = fx_config_get();
 	struct jwt *t = NULL;
 	int rc = -1;
 
@@ -707,7 +708,7 @@ int fx_idtoken_verify_oidc(const char *token, size_t len, const char *audience, 
 		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
 	if (!audience || !*audience)
 		return fx_err_set(e, FX_INTERNAL, "jobs audience is not configured");
-	t = fx_xcalloc(1, sizeof(*t));
+	t = fx_mem_xcalloc(1, sizeof(*t));
 	if (jwt_open(t, token, len, false, e) < 0 || oidc_claims(t->p, audience, now_s(), out, e) < 0 ||
 	    jwt_verify_signature(t, &oidc_keys, cfg->oidc_keys_url, e) < 0)
 		goto out;
@@ -726,7 +727,7 @@ out:
 
 int fx_idtoken_ready(struct fx_err *e)
 {
-	const struct fx_config *cfg = fx_cfg();
+	const struct fx_config *cfg = fx_config_get();
 	EVP_PKEY *k = NULL;
 
 	if (!cfg)

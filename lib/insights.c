@@ -101,7 +101,7 @@ static struct fx_candidate *add(struct list *l, const char *type, const char *se
 
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 16;
-		l->c = fx_xrealloc(l->c, l->cap * sizeof(*l->c));
+		l->c = fx_mem_xrealloc(l->c, l->cap * sizeof(*l->c));
 	}
 	c = &l->c[l->n];
 	memset(c, 0, sizeof(*c));
@@ -383,7 +383,7 @@ int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const str
 		return fx_err_set(e, FX_FAILED_PRECONDITION, "more than %d products: too many to generate insights for",
 				  FX_INSIGHTS_MAX_PRODUCTS);
 	if (nsales > 0) {
-		index = fx_xmalloc(nsales * sizeof(*index));
+		index = fx_mem_xmalloc(nsales * sizeof(*index));
 		for (size_t i = 0; i < nsales; i++)
 			index[i] = &sales[i];
 		qsort(index, nsales, sizeof(*index), cmp_sales);
@@ -395,7 +395,7 @@ int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const str
 		struct fx_sales key = {0}, *kp = &key;
 		const struct fx_sales **hit = NULL;
 
-		if (!p->id || !fx_id_valid(p->id) || (status && strcmp(status, "archived") == 0))
+		if (!p->id || !fx_model_id_valid(p->id) || (status && strcmp(status, "archived") == 0))
 			continue;
 		key.product_id = p->id;
 		if (index)
@@ -413,9 +413,9 @@ int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const str
 			if (at < FX_INSIGHTS_TOP_SELLERS) {
 				if (ntop < FX_INSIGHTS_TOP_SELLERS)
 					ntop++;
-				if (fx_mem_move(&top[at + 1],
-						(size_t)(FX_INSIGHTS_TOP_SELLERS - 1 - at) * sizeof(top[0]), &top[at],
-						(size_t)(ntop - 1 - at) * sizeof(top[0])) == 0)
+				if (fx_str_mem_move(&top[at + 1],
+						    (size_t)(FX_INSIGHTS_TOP_SELLERS - 1 - at) * sizeof(top[0]),
+						    &top[at], (size_t)(ntop - 1 - at) * sizeof(top[0])) == 0)
 					top[at] = f;
 			}
 		}
@@ -428,7 +428,7 @@ int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const str
 	return 0;
 }
 
-void fx_candidates_free(struct fx_candidate *c, size_t n)
+void fx_insights_candidates_free(struct fx_candidate *c, size_t n)
 {
 	if (!c)
 		return;
@@ -440,7 +440,7 @@ void fx_candidates_free(struct fx_candidate *c, size_t n)
 int fx_insights_key(const char *type, const char *product_id, char *out, size_t len, struct fx_err *e)
 {
 	if (fx_str_fmt(out, len, "%s_%s", type, product_id && *product_id ? product_id : "org") < 0 ||
-	    !fx_id_valid(out))
+	    !fx_model_id_valid(out))
 		return fx_err_set(e, FX_INTERNAL, "insight key of %s does not fit an id", type);
 	return 0;
 }
@@ -523,17 +523,17 @@ static int scan(struct scope *s, const struct scan *sc, struct fx_err *e)
 		return -1;
 	if (sc->order_field) {
 		fx_value_ts(&v, sc->since, 0);
-		if (fx_query_where(run.q, sc->order_field, ">=", &v, e) < 0 ||
-		    fx_query_order_by(run.q, sc->order_field, sc->descending, e) < 0)
+		if (fx_fsquery_where(run.q, sc->order_field, ">=", &v, e) < 0 ||
+		    fx_fsquery_order_by(run.q, sc->order_field, sc->descending, e) < 0)
 			goto out;
 	}
-	if (fx_query_order_by(run.q, "__name__", sc->descending, e) < 0 ||
-	    fx_query_select(run.q, sc->select, sc->nselect, e) < 0)
+	if (fx_fsquery_order_by(run.q, "__name__", sc->descending, e) < 0 ||
+	    fx_fsquery_select(run.q, sc->select, sc->nselect, e) < 0)
 		goto out;
-	rc = fx_scan_run(&run, e);
+	rc = fx_model_scan_run(&run, e);
 out:
 	fx_value_cleanup(&v);
-	fx_query_free(run.q);
+	fx_fsquery_free(run.q);
 	return rc;
 }
 
@@ -548,7 +548,7 @@ static int products_page(void *sc, struct fx_doc *docs, size_t n, struct fx_err 
 			continue;
 		if (d->nproducts == d->cap) {
 			d->cap = d->cap ? d->cap * 2 : 256;
-			d->products = fx_xrealloc(d->products, d->cap * sizeof(*d->products));
+			d->products = fx_mem_xrealloc(d->products, d->cap * sizeof(*d->products));
 		}
 		d->products[d->nproducts++] = docs[i];
 		memset(&docs[i], 0, sizeof(docs[i]));
@@ -617,7 +617,7 @@ static int orders_page(void *sc, struct fx_doc *docs, size_t n, struct fx_err *e
 
 static void dataset_cleanup(struct dataset *d)
 {
-	fx_docs_free(d->products, d->nproducts);
+	fx_firestore_docs_free(d->products, d->nproducts);
 	free(d->by_id);
 	free(d->sales);
 	memset(d, 0, sizeof(*d));
@@ -650,8 +650,8 @@ static int gather(struct scope *s, struct dataset *d, struct fx_err *e)
 
 	if (scan(s, &products, e) < 0)
 		return -1;
-	d->by_id = fx_xcalloc(d->nproducts ? d->nproducts : 1, sizeof(*d->by_id));
-	d->sales = fx_xcalloc(d->nproducts ? d->nproducts : 1, sizeof(*d->sales));
+	d->by_id = fx_mem_xcalloc(d->nproducts ? d->nproducts : 1, sizeof(*d->by_id));
+	d->sales = fx_mem_xcalloc(d->nproducts ? d->nproducts : 1, sizeof(*d->sales));
 	for (size_t i = 0; i < d->nproducts; i++) {
 		d->by_id[i].id = d->products[i].id;
 		d->by_id[i].i = i;
@@ -694,7 +694,7 @@ static void insight_fields(struct fx_value *map, const struct fx_candidate *c, c
 	if (o->vertex)
 		fx_map_set_str(map, "model", o->model);
 	fx_map_set_str(map, "generatedBy", by);
-	fx_map_set_now(map, "updatedAt");
+	fx_model_map_set_now(map, "updatedAt");
 }
 
 /* True when doc is an open insight of the organization for c's key. */
@@ -715,12 +715,12 @@ static int write_update(struct upsert *u, json_object *writes, const struct fx_d
 	static const char *const mask[] = {"severity", "title",	      "summary",   "metrics", "recommendations",
 					   "source",   "generatedBy", "updatedAt", "model",   NULL};
 	struct fx_value map = {0};
-	char *name = fx_xstrdup(cur->name);
+	char *name = fx_mem_xstrdup(cur->name);
 	int rc;
 
 	fx_value_map(&map);
 	insight_fields(&map, &u->c[i], &u->o[i], u->s->principal.uid);
-	rc = fx_write_update(writes, name, &map, mask, cur->update_time, NULL, e);
+	rc = fx_fswrite_update(writes, name, &map, mask, cur->update_time, NULL, e);
 	fx_value_cleanup(&map);
 	free(name);
 	return rc;
@@ -736,7 +736,7 @@ static int write_create(struct upsert *u, json_object *writes, const struct fx_d
 	const char *rel;
 	int rc = -1;
 
-	fx_id_new(id);
+	fx_model_id_new(id);
 	rel = fx_tenant_path(r, NULL, "insights", id, "insight", e);
 	if (!rel)
 		return -1;
@@ -746,7 +746,7 @@ static int write_create(struct upsert *u, json_object *writes, const struct fx_d
 		fx_map_set_str(&map, "productId", c->product_id);
 	insight_fields(&map, c, &u->o[i], u->s->principal.uid);
 	fx_map_set_str(&map, "status", "open");
-	fx_map_set_now(&map, "createdAt");
+	fx_model_map_set_now(&map, "createdAt");
 	fx_tenant_stamp(r, &map);
 	fx_value_map(&kmap);
 	fx_map_set_str(&kmap, "insightId", id);
@@ -754,16 +754,16 @@ static int write_create(struct upsert *u, json_object *writes, const struct fx_d
 	if (c->product_id[0])
 		fx_map_set_str(&kmap, "productId", c->product_id);
 	fx_tenant_stamp(r, &kmap);
-	fx_map_set_now(&kmap, "updatedAt");
+	fx_model_map_set_now(&kmap, "updatedAt");
 	name = fx_tenant_name(rel);
 	key_name = fx_tenant_name(u->key_rel[i]);
-	if (fx_write_create(writes, name, &map, NULL, e) < 0)
+	if (fx_fswrite_create(writes, name, &map, NULL, e) < 0)
 		goto out;
 	/* The key moves to the new insight only if it is still the version read (or still missing). */
 	if (key->name)
-		rc = fx_write_update(writes, key_name, &kmap, key_mask, key->update_time, NULL, e);
+		rc = fx_fswrite_update(writes, key_name, &kmap, key_mask, key->update_time, NULL, e);
 	else
-		rc = fx_write_create(writes, key_name, &kmap, NULL, e);
+		rc = fx_fswrite_create(writes, key_name, &kmap, NULL, e);
 out:
 	fx_value_cleanup(&map);
 	fx_value_cleanup(&kmap);
@@ -784,19 +784,19 @@ static int upsert_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	memset(keys, 0, sizeof(keys));
 	memset(cur, 0, sizeof(cur));
 	u->created = u->updated = 0;
-	if (fx_fs_batch_get(u->key_rel, u->n, t->id, keys, e) < 0)
+	if (fx_firestore_batch_get(u->key_rel, u->n, t->id, keys, e) < 0)
 		return -1;
 	for (size_t i = 0; i < u->n; i++) {
 		const char *id = fx_tenant_owns(r, &keys[i]) ? fx_value_path_str(&keys[i].fields, "insightId") : NULL;
 
 		at[i] = SIZE_MAX;
-		if (!id || !fx_id_valid(id))
+		if (!id || !fx_model_id_valid(id))
 			continue;
 		if (!(cur_rel[ncur] = fx_tenant_path(r, NULL, "insights", id, "insight", e)))
 			goto out;
 		at[i] = ncur++;
 	}
-	if (ncur > 0 && fx_fs_batch_get(cur_rel, ncur, t->id, cur, e) < 0)
+	if (ncur > 0 && fx_firestore_batch_get(cur_rel, ncur, t->id, cur, e) < 0)
 		goto out;
 	for (size_t i = 0; i < u->n; i++) {
 		if (at[i] != SIZE_MAX && still_open(r, &cur[at[i]], &u->c[i])) {
@@ -812,9 +812,9 @@ static int upsert_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	rc = 0;
 out:
 	for (size_t i = 0; i < u->n; i++)
-		fx_doc_cleanup(&keys[i]);
+		fx_firestore_doc_cleanup(&keys[i]);
 	for (size_t i = 0; i < ncur; i++)
-		fx_doc_cleanup(&cur[i]);
+		fx_firestore_doc_cleanup(&cur[i]);
 	return rc;
 }
 
@@ -844,7 +844,7 @@ static int upsert(struct scope *s, const struct fx_candidate *c, const struct or
 		}
 		for (int attempt = 0; attempt < UPSERT_TRIES && rc < 0; attempt++) {
 			fx_err_clear(e);
-			rc = fx_fs_run_transaction(upsert_txn, &u, e);
+			rc = fx_firestore_run_transaction(upsert_txn, &u, e);
 			if (rc < 0 && !lost_race(e))
 				return -1;
 		}
@@ -949,15 +949,15 @@ int fx_insights_generate(const char *org_id, const char *by, int *created, int *
 	int rc = -1;
 
 	*created = *updated = 0;
-	if (!org_id || !fx_id_valid(org_id))
+	if (!org_id || !fx_model_id_valid(org_id))
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "organization");
-	s = fx_xmalloc(sizeof(*s));
+	s = fx_mem_xmalloc(sizeof(*s));
 	scope_init(s, org_id, by && *by ? by : "unknown");
 	fx_ts_now(&d.now, &nanos);
 	if (gather(s, &d, e) < 0 || fx_insights_rules(d.products, d.nproducts, d.sales, d.nproducts, d.this_week,
 						      d.last_week, d.now, &c, &n, e) < 0)
 		goto out;
-	o = fx_xcalloc(n ? n : 1, sizeof(*o));
+	o = fx_mem_xcalloc(n ? n : 1, sizeof(*o));
 	vertex_rewrite(&d, c, o, n);
 	if (upsert(s, c, o, n, created, updated, e) < 0)
 		goto out;
@@ -965,7 +965,7 @@ int fx_insights_generate(const char *org_id, const char *by, int *created, int *
 		    *updated, d.nproducts, d.norders);
 	rc = 0;
 out:
-	fx_candidates_free(c, n);
+	fx_insights_candidates_free(c, n);
 	free(o);
 	dataset_cleanup(&d);
 	if (s)

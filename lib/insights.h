@@ -6,7 +6,7 @@
  * orders/{id} (read), insights/{id} and insightKeys/{type}_{productId|org}
  * (written).
  * Ownership: fx_insights_rules returns a malloc'd candidate array that the
- * caller releases with fx_candidates_free; every argument is borrowed.
+ * caller releases with fx_insights_candidates_free; every argument is borrowed.
  */
 #ifndef FX_INSIGHTS_H
 #define FX_INSIGHTS_H
@@ -74,7 +74,7 @@ struct fx_candidate {
  *
  * Comparisons are exact (integer arithmetic), so 13.99 days of cover is
  * below 14 and +19.99 % is not a trend. Fills *out (NULL when *n is 0) for
- * fx_candidates_free. Fails only with 409 FAILED_PRECONDITION when
+ * fx_insights_candidates_free. Fails only with 409 FAILED_PRECONDITION when
  * nproducts exceeds FX_INSIGHTS_MAX_PRODUCTS.
  */
 FX_MUST_USE int fx_insights_rules(const struct fx_doc *products, size_t nproducts, const struct fx_sales *sales,
@@ -82,7 +82,7 @@ FX_MUST_USE int fx_insights_rules(const struct fx_doc *products, size_t nproduct
 				  struct fx_candidate **out, size_t *n, struct fx_err *e);
 
 /* Cleans up c[0..n) and frees the array. Accepts NULL. */
-void fx_candidates_free(struct fx_candidate *c, size_t n);
+void fx_insights_candidates_free(struct fx_candidate *c, size_t n);
 
 /*
  * The id of the insightKeys document of (type, product_id) into out:

@@ -14,15 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
-bool fx_utf8_valid(const char *s, size_t n)
+bool fx_json_utf8_valid(const char *s, size_t n)
 {
 	for (size_t i = 0, k; i < n; i += k)
-		if ((k = fx_utf8_char(s + i, n - i)) == 0)
+		if ((k = fx_str_utf8_char(s + i, n - i)) == 0)
 			return false;
 	return true;
 }
 
-size_t fx_utf8_len(const char *s, size_t n)
+size_t fx_json_utf8_len(const char *s, size_t n)
 {
 	size_t count = 0;
 
@@ -174,7 +174,7 @@ static const unsigned char *key_bytes(const struct scan *s, const struct key *k)
 static void grow_slots(struct scan *s)
 {
 	size_t n = s->nslots ? s->nslots * 2 : 64;
-	uint32_t *slots = fx_xcalloc(n, sizeof(*slots));
+	uint32_t *slots = fx_mem_xcalloc(n, sizeof(*slots));
 
 	for (size_t i = 0; i < s->nkeys; i++) {
 		size_t at = s->keys[i].hash & (n - 1);
@@ -215,7 +215,7 @@ static int add_key(struct scan *s, struct key k)
 	}
 	if (s->nkeys == s->keys_cap) {
 		s->keys_cap = s->keys_cap ? s->keys_cap * 2 : 32;
-		s->keys = fx_xrealloc(s->keys, s->keys_cap * sizeof(*s->keys));
+		s->keys = fx_mem_xrealloc(s->keys, s->keys_cap * sizeof(*s->keys));
 	}
 	s->keys[s->nkeys] = k;
 	s->slots[at] = (uint32_t)(++s->nkeys);
@@ -310,7 +310,7 @@ static int scan_string(struct scan *s, struct key *key)
 	}
 	if (s->p >= s->end)
 		return fail(s, "unterminated string");
-	if (!fx_utf8_valid(begin, (size_t)(s->p - begin)))
+	if (!fx_json_utf8_valid(begin, (size_t)(s->p - begin)))
 		return fail(s, "invalid UTF-8");
 	if (key) {
 		key->off = escaped ? (uint32_t)esc_start | KEY_ESCAPED : (uint32_t)(begin - s->start);
@@ -555,7 +555,7 @@ int fx_json_string(json_object *obj, const char *key, const char *field, bool re
 		return fx_err_invalid(e, field, "must be a string");
 	s = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
-	chars = fx_utf8_len(s, n);
+	chars = fx_json_utf8_len(s, n);
 	if (strlen(s) != n)
 		return fx_err_invalid(e, field, "must not contain NUL");
 	if (chars < min_len)

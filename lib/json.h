@@ -67,9 +67,9 @@ FX_MUST_USE int fx_json_enum_index(const char *s, const char *const *values);
 const char *fx_json_text(json_object *obj, size_t *len);
 
 /* Checks that p holds n bytes of valid UTF-8 without NUL. */
-bool fx_utf8_valid(const char *p, size_t n);
+bool fx_json_utf8_valid(const char *p, size_t n);
 
 /* Number of Unicode code points in valid UTF-8. */
-size_t fx_utf8_len(const char *p, size_t n);
+size_t fx_json_utf8_len(const char *p, size_t n);
 
 #endif

@@ -84,7 +84,7 @@ out:
 
 static void init(void)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	struct table *t = NULL;
 
 	init_stripes(&local, PTHREAD_PROCESS_PRIVATE);
@@ -127,7 +127,7 @@ void fx_keylock(const char *key)
 	taken(m, pthread_mutex_lock(m));
 }
 
-void fx_keyunlock(const char *key)
+void fx_keylock_release(const char *key)
 {
 	pthread_mutex_unlock(stripe(key));
 }
@@ -151,11 +151,11 @@ int fx_keylock_outage(const char *key, struct fx_err *e)
 	if (table->outage[s].key != h || table->outage[s].at_ms < waited_since)
 		return 0;
 	fx_err_set(e, FX_UNAVAILABLE, "a backend was unavailable to the request before this one: retry");
-	e->retry_after = 1;
+	e->retry_after = FX_ERR_RETRY_AFTER_S;
 	return -1;
 }
 
-void fx_keyunlock_after(const char *key, const struct fx_err *failed)
+void fx_keylock_release_after(const char *key, const struct fx_err *failed)
 {
 	uint64_t h = hash(key);
 	size_t s = h % STRIPES;

@@ -13,7 +13,7 @@
 #include "err.h"
 
 void fx_keylock(const char *key);
-void fx_keyunlock(const char *key);
+void fx_keylock_release(const char *key);
 
 /* Like fx_keylock but gives up after ms milliseconds: 0 locked, -1 timed out. */
 FX_MUST_USE int fx_keylock_timed(const char *key, long ms);
@@ -31,11 +31,11 @@ FX_MUST_USE int fx_keylock_timed(const char *key, long ms);
  * With key's lock held (taken by this thread's last fx_keylock or
  * fx_keylock_timed): -1 with 503 UNAVAILABLE (Retry-After 1) when a holder
  * of key failed for want of a backend while this thread waited for the
- * lock; 0 otherwise. The caller then unlocks with fx_keyunlock.
+ * lock; 0 otherwise. The caller then unlocks with fx_keylock_release.
  */
 FX_MUST_USE int fx_keylock_outage(const char *key, struct fx_err *e);
 
 /* Releases key's lock; failed (NULL after success) with code 503 marks the key for fx_keylock_outage. */
-void fx_keyunlock_after(const char *key, const struct fx_err *failed);
+void fx_keylock_release_after(const char *key, const struct fx_err *failed);
 
 #endif

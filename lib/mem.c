@@ -16,7 +16,7 @@ static void oom(void)
 	abort();
 }
 
-void *fx_xmalloc(size_t n)
+void *fx_mem_xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 
@@ -25,7 +25,7 @@ void *fx_xmalloc(size_t n)
 	return p;
 }
 
-void *fx_xcalloc(size_t count, size_t size)
+void *fx_mem_xcalloc(size_t count, size_t size)
 {
 	void *p = calloc(count ? count : 1, size ? size : 1);
 
@@ -34,7 +34,7 @@ void *fx_xcalloc(size_t count, size_t size)
 	return p;
 }
 
-void *fx_xrealloc(void *p, size_t n)
+void *fx_mem_xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 
@@ -43,7 +43,7 @@ void *fx_xrealloc(void *p, size_t n)
 	return q;
 }
 
-char *fx_xvasprintf(const char *fmt, va_list ap)
+char *fx_mem_xvasprintf(const char *fmt, va_list ap)
 {
 	va_list again;
 	char *p;
@@ -53,41 +53,41 @@ char *fx_xvasprintf(const char *fmt, va_list ap)
 	n = fx_str_vlen(fmt, ap);
 	if (n < 0)
 		abort(); /* a format bug of ours: nothing to recover */
-	p = fx_xmalloc((size_t)n + 1);
+	p = fx_mem_xmalloc((size_t)n + 1);
 	if (fx_str_vfmt(p, (size_t)n + 1, fmt, again) < 0)
 		abort();
 	va_end(again);
 	return p;
 }
 
-char *fx_xasprintf(const char *fmt, ...)
+char *fx_mem_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
 
 	va_start(ap, fmt);
-	p = fx_xvasprintf(fmt, ap);
+	p = fx_mem_xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }
 
-char *fx_xmemdup(const void *s, size_t n)
+char *fx_mem_xmemdup(const void *s, size_t n)
 {
-	char *p = fx_xmalloc(n + 1);
+	char *p = fx_mem_xmalloc(n + 1);
 
 	/* Cannot fail: p has n + 1 bytes. */
-	if (fx_mem_copy(p, n + 1, s, n) < 0)
+	if (fx_str_mem_copy(p, n + 1, s, n) < 0)
 		abort();
 	p[n] = '\0';
 	return p;
 }
 
-char *fx_xstrndup(const char *s, size_t n)
+char *fx_mem_xstrndup(const char *s, size_t n)
 {
-	return fx_xmemdup(s, n);
+	return fx_mem_xmemdup(s, n);
 }
 
-char *fx_xstrdup(const char *s)
+char *fx_mem_xstrdup(const char *s)
 {
-	return fx_xstrndup(s, strlen(s));
+	return fx_mem_xstrndup(s, strlen(s));
 }

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-void fx_id_new(char out[FX_ID_LEN + 1])
+void fx_model_id_new(char out[FX_ID_LEN + 1])
 {
 	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char raw[FX_ID_LEN];
@@ -34,7 +34,7 @@ void fx_id_new(char out[FX_ID_LEN + 1])
 	out[FX_ID_LEN] = '\0';
 }
 
-bool fx_id_valid(const char *s)
+bool fx_model_id_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -56,7 +56,7 @@ static bool sku_plain(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-int fx_sku_id(const char *sku, char *out, size_t len)
+int fx_model_sku_id(const char *sku, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 2;
@@ -90,7 +90,7 @@ static int upper_hex(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-int fx_sku_id_decode(const char *id, char *out, size_t len)
+int fx_model_sku_id_decode(const char *id, char *out, size_t len)
 {
 	size_t o = 0;
 
@@ -109,7 +109,7 @@ int fx_sku_id_decode(const char *id, char *out, size_t len)
 			if (lo < 0)
 				return -1;
 			c = (unsigned char)(hi * 16 + lo);
-			/* Only bytes that fx_sku_id escapes this way: one id per SKU. */
+			/* Only bytes that fx_model_sku_id escapes this way: one id per SKU. */
 			if (sku_plain(c) || c == '.' || (c >= 'A' && c <= 'Z') || c == '\0')
 				return -1;
 			p += 2;
@@ -122,14 +122,14 @@ int fx_sku_id_decode(const char *id, char *out, size_t len)
 	return 0;
 }
 
-int fx_etag(const struct fx_doc *d, char *out, size_t len)
+int fx_model_etag(const struct fx_doc *d, char *out, size_t len)
 {
 	return fx_str_fmt(out, len, "\"%s\"", d->update_time);
 }
 
-int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e)
+int fx_model_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e)
 {
-	const char *h = fx_req_header(r, "If-Match");
+	const char *h = fx_http_req_header(r, "If-Match");
 	static const char bad[] = "If-Match does not name a current version of this resource";
 	size_t n;
 	int64_t secs;
@@ -149,7 +149,7 @@ int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err 
 	return 0;
 }
 
-json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden)
+json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden)
 {
 	json_object *out = json_object_new_object();
 	char etag[64];
@@ -165,7 +165,7 @@ json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden)
 		if (!skip)
 			json_object_object_add(out, f->name, fx_plain_encode(&f->value));
 	}
-	if (fx_etag(d, etag, sizeof(etag)) == 0)
+	if (fx_model_etag(d, etag, sizeof(etag)) == 0)
 		json_object_object_add(out, "etag", json_object_new_string(etag));
 	return out;
 }
@@ -178,7 +178,7 @@ static bool is_hidden(const char *const *hidden, const char *name)
 	return false;
 }
 
-int fx_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden)
+int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden)
 {
 	const char *id = d->id ? d->id : "";
 	char etag[64];
@@ -189,7 +189,7 @@ int fx_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hi
 
 		/* json-c replaces a key in place: a stored id or etag field takes the tree's path. */
 		if ((strcmp(name, "id") == 0 || strcmp(name, "etag") == 0) && !is_hidden(hidden, name)) {
-			json_object *j = fx_doc_json(d, hidden);
+			json_object *j = fx_model_doc_json(d, hidden);
 			size_t len;
 			const char *text = fx_json_text(j, &len);
 			int rc = fx_buf_append(b, text, len);
@@ -211,13 +211,13 @@ int fx_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hi
 		    fx_plain_write(b, &f->value) < 0)
 			return -1;
 	}
-	if (fx_etag(d, etag, sizeof(etag)) == 0 &&
+	if (fx_model_etag(d, etag, sizeof(etag)) == 0 &&
 	    (fx_buf_append(b, ",\"etag\":", 8) < 0 || fx_plain_write_string(b, etag, strlen(etag)) < 0))
 		return -1;
 	return fx_buf_append(b, "}", 1);
 }
 
-void fx_map_set_now(struct fx_value *map, const char *name)
+void fx_model_map_set_now(struct fx_value *map, const char *name)
 {
 	int64_t secs;
 	int32_t nanos;
@@ -227,7 +227,8 @@ void fx_map_set_now(struct fx_value *map, const char *name)
 	fx_map_set_ts(map, name, secs, nanos / 1000000 * 1000000);
 }
 
-int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field, struct fx_err *e)
+int fx_model_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field,
+			   struct fx_err *e)
 {
 	struct fx_value v;
 
@@ -237,33 +238,33 @@ int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain,
 	return 0;
 }
 
-int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden)
+int fx_model_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden)
 {
 	struct fx_buf b;
 	int rc;
 
-	fx_buf_init(&b, FX_ANSWER_MAX);
-	if (fx_doc_write(&b, doc, hidden) == 0) {
-		rc = fx_resp_send(r, status, "application/json", b.data, b.len);
+	fx_buf_init(&b, FX_MODEL_ANSWER_MAX);
+	if (fx_model_doc_write(&b, doc, hidden) == 0) {
+		rc = fx_http_resp_send(r, status, "application/json", b.data, b.len);
 	} else {
 		/* Past the cap only json-c's text has no bound: the answer it always gave. */
-		json_object *out = fx_doc_json(doc, hidden);
+		json_object *out = fx_model_doc_json(doc, hidden);
 
-		rc = fx_resp_json(r, status, out);
+		rc = fx_http_resp_json(r, status, out);
 		json_object_put(out);
 	}
 	fx_buf_cleanup(&b);
 	return rc;
 }
 
-int fx_resp_created(struct fx_req *r, const char *location, json_object *body)
+int fx_model_resp_created(struct fx_req *r, const char *location, json_object *body)
 {
-	fx_resp_header(r, "Location", location);
-	return fx_resp_json(r, 201, body);
+	fx_http_resp_header(r, "Location", location);
+	return fx_http_resp_json(r, 201, body);
 }
 
-int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field, bool required,
-		       size_t min_len, size_t max_len, struct fx_err *e)
+int fx_model_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field, bool required,
+			     size_t min_len, size_t max_len, struct fx_err *e)
 {
 	const char *s = NULL;
 	bool present = false;
@@ -278,7 +279,7 @@ int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, c
 static const char *const provinces[] = {"Eastern Cape", "Free State", "Gauteng",       "KwaZulu-Natal", "Limpopo",
 					"Mpumalanga",	"North West", "Northern Cape", "Western Cape",	NULL};
 
-int fx_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e)
+int fx_model_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e)
 {
 	static const char *const allowed[] = {"line1",	  "line2",	"suburb",  "city",
 					      "province", "postalCode", "country", NULL};
@@ -301,11 +302,11 @@ int fx_address_decode(json_object *in, const char *field, struct fx_value *out, 
 		goto fail;
 	}
 	fx_map_set_str(out, "country", country);
-#define TAKE(key, req, max)                                                  \
-	do {                                                                 \
-		fx_str_text(f, sizeof(f), "%s%s", prefix, key);              \
-		if (fx_map_take_string(out, in, key, f, req, 1, max, e) < 0) \
-			goto fail;                                           \
+#define TAKE(key, req, max)                                                        \
+	do {                                                                       \
+		fx_str_text(f, sizeof(f), "%s%s", prefix, key);                    \
+		if (fx_model_map_take_string(out, in, key, f, req, 1, max, e) < 0) \
+			goto fail;                                                 \
 	} while (0)
 	TAKE("line1", true, 200);
 	TAKE("line2", false, 200);
@@ -334,9 +335,9 @@ fail:
 	return -1;
 }
 
-int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e)
+int fx_model_page_size(const struct fx_req *r, int *out, struct fx_err *e)
 {
-	const char *s = fx_req_query(r, "pageSize");
+	const char *s = fx_http_req_query(r, "pageSize");
 	int64_t n;
 
 	*out = FX_PAGE_SIZE_DEFAULT;
@@ -358,7 +359,7 @@ static void sig_hash(const char *sig, char out[17])
 		out[0] = '\0'; /* cannot happen: 64 bits are 16 hex digits */
 }
 
-int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out)
+int fx_model_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out)
 {
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	char h[17];
@@ -372,12 +373,12 @@ int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n,
 		json_object_array_add(arr, fx_fsvalue_encode(&values[i]));
 	json_object_object_add(o, "c", arr);
 	text = fx_json_text(o, &len);
-	rc = fx_b64url_append(out, text, len);
+	rc = fx_b64_url_append(out, text, len);
 	json_object_put(o);
 	return rc;
 }
 
-int fx_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e)
+int fx_model_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e)
 {
 	size_t n = strlen(token), got = 0;
 	json_object *o = NULL, *q, *c;
@@ -387,7 +388,7 @@ int fx_page_token_read(const char *token, const char *sig, struct fx_value *valu
 
 	fx_err_clear(&ignored);
 	fx_value_array(values);
-	if (n > 5000 || fx_b64url_decode(token, n, raw, sizeof(raw) - 1, &got, &ignored) < 0)
+	if (n > 5000 || fx_b64_url_decode(token, n, raw, sizeof(raw) - 1, &got, &ignored) < 0)
 		return fx_err_invalid(e, "pageToken", "is not a page token of this list");
 	raw[got] = '\0';
 	if (fx_json_parse(raw, got, 8, &o, &ignored) < 0 || !json_object_is_type(o, json_type_object) ||
@@ -415,17 +416,17 @@ out:
 	return rc;
 }
 
-int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e)
+int fx_model_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e)
 {
-	const char *token = fx_req_query(r, "pageToken");
+	const char *token = fx_http_req_query(r, "pageToken");
 	struct fx_value values = {0};
 	int rc;
 
 	if (!token || !*token)
 		return 0;
-	if (fx_page_token_read(token, sig, &values, e) < 0)
+	if (fx_model_page_token_read(token, sig, &values, e) < 0)
 		return -1;
-	rc = fx_query_cursor(q, FX_CURSOR_START_AFTER, values.u.arr.items, values.u.arr.n, e);
+	rc = fx_fsquery_cursor(q, FX_CURSOR_START_AFTER, values.u.arr.items, values.u.arr.n, e);
 	fx_value_cleanup(&values);
 	return rc;
 }
@@ -437,7 +438,7 @@ static int list_write(struct fx_buf *b, const struct fx_doc *docs, size_t shown,
 	if (fx_buf_append(b, "{\"data\":[", 9) < 0)
 		return -1;
 	for (size_t i = 0; i < shown; i++)
-		if ((i > 0 && fx_buf_append(b, ",", 1) < 0) || fx_doc_write(b, &docs[i], hidden) < 0)
+		if ((i > 0 && fx_buf_append(b, ",", 1) < 0) || fx_model_doc_write(b, &docs[i], hidden) < 0)
 			return -1;
 	if (fx_buf_append(b, "]", 1) < 0)
 		return -1;
@@ -447,8 +448,8 @@ static int list_write(struct fx_buf *b, const struct fx_doc *docs, size_t shown,
 	return fx_buf_append(b, "}", 1);
 }
 
-int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size, const char *sig,
-		   const char *const *cursor_fields, const char *const *hidden, struct fx_err *e)
+int fx_model_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size, const char *sig,
+			 const char *const *cursor_fields, const char *const *hidden, struct fx_err *e)
 {
 	struct fx_doc *docs = NULL;
 	size_t n = 0, shown;
@@ -456,9 +457,9 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 	int rc = -1, made;
 
 	fx_buf_init(&token, 8192);
-	fx_buf_init(&answer, FX_ANSWER_MAX);
-	fx_query_limit(q, page_size + 1);
-	if (fx_fs_query(parent_rel, q, NULL, &docs, &n, e) < 0)
+	fx_buf_init(&answer, FX_MODEL_ANSWER_MAX);
+	fx_fsquery_limit(q, page_size + 1);
+	if (fx_firestore_query(parent_rel, q, NULL, &docs, &n, e) < 0)
 		goto done;
 	shown = n > (size_t)page_size ? (size_t)page_size : n;
 	if (n > (size_t)page_size) {
@@ -476,7 +477,7 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 			nc++;
 		}
 		fx_value_string(&cur[nc++], last->id, strlen(last->id));
-		made = fx_page_token_make(sig, cur, nc, &token);
+		made = fx_model_page_token_make(sig, cur, nc, &token);
 		for (size_t i = 0; i < nc; i++)
 			fx_value_cleanup(&cur[i]);
 		/* Without a token the client would take this page for the last. */
@@ -490,22 +491,22 @@ int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q,
 		fx_err_set(e, FX_INTERNAL, "list answer over %zu bytes", answer.max);
 		goto done;
 	}
-	rc = fx_resp_send(r, 200, "application/json", answer.data, answer.len);
+	rc = fx_http_resp_send(r, 200, "application/json", answer.data, answer.len);
 done:
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 	fx_buf_cleanup(&token);
 	fx_buf_cleanup(&answer);
 	return rc;
 }
 
-int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field, bool descending,
-		    int page_size, const char *sig, const char *const *cursor_fields, const char *const *hidden,
-		    struct fx_err *e)
+int fx_model_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field,
+			  bool descending, int page_size, const char *sig, const char *const *cursor_fields,
+			  const char *const *hidden, struct fx_err *e)
 {
-	if (fx_query_order_by(q, field, descending, e) < 0 || fx_query_order_by(q, "__name__", descending, e) < 0 ||
-	    fx_list_cursor(r, q, sig, e) < 0)
+	if (fx_fsquery_order_by(q, field, descending, e) < 0 || fx_fsquery_order_by(q, "__name__", descending, e) < 0 ||
+	    fx_model_list_cursor(r, q, sig, e) < 0)
 		return -1;
-	return fx_list_answer(r, parent_rel, q, page_size, sig, cursor_fields, hidden, e);
+	return fx_model_list_answer(r, parent_rel, q, page_size, sig, cursor_fields, hidden, e);
 }
 
 /* Sets q to start after the last document of a page: its order_field value (if any), then its id. */
@@ -523,13 +524,13 @@ static int scan_cursor(const struct fx_scan *sc, const struct fx_doc *last, stru
 		fx_value_copy(&cursor[nc++], v);
 	}
 	fx_value_string(&cursor[nc++], last->id, strlen(last->id));
-	rc = fx_query_start_after(sc->q, cursor, nc, e);
+	rc = fx_fsquery_start_after(sc->q, cursor, nc, e);
 	for (size_t i = 0; i < nc; i++)
 		fx_value_cleanup(&cursor[i]);
 	return rc;
 }
 
-int fx_scan_run(const struct fx_scan *sc, struct fx_err *e)
+int fx_model_scan_run(const struct fx_scan *sc, struct fx_err *e)
 {
 	struct fx_doc *docs = NULL;
 	size_t n = 0, seen = 0;
@@ -539,8 +540,8 @@ int fx_scan_run(const struct fx_scan *sc, struct fx_err *e)
 		size_t want = sc->max - seen + 1;
 
 		/* One more than the bound allows, so exceeding it is seen. */
-		fx_query_limit(sc->q, want < (size_t)sc->page_size ? (int)want : sc->page_size);
-		if (fx_fs_query(sc->parent_rel, sc->q, NULL, &docs, &n, e) < 0)
+		fx_fsquery_limit(sc->q, want < (size_t)sc->page_size ? (int)want : sc->page_size);
+		if (fx_firestore_query(sc->parent_rel, sc->q, NULL, &docs, &n, e) < 0)
 			goto out;
 		seen += n;
 		if (seen > sc->max) {
@@ -551,7 +552,7 @@ int fx_scan_run(const struct fx_scan *sc, struct fx_err *e)
 			break;
 		if (scan_cursor(sc, &docs[n - 1], e) < 0 || sc->page(sc->ctx, docs, n, e) < 0)
 			goto out;
-		fx_docs_free(docs, n);
+		fx_firestore_docs_free(docs, n);
 		docs = NULL;
 		if (n < (size_t)sc->page_size)
 			break;
@@ -559,6 +560,6 @@ int fx_scan_run(const struct fx_scan *sc, struct fx_err *e)
 	}
 	rc = 0;
 out:
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 	return rc;
 }

@@ -20,10 +20,10 @@
 struct fx_req;
 
 /* A new random id of FX_ID_LEN characters [A-Za-z0-9] (as Firestore's auto ids). */
-void fx_id_new(char out[FX_ID_LEN + 1]);
+void fx_model_id_new(char out[FX_ID_LEN + 1]);
 
 /* True when s is an acceptable resource id: 1..128 of [A-Za-z0-9_-]. */
-bool fx_id_valid(const char *s);
+bool fx_model_id_valid(const char *s);
 
 /*
  * The id of a SKU's index document (skus/{id}, one per SKU of an
@@ -31,60 +31,60 @@ bool fx_id_valid(const char *s);
  * unique case-insensitively), every byte outside [a-z0-9_-] escaped: '.'
  * as 'D', any other byte as 'X' and its two upper-case hex digits.
  * Upper-case letters occur only in escapes, so the id is reversible
- * (fx_sku_id_decode), never '.', '..' or a path, and ids of SKUs without
+ * (fx_model_sku_id_decode), never '.', '..' or a path, and ids of SKUs without
  * '.' are those written before dots were allowed. A SKU the contract
  * allows (1 to 64 of [A-Za-z0-9._-]) gives at most 66 characters, a valid
  * resource id. -1 for an empty SKU or when out (len bytes) cannot hold it.
  */
-FX_MUST_USE int fx_sku_id(const char *sku, char *out, size_t len);
+FX_MUST_USE int fx_model_sku_id(const char *sku, char *out, size_t len);
 
 /*
- * The lower-cased SKU an id of fx_sku_id stands for, into out (len bytes).
- * -1 when id is not exactly what fx_sku_id makes or out is too small.
+ * The lower-cased SKU an id of fx_model_sku_id stands for, into out (len bytes).
+ * -1 when id is not exactly what fx_model_sku_id makes or out is too small.
  */
-FX_MUST_USE int fx_sku_id_decode(const char *id, char *out, size_t len);
+FX_MUST_USE int fx_model_sku_id_decode(const char *id, char *out, size_t len);
 
 /* The etag of a document: its update time, quoted. 0, or -1 ("") when out (48 bytes do) is too small. */
-FX_MUST_USE int fx_etag(const struct fx_doc *d, char *out, size_t len);
+FX_MUST_USE int fx_model_etag(const struct fx_doc *d, char *out, size_t len);
 
 /*
  * The update time a request's If-Match names, or NULL when it sent none.
  * A malformed or weak If-Match is 412 (it can never match).
  */
-FX_MUST_USE int fx_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
+FX_MUST_USE int fx_model_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
 
 /*
  * The API JSON of a document: its fields as plain JSON without the names
  * in hidden (NULL-terminated, top-level), plus id and etag.
  */
-json_object *fx_doc_json(const struct fx_doc *d, const char *const *hidden);
+json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden);
 
-/* The most bytes an answer written directly (fx_doc_write) may take. */
-#define FX_ANSWER_MAX (64u << 20)
+/* The most bytes an answer written directly (fx_model_doc_write) may take. */
+#define FX_MODEL_ANSWER_MAX (64u << 20)
 
 /*
- * Appends fx_json_text(fx_doc_json(d, hidden)) to b, byte for byte, written
+ * Appends fx_json_text(fx_model_doc_json(d, hidden)) to b, byte for byte, written
  * directly (fx_plain_write) rather than through a json-c tree. Returns 0, or
  * -1 when b's cap would be exceeded.
  */
-FX_MUST_USE int fx_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden);
+FX_MUST_USE int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden);
 
 /* Current time as a Firestore timestamp value in map[name]. */
-void fx_map_set_now(struct fx_value *map, const char *name);
+void fx_model_map_set_now(struct fx_value *map, const char *name);
 
 /*
  * Sets map[name] from plain JSON; the value is copied. What the conversion
  * refuses (fx_plain_decode) is a 400 naming field, the API's name of the
  * value, or a path below it.
  */
-FX_MUST_USE int fx_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field,
-				 struct fx_err *e);
+FX_MUST_USE int fx_model_map_set_plain(struct fx_value *map, const char *name, json_object *plain, const char *field,
+				       struct fx_err *e);
 
-/* Sends doc as fx_doc_json(doc, hidden) with status. */
-FX_MUST_USE int fx_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden);
+/* Sends doc as fx_model_doc_json(doc, hidden) with status. */
+FX_MUST_USE int fx_model_resp_doc(struct fx_req *r, int status, const struct fx_doc *doc, const char *const *hidden);
 
 /* Sends 201 with Location for a created document. */
-FX_MUST_USE int fx_resp_created(struct fx_req *r, const char *location, json_object *body);
+FX_MUST_USE int fx_model_resp_created(struct fx_req *r, const char *location, json_object *body);
 
 /*
  * Validates a postal address object (line1, line2?, suburb?, city,
@@ -92,51 +92,52 @@ FX_MUST_USE int fx_resp_created(struct fx_req *r, const char *location, json_obj
  * ZA; in ZA the province must be one of the nine and the postal code four
  * digits. field prefixes error details ("shippingAddress").
  */
-FX_MUST_USE int fx_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e);
+FX_MUST_USE int fx_model_address_decode(json_object *in, const char *field, struct fx_value *out, struct fx_err *e);
 
 /* Optional bounded string field copied into map when present (null clears to absent). */
-FX_MUST_USE int fx_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field,
-				   bool required, size_t min_len, size_t max_len, struct fx_err *e);
+FX_MUST_USE int fx_model_map_take_string(struct fx_value *map, json_object *in, const char *key, const char *field,
+					 bool required, size_t min_len, size_t max_len, struct fx_err *e);
 
+/* API.md "lists": ?pageSize= default 50, max 200. */
 #define FX_PAGE_SIZE_DEFAULT 50
 #define FX_PAGE_SIZE_MAX 200
 
-/* ?pageSize= (default 50, 1..200, else 400). */
-FX_MUST_USE int fx_page_size(const struct fx_req *r, int *out, struct fx_err *e);
+/* ?pageSize= (default FX_PAGE_SIZE_DEFAULT, 1..FX_PAGE_SIZE_MAX, else 400). */
+FX_MUST_USE int fx_model_page_size(const struct fx_req *r, int *out, struct fx_err *e);
 
 /*
  * Opaque page tokens: the cursor values of the last item of a page, tied to
  * the query that made them by sig (any string naming the query's filters
- * and order). fx_page_token_make appends the token to out;
- * fx_page_token_read fills values (an FX_V_ARRAY) or answers 400 when the
+ * and order). fx_model_page_token_make appends the token to out;
+ * fx_model_page_token_read fills values (an FX_V_ARRAY) or answers 400 when the
  * token is malformed or belongs to another query.
  */
-FX_MUST_USE int fx_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out);
-FX_MUST_USE int fx_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e);
+FX_MUST_USE int fx_model_page_token_make(const char *sig, const struct fx_value *values, size_t n, struct fx_buf *out);
+FX_MUST_USE int fx_model_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e);
 
 /*
  * Runs q (limit pageSize + 1) under parent_rel, answers
- * {"data":[...],"nextPageToken"} with each document through fx_doc_json
+ * {"data":[...],"nextPageToken"} with each document through fx_model_doc_json
  * minus hidden; cursor_fields names the order fields whose values (then the
  * document id) make the next page's token. The query must order by those
  * fields then __name__, and carry the page token's cursor already.
  */
-FX_MUST_USE int fx_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size,
-			       const char *sig, const char *const *cursor_fields, const char *const *hidden,
-			       struct fx_err *e);
+FX_MUST_USE int fx_model_list_answer(struct fx_req *r, const char *parent_rel, struct fx_query *q, int page_size,
+				     const char *sig, const char *const *cursor_fields, const char *const *hidden,
+				     struct fx_err *e);
 
 /* Applies ?pageToken= to q as a START_AFTER cursor (values then the id as __name__). */
-FX_MUST_USE int fx_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
+FX_MUST_USE int fx_model_list_cursor(struct fx_req *r, struct fx_query *q, const char *sig, struct fx_err *e);
 
 /*
  * The end every list handler shares: orders q by field then __name__ (both
- * descending or both ascending), applies ?pageToken= (fx_list_cursor) and
- * answers the page (fx_list_answer; cursor_fields starts with field). q
+ * descending or both ascending), applies ?pageToken= (fx_model_list_cursor) and
+ * answers the page (fx_model_list_answer; cursor_fields starts with field). q
  * stays the caller's.
  */
-FX_MUST_USE int fx_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field,
-				bool descending, int page_size, const char *sig, const char *const *cursor_fields,
-				const char *const *hidden, struct fx_err *e);
+FX_MUST_USE int fx_model_list_ordered(struct fx_req *r, const char *parent_rel, struct fx_query *q, const char *field,
+				      bool descending, int page_size, const char *sig, const char *const *cursor_fields,
+				      const char *const *hidden, struct fx_err *e);
 
 /*
  * A bounded scan: reads every document of q under parent_rel page by page
@@ -159,5 +160,5 @@ struct fx_scan {
 };
 
 /* Runs sc to the end: 0, or -1 with e set (by the read, page or over). */
-FX_MUST_USE int fx_scan_run(const struct fx_scan *sc, struct fx_err *e);
+FX_MUST_USE int fx_model_scan_run(const struct fx_scan *sc, struct fx_err *e);
 #endif

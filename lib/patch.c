@@ -14,7 +14,7 @@ int fx_patch_if_match(const char *if_match, const struct fx_doc *doc, const char
 
 int fx_patch_commit(json_object *writes, enum fx_patch_guard guard, const char *what, struct fx_err *e)
 {
-	if (fx_fs_commit(writes, NULL, NULL, NULL, e) == 0)
+	if (fx_firestore_commit(writes, NULL, NULL, NULL, e) == 0)
 		return 0;
 	if (!fx_err_is(e, FX_FAILED_PRECONDITION))
 		return -1;
@@ -27,8 +27,8 @@ int fx_patch_write(const char *path, const struct fx_value *map, const char *con
 		   enum fx_patch_guard guard, const char *what, struct fx_err *e)
 {
 	json_object *writes = json_object_new_array();
-	char *name = fx_fs_name(path);
-	int rc = fx_write_update(writes, name, map, mask, version, NULL, e);
+	char *name = fx_firestore_name(path);
+	int rc = fx_fswrite_update(writes, name, map, mask, version, NULL, e);
 
 	if (rc == 0)
 		rc = fx_patch_commit(writes, guard, what, e);

@@ -29,10 +29,10 @@ enum fx_patch_guard {
 FX_MUST_USE int fx_patch_if_match(const char *if_match, const struct fx_doc *doc, const char *what, struct fx_err *e);
 
 /*
- * Commits writes (one fx_fs_commit, no transaction). When a precondition
+ * Commits writes (one fx_firestore_commit, no transaction). When a precondition
  * fails (409 FAILED_PRECONDITION: the guarded document changed or is gone)
  * e becomes what guard says, naming what ("order", "member"); other
- * failures are fx_fs_commit's. 0 on success.
+ * failures are fx_firestore_commit's. 0 on success.
  */
 FX_MUST_USE int fx_patch_commit(json_object *writes, enum fx_patch_guard guard, const char *what, struct fx_err *e);
 
@@ -40,7 +40,7 @@ FX_MUST_USE int fx_patch_commit(json_object *writes, enum fx_patch_guard guard, 
  * Commits the update of the fields of map named in mask (NULL-terminated)
  * of the document at path (relative to the documents root) guarded by
  * version (an update time; NULL: the document must exist), as
- * fx_patch_commit; a document that does not exist is fx_fs_commit's 404
+ * fx_patch_commit; a document that does not exist is fx_firestore_commit's 404
  * NOT_FOUND, not a lost race.
  */
 FX_MUST_USE int fx_patch_write(const char *path, const struct fx_value *map, const char *const *mask,

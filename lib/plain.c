@@ -149,12 +149,12 @@ static json_object *new_geo(const struct fx_value *v)
 static json_object *new_b64(const struct fx_value *v)
 {
 	size_t n = fx_b64_encoded_len(v->u.s.n);
-	char *s = fx_xmalloc(n + 1);
+	char *s = fx_mem_xmalloc(n + 1);
 	json_object *j;
 	struct fx_err e;
 
 	/* Cannot fail: s has room for the whole encoding and its NUL. */
-	fx_ignore(fx_b64_encode(v->u.s.p, v->u.s.n, s, n + 1, &e));
+	fx_err_ignore(fx_b64_encode(v->u.s.p, v->u.s.n, s, n + 1, &e));
 	j = json_object_new_string_len(s, (int)n);
 	free(s);
 	return j;

@@ -20,6 +20,7 @@
 
 #include "civil.h"
 #include "csv.h"
+#include "defaults.h"
 #include "files.h"
 #include "firestore.h"
 #include "fsquery.h"
@@ -50,7 +51,6 @@
 #define DEFAULT_SPAN_DAYS 30 /* from = to - 30 when absent */
 #define MIN_YEAR 2000
 #define MAX_YEAR 9998 /* to + 1 must still be a date */
-#define DEFAULT_TZ "Africa/Johannesburg"
 #define TZ_NAME_MAX FX_TZ_NAME_MAX
 
 enum report_type { SALES, INVENTORY, ORDERS };
@@ -239,7 +239,7 @@ static void mark(struct report *rp)
 {
 	if (rp->nmarks == rp->capmarks) {
 		rp->capmarks = rp->capmarks ? rp->capmarks * 2 : 256;
-		rp->marks = fx_xrealloc(rp->marks, rp->capmarks * sizeof(*rp->marks));
+		rp->marks = fx_mem_xrealloc(rp->marks, rp->capmarks * sizeof(*rp->marks));
 	}
 	rp->marks[rp->nmarks++] = rp->rows.len;
 }
@@ -276,7 +276,7 @@ static uint64_t hash(const char *s)
 static void day_rehash(struct day_sales *d, size_t nslots)
 {
 	free(d->slots);
-	d->slots = fx_xcalloc(nslots, sizeof(*d->slots));
+	d->slots = fx_mem_xcalloc(nslots, sizeof(*d->slots));
 	d->nslots = nslots;
 	for (size_t i = 0; i < d->n; i++) {
 		size_t h = (size_t)hash(d->items[i].sku) & (nslots - 1);
@@ -302,9 +302,9 @@ static struct sale *day_sale(struct report *rp, const char *sku, const char *nam
 		return NULL;
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 64;
-		d->items = fx_xrealloc(d->items, d->cap * sizeof(*d->items));
+		d->items = fx_mem_xrealloc(d->items, d->cap * sizeof(*d->items));
 	}
-	d->items[d->n] = (struct sale){fx_xstrdup(sku), fx_xstrdup(name), 0, 0};
+	d->items[d->n] = (struct sale){fx_mem_xstrdup(sku), fx_mem_xstrdup(name), 0, 0};
 	d->slots[h] = (uint32_t)(++d->n);
 	return &d->items[d->n - 1];
 }
@@ -515,18 +515,18 @@ static int scan(struct report *rp, const struct scan *sc, struct fx_err *e)
 		return -1;
 	if (sc->ranged) {
 		fx_value_ts(&v, rp->start_secs, rp->start_nanos);
-		if (fx_query_where(run.q, sc->order_field, ">=", &v, e) < 0)
+		if (fx_fsquery_where(run.q, sc->order_field, ">=", &v, e) < 0)
 			goto out;
 		fx_value_ts(&v, rp->end_secs, rp->end_nanos);
-		if (fx_query_where(run.q, sc->order_field, "<", &v, e) < 0)
+		if (fx_fsquery_where(run.q, sc->order_field, "<", &v, e) < 0)
 			goto out;
 	}
-	if (fx_query_order_by(run.q, sc->order_field, sc->descending, e) < 0 ||
-	    fx_query_order_by(run.q, "__name__", sc->descending, e) < 0)
+	if (fx_fsquery_order_by(run.q, sc->order_field, sc->descending, e) < 0 ||
+	    fx_fsquery_order_by(run.q, "__name__", sc->descending, e) < 0)
 		goto out;
-	rc = fx_scan_run(&run, e);
+	rc = fx_model_scan_run(&run, e);
 out:
-	fx_query_free(run.q);
+	fx_fsquery_free(run.q);
 	return rc;
 }
 
@@ -600,19 +600,19 @@ int fx_report_init(struct fx_err *e)
 	return 0;
 }
 
-/* The zone of r's organization (its timezone, DEFAULT_TZ when unset). */
+/* The zone of r's organization (its timezone, FX_DEFAULT_TIMEZONE when unset). */
 static int org_zone(struct fx_req *r, struct zone *z, struct fx_err *e)
 {
 	struct fx_doc org = {0};
 	const char *tz, *root;
 	int rc = -1;
 
-	if (!(root = fx_tenant_root(r, e)) || fx_fs_get(root, &org, e) < 0)
+	if (!(root = fx_tenant_root(r, e)) || fx_firestore_get(root, &org, e) < 0)
 		goto out;
 	tz = fx_value_path_str(&org.fields, "timezone");
-	rc = zone_open(tz && *tz ? tz : DEFAULT_TZ, z, e);
+	rc = zone_open(tz && *tz ? tz : FX_DEFAULT_TIMEZONE, z, e);
 out:
-	fx_doc_cleanup(&org);
+	fx_firestore_doc_cleanup(&org);
 	return rc;
 }
 
@@ -766,7 +766,7 @@ int fx_report_window(const char *from, const char *to, const char *tz, int64_t n
 int fx_report_run(struct fx_req *r, const char *type, const char *from, const char *to, struct fx_doc *file,
 		  struct fx_err *e)
 {
-	struct report *rp = fx_xcalloc(1, sizeof(*rp));
+	struct report *rp = fx_mem_xcalloc(1, sizeof(*rp));
 	struct fx_report_window w;
 	struct bound b;
 	char name[96];
@@ -811,7 +811,8 @@ int fx_report_run(struct fx_req *r, const char *type, const char *from, const ch
 		fx_err_set(e, FX_INTERNAL, "report file name does not fit");
 		goto out;
 	}
-	rc = fx_file_store(r, "report", name, "text/csv", rp->out.data ? rp->out.data : "", rp->out.len, NULL, file, e);
+	rc = fx_files_store(r, "report", name, "text/csv", rp->out.data ? rp->out.data : "", rp->out.len, NULL, file,
+			    e);
 out:
 	fx_buf_cleanup(&rp->rows);
 	fx_buf_cleanup(&rp->out);

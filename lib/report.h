@@ -2,7 +2,7 @@
  * fx_report: CSV reports of an organization, stored as files of kind
  * report. Shared by the reports group (POST /v1/reports) and the jobs
  * group (scheduled reports). Reads organizations/{org} (its timezone),
- * orders/{id} and products/{id}; writes through fx_file_store. The
+ * orders/{id} and products/{id}; writes through fx_files_store. The
  * organization is always r->principal's, and only r->arena and
  * r->principal are used, so a synthetic request context will do.
  * Arguments are borrowed; the stored file document belongs to the caller.
@@ -76,7 +76,7 @@ FX_MUST_USE int fx_report_window(const char *from, const char *to, const char *t
  * "<type>-<from>-<to>.csv" with the window's labels (today's date twice
  * for inventory). *file,
  * zeroed by the caller, receives the stored file document; the caller
- * releases it with fx_doc_cleanup whatever the result. Fails with 400
+ * releases it with fx_firestore_doc_cleanup whatever the result. Fails with 400
  * naming type, from or to for a bad argument or range, 409
  * FAILED_PRECONDITION for a report over the bounds, 500 for a timezone
  * this server cannot convert, and as Firestore and Cloud Storage fail.
@@ -87,7 +87,7 @@ FX_MUST_USE int fx_report_run(struct fx_req *r, const char *type, const char *fr
 /*
  * Yesterday's date (YYYY-MM-DD) in the timezone of r's organization
  * (Africa/Johannesburg when it has none) into out. Reads the organization
- * document; fails as fx_fs_get does, or with 500 for a timezone this
+ * document; fails as fx_firestore_get does, or with 500 for a timezone this
  * server cannot convert.
  */
 FX_MUST_USE int fx_report_yesterday(struct fx_req *r, char out[11], struct fx_err *e);

@@ -18,7 +18,7 @@ static int hexval(char c)
 	return -1;
 }
 
-char *fx_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space)
+char *fx_router_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space)
 {
 	char *out = fx_arena_alloc(arena, n + 1);
 	size_t i, j = 0;
@@ -84,7 +84,7 @@ static bool match_segment(const char *pat, size_t plen, const char *seg, size_t 
 			return false;
 		if (params->n >= FX_MAX_PARAMS)
 			return false;
-		v = fx_percent_decode(arena, seg, slen, 0);
+		v = fx_router_percent_decode(arena, seg, slen, 0);
 		if (!v) {
 			*bad = true;
 			return false;
@@ -157,7 +157,7 @@ const struct fx_route *fx_router_match(const struct fx_route *routes, size_t n, 
 	return fx_err_set(e, FX_NOT_FOUND, "no route for %s %s", method, path), NULL;
 }
 
-const char *fx_params_get(const struct fx_params *p, const char *name)
+const char *fx_router_params_get(const struct fx_params *p, const char *name)
 {
 	size_t len = strlen(name);
 

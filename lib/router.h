@@ -41,6 +41,7 @@ struct fx_route {
 	size_t max_body; /* 0: FX_DEFAULT_MAX_BODY */
 };
 
+/* API.md "bodies": at most 1 MiB unless a route says more (files); nginx gets it from the route table. */
 #define FX_DEFAULT_MAX_BODY (1024 * 1024)
 #define FX_MAX_PARAMS 4
 
@@ -64,9 +65,9 @@ FX_MUST_USE const struct fx_route *fx_router_match(const struct fx_route *routes
 						   char *allow, size_t allow_len, struct fx_err *e);
 
 /* The decoded value of path parameter name, or NULL. */
-const char *fx_params_get(const struct fx_params *p, const char *name);
+const char *fx_router_params_get(const struct fx_params *p, const char *name);
 
 /* Decodes %XX escapes of s[0..n) into arena; NULL on a bad escape or NUL. */
-FX_MUST_USE char *fx_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space);
+FX_MUST_USE char *fx_router_percent_decode(struct fx_arena *arena, const char *s, size_t n, int plus_is_space);
 
 #endif

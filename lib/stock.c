@@ -48,17 +48,17 @@ int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_
 		return -1;
 	fx_value_map(&map);
 	fx_stock_set(&map, on_hand, reserved, fx_stock(product, "reorderPoint"));
-	fx_map_set_now(&map, "updatedAt");
+	fx_model_map_set_now(&map, "updatedAt");
 	name = fx_tenant_name(rel);
-	rc = fx_write_update(writes, name, &map, mask, product->update_time, NULL, e);
+	rc = fx_fswrite_update(writes, name, &map, mask, product->update_time, NULL, e);
 	free(name);
 	fx_value_cleanup(&map);
 	return rc;
 }
 
-int fx_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
-		      const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
-		      json_object **out, struct fx_err *e)
+int fx_stock_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
+			    const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
+			    json_object **out, struct fx_err *e)
 {
 	static const char *const hidden[] = {"organizationId", NULL};
 	struct fx_value mv = {0};
@@ -66,7 +66,7 @@ int fx_movement_write(const struct fx_req *r, json_object *writes, const char *p
 	const char *rel, *root;
 	int rc;
 
-	fx_id_new(id);
+	fx_model_id_new(id);
 	root = fx_tenant_root(r, e);
 	if (!root)
 		return -1;
@@ -82,16 +82,16 @@ int fx_movement_write(const struct fx_req *r, json_object *writes, const char *p
 	fx_map_set_str(&mv, "note", note ? note : "");
 	fx_map_set_int(&mv, "onHandAfter", on_hand_after);
 	fx_map_set_str(&mv, "by", r->principal->uid);
-	fx_map_set_now(&mv, "at");
+	fx_model_map_set_now(&mv, "at");
 	fx_tenant_stamp(r, &mv);
 	name = fx_tenant_name(rel);
-	rc = fx_write_create(writes, name, &mv, NULL, e);
+	rc = fx_fswrite_create(writes, name, &mv, NULL, e);
 	if (rc == 0 && out) {
 		struct fx_doc d = {0};
 
 		d.id = id;
 		d.fields = mv;
-		*out = fx_doc_json(&d, hidden);
+		*out = fx_model_doc_json(&d, hidden);
 		json_object_object_del(*out, "etag"); /* movements never change */
 	}
 	free(name);

@@ -34,8 +34,8 @@ FX_MUST_USE int fx_stock_write(const struct fx_req *r, json_object *writes, cons
  * Appends a movement {productId, delta, reason, orderId?, note, onHandAfter,
  * by, at} of product_id; *out (may be NULL) receives its API JSON.
  */
-FX_MUST_USE int fx_movement_write(const struct fx_req *r, json_object *writes, const char *product_id, int64_t delta,
-				  const char *reason, const char *order_id, const char *note, int64_t on_hand_after,
-				  json_object **out, struct fx_err *e);
+FX_MUST_USE int fx_stock_movement_write(const struct fx_req *r, json_object *writes, const char *product_id,
+					int64_t delta, const char *reason, const char *order_id, const char *note,
+					int64_t on_hand_after, json_object **out, struct fx_err *e);
 
 #endif

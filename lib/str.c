@@ -87,12 +87,12 @@ int fx_str_vlen(const char *fmt, va_list ap)
 	return vsnprintf(NULL, 0, fmt, ap);
 }
 
-void fx_array_copy_(void *dst, const void *src, size_t n)
+void fx_str_array_copy_(void *dst, const void *src, size_t n)
 {
 	memcpy(dst, src, n);
 }
 
-int fx_mem_copy(void *dst, size_t size, const void *src, size_t n)
+int fx_str_mem_copy(void *dst, size_t size, const void *src, size_t n)
 {
 	if (n > size)
 		return -1;
@@ -101,7 +101,7 @@ int fx_mem_copy(void *dst, size_t size, const void *src, size_t n)
 	return 0;
 }
 
-int fx_mem_move(void *dst, size_t size, const void *src, size_t n)
+int fx_str_mem_move(void *dst, size_t size, const void *src, size_t n)
 {
 	if (n > size)
 		return -1;
@@ -110,7 +110,7 @@ int fx_mem_move(void *dst, size_t size, const void *src, size_t n)
 	return 0;
 }
 
-size_t fx_utf8_char(const char *s, size_t n)
+size_t fx_str_utf8_char(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	unsigned c = n ? p[0] : 0, cp;
@@ -148,7 +148,7 @@ size_t fx_utf8_char(const char *s, size_t n)
 static void text_utf8(char *dst, size_t len)
 {
 	for (size_t i = 0; i < len;) {
-		size_t k = fx_utf8_char(dst + i, len - i);
+		size_t k = fx_str_utf8_char(dst + i, len - i);
 
 		if (k == 0) {
 			dst[i] = '?';

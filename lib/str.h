@@ -10,7 +10,7 @@
  * memcpy, memmove, mempcpy, strncat, strlcpy, strlcat, stpcpy, stpncpy and
  * memccpy appear nowhere else (lib/str.c wraps them). A loop that stores
  * bytes into an array is bounded by that array's size in its condition.
- * Character limits (fx_utf8_len) are validation rules, never buffer sizes:
+ * Character limits (fx_json_utf8_len) are validation rules, never buffer sizes:
  * 40 characters of UTF-8 are up to 160 bytes.
  *
  * The functions that can fail return 0, or -1 with nothing copied past the
@@ -62,15 +62,15 @@ FX_MUST_USE int fx_str_vlen(const char *fmt, va_list ap) __attribute__((format(p
 		_Static_assert(__builtin_types_compatible_p(__typeof__(dst), __typeof__(src)) &&              \
 				       !__builtin_types_compatible_p(__typeof__(dst), __typeof__(&(dst)[0])), \
 			       "FX_ARRAY_COPY needs two arrays of one type and size");                        \
-		fx_array_copy_((dst), (src), sizeof(dst));                                                    \
+		fx_str_array_copy_((dst), (src), sizeof(dst));                                                \
 	} while (0)
-void fx_array_copy_(void *dst, const void *src, size_t n);
+void fx_str_array_copy_(void *dst, const void *src, size_t n);
 
 /* Copies n bytes into dst of size bytes (memcpy); -1 copies nothing when n > size. */
-FX_MUST_USE int fx_mem_copy(void *dst, size_t size, const void *src, size_t n);
+FX_MUST_USE int fx_str_mem_copy(void *dst, size_t size, const void *src, size_t n);
 
-/* Like fx_mem_copy, for overlapping regions (memmove). */
-FX_MUST_USE int fx_mem_move(void *dst, size_t size, const void *src, size_t n);
+/* Like fx_str_mem_copy, for overlapping regions (memmove). */
+FX_MUST_USE int fx_str_mem_move(void *dst, size_t size, const void *src, size_t n);
 
 /*
  * Length in bytes (1 to 4) of the UTF-8 character that starts the n bytes
@@ -78,7 +78,7 @@ FX_MUST_USE int fx_mem_move(void *dst, size_t size, const void *src, size_t n);
  * byte, an overlong form, a surrogate, a code point past U+10FFFF, or a
  * character cut short by the end.
  */
-size_t fx_utf8_char(const char *p, size_t n);
+size_t fx_str_utf8_char(const char *p, size_t n);
 
 /*
  * Formats human-readable text into dst of size bytes, shortened at a whole

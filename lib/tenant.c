@@ -23,7 +23,7 @@ const char *fx_tenant_path(const struct fx_req *r, const char *parent, const cha
 {
 	const char *root, *p = NULL;
 
-	if (!id || !fx_id_valid(id))
+	if (!id || !fx_model_id_valid(id))
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", what), NULL;
 	/* The root is arena memory too: out of budget, it is NULL, never "(null)/...". */
 	root = fx_tenant_root(r, e);
@@ -40,7 +40,7 @@ const char *fx_tenant_path(const struct fx_req *r, const char *parent, const cha
 
 char *fx_tenant_name(const char *rel)
 {
-	return fx_fs_name(rel);
+	return fx_firestore_name(rel);
 }
 
 bool fx_tenant_owns(const struct fx_req *r, const struct fx_doc *doc)
@@ -58,13 +58,13 @@ int fx_tenant_get(const struct fx_req *r, const char *rel, const char *what, str
 int fx_tenant_get_mask(const struct fx_req *r, const char *rel, const char *what, const char *const *mask,
 		       struct fx_doc *out, struct fx_err *e)
 {
-	if (fx_fs_get_mask(rel, mask, out, e) < 0) {
+	if (fx_firestore_get_mask(rel, mask, out, e) < 0) {
 		if (fx_err_is(e, FX_NOT_FOUND))
 			fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 		return -1;
 	}
 	if (!fx_tenant_owns(r, out)) {
-		fx_doc_cleanup(out);
+		fx_firestore_doc_cleanup(out);
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 	}
 	return 0;
@@ -75,14 +75,14 @@ int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const cha
 {
 	const char *paths[1] = {rel};
 
-	if (fx_fs_batch_get(paths, 1, transaction, out, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, transaction, out, e) < 0)
 		return -1;
 	if (!fx_tenant_owns(r, out)) {
-		fx_doc_cleanup(out);
+		fx_firestore_doc_cleanup(out);
 		return fx_err_set(e, FX_NOT_FOUND, "%s not found", what);
 	}
 	if (if_match && strcmp(if_match, out->update_time) != 0) {
-		fx_doc_cleanup(out);
+		fx_firestore_doc_cleanup(out);
 		return fx_err_set(e, FX_CONDITION_NOT_MET, "the %s changed since that etag", what);
 	}
 	return 0;
@@ -91,14 +91,14 @@ int fx_tenant_txn_get(const struct fx_req *r, const char *transaction, const cha
 int fx_tenant_answer(struct fx_req *r, const char *collection, const char *what, const char *const *hidden,
 		     struct fx_err *e)
 {
-	const char *rel = fx_tenant_path(r, NULL, collection, fx_req_param(r, "id"), what, e);
+	const char *rel = fx_tenant_path(r, NULL, collection, fx_http_req_param(r, "id"), what, e);
 	struct fx_doc doc = {0};
 	int rc;
 
 	if (!rel || fx_tenant_get(r, rel, what, &doc, e) < 0)
 		return -1;
-	rc = fx_resp_doc(r, 200, &doc, hidden);
-	fx_doc_cleanup(&doc);
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -110,21 +110,21 @@ void fx_tenant_stamp(const struct fx_req *r, struct fx_value *fields)
 struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, const char *collection,
 				 const char **parent_rel, struct fx_err *e)
 {
-	struct fx_query *q = fx_query_new(collection, false);
+	struct fx_query *q = fx_fsquery_new(collection, false);
 	struct fx_value org = {0};
 	const char *root = fx_tenant_root(r, e);
 	const char *rel = root && parent ? fx_arena_printf(r->arena, "%s/%s", root, parent) : root;
-	char *name = rel ? fx_fs_name(rel) : NULL;
+	char *name = rel ? fx_firestore_name(rel) : NULL;
 	int rc;
 
 	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
-	rc = name ? fx_query_parent(q, name, e) : fx_err_set(e, FX_INTERNAL, "out of request memory");
+	rc = name ? fx_fsquery_parent(q, name, e) : fx_err_set(e, FX_INTERNAL, "out of request memory");
 	if (rc == 0)
-		rc = fx_query_where(q, "organizationId", "==", &org, e);
+		rc = fx_fsquery_where(q, "organizationId", "==", &org, e);
 	fx_value_cleanup(&org);
 	free(name);
 	if (rc < 0) {
-		fx_query_free(q);
+		fx_fsquery_free(q);
 		return NULL;
 	}
 	*parent_rel = rel;

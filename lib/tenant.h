@@ -40,7 +40,7 @@ FX_MUST_USE int fx_tenant_get(const struct fx_req *r, const char *rel, const cha
 			      struct fx_err *e);
 
 /*
- * fx_tenant_get reading only mask's fields (fx_fs_get_mask); the mask must
+ * fx_tenant_get reading only mask's fields (fx_firestore_get_mask); the mask must
  * name "organizationId", which the ownership check reads.
  */
 FX_MUST_USE int fx_tenant_get_mask(const struct fx_req *r, const char *rel, const char *what, const char *const *mask,
@@ -56,7 +56,7 @@ FX_MUST_USE int fx_tenant_txn_get(const struct fx_req *r, const char *transactio
 
 /*
  * Answers GET of the document {id} (the path parameter) of collection:
- * 200 with fx_doc_json minus hidden, or 404 "what not found".
+ * 200 with fx_model_doc_json minus hidden, or 404 "what not found".
  */
 FX_MUST_USE int fx_tenant_answer(struct fx_req *r, const char *collection, const char *what, const char *const *hidden,
 				 struct fx_err *e);

@@ -61,7 +61,7 @@ static void add_name(const char *p)
 
 	if (n == 0 || n > FX_TZ_NAME_MAX || nnames == MAX_NAMES)
 		return;
-	name = fx_xstrndup(p, n);
+	name = fx_mem_xstrndup(p, n);
 	if (!well_formed(name)) {
 		free(name);
 		return;
@@ -92,12 +92,12 @@ static void load(const char *dir)
 		free(names[i]);
 	free(names);
 	free(list_dir);
-	names = fx_xcalloc(MAX_NAMES, sizeof(*names));
+	names = fx_mem_xcalloc(MAX_NAMES, sizeof(*names));
 	nnames = 0;
-	list_dir = fx_xstrdup(dir);
+	list_dir = fx_mem_xstrdup(dir);
 	if (fx_str_fmt(path, sizeof(path), "%s/tzdata.zi", dir) < 0 || !(f = fopen(path, "r")))
 		return;
-	text = fx_xmalloc(MAX_LIST_BYTES + 1);
+	text = fx_mem_xmalloc(MAX_LIST_BYTES + 1);
 	len = fread(text, 1, MAX_LIST_BYTES, f);
 	fclose(f);
 	text[len] = '\0';

@@ -37,7 +37,7 @@ void fx_value_cleanup(struct fx_value *v)
 
 struct fx_value *fx_value_new(void)
 {
-	struct fx_value *v = fx_xmalloc(sizeof(*v));
+	struct fx_value *v = fx_mem_xmalloc(sizeof(*v));
 
 	fx_value_null(v);
 	return v;
@@ -82,7 +82,7 @@ static void set_bytes(struct fx_value *v, enum fx_vtype type, const void *p, siz
 {
 	fx_value_null(v);
 	v->type = type;
-	v->u.s.p = fx_xmemdup(p, n);
+	v->u.s.p = fx_mem_xmemdup(p, n);
 	v->u.s.n = n;
 }
 
@@ -137,7 +137,7 @@ struct fx_value *fx_value_push(struct fx_value *arr)
 
 	if (arr->u.arr.n == arr->u.arr.cap) {
 		arr->u.arr.cap = arr->u.arr.cap ? arr->u.arr.cap * 2 : 4;
-		arr->u.arr.items = fx_xrealloc(arr->u.arr.items, arr->u.arr.cap * sizeof(*arr->u.arr.items));
+		arr->u.arr.items = fx_mem_xrealloc(arr->u.arr.items, arr->u.arr.cap * sizeof(*arr->u.arr.items));
 	}
 	slot = &arr->u.arr.items[arr->u.arr.n++];
 	fx_value_null(slot);
@@ -150,10 +150,10 @@ struct fx_value *fx_value_add_field(struct fx_value *map, const char *name, size
 
 	if (map->u.map.n == map->u.map.cap) {
 		map->u.map.cap = map->u.map.cap ? map->u.map.cap * 2 : 4;
-		map->u.map.fields = fx_xrealloc(map->u.map.fields, map->u.map.cap * sizeof(*map->u.map.fields));
+		map->u.map.fields = fx_mem_xrealloc(map->u.map.fields, map->u.map.cap * sizeof(*map->u.map.fields));
 	}
 	f = &map->u.map.fields[map->u.map.n++];
-	f->name = fx_xstrndup(name, name_len);
+	f->name = fx_mem_xstrndup(name, name_len);
 	fx_value_null(&f->value);
 	return &f->value;
 }
@@ -280,7 +280,7 @@ bool fx_value_utf8_ok(const char *p, size_t n)
 		const char *nul = memchr(p, '\0', n);
 		size_t seg = nul ? (size_t)(nul - p) : n;
 
-		if (!fx_utf8_valid(p, seg))
+		if (!fx_json_utf8_valid(p, seg))
 			return false;
 		if (!nul)
 			break;
@@ -330,8 +330,8 @@ struct fx_value *fx_value_insert(struct fx_value *arr, size_t at)
 	fx_value_push(arr); /* grows the array; its new last slot is moved over below */
 	items = arr->u.arr.items;
 	/* Cannot fail: n - at items fit from at + 1 in an array of n + 1. */
-	if (fx_mem_move(&items[at + 1], (arr->u.arr.cap - at - 1) * sizeof(*items), &items[at],
-			(n - at) * sizeof(*items)) < 0)
+	if (fx_str_mem_move(&items[at + 1], (arr->u.arr.cap - at - 1) * sizeof(*items), &items[at],
+			    (n - at) * sizeof(*items)) < 0)
 		return NULL;
 	fx_value_null(&items[at]);
 	return &items[at];
@@ -345,8 +345,8 @@ int fx_value_remove(struct fx_value *arr, size_t at)
 		return -1;
 	items = arr->u.arr.items;
 	fx_value_cleanup(&items[at]);
-	if (fx_mem_move(&items[at], (arr->u.arr.cap - at) * sizeof(*items), &items[at + 1],
-			(arr->u.arr.n - at - 1) * sizeof(*items)) < 0)
+	if (fx_str_mem_move(&items[at], (arr->u.arr.cap - at) * sizeof(*items), &items[at + 1],
+			    (arr->u.arr.n - at - 1) * sizeof(*items)) < 0)
 		return -1;
 	arr->u.arr.n--;
 	return 0;

@@ -81,14 +81,14 @@ static bool id_ok(const char *s, size_t max)
 
 bool fx_vertex_enabled(void)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 
 	return c && c->vertex_model && c->vertex_model[0];
 }
 
 int fx_vertex_endpoint(struct fx_buf *url, struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	const char *loc, *base;
 	size_t blen;
 	bool bad;
@@ -120,9 +120,9 @@ int fx_vertex_endpoint(struct fx_buf *url, struct fx_err *e)
 	else
 		bad = fx_buf_printf(url, "https://%s-aiplatform.googleapis.com", loc) < 0;
 	bad |= fx_buf_puts(url, "/v1/projects/") < 0;
-	bad |= fx_url_encode(url, c->project, strlen(c->project)) < 0;
+	bad |= fx_httpc_url_encode(url, c->project, strlen(c->project)) < 0;
 	bad |= fx_buf_printf(url, "/locations/%s/publishers/google/models/", loc) < 0;
-	bad |= fx_url_encode(url, c->vertex_model, strlen(c->vertex_model)) < 0;
+	bad |= fx_httpc_url_encode(url, c->vertex_model, strlen(c->vertex_model)) < 0;
 	bad |= fx_buf_puts(url, ":generateContent") < 0;
 	if (bad)
 		return fx_err_set(e, FX_INTERNAL, "vertex ai: request url longer than %zu bytes", url->max);
@@ -220,7 +220,7 @@ static bool text_ok(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	if (n == 0 || n > max || !fx_utf8_valid(s, n))
+	if (n == 0 || n > max || !fx_json_utf8_valid(s, n))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -477,7 +477,7 @@ static size_t clean_text(const char *s, size_t n, char *out, size_t len)
 			continue;
 		}
 		/* The output never outgrows the input (n < len): the bound is a guard only. */
-		if (is_control(p, k) || fx_mem_copy(out + o, len - o - 1, p, k) < 0)
+		if (is_control(p, k) || fx_str_mem_copy(out + o, len - o - 1, p, k) < 0)
 			continue;
 		o += k;
 	}
@@ -599,7 +599,7 @@ out:
 
 int fx_vertex_write(const struct fx_vertex_insight *in, struct fx_vertex_text *out, struct fx_err *e)
 {
-	const struct fx_config *c = fx_cfg();
+	const struct fx_config *c = fx_config_get();
 	char auth[FX_GAUTH_HEADER_MAX];
 	const char *headers[3];
 	struct fx_buf url, body;

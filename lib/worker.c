@@ -16,10 +16,15 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -64,16 +69,16 @@ static int dispatch(const struct fx_app *app, struct fx_req *r, struct fx_err *e
 				sizeof(allow), e);
 	if (!route) {
 		if (fx_err_is(e, FX_METHOD_NOT_ALLOWED))
-			fx_resp_header(r, "Allow", allow);
+			fx_http_resp_header(r, "Allow", allow);
 		return -1;
 	}
 	r->route = route;
 	if (route->access != FX_PUBLIC && fx_authz_request(r, e) < 0)
 		return -1;
 	max = route->max_body ? route->max_body : FX_DEFAULT_MAX_BODY;
-	if (fx_req_read_body(r, max, e) < 0)
+	if (fx_http_req_read_body(r, max, e) < 0)
 		return -1;
-	if (r->body_len > 0 && (route->flags & FX_BODY_JSON) && !is_json(fx_req_env(r, "CONTENT_TYPE")))
+	if (r->body_len > 0 && (route->flags & FX_BODY_JSON) && !is_json(fx_http_req_env(r, "CONTENT_TYPE")))
 		return fx_err_set(e, FX_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
 	if (r->body_len > 0 && !(route->flags & (FX_BODY_JSON | FX_BODY_RAW)))
 		return fx_err_set(e, FX_INVALID_ARGUMENT, "this method takes no request body");
@@ -93,25 +98,25 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 		if (fx_err_http(e.kind) >= 500)
 			fx_log_error("%s %s: %s", r->method, r->path, e.message);
 		/* -1 means the client went away: the request log line below still records the answer. */
-		fx_ignore(fx_resp_error(r, &e));
+		fx_err_ignore(fx_http_resp_error(r, &e));
 	} else if (!r->status) {
 		fx_err_set(&e, FX_INTERNAL, "handler sent no response");
 		fx_log_error("%s %s: %s", r->method, r->path, e.message);
-		fx_ignore(fx_resp_error(r, &e)); /* as above */
+		fx_err_ignore(fx_http_resp_error(r, &e)); /* as above */
 	}
 
 	memset(&lr, 0, sizeof(lr));
 	lr.method = r->method;
 	lr.path = r->path;
-	lr.user_agent = fx_req_header(r, "User-Agent");
-	lr.remote_ip = fx_req_client_ip(r);
+	lr.user_agent = fx_http_req_header(r, "User-Agent");
+	lr.remote_ip = fx_http_req_client_ip(r);
 	lr.request_id = r->request_id;
 	lr.trace_id = r->trace_id[0] ? r->trace_id : NULL;
 	lr.span_id = r->span_id[0] ? r->span_id : NULL;
 	lr.sampled = r->sampled;
 	lr.status = r->status;
-	/* What the client declared, as fx_req_read_body reads it; nothing when that refused it. */
-	if (fx_req_content_length(r, &declared) < 0)
+	/* What the client declared, as fx_http_req_read_body reads it; nothing when that refused it. */
+	if (fx_http_req_content_length(r, &declared) < 0)
 		declared = 0;
 	lr.request_size = (size_t)declared;
 	lr.response_size = r->resp_bytes;
@@ -122,6 +127,227 @@ void fx_worker_handle(const struct fx_app *app, struct fx_req *r)
 	fx_metrics_request(r->route ? (int)(r->route - app->routes) : -1, r->status, lr.latency_s);
 }
 
+/*
+ * The serving loop. Every thread waits in epoll_wait on one epoll set that
+ * holds the listening socket, every open connection from nginx that is not
+ * being served, and an eventfd the signal thread makes readable to stop.
+ * Each is registered EPOLLONESHOT, so one readiness goes to exactly one
+ * thread: the listening socket to a thread that accepts what is queued,
+ * a connection to a thread that serves the one request on it with libfcgi
+ * and then gives it back to the set (nginx asked to keep it) or closes it.
+ * An idle kept connection is only an entry in the set: it never holds a
+ * thread, so any number of them cannot starve the next request.
+ */
+#define MAX_CONNS 4096
+#define TAG_LISTEN UINT64_MAX
+#define TAG_STOP (UINT64_MAX - 1)
+
+enum conn_state { CONN_FREE, CONN_ARMED, CONN_BUSY };
+
+struct conn {
+	int fd;
+	unsigned char state;
+	bool served; /* one request answered: nginx holds it in its keepalive cache */
+};
+
+static struct conn conns[MAX_CONNS];
+static int free_slots[MAX_CONNS];
+static int nfree, nconns;
+static bool stop_done; /* the set no longer holds the listening socket */
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static int epfd = -1, stopfd = -1;
+
+static int arm(int op, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = tag};
+
+	return epoll_ctl(epfd, op, fd, &ev);
+}
+
+/* Wakes the next thread waiting for the stop (each one passes it on). */
+static void pass_stop(void)
+{
+	if (arm(EPOLL_CTL_MOD, stopfd, TAG_STOP) < 0)
+		fx_log_error("epoll: %s", strerror(errno));
+}
+
+/* Called with conns_lock held: the slot's connection is gone. */
+static void drop(int slot)
+{
+	conns[slot].state = CONN_FREE;
+	conns[slot].fd = -1;
+	free_slots[nfree++] = slot;
+	if (--nconns == 0 && stop_done)
+		pass_stop();
+}
+
+/* Accepts what the listening socket has queued (it is non-blocking), then re-arms it. */
+static void accept_queued(void)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(LISTEN_FD, NULL, NULL, SOCK_CLOEXEC), slot;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				fx_log_error("accept failed: %s", strerror(errno));
+			break;
+		}
+		pthread_mutex_lock(&conns_lock);
+		if (nfree == 0) {
+			pthread_mutex_unlock(&conns_lock);
+			fx_log_error("over %d connections from nginx: closing one", MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		slot = free_slots[--nfree];
+		conns[slot] = (struct conn){.fd = fd, .state = CONN_ARMED, .served = false};
+		nconns++;
+		if (arm(EPOLL_CTL_ADD, fd, (uint64_t)slot) < 0) {
+			fx_log_error("epoll: %s", strerror(errno));
+			close(fd);
+			drop(slot);
+		}
+		pthread_mutex_unlock(&conns_lock);
+	}
+	pthread_mutex_lock(&conns_lock);
+	if (!stop_done && arm(EPOLL_CTL_MOD, LISTEN_FD, TAG_LISTEN) < 0)
+		fx_log_error("epoll: %s", strerror(errno));
+	pthread_mutex_unlock(&conns_lock);
+}
+
+/*
+ * The first thread to see the stop takes the listening socket out of the
+ * set and shuts it down (a connect then fails and nginx tries the other
+ * instance), and shuts down every kept connection waiting idle: nginx
+ * resends a GET, PUT or DELETE whose kept connection fails, and POST and
+ * PATCH never use kept connections (fluxorictl). Each one then reads as
+ * ended and a thread closes it the usual way; none is closed here, so no
+ * descriptor number is reused under a thread about to re-arm it. A
+ * connection not yet served (nginx connected to send its request) or with
+ * input waiting is served first. True when no connection is left: the
+ * thread exits.
+ */
+static bool on_stop(void)
+{
+	bool done;
+
+	pthread_mutex_lock(&conns_lock);
+	if (!stop_done) {
+		stop_done = true;
+		epoll_ctl(epfd, EPOLL_CTL_DEL, LISTEN_FD, NULL);
+		shutdown(LISTEN_FD, SHUT_RDWR);
+		for (int i = 0; i < MAX_CONNS; i++) {
+			int pending = 0;
+
+			if (conns[i].state != CONN_ARMED || !conns[i].served)
+				continue;
+			if (ioctl(conns[i].fd, FIONREAD, &pending) == 0 && pending > 0)
+				continue;
+			shutdown(conns[i].fd, SHUT_RDWR);
+		}
+	}
+	done = nconns == 0;
+	pthread_mutex_unlock(&conns_lock);
+	if (done)
+		pass_stop();
+	return done;
+}
+
+/*
+ * Serves the one request waiting on fd. 1: the connection is open and
+ * nginx asked to keep it; 0: it is open and must be closed; -1: libfcgi
+ * closed it (nginx closed its end, or a protocol error).
+ */
+static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
+{
+	struct fx_req r;
+	struct fx_err e;
+	int kept;
+
+	/*
+	 * With ipcFd set, FCGX_Accept_r reads the request from it instead of
+	 * accepting; keepConnection set keeps the FCGX_Finish_r it starts with
+	 * from closing fd. When the connection ends before a request, libfcgi
+	 * closes it and fails to accept on listen socket -1.
+	 */
+	fcgi->ipcFd = fd;
+	fcgi->keepConnection = 1;
+	fcgi->detached = 1;
+	if (FCGX_Accept_r(fcgi) < 0) {
+		kept = fcgi->ipcFd < 0 ? -1 : 0;
+		fcgi->ipcFd = -1;
+		return kept;
+	}
+	fx_metrics_in_flight(1);
+	fx_err_clear(&e);
+	if (fx_http_req_init(&r, fcgi->envp, fcgi->in, fcgi->out, arena, &e) < 0) {
+		fx_err_ignore(fx_http_resp_error(&r, &e)); /* a client that went away needs no answer */
+		fx_metrics_request(-1, r.status, elapsed_s(&r.start));
+	} else {
+		fx_worker_handle(the_app, &r);
+	}
+	/*
+	 * The input is read to its end: on a kept connection the next request
+	 * follows it, and a close with input unread resets the connection and
+	 * nginx loses the answer. Input too long to read is not kept.
+	 */
+	if (fx_http_req_drain(&r, DRAIN_MAX) < 0) {
+		fx_log_debug("%s %s: request input not read to its end: closing", r.method, r.path);
+		fcgi->keepConnection = 0;
+	}
+	fx_http_req_cleanup(&r);
+	/* No lingering close (half-close, then wait for nginx): nginx has its answer. */
+	fcgi->detached = 1;
+	FCGX_Finish_r(fcgi);
+	fx_metrics_in_flight(-1);
+	fx_arena_reset(arena);
+	kept = fcgi->ipcFd < 0 ? -1 : 1;
+	fcgi->ipcFd = -1;
+	return kept;
+}
+
+static void serve_slot(FCGX_Request *fcgi, struct fx_arena *arena, int slot)
+{
+	int fd, kept;
+
+	pthread_mutex_lock(&conns_lock);
+	if (conns[slot].state != CONN_ARMED) { /* an event for a connection already ended */
+		pthread_mutex_unlock(&conns_lock);
+		return;
+	}
+	conns[slot].state = CONN_BUSY;
+	fd = conns[slot].fd;
+	pthread_mutex_unlock(&conns_lock);
+
+	kept = serve_one(fcgi, arena, fd);
+
+	pthread_mutex_lock(&conns_lock);
+	if (kept == 1 && !stop_done) {
+		conns[slot].state = CONN_ARMED;
+		conns[slot].served = true;
+		pthread_mutex_unlock(&conns_lock);
+		/*
+		 * Re-armed outside the lock: the thread its next request wakes
+		 * must not wait for this one to let go. The stop may shut it
+		 * down meanwhile, never close it (on_stop).
+		 */
+		if (arm(EPOLL_CTL_MOD, fd, (uint64_t)slot) == 0)
+			return;
+		fx_log_error("epoll: %s", strerror(errno));
+		pthread_mutex_lock(&conns_lock);
+		if (conns[slot].state != CONN_ARMED) { /* another thread has it: it ends it */
+			pthread_mutex_unlock(&conns_lock);
+			return;
+		}
+	}
+	if (kept >= 0)
+		close(fd);
+	drop(slot);
+	pthread_mutex_unlock(&conns_lock);
+}
+
 static void *serve(void *arg)
 {
 	FCGX_Request fcgi;
@@ -129,50 +355,53 @@ static void *serve(void *arg)
 
 	(void)arg;
 	fx_arena_init(&arena, ARENA_LIMIT);
-	if (FCGX_InitRequest(&fcgi, LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(&fcgi, -1, 0) != 0) {
 		fx_log_error("FCGX_InitRequest failed");
 		return NULL;
 	}
-	while (!atomic_load(&stopping)) {
-		struct fx_req r;
-		struct fx_err e;
+	for (;;) {
+		struct epoll_event ev;
+		int n = epoll_wait(epfd, &ev, 1, -1);
 
-		if (FCGX_Accept_r(&fcgi) < 0) {
-			if (atomic_load(&stopping))
-				break;
-			if (errno == EINTR)
-				continue;
-			fx_log_error("accept failed: %s", strerror(errno));
+		if (n < 0 && errno != EINTR) {
+			fx_log_error("epoll_wait failed: %s", strerror(errno));
 			break;
 		}
-		fx_metrics_in_flight(1);
-		fx_err_clear(&e);
-		if (fx_req_init(&r, fcgi.envp, fcgi.in, fcgi.out, &arena, &e) < 0) {
-			fx_ignore(fx_resp_error(&r, &e)); /* a client that went away needs no answer */
-			fx_metrics_request(-1, r.status, elapsed_s(&r.start));
-		} else {
-			fx_worker_handle(the_app, &r);
+		if (n <= 0)
+			continue;
+		if (ev.data.u64 == TAG_STOP) {
+			if (on_stop())
+				break;
+		} else if (ev.data.u64 == TAG_LISTEN) {
+			accept_queued();
+		} else if (ev.data.u64 < MAX_CONNS) {
+			serve_slot(&fcgi, &arena, (int)ev.data.u64);
 		}
-		/*
-		 * The input is read to its end before the connection closes: a
-		 * close with input unread (a body answered before it was read,
-		 * or only the empty record that ends it) resets the connection
-		 * and nginx loses the answer. Then libfcgi need not half-close
-		 * and wait for nginx to close its end (its lingering close, one
-		 * more round trip per request on this thread).
-		 */
-		if (fx_req_drain(&r, DRAIN_MAX) < 0)
-			fx_log_debug("%s %s: request input not read to its end before the close", r.method, r.path);
-		fx_req_cleanup(&r);
-		fcgi.detached = 1;
-		FCGX_Finish_r(&fcgi);
-		fx_metrics_in_flight(-1);
-		fx_arena_reset(&arena);
 	}
 	FCGX_Free(&fcgi, 1);
 	fx_arena_cleanup(&arena);
 	fx_httpc_thread_cleanup();
 	return NULL;
+}
+
+/* The epoll set with the listening socket (made non-blocking) and the stop eventfd. */
+static int serving_open(void)
+{
+	int fl = fcntl(LISTEN_FD, F_GETFL);
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		conns[i].fd = -1;
+		free_slots[i] = MAX_CONNS - 1 - i;
+	}
+	nfree = MAX_CONNS;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (epfd < 0 || stopfd < 0 || fl < 0 || fcntl(LISTEN_FD, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    arm(EPOLL_CTL_ADD, LISTEN_FD, TAG_LISTEN) < 0 || arm(EPOLL_CTL_ADD, stopfd, TAG_STOP) < 0) {
+		fx_log_error("epoll set-up failed: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static long env_long(const char *name, long def, long max)
@@ -186,10 +415,10 @@ static long env_long(const char *name, long def, long max)
 /*
  * Waits for SIGTERM/SIGINT, then stops the accept loops. For a short grace
  * period the threads keep accepting, so connections nginx queued before it
- * moved to a new generation (or quit) are served; then shutting the
- * listening socket down wakes every thread blocked in accept(2) while
- * requests already accepted run to completion. A request that outlives the
- * drain window is cut off by a forced exit.
+ * moved to a new generation (or quit) are served; then the stop eventfd
+ * wakes the threads (on_stop): no more accepting, idle kept connections
+ * closed, requests already sent run to completion. A request that outlives
+ * the drain window is cut off by a forced exit.
  */
 static void *signals(void *arg)
 {
@@ -203,8 +432,8 @@ static void *signals(void *arg)
 	fx_log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	nanosleep(&grace, NULL);
 	atomic_store(&stopping, true);
-	FCGX_ShutdownPending();
-	shutdown(LISTEN_FD, SHUT_RDWR);
+	if (eventfd_write(stopfd, 1) < 0)
+		fx_log_error("stop: %s", strerror(errno));
 	sleep((unsigned)drain_s);
 	fx_log_error("requests still running after %ld s: exiting", drain_s);
 	_exit(1);
@@ -225,7 +454,7 @@ json_object *fx_worker_routes_json(const struct fx_app *app)
 		json_object_object_add(o, "method", json_object_new_string(rt->method));
 		json_object_object_add(o, "pattern", json_object_new_string(rt->pattern));
 		json_object_object_add(o, "access", json_object_new_string(access[rt->access]));
-		json_object_object_add(o, "minRole", json_object_new_string(fx_role_name(rt->min_role)));
+		json_object_object_add(o, "minRole", json_object_new_string(fx_authz_role_name(rt->min_role)));
 		json_object_object_add(o, "body", json_object_new_string(body));
 		json_object_object_add(
 			o, "maxBody",
@@ -312,6 +541,8 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (serving_open() < 0)
+		return 70;
 	threads = calloc((size_t)cfg.worker_threads, sizeof(*threads));
 	if (!threads)
 		return 70;

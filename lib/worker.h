@@ -2,8 +2,10 @@
  * fx_worker: the one worker loop every route group runs. It reads the
  * configuration, serves the inherited FastCGI socket (fd 0, as spawn-fcgi
  * hands it over) from FLUXORI_WORKER_THREADS threads, each with its own
- * FCGX_Request, and on SIGTERM stops accepting, lets in-flight requests
- * finish and exits (forced after FLUXORI_DRAIN_SECONDS, default 8).
+ * FCGX_Request, that take turns on one epoll set of the listening socket
+ * and nginx's kept connections (an idle one holds no thread), and on
+ * SIGTERM stops accepting, shuts idle kept connections down, lets in-flight
+ * requests finish and exits (forced after FLUXORI_DRAIN_SECONDS, default 8).
  */
 #ifndef FX_WORKER_H
 #define FX_WORKER_H

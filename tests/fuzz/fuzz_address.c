@@ -1,5 +1,5 @@
 /*
- * fuzz_address: a client's postal address object (fx_address_decode, as
+ * fuzz_address: a client's postal address object (fx_model_address_decode, as
  * orders and organizations take it) from a strict-parsed JSON body.
  */
 #include "fsvalue.h"
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fx_err_clear(&e);
 	if (fx_json_parse_object((const char *)data, size, &o, &e) < 0)
 		return 0;
-	if (fx_address_decode(o, "shippingAddress", &v, &e) == 0) {
+	if (fx_model_address_decode(o, "shippingAddress", &v, &e) == 0) {
 		/* A decoded address is a map a builder may send to Firestore as is. */
 		if (v.type != FX_V_MAP || fx_fsvalue_check(&v, &e) < 0)
 			abort();

@@ -33,7 +33,7 @@ static void round_trip(const struct fx_value *v, bool fields)
 	if (!fx_value_equal(&copy, v))
 		abort();
 	json_object_put(fx_plain_encode(v));
-	fx_ignore(fx_fsvalue_check(v, &e));
+	fx_err_ignore(fx_fsvalue_check(v, &e));
 	fx_value_cleanup(&back);
 	fx_value_cleanup(&copy);
 	json_object_put(j);

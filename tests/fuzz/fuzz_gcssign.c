@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fx_buf_init(&cr, 65536);
 	fx_buf_init(&sts, 4096);
 	fx_err_clear(&e);
-	if (fx_gcs_signed_url(&q, stub_signer, NULL, &url, &cr, &sts, &e) == 0) {
+	if (fx_gcssign_signed_url(&q, stub_signer, NULL, &url, &cr, &sts, &e) == 0) {
 		for (i = 0; i < url.len; i++)
 			if ((unsigned char)url.data[i] <= 0x20 || (unsigned char)url.data[i] >= 0x7f)
 				abort();

@@ -21,17 +21,17 @@ static void getters(json_object *o)
 	json_object *sub;
 
 	fx_err_clear(&e);
-	fx_ignore(fx_json_allow(o, allowed, "", &e));
-	fx_ignore(fx_json_string(o, "name", "name", false, 1, 200, &s, &present, &e));
-	fx_ignore(fx_json_string(o, "sku", "sku", true, 1, 64, &s, NULL, &e));
-	fx_ignore(fx_json_int64(o, "priceCents", "priceCents", false, 0, INT64_MAX, &i, &present, &e));
-	fx_ignore(fx_json_bool(o, "active", "active", false, &b, &present, &e));
+	fx_err_ignore(fx_json_allow(o, allowed, "", &e));
+	fx_err_ignore(fx_json_string(o, "name", "name", false, 1, 200, &s, &present, &e));
+	fx_err_ignore(fx_json_string(o, "sku", "sku", true, 1, 64, &s, NULL, &e));
+	fx_err_ignore(fx_json_int64(o, "priceCents", "priceCents", false, 0, INT64_MAX, &i, &present, &e));
+	fx_err_ignore(fx_json_bool(o, "active", "active", false, &b, &present, &e));
 	if (fx_json_object(o, "address", "address", false, &sub, &present, &e) == 0 && present)
-		fx_ignore(fx_json_allow(sub, allowed, "address.", &e));
+		fx_err_ignore(fx_json_allow(sub, allowed, "address.", &e));
 	if (fx_json_array(o, "items", "items", false, 100, &sub, &present, &e) == 0 && present)
 		(void)json_object_array_length(sub);
 	if (fx_json_string(o, "tags", "tags", false, 0, 32, &s, &present, &e) == 0 && present)
-		fx_ignore(fx_json_enum_index(s, allowed));
+		fx_err_ignore(fx_json_enum_index(s, allowed));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *text;
 	size_t len;
 
-	if (fx_utf8_valid(p, size))
-		(void)fx_utf8_len(p, size);
+	if (fx_json_utf8_valid(p, size))
+		(void)fx_json_utf8_len(p, size);
 	fx_err_clear(&e);
 	if (fx_json_parse(p, size, FX_JSON_MAX_DEPTH, &o, &e) < 0) {
 		if (fx_err_http(e.kind) != 400)

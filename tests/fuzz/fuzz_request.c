@@ -1,7 +1,7 @@
 /*
  * fuzz_request: what nginx hands a worker for a request. The input is
  * lines: the method, the request target, then FastCGI params "NAME=value"
- * (HTTP_IF_MATCH=..., HTTP_TRACEPARENT=...). fx_req_init parses the target,
+ * (HTTP_IF_MATCH=..., HTTP_TRACEPARENT=...). fx_http_req_init parses the target,
  * query string, request id and trace headers; then the route tables of
  * every worker binary match the path (percent-escapes, custom methods), and
  * the client-controlled parts handlers read are decoded: query
@@ -66,7 +66,7 @@ static void load_routes(void)
 			json_object *j = json_object_array_get_idx(list, i);
 			struct fx_route *rt = &routes[nroutes];
 			const char *a = jstr(j, "access"), *body = jstr(j, "body");
-			int role = fx_role_parse(jstr(j, "minRole"));
+			int role = fx_authz_role_parse(jstr(j, "minRole"));
 
 			if (nroutes == MAX_ROUTES)
 				abort();
@@ -112,26 +112,26 @@ static void handle(struct fx_req *r)
 	if (route) {
 		r->route = route;
 		for (int i = 0; i < r->params.n; i++)
-			if (!r->params.value[i] || !fx_req_param(r, "id") != !strstr(route->pattern, "{id}"))
+			if (!r->params.value[i] || !fx_http_req_param(r, "id") != !strstr(route->pattern, "{id}"))
 				abort();
 	} else if (fx_err_http(e.kind) != 400 && fx_err_http(e.kind) != 404 && fx_err_http(e.kind) != 405) {
 		abort();
 	}
 	r->principal = &who;
 	fx_err_clear(&e);
-	fx_ignore(fx_req_query_allow(r, allowed, &e));
-	fx_ignore(fx_page_size(r, &n, &e));
-	s = fx_req_query(r, "pageToken");
-	if (s && fx_page_token_read(s, "fuzz", &cursor, &e) == 0)
+	fx_err_ignore(fx_http_req_query_allow(r, allowed, &e));
+	fx_err_ignore(fx_model_page_size(r, &n, &e));
+	s = fx_http_req_query(r, "pageToken");
+	if (s && fx_model_page_token_read(s, "fuzz", &cursor, &e) == 0)
 		fx_value_cleanup(&cursor);
-	if (fx_if_match(r, &s, &e) < 0 && fx_err_http(e.kind) != 412)
+	if (fx_model_if_match(r, &s, &e) < 0 && fx_err_http(e.kind) != 412)
 		abort();
 	fx_err_clear(&e);
-	if (fx_idem_init(r, "orders.create", "p1", &idem, &e) == 0)
-		fx_idem_cleanup(&idem);
+	if (fx_idempotency_init(r, "orders.create", "p1", &idem, &e) == 0)
+		fx_idempotency_cleanup(&idem);
 	else if (fx_err_http(e.kind) != 400)
 		abort();
-	(void)fx_req_header(r, "Content-Type");
+	(void)fx_http_req_header(r, "Content-Type");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -164,13 +164,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fx_arena_init(&arena, 64 * 1024);
 	fx_err_clear(&e);
-	if (fx_req_init(&r, env, NULL, NULL, &arena, &e) == 0)
+	if (fx_http_req_init(&r, env, NULL, NULL, &arena, &e) == 0)
 		handle(&r);
 	else if (fx_err_http(e.kind) != 400 && fx_err_http(e.kind) != 413)
 		abort();
 	if (!r.method || !r.request_id[0])
 		abort();
-	fx_req_cleanup(&r);
+	fx_http_req_cleanup(&r);
 	fx_arena_cleanup(&arena);
 	for (size_t i = 0; i < n; i++)
 		free(env[i]);

@@ -1245,7 +1245,7 @@ static bool check_answer(const struct req *q, const struct resp *r, char *kind, 
 				"5xx: answer %ld (only a 503 UNAVAILABLE with Retry-After is the contract's)",
 				r->status);
 		if (resp_header(r, "Content-Type", ct, sizeof(ct)) && strncmp(ct, "application/json", 16) == 0 &&
-		    !fx_utf8_valid(r->body, r->len))
+		    !fx_json_utf8_valid(r->body, r->len))
 			problem(kind, kind_len, &w, "answer not UTF-8: a JSON answer holds bytes that are not UTF-8");
 		if (r->status >= 400 &&
 		    (!err || !code || !json_object_is_type(code, json_type_int) || !st || !jstr(err, "message")))

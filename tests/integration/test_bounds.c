@@ -463,7 +463,7 @@ Test(utf8, an_error_naming_bytes_that_are_not_utf8_is_still_utf8, .timeout = 120
 		struct http_resp *r = http_get(paths[i], t.owner.id_token);
 
 		cr_assert_eq(r->status, 400, "%s: %s", paths[i], r->body);
-		cr_assert(fx_utf8_valid(r->body, r->len), "%s: the answer is UTF-8: %s", paths[i], r->body);
+		cr_assert(fx_json_utf8_valid(r->body, r->len), "%s: the answer is UTF-8: %s", paths[i], r->body);
 		cr_assert_str_eq(json_str(r, "error.status"), "INVALID_ARGUMENT", "%s", paths[i]);
 		http_resp_free(r);
 	}

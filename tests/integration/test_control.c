@@ -16,11 +16,16 @@
 
 #include <criterion/criterion.h>
 #include <criterion/options.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,8 +80,9 @@ __attribute__((format(printf, 1, 2))) static const char *sh_out(const char *fmt,
 /* The generation nginx reaches for one instance (GROUP.a, GROUP.b), from the socket symlink. */
 static long long generation(const char *unit)
 {
-	return strtoll(sh_out("readlink \"$FLUXORI_RUN_DIR/sock/%s.sock\" | sed 's/^%s\\.//; s/\\.sock$//'", unit, unit),
-		       NULL, 10);
+	return strtoll(
+		sh_out("readlink \"$FLUXORI_RUN_DIR/sock/%s.sock\" | sed 's/^%s\\.//; s/\\.sock$//'", unit, unit), NULL,
+		10);
 }
 
 /* The live pid of one instance, from the control script's state. */
@@ -104,7 +110,8 @@ static void assert_group_serves(const char *group)
 
 	snprintf(cmd, sizeof(cmd),
 		 "end=$(($(date +%%s) + 120)); while [ $(date +%%s) -lt $end ]; do "
-		 "\"$FLUXORI_SRCDIR/scripts/fluxorictl\" status | grep -q '^%s  *running ' && exit 0; sleep 0.1; done; exit 1",
+		 "\"$FLUXORI_SRCDIR/scripts/fluxorictl\" status | grep -q '^%s  *running ' && exit 0; sleep 0.1; done; "
+		 "exit 1",
 		 group);
 	cr_assert_eq(test_sh("%s", cmd), 0, "both instances of %s run again", group);
 	for (int i = 0; i < 20; i++) {
@@ -180,7 +187,8 @@ Test(control, a_killed_worker_is_restarted_and_its_group_keeps_answering, .timeo
 		usleep(20 * 1000);
 	}
 	/* Its supervisor restarts it at once (rewriting the pid file: it may read empty); 120 s bounds a hang. */
-	for (time_t end = time(NULL) + 120; ((after = worker_pid("reports.b")) == pid || after <= 0) && time(NULL) < end;)
+	for (time_t end = time(NULL) + 120;
+	     ((after = worker_pid("reports.b")) == pid || after <= 0) && time(NULL) < end;)
 		usleep(50 * 1000);
 	cr_assert_gt(after, 0);
 	cr_assert_neq(after, pid, "a new worker process serves");
@@ -230,6 +238,224 @@ Test(control, a_restart_through_a_pipe_returns_and_its_workers_log_to_the_stacks
 	for (int i = 0; i < 2; i++)
 		cr_assert(stack_log_has("\"health worker ready: ", ready[i]),
 			  "the stack's log has the restarted worker's ready line (pid %ld)", pids[i]);
+}
+
+/*
+ * A FastCGI client as nginx is one (fastcgi_keep_conn on): connects to one
+ * worker instance's socket, sends GET path with FCGI_KEEP_CONN, reads the
+ * answer up to its FCGI_END_REQUEST. Every wait is bounded by 30 s, a
+ * failure deadline only (a request a worker never answers).
+ */
+static int fcgi_connect(const char *unit)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock/%s.sock", getenv("FLUXORI_RUN_DIR"), unit);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s: %s", sa.sun_path,
+		     strerror(errno));
+	return fd;
+}
+
+static void fcgi_record(unsigned char *out, size_t *n, int type, const void *body, size_t len)
+{
+	unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
+
+	memcpy(out + *n, h, 8);
+	memcpy(out + *n + 8, body, len);
+	*n += 8 + len;
+}
+
+static void fcgi_param(unsigned char *p, size_t *n, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+
+	p[(*n)++] = (unsigned char)nl;
+	p[(*n)++] = (unsigned char)vl;
+	memcpy(p + *n, name, nl);
+	memcpy(p + *n + nl, value, vl);
+	*n += nl + vl;
+}
+
+static void fcgi_send_get(int fd, const char *path)
+{
+	static const unsigned char begin[8] = {0, 1, 1 /* FCGI_KEEP_CONN */, 0, 0, 0, 0, 0};
+	unsigned char params[512], out[1024];
+	size_t np = 0, n = 0;
+
+	fcgi_param(params, &np, "REQUEST_METHOD", "GET");
+	fcgi_param(params, &np, "REQUEST_URI", path);
+	fcgi_param(params, &np, "QUERY_STRING", "");
+	fcgi_param(params, &np, "SERVER_PROTOCOL", "HTTP/1.1");
+	fcgi_param(params, &np, "REMOTE_ADDR", "127.0.0.1");
+	fcgi_record(out, &n, 1 /* BEGIN_REQUEST */, begin, sizeof(begin));
+	fcgi_record(out, &n, 4 /* PARAMS */, params, np);
+	fcgi_record(out, &n, 4, "", 0);
+	fcgi_record(out, &n, 5 /* STDIN */, "", 0);
+	cr_assert_eq(write(fd, out, n), (ssize_t)n, "request written: %s", strerror(errno));
+}
+
+/* n bytes within 30 s; 0 at the end of the connection before any byte, -1 on a deadline or error. */
+static int read_full(int fd, unsigned char *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (poll(&pfd, 1, 30000) != 1)
+			return -1;
+		r = read(fd, p + got, n - got);
+		if (r == 0 && got == 0)
+			return 0;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+/* The answer's HTTP status (its Status: line), once FCGI_END_REQUEST came; -1 when none came. */
+static int fcgi_answer(int fd)
+{
+	unsigned char h[8], body[65536 + 256];
+	int status = -1;
+
+	for (;;) {
+		size_t len;
+
+		if (read_full(fd, h, 8) != 1)
+			return -1;
+		len = ((size_t)h[4] << 8 | h[5]) + h[6];
+		if (len && read_full(fd, body, len) != 1)
+			return -1;
+		if (h[1] == 3 /* END_REQUEST */)
+			return status;
+		if (h[1] == 6 /* STDOUT */ && status < 0 && len > 12 && memcmp(body, "Status: ", 8) == 0)
+			status = atoi((char *)body + 8);
+	}
+}
+
+static long config_threads(void)
+{
+	const char *t = getenv("FLUXORI_WORKER_THREADS");
+
+	return t && atol(t) > 0 ? atol(t) : 16;
+}
+
+/* Many requests, one after the other, over one kept connection: each is answered on it. */
+Test(control, a_kept_connection_serves_request_after_request)
+{
+	int fd = fcgi_connect("health.a");
+
+	for (int i = 0; i < 500; i++) {
+		fcgi_send_get(fd, "/health");
+		cr_assert_eq(fcgi_answer(fd), 200, "request %d on the kept connection answered", i);
+	}
+	close(fd);
+}
+
+/*
+ * More idle kept connections than the worker has threads: each thread used
+ * to wait on the connection it last served (FCGX_Accept_r reads the next
+ * request from it), so with every thread held by an idle connection the
+ * next request waited until nginx let one go. Now a request is answered,
+ * on a kept connection or a new one.
+ */
+Test(control, idle_kept_connections_beyond_the_thread_count_keep_no_request_waiting)
+{
+	long n = config_threads() + 4;
+	int fds[300], fresh;
+
+	cr_assert_leq(n, 300);
+	for (long i = 0; i < n; i++) {
+		fds[i] = fcgi_connect("health.a");
+		fcgi_send_get(fds[i], "/health");
+		cr_assert_eq(fcgi_answer(fds[i]), 200, "connection %ld of %ld (%ld threads) answered", i + 1, n,
+			     config_threads());
+	}
+	fcgi_send_get(fds[0], "/health");
+	cr_assert_eq(fcgi_answer(fds[0]), 200, "the first kept connection answered again");
+	fresh = fcgi_connect("health.a");
+	fcgi_send_get(fresh, "/health");
+	cr_assert_eq(fcgi_answer(fresh), 200, "a new connection answered");
+	close(fresh);
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/*
+ * SIGTERM with idle kept connections: the worker closes them (nginx resends
+ * a GET sent on one as it closed) and exits by itself, not at the drain
+ * deadline (its "still running" line); its supervisor then starts another.
+ */
+Test(control, a_draining_worker_closes_idle_kept_connections_and_exits, .timeout = 180)
+{
+	long pid = worker_pid("health.b");
+	int fds[8];
+	unsigned char c;
+
+	cr_assert_gt(pid, 0, "instance b of health runs");
+	for (int i = 0; i < 8; i++) {
+		fds[i] = fcgi_connect("health.b");
+		fcgi_send_get(fds[i], "/health");
+		cr_assert_eq(fcgi_answer(fds[i]), 200);
+	}
+	cr_assert_eq(kill((pid_t)pid, SIGTERM), 0);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(read_full(fds[i], &c, 1), 0, "idle kept connection %d closed by the draining worker", i);
+		close(fds[i]);
+	}
+	cr_assert_eq(test_sh("end=$(($(date +%%s) + 60)); while [ $(date +%%s) -lt $end ]; do "
+			     "kill -0 %ld 2>/dev/null || exit 0; sleep 0.05; done; exit 1",
+			     pid),
+		     0, "the draining worker exited");
+	cr_assert_not(stack_log_has("requests still running after", "\"health\""),
+		      "the worker was not cut off at the drain deadline");
+	assert_group_serves("health");
+}
+
+/*
+ * POSTs while the group swaps: nginx never resends a POST it sent, so a POST
+ * must never go out on a kept connection the old worker closes as it drains
+ * (POST and PATCH use the group's upstream without kept connections). Every
+ * answer is the health worker's 405, none nginx's 502 or 503.
+ */
+Test(control, restart_under_post_load_fails_no_post, .timeout = 60)
+{
+	char script[512], out[512], *text;
+	long bad = -1, total = -1;
+	const char *p;
+	FILE *f;
+
+	snprintf(script, sizeof(script), "%s/post405.lua", getenv("FLUXORI_RUN_DIR"));
+	snprintf(out, sizeof(out), "%s/wrk-post.out", getenv("FLUXORI_RUN_DIR"));
+	f = fopen(script, "w");
+	cr_assert_not_null(f);
+	fputs("wrk.method = \"POST\"\nwrk.body = \"{}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+	      "local threads = {}\nfunction setup(t) table.insert(threads, t) end\n"
+	      "function init() bad = 0 total = 0 end\n"
+	      "function response(status) total = total + 1 if status ~= 405 then bad = bad + 1 end end\n"
+	      "function done() local b, n = 0, 0 for _, t in ipairs(threads) do b = b + t:get(\"bad\") "
+	      "n = n + t:get(\"total\") end io.write(string.format(\"post-bad %d of %d\\n\", b, n)) end\n",
+	      f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(test_sh("wrk -t2 -c64 -d10s --timeout 5s -s '%s' \"$FLUXORI_TEST_URL/health\" >'%s' 2>&1 & w=$!; "
+			     "sleep 1; %s; rc=$?; sleep 1; kill -INT $w 2>/dev/null; wait $w; exit $rc",
+			     script, out, RESTART_HEALTH),
+		     0);
+	text = test_slurp(out);
+	p = strstr(text, "post-bad ");
+	cr_assert_not_null(p, "%s", text);
+	cr_assert_eq(sscanf(p, "post-bad %ld of %ld", &bad, &total), 2, "%s", text);
+	fprintf(stderr, "control: wrk post: %ld answers, %ld not the worker's 405\n", total, bad);
+	cr_assert_gt(total, 0, "%s", text);
+	cr_expect_eq(bad, 0, "every POST answered by a worker: %s", text);
+	cr_expect_null(strstr(text, "Socket errors"), "no connection failed or hung: %s", text);
+	free(text);
+	assert_group_serves("health");
 }
 
 /* One test at a time: they share the health group and two cores. */

@@ -33,9 +33,9 @@ Test(b64, encodes_the_rfc4648_vectors_as_base64url_without_padding)
 	char out[16];
 
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-		cr_assert_eq(fx_b64url_encode(plain[i], strlen(plain[i]), out, sizeof(out), &err), 0);
+		cr_assert_eq(fx_b64_url_encode(plain[i], strlen(plain[i]), out, sizeof(out), &err), 0);
 		cr_assert_str_eq(out, url_enc[i]);
-		cr_assert_eq(fx_b64url_encoded_len(strlen(plain[i])), strlen(url_enc[i]));
+		cr_assert_eq(fx_b64_url_encoded_len(strlen(plain[i])), strlen(url_enc[i]));
 	}
 }
 
@@ -48,7 +48,7 @@ Test(b64, decodes_the_rfc4648_vectors)
 		cr_assert_eq(fx_b64_decode(std_enc[i], strlen(std_enc[i]), out, sizeof(out), &n, &err), 0);
 		cr_assert_eq(n, strlen(plain[i]));
 		cr_assert_eq(memcmp(out, plain[i], n), 0);
-		cr_assert_eq(fx_b64url_decode(url_enc[i], strlen(url_enc[i]), out, sizeof(out), &n, &err), 0);
+		cr_assert_eq(fx_b64_url_decode(url_enc[i], strlen(url_enc[i]), out, sizeof(out), &n, &err), 0);
 		cr_assert_eq(n, strlen(plain[i]));
 		cr_assert_eq(memcmp(out, plain[i], n), 0);
 	}
@@ -63,9 +63,9 @@ Test(b64, url_alphabet_uses_dash_and_underscore)
 
 	cr_assert_eq(fx_b64_encode(bytes, 3, out, sizeof(out), &err), 0);
 	cr_assert_str_eq(out, "+/+/");
-	cr_assert_eq(fx_b64url_encode(bytes, 3, out, sizeof(out), &err), 0);
+	cr_assert_eq(fx_b64_url_encode(bytes, 3, out, sizeof(out), &err), 0);
 	cr_assert_str_eq(out, "-_-_");
-	cr_assert_eq(fx_b64url_decode("-_-_", 4, back, sizeof(back), &n, &err), 0);
+	cr_assert_eq(fx_b64_url_decode("-_-_", 4, back, sizeof(back), &n, &err), 0);
 	cr_assert_eq(memcmp(back, bytes, 3), 0);
 }
 
@@ -82,8 +82,8 @@ Test(b64, round_trips_every_byte_value)
 		cr_assert_eq(fx_b64_decode(enc, strlen(enc), back, sizeof(back), &n, &err), 0);
 		cr_assert_eq(n, len);
 		cr_assert_eq(memcmp(in, back, len), 0);
-		cr_assert_eq(fx_b64url_encode(in, len, enc, sizeof(enc), &err), 0);
-		cr_assert_eq(fx_b64url_decode(enc, strlen(enc), back, sizeof(back), &n, &err), 0);
+		cr_assert_eq(fx_b64_url_encode(in, len, enc, sizeof(enc), &err), 0);
+		cr_assert_eq(fx_b64_url_decode(enc, strlen(enc), back, sizeof(back), &n, &err), 0);
 		cr_assert_eq(n, len);
 		cr_assert_eq(memcmp(in, back, len), 0);
 	}
@@ -94,10 +94,10 @@ Test(b64, url_decoding_accepts_correct_padding_too)
 	char out[8];
 	size_t n;
 
-	cr_assert_eq(fx_b64url_decode("Zg==", 4, out, sizeof(out), &n, &err), 0);
+	cr_assert_eq(fx_b64_url_decode("Zg==", 4, out, sizeof(out), &n, &err), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(out[0], 'f');
-	cr_assert_eq(fx_b64url_decode("Zg=", 3, out, sizeof(out), &n, &err), -1, "partial padding is malformed");
+	cr_assert_eq(fx_b64_url_decode("Zg=", 3, out, sizeof(out), &n, &err), -1, "partial padding is malformed");
 	cr_assert_eq(fx_err_http(err.kind), 400);
 }
 
@@ -122,7 +122,7 @@ Test(b64, rejects_characters_outside_the_alphabet)
 	for (size_t i = 0; i < sizeof(bad_std) / sizeof(bad_std[0]); i++)
 		cr_assert_eq(fx_b64_decode(bad_std[i], bad_std_len[i], out, sizeof(out), &n, &err), -1, "case %zu", i);
 	for (size_t i = 0; i < sizeof(bad_url) / sizeof(bad_url[0]); i++)
-		cr_assert_eq(fx_b64url_decode(bad_url[i], strlen(bad_url[i]), out, sizeof(out), &n, &err), -1,
+		cr_assert_eq(fx_b64_url_decode(bad_url[i], strlen(bad_url[i]), out, sizeof(out), &n, &err), -1,
 			     "case %s", bad_url[i]);
 }
 
@@ -131,7 +131,7 @@ Test(b64, rejects_an_impossible_length)
 	char out[8];
 	size_t n;
 
-	cr_assert_eq(fx_b64url_decode("Zm9vY", 5, out, sizeof(out), &n, &err), -1);
+	cr_assert_eq(fx_b64_url_decode("Zm9vY", 5, out, sizeof(out), &n, &err), -1);
 	cr_assert(strstr(err.message, "truncated"), "%s", err.message);
 }
 
@@ -141,7 +141,7 @@ Test(b64, rejects_non_canonical_trailing_bits)
 	size_t n;
 
 	/* "Zh" decodes to 'f' too, but leaves bits set that "Zg" does not. */
-	cr_assert_eq(fx_b64url_decode("Zh", 2, out, sizeof(out), &n, &err), -1);
+	cr_assert_eq(fx_b64_url_decode("Zh", 2, out, sizeof(out), &n, &err), -1);
 	cr_assert(strstr(err.message, "trailing bits"), "%s", err.message);
 	cr_assert_eq(fx_b64_decode("Zm9=", 4, out, sizeof(out), &n, &err), -1);
 }
@@ -167,7 +167,7 @@ Test(b64, encoding_refuses_a_small_buffer)
 	cr_assert_eq(fx_b64_encode("foo", 3, out, sizeof(out), &err), -1, "needs 5 bytes with the NUL");
 	cr_assert_eq(fx_err_http(err.kind), 500);
 	cr_assert_str_eq(out, "");
-	cr_assert_eq(fx_b64url_encode("fo", 2, out, sizeof(out), &err), 0);
+	cr_assert_eq(fx_b64_url_encode("fo", 2, out, sizeof(out), &err), 0);
 	cr_assert_str_eq(out, "Zm8");
 }
 
@@ -179,7 +179,7 @@ Test(b64, append_respects_the_buffer_cap)
 	cr_assert_eq(fx_buf_puts(&b, "x="), 0);
 	cr_assert_eq(fx_b64_append(&b, "foobar", 6), 0);
 	cr_assert_str_eq(b.data, "x=Zm9vYmFy");
-	cr_assert_eq(fx_b64url_append(&b, "f", 1), -1);
+	cr_assert_eq(fx_b64_url_append(&b, "f", 1), -1);
 	cr_assert_str_eq(b.data, "x=Zm9vYmFy", "a refused append leaves the buffer unchanged");
 	fx_buf_cleanup(&b);
 }
@@ -194,9 +194,9 @@ Test(b64, append_encodes_large_inputs_in_one_piece)
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (unsigned char)(i * 7);
 	fx_buf_init(&b, 1 << 16);
-	cr_assert_eq(fx_b64url_append(&b, in, sizeof(in)), 0);
-	cr_assert_eq(b.len, fx_b64url_encoded_len(sizeof(in)));
-	cr_assert_eq(fx_b64url_decode(b.data, b.len, back, sizeof(back), &n, &err), 0);
+	cr_assert_eq(fx_b64_url_append(&b, in, sizeof(in)), 0);
+	cr_assert_eq(b.len, fx_b64_url_encoded_len(sizeof(in)));
+	cr_assert_eq(fx_b64_url_decode(b.data, b.len, back, sizeof(back), &n, &err), 0);
 	cr_assert_eq(n, sizeof(in));
 	cr_assert_eq(memcmp(in, back, n), 0);
 	fx_buf_cleanup(&b);

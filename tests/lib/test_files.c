@@ -35,7 +35,7 @@ static const char *accepted(const char *ctype)
 	const char *canon = NULL;
 
 	fx_err_clear(&err);
-	cr_assert_eq(fx_file_check_type(ctype, "contentType", 400, &canon, &err), 0, "%s refused: %s", ctype,
+	cr_assert_eq(fx_files_check_type(ctype, "contentType", 400, &canon, &err), 0, "%s refused: %s", ctype,
 		     err.ndetails ? err.details[0].reason : err.message);
 	return canon;
 }
@@ -45,7 +45,7 @@ static void refused(const char *ctype, int unlisted, int code)
 	const char *canon = "untouched";
 
 	fx_err_clear(&err);
-	cr_assert_eq(fx_file_check_type(ctype, "Content-Type", unlisted, &canon, &err), -1, "%s accepted", ctype);
+	cr_assert_eq(fx_files_check_type(ctype, "Content-Type", unlisted, &canon, &err), -1, "%s accepted", ctype);
 	cr_assert_eq(fx_err_http(err.kind), code, "%s: %d %s", ctype, fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(canon, "untouched");
 	if (code == 400) {
@@ -133,7 +133,7 @@ Test(file_type, a_well_formed_type_off_the_list_is_the_callers_unlisted_code)
 static int sniff(const char *ctype, const char *p, size_t n, bool prefix)
 {
 	fx_err_clear(&err);
-	return fx_file_sniff(ctype, (const unsigned char *)p, n, prefix, &err);
+	return fx_files_sniff(ctype, (const unsigned char *)p, n, prefix, &err);
 }
 
 Test(file_sniff, a_csv_prefix_may_end_inside_a_character)
@@ -194,7 +194,7 @@ static const char *base_of(const char *name)
 	const char *base = NULL;
 
 	fx_err_clear(&err);
-	cr_assert_eq(fx_file_base_name(name, "X-File-Name", &base, &err), 0, "%s refused: %s", name,
+	cr_assert_eq(fx_files_base_name(name, "X-File-Name", &base, &err), 0, "%s refused: %s", name,
 		     err.ndetails ? err.details[0].reason : err.message);
 	return base;
 }
@@ -204,7 +204,7 @@ static void no_base(const char *name)
 	const char *base = NULL;
 
 	fx_err_clear(&err);
-	cr_assert_eq(fx_file_base_name(name, "X-File-Name", &base, &err), -1, "%s accepted as %s", name,
+	cr_assert_eq(fx_files_base_name(name, "X-File-Name", &base, &err), -1, "%s accepted as %s", name,
 		     base ? base : "?");
 	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert_str_eq(err.details[0].field, "X-File-Name");
@@ -261,7 +261,7 @@ static const char *disposition(const char *name)
 
 	fx_buf_cleanup(&out);
 	fx_buf_init(&out, FX_FILE_DISPOSITION_MAX);
-	cr_assert_eq(fx_file_disposition(name, &out), 0, "no room for %s", name ? name : "(null)");
+	cr_assert_eq(fx_files_disposition(name, &out), 0, "no room for %s", name ? name : "(null)");
 	return out.data;
 }
 
@@ -317,7 +317,7 @@ Test(file_disposition, fails_cleanly_when_the_buffer_is_too_small)
 	struct fx_buf small;
 
 	fx_buf_init(&small, 32);
-	cr_assert_eq(fx_file_disposition("a-long-enough-name.csv", &small), -1);
+	cr_assert_eq(fx_files_disposition("a-long-enough-name.csv", &small), -1);
 	fx_buf_cleanup(&small);
 }
 
@@ -326,7 +326,7 @@ Test(file_disposition, fails_cleanly_when_the_buffer_is_too_small)
 #define HASH_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define HASH_B "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
 
-/* fx_file_record for m, made by uid "u-1" of organization "org-1", into *fields (the caller cleans it up). */
+/* fx_files_record for m, made by uid "u-1" of organization "org-1", into *fields (the caller cleans it up). */
 static void record(const struct fx_file_meta *m, struct fx_value *fields)
 {
 	struct fx_principal p = {.uid = "u-1", .organization_id = "org-1", .role = FX_ROLE_STAFF};
@@ -336,7 +336,7 @@ static void record(const struct fx_file_meta *m, struct fx_value *fields)
 	r.principal = &p;
 	memset(fields, 0, sizeof(*fields));
 	fx_value_map(fields);
-	fx_file_record(&r, m, fields);
+	fx_files_record(&r, m, fields);
 }
 
 static const char *str_field(const struct fx_value *fields, const char *name)

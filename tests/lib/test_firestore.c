@@ -93,7 +93,7 @@ static void create_n(const char *rel, int64_t v, struct fx_doc *out)
 	fx_err_clear(&e);
 	fx_value_map(&f);
 	fx_map_set_int(&f, "n", v);
-	cr_assert_eq(fx_fs_create(rel, &f, out, &e), 0, "create %s: %s", rel, e.message);
+	cr_assert_eq(fx_firestore_create(rel, &f, out, &e), 0, "create %s: %s", rel, e.message);
 	fx_value_cleanup(&f);
 }
 
@@ -103,9 +103,9 @@ static void get_n(const char *rel, int64_t *v)
 	struct fx_err e;
 
 	fx_err_clear(&e);
-	cr_assert_eq(fx_fs_get(rel, &d, &e), 0, "get %s: %s", rel, e.message);
+	cr_assert_eq(fx_firestore_get(rel, &d, &e), 0, "get %s: %s", rel, e.message);
 	*v = int_field(&d, "n");
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 }
 
 /* An update Write setting n on rel (exists=true, or the updateTime precondition when given). */
@@ -113,13 +113,13 @@ static void add_update_n(json_object *writes, const char *rel, int64_t v, const 
 {
 	struct fx_value f = {0};
 	const char *mask[] = {"n", NULL};
-	char *name = fx_fs_name(rel);
+	char *name = fx_firestore_name(rel);
 	struct fx_err e;
 
 	fx_err_clear(&e);
 	fx_value_map(&f);
 	fx_map_set_int(&f, "n", v);
-	cr_assert_eq(fx_write_update(writes, name, &f, mask, update_time, NULL, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_fswrite_update(writes, name, &f, mask, update_time, NULL, &e), 0, "%s", e.message);
 	fx_value_cleanup(&f);
 	free(name);
 }
@@ -130,7 +130,7 @@ Test(firestore, get_of_missing_document_is_404)
 {
 	struct fx_doc d;
 
-	cr_assert_eq(fx_fs_get("get_missing/nope", &d, &err), -1);
+	cr_assert_eq(fx_firestore_get("get_missing/nope", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 404, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 	cr_assert_null(d.name, "a failed get leaves the document empty");
@@ -140,7 +140,7 @@ Test(firestore, create_then_get_returns_every_type_unchanged)
 {
 	struct fx_value f = {0}, *v, *m;
 	struct fx_doc created, got;
-	char *ref = fx_fs_name("types/other");
+	char *ref = fx_firestore_name("types/other");
 	static const unsigned char bytes[] = {0, 1, 0xff, 0x80, 'x'};
 
 	fx_value_map(&f);
@@ -171,19 +171,19 @@ Test(firestore, create_then_get_returns_every_type_unchanged)
 	fx_map_set_str(m, "a.b c", "field names need quoting");
 	fx_map_set_int(m, "z", -1);
 
-	cr_assert_eq(fx_fs_create("types/all", &f, &created, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get("types/all", &got, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_create("types/all", &f, &created, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get("types/all", &got, &err), 0, "%s", err.message);
 	cr_assert(same(&f, &got.fields), "the fields read back differ from the fields written");
 	cr_assert(same(&f, &created.fields), "create answers with the stored fields");
 	free(ref);
-	ref = fx_fs_name("types/all");
+	ref = fx_firestore_name("types/all");
 	cr_assert_str_eq(got.name, ref);
 	cr_assert_str_eq(got.id, "all");
 	cr_assert_str_eq(created.update_time, got.update_time);
 	cr_assert_str_eq(got.create_time, got.update_time, "a new document was created and updated at once");
 	cr_assert_gt(strlen(got.update_time), 20);
-	fx_doc_cleanup(&got);
-	fx_doc_cleanup(&created);
+	fx_firestore_doc_cleanup(&got);
+	fx_firestore_doc_cleanup(&created);
 	fx_value_cleanup(&f);
 	free(ref);
 }
@@ -199,7 +199,7 @@ Test(firestore, create_of_existing_document_is_409_already_exists)
 
 		fx_value_map(&f);
 		fx_map_set_int(&f, "n", 2);
-		cr_assert_eq(fx_fs_create("dup/d1", &f, NULL, &err), -1);
+		cr_assert_eq(fx_firestore_create("dup/d1", &f, NULL, &err), -1);
 		fx_value_cleanup(&f);
 	}
 	cr_assert_eq(fx_err_http(err.kind), 409, "%d %s", fx_err_http(err.kind), err.message);
@@ -217,7 +217,7 @@ Test(firestore, commit_with_stale_update_time_is_failed_precondition)
 
 	create_n("stale/d1", 1, &d);
 	add_update_n(w, "stale/d1", 2, d.update_time);
-	cr_assert_eq(fx_fs_commit(w, NULL, commit_time, updated, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_commit(w, NULL, commit_time, updated, &err), 0, "%s", err.message);
 	cr_assert_str_neq(updated[0], d.update_time, "the write gave the document a new updateTime");
 	cr_assert_str_eq(updated[0], commit_time);
 	json_object_put(w);
@@ -225,13 +225,13 @@ Test(firestore, commit_with_stale_update_time_is_failed_precondition)
 	/* The same precondition again: the document moved on. */
 	w = json_object_new_array();
 	add_update_n(w, "stale/d1", 3, d.update_time);
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), -1);
+	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 409, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	json_object_put(w);
 	get_n("stale/d1", &n);
 	cr_assert_eq(n, 2);
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 }
 
 Test(firestore, update_requiring_existence_of_missing_document_is_404)
@@ -240,12 +240,12 @@ Test(firestore, update_requiring_existence_of_missing_document_is_404)
 	struct fx_doc d;
 
 	add_update_n(w, "exists/missing", 1, NULL);
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), -1);
+	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 404, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "NOT_FOUND");
 	json_object_put(w);
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fs_get("exists/missing", &d, &err), -1, "the failed update created nothing");
+	cr_assert_eq(fx_firestore_get("exists/missing", &d, &err), -1, "the failed update created nothing");
 	cr_assert_eq(fx_err_http(err.kind), 404);
 }
 
@@ -253,10 +253,10 @@ Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
 {
 	struct fx_doc d;
 
-	cr_assert_eq(fx_fs_delete("del/never", &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_delete("del/never", &err), 0, "%s", err.message);
 	create_n("del/d1", 1, NULL);
-	cr_assert_eq(fx_fs_delete("del/d1", &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get("del/d1", &d, &err), -1);
+	cr_assert_eq(fx_firestore_delete("del/d1", &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get("del/d1", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 404);
 }
 
@@ -276,10 +276,10 @@ Test(firestore, a_masked_get_answers_only_the_masked_fields)
 	fx_value_map(nested);
 	fx_map_set_int(nested, "in", 4);
 	fx_map_set_int(nested, "out", 5);
-	cr_assert_eq(fx_fs_create("masked/m1", &f, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_create("masked/m1", &f, NULL, &err), 0, "%s", err.message);
 	fx_value_cleanup(&f);
 
-	cr_assert_eq(fx_fs_get_mask("masked/m1", mask, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get_mask("masked/m1", mask, &d, &err), 0, "%s", err.message);
 	cr_assert_str_eq(d.id, "m1");
 	cr_assert_neq(d.update_time[0], '\0', "the etag source comes with a masked read");
 	cr_assert(fx_value_path_int(&d.fields, "keep", &v) && v == 1);
@@ -289,12 +289,12 @@ Test(firestore, a_masked_get_answers_only_the_masked_fields)
 	cr_assert_null(fx_value_path(&d.fields, "nested.out"), "nor a sibling of a masked nested field");
 	cr_assert_null(fx_map_get(&d.fields, "absent"));
 	cr_assert_eq(d.fields.u.map.n, 3);
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 
-	/* An empty mask reads everything, as fx_fs_get does. */
-	cr_assert_eq(fx_fs_get_mask("masked/m1", (const char *const[]){NULL}, &d, &err), 0, "%s", err.message);
+	/* An empty mask reads everything, as fx_firestore_get does. */
+	cr_assert_eq(fx_firestore_get_mask("masked/m1", (const char *const[]){NULL}, &d, &err), 0, "%s", err.message);
 	cr_assert_eq(d.fields.u.map.n, 4);
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 }
 
 Test(firestore, a_malformed_mask_is_refused_before_any_call)
@@ -303,7 +303,7 @@ Test(firestore, a_malformed_mask_is_refused_before_any_call)
 	struct fx_doc d;
 
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fs_get_mask("masked/whatever", bad, &d, &err), -1);
+	cr_assert_eq(fx_firestore_get_mask("masked/whatever", bad, &d, &err), -1);
 	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s %s", fx_err_name(err.kind), err.message);
 	cr_assert_null(d.name);
 }
@@ -315,7 +315,7 @@ Test(firestore, malformed_paths_are_refused_before_any_call)
 
 	for (const char *const *p = bad; *p; p++) {
 		fx_err_clear(&err);
-		cr_assert_eq(fx_fs_get(*p, &d, &err), -1, "accepted \"%s\"", *p);
+		cr_assert_eq(fx_firestore_get(*p, &d, &err), -1, "accepted \"%s\"", *p);
 		cr_assert_eq(fx_err_http(err.kind), 400, "\"%s\": %d %s", *p, fx_err_http(err.kind), err.message);
 	}
 }
@@ -326,12 +326,12 @@ Test(firestore, document_ids_with_url_characters_round_trip)
 	struct fx_doc d;
 
 	create_n(rel, 7, NULL);
-	cr_assert_eq(fx_fs_get(rel, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get(rel, &d, &err), 0, "%s", err.message);
 	cr_assert_str_eq(d.id, "a b?c#d%e&f=g+h\xc3\xa9");
 	cr_assert_eq(int_field(&d, "n"), 7);
-	fx_doc_cleanup(&d);
-	cr_assert_eq(fx_fs_delete(rel, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get(rel, &d, &err), -1);
+	fx_firestore_doc_cleanup(&d);
+	cr_assert_eq(fx_firestore_delete(rel, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get(rel, &d, &err), -1);
 }
 
 Test(firestore, unreachable_firestore_is_503_unavailable)
@@ -343,7 +343,7 @@ Test(firestore, unreachable_firestore_is_503_unavailable)
 	snprintf(emu.url, sizeof(emu.url), "http://%s", dead);
 	emu.cfg.firestore_emulator = dead;
 	emu.cfg.http_timeout_ms = 1500;
-	cr_assert_eq(fx_fs_get("down/d1", &d, &err), -1);
+	cr_assert_eq(fx_firestore_get("down/d1", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 503, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 	cr_assert_eq(err.retry_after, 1);
@@ -363,7 +363,7 @@ Test(firestore, malformed_answer_is_502_unavailable_as_from_every_backend)
 	snprintf(host, sizeof(host), "%s", ts_url(fake) + strlen("http://"));
 	snprintf(emu.url, sizeof(emu.url), "%s", ts_url(fake));
 	emu.cfg.firestore_emulator = host;
-	cr_assert_eq(fx_fs_get("bad/d1", &d, &err), -1);
+	cr_assert_eq(fx_firestore_get("bad/d1", &d, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 502, "%d %s", fx_err_http(err.kind), err.message);
 	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE", "%s", err.message);
 	cr_assert(strstr(err.message, "malformed answer"), "%s", err.message);
@@ -383,7 +383,7 @@ Test(firestore, commit_applies_server_timestamp_and_increment)
 	struct fx_value f = {0}, by;
 	struct fx_transform tr[2] = {{"stamp", FX_TR_SERVER_TIME, NULL}, {"n", FX_TR_INCREMENT, &by}};
 	const char *mask[] = {"label", NULL};
-	char *name = fx_fs_name("transforms/d1");
+	char *name = fx_firestore_name("transforms/d1");
 	char commit_time[40], updated[2][40];
 	int64_t now_s, secs;
 	int32_t now_ns, nanos;
@@ -394,13 +394,13 @@ Test(firestore, commit_applies_server_timestamp_and_increment)
 	fx_value_map(&f);
 	fx_map_set_str(&f, "label", "counted");
 	fx_value_int(&by, 3);
-	cr_assert_eq(fx_write_doc(w, FX_WRITE_UPDATE, name, &f, mask, NULL, tr, 2, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_write_increment(w, name, "n", 10, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_commit(w, NULL, commit_time, updated, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_doc(w, FX_WRITE_UPDATE, name, &f, mask, NULL, tr, 2, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_increment(w, name, "n", 10, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_commit(w, NULL, commit_time, updated, &err), 0, "%s", err.message);
 	cr_assert_str_eq(updated[0], commit_time);
 	cr_assert_str_eq(updated[1], commit_time);
 
-	cr_assert_eq(fx_fs_get("transforms/d1", &d, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get("transforms/d1", &d, &err), 0, "%s", err.message);
 	cr_assert_eq(int_field(&d, "n"), 18, "5 + 3 + 10");
 	cr_assert_str_eq(fx_value_path_str(&d.fields, "label"), "counted");
 	stamp = fx_map_get(&d.fields, "stamp");
@@ -409,7 +409,7 @@ Test(firestore, commit_applies_server_timestamp_and_increment)
 	cr_assert_eq(fx_ts_parse(commit_time, &secs, &nanos), 0);
 	cr_assert(stamp->u.ts.secs <= secs, "the request time is not after the commit");
 	cr_assert(llabs(stamp->u.ts.secs - now_s) < 300, "the server time is the machine's time");
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 	fx_value_cleanup(&f);
 	json_object_put(w);
 	free(name);
@@ -450,23 +450,23 @@ Test(firestore, answers_with_a_20_deep_map_parse)
 	struct fx_value f = {0};
 	struct fx_doc got, batch[1], *docs = NULL;
 	const char *paths[] = {"deep/d1"};
-	struct fx_query *q = fx_query_new("deep", false);
+	struct fx_query *q = fx_fsquery_new("deep", false);
 	size_t n = 0;
 
 	deep_fields(&f);
-	cr_assert_eq(fx_fs_create("deep/d1", &f, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get("deep/d1", &got, &err), 0, "get: %s", err.message);
+	cr_assert_eq(fx_firestore_create("deep/d1", &f, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get("deep/d1", &got, &err), 0, "get: %s", err.message);
 	cr_assert(same(&f, &got.fields));
-	cr_assert_eq(fx_fs_batch_get(paths, 1, NULL, batch, &err), 0, "batchGet: %s", err.message);
+	cr_assert_eq(fx_firestore_batch_get(paths, 1, NULL, batch, &err), 0, "batchGet: %s", err.message);
 	cr_assert(same(&f, &batch[0].fields));
-	cr_assert_eq(fx_fs_query("", q, NULL, &docs, &n, &err), 0, "runQuery: %s", err.message);
+	cr_assert_eq(fx_firestore_query("", q, NULL, &docs, &n, &err), 0, "runQuery: %s", err.message);
 	cr_assert_eq(n, 1);
 	cr_assert(same(&f, &docs[0].fields), "the deepest answer (runQuery) decodes whole");
-	fx_docs_free(docs, n);
-	fx_doc_cleanup(&batch[0]);
-	fx_doc_cleanup(&got);
+	fx_firestore_docs_free(docs, n);
+	fx_firestore_doc_cleanup(&batch[0]);
+	fx_firestore_doc_cleanup(&got);
 	fx_value_cleanup(&f);
-	fx_query_free(q);
+	fx_fsquery_free(q);
 }
 
 /* ---- queries ---- */
@@ -485,33 +485,33 @@ Test(firestore, query_pages_through_250_documents_with_cursors)
 	/* 250 items whose order value repeats (n = i / 3), so pages must split ties by name; 40 others. */
 	for (int i = 0; i < 290; i++) {
 		snprintf(rel, sizeof(rel), "pages/doc%03d", (i * 7919) % 290);
-		name = fx_fs_name(rel);
+		name = fx_firestore_name(rel);
 		fx_value_map(&f);
 		fx_map_set_int(&f, "n", i < 250 ? i / 3 : i);
 		fx_map_set_str(&f, "kind", i < 250 ? "item" : "other");
-		cr_assert_eq(fx_write_set(w, name, &f, NULL, &err), 0, "%s", err.message);
+		cr_assert_eq(fx_fswrite_set(w, name, &f, NULL, &err), 0, "%s", err.message);
 		fx_value_cleanup(&f);
 		free(name);
 	}
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
 	json_object_put(w);
 	fx_value_string(&item, "item", 4);
 
 	for (;;) {
-		struct fx_query *q = fx_query_new("pages", false);
+		struct fx_query *q = fx_fsquery_new("pages", false);
 		struct fx_doc *docs = NULL;
 		size_t n = 0;
 
-		cr_assert_eq(fx_query_where(q, "kind", "==", &item, &err), 0, "%s", err.message);
-		cr_assert_eq(fx_query_order_by(q, "n", false, &err), 0, "%s", err.message);
-		fx_query_limit(q, 20);
+		cr_assert_eq(fx_fsquery_where(q, "kind", "==", &item, &err), 0, "%s", err.message);
+		cr_assert_eq(fx_fsquery_order_by(q, "n", false, &err), 0, "%s", err.message);
+		fx_fsquery_limit(q, 20);
 		if (prev)
-			cr_assert_eq(fx_query_cursor_doc(q, FX_CURSOR_START_AFTER, prev[prev_n - 1].name,
+			cr_assert_eq(fx_fsquery_cursor_doc(q, FX_CURSOR_START_AFTER, prev[prev_n - 1].name,
 							 &prev[prev_n - 1].fields, &err),
 				     0, "%s", err.message);
-		cr_assert_eq(fx_fs_query("", q, NULL, &docs, &n, &err), 0, "page %zu: %s", pages, err.message);
-		fx_query_free(q);
-		fx_docs_free(prev, prev_n);
+		cr_assert_eq(fx_firestore_query("", q, NULL, &docs, &n, &err), 0, "page %zu: %s", pages, err.message);
+		fx_fsquery_free(q);
+		fx_firestore_docs_free(prev, prev_n);
 		prev = docs;
 		prev_n = n;
 		if (n == 0)
@@ -527,12 +527,12 @@ Test(firestore, query_pages_through_250_documents_with_cursors)
 			for (size_t k = 0; k < total; k++)
 				cr_assert_str_neq(seen[k], docs[i].id, "%s came twice", docs[i].id);
 			cr_assert_lt(total, 250, "more documents than exist");
-			seen[total++] = fx_xstrdup(docs[i].id);
+			seen[total++] = fx_mem_xstrdup(docs[i].id);
 		}
 		if (n < 20)
 			break;
 	}
-	fx_docs_free(prev, prev_n);
+	fx_firestore_docs_free(prev, prev_n);
 	cr_assert_eq(total, 250, "every item once, no gaps");
 	cr_assert_eq(pages, 13, "12 full pages and one of 10");
 	cr_assert_eq(last, 249 / 3);
@@ -543,29 +543,29 @@ Test(firestore, query_pages_through_250_documents_with_cursors)
 
 Test(firestore, query_without_match_returns_no_documents)
 {
-	struct fx_query *q = fx_query_new("nothing_here", false);
+	struct fx_query *q = fx_fsquery_new("nothing_here", false);
 	struct fx_doc *docs = (struct fx_doc *)&err; /* any non-NULL value */
 	size_t n = 99;
 
-	cr_assert_eq(fx_fs_query("", q, NULL, &docs, &n, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_query("", q, NULL, &docs, &n, &err), 0, "%s", err.message);
 	cr_assert_eq(n, 0);
 	cr_assert_null(docs);
-	fx_query_free(q);
+	fx_fsquery_free(q);
 }
 
 Test(firestore, query_under_a_document_reads_its_subcollection)
 {
-	struct fx_query *q = fx_query_new("items", false);
+	struct fx_query *q = fx_fsquery_new("items", false);
 	struct fx_doc *docs = NULL;
 	size_t n = 0;
 
 	create_n("sub_orgs/o1/items/i1", 1, NULL);
 	create_n("sub_orgs/o2/items/i2", 2, NULL);
-	cr_assert_eq(fx_fs_query("sub_orgs/o1", q, NULL, &docs, &n, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_query("sub_orgs/o1", q, NULL, &docs, &n, &err), 0, "%s", err.message);
 	cr_assert_eq(n, 1, "only o1's items");
 	cr_assert_str_eq(docs[0].id, "i1");
-	fx_docs_free(docs, n);
-	fx_query_free(q);
+	fx_firestore_docs_free(docs, n);
+	fx_fsquery_free(q);
 }
 
 /* ---- batchGet ---- */
@@ -578,7 +578,7 @@ Test(firestore, batch_get_answers_in_request_order_with_missing_documents)
 	create_n("batch/a", 1, NULL);
 	create_n("batch/b", 2, NULL);
 	create_n("batch/d", 4, NULL);
-	cr_assert_eq(fx_fs_batch_get(paths, 5, NULL, out, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_batch_get(paths, 5, NULL, out, &err), 0, "%s", err.message);
 	cr_assert_str_eq(out[0].id, "d");
 	cr_assert_eq(int_field(&out[0], "n"), 4);
 	cr_assert_null(out[1].name, "a missing document has no name");
@@ -589,7 +589,7 @@ Test(firestore, batch_get_answers_in_request_order_with_missing_documents)
 	cr_assert_str_eq(out[3].update_time, out[0].update_time);
 	cr_assert_str_eq(out[4].id, "a");
 	for (int i = 0; i < 5; i++)
-		fx_doc_cleanup(&out[i]);
+		fx_firestore_doc_cleanup(&out[i]);
 }
 
 /* ---- transactions ---- */
@@ -610,14 +610,14 @@ static int increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 
 	if (t->attempt > c->max_attempt)
 		c->max_attempt = t->attempt;
-	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &d, e) < 0)
 		return -1;
 	if (!d.name || !fx_value_path_int(&d.fields, "n", &n)) {
-		fx_doc_cleanup(&d);
+		fx_firestore_doc_cleanup(&d);
 		return fx_err_set(e, FX_NOT_FOUND, "counter missing");
 	}
 	add_update_n(t->writes, c->rel, n + 1, c->precondition ? d.update_time : NULL);
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 	return 0;
 }
 
@@ -627,7 +627,7 @@ Test(firestore, transaction_reads_modifies_and_writes)
 	int64_t n;
 
 	create_n(c.rel, 41, NULL);
-	cr_assert_eq(fx_fs_run_transaction(increment, &c, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction(increment, &c, &err), 0, "%s", err.message);
 	get_n(c.rel, &n);
 	cr_assert_eq(n, 42);
 	cr_assert_eq(c.max_attempt, 0, "no contention, one attempt");
@@ -647,7 +647,7 @@ static void *race(void *arg)
 	struct counter mine = *r->c;
 
 	fx_err_clear(&r->e);
-	r->rc = fx_fs_run_transaction(increment, &mine, &r->e);
+	r->rc = fx_firestore_run_transaction(increment, &mine, &r->e);
 	r->max_attempt = mine.max_attempt;
 	fx_httpc_thread_cleanup();
 	return NULL;
@@ -693,17 +693,17 @@ static int read_write_then_fail(struct fx_txn *t, void *ctx, struct fx_err *e)
 	const char *paths[] = {f->read};
 	struct fx_doc d;
 	struct fx_value fields = {0};
-	char *name = fx_fs_name(f->created);
+	char *name = fx_firestore_name(f->created);
 
 	f->runs++;
-	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0) {
+	if (fx_firestore_batch_get(paths, 1, t->id, &d, e) < 0) {
 		free(name);
 		return -1;
 	}
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 	fx_value_map(&fields);
 	fx_map_set_int(&fields, "n", 1);
-	cr_assert_eq(fx_write_create(t->writes, name, &fields, NULL, e), 0);
+	cr_assert_eq(fx_fswrite_create(t->writes, name, &fields, NULL, e), 0);
 	fx_value_cleanup(&fields);
 	free(name);
 	fx_err_invalid(e, "quantity", "quantity must be positive");
@@ -718,7 +718,7 @@ Test(firestore, failing_transaction_returns_its_error_and_writes_nothing)
 	struct fx_doc d;
 
 	create_n(f.read, 1, NULL);
-	cr_assert_eq(fx_fs_run_transaction(read_write_then_fail, &f, &err), -1);
+	cr_assert_eq(fx_firestore_run_transaction(read_write_then_fail, &f, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 400);
 	cr_assert_str_eq(fx_err_name(err.kind), "INVALID_ARGUMENT");
 	cr_assert(memcmp(&err, &f.said, sizeof(err)) == 0, "the error comes back unchanged: %s", err.message);
@@ -726,12 +726,12 @@ Test(firestore, failing_transaction_returns_its_error_and_writes_nothing)
 	cr_assert_str_eq(err.details[0].field, "quantity");
 	cr_assert_eq(f.runs, 1, "a caller error is not retried");
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fs_get(f.created, &d, &err), -1, "the queued create was not committed");
+	cr_assert_eq(fx_firestore_get(f.created, &d, &err), -1, "the queued create was not committed");
 	cr_assert_eq(fx_err_http(err.kind), 404);
 	/* Rolled back: the document it read is not locked, a plain write goes through. */
 	add_update_n(w, f.read, 2, NULL);
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", fx_err_http(err.kind), err.message);
+	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", fx_err_http(err.kind), err.message);
 	json_object_put(w);
 }
 
@@ -741,9 +741,9 @@ static int read_then_lose_firestore(struct fx_txn *t, void *ctx, struct fx_err *
 	const char *paths[] = {ctx};
 	struct fx_doc d;
 
-	if (fx_fs_batch_get(paths, 1, t->id, &d, e) < 0)
+	if (fx_firestore_batch_get(paths, 1, t->id, &d, e) < 0)
 		return -1;
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 	emu.cfg.firestore_url = "http://127.0.0.1:1"; /* nothing listens: the rollback is refused */
 	return fx_err_set(e, FX_UNAVAILABLE, "firestore went away");
 }
@@ -760,11 +760,11 @@ Test(firestore, an_undelivered_rollback_is_sent_before_the_next_transaction)
 	struct counter c = {"txn_lost_rollback/c", 0, true};
 
 	create_n(c.rel, 1, NULL);
-	cr_assert_eq(fx_fs_run_transaction(read_then_lose_firestore, (void *)c.rel, &err), -1);
+	cr_assert_eq(fx_firestore_run_transaction(read_then_lose_firestore, (void *)c.rel, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 503, "%s", err.message);
 	emu.cfg.firestore_url = emu.url; /* Firestore is back */
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fs_run_transaction(increment, &c, &err), 0, "the document is not locked any more: %d %s %s",
+	cr_assert_eq(fx_firestore_run_transaction(increment, &c, &err), 0, "the document is not locked any more: %d %s %s",
 		     fx_err_http(err.kind), fx_err_name(err.kind), err.message);
 	cr_assert_eq(c.max_attempt, 0, "at the first attempt");
 	{
@@ -778,27 +778,27 @@ Test(firestore, an_undelivered_rollback_is_sent_before_the_next_transaction)
 /* Sums n over the collection by a query inside the transaction and stores the sum. */
 static int summarize(struct fx_txn *t, void *ctx, struct fx_err *e)
 {
-	struct fx_query *q = fx_query_new("txn_query", false);
+	struct fx_query *q = fx_fsquery_new("txn_query", false);
 	struct fx_doc *docs = NULL;
 	struct fx_value f = {0};
 	size_t n = 0;
 	int64_t sum = 0;
-	char *name = fx_fs_name("txn_query_sum/total");
+	char *name = fx_firestore_name("txn_query_sum/total");
 	int rc = -1;
 
 	(void)ctx;
-	if (fx_fs_query("", q, t->id, &docs, &n, e) < 0)
+	if (fx_firestore_query("", q, t->id, &docs, &n, e) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		sum += int_field(&docs[i], "n");
 	fx_value_map(&f);
 	fx_map_set_int(&f, "n", sum);
 	fx_map_set_int(&f, "count", (int64_t)n);
-	rc = fx_write_set(t->writes, name, &f, NULL, e);
+	rc = fx_fswrite_set(t->writes, name, &f, NULL, e);
 out:
 	fx_value_cleanup(&f);
-	fx_docs_free(docs, n);
-	fx_query_free(q);
+	fx_firestore_docs_free(docs, n);
+	fx_fsquery_free(q);
 	free(name);
 	return rc;
 }
@@ -810,9 +810,9 @@ Test(firestore, transaction_query_reads_and_writes_a_summary)
 	create_n("txn_query/a", 10, NULL);
 	create_n("txn_query/b", 20, NULL);
 	create_n("txn_query/c", 12, NULL);
-	cr_assert_eq(fx_fs_run_transaction(summarize, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get("txn_query_sum/total", &d, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction(summarize, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get("txn_query_sum/total", &d, &err), 0, "%s", err.message);
 	cr_assert_eq(int_field(&d, "n"), 42);
 	cr_assert_eq(int_field(&d, "count"), 3);
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 }

@@ -38,7 +38,7 @@
 	"ServerTimestamp inside an arrayUnion/arrayRemove operand: operands are fx_values, which hold no sentinels"
 #define WHY_DELETE "Delete in create/set data: only update expresses deletes (a mask path without a value)"
 #define WHY_QUERY_SENTINEL "sentinel as a query value: fx_value has no sentinel type, so a query cannot be handed one"
-#define WHY_EXISTS_FALSE "update with precondition exists:false: fx_write_update offers exists:true or updateTime only"
+#define WHY_EXISTS_FALSE "update with precondition exists:false: fx_fswrite_update offers exists:true or updateTime only"
 #define WHY_MERGE "set with a merge option (merge all / merge fields): not offered; update with a mask covers it"
 
 static const struct {
@@ -453,7 +453,7 @@ static struct outcome run_write(const char *kind, json_object *t, struct fx_err 
 	}
 	xl_init(&x, strncmp(kind, "update", 6) == 0);
 	if (strcmp(kind, "delete") == 0) {
-		o.rc = fx_write_delete(writes, doc, exists ? json_object_get_boolean(exists) : -1, update_time, e);
+		o.rc = fx_fswrite_delete(writes, doc, exists ? json_object_get_boolean(exists) : -1, update_time, e);
 	} else if (strcmp(kind, "updatePaths") == 0) {
 		json_object *fps = json_object_object_get(t, "fieldPaths");
 		json_object *vals = json_object_object_get(t, "jsonValues");
@@ -511,15 +511,15 @@ static struct outcome run_write(const char *kind, json_object *t, struct fx_err 
 
 		server_ts_list(&x, st);
 		if (!only_server_time(&x))
-			o.rc = fx_write_doc(writes, wk, doc, &x.fields,
+			o.rc = fx_fswrite_doc(writes, wk, doc, &x.fields,
 					    wk == FX_WRITE_UPDATE ? (const char *const *)x.mask : NULL, update_time,
 					    x.tr, x.ntr, e);
 		else if (wk == FX_WRITE_CREATE)
-			o.rc = fx_write_create(writes, doc, &x.fields, st, e);
+			o.rc = fx_fswrite_create(writes, doc, &x.fields, st, e);
 		else if (wk == FX_WRITE_SET)
-			o.rc = fx_write_set(writes, doc, &x.fields, st, e);
+			o.rc = fx_fswrite_set(writes, doc, &x.fields, st, e);
 		else
-			o.rc = fx_write_update(writes, doc, &x.fields, (const char *const *)x.mask, update_time, st, e);
+			o.rc = fx_fswrite_update(writes, doc, &x.fields, (const char *const *)x.mask, update_time, st, e);
 	}
 	if (o.rc == 0 && !o.unrep) {
 		const char *docs = strstr(doc, "/documents/");
@@ -577,7 +577,7 @@ static int run_cursor(struct fx_query *q, enum fx_cursor which, json_object *c, 
 		rc = fx_plain_decode(data, NULL, &fields, e);
 		json_object_put(data);
 		if (rc == 0) {
-			rc = fx_query_cursor_doc(q, which, json_object_get_string(json_object_object_get(snap, "path")),
+			rc = fx_fsquery_cursor_doc(q, which, json_object_get_string(json_object_object_get(snap, "path")),
 						 &fields, e);
 			fx_value_cleanup(&fields);
 		}
@@ -589,7 +589,7 @@ static int run_cursor(struct fx_query *q, enum fx_cursor which, json_object *c, 
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = query_value(json_object_get_string(json_object_array_get_idx(vals, i)), &values[i], unrep, e);
 	if (rc == 0 && !*unrep)
-		rc = fx_query_cursor(q, which, n ? values : NULL, n, e);
+		rc = fx_fsquery_cursor(q, which, n ? values : NULL, n, e);
 	for (size_t i = 0; i < n; i++)
 		fx_value_cleanup(&values[i]);
 	return rc;
@@ -603,9 +603,9 @@ static struct outcome run_query(json_object *t, struct fx_err *e)
 	json_object *clauses = json_object_object_get(t, "clauses");
 	size_t n = clauses ? json_object_array_length(clauses) : 0;
 	char *parent = strndup(coll_path, (size_t)(slash - coll_path));
-	struct fx_query *q = fx_query_new(slash + 1, false);
+	struct fx_query *q = fx_fsquery_new(slash + 1, false);
 
-	o.rc = fx_query_parent(q, parent, e);
+	o.rc = fx_fsquery_parent(q, parent, e);
 	for (size_t i = 0; i < n && o.rc == 0 && !o.unrep; i++) {
 		json_object *c = json_object_array_get_idx(clauses, i), *v;
 
@@ -617,7 +617,7 @@ static struct outcome run_query(json_object *t, struct fx_err *e)
 			cr_assert_leq(nf, (size_t)MAX_ITEMS);
 			for (size_t k = 0; k < nf; k++)
 				paths[k] = clause_path(json_object_array_get_idx(fields, k));
-			o.rc = fx_query_select(q, (const char *const *)paths, nf, e);
+			o.rc = fx_fsquery_select(q, (const char *const *)paths, nf, e);
 			for (size_t k = 0; k < nf; k++)
 				free(paths[k]);
 		} else if ((v = json_object_object_get(c, "where"))) {
@@ -627,7 +627,7 @@ static struct outcome run_query(json_object *t, struct fx_err *e)
 			o.rc = query_value(json_object_get_string(json_object_object_get(v, "jsonValue")), &val,
 					   &o.unrep, e);
 			if (o.rc == 0 && !o.unrep)
-				o.rc = fx_query_where(q, path, json_object_get_string(json_object_object_get(v, "op")),
+				o.rc = fx_fsquery_where(q, path, json_object_get_string(json_object_object_get(v, "op")),
 						      &val, e);
 			fx_value_cleanup(&val);
 			free(path);
@@ -635,12 +635,12 @@ static struct outcome run_query(json_object *t, struct fx_err *e)
 			char *path = clause_path(json_object_object_get(v, "path"));
 			const char *dir = json_object_get_string(json_object_object_get(v, "direction"));
 
-			o.rc = fx_query_order_by(q, path, dir && strcmp(dir, "desc") == 0, e);
+			o.rc = fx_fsquery_order_by(q, path, dir && strcmp(dir, "desc") == 0, e);
 			free(path);
 		} else if ((v = json_object_object_get(c, "offset"))) {
-			fx_query_offset(q, json_object_get_int(v));
+			fx_fsquery_offset(q, json_object_get_int(v));
 		} else if ((v = json_object_object_get(c, "limit"))) {
-			fx_query_limit(q, json_object_get_int(v));
+			fx_fsquery_limit(q, json_object_get_int(v));
 		} else if ((v = json_object_object_get(c, "startAt"))) {
 			o.rc = run_cursor(q, FX_CURSOR_START_AT, v, &o.unrep, e);
 		} else if ((v = json_object_object_get(c, "startAfter"))) {
@@ -654,10 +654,10 @@ static struct outcome run_query(json_object *t, struct fx_err *e)
 		}
 	}
 	if (o.rc == 0 && !o.unrep) {
-		o.got = fx_query_build(q, e);
+		o.got = fx_fsquery_build(q, e);
 		o.rc = o.got ? 0 : -1;
 	}
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	free(parent);
 	return o;
 }

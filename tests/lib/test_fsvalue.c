@@ -768,11 +768,11 @@ Test(fsvalue, emulator_accepted_commit_is_what_the_builders_make)
 	tr[1] = (struct fx_transform){"stock.onHand", FX_TR_INCREMENT, &minus3};
 	tr[2] = (struct fx_transform){"seenAt", FX_TR_SERVER_TIME, NULL};
 	fx_err_clear(&err);
-	cr_assert_eq(fx_write_create(writes, o1, &m, ts, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_write_doc(writes, FX_WRITE_UPDATE, o1, &upd, mask, NULL, tr, 3, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_write_increment(writes, counter, "n", 1, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_write_set(writes, o2, &m, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_write_delete(writes, gone, -1, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_create(writes, o1, &m, ts, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_doc(writes, FX_WRITE_UPDATE, o1, &upd, mask, NULL, tr, 3, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_increment(writes, counter, "n", 1, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_set(writes, o2, &m, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fswrite_delete(writes, gone, -1, NULL, &err), 0, "%s", err.message);
 	body = json_object_new_object();
 	json_object_object_add(body, "writes", writes);
 	cr_assert(json_object_equal(req, body), "%s", json_object_to_json_string(body));
@@ -823,7 +823,7 @@ Test(fsvalue, emulator_run_query_with_a_snapshot_cursor)
 	const char *P = "projects/demo-fluxori/databases/(default)/documents";
 	static const char *const want_names[] = {"b", "c", "x"};
 	static const int64_t want_inum[] = {2, 3, 42};
-	struct fx_query *q = fx_query_new("things", false);
+	struct fx_query *q = fx_fsquery_new("things", false);
 	struct fx_value zero, last;
 	char a[128];
 	json_object *sq;
@@ -834,11 +834,11 @@ Test(fsvalue, emulator_run_query_with_a_snapshot_cursor)
 	fx_value_map(&last);
 	fx_map_set_int(&last, "inum", 1);
 	fx_err_clear(&err);
-	cr_assert_eq(fx_query_parent(q, P, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_query_where(q, "inum", ">", &zero, &err), 0);
-	cr_assert_eq(fx_query_cursor_doc(q, FX_CURSOR_START_AFTER, a, &last, &err), 0, "%s", err.message);
-	fx_query_limit(q, 10);
-	sq = fx_query_build(q, &err);
+	cr_assert_eq(fx_fsquery_parent(q, P, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_fsquery_where(q, "inum", ">", &zero, &err), 0);
+	cr_assert_eq(fx_fsquery_cursor_doc(q, FX_CURSOR_START_AFTER, a, &last, &err), 0, "%s", err.message);
+	fx_fsquery_limit(q, 10);
+	sq = fx_fsquery_build(q, &err);
 	cr_assert(sq, "%s", err.message);
 	cr_assert(json_object_equal(json_object_object_get(req, "structuredQuery"), sq), "%s",
 		  json_object_to_json_string(sq));
@@ -859,7 +859,7 @@ Test(fsvalue, emulator_run_query_with_a_snapshot_cursor)
 		fx_value_cleanup(&f);
 	}
 	json_object_put(sq);
-	fx_query_free(q);
+	fx_fsquery_free(q);
 	fx_value_cleanup(&last);
 	json_object_put(req);
 	json_object_put(resp);

@@ -224,7 +224,7 @@ static json_object *decode_part(const char *p, size_t n)
 	size_t len;
 	struct fx_err e;
 
-	cr_assert_eq(fx_b64url_decode(p, n, json, sizeof(json) - 1, &len, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_b64_url_decode(p, n, json, sizeof(json) - 1, &len, &e), 0, "%s", e.message);
 	json[len] = '\0';
 	return json_tokener_parse(json);
 }
@@ -248,7 +248,7 @@ static struct assertion last_assertion(void)
 	cr_assert(d1 && d2, "assertion is not a JWS");
 	a.header = decode_part(jwt, (size_t)(d1 - jwt));
 	a.claims = decode_part(d1 + 1, (size_t)(d2 - d1 - 1));
-	cr_assert_eq(fx_b64url_decode(d2 + 1, strlen(d2 + 1), sig, sizeof(sig), &sig_len, &e), 0);
+	cr_assert_eq(fx_b64_url_decode(d2 + 1, strlen(d2 + 1), sig, sizeof(sig), &sig_len, &e), 0);
 	a.signature_ok = rs256_ok(sa_public, jwt, (size_t)(d2 - jwt), sig, sig_len);
 	return a;
 }

@@ -1,5 +1,5 @@
 /*
- * fx_gcs (and fx_gcs_sign_url) against a real Storage emulator that this
+ * fx_gcs (and fx_gcssign_url) against a real Storage emulator that this
  * binary starts once (scripts/emulators, free loopback ports) before the
  * first test and stops after the last, plus a canned upstream (testserver)
  * for what the emulator never does: ifGenerationMatch, 412, 5xx, refused
@@ -440,7 +440,7 @@ Test(gcs, signed_put_url_stores_the_bytes_that_download_reads_back)
 	unique_prefix(prefix, sizeof(prefix), "signed put");
 	snprintf(name, sizeof(name), "%sdoc #1.txt", prefix);
 	fx_buf_init(&url, 16384);
-	cr_assert_eq(fx_gcs_sign_url("PUT", name, 900, headers, NULL, &url, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_url("PUT", name, 900, headers, NULL, &url, &err), 0, "%s", err.message);
 	snprintf(want, sizeof(want), "%s/upload/storage/v1/b/%s/o?", storage_base, BUCKET);
 	cr_assert(strncmp(url.data, want, strlen(want)) == 0, "%s", url.data);
 	cr_assert(strstr(url.data, "X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=test-iam-credentials%40"
@@ -469,7 +469,7 @@ Test(gcs, signed_get_url_downloads_the_object)
 	snprintf(name, sizeof(name), "%sdir/ü ?.txt", prefix);
 	cr_assert_eq(fx_gcs_upload(name, "text/plain", body, strlen(body), -1, NULL, &err), 0, "%s", err.message);
 	fx_buf_init(&url, 16384);
-	cr_assert_eq(fx_gcs_sign_url("GET", name, 60, NULL, NULL, &url, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_url("GET", name, 60, NULL, NULL, &url, &err), 0, "%s", err.message);
 	snprintf(want, sizeof(want), "%s/%s/test-signed%%20get-", storage_base, BUCKET);
 	cr_assert(strncmp(url.data, want, strlen(want)) == 0, "%s", url.data);
 	cr_assert(strstr(url.data, "/dir/%C3%BC%20%3F.txt?X-Goog-Algorithm="), "%s", url.data);
@@ -485,7 +485,7 @@ Test(gcs, signing_other_methods_is_unimplemented_on_the_emulator)
 	struct fx_buf url;
 
 	fx_buf_init(&url, 16384);
-	expect_error(fx_gcs_sign_url("DELETE", "x", 60, NULL, NULL, &url, &err), 501, "UNIMPLEMENTED");
+	expect_error(fx_gcssign_url("DELETE", "x", 60, NULL, NULL, &url, &err), 501, "UNIMPLEMENTED");
 	fx_buf_cleanup(&url);
 }
 

@@ -1,5 +1,5 @@
 /*
- * fx_gcs_signed_url against Google's conformance vectors
+ * fx_gcssign_signed_url against Google's conformance vectors
  * (googleapis/conformance-tests storage/v1 v4_signatures.json), read at run
  * time from $FLUXORI_SHARED_DIR/conformance/gcs-v4-signatures or
  * $top_srcdir/../shared/..., signed with the vectors' dummy key through an
@@ -297,7 +297,7 @@ ParameterizedTest(struct vcase *c, gcs_v4_conformance, signing)
 	fx_buf_init(&cr, 1 << 16);
 	fx_buf_init(&sts, 1 << 16);
 	fx_err_clear(&e);
-	cr_assert_eq(fx_gcs_signed_url(&b.q, openssl_signer, &k, &url, &cr, &sts, &e), 0, "%s: refused: %s",
+	cr_assert_eq(fx_gcssign_signed_url(&b.q, openssl_signer, &k, &url, &cr, &sts, &e), 0, "%s: refused: %s",
 		     c->description, e.message);
 	cr_expect_str_eq(sts.data, want_sts, "%s: string to sign", c->description);
 	cr_expect_str_eq(url.data, want_url, "%s: url", c->description);
@@ -366,7 +366,7 @@ static struct fx_signed_url_req simple(void)
 static void expect_invalid(const struct fx_signed_url_req *q, const char *field)
 {
 	fx_err_clear(&err);
-	cr_assert_eq(fx_gcs_signed_url(q, openssl_signer, &key, &out, NULL, NULL, &err), -1);
+	cr_assert_eq(fx_gcssign_signed_url(q, openssl_signer, &key, &out, NULL, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 400, "%s: expected 400, got %d: %s", field, fx_err_http(err.kind),
 		     err.message);
 	cr_assert_geq(err.ndetails, 1);
@@ -382,7 +382,7 @@ Test(gcs_signed_url, refuses_expiry_outside_one_second_to_seven_days)
 	q.expires_s = FX_GCS_SIGN_MAX_EXPIRES + 1;
 	expect_invalid(&q, "expires");
 	q.expires_s = FX_GCS_SIGN_MAX_EXPIRES;
-	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
 	cr_assert(strstr(out.data, "&X-Goog-Expires=604800&"));
 }
 
@@ -441,7 +441,7 @@ Test(gcs_signed_url, names_are_encoded_with_slashes_kept)
 	struct fx_signed_url_req q = simple();
 
 	q.object = "dir/a b#?%é.txt";
-	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
 	cr_assert(strncmp(out.data, "https://storage.googleapis.com/b1/dir/a%20b%23%3F%25%C3%A9.txt?", 63) == 0, "%s",
 		  out.data);
 }
@@ -460,7 +460,7 @@ Test(gcs_signed_url, passes_the_signer_error_through)
 {
 	struct fx_signed_url_req q = simple();
 
-	cr_assert_eq(fx_gcs_signed_url(&q, failing_signer, NULL, &out, NULL, NULL, &err), -1);
+	cr_assert_eq(fx_gcssign_signed_url(&q, failing_signer, NULL, &out, NULL, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 503);
 	cr_assert_str_eq(err.message, "signBlob unreachable");
 }
@@ -471,7 +471,7 @@ Test(gcs_signed_url, refuses_a_url_longer_than_the_buffer)
 	struct fx_buf small;
 
 	fx_buf_init(&small, 200);
-	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &small, NULL, NULL, &err), -1);
+	cr_assert_eq(fx_gcssign_signed_url(&q, openssl_signer, &key, &small, NULL, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 400);
 	fx_buf_cleanup(&small);
 }
@@ -511,7 +511,7 @@ static const char upload_sts[] = "GOOG4-RSA-SHA256\n20190201T090000Z\n20190201/a
 static const char upload_url[] = "https://storage.googleapis.com/test-bucket/orgs/o1/upload/f1/stock%20list.csv"
 				 "?" UPLOAD_QUERY "&X-Goog-Signature=" UPLOAD_SIGNATURE;
 
-static struct fx_signed_url_req upload_req(const struct fx_gcs_upload_headers *h)
+static struct fx_signed_url_req upload_req(const struct fx_gcssign_upload_headers *h)
 {
 	struct fx_signed_url_req q = {.method = "PUT",
 				      .bucket = "test-bucket",
@@ -526,9 +526,9 @@ static struct fx_signed_url_req upload_req(const struct fx_gcs_upload_headers *h
 
 Test(gcs_signed_url, upload_headers_name_the_type_the_exact_size_and_create_only)
 {
-	struct fx_gcs_upload_headers h;
+	struct fx_gcssign_upload_headers h;
 
-	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", 5000, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "text/csv", 5000, &err), 0, "%s", err.message);
 	cr_assert_str_eq(h.names[0], "Content-Type");
 	cr_assert_str_eq(h.values[0], "text/csv");
 	cr_assert_str_eq(h.names[1], "x-goog-content-length-range");
@@ -543,15 +543,15 @@ Test(gcs_signed_url, upload_headers_name_the_type_the_exact_size_and_create_only
 
 Test(gcs_signed_url, an_upload_url_signs_the_type_the_exact_size_and_create_only)
 {
-	struct fx_gcs_upload_headers h;
+	struct fx_gcssign_upload_headers h;
 	struct fx_signed_url_req q;
 	struct fx_buf cr, sts;
 
 	fx_buf_init(&cr, 1 << 16);
 	fx_buf_init(&sts, 1 << 16);
-	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", 5000, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "text/csv", 5000, &err), 0, "%s", err.message);
 	q = upload_req(&h);
-	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, &cr, &sts, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_signed_url(&q, openssl_signer, &key, &out, &cr, &sts, &err), 0, "%s", err.message);
 	cr_assert_str_eq(cr.data, upload_cr);
 	cr_assert_str_eq(sts.data, upload_sts);
 	cr_assert_str_eq(out.data, upload_url);
@@ -561,37 +561,37 @@ Test(gcs_signed_url, an_upload_url_signs_the_type_the_exact_size_and_create_only
 
 Test(gcs_signed_url, another_size_or_type_makes_another_signature)
 {
-	struct fx_gcs_upload_headers h;
+	struct fx_gcssign_upload_headers h;
 	struct fx_signed_url_req q;
 
-	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", 5001, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "text/csv", 5001, &err), 0, "%s", err.message);
 	q = upload_req(&h);
-	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
 	cr_assert_null(strstr(out.data, UPLOAD_SIGNATURE), "a URL signed for 5000 bytes is no use for 5001");
-	cr_assert_eq(fx_gcs_upload_headers(&h, "image/png", 5000, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "image/png", 5000, &err), 0, "%s", err.message);
 	q = upload_req(&h);
-	cr_assert_eq(fx_gcs_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_gcssign_signed_url(&q, openssl_signer, &key, &out, NULL, NULL, &err), 0, "%s", err.message);
 	cr_assert_null(strstr(out.data, UPLOAD_SIGNATURE), "nor for another type");
 }
 
 Test(gcs_signed_url, upload_headers_refuse_line_breaks_overlong_types_and_negative_sizes)
 {
-	struct fx_gcs_upload_headers h;
+	struct fx_gcssign_upload_headers h;
 	char longer[FX_GCS_UPLOAD_TYPE_MAX + 2];
 
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv\r\nx-goog-if-generation-match: 7", 1, &err), -1);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "text/csv\r\nx-goog-if-generation-match: 7", 1, &err), -1);
 	cr_assert_str_eq(err.details[0].field, "contentType");
 	fx_err_clear(&err);
-	cr_assert_eq(fx_gcs_upload_headers(&h, "", 1, &err), -1);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "", 1, &err), -1);
 	cr_assert_str_eq(err.details[0].field, "contentType");
 	fx_err_clear(&err);
-	cr_assert_eq(fx_gcs_upload_headers(&h, longer, 1, &err), -1);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, longer, 1, &err), -1);
 	cr_assert_str_eq(err.details[0].field, "contentType");
 	fx_err_clear(&err);
 	longer[FX_GCS_UPLOAD_TYPE_MAX] = '\0';
-	cr_assert_eq(fx_gcs_upload_headers(&h, longer, 1, &err), 0, "%d bytes fit", FX_GCS_UPLOAD_TYPE_MAX);
-	cr_assert_eq(fx_gcs_upload_headers(&h, "text/csv", -1, &err), -1);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, longer, 1, &err), 0, "%d bytes fit", FX_GCS_UPLOAD_TYPE_MAX);
+	cr_assert_eq(fx_gcssign_upload_headers(&h, "text/csv", -1, &err), -1);
 	cr_assert_str_eq(err.details[0].field, "size");
 }

@@ -23,7 +23,7 @@ static void start_request(void)
 
 static void end_request(void)
 {
-	fx_req_cleanup(&req);
+	fx_http_req_cleanup(&req);
 	fx_arena_cleanup(&arena);
 }
 
@@ -64,7 +64,7 @@ static void assert_refused_then_500(void)
 	cr_assert_eq(req.status, 0, "no response started");
 	fx_err_clear(&e);
 	fx_err_set(&e, FX_NOT_FOUND, "%s not found", "file");
-	cr_assert_eq(fx_resp_error(&req, &e), 0);
+	cr_assert_eq(fx_http_resp_error(&req, &e), 0);
 	cr_assert_eq(req.status, 500, "a refused answer becomes the 500, whatever error came after it");
 	cr_assert(strncmp(text(), "Status: 500 Internal Server Error\r\n", 35) == 0, "%s", text());
 	cr_assert_not_null(strstr(text(), "\r\nContent-Type: application/json\r\n"), "%s", text());
@@ -87,7 +87,7 @@ Test(http, a_content_type_of_478_bytes_is_written_whole_and_nothing_else)
 		     "Content-Length: 5000\r\n\r\n",
 		     ctype);
 	cr_assert_lt((size_t)n, sizeof(expect));
-	cr_assert_eq(fx_resp_start(&req, 200, ctype, 5000), 0);
+	cr_assert_eq(fx_http_resp_start(&req, 200, ctype, 5000), 0);
 	cr_assert_eq(nsent(), (size_t)n, "%zu bytes sent, %d expected: %s", nsent(), n, text());
 	cr_assert_str_eq(text(), expect);
 	free(ctype);
@@ -98,12 +98,12 @@ Test(http, a_content_type_at_the_cap_is_sent_and_one_byte_more_is_refused)
 	char *ctype = repeat("a", FX_RESP_VALUE_MAX + 1);
 
 	ctype[FX_RESP_VALUE_MAX] = '\0';
-	cr_assert_eq(fx_resp_start(&req, 200, ctype, 1), 0);
+	cr_assert_eq(fx_http_resp_start(&req, 200, ctype, 1), 0);
 	cr_assert_not_null(strstr(text(), ctype));
 	end_request();
 	start_request();
 	ctype[FX_RESP_VALUE_MAX] = 'a';
-	cr_assert_eq(fx_resp_start(&req, 200, ctype, 1), -1);
+	cr_assert_eq(fx_http_resp_start(&req, 200, ctype, 1), -1);
 	assert_refused_then_500();
 	free(ctype);
 }
@@ -118,7 +118,7 @@ Test(http, a_content_type_with_cr_lf_or_a_control_byte_is_refused)
 			end_request();
 			start_request();
 		}
-		cr_assert_eq(fx_resp_start(&req, 200, bad[i], 3), -1, "refuses %s", bad[i]);
+		cr_assert_eq(fx_http_resp_start(&req, 200, bad[i], 3), -1, "refuses %s", bad[i]);
 		assert_refused_then_500();
 	}
 }
@@ -127,9 +127,9 @@ Test(http, a_refused_extra_header_refuses_the_answer_it_belongs_to)
 {
 	static const char body[] = "{}";
 
-	fx_resp_header(&req, "Content-Disposition", "attachment; filename=\"a.csv\"");
-	fx_resp_header(&req, "X-Evil", "a\r\nSet-Cookie: session=1");
-	cr_assert_eq(fx_resp_send(&req, 200, "application/json", body, 2), -1);
+	fx_http_resp_header(&req, "Content-Disposition", "attachment; filename=\"a.csv\"");
+	fx_http_resp_header(&req, "X-Evil", "a\r\nSet-Cookie: session=1");
+	cr_assert_eq(fx_http_resp_send(&req, 200, "application/json", body, 2), -1);
 	assert_refused_then_500();
 }
 
@@ -137,13 +137,13 @@ Test(http, header_names_must_be_tokens_and_values_fit_the_cap)
 {
 	char *big = repeat("v", FX_RESP_VALUE_MAX + 1);
 
-	fx_resp_header(&req, "X-Evil: 1\r\nX-Other", "v");
-	cr_assert_eq(fx_resp_send(&req, 204, NULL, NULL, 0), -1);
+	fx_http_resp_header(&req, "X-Evil: 1\r\nX-Other", "v");
+	cr_assert_eq(fx_http_resp_send(&req, 204, NULL, NULL, 0), -1);
 	assert_refused_then_500();
 	end_request();
 	start_request();
-	fx_resp_header(&req, "X-Big", big);
-	cr_assert_eq(fx_resp_send(&req, 204, NULL, NULL, 0), -1);
+	fx_http_resp_header(&req, "X-Big", big);
+	cr_assert_eq(fx_http_resp_send(&req, 204, NULL, NULL, 0), -1);
 	assert_refused_then_500();
 	free(big);
 }
@@ -153,27 +153,27 @@ Test(http, many_headers_past_the_head_cap_are_refused_not_cut)
 	char *v = repeat("v", 1000);
 
 	for (int i = 0; i < 20; i++)
-		fx_resp_header(&req, "X-Many", v);
-	cr_assert_eq(fx_resp_send(&req, 200, "text/plain", "x", 1), -1);
+		fx_http_resp_header(&req, "X-Many", v);
+	cr_assert_eq(fx_http_resp_send(&req, 200, "text/plain", "x", 1), -1);
 	assert_refused_then_500();
 	free(v);
 }
 
 Test(http, extra_headers_and_the_body_follow_the_head)
 {
-	fx_resp_header(&req, "Location", "/v1/files/f1");
-	cr_assert_eq(fx_resp_send(&req, 201, "application/json", "{}", 2), 0);
+	fx_http_resp_header(&req, "Location", "/v1/files/f1");
+	cr_assert_eq(fx_http_resp_send(&req, 201, "application/json", "{}", 2), 0);
 	cr_assert_str_eq(text(),
 			 "Status: 201 Created\r\nX-Request-Id: req-1\r\nCache-Control: no-store\r\n"
 			 "Content-Type: application/json\r\nContent-Length: 2\r\nLocation: /v1/files/f1\r\n\r\n{}");
 }
 
-/* What fx_forwarded_client finds in xff behind a front end ("-" when nothing). */
+/* What fx_http_forwarded_client finds in xff behind a front end ("-" when nothing). */
 static const char *client(const char *xff)
 {
 	static char out[64];
 
-	if (fx_forwarded_client(xff, true, out, sizeof(out)) < 0)
+	if (fx_http_forwarded_client(xff, true, out, sizeof(out)) < 0)
 		return "-";
 	return out;
 }
@@ -182,8 +182,8 @@ Test(forwarded_client, without_a_front_end_the_header_is_never_believed)
 {
 	char out[64] = "untouched";
 
-	cr_assert_eq(fx_forwarded_client("203.0.113.9", false, out, sizeof(out)), -1);
-	cr_assert_eq(fx_forwarded_client("203.0.113.9, 34.120.0.1", false, out, sizeof(out)), -1);
+	cr_assert_eq(fx_http_forwarded_client("203.0.113.9", false, out, sizeof(out)), -1);
+	cr_assert_eq(fx_http_forwarded_client("203.0.113.9, 34.120.0.1", false, out, sizeof(out)), -1);
 	cr_assert_str_eq(out, "untouched");
 }
 
@@ -220,8 +220,8 @@ Test(forwarded_client, fails_cleanly_when_out_is_too_small)
 {
 	char out[8];
 
-	cr_assert_eq(fx_forwarded_client("203.0.113.9, 34.120.0.1", true, out, sizeof(out)), -1);
-	cr_assert_eq(fx_forwarded_client("1.2.3.4, 34.120.0.1", true, out, sizeof(out)), 0);
+	cr_assert_eq(fx_http_forwarded_client("203.0.113.9, 34.120.0.1", true, out, sizeof(out)), -1);
+	cr_assert_eq(fx_http_forwarded_client("1.2.3.4, 34.120.0.1", true, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "1.2.3.4");
 }
 
@@ -231,7 +231,7 @@ static void start_with(char **env)
 	testreq_start(&req, env, &stream, &stream, sent, sizeof(sent), &arena);
 }
 
-/* fx_req_content_length of a request declaring cl: false when refused (*n is then 77). */
+/* fx_http_req_content_length of a request declaring cl: false when refused (*n is then 77). */
 static bool declared(const char *cl, uint64_t *n)
 {
 	char param[64];
@@ -241,7 +241,7 @@ static bool declared(const char *cl, uint64_t *n)
 	snprintf(param, sizeof(param), "CONTENT_LENGTH=%s", cl);
 	start_with(env);
 	*n = 77;
-	ok = fx_req_content_length(&req, n) == 0;
+	ok = fx_http_req_content_length(&req, n) == 0;
 	if (!ok)
 		*n = 77;
 	end_request();
@@ -269,7 +269,7 @@ Test(request, without_content_length_nothing_is_declared)
 	uint64_t n = 77;
 
 	start_with(env);
-	cr_assert_eq(fx_req_content_length(&req, &n), 0);
+	cr_assert_eq(fx_http_req_content_length(&req, &n), 0);
 	cr_assert_eq(n, 0);
 	end_request();
 }
@@ -281,14 +281,14 @@ Test(request, a_malformed_content_length_is_a_400_and_no_body_is_read)
 
 	start_with(env);
 	fx_err_clear(&e);
-	cr_assert_eq(fx_req_read_body(&req, 1024, &e), -1);
+	cr_assert_eq(fx_http_req_read_body(&req, 1024, &e), -1);
 	cr_assert_eq(fx_err_http(e.kind), 400);
 	cr_assert_str_eq(e.message, "malformed Content-Length");
 	cr_assert_null(req.body);
 	end_request();
 }
 
-/* The span id fx_req_init keeps from an X-Cloud-Trace-Context header. */
+/* The span id fx_http_req_init keeps from an X-Cloud-Trace-Context header. */
 static const char *span_of(const char *xc, bool *sampled)
 {
 	static char span[sizeof(req.span_id)];
@@ -370,10 +370,10 @@ static FCGX_Stream *input_of(size_t len, size_t chunk, bool fail)
 Test(http, drain_reads_the_rest_of_the_input_to_its_end)
 {
 	req.in = input_of(30000, 4096, false);
-	cr_assert_eq(fx_req_drain(&req, 64 * 1024), 0);
+	cr_assert_eq(fx_http_req_drain(&req, 64 * 1024), 0);
 	cr_assert_eq(input.at, 30000, "every byte of the body was read");
 	cr_assert(req.in->isClosed, "the record that ends the input was read");
-	cr_assert_eq(fx_req_drain(&req, 64 * 1024), 0, "an input at its end drains at once");
+	cr_assert_eq(fx_http_req_drain(&req, 64 * 1024), 0, "an input at its end drains at once");
 }
 
 /* A body read to its Content-Length leaves the empty record that ends the input: that is read too. */
@@ -384,7 +384,7 @@ Test(http, drain_after_a_body_read_to_its_length_reads_the_last_record)
 	req.in = input_of(100, 100, false);
 	cr_assert_eq(FCGX_GetStr(body, 100, req.in), 100);
 	cr_assert_not(req.in->isClosed);
-	cr_assert_eq(fx_req_drain(&req, 0), 0);
+	cr_assert_eq(fx_http_req_drain(&req, 0), 0);
 	cr_assert(req.in->isClosed);
 	cr_assert_eq(input.fills, 2, "the body's record and the empty one");
 }
@@ -392,18 +392,18 @@ Test(http, drain_after_a_body_read_to_its_length_reads_the_last_record)
 Test(http, drain_reads_at_most_max_bytes)
 {
 	req.in = input_of(30000, 4096, false);
-	cr_assert_eq(fx_req_drain(&req, 29999), -1, "one byte over the bound");
+	cr_assert_eq(fx_http_req_drain(&req, 29999), -1, "one byte over the bound");
 	cr_assert_leq(input.at, 30000);
 	req.in = input_of(30000, 4096, false);
-	cr_assert_eq(fx_req_drain(&req, 30000), 0, "exactly the bound");
+	cr_assert_eq(fx_http_req_drain(&req, 30000), 0, "exactly the bound");
 	req.in = input_of(30000, 30000, false);
-	cr_assert_eq(fx_req_drain(&req, 100), -1, "over the bound in one record");
+	cr_assert_eq(fx_http_req_drain(&req, 100), -1, "over the bound in one record");
 }
 
 Test(http, drain_fails_when_the_connection_breaks)
 {
 	req.in = input_of(5000, 1000, true);
-	cr_assert_eq(fx_req_drain(&req, 64 * 1024), -1);
+	cr_assert_eq(fx_http_req_drain(&req, 64 * 1024), -1);
 	req.in = NULL;
-	cr_assert_eq(fx_req_drain(&req, 0), 0, "no input stream, nothing to read");
+	cr_assert_eq(fx_http_req_drain(&req, 0), 0, "no input stream, nothing to read");
 }

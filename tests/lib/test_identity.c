@@ -178,7 +178,7 @@ static json_object *fresh_token_payload(const char *uid, const char *email)
 	dot2 = strchr(dot1 + 1, '.');
 	cr_assert(dot2);
 	fx_err_clear(&be);
-	cr_assert_eq(fx_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload) - 1, &n, &be), 0,
+	cr_assert_eq(fx_b64_url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload, sizeof(payload) - 1, &n, &be), 0,
 		     "payload: %s", be.message);
 	payload[n] = '\0';
 	json_object_put(ans);

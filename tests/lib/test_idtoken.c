@@ -250,7 +250,7 @@ static void sign_input(const struct spec *s, const char *input, struct fx_buf *o
 		EVP_MD_CTX_free(ctx);
 		break;
 	}
-	cr_assert_eq(fx_b64url_append(out, sig, sig_len), 0);
+	cr_assert_eq(fx_b64_url_append(out, sig, sig_len), 0);
 }
 
 /* The token with libjwt: header {alg, typ JWT, kid}, s's claims, signed as s->sign says. */
@@ -287,11 +287,11 @@ static char *mint_by_hand(const struct spec *s)
 		cr_assert(s->kid && s->sign == SIGN_RS256, "a token by hand without a header is RS256 with a kid");
 		cr_assert_eq(fx_buf_printf(&json, "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", s->kid), 0);
 	}
-	cr_assert_eq(fx_b64url_append(&tok, json.data, json.len), 0);
+	cr_assert_eq(fx_b64_url_append(&tok, json.data, json.len), 0);
 	fx_buf_reset(&json);
 	cr_assert_eq(fx_buf_puts(&tok, "."), 0);
 	payload_json(s, &json, s->sub);
-	cr_assert_eq(fx_b64url_append(&tok, json.data, json.len), 0);
+	cr_assert_eq(fx_b64_url_append(&tok, json.data, json.len), 0);
 	fx_buf_reset(&json);
 	sign_input(s, tok.data, &json);
 	cr_assert_eq(fx_buf_printf(&tok, ".%s", json.data ? json.data : ""), 0);
@@ -312,7 +312,7 @@ static char *mint(const struct spec *s)
 	if (s->tamper) {
 		/* Same header and signature, another subject. */
 		payload_json(s, &json, "uid_mallory");
-		cr_assert_eq(fx_b64url_append(&tok, json.data, json.len), 0);
+		cr_assert_eq(fx_b64_url_append(&tok, json.data, json.len), 0);
 	} else {
 		cr_assert_eq(fx_buf_append(&tok, payload, (size_t)(sig - 1 - payload)), 0);
 	}

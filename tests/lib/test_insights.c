@@ -55,7 +55,7 @@ static void product(struct seed *s, const char *id, const char *status, int64_t 
 	memset(d, 0, sizeof(*d));
 	snprintf(name, sizeof(name), "projects/demo-fluxori/databases/(default)/documents/organizations/o1/products/%s",
 		 id);
-	d->name = fx_xstrdup(name);
+	d->name = fx_mem_xstrdup(name);
 	d->id = strrchr(d->name, '/') + 1;
 	fx_value_map(&d->fields);
 	snprintf(label, sizeof(label), "Product %s", id);
@@ -101,8 +101,8 @@ static void run(struct seed *s, int64_t this_week, int64_t last_week)
 static void seed_free(struct seed *s)
 {
 	for (size_t i = 0; i < s->np; i++)
-		fx_doc_cleanup(&s->products[i]);
-	fx_candidates_free(s->c, s->n);
+		fx_firestore_doc_cleanup(&s->products[i]);
+	fx_insights_candidates_free(s->c, s->n);
 }
 
 static const struct fx_candidate *find(const struct seed *s, const char *type, const char *product_id)
@@ -364,7 +364,7 @@ Test(rules, archived_products_never_produce_insights)
 
 Test(rules, refuses_more_products_than_generation_reads)
 {
-	struct fx_doc *many = fx_xcalloc(FX_INSIGHTS_MAX_PRODUCTS + 1, sizeof(*many));
+	struct fx_doc *many = fx_mem_xcalloc(FX_INSIGHTS_MAX_PRODUCTS + 1, sizeof(*many));
 	struct fx_candidate *c = NULL;
 	struct fx_err e;
 	size_t n = 7;
@@ -420,7 +420,7 @@ static void put(const char *rel, struct fx_value *fields)
 	struct fx_err e;
 
 	fx_err_clear(&e);
-	cr_assert_eq(fx_fs_create(rel, fields, NULL, &e), 0, "create %s: %s", rel, e.message);
+	cr_assert_eq(fx_firestore_create(rel, fields, NULL, &e), 0, "create %s: %s", rel, e.message);
 	fx_value_cleanup(fields);
 }
 
@@ -430,7 +430,7 @@ static void seed_product(struct org *o, int i, const char *name, const char *sta
 	struct fx_value f = {0}, *stock;
 	char rel[200];
 
-	fx_id_new(o->p[i]);
+	fx_model_id_new(o->p[i]);
 	fx_value_map(&f);
 	fx_map_set_str(&f, "name", name);
 	fx_map_set_str(&f, "sku", name);
@@ -455,7 +455,7 @@ static void seed_order(struct org *o, const char *status, int p, int64_t quantit
 	struct fx_value f = {0}, *items, *it;
 	char rel[200], id[FX_ID_LEN + 1];
 
-	fx_id_new(id);
+	fx_model_id_new(id);
 	fx_value_map(&f);
 	fx_map_set_str(&f, "status", status);
 	fx_map_set_ts(&f, "createdAt", o->now - days_ago * DAY, 0);
@@ -484,7 +484,7 @@ static void seed_org(struct org *o)
 {
 	int32_t nanos;
 
-	fx_id_new(o->id);
+	fx_model_id_new(o->id);
 	fx_ts_now(&o->now, &nanos);
 	seed_product(o, 0, "Low", "active", 2, 5, 10);
 	seed_product(o, 1, "Hot", "active", 20, 0, 10);
@@ -504,15 +504,15 @@ static void seed_org(struct org *o)
 /* The organization's documents of a collection. */
 static size_t docs_of(const struct org *o, const char *collection, struct fx_doc **docs)
 {
-	struct fx_query *q = fx_query_new(collection, false);
+	struct fx_query *q = fx_fsquery_new(collection, false);
 	char rel[100];
 	size_t n = 0;
 	struct fx_err e;
 
 	fx_err_clear(&e);
 	snprintf(rel, sizeof(rel), "organizations/%s", o->id);
-	cr_assert_eq(fx_fs_query(rel, q, NULL, docs, &n, &e), 0, "%s", e.message);
-	fx_query_free(q);
+	cr_assert_eq(fx_firestore_query(rel, q, NULL, docs, &n, &e), 0, "%s", e.message);
+	fx_fsquery_free(q);
 	return n;
 }
 
@@ -562,17 +562,17 @@ static void set_status(const struct org *o, const struct fx_doc *d, const char *
 	fx_err_clear(&e);
 	fx_value_map(&map);
 	fx_map_set_str(&map, "status", status);
-	cr_assert_eq(fx_write_update(writes, d->name, &map, mask, d->update_time, NULL, &e), 0);
+	cr_assert_eq(fx_fswrite_update(writes, d->name, &map, mask, d->update_time, NULL, &e), 0);
 	if (release) {
 		cr_assert_eq(fx_insights_key(fx_value_path_str(&d->fields, "type"),
 					     fx_value_path_str(&d->fields, "productId"), key, sizeof(key), &e),
 			     0);
 		snprintf(rel, sizeof(rel), "organizations/%s/insightKeys/%s", o->id, key);
-		name = fx_fs_name(rel);
-		cr_assert_eq(fx_write_delete(writes, name, 1, NULL, &e), 0);
+		name = fx_firestore_name(rel);
+		cr_assert_eq(fx_fswrite_delete(writes, name, 1, NULL, &e), 0);
 		free(name);
 	}
-	cr_assert_eq(fx_fs_commit(writes, NULL, NULL, NULL, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_firestore_commit(writes, NULL, NULL, NULL, &e), 0, "%s", e.message);
 	json_object_put(writes);
 	fx_value_cleanup(&map);
 }
@@ -618,8 +618,8 @@ Test(generate, finds_each_rule_once_with_its_metrics)
 	}
 	nk = docs_of(&o, "insightKeys", &keys);
 	cr_assert_eq(nk, EXPECTED, "one key per open insight");
-	fx_docs_free(docs, n);
-	fx_docs_free(keys, nk);
+	fx_firestore_docs_free(docs, n);
+	fx_firestore_docs_free(keys, nk);
 }
 
 Test(generate, generating_again_updates_instead_of_duplicating)
@@ -645,8 +645,8 @@ Test(generate, generating_again_updates_instead_of_duplicating)
 	cr_assert_str_eq(d->id, id, "the same insight");
 	cr_assert_str_neq(d->update_time, updated_at, "updated");
 	cr_assert_not_null(insight(after, m, "slow_mover", o.p[2], "acknowledged"));
-	fx_docs_free(before, n);
-	fx_docs_free(after, m);
+	fx_firestore_docs_free(before, n);
+	fx_firestore_docs_free(after, m);
 }
 
 Test(generate, a_closed_insight_makes_way_for_a_new_one)
@@ -664,7 +664,7 @@ Test(generate, a_closed_insight_makes_way_for_a_new_one)
 	/* As PATCH resolves (key released), and a dismissal whose key still names it. */
 	set_status(&o, insight(docs, n, "low_stock", o.p[0], "open"), "resolved", true);
 	set_status(&o, insight(docs, n, "stockout_risk", o.p[1], "open"), "dismissed", false);
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 	generate(&o, 2, EXPECTED - 2);
 	n = docs_of(&o, "insights", &docs);
 	cr_assert_eq(n, EXPECTED + 2);
@@ -672,7 +672,7 @@ Test(generate, a_closed_insight_makes_way_for_a_new_one)
 	cr_assert_str_neq(insight(docs, n, "low_stock", o.p[0], "open")->id, resolved, "a new open one");
 	cr_assert_str_eq(insight(docs, n, "stockout_risk", o.p[1], "dismissed")->id, dismissed);
 	cr_assert_not_null(insight(docs, n, "stockout_risk", o.p[1], "open"));
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 }
 
 Test(generate, conditions_that_stopped_leave_open_insights_alone)
@@ -693,9 +693,9 @@ Test(generate, conditions_that_stopped_leave_open_insights_alone)
 	fx_value_map(&map);
 	fx_stock_set(&map, 50, 0, 5);
 	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", o.id, o.p[0]);
-	name = fx_fs_name(rel);
-	cr_assert_eq(fx_write_update(writes, name, &map, mask, NULL, NULL, &e), 0);
-	cr_assert_eq(fx_fs_commit(writes, NULL, NULL, NULL, &e), 0, "%s", e.message);
+	name = fx_firestore_name(rel);
+	cr_assert_eq(fx_fswrite_update(writes, name, &map, mask, NULL, NULL, &e), 0);
+	cr_assert_eq(fx_firestore_commit(writes, NULL, NULL, NULL, &e), 0, "%s", e.message);
 	free(name);
 	json_object_put(writes);
 	fx_value_cleanup(&map);
@@ -703,7 +703,7 @@ Test(generate, conditions_that_stopped_leave_open_insights_alone)
 	n = docs_of(&o, "insights", &docs);
 	cr_assert_eq(n, EXPECTED);
 	cr_assert_not_null(insight(docs, n, "low_stock", o.p[0], "open"), "the merchant resolves it");
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 }
 
 struct racer {
@@ -742,7 +742,7 @@ Test(generate, two_generations_at_once_open_each_insight_once)
 	cr_assert_eq(x[0].updated + x[1].updated, EXPECTED, "and updated by the other run");
 	n = docs_of(&o, "insights", &docs);
 	cr_assert_eq(n, EXPECTED, "no duplicates");
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 }
 
 Test(generate, refuses_an_organization_id_that_is_not_one)
@@ -820,7 +820,7 @@ Test(vertex, gemini_writes_summary_and_recommendations_from_the_figures_only)
 	}
 	cr_assert_eq(field_int(insight(docs, n, "low_stock", o.p[0], "open"), "metrics.available"), 2,
 		     "the metrics stay the rules' own");
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 
 	/* Vertex AI switched off: the next run writes the rule text and drops the model. */
 	emu.cfg.vertex_model = NULL;
@@ -832,7 +832,7 @@ Test(vertex, gemini_writes_summary_and_recommendations_from_the_figures_only)
 		cr_assert_null(fx_value_path(&docs[i].fields, "model"));
 		cr_assert_str_neq(fx_value_path_str(&docs[i].fields, "summary"), GEMINI_TEXT);
 	}
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 }
 
 Test(vertex, an_unavailable_vertex_leaves_the_rule_text_and_is_not_asked_again)
@@ -854,7 +854,7 @@ Test(vertex, an_unavailable_vertex_leaves_the_rule_text_and_is_not_asked_again)
 		cr_assert_null(fx_value_path(&docs[i].fields, "model"));
 		cr_assert_str_neq(fx_value_path_str(&docs[i].fields, "summary"), "");
 	}
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 }
 
 Test(vertex, a_bad_answer_for_one_insight_keeps_its_rule_text_and_asks_for_the_next)
@@ -871,5 +871,5 @@ Test(vertex, a_bad_answer_for_one_insight_keeps_its_rule_text_and_asks_for_the_n
 	n = docs_of(&o, "insights", &docs);
 	for (size_t i = 0; i < n; i++)
 		cr_assert_str_eq(fx_value_path_str(&docs[i].fields, "source"), "rules");
-	fx_docs_free(docs, n);
+	fx_firestore_docs_free(docs, n);
 }

@@ -55,7 +55,7 @@ Test(keylock, serialises_one_key_across_processes)
 				v = *counter;
 				usleep(20);
 				*counter = v + 1;
-				fx_keyunlock("orders:org-1");
+				fx_keylock_release("orders:org-1");
 			}
 			_exit(0);
 		}
@@ -77,9 +77,9 @@ Test(keylock, a_holder_that_dies_releases_the_key)
 	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_expect_eq(fx_keylock_timed("orders:org-2", 2000), 0, "the dead holder's lock is taken over");
-	fx_keyunlock("orders:org-2");
+	fx_keylock_release("orders:org-2");
 	cr_expect_eq(fx_keylock_timed("orders:org-2", 2000), 0, "and works as usual after");
-	fx_keyunlock("orders:org-2");
+	fx_keylock_release("orders:org-2");
 }
 
 Test(keylock, a_held_key_times_out_for_another_process)
@@ -95,7 +95,7 @@ Test(keylock, a_held_key_times_out_for_another_process)
 		fx_keylock("orders:org-3");
 		(void)!write(ready[1], "x", 1);
 		(void)!read(done[0], &c, 1);
-		fx_keyunlock("orders:org-3");
+		fx_keylock_release("orders:org-3");
 		_exit(0);
 	}
 	cr_assert_eq(read(ready[0], &c, 1), 1);
@@ -103,7 +103,7 @@ Test(keylock, a_held_key_times_out_for_another_process)
 	(void)!write(done[1], "x", 1);
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	cr_expect_eq(fx_keylock_timed("orders:org-3", 2000), 0);
-	fx_keyunlock("orders:org-3");
+	fx_keylock_release("orders:org-3");
 }
 
 /* Waits (bounded) until process pid sleeps in futex(2): it waits for a lock. */
@@ -158,24 +158,24 @@ Test(keylock, the_queue_behind_a_holder_that_lost_its_backend_answers_503_at_onc
 		fx_keylock("orders:org-a"); /* queued behind the parent */
 		if (fx_keylock_outage("orders:org-a", &e) != -1 || fx_err_http(e.kind) != 503 || e.retry_after != 1)
 			_exit(1);
-		fx_keyunlock("orders:org-a");
+		fx_keylock_release("orders:org-a");
 		next_millisecond();
 		fx_err_clear(&e);
 		fx_keylock("orders:org-a"); /* came after the failure */
 		if (fx_keylock_outage("orders:org-a", &e) != 0 || !fx_err_is(&e, FX_OK))
 			_exit(2);
-		fx_keyunlock("orders:org-a");
+		fx_keylock_release("orders:org-a");
 		_exit(0);
 	}
 	wait_blocked(pid);
-	fx_keyunlock_after("orders:org-a", &failed);
+	fx_keylock_release_after("orders:org-a", &failed);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the queued process saw case %d", WEXITSTATUS(status));
 	/* Another key (whatever its stripe) was never marked. */
 	fx_err_clear(&e);
 	fx_keylock("orders:org-b");
 	cr_assert_eq(fx_keylock_outage("orders:org-b", &e), 0);
-	fx_keyunlock("orders:org-b");
+	fx_keylock_release("orders:org-b");
 }
 
 Test(keylock, a_holder_that_failed_otherwise_does_not_turn_its_queue_away)
@@ -195,7 +195,7 @@ Test(keylock, a_holder_that_failed_otherwise_does_not_turn_its_queue_away)
 		_exit(fx_keylock_outage("stock:p1", &e) == 0 ? 0 : 1);
 	}
 	wait_blocked(pid);
-	fx_keyunlock_after("stock:p1", &conflict);
+	fx_keylock_release_after("stock:p1", &conflict);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a 409 is not an outage");
 }

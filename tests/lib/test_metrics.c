@@ -99,38 +99,20 @@ Test(metrics, sums_processes_of_a_group_and_keeps_exited_ones)
 	child("products", 4, 0);
 	child("orders", 1, 1);
 	render();
-	cr_expect_eq(
-		value_of("fluxori_requests_total{group=\"products\",route=\"GET /v1/products/{id}\",status=\"200\"}"),
-		7);
+	cr_expect_eq(value_of("fluxori_requests_total{group=\"products\",route=\"GET /v1/products/{id}\",status=\"200\"}"), 7);
 	cr_expect_eq(value_of("fluxori_requests_total{group=\"products\",route=\"unmatched\",status=\"404\"}"), 2);
-	cr_expect_eq(
-		value_of("fluxori_requests_total{group=\"orders\",route=\"GET /v1/products/{id}\",status=\"200\"}"), 1);
-	cr_expect_eq(value_of("fluxori_requests_total{group=\"products\",route=\"GET /v1/products\",status=\"200\"}"),
-		     -1, "routes without requests have no samples");
+	cr_expect_eq(value_of("fluxori_requests_total{group=\"orders\",route=\"GET /v1/products/{id}\",status=\"200\"}"), 1);
+	cr_expect_eq(value_of("fluxori_requests_total{group=\"products\",route=\"GET /v1/products\",status=\"200\"}"), -1,
+		     "routes without requests have no samples");
 	/* Histograms are cumulative: 3 ms is above 2.5 ms and within 5 ms. */
-	cr_expect_eq(value_of("fluxori_request_duration_seconds_bucket{group=\"products\",route=\"GET "
-			      "/v1/products/{id}\",le=\"0.0025\"}"),
-		     0);
-	cr_expect_eq(value_of("fluxori_request_duration_seconds_bucket{group=\"products\",route=\"GET "
-			      "/v1/products/{id}\",le=\"0.005\"}"),
-		     7);
-	cr_expect_eq(value_of("fluxori_request_duration_seconds_bucket{group=\"products\",route=\"GET "
-			      "/v1/products/{id}\",le=\"+Inf\"}"),
-		     7);
-	cr_expect_eq(
-		value_of("fluxori_request_duration_seconds_count{group=\"products\",route=\"GET /v1/products/{id}\"}"),
-		7);
-	cr_expect_float_eq(
-		value_of("fluxori_request_duration_seconds_sum{group=\"products\",route=\"GET /v1/products/{id}\"}"),
-		0.021, 1e-6);
-	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"products\",service=\"firestore\",outcome=\"ok\"}"),
-		     4);
-	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"products\",service=\"firestore\",outcome=\"server_"
-			      "error\"}"),
-		     2);
-	cr_expect_eq(
-		value_of("fluxori_backend_calls_total{group=\"products\",service=\"other\",outcome=\"unreachable\"}"),
-		2);
+	cr_expect_eq(value_of("fluxori_request_duration_seconds_bucket{group=\"products\",route=\"GET /v1/products/{id}\",le=\"0.0025\"}"), 0);
+	cr_expect_eq(value_of("fluxori_request_duration_seconds_bucket{group=\"products\",route=\"GET /v1/products/{id}\",le=\"0.005\"}"), 7);
+	cr_expect_eq(value_of("fluxori_request_duration_seconds_bucket{group=\"products\",route=\"GET /v1/products/{id}\",le=\"+Inf\"}"), 7);
+	cr_expect_eq(value_of("fluxori_request_duration_seconds_count{group=\"products\",route=\"GET /v1/products/{id}\"}"), 7);
+	cr_expect_float_eq(value_of("fluxori_request_duration_seconds_sum{group=\"products\",route=\"GET /v1/products/{id}\"}"), 0.021, 1e-6);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"products\",service=\"firestore\",outcome=\"ok\"}"), 4);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"products\",service=\"firestore\",outcome=\"server_error\"}"), 2);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"products\",service=\"other\",outcome=\"unreachable\"}"), 2);
 	cr_expect_eq(value_of("fluxori_backend_retries_total{group=\"products\",service=\"firestore\"}"), 2);
 	cr_expect_eq(value_of("fluxori_backend_connections_total{group=\"products\",service=\"firestore\"}"), 2);
 	cr_expect_eq(value_of("fluxori_token_cache_total{group=\"products\",result=\"hit\"}"), 2);
@@ -168,8 +150,7 @@ Test(metrics, every_line_is_a_comment_or_a_well_formed_sample)
 		cr_assert_not_null(nl, "the exposition ends with a newline");
 		*nl = '\0';
 		if (*p == '#') {
-			cr_expect(strncmp(p, "# HELP fluxori_", 15) == 0 || strncmp(p, "# TYPE fluxori_", 15) == 0,
-				  "%s", p);
+			cr_expect(strncmp(p, "# HELP fluxori_", 15) == 0 || strncmp(p, "# TYPE fluxori_", 15) == 0, "%s", p);
 		} else {
 			char *brace = strchr(p, '{'), *close = strrchr(p, '}');
 
@@ -216,15 +197,10 @@ Test(metrics, exited_processes_fold_into_one_file_and_nothing_is_lost)
 		child("orders", 2, i % 3 != 0);
 	render();
 	cr_expect_leq(files_in(dir), 8 + 2, "a crash loop does not fill the disk: %d files", files_in(dir));
-	cr_expect_eq(
-		value_of("fluxori_requests_total{group=\"orders\",route=\"GET /v1/products/{id}\",status=\"200\"}"),
-		60);
+	cr_expect_eq(value_of("fluxori_requests_total{group=\"orders\",route=\"GET /v1/products/{id}\",status=\"200\"}"), 60);
 	cr_expect_eq(value_of("fluxori_requests_total{group=\"orders\",route=\"unmatched\",status=\"404\"}"), 30);
-	cr_expect_eq(
-		value_of("fluxori_request_duration_seconds_count{group=\"orders\",route=\"GET /v1/products/{id}\"}"),
-		60);
-	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"orders\",service=\"firestore\",outcome=\"ok\"}"),
-		     60);
+	cr_expect_eq(value_of("fluxori_request_duration_seconds_count{group=\"orders\",route=\"GET /v1/products/{id}\"}"), 60);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"orders\",service=\"firestore\",outcome=\"ok\"}"), 60);
 	cr_expect_eq(value_of("fluxori_token_cache_total{group=\"orders\",result=\"hit\"}"), 30);
 	cr_expect_eq(value_of("fluxori_worker_exits_total{group=\"orders\"}"), 20);
 	cr_expect_eq(value_of("fluxori_worker_restarts_total{group=\"orders\"}"), 10);

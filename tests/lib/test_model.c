@@ -18,14 +18,14 @@ Test(ids, are_twenty_safe_characters_and_differ)
 {
 	char a[FX_ID_LEN + 1], b[FX_ID_LEN + 1];
 
-	fx_id_new(a);
-	fx_id_new(b);
+	fx_model_id_new(a);
+	fx_model_id_new(b);
 	cr_assert_eq(strlen(a), 20);
-	cr_assert(fx_id_valid(a));
+	cr_assert(fx_model_id_valid(a));
 	cr_assert_str_neq(a, b);
-	cr_assert_not(fx_id_valid("../etc"));
-	cr_assert_not(fx_id_valid(""));
-	cr_assert_not(fx_id_valid("a b"));
+	cr_assert_not(fx_model_id_valid("../etc"));
+	cr_assert_not(fx_model_id_valid(""));
+	cr_assert_not(fx_model_id_valid("a b"));
 }
 
 Test(page_tokens, round_trip_and_refuse_another_query)
@@ -38,16 +38,16 @@ Test(page_tokens, round_trip_and_refuse_another_query)
 	fx_buf_init(&token, 4096);
 	fx_value_string(&values[0], "blue shirt", 10);
 	fx_value_string(&values[1], "doc123", 6);
-	cr_assert_eq(fx_page_token_make("products|active", values, 2, &token), 0);
-	cr_assert_eq(fx_page_token_read(token.data, "products|active", &back, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_model_page_token_make("products|active", values, 2, &token), 0);
+	cr_assert_eq(fx_model_page_token_read(token.data, "products|active", &back, &e), 0, "%s", e.message);
 	cr_assert_eq(back.u.arr.n, 2);
 	cr_assert(fx_value_equal(&back.u.arr.items[0], &values[0]));
 	fx_value_cleanup(&back);
-	cr_assert_eq(fx_page_token_read(token.data, "products|archived", &back, &e), -1);
+	cr_assert_eq(fx_model_page_token_read(token.data, "products|archived", &back, &e), -1);
 	cr_assert_eq(fx_err_http(e.kind), 400);
 	cr_assert_str_eq(e.details[0].field, "pageToken");
 	fx_err_clear(&e);
-	cr_assert_eq(fx_page_token_read("!!!", "products|active", &back, &e), -1);
+	cr_assert_eq(fx_model_page_token_read("!!!", "products|active", &back, &e), -1);
 	fx_buf_cleanup(&token);
 	fx_value_cleanup(&values[0]);
 	fx_value_cleanup(&values[1]);
@@ -59,7 +59,7 @@ static const char *sku_id(const char *sku)
 {
 	static char out[256];
 
-	cr_assert_eq(fx_sku_id(sku, out, sizeof(out)), 0, "%s", sku);
+	cr_assert_eq(fx_model_sku_id(sku, out, sizeof(out)), 0, "%s", sku);
 	return out;
 }
 
@@ -76,7 +76,7 @@ Test(sku_ids, escape_dots_into_a_valid_resource_id)
 	cr_assert_str_eq(sku_id("A.B"), "s_aDb");
 	cr_assert_str_eq(sku_id("."), "s_D");
 	cr_assert_str_eq(sku_id(".."), "s_DD");
-	cr_assert(fx_id_valid(sku_id("..")));
+	cr_assert(fx_model_id_valid(sku_id("..")));
 	cr_assert_str_eq(sku_id("Kc.Soy"), sku_id("kC.sOY"), "case-insensitive");
 }
 
@@ -89,9 +89,9 @@ Test(sku_ids, every_sku_the_contract_allows_fits_a_resource_id_at_the_byte_limit
 	sku[64] = '\0';
 	id = sku_id(sku);
 	cr_assert_eq(strlen(id), 66);
-	cr_assert(fx_id_valid(id), "%s", id);
+	cr_assert(fx_model_id_valid(id), "%s", id);
 	memcpy(sku, "Zz09_-.", 7);
-	cr_assert(fx_id_valid(sku_id(sku)));
+	cr_assert(fx_model_id_valid(sku_id(sku)));
 }
 
 Test(sku_ids, differ_whenever_the_lower_cased_skus_differ)
@@ -135,7 +135,7 @@ Test(sku_ids, round_trip_any_bytes_to_the_lower_cased_sku)
 			lower[k] = skus[i][k] >= 'A' && skus[i][k] <= 'Z' ? (char)(skus[i][k] + 32) : skus[i][k];
 		cr_assert_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"), strlen(id),
 			     "%s holds only id characters", id);
-		cr_assert_eq(fx_sku_id_decode(id, back, sizeof(back)), 0, "%s", id);
+		cr_assert_eq(fx_model_sku_id_decode(id, back, sizeof(back)), 0, "%s", id);
 		cr_assert_str_eq(back, lower);
 	}
 }
@@ -144,12 +144,12 @@ Test(sku_ids, fail_cleanly_when_the_buffer_is_too_small)
 {
 	char out[8];
 
-	cr_assert_eq(fx_sku_id("abcde", out, sizeof(out)), 0, "s_abcde and its NUL fit 8 bytes");
+	cr_assert_eq(fx_model_sku_id("abcde", out, sizeof(out)), 0, "s_abcde and its NUL fit 8 bytes");
 	cr_assert_str_eq(out, "s_abcde");
-	cr_assert_eq(fx_sku_id("abcdef", out, sizeof(out)), -1);
-	cr_assert_eq(fx_sku_id("abcd/", out, sizeof(out)), -1, "the escape needs 3 bytes");
-	cr_assert_eq(fx_sku_id("", out, sizeof(out)), -1, "a SKU is never empty");
-	cr_assert_eq(fx_sku_id("a", out, 3), -1);
+	cr_assert_eq(fx_model_sku_id("abcdef", out, sizeof(out)), -1);
+	cr_assert_eq(fx_model_sku_id("abcd/", out, sizeof(out)), -1, "the escape needs 3 bytes");
+	cr_assert_eq(fx_model_sku_id("", out, sizeof(out)), -1, "a SKU is never empty");
+	cr_assert_eq(fx_model_sku_id("a", out, 3), -1);
 }
 
 Test(sku_ids, decode_refuses_what_fx_sku_id_never_makes)
@@ -159,8 +159,8 @@ Test(sku_ids, decode_refuses_what_fx_sku_id_never_makes)
 	char out[64];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(fx_sku_id_decode(bad[i], out, sizeof(out)), -1, "%s", bad[i]);
-	cr_assert_eq(fx_sku_id_decode("s_abc", out, 3), -1, "too small for abc");
+		cr_assert_eq(fx_model_sku_id_decode(bad[i], out, sizeof(out)), -1, "%s", bad[i]);
+	cr_assert_eq(fx_model_sku_id_decode("s_abc", out, 3), -1, "too small for abc");
 }
 
 /* ---- bounded scans against the Firestore emulator (started once by the runner process) ---- */
@@ -183,7 +183,7 @@ static void scan_setup(void)
 	fx_log_init("test_model", FX_LOG_ERROR + 1);
 	fx_err_clear(&err);
 	emu_firestore_use(&emu, PORT_ENV);
-	fx_id_new(id);
+	fx_model_id_new(id);
 	snprintf(parent, sizeof(parent), "scans/%s", id);
 	for (int k = 0; k < NDOCS; k++) {
 		struct fx_value map = {0};
@@ -192,12 +192,12 @@ static void scan_setup(void)
 		snprintf(path, sizeof(path), "%s/items/d%d", parent, k);
 		fx_value_map(&map);
 		fx_map_set_int(&map, "n", NDOCS - k);
-		name = fx_fs_name(path);
-		cr_assert_eq(fx_write_set(w, name, &map, NULL, &err), 0, "%s", err.message);
+		name = fx_firestore_name(path);
+		cr_assert_eq(fx_fswrite_set(w, name, &map, NULL, &err), 0, "%s", err.message);
 		free(name);
 		fx_value_cleanup(&map);
 	}
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
 	json_object_put(w);
 }
 
@@ -236,7 +236,7 @@ static int over(void *ctx, struct fx_err *e)
 static int run_scan(struct seen *s, const char *order_field, int page_size, size_t max, struct fx_err *e)
 {
 	struct fx_scan sc = {.parent_rel = parent,
-			     .q = fx_query_new("items", false),
+			     .q = fx_fsquery_new("items", false),
 			     .order_field = order_field,
 			     .page_size = page_size,
 			     .max = max,
@@ -245,16 +245,17 @@ static int run_scan(struct seen *s, const char *order_field, int page_size, size
 			     .ctx = s};
 	int rc = -1;
 
-	char *name = fx_fs_name(parent);
+	char *name = fx_firestore_name(parent);
 
 	fx_err_clear(e);
-	if (fx_query_parent(sc.q, name, e) < 0 || (order_field && fx_query_order_by(sc.q, order_field, false, e) < 0) ||
-	    fx_query_order_by(sc.q, "__name__", false, e) < 0)
+	if (fx_fsquery_parent(sc.q, name, e) < 0 ||
+	    (order_field && fx_fsquery_order_by(sc.q, order_field, false, e) < 0) ||
+	    fx_fsquery_order_by(sc.q, "__name__", false, e) < 0)
 		goto out;
-	rc = fx_scan_run(&sc, e);
+	rc = fx_model_scan_run(&sc, e);
 out:
 	free(name);
-	fx_query_free(sc.q);
+	fx_fsquery_free(sc.q);
 	return rc;
 }
 
@@ -324,16 +325,16 @@ Test(scan, stops_at_a_page_that_fails)
 	cr_assert_not(s.over);
 }
 
-/* fx_doc_write must give json-c's text of fx_doc_json, byte for byte. */
+/* fx_model_doc_write must give json-c's text of fx_model_doc_json, byte for byte. */
 static void assert_doc_written_as_jsonc(const struct fx_doc *d, const char *const *hidden, const char *what)
 {
-	json_object *j = fx_doc_json(d, hidden);
+	json_object *j = fx_model_doc_json(d, hidden);
 	size_t len;
 	const char *want = fx_json_text(j, &len);
 	struct fx_buf b;
 
 	fx_buf_init(&b, 1 << 20);
-	cr_assert_eq(fx_doc_write(&b, d, hidden), 0, "%s", what);
+	cr_assert_eq(fx_model_doc_write(&b, d, hidden), 0, "%s", what);
 	cr_assert_str_eq(b.data, want, "%s", what);
 	cr_assert_eq(b.len, len, "%s", what);
 	fx_buf_cleanup(&b);
@@ -368,5 +369,5 @@ Test(doc_text, written_directly_equals_json_c_with_hidden_missing_and_clashing_f
 	assert_doc_written_as_jsonc(&d, hide_id, "a stored id that is hidden");
 	fx_map_set_str(&d.fields, "etag", "stored etag");
 	assert_doc_written_as_jsonc(&d, hide_id, "a stored field named etag");
-	fx_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&d);
 }

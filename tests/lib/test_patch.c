@@ -69,15 +69,15 @@ static void setup(void)
 	quiet();
 	fx_err_clear(&err);
 	emu_firestore_use(&emu, PORT_ENV);
-	fx_id_new(id);
+	fx_model_id_new(id);
 	snprintf(path, sizeof(path), "patches/%s", id);
 	fx_value_map(&map);
 	fx_map_set_int(&map, "n", 1);
 	fx_map_set_str(&map, "keep", "yes");
-	name = fx_fs_name(path);
-	cr_assert_eq(fx_write_set(w, name, &map, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get(path, &doc, &err), 0, "%s", err.message);
+	name = fx_firestore_name(path);
+	cr_assert_eq(fx_fswrite_set(w, name, &map, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get(path, &doc, &err), 0, "%s", err.message);
 	json_object_put(w);
 	fx_value_cleanup(&map);
 	free(name);
@@ -85,7 +85,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	fx_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&doc);
 }
 
 TestSuite(write, .init = setup, .fini = teardown, .timeout = 120);
@@ -112,11 +112,11 @@ Test(write, with_the_version_read_changes_the_masked_fields_only)
 	int64_t n = 0;
 
 	cr_assert_eq(write_n(2, doc.update_time, FX_PATCH_READ, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_fs_get(path, &after, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get(path, &after, &err), 0, "%s", err.message);
 	cr_assert(fx_value_path_int(&after.fields, "n", &n));
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(fx_value_path_str(&after.fields, "keep"), "yes");
-	fx_doc_cleanup(&after);
+	fx_firestore_doc_cleanup(&after);
 }
 
 Test(write, a_stale_if_match_is_412_and_writes_nothing)
@@ -130,10 +130,10 @@ Test(write, a_stale_if_match_is_412_and_writes_nothing)
 	cr_assert_eq(fx_err_http(err.kind), 412);
 	cr_assert_str_eq(fx_err_name(err.kind), "FAILED_PRECONDITION");
 	cr_assert_str_eq(err.message, "the thing changed since that etag");
-	cr_assert_eq(fx_fs_get(path, &after, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_get(path, &after, &err), 0, "%s", err.message);
 	cr_assert(fx_value_path_int(&after.fields, "n", &n));
 	cr_assert_eq(n, 2);
-	fx_doc_cleanup(&after);
+	fx_firestore_doc_cleanup(&after);
 }
 
 Test(write, a_stale_read_is_409_aborted_to_retry)

@@ -50,15 +50,15 @@ Test(router, matches_literal_and_parameter_routes)
 {
 	cr_assert_eq(match("GET", "/v1/orders"), &routes[0]);
 	cr_assert_eq(match("GET", "/v1/orders/abc"), &routes[2]);
-	cr_assert_str_eq(fx_params_get(&params, "id"), "abc");
+	cr_assert_str_eq(fx_router_params_get(&params, "id"), "abc");
 }
 
 Test(router, matches_custom_methods_on_ids_and_literals)
 {
 	cr_assert_eq(match("POST", "/v1/orders/o1:cancel"), &routes[4]);
-	cr_assert_str_eq(fx_params_get(&params, "id"), "o1");
+	cr_assert_str_eq(fx_router_params_get(&params, "id"), "o1");
 	cr_assert_eq(match("POST", "/v1/products/p9/stock:adjust"), &routes[5]);
-	cr_assert_str_eq(fx_params_get(&params, "id"), "p9");
+	cr_assert_str_eq(fx_router_params_get(&params, "id"), "p9");
 	cr_assert_eq(match("POST", "/v1/insights:generate"), &routes[7]);
 }
 
@@ -79,8 +79,8 @@ Test(router, wrong_method_is_405_listing_the_allowed_ones)
 Test(router, decodes_parameters_and_keeps_two)
 {
 	cr_assert_eq(match("DELETE", "/v1/products/p%201/images/f%3Ax"), &routes[6]);
-	cr_assert_str_eq(fx_params_get(&params, "id"), "p 1");
-	cr_assert_str_eq(fx_params_get(&params, "fileId"), "f:x");
+	cr_assert_str_eq(fx_router_params_get(&params, "id"), "p 1");
+	cr_assert_str_eq(fx_router_params_get(&params, "fileId"), "f:x");
 }
 
 Test(router, refuses_bad_escapes_and_nul)

@@ -89,13 +89,13 @@ Test(str, mem_copy_and_move_refuse_more_than_the_destination_holds)
 	struct guarded g;
 
 	guard(&g);
-	cr_assert_eq(fx_mem_copy(g.buf, sizeof(g.buf), "12345678", 8), 0);
+	cr_assert_eq(fx_str_mem_copy(g.buf, sizeof(g.buf), "12345678", 8), 0);
 	cr_assert(memcmp(g.buf, "12345678", 8) == 0);
-	cr_assert_eq(fx_mem_copy(g.buf, sizeof(g.buf), "123456789", 9), -1);
+	cr_assert_eq(fx_str_mem_copy(g.buf, sizeof(g.buf), "123456789", 9), -1);
 	cr_assert(memcmp(g.buf, "12345678", 8) == 0, "a refused copy writes nothing");
-	cr_assert_eq(fx_mem_move(g.buf + 1, sizeof(g.buf) - 1, g.buf, 7), 0);
+	cr_assert_eq(fx_str_mem_move(g.buf + 1, sizeof(g.buf) - 1, g.buf, 7), 0);
 	cr_assert(memcmp(g.buf, "11234567", 8) == 0);
-	cr_assert_eq(fx_mem_move(g.buf + 1, sizeof(g.buf) - 1, g.buf, 8), -1);
+	cr_assert_eq(fx_str_mem_move(g.buf + 1, sizeof(g.buf) - 1, g.buf, 8), -1);
 	assert_guards(&g);
 }
 
@@ -143,12 +143,12 @@ Test(str, text_replaces_every_byte_that_is_not_utf8)
 
 Test(str, utf8_char_measures_one_valid_character)
 {
-	cr_assert_eq(fx_utf8_char("A", 1), 1);
-	cr_assert_eq(fx_utf8_char("\xe2\x82\xac", 3), 3);
-	cr_assert_eq(fx_utf8_char("\xe2\x82\xac", 2), 0, "cut short by n");
-	cr_assert_eq(fx_utf8_char("", 1), 0, "NUL");
-	cr_assert_eq(fx_utf8_char("A", 0), 0, "no bytes");
-	cr_assert_eq(fx_utf8_char("\x80", 1), 0, "continuation byte");
+	cr_assert_eq(fx_str_utf8_char("A", 1), 1);
+	cr_assert_eq(fx_str_utf8_char("\xe2\x82\xac", 3), 3);
+	cr_assert_eq(fx_str_utf8_char("\xe2\x82\xac", 2), 0, "cut short by n");
+	cr_assert_eq(fx_str_utf8_char("", 1), 0, "NUL");
+	cr_assert_eq(fx_str_utf8_char("A", 0), 0, "no bytes");
+	cr_assert_eq(fx_str_utf8_char("\x80", 1), 0, "continuation byte");
 }
 
 Test(str, hex_needs_two_bytes_per_byte_and_a_nul)

@@ -62,7 +62,7 @@ Test(tenant, a_spent_arena_is_a_500_never_a_path, .fini = end_request)
 	cr_assert_null(fx_tenant_path(&req, NULL, "products", "p1", "product", &e));
 	cr_assert_eq(fx_err_http(e.kind), 500, "out of memory is no 404");
 	fx_err_clear(&e);
-	cr_assert_eq(fx_movement_write(&req, writes, "p1", 1, "received", NULL, NULL, 1, NULL, &e), -1);
+	cr_assert_eq(fx_stock_movement_write(&req, writes, "p1", 1, "received", NULL, NULL, 1, NULL, &e), -1);
 	cr_assert_eq(fx_err_http(e.kind), 500);
 	cr_assert_eq(json_object_array_length(writes), 0, "nothing is written");
 	json_object_put(writes);

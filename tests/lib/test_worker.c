@@ -93,7 +93,7 @@ static const char *serve_logged(char **env)
 
 	testreq_start(&r, env, &stream, &stream, sent, sizeof(sent), &arena);
 	fx_worker_handle(&app, &r);
-	fx_req_cleanup(&r);
+	fx_http_req_cleanup(&r);
 	fx_arena_cleanup(&arena);
 	fflush(stderr);
 	log = cr_get_redirected_stderr();
@@ -107,7 +107,7 @@ Test(worker, a_content_length_that_is_not_a_number_is_logged_as_no_declared_body
 	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/health", "CONTENT_LENGTH=12abc", NULL};
 	const char *line = serve_logged(env);
 
-	cr_assert_not_null(strstr(line, "\"status\":400"), "fx_req_read_body refused it: %s", line);
+	cr_assert_not_null(strstr(line, "\"status\":400"), "fx_http_req_read_body refused it: %s", line);
 	/* strtoull(cl, NULL, 10) logged the 12 it read before the junk. */
 	cr_assert_not_null(strstr(line, "\"requestSize\":\"0\""), "%s", line);
 }

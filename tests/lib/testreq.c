@@ -22,5 +22,5 @@ void testreq_start(struct fx_req *req, char **env, FCGX_Stream *in, FCGX_Stream 
 	out->emptyBuffProc = full;
 	fx_arena_init(arena, 1 << 20);
 	fx_err_clear(&e);
-	cr_assert_eq(fx_req_init(req, env, in, out, arena, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_http_req_init(req, env, in, out, arena, &e), 0, "%s", e.message);
 }

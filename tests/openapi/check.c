@@ -108,14 +108,14 @@ static int programs_from_env(char **programs)
 		fprintf(stderr, "openapi: FLUXORI_GROUP_PROGRAMS is not set (run through make check)\n");
 		return -1;
 	}
-	copy = fx_xstrdup(list);
+	copy = fx_mem_xstrdup(list);
 	for (word = strtok_r(copy, " \t\n", &save); word; word = strtok_r(NULL, " \t\n", &save)) {
 		if (n == MAX_PROGRAMS) {
 			fprintf(stderr, "openapi: more than %d programs\n", MAX_PROGRAMS);
 			free(copy);
 			return -1;
 		}
-		programs[n++] = fx_xasprintf("%s/%s", dir && *dir ? dir : ".", word);
+		programs[n++] = fx_mem_xasprintf("%s/%s", dir && *dir ? dir : ".", word);
 	}
 	free(copy);
 	return n;
@@ -132,13 +132,13 @@ int main(int argc, char **argv)
 
 	fx_buf_init(&out, 1024 * 1024);
 	if (argc >= 3) {
-		doc_path = fx_xstrdup(argv[1]);
+		doc_path = fx_mem_xstrdup(argv[1]);
 		for (int i = 2; i < argc && nprog < MAX_PROGRAMS; i++)
-			programs[nprog++] = fx_xstrdup(argv[i]);
+			programs[nprog++] = fx_mem_xstrdup(argv[i]);
 	} else {
 		const char *top = getenv("top_srcdir");
 
-		doc_path = fx_xasprintf("%s/docs/openapi.yaml", top && *top ? top : ".");
+		doc_path = fx_mem_xasprintf("%s/docs/openapi.yaml", top && *top ? top : ".");
 		nprog = programs_from_env(programs);
 		if (nprog <= 0) {
 			nprog = 0;

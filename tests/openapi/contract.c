@@ -42,7 +42,7 @@ __attribute__((format(printf, 4, 5))) static void problem(struct ctx *c, const c
 	va_start(ap, fmt);
 	/* Past the buffer's cap a line is lost, never the count. */
 	if (fx_buf_printf(c->out, "%s %s: ", method, path) == 0 && fx_buf_vprintf(c->out, fmt, ap) == 0)
-		fx_ignore(fx_buf_puts(c->out, "\n"));
+		fx_err_ignore(fx_buf_puts(c->out, "\n"));
 	va_end(ap);
 }
 
@@ -345,7 +345,7 @@ int oa_contract_check(json_object *doc, json_object *const *tables, size_t n, st
 	int rc = -1;
 
 	memset(st, 0, sizeof(*st));
-	c.routes = fx_xcalloc(MAX_ROUTES, sizeof(*c.routes));
+	c.routes = fx_mem_xcalloc(MAX_ROUTES, sizeof(*c.routes));
 	if (!paths || !json_object_is_type(paths, json_type_object)) {
 		problem(&c, "-", "-", "the document has no paths mapping");
 		goto out;

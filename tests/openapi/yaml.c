@@ -61,7 +61,7 @@ static int split_lines(struct parser *p, const char *text, size_t len)
 
 	for (size_t k = 0; k < len; k++)
 		count += text[k] == '\n';
-	p->lines = fx_xcalloc(count, sizeof(*p->lines));
+	p->lines = fx_mem_xcalloc(count, sizeof(*p->lines));
 	while (start < len) {
 		const char *s = text + start, *nl = memchr(s, '\n', len - start);
 		size_t n = nl ? (size_t)(nl - s) : len - start;
