@@ -182,7 +182,6 @@ int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *con
 {
 	const char *id = d->id ? d->id : "";
 	char etag[64];
-	bool first = true;
 
 	for (size_t i = 0; i < d->fields.u.map.n; i++) {
 		const char *name = d->fields.u.map.fields[i].name;
@@ -200,15 +199,13 @@ int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *con
 	}
 	if (fx_buf_append(b, "{\"id\":", 6) < 0 || fx_plain_write_string(b, id, strlen(id)) < 0)
 		return -1;
-	first = false;
 	for (size_t i = 0; i < d->fields.u.map.n; i++) {
 		const struct fx_field *f = &d->fields.u.map.fields[i];
 
 		if (is_hidden(hidden, f->name))
 			continue;
-		if ((!first && fx_buf_append(b, ",", 1) < 0) ||
-		    fx_plain_write_string(b, f->name, strlen(f->name)) < 0 || fx_buf_append(b, ":", 1) < 0 ||
-		    fx_plain_write(b, &f->value) < 0)
+		if (fx_buf_append(b, ",", 1) < 0 || fx_plain_write_string(b, f->name, strlen(f->name)) < 0 ||
+		    fx_buf_append(b, ":", 1) < 0 || fx_plain_write(b, &f->value) < 0)
 			return -1;
 	}
 	if (fx_model_etag(d, etag, sizeof(etag)) == 0 &&
