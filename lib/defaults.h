@@ -25,6 +25,15 @@
 /* A call's total time, retries included, when FLUXORI_HTTP_TIMEOUT_MS is unset. */
 #define FX_DEFAULT_HTTP_TIMEOUT_MS 10000
 
+/*
+ * A streamed body (a file's bytes) is bounded by how long it stalls, not by
+ * its total time: the call's budget becomes the time in which at least
+ * FX_STREAM_MIN_BYTES_PER_S must keep arriving, and FX_STREAM_MAX_MS caps
+ * the whole transfer (10 MiB at the floor's speed would take hours).
+ */
+#define FX_STREAM_MIN_BYTES_PER_S 1024
+#define FX_STREAM_MAX_MS (10L * 60 * 1000)
+
 /* Time to connect, when FLUXORI_CONNECT_TIMEOUT_MS is unset. */
 #define FX_DEFAULT_CONNECT_TIMEOUT_MS 3000
 

@@ -293,8 +293,14 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		curl_easy_reset(h);
 		curl_easy_setopt(h, CURLOPT_URL, req->url);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left);
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout < left ? connect_timeout : left);
+		if (req->sink) { /* a stream: given up when it stalls for what is left of the budget (defaults.h) */
+			curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, FX_STREAM_MAX_MS);
+			curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)FX_STREAM_MIN_BYTES_PER_S);
+			curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (left + 999) / 1000);
+		} else {
+			curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left);
+		}
 		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 		curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 		curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

@@ -29,7 +29,7 @@ struct fx_httpc_req {
 	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
 	const char *body;
 	size_t body_len;
-	long timeout_ms; /* 0: the configured default */
+	long timeout_ms; /* 0: the configured default; with a sink, the longest stall (defaults.h) */
 	size_t max_response; /* 0: 8 MiB */
 	enum fx_retry retry;
 	int max_attempts; /* 0: FX_DEFAULT_HTTP_ATTEMPTS */

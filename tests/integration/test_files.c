@@ -60,7 +60,8 @@ static void assert_content(const struct tenant *t, const char *id, const void *d
 
 	snprintf(path, sizeof(path), "/v1/files/%s/content", id);
 	r = http_get(path, t->owner.id_token);
-	cr_assert_eq(r->status, 200, "%s", r->body);
+	/* At most 300 bytes of a body in a message: Criterion's report of a 10 MiB one never arrives. */
+	cr_assert_eq(r->status, 200, "%.300s", r->body);
 	cr_assert_eq(r->len, n, "downloaded %zu bytes, uploaded %zu", r->len, n);
 	cr_assert(n == 0 || memcmp(r->body, data, n) == 0, "the bytes come back unchanged");
 	cr_assert_str_eq(http_header(r, "Content-Type"), ctype);

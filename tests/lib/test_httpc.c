@@ -103,3 +103,67 @@ Test(httpc, a_short_retry_after_is_waited_for_and_the_retry_succeeds)
 	cr_assert_eq(call_after("1", &attempts), 200);
 	cr_assert_eq(attempts, 2);
 }
+
+struct sunk {
+	size_t n;
+};
+
+static int count_bytes(void *ctx, const char *p, size_t n)
+{
+	(void)p;
+	((struct sunk *)ctx)->n += n;
+	return 0;
+}
+
+/* Answers with the response ctx points to. */
+static void reply_with(const struct ts_request *req, struct ts_response *resp, void *ctx)
+{
+	(void)req;
+	*resp = *(const struct ts_response *)ctx;
+}
+
+/* A body of n bytes in six pieces, drip_ms apart, streamed to a sink under a 2 s budget. */
+static int stream_dripped(size_t n, unsigned drip_ms, struct sunk *got)
+{
+	static struct ts_response slow;
+	char url[128];
+	struct fx_httpc_req req = {.url = url, .timeout_ms = 2000, .sink = count_bytes, .sink_ctx = got};
+	struct fx_httpc_resp resp;
+	int rc;
+
+	slow.status = 200;
+	slow.body_len = n;
+	memset(slow.body, 'b', slow.body_len);
+	slow.drip_ms = drip_ms;
+	snprintf(url, sizeof(url), "%s/object", ts_url(ts));
+	ts_handle(ts, reply_with, &slow);
+	fx_httpc_resp_init(&resp);
+	rc = fx_httpc_do(&req, &resp, &err);
+	fx_httpc_resp_cleanup(&resp);
+	return rc;
+}
+
+/*
+ * A streamed body (a file download) is bounded by how long it stalls, not
+ * by its total time: six pieces 700 ms apart take 3.5 s, well past the 2 s
+ * budget of a JSON call, and arrive whole because bytes keep coming.
+ */
+Test(httpc, a_streamed_body_that_keeps_coming_outlasts_the_call_budget)
+{
+	struct sunk got = {0};
+
+	cr_assert_eq(stream_dripped(60 * 1024, 700, &got), 0, "%s", err.message);
+	cr_assert_eq(got.n, 60 * 1024);
+}
+
+/*
+ * A streamed body that comes slower than FX_STREAM_MIN_BYTES_PER_S for the
+ * budget (here a byte, then 6 s of nothing) is given up.
+ */
+Test(httpc, a_streamed_body_that_stalls_past_the_budget_is_given_up)
+{
+	struct sunk got = {0};
+
+	cr_assert_eq(stream_dripped(6, 6000, &got), -1, "a 6 s stall must end the call");
+	cr_assert_lt(got.n, 6);
+}

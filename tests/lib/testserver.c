@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct testserver {
@@ -141,6 +143,22 @@ static void write_all(int c, const char *p, size_t n)
 	}
 }
 
+/* The body in TS_DRIP_PIECES pieces, ms apart; a client that gave up ends it (no SIGPIPE). */
+static void drip(int c, const char *p, size_t n, unsigned ms)
+{
+	size_t piece = (n + TS_DRIP_PIECES - 1) / TS_DRIP_PIECES;
+	struct timespec gap = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+	for (size_t off = 0; off < n; off += piece) {
+		size_t len = n - off < piece ? n - off : piece;
+
+		if (off > 0)
+			nanosleep(&gap, NULL);
+		if (send(c, p + off, len, MSG_NOSIGNAL) != (ssize_t)len)
+			return;
+	}
+}
+
 static void serve(struct testserver *ts, int c)
 {
 	char head[4096];
@@ -170,7 +188,10 @@ static void serve(struct testserver *ts, int c)
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nConnection: close\r\n%s\r\n",
 		     ts->resp.status, reason(ts->resp.status), ts->resp.body_len, ts->resp.headers);
 	write_all(c, head, (size_t)n);
-	write_all(c, ts->resp.body, ts->resp.body_len);
+	if (ts->resp.drip_ms)
+		drip(c, ts->resp.body, ts->resp.body_len, ts->resp.drip_ms);
+	else
+		write_all(c, ts->resp.body, ts->resp.body_len);
 }
 
 static void *run(void *arg)

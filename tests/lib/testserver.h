@@ -28,7 +28,10 @@ struct ts_response {
 	char headers[2048]; /* extra "Name: value\r\n" lines */
 	char body[TS_MAX_BODY];
 	size_t body_len;
+	unsigned drip_ms; /* 0: the body at once; else in TS_DRIP_PIECES pieces, drip_ms apart (a slow upstream) */
 };
+
+#define TS_DRIP_PIECES 6
 
 typedef void (*ts_handler)(const struct ts_request *req, struct ts_response *resp, void *ctx);
 
