@@ -395,7 +395,12 @@ Test(file_record, is_pending_made_by_the_caller_in_its_organization_now)
 	static const char *const names[] = {"kind",   "name",	   "contentType",    "size",	  "status",
 					    "object", "createdBy", "organizationId", "createdAt", "updatedAt"};
 	struct fx_value f;
-	int64_t before = (int64_t)time(NULL), after;
+	struct timespec now;
+	int64_t before, after;
+
+	/* CLOCK_REALTIME as the stamp is: time() reads a coarser clock that can lag it by a tick. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	before = (int64_t)now.tv_sec;
 
 	record(&(struct fx_file_meta){.kind = "upload",
 				      .name = "a.csv",
@@ -403,7 +408,8 @@ Test(file_record, is_pending_made_by_the_caller_in_its_organization_now)
 				      .size = 1,
 				      .object = "orgs/org-1/upload/f3/a.csv"},
 	       &f);
-	after = (int64_t)time(NULL);
+	clock_gettime(CLOCK_REALTIME, &now);
+	after = (int64_t)now.tv_sec;
 	cr_assert_str_eq(str_field(&f, "status"), "pending");
 	cr_assert_str_eq(str_field(&f, "createdBy"), "u-1");
 	cr_assert_str_eq(str_field(&f, "organizationId"), "org-1");
