@@ -28,7 +28,7 @@ enum fx_access {
 #define FX_BODY_JSON 0x1u /* body, if any, must be application/json */
 #define FX_BODY_RAW 0x2u /* body taken as bytes (files) */
 
-/* A handler answers through fx_resp_* and returns 0, or returns -1 with e set. */
+/* A handler answers through fx_http_resp_* and returns 0, or returns -1 with e set. */
 typedef int (*fx_handler)(struct fx_req *r, struct fx_err *e);
 
 struct fx_route {
