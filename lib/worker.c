@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -147,7 +146,6 @@ enum conn_state { CONN_FREE, CONN_ARMED, CONN_BUSY };
 struct conn {
 	int fd;
 	unsigned char state;
-	bool served; /* one request answered: nginx holds it in its keepalive cache */
 };
 
 static struct conn conns[MAX_CONNS];
@@ -202,7 +200,7 @@ static void accept_queued(void)
 			continue;
 		}
 		slot = free_slots[--nfree];
-		conns[slot] = (struct conn){.fd = fd, .state = CONN_ARMED, .served = false};
+		conns[slot] = (struct conn){.fd = fd, .state = CONN_ARMED};
 		nconns++;
 		if (arm(EPOLL_CTL_ADD, fd, (uint64_t)slot) < 0) {
 			fx_log_error("epoll: %s", strerror(errno));
@@ -219,15 +217,14 @@ static void accept_queued(void)
 
 /*
  * The first thread to see the stop takes the listening socket out of the
- * set and shuts it down (a connect then fails and nginx tries the other
- * instance), and shuts down every kept connection waiting idle: nginx
- * resends a GET, PUT or DELETE whose kept connection fails, and POST and
- * PATCH never use kept connections (fluxorictl). Each one then reads as
- * ended and a thread closes it the usual way; none is closed here, so no
- * descriptor number is reused under a thread about to re-arm it. A
- * connection not yet served (nginx connected to send its request) or with
- * input waiting is served first. True when no connection is left: the
- * thread exits.
+ * set and shuts it down: a connect then fails and nginx tries the other
+ * instance. Kept connections stay: a request nginx sends on one is served,
+ * and the connection ends only when nginx closes it (the upstream's
+ * keepalive_time and keepalive_timeout retire each within seconds,
+ * fluxorictl). A worker that closed an idle kept connection itself would
+ * race nginx picking it for the next request: on a swap that answer is lost
+ * when the other instance's kept connection fails the same way. True when
+ * no connection is left: the thread exits.
  */
 static bool on_stop(void)
 {
@@ -238,21 +235,25 @@ static bool on_stop(void)
 		stop_done = true;
 		epoll_ctl(epfd, EPOLL_CTL_DEL, LISTEN_FD, NULL);
 		shutdown(LISTEN_FD, SHUT_RDWR);
-		for (int i = 0; i < MAX_CONNS; i++) {
-			int pending = 0;
-
-			if (conns[i].state != CONN_ARMED || !conns[i].served)
-				continue;
-			if (ioctl(conns[i].fd, FIONREAD, &pending) == 0 && pending > 0)
-				continue;
-			shutdown(conns[i].fd, SHUT_RDWR);
-		}
+		fx_log_info("stopped accepting (pid %d): %d kept connections served until nginx closes them",
+			    (int)getpid(), nconns);
 	}
 	done = nconns == 0;
 	pthread_mutex_unlock(&conns_lock);
 	if (done)
 		pass_stop();
 	return done;
+}
+
+/* Connections serving a request now, and all connections (requests in flight at the deadline). */
+static void count_conns(int *busy, int *all)
+{
+	pthread_mutex_lock(&conns_lock);
+	*busy = 0;
+	for (int i = 0; i < MAX_CONNS; i++)
+		*busy += conns[i].state == CONN_BUSY;
+	*all = nconns;
+	pthread_mutex_unlock(&conns_lock);
 }
 
 /*
@@ -324,14 +325,13 @@ static void serve_slot(FCGX_Request *fcgi, struct fx_arena *arena, int slot)
 	kept = serve_one(fcgi, arena, fd);
 
 	pthread_mutex_lock(&conns_lock);
-	if (kept == 1 && !stop_done) {
+	if (kept == 1) {
 		conns[slot].state = CONN_ARMED;
-		conns[slot].served = true;
 		pthread_mutex_unlock(&conns_lock);
 		/*
 		 * Re-armed outside the lock: the thread its next request wakes
-		 * must not wait for this one to let go. The stop may shut it
-		 * down meanwhile, never close it (on_stop).
+		 * must not wait for this one to let go. Only nginx ends it,
+		 * also while the worker stops (on_stop).
 		 */
 		if (arm(EPOLL_CTL_MOD, fd, (uint64_t)slot) == 0)
 			return;
@@ -416,9 +416,12 @@ static long env_long(const char *name, long def, long max)
  * Waits for SIGTERM/SIGINT, then stops the accept loops. For a short grace
  * period the threads keep accepting, so connections nginx queued before it
  * moved to a new generation (or quit) are served; then the stop eventfd
- * wakes the threads (on_stop): no more accepting, idle kept connections
- * closed, requests already sent run to completion. A request that outlives
- * the drain window is cut off by a forced exit.
+ * wakes the threads (on_stop): no more accepting, kept connections served
+ * until nginx closes them, requests already sent run to completion. The
+ * process exits when the last connection is gone; at the end of the drain
+ * window it exits anyway, an error only when a request was still running
+ * (idle kept connections left means nginx does not retire them: its
+ * upstream has no short keepalive_timeout).
  */
 static void *signals(void *arg)
 {
@@ -426,7 +429,7 @@ static void *signals(void *arg)
 	long grace_ms = env_long("FLUXORI_DRAIN_GRACE_MS", 200, 10000);
 	long drain_s = env_long("FLUXORI_DRAIN_SECONDS", 8, 300);
 	struct timespec grace = {grace_ms / 1000, grace_ms % 1000 * 1000000};
-	int sig = 0;
+	int sig = 0, busy, all;
 
 	sigwait(set, &sig);
 	fx_log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -435,6 +438,11 @@ static void *signals(void *arg)
 	if (eventfd_write(stopfd, 1) < 0)
 		fx_log_error("stop: %s", strerror(errno));
 	sleep((unsigned)drain_s);
+	count_conns(&busy, &all);
+	if (busy == 0) {
+		fx_log_info("drain window of %ld s over: closing %d idle kept connections", drain_s, all);
+		_exit(0);
+	}
 	fx_log_error("requests still running after %ld s: exiting", drain_s);
 	_exit(1);
 	return NULL;
