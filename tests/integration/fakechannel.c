@@ -57,6 +57,7 @@ struct fakechannel {
 	int fail_n, fail_status;
 	long throttle_until; /* fx_clock_ms */
 	long hang_ms;
+	int hanging; /* calls waiting in a hang now */
 
 	struct offer offers[MAX_OFFERS];
 	size_t noffers;
@@ -667,9 +668,12 @@ static void handle(struct fakechannel *f, const struct req *r, struct answer *a)
 	if (f->hang_ms > 0) {
 		struct timespec until;
 		fx_clock_deadline(f->hang_ms, &until);
+		f->hanging++;
+		pthread_cond_broadcast(&f->cv);
 		while (!f->stopping && f->hang_ms > 0)
 			if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT)
 				break;
+		f->hanging--;
 	}
 	now = fx_clock_ms();
 	f->calls_all++;
@@ -943,6 +947,21 @@ void fakechannel_hang(struct fakechannel *f, long ms)
 	f->hang_ms = ms;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
+}
+
+bool fakechannel_wait_hanging(struct fakechannel *f, int n, long deadline_ms)
+{
+	struct timespec until;
+	bool ok;
+
+	fx_clock_deadline(deadline_ms, &until);
+	pthread_mutex_lock(&f->mu);
+	while (f->hanging < n)
+		if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT)
+			break;
+	ok = f->hanging >= n;
+	pthread_mutex_unlock(&f->mu);
+	return ok;
 }
 
 void fakechannel_set_quantity(struct fakechannel *f, enum fx_channel_type t, const char *external_id, long long q)

@@ -69,6 +69,12 @@ void fakechannel_throttle(struct fakechannel *f, long ms);
 /* From now every call waits ms before answering (0: answer at once again). */
 void fakechannel_hang(struct fakechannel *f, long ms);
 
+/*
+ * Waits until n calls are hanging at once (a readiness signal for tests of
+ * concurrent or timed-out calls); false when deadline_ms passed first.
+ */
+bool fakechannel_wait_hanging(struct fakechannel *f, int n, long deadline_ms);
+
 /* The channel's own quantity of an offer changed (a sale on the channel): Shopify compares against it. */
 void fakechannel_set_quantity(struct fakechannel *f, enum fx_channel_type t, const char *external_id, long long q);
 

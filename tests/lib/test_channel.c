@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
+#include <pthread.h>
 
 #define SECRET "whsec-Shop1fy-\xc3\xa9"
 /* openssl dgst -sha256 -hmac 'whsec-Shop1fy-é' -binary < FILE | base64 (or hex for Takealot) */
@@ -1140,4 +1141,71 @@ Test(channel_fake, tests_credentials_against_each_channel)
 		fx_httpc_resp_cleanup(&r);
 		fakechannel_refuse_credentials(fake, false);
 	}
+}
+
+struct pusher {
+	struct fx_channel ch;
+	char ext[16];
+	int rc;
+};
+
+static void *push_one(void *arg)
+{
+	struct pusher *p = arg;
+	struct fx_arena a;
+	struct fx_channel_push_item it = item(p->ext, 3, -1);
+	struct fx_channel_call *c;
+	size_t nc;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct fx_err e;
+
+	fx_arena_init(&a, 1 << 20);
+	p->rc = fx_channel_push_calls(&p->ch, &it, 1, &a, &c, &nc, &e);
+	if (p->rc == 0) {
+		struct fx_httpc_req q = {.method = c[0].method,
+					 .url = c[0].url,
+					 .headers = c[0].headers,
+					 .body = c[0].body,
+					 .body_len = c[0].body_len,
+					 .timeout_ms = 60000,
+					 .retry = FX_RETRY_NONE,
+					 .max_attempts = 1,
+					 .service = "channel-test"};
+		fx_httpc_resp_init(&r);
+		p->rc = fx_httpc_do(&q, &r, &e);
+		if (p->rc == 0)
+			p->rc = fx_channel_push_answer(&p->ch, &c[0], &r, &it, &l, &e);
+		if (p->rc == 0 && !it.ok)
+			p->rc = -1;
+		fx_httpc_resp_cleanup(&r);
+	}
+	fx_httpc_thread_cleanup();
+	fx_arena_cleanup(&a);
+	return NULL;
+}
+
+Test(channel_fake, answers_several_calls_at_once)
+{
+	enum { N = 4 };
+	struct pusher p[N];
+	pthread_t t[N];
+	long long q;
+
+	/* Each call hangs until all N are inside the fake at the same time: a one-connection server never gets there. */
+	fakechannel_hang(fake, 60000);
+	for (int i = 0; i < N; i++) {
+		p[i].ch = fake_chan(FX_CHANNEL_TAKEALOT);
+		snprintf(p[i].ext, sizeof p[i].ext, "%d", 700 + i);
+		cr_assert_eq(pthread_create(&t[i], NULL, push_one, &p[i]), 0);
+	}
+	cr_assert(fakechannel_wait_hanging(fake, N, 30000), "the fake never held %d calls at once", N);
+	fakechannel_hang(fake, 0);
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(p[i].rc, 0);
+		cr_assert(fakechannel_quantity(fake, FX_CHANNEL_TAKEALOT, p[i].ext, &q));
+		cr_assert_eq(q, 3);
+	}
+	cr_assert_eq(fakechannel_calls(fake, "push"), N);
 }
