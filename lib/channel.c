@@ -642,6 +642,23 @@ static int takealot_webhook_order(struct rd *r, json_object *j, struct fx_channe
 
 /* ---- webhooks ------------------------------------------------------------------- */
 
+/* Shopify topics whose body is the Order object; orders/edited, orders/delete and the rest are not. */
+static const char *const shopify_order_topics[] = {"orders/create",
+						   "orders/updated",
+						   "orders/cancelled",
+						   "orders/fulfilled",
+						   "orders/paid",
+						   "orders/partially_fulfilled",
+						   NULL};
+
+/* WooCommerce's block checkout keeps an unpaid "checkout-draft" order: no sale yet. */
+static bool woo_is_draft(json_object *j)
+{
+	json_object *st = jget(j, "status");
+
+	return json_object_is_type(st, json_type_string) && strcmp(json_object_get_string(st), "checkout-draft") == 0;
+}
+
 static bool is_woo_ping(const char *body, size_t len)
 {
 	static const char key[] = "webhook_id=";
@@ -716,9 +733,8 @@ int fx_channel_read_webhook(const struct fx_channel *ch, fx_channel_header_fn he
 
 	switch (ch->type) {
 	case FX_CHANNEL_SHOPIFY:
-		out->event = strncmp(out->topic, "orders/", 7) == 0 && strcmp(out->topic, "orders/delete") != 0
-				     ? FX_CHANNEL_EVENT_ORDER
-				     : FX_CHANNEL_EVENT_IGNORED;
+		out->event = fx_json_enum_index(out->topic, shopify_order_topics) >= 0 ? FX_CHANNEL_EVENT_ORDER
+										       : FX_CHANNEL_EVENT_IGNORED;
 		break;
 	case FX_CHANNEL_WOOCOMMERCE:
 		out->event = strcmp(out->topic, "order.created") == 0 || strcmp(out->topic, "order.updated") == 0 ||
@@ -736,7 +752,14 @@ int fx_channel_read_webhook(const struct fx_channel *ch, fx_channel_header_fn he
 		return -1;
 	switch (ch->type) {
 	case FX_CHANNEL_SHOPIFY: rc = shopify_order(&r, j, &out->order); break;
-	case FX_CHANNEL_WOOCOMMERCE: rc = woo_order(&r, j, &out->order); break;
+	case FX_CHANNEL_WOOCOMMERCE:
+		if (woo_is_draft(j)) {
+			out->event = FX_CHANNEL_EVENT_IGNORED;
+			rc = 0;
+			break;
+		}
+		rc = woo_order(&r, j, &out->order);
+		break;
 	case FX_CHANNEL_TAKEALOT:
 		/* Sale events carry an order id; offer and other events are not orders. */
 		if (!jget(j, "order_id") && !jget(j, "sales")) {
@@ -1538,6 +1561,10 @@ int fx_channel_poll_answer(const struct fx_channel *ch, const char *cursor, int6
 			if (shopify_gql_order(&r, json_object_array_get_idx(list, i), &o) < 0)
 				goto out;
 		} else if (ch->type == FX_CHANNEL_WOOCOMMERCE) {
+			if (woo_is_draft(json_object_array_get_idx(list, i))) {
+				i = to;
+				continue;
+			}
 			if (woo_order(&r, json_object_array_get_idx(list, i), &o) < 0)
 				goto out;
 		} else {

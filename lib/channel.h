@@ -38,7 +38,15 @@
  *                cancelledAt, displayFinancialStatus, displayFulfillmentStatus.
  *   WooCommerce  pending, processing, on-hold (and any custom status): OPEN;
  *                completed: SHIPPED; cancelled, failed: CANCELLED;
- *                refunded: RETURNED.
+ *                refunded: RETURNED. A checkout-draft (block checkout, not
+ *                paid yet) is no order: IGNORED in a webhook, skipped by a poll.
+ *
+ * Webhook topics read as orders: Shopify orders/create, orders/updated,
+ * orders/cancelled, orders/fulfilled, orders/paid, orders/partially_fulfilled;
+ * WooCommerce order.created, order.updated, order.restored; Takealot any
+ * event whose body carries order_id or sales. Every other signed topic is
+ * FX_CHANNEL_EVENT_IGNORED (answer 200: a 4xx makes the sender retry and,
+ * in the end, drop the subscription).
  *   Takealot     per sale (item) status: "Cancelled..." CANCELLED,
  *                "Returned..." RETURNED, "Delivered" DELIVERED, "Shipped..."
  *                SHIPPED, anything else OPEN. An order is CANCELLED when

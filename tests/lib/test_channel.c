@@ -5,6 +5,7 @@
  */
 #include "channel.h"
 #include "fakechannel.h"
+#include "sig.h"
 #include "ts.h"
 
 #include <criterion/criterion.h>
@@ -1331,4 +1332,60 @@ Test(channel_fake, polls_orders_through_egress_and_tests_credentials)
 	cr_assert_eq(fx_channel_test(&ch, &ok, msg, sizeof msg, &err), 0);
 	cr_assert_not(ok);
 	cr_assert(strstr(msg, "Invalid API key or access token"), "%s", msg);
+}
+
+/* A signed delivery the sender retries on a 4xx: answering 400 to a topic we do not read would get it removed. */
+Test(channel, ignores_shopify_order_topics_whose_body_is_not_an_order)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	const char *body = "{\"order_edit\":{\"id\":78912328,\"order_id\":450789469,\"line_items\":{\"additions\":[],"
+			   "\"removals\":[]}}}";
+	char sig[64];
+	const char *h[] = {"X-Shopify-Hmac-Sha256", sig, "X-Shopify-Webhook-Id", "d9", "X-Shopify-Topic",
+			   "orders/edited",	    NULL};
+	struct fx_channel_delivery d;
+
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), FX_SIG_BASE64, sig, sizeof sig), 0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, body, strlen(body), &arena, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.event, FX_CHANNEL_EVENT_IGNORED);
+}
+
+/* WooCommerce's block checkout keeps a draft order until the customer pays: it is no sale yet. */
+Test(channel, ignores_woocommerce_checkout_drafts_in_webhooks_and_polls)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_WOOCOMMERCE);
+	size_t n;
+	char *order = load("woocommerce_order_updated.json", &n);
+	char *draft = malloc(n + 16), *p = strstr(order, "\"processing\"");
+	char sig[64];
+	const char *h[] = {"X-WC-Webhook-Signature", sig, "X-WC-Webhook-Delivery-ID", "d10", "X-WC-Webhook-Topic",
+			   "order.created",	     NULL};
+	struct fx_channel_delivery d;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+	char *page;
+
+	cr_assert(p);
+	cr_assert(snprintf(draft, n + 16, "%.*s\"checkout-draft\"%s", (int)(p - order), order,
+			   p + strlen("\"processing\"")) > 0);
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), draft, strlen(draft), FX_SIG_BASE64, sig, sizeof sig),
+		     0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, draft, strlen(draft), &arena, &d, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(d.event, FX_CHANNEL_EVENT_IGNORED);
+
+	page = malloc(2 * strlen(draft) + 8);
+	cr_assert(snprintf(page, 2 * strlen(draft) + 8, "[%s,%s]", draft, order) > 0);
+	resp_set(&r, 200, "X-WP-TotalPages: 1\r\n", page);
+	cr_assert_eq(fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_eq(s.o[0].state, FX_CHANNEL_ORDER_OPEN);
+	fx_httpc_resp_cleanup(&r);
+	free(page);
+	free(draft);
+	free(order);
 }
