@@ -261,7 +261,9 @@ FX_MUST_USE int fx_channel_push_answer(const struct fx_channel *ch, const struct
  * Builds the call that reads one page of orders changed since cursor (an
  * opaque text this module wrote as next_cursor, or NULL: the last 24 h
  * before now_secs). Shopify a GraphQL orders query (updated_at >= since,
- * sorted by UPDATED_AT, 50 a page); WooCommerce GET
+ * sorted by UPDATED_AT, 5 orders of up to 40 lines a page: Shopify's
+ * 1000-point query cost cap; an order with more lines is skipped by the
+ * poll and comes in by its webhooks only); WooCommerce GET
  * /orders?modified_after=&orderby=modified&order=asc&per_page=50&page=;
  * Takealot GET /v2/sales?filters=start_date:...;end_date:...&page_number=&page_size=100.
  * -1 with 400 INVALID_ARGUMENT for a cursor this module did not write.

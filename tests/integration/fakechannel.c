@@ -438,6 +438,8 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 		int32_t ns;
 		struct order **list;
 		size_t n, from = after ? (size_t)strtoul(after, NULL, 10) : 0;
+		const char *fp = strstr(q, "orders(first: ");
+		size_t first = fp ? (size_t)strtoul(fp + strlen("orders(first: "), NULL, 10) : PAGE;
 		struct fx_buf b;
 
 		f->calls_poll++;
@@ -452,15 +454,17 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 		fx_buf_init(&b, 64 << 20);
 		if (fx_buf_puts(&b, "{\"data\":{\"orders\":{\"pageInfo\":") < 0)
 			abort();
-		if (from + PAGE < n) {
-			if (fx_buf_printf(&b, "{\"hasNextPage\":true,\"endCursor\":\"%zu\"}", from + PAGE) < 0)
+		if (first < 1 || first > 250)
+			first = PAGE;
+		if (from + first < n) {
+			if (fx_buf_printf(&b, "{\"hasNextPage\":true,\"endCursor\":\"%zu\"}", from + first) < 0)
 				abort();
 		} else if (fx_buf_puts(&b, "{\"hasNextPage\":false,\"endCursor\":null}") < 0) {
 			abort();
 		}
 		if (fx_buf_puts(&b, ",\"nodes\":[") < 0)
 			abort();
-		for (size_t i = from; i < n && i < from + PAGE; i++)
+		for (size_t i = from; i < n && i < from + first; i++)
 			if (fx_buf_printf(&b, "%s%s", i > from ? "," : "", list[i]->json) < 0)
 				abort();
 		if (fx_buf_puts(&b, "]}},\"extensions\":{\"cost\":{\"requestedQueryCost\":252,\"actualQueryCost\":20,"

@@ -1030,7 +1030,7 @@ Test(channel_fake, polls_every_page_of_changed_orders_and_then_nothing_more)
 			struct fx_channel_limits l;
 			const char *next;
 
-			cr_assert(pages++ < 5);
+			cr_assert(pages++ < 20);
 			cr_assert_eq(fx_channel_poll_call(&ch, cursor, now, &arena, &c, &err), 0, "%s", err.message);
 			send_call(&c, &r);
 			cr_assert_eq(fx_channel_poll_answer(&ch, cursor, now, &r, &arena, count_orders, &seen, &next,
@@ -1040,7 +1040,12 @@ Test(channel_fake, polls_every_page_of_changed_orders_and_then_nothing_more)
 			fx_httpc_resp_cleanup(&r);
 		}
 		cr_assert_eq(seen, 60, "%d: %d", t, seen);
-		cr_assert_eq(pages, t == FX_CHANNEL_TAKEALOT ? 1 : 2);
+		/* Shopify 5 orders a page (its query cost cap), WooCommerce 50, Takealot 100 sales. */
+		cr_assert_eq(pages,
+			     t == FX_CHANNEL_SHOPIFY	   ? 12
+			     : t == FX_CHANNEL_WOOCOMMERCE ? 2
+							   : 1,
+			     "%d: %d", t, pages);
 		if (t != FX_CHANNEL_TAKEALOT) {
 			/* The next run starts at the latest change: only that order again (Shopify's >=), or none. */
 			struct fx_channel_call c;
@@ -1388,4 +1393,56 @@ Test(channel, ignores_woocommerce_checkout_drafts_in_webhooks_and_polls)
 	free(page);
 	free(draft);
 	free(order);
+}
+
+/*
+ * Shopify refuses a query whose requested cost exceeds 1000 points (MAX_COST_EXCEEDED): an object
+ * costs 1, a connection 2 + first x its node's cost. The orders query's nodes hold 8 objects
+ * (customer, shippingAddress, three price sets of two) besides lineItems, whose nodes hold 4.
+ */
+Test(channel, asks_shopify_for_a_page_that_costs_at_most_1000_points)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_channel_call c;
+	const char *p;
+	long orders, lines;
+
+	cr_assert_eq(fx_channel_poll_call(&ch, NULL, 1764700000, &arena, &c, &err), 0);
+	p = strstr(c.body, "orders(first: ");
+	cr_assert(p);
+	orders = strtol(p + strlen("orders(first: "), NULL, 10);
+	p = strstr(c.body, "lineItems(first: ");
+	cr_assert(p);
+	lines = strtol(p + strlen("lineItems(first: "), NULL, 10);
+	cr_assert(orders >= 1 && lines >= 1);
+	cr_assert_leq(2 + orders * (8 + 2 + lines * 4), 1000, "%ld orders x %ld lines", orders, lines);
+}
+
+/* An order with more lines than one page of lineItems would arrive short of lines: the poll leaves it to webhooks. */
+Test(channel, skips_a_polled_shopify_order_whose_lines_do_not_fit_one_page)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+	size_t n;
+	char *page = load("shopify_orders_page.json", &n);
+	char *p = strstr(page, "\"lineItems\":{\"nodes\"");
+	char *edited = malloc(n + 64);
+
+	cr_assert(p);
+	cr_assert(snprintf(edited, n + 64, "%.*s\"lineItems\":{\"pageInfo\":{\"hasNextPage\":true},\"nodes\"%s",
+			   (int)(p - page), page, p + strlen("\"lineItems\":{\"nodes\"")) > 0);
+	resp_set(&r, 200, NULL, edited);
+	cr_assert_eq(fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_str_eq(s.o[0].external_id, "450789470");
+	/* The cursor still moves past it. */
+	cr_assert(strstr(next, "2026-12-02T09:30:00.500Z"), "%s", next);
+	fx_httpc_resp_cleanup(&r);
+	free(edited);
+	free(page);
 }
