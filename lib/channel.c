@@ -17,9 +17,14 @@
 
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
-#define SHOPIFY_API_VERSION "2025-01"
+/*
+ * 2026-07: supported until mid 2027. Since 2026-04 inventorySetQuantities
+ * wants changeFromQuantity on every quantity and an @idempotent key.
+ */
+#define SHOPIFY_API_VERSION "2026-07"
 #define MAX_LINES 500
 #define MAX_TEXT 2048 /* bytes of any one text an order carries */
 #define POLL_PAGE 50
@@ -875,9 +880,21 @@ static int woo_ids(const char *ext, int64_t *pid, int64_t *vid)
 	return fx_num_parse(colon + 1, 1, INT64_MAX, vid, NULL);
 }
 
-static const char *const shopify_set_mutation =
-	"mutation inventorySet($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { "
-	"inventoryAdjustmentGroup { id } userErrors { code field message } } }";
+/* The mutation with a fresh idempotency key (a UUID from getrandom) in the arena; NULL on failure. */
+static const char *shopify_set_mutation(struct fx_arena *a)
+{
+	unsigned char r[16];
+	char h[33];
+
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r || fx_str_hex(h, sizeof h, r, sizeof r) < 0)
+		return NULL;
+	return fx_arena_printf(
+		a,
+		"mutation inventorySet($input: InventorySetQuantitiesInput!) { inventorySetQuantities("
+		"input: $input) @idempotent(key: \"%.8s-%.4s-%.4s-%.4s-%.12s\") { inventoryAdjustmentGroup "
+		"{ id } userErrors { code field message } } }",
+		h, h + 8, h + 12, h + 16, h + 20);
+}
 
 int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_push_item *items, size_t n,
 			  struct fx_arena *arena, struct fx_channel_call **calls, size_t *ncalls, struct fx_err *e)
@@ -901,7 +918,7 @@ int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_p
 	if (ch->type == FX_CHANNEL_SHOPIFY) {
 		json_object *root = json_object_new_object(), *vars = json_object_new_object();
 		json_object *input = json_object_new_object(), *qs = json_object_new_array();
-		bool ignore = false;
+		const char *mutation;
 
 		if (!ch->location_id || !*ch->location_id) {
 			json_object_put(root);
@@ -910,9 +927,6 @@ int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_p
 			json_object_put(qs);
 			return fx_err_invalid(e, "settings.locationId", "settings.locationId is missing");
 		}
-		for (size_t i = 0; i < n; i++)
-			if (items[i].compare_quantity < 0)
-				ignore = true;
 		cs[0].items = fx_arena_alloc(arena, n * sizeof(size_t));
 		if (!cs[0].items) {
 			json_object_put(root);
@@ -938,20 +952,26 @@ int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_p
 			json_object_object_add(q, "inventoryItemId", json_object_new_string(gid));
 			json_object_object_add(q, "locationId", json_object_new_string(ch->location_id));
 			json_object_object_add(q, "quantity", json_object_new_int64(items[i].quantity));
-			if (!ignore)
-				json_object_object_add(q, "compareQuantity",
-						       json_object_new_int64(items[i].compare_quantity));
+			/* null: no compare-and-swap for this one (the key must be there either way). */
+			json_object_object_add(q, "changeFromQuantity",
+					       items[i].compare_quantity >= 0
+						       ? json_object_new_int64(items[i].compare_quantity)
+						       : NULL);
 			json_object_array_add(qs, q);
 			cs[0].items[i] = i;
 		}
 		cs[0].nitems = n;
 		json_object_object_add(input, "name", json_object_new_string("available"));
 		json_object_object_add(input, "reason", json_object_new_string("correction"));
-		if (ignore)
-			json_object_object_add(input, "ignoreCompareQuantity", json_object_new_boolean(1));
 		json_object_object_add(input, "quantities", qs);
 		json_object_object_add(vars, "input", input);
-		json_object_object_add(root, "query", json_object_new_string(shopify_set_mutation));
+		mutation = shopify_set_mutation(arena);
+		if (!mutation) {
+			json_object_put(root);
+			json_object_put(vars);
+			return fx_err_set(e, FX_INTERNAL, "no random idempotency key");
+		}
+		json_object_object_add(root, "query", json_object_new_string(mutation));
 		json_object_object_add(root, "variables", vars);
 		cs[0].method = "POST";
 		cs[0].url = fx_arena_printf(arena, "%s/admin/api/%s/graphql.json", b, SHOPIFY_API_VERSION);
@@ -1267,7 +1287,8 @@ static int shopify_push_answer(const struct fx_channel_call *call, json_object *
 		if (idx >= 0 && (size_t)idx < call->nitems) {
 			struct fx_channel_push_item *it = &items[call->items[idx]];
 			item_fail(it, msg);
-			if (code && strcmp(code, "COMPARE_QUANTITY_STALE") == 0)
+			if (code && (strcmp(code, "CHANGE_FROM_QUANTITY_STALE") == 0 ||
+				     strcmp(code, "COMPARE_QUANTITY_STALE") == 0))
 				it->stale = true;
 		} else {
 			/* An error about the whole input fails every item of the call. */

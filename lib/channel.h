@@ -178,10 +178,10 @@ struct fx_channel_push_item {
 	const char *external_id; /* the listing's externalId */
 	const char *sku; /* the product's SKU (Takealot may address by SKU) */
 	int64_t quantity; /* max(0, min(available - buffer, maxQuantity)) */
-	int64_t compare_quantity; /* last pushed quantity (Shopify compareQuantity), -1 unknown */
+	int64_t compare_quantity; /* last pushed quantity (Shopify changeFromQuantity), -1 unknown: no compare */
 	/* filled by fx_channel_push: */
 	bool ok;
-	bool stale; /* Shopify COMPARE_QUANTITY_STALE: the channel's quantity moved since compare_quantity */
+	bool stale; /* Shopify CHANGE_FROM_QUANTITY_STALE: the channel's quantity moved since compare_quantity */
 	char error[256]; /* the channel's message for this item when !ok */
 };
 
@@ -232,8 +232,10 @@ struct fx_channel_call {
 
 /*
  * Builds the calls that push items[0..n) (n <= fx_channel_batch_max):
- * Shopify one GraphQL inventorySetQuantities (name "available", reason
- * "correction", compareQuantity when known, else ignoreCompareQuantity);
+ * Shopify one GraphQL inventorySetQuantities (Admin API 2026-07: name
+ * "available", reason "correction", changeFromQuantity = compare_quantity
+ * or null when unknown, a fresh @idempotent key per call: CHANNELS.md's
+ * compareQuantity is gone since 2026-07 and the key is required since 2026-04);
  * WooCommerce one POST /products/batch for plain products and one POST
  * /products/{parent}/variations/batch per parent; Takealot one POST
  * /v2/offers/batch. *calls (arena) holds *ncalls calls, each naming its

@@ -471,31 +471,40 @@ static struct fx_channel_push_item item(const char *ext, int64_t q, int64_t cmp)
 	return it;
 }
 
-Test(channel, builds_one_shopify_set_with_compare_quantities)
+/*
+ * Since Admin API 2026-04 every quantity must carry changeFromQuantity (null: no compare-and-swap)
+ * and the mutation an @idempotent key, or Shopify refuses the call; compareQuantity is gone in 2026-07.
+ */
+Test(channel, builds_one_shopify_set_with_change_from_quantities_and_an_idempotency_key)
 {
 	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
-	struct fx_channel_push_item it[] = {item("39072856001", 7, 9), item("gid://shopify/InventoryItem/5", 0, 3)};
+	struct fx_channel_push_item it[] = {item("39072856001", 7, 9), item("gid://shopify/InventoryItem/5", 0, -1)};
 	struct fx_channel_call *c;
 	size_t nc;
+	const char *k1, *k2;
+	char key1[64];
 
 	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), 0, "%s", err.message);
 	cr_assert_eq(nc, 1);
-	cr_assert_str_eq(c[0].url, "http://127.0.0.1:9/admin/api/2025-01/graphql.json");
+	cr_assert_str_eq(c[0].url, "http://127.0.0.1:9/admin/api/2026-07/graphql.json");
 	cr_assert_str_eq(c[0].method, "POST");
 	cr_assert_str_eq(c[0].headers[2], "X-Shopify-Access-Token: shpat_abc");
-	cr_assert(strstr(c[0].body, "inventorySetQuantities(input: $input)"));
+	cr_assert(strstr(c[0].body, "inventorySetQuantities(input: $input) @idempotent(key: "), "%s", c[0].body);
 	cr_assert(strstr(c[0].body, "\"name\":\"available\""));
 	cr_assert(strstr(c[0].body, "{\"inventoryItemId\":\"gid://shopify/InventoryItem/39072856001\",\"locationId\":"
-				    "\"gid://shopify/Location/655441491\",\"quantity\":7,\"compareQuantity\":9}"),
+				    "\"gid://shopify/Location/655441491\",\"quantity\":7,\"changeFromQuantity\":9}"),
 		  "%s", c[0].body);
-	cr_assert(strstr(c[0].body, "\"quantity\":0,\"compareQuantity\":3"));
-	cr_assert_null(strstr(c[0].body, "ignoreCompareQuantity"));
+	cr_assert(strstr(c[0].body, "\"quantity\":0,\"changeFromQuantity\":null}"), "%s", c[0].body);
+	cr_assert_null(strstr(c[0].body, "ompareQuantity"));
 	cr_assert_eq(c[0].nitems, 2);
 
-	it[1].compare_quantity = -1;
+	/* A new key for every call: the same body later is another operation (the stock moved in between). */
+	k1 = strstr(c[0].body, "@idempotent(key: ");
+	cr_assert(snprintf(key1, sizeof key1, "%.40s", k1) > 0);
 	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), 0);
-	cr_assert(strstr(c[0].body, "\"ignoreCompareQuantity\":true"));
-	cr_assert_null(strstr(c[0].body, "compareQuantity\":"));
+	k2 = strstr(c[0].body, "@idempotent(key: ");
+	cr_assert(k2);
+	cr_assert_neq(strncmp(key1, k2, 40), 0, "%s", key1);
 
 	it[1].external_id = "815:23";
 	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), -1);
@@ -517,7 +526,7 @@ Test(channel, reads_shopify_user_errors_per_item)
 	cr_assert(it[0].ok);
 	cr_assert_not(it[1].ok);
 	cr_assert(it[1].stale);
-	cr_assert(strstr(it[1].error, "COMPARE_QUANTITY_STALE"));
+	cr_assert(strstr(it[1].error, "CHANGE_FROM_QUANTITY_STALE"));
 	cr_assert_not(it[2].ok);
 	cr_assert_not(it[2].stale);
 	cr_assert(strstr(it[2].error, "could not be found"), "%s", it[2].error);
