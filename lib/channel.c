@@ -261,6 +261,29 @@ static enum fx_channel_order_state shopify_state(bool cancelled, const char *fin
 	return FX_CHANNEL_ORDER_OPEN;
 }
 
+/*
+ * What is left of a Shopify line after edits and refunds: current_quantity
+ * (at most the ordered quantity) when the channel sent it. 0 leaves the line out.
+ */
+static int left_of(struct rd *r, json_object *v, const char *what, struct fx_channel_line *l)
+{
+	int64_t cur;
+
+	if (!v)
+		return 0;
+	if (rd_int(r, v, what, 0, l->quantity, &cur) < 0)
+		return -1;
+	l->quantity = cur;
+	return 0;
+}
+
+/* An order whose every line was removed is over: cancelled, or returned when refunded. */
+static void all_removed(struct fx_channel_order *o)
+{
+	if (o->nlines == 0 && o->state != FX_CHANNEL_ORDER_RETURNED)
+		o->state = FX_CHANNEL_ORDER_CANCELLED;
+}
+
 /* The REST-shaped order of a Shopify webhook (orders/create, orders/updated, ...). */
 static int shopify_order(struct rd *r, json_object *j, struct fx_channel_order *o)
 {
@@ -344,8 +367,12 @@ static int shopify_order(struct rd *r, json_object *j, struct fx_channel_order *
 			return rd_fail(r, path_at(r, "line_items", i, "id"), "is missing");
 		if (!l->title)
 			l->title = "";
-		o->nlines++;
+		if (left_of(r, jget(li, "current_quantity"), path_at(r, "line_items", i, "current_quantity"), l) < 0)
+			return -1;
+		if (l->quantity > 0)
+			o->nlines++;
 	}
+	all_removed(o);
 	return 0;
 }
 
@@ -413,8 +440,12 @@ static int shopify_gql_order(struct rd *r, json_object *j, struct fx_channel_ord
 			return rd_fail(r, path_at(r, "lineItems", i, "id"), "is missing");
 		if (!l->title)
 			l->title = "";
-		o->nlines++;
+		if (left_of(r, jget(li, "currentQuantity"), path_at(r, "lineItems", i, "currentQuantity"), l) < 0)
+			return -1;
+		if (l->quantity > 0)
+			o->nlines++;
 	}
+	all_removed(o);
 	return 0;
 }
 
@@ -1430,7 +1461,8 @@ static const char *const shopify_orders_query =
 	"address2 city province zip countryCodeV2 } subtotalPriceSet { shopMoney { amount } } totalShippingPriceSet "
 	"{ shopMoney { amount } } totalPriceSet { shopMoney { amount } } lineItems(first: " SHOPIFY_POLL_LINES
 	") { pageInfo { hasNextPage } nodes { id sku title "
-	"quantity originalUnitPriceSet { shopMoney { amount } } variant { id inventoryItem { id } } } } } } }";
+	"quantity currentQuantity originalUnitPriceSet { shopMoney { amount } } variant { id inventoryItem { id } } } "
+	"} } } }";
 
 static int url_add(struct fx_buf *b, const char *s)
 {

@@ -36,6 +36,10 @@
  *                fulfilled: SHIPPED; anything else (partial, unfulfilled,
  *                restocked, null): OPEN. The poll reads the same from
  *                cancelledAt, displayFinancialStatus, displayFulfillmentStatus.
+ *                A line's quantity is what is left after edits and refunds
+ *                (current_quantity / currentQuantity); a line with none left
+ *                is left out, and an order with no line left is CANCELLED
+ *                (RETURNED when refunded).
  *   WooCommerce  pending, processing, on-hold (and any custom status): OPEN;
  *                completed: SHIPPED; cancelled, failed: CANCELLED;
  *                refunded: RETURNED. A checkout-draft (block checkout, not
@@ -121,7 +125,7 @@ struct fx_channel_order {
 	const char *address_line1, *address_line2, *address_city, *address_province, *address_postal_code,
 		*address_country; /* may be NULL */
 	struct fx_channel_line *lines;
-	size_t nlines; /* >= 1, except 0 for a CANCELLED Takealot order (its cancelled items are left out) */
+	size_t nlines; /* >= 1, except 0 for a CANCELLED or RETURNED order (removed or cancelled lines are left out) */
 	int64_t subtotal_cents, shipping_cents, total_cents; /* from the channel, never recomputed */
 };
 

@@ -5,7 +5,7 @@
  * the readers behind the check are reached) or a poll answer (bit 2 set,
  * status 200). Either may fail; what succeeds must hold the contract of
  * lib/channel.h: a non-empty external id, 1..500 lines (0 only for a
- * cancelled order), quantities >= 1, a customer name, and a next cursor
+ * cancelled or returned order), quantities >= 1, a customer name, and a next cursor
  * that the next poll call accepts.
  */
 #include "arena.h"
@@ -46,7 +46,8 @@ static void check_order(const struct fx_channel_order *o)
 {
 	if (!o->external_id || !*o->external_id || !o->customer_name)
 		abort();
-	if (o->nlines > 500 || (o->nlines == 0 && o->state != FX_CHANNEL_ORDER_CANCELLED))
+	if (o->nlines > 500 ||
+	    (o->nlines == 0 && o->state != FX_CHANNEL_ORDER_CANCELLED && o->state != FX_CHANNEL_ORDER_RETURNED))
 		abort();
 	for (size_t i = 0; i < o->nlines; i++)
 		if (o->lines[i].quantity < 1 || !o->lines[i].external_line_id || !o->lines[i].title)

@@ -1455,3 +1455,71 @@ Test(channel, skips_a_polled_shopify_order_whose_lines_do_not_fit_one_page)
 	free(edited);
 	free(page);
 }
+
+/*
+ * An edited or partly refunded Shopify order keeps each line's ordered quantity in quantity;
+ * what is still to fulfil is current_quantity (currentQuantity in GraphQL), 0 for a removed line.
+ */
+Test(channel, reads_what_is_left_of_an_edited_shopify_order)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	const char *body =
+		"{\"id\":5001,\"name\":\"#5001\",\"financial_status\":\"partially_refunded\",\"fulfillment_status\":"
+		"null,"
+		"\"cancelled_at\":null,\"total_price\":\"149.50\",\"subtotal_price\":\"149.50\",\"line_items\":["
+		"{\"id\":1,\"variant_id\":11,\"sku\":\"TEA\",\"title\":\"Tea\",\"quantity\":2,\"current_quantity\":1,"
+		"\"price\":\"149.50\"},"
+		"{\"id\":2,\"variant_id\":12,\"sku\":\"MUG\",\"title\":\"Mug\",\"quantity\":1,\"current_quantity\":0,"
+		"\"price\":\"99.00\"}]}";
+	const char *gone =
+		"{\"id\":5002,\"name\":\"#5002\",\"financial_status\":\"refunded\",\"cancelled_at\":null,"
+		"\"total_price\":\"0.00\",\"line_items\":[{\"id\":3,\"sku\":\"MUG\",\"title\":\"Mug\",\"quantity\":1,"
+		"\"current_quantity\":0,\"price\":\"99.00\"}]}";
+	char sig[64];
+	const char *h[] = {"X-Shopify-Hmac-Sha256", sig, "X-Shopify-Webhook-Id", "d11", "X-Shopify-Topic",
+			   "orders/updated",	    NULL};
+	struct fx_channel_delivery d;
+
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), FX_SIG_BASE64, sig, sizeof sig), 0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, body, strlen(body), &arena, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.order.nlines, 1);
+	cr_assert_str_eq(d.order.lines[0].sku, "TEA");
+	cr_assert_eq(d.order.lines[0].quantity, 1);
+	cr_assert_eq(d.order.state, FX_CHANNEL_ORDER_OPEN);
+
+	/* Nothing left: no lines, and the order is over (refunded: RETURNED). */
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), gone, strlen(gone), FX_SIG_BASE64, sig, sizeof sig), 0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, gone, strlen(gone), &arena, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.order.nlines, 0);
+	cr_assert_eq(d.order.state, FX_CHANNEL_ORDER_RETURNED);
+}
+
+Test(channel, polls_what_is_left_of_an_edited_shopify_order)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_channel_call c;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+
+	cr_assert_eq(fx_channel_poll_call(&ch, NULL, 1764700000, &arena, &c, &err), 0);
+	cr_assert(strstr(c.body, "currentQuantity"), "%s", c.body);
+	resp_set(
+		&r, 200, NULL,
+		"{\"data\":{\"orders\":{\"pageInfo\":{\"hasNextPage\":false,\"endCursor\":null},\"nodes\":[{\"id\":"
+		"\"gid://shopify/Order/9\",\"name\":\"#9\",\"updatedAt\":\"2026-12-02T09:00:00Z\",\"cancelledAt\":null,"
+		"\"displayFinancialStatus\":\"PARTIALLY_REFUNDED\",\"displayFulfillmentStatus\":\"UNFULFILLED\","
+		"\"totalPriceSet\":{\"shopMoney\":{\"amount\":\"10.0\"}},\"lineItems\":{\"nodes\":[{\"id\":"
+		"\"gid://shopify/LineItem/1\",\"sku\":\"A\",\"title\":\"A\",\"quantity\":3,\"currentQuantity\":2,"
+		"\"originalUnitPriceSet\":{\"shopMoney\":{\"amount\":\"5.0\"}},\"variant\":null},{\"id\":"
+		"\"gid://shopify/LineItem/2\",\"sku\":\"B\",\"title\":\"B\",\"quantity\":1,\"currentQuantity\":0,"
+		"\"originalUnitPriceSet\":{\"shopMoney\":{\"amount\":\"7.0\"}},\"variant\":null}]}}]}}}");
+	cr_assert_eq(fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_eq(s.o[0].nlines, 1);
+	cr_assert_eq(s.o[0].lines[0].quantity, 2);
+	fx_httpc_resp_cleanup(&r);
+}
