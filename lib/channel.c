@@ -1745,6 +1745,8 @@ void fx_channel_test_answer(const struct fx_channel *ch, const struct fx_httpc_r
 /* ---- the network: calls through lib/egress --------------------------------------------- */
 
 #define PUSH_TIMEOUT_MS 15000
+/* WooCommerce answers a batch with each product whole (descriptions, images): 100 pass 1 MiB. */
+#define PUSH_MAX_RESPONSE (16u << 20)
 #define POLL_MAX_RESPONSE (8u << 20)
 
 static int send_call(const struct fx_channel *ch, const struct fx_channel_call *c, size_t max_response,
@@ -1795,7 +1797,7 @@ int fx_channel_push(const struct fx_channel *ch, struct fx_channel_push_item *it
 		int r;
 
 		fx_httpc_resp_init(&resp);
-		if (send_call(ch, &calls[k], 0, &resp, e) < 0) {
+		if (send_call(ch, &calls[k], PUSH_MAX_RESPONSE, &resp, e) < 0) {
 			fx_httpc_resp_cleanup(&resp);
 			limits_unanswered(limits, e);
 			goto out;

@@ -516,6 +516,29 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 	json_object_put(j);
 }
 
+/* A product description of about 16 KiB, as shops write them (HTML included). */
+static char description[16 * 1024 + 1];
+
+static void fill_description(void)
+{
+	static const char para[] = "<p>Hand-picked rooibos from the Cederberg, sun-dried and cut. </p>";
+	size_t n = 0;
+
+	while (n + sizeof para - 1 < sizeof description - 1) {
+		memcpy(description + n, para, sizeof para - 1);
+		n += sizeof para - 1;
+	}
+	description[n] = '\0';
+}
+
+static const char *long_description(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fill_description);
+	return description;
+}
+
 static void woocommerce(struct fakechannel *f, const struct req *r, struct answer *a)
 {
 	const char *p = r->path + strlen("/wp-json/wc/v3/");
@@ -562,6 +585,8 @@ static void woocommerce(struct fakechannel *f, const struct req *r, struct answe
 				offer_set(f, FX_CHANNEL_WOOCOMMERCE, key, json_object_get_int64(sq));
 				json_object_object_add(res, "id", json_object_new_int64(json_object_get_int64(id)));
 				json_object_object_add(res, "manage_stock", json_object_new_boolean(1));
+				/* WooCommerce answers each item with the whole product, description and all. */
+				json_object_object_add(res, "description", json_object_new_string(long_description()));
 				json_object_object_add(res, "stock_quantity",
 						       json_object_new_int64(json_object_get_int64(sq)));
 			}

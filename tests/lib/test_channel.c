@@ -1523,3 +1523,23 @@ Test(channel, polls_what_is_left_of_an_edited_shopify_order)
 	cr_assert_eq(s.o[0].lines[0].quantity, 2);
 	fx_httpc_resp_cleanup(&r);
 }
+
+/* WooCommerce answers a batch with every product whole: 100 of them pass 1 MiB. */
+Test(channel_fake, pushes_a_full_woocommerce_batch_whose_answer_is_large)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_WOOCOMMERCE);
+	struct fx_channel_push_item it[100];
+	char ids[100][16];
+	struct fx_channel_limits l;
+	long long q;
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(ids[i], sizeof ids[i], "%d", 2000 + i);
+		it[i] = item(ids[i], i, -1);
+	}
+	cr_assert_eq(fx_channel_push(&ch, it, 100, &l, &err), 0, "%s", err.message);
+	for (int i = 0; i < 100; i++)
+		cr_assert(it[i].ok, "%d: %s", i, it[i].error);
+	cr_assert(fakechannel_quantity(fake, FX_CHANNEL_WOOCOMMERCE, "2099", &q));
+	cr_assert_eq(q, 99);
+}
