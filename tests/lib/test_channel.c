@@ -1543,3 +1543,19 @@ Test(channel_fake, pushes_a_full_woocommerce_batch_whose_answer_is_large)
 	cr_assert(fakechannel_quantity(fake, FX_CHANNEL_WOOCOMMERCE, "2099", &q));
 	cr_assert_eq(q, 99);
 }
+
+/* A channel that never answers costs one bounded wait (egress's total timeout), then a 503. */
+Test(channel_fake, gives_up_on_a_channel_that_hangs, .timeout = 120)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_TAKEALOT);
+	struct fx_channel_push_item it[] = {item("91625339", 2, -1)};
+	struct fx_channel_limits l;
+
+	fakechannel_hang(fake, 120000);
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	cr_assert_not(it[0].ok);
+	cr_assert_neq(l.message[0], '\0');
+	cr_assert(fakechannel_wait_hanging(fake, 1, 1000), "the call never reached the fake");
+	fakechannel_hang(fake, 0);
+}
