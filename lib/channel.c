@@ -38,6 +38,8 @@
 #define TAKEALOT_PAGE 100
 #define TAKEALOT_LOOKBACK_DAYS 7
 
+static int woo_ids(const char *ext, int64_t *pid, int64_t *vid);
+
 /* ---- names ---------------------------------------------------------------- */
 
 static const char *const type_names[] = {"shopify", "woocommerce", "takealot", NULL};
@@ -64,6 +66,32 @@ size_t fx_channel_batch_max(enum fx_channel_type t)
 	case FX_CHANNEL_TAKEALOT: return 100;
 	}
 	return 1;
+}
+
+const char *fx_channel_listing_key(enum fx_channel_type t, const char *external_id, struct fx_arena *arena)
+{
+	int64_t a, b;
+
+	if (!external_id)
+		return NULL;
+	switch (t) {
+	case FX_CHANNEL_SHOPIFY:
+		if (strncmp(external_id, "gid://shopify/InventoryItem/", 28) == 0)
+			external_id += 28;
+		if (fx_num_parse(external_id, 1, INT64_MAX, &a, NULL) < 0)
+			return NULL;
+		return fx_arena_printf(arena, "%lld", (long long)a);
+	case FX_CHANNEL_WOOCOMMERCE:
+		if (woo_ids(external_id, &a, &b) < 0)
+			return NULL;
+		return b ? fx_arena_printf(arena, "%lld:%lld", (long long)a, (long long)b)
+			 : fx_arena_printf(arena, "%lld", (long long)a);
+	case FX_CHANNEL_TAKEALOT:
+		if (fx_num_parse(external_id, 1, INT64_MAX, &a, NULL) < 0)
+			return NULL;
+		return fx_arena_printf(arena, "%lld", (long long)a);
+	}
+	return NULL;
 }
 
 /* ---- money ----------------------------------------------------------------- */

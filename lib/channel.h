@@ -215,6 +215,17 @@ FX_MUST_USE int fx_channel_test(const struct fx_channel *ch, bool *ok, char *mes
 				struct fx_err *e);
 
 /*
+ * A listing's externalId in the one form order lines carry as listing_key
+ * (the header's Identifiers paragraph): Shopify the inventory item number
+ * (a gid://shopify/InventoryItem/N is cut to N), WooCommerce "PID" or
+ * "PID:VID", Takealot the offer id, all positive decimal numbers. In the
+ * arena; NULL when external_id is not in the type's form (a 400 for the
+ * caller) or the arena is full. Store listings through it, so a line
+ * matches its listing however the merchant pasted the id.
+ */
+FX_MUST_USE const char *fx_channel_listing_key(enum fx_channel_type t, const char *external_id, struct fx_arena *arena);
+
+/*
  * Reads a channel's decimal money text ("149.99", "149.9", "149", "-5.00",
  * "0.500") as cents, exactly. More than two decimals are refused unless the
  * extra ones are zeros. Returns 0 and *out, or -1 (*out untouched) for

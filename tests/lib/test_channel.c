@@ -1559,3 +1559,20 @@ Test(channel_fake, gives_up_on_a_channel_that_hangs, .timeout = 120)
 	cr_assert(fakechannel_wait_hanging(fake, 1, 1000), "the call never reached the fake");
 	fakechannel_hang(fake, 0);
 }
+
+/* A listing's externalId as lines carry it, so the two compare equal whichever form the merchant pasted. */
+Test(channel, writes_a_listing_external_id_in_the_form_lines_carry)
+{
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "gid://shopify/InventoryItem/43729076", &arena),
+			 "43729076");
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "43729076", &arena), "43729076");
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "gid://shopify/ProductVariant/1", &arena));
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "abc", &arena));
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "812:815", &arena), "812:815");
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "812", &arena), "812");
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "812:", &arena));
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "0", &arena));
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_TAKEALOT, "91625339", &arena), "91625339");
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_TAKEALOT, "SKU123", &arena));
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_TAKEALOT, NULL, &arena));
+}
