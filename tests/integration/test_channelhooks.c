@@ -278,6 +278,35 @@ Test(channelhooks, a_woocommerce_order_keeps_unknown_lines_and_its_ping_writes_n
 	free(body);
 }
 
+/* How many outbox entries of the organization name product pid (read straight from the emulator). */
+static int outbox_entries(const struct tenant *t, const char *pid)
+{
+	const char *h[] = {"Authorization: Bearer owner", NULL};
+	char url[600], want[200];
+	struct http_resp *r;
+	json_object *docs;
+	int n = 0;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/outbox"
+		 "?pageSize=300",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->org);
+	snprintf(want, sizeof(want), "%s", pid);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	docs = r->json ? json_object_object_get(r->json, "documents") : NULL;
+	for (size_t i = 0; docs && i < json_object_array_length(docs); i++) {
+		json_object *f = json_object_object_get(json_object_array_get_idx(docs, i), "fields");
+		json_object *res = json_object_object_get(json_object_object_get(f, "resource"), "stringValue");
+		json_object *kind = json_object_object_get(json_object_object_get(f, "kind"), "stringValue");
+
+		n += res && kind && strcmp(json_object_get_string(res), want) == 0 &&
+		     strcmp(json_object_get_string(kind), "stock") == 0;
+	}
+	http_resp_free(r);
+	return n;
+}
+
 /* A Takealot sale event of order oid: one item of offer qty units at price rands, in status. */
 static int takealot_body(char *out, size_t len, long oid, const char *offer, int qty, int price, const char *status)
 {
@@ -305,6 +334,8 @@ Test(channelhooks, a_takealot_cancellation_cancels_the_order_and_releases_its_st
 	cr_assert_str_eq(json_str(r, "result"), "created", "%s", r->body);
 	http_resp_free(r);
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 3, "the listing's offer id mapped the line");
+	/* Listed: the listing's first push, and the reservation's change of available, each in its commit. */
+	cr_assert_eq(outbox_entries(&t, pid), 2, "listing create + order reservation");
 	{
 		json_object *a = orders(&t), *o = json_object_array_get_idx(a, 0);
 
@@ -322,6 +353,7 @@ Test(channelhooks, a_takealot_cancellation_cancels_the_order_and_releases_its_st
 	cr_assert_str_eq(json_str(r, "result"), "updated", "%s", r->body);
 	http_resp_free(r);
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0, "cancelled on Takealot: released");
+	cr_assert_eq(outbox_entries(&t, pid), 3, "the release owes Takealot a push too");
 	cr_assert_eq(stock(&t, pid, "stock.onHand"), 10);
 	{
 		json_object *a = orders(&t), *o = json_object_array_get_idx(a, 0);
