@@ -579,3 +579,47 @@ Test(channelhooks, two_hundred_deliveries_of_fifty_orders_at_once_make_fifty_ord
 	cr_assert_eq(insights_of(&t, "oversold", p[2]), 1);
 	cr_assert_eq(insights_of(&t, "oversold", p[0]), 0);
 }
+
+static void channel_status(const struct tenant *t, const char *status)
+{
+	char path[300], body[100];
+	struct http_resp *r;
+
+	snprintf(path, sizeof(path), "/v1/channels/%s", t->cid);
+	snprintf(body, sizeof(body), "{\"status\":\"%s\"}", status);
+	r = http_json("PATCH", path, t->owner.id_token, body);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), status);
+	http_resp_free(r);
+}
+
+Test(channelhooks, a_paused_channel_answers_200_and_writes_nothing_until_it_is_active_again)
+{
+	struct tenant t;
+	char pid[64], body[1024];
+	struct http_resp *r;
+	int n;
+
+	tenant_new(&t, "hookpause");
+	channel_new(&t, "takealot");
+	product(&t, "PAUSE-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "8080");
+	channel_status(&t, "paused");
+	n = takealot_body(body, sizeof(body), 5150, "8080", 2, 99, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", "");
+	cr_assert_eq(r->status, 401, "paused or not, the signature comes first: %s", r->body);
+	http_resp_free(r);
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "paused");
+	http_resp_free(r);
+	cr_assert_eq(norders(&t), 0);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
+	channel_status(&t, "active");
+	/* The delivery a paused channel received was not marked seen: its retry creates the order. */
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "created");
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 2);
+}
