@@ -231,6 +231,34 @@ Test(channelhooks, a_shopify_order_webhook_makes_one_order_with_the_channels_tot
 	cr_assert_eq(stock(&t, kettle, "stock.reserved"), 0);
 	cr_assert_eq(insights_of(&t, "oversold", kettle), 1, "a critical oversold insight for the kettle");
 	cr_assert_eq(insights_of(&t, "oversold", tea), 0);
+
+	/* The merchant confirms; ship is 409 until a kettle is received and allocated. */
+	snprintf(path, sizeof(path), "/v1/orders/%s:confirm", oid);
+	r = http_json("POST", path, t.owner.id_token, "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/orders/%s:ship", oid);
+	r = http_json("POST", path, t.owner.id_token, "{}");
+	cr_assert_eq(r->status, 409, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "items[1].backorderedQuantity", "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", kettle);
+	r = http_json("POST", path, t.owner.id_token, "{\"delta\":1,\"reason\":\"received\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/orders/%s:allocate", oid);
+	r = http_json("POST", path, t.owner.id_token, "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(flag(r, "oversold"), 0, "%s", r->body);
+	cr_assert_eq(json_int(r, "items.1.backorderedQuantity"), 0);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/orders/%s:ship", oid);
+	r = http_json("POST", path, t.owner.id_token, "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, kettle, "stock.onHand"), 0);
+	cr_assert_eq(stock(&t, tea, "stock.onHand"), 8);
+	cr_assert_eq(stock(&t, tea, "stock.reserved"), 0);
 	free(body);
 }
 
