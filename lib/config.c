@@ -218,6 +218,10 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	c->jobs_audience = get("FLUXORI_JOBS_AUDIENCE");
 	c->jobs_service_accounts = get("FLUXORI_JOBS_SERVICE_ACCOUNTS");
 	c->metrics_dir = get("FLUXORI_METRICS_DIR");
+	c->public_url = get("FLUXORI_PUBLIC_URL");
+	if (c->public_url && strncmp(c->public_url, "https://", 8) != 0 && strncmp(c->public_url, "http://", 7) != 0)
+		return fx_err_set(e, FX_INTERNAL, "FLUXORI_PUBLIC_URL must be an http(s) URL, got \"%s\"",
+				  c->public_url);
 	if (get_int("FLUXORI_WORKER_THREADS", 16, 1, 256, &n, e) < 0)
 		return -1;
 	c->worker_threads = (int)n;

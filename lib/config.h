@@ -48,6 +48,8 @@ struct fx_config {
 					 Firebase Auth about a user (exists, disabled, validSince) may be */
 	const char *metrics_dir; /* FLUXORI_METRICS_DIR: files the worker processes share (counters,
 				    member-cache epochs, key locks), or NULL */
+	const char *public_url; /* FLUXORI_PUBLIC_URL: the API's public base URL (channels' webhookUrl), or NULL
+				   for the request's own scheme and host */
 	const char *secrets_key_file; /* FLUXORI_SECRETS_KEY_FILE: the key fx_seal seals under, or NULL (demo- only) */
 	const char *secrets_old_key_file; /* FLUXORI_SECRETS_OLD_KEY_FILE: the previous key, opening only, or NULL */
 };
