@@ -33,6 +33,7 @@
 #include "chandoc.h"
 #include "channel.h"
 #include "config.h"
+#include "egress.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -199,6 +200,36 @@ static int get(struct fx_req *r, struct fx_err *e)
 	return rc;
 }
 
+/* Which settings field names the address a channel of type calls (for an error's detail). */
+static const char *target_field(const char *type, bool overridden)
+{
+	if (overridden)
+		return "settings.baseUrl";
+	return strcmp(type, "shopify") == 0 ? "settings.shopDomain" : "settings.siteUrl";
+}
+
+/*
+ * Checks the address the channel's calls will go to (fx_egress_check_url):
+ * a demo project's baseUrl may be local, every other target must be a
+ * public https host. Takealot's own host is not checked (it is ours to name).
+ */
+static int check_target(const char *type, const struct fx_value *settings, struct fx_err *e)
+{
+	char url[FX_CHANDOC_URL_MAX + 64];
+	bool overridden;
+
+	if (fx_chandoc_target(type, settings, url, sizeof(url), &overridden, e) < 0)
+		return -1;
+	if (!overridden && strcmp(type, "takealot") == 0)
+		return 0;
+	if (fx_egress_check_url(url, overridden, e) < 0) {
+		if (fx_err_is(e, FX_INVALID_ARGUMENT) && e->ndetails == 0)
+			fx_err_detail(e, target_field(type, overridden), "%s", e->message);
+		return -1;
+	}
+	return 0;
+}
+
 /* Seals n bytes of plain for the channel document rel into map[name]. */
 static int seal_into(struct fx_value *map, const char *name, const char *plain, size_t n, const char *rel,
 		     struct fx_err *e)
@@ -243,7 +274,7 @@ static int take_name(json_object *body, bool required, struct channel_input *in,
 	return 0;
 }
 
-/* Reads settings, credentials and webhookSecret of a channel of in->type from body. */
+/* Reads settings, credentials and webhookSecret of a channel of in->type from body, then checks the call target. */
 static int take_config(json_object *body, bool creating, struct channel_input *in, struct fx_err *e)
 {
 	const struct fx_config *c = fx_config_get();
@@ -260,11 +291,12 @@ static int take_config(json_object *body, bool creating, struct channel_input *i
 		return -1;
 	if (in->has_credentials && fx_chandoc_credentials(in->type, obj, &in->credentials, in->last4, e) < 0)
 		return -1;
-	if (json_object_object_get_ex(body, "webhookSecret", &v) && !v && !creating) {
+	if (json_object_object_get_ex(body, "webhookSecret", &v) && !v && !creating)
 		in->secret_null = true;
-		return 0;
-	}
-	return fx_chandoc_secret(body, "webhookSecret", "webhookSecret", false, &in->secret, &in->has_secret, e);
+	else if (fx_chandoc_secret(body, "webhookSecret", "webhookSecret", false, &in->secret, &in->has_secret, e) < 0)
+		return -1;
+	/* The address last: it resolves the host, so every cheap check speaks first. */
+	return in->has_settings ? check_target(in->type, &in->settings, e) : 0;
 }
 
 static void zero_counts(struct fx_value *map)
@@ -901,18 +933,9 @@ static int destroy_listing(struct fx_req *r, struct fx_err *e)
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
-/* Loads the key that seals credentials (until lib/config does it for every worker). */
-static int init(struct fx_err *e)
-{
-	const struct fx_config *c = fx_config_get();
-
-	return fx_seal_keys_load(c->project, getenv("FLUXORI_SECRETS_KEY_FILE"), getenv("FLUXORI_SECRETS_OLD_KEY_FILE"),
-				 e);
-}
-
 int main(int argc, char **argv)
 {
-	static const struct fx_app app = {"channels", routes, sizeof(routes) / sizeof(routes[0]), init};
+	static const struct fx_app app = {"channels", routes, sizeof(routes) / sizeof(routes[0]), NULL};
 
 	return fx_worker_main(&app, argc, argv);
 }

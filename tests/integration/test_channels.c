@@ -2,8 +2,9 @@
  * Channels and listings through nginx: each type created with its
  * settings, secrets never in an answer, in Firestore's plain text or in the
  * workers' logs; settings refused per type naming the field; local
- * addresses refused; roles (viewer reads, manager lists, admin connects);
- * another organization's channel is 404; listing uniqueness both ways and
+ * addresses refused (fx_egress) for the real target even in a demo
+ * project; roles (viewer reads, manager lists, admin connects); another
+ * organization's channel is 404; listing uniqueness both ways and
  * a delete that frees both keys; PATCH with If-Match; DELETE refused while
  * listings exist. Stored state is read from the Firestore emulator
  * directly (audit.h), not through the API under test.
@@ -234,6 +235,16 @@ Test(channels, refuses_bad_settings_per_type_naming_the_field, .timeout = 60)
 		{"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{},\"credentials\":{\"apiKey\":\"" TAKEALOT_KEY
 		 "\"},\"status\":\"active\"}",
 		 "status"},
+		/* The real target of a demo project's channel is checked too: loopback, metadata, private. */
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://127.0.0.1:8443\"},"
+		 "\"credentials\":{\"consumerKey\":\"" WOO_KEY "\",\"consumerSecret\":\"" WOO_SECRET "\"}}",
+		 "settings.siteUrl"},
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://169.254.169.254\"},"
+		 "\"credentials\":{\"consumerKey\":\"" WOO_KEY "\",\"consumerSecret\":\"" WOO_SECRET "\"}}",
+		 "settings.siteUrl"},
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://10.1.2.3\"},"
+		 "\"credentials\":{\"consumerKey\":\"" WOO_KEY "\",\"consumerSecret\":\"" WOO_SECRET "\"}}",
+		 "settings.siteUrl"},
 	};
 	struct tenant t;
 	struct http_resp *r;
