@@ -57,6 +57,7 @@ static int create(struct fx_req *r, struct fx_err *e);
 static int get(struct fx_req *r, struct fx_err *e);
 static int update(struct fx_req *r, struct fx_err *e);
 static int destroy(struct fx_req *r, struct fx_err *e);
+static int test_channel(struct fx_req *r, struct fx_err *e);
 static int list_listings(struct fx_req *r, struct fx_err *e);
 static int create_listing(struct fx_req *r, struct fx_err *e);
 static int get_listing(struct fx_req *r, struct fx_err *e);
@@ -68,6 +69,7 @@ static const struct fx_route routes[] = {
 	{"GET", "/v1/channels/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"PATCH", "/v1/channels/{id}", update, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
 	{"DELETE", "/v1/channels/{id}", destroy, FX_MEMBER, FX_ROLE_ADMIN, 0, 0},
+	{"POST", "/v1/channels/{id}:test", test_channel, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
 	{"GET", "/v1/channels/{id}/listings", list_listings, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"POST", "/v1/channels/{id}/listings", create_listing, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
 	{"GET", "/v1/channels/{id}/listings/{listingId}", get_listing, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
@@ -568,6 +570,53 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 		return -1;
 	fx_log_info("channel %s deleted in %s", fx_http_req_param(r, "id"), r->principal->organization_id);
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
+}
+
+/* A failure of the call itself (not of our own machinery): the answer's ok:false. */
+static bool call_failure(const struct fx_err *e)
+{
+	return fx_err_is(e, FX_INVALID_ARGUMENT) || fx_err_is(e, FX_UNAVAILABLE) || fx_err_is(e, FX_BAD_GATEWAY) ||
+	       fx_err_is(e, FX_DEADLINE_EXCEEDED) || fx_err_is(e, FX_UNAUTHENTICATED) ||
+	       fx_err_is(e, FX_PERMISSION_DENIED) || fx_err_is(e, FX_RESOURCE_EXHAUSTED);
+}
+
+static int test_channel(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const none[] = {NULL};
+	const char *rel = channel_rel(r, e), *if_match = NULL;
+	struct fx_channel ch = {0};
+	struct fx_doc doc = {0};
+	json_object *body = NULL, *out = NULL;
+	char message[512] = "";
+	bool ok = false;
+	int rc = -1;
+
+	if (!rel || fx_model_if_match(r, &if_match, e) < 0 || fx_http_req_json(r, true, &body, e) < 0 ||
+	    fx_json_allow(body, none, "", e) < 0 || fx_tenant_get(r, rel, "channel", &doc, e) < 0)
+		goto out;
+	if (if_match && strcmp(if_match, doc.update_time) != 0) {
+		fx_err_set(e, FX_CONDITION_NOT_MET, "the channel has changed since it was read");
+		goto out;
+	}
+	if (fx_chandoc_open(&doc, r->principal->organization_id, r->arena, &ch, e) < 0)
+		goto out;
+	if (fx_channel_test(&ch, &ok, message, sizeof(message), e) < 0) {
+		if (!call_failure(e))
+			goto out;
+		ok = false;
+		fx_str_text(message, sizeof(message), "%s", e->message);
+		fx_err_clear(e);
+	}
+	out = json_object_new_object();
+	json_object_object_add(out, "ok", json_object_new_boolean(ok));
+	json_object_object_add(out, "message", json_object_new_string(message));
+	rc = fx_http_resp_json(r, 200, out);
+out:
+	fx_chandoc_close(&ch);
+	json_object_put(body);
+	json_object_put(out);
+	fx_firestore_doc_cleanup(&doc);
+	return rc;
 }
 
 /* ---- listings ---- */

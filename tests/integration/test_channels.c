@@ -6,11 +6,13 @@
  * project; roles (viewer reads, manager lists, admin connects); another
  * organization's channel is 404; listing uniqueness both ways and
  * a delete that frees both keys; PATCH with If-Match; DELETE refused while
- * listings exist. Stored state is read from the Firestore emulator
+ * listings exist; :test against the fake channel server (ok, refused,
+ * unreachable), storing nothing. Stored state is read from the Firestore emulator
  * directly (audit.h), not through the API under test.
  */
 #include "audit.h"
 #include "client.h"
+#include "fakechannel.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -299,6 +301,10 @@ Test(channels, roles_viewer_reads_manager_lists_admin_connects, .timeout = 120)
 	r = http_do("DELETE", path, viewer.id_token, NULL, NULL, 0, NULL);
 	assert_error(r, 403, "PERMISSION_DENIED", NULL);
 	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/channels/%s:test", cid);
+	r = http_json("POST", path, manager.id_token, NULL);
+	assert_error(r, 403, "PERMISSION_DENIED", NULL);
+	http_resp_free(r);
 
 	r = create_listing(viewer.id_token, cid, pid, "1001");
 	assert_error(r, 403, "PERMISSION_DENIED", NULL);
@@ -347,6 +353,10 @@ Test(channels, another_organizations_channel_is_not_found, .timeout = 120)
 	assert_error(r, 404, "NOT_FOUND", NULL);
 	http_resp_free(r);
 	r = http_do("DELETE", path, b.owner.id_token, NULL, NULL, 0, NULL);
+	assert_error(r, 404, "NOT_FOUND", NULL);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/channels/%s:test", cid);
+	r = http_json("POST", path, b.owner.id_token, NULL);
 	assert_error(r, 404, "NOT_FOUND", NULL);
 	http_resp_free(r);
 	snprintf(path, sizeof(path), "/v1/channels/%s/listings", cid);
@@ -544,4 +554,80 @@ Test(channels, patch_honours_if_match_and_reseals_credentials, .timeout = 120)
 	http_resp_free(r);
 	snprintf(hdr, sizeof(hdr), "channelHooks/%s", cid);
 	cr_assert_null(fs_read(hdr), "hook document left behind");
+}
+
+/* POST :test of channel cid: 200 and ok as expected; the message goes to msg. */
+static void run_test(const struct tenant *t, const char *cid, bool want_ok, char *msg, size_t len)
+{
+	char path[512];
+	struct http_resp *r;
+	json_object *ok = NULL;
+
+	snprintf(path, sizeof(path), "/v1/channels/%s:test", cid);
+	r = http_json("POST", path, t->owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	assert_no_secret(r);
+	cr_assert(json_object_object_get_ex(r->json, "ok", &ok) && json_object_is_type(ok, json_type_boolean), "%s",
+		  r->body);
+	cr_assert_eq(json_object_get_boolean(ok), want_ok, "%s", r->body);
+	cr_assert_not_null(json_str(r, "message"), "%s", r->body);
+	snprintf(msg, len, "%s", json_str(r, "message"));
+	http_resp_free(r);
+}
+
+Test(channels, test_calls_the_channel_with_the_stored_credentials_and_stores_nothing, .timeout = 120)
+{
+	/* Each body around the fake's URL (settings.baseUrl). */
+	static const char *const bodies[][2] = {
+		{"{\"type\":\"shopify\",\"name\":\"S\",\"settings\":{\"shopDomain\":\"a.myshopify.com\",\"locationId\":"
+		 "\"1\","
+		 "\"baseUrl\":\"",
+		 "\"},\"credentials\":{\"accessToken\":\"" FAKECHANNEL_SHOPIFY_TOKEN "\"}}"},
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://shop.example.com\","
+		 "\"baseUrl\":\"",
+		 "\"},\"credentials\":{\"consumerKey\":\"" FAKECHANNEL_WOO_KEY
+		 "\",\"consumerSecret\":\"" FAKECHANNEL_WOO_SECRET "\"}}"},
+		{"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{\"baseUrl\":\"",
+		 "\"},\"credentials\":{\"apiKey\":\"" FAKECHANNEL_TAKEALOT_KEY "\"}}"},
+	};
+	struct fakechannel *f = fakechannel_start();
+	struct tenant t;
+	struct http_resp *r;
+	char ids[3][64], body[1024], msg[512], path[512], etag[128];
+	unsigned calls;
+
+	cr_assert_not_null(f);
+	tenant_new(&t, "chtest");
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "%s%s%s", bodies[i][0], fakechannel_url(f), bodies[i][1]);
+		r = create_channel(t.owner.id_token, body, ids[i], sizeof(ids[i]));
+		cr_assert_eq(r->status, 201, "%s", r->body);
+		http_resp_free(r);
+	}
+	snprintf(path, sizeof(path), "/v1/channels/%s", ids[0]);
+	r = http_get(path, t.owner.id_token);
+	snprintf(etag, sizeof(etag), "%s", json_str(r, "etag"));
+	http_resp_free(r);
+
+	calls = fakechannel_calls(f, "test");
+	for (size_t i = 0; i < 3; i++)
+		run_test(&t, ids[i], true, msg, sizeof(msg));
+	cr_assert_eq(fakechannel_calls(f, "test"), calls + 3, "each :test called the channel once");
+
+	/* The channel refuses the credentials: ok false with its own text. */
+	fakechannel_refuse_credentials(f, true);
+	for (size_t i = 0; i < 3; i++) {
+		run_test(&t, ids[i], false, msg, sizeof(msg));
+		cr_assert_neq(msg[0], '\0', "the channel's text is shown");
+	}
+	fakechannel_refuse_credentials(f, false);
+
+	/* Nothing stored: the channel's version is the same. */
+	r = http_get(path, t.owner.id_token);
+	cr_assert_str_eq(json_str(r, "etag"), etag, "a :test changed the channel: %s", r->body);
+	http_resp_free(r);
+
+	/* Unreachable: ok false, still a 200 answer. */
+	fakechannel_stop(f);
+	run_test(&t, ids[2], false, msg, sizeof(msg));
 }
