@@ -6,7 +6,8 @@
  * project; roles (viewer reads, manager lists, admin connects); another
  * organization's channel is 404; listing uniqueness both ways and
  * a delete that frees both keys; PATCH with If-Match; DELETE refused while
- * listings exist; :test against the fake channel server (ok, refused,
+ * listings exist; racing listing creates make one listing per key;
+ * :test against the fake channel server (ok, refused,
  * unreachable), storing nothing. Stored state is read from the Firestore emulator
  * directly (audit.h), not through the API under test.
  */
@@ -15,6 +16,7 @@
 #include "fakechannel.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,4 +632,95 @@ Test(channels, test_calls_the_channel_with_the_stored_credentials_and_stores_not
 	/* Unreachable: ok false, still a 200 answer. */
 	fakechannel_stop(f);
 	run_test(&t, ids[2], false, msg, sizeof(msg));
+}
+
+#define RACERS 8
+
+struct racer {
+	const char *token, *cid, *pid;
+	char external[64];
+	pthread_barrier_t *go;
+	long status;
+	char field[64];
+};
+
+static void *race(void *arg)
+{
+	struct racer *x = arg;
+	struct http_resp *r;
+
+	pthread_barrier_wait(x->go);
+	r = create_listing(x->token, x->cid, x->pid, x->external);
+	x->status = r->status;
+	snprintf(x->field, sizeof(x->field), "%s",
+		 json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "");
+	http_resp_free(r);
+	return NULL;
+}
+
+/* RACERS creates at once; returns how many answered 201, and checks the others are 409 naming field. */
+static int run_race(struct racer *x, const char *field)
+{
+	pthread_t th[RACERS];
+	pthread_barrier_t go;
+	int created = 0;
+
+	pthread_barrier_init(&go, NULL, RACERS);
+	for (int i = 0; i < RACERS; i++) {
+		x[i].go = &go;
+		cr_assert_eq(pthread_create(&th[i], NULL, race, &x[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (int i = 0; i < RACERS; i++) {
+		if (x[i].status == 201) {
+			created++;
+			continue;
+		}
+		/* The loser sees the key (409 naming it), or gives up on contention (409 ABORTED, no field). */
+		cr_assert_eq(x[i].status, 409, "racer %d: %ld", i, x[i].status);
+		cr_assert(x[i].field[0] == '\0' || strcmp(x[i].field, field) == 0, "racer %d named %s", i, x[i].field);
+	}
+	return created;
+}
+
+Test(listings, racing_creates_make_one_listing_per_product_and_per_external_id, .timeout = 180)
+{
+	struct tenant t;
+	struct racer x[RACERS];
+	char cid[64], pid[64], others[RACERS][64], path[512];
+	struct http_resp *r;
+	json_object *all;
+
+	tenant_new(&t, "chrace");
+	takealot_channel(&t, cid, sizeof(cid));
+	product(&t, "RACE", pid, sizeof(pid));
+	for (int i = 0; i < RACERS; i++)
+		product(&t, "RACEX", others[i], sizeof(others[i]));
+
+	/* One product, a different offer each: one listing. */
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < RACERS; i++) {
+		x[i].token = t.owner.id_token, x[i].cid = cid, x[i].pid = pid;
+		snprintf(x[i].external, sizeof(x[i].external), "offer-p-%d", i);
+	}
+	cr_assert_eq(run_race(x, "productId"), 1);
+
+	/* One offer, a different product each: one listing. */
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < RACERS; i++) {
+		x[i].token = t.owner.id_token, x[i].cid = cid, x[i].pid = others[i];
+		snprintf(x[i].external, sizeof(x[i].external), "offer-shared");
+	}
+	cr_assert_eq(run_race(x, "externalId"), 1);
+
+	snprintf(path, sizeof(path), "organizations/%s/channels/%s/listings", t.org, cid);
+	all = fs_list(path);
+	cr_assert_eq(json_object_array_length(all), 2, "%s", json_object_to_json_string(all));
+	json_object_put(all);
+	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(json_int(r, "counts.listings"), 2, "%s", r->body);
+	http_resp_free(r);
 }
