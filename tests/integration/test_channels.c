@@ -7,6 +7,7 @@
  * organization's channel is 404; listing uniqueness both ways and
  * a delete that frees both keys; PATCH with If-Match; DELETE refused while
  * listings exist; racing listing creates make one listing per key;
+ * settings.baseUrl refused by an instance whose project is not demo-*;
  * :test against the fake channel server (ok, refused,
  * unreachable), storing nothing. Stored state is read from the Firestore emulator
  * directly (audit.h), not through the API under test.
@@ -14,12 +15,16 @@
 #include "audit.h"
 #include "client.h"
 #include "fakechannel.h"
+#include "instance.h"
+#include "testjwt.h"
+#include "testserver.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Secrets the tests send; each must never come back or reach a log. */
 #define SHOPIFY_TOKEN "shpat_t0ken5ecretAAAA9f3e"
@@ -723,4 +728,110 @@ Test(listings, racing_creates_make_one_listing_per_product_and_per_external_id, 
 	r = http_get(path, t.owner.id_token);
 	cr_assert_eq(json_int(r, "counts.listings"), 2, "%s", r->body);
 	http_resp_free(r);
+}
+
+/* ---- outside demo projects: an instance of its own ---- */
+
+#define PROD_PROJECT "fluxori-chantest"
+
+/* POST to the emulators' REST (admin, as the console would), answering the status; fails the test on 0. */
+static long emulator_post(const char *url, const char *body)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	struct http_resp *r = http_url("POST", url, h, body, strlen(body));
+	long status = r->status;
+
+	cr_assert_neq(status, 0, "no answer from %s", url);
+	http_resp_free(r);
+	return status;
+}
+
+/*
+ * An admin of organization org in project PROD_PROJECT, made directly in the
+ * emulators (the stack's API serves demo-fluxori only): the Firebase account,
+ * the member profile, and an RS256 ID token with the claims, signed by the
+ * test signer whose certificate the instance trusts.
+ */
+static char *prod_admin(const char *uid, const char *org)
+{
+	char url[512], body[1024], claims[4096];
+	long now = (long)time(NULL);
+	char *key, *tok;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/" PROD_PROJECT "/accounts",
+		 test_env("FLUXORI_AUTH_PORT"));
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"email\":\"%s@example.co.za\",\"emailVerified\":true}", uid,
+		 uid);
+	cr_assert_eq(emulator_post(url, body), 200, "creating the account in %s", PROD_PROJECT);
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/" PROD_PROJECT "/databases/(default)/documents/users?documentId=%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), uid);
+	snprintf(body, sizeof(body),
+		 "{\"fields\":{\"organizationId\":{\"stringValue\":\"%s\"},\"role\":{\"stringValue\":\"admin\"},"
+		 "\"email\":{\"stringValue\":\"%s@example.co.za\"}}}",
+		 org, uid);
+	cr_assert_eq(emulator_post(url, body), 200, "writing the profile in %s", PROD_PROJECT);
+	snprintf(claims, sizeof(claims),
+		 "{\"iss\":\"https://securetoken.google.com/" PROD_PROJECT "\",\"aud\":\"" PROD_PROJECT
+		 "\",\"sub\":\"%s\",\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\","
+		 "\"organizationId\":\"%s\",\"role\":\"admin\"}",
+		 uid, now - 10, now - 10, now + 3600, uid, org);
+	key = test_slurp(test_data("signer1.key.pem"));
+	tok = tj_mint(JWT_ALG_RS256, key, "kid1", claims);
+	free(key);
+	cr_assert_not_null(tok);
+	return tok;
+}
+
+static struct http_resp *prod_create(const struct instance *api, const char *token, const char *json)
+{
+	char url[128], auth[8192];
+	const char *h[] = {auth, "Content-Type: application/json", NULL};
+
+	snprintf(url, sizeof(url), "%s/v1/channels", api->base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	return http_url("POST", url, h, json, strlen(json));
+}
+
+Test(channels, base_url_is_refused_outside_demo_projects, .timeout = 240)
+{
+	struct testserver *certs = test_cert_server();
+	struct instance api;
+	struct http_resp *r;
+	char extra[1024], keyfile[256], uid[64], org[64];
+	char *token;
+	FILE *f;
+
+	/* A deployment key (64 hex digits), as Cloud Run would mount it from Secret Manager. */
+	snprintf(keyfile, sizeof(keyfile), "%s/chantest.key",
+		 test_env("FLUXORI_TEST_RUN") ? test_env("FLUXORI_TEST_RUN") : "/tmp");
+	cr_assert_not_null(f = fopen(keyfile, "w"));
+	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+	fclose(f);
+	snprintf(extra, sizeof(extra),
+		 "GOOGLE_CLOUD_PROJECT=" PROD_PROJECT "\nFLUXORI_BUCKET=" PROD_PROJECT ".appspot.com\n"
+		 "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\nFLUXORI_SECRETS_KEY_FILE=%s\n",
+		 ts_url(certs), keyfile);
+	instance_start(&api, extra);
+	snprintf(uid, sizeof(uid), "chprod%s", test_unique());
+	snprintf(org, sizeof(org), "orgprod%s", test_unique());
+	token = prod_admin(uid, org);
+
+	r = prod_create(&api, token,
+			"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{\"baseUrl\":\"http://127.0.0.1:9\"},"
+			"\"credentials\":{\"apiKey\":\"" TAKEALOT_KEY "\"}}");
+	assert_error(r, 400, "INVALID_ARGUMENT", "settings.baseUrl");
+	http_resp_free(r);
+	/* The same admin connects the channel without baseUrl: the refusal is the rule, not the caller. */
+	r = prod_create(
+		&api, token,
+		"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{},\"credentials\":{\"apiKey\":\"" TAKEALOT_KEY
+		"\"}}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "type"), "takealot", "%s", r->body);
+	http_resp_free(r);
+	free(token);
+	instance_stop(&api);
+	ts_stop(certs);
 }
