@@ -77,7 +77,7 @@ static const struct fx_route routes[] = {
 };
 
 /* Server bookkeeping and secrets that no answer shows. */
-static const char *const hidden[] = {"organizationId", "sealed", "orderCursor", "pushNotBefore", NULL};
+static const char *const hidden[] = {"organizationId", "sealed", "orderCursor", "pushNotBefore", "pushFailures", NULL};
 static const char *const listing_hidden[] = {"organizationId", "channelId", "failures", NULL};
 
 #define MAX_LISTINGS_PER_PRODUCT 20
