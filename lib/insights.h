@@ -46,6 +46,7 @@ struct fx_candidate {
 	char type[16];
 	char severity[10];
 	char product_id[129]; /* "" for organization-level insights */
+	char channel_id[129]; /* channel_error: the channel (the key's subject when product_id is ""), else "" */
 	char title[161];
 	char summary[601];
 	char recommendations[3][201];
@@ -111,5 +112,14 @@ FX_MUST_USE int fx_insights_key(const char *type, const char *product_id, char *
  * counts say how many. Errors are Firestore's (lib/firestore.h).
  */
 FX_MUST_USE int fx_insights_generate(const char *org_id, const char *by, int *created, int *updated, struct fx_err *e);
+
+/*
+ * Raises one insight outside generation (a channel refusing our
+ * credentials): c (borrowed) is created open, or updates the open insight
+ * of its key (fx_insights_key of type and product_id, or channel_id when
+ * product_id is ""), exactly as generation upserts. by is recorded on it.
+ * Errors are Firestore's (lib/firestore.h).
+ */
+FX_MUST_USE int fx_insights_raise(const char *org_id, const char *by, const struct fx_candidate *c, struct fx_err *e);
 
 #endif
