@@ -59,7 +59,7 @@ static const struct fx_route routes[] = {
 
 static const char *const statuses[] = {"draft", "active", "archived", NULL};
 /* Server bookkeeping that the API does not show. */
-static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", NULL};
+static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", "listings", NULL};
 /*
  * What a read asks Firestore for (documents.get mask, runQuery select): the
  * contract's fields, then what the read itself needs (the tenant check; a

@@ -5,6 +5,7 @@
 #include "http.h"
 #include "map.h"
 #include "model.h"
+#include "outbox.h"
 #include "product.h"
 #include "str.h"
 #include "tenant.h"
@@ -35,6 +36,13 @@ void fx_stock_set(struct fx_value *map, int64_t on_hand, int64_t reserved, int64
 	fx_map_set_bool(map, "lowStock", fx_product_low_stock(on_hand, reserved, reorder));
 }
 
+bool fx_stock_listed(const struct fx_doc *product)
+{
+	const struct fx_value *l = fx_map_get(&product->fields, "listings");
+
+	return l && l->type == FX_V_ARRAY && l->u.arr.n > 0;
+}
+
 int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
 		   int64_t reserved, struct fx_err *e)
 {
@@ -53,6 +61,14 @@ int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_
 	rc = fx_fswrite_update(writes, name, &map, mask, product->update_time, NULL, e);
 	free(name);
 	fx_value_cleanup(&map);
+	/* The channels see available: a change of it owes them a push, recorded in this same commit. */
+	if (rc == 0 && fx_stock_listed(product) &&
+	    fx_product_available(on_hand, reserved) !=
+		    fx_product_available(fx_stock(product, "onHand"), fx_stock(product, "reserved")) &&
+	    fx_outbox_add(writes, r->principal->organization_id, FX_OUTBOX_STOCK, product->id, NULL, e) < 0) {
+		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
+		return -1;
+	}
 	return rc;
 }
 

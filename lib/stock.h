@@ -3,7 +3,8 @@
  * group (stock:adjust) and the orders group (reservations and their
  * effects). stock {onHand, reserved, available, reorderPoint} and lowStock
  * always change together; every change of onHand writes a movement in the
- * same commit.
+ * same commit, and every change of a listed product's available writes an
+ * outbox entry (lib/outbox) in the same commit.
  */
 #ifndef FX_STOCK_H
 #define FX_STOCK_H
@@ -13,6 +14,7 @@
 #include "value.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct fx_req;
@@ -23,9 +25,17 @@ int64_t fx_stock(const struct fx_doc *product, const char *field);
 /* Sets map's stock {onHand, reserved, available, reorderPoint} and lowStock. */
 void fx_stock_set(struct fx_value *map, int64_t on_hand, int64_t reserved, int64_t reorder);
 
+/* Whether product (a full read) is listed on a channel: a non-empty listings array. */
+bool fx_stock_listed(const struct fx_doc *product);
+
 /*
  * Appends the update of product's stock to writes, guarded by the version
- * that was read (a concurrent change aborts the transaction).
+ * that was read (a concurrent change aborts the transaction). When the
+ * product is listed (fx_stock_listed: so it must have been read with its
+ * listings field) and available (onHand - reserved) changes, also appends
+ * an outbox "stock" entry for it (lib/outbox) to the same writes: the
+ * change and the push it owes commit together or not at all. On failure
+ * writes is unchanged.
  */
 FX_MUST_USE int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product,
 			       int64_t on_hand, int64_t reserved, struct fx_err *e);
