@@ -1,10 +1,14 @@
 /* Channel settings and credentials as the API takes them; see chandoc.h. */
 #include "chandoc.h"
 
+#include "config.h"
 #include "json.h"
 #include "map.h"
 #include "mem.h"
+#include "seal.h"
 #include "str.h"
+
+#include <openssl/crypto.h>
 
 #include <ctype.h>
 #include <stdint.h>
@@ -377,4 +381,118 @@ int fx_chandoc_webhook_url(const char *public_url, const char *proto, const char
 		return -1;
 	return fx_str_fmt(out, len, "%s://%s/v1/channels/%s/webhooks",
 			  proto && strcmp(proto, "https") == 0 ? "https" : "http", host, id);
+}
+
+/* The string key of the opened credentials object copied into arena; NULL when absent. */
+static const char *secret_copy(json_object *obj, const char *key, struct fx_arena *arena)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return fx_arena_strdup(arena, json_object_get_string(v));
+}
+
+/* Opens sealed (for the document rel) into an arena string; the plain text on the heap is wiped. */
+static const char *open_into(const char *sealed, const char *rel, struct fx_arena *arena, struct fx_err *e)
+{
+	char *plain = NULL;
+	const char *copy;
+	size_t n = 0;
+
+	if (fx_seal_open(sealed, rel, &plain, &n, e) < 0)
+		return NULL;
+	copy = fx_arena_strndup(arena, plain, n);
+	fx_seal_clear_free(plain, n);
+	if (!copy)
+		fx_err_set(e, FX_INTERNAL, "request memory spent");
+	return copy;
+}
+
+static int open_credentials(struct fx_channel *out, const char *sealed, const char *rel, struct fx_arena *arena,
+			    struct fx_err *e)
+{
+	const char *text = open_into(sealed, rel, arena, e);
+	json_object *obj = NULL;
+	int rc = -1;
+
+	if (!text)
+		return -1;
+	obj = json_tokener_parse(text);
+	OPENSSL_cleanse((char *)text, strlen(text));
+	if (!obj || !json_object_is_type(obj, json_type_object)) {
+		fx_err_set(e, FX_INTERNAL, "channel %s: the opened credentials are not an object", out->id);
+		goto out;
+	}
+	out->access_token = secret_copy(obj, "accessToken", arena);
+	out->consumer_key = secret_copy(obj, "consumerKey", arena);
+	out->consumer_secret = secret_copy(obj, "consumerSecret", arena);
+	out->api_key = secret_copy(obj, "apiKey", arena);
+	if ((out->type == FX_CHANNEL_SHOPIFY && !out->access_token) ||
+	    (out->type == FX_CHANNEL_WOOCOMMERCE && (!out->consumer_key || !out->consumer_secret)) ||
+	    (out->type == FX_CHANNEL_TAKEALOT && !out->api_key)) {
+		fx_err_set(e, FX_INTERNAL, "channel %s: the opened credentials lack what its type needs", out->id);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(obj);
+	return rc;
+}
+
+int fx_chandoc_open(const struct fx_doc *doc, const char *org, struct fx_arena *arena, struct fx_channel *out,
+		    struct fx_err *e)
+{
+	const struct fx_config *c = fx_config_get();
+	const char *type = fx_value_path_str(&doc->fields, "type"), *sealed, *secret, *rel;
+	const struct fx_value *settings = fx_value_path(&doc->fields, "settings");
+	char url[FX_CHANDOC_URL_MAX + 64];
+	bool overridden = false;
+	int t;
+
+	memset(out, 0, sizeof(*out));
+	t = type ? fx_channel_type_parse(type) : -1;
+	if (t < 0 || !settings || !doc->id || !org)
+		return fx_err_set(e, FX_INTERNAL, "channel %s: no known type or settings", doc->id ? doc->id : "?");
+	out->type = (enum fx_channel_type)t;
+	rel = fx_arena_printf(arena, "organizations/%s/channels/%s", org, doc->id);
+	out->id = fx_arena_strdup(arena, doc->id);
+	out->organization_id = fx_arena_strdup(arena, org);
+	if (!rel || !out->id || !out->organization_id ||
+	    fx_chandoc_target(type, settings, url, sizeof(url), &overridden, e) < 0 ||
+	    !(out->base_url = fx_arena_strdup(arena, url)))
+		return fx_err_set(e, FX_INTERNAL, "channel %s: no address to call", doc->id);
+	out->allow_private = overridden && fx_chandoc_demo(c ? c->project : NULL);
+	if (fx_value_path_str(settings, "locationId"))
+		out->location_id = fx_arena_strdup(arena, fx_value_path_str(settings, "locationId"));
+	if (fx_value_path_str(settings, "merchantWarehouseId"))
+		out->warehouse_id = fx_arena_strdup(arena, fx_value_path_str(settings, "merchantWarehouseId"));
+	sealed = fx_value_path_str(&doc->fields, "sealed.credentials");
+	if (!sealed)
+		return fx_err_set(e, FX_INTERNAL, "channel %s has no credentials", doc->id);
+	if (open_credentials(out, sealed, rel, arena, e) < 0)
+		goto fail;
+	secret = fx_value_path_str(&doc->fields, "sealed.webhookSecret");
+	if (secret && !(out->webhook_secret = open_into(secret, rel, arena, e)))
+		goto fail;
+	return 0;
+fail:
+	fx_chandoc_close(out);
+	return -1;
+}
+
+static void wipe(const char *s)
+{
+	if (s)
+		OPENSSL_cleanse((char *)s, strlen(s));
+}
+
+void fx_chandoc_close(struct fx_channel *ch)
+{
+	wipe(ch->access_token);
+	wipe(ch->consumer_key);
+	wipe(ch->consumer_secret);
+	wipe(ch->api_key);
+	wipe(ch->webhook_secret);
+	memset(ch, 0, sizeof(*ch));
 }

@@ -6,11 +6,16 @@
  * checks the address with fx_egress and seals credentials with fx_seal.
  * Ownership: values written into caller-owned maps are copies; strings
  * returned through pointers borrow from the caller's json_object.
+ * fx_chandoc_open is the one exception to "no I/O": it opens the sealed
+ * credentials of a stored channel (fx_seal_open, no network).
  */
 #ifndef FX_CHANDOC_H
 #define FX_CHANDOC_H
 
+#include "arena.h"
+#include "channel.h"
 #include "err.h"
+#include "firestore.h"
 #include "value.h"
 
 #include <json-c/json.h>
@@ -100,5 +105,21 @@ FX_MUST_USE int fx_chandoc_target(const char *type, const struct fx_value *setti
  */
 FX_MUST_USE int fx_chandoc_webhook_url(const char *public_url, const char *proto, const char *host, const char *id,
 				       char *out, size_t len);
+
+/*
+ * Opens a stored channel document (organizations/{org}/channels/{id}, read
+ * whole) into *out for lib/channel: type, ids, the call target
+ * (fx_chandoc_target; allow_private only for a demo project's baseUrl),
+ * Shopify's locationId, Takealot's warehouse, and the credentials and
+ * webhook secret unsealed with the document's path as aad. Strings live
+ * in arena; the secrets among them are wiped by fx_chandoc_close. -1 with
+ * 500 INTERNAL when the document lacks what its type needs or a sealed
+ * value does not open (the message never holds a secret).
+ */
+FX_MUST_USE int fx_chandoc_open(const struct fx_doc *doc, const char *org, struct fx_arena *arena,
+				struct fx_channel *out, struct fx_err *e);
+
+/* Wipes the secrets fx_chandoc_open put into ch's arena strings and zeroes ch. Accepts a zeroed struct. */
+void fx_chandoc_close(struct fx_channel *ch);
 
 #endif

@@ -113,7 +113,7 @@ struct fx_channel_order {
 	const char *address_line1, *address_line2, *address_city, *address_province, *address_postal_code,
 		*address_country; /* may be NULL */
 	struct fx_channel_line *lines;
-	size_t nlines;
+	size_t nlines; /* >= 1, except 0 for a CANCELLED Takealot order (its cancelled items are left out) */
 	int64_t subtotal_cents, shipping_cents, total_cents; /* from the channel, never recomputed */
 };
 
@@ -154,7 +154,11 @@ struct fx_channel_limits {
  * One page of orders changed since cursor (the channel's updated-at
  * filter; NULL: the last 24 h). Calls each(order) for every order; sets
  * next_cursor (arena) to resume from and *more when another page waits.
- * -1 on a call failure with limits filled.
+ * -1 on a call failure with limits filled (e as fx_channel_push_answer;
+ * 503 UNAVAILABLE unreachable or timed out, 400 for a refused address), or
+ * the first -1 each returned. The cursor is opaque text this module wrote
+ * ("v1|since|page|latest seen"): store it as it is. Takealot filters sales
+ * by order date, not by change, so its poll re-reads the last 7 days.
  */
 typedef int (*fx_channel_order_fn)(void *ctx, const struct fx_channel_order *o, struct fx_err *e);
 FX_MUST_USE int fx_channel_poll_orders(const struct fx_channel *ch, const char *cursor, struct fx_arena *arena,
@@ -180,12 +184,21 @@ size_t fx_channel_batch_max(enum fx_channel_type t);
  * Pushes n (≤ fx_channel_batch_max) quantities in one call. 0 when the
  * call was answered (each item's ok/error says how it went); -1 when the
  * whole call failed (unreachable, 429/THROTTLED, 401/403, 5xx), limits
- * filled.
+ * filled. WooCommerce makes one call per variation parent besides the
+ * products' call (fx_channel_push_calls): when one of them fails the rest
+ * are not sent, -1, and only the items of calls answered before have ok
+ * set. Every item's ok starts false. limits->retry_after_ms is the longest
+ * any answer asked for, also on success (Takealot's last request of a window).
  */
 FX_MUST_USE int fx_channel_push(const struct fx_channel *ch, struct fx_channel_push_item *items, size_t n,
 				struct fx_channel_limits *limits, struct fx_err *e);
 
-/* Calls a cheap read with the credentials (POST :test): *ok and the channel's own text in message. */
+/*
+ * Calls a cheap read with the credentials (POST :test): *ok and the
+ * channel's own text in message ("connected ..." when ok; an unreachable
+ * or refused address is *ok false with the reason, still 0). -1 only when
+ * the call cannot be built.
+ */
 FX_MUST_USE int fx_channel_test(const struct fx_channel *ch, bool *ok, char *message, size_t message_len,
 				struct fx_err *e);
 

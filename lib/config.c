@@ -4,6 +4,7 @@
 #include "defaults.h"
 #include "mem.h"
 #include "num.h"
+#include "seal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +45,7 @@ void fx_config_release(void)
 	for (i = 0; i < nowned; i++)
 		free(owned[i]);
 	ndotenv = nowned = 0;
+	fx_seal_keys_clear();
 }
 
 const struct fx_config *fx_config_get(void)
@@ -216,6 +218,10 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	c->jobs_audience = get("FLUXORI_JOBS_AUDIENCE");
 	c->jobs_service_accounts = get("FLUXORI_JOBS_SERVICE_ACCOUNTS");
 	c->metrics_dir = get("FLUXORI_METRICS_DIR");
+	c->public_url = get("FLUXORI_PUBLIC_URL");
+	if (c->public_url && strncmp(c->public_url, "https://", 8) != 0 && strncmp(c->public_url, "http://", 7) != 0)
+		return fx_err_set(e, FX_INTERNAL, "FLUXORI_PUBLIC_URL must be an http(s) URL, got \"%s\"",
+				  c->public_url);
 	if (get_int("FLUXORI_WORKER_THREADS", 16, 1, 256, &n, e) < 0)
 		return -1;
 	c->worker_threads = (int)n;
@@ -308,5 +314,8 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	c->metadata_url = get("GCE_METADATA_HOST") ? fmt("http://%s", get("GCE_METADATA_HOST"))
 						   : "http://metadata.google.internal";
 	c->iam_credentials_url = get_or("FLUXORI_IAM_CREDENTIALS_URL", "https://iamcredentials.googleapis.com");
-	return 0;
+	/* Every worker reads the keys, so a deployment without one fails at its first start, not at a first secret. */
+	c->secrets_key_file = get("FLUXORI_SECRETS_KEY_FILE");
+	c->secrets_old_key_file = get("FLUXORI_SECRETS_OLD_KEY_FILE");
+	return fx_seal_keys_load(c->project, c->secrets_key_file, c->secrets_old_key_file, e);
 }

@@ -48,12 +48,18 @@ struct fx_config {
 					 Firebase Auth about a user (exists, disabled, validSince) may be */
 	const char *metrics_dir; /* FLUXORI_METRICS_DIR: files the worker processes share (counters,
 				    member-cache epochs, key locks), or NULL */
+	const char *public_url; /* FLUXORI_PUBLIC_URL: the API's public base URL (channels' webhookUrl), or NULL
+				   for the request's own scheme and host */
+	const char *secrets_key_file; /* FLUXORI_SECRETS_KEY_FILE: the key fx_seal seals under, or NULL (demo- only) */
+	const char *secrets_old_key_file; /* FLUXORI_SECRETS_OLD_KEY_FILE: the previous key, opening only, or NULL */
 };
 
 /*
  * Loads and validates the configuration. env_file may be NULL (then
- * FLUXORI_ENV_FILE, else ./.env if it exists). Returns 0, or -1 with e
- * naming the offending variable.
+ * FLUXORI_ENV_FILE, else ./.env if it exists). Also loads the secrets keys
+ * (fx_seal_keys_load): every worker refuses to start on a malformed key file,
+ * or without one in a project that is not demo-. Returns 0, or -1 with e
+ * naming the offending variable (never a key).
  */
 FX_MUST_USE int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e);
 
@@ -61,7 +67,7 @@ FX_MUST_USE int fx_config_load(struct fx_config *c, const char *env_file, struct
 const struct fx_config *fx_config_get(void);
 void fx_config_set(const struct fx_config *c);
 
-/* Releases storage behind strings of the last load (tests). */
+/* Releases storage behind strings of the last load and wipes the secrets keys (tests, exit). */
 void fx_config_release(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include "err.h"
 #include "json.h"
 #include "map.h"
+#include "seal.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -288,4 +289,97 @@ Test(demo, only_demo_projects)
 	cr_assert_not(fx_chandoc_demo("fluxori-prod"));
 	cr_assert_not(fx_chandoc_demo("demofluxori"));
 	cr_assert_not(fx_chandoc_demo(NULL));
+}
+
+/* A stored channel document of org o1, id c1, with credentials sealed for aad_path. */
+static void stored_channel(struct fx_doc *doc, const char *type, const char *credentials, const char *aad_path,
+			   const char *base_url)
+{
+	struct fx_value *settings, *sealed;
+	struct fx_err e;
+	char *s = NULL;
+
+	memset(doc, 0, sizeof(*doc));
+	doc->name = strdup("projects/p/databases/(default)/documents/organizations/o1/channels/c1");
+	doc->id = strrchr(doc->name, '/') + 1;
+	fx_value_map(&doc->fields);
+	fx_map_set_str(&doc->fields, "type", type);
+	settings = fx_map_set(&doc->fields, "settings");
+	fx_value_map(settings);
+	fx_map_set_str(settings, "shopDomain", "a.myshopify.com");
+	fx_map_set_str(settings, "locationId", "gid://shopify/Location/7");
+	if (base_url)
+		fx_map_set_str(settings, "baseUrl", base_url);
+	sealed = fx_map_set(&doc->fields, "sealed");
+	fx_value_map(sealed);
+	cr_assert_eq(fx_seal(credentials, strlen(credentials), aad_path, &s, &e), 0, "%s", e.message);
+	fx_map_set_str(sealed, "credentials", s);
+	free(s);
+	cr_assert_eq(fx_seal("whsec_12345678", 14, aad_path, &s, &e), 0, "%s", e.message);
+	fx_map_set_str(sealed, "webhookSecret", s);
+	free(s);
+}
+
+static void load_demo_key(void)
+{
+	struct fx_err e;
+
+	cr_assert_eq(fx_seal_keys_load("demo-test", NULL, NULL, &e), 0, "%s", e.message);
+}
+
+Test(open, unseals_credentials_and_names_the_target, .init = load_demo_key)
+{
+	struct fx_arena arena;
+	struct fx_channel ch;
+	struct fx_doc doc;
+	struct fx_err e;
+
+	fx_arena_init(&arena, 1 << 20);
+	stored_channel(&doc, "shopify", "{\"accessToken\":\"shpat_abcdefgh\"}", "organizations/o1/channels/c1", NULL);
+	cr_assert_eq(fx_chandoc_open(&doc, "o1", &arena, &ch, &e), 0, "%s", e.message);
+	cr_assert_eq(ch.type, FX_CHANNEL_SHOPIFY);
+	cr_assert_str_eq(ch.id, "c1");
+	cr_assert_str_eq(ch.organization_id, "o1");
+	cr_assert_str_eq(ch.base_url, "https://a.myshopify.com");
+	cr_assert_not(ch.allow_private);
+	cr_assert_str_eq(ch.location_id, "gid://shopify/Location/7");
+	cr_assert_str_eq(ch.access_token, "shpat_abcdefgh");
+	cr_assert_str_eq(ch.webhook_secret, "whsec_12345678");
+	fx_chandoc_close(&ch);
+	cr_assert_null(ch.access_token);
+	fx_firestore_doc_cleanup(&doc);
+	fx_arena_cleanup(&arena);
+}
+
+Test(open, refuses_credentials_sealed_for_another_document, .init = load_demo_key)
+{
+	struct fx_arena arena;
+	struct fx_channel ch;
+	struct fx_doc doc;
+	struct fx_err e;
+
+	fx_arena_init(&arena, 1 << 20);
+	stored_channel(&doc, "shopify", "{\"accessToken\":\"shpat_abcdefgh\"}", "organizations/o2/channels/c1", NULL);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_chandoc_open(&doc, "o1", &arena, &ch, &e), -1, "a value copied from another org opened");
+	cr_assert(fx_err_is(&e, FX_INTERNAL));
+	cr_assert_null(ch.access_token);
+	fx_firestore_doc_cleanup(&doc);
+	fx_arena_cleanup(&arena);
+}
+
+Test(open, refuses_credentials_that_lack_what_the_type_needs, .init = load_demo_key)
+{
+	struct fx_arena arena;
+	struct fx_channel ch;
+	struct fx_doc doc;
+	struct fx_err e;
+
+	fx_arena_init(&arena, 1 << 20);
+	stored_channel(&doc, "woocommerce", "{\"consumerKey\":\"ck_abcdefgh\"}", "organizations/o1/channels/c1",
+		       "http://127.0.0.1:9");
+	cr_assert_eq(fx_chandoc_open(&doc, "o1", &arena, &ch, &e), -1);
+	cr_assert_null(strstr(e.message, "ck_abcdefgh"), "%s", e.message);
+	fx_firestore_doc_cleanup(&doc);
+	fx_arena_cleanup(&arena);
 }

@@ -4,6 +4,8 @@
  * independently with `openssl dgst -sha256 -hmac` over the files' bytes.
  */
 #include "channel.h"
+#include "fakechannel.h"
+#include "ts.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
+#include <pthread.h>
 
 #define SECRET "whsec-Shop1fy-\xc3\xa9"
 /* openssl dgst -sha256 -hmac 'whsec-Shop1fy-é' -binary < FILE | base64 (or hex for Takealot) */
@@ -685,6 +688,14 @@ static int collect(void *ctx, const struct fx_channel_order *o, struct fx_err *e
 	return 0;
 }
 
+static int count_orders(void *ctx, const struct fx_channel_order *o, struct fx_err *e)
+{
+	(void)e;
+	cr_assert(o->nlines >= 1);
+	(*(int *)ctx)++;
+	return 0;
+}
+
 Test(channel, polls_shopify_pages_and_resumes_after_the_latest_change)
 {
 	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
@@ -843,4 +854,358 @@ Test(channel, tests_credentials_with_a_cheap_read)
 	cr_assert_not(ok);
 	cr_assert_str_eq(msg, "Sorry, you cannot list resources.");
 	fx_httpc_resp_cleanup(&r);
+}
+
+/* ---- against tests/integration/fakechannel, over HTTP ---- */
+
+static struct fakechannel *fake;
+
+static void fake_setup(void)
+{
+	setup();
+	fake = fakechannel_start();
+	cr_assert(fake);
+}
+
+static void fake_teardown(void)
+{
+	fakechannel_stop(fake);
+	teardown();
+}
+
+TestSuite(channel_fake, .init = fake_setup, .fini = fake_teardown);
+
+static struct fx_channel fake_chan(enum fx_channel_type t)
+{
+	struct fx_channel ch = chan(t);
+
+	ch.base_url = fakechannel_url(fake);
+	ch.access_token = FAKECHANNEL_SHOPIFY_TOKEN;
+	ch.consumer_key = FAKECHANNEL_WOO_KEY;
+	ch.consumer_secret = FAKECHANNEL_WOO_SECRET;
+	ch.api_key = FAKECHANNEL_TAKEALOT_KEY;
+	return ch;
+}
+
+/* Sends c as it is built (lib/httpc: the transport is not what these tests are about). */
+static void send_call(const struct fx_channel_call *c, struct fx_httpc_resp *r)
+{
+	struct fx_httpc_req q = {.method = c->method,
+				 .url = c->url,
+				 .headers = c->headers,
+				 .body = c->body,
+				 .body_len = c->body_len,
+				 .timeout_ms = 10000,
+				 .retry = FX_RETRY_NONE,
+				 .max_attempts = 1,
+				 .service = "channel-test"};
+	struct fx_err e;
+
+	fx_httpc_resp_init(r);
+	cr_assert_eq(fx_httpc_do(&q, r, &e), 0, "%s", e.message);
+}
+
+static const char *const ext_ids[3][2] = {{"39072856001", "39072856002"}, {"93", "22:23"}, {"91625339", "91625400"}};
+
+Test(channel_fake, pushes_quantities_to_each_channel_as_it_documents)
+{
+	for (int t = 0; t < 3; t++) {
+		struct fx_channel ch = fake_chan((enum fx_channel_type)t);
+		struct fx_channel_push_item it[] = {item(ext_ids[t][0], 7, -1), item(ext_ids[t][1], 0, -1)};
+		struct fx_channel_call *c;
+		size_t nc;
+		long long q;
+
+		cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), 0, "%s", err.message);
+		for (size_t k = 0; k < nc; k++) {
+			struct fx_httpc_resp r;
+			struct fx_channel_limits l;
+			send_call(&c[k], &r);
+			cr_assert_eq(fx_channel_push_answer(&ch, &c[k], &r, it, &l, &err), 0, "%d: %s", t, err.message);
+			fx_httpc_resp_cleanup(&r);
+		}
+		cr_assert(it[0].ok && it[1].ok, "%d: %s %s", t, it[0].error, it[1].error);
+		cr_assert(fakechannel_quantity(fake, (enum fx_channel_type)t, ext_ids[t][0], &q));
+		cr_assert_eq(q, 7);
+		cr_assert(fakechannel_quantity(fake, (enum fx_channel_type)t, ext_ids[t][1], &q));
+		cr_assert_eq(q, 0);
+		cr_assert_eq(fakechannel_sets(fake, (enum fx_channel_type)t, ext_ids[t][0]), 1);
+	}
+	cr_assert_eq(fakechannel_calls(fake, "push"), 4); /* WooCommerce: products and one parent's variations */
+}
+
+Test(channel_fake, reports_a_shopify_quantity_that_moved_on_the_channel_as_stale)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_SHOPIFY);
+	struct fx_channel_push_item it[] = {item("5", 4, 9), item("6", 2, 1)};
+	struct fx_channel_call *c;
+	size_t nc;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	long long q;
+
+	fakechannel_set_quantity(fake, FX_CHANNEL_SHOPIFY, "5", 8); /* one sold on Shopify since the last push */
+	fakechannel_set_quantity(fake, FX_CHANNEL_SHOPIFY, "6", 1);
+	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), 0);
+	send_call(&c[0], &r);
+	cr_assert_eq(fx_channel_push_answer(&ch, &c[0], &r, it, &l, &err), 0, "%s", err.message);
+	cr_assert_not(it[0].ok);
+	cr_assert(it[0].stale);
+	cr_assert(it[1].ok);
+	cr_assert_not(fakechannel_quantity(fake, FX_CHANNEL_SHOPIFY, "5", &q));
+	cr_assert(fakechannel_quantity(fake, FX_CHANNEL_SHOPIFY, "6", &q));
+	cr_assert_eq(q, 2);
+	fx_httpc_resp_cleanup(&r);
+}
+
+Test(channel_fake, reads_each_channels_throttle_and_refusal)
+{
+	for (int t = 0; t < 3; t++) {
+		struct fx_channel ch = fake_chan((enum fx_channel_type)t);
+		struct fx_channel_push_item it[] = {item(ext_ids[t][0], 1, -1)};
+		struct fx_channel_call *c;
+		size_t nc;
+		struct fx_httpc_resp r;
+		struct fx_channel_limits l;
+
+		cr_assert_eq(fx_channel_push_calls(&ch, it, 1, &arena, &c, &nc, &err), 0);
+		fakechannel_throttle(fake, 5000);
+		send_call(&c[0], &r);
+		fx_err_clear(&err);
+		cr_assert_eq(fx_channel_push_answer(&ch, &c[0], &r, it, &l, &err), -1, "%d", t);
+		cr_assert(fx_err_is(&err, FX_RESOURCE_EXHAUSTED), "%d: %s", t, err.message);
+		cr_assert(l.retry_after_ms >= 1000 && l.retry_after_ms <= 6000, "%d: %lld", t,
+			  (long long)l.retry_after_ms);
+		fx_httpc_resp_cleanup(&r);
+		fakechannel_throttle(fake, 0);
+
+		fakechannel_refuse_credentials(fake, true);
+		send_call(&c[0], &r);
+		fx_err_clear(&err);
+		cr_assert_eq(fx_channel_push_answer(&ch, &c[0], &r, it, &l, &err), -1);
+		cr_assert(l.auth_refused, "%d", t);
+		cr_assert(fx_err_is(&err, FX_UNAUTHENTICATED));
+		cr_assert_neq(l.message[0], '\0');
+		fx_httpc_resp_cleanup(&r);
+		fakechannel_refuse_credentials(fake, false);
+	}
+	cr_assert_eq(fakechannel_calls(fake, "push"), 0);
+}
+
+Test(channel_fake, polls_every_page_of_changed_orders_and_then_nothing_more)
+{
+	for (int t = 0; t < 3; t++) {
+		struct fx_channel ch = fake_chan((enum fx_channel_type)t);
+		const int64_t now = 1764700000; /* 2025-12-02T18:26:40Z */
+		const char *cursor = NULL;
+		int seen = 0, pages = 0;
+		bool more = true;
+
+		for (int i = 0; i < 60; i++) {
+			char id[16], line[16], at[40];
+			struct fakechannel_line l = {.line_id = line,
+						     .listing_key = ext_ids[t][0],
+						     .sku = "TEA",
+						     .title = "Tea",
+						     .quantity = 1 + i % 3,
+						     .unit_price_cents = 15900};
+			struct fakechannel_order o = {.external_id = id,
+						      .updated_at = at,
+						      .first_name = "Ada",
+						      .last_name = "Lovelace",
+						      .lines = &l,
+						      .nlines = 1};
+			char *json;
+			snprintf(id, sizeof id, "%d", 1000 + i);
+			snprintf(line, sizeof line, "%d", 5000 + i);
+			fx_ts_format(now - 3600 + i, 0, 0, at);
+			json = fakechannel_order_json((enum fx_channel_type)t, &o, true);
+			fakechannel_add_order(fake, (enum fx_channel_type)t, id, at, json);
+			free(json);
+		}
+		while (more) {
+			struct fx_channel_call c;
+			struct fx_httpc_resp r;
+			struct fx_channel_limits l;
+			const char *next;
+
+			cr_assert(pages++ < 5);
+			cr_assert_eq(fx_channel_poll_call(&ch, cursor, now, &arena, &c, &err), 0, "%s", err.message);
+			send_call(&c, &r);
+			cr_assert_eq(fx_channel_poll_answer(&ch, cursor, now, &r, &arena, count_orders, &seen, &next,
+							    &more, &l, &err),
+				     0, "%d: %s", t, err.message);
+			cursor = next;
+			fx_httpc_resp_cleanup(&r);
+		}
+		cr_assert_eq(seen, 60, "%d: %d", t, seen);
+		cr_assert_eq(pages, t == FX_CHANNEL_TAKEALOT ? 1 : 2);
+		if (t != FX_CHANNEL_TAKEALOT) {
+			/* The next run starts at the latest change: only that order again (Shopify's >=), or none. */
+			struct fx_channel_call c;
+			struct fx_httpc_resp r;
+			struct fx_channel_limits l;
+			const char *next;
+			seen = 0;
+			cr_assert_eq(fx_channel_poll_call(&ch, cursor, now, &arena, &c, &err), 0);
+			send_call(&c, &r);
+			cr_assert_eq(fx_channel_poll_answer(&ch, cursor, now, &r, &arena, count_orders, &seen, &next,
+							    &more, &l, &err),
+				     0);
+			cr_assert_leq(seen, 1, "%d: %d", t, seen);
+			cr_assert_not(more);
+			fx_httpc_resp_cleanup(&r);
+		}
+	}
+}
+
+Test(channel_fake, reads_the_deliveries_the_fake_signs_for_each_channel)
+{
+	for (int t = 0; t < 3; t++) {
+		struct fx_channel ch = fake_chan((enum fx_channel_type)t);
+		struct fakechannel_line l[] = {{.line_id = "11",
+						.listing_key = ext_ids[t][0],
+						.sku = "TEA",
+						.title = "Tea",
+						.quantity = 2,
+						.unit_price_cents = 15900},
+					       {.line_id = "12",
+						.listing_key = NULL,
+						.sku = "MUG",
+						.title = "Mug \xe2\x98\x95",
+						.quantity = 1,
+						.unit_price_cents = 9900}};
+		struct fakechannel_order o = {.external_id = "4242",
+					      .updated_at = "2026-12-02T10:00:00Z",
+					      .first_name = "Ada",
+					      .last_name = "Lovelace",
+					      .email = "ada@example.com",
+					      .lines = l,
+					      .nlines = 2,
+					      .shipping_cents = t == FX_CHANNEL_TAKEALOT ? 0 : 6000};
+		char *body = fakechannel_order_json((enum fx_channel_type)t, &o, false);
+		char **h =
+			fakechannel_webhook_headers((enum fx_channel_type)t, SECRET, NULL, "dlv-1", body, strlen(body));
+		const char *pairs[32];
+		size_t k = 0;
+		struct fx_channel_delivery d;
+
+		for (size_t i = 0; h[i]; i++) {
+			char *colon = strchr(h[i], ':');
+			*colon = '\0';
+			pairs[k++] = h[i];
+			pairs[k++] = colon + 2;
+		}
+		pairs[k] = NULL;
+		cr_assert_eq(fx_channel_read_webhook(&ch, hdr, pairs, body, strlen(body), &arena, &d, &err), 0,
+			     "%d: %s", t, err.message);
+		cr_assert_eq(d.event, FX_CHANNEL_EVENT_ORDER);
+		cr_assert_str_eq(d.delivery_id, "dlv-1");
+		cr_assert_str_eq(d.order.external_id, "4242");
+		cr_assert_eq(d.order.nlines, 2);
+		cr_assert_eq(d.order.lines[0].quantity, 2);
+		cr_assert_eq(d.order.lines[0].unit_price_cents, 15900);
+		cr_assert_str_eq(d.order.lines[1].title, "Mug \xe2\x98\x95");
+		cr_assert_eq(d.order.total_cents, 2 * 15900 + 9900 + o.shipping_cents);
+		if (t != FX_CHANNEL_SHOPIFY)
+			cr_assert_str_eq(d.order.lines[0].listing_key, ext_ids[t][0]);
+		/* One byte changed after signing is refused. */
+		body[strlen(body) - 2] ^= 1;
+		fx_err_clear(&err);
+		cr_assert_eq(fx_channel_read_webhook(&ch, hdr, pairs, body, strlen(body), &arena, &d, &err), -1);
+		cr_assert(fx_err_is(&err, FX_UNAUTHENTICATED));
+		fakechannel_headers_free(h);
+		free(body);
+	}
+}
+
+Test(channel_fake, tests_credentials_against_each_channel)
+{
+	for (int t = 0; t < 3; t++) {
+		struct fx_channel ch = fake_chan((enum fx_channel_type)t);
+		struct fx_channel_call c;
+		struct fx_httpc_resp r;
+		char msg[256];
+		bool ok;
+
+		cr_assert_eq(fx_channel_test_call(&ch, &arena, &c, &err), 0);
+		send_call(&c, &r);
+		fx_channel_test_answer(&ch, &r, &ok, msg, sizeof msg);
+		cr_assert(ok, "%d: %s", t, msg);
+		fx_httpc_resp_cleanup(&r);
+		fakechannel_refuse_credentials(fake, true);
+		send_call(&c, &r);
+		fx_channel_test_answer(&ch, &r, &ok, msg, sizeof msg);
+		cr_assert_not(ok);
+		cr_assert_neq(msg[0], '\0');
+		fx_httpc_resp_cleanup(&r);
+		fakechannel_refuse_credentials(fake, false);
+	}
+}
+
+struct pusher {
+	struct fx_channel ch;
+	char ext[16];
+	int rc;
+};
+
+static void *push_one(void *arg)
+{
+	struct pusher *p = arg;
+	struct fx_arena a;
+	struct fx_channel_push_item it = item(p->ext, 3, -1);
+	struct fx_channel_call *c;
+	size_t nc;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct fx_err e;
+
+	fx_arena_init(&a, 1 << 20);
+	p->rc = fx_channel_push_calls(&p->ch, &it, 1, &a, &c, &nc, &e);
+	if (p->rc == 0) {
+		struct fx_httpc_req q = {.method = c[0].method,
+					 .url = c[0].url,
+					 .headers = c[0].headers,
+					 .body = c[0].body,
+					 .body_len = c[0].body_len,
+					 .timeout_ms = 60000,
+					 .retry = FX_RETRY_NONE,
+					 .max_attempts = 1,
+					 .service = "channel-test"};
+		fx_httpc_resp_init(&r);
+		p->rc = fx_httpc_do(&q, &r, &e);
+		if (p->rc == 0)
+			p->rc = fx_channel_push_answer(&p->ch, &c[0], &r, &it, &l, &e);
+		if (p->rc == 0 && !it.ok)
+			p->rc = -1;
+		fx_httpc_resp_cleanup(&r);
+	}
+	fx_httpc_thread_cleanup();
+	fx_arena_cleanup(&a);
+	return NULL;
+}
+
+Test(channel_fake, answers_several_calls_at_once)
+{
+	enum { N = 4 };
+	struct pusher p[N];
+	pthread_t t[N];
+	long long q;
+
+	/* Each call hangs until all N are inside the fake at the same time: a one-connection server never gets there. */
+	fakechannel_hang(fake, 60000);
+	for (int i = 0; i < N; i++) {
+		p[i].ch = fake_chan(FX_CHANNEL_TAKEALOT);
+		snprintf(p[i].ext, sizeof p[i].ext, "%d", 700 + i);
+		cr_assert_eq(pthread_create(&t[i], NULL, push_one, &p[i]), 0);
+	}
+	cr_assert(fakechannel_wait_hanging(fake, N, 30000), "the fake never held %d calls at once", N);
+	fakechannel_hang(fake, 0);
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(p[i].rc, 0);
+		cr_assert(fakechannel_quantity(fake, FX_CHANNEL_TAKEALOT, p[i].ext, &q));
+		cr_assert_eq(q, 3);
+	}
+	cr_assert_eq(fakechannel_calls(fake, "push"), N);
 }

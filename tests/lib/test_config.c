@@ -1,4 +1,5 @@
 #include "config.h"
+#include "seal.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@ static void clean_env(void)
 					   "FLUXORI_BUCKET",
 					   "FLUXORI_AUTH_EMULATOR_TOKENS",
 					   "FLUXORI_REVOCATION_CHECK_SECONDS",
+					   "FLUXORI_SECRETS_KEY_FILE",
+					   "FLUXORI_SECRETS_OLD_KEY_FILE",
 					   NULL};
 
 	for (int i = 0; vars[i]; i++)
@@ -48,6 +51,18 @@ static char *write_env(const char *text)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
+	return path;
+}
+
+/* A production key file (64 hex digits): what a project that is not demo- needs to start. */
+#define PROD_KEY "4a1f0c2e9d8b7a6958473625140302f1e0d9c8b7a6958473625140302f1e0d9c"
+
+static char *use_key(const char *text)
+{
+	static char path[64]; /* write_env's buffer is reused by its next call */
+
+	snprintf(path, sizeof(path), "%s", write_env(text));
+	setenv("FLUXORI_SECRETS_KEY_FILE", path, 1);
 	return path;
 }
 
@@ -159,6 +174,7 @@ Test(config, the_auth_emulator_alone_does_not_accept_unsigned_tokens)
 
 Test(config, the_auth_emulator_with_a_real_project_and_no_opt_in_verifies_tokens)
 {
+	use_key(PROD_KEY);
 	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-staging", 1);
 	setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
@@ -209,6 +225,7 @@ Test(config, opt_out_keeps_the_auth_emulator_for_admin_calls)
 	setenv("FLUXORI_AUTH_EMULATOR_TOKENS", "false", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
 	cr_assert_not(cfg.emulated_auth);
+	use_key(PROD_KEY);
 	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
 	unsetenv("FIREBASE_AUTH_EMULATOR_HOST");
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "false is a valid setting anywhere: %s", err.message);
@@ -244,4 +261,64 @@ Test(config, refuses_a_malformed_project_id)
 {
 	setenv("GOOGLE_CLOUD_PROJECT", "Demo_Fluxori", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+}
+
+/* Secrets keys (lib/seal): every worker reads them at start. */
+
+Test(config, a_real_project_without_a_secrets_key_refuses_to_start)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_SECRETS_KEY_FILE"), "%s", err.message);
+	cr_assert(strstr(err.message, "refusing to start"), "%s", err.message);
+}
+
+Test(config, a_real_project_with_a_key_file_starts_and_seals_under_it)
+{
+	char id[FX_SEAL_KEY_ID_LEN + 1];
+	char *path = use_key(PROD_KEY "\n");
+
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_str_eq(cfg.secrets_key_file, path);
+	fx_seal_key_id(id);
+	cr_assert_eq(strlen(id), FX_SEAL_KEY_ID_LEN, "the key is loaded");
+	fx_config_release();
+	fx_seal_key_id(id);
+	cr_assert_str_eq(id, "", "release wipes it");
+	unlink(path);
+}
+
+Test(config, a_malformed_secrets_key_refuses_to_start_naming_the_variable_not_the_key)
+{
+	char *path = use_key(PROD_KEY "ab");
+
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1, "a malformed key is refused even in a demo- project");
+	cr_assert(strstr(err.message, "FLUXORI_SECRETS_KEY_FILE"), "%s", err.message);
+	cr_assert_null(strstr(err.message, "4a1f0c2e"), "%s", err.message);
+	unlink(path);
+}
+
+Test(config, a_malformed_old_secrets_key_refuses_to_start)
+{
+	char *key = use_key(PROD_KEY), *old = write_env("not-a-key");
+
+	setenv("GOOGLE_CLOUD_PROJECT", "fluxori-prod", 1);
+	setenv("FLUXORI_SECRETS_OLD_KEY_FILE", old, 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_SECRETS_OLD_KEY_FILE"), "%s", err.message);
+	unlink(key);
+	unlink(old);
+}
+
+Test(config, a_demo_project_without_a_key_starts_on_the_demo_key)
+{
+	char id[FX_SEAL_KEY_ID_LEN + 1];
+
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_null(cfg.secrets_key_file);
+	fx_seal_key_id(id);
+	cr_assert_eq(strlen(id), FX_SEAL_KEY_ID_LEN);
 }
