@@ -6,9 +6,11 @@
  */
 #include "chanpush.h"
 
-#include "chanload.h"
+#include "arena.h"
+#include "chandoc.h"
 #include "channel.h"
 #include "firestore.h"
+#include "insights.h"
 #include "fswrite.h"
 #include "log.h"
 #include "map.h"
@@ -26,6 +28,7 @@
 
 #define PATH_MAX_BYTES 400
 #define MAX_CHANNELS 200 /* distinct channels one page may touch */
+#define PAGE_ARENA (1u * 1024 * 1024) /* the opened channels of one page */
 
 int64_t fx_chanpush_quantity(int64_t available, int64_t buffer, int64_t max_quantity)
 {
@@ -58,6 +61,36 @@ const char *fx_chanpush_failed_status(int64_t failures)
 	return failures >= FX_CHANPUSH_MAX_FAILURES ? "error" : "pending";
 }
 
+int fx_chanpush_raise_refused(const char *org, const struct fx_doc *doc, const char *message, const char *by,
+			      struct fx_err *e)
+{
+	struct fx_candidate cand;
+	const char *name = fx_value_path_str(&doc->fields, "name");
+	const char *type = fx_value_path_str(&doc->fields, "type");
+	int rc;
+
+	if (!doc->id)
+		return fx_err_set(e, FX_INTERNAL, "no channel to raise an insight for");
+	memset(&cand, 0, sizeof(cand));
+	fx_str_text(cand.type, sizeof(cand.type), "%s", "channel_error");
+	fx_str_text(cand.severity, sizeof(cand.severity), "%s", "critical");
+	fx_str_text(cand.channel_id, sizeof(cand.channel_id), "%s", doc->id); /* the key: one open per channel */
+	fx_str_text(cand.title, sizeof(cand.title), "%.100s refused Fluxori's credentials", name ? name : "A channel");
+	fx_str_text(cand.summary, sizeof(cand.summary),
+		    "The %s channel \"%.100s\" refused the stored credentials: stock is no longer pushed to it and its "
+		    "orders are not polled. The channel said: %.300s",
+		    type ? type : "sales", name ? name : doc->id, message && message[0] ? message : "(nothing)");
+	fx_str_text(cand.recommendations[0], sizeof(cand.recommendations[0]), "%s",
+		    "Create new credentials on the channel and save them on the channel in Fluxori.");
+	fx_str_text(cand.recommendations[1], sizeof(cand.recommendations[1]), "%s",
+		    "Set the channel active again and run its sync, so every listing gets its current quantity.");
+	cand.nrec = 2;
+	fx_value_map(&cand.metrics);
+	rc = fx_insights_raise(org, by, &cand, e);
+	fx_value_cleanup(&cand.metrics);
+	return rc;
+}
+
 /* ---- one page of work ---- */
 
 enum outcome {
@@ -73,7 +106,7 @@ struct chan {
 	char rel[PATH_MAX_BYTES];
 	struct fx_doc doc;
 	enum chan_state state;
-	struct fx_chanload load; /* the channel with its secrets open, when C_PUSH */
+	struct fx_channel ch; /* the channel with its secrets open (page arena), when C_PUSH */
 	int64_t buffer_default;
 	int64_t failures; /* pushFailures as read */
 	/* what this run did */
@@ -121,6 +154,7 @@ struct page {
 	size_t nlistings;
 	struct chan *chans;
 	size_t nchans;
+	struct fx_arena arena; /* the opened channels' strings */
 };
 
 static void page_cleanup(struct page *p)
@@ -134,9 +168,10 @@ static void page_cleanup(struct page *p)
 	free(p->listings);
 	for (size_t i = 0; i < p->nchans; i++) {
 		fx_firestore_doc_cleanup(&p->chans[i].doc);
-		fx_chanload_cleanup(&p->chans[i].load);
+		fx_chandoc_close(&p->chans[i].ch);
 	}
 	free(p->chans);
+	fx_arena_cleanup(&p->arena);
 }
 
 static int64_t now_ms(void)
@@ -342,7 +377,7 @@ static void prepare_channels(struct page *p)
 			continue;
 		}
 		fx_err_clear(&e);
-		if (fx_chanload_open(p->org, &c->doc, &c->load, &e) < 0) {
+		if (fx_chandoc_open(&c->doc, p->org, &p->arena, &c->ch, &e) < 0) {
 			/* Our own fault (key, stored data): record it, back off, keep the entries. */
 			c->state = C_WAIT;
 			c->call_failed = true;
@@ -385,7 +420,7 @@ static void plan(struct page *p)
 static void push_channel(struct page *p, size_t ci)
 {
 	struct chan *c = &p->chans[ci];
-	size_t max = fx_channel_batch_max(c->load.ch.type), *which;
+	size_t max = fx_channel_batch_max(c->ch.type), *which;
 	struct fx_channel_push_item *items;
 	size_t n = 0;
 
@@ -427,7 +462,7 @@ static void push_channel(struct page *p, size_t ci)
 		fx_err_clear(&e);
 		c->called = true;
 		p->st->calls++;
-		rc = fx_channel_push(&c->load.ch, items, n, &limits, &e);
+		rc = fx_channel_push(&c->ch, items, n, &limits, &e);
 		if (rc < 0) {
 			p->st->calls_failed++;
 			c->call_failed = true;
@@ -623,7 +658,7 @@ static int write_channels(struct page *p, struct fx_err *e)
 		fx_value_cleanup(&map);
 		fx_value_cleanup(&inc);
 		if (rc == 0 && c->refused &&
-		    fx_chanload_raise_refused(p->org, &c->doc, c->message, "channel-push", e) < 0) {
+		    fx_chanpush_raise_refused(p->org, &c->doc, c->message, "channel-push", e) < 0) {
 			/* The channel's status still says it; the insight is raised again next time. */
 			fx_log_warn("chanpush: organization %s channel %s: insight not raised: %s", p->org, c->id,
 				    e->message);
@@ -747,6 +782,7 @@ static int outbox_page(const char *org, const char *only_channel, struct fx_doc 
 	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
+	fx_arena_init(&p.arena, PAGE_ARENA);
 	p.org = org;
 	p.only_channel = only_channel;
 	p.st = st;
@@ -814,6 +850,7 @@ static int listings_page(const char *org, const char *channel_id, char *last_id,
 	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
+	fx_arena_init(&p.arena, PAGE_ARENA);
 	p.org = org;
 	p.only_channel = channel_id;
 	p.st = st;

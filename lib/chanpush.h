@@ -19,6 +19,7 @@
 #define FX_CHANPUSH_H
 
 #include "err.h"
+#include "firestore.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -82,5 +83,14 @@ struct fx_chanpush_stats {
  */
 FX_MUST_USE int fx_chanpush_run(const char *org, const char *channel_id, bool all_listings,
 				struct fx_chanpush_stats *stats, struct fx_err *e);
+
+/*
+ * Raises (or refreshes) the critical channel_error insight of the channel
+ * doc (one open per channel, lib/insights) after it refused our
+ * credentials; message is the channel's own text (never a secret). by is
+ * recorded on it. Errors are Firestore's.
+ */
+FX_MUST_USE int fx_chanpush_raise_refused(const char *org, const struct fx_doc *doc, const char *message,
+					  const char *by, struct fx_err *e);
 
 #endif
