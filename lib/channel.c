@@ -8,16 +8,13 @@
 
 #include "b64.h"
 #include "buf.h"
+#include "egress.h"
 #include "json.h"
 #include "num.h"
+#include "sig.h"
 #include "str.h"
 #include "ts.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -103,32 +100,6 @@ int fx_channel_money_cents(const char *s, int64_t *out)
 }
 
 /* ---- signatures -------------------------------------------------------------- */
-
-/* Whether given is the HMAC-SHA256 of body under secret, in base64 (exact) or hex (any case). */
-static bool mac_matches(const char *secret, const char *body, size_t len, bool hex, const char *given)
-{
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	char want[96];
-	char got[96];
-	size_t n;
-	struct fx_err e;
-
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &mac_len))
-		return false;
-	if (hex) {
-		if (fx_str_hex(want, sizeof want, mac, mac_len) < 0)
-			return false;
-	} else if (fx_b64_encode(mac, mac_len, want, sizeof want, &e) < 0) {
-		return false;
-	}
-	n = strlen(given);
-	if (n != strlen(want) || n >= sizeof got)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		got[i] = hex ? (char)tolower((unsigned char)given[i]) : given[i];
-	return CRYPTO_memcmp(got, want, n) == 0;
-}
 
 /* ---- JSON reading ----------------------------------------------------------- */
 
@@ -724,7 +695,8 @@ int fx_channel_read_webhook(const struct fx_channel *ch, fx_channel_header_fn he
 		return fx_err_set(e, FX_UNAUTHENTICATED, "this channel has no webhook secret");
 	if (!sig || !*sig)
 		return fx_err_set(e, FX_UNAUTHENTICATED, "missing %s", sig_h);
-	if (!mac_matches(ch->webhook_secret, body, len, hex, sig))
+	if (!fx_sig_verify(ch->webhook_secret, strlen(ch->webhook_secret), body, len, hex ? FX_SIG_HEX : FX_SIG_BASE64,
+			   sig))
 		return fx_err_set(e, FX_UNAUTHENTICATED, "wrong %s", sig_h);
 
 	/* Verified: from here on the body is the channel's. */
@@ -1673,4 +1645,128 @@ void fx_channel_test_answer(const struct fx_channel *ch, const struct fx_httpc_r
 		msg_set(message, message_len, l.message);
 	}
 	json_object_put(j);
+}
+
+/* ---- the network: calls through lib/egress --------------------------------------------- */
+
+#define PUSH_TIMEOUT_MS 15000
+#define POLL_MAX_RESPONSE (8u << 20)
+
+static int send_call(const struct fx_channel *ch, const struct fx_channel_call *c, size_t max_response,
+		     struct fx_httpc_resp *resp, struct fx_err *e)
+{
+	struct fx_egress_req q = {
+		.method = c->method,
+		.url = c->url,
+		.headers = c->headers,
+		.body = c->body,
+		.body_len = c->body_len,
+		.timeout_ms = PUSH_TIMEOUT_MS,
+		.max_response = max_response,
+		.allow_private = ch->allow_private,
+		.service = fx_channel_type_name(ch->type),
+	};
+
+	return fx_egress_do(&q, resp, e);
+}
+
+/* limits for a call that got no answer. */
+static void limits_unanswered(struct fx_channel_limits *l, const struct fx_err *e)
+{
+	memset(l, 0, sizeof *l);
+	msg_set(l->message, sizeof l->message, e->message);
+}
+
+int fx_channel_push(const struct fx_channel *ch, struct fx_channel_push_item *items, size_t n,
+		    struct fx_channel_limits *limits, struct fx_err *e)
+{
+	struct fx_arena a;
+	struct fx_channel_call *calls;
+	size_t nc;
+	int64_t wait = 0;
+	int rc = -1;
+
+	memset(limits, 0, sizeof *limits);
+	for (size_t i = 0; i < n; i++) {
+		items[i].ok = false;
+		items[i].stale = false;
+		items[i].error[0] = '\0';
+	}
+	fx_arena_init(&a, 16u << 20);
+	if (fx_channel_push_calls(ch, items, n, &a, &calls, &nc, e) < 0)
+		goto out;
+	for (size_t k = 0; k < nc; k++) {
+		struct fx_httpc_resp resp;
+		int r;
+
+		fx_httpc_resp_init(&resp);
+		if (send_call(ch, &calls[k], 0, &resp, e) < 0) {
+			fx_httpc_resp_cleanup(&resp);
+			limits_unanswered(limits, e);
+			goto out;
+		}
+		r = fx_channel_push_answer(ch, &calls[k], &resp, items, limits, e);
+		fx_httpc_resp_cleanup(&resp);
+		if (limits->retry_after_ms > wait)
+			wait = limits->retry_after_ms;
+		limits->retry_after_ms = wait;
+		if (r < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	fx_arena_cleanup(&a);
+	return rc;
+}
+
+int fx_channel_poll_orders(const struct fx_channel *ch, const char *cursor, struct fx_arena *arena,
+			   fx_channel_order_fn each, void *ctx, const char **next_cursor, bool *more,
+			   struct fx_channel_limits *limits, struct fx_err *e)
+{
+	struct fx_channel_call c;
+	struct fx_httpc_resp resp;
+	int64_t now;
+	int32_t ns;
+	int rc;
+
+	*more = false;
+	*next_cursor = NULL;
+	memset(limits, 0, sizeof *limits);
+	fx_ts_now(&now, &ns);
+	if (fx_channel_poll_call(ch, cursor, now, arena, &c, e) < 0)
+		return -1;
+	fx_httpc_resp_init(&resp);
+	if (send_call(ch, &c, POLL_MAX_RESPONSE, &resp, e) < 0) {
+		fx_httpc_resp_cleanup(&resp);
+		limits_unanswered(limits, e);
+		return -1;
+	}
+	rc = fx_channel_poll_answer(ch, cursor, now, &resp, arena, each, ctx, next_cursor, more, limits, e);
+	fx_httpc_resp_cleanup(&resp);
+	return rc;
+}
+
+int fx_channel_test(const struct fx_channel *ch, bool *ok, char *message, size_t message_len, struct fx_err *e)
+{
+	struct fx_arena a;
+	struct fx_channel_call c;
+	struct fx_httpc_resp resp;
+	struct fx_err ce;
+	int rc = -1;
+
+	*ok = false;
+	fx_arena_init(&a, 1u << 20);
+	if (fx_channel_test_call(ch, &a, &c, e) < 0)
+		goto out;
+	fx_err_clear(&ce);
+	fx_httpc_resp_init(&resp);
+	if (send_call(ch, &c, 0, &resp, &ce) < 0)
+		msg_set(message, message_len, ce.message);
+	else
+		fx_channel_test_answer(ch, &resp, ok, message, message_len);
+	fx_httpc_resp_cleanup(&resp);
+	rc = 0;
+out:
+	fx_arena_cleanup(&a);
+	return rc;
 }

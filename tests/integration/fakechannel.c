@@ -2,14 +2,13 @@
 
 #include "b64.h"
 #include "clock.h"
+#include "sig.h"
 #include "ts.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1314,21 +1313,13 @@ char *fakechannel_order_json(enum fx_channel_type t, const struct fakechannel_or
 char **fakechannel_webhook_headers(enum fx_channel_type t, const char *secret, const char *topic,
 				   const char *delivery_id, const char *body, size_t len)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
 	char sig[128];
 	char **h = xmalloc(10 * sizeof *h);
 	size_t k = 0;
-	struct fx_err e;
 
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &mac_len))
+	if (fx_sig_hmac_sha256(secret, strlen(secret), body, len, t == FX_CHANNEL_TAKEALOT ? FX_SIG_HEX : FX_SIG_BASE64,
+			       sig, sizeof sig) < 0)
 		abort();
-	if (t == FX_CHANNEL_TAKEALOT) {
-		for (unsigned i = 0; i < mac_len; i++)
-			snprintf(sig + 2 * i, 3, "%02x", mac[i]);
-	} else if (fx_b64_encode(mac, mac_len, sig, sizeof sig, &e) < 0) {
-		abort();
-	}
 	h[k++] = xstrdup("Content-Type: application/json");
 	switch (t) {
 	case FX_CHANNEL_SHOPIFY:

@@ -1209,3 +1209,126 @@ Test(channel_fake, answers_several_calls_at_once)
 	}
 	cr_assert_eq(fakechannel_calls(fake, "push"), N);
 }
+
+/* ---- fx_channel_push, _poll_orders, _test: through lib/egress (allow_private: the fake is on loopback) ---- */
+
+Test(channel_fake, pushes_through_egress_to_each_channel)
+{
+	for (int t = 0; t < 3; t++) {
+		struct fx_channel ch = fake_chan((enum fx_channel_type)t);
+		struct fx_channel_push_item it[] = {item(ext_ids[t][0], 12, -1), item(ext_ids[t][1], 1, -1)};
+		struct fx_channel_limits l;
+		long long q;
+
+		cr_assert_eq(fx_channel_push(&ch, it, 2, &l, &err), 0, "%d: %s", t, err.message);
+		cr_assert(it[0].ok && it[1].ok, "%d: %s %s", t, it[0].error, it[1].error);
+		cr_assert(fakechannel_quantity(fake, (enum fx_channel_type)t, ext_ids[t][0], &q));
+		cr_assert_eq(q, 12);
+		cr_assert(fakechannel_quantity(fake, (enum fx_channel_type)t, ext_ids[t][1], &q));
+		cr_assert_eq(q, 1);
+		cr_assert_eq(l.retry_after_ms, 0);
+	}
+}
+
+Test(channel_fake, push_fails_whole_when_the_channel_fails_throttles_or_refuses)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_WOOCOMMERCE);
+	struct fx_channel_push_item it[] = {item("93", 5, -1)};
+	struct fx_channel_limits l;
+	long long q;
+
+	fakechannel_fail(fake, 1, 503);
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	cr_assert_not(it[0].ok);
+	fx_err_clear(&err);
+
+	fakechannel_throttle(fake, 3000);
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(fx_err_is(&err, FX_RESOURCE_EXHAUSTED), "%s", err.message);
+	cr_assert(l.retry_after_ms >= 1000 && l.retry_after_ms <= 3000, "%lld", (long long)l.retry_after_ms);
+	fakechannel_throttle(fake, 0);
+	fx_err_clear(&err);
+
+	fakechannel_refuse_credentials(fake, true);
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(l.auth_refused);
+	cr_assert(fx_err_is(&err, FX_UNAUTHENTICATED));
+	fakechannel_refuse_credentials(fake, false);
+	cr_assert_not(fakechannel_quantity(fake, FX_CHANNEL_WOOCOMMERCE, "93", &q));
+
+	/* And after all that the same push goes through. */
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), 0);
+	cr_assert(it[0].ok);
+	cr_assert(fakechannel_quantity(fake, FX_CHANNEL_WOOCOMMERCE, "93", &q));
+	cr_assert_eq(q, 5);
+	cr_assert_eq(fakechannel_sets(fake, FX_CHANNEL_WOOCOMMERCE, "93"), 1);
+}
+
+Test(channel_fake, refuses_a_loopback_channel_outside_demo_projects)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_TAKEALOT);
+	struct fx_channel_push_item it[] = {item("91625339", 5, -1)};
+	struct fx_channel_limits l;
+	bool ok;
+	char msg[256];
+
+	ch.allow_private = false;
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s", err.message);
+	cr_assert_eq(fx_channel_test(&ch, &ok, msg, sizeof msg, &err), 0);
+	cr_assert_not(ok);
+	cr_assert_neq(msg[0], '\0');
+	/* https to the loopback address is refused for the address, before any connection. */
+	fx_err_clear(&err);
+	ch.base_url = fx_arena_printf(&arena, "https://%s", fakechannel_url(fake) + strlen("http://"));
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s", err.message);
+	cr_assert(strstr(err.message, "loopback"), "%s", err.message);
+	cr_assert_eq(fakechannel_calls(fake, NULL), 0);
+}
+
+Test(channel_fake, polls_orders_through_egress_and_tests_credentials)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_SHOPIFY);
+	struct fakechannel_line l = {.line_id = "1",
+				     .listing_key = "39072856001",
+				     .sku = "TEA",
+				     .title = "Tea",
+				     .quantity = 2,
+				     .unit_price_cents = 15900};
+	struct fakechannel_order o = {
+		.external_id = "77", .status = "cancelled", .first_name = "Ada", .lines = &l, .nlines = 1};
+	char at[40];
+	int64_t now;
+	int32_t ns;
+	char *json;
+	struct seen s = {0};
+	const char *next;
+	bool more, ok;
+	struct fx_channel_limits lim;
+	char msg[256];
+
+	fx_ts_now(&now, &ns);
+	fx_ts_format(now - 60, 0, 0, at);
+	o.updated_at = at;
+	json = fakechannel_order_json(FX_CHANNEL_SHOPIFY, &o, true);
+	fakechannel_add_order(fake, FX_CHANNEL_SHOPIFY, "77", at, json);
+	free(json);
+	cr_assert_eq(fx_channel_poll_orders(&ch, NULL, &arena, collect, &s, &next, &more, &lim, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_str_eq(s.o[0].external_id, "77");
+	cr_assert_eq(s.o[0].state, FX_CHANNEL_ORDER_CANCELLED);
+	cr_assert_eq(s.o[0].lines[0].quantity, 2);
+	cr_assert_not(more);
+	cr_assert(strstr(next, at), "%s", next);
+
+	cr_assert_eq(fx_channel_test(&ch, &ok, msg, sizeof msg, &err), 0);
+	cr_assert(ok, "%s", msg);
+	cr_assert_str_eq(msg, "connected to Fake Shop");
+	ch.access_token = "shpat_wrong";
+	cr_assert_eq(fx_channel_test(&ch, &ok, msg, sizeof msg, &err), 0);
+	cr_assert_not(ok);
+	cr_assert(strstr(msg, "Invalid API key or access token"), "%s", msg);
+}
