@@ -86,7 +86,7 @@ int fx_chanpush_raise_refused(const char *org, const struct fx_doc *doc, const c
 		    "Set the channel active again and run its sync, so every listing gets its current quantity.");
 	cand.nrec = 2;
 	fx_value_map(&cand.metrics);
-	rc = fx_insights_raise(org, by, &cand, e);
+	rc = fx_insights_raise_now(org, by, &cand, e);
 	fx_value_cleanup(&cand.metrics);
 	return rc;
 }
