@@ -310,7 +310,8 @@ static int read_listings(struct page *p, struct fx_err *e)
 			return fx_err_set(e, FX_FAILED_PRECONDITION, "more than %d channels in one push page",
 					  MAX_CHANNELS);
 		l = &p->listings[p->nlistings];
-		memcpy(l->ref, p->refs[i].text, sizeof(l->ref));
+		if (fx_str_set(l->ref, sizeof(l->ref), p->refs[i].text) < 0)
+			return fx_err_set(e, FX_INTERNAL, "listing reference over %zu bytes", sizeof(l->ref));
 		l->chan = ci;
 		l->product = p->refs[i].product;
 		l->outcome = SETTLED;
@@ -767,8 +768,9 @@ static void set_product_ids(struct page *p, char (*ids)[FX_ID_LEN + 1], size_t n
 	p->product_ids = ids;
 	p->nproducts = 0;
 	for (size_t i = 0; i < n; i++)
-		if (p->nproducts == 0 || strcmp(ids[p->nproducts - 1], ids[i]) != 0)
-			memmove(ids[p->nproducts++], ids[i], sizeof(*ids));
+		if ((p->nproducts == 0 || strcmp(ids[p->nproducts - 1], ids[i]) != 0) &&
+		    fx_str_mem_move(ids[p->nproducts], sizeof(*ids), ids[i], sizeof(*ids)) == 0)
+			p->nproducts++;
 }
 
 /* One page of outbox entries after *last (a doc: name and fields, or none); *n_read gets the page size. */
