@@ -26,7 +26,6 @@ struct poll_ctx {
 	const char *org;
 	const struct fx_channel *ch;
 	struct fx_chanpoll_stats *st;
-	int64_t created;
 	bool stopped; /* an order could not be applied for a reason that may pass: keep the cursor */
 	char message[256];
 };
@@ -55,27 +54,27 @@ static int each_order(void *arg, const struct fx_channel_order *o, struct fx_err
 	}
 	if (res.outcome == FX_CHANORDER_CREATED) {
 		c->st->orders_created++;
-		c->created++;
 	} else if (res.outcome == FX_CHANORDER_UPDATED) {
 		c->st->orders_updated++;
 	}
 	return 0;
 }
 
-/* Records a page's progress (cursor, lastOrderSyncAt, ordersImported) or a failure (lastError, status). */
-static int write_channel(const char *rel, const char *cursor, int64_t created, const char *error, bool refused,
-			 struct fx_err *e)
+/*
+ * Records a page's progress (cursor, lastOrderSyncAt) or a failure
+ * (lastError, status). counts.ordersImported is fx_chanorder_apply's, in
+ * the order's own transaction.
+ */
+static int write_channel(const char *rel, const char *cursor, const char *error, bool refused, struct fx_err *e)
 {
 	const char *mask[6];
 	size_t nm = 0;
-	struct fx_value map = {0}, inc = {0};
-	struct fx_transform tr = {"counts.ordersImported", FX_TR_INCREMENT, &inc};
+	struct fx_value map = {0};
 	json_object *writes = json_object_new_array();
 	char *name = fx_firestore_name(rel);
 	int rc;
 
 	fx_value_map(&map);
-	fx_value_int(&inc, created);
 	if (error) {
 		struct fx_value *err = fx_map_set(&map, "lastError");
 
@@ -96,7 +95,7 @@ static int write_channel(const char *rel, const char *cursor, int64_t created, c
 		}
 	}
 	mask[nm] = NULL;
-	rc = fx_fswrite_doc(writes, FX_WRITE_UPDATE, name, &map, mask, NULL, &tr, created > 0 ? 1 : 0, e);
+	rc = fx_fswrite_update(writes, name, &map, mask, NULL, NULL, e);
 	if (rc == 0)
 		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
 	/* A channel deleted meanwhile has nothing left to record. */
@@ -106,7 +105,6 @@ static int write_channel(const char *rel, const char *cursor, int64_t created, c
 	}
 	json_object_put(writes);
 	fx_value_cleanup(&map);
-	fx_value_cleanup(&inc);
 	free(name);
 	return rc;
 }
@@ -130,13 +128,13 @@ static int poll_channel(const char *org, const struct fx_doc *doc, struct fx_cha
 		fx_arena_cleanup(&chan_arena);
 		st->channels_failed++;
 		fx_log_error("chanpoll: organization %s channel %s: %s", org, doc->id, ce.message);
-		return write_channel(rel, NULL, 0, "the channel's stored settings do not open", false, e);
+		return write_channel(rel, NULL, "the channel's stored settings do not open", false, e);
 	}
 	st->channels++;
 	cursor = stored ? fx_mem_xstrdup(stored) : NULL;
 	fx_arena_init(&arena, POLL_ARENA);
 	for (int page = 0; page < FX_CHANPOLL_MAX_PAGES; page++) {
-		struct poll_ctx c = {org, &ch, st, 0, false, ""};
+		struct poll_ctx c = {org, &ch, st, false, ""};
 		struct fx_channel_limits limits;
 		const char *next = NULL;
 		bool more = false;
@@ -150,14 +148,14 @@ static int poll_channel(const char *org, const struct fx_doc *doc, struct fx_cha
 			st->channels_failed++;
 			fx_log_warn("chanpoll: organization %s channel %s: poll failed: %s", org, doc->id, why);
 			/* Orders applied before the failure stay; the cursor stays, so they are seen again (unchanged). */
-			rc = write_channel(rel, NULL, c.created, why, limits.auth_refused && !c.stopped, e);
+			rc = write_channel(rel, NULL, why, limits.auth_refused && !c.stopped, e);
 			if (rc == 0 && limits.auth_refused && !c.stopped &&
 			    fx_chanpush_raise_refused(org, doc, why, "sync", &ce) < 0)
 				fx_log_warn("chanpoll: organization %s channel %s: insight not raised: %s", org,
 					    doc->id, ce.message);
 			break;
 		}
-		rc = write_channel(rel, next, c.created, NULL, false, e);
+		rc = write_channel(rel, next, NULL, false, e);
 		if (rc < 0 || !more || !next)
 			break;
 		free(cursor);
