@@ -65,6 +65,7 @@ Test(channelpush, a_stock_change_reaches_every_channel_type, .timeout = 180)
 		r = http_get(path, w.owner.id_token);
 		cr_assert_not_null(json_str(r, "lastStockPushAt"), "%s", r->body);
 		cr_assert_null(strstr(r->body, "pushNotBefore"), "bookkeeping never in the answer: %s", r->body);
+		cr_assert_null(strstr(r->body, "pushFailures"), "bookkeeping never in the answer: %s", r->body);
 		http_resp_free(r);
 	}
 	fakechannel_stop(w.fake);
@@ -262,5 +263,64 @@ Test(channelpush, the_sync_job_imports_an_order_no_webhook_brought, .timeout = 1
 
 	cr_assert_eq(run_job(&w, "sync", "ordersCreated"), 0, "nothing new the second time");
 	cr_assert_eq(available(&w, pid), 8, "reserved once");
+	fakechannel_stop(w.fake);
+}
+
+/* PATCH the channel's status with its current etag. */
+static void set_status(const struct world *w, const char *cid, const char *status)
+{
+	char path[300], body[100], ifm[200];
+	const char *h[] = {ifm, NULL};
+	struct http_resp *r;
+
+	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
+	r = http_get(path, w->owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	snprintf(ifm, sizeof(ifm), "If-Match: %s", json_str(r, "etag"));
+	http_resp_free(r);
+	snprintf(body, sizeof(body), "{\"status\":\"%s\"}", status);
+	r = http_json_h("PATCH", path, w->owner.id_token, body, h);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+/*
+ * A paused channel is owed nothing (its entries go), so a change made while
+ * it was paused reaches it only through :sync, which checks every listing.
+ */
+Test(channelpush, sync_now_pushes_what_a_paused_channel_missed, .timeout = 180)
+{
+	struct world w;
+	char cid[64], pid[64], path[300];
+	struct http_resp *r;
+
+	world_new(&w, "pushsyncnow");
+	product_new(&w, "SYN", 10, pid, sizeof(pid));
+	channel_new(&w, FX_CHANNEL_TAKEALOT, -1, cid, sizeof(cid));
+	listing_new(&w, cid, pid, "777001", -1, -1);
+	run_job(&w, "channel-push", NULL);
+	cr_assert_eq(pushed(&w, FX_CHANNEL_TAKEALOT, "777001"), 10);
+	set_status(&w, cid, "paused");
+	cr_assert_eq(adjust(&w, pid, -4), 200);
+	run_job(&w, "channel-push", NULL);
+	cr_assert_eq(pushed(&w, FX_CHANNEL_TAKEALOT, "777001"), 10, "a paused channel is not called");
+	cr_assert_eq(outbox_entries(&w), 0, "and its entries are not kept");
+
+	snprintf(path, sizeof(path), "/v1/channels/%s:sync", cid);
+	r = http_json("POST", path, w.owner.id_token, NULL);
+	cr_assert_eq(r->status, 409, "a paused channel is not synced: %s", r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), "FAILED_PRECONDITION", "%s", r->body);
+	http_resp_free(r);
+	set_status(&w, cid, "active");
+	r = http_json("POST", path, w.owner.id_token, "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "stock.pushed"), 1, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "channel.id"), cid, "%s", r->body);
+	cr_assert_null(strstr(r->body, "pushFailures"), "bookkeeping never in the answer: %s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(pushed(&w, FX_CHANNEL_TAKEALOT, "777001"), 6, "the change made while paused arrived");
+	r = http_json("POST", path, w.owner.id_token, NULL);
+	cr_assert_eq(json_int(r, "stock.unchanged"), 1, "nothing left to send: %s", r->body);
+	http_resp_free(r);
 	fakechannel_stop(w.fake);
 }
