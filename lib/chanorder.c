@@ -88,7 +88,8 @@ static int validate(const struct fx_channel_order *o, struct fx_err *e)
 {
 	if (!o->external_id || !o->external_id[0] || strlen(o->external_id) > 100)
 		return fx_err_invalid(e, "externalId", "the channel's order id must be 1 to 100 characters");
-	if (o->nlines == 0 || !o->lines)
+	/* A channel may leave a cancelled order's cancelled lines out (Takealot): it may have none. */
+	if ((o->nlines == 0 || !o->lines) && o->state != FX_CHANNEL_ORDER_CANCELLED)
 		return fx_err_invalid(e, "lines", "the channel's order has no line");
 	if (o->nlines > FX_CHANORDER_MAX_LINES)
 		return fx_err_invalid(e, "lines", "the channel's order has %zu lines: at most %d", o->nlines,
@@ -202,13 +203,15 @@ static void set_text(struct fx_value *map, const char *name, const char *s)
 static void order_header(struct apply *a, struct fx_value *order)
 {
 	const struct fx_channel_order *o = a->o;
-	struct fx_value *c = fx_map_set(order, "customer"), *addr;
+	struct fx_value *c, *addr;
 	char name[MAX_TEXT + 1];
 
 	fx_map_set_str(order, "channel", fx_channel_type_name(a->ch->type));
 	fx_map_set_str(order, "channelId", a->ch->id);
 	fx_map_set_str(order, "externalId", o->external_id);
 	set_text(order, "externalNumber", o->number);
+	/* Taken after the fields above: adding a field to order may move its others. */
+	c = fx_map_set(order, "customer");
 	fx_value_map(c);
 	if (o->customer_name && o->customer_name[0])
 		set_text(c, "name", o->customer_name);
@@ -561,6 +564,12 @@ static int apply_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			goto out;
 		}
 		rc = update_txn(a, t, &head[0], e);
+		goto out;
+	}
+	if (a->o->nlines == 0) {
+		/* Cancelled before we saw it, and nothing of it left to show: no order, the delivery seen. */
+		a->out->outcome = FX_CHANORDER_UNCHANGED;
+		rc = write_marker(a, t->writes, e);
 		goto out;
 	}
 	if (v->n && fx_firestore_batch_get(v->paths, v->n, t->id, v->docs, e) < 0) {

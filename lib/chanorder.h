@@ -80,7 +80,9 @@ void fx_chanorder_delivery_key(const char *delivery_id, char *out);
  *    "oversold" insight for the product unless one is open). Totals are
  *    the channel's; VAT derived with the organization's rate. The number
  *    comes from the organization's counter. A CANCELLED order first seen
- *    is created cancelled and reserves nothing. CREATED.
+ *    is created cancelled and reserves nothing; one with no line left
+ *    (Takealot leaves cancelled items out) creates nothing: UNCHANGED,
+ *    the delivery marked seen. CREATED.
  *  - an order exists: CANCELLED cancels it when pending or confirmed
  *    (releasing what its lines hold); SHIPPED and DELIVERED move it through
  *    confirm, ship, deliver as far as the channel says, shipping only when
@@ -91,7 +93,7 @@ void fx_chanorder_delivery_key(const char *delivery_id, char *out);
  * delivery that failed half-way is not marked seen. Two concurrent calls
  * for one order make one order: the loser's transaction retries, sees the
  * order and updates it. -1 with 400 INVALID_ARGUMENT when o is not an
- * order the contract takes (empty external id, no line, over
+ * order the contract takes (empty external id, no line unless cancelled, over
  * FX_CHANORDER_MAX_LINES lines, a quantity outside 1..FX_CHANORDER_MAX_QUANTITY,
  * negative money), nothing written; Firestore's errors otherwise.
  */

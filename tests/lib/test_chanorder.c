@@ -16,12 +16,15 @@
 #include "log.h"
 #include "map.h"
 #include "model.h"
+#include "sig.h"
 #include "stock.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <stdlib.h>
 
 #define PORT_ENV "FLUXORI_TEST_CHANORDER_FIRESTORE" /* host:port, set once the emulator answers */
 
@@ -441,4 +444,104 @@ Test(apply, eight_threads_applying_one_order_at_once_make_one_order_reserved_onc
 	cr_assert_eq(count(&o, "orders", NULL, NULL), 1);
 	cr_assert_eq(stock_of(&o, 0, "reserved"), 3, "reserved once");
 	cr_assert_eq(stock_of(&o, 1, "reserved"), 2);
+}
+
+static const char *fixture_header(void *ctx, const char *name)
+{
+	const char *const *h = ctx;
+
+	for (; h[0]; h += 2)
+		if (strcasecmp(h[0], name) == 0)
+			return h[1];
+	return NULL;
+}
+
+/* A channel's own webhook body (tests/data/channels), read by lib/channel, applied. */
+static void apply_fixture(struct org *o, enum fx_channel_type type, const char *file, const char *topic,
+			  struct fx_chanorder_result *r)
+{
+	static const char *const sig_h[] = {"X-Shopify-Hmac-Sha256", "X-WC-Webhook-Signature", "X-Takealot-Signature"};
+	static const char *const id_h[] = {"X-Shopify-Webhook-Id", "X-WC-Webhook-Delivery-ID", "X-Takealot-Delivery"};
+	static const char *const topic_h[] = {"X-Shopify-Topic", "X-WC-Webhook-Topic", "X-Takealot-Event"};
+	char path[512], mac[100];
+	const char *h[8];
+	static char body[1 << 16];
+	struct fx_channel_delivery d;
+	struct fx_arena arena;
+	struct fx_err e;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/data/channels/%s", getenv("srcdir") ? getenv("srcdir") : ".", file);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	n = fread(body, 1, sizeof(body) - 1, f);
+	fclose(f);
+	o->ch.type = type;
+	o->ch.webhook_secret = "fixture-secret";
+	cr_assert_eq(fx_sig_hmac_sha256("fixture-secret", 14, body, n,
+					type == FX_CHANNEL_TAKEALOT ? FX_SIG_HEX : FX_SIG_BASE64, mac, sizeof(mac)),
+		     0);
+	h[0] = sig_h[type], h[1] = mac, h[2] = id_h[type], h[3] = "fixture-1", h[4] = topic_h[type], h[5] = topic;
+	h[6] = NULL;
+	fx_arena_init(&arena, 1 << 22);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_channel_read_webhook(&o->ch, fixture_header, h, body, n, &arena, &d, &e), 0, "%s", e.message);
+	cr_assert_eq(d.event, FX_CHANNEL_EVENT_ORDER);
+	cr_assert_eq(fx_chanorder_apply(o->id, &o->ch, &d.order, d.delivery_id, r, &e), 0, "%s", e.message);
+	fx_arena_cleanup(&arena);
+}
+
+Test(apply, a_shopify_webhook_body_maps_by_sku_and_keeps_shopifys_total)
+{
+	struct org o;
+	struct fx_chanorder_result r;
+	struct fx_doc d = {0};
+	int64_t total = 0;
+
+	seed(&o, 10, 10);
+	seed_product(&o, 1, "tea-roo-250", 10);
+	seed_product(&o, 2, "ket-cls-slv", 0);
+	apply_fixture(&o, FX_CHANNEL_SHOPIFY, "shopify_orders_create.json", "orders/create", &r);
+	cr_assert_eq(r.outcome, FX_CHANORDER_CREATED);
+	cr_assert(r.oversold, "the kettle is sold out");
+	read_order(&o, r.order_id, &d);
+	fx_value_path_int(&d.fields, "totalCents", &total);
+	cr_assert_eq(total, 164899);
+	fx_firestore_doc_cleanup(&d);
+}
+
+Test(apply, a_woocommerce_webhook_body_keeps_its_unknown_line)
+{
+	struct org o;
+	struct fx_chanorder_result r;
+
+	seed(&o, 10, 10);
+	seed_product(&o, 1, "woo-single-1", 10);
+	apply_fixture(&o, FX_CHANNEL_WOOCOMMERCE, "woocommerce_order_updated.json", "order.updated", &r);
+	cr_assert_eq(r.outcome, FX_CHANORDER_CREATED);
+	cr_assert(r.needs_attention);
+}
+
+Test(apply, a_cancellation_without_lines_cancels_an_order_and_creates_none)
+{
+	struct org o;
+	struct corder c;
+	struct fx_chanorder_result r;
+
+	seed(&o, 10, 10);
+	corder(&c, "T-11", FX_CHANNEL_ORDER_OPEN, 2, 1);
+	apply_ok(&o, &c, "d-11", &r);
+	cr_assert_eq(stock_of(&o, 0, "reserved"), 2);
+	c.o.state = FX_CHANNEL_ORDER_CANCELLED;
+	c.o.nlines = 0; /* Takealot leaves cancelled items out of the order */
+	apply_ok(&o, &c, "d-11c", &r);
+	cr_assert_eq(r.outcome, FX_CHANORDER_UPDATED);
+	cr_assert_eq(stock_of(&o, 0, "reserved"), 0);
+	cr_assert_eq(stock_of(&o, 1, "reserved"), 0);
+	corder(&c, "T-12", FX_CHANNEL_ORDER_CANCELLED, 1, 1);
+	c.o.nlines = 0;
+	apply_ok(&o, &c, "d-12", &r);
+	cr_assert_eq(r.outcome, FX_CHANORDER_UNCHANGED);
+	cr_assert_eq(count(&o, "orders", NULL, NULL), 1, "nothing to make of an order cancelled before it was seen");
 }
