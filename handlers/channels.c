@@ -31,6 +31,8 @@
  */
 #include "authz.h"
 #include "chandoc.h"
+#include "chanpoll.h"
+#include "chanpush.h"
 #include "channel.h"
 #include "config.h"
 #include "egress.h"
@@ -62,6 +64,7 @@ static int list_listings(struct fx_req *r, struct fx_err *e);
 static int create_listing(struct fx_req *r, struct fx_err *e);
 static int get_listing(struct fx_req *r, struct fx_err *e);
 static int destroy_listing(struct fx_req *r, struct fx_err *e);
+static int sync_now(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
 	{"GET", "/v1/channels", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
@@ -74,6 +77,7 @@ static const struct fx_route routes[] = {
 	{"POST", "/v1/channels/{id}/listings", create_listing, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
 	{"GET", "/v1/channels/{id}/listings/{listingId}", get_listing, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"DELETE", "/v1/channels/{id}/listings/{listingId}", destroy_listing, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
+	{"POST", "/v1/channels/{id}:sync", sync_now, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
 };
 
 /* Server bookkeeping and secrets that no answer shows. */
@@ -980,6 +984,67 @@ static int destroy_listing(struct fx_req *r, struct fx_err *e)
 	    fx_firestore_run_transaction(destroy_listing_txn, &c, e) < 0)
 		return -1;
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
+}
+
+/*
+ * POST /v1/channels/{id}:sync (admin): this channel's order poll and stock
+ * push now (lib/chanpoll, lib/chanpush), every listing checked against its
+ * product's stock, outbox or not. Only an active channel; 409 ABORTED while
+ * a push of the organization runs. Answers what was done and the channel.
+ */
+static int sync_now(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const none[] = {NULL};
+	const char *rel = channel_rel(r, e), *status;
+	struct fx_chanpoll_stats poll;
+	struct fx_chanpush_stats push;
+	struct fx_doc doc = {0};
+	json_object *in = NULL, *out = NULL, *orders, *stock;
+	int rc = -1;
+
+	memset(&poll, 0, sizeof(poll));
+	memset(&push, 0, sizeof(push));
+	if (!rel || fx_http_req_json(r, true, &in, e) < 0 || fx_json_allow(in, none, "", e) < 0 ||
+	    fx_tenant_get(r, rel, "channel", &doc, e) < 0)
+		goto out;
+	status = fx_value_path_str(&doc.fields, "status");
+	if (!status || strcmp(status, "active") != 0) {
+		fx_err_set(e, FX_FAILED_PRECONDITION, "the channel is %s: set it active first",
+			   status ? status : "not active");
+		fx_err_detail(e, "status", "must be active");
+		goto out;
+	}
+	if (fx_chanpoll_run(r->principal->organization_id, doc.id, &poll, e) < 0 ||
+	    fx_chanpush_run(r->principal->organization_id, doc.id, true, &push, e) < 0)
+		goto out;
+	if (push.busy) {
+		fx_err_set(e, FX_ABORTED, "a stock push of this organization is running: retry");
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
+		goto out;
+	}
+	fx_firestore_doc_cleanup(&doc);
+	if (fx_tenant_get(r, rel, "channel", &doc, e) < 0)
+		goto out;
+	out = json_object_new_object();
+	orders = json_object_new_object();
+	json_object_object_add(orders, "polled", json_object_new_int64(poll.orders_seen));
+	json_object_object_add(orders, "created", json_object_new_int64(poll.orders_created));
+	json_object_object_add(orders, "updated", json_object_new_int64(poll.orders_updated));
+	json_object_object_add(orders, "failed", json_object_new_int64(poll.orders_failed));
+	json_object_object_add(out, "orders", orders);
+	stock = json_object_new_object();
+	json_object_object_add(stock, "pushed", json_object_new_int64(push.listings_pushed));
+	json_object_object_add(stock, "unchanged", json_object_new_int64(push.listings_unchanged));
+	json_object_object_add(stock, "failed", json_object_new_int64(push.listings_failed));
+	json_object_object_add(stock, "calls", json_object_new_int64(push.calls));
+	json_object_object_add(out, "stock", stock);
+	json_object_object_add(out, "channel", channel_json(r, &doc));
+	rc = fx_http_resp_json(r, 200, out);
+out:
+	json_object_put(in);
+	json_object_put(out);
+	fx_firestore_doc_cleanup(&doc);
+	return rc;
 }
 
 int main(int argc, char **argv)

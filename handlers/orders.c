@@ -22,6 +22,7 @@
 #include "map.h"
 #include "model.h"
 #include "order.h"
+#include "orderio.h"
 #include "patch.h"
 #include "stock.h"
 #include "str.h"
@@ -42,6 +43,7 @@ static int ship(struct fx_req *r, struct fx_err *e);
 static int deliver(struct fx_req *r, struct fx_err *e);
 static int cancel(struct fx_req *r, struct fx_err *e);
 static int return_order(struct fx_req *r, struct fx_err *e);
+static int allocate(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
 	{"POST", "/v1/orders", create, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
@@ -53,12 +55,12 @@ static const struct fx_route routes[] = {
 	{"POST", "/v1/orders/{id}:deliver", deliver, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
 	{"POST", "/v1/orders/{id}:cancel", cancel, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
 	{"POST", "/v1/orders/{id}:return", return_order, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
+	{"POST", "/v1/orders/{id}:allocate", allocate, FX_MEMBER, FX_ROLE_STAFF, FX_BODY_JSON, 0},
 };
 
 #define MAX_ITEMS 100
 #define MAX_QUANTITY 10000
 #define MAX_SHIPPING_CENTS 100000000LL
-#define NUMBER_WAIT_MS 20000 /* longest wait for the organization's numbering lock */
 
 static const char *const channels[] = {"direct", "takealot", "shopify", "woocommerce", "amazon", "other", NULL};
 static const char *const hidden[] = {"organizationId", NULL};
@@ -75,19 +77,6 @@ struct create_ctx {
 	char id[FX_ID_LEN + 1];
 	json_object *answer;
 };
-
-static void history_entry(struct fx_value *arr, const char *status, const char *by, const char *note_key,
-			  const char *note)
-{
-	struct fx_value *h = fx_value_push(arr);
-
-	fx_value_map(h);
-	fx_map_set_str(h, "status", status);
-	fx_model_map_set_now(h, "at");
-	fx_map_set_str(h, "by", by);
-	if (note_key && note)
-		fx_map_set_str(h, note_key, note);
-}
 
 /* customer {name, email?, phone?} */
 static int take_customer(json_object *in, struct fx_value *map, struct fx_err *e)
@@ -210,35 +199,6 @@ static int reserve(struct create_ctx *c, json_object *writes, const struct fx_do
 	return 0;
 }
 
-/*
- * Takes the next order number from the counter document (rel, as read in
- * counter) into number; the counter write carries the read's version: two
- * creates can never share a number.
- */
-static int take_number(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *counter,
-		       char *number, size_t size, struct fx_err *e)
-{
-	static const char *const mask[] = {"next", "organizationId", NULL};
-	struct fx_value map = {0};
-	int64_t next = 1;
-	char *name;
-	int rc;
-
-	if (counter->name)
-		fx_value_path_int(&counter->fields, "next", &next);
-	if (fx_str_fmt(number, size, "FX-%06lld", (long long)next) < 0)
-		return fx_err_set(e, FX_INTERNAL, "order number does not fit");
-	fx_value_map(&map);
-	fx_map_set_int(&map, "next", next + 1);
-	fx_tenant_stamp(r, &map);
-	name = fx_tenant_name(rel);
-	rc = counter->name ? fx_fswrite_update(writes, name, &map, mask, counter->update_time, NULL, e)
-			   : fx_fswrite_create(writes, name, &map, NULL, e);
-	free(name);
-	fx_value_cleanup(&map);
-	return rc;
-}
-
 /* Completes order (the validated input) with its priced lines, totals, number, status and stamps. */
 static void complete_order(struct create_ctx *c, const struct fx_doc *products, const char *number,
 			   struct fx_value *order)
@@ -269,7 +229,7 @@ static void complete_order(struct create_ctx *c, const struct fx_doc *products, 
 	fx_map_set_str(order, "status", "pending");
 	history = fx_map_set(order, "statusHistory");
 	fx_value_array(history);
-	history_entry(history, "pending", c->r->principal->uid, NULL, NULL);
+	fx_orderio_history(history, "pending", c->r->principal->uid, NULL, NULL);
 	fx_map_set_str(order, "createdBy", c->r->principal->uid);
 	fx_tenant_stamp(c->r, order);
 	fx_model_map_set_now(order, "createdAt");
@@ -333,7 +293,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	rc = -1;
 	fx_value_copy(&order, c->order);
 	if (price_lines(c, docs + 1, e) < 0 || reserve(c, t->writes, docs + 1, e) < 0 ||
-	    take_number(r, t->writes, paths[0], &docs[0], number, sizeof(number), e) < 0)
+	    fx_orderio_take_number(r, t->writes, paths[0], &docs[0], number, sizeof(number), e) < 0)
 		goto out;
 	complete_order(c, docs + 1, number, &order);
 	if (write_order(c, t->writes, &order, e) < 0 ||
@@ -374,30 +334,6 @@ static int decode_create(json_object *in, struct create_ctx *c, struct fx_value 
 	return 0;
 }
 
-/*
- * Runs fn in a transaction queued on the organization's order lock: creates
- * (numbers) and lifecycle changes (stock) of one organization go one at a
- * time. A full queue is 409 ABORTED with Retry-After, naming what (busy).
- */
-static int queued_transaction(struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e)
-{
-	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
-	int rc;
-
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
-		e->retry_after = FX_ERR_RETRY_AFTER_S;
-		return -1;
-	}
-	if (fx_keylock_outage(lock, e) < 0) {
-		fx_keylock_release(lock);
-		return -1;
-	}
-	rc = fx_firestore_run_transaction(fn, arg, e);
-	fx_keylock_release_after(lock, rc < 0 ? e : NULL);
-	return rc;
-}
-
 static int create(struct fx_req *r, struct fx_err *e)
 {
 	struct create_ctx *c = fx_arena_alloc(r->arena, sizeof(*c));
@@ -421,7 +357,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
-	if (queued_transaction(r, create_txn, c, "orders", e) < 0)
+	if (fx_orderio_queued(r, create_txn, c, "orders", e) < 0)
 		goto out;
 	/* A replay answers the order the key made, as it is now (with its etag). */
 	if (c->idem.status) {
@@ -572,88 +508,18 @@ struct lifecycle_ctx {
 	bool restock;
 };
 
-/* Applies effect to the product of each line of order (docs[0]; its products read into docs[1..]). */
-static int apply_stock(struct lifecycle_ctx *c, struct fx_txn *t, enum fx_order_effect effect, struct fx_doc *docs,
-		       size_t *n, struct fx_err *e)
-{
-	const struct fx_value *items = fx_value_path(&docs[0].fields, "items");
-	const char *paths[MAX_ITEMS];
-	size_t nitems;
-
-	if (effect == FX_ORDER_NO_STOCK || !items || items->type != FX_V_ARRAY)
-		return 0;
-	nitems = items->u.arr.n > MAX_ITEMS ? MAX_ITEMS : items->u.arr.n;
-	for (size_t i = 0; i < nitems; i++)
-		paths[i] = fx_tenant_path(c->r, NULL, "products",
-					  fx_value_path_str(&items->u.arr.items[i], "productId"), "product", e);
-	*n += nitems;
-	if (fx_firestore_batch_get(paths, nitems, t->id, docs + 1, e) < 0)
-		return -1;
-	for (size_t i = 0; i < nitems; i++) {
-		const struct fx_doc *p = &docs[1 + i];
-		struct fx_order_stock s;
-		int64_t q = 0;
-
-		fx_value_path_int(&items->u.arr.items[i], "quantity", &q);
-		if (!fx_tenant_owns(c->r, p)) {
-			fx_log_warn("order %s: product of line %zu is gone; its stock is not changed", docs[0].id, i);
-			continue;
-		}
-		if (fx_order_stock_effect(effect, fx_stock(p, "onHand"), fx_stock(p, "reserved"), q, &s) < 0)
-			return fx_err_set(e, FX_INTERNAL, "the stock of product %s does not fit 64 bits", p->id);
-		if (fx_stock_write(c->r, t->writes, p, s.on_hand, s.reserved, e) < 0 ||
-		    (s.reason && fx_stock_movement_write(c->r, t->writes, p->id, s.delta, s.reason, docs[0].id, NULL,
-							 s.on_hand, NULL, e) < 0))
-			return -1;
-	}
-	return 0;
-}
-
-/* Writes the order's new status, the method's fields and the history entry, guarded by the version read. */
-static int write_status(struct lifecycle_ctx *c, json_object *writes, const struct fx_doc *order, struct fx_err *e)
-{
-	const struct fx_value *old = fx_value_path(&order->fields, "statusHistory");
-	struct fx_value map = {0}, *history;
-	const char *mask[12];
-	size_t nmask = 0;
-	char *name;
-	int rc;
-
-	fx_value_copy(&map, &c->extra);
-	for (size_t i = 0; i < c->extra.u.map.n && nmask < 6; i++)
-		mask[nmask++] = c->extra.u.map.fields[i].name;
-	fx_map_set_str(&map, "status", c->tr->to);
-	mask[nmask++] = "status";
-	history = fx_map_set(&map, "statusHistory");
-	if (old)
-		fx_value_copy(history, old);
-	else
-		fx_value_array(history);
-	history_entry(history, c->tr->to, c->r->principal->uid, c->note_key, c->note);
-	mask[nmask++] = "statusHistory";
-	fx_model_map_set_now(&map, "updatedAt");
-	mask[nmask++] = "updatedAt";
-	mask[nmask] = NULL;
-	name = fx_tenant_name(c->rel);
-	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
-	free(name);
-	fx_value_cleanup(&map);
-	return rc;
-}
-
 static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct lifecycle_ctx *c = arg;
 	const struct fx_order_transition *tr = c->tr;
-	struct fx_doc docs[MAX_ITEMS + 1];
+	const char *const steps[] = {tr->to, NULL};
+	struct fx_doc doc = {0};
 	const char *status;
-	size_t n = 1;
 	int rc = -1;
 
-	memset(docs, 0, sizeof(docs));
-	if (fx_tenant_txn_get(c->r, t->id, c->rel, "order", c->if_match, &docs[0], e) < 0)
+	if (fx_tenant_txn_get(c->r, t->id, c->rel, "order", c->if_match, &doc, e) < 0)
 		return -1;
-	status = fx_value_path_str(&docs[0].fields, "status");
+	status = fx_value_path_str(&doc.fields, "status");
 	if (!fx_order_may(tr, status)) {
 		fx_err_set(e, FX_FAILED_PRECONDITION, "cannot %s an order that is %s", tr->verb,
 			   status ? status : "unknown");
@@ -661,12 +527,14 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 			      tr->from[1] ? tr->from[1] : "");
 		goto out;
 	}
-	if (apply_stock(c, t, fx_order_effect(tr, c->restock), docs, &n, e) < 0)
+	/* An oversold order ships only once every line holds its units (:allocate). */
+	if (tr->effect == FX_ORDER_SHIP_STOCK && fx_order_check_covered(&doc, e) < 0)
 		goto out;
-	rc = write_status(c, t->writes, &docs[0], e);
+	if (fx_orderio_apply_stock(c->r, t, &doc, fx_order_effect(tr, c->restock), e) < 0)
+		goto out;
+	rc = fx_orderio_write_status(c->r, t->writes, c->rel, &doc, steps, &c->extra, c->note_key, c->note, e);
 out:
-	for (size_t i = 0; i < n; i++)
-		fx_firestore_doc_cleanup(&docs[i]);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 
@@ -680,7 +548,7 @@ static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_er
 	if (!c->rel || fx_model_if_match(r, &c->if_match, e) < 0)
 		return -1;
 	/* Stock effects touch the products that creates reserve: same queue. */
-	rc = queued_transaction(r, lifecycle_txn, c, "order changes", e);
+	rc = fx_orderio_queued(r, lifecycle_txn, c, "order changes", e);
 	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
 		return -1;
 	rc = fx_model_resp_doc(r, 200, &doc, hidden);
@@ -775,6 +643,62 @@ static int return_order(struct fx_req *r, struct fx_err *e)
 	}
 	json_object_put(in);
 	fx_value_cleanup(&c.extra);
+	return rc;
+}
+
+struct allocate_ctx {
+	struct fx_req *r;
+	const char *rel;
+	const char *if_match;
+	int64_t taken;
+};
+
+static int allocate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct allocate_ctx *c = arg;
+	struct fx_doc doc = {0};
+	const char *status;
+	int rc = -1;
+
+	if (fx_tenant_txn_get(c->r, t->id, c->rel, "order", c->if_match, &doc, e) < 0)
+		return -1;
+	status = fx_value_path_str(&doc.fields, "status");
+	/* Only orders that hold reservations can take more. */
+	if (fx_json_enum_index(status ? status : "", fx_order_reserving) < 0) {
+		fx_err_set(e, FX_FAILED_PRECONDITION, "cannot allocate an order that is %s",
+			   status ? status : "unknown");
+		fx_err_detail(e, "status", "allocate allows pending, confirmed");
+		goto out;
+	}
+	rc = fx_orderio_allocate(c->r, t, c->rel, &doc, &c->taken, e);
+out:
+	fx_firestore_doc_cleanup(&doc);
+	return rc;
+}
+
+/*
+ * :allocate reserves, for the lines an oversold order lacks, what is now
+ * available (after stock was received), in one transaction; oversold
+ * clears when no line lacks units. Nothing to take answers the order as it is.
+ */
+static int allocate(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const none[] = {NULL};
+	struct allocate_ctx c = {.r = r};
+	struct fx_doc doc = {0};
+	json_object *in = NULL;
+	int rc = -1;
+
+	c.rel = fx_tenant_path(r, NULL, "orders", fx_http_req_param(r, "id"), "order", e);
+	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0 || method_body(r, none, &in, e) < 0)
+		goto out;
+	if (fx_orderio_queued(r, allocate_txn, &c, "order changes", e) < 0 ||
+	    fx_tenant_get(r, c.rel, "order", &doc, e) < 0)
+		goto out;
+	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+out:
+	json_object_put(in);
+	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
 

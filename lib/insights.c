@@ -31,7 +31,8 @@
 #define SCOPE_ARENA (4u * 1024 * 1024) /* paths of one chunk; reset between chunks */
 #define VERTEX_BUDGET_MS 20000 /* Gemini time one generation may spend; then the rule text stands */
 
-const char *const fx_insight_types[] = {"low_stock", "stockout_risk", "slow_mover", "sales_trend", "top_seller", NULL};
+const char *const fx_insight_types[] = {"low_stock",  "stockout_risk", "slow_mover",	"sales_trend",
+					"top_seller", "oversold",      "channel_error", NULL};
 
 /* ---- the rules ---- */
 
@@ -703,10 +704,12 @@ static bool still_open(const struct fx_req *r, const struct fx_doc *doc, const s
 	const char *status = fx_value_path_str(&doc->fields, "status");
 	const char *type = fx_value_path_str(&doc->fields, "type");
 	const char *product = fx_value_path_str(&doc->fields, "productId");
+	const char *channel = fx_value_path_str(&doc->fields, "channelId");
 
 	return fx_tenant_owns(r, doc) && status &&
 	       (strcmp(status, "open") == 0 || strcmp(status, "acknowledged") == 0) && type &&
-	       strcmp(type, c->type) == 0 && strcmp(product ? product : "", c->product_id) == 0;
+	       strcmp(type, c->type) == 0 && strcmp(product ? product : "", c->product_id) == 0 &&
+	       strcmp(channel ? channel : "", c->channel_id) == 0;
 }
 
 static int write_update(struct upsert *u, json_object *writes, const struct fx_doc *cur, size_t i, struct fx_err *e)
@@ -744,6 +747,8 @@ static int write_create(struct upsert *u, json_object *writes, const struct fx_d
 	fx_map_set_str(&map, "type", c->type);
 	if (c->product_id[0])
 		fx_map_set_str(&map, "productId", c->product_id);
+	if (c->channel_id[0])
+		fx_map_set_str(&map, "channelId", c->channel_id);
 	insight_fields(&map, c, &u->o[i], u->s->principal.uid);
 	fx_map_set_str(&map, "status", "open");
 	fx_model_map_set_now(&map, "createdAt");
@@ -838,7 +843,9 @@ static int upsert(struct scope *s, const struct fx_candidate *c, const struct or
 		u.o = o + from;
 		u.n = n - from < UPSERT_CHUNK ? n - from : UPSERT_CHUNK;
 		for (size_t i = 0; i < u.n; i++) {
-			if (fx_insights_key(u.c[i].type, u.c[i].product_id, key, sizeof(key), e) < 0 ||
+			const char *subject = u.c[i].product_id[0] ? u.c[i].product_id : u.c[i].channel_id;
+
+			if (fx_insights_key(u.c[i].type, subject, key, sizeof(key), e) < 0 ||
 			    !(u.key_rel[i] = fx_tenant_path(&s->req, NULL, "insightKeys", key, "insight key", e)))
 				return -1;
 		}
@@ -971,5 +978,99 @@ out:
 	if (s)
 		fx_arena_cleanup(&s->arena);
 	free(s);
+	return rc;
+}
+
+int fx_insights_raise_now(const char *org_id, const char *by, const struct fx_candidate *c, struct fx_err *e)
+{
+	struct scope *s;
+	struct origin o = {0};
+	int created = 0, updated = 0, rc;
+
+	if (!org_id || !fx_model_id_valid(org_id))
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "organization");
+	s = fx_mem_xcalloc(1, sizeof(*s));
+	scope_init(s, org_id, by && *by ? by : "unknown");
+	rc = upsert(s, c, &o, 1, &created, &updated, e);
+	fx_arena_cleanup(&s->arena);
+	free(s);
+	return rc;
+}
+
+/* ---- one insight raised by an event (oversold order, refused credentials) ---- */
+
+int fx_insights_raise(const struct fx_req *r, struct fx_txn *t, const struct fx_candidate *c, bool *raised,
+		      struct fx_err *e)
+{
+	static const char *const key_mask[] = {"insightId", "type", "productId", "organizationId", "updatedAt", NULL};
+	struct fx_doc key = {0}, cur = {0};
+	struct fx_value map = {0}, kmap = {0}, *recs;
+	char kid[160], id[FX_ID_LEN + 1], *name = NULL, *key_name = NULL;
+	const char *key_rel, *rel, *paths[1], *cur_id;
+	int rc = -1;
+
+	*raised = false;
+	if (fx_insights_key(c->type, c->product_id, kid, sizeof(kid), e) < 0 ||
+	    !(key_rel = fx_tenant_path(r, NULL, "insightKeys", kid, "insight key", e)))
+		return -1;
+	paths[0] = key_rel;
+	if (fx_firestore_batch_get(paths, 1, t->id, &key, e) < 0)
+		return -1;
+	cur_id = fx_tenant_owns(r, &key) ? fx_value_path_str(&key.fields, "insightId") : NULL;
+	if (cur_id) {
+		if (!(paths[0] = fx_tenant_path(r, NULL, "insights", cur_id, "insight", e)) ||
+		    fx_firestore_batch_get(paths, 1, t->id, &cur, e) < 0)
+			goto out;
+		if (still_open(r, &cur, c)) {
+			rc = 0; /* one open insight per (type, product): it already says so */
+			goto out;
+		}
+	}
+	fx_model_id_new(id);
+	if (!(rel = fx_tenant_path(r, NULL, "insights", id, "insight", e)))
+		goto out;
+	fx_value_map(&map);
+	fx_map_set_str(&map, "type", c->type);
+	if (c->product_id[0])
+		fx_map_set_str(&map, "productId", c->product_id);
+	fx_map_set_str(&map, "severity", c->severity);
+	fx_map_set_str(&map, "title", c->title);
+	fx_map_set_str(&map, "summary", c->summary);
+	if (c->metrics.type == FX_V_MAP)
+		fx_value_copy(fx_map_set(&map, "metrics"), &c->metrics);
+	else
+		fx_value_map(fx_map_set(&map, "metrics"));
+	recs = fx_map_set(&map, "recommendations");
+	fx_value_array(recs);
+	for (int i = 0; i < c->nrec; i++)
+		fx_value_string(fx_value_push(recs), c->recommendations[i], strlen(c->recommendations[i]));
+	fx_map_set_str(&map, "source", "rules");
+	fx_map_set_str(&map, "generatedBy", r->principal->uid);
+	fx_map_set_str(&map, "status", "open");
+	fx_model_map_set_now(&map, "createdAt");
+	fx_model_map_set_now(&map, "updatedAt");
+	fx_tenant_stamp(r, &map);
+	fx_value_map(&kmap);
+	fx_map_set_str(&kmap, "insightId", id);
+	fx_map_set_str(&kmap, "type", c->type);
+	if (c->product_id[0])
+		fx_map_set_str(&kmap, "productId", c->product_id);
+	fx_tenant_stamp(r, &kmap);
+	fx_model_map_set_now(&kmap, "updatedAt");
+	name = fx_tenant_name(rel);
+	key_name = fx_tenant_name(key_rel);
+	if (fx_fswrite_create(t->writes, name, &map, NULL, e) < 0)
+		goto out;
+	/* The key moves to the new insight only if it is still the version read (or still missing). */
+	rc = key.name ? fx_fswrite_update(t->writes, key_name, &kmap, key_mask, key.update_time, NULL, e)
+		      : fx_fswrite_create(t->writes, key_name, &kmap, NULL, e);
+	*raised = rc == 0;
+out:
+	fx_value_cleanup(&map);
+	fx_value_cleanup(&kmap);
+	free(name);
+	free(key_name);
+	fx_firestore_doc_cleanup(&key);
+	fx_firestore_doc_cleanup(&cur);
 	return rc;
 }

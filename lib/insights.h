@@ -15,6 +15,7 @@
 #include "firestore.h"
 #include "value.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,7 @@ struct fx_candidate {
 	char type[16];
 	char severity[10];
 	char product_id[129]; /* "" for organization-level insights */
+	char channel_id[129]; /* channel_error: the channel (the key's subject when product_id is ""), else "" */
 	char title[161];
 	char summary[601];
 	char recommendations[3][201];
@@ -111,5 +113,32 @@ FX_MUST_USE int fx_insights_key(const char *type, const char *product_id, char *
  * counts say how many. Errors are Firestore's (lib/firestore.h).
  */
 FX_MUST_USE int fx_insights_generate(const char *org_id, const char *by, int *created, int *updated, struct fx_err *e);
+
+struct fx_req;
+struct fx_txn;
+
+/*
+ * Raises, inside transaction t, one open insight of candidate c (type,
+ * severity, product_id, title, summary, recommendations, metrics) for the
+ * organization of r, an event rather than a generation found it (an
+ * oversold channel order; refused channel credentials). The key document
+ * insightKeys/{type}_{product} is read in t: when it names an insight that
+ * is still open (open or acknowledged), nothing is written (*raised
+ * false); otherwise the insight is created and the key moved to it with a
+ * precondition on the version read, so concurrent raises never open two.
+ * Errors are Firestore's, or 500 when the key does not fit an id.
+ */
+FX_MUST_USE int fx_insights_raise(const struct fx_req *r, struct fx_txn *t, const struct fx_candidate *c, bool *raised,
+				  struct fx_err *e);
+
+/*
+ * Raises one insight outside generation and outside any transaction (a
+ * channel refusing our credentials, found by a job): c (borrowed) is created open, or updates the open insight
+ * of its key (fx_insights_key of type and product_id, or channel_id when
+ * product_id is ""), exactly as generation upserts. by is recorded on it.
+ * Errors are Firestore's (lib/firestore.h).
+ */
+FX_MUST_USE int fx_insights_raise_now(const char *org_id, const char *by, const struct fx_candidate *c,
+				      struct fx_err *e);
 
 #endif

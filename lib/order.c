@@ -1,6 +1,7 @@
 #include "order.h"
 
 #include "firestore.h"
+#include "str.h"
 #include "value.h"
 
 #include <string.h>
@@ -104,15 +105,70 @@ int fx_order_reserved(const struct fx_doc *orders, size_t norders, const struct 
 
 		for (size_t k = 0; items && items->type == FX_V_ARRAY && k < items->u.arr.n; k++) {
 			const char *pid = fx_value_path_str(&items->u.arr.items[k], "productId");
-			int64_t qty = 0;
+			int64_t qty = fx_order_line_held(&items->u.arr.items[k]);
 
-			fx_value_path_int(&items->u.arr.items[k], "quantity", &qty);
 			for (size_t p = 0; pid && p < nproducts; p++)
 				if (strcmp(products[p].id, pid) == 0 &&
 				    __builtin_add_overflow(expected[p], qty, &expected[p]))
 					return -1;
 		}
 	}
+	return 0;
+}
+
+int64_t fx_order_line_backordered(const struct fx_value *line)
+{
+	int64_t q = 0, b = 0;
+
+	fx_value_path_int(line, "quantity", &q);
+	fx_value_path_int(line, "backorderedQuantity", &b);
+	return b < 0 ? 0 : b > q ? (q < 0 ? 0 : q) : b;
+}
+
+int64_t fx_order_line_held(const struct fx_value *line)
+{
+	int64_t q = 0;
+
+	if (!fx_value_path_int(line, "quantity", &q) || q < 0)
+		return 0;
+	return q - fx_order_line_backordered(line);
+}
+
+bool fx_order_short(const struct fx_value *items)
+{
+	for (size_t i = 0; items && items->type == FX_V_ARRAY && i < items->u.arr.n; i++)
+		if (fx_order_line_backordered(&items->u.arr.items[i]) > 0)
+			return true;
+	return false;
+}
+
+int64_t fx_order_allocatable(int64_t on_hand, int64_t reserved, int64_t backordered)
+{
+	__int128 avail = (__int128)on_hand - reserved;
+
+	if (avail <= 0 || backordered <= 0)
+		return 0;
+	return avail < backordered ? (int64_t)avail : backordered;
+}
+
+int fx_order_check_covered(const struct fx_doc *order, struct fx_err *e)
+{
+	const struct fx_value *items = fx_value_path(&order->fields, "items");
+	bool short_items = false;
+
+	for (size_t i = 0; items && items->type == FX_V_ARRAY && i < items->u.arr.n; i++) {
+		int64_t b = fx_order_line_backordered(&items->u.arr.items[i]);
+		char field[64];
+
+		if (b <= 0)
+			continue;
+		fx_str_text(field, sizeof(field), "items[%zu].backorderedQuantity", i);
+		fx_err_detail(e, field, "%lld unit(s) not reserved: allocate them first", (long long)b);
+		short_items = true;
+	}
+	if (short_items)
+		return fx_err_set(e, FX_FAILED_PRECONDITION, "the order is oversold: %d line(s) lack stock",
+				  e->ndetails);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct fx_doc;
+struct fx_value;
 
 /* The order statuses, NULL-terminated, in lifecycle order, as the API names them. */
 extern const char *const fx_order_statuses[];
@@ -30,7 +31,8 @@ extern const char *const fx_order_reserving[];
 /*
  * What orders reserve of each product, read from their documents (no I/O):
  * expected[p] (nproducts entries, the caller's) is set to the sum of the
- * quantity of every items[] line whose productId is products[p].id. A line
+ * units held (fx_order_line_held: quantity less backorderedQuantity) of
+ * every items[] line whose productId is products[p].id. A line
  * without a productId or an integer quantity counts nothing, and a product
  * no line names gets 0. Every order given counts whatever its status: pass
  * those in fx_order_reserving. -1 when a sum does not fit an int64
@@ -84,6 +86,32 @@ long fx_order_repeated_line(const struct fx_order_line *lines, size_t i);
 
 /* Whether quantity more units can be reserved from on_hand with reserved already reserved. */
 bool fx_order_line_available(int64_t on_hand, int64_t reserved, int64_t quantity);
+
+/*
+ * Oversold lines. A channel order is accepted even when stock is short: a
+ * line then holds reserved only what was available, and carries
+ * backorderedQuantity, the units it still lacks (absent or 0: none). The
+ * order is oversold while any line lacks units.
+ */
+
+/* backorderedQuantity of an items[] line, clamped to 0..quantity (absent: 0). */
+int64_t fx_order_line_backordered(const struct fx_value *line);
+
+/* The units an items[] line holds reserved: quantity - backorderedQuantity (0 without an integer quantity). */
+int64_t fx_order_line_held(const struct fx_value *line);
+
+/* Whether any line of items (an FX_V_ARRAY of lines; NULL: none) lacks units. */
+bool fx_order_short(const struct fx_value *items);
+
+/* How many of backordered units can be reserved from on_hand with reserved held: min(backordered, max(0, available)). */
+int64_t fx_order_allocatable(int64_t on_hand, int64_t reserved, int64_t backordered);
+
+/*
+ * Whether order (its items) may ship: 0 when no line lacks units; else -1
+ * with 409 FAILED_PRECONDITION, one detail per short line
+ * ("items[i].backorderedQuantity": how many units are not reserved).
+ */
+FX_MUST_USE int fx_order_check_covered(const struct fx_doc *order, struct fx_err *e);
 
 /* What a step of the lifecycle does to the stock of each line's product. */
 enum fx_order_effect {

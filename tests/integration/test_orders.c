@@ -6,6 +6,7 @@
 #include "client.h"
 
 #include <criterion/criterion.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 struct tenant {
 	struct test_user owner;
+	char org[64];
 };
 
 static const char address[] = "{\"line1\":\"12 Long St\",\"city\":\"Cape Town\",\"province\":\"Western Cape\","
@@ -27,7 +29,7 @@ static void assert_error(struct http_resp *r, long code, const char *status)
 
 static void make_tenant(struct tenant *t)
 {
-	test_owner_signup(&t->owner, "merchant", "Merchant", NULL, 0);
+	test_owner_signup(&t->owner, "merchant", "Merchant", t->org, sizeof(t->org));
 }
 
 /* A product with stock on hand; returns its id (thread-local copy). */
@@ -177,6 +179,161 @@ Test(orders, cancel_releases_the_reservation)
 	cr_assert_eq(stock(&t, pa, "stock.onHand"), 4, "cancel leaves on hand alone");
 }
 
+/* Writes fields (Firestore typed JSON) straight into the emulator: what a channel order left. */
+static void fs_patch(const char *rel, const char *mask, const char *fields)
+{
+	char url[600], body[4096];
+	const char *h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	struct http_resp *r;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/%s%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), rel, mask);
+	snprintf(body, sizeof(body), "{\"fields\":%s}", fields);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+/*
+ * An order of 5 units of a product that holds only 2 on hand, as a channel
+ * order accepted short leaves it: the line holds 2 (reserved 2) and lacks 3
+ * (backorderedQuantity 3), the order oversold. Fills pa and id.
+ */
+static void oversold_order(struct tenant *t, const char *sku, char *pa, char *id)
+{
+	char items[300], rel[300], fields[1200];
+	struct http_resp *r;
+
+	snprintf(pa, 64, "%s", stocked_product(t, sku, 1000, 5));
+	snprintf(items, sizeof(items), "[{\"productId\":\"%s\",\"quantity\":5}]", pa);
+	r = order(t, items, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(id, 64, "%s", json_str(r, "id"));
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/orders/%s", t->org, id);
+	snprintf(fields, sizeof(fields),
+		 "{\"oversold\":{\"booleanValue\":true},\"items\":{\"arrayValue\":{\"values\":[{\"mapValue\":{"
+		 "\"fields\":{\"productId\":{\"stringValue\":\"%s\"},\"sku\":{\"stringValue\":\"%s\"},\"name\":{"
+		 "\"stringValue\":\"Item %s\"},\"quantity\":{\"integerValue\":\"5\"},\"unitPriceCents\":{"
+		 "\"integerValue\":\"1000\"},\"lineTotalCents\":{\"integerValue\":\"5000\"},"
+		 "\"backorderedQuantity\":{\"integerValue\":\"3\"}}}}]}}}",
+		 pa, sku, sku);
+	fs_patch(rel, "?updateMask.fieldPaths=items&updateMask.fieldPaths=oversold", fields);
+	snprintf(rel, sizeof(rel), "organizations/%s/products/%s", t->org, pa);
+	fs_patch(rel, "?updateMask.fieldPaths=stock",
+		 "{\"stock\":{\"mapValue\":{\"fields\":{\"onHand\":{\"integerValue\":\"2\"},\"reserved\":{"
+		 "\"integerValue\":\"2\"},\"available\":{\"integerValue\":\"0\"},\"reorderPoint\":{"
+		 "\"integerValue\":\"0\"}}}}}");
+}
+
+/* A top-level boolean of the answer: 1, 0, or -1 when absent or not a boolean. */
+static int json_flag(const struct http_resp *r, const char *key)
+{
+	json_object *o = json_tokener_parse(r->body), *v;
+	int b = -1;
+
+	if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean))
+		b = json_object_get_boolean(v);
+	json_object_put(o);
+	return b;
+}
+
+static void receive(const struct tenant *t, const char *pa, int units)
+{
+	char path[200], body[100];
+	struct http_resp *r;
+
+	snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", pa);
+	snprintf(body, sizeof(body), "{\"delta\":%d,\"reason\":\"received\"}", units);
+	r = http_json("POST", path, t->owner.id_token, body);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(oversold, ship_is_409_naming_the_short_line_until_allocate_covers_it)
+{
+	struct tenant t;
+	char id[64], pa[64];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	oversold_order(&t, "OVS-A", pa, id);
+	r = method(&t, id, "confirm", "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = method(&t, id, "ship", "{}");
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "items[0].backorderedQuantity", "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pa, "stock.onHand"), 2, "a refused ship changes no stock");
+	cr_assert_eq(stock(&t, pa, "stock.reserved"), 2);
+
+	/* Nothing available yet: allocate takes nothing, the order stays oversold. */
+	r = method(&t, id, "allocate", "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "items.0.backorderedQuantity"), 3);
+	cr_assert_str_eq(json_str(r, "status"), "confirmed");
+	http_resp_free(r);
+
+	receive(&t, pa, 2); /* onHand 4: 2 more available */
+	r = method(&t, id, "allocate", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "items.0.backorderedQuantity"), 1, "2 of the 3 lacking are now held");
+	cr_assert_eq(json_flag(r, "oversold"), 1, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pa, "stock.reserved"), 4);
+	cr_assert_eq(stock(&t, pa, "stock.available"), 0);
+
+	receive(&t, pa, 5); /* onHand 9 */
+	r = method(&t, id, "allocate", "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "items.0.backorderedQuantity"), 0);
+	cr_assert_eq(json_flag(r, "oversold"), 0, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pa, "stock.reserved"), 5, "only what was lacking was taken");
+	cr_assert_eq(stock(&t, pa, "stock.available"), 4);
+
+	r = method(&t, id, "ship", "{}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pa, "stock.onHand"), 4, "9 - 5 shipped");
+	cr_assert_eq(stock(&t, pa, "stock.reserved"), 0);
+}
+
+Test(oversold, cancel_releases_exactly_what_the_lines_held)
+{
+	struct tenant t;
+	char id[64], pa[64];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	oversold_order(&t, "OVS-C", pa, id);
+	r = method(&t, id, "cancel", "{\"reason\":\"channel refunded\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pa, "stock.reserved"), 0, "2 held, 2 released (not 5)");
+	cr_assert_eq(stock(&t, pa, "stock.available"), 2);
+}
+
+Test(oversold, allocate_is_409_once_the_order_no_longer_holds_stock)
+{
+	struct tenant t;
+	char id[64], pa[64];
+	struct http_resp *r;
+
+	make_tenant(&t);
+	oversold_order(&t, "OVS-D", pa, id);
+	r = method(&t, id, "cancel", "{\"reason\":\"gone\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	receive(&t, pa, 10);
+	r = method(&t, id, "allocate", "{}");
+	assert_error(r, 409, "FAILED_PRECONDITION");
+	cr_assert_str_eq(json_str(r, "error.details.0.field"), "status", "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pa, "stock.reserved"), 0, "a cancelled order takes nothing");
+}
+
 Test(orders, every_invalid_transition_is_409)
 {
 	struct tenant t;
@@ -189,11 +346,11 @@ Test(orders, every_invalid_transition_is_409)
 	r = order(&t, items, NULL);
 	snprintf(id, sizeof(id), "%s", json_str(r, "id"));
 	http_resp_free(r);
-#define BAD(verb, body)                                                                                                \
-	do {                                                                                                           \
-		r = method(&t, id, verb, body);                                                                        \
-		assert_error(r, 409, "FAILED_PRECONDITION");                                                           \
-		http_resp_free(r);                                                                                     \
+#define BAD(verb, body)                                      \
+	do {                                                 \
+		r = method(&t, id, verb, body);              \
+		assert_error(r, 409, "FAILED_PRECONDITION"); \
+		http_resp_free(r);                           \
 	} while (0)
 	/* pending */
 	BAD("ship", NULL);
@@ -241,20 +398,20 @@ Test(orders, validation_errors_name_the_field)
 	r = http_json("PATCH", path, t.owner.id_token, "{\"status\":\"archived\"}");
 	cr_assert_eq(r->status, 200);
 	http_resp_free(r);
-#define FIELD(items, extra, field)                                                                                     \
-	do {                                                                                                           \
-		r = order(&t, items, extra);                                                                           \
-		cr_expect_eq(r->status, 400, "%s %s → %s", items, extra ? extra : "", r->body);                        \
-		cr_expect_str_eq(json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "",     \
-				 field, "%s", r->body);                                                                \
-		http_resp_free(r);                                                                                     \
+#define FIELD(items, extra, field)                                                                                 \
+	do {                                                                                                       \
+		r = order(&t, items, extra);                                                                       \
+		cr_expect_eq(r->status, 400, "%s %s → %s", items, extra ? extra : "", r->body);                    \
+		cr_expect_str_eq(json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "", \
+				 field, "%s", r->body);                                                            \
+		http_resp_free(r);                                                                                 \
 	} while (0)
 	snprintf(body, sizeof(body), "[{\"productId\":\"%s\",\"quantity\":0}]", pa);
 	FIELD(body, NULL, "items[0].quantity");
 	snprintf(body, sizeof(body), "[{\"productId\":\"%s\",\"quantity\":10001}]", pa);
 	FIELD(body, NULL, "items[0].quantity");
-	snprintf(body, sizeof(body), "[{\"productId\":\"%s\",\"quantity\":1},{\"productId\":\"%s\",\"quantity\":1}]", pa,
-		 pa);
+	snprintf(body, sizeof(body), "[{\"productId\":\"%s\",\"quantity\":1},{\"productId\":\"%s\",\"quantity\":1}]",
+		 pa, pa);
 	FIELD(body, NULL, "items[1].productId");
 	FIELD("[]", NULL, "items");
 	FIELD("[{\"productId\":\"nope\",\"quantity\":1}]", NULL, "items[0].productId");
@@ -270,8 +427,8 @@ Test(orders, validation_errors_name_the_field)
 		char big[8192] = "[";
 
 		for (int i = 0; i < 101; i++)
-			snprintf(big + strlen(big), sizeof(big) - strlen(big), "%s{\"productId\":\"p%d\",\"quantity\":1}",
-				 i ? "," : "", i);
+			snprintf(big + strlen(big), sizeof(big) - strlen(big),
+				 "%s{\"productId\":\"p%d\",\"quantity\":1}", i ? "," : "", i);
 		strcat(big, "]");
 		FIELD(big, NULL, "items");
 	}
@@ -405,7 +562,8 @@ Test(orders, a_retried_idempotency_key_makes_one_order)
 	make_tenant(&t);
 	snprintf(pa, sizeof(pa), "%s", stocked_product(&t, "IDM-1", 100, 5));
 	snprintf(body, sizeof(body),
-		 "{\"customer\":{\"name\":\"Z\"},\"shippingAddress\":%s,\"items\":[{\"productId\":\"%s\",\"quantity\":1}]}",
+		 "{\"customer\":{\"name\":\"Z\"},\"shippingAddress\":%s,\"items\":[{\"productId\":\"%s\",\"quantity\":"
+		 "1}]}",
 		 address, pa);
 	a = http_json_h("POST", "/v1/orders", t.owner.id_token, body, key);
 	b = http_json_h("POST", "/v1/orders", t.owner.id_token, body, key);
@@ -480,9 +638,10 @@ Test(orders, patch_changes_the_address_only_before_shipping)
 	http_resp_free(r);
 	http_resp_free(method(&t, id, "confirm", NULL));
 	http_resp_free(method(&t, id, "ship", NULL));
-	r = http_json("PATCH", path, t.owner.id_token,
-		      "{\"shippingAddress\":{\"line1\":\"2 Beach Rd\",\"city\":\"Durban\",\"province\":\"KwaZulu-Natal\","
-		      "\"postalCode\":\"4001\"}}");
+	r = http_json(
+		"PATCH", path, t.owner.id_token,
+		"{\"shippingAddress\":{\"line1\":\"2 Beach Rd\",\"city\":\"Durban\",\"province\":\"KwaZulu-Natal\","
+		"\"postalCode\":\"4001\"}}");
 	assert_error(r, 409, "FAILED_PRECONDITION");
 	http_resp_free(r);
 	r = http_json("PATCH", path, t.owner.id_token, "{\"notes\":\"left at the gate\"}");

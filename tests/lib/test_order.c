@@ -360,3 +360,84 @@ Test(reserved, the_reserving_statuses_are_those_cancel_leaves_from)
 	cr_assert(fx_order_may(fx_order_transition("ship"), "confirmed"), "ship releases a reservation");
 	cr_assert_eq(n, 2);
 }
+
+/* ---- oversold lines (channel orders accepted short) ---- */
+
+static void line_of(struct fx_value *line, int64_t quantity, int64_t backordered, bool with_backordered)
+{
+	fx_value_map(line);
+	fx_map_set_str(line, "productId", "p1");
+	fx_map_set_int(line, "quantity", quantity);
+	if (with_backordered)
+		fx_map_set_int(line, "backorderedQuantity", backordered);
+}
+
+Test(oversold, a_line_holds_its_quantity_less_what_it_lacks)
+{
+	struct fx_value a = {0}, b = {0}, c = {0}, d = {0};
+
+	line_of(&a, 5, 0, false);
+	line_of(&b, 5, 2, true);
+	line_of(&c, 5, 9, true); /* more than ordered: clamped, holds nothing */
+	line_of(&d, 5, -3, true); /* negative: nothing lacking */
+	cr_assert_eq(fx_order_line_held(&a), 5);
+	cr_assert_eq(fx_order_line_held(&b), 3);
+	cr_assert_eq(fx_order_line_backordered(&c), 5);
+	cr_assert_eq(fx_order_line_held(&c), 0);
+	cr_assert_eq(fx_order_line_held(&d), 5);
+	fx_value_cleanup(&a);
+	fx_value_cleanup(&b);
+	fx_value_cleanup(&c);
+	fx_value_cleanup(&d);
+}
+
+Test(oversold, reserved_counts_only_what_lines_hold)
+{
+	static const char *const ids[] = {"p1"};
+	struct fx_doc orders[1], products[1];
+	struct fx_value *line;
+	int64_t expected[1];
+
+	order_doc(&orders[0], (const char *const[]){"p1", "p1"}, (const int64_t[]){4, 3}, 2);
+	line = &((struct fx_value *)fx_map_get(&orders[0].fields, "items"))->u.arr.items[0];
+	fx_map_set_int(line, "backorderedQuantity", 3);
+	products_named(products, ids, 1);
+	cr_assert_eq(fx_order_reserved(orders, 1, products, 1, expected), 0);
+	cr_assert_eq(expected[0], 4, "1 held of 4 (3 backordered) + 3 held");
+	fx_value_cleanup(&orders[0].fields);
+}
+
+Test(oversold, allocation_takes_what_is_available_up_to_what_is_lacking)
+{
+	cr_assert_eq(fx_order_allocatable(10, 4, 3), 3, "6 available, 3 lacking: all 3");
+	cr_assert_eq(fx_order_allocatable(10, 8, 3), 2, "2 available: 2 of 3");
+	cr_assert_eq(fx_order_allocatable(10, 10, 3), 0, "none available");
+	cr_assert_eq(fx_order_allocatable(2, 5, 3), 0, "over-reserved: none, never negative");
+	cr_assert_eq(fx_order_allocatable(10, 0, 0), 0, "nothing lacking: nothing taken");
+	cr_assert_eq(fx_order_allocatable(INT64_MAX, INT64_MIN + 1, 7), 7, "no overflow on extreme stock");
+}
+
+Test(oversold, ship_is_refused_naming_each_short_line)
+{
+	struct fx_doc order = {0};
+	struct fx_value *items, *line;
+	struct fx_err e;
+
+	order_doc(&order, (const char *const[]){"p1", "p2", "p3"}, (const int64_t[]){2, 5, 1}, 3);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_order_check_covered(&order, &e), 0, "no line lacks units");
+	cr_assert_not(fx_order_short(fx_map_get(&order.fields, "items")));
+	items = (struct fx_value *)fx_map_get(&order.fields, "items");
+	line = &items->u.arr.items[1];
+	fx_map_set_int(line, "backorderedQuantity", 4);
+	line = &items->u.arr.items[2];
+	fx_map_set_int(line, "backorderedQuantity", 1);
+	cr_assert(fx_order_short(items));
+	cr_assert_eq(fx_order_check_covered(&order, &e), -1);
+	cr_assert(fx_err_is(&e, FX_FAILED_PRECONDITION));
+	cr_assert_eq(e.ndetails, 2);
+	cr_assert_str_eq(e.details[0].field, "items[1].backorderedQuantity");
+	cr_assert(strstr(e.details[0].reason, "4 unit"), "%s", e.details[0].reason);
+	cr_assert_str_eq(e.details[1].field, "items[2].backorderedQuantity");
+	fx_value_cleanup(&order.fields);
+}

@@ -1,0 +1,284 @@
+#include "orderio.h"
+
+#include "authz.h"
+#include "fswrite.h"
+#include "http.h"
+#include "keylock.h"
+#include "log.h"
+#include "map.h"
+#include "model.h"
+#include "stock.h"
+#include "str.h"
+#include "tenant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NUMBER_WAIT_MS 20000 /* longest wait for the organization's order lock */
+
+int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e)
+{
+	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
+	int rc;
+
+	if (!lock)
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
+	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
+		e->retry_after = FX_ERR_RETRY_AFTER_S;
+		return -1;
+	}
+	if (fx_keylock_outage(lock, e) < 0) {
+		fx_keylock_release(lock);
+		return -1;
+	}
+	rc = fx_firestore_run_transaction(fn, arg, e);
+	fx_keylock_release_after(lock, rc < 0 ? e : NULL);
+	return rc;
+}
+
+const char *fx_orderio_counter_rel(const struct fx_req *r, struct fx_err *e)
+{
+	const char *root = fx_tenant_root(r, e), *rel;
+
+	if (!root)
+		return NULL;
+	rel = fx_arena_printf(r->arena, "%s/counters/orders", root);
+	if (!rel)
+		fx_err_set(e, FX_INTERNAL, "out of request memory");
+	return rel;
+}
+
+int fx_orderio_take_number(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *counter,
+			   char *number, size_t size, struct fx_err *e)
+{
+	static const char *const mask[] = {"next", "organizationId", NULL};
+	struct fx_value map = {0};
+	int64_t next = 1;
+	char *name;
+	int rc;
+
+	if (counter->name)
+		fx_value_path_int(&counter->fields, "next", &next);
+	if (fx_str_fmt(number, size, "FX-%06lld", (long long)next) < 0)
+		return fx_err_set(e, FX_INTERNAL, "order number does not fit");
+	fx_value_map(&map);
+	fx_map_set_int(&map, "next", next + 1);
+	fx_tenant_stamp(r, &map);
+	name = fx_tenant_name(rel);
+	rc = counter->name ? fx_fswrite_update(writes, name, &map, mask, counter->update_time, NULL, e)
+			   : fx_fswrite_create(writes, name, &map, NULL, e);
+	free(name);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+void fx_orderio_history(struct fx_value *arr, const char *status, const char *by, const char *note_key,
+			const char *note)
+{
+	struct fx_value *h = fx_value_push(arr);
+
+	fx_value_map(h);
+	fx_map_set_str(h, "status", status);
+	fx_model_map_set_now(h, "at");
+	fx_map_set_str(h, "by", by);
+	if (note_key && note)
+		fx_map_set_str(h, note_key, note);
+}
+
+/* The distinct products of items and the units their lines hold, in order of first appearance. */
+struct products {
+	const char *ids[FX_ORDERIO_MAX_LINES];
+	int64_t held[FX_ORDERIO_MAX_LINES];
+	const char *paths[FX_ORDERIO_MAX_LINES];
+	struct fx_doc docs[FX_ORDERIO_MAX_LINES];
+	size_t n;
+};
+
+static int products_of(const struct fx_req *r, const struct fx_value *items, struct products *p, struct fx_err *e)
+{
+	size_t nitems = items && items->type == FX_V_ARRAY ? items->u.arr.n : 0;
+
+	memset(p, 0, sizeof(*p));
+	if (nitems > FX_ORDERIO_MAX_LINES)
+		return fx_err_set(e, FX_INTERNAL, "an order of %zu lines: at most %d", nitems, FX_ORDERIO_MAX_LINES);
+	for (size_t i = 0; i < nitems; i++) {
+		const char *pid = fx_value_path_str(&items->u.arr.items[i], "productId");
+		size_t k;
+
+		if (!pid || !fx_model_id_valid(pid))
+			continue;
+		for (k = 0; k < p->n && strcmp(p->ids[k], pid) != 0; k++)
+			;
+		if (k == p->n) {
+			p->ids[k] = pid;
+			p->paths[k] = fx_tenant_path(r, NULL, "products", pid, "product", e);
+			if (!p->paths[k])
+				return -1;
+			p->n++;
+		}
+		if (__builtin_add_overflow(p->held[k], fx_order_line_held(&items->u.arr.items[i]), &p->held[k]))
+			return fx_err_set(e, FX_INTERNAL, "the quantities of product %s do not fit 64 bits", pid);
+	}
+	return 0;
+}
+
+static void products_cleanup(struct products *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		fx_firestore_doc_cleanup(&p->docs[i]);
+}
+
+int fx_orderio_apply_stock(const struct fx_req *r, struct fx_txn *t, const struct fx_doc *order,
+			   enum fx_order_effect effect, struct fx_err *e)
+{
+	struct products *p;
+	int rc = -1;
+
+	if (effect == FX_ORDER_NO_STOCK)
+		return 0;
+	p = fx_arena_alloc(r->arena, sizeof(*p));
+	if (!p)
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
+	if (products_of(r, fx_value_path(&order->fields, "items"), p, e) < 0)
+		goto out;
+	if (p->n && fx_firestore_batch_get(p->paths, p->n, t->id, p->docs, e) < 0) {
+		memset(p->docs, 0, sizeof(p->docs));
+		goto out;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		const struct fx_doc *d = &p->docs[i];
+		struct fx_order_stock s;
+
+		if (!fx_tenant_owns(r, d)) {
+			fx_log_warn("order %s: product %s is gone; its stock is not changed", order->id, p->ids[i]);
+			continue;
+		}
+		if (p->held[i] == 0)
+			continue;
+		if (fx_order_stock_effect(effect, fx_stock(d, "onHand"), fx_stock(d, "reserved"), p->held[i], &s) < 0) {
+			fx_err_set(e, FX_INTERNAL, "the stock of product %s does not fit 64 bits", d->id);
+			goto out;
+		}
+		if (fx_stock_write(r, t->writes, d, s.on_hand, s.reserved, e) < 0 ||
+		    (s.reason && fx_stock_movement_write(r, t->writes, d->id, s.delta, s.reason, order->id, NULL,
+							 s.on_hand, NULL, e) < 0))
+			goto out;
+	}
+	rc = 0;
+out:
+	products_cleanup(p);
+	return rc;
+}
+
+int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *order,
+			    const char *const *steps, const struct fx_value *extra, const char *note_key,
+			    const char *note, struct fx_err *e)
+{
+	const struct fx_value *old = fx_value_path(&order->fields, "statusHistory");
+	struct fx_value map = {0}, *history;
+	const char *mask[12], *last = NULL;
+	size_t nmask = 0;
+	char *name;
+	int rc;
+
+	if (!steps || !steps[0])
+		return fx_err_set(e, FX_INTERNAL, "a status change without a status");
+	if (extra && extra->type == FX_V_MAP) {
+		if (extra->u.map.n > 6)
+			return fx_err_set(e, FX_INTERNAL, "a status change with %zu extra fields", extra->u.map.n);
+		fx_value_copy(&map, extra);
+		for (size_t i = 0; i < extra->u.map.n; i++)
+			mask[nmask++] = extra->u.map.fields[i].name;
+	} else {
+		fx_value_map(&map);
+	}
+	history = fx_map_set(&map, "statusHistory");
+	if (old)
+		fx_value_copy(history, old);
+	else
+		fx_value_array(history);
+	for (size_t i = 0; steps[i]; i++) {
+		fx_orderio_history(history, steps[i], r->principal->uid, note_key, note);
+		last = steps[i];
+	}
+	mask[nmask++] = "statusHistory";
+	fx_map_set_str(&map, "status", last);
+	mask[nmask++] = "status";
+	fx_model_map_set_now(&map, "updatedAt");
+	mask[nmask++] = "updatedAt";
+	mask[nmask] = NULL;
+	name = fx_tenant_name(rel);
+	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
+	free(name);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel, const struct fx_doc *order,
+			int64_t *taken, struct fx_err *e)
+{
+	static const char *const mask[] = {"items", "oversold", "updatedAt", NULL};
+	const struct fx_value *items = fx_value_path(&order->fields, "items");
+	struct fx_value map = {0}, *new_items;
+	int64_t on_hand[FX_ORDERIO_MAX_LINES], reserved[FX_ORDERIO_MAX_LINES];
+	struct products *p;
+	char *name = NULL;
+	int rc = -1;
+
+	*taken = 0;
+	if (!fx_order_short(items))
+		return 0;
+	p = fx_arena_alloc(r->arena, sizeof(*p));
+	if (!p)
+		return fx_err_set(e, FX_INTERNAL, "out of request memory");
+	fx_value_map(&map);
+	if (products_of(r, items, p, e) < 0)
+		goto out;
+	if (p->n && fx_firestore_batch_get(p->paths, p->n, t->id, p->docs, e) < 0) {
+		memset(p->docs, 0, sizeof(p->docs));
+		goto out;
+	}
+	for (size_t k = 0; k < p->n; k++) {
+		on_hand[k] = fx_stock(&p->docs[k], "onHand");
+		reserved[k] = fx_stock(&p->docs[k], "reserved");
+	}
+	new_items = fx_map_set(&map, "items");
+	fx_value_copy(new_items, items);
+	for (size_t i = 0; i < new_items->u.arr.n; i++) {
+		struct fx_value *line = &new_items->u.arr.items[i];
+		const char *pid = fx_value_path_str(line, "productId");
+		int64_t lack = fx_order_line_backordered(line), take;
+		size_t k;
+
+		if (!pid || lack == 0)
+			continue;
+		for (k = 0; k < p->n && strcmp(p->ids[k], pid) != 0; k++)
+			;
+		if (k == p->n || !fx_tenant_owns(r, &p->docs[k]))
+			continue;
+		take = fx_order_allocatable(on_hand[k], reserved[k], lack);
+		if (take == 0)
+			continue;
+		reserved[k] += take;
+		*taken += take;
+		fx_map_set_int(line, "backorderedQuantity", lack - take);
+	}
+	if (*taken == 0) {
+		rc = 0;
+		goto out;
+	}
+	for (size_t k = 0; k < p->n; k++)
+		if (fx_tenant_owns(r, &p->docs[k]) && reserved[k] != fx_stock(&p->docs[k], "reserved") &&
+		    fx_stock_write(r, t->writes, &p->docs[k], on_hand[k], reserved[k], e) < 0)
+			goto out;
+	fx_map_set_bool(&map, "oversold", fx_order_short(new_items));
+	fx_model_map_set_now(&map, "updatedAt");
+	name = fx_tenant_name(rel);
+	rc = fx_fswrite_update(t->writes, name, &map, mask, order->update_time, NULL, e);
+out:
+	free(name);
+	fx_value_cleanup(&map);
+	products_cleanup(p);
+	return rc;
+}
