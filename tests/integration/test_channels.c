@@ -860,3 +860,36 @@ Test(channels, base_url_is_refused_outside_demo_projects, .timeout = 240)
 	instance_stop(&api);
 	ts_stop(certs);
 }
+
+Test(listings, a_listed_product_is_not_deleted_until_its_listings_are, .timeout = 120)
+{
+	struct tenant t;
+	struct http_resp *r;
+	char cid[64], pid[64], lid[64], path[512];
+
+	tenant_new(&t, "chpdel");
+	takealot_channel(&t, cid, sizeof(cid));
+	product(&t, "LISTED", pid, sizeof(pid));
+	r = create_listing(t.owner.id_token, cid, pid, "offer-del");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	snprintf(lid, sizeof(lid), "%s", json_str(r, "id"));
+	http_resp_free(r);
+
+	/* A listing would point at a product that is gone, its keys would stay taken. */
+	snprintf(path, sizeof(path), "/v1/products/%s", pid);
+	r = http_do("DELETE", path, t.owner.id_token, NULL, NULL, 0, NULL);
+	assert_error(r, 409, "FAILED_PRECONDITION", "listings");
+	http_resp_free(r);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(r->status, 200, "the product is still there: %s", r->body);
+	http_resp_free(r);
+
+	snprintf(path, sizeof(path), "/v1/channels/%s/listings/%s", cid, lid);
+	r = http_do("DELETE", path, t.owner.id_token, NULL, NULL, 0, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/products/%s", pid);
+	r = http_do("DELETE", path, t.owner.id_token, NULL, NULL, 0, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+}
