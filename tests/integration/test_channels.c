@@ -450,6 +450,11 @@ Test(listings, are_unique_per_product_and_external_id_and_a_delete_frees_both, .
 	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
 	r = http_get(path, t.owner.id_token);
 	cr_assert_eq(json_int(r, "counts.listings"), 1, "%s", r->body);
+	/* The count is a transform on the channel, which keeps every other field. */
+	cr_assert_str_eq(json_str(r, "name"), "Takealot", "%s", r->body);
+	cr_assert_str_eq(json_str(r, "settings.baseUrl"), "http://127.0.0.1:9", "%s", r->body);
+	cr_assert_eq(json_int(r, "counts.ordersImported"), 0, "%s", r->body);
+	cr_assert_not_null(strstr(r->body, "\"credentialsSet\":true"), "%s", r->body);
 	http_resp_free(r);
 	snprintf(path, sizeof(path), "/v1/products/%s", p1);
 	r = http_get(path, t.owner.id_token);
