@@ -69,7 +69,8 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "status", "must be open, acknowledged, resolved or dismissed");
 	if (type && fx_json_enum_index(type, fx_insight_types) < 0)
 		return fx_err_invalid(e, "type",
-				      "must be low_stock, stockout_risk, slow_mover, sales_trend or top_seller");
+				      "must be low_stock, stockout_risk, slow_mover, sales_trend, top_seller, oversold "
+				      "or channel_error");
 	if (severity && fx_json_enum_index(severity, severities) < 0)
 		return fx_err_invalid(e, "severity", "must be info, warning or critical");
 	if (fx_str_fmt(sig, sizeof(sig), "insights|%s|%s|%s", status ? status : "", type ? type : "",

@@ -613,6 +613,14 @@ struct destroy_ctx {
 	const char *if_match;
 };
 
+/* Whether channel listings link to the product (its listings refs, kept by the channels group). */
+static bool listed(const struct fx_doc *doc)
+{
+	const struct fx_value *refs = fx_value_path(&doc->fields, "listings");
+
+	return refs && refs->type == FX_V_ARRAY && refs->u.arr.n > 0;
+}
+
 static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct destroy_ctx *c = arg;
@@ -625,6 +633,12 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		return -1;
 	if (fx_stock(&doc, "reserved") > 0) {
 		fx_err_set(e, FX_FAILED_PRECONDITION, "the product has reserved stock: open orders need it");
+		goto out;
+	}
+	if (listed(&doc)) {
+		fx_err_set(e, FX_FAILED_PRECONDITION,
+			   "the product is listed on a sales channel: remove its listings first");
+		fx_err_detail(e, "listings", "must be empty");
 		goto out;
 	}
 	if (fx_value_path_str(&doc.fields, "skuKey") &&

@@ -31,8 +31,8 @@
 #define SCOPE_ARENA (4u * 1024 * 1024) /* paths of one chunk; reset between chunks */
 #define VERTEX_BUDGET_MS 20000 /* Gemini time one generation may spend; then the rule text stands */
 
-const char *const fx_insight_types[] = {"low_stock",  "stockout_risk", "slow_mover", "sales_trend",
-					"top_seller", "oversold",      NULL};
+const char *const fx_insight_types[] = {"low_stock",  "stockout_risk", "slow_mover",	"sales_trend",
+					"top_seller", "oversold",      "channel_error", NULL};
 
 /* ---- the rules ---- */
 
@@ -704,10 +704,12 @@ static bool still_open(const struct fx_req *r, const struct fx_doc *doc, const s
 	const char *status = fx_value_path_str(&doc->fields, "status");
 	const char *type = fx_value_path_str(&doc->fields, "type");
 	const char *product = fx_value_path_str(&doc->fields, "productId");
+	const char *channel = fx_value_path_str(&doc->fields, "channelId");
 
 	return fx_tenant_owns(r, doc) && status &&
 	       (strcmp(status, "open") == 0 || strcmp(status, "acknowledged") == 0) && type &&
-	       strcmp(type, c->type) == 0 && strcmp(product ? product : "", c->product_id) == 0;
+	       strcmp(type, c->type) == 0 && strcmp(product ? product : "", c->product_id) == 0 &&
+	       strcmp(channel ? channel : "", c->channel_id) == 0;
 }
 
 static int write_update(struct upsert *u, json_object *writes, const struct fx_doc *cur, size_t i, struct fx_err *e)
@@ -745,6 +747,8 @@ static int write_create(struct upsert *u, json_object *writes, const struct fx_d
 	fx_map_set_str(&map, "type", c->type);
 	if (c->product_id[0])
 		fx_map_set_str(&map, "productId", c->product_id);
+	if (c->channel_id[0])
+		fx_map_set_str(&map, "channelId", c->channel_id);
 	insight_fields(&map, c, &u->o[i], u->s->principal.uid);
 	fx_map_set_str(&map, "status", "open");
 	fx_model_map_set_now(&map, "createdAt");
@@ -839,7 +843,9 @@ static int upsert(struct scope *s, const struct fx_candidate *c, const struct or
 		u.o = o + from;
 		u.n = n - from < UPSERT_CHUNK ? n - from : UPSERT_CHUNK;
 		for (size_t i = 0; i < u.n; i++) {
-			if (fx_insights_key(u.c[i].type, u.c[i].product_id, key, sizeof(key), e) < 0 ||
+			const char *subject = u.c[i].product_id[0] ? u.c[i].product_id : u.c[i].channel_id;
+
+			if (fx_insights_key(u.c[i].type, subject, key, sizeof(key), e) < 0 ||
 			    !(u.key_rel[i] = fx_tenant_path(&s->req, NULL, "insightKeys", key, "insight key", e)))
 				return -1;
 		}
@@ -971,6 +977,22 @@ out:
 	dataset_cleanup(&d);
 	if (s)
 		fx_arena_cleanup(&s->arena);
+	free(s);
+	return rc;
+}
+
+int fx_insights_raise_now(const char *org_id, const char *by, const struct fx_candidate *c, struct fx_err *e)
+{
+	struct scope *s;
+	struct origin o = {0};
+	int created = 0, updated = 0, rc;
+
+	if (!org_id || !fx_model_id_valid(org_id))
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "organization");
+	s = fx_mem_xcalloc(1, sizeof(*s));
+	scope_init(s, org_id, by && *by ? by : "unknown");
+	rc = upsert(s, c, &o, 1, &created, &updated, e);
+	fx_arena_cleanup(&s->arena);
 	free(s);
 	return rc;
 }

@@ -47,6 +47,7 @@ struct fx_candidate {
 	char type[16];
 	char severity[10];
 	char product_id[129]; /* "" for organization-level insights */
+	char channel_id[129]; /* channel_error: the channel (the key's subject when product_id is ""), else "" */
 	char title[161];
 	char summary[601];
 	char recommendations[3][201];
@@ -129,5 +130,15 @@ struct fx_txn;
  */
 FX_MUST_USE int fx_insights_raise(const struct fx_req *r, struct fx_txn *t, const struct fx_candidate *c, bool *raised,
 				  struct fx_err *e);
+
+/*
+ * Raises one insight outside generation and outside any transaction (a
+ * channel refusing our credentials, found by a job): c (borrowed) is created open, or updates the open insight
+ * of its key (fx_insights_key of type and product_id, or channel_id when
+ * product_id is ""), exactly as generation upserts. by is recorded on it.
+ * Errors are Firestore's (lib/firestore.h).
+ */
+FX_MUST_USE int fx_insights_raise_now(const char *org_id, const char *by, const struct fx_candidate *c,
+				      struct fx_err *e);
 
 #endif
