@@ -417,14 +417,40 @@ static void plan(struct page *p)
 	}
 }
 
+/*
+ * Whether the channel can address item at all (its external id in the
+ * channel's form), by building its call alone (no network): one listing
+ * the channel cannot take must fail alone, not the whole batch forever.
+ * false with why when the item itself is refused; true when it builds or
+ * the refusal is the channel's (settings), which the call then reports.
+ */
+static bool addressable(const struct fx_channel *ch, const struct fx_channel_push_item *item, struct fx_arena *scratch,
+			char *why, size_t len)
+{
+	struct fx_channel_call *calls = NULL;
+	size_t ncalls = 0;
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	fx_arena_reset(scratch);
+	if (fx_channel_push_calls(ch, item, 1, scratch, &calls, &ncalls, &e) == 0)
+		return true;
+	if (!fx_err_is(&e, FX_INVALID_ARGUMENT) || (e.ndetails > 0 && strncmp(e.details[0].field, "settings.", 9) == 0))
+		return true;
+	fx_str_text(why, len, "%s", e.message);
+	return false;
+}
+
 /* Pushes channel ci's PUSH listings in batches; the first failed call ends the channel's turn. */
 static void push_channel(struct page *p, size_t ci)
 {
 	struct chan *c = &p->chans[ci];
 	size_t max = fx_channel_batch_max(c->ch.type), *which;
 	struct fx_channel_push_item *items;
+	struct fx_arena scratch;
 	size_t n = 0;
 
+	fx_arena_init(&scratch, 1u << 20);
 	which = fx_mem_xcalloc(max ? max : 1, sizeof(*which));
 	items = fx_mem_xcalloc(max ? max : 1, sizeof(*items));
 	for (size_t i = 0; i <= p->nlistings; i++) {
@@ -451,6 +477,12 @@ static void push_channel(struct page *p, size_t ci)
 			items[n].compare_quantity = -1;
 			if (!items[n].external_id) {
 				l->outcome = SETTLED;
+				continue;
+			}
+			if (!addressable(&c->ch, &items[n], &scratch, l->error, sizeof(l->error))) {
+				l->item_failed = true;
+				p->st->listings_failed++;
+				c->items_failed++;
 				continue;
 			}
 			which[n++] = i;
@@ -504,6 +536,7 @@ static void push_channel(struct page *p, size_t ci)
 	}
 	free(which);
 	free(items);
+	fx_arena_cleanup(&scratch);
 }
 
 /* ---- writing back ---- */
@@ -615,7 +648,7 @@ static int write_channels(struct page *p, struct fx_err *e)
 		struct fx_transform tr = {"counts.pushesFailed", FX_TR_INCREMENT, &inc};
 		char *name;
 
-		if (!c->called && !c->call_failed)
+		if (!c->called && !c->call_failed && !c->items_failed)
 			continue;
 		fx_value_map(&map);
 		fx_value_int(&inc, c->items_failed);
