@@ -36,6 +36,15 @@ gcloud storage buckets add-iam-policy-binding "gs://$BUCKET" --member "serviceAc
 # signBlob on itself only: V4 signed URLs without a key file.
 gcloud iam service-accounts add-iam-policy-binding "$api" --project "$PROJECT_ID" \
 	--member "serviceAccount:$api" --role roles/iam.serviceAccountTokenCreator >/dev/null
+# The key that seals merchants' secrets (lib/seal.h, FLUXORI_SECRETS_KEY_FILE in
+# service.yaml, which mounts version 1): created once with 32 random bytes in base64,
+# piped so the key never touches a disk; rotation in deploy/README.md. The API
+# reads this secret only, not every secret in the project.
+gcloud secrets describe fluxori-secrets-key --project "$PROJECT_ID" >/dev/null 2>&1 ||
+	openssl rand -base64 32 | gcloud secrets create fluxori-secrets-key --project "$PROJECT_ID" --data-file=- \
+		--labels app=fluxori >/dev/null
+gcloud secrets add-iam-policy-binding fluxori-secrets-key --project "$PROJECT_ID" \
+	--member "serviceAccount:$api" --role roles/secretmanager.secretAccessor >/dev/null
 # Scheduler → API: the service is public (the API checks the OIDC token itself),
 # so run.invoker is not required, but harmless and right if ingress/auth tighten.
 if gcloud run services describe fluxori-api --region "$region" --project "$PROJECT_ID" >/dev/null 2>&1; then

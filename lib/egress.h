@@ -49,7 +49,7 @@ struct fx_egress_req {
 	size_t body_len;
 	long timeout_ms; /* 0: 10 s, connect included */
 	size_t max_response; /* 0: 1 MiB */
-	bool allow_private; /* demo-* projects only: loopback/private targets and http:// allowed */
+	bool allow_private; /* demo-* projects only (ignored elsewhere): loopback/private targets and http:// allowed */
 	const char *service; /* metrics/log label: "shopify", "webhook", ... */
 };
 
@@ -82,6 +82,14 @@ FX_MUST_USE int fx_egress_check_url(const char *url, bool allow_private, struct 
  * address").
  */
 const char *fx_egress_forbidden(const struct sockaddr *sa, bool allow_private);
+
+/*
+ * Whether allow_private may take effect: no configuration is set (unit
+ * tests) or its project is a demo- one. fx_egress_do and
+ * fx_egress_check_url treat allow_private as false otherwise, so a stray
+ * flag in production cannot open the private ranges.
+ */
+bool fx_egress_private_allowed(void);
 
 /* Frees this thread's handle (also done at thread exit). */
 void fx_egress_thread_cleanup(void);

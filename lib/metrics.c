@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAGIC 0x46584d32u /* layout version: change it with the struct */
+#define MAGIC 0x46584d33u /* layout version: change it with the struct */
 #define MAX_ROUTES 48
 #define ROUTE_NAME 96
 #define GROUP_NAME 32
@@ -34,8 +34,16 @@ static const char *const bucket_names[] = {"0.001", "0.0025", "0.005", "0.01", "
 static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKET (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
 
-static const char *const services[] = {"firestore",	 "storage",	"identitytoolkit", "oauth2", "metadata",
-				       "iamcredentials", "google-keys", "vertex-ai",	   "other"};
+/*
+ * Backends: Google's services first, then the ones fx_egress calls (channels, merchants'
+ * webhooks), then "other", where any other label goes. The process's totals (its last log
+ * line) count calls to Google only: the egress services are left out.
+ */
+static const char *const services[] = {
+	"firestore", "storage", "identitytoolkit", "oauth2",   "metadata", "iamcredentials", "google-keys",
+	"vertex-ai", "shopify", "woocommerce",	   "takealot", "webhook",  "other"};
+#define FIRST_EGRESS 8
+#define NEGRESS 4
 #define NSERVICE (sizeof(services) / sizeof(services[0]))
 
 static const char *const outcomes[] = {"ok", "client_error", "server_error", "unreachable"};
@@ -407,6 +415,8 @@ void fx_metrics_totals(struct fx_metrics_totals *out)
 	if (!self)
 		return;
 	for (size_t s = 0; s < NSERVICE; s++) {
+		if (s >= FIRST_EGRESS && s < FIRST_EGRESS + NEGRESS)
+			continue;
 		out->calls += get(&self->service[s].latency.count);
 		out->retries += get(&self->service[s].retries);
 		out->unreachable += get(&self->service[s].outcome[3]);

@@ -434,3 +434,27 @@ Test(egress, no_header_value_or_query_string_reaches_the_log)
 	cr_assert_null(strstr(log, "SECRETVALUE"), "%s", log);
 	cr_assert_null(strstr(log, "orders.json"), "not even the path: %s", log);
 }
+
+Test(egress, allow_private_is_ignored_outside_a_demo_project)
+{
+	struct fx_config cfg = {.project = "fluxori-prod"};
+	char url[96];
+
+	ts_reply(ts, 200, NULL, "reached");
+	snprintf(url, sizeof(url), "%s/", ts_url(ts));
+	fx_config_set(&cfg);
+	cr_assert_not(fx_egress_private_allowed());
+	cr_assert_eq(fx_egress_check_url(url, true, &err), -1);
+	cr_assert(strstr(err.message, "https"), "%s", err.message);
+	cr_assert_eq(get(url, true), -1);
+	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s", err.message);
+	cr_assert_eq(fx_egress_check_url("https://localhost/", true, &err), -1);
+	cr_assert(strstr(err.message, "loopback"), "%s", err.message);
+	cr_assert_eq(ts_count(ts), 0);
+
+	cfg.project = "demo-fluxori";
+	cr_assert(fx_egress_private_allowed());
+	cr_assert_eq(get(url, true), 0, "the control: %s", err.message);
+	cr_assert_str_eq(resp.body.data, "reached");
+	fx_config_set(NULL);
+}

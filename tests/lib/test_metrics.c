@@ -206,3 +206,24 @@ Test(metrics, exited_processes_fold_into_one_file_and_nothing_is_lost)
 	cr_expect_eq(value_of("fluxori_worker_restarts_total{group=\"orders\"}"), 10);
 	cr_expect_eq(value_of("fluxori_worker_processes{group=\"orders\"}"), 0);
 }
+
+Test(metrics, calls_to_channels_have_their_own_label_and_are_not_calls_to_google)
+{
+	struct fx_metrics_totals t;
+
+	cr_assert_eq(fx_metrics_open(dir, "jobs", routes, 2, &err), 0, "%s", err.message);
+	fx_metrics_backend("firestore", 200, 1, 0.002);
+	fx_metrics_backend("shopify", 429, 1, 0.2);
+	fx_metrics_backend("takealot", 0, 0, 5.0);
+	fx_metrics_backend("webhook", 200, 1, 0.1);
+	fx_metrics_totals(&t);
+	cr_expect_eq(t.calls, 1, "the totals say calls to Google");
+	cr_expect_eq(t.unreachable, 0);
+	render();
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"jobs\",service=\"shopify\",outcome=\"client_error\"}"), 1);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"jobs\",service=\"takealot\",outcome=\"unreachable\"}"), 1);
+	cr_expect_eq(value_of("fluxori_backend_calls_total{group=\"jobs\",service=\"webhook\",outcome=\"ok\"}"), 1);
+	cr_expect_leq(value_of("fluxori_backend_calls_total{group=\"jobs\",service=\"other\",outcome=\"ok\"}"), 0,
+		      "nothing fell into other");
+	fx_metrics_close();
+}

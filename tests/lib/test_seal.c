@@ -3,12 +3,15 @@
  * demo key, rotation, and a value sealed by a second implementation.
  */
 #include "b64.h"
+#include "log.h"
 #include "seal.h"
+#include "sig.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define AAD "organizations/org-1/channels/ch-1"
@@ -326,4 +329,65 @@ Test(seal, without_a_key_file_only_a_demo_project_starts_with_the_demo_key)
 	s = seal("demo", 4, AAD);
 	cr_assert(opens(s, AAD, "demo", 4));
 	free(s);
+}
+
+/* ---- secrets never reach the log (lib/log writes to stderr) ---- */
+
+#define SECRET "shpat_NEVERLOGGED_1234"
+#define WEBHOOK_KEY "whsec_NEVERLOGGED_5678"
+
+static void every_path_with_known_secrets(void)
+{
+	const char *body = "{\"id\":1}";
+	char *s = NULL, *plain = NULL, mac[FX_SIG_BASE64_LEN + 1];
+	size_t n = 0;
+	struct fx_err e;
+
+	fx_log_init("test", FX_LOG_DEBUG);
+	fx_err_clear(&e);
+	/* A malformed key file, then the demo key (its warning), then a real key. */
+	fx_err_ignore(fx_seal_keys_load("fluxori-prod", key_file("short " KEY_HEX), NULL, &e));
+	fx_log_error("load: %s", e.message);
+	fx_err_ignore(fx_seal_keys_load("demo-logcheck", NULL, NULL, &e));
+	fx_err_ignore(fx_seal_keys_load("fluxori-prod", key_file(KEY_B64), NULL, &e));
+	fx_err_ignore(fx_seal(SECRET, strlen(SECRET), AAD, &s, &e));
+	fx_err_ignore(fx_seal_open(s, AAD, &plain, &n, &e));
+	fx_seal_clear_free(plain, n);
+	if (fx_seal_open(s, "organizations/other", &plain, &n, &e) < 0)
+		fx_log_error("open: %s", e.message); /* what a handler logs for a failed open */
+	free(s);
+	fx_err_ignore(fx_sig_hmac_sha256(WEBHOOK_KEY, strlen(WEBHOOK_KEY), body, strlen(body), FX_SIG_BASE64, mac,
+					 sizeof(mac)));
+	fx_log_info("verified: %d",
+		    fx_sig_verify(WEBHOOK_KEY, strlen(WEBHOOK_KEY), body, strlen(body), FX_SIG_BASE64, mac));
+	fx_log_info("refused: %d", fx_sig_verify(WEBHOOK_KEY, strlen(WEBHOOK_KEY), body, strlen(body), FX_SIG_BASE64,
+						 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+	fx_log_init("test", FX_LOG_INFO);
+}
+
+Test(seal, no_secret_key_or_signature_key_reaches_the_log)
+{
+	char path[] = "/tmp/fx-seal-log-XXXXXX", log[16384];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t got;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_geq(saved, 0);
+	unlink(path);
+	cr_assert_eq(dup2(fd, 2), 2);
+	every_path_with_known_secrets();
+	cr_assert_eq(dup2(saved, 2), 2);
+	close(saved);
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	got = read(fd, log, sizeof(log) - 1);
+	close(fd);
+	cr_assert_gt(got, 0);
+	log[got] = '\0';
+	cr_assert(strstr(log, "public demo key"), "the capture holds the log: %s", log);
+	cr_assert(strstr(log, "FLUXORI_SECRETS_KEY_FILE"), "%s", log);
+	cr_assert(strstr(log, "verified: 1") && strstr(log, "refused: 0"), "%s", log);
+	cr_assert_null(strstr(log, "NEVERLOGGED"), "%s", log);
+	cr_assert_null(strstr(log, "0102030405060708"), "the key in hex: %s", log);
+	cr_assert_null(strstr(log, "AAECAwQFBgcICQoL"), "the key in base64: %s", log);
+	cr_assert_null(strstr(log, "d5026b6eb6141a08"), "the demo key: %s", log);
 }
