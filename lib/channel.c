@@ -17,14 +17,28 @@
 
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
-#define SHOPIFY_API_VERSION "2025-01"
+/*
+ * 2026-07: supported until mid 2027. Since 2026-04 inventorySetQuantities
+ * wants changeFromQuantity on every quantity and an @idempotent key.
+ */
+#define SHOPIFY_API_VERSION "2026-07"
 #define MAX_LINES 500
 #define MAX_TEXT 2048 /* bytes of any one text an order carries */
 #define POLL_PAGE 50
+/*
+ * Shopify refuses a query that may cost over 1000 points (an object 1, a
+ * connection 2 + first x its node): 5 orders of 10 objects and 40 lines of
+ * 4 cost 852. An order with more lines is left to its webhooks.
+ */
+#define SHOPIFY_POLL_ORDERS "5"
+#define SHOPIFY_POLL_LINES "40"
 #define TAKEALOT_PAGE 100
 #define TAKEALOT_LOOKBACK_DAYS 7
+
+static int woo_ids(const char *ext, int64_t *pid, int64_t *vid);
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -52,6 +66,32 @@ size_t fx_channel_batch_max(enum fx_channel_type t)
 	case FX_CHANNEL_TAKEALOT: return 100;
 	}
 	return 1;
+}
+
+const char *fx_channel_listing_key(enum fx_channel_type t, const char *external_id, struct fx_arena *arena)
+{
+	int64_t a, b;
+
+	if (!external_id)
+		return NULL;
+	switch (t) {
+	case FX_CHANNEL_SHOPIFY:
+		if (strncmp(external_id, "gid://shopify/InventoryItem/", 28) == 0)
+			external_id += 28;
+		if (fx_num_parse(external_id, 1, INT64_MAX, &a, NULL) < 0)
+			return NULL;
+		return fx_arena_printf(arena, "%lld", (long long)a);
+	case FX_CHANNEL_WOOCOMMERCE:
+		if (woo_ids(external_id, &a, &b) < 0)
+			return NULL;
+		return b ? fx_arena_printf(arena, "%lld:%lld", (long long)a, (long long)b)
+			 : fx_arena_printf(arena, "%lld", (long long)a);
+	case FX_CHANNEL_TAKEALOT:
+		if (fx_num_parse(external_id, 1, INT64_MAX, &a, NULL) < 0)
+			return NULL;
+		return fx_arena_printf(arena, "%lld", (long long)a);
+	}
+	return NULL;
 }
 
 /* ---- money ----------------------------------------------------------------- */
@@ -249,6 +289,29 @@ static enum fx_channel_order_state shopify_state(bool cancelled, const char *fin
 	return FX_CHANNEL_ORDER_OPEN;
 }
 
+/*
+ * What is left of a Shopify line after edits and refunds: current_quantity
+ * (at most the ordered quantity) when the channel sent it. 0 leaves the line out.
+ */
+static int left_of(struct rd *r, json_object *v, const char *what, struct fx_channel_line *l)
+{
+	int64_t cur;
+
+	if (!v)
+		return 0;
+	if (rd_int(r, v, what, 0, l->quantity, &cur) < 0)
+		return -1;
+	l->quantity = cur;
+	return 0;
+}
+
+/* An order whose every line was removed is over: cancelled, or returned when refunded. */
+static void all_removed(struct fx_channel_order *o)
+{
+	if (o->nlines == 0 && o->state != FX_CHANNEL_ORDER_RETURNED)
+		o->state = FX_CHANNEL_ORDER_CANCELLED;
+}
+
 /* The REST-shaped order of a Shopify webhook (orders/create, orders/updated, ...). */
 static int shopify_order(struct rd *r, json_object *j, struct fx_channel_order *o)
 {
@@ -332,8 +395,12 @@ static int shopify_order(struct rd *r, json_object *j, struct fx_channel_order *
 			return rd_fail(r, path_at(r, "line_items", i, "id"), "is missing");
 		if (!l->title)
 			l->title = "";
-		o->nlines++;
+		if (left_of(r, jget(li, "current_quantity"), path_at(r, "line_items", i, "current_quantity"), l) < 0)
+			return -1;
+		if (l->quantity > 0)
+			o->nlines++;
 	}
+	all_removed(o);
 	return 0;
 }
 
@@ -401,8 +468,12 @@ static int shopify_gql_order(struct rd *r, json_object *j, struct fx_channel_ord
 			return rd_fail(r, path_at(r, "lineItems", i, "id"), "is missing");
 		if (!l->title)
 			l->title = "";
-		o->nlines++;
+		if (left_of(r, jget(li, "currentQuantity"), path_at(r, "lineItems", i, "currentQuantity"), l) < 0)
+			return -1;
+		if (l->quantity > 0)
+			o->nlines++;
 	}
+	all_removed(o);
 	return 0;
 }
 
@@ -642,6 +713,23 @@ static int takealot_webhook_order(struct rd *r, json_object *j, struct fx_channe
 
 /* ---- webhooks ------------------------------------------------------------------- */
 
+/* Shopify topics whose body is the Order object; orders/edited, orders/delete and the rest are not. */
+static const char *const shopify_order_topics[] = {"orders/create",
+						   "orders/updated",
+						   "orders/cancelled",
+						   "orders/fulfilled",
+						   "orders/paid",
+						   "orders/partially_fulfilled",
+						   NULL};
+
+/* WooCommerce's block checkout keeps an unpaid "checkout-draft" order: no sale yet. */
+static bool woo_is_draft(json_object *j)
+{
+	json_object *st = jget(j, "status");
+
+	return json_object_is_type(st, json_type_string) && strcmp(json_object_get_string(st), "checkout-draft") == 0;
+}
+
 static bool is_woo_ping(const char *body, size_t len)
 {
 	static const char key[] = "webhook_id=";
@@ -716,9 +804,8 @@ int fx_channel_read_webhook(const struct fx_channel *ch, fx_channel_header_fn he
 
 	switch (ch->type) {
 	case FX_CHANNEL_SHOPIFY:
-		out->event = strncmp(out->topic, "orders/", 7) == 0 && strcmp(out->topic, "orders/delete") != 0
-				     ? FX_CHANNEL_EVENT_ORDER
-				     : FX_CHANNEL_EVENT_IGNORED;
+		out->event = fx_json_enum_index(out->topic, shopify_order_topics) >= 0 ? FX_CHANNEL_EVENT_ORDER
+										       : FX_CHANNEL_EVENT_IGNORED;
 		break;
 	case FX_CHANNEL_WOOCOMMERCE:
 		out->event = strcmp(out->topic, "order.created") == 0 || strcmp(out->topic, "order.updated") == 0 ||
@@ -736,7 +823,14 @@ int fx_channel_read_webhook(const struct fx_channel *ch, fx_channel_header_fn he
 		return -1;
 	switch (ch->type) {
 	case FX_CHANNEL_SHOPIFY: rc = shopify_order(&r, j, &out->order); break;
-	case FX_CHANNEL_WOOCOMMERCE: rc = woo_order(&r, j, &out->order); break;
+	case FX_CHANNEL_WOOCOMMERCE:
+		if (woo_is_draft(j)) {
+			out->event = FX_CHANNEL_EVENT_IGNORED;
+			rc = 0;
+			break;
+		}
+		rc = woo_order(&r, j, &out->order);
+		break;
 	case FX_CHANNEL_TAKEALOT:
 		/* Sale events carry an order id; offer and other events are not orders. */
 		if (!jget(j, "order_id") && !jget(j, "sales")) {
@@ -845,9 +939,21 @@ static int woo_ids(const char *ext, int64_t *pid, int64_t *vid)
 	return fx_num_parse(colon + 1, 1, INT64_MAX, vid, NULL);
 }
 
-static const char *const shopify_set_mutation =
-	"mutation inventorySet($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { "
-	"inventoryAdjustmentGroup { id } userErrors { code field message } } }";
+/* The mutation with a fresh idempotency key (a UUID from getrandom) in the arena; NULL on failure. */
+static const char *shopify_set_mutation(struct fx_arena *a)
+{
+	unsigned char r[16];
+	char h[33];
+
+	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r || fx_str_hex(h, sizeof h, r, sizeof r) < 0)
+		return NULL;
+	return fx_arena_printf(
+		a,
+		"mutation inventorySet($input: InventorySetQuantitiesInput!) { inventorySetQuantities("
+		"input: $input) @idempotent(key: \"%.8s-%.4s-%.4s-%.4s-%.12s\") { inventoryAdjustmentGroup "
+		"{ id } userErrors { code field message } } }",
+		h, h + 8, h + 12, h + 16, h + 20);
+}
 
 int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_push_item *items, size_t n,
 			  struct fx_arena *arena, struct fx_channel_call **calls, size_t *ncalls, struct fx_err *e)
@@ -871,7 +977,7 @@ int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_p
 	if (ch->type == FX_CHANNEL_SHOPIFY) {
 		json_object *root = json_object_new_object(), *vars = json_object_new_object();
 		json_object *input = json_object_new_object(), *qs = json_object_new_array();
-		bool ignore = false;
+		const char *mutation;
 
 		if (!ch->location_id || !*ch->location_id) {
 			json_object_put(root);
@@ -880,9 +986,6 @@ int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_p
 			json_object_put(qs);
 			return fx_err_invalid(e, "settings.locationId", "settings.locationId is missing");
 		}
-		for (size_t i = 0; i < n; i++)
-			if (items[i].compare_quantity < 0)
-				ignore = true;
 		cs[0].items = fx_arena_alloc(arena, n * sizeof(size_t));
 		if (!cs[0].items) {
 			json_object_put(root);
@@ -908,20 +1011,26 @@ int fx_channel_push_calls(const struct fx_channel *ch, const struct fx_channel_p
 			json_object_object_add(q, "inventoryItemId", json_object_new_string(gid));
 			json_object_object_add(q, "locationId", json_object_new_string(ch->location_id));
 			json_object_object_add(q, "quantity", json_object_new_int64(items[i].quantity));
-			if (!ignore)
-				json_object_object_add(q, "compareQuantity",
-						       json_object_new_int64(items[i].compare_quantity));
+			/* null: no compare-and-swap for this one (the key must be there either way). */
+			json_object_object_add(q, "changeFromQuantity",
+					       items[i].compare_quantity >= 0
+						       ? json_object_new_int64(items[i].compare_quantity)
+						       : NULL);
 			json_object_array_add(qs, q);
 			cs[0].items[i] = i;
 		}
 		cs[0].nitems = n;
 		json_object_object_add(input, "name", json_object_new_string("available"));
 		json_object_object_add(input, "reason", json_object_new_string("correction"));
-		if (ignore)
-			json_object_object_add(input, "ignoreCompareQuantity", json_object_new_boolean(1));
 		json_object_object_add(input, "quantities", qs);
 		json_object_object_add(vars, "input", input);
-		json_object_object_add(root, "query", json_object_new_string(shopify_set_mutation));
+		mutation = shopify_set_mutation(arena);
+		if (!mutation) {
+			json_object_put(root);
+			json_object_put(vars);
+			return fx_err_set(e, FX_INTERNAL, "no random idempotency key");
+		}
+		json_object_object_add(root, "query", json_object_new_string(mutation));
 		json_object_object_add(root, "variables", vars);
 		cs[0].method = "POST";
 		cs[0].url = fx_arena_printf(arena, "%s/admin/api/%s/graphql.json", b, SHOPIFY_API_VERSION);
@@ -1237,7 +1346,8 @@ static int shopify_push_answer(const struct fx_channel_call *call, json_object *
 		if (idx >= 0 && (size_t)idx < call->nitems) {
 			struct fx_channel_push_item *it = &items[call->items[idx]];
 			item_fail(it, msg);
-			if (code && strcmp(code, "COMPARE_QUANTITY_STALE") == 0)
+			if (code && (strcmp(code, "CHANGE_FROM_QUANTITY_STALE") == 0 ||
+				     strcmp(code, "COMPARE_QUANTITY_STALE") == 0))
 				it->stale = true;
 		} else {
 			/* An error about the whole input fails every item of the call. */
@@ -1372,12 +1482,15 @@ static int cursor_read(const char *s, int64_t now_secs, struct cursor *c, struct
 }
 
 static const char *const shopify_orders_query =
-	"query orders($q: String!, $after: String) { orders(first: 50, after: $after, query: $q, sortKey: UPDATED_AT) "
+	"query orders($q: String!, $after: String) { orders(first: " SHOPIFY_POLL_ORDERS
+	", after: $after, query: $q, sortKey: UPDATED_AT) "
 	"{ pageInfo { hasNextPage endCursor } nodes { id name updatedAt cancelledAt displayFinancialStatus "
 	"displayFulfillmentStatus email phone customer { firstName lastName } shippingAddress { name address1 "
 	"address2 city province zip countryCodeV2 } subtotalPriceSet { shopMoney { amount } } totalShippingPriceSet "
-	"{ shopMoney { amount } } totalPriceSet { shopMoney { amount } } lineItems(first: 100) { nodes { id sku title "
-	"quantity originalUnitPriceSet { shopMoney { amount } } variant { id inventoryItem { id } } } } } } }";
+	"{ shopMoney { amount } } totalPriceSet { shopMoney { amount } } lineItems(first: " SHOPIFY_POLL_LINES
+	") { pageInfo { hasNextPage } nodes { id sku title "
+	"quantity currentQuantity originalUnitPriceSet { shopMoney { amount } } variant { id inventoryItem { id } } } "
+	"} } } }";
 
 static int url_add(struct fx_buf *b, const char *s)
 {
@@ -1535,9 +1648,19 @@ int fx_channel_poll_answer(const struct fx_channel *ch, const char *cursor, int6
 		size_t to = i + 1;
 		memset(&o, 0, sizeof o);
 		if (ch->type == FX_CHANNEL_SHOPIFY) {
-			if (shopify_gql_order(&r, json_object_array_get_idx(list, i), &o) < 0)
+			json_object *node = json_object_array_get_idx(list, i);
+			json_object *hn = jpath(node, "lineItems", "pageInfo", "hasNextPage");
+			if (json_object_is_type(hn, json_type_boolean) && json_object_get_boolean(hn)) {
+				i = to; /* more lines than one page: read short, it would lose lines */
+				continue;
+			}
+			if (shopify_gql_order(&r, node, &o) < 0)
 				goto out;
 		} else if (ch->type == FX_CHANNEL_WOOCOMMERCE) {
+			if (woo_is_draft(json_object_array_get_idx(list, i))) {
+				i = to;
+				continue;
+			}
 			if (woo_order(&r, json_object_array_get_idx(list, i), &o) < 0)
 				goto out;
 		} else {
@@ -1650,6 +1773,8 @@ void fx_channel_test_answer(const struct fx_channel *ch, const struct fx_httpc_r
 /* ---- the network: calls through lib/egress --------------------------------------------- */
 
 #define PUSH_TIMEOUT_MS 15000
+/* WooCommerce answers a batch with each product whole (descriptions, images): 100 pass 1 MiB. */
+#define PUSH_MAX_RESPONSE (16u << 20)
 #define POLL_MAX_RESPONSE (8u << 20)
 
 static int send_call(const struct fx_channel *ch, const struct fx_channel_call *c, size_t max_response,
@@ -1700,7 +1825,7 @@ int fx_channel_push(const struct fx_channel *ch, struct fx_channel_push_item *it
 		int r;
 
 		fx_httpc_resp_init(&resp);
-		if (send_call(ch, &calls[k], 0, &resp, e) < 0) {
+		if (send_call(ch, &calls[k], PUSH_MAX_RESPONSE, &resp, e) < 0) {
 			fx_httpc_resp_cleanup(&resp);
 			limits_unanswered(limits, e);
 			goto out;

@@ -36,9 +36,21 @@
  *                fulfilled: SHIPPED; anything else (partial, unfulfilled,
  *                restocked, null): OPEN. The poll reads the same from
  *                cancelledAt, displayFinancialStatus, displayFulfillmentStatus.
+ *                A line's quantity is what is left after edits and refunds
+ *                (current_quantity / currentQuantity); a line with none left
+ *                is left out, and an order with no line left is CANCELLED
+ *                (RETURNED when refunded).
  *   WooCommerce  pending, processing, on-hold (and any custom status): OPEN;
  *                completed: SHIPPED; cancelled, failed: CANCELLED;
- *                refunded: RETURNED.
+ *                refunded: RETURNED. A checkout-draft (block checkout, not
+ *                paid yet) is no order: IGNORED in a webhook, skipped by a poll.
+ *
+ * Webhook topics read as orders: Shopify orders/create, orders/updated,
+ * orders/cancelled, orders/fulfilled, orders/paid, orders/partially_fulfilled;
+ * WooCommerce order.created, order.updated, order.restored; Takealot any
+ * event whose body carries order_id or sales. Every other signed topic is
+ * FX_CHANNEL_EVENT_IGNORED (answer 200: a 4xx makes the sender retry and,
+ * in the end, drop the subscription).
  *   Takealot     per sale (item) status: "Cancelled..." CANCELLED,
  *                "Returned..." RETURNED, "Delivered" DELIVERED, "Shipped..."
  *                SHIPPED, anything else OPEN. An order is CANCELLED when
@@ -113,7 +125,7 @@ struct fx_channel_order {
 	const char *address_line1, *address_line2, *address_city, *address_province, *address_postal_code,
 		*address_country; /* may be NULL */
 	struct fx_channel_line *lines;
-	size_t nlines; /* >= 1, except 0 for a CANCELLED Takealot order (its cancelled items are left out) */
+	size_t nlines; /* >= 1, except 0 for a CANCELLED or RETURNED order (removed or cancelled lines are left out) */
 	int64_t subtotal_cents, shipping_cents, total_cents; /* from the channel, never recomputed */
 };
 
@@ -170,10 +182,10 @@ struct fx_channel_push_item {
 	const char *external_id; /* the listing's externalId */
 	const char *sku; /* the product's SKU (Takealot may address by SKU) */
 	int64_t quantity; /* max(0, min(available - buffer, maxQuantity)) */
-	int64_t compare_quantity; /* last pushed quantity (Shopify compareQuantity), -1 unknown */
+	int64_t compare_quantity; /* last pushed quantity (Shopify changeFromQuantity), -1 unknown: no compare */
 	/* filled by fx_channel_push: */
 	bool ok;
-	bool stale; /* Shopify COMPARE_QUANTITY_STALE: the channel's quantity moved since compare_quantity */
+	bool stale; /* Shopify CHANGE_FROM_QUANTITY_STALE: the channel's quantity moved since compare_quantity */
 	char error[256]; /* the channel's message for this item when !ok */
 };
 
@@ -203,6 +215,17 @@ FX_MUST_USE int fx_channel_test(const struct fx_channel *ch, bool *ok, char *mes
 				struct fx_err *e);
 
 /*
+ * A listing's externalId in the one form order lines carry as listing_key
+ * (the header's Identifiers paragraph): Shopify the inventory item number
+ * (a gid://shopify/InventoryItem/N is cut to N), WooCommerce "PID" or
+ * "PID:VID", Takealot the offer id, all positive decimal numbers. In the
+ * arena; NULL when external_id is not in the type's form (a 400 for the
+ * caller) or the arena is full. Store listings through it, so a line
+ * matches its listing however the merchant pasted the id.
+ */
+FX_MUST_USE const char *fx_channel_listing_key(enum fx_channel_type t, const char *external_id, struct fx_arena *arena);
+
+/*
  * Reads a channel's decimal money text ("149.99", "149.9", "149", "-5.00",
  * "0.500") as cents, exactly. More than two decimals are refused unless the
  * extra ones are zeros. Returns 0 and *out, or -1 (*out untouched) for
@@ -224,8 +247,10 @@ struct fx_channel_call {
 
 /*
  * Builds the calls that push items[0..n) (n <= fx_channel_batch_max):
- * Shopify one GraphQL inventorySetQuantities (name "available", reason
- * "correction", compareQuantity when known, else ignoreCompareQuantity);
+ * Shopify one GraphQL inventorySetQuantities (Admin API 2026-07: name
+ * "available", reason "correction", changeFromQuantity = compare_quantity
+ * or null when unknown, a fresh @idempotent key per call: CHANNELS.md's
+ * compareQuantity is gone since 2026-07 and the key is required since 2026-04);
  * WooCommerce one POST /products/batch for plain products and one POST
  * /products/{parent}/variations/batch per parent; Takealot one POST
  * /v2/offers/batch. *calls (arena) holds *ncalls calls, each naming its
@@ -253,7 +278,9 @@ FX_MUST_USE int fx_channel_push_answer(const struct fx_channel *ch, const struct
  * Builds the call that reads one page of orders changed since cursor (an
  * opaque text this module wrote as next_cursor, or NULL: the last 24 h
  * before now_secs). Shopify a GraphQL orders query (updated_at >= since,
- * sorted by UPDATED_AT, 50 a page); WooCommerce GET
+ * sorted by UPDATED_AT, 5 orders of up to 40 lines a page: Shopify's
+ * 1000-point query cost cap; an order with more lines is skipped by the
+ * poll and comes in by its webhooks only); WooCommerce GET
  * /orders?modified_after=&orderby=modified&order=asc&per_page=50&page=;
  * Takealot GET /v2/sales?filters=start_date:...;end_date:...&page_number=&page_size=100.
  * -1 with 400 INVALID_ARGUMENT for a cursor this module did not write.

@@ -22,6 +22,7 @@
 #define MAX_OFFERS 4096
 #define MAX_ORDERS 1024
 #define MAX_TIMES 8192
+#define MAX_KEYS 256
 #define MAX_REQUEST (4 << 20)
 #define PAGE 50
 #define TAKEALOT_PAGE 100
@@ -68,6 +69,11 @@ struct fakechannel {
 	long window_start;
 	int window_used;
 	unsigned batch_id;
+	struct {
+		char key[64];
+		char *answer;
+	} keys[MAX_KEYS]; /* Shopify idempotency keys seen, a ring */
+	size_t nkeys;
 };
 
 struct req {
@@ -369,10 +375,10 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 	if (strstr(q, "inventorySetQuantities")) {
 		json_object *input = jobj(vars, "input");
 		json_object *qs = jobj(input, "quantities");
-		json_object *ign = jobj(input, "ignoreCompareQuantity");
-		bool ignore = ign && json_object_get_boolean(ign);
 		json_object *errs = json_object_new_array();
 		size_t n = qs && json_object_is_type(qs, json_type_array) ? json_object_array_length(qs) : 0;
+		const char *key = strstr(q, "@idempotent(key: \"");
+		char keybuf[64] = "";
 
 		if (n > 250) {
 			answer_text(
@@ -383,11 +389,38 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 			json_object_put(j);
 			return;
 		}
+		/* 2026-04 on: the key is mandatory; a key seen before answers what it answered then. */
+		if (!key || sscanf(key, "@idempotent(key: \"%63[^\"]\"", keybuf) != 1) {
+			answer_text(a, 200,
+				    "{\"errors\":[{\"message\":\"The @idempotent directive is required for this "
+				    "mutation.\",\"extensions\":{\"code\":\"BAD_REQUEST\"}}]}");
+			json_object_put(errs);
+			json_object_put(j);
+			return;
+		}
+		for (size_t i = 0; i < f->nkeys && i < MAX_KEYS; i++)
+			if (strcmp(f->keys[i].key, keybuf) == 0) {
+				answer_text(a, 200, f->keys[i].answer);
+				json_object_put(errs);
+				json_object_put(j);
+				return;
+			}
+		for (size_t i = 0; i < n; i++)
+			if (!json_object_object_get_ex(json_object_array_get_idx(qs, i), "changeFromQuantity", NULL)) {
+				answer_text(a, 200,
+					    "{\"errors\":[{\"message\":\"Variable $input of type "
+					    "InventorySetQuantitiesInput! was provided invalid value for "
+					    "quantities.changeFromQuantity (Expected value to not be missing)\","
+					    "\"extensions\":{\"code\":\"INVALID_VARIABLE\"}}]}");
+				json_object_put(errs);
+				json_object_put(j);
+				return;
+			}
 		push_time(f, FX_CHANNEL_SHOPIFY);
 		for (size_t i = 0; i < n; i++) {
 			json_object *it = json_object_array_get_idx(qs, i);
 			const char *inv = jstr(it, "inventoryItemId");
-			json_object *cq = jobj(it, "compareQuantity"), *qq = jobj(it, "quantity");
+			json_object *cq = jobj(it, "changeFromQuantity"), *qq = jobj(it, "quantity");
 			struct offer *o = inv ? offer_get(f, FX_CHANNEL_SHOPIFY, gid_tail(inv), false) : NULL;
 			const char *code = NULL, *msg = NULL, *field = NULL;
 
@@ -395,15 +428,10 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 				code = "INVALID_INVENTORY_ITEM";
 				msg = "The specified inventory item could not be found.";
 				field = "inventoryItemId";
-			} else if (!ignore && !cq) {
-				code = "COMPARE_QUANTITY_REQUIRED";
-				msg = "The compareQuantity argument must be given to each quantity or ignored using "
-				      "ignoreCompareQuantity.";
-				field = "compareQuantity";
-			} else if (!ignore && o && o->known && json_object_get_int64(cq) != o->quantity) {
-				code = "COMPARE_QUANTITY_STALE";
-				msg = "The compareQuantity argument no longer matches the persisted quantity.";
-				field = "compareQuantity";
+			} else if (cq && o && o->known && json_object_get_int64(cq) != o->quantity) {
+				code = "CHANGE_FROM_QUANTITY_STALE";
+				msg = "The changeFromQuantity argument no longer matches the persisted quantity.";
+				field = "changeFromQuantity";
 			}
 			if (code) {
 				json_object *ue = json_object_new_object(), *fp = json_object_new_array();
@@ -428,6 +456,10 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 			    "2000.0,\"currentlyAvailable\":1990,\"restoreRate\":100.0}}}}",
 			    ++f->batch_id, json_object_to_json_string_ext(errs, JSON_C_TO_STRING_PLAIN));
 		a->status = 200;
+		snprintf(f->keys[f->nkeys % MAX_KEYS].key, sizeof f->keys[0].key, "%s", keybuf);
+		free(f->keys[f->nkeys % MAX_KEYS].answer);
+		f->keys[f->nkeys % MAX_KEYS].answer = xstrdup(a->body);
+		f->nkeys++;
 		json_object_put(errs);
 	} else if (strstr(q, "orders(")) {
 		const char *qv = jstr(vars, "q");
@@ -438,6 +470,8 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 		int32_t ns;
 		struct order **list;
 		size_t n, from = after ? (size_t)strtoul(after, NULL, 10) : 0;
+		const char *fp = strstr(q, "orders(first: ");
+		size_t first = fp ? (size_t)strtoul(fp + strlen("orders(first: "), NULL, 10) : PAGE;
 		struct fx_buf b;
 
 		f->calls_poll++;
@@ -452,15 +486,17 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 		fx_buf_init(&b, 64 << 20);
 		if (fx_buf_puts(&b, "{\"data\":{\"orders\":{\"pageInfo\":") < 0)
 			abort();
-		if (from + PAGE < n) {
-			if (fx_buf_printf(&b, "{\"hasNextPage\":true,\"endCursor\":\"%zu\"}", from + PAGE) < 0)
+		if (first < 1 || first > 250)
+			first = PAGE;
+		if (from + first < n) {
+			if (fx_buf_printf(&b, "{\"hasNextPage\":true,\"endCursor\":\"%zu\"}", from + first) < 0)
 				abort();
 		} else if (fx_buf_puts(&b, "{\"hasNextPage\":false,\"endCursor\":null}") < 0) {
 			abort();
 		}
 		if (fx_buf_puts(&b, ",\"nodes\":[") < 0)
 			abort();
-		for (size_t i = from; i < n && i < from + PAGE; i++)
+		for (size_t i = from; i < n && i < from + first; i++)
 			if (fx_buf_printf(&b, "%s%s", i > from ? "," : "", list[i]->json) < 0)
 				abort();
 		if (fx_buf_puts(&b, "]}},\"extensions\":{\"cost\":{\"requestedQueryCost\":252,\"actualQueryCost\":20,"
@@ -478,6 +514,29 @@ static void shopify(struct fakechannel *f, const struct req *r, struct answer *a
 		answer_text(a, 200, "{\"errors\":[{\"message\":\"Field is not supported by the fake\"}]}");
 	}
 	json_object_put(j);
+}
+
+/* A product description of about 16 KiB, as shops write them (HTML included). */
+static char description[16 * 1024 + 1];
+
+static void fill_description(void)
+{
+	static const char para[] = "<p>Hand-picked rooibos from the Cederberg, sun-dried and cut. </p>";
+	size_t n = 0;
+
+	while (n + sizeof para - 1 < sizeof description - 1) {
+		memcpy(description + n, para, sizeof para - 1);
+		n += sizeof para - 1;
+	}
+	description[n] = '\0';
+}
+
+static const char *long_description(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fill_description);
+	return description;
 }
 
 static void woocommerce(struct fakechannel *f, const struct req *r, struct answer *a)
@@ -526,6 +585,8 @@ static void woocommerce(struct fakechannel *f, const struct req *r, struct answe
 				offer_set(f, FX_CHANNEL_WOOCOMMERCE, key, json_object_get_int64(sq));
 				json_object_object_add(res, "id", json_object_new_int64(json_object_get_int64(id)));
 				json_object_object_add(res, "manage_stock", json_object_new_boolean(1));
+				/* WooCommerce answers each item with the whole product, description and all. */
+				json_object_object_add(res, "description", json_object_new_string(long_description()));
 				json_object_object_add(res, "stock_quantity",
 						       json_object_new_int64(json_object_get_int64(sq)));
 			}
@@ -908,6 +969,8 @@ void fakechannel_stop(struct fakechannel *f)
 	pthread_mutex_unlock(&f->mu);
 	for (size_t i = 0; i < f->norders; i++)
 		free(f->orders[i].json);
+	for (size_t i = 0; i < MAX_KEYS; i++)
+		free(f->keys[i].answer);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
@@ -1327,7 +1390,7 @@ char **fakechannel_webhook_headers(enum fx_channel_type t, const char *secret, c
 		h[k++] = fmt("X-Shopify-Hmac-Sha256: %s", sig);
 		h[k++] = xstrdup("X-Shopify-Shop-Domain: fake-shop.myshopify.com");
 		h[k++] = fmt("X-Shopify-Webhook-Id: %s", delivery_id);
-		h[k++] = xstrdup("X-Shopify-API-Version: 2025-01");
+		h[k++] = xstrdup("X-Shopify-API-Version: 2026-07");
 		break;
 	case FX_CHANNEL_WOOCOMMERCE:
 		h[k++] = fmt("X-WC-Webhook-Topic: %s", topic ? topic : "order.updated");

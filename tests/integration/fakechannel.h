@@ -3,8 +3,11 @@
  * 127.0.0.1 for tests (there is no emulator for any of them). It speaks
  * what lib/channel calls, in the shapes the channels document:
  *   Shopify      POST /admin/api/{version}/graphql.json (X-Shopify-Access-Token):
- *                inventorySetQuantities (compareQuantity checked against the
- *                quantity it holds), the orders query, { shop { name } };
+ *                inventorySetQuantities as in 2026-04 and later (an @idempotent
+ *                key required, a key seen before answers its first answer again;
+ *                changeFromQuantity required on every quantity, checked against
+ *                the quantity the fake holds unless null), the orders query
+ *                (orders(first:) honoured), { shop { name } };
  *                THROTTLED with extensions.cost when throttled.
  *   WooCommerce  /wp-json/wc/v3/... (HTTP Basic): POST products/batch,
  *                POST products/{id}/variations/batch, GET orders?modified_after=,

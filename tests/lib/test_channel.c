@@ -5,6 +5,7 @@
  */
 #include "channel.h"
 #include "fakechannel.h"
+#include "sig.h"
 #include "ts.h"
 
 #include <criterion/criterion.h>
@@ -470,31 +471,40 @@ static struct fx_channel_push_item item(const char *ext, int64_t q, int64_t cmp)
 	return it;
 }
 
-Test(channel, builds_one_shopify_set_with_compare_quantities)
+/*
+ * Since Admin API 2026-04 every quantity must carry changeFromQuantity (null: no compare-and-swap)
+ * and the mutation an @idempotent key, or Shopify refuses the call; compareQuantity is gone in 2026-07.
+ */
+Test(channel, builds_one_shopify_set_with_change_from_quantities_and_an_idempotency_key)
 {
 	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
-	struct fx_channel_push_item it[] = {item("39072856001", 7, 9), item("gid://shopify/InventoryItem/5", 0, 3)};
+	struct fx_channel_push_item it[] = {item("39072856001", 7, 9), item("gid://shopify/InventoryItem/5", 0, -1)};
 	struct fx_channel_call *c;
 	size_t nc;
+	const char *k1, *k2;
+	char key1[64];
 
 	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), 0, "%s", err.message);
 	cr_assert_eq(nc, 1);
-	cr_assert_str_eq(c[0].url, "http://127.0.0.1:9/admin/api/2025-01/graphql.json");
+	cr_assert_str_eq(c[0].url, "http://127.0.0.1:9/admin/api/2026-07/graphql.json");
 	cr_assert_str_eq(c[0].method, "POST");
 	cr_assert_str_eq(c[0].headers[2], "X-Shopify-Access-Token: shpat_abc");
-	cr_assert(strstr(c[0].body, "inventorySetQuantities(input: $input)"));
+	cr_assert(strstr(c[0].body, "inventorySetQuantities(input: $input) @idempotent(key: "), "%s", c[0].body);
 	cr_assert(strstr(c[0].body, "\"name\":\"available\""));
 	cr_assert(strstr(c[0].body, "{\"inventoryItemId\":\"gid://shopify/InventoryItem/39072856001\",\"locationId\":"
-				    "\"gid://shopify/Location/655441491\",\"quantity\":7,\"compareQuantity\":9}"),
+				    "\"gid://shopify/Location/655441491\",\"quantity\":7,\"changeFromQuantity\":9}"),
 		  "%s", c[0].body);
-	cr_assert(strstr(c[0].body, "\"quantity\":0,\"compareQuantity\":3"));
-	cr_assert_null(strstr(c[0].body, "ignoreCompareQuantity"));
+	cr_assert(strstr(c[0].body, "\"quantity\":0,\"changeFromQuantity\":null}"), "%s", c[0].body);
+	cr_assert_null(strstr(c[0].body, "ompareQuantity"));
 	cr_assert_eq(c[0].nitems, 2);
 
-	it[1].compare_quantity = -1;
+	/* A new key for every call: the same body later is another operation (the stock moved in between). */
+	k1 = strstr(c[0].body, "@idempotent(key: ");
+	cr_assert(snprintf(key1, sizeof key1, "%.40s", k1) > 0);
 	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), 0);
-	cr_assert(strstr(c[0].body, "\"ignoreCompareQuantity\":true"));
-	cr_assert_null(strstr(c[0].body, "compareQuantity\":"));
+	k2 = strstr(c[0].body, "@idempotent(key: ");
+	cr_assert(k2);
+	cr_assert_neq(strncmp(key1, k2, 40), 0, "%s", key1);
 
 	it[1].external_id = "815:23";
 	cr_assert_eq(fx_channel_push_calls(&ch, it, 2, &arena, &c, &nc, &err), -1);
@@ -516,7 +526,7 @@ Test(channel, reads_shopify_user_errors_per_item)
 	cr_assert(it[0].ok);
 	cr_assert_not(it[1].ok);
 	cr_assert(it[1].stale);
-	cr_assert(strstr(it[1].error, "COMPARE_QUANTITY_STALE"));
+	cr_assert(strstr(it[1].error, "CHANGE_FROM_QUANTITY_STALE"));
 	cr_assert_not(it[2].ok);
 	cr_assert_not(it[2].stale);
 	cr_assert(strstr(it[2].error, "could not be found"), "%s", it[2].error);
@@ -1029,7 +1039,7 @@ Test(channel_fake, polls_every_page_of_changed_orders_and_then_nothing_more)
 			struct fx_channel_limits l;
 			const char *next;
 
-			cr_assert(pages++ < 5);
+			cr_assert(pages++ < 20);
 			cr_assert_eq(fx_channel_poll_call(&ch, cursor, now, &arena, &c, &err), 0, "%s", err.message);
 			send_call(&c, &r);
 			cr_assert_eq(fx_channel_poll_answer(&ch, cursor, now, &r, &arena, count_orders, &seen, &next,
@@ -1039,7 +1049,12 @@ Test(channel_fake, polls_every_page_of_changed_orders_and_then_nothing_more)
 			fx_httpc_resp_cleanup(&r);
 		}
 		cr_assert_eq(seen, 60, "%d: %d", t, seen);
-		cr_assert_eq(pages, t == FX_CHANNEL_TAKEALOT ? 1 : 2);
+		/* Shopify 5 orders a page (its query cost cap), WooCommerce 50, Takealot 100 sales. */
+		cr_assert_eq(pages,
+			     t == FX_CHANNEL_SHOPIFY	   ? 12
+			     : t == FX_CHANNEL_WOOCOMMERCE ? 2
+							   : 1,
+			     "%d: %d", t, pages);
 		if (t != FX_CHANNEL_TAKEALOT) {
 			/* The next run starts at the latest change: only that order again (Shopify's >=), or none. */
 			struct fx_channel_call c;
@@ -1331,4 +1346,233 @@ Test(channel_fake, polls_orders_through_egress_and_tests_credentials)
 	cr_assert_eq(fx_channel_test(&ch, &ok, msg, sizeof msg, &err), 0);
 	cr_assert_not(ok);
 	cr_assert(strstr(msg, "Invalid API key or access token"), "%s", msg);
+}
+
+/* A signed delivery the sender retries on a 4xx: answering 400 to a topic we do not read would get it removed. */
+Test(channel, ignores_shopify_order_topics_whose_body_is_not_an_order)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	const char *body = "{\"order_edit\":{\"id\":78912328,\"order_id\":450789469,\"line_items\":{\"additions\":[],"
+			   "\"removals\":[]}}}";
+	char sig[64];
+	const char *h[] = {"X-Shopify-Hmac-Sha256", sig, "X-Shopify-Webhook-Id", "d9", "X-Shopify-Topic",
+			   "orders/edited",	    NULL};
+	struct fx_channel_delivery d;
+
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), FX_SIG_BASE64, sig, sizeof sig), 0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, body, strlen(body), &arena, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.event, FX_CHANNEL_EVENT_IGNORED);
+}
+
+/* WooCommerce's block checkout keeps a draft order until the customer pays: it is no sale yet. */
+Test(channel, ignores_woocommerce_checkout_drafts_in_webhooks_and_polls)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_WOOCOMMERCE);
+	size_t n;
+	char *order = load("woocommerce_order_updated.json", &n);
+	char *draft = malloc(n + 16), *p = strstr(order, "\"processing\"");
+	char sig[64];
+	const char *h[] = {"X-WC-Webhook-Signature", sig, "X-WC-Webhook-Delivery-ID", "d10", "X-WC-Webhook-Topic",
+			   "order.created",	     NULL};
+	struct fx_channel_delivery d;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+	char *page;
+
+	cr_assert(p);
+	cr_assert(snprintf(draft, n + 16, "%.*s\"checkout-draft\"%s", (int)(p - order), order,
+			   p + strlen("\"processing\"")) > 0);
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), draft, strlen(draft), FX_SIG_BASE64, sig, sizeof sig),
+		     0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, draft, strlen(draft), &arena, &d, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(d.event, FX_CHANNEL_EVENT_IGNORED);
+
+	page = malloc(2 * strlen(draft) + 8);
+	cr_assert(snprintf(page, 2 * strlen(draft) + 8, "[%s,%s]", draft, order) > 0);
+	resp_set(&r, 200, "X-WP-TotalPages: 1\r\n", page);
+	cr_assert_eq(fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_eq(s.o[0].state, FX_CHANNEL_ORDER_OPEN);
+	fx_httpc_resp_cleanup(&r);
+	free(page);
+	free(draft);
+	free(order);
+}
+
+/*
+ * Shopify refuses a query whose requested cost exceeds 1000 points (MAX_COST_EXCEEDED): an object
+ * costs 1, a connection 2 + first x its node's cost. The orders query's nodes hold 8 objects
+ * (customer, shippingAddress, three price sets of two) besides lineItems, whose nodes hold 4.
+ */
+Test(channel, asks_shopify_for_a_page_that_costs_at_most_1000_points)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_channel_call c;
+	const char *p;
+	long orders, lines;
+
+	cr_assert_eq(fx_channel_poll_call(&ch, NULL, 1764700000, &arena, &c, &err), 0);
+	p = strstr(c.body, "orders(first: ");
+	cr_assert(p);
+	orders = strtol(p + strlen("orders(first: "), NULL, 10);
+	p = strstr(c.body, "lineItems(first: ");
+	cr_assert(p);
+	lines = strtol(p + strlen("lineItems(first: "), NULL, 10);
+	cr_assert(orders >= 1 && lines >= 1);
+	cr_assert_leq(2 + orders * (8 + 2 + lines * 4), 1000, "%ld orders x %ld lines", orders, lines);
+}
+
+/* An order with more lines than one page of lineItems would arrive short of lines: the poll leaves it to webhooks. */
+Test(channel, skips_a_polled_shopify_order_whose_lines_do_not_fit_one_page)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+	size_t n;
+	char *page = load("shopify_orders_page.json", &n);
+	char *p = strstr(page, "\"lineItems\":{\"nodes\"");
+	char *edited = malloc(n + 64);
+
+	cr_assert(p);
+	cr_assert(snprintf(edited, n + 64, "%.*s\"lineItems\":{\"pageInfo\":{\"hasNextPage\":true},\"nodes\"%s",
+			   (int)(p - page), page, p + strlen("\"lineItems\":{\"nodes\"")) > 0);
+	resp_set(&r, 200, NULL, edited);
+	cr_assert_eq(fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_str_eq(s.o[0].external_id, "450789470");
+	/* The cursor still moves past it. */
+	cr_assert(strstr(next, "2026-12-02T09:30:00.500Z"), "%s", next);
+	fx_httpc_resp_cleanup(&r);
+	free(edited);
+	free(page);
+}
+
+/*
+ * An edited or partly refunded Shopify order keeps each line's ordered quantity in quantity;
+ * what is still to fulfil is current_quantity (currentQuantity in GraphQL), 0 for a removed line.
+ */
+Test(channel, reads_what_is_left_of_an_edited_shopify_order)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	const char *body =
+		"{\"id\":5001,\"name\":\"#5001\",\"financial_status\":\"partially_refunded\",\"fulfillment_status\":"
+		"null,"
+		"\"cancelled_at\":null,\"total_price\":\"149.50\",\"subtotal_price\":\"149.50\",\"line_items\":["
+		"{\"id\":1,\"variant_id\":11,\"sku\":\"TEA\",\"title\":\"Tea\",\"quantity\":2,\"current_quantity\":1,"
+		"\"price\":\"149.50\"},"
+		"{\"id\":2,\"variant_id\":12,\"sku\":\"MUG\",\"title\":\"Mug\",\"quantity\":1,\"current_quantity\":0,"
+		"\"price\":\"99.00\"}]}";
+	const char *gone =
+		"{\"id\":5002,\"name\":\"#5002\",\"financial_status\":\"refunded\",\"cancelled_at\":null,"
+		"\"total_price\":\"0.00\",\"line_items\":[{\"id\":3,\"sku\":\"MUG\",\"title\":\"Mug\",\"quantity\":1,"
+		"\"current_quantity\":0,\"price\":\"99.00\"}]}";
+	char sig[64];
+	const char *h[] = {"X-Shopify-Hmac-Sha256", sig, "X-Shopify-Webhook-Id", "d11", "X-Shopify-Topic",
+			   "orders/updated",	    NULL};
+	struct fx_channel_delivery d;
+
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), body, strlen(body), FX_SIG_BASE64, sig, sizeof sig), 0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, body, strlen(body), &arena, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.order.nlines, 1);
+	cr_assert_str_eq(d.order.lines[0].sku, "TEA");
+	cr_assert_eq(d.order.lines[0].quantity, 1);
+	cr_assert_eq(d.order.state, FX_CHANNEL_ORDER_OPEN);
+
+	/* Nothing left: no lines, and the order is over (refunded: RETURNED). */
+	cr_assert_eq(fx_sig_hmac_sha256(SECRET, strlen(SECRET), gone, strlen(gone), FX_SIG_BASE64, sig, sizeof sig), 0);
+	cr_assert_eq(fx_channel_read_webhook(&ch, hdr, h, gone, strlen(gone), &arena, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(d.order.nlines, 0);
+	cr_assert_eq(d.order.state, FX_CHANNEL_ORDER_RETURNED);
+}
+
+Test(channel, polls_what_is_left_of_an_edited_shopify_order)
+{
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_channel_call c;
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+
+	cr_assert_eq(fx_channel_poll_call(&ch, NULL, 1764700000, &arena, &c, &err), 0);
+	cr_assert(strstr(c.body, "currentQuantity"), "%s", c.body);
+	resp_set(
+		&r, 200, NULL,
+		"{\"data\":{\"orders\":{\"pageInfo\":{\"hasNextPage\":false,\"endCursor\":null},\"nodes\":[{\"id\":"
+		"\"gid://shopify/Order/9\",\"name\":\"#9\",\"updatedAt\":\"2026-12-02T09:00:00Z\",\"cancelledAt\":null,"
+		"\"displayFinancialStatus\":\"PARTIALLY_REFUNDED\",\"displayFulfillmentStatus\":\"UNFULFILLED\","
+		"\"totalPriceSet\":{\"shopMoney\":{\"amount\":\"10.0\"}},\"lineItems\":{\"nodes\":[{\"id\":"
+		"\"gid://shopify/LineItem/1\",\"sku\":\"A\",\"title\":\"A\",\"quantity\":3,\"currentQuantity\":2,"
+		"\"originalUnitPriceSet\":{\"shopMoney\":{\"amount\":\"5.0\"}},\"variant\":null},{\"id\":"
+		"\"gid://shopify/LineItem/2\",\"sku\":\"B\",\"title\":\"B\",\"quantity\":1,\"currentQuantity\":0,"
+		"\"originalUnitPriceSet\":{\"shopMoney\":{\"amount\":\"7.0\"}},\"variant\":null}]}}]}}}");
+	cr_assert_eq(fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err), 0,
+		     "%s", err.message);
+	cr_assert_eq(s.n, 1);
+	cr_assert_eq(s.o[0].nlines, 1);
+	cr_assert_eq(s.o[0].lines[0].quantity, 2);
+	fx_httpc_resp_cleanup(&r);
+}
+
+/* WooCommerce answers a batch with every product whole: 100 of them pass 1 MiB. */
+Test(channel_fake, pushes_a_full_woocommerce_batch_whose_answer_is_large)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_WOOCOMMERCE);
+	struct fx_channel_push_item it[100];
+	char ids[100][16];
+	struct fx_channel_limits l;
+	long long q;
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(ids[i], sizeof ids[i], "%d", 2000 + i);
+		it[i] = item(ids[i], i, -1);
+	}
+	cr_assert_eq(fx_channel_push(&ch, it, 100, &l, &err), 0, "%s", err.message);
+	for (int i = 0; i < 100; i++)
+		cr_assert(it[i].ok, "%d: %s", i, it[i].error);
+	cr_assert(fakechannel_quantity(fake, FX_CHANNEL_WOOCOMMERCE, "2099", &q));
+	cr_assert_eq(q, 99);
+}
+
+/* A channel that never answers costs one bounded wait (egress's total timeout), then a 503. */
+Test(channel_fake, gives_up_on_a_channel_that_hangs, .timeout = 120)
+{
+	struct fx_channel ch = fake_chan(FX_CHANNEL_TAKEALOT);
+	struct fx_channel_push_item it[] = {item("91625339", 2, -1)};
+	struct fx_channel_limits l;
+
+	fakechannel_hang(fake, 120000);
+	cr_assert_eq(fx_channel_push(&ch, it, 1, &l, &err), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	cr_assert_not(it[0].ok);
+	cr_assert_neq(l.message[0], '\0');
+	cr_assert(fakechannel_wait_hanging(fake, 1, 1000), "the call never reached the fake");
+	fakechannel_hang(fake, 0);
+}
+
+/* A listing's externalId as lines carry it, so the two compare equal whichever form the merchant pasted. */
+Test(channel, writes_a_listing_external_id_in_the_form_lines_carry)
+{
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "gid://shopify/InventoryItem/43729076", &arena),
+			 "43729076");
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "43729076", &arena), "43729076");
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "gid://shopify/ProductVariant/1", &arena));
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_SHOPIFY, "abc", &arena));
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "812:815", &arena), "812:815");
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "812", &arena), "812");
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "812:", &arena));
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_WOOCOMMERCE, "0", &arena));
+	cr_assert_str_eq(fx_channel_listing_key(FX_CHANNEL_TAKEALOT, "91625339", &arena), "91625339");
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_TAKEALOT, "SKU123", &arena));
+	cr_assert_null(fx_channel_listing_key(FX_CHANNEL_TAKEALOT, NULL, &arena));
 }
