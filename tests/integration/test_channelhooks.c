@@ -278,6 +278,35 @@ Test(channelhooks, a_woocommerce_order_keeps_unknown_lines_and_its_ping_writes_n
 	free(body);
 }
 
+/* How many outbox entries of the organization name product pid (read straight from the emulator). */
+static int outbox_entries(const struct tenant *t, const char *pid)
+{
+	const char *h[] = {"Authorization: Bearer owner", NULL};
+	char url[600], want[200];
+	struct http_resp *r;
+	json_object *docs;
+	int n = 0;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/outbox"
+		 "?pageSize=300",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->org);
+	snprintf(want, sizeof(want), "%s", pid);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	docs = r->json ? json_object_object_get(r->json, "documents") : NULL;
+	for (size_t i = 0; docs && i < json_object_array_length(docs); i++) {
+		json_object *f = json_object_object_get(json_object_array_get_idx(docs, i), "fields");
+		json_object *res = json_object_object_get(json_object_object_get(f, "resource"), "stringValue");
+		json_object *kind = json_object_object_get(json_object_object_get(f, "kind"), "stringValue");
+
+		n += res && kind && strcmp(json_object_get_string(res), want) == 0 &&
+		     strcmp(json_object_get_string(kind), "stock") == 0;
+	}
+	http_resp_free(r);
+	return n;
+}
+
 /* A Takealot sale event of order oid: one item of offer qty units at price rands, in status. */
 static int takealot_body(char *out, size_t len, long oid, const char *offer, int qty, int price, const char *status)
 {
@@ -305,6 +334,8 @@ Test(channelhooks, a_takealot_cancellation_cancels_the_order_and_releases_its_st
 	cr_assert_str_eq(json_str(r, "result"), "created", "%s", r->body);
 	http_resp_free(r);
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 3, "the listing's offer id mapped the line");
+	/* Listed: the listing's first push, and the reservation's change of available, each in its commit. */
+	cr_assert_eq(outbox_entries(&t, pid), 2, "listing create + order reservation");
 	{
 		json_object *a = orders(&t), *o = json_object_array_get_idx(a, 0);
 
@@ -322,6 +353,7 @@ Test(channelhooks, a_takealot_cancellation_cancels_the_order_and_releases_its_st
 	cr_assert_str_eq(json_str(r, "result"), "updated", "%s", r->body);
 	http_resp_free(r);
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0, "cancelled on Takealot: released");
+	cr_assert_eq(outbox_entries(&t, pid), 3, "the release owes Takealot a push too");
 	cr_assert_eq(stock(&t, pid, "stock.onHand"), 10);
 	{
 		json_object *a = orders(&t), *o = json_object_array_get_idx(a, 0);
@@ -503,8 +535,8 @@ Test(channelhooks, two_hundred_deliveries_of_fifty_orders_at_once_make_fifty_ord
 		cr_assert_eq(pthread_create(&th[i], NULL, storm_worker, &s), 0);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
-	cr_log_info("storm: %d answered 200 (%d duplicate), %d retried after 409/503, %d failed", atomic_load(&s.ok),
-		    atomic_load(&s.duplicate), atomic_load(&s.busy), atomic_load(&s.failed));
+	fprintf(stderr, "storm: %d answered 200 (%d duplicate), %d retried after 409/503, %d failed\n",
+		atomic_load(&s.ok), atomic_load(&s.duplicate), atomic_load(&s.busy), atomic_load(&s.failed));
 	cr_assert_eq(atomic_load(&s.failed), 0);
 	cr_assert_eq(atomic_load(&s.ok), DELIVERIES, "every delivery answered 200 in the end");
 
@@ -542,8 +574,52 @@ Test(channelhooks, two_hundred_deliveries_of_fifty_orders_at_once_make_fifty_ord
 	cr_assert_eq(expected[1], 20, "20 on hand, 25 wanted: all 20 reserved, the rest backordered");
 	cr_assert_eq(expected[2], 25);
 	cr_assert_gt(oversold, 0);
-	cr_log_info("storm: %d of 50 orders oversold", oversold);
+	fprintf(stderr, "storm: %d of 50 orders oversold\n", oversold);
 	cr_assert_eq(insights_of(&t, "oversold", p[1]), 1, "one open oversold insight for STORM-B");
 	cr_assert_eq(insights_of(&t, "oversold", p[2]), 1);
 	cr_assert_eq(insights_of(&t, "oversold", p[0]), 0);
+}
+
+static void channel_status(const struct tenant *t, const char *status)
+{
+	char path[300], body[100];
+	struct http_resp *r;
+
+	snprintf(path, sizeof(path), "/v1/channels/%s", t->cid);
+	snprintf(body, sizeof(body), "{\"status\":\"%s\"}", status);
+	r = http_json("PATCH", path, t->owner.id_token, body);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), status);
+	http_resp_free(r);
+}
+
+Test(channelhooks, a_paused_channel_answers_200_and_writes_nothing_until_it_is_active_again)
+{
+	struct tenant t;
+	char pid[64], body[1024];
+	struct http_resp *r;
+	int n;
+
+	tenant_new(&t, "hookpause");
+	channel_new(&t, "takealot");
+	product(&t, "PAUSE-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "8080");
+	channel_status(&t, "paused");
+	n = takealot_body(body, sizeof(body), 5150, "8080", 2, 99, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", "");
+	cr_assert_eq(r->status, 401, "paused or not, the signature comes first: %s", r->body);
+	http_resp_free(r);
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "paused");
+	http_resp_free(r);
+	cr_assert_eq(norders(&t), 0);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
+	channel_status(&t, "active");
+	/* The delivery a paused channel received was not marked seen: its retry creates the order. */
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "created");
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 2);
 }
