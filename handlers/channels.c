@@ -35,6 +35,7 @@
 #include "chanpush.h"
 #include "channel.h"
 #include "config.h"
+#include "egress.h"
 #include "firestore.h"
 #include "fswrite.h"
 #include "http.h"
@@ -58,6 +59,7 @@ static int create(struct fx_req *r, struct fx_err *e);
 static int get(struct fx_req *r, struct fx_err *e);
 static int update(struct fx_req *r, struct fx_err *e);
 static int destroy(struct fx_req *r, struct fx_err *e);
+static int test_channel(struct fx_req *r, struct fx_err *e);
 static int list_listings(struct fx_req *r, struct fx_err *e);
 static int create_listing(struct fx_req *r, struct fx_err *e);
 static int get_listing(struct fx_req *r, struct fx_err *e);
@@ -70,6 +72,7 @@ static const struct fx_route routes[] = {
 	{"GET", "/v1/channels/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"PATCH", "/v1/channels/{id}", update, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
 	{"DELETE", "/v1/channels/{id}", destroy, FX_MEMBER, FX_ROLE_ADMIN, 0, 0},
+	{"POST", "/v1/channels/{id}:test", test_channel, FX_MEMBER, FX_ROLE_ADMIN, FX_BODY_JSON, 0},
 	{"GET", "/v1/channels/{id}/listings", list_listings, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"POST", "/v1/channels/{id}/listings", create_listing, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
 	{"GET", "/v1/channels/{id}/listings/{listingId}", get_listing, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
@@ -203,6 +206,36 @@ static int get(struct fx_req *r, struct fx_err *e)
 	return rc;
 }
 
+/* Which settings field names the address a channel of type calls (for an error's detail). */
+static const char *target_field(const char *type, bool overridden)
+{
+	if (overridden)
+		return "settings.baseUrl";
+	return strcmp(type, "shopify") == 0 ? "settings.shopDomain" : "settings.siteUrl";
+}
+
+/*
+ * Checks the address the channel's calls will go to (fx_egress_check_url):
+ * a demo project's baseUrl may be local, every other target must be a
+ * public https host. Takealot's own host is not checked (it is ours to name).
+ */
+static int check_target(const char *type, const struct fx_value *settings, struct fx_err *e)
+{
+	char url[FX_CHANDOC_URL_MAX + 64];
+	bool overridden;
+
+	if (fx_chandoc_target(type, settings, url, sizeof(url), &overridden, e) < 0)
+		return -1;
+	if (!overridden && strcmp(type, "takealot") == 0)
+		return 0;
+	if (fx_egress_check_url(url, overridden, e) < 0) {
+		if (fx_err_is(e, FX_INVALID_ARGUMENT) && e->ndetails == 0)
+			fx_err_detail(e, target_field(type, overridden), "%s", e->message);
+		return -1;
+	}
+	return 0;
+}
+
 /* Seals n bytes of plain for the channel document rel into map[name]. */
 static int seal_into(struct fx_value *map, const char *name, const char *plain, size_t n, const char *rel,
 		     struct fx_err *e)
@@ -247,7 +280,7 @@ static int take_name(json_object *body, bool required, struct channel_input *in,
 	return 0;
 }
 
-/* Reads settings, credentials and webhookSecret of a channel of in->type from body. */
+/* Reads settings, credentials and webhookSecret of a channel of in->type from body, then checks the call target. */
 static int take_config(json_object *body, bool creating, struct channel_input *in, struct fx_err *e)
 {
 	const struct fx_config *c = fx_config_get();
@@ -264,11 +297,12 @@ static int take_config(json_object *body, bool creating, struct channel_input *i
 		return -1;
 	if (in->has_credentials && fx_chandoc_credentials(in->type, obj, &in->credentials, in->last4, e) < 0)
 		return -1;
-	if (json_object_object_get_ex(body, "webhookSecret", &v) && !v && !creating) {
+	if (json_object_object_get_ex(body, "webhookSecret", &v) && !v && !creating)
 		in->secret_null = true;
-		return 0;
-	}
-	return fx_chandoc_secret(body, "webhookSecret", "webhookSecret", false, &in->secret, &in->has_secret, e);
+	else if (fx_chandoc_secret(body, "webhookSecret", "webhookSecret", false, &in->secret, &in->has_secret, e) < 0)
+		return -1;
+	/* The address last: it resolves the host, so every cheap check speaks first. */
+	return in->has_settings ? check_target(in->type, &in->settings, e) : 0;
 }
 
 static void zero_counts(struct fx_value *map)
@@ -540,6 +574,53 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 		return -1;
 	fx_log_info("channel %s deleted in %s", fx_http_req_param(r, "id"), r->principal->organization_id);
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
+}
+
+/* A failure of the call itself (not of our own machinery): the answer's ok:false. */
+static bool call_failure(const struct fx_err *e)
+{
+	return fx_err_is(e, FX_INVALID_ARGUMENT) || fx_err_is(e, FX_UNAVAILABLE) || fx_err_is(e, FX_BAD_GATEWAY) ||
+	       fx_err_is(e, FX_DEADLINE_EXCEEDED) || fx_err_is(e, FX_UNAUTHENTICATED) ||
+	       fx_err_is(e, FX_PERMISSION_DENIED) || fx_err_is(e, FX_RESOURCE_EXHAUSTED);
+}
+
+static int test_channel(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const none[] = {NULL};
+	const char *rel = channel_rel(r, e), *if_match = NULL;
+	struct fx_channel ch = {0};
+	struct fx_doc doc = {0};
+	json_object *body = NULL, *out = NULL;
+	char message[512] = "";
+	bool ok = false;
+	int rc = -1;
+
+	if (!rel || fx_model_if_match(r, &if_match, e) < 0 || fx_http_req_json(r, true, &body, e) < 0 ||
+	    fx_json_allow(body, none, "", e) < 0 || fx_tenant_get(r, rel, "channel", &doc, e) < 0)
+		goto out;
+	if (if_match && strcmp(if_match, doc.update_time) != 0) {
+		fx_err_set(e, FX_CONDITION_NOT_MET, "the channel has changed since it was read");
+		goto out;
+	}
+	if (fx_chandoc_open(&doc, r->principal->organization_id, r->arena, &ch, e) < 0)
+		goto out;
+	if (fx_channel_test(&ch, &ok, message, sizeof(message), e) < 0) {
+		if (!call_failure(e))
+			goto out;
+		ok = false;
+		fx_str_text(message, sizeof(message), "%s", e->message);
+		fx_err_clear(e);
+	}
+	out = json_object_new_object();
+	json_object_object_add(out, "ok", json_object_new_boolean(ok));
+	json_object_object_add(out, "message", json_object_new_string(message));
+	rc = fx_http_resp_json(r, 200, out);
+out:
+	fx_chandoc_close(&ch);
+	json_object_put(body);
+	json_object_put(out);
+	fx_firestore_doc_cleanup(&doc);
+	return rc;
 }
 
 /* ---- listings ---- */
@@ -905,15 +986,6 @@ static int destroy_listing(struct fx_req *r, struct fx_err *e)
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
 }
 
-/* Loads the key that seals credentials (until lib/config does it for every worker). */
-static int init(struct fx_err *e)
-{
-	const struct fx_config *c = fx_config_get();
-
-	return fx_seal_keys_load(c->project, getenv("FLUXORI_SECRETS_KEY_FILE"), getenv("FLUXORI_SECRETS_OLD_KEY_FILE"),
-				 e);
-}
-
 /*
  * POST /v1/channels/{id}:sync (admin): this channel's order poll and stock
  * push now (lib/chanpoll, lib/chanpush), every listing checked against its
@@ -977,7 +1049,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	static const struct fx_app app = {"channels", routes, sizeof(routes) / sizeof(routes[0]), init};
+	static const struct fx_app app = {"channels", routes, sizeof(routes) / sizeof(routes[0]), NULL};
 
 	return fx_worker_main(&app, argc, argv);
 }

@@ -812,6 +812,12 @@ static const char *const seeds[][2] = {
 	{"POST /v1/files:signUpload",
 	 "{\"name\":\"stock.csv\",\"contentType\":\"text/csv\",\"size\":16,\"kind\":\"upload\"}"},
 	{"POST /v1/reports", "{\"type\":\"sales\",\"from\":\"2026-01-01\",\"to\":\"2026-12-31\"}"},
+	{"POST /v1/channels", "{\"type\":\"takealot\",\"name\":\"Fuzz Takealot\",\"settings\":{\"bufferDefault\":1,"
+			      "\"baseUrl\":\"http://127.0.0.1:9\"},\"credentials\":{\"apiKey\":\"fuzz-api-key-0001\"},"
+			      "\"webhookSecret\":\"fuzz-hook-secret\"}"},
+	{"PATCH /v1/channels/{id}", "{\"name\":\"Fuzz Channel\",\"status\":\"paused\"}"},
+	{"POST /v1/channels/{id}/listings",
+	 "{\"productId\":\"$products\",\"externalId\":\"$sku\",\"buffer\":1,\"maxQuantity\":50}"},
 };
 
 /* Query parameter names of the contract, tried on every route (a route's own are learned from its answers). */

@@ -2,19 +2,29 @@
  * Channels and listings through nginx: each type created with its
  * settings, secrets never in an answer, in Firestore's plain text or in the
  * workers' logs; settings refused per type naming the field; local
- * addresses refused; roles (viewer reads, manager lists, admin connects);
- * another organization's channel is 404; listing uniqueness both ways and
+ * addresses refused (fx_egress) for the real target even in a demo
+ * project; roles (viewer reads, manager lists, admin connects); another
+ * organization's channel is 404; listing uniqueness both ways and
  * a delete that frees both keys; PATCH with If-Match; DELETE refused while
- * listings exist. Stored state is read from the Firestore emulator
+ * listings exist; racing listing creates make one listing per key;
+ * settings.baseUrl refused by an instance whose project is not demo-*;
+ * :test against the fake channel server (ok, refused,
+ * unreachable), storing nothing. Stored state is read from the Firestore emulator
  * directly (audit.h), not through the API under test.
  */
 #include "audit.h"
 #include "client.h"
+#include "fakechannel.h"
+#include "instance.h"
+#include "testjwt.h"
+#include "testserver.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Secrets the tests send; each must never come back or reach a log. */
 #define SHOPIFY_TOKEN "shpat_t0ken5ecretAAAA9f3e"
@@ -234,6 +244,16 @@ Test(channels, refuses_bad_settings_per_type_naming_the_field, .timeout = 60)
 		{"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{},\"credentials\":{\"apiKey\":\"" TAKEALOT_KEY
 		 "\"},\"status\":\"active\"}",
 		 "status"},
+		/* The real target of a demo project's channel is checked too: loopback, metadata, private. */
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://127.0.0.1:8443\"},"
+		 "\"credentials\":{\"consumerKey\":\"" WOO_KEY "\",\"consumerSecret\":\"" WOO_SECRET "\"}}",
+		 "settings.siteUrl"},
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://169.254.169.254\"},"
+		 "\"credentials\":{\"consumerKey\":\"" WOO_KEY "\",\"consumerSecret\":\"" WOO_SECRET "\"}}",
+		 "settings.siteUrl"},
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://10.1.2.3\"},"
+		 "\"credentials\":{\"consumerKey\":\"" WOO_KEY "\",\"consumerSecret\":\"" WOO_SECRET "\"}}",
+		 "settings.siteUrl"},
 	};
 	struct tenant t;
 	struct http_resp *r;
@@ -288,6 +308,10 @@ Test(channels, roles_viewer_reads_manager_lists_admin_connects, .timeout = 120)
 	r = http_do("DELETE", path, viewer.id_token, NULL, NULL, 0, NULL);
 	assert_error(r, 403, "PERMISSION_DENIED", NULL);
 	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/channels/%s:test", cid);
+	r = http_json("POST", path, manager.id_token, NULL);
+	assert_error(r, 403, "PERMISSION_DENIED", NULL);
+	http_resp_free(r);
 
 	r = create_listing(viewer.id_token, cid, pid, "1001");
 	assert_error(r, 403, "PERMISSION_DENIED", NULL);
@@ -336,6 +360,10 @@ Test(channels, another_organizations_channel_is_not_found, .timeout = 120)
 	assert_error(r, 404, "NOT_FOUND", NULL);
 	http_resp_free(r);
 	r = http_do("DELETE", path, b.owner.id_token, NULL, NULL, 0, NULL);
+	assert_error(r, 404, "NOT_FOUND", NULL);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "/v1/channels/%s:test", cid);
+	r = http_json("POST", path, b.owner.id_token, NULL);
 	assert_error(r, 404, "NOT_FOUND", NULL);
 	http_resp_free(r);
 	snprintf(path, sizeof(path), "/v1/channels/%s/listings", cid);
@@ -471,6 +499,26 @@ Test(listings, are_unique_per_product_and_external_id_and_a_delete_frees_both, .
 	http_resp_free(r);
 }
 
+/* Sets the push and poll job's bookkeeping on channel cid directly in the emulator, as those jobs write it. */
+static void job_bookkeeping(const struct tenant *t, const char *cid)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	static const char body[] = "{\"fields\":{\"orderCursor\":{\"stringValue\":\"v1|cursor-secret\"},"
+				   "\"pushNotBefore\":{\"stringValue\":\"2026-12-02T00:00:00.000Z\"},"
+				   "\"pushFailures\":{\"integerValue\":\"3\"}}}";
+	char url[1024];
+	struct http_resp *r;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/channels/"
+		 "%s?updateMask.fieldPaths=orderCursor&updateMask.fieldPaths=pushNotBefore&updateMask.fieldPaths="
+		 "pushFailures",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->org, cid);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
 Test(channels, patch_honours_if_match_and_reseals_credentials, .timeout = 120)
 {
 	struct tenant t;
@@ -481,8 +529,13 @@ Test(channels, patch_honours_if_match_and_reseals_credentials, .timeout = 120)
 
 	tenant_new(&t, "chpatch");
 	takealot_channel(&t, cid, sizeof(cid));
+	job_bookkeeping(&t, cid);
 	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
 	r = http_get(path, t.owner.id_token);
+	/* The jobs' bookkeeping is no API output. */
+	cr_assert_null(strstr(r->body, "orderCursor"), "%s", r->body);
+	cr_assert_null(strstr(r->body, "pushNotBefore"), "%s", r->body);
+	cr_assert_null(strstr(r->body, "pushFailures"), "%s", r->body);
 	snprintf(etag, sizeof(etag), "%s", json_str(r, "etag"));
 	http_resp_free(r);
 
@@ -533,4 +586,277 @@ Test(channels, patch_honours_if_match_and_reseals_credentials, .timeout = 120)
 	http_resp_free(r);
 	snprintf(hdr, sizeof(hdr), "channelHooks/%s", cid);
 	cr_assert_null(fs_read(hdr), "hook document left behind");
+}
+
+/* POST :test of channel cid: 200 and ok as expected; the message goes to msg. */
+static void run_test(const struct tenant *t, const char *cid, bool want_ok, char *msg, size_t len)
+{
+	char path[512];
+	struct http_resp *r;
+	json_object *ok = NULL;
+
+	snprintf(path, sizeof(path), "/v1/channels/%s:test", cid);
+	r = http_json("POST", path, t->owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	assert_no_secret(r);
+	cr_assert(json_object_object_get_ex(r->json, "ok", &ok) && json_object_is_type(ok, json_type_boolean), "%s",
+		  r->body);
+	cr_assert_eq(json_object_get_boolean(ok), want_ok, "%s", r->body);
+	cr_assert_not_null(json_str(r, "message"), "%s", r->body);
+	snprintf(msg, len, "%s", json_str(r, "message"));
+	http_resp_free(r);
+}
+
+Test(channels, test_calls_the_channel_with_the_stored_credentials_and_stores_nothing, .timeout = 120)
+{
+	/* Each body around the fake's URL (settings.baseUrl). */
+	static const char *const bodies[][2] = {
+		{"{\"type\":\"shopify\",\"name\":\"S\",\"settings\":{\"shopDomain\":\"a.myshopify.com\",\"locationId\":"
+		 "\"1\","
+		 "\"baseUrl\":\"",
+		 "\"},\"credentials\":{\"accessToken\":\"" FAKECHANNEL_SHOPIFY_TOKEN "\"}}"},
+		{"{\"type\":\"woocommerce\",\"name\":\"W\",\"settings\":{\"siteUrl\":\"https://shop.example.com\","
+		 "\"baseUrl\":\"",
+		 "\"},\"credentials\":{\"consumerKey\":\"" FAKECHANNEL_WOO_KEY
+		 "\",\"consumerSecret\":\"" FAKECHANNEL_WOO_SECRET "\"}}"},
+		{"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{\"baseUrl\":\"",
+		 "\"},\"credentials\":{\"apiKey\":\"" FAKECHANNEL_TAKEALOT_KEY "\"}}"},
+	};
+	struct fakechannel *f = fakechannel_start();
+	struct tenant t;
+	struct http_resp *r;
+	char ids[3][64], body[1024], msg[512], path[512], etag[128];
+	unsigned calls;
+
+	cr_assert_not_null(f);
+	tenant_new(&t, "chtest");
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "%s%s%s", bodies[i][0], fakechannel_url(f), bodies[i][1]);
+		r = create_channel(t.owner.id_token, body, ids[i], sizeof(ids[i]));
+		cr_assert_eq(r->status, 201, "%s", r->body);
+		http_resp_free(r);
+	}
+	snprintf(path, sizeof(path), "/v1/channels/%s", ids[0]);
+	r = http_get(path, t.owner.id_token);
+	snprintf(etag, sizeof(etag), "%s", json_str(r, "etag"));
+	http_resp_free(r);
+
+	calls = fakechannel_calls(f, "test");
+	for (size_t i = 0; i < 3; i++)
+		run_test(&t, ids[i], true, msg, sizeof(msg));
+	cr_assert_eq(fakechannel_calls(f, "test"), calls + 3, "each :test called the channel once");
+
+	/* The channel refuses the credentials: ok false with its own text. */
+	fakechannel_refuse_credentials(f, true);
+	for (size_t i = 0; i < 3; i++) {
+		run_test(&t, ids[i], false, msg, sizeof(msg));
+		cr_assert_neq(msg[0], '\0', "the channel's text is shown");
+	}
+	fakechannel_refuse_credentials(f, false);
+
+	/* Nothing stored: the channel's version is the same. */
+	r = http_get(path, t.owner.id_token);
+	cr_assert_str_eq(json_str(r, "etag"), etag, "a :test changed the channel: %s", r->body);
+	http_resp_free(r);
+
+	/* Unreachable: ok false, still a 200 answer. */
+	fakechannel_stop(f);
+	run_test(&t, ids[2], false, msg, sizeof(msg));
+}
+
+#define RACERS 8
+
+struct racer {
+	const char *token, *cid, *pid;
+	char external[64];
+	pthread_barrier_t *go;
+	long status;
+	char field[64];
+};
+
+static void *race(void *arg)
+{
+	struct racer *x = arg;
+	struct http_resp *r;
+
+	pthread_barrier_wait(x->go);
+	r = create_listing(x->token, x->cid, x->pid, x->external);
+	x->status = r->status;
+	snprintf(x->field, sizeof(x->field), "%s",
+		 json_str(r, "error.details.0.field") ? json_str(r, "error.details.0.field") : "");
+	http_resp_free(r);
+	return NULL;
+}
+
+/* RACERS creates at once; returns how many answered 201, and checks the others are 409 naming field. */
+static int run_race(struct racer *x, const char *field)
+{
+	pthread_t th[RACERS];
+	pthread_barrier_t go;
+	int created = 0;
+
+	pthread_barrier_init(&go, NULL, RACERS);
+	for (int i = 0; i < RACERS; i++) {
+		x[i].go = &go;
+		cr_assert_eq(pthread_create(&th[i], NULL, race, &x[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (int i = 0; i < RACERS; i++) {
+		if (x[i].status == 201) {
+			created++;
+			continue;
+		}
+		/* The loser sees the key (409 naming it), or gives up on contention (409 ABORTED, no field). */
+		cr_assert_eq(x[i].status, 409, "racer %d: %ld", i, x[i].status);
+		cr_assert(x[i].field[0] == '\0' || strcmp(x[i].field, field) == 0, "racer %d named %s", i, x[i].field);
+	}
+	return created;
+}
+
+Test(listings, racing_creates_make_one_listing_per_product_and_per_external_id, .timeout = 180)
+{
+	struct tenant t;
+	struct racer x[RACERS];
+	char cid[64], pid[64], others[RACERS][64], path[512];
+	struct http_resp *r;
+	json_object *all;
+
+	tenant_new(&t, "chrace");
+	takealot_channel(&t, cid, sizeof(cid));
+	product(&t, "RACE", pid, sizeof(pid));
+	for (int i = 0; i < RACERS; i++)
+		product(&t, "RACEX", others[i], sizeof(others[i]));
+
+	/* One product, a different offer each: one listing. */
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < RACERS; i++) {
+		x[i].token = t.owner.id_token, x[i].cid = cid, x[i].pid = pid;
+		snprintf(x[i].external, sizeof(x[i].external), "offer-p-%d", i);
+	}
+	cr_assert_eq(run_race(x, "productId"), 1);
+
+	/* One offer, a different product each: one listing. */
+	memset(x, 0, sizeof(x));
+	for (int i = 0; i < RACERS; i++) {
+		x[i].token = t.owner.id_token, x[i].cid = cid, x[i].pid = others[i];
+		snprintf(x[i].external, sizeof(x[i].external), "offer-shared");
+	}
+	cr_assert_eq(run_race(x, "externalId"), 1);
+
+	snprintf(path, sizeof(path), "organizations/%s/channels/%s/listings", t.org, cid);
+	all = fs_list(path);
+	cr_assert_eq(json_object_array_length(all), 2, "%s", json_object_to_json_string(all));
+	json_object_put(all);
+	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(json_int(r, "counts.listings"), 2, "%s", r->body);
+	http_resp_free(r);
+}
+
+/* ---- outside demo projects: an instance of its own ---- */
+
+#define PROD_PROJECT "fluxori-chantest"
+
+/* POST to the emulators' REST (admin, as the console would), answering the status; fails the test on 0. */
+static long emulator_post(const char *url, const char *body)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	struct http_resp *r = http_url("POST", url, h, body, strlen(body));
+	long status = r->status;
+
+	cr_assert_neq(status, 0, "no answer from %s", url);
+	http_resp_free(r);
+	return status;
+}
+
+/*
+ * An admin of organization org in project PROD_PROJECT, made directly in the
+ * emulators (the stack's API serves demo-fluxori only): the Firebase account,
+ * the member profile, and an RS256 ID token with the claims, signed by the
+ * test signer whose certificate the instance trusts.
+ */
+static char *prod_admin(const char *uid, const char *org)
+{
+	char url[512], body[1024], claims[4096];
+	long now = (long)time(NULL);
+	char *key, *tok;
+
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/" PROD_PROJECT "/accounts",
+		 test_env("FLUXORI_AUTH_PORT"));
+	snprintf(body, sizeof(body), "{\"localId\":\"%s\",\"email\":\"%s@example.co.za\",\"emailVerified\":true}", uid,
+		 uid);
+	cr_assert_eq(emulator_post(url, body), 200, "creating the account in %s", PROD_PROJECT);
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/" PROD_PROJECT "/databases/(default)/documents/users?documentId=%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), uid);
+	snprintf(body, sizeof(body),
+		 "{\"fields\":{\"organizationId\":{\"stringValue\":\"%s\"},\"role\":{\"stringValue\":\"admin\"},"
+		 "\"email\":{\"stringValue\":\"%s@example.co.za\"}}}",
+		 org, uid);
+	cr_assert_eq(emulator_post(url, body), 200, "writing the profile in %s", PROD_PROJECT);
+	snprintf(claims, sizeof(claims),
+		 "{\"iss\":\"https://securetoken.google.com/" PROD_PROJECT "\",\"aud\":\"" PROD_PROJECT
+		 "\",\"sub\":\"%s\",\"auth_time\":%ld,\"iat\":%ld,\"exp\":%ld,\"email\":\"%s@example.co.za\","
+		 "\"organizationId\":\"%s\",\"role\":\"admin\"}",
+		 uid, now - 10, now - 10, now + 3600, uid, org);
+	key = test_slurp(test_data("signer1.key.pem"));
+	tok = tj_mint(JWT_ALG_RS256, key, "kid1", claims);
+	free(key);
+	cr_assert_not_null(tok);
+	return tok;
+}
+
+static struct http_resp *prod_create(const struct instance *api, const char *token, const char *json)
+{
+	char url[128], auth[8192];
+	const char *h[] = {auth, "Content-Type: application/json", NULL};
+
+	snprintf(url, sizeof(url), "%s/v1/channels", api->base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	return http_url("POST", url, h, json, strlen(json));
+}
+
+Test(channels, base_url_is_refused_outside_demo_projects, .timeout = 240)
+{
+	struct testserver *certs = test_cert_server();
+	struct instance api;
+	struct http_resp *r;
+	char extra[1024], keyfile[256], uid[64], org[64];
+	char *token;
+	FILE *f;
+
+	/* A deployment key (64 hex digits), as Cloud Run would mount it from Secret Manager. */
+	snprintf(keyfile, sizeof(keyfile), "%s/chantest.key",
+		 test_env("FLUXORI_TEST_RUN") ? test_env("FLUXORI_TEST_RUN") : "/tmp");
+	cr_assert_not_null(f = fopen(keyfile, "w"));
+	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+	fclose(f);
+	snprintf(extra, sizeof(extra),
+		 "GOOGLE_CLOUD_PROJECT=" PROD_PROJECT "\nFLUXORI_BUCKET=" PROD_PROJECT ".appspot.com\n"
+		 "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\nFLUXORI_SECRETS_KEY_FILE=%s\n",
+		 ts_url(certs), keyfile);
+	instance_start(&api, extra);
+	snprintf(uid, sizeof(uid), "chprod%s", test_unique());
+	snprintf(org, sizeof(org), "orgprod%s", test_unique());
+	token = prod_admin(uid, org);
+
+	r = prod_create(&api, token,
+			"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{\"baseUrl\":\"http://127.0.0.1:9\"},"
+			"\"credentials\":{\"apiKey\":\"" TAKEALOT_KEY "\"}}");
+	assert_error(r, 400, "INVALID_ARGUMENT", "settings.baseUrl");
+	http_resp_free(r);
+	/* The same admin connects the channel without baseUrl: the refusal is the rule, not the caller. */
+	r = prod_create(
+		&api, token,
+		"{\"type\":\"takealot\",\"name\":\"T\",\"settings\":{},\"credentials\":{\"apiKey\":\"" TAKEALOT_KEY
+		"\"}}");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "type"), "takealot", "%s", r->body);
+	http_resp_free(r);
+	free(token);
+	instance_stop(&api);
+	ts_stop(certs);
 }
