@@ -946,6 +946,28 @@ out:
 	return rc;
 }
 
+/* 1 when the organization's outbox holds a stock entry, 0 when not, -1 when Firestore fails. */
+static int outbox_waiting(const char *org, struct fx_err *e)
+{
+	struct fx_query *q = fx_fsquery_new("outbox", false);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+	char parent[PATH_MAX_BYTES];
+	int rc = -1;
+
+	if (fx_str_fmt(parent, sizeof(parent), "organizations/%s", org) < 0)
+		fx_err_set(e, FX_INTERNAL, "organization path over %zu bytes", sizeof(parent));
+	else if (fx_fsquery_where_str(q, "kind", "==", FX_OUTBOX_STOCK, e) == 0 &&
+		 fx_fsquery_select(q, NULL, 0, e) == 0) {
+		fx_fsquery_limit(q, 1);
+		if (fx_firestore_query(parent, q, NULL, &docs, &n, e) == 0)
+			rc = n > 0;
+	}
+	fx_fsquery_free(q);
+	fx_firestore_docs_free(docs, n);
+	return rc;
+}
+
 /* ---- the organization's lease ---- */
 
 struct lease_ctx {
@@ -1009,6 +1031,13 @@ int fx_chanpush_run(const char *org, const char *channel_id, bool all_listings, 
 		return fx_err_set(e, FX_INTERNAL, "a push of every listing needs a channel");
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/chanpush-%s", org) < 0)
 		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
+	/* The scheduler calls every minute for every organization: nothing waiting costs one read, no lease. */
+	if (!all_listings) {
+		int waiting = outbox_waiting(org, e);
+
+		if (waiting <= 0)
+			return waiting;
+	}
 	fx_model_id_new(holder);
 	if (fx_firestore_run_transaction(lease_txn, &lc, e) < 0)
 		return -1;

@@ -288,3 +288,29 @@ Test(run, a_run_for_another_channel_keeps_the_entry)
 	cr_assert_eq(entries(&s), 1, "the product is listed on a channel this run did not push");
 	fakechannel_stop(s.fake);
 }
+
+/* An organization with nothing waiting is not leased: the every-minute run over all costs one read there. */
+Test(run, nothing_waiting_takes_no_lease)
+{
+	struct shop s;
+	struct fx_chanpush_stats st;
+	struct fx_doc lease = {0};
+	char rel[200];
+	struct fx_err e;
+
+	shop_new(&s, 4);
+	fx_err_clear(&e);
+	memset(&st, 0, sizeof(st));
+	cr_assert_eq(fx_chanpush_run(s.org, NULL, false, &st, &e), 0, "%s", e.message);
+	cr_assert_eq(entries(&s), 0);
+	hold_lease(&s, (int64_t)time(NULL) + 300); /* held by someone else: a run that took it would say busy */
+	memset(&st, 0, sizeof(st));
+	cr_assert_eq(fx_chanpush_run(s.org, NULL, false, &st, &e), 0, "%s", e.message);
+	cr_assert_not(st.busy, "with an empty outbox the lease is not even looked at");
+	cr_assert_eq(st.entries_read, 0);
+	snprintf(rel, sizeof(rel), "jobLeases/chanpush-%s", s.org);
+	cr_assert_eq(fx_firestore_get(rel, &lease, &e), 0, "%s", e.message);
+	cr_assert_str_eq(fx_value_path_str(&lease.fields, "runId"), "someone-else", "the lease was not touched");
+	fx_firestore_doc_cleanup(&lease);
+	fakechannel_stop(s.fake);
+}
