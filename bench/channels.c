@@ -201,6 +201,7 @@ int main(int argc, char **argv)
 	rounds = atoi(argv[4]);
 	samples = atoi(argv[5]);
 	nhooks = argc > 6 ? atoi(argv[6]) : 0;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* each figure as it is taken, with the load beside it */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	f = fakechannel_start();
 	if (!f)

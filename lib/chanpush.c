@@ -417,14 +417,40 @@ static void plan(struct page *p)
 	}
 }
 
+/*
+ * Whether the channel can address item at all (its external id in the
+ * channel's form), by building its call alone (no network): one listing
+ * the channel cannot take must fail alone, not the whole batch forever.
+ * false with why when the item itself is refused; true when it builds or
+ * the refusal is the channel's (settings), which the call then reports.
+ */
+static bool addressable(const struct fx_channel *ch, const struct fx_channel_push_item *item, struct fx_arena *scratch,
+			char *why, size_t len)
+{
+	struct fx_channel_call *calls = NULL;
+	size_t ncalls = 0;
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	fx_arena_reset(scratch);
+	if (fx_channel_push_calls(ch, item, 1, scratch, &calls, &ncalls, &e) == 0)
+		return true;
+	if (!fx_err_is(&e, FX_INVALID_ARGUMENT) || (e.ndetails > 0 && strncmp(e.details[0].field, "settings.", 9) == 0))
+		return true;
+	fx_str_text(why, len, "%s", e.message);
+	return false;
+}
+
 /* Pushes channel ci's PUSH listings in batches; the first failed call ends the channel's turn. */
 static void push_channel(struct page *p, size_t ci)
 {
 	struct chan *c = &p->chans[ci];
 	size_t max = fx_channel_batch_max(c->ch.type), *which;
 	struct fx_channel_push_item *items;
+	struct fx_arena scratch;
 	size_t n = 0;
 
+	fx_arena_init(&scratch, 1u << 20);
 	which = fx_mem_xcalloc(max ? max : 1, sizeof(*which));
 	items = fx_mem_xcalloc(max ? max : 1, sizeof(*items));
 	for (size_t i = 0; i <= p->nlistings; i++) {
@@ -451,6 +477,12 @@ static void push_channel(struct page *p, size_t ci)
 			items[n].compare_quantity = -1;
 			if (!items[n].external_id) {
 				l->outcome = SETTLED;
+				continue;
+			}
+			if (!addressable(&c->ch, &items[n], &scratch, l->error, sizeof(l->error))) {
+				l->item_failed = true;
+				p->st->listings_failed++;
+				c->items_failed++;
 				continue;
 			}
 			which[n++] = i;
@@ -504,6 +536,7 @@ static void push_channel(struct page *p, size_t ci)
 	}
 	free(which);
 	free(items);
+	fx_arena_cleanup(&scratch);
 }
 
 /* ---- writing back ---- */
@@ -615,7 +648,7 @@ static int write_channels(struct page *p, struct fx_err *e)
 		struct fx_transform tr = {"counts.pushesFailed", FX_TR_INCREMENT, &inc};
 		char *name;
 
-		if (!c->called && !c->call_failed)
+		if (!c->called && !c->call_failed && !c->items_failed)
 			continue;
 		fx_value_map(&map);
 		fx_value_int(&inc, c->items_failed);
@@ -913,6 +946,28 @@ out:
 	return rc;
 }
 
+/* 1 when the organization's outbox holds a stock entry, 0 when not, -1 when Firestore fails. */
+static int outbox_waiting(const char *org, struct fx_err *e)
+{
+	struct fx_query *q = fx_fsquery_new("outbox", false);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+	char parent[PATH_MAX_BYTES];
+	int rc = -1;
+
+	if (fx_str_fmt(parent, sizeof(parent), "organizations/%s", org) < 0)
+		fx_err_set(e, FX_INTERNAL, "organization path over %zu bytes", sizeof(parent));
+	else if (fx_fsquery_where_str(q, "kind", "==", FX_OUTBOX_STOCK, e) == 0 &&
+		 fx_fsquery_select(q, NULL, 0, e) == 0) {
+		fx_fsquery_limit(q, 1);
+		if (fx_firestore_query(parent, q, NULL, &docs, &n, e) == 0)
+			rc = n > 0;
+	}
+	fx_fsquery_free(q);
+	fx_firestore_docs_free(docs, n);
+	return rc;
+}
+
 /* ---- the organization's lease ---- */
 
 struct lease_ctx {
@@ -976,6 +1031,13 @@ int fx_chanpush_run(const char *org, const char *channel_id, bool all_listings, 
 		return fx_err_set(e, FX_INTERNAL, "a push of every listing needs a channel");
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/chanpush-%s", org) < 0)
 		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
+	/* The scheduler calls every minute for every organization: nothing waiting costs one read, no lease. */
+	if (!all_listings) {
+		int waiting = outbox_waiting(org, e);
+
+		if (waiting <= 0)
+			return waiting;
+	}
 	fx_model_id_new(holder);
 	if (fx_firestore_run_transaction(lease_txn, &lc, e) < 0)
 		return -1;

@@ -324,3 +324,49 @@ Test(channelpush, sync_now_pushes_what_a_paused_channel_missed, .timeout = 180)
 	http_resp_free(r);
 	fakechannel_stop(w.fake);
 }
+
+/*
+ * One listing whose externalId the channel cannot take (not a WooCommerce
+ * id) must not hold back the channel's other listings: it fails alone,
+ * counts its failures and goes error after 5, then its entry goes too.
+ */
+Test(channelpush, a_listing_the_channel_cannot_take_fails_alone_and_goes_error, .timeout = 240)
+{
+	struct world w;
+	char cid[64], good[64], bad[64], path[300];
+	struct http_resp *r;
+
+	world_new(&w, "pushpoison");
+	product_new(&w, "GOOD", 10, good, sizeof(good));
+	product_new(&w, "BAD", 10, bad, sizeof(bad));
+	channel_new(&w, FX_CHANNEL_WOOCOMMERCE, -1, cid, sizeof(cid));
+	listing_new(&w, cid, good, "812", -1, -1);
+	listing_new(&w, cid, bad, "not-a-woo-id", -1, -1);
+	run_job(&w, "channel-push", NULL);
+	cr_assert_eq(pushed(&w, FX_CHANNEL_WOOCOMMERCE, "812"), 10, "the good listing is pushed");
+	for (int run = 2; run <= 5; run++) {
+		cr_assert_eq(outbox_entries(&w), 1, "the failing listing keeps its entry (run %d)", run);
+		run_job(&w, "channel-push", NULL);
+	}
+	snprintf(path, sizeof(path), "/v1/channels/%s/listings", cid);
+	r = http_get(path, w.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	for (int i = 0; i < 2; i++) {
+		char dotted[64];
+		const char *ext;
+
+		snprintf(dotted, sizeof(dotted), "data.%d.externalId", i);
+		ext = json_str(r, dotted);
+		snprintf(dotted, sizeof(dotted), "data.%d.status", i);
+		cr_assert_str_eq(json_str(r, dotted), strcmp(ext, "812") == 0 ? "synced" : "error", "%s", r->body);
+		snprintf(dotted, sizeof(dotted), "data.%d.lastError.message", i);
+		if (strcmp(ext, "812") != 0)
+			cr_assert_not_null(json_str(r, dotted), "%s", r->body);
+	}
+	http_resp_free(r);
+	cr_assert_eq(outbox_entries(&w), 0, "an error listing is settled");
+	cr_assert_eq(adjust(&w, good, -1), 200);
+	run_job(&w, "channel-push", NULL);
+	cr_assert_eq(pushed(&w, FX_CHANNEL_WOOCOMMERCE, "812"), 9, "the channel was never held back");
+	fakechannel_stop(w.fake);
+}
