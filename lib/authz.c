@@ -148,8 +148,14 @@ void fx_authz_reset(void)
 	pthread_mutex_unlock(&cache_lock);
 }
 
-/* Reads users/{uid} into the profile half of out; *profile_json gets its API JSON (caller frees). */
-static int fetch_profile(const char *uid, time_t t, struct member *out, char **profile_json, struct fx_err *e)
+/*
+ * Reads users/{uid} into the profile half of out; *profile_json gets its API
+ * JSON (caller frees). Not inlined (nor job_caller, google_issued): their
+ * buffers stay out of fx_authz_request's frame, which every request's stack
+ * holds (stack-clash probing touches every page of a frame).
+ */
+static __attribute__((noinline)) int fetch_profile(const char *uid, time_t t, struct member *out, char **profile_json,
+						   struct fx_err *e)
 {
 	struct fx_doc doc = {0};
 	struct fx_err ferr;
@@ -212,19 +218,26 @@ static int fetch_profile(const char *uid, time_t t, struct member *out, char **p
 static int fetch_account(const char *uid, time_t t, struct member *out, struct fx_err *e)
 {
 	struct fx_user_record rec;
-	struct fx_err le;
 
-	fx_err_clear(&le);
 	out->account_exists = out->account_disabled = false;
 	out->valid_since = 0;
-	if (fx_identity_lookup(uid, &rec, &le) < 0) {
+	/*
+	 * The lookup's error goes into e itself, then is replaced: a struct
+	 * fx_err of its own (4.4 KiB) here sat on the deepest stack path of
+	 * every worker thread.
+	 */
+	if (fx_identity_lookup(uid, &rec, e) < 0) {
 		/* 404: no such user; 400: a uid Firebase could never have issued. */
-		if (!fx_err_is(&le, FX_NOT_FOUND) && !fx_err_is(&le, FX_INVALID_ARGUMENT)) {
-			fx_log_warn("revocation check of a user failed: %s", le.message);
-			if (fx_err_is(&le, FX_INTERNAL))
+		if (!fx_err_is(e, FX_NOT_FOUND) && !fx_err_is(e, FX_INVALID_ARGUMENT)) {
+			bool internal = fx_err_is(e, FX_INTERNAL);
+
+			fx_log_warn("revocation check of a user failed: %s", e->message);
+			fx_err_clear(e);
+			if (internal)
 				return fx_err_set(e, FX_INTERNAL, "cannot check this account with Firebase Auth");
 			return fx_err_set(e, FX_UNAVAILABLE, "cannot check this account with Firebase Auth: try again");
 		}
+		fx_err_clear(e);
 	} else {
 		out->account_exists = true;
 		out->account_disabled = rec.disabled;
@@ -334,7 +347,7 @@ static const char *bearer(const struct fx_req *r, size_t *len)
 	return *len ? h : NULL;
 }
 
-static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx_err *e)
+static __attribute__((noinline)) int job_caller(struct fx_req *r, const char *token, size_t len, struct fx_err *e)
 {
 	const struct fx_config *c = fx_config_get();
 	struct fx_principal *p;
@@ -363,7 +376,7 @@ static int job_caller(struct fx_req *r, const char *token, size_t len, struct fx
  * so in iss. Only a routing hint, read without trust: each verifier then
  * checks the token in full.
  */
-static bool google_issued(const char *token, size_t len)
+static __attribute__((noinline)) bool google_issued(const char *token, size_t len)
 {
 	const char *dot1 = memchr(token, '.', len), *dot2;
 	char payload[4096];

@@ -257,6 +257,23 @@ static void count_conns(int *busy, int *all)
 }
 
 /*
+ * Fills r from fcgi's request; false when it was refused (answered here).
+ * Not inlined: its struct fx_err (4.4 KiB) would otherwise stay in
+ * serve_one's frame under every handler, on every thread's stack.
+ */
+static __attribute__((noinline)) bool start_request(struct fx_req *r, FCGX_Request *fcgi, struct fx_arena *arena)
+{
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	if (fx_http_req_init(r, fcgi->envp, fcgi->in, fcgi->out, arena, &e) == 0)
+		return true;
+	fx_err_ignore(fx_http_resp_error(r, &e)); /* a client that went away needs no answer */
+	fx_metrics_request(-1, r->status, elapsed_s(&r->start));
+	return false;
+}
+
+/*
  * Serves the one request waiting on fd. 1: the connection is open and
  * nginx asked to keep it; 0: it is open and must be closed; -1: libfcgi
  * closed it (nginx closed its end, or a protocol error).
@@ -264,7 +281,6 @@ static void count_conns(int *busy, int *all)
 static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
 {
 	struct fx_req r;
-	struct fx_err e;
 	int kept;
 
 	/*
@@ -282,13 +298,8 @@ static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
 		return kept;
 	}
 	fx_metrics_in_flight(1);
-	fx_err_clear(&e);
-	if (fx_http_req_init(&r, fcgi->envp, fcgi->in, fcgi->out, arena, &e) < 0) {
-		fx_err_ignore(fx_http_resp_error(&r, &e)); /* a client that went away needs no answer */
-		fx_metrics_request(-1, r.status, elapsed_s(&r.start));
-	} else {
+	if (start_request(&r, fcgi, arena))
 		fx_worker_handle(the_app, &r);
-	}
 	/*
 	 * The input is read to its end: on a kept connection the next request
 	 * follows it, and a close with input unread resets the connection and
