@@ -111,12 +111,17 @@ struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, con
 				 const char **parent_rel, struct fx_err *e)
 {
 	struct fx_query *q = fx_fsquery_new(collection, false);
+	struct fx_value org = {0};
 	const char *root = fx_tenant_root(r, e);
 	const char *rel = root && parent ? fx_arena_printf(r->arena, "%s/%s", root, parent) : root;
 	char *name = rel ? fx_firestore_name(rel) : NULL;
 	int rc;
 
+	fx_value_string(&org, r->principal->organization_id, strlen(r->principal->organization_id));
 	rc = name ? fx_fsquery_parent(q, name, e) : fx_err_set(e, FX_INTERNAL, "out of request memory");
+	if (rc == 0)
+		rc = fx_fsquery_where(q, "organizationId", "==", &org, e);
+	fx_value_cleanup(&org);
 	free(name);
 	if (rc < 0) {
 		fx_fsquery_free(q);

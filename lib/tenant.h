@@ -69,12 +69,8 @@ void fx_tenant_stamp(const struct fx_req *r, struct fx_value *fields);
 
 /*
  * A query over the caller's collection (below parent, relative to the
- * organization, or NULL for the organization itself). *parent_rel receives
- * the runQuery parent path. The parent scopes it: a collection below
- * organizations/{org} holds that organization's documents only, so no
- * organizationId filter is added (it made the Firestore emulator's list
- * 12 % dearer, and on Google a composite index per order instead of the
- * single-field one).
+ * organization, or NULL for the organization itself), filtered by
+ * organizationId too. *parent_rel receives the runQuery parent path.
  */
 FX_MUST_USE struct fx_query *fx_tenant_query(const struct fx_req *r, const char *parent, const char *collection,
 					     const char **parent_rel, struct fx_err *e);
