@@ -294,7 +294,8 @@ static int read_listings(struct page *p, struct fx_err *e)
 	const char **rels = NULL;
 	int rc = -1;
 
-	qsort(p->refs, p->nrefs, sizeof(*p->refs), cmp_ref);
+	if (p->nrefs > 1) /* refs is NULL when there are none: qsort must not see it */
+		qsort(p->refs, p->nrefs, sizeof(*p->refs), cmp_ref);
 	p->listings = fx_mem_xcalloc(p->nrefs ? p->nrefs : 1, sizeof(*p->listings));
 	for (size_t i = 0; i < p->nrefs; i++) {
 		struct listing *l;
@@ -797,7 +798,8 @@ static void refs_from_products(struct page *p)
 /* Sorts and dedupes ids[0..n) into p's product ids. */
 static void set_product_ids(struct page *p, char (*ids)[FX_ID_LEN + 1], size_t n)
 {
-	qsort(ids, n, sizeof(*ids), cmp_str);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_str);
 	p->product_ids = ids;
 	p->nproducts = 0;
 	for (size_t i = 0; i < n; i++)

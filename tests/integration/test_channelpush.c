@@ -370,3 +370,30 @@ Test(channelpush, a_listing_the_channel_cannot_take_fails_alone_and_goes_error, 
 	cr_assert_eq(pushed(&w, FX_CHANNEL_WOOCOMMERCE, "812"), 9, "the channel was never held back");
 	fakechannel_stop(w.fake);
 }
+
+/* The poll meets refused credentials: the channel goes error with the insight, the cursor stays, the job goes on. */
+Test(channelpush, the_sync_poll_meeting_refused_credentials_sets_the_channel_error, .timeout = 180)
+{
+	struct world w;
+	char cid[64], path[300];
+	struct http_resp *r;
+
+	world_new(&w, "pollrefused");
+	channel_new(&w, FX_CHANNEL_TAKEALOT, -1, cid, sizeof(cid));
+	fakechannel_refuse_credentials(w.fake, true);
+	cr_assert_eq(run_job(&w, "sync", "channelsFailed"), 1, "the run succeeds, the channel is counted failed");
+	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
+	r = http_get(path, w.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "error", "%s", r->body);
+	cr_assert_not_null(json_str(r, "lastError.message"), "%s", r->body);
+	cr_assert_null(json_str(r, "lastOrderSyncAt"), "no page was read: %s", r->body);
+	http_resp_free(r);
+	r = http_get("/v1/insights?type=channel_error", w.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "data.0.channelId"), cid, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "data.0.severity"), "critical", "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(run_job(&w, "sync", "channelsPolled"), 0, "an error channel is not polled again");
+	fakechannel_stop(w.fake);
+}
