@@ -19,6 +19,7 @@
 #include "gcs.h"
 #include "http.h"
 #include "insights.h"
+#include "lease.h"
 #include "json.h"
 #include "log.h"
 #include "map.h"
@@ -96,60 +97,27 @@ static void counter_add(struct fx_value *map, const char *name, int64_t n)
 
 /* ---- leases ---- */
 
-struct lease_ctx {
-	const char *rel;
-	const char *run_id;
-	bool release;
-	int64_t busy_until;
-};
-
-static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
-{
-	struct lease_ctx *c = arg;
-	const char *paths[1] = {c->rel};
-	struct fx_doc doc = {0};
-	struct fx_value lease = {0};
-	int64_t until = 0, now = (int64_t)time(NULL);
-	const char *holder;
-	char *name = fx_firestore_name(c->rel);
-	int rc = -1;
-
-	if (fx_firestore_batch_get(paths, 1, t->id, &doc, e) < 0)
-		goto out;
-	holder = doc.name ? fx_value_path_str(&doc.fields, "runId") : NULL;
-	if (doc.name)
-		fx_value_path_int(&doc.fields, "expiresAt", &until);
-	if (c->release) {
-		/* Only the holder frees its lease; an expired and retaken one is not ours. */
-		rc = holder && strcmp(holder, c->run_id) == 0 ? fx_fswrite_delete(t->writes, name, -1, NULL, e) : 0;
-		goto out;
-	}
-	if (doc.name && until > now) {
-		c->busy_until = until;
-		fx_err_set(e, FX_ABORTED, "this job is already running (run %s)", holder ? holder : "?");
-		e->retry_after = (int)(until - now);
-		goto out;
-	}
-	fx_value_map(&lease);
-	fx_map_set_str(&lease, "runId", c->run_id);
-	fx_map_set_int(&lease, "expiresAt", now + LEASE_SECONDS);
-	fx_model_map_set_now(&lease, "takenAt");
-	rc = fx_fswrite_set(t->writes, name, &lease, NULL, e);
-out:
-	fx_firestore_doc_cleanup(&doc);
-	fx_value_cleanup(&lease);
-	free(name);
-	return rc;
-}
-
+/* The job's lease for this scope: -1 with 409 ABORTED and Retry-After when another run holds it. */
 static int lease(const char *job, const char *scope, const char *run_id, bool release, struct fx_err *e)
 {
 	char rel[300];
-	struct lease_ctx c = {rel, run_id, release, 0};
+	struct fx_lease l = {.rel = rel, .holder = run_id, .seconds = LEASE_SECONDS};
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
 		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
-	return fx_firestore_run_transaction(lease_txn, &c, e);
+	if (release)
+		return fx_lease_release(&l, e);
+	if (fx_lease_take(&l, e) < 0)
+		return -1;
+	if (l.busy) {
+		int64_t left = l.busy_until - (int64_t)time(NULL);
+
+		fx_err_set(e, FX_ABORTED, "this job is already running (run %s)",
+			   l.busy_holder[0] ? l.busy_holder : "?");
+		e->retry_after = left > 0 ? (int)left : 1;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the jobs, each for one organization ---- */

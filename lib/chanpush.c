@@ -11,6 +11,7 @@
 #include "channel.h"
 #include "firestore.h"
 #include "insights.h"
+#include "lease.h"
 #include "fswrite.h"
 #include "log.h"
 #include "map.h"
@@ -970,58 +971,11 @@ static int outbox_waiting(const char *org, struct fx_err *e)
 	return rc;
 }
 
-/* ---- the organization's lease ---- */
-
-struct lease_ctx {
-	const char *rel;
-	const char *holder;
-	bool release;
-	bool busy;
-};
-
-static int lease_txn(struct fx_txn *t, void *arg, struct fx_err *e)
-{
-	struct lease_ctx *c = arg;
-	const char *paths[1] = {c->rel};
-	struct fx_doc doc = {0};
-	struct fx_value lease = {0};
-	int64_t until = 0, now = (int64_t)time(NULL);
-	const char *holder;
-	char *name = fx_firestore_name(c->rel);
-	int rc = -1;
-
-	c->busy = false;
-	if (fx_firestore_batch_get(paths, 1, t->id, &doc, e) < 0)
-		goto out;
-	holder = doc.name ? fx_value_path_str(&doc.fields, "runId") : NULL;
-	if (doc.name)
-		fx_value_path_int(&doc.fields, "expiresAt", &until);
-	if (c->release) {
-		rc = holder && strcmp(holder, c->holder) == 0 ? fx_fswrite_delete(t->writes, name, -1, NULL, e) : 0;
-		goto out;
-	}
-	if (doc.name && until > now) {
-		c->busy = true;
-		rc = 0;
-		goto out;
-	}
-	fx_value_map(&lease);
-	fx_map_set_str(&lease, "runId", c->holder);
-	fx_map_set_int(&lease, "expiresAt", now + FX_CHANPUSH_LEASE_S);
-	fx_model_map_set_now(&lease, "takenAt");
-	rc = fx_fswrite_set(t->writes, name, &lease, NULL, e);
-out:
-	fx_firestore_doc_cleanup(&doc);
-	fx_value_cleanup(&lease);
-	free(name);
-	return rc;
-}
-
 int fx_chanpush_run(const char *org, const char *channel_id, bool all_listings, struct fx_chanpush_stats *stats,
 		    struct fx_err *e)
 {
 	char rel[PATH_MAX_BYTES], holder[FX_ID_LEN + 1], last_id[FX_ID_LEN + 1] = "";
-	struct lease_ctx lc = {rel, holder, false, false};
+	struct fx_lease lc = {.rel = rel, .holder = holder, .seconds = FX_CHANPUSH_LEASE_S};
 	struct fx_doc last = {0};
 	struct fx_err ignored;
 	size_t n = 0;
@@ -1041,7 +995,7 @@ int fx_chanpush_run(const char *org, const char *channel_id, bool all_listings, 
 			return waiting;
 	}
 	fx_model_id_new(holder);
-	if (fx_firestore_run_transaction(lease_txn, &lc, e) < 0)
+	if (fx_lease_take(&lc, e) < 0)
 		return -1;
 	if (lc.busy) {
 		stats->busy = true;
@@ -1058,9 +1012,8 @@ int fx_chanpush_run(const char *org, const char *channel_id, bool all_listings, 
 			break;
 	}
 	fx_firestore_doc_cleanup(&last);
-	lc.release = true;
 	fx_err_clear(&ignored);
-	if (fx_firestore_run_transaction(lease_txn, &lc, &ignored) < 0)
+	if (fx_lease_release(&lc, &ignored) < 0)
 		fx_log_warn("chanpush: organization %s: lease not released (it expires): %s", org, ignored.message);
 	return rc;
 }
