@@ -299,19 +299,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
-{
-	struct transfer *t = ctx;
-	size_t n = size * nmemb;
-
-	/* A new status line (a 100 Continue before the answer) starts the headers again. */
-	if (n > 5 && strncmp(p, "HTTP/", 5) == 0)
-		fx_buf_reset(&t->resp->headers);
-	/* Lines beyond the headers' cap are dropped: fx_httpc_header then does not find them. */
-	fx_err_ignore(fx_buf_append(&t->resp->headers, p, n));
-	return n;
-}
-
 int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, struct fx_err *e)
 {
 	long timeout = req->timeout_ms > 0 ? req->timeout_ms : FX_EGRESS_DEFAULT_TIMEOUT_MS;
@@ -365,8 +352,8 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fx_httpc_header_line);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
 	if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {

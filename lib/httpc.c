@@ -105,16 +105,16 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
+size_t fx_httpc_header_line(char *p, size_t size, size_t nmemb, void *resp)
 {
-	struct transfer *t = ctx;
+	struct fx_httpc_resp *r = resp;
 	size_t n = size * nmemb;
 
 	/* A new status line starts the headers of a later response (redirects, 100). */
 	if (n > 5 && strncmp(p, "HTTP/", 5) == 0)
-		fx_buf_reset(&t->resp->headers);
+		fx_buf_reset(&r->headers);
 	/* Header lines beyond the cap are dropped: fx_httpc_header then finds none there. */
-	fx_err_ignore(fx_buf_append(&t->resp->headers, p, n));
+	fx_err_ignore(fx_buf_append(&r->headers, p, n));
 	return n;
 }
 
@@ -310,8 +310,8 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fx_httpc_header_line);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, t.resp);
 		if (strcmp(method, "GET") != 0)
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 		if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||

@@ -55,6 +55,13 @@ void fx_httpc_resp_cleanup(struct fx_httpc_resp *r);
  */
 FX_MUST_USE int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, struct fx_err *e);
 
+/*
+ * libcurl's CURLOPT_HEADERFUNCTION for a call answered into an
+ * fx_httpc_resp (CURLOPT_HEADERDATA: that resp): keeps the final
+ * response's raw header lines, up to the headers buffer's cap.
+ */
+size_t fx_httpc_header_line(char *p, size_t size, size_t nmemb, void *resp);
+
 /* Value of response header name (case-insensitive) copied into out, or NULL. */
 FX_MUST_USE const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len);
 
