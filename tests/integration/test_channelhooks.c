@@ -6,8 +6,10 @@
  * 413, a malformed signed body 400, each writing nothing; WooCommerce's
  * ping is 200 and writes nothing; a cancellation cancels and releases; and
  * 200 deliveries of 50 orders, each sent 2 to 5 times at once, make
- * exactly 50 orders with stock reserved once per line.
+ * exactly 50 orders with stock reserved once per line; the cleanup job
+ * deletes delivery markers older than 7 days and keeps the rest.
  */
+#include "chanorder.h"
 #include "client.h"
 #include "sig.h"
 
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HOOK_SECRET "whsec_h00k\xc3\xa9-orders-9f3a" /* multi-byte UTF-8, as a merchant may paste */
 
@@ -650,4 +653,85 @@ Test(channelhooks, a_paused_channel_answers_200_and_writes_nothing_until_it_is_a
 	cr_assert_str_eq(json_str(r, "result"), "created");
 	http_resp_free(r);
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 2);
+}
+
+/* ---- what stays behind a delivery: its marker, the order's insight ---- */
+
+/* The URL of organizations/{org}/channels/{cid}/deliveries/{key of delivery} in the Firestore emulator. */
+static void marker_url(const struct tenant *t, const char *delivery, char *url, size_t len)
+{
+	char key[FX_CHANORDER_ID_LEN + 64];
+
+	fx_chanorder_delivery_key(delivery, key);
+	snprintf(url, len,
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/"
+		 "channels/%s/deliveries/%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->org, t->cid, key);
+}
+
+/* The marker of delivery as the emulator has it (status 404 when there is none); the caller frees it. */
+static struct http_resp *marker(const struct tenant *t, const char *delivery)
+{
+	const char *h[] = {"Authorization: Bearer owner", NULL};
+	char url[1024];
+
+	marker_url(t, delivery, url, sizeof(url));
+	return http_url("GET", url, h, NULL, 0);
+}
+
+/* Writes a marker of delivery directly, seen at unix time at, as lib/chanorder writes one. */
+static void marker_write(const struct tenant *t, const char *delivery, time_t at)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	char url[1024], body[512], when[40];
+	struct http_resp *r;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
+	marker_url(t, delivery, url, sizeof(url));
+	snprintf(body, sizeof(body),
+		 "{\"fields\":{\"organizationId\":{\"stringValue\":\"%s\"},\"topic\":{\"stringValue\":\"New "
+		 "Order\"},\"at\":{\"timestampValue\":\"%s\"}}}",
+		 t->org, when);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(channelhooks, the_cleanup_job_deletes_delivery_markers_older_than_seven_days_and_keeps_fresh_ones)
+{
+	struct tenant t;
+	char pid[64], body[1024];
+	struct http_resp *r;
+	int n;
+
+	tenant_new(&t, "hookclean");
+	channel_new(&t, "takealot");
+	product(&t, "CLEAN-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "6601");
+	n = takealot_body(body, sizeof(body), 660001, "6601", 1, 100, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "clean-fresh", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "created", "%s", r->body);
+	http_resp_free(r);
+	marker_write(&t, "clean-old", time(NULL) - 8 * 24 * 3600);
+	marker_write(&t, "clean-six-days", time(NULL) - 6 * 24 * 3600);
+
+	r = http_json("POST", "/v1/jobs/cleanup", t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "succeeded", "%s", r->body);
+	http_resp_free(r);
+	r = marker(&t, "clean-old");
+	cr_assert_eq(r->status, 404, "an 8-day-old marker is gone: %ld %s", r->status, r->body);
+	http_resp_free(r);
+	r = marker(&t, "clean-six-days");
+	cr_assert_eq(r->status, 200, "a 6-day-old marker stays: %s", r->body);
+	http_resp_free(r);
+	r = marker(&t, "clean-fresh");
+	cr_assert_eq(r->status, 200, "a fresh marker stays: %s", r->body);
+	http_resp_free(r);
+	/* The fresh delivery, sent again, is still known. */
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "clean-fresh", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "duplicate", "%s", r->body);
+	http_resp_free(r);
 }
