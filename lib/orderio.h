@@ -92,4 +92,14 @@ FX_MUST_USE int fx_orderio_write_status(const struct fx_req *r, json_object *wri
 FX_MUST_USE int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel,
 				    const struct fx_doc *order, int64_t *taken, struct fx_err *e);
 
+/*
+ * Inside t, resolves the open (or acknowledged) "oversold" insights raised
+ * for order (as read in t: id and items), one per product of its lines,
+ * and releases their insightKeys, each at the version read: once the order
+ * lacks nothing (allocated, cancelled) the merchant has nothing left to do.
+ * Another order's insight, or a closed one, is left alone. Firestore's errors.
+ */
+FX_MUST_USE int fx_orderio_resolve_oversold(const struct fx_req *r, struct fx_txn *t, const struct fx_doc *order,
+					    struct fx_err *e);
+
 #endif

@@ -198,6 +198,28 @@ static size_t insights_of(const struct tenant *t, const char *type, const char *
 	return n;
 }
 
+/* The status of the organization's insight of type for product pid ("" when there is none). */
+static void insight_status(const struct tenant *t, const char *type, const char *pid, char *out, size_t len)
+{
+	char path[300];
+	struct http_resp *r;
+	json_object *data;
+
+	snprintf(path, sizeof(path), "/v1/insights?type=%s", type);
+	r = http_get(path, t->owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	data = json_object_object_get(r->json, "data");
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		json_object *in = json_object_array_get_idx(data, i);
+		const char *p = json_object_get_string(json_object_object_get(in, "productId"));
+
+		if (p && strcmp(p, pid) == 0)
+			snprintf(out, len, "%s", json_object_get_string(json_object_object_get(in, "status")));
+	}
+	http_resp_free(r);
+}
+
 Test(channelhooks, a_shopify_order_webhook_makes_one_order_with_the_channels_totals_oversold_flagged)
 {
 	struct tenant t;
@@ -255,6 +277,12 @@ Test(channelhooks, a_shopify_order_webhook_makes_one_order_with_the_channels_tot
 	cr_assert_eq(flag(r, "oversold"), 0, "%s", r->body);
 	cr_assert_eq(json_int(r, "items.1.backorderedQuantity"), 0);
 	http_resp_free(r);
+	{
+		char st[32];
+
+		insight_status(&t, "oversold", kettle, st, sizeof(st));
+		cr_assert_str_eq(st, "resolved", "nothing short any more: the order's oversold insight is resolved");
+	}
 	snprintf(path, sizeof(path), "/v1/orders/%s:ship", oid);
 	r = http_json("POST", path, t.owner.id_token, "{}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -734,4 +762,32 @@ Test(channelhooks, the_cleanup_job_deletes_delivery_markers_older_than_seven_day
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_str(r, "result"), "duplicate", "%s", r->body);
 	http_resp_free(r);
+}
+
+Test(channelhooks, cancelling_an_oversold_order_resolves_its_oversold_insight)
+{
+	struct tenant t;
+	char pid[64], body[1024], path[300], oid[64], st[32];
+	struct http_resp *r;
+	int n;
+
+	tenant_new(&t, "hookovc");
+	channel_new(&t, "takealot");
+	product(&t, "OVC-1", 1, pid, sizeof(pid));
+	listing(&t, pid, "6801");
+	n = takealot_body(body, sizeof(body), 680001, "6801", 3, 100, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "ovc-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(flag(r, "oversold"), 1, "%s", r->body);
+	snprintf(oid, sizeof(oid), "%s", json_str(r, "orderId"));
+	http_resp_free(r);
+	insight_status(&t, "oversold", pid, st, sizeof(st));
+	cr_assert_str_eq(st, "open");
+	snprintf(path, sizeof(path), "/v1/orders/%s:cancel", oid);
+	r = http_json("POST", path, t.owner.id_token, "{\"reason\":\"customer changed their mind\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	insight_status(&t, "oversold", pid, st, sizeof(st));
+	cr_assert_str_eq(st, "resolved", "the cancelled order no longer lacks anything");
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
 }
