@@ -19,13 +19,19 @@
 
 int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e)
 {
+	return fx_orderio_queued_within(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, e);
+}
+
+int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
+			     enum fx_code busy_code, struct fx_err *e)
+{
 	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
 	int rc;
 
 	if (!lock)
 		return fx_err_set(e, FX_INTERNAL, "out of request memory");
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
+	if (fx_keylock_timed(lock, wait_ms > 0 ? wait_ms : NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, busy_code, "too many %s at once for this organization: retry", busy);
 		e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}

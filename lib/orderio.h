@@ -37,6 +37,15 @@ struct fx_req;
  */
 FX_MUST_USE int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e);
 
+/*
+ * fx_orderio_queued with the wait for the lock bounded by wait_ms (0: the
+ * usual 20 s) and busy_code (with Retry-After) when it does not come: a
+ * channel webhook, which the channel gives 5 s, waits about 3 s and answers
+ * 503 UNAVAILABLE so the channel delivers again later.
+ */
+FX_MUST_USE int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy,
+					 long wait_ms, enum fx_code busy_code, struct fx_err *e);
+
 /* "organizations/{org}/counters/orders" in r's arena; NULL with 500 when the arena is spent. */
 FX_MUST_USE const char *fx_orderio_counter_rel(const struct fx_req *r, struct fx_err *e);
 

@@ -11,6 +11,8 @@
  */
 #include "chanorder.h"
 #include "client.h"
+#include "config.h"
+#include "keylock.h"
 #include "sig.h"
 
 #include <criterion/criterion.h>
@@ -764,6 +766,30 @@ Test(channelhooks, the_cleanup_job_deletes_delivery_markers_older_than_seven_day
 	http_resp_free(r);
 }
 
+Test(channelhooks, a_delivery_marker_records_the_topic_the_channel_sent)
+{
+	struct tenant t;
+	char pid[64], body[1024];
+	struct http_resp *r;
+	const char *topic;
+	int n;
+
+	tenant_new(&t, "hooktopic");
+	channel_new(&t, "takealot");
+	product(&t, "TOPIC-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "6701");
+	n = takealot_body(body, sizeof(body), 670001, "6701", 1, 100, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "topic-1", "New Leadtime Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = marker(&t, "topic-1");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	topic = json_str(r, "fields.topic.stringValue");
+	cr_assert_not_null(topic, "%s", r->body);
+	cr_assert_str_eq(topic, "New Leadtime Order", "%s", r->body);
+	http_resp_free(r);
+}
+
 Test(channelhooks, cancelling_an_oversold_order_resolves_its_oversold_insight)
 {
 	struct tenant t;
@@ -790,4 +816,57 @@ Test(channelhooks, cancelling_an_oversold_order_resolves_its_oversold_insight)
 	insight_status(&t, "oversold", pid, st, sizeof(st));
 	cr_assert_str_eq(st, "resolved", "the cancelled order no longer lacks anything");
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
+}
+
+/*
+ * The channels give a webhook 5 s. While the organization's order queue
+ * does not move (here: this test holds its lock, the workers' shared lock
+ * table mapped as they map it), a delivery waits about 3 s, then answers
+ * 503 UNAVAILABLE with Retry-After, writing nothing and leaving the
+ * delivery unseen; sent again once the queue moves, it creates the order.
+ */
+Test(channelhooks, a_delivery_stuck_behind_the_order_queue_answers_503_and_is_taken_when_retried, .timeout = 120)
+{
+	static struct fx_config cfg;
+	struct tenant t;
+	char pid[64], body[1024], dir[600], lock[200];
+	const char *run = getenv("FLUXORI_RUN_DIR"), *metrics = getenv("FLUXORI_METRICS_DIR");
+	struct fx_err e;
+	struct http_resp *r;
+	int n;
+
+	cr_assert(run || metrics, "the stack's run directory is not known");
+	snprintf(dir, sizeof(dir), "%s", metrics ? metrics : run);
+	if (!metrics)
+		snprintf(dir, sizeof(dir), "%s/metrics", run);
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_METRICS_DIR", dir, 1);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_config_load(&cfg, "/dev/null", &e), 0, "%s", e.message);
+	fx_config_set(&cfg);
+
+	tenant_new(&t, "hookbusy");
+	channel_new(&t, "takealot");
+	product(&t, "BUSY-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "6901");
+	n = takealot_body(body, sizeof(body), 690001, "6901", 2, 100, "Accepted");
+	snprintf(lock, sizeof(lock), "orders:%s", t.org);
+	fx_keylock(lock);
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "busy-1", "New Order", NULL);
+	fx_keylock_release(lock);
+	cr_assert_eq(r->status, 503, "a stuck queue: %ld %s", r->status, r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), "UNAVAILABLE", "%s", r->body);
+	cr_assert_not_null(http_header(r, "Retry-After"), "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(norders(&t), 0, "nothing was written");
+	r = marker(&t, "busy-1");
+	cr_assert_eq(r->status, 404, "the delivery is not marked seen: %s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
+
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "busy-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "created", "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 2);
 }
