@@ -28,6 +28,9 @@
 
 #include <string.h>
 
+/* The channels give a delivery 5 s: wait for the organization's order queue about 3 s, then 503 (they retry). */
+#define QUEUE_WAIT_MS 3000
+
 static int receive(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
@@ -84,6 +87,7 @@ static int receive(struct fx_req *r, struct fx_err *e)
 	struct fx_channel ch = {0};
 	struct fx_channel_delivery d;
 	struct fx_chanorder_result res;
+	struct fx_chanorder_delivery dv;
 	struct fx_doc doc = {0};
 	int rc = -1;
 
@@ -118,7 +122,8 @@ static int receive(struct fx_req *r, struct fx_err *e)
 		rc = answer(r, d.event == FX_CHANNEL_EVENT_PING ? "ping" : "ignored", NULL);
 		goto out;
 	}
-	if (fx_chanorder_apply(org, &ch, &d.order, d.delivery_id, &res, e) < 0)
+	dv.id = d.delivery_id, dv.topic = d.topic, dv.queue_wait_ms = QUEUE_WAIT_MS;
+	if (fx_chanorder_apply(org, &ch, &d.order, &dv, &res, e) < 0)
 		goto out;
 	fx_log_info("channel %s (%s) order %s: %s %s", id, fx_channel_type_name(ch.type), d.order.external_id,
 		    fx_chanorder_outcome_name(res.outcome), res.order_id);

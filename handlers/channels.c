@@ -896,6 +896,35 @@ static int listing_paths(struct listing_ctx *c, struct fx_err *e)
 	return key_paths(c, e);
 }
 
+/*
+ * externalId in the form the channel's order lines carry
+ * (fx_channel_listing_key), so lines match it and the uniqueness key is one
+ * per offer however it was pasted; 400 naming externalId when the channel
+ * never uses that form. The type is read first: it never changes.
+ */
+static int normalize_external_id(struct listing_ctx *c, struct fx_err *e)
+{
+	static const char *const mask[] = {"organizationId", "type", NULL};
+	const char *rel = channel_rel(c->r, e), *key;
+	struct fx_doc doc = {0};
+	int type;
+
+	if (!rel || fx_tenant_get_mask(c->r, rel, "channel", mask, &doc, e) < 0)
+		return -1;
+	type = fx_channel_type_parse(fx_value_path_str(&doc.fields, "type"));
+	fx_firestore_doc_cleanup(&doc);
+	if (type < 0)
+		return fx_err_set(e, FX_INTERNAL, "channel has no known type");
+	if (!(key = fx_channel_listing_key((enum fx_channel_type)type, c->external_id, c->r->arena)))
+		return fx_err_invalid(e, "externalId",
+				      type == FX_CHANNEL_SHOPIFY ? "must be an inventory item id (number or gid)"
+				      : type == FX_CHANNEL_WOOCOMMERCE
+					      ? "must be a product id or \"productId:variationId\""
+					      : "must be an offer id (a number)");
+	c->external_id = key;
+	return 0;
+}
+
 static int create_listing(struct fx_req *r, struct fx_err *e)
 {
 	struct listing_ctx c = {0};
@@ -905,7 +934,8 @@ static int create_listing(struct fx_req *r, struct fx_err *e)
 	int rc = -1;
 
 	c.r = r;
-	if (!channel_rel(r, e) || fx_http_req_json(r, false, &body, e) < 0 || read_listing_input(&c, body, e) < 0)
+	if (!channel_rel(r, e) || fx_http_req_json(r, false, &body, e) < 0 || read_listing_input(&c, body, e) < 0 ||
+	    normalize_external_id(&c, e) < 0)
 		goto out;
 	fx_model_id_new(c.listing_id);
 	if (listing_paths(&c, e) < 0 || fx_firestore_run_transaction(create_listing_txn, &c, e) < 0 ||

@@ -53,6 +53,8 @@ static const struct fx_route routes[] = {
 #define OLD_RUN_S (30 * 24 * 3600)
 #define OLD_INSIGHT_S (90 * 24 * 3600)
 #define CLEANUP_BATCH 200
+#define CHANNELS_MAX 500 /* channels of one organization the cleanup visits (far more than a merchant has) */
+#define OLD_DELIVERY_S (7 * 24 * 3600) /* channels/{cid}/deliveries markers: channels retry for 48 h at most */
 #define RUNS_BATCH 500 /* a commit takes at most 500 writes */
 #define RUNS_BATCHES 20
 
@@ -315,14 +317,17 @@ static int reports_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	return rc;
 }
 
-/* cleanup: deletes the documents q finds below parent (and their objects for files), in batches. */
-static int delete_found(struct org_ctx *o, const char *collection, const char *field, const char *op,
+/*
+ * cleanup: deletes the documents q finds in collection below under (relative to the organization, NULL for
+ * the organization itself) and their objects for files, in batches.
+ */
+static int delete_found(struct org_ctx *o, const char *under, const char *collection, const char *field, const char *op,
 			const struct fx_value *v, const char *also_field, const struct fx_value *also,
 			const char *counter, struct run_state *st, struct fx_err *e)
 {
 	for (;;) {
 		const char *parent;
-		struct fx_query *q = fx_tenant_query(&o->req, NULL, collection, &parent, e);
+		struct fx_query *q = fx_tenant_query(&o->req, under, collection, &parent, e);
 		struct fx_doc *docs = NULL;
 		size_t n = 0;
 		json_object *writes;
@@ -366,6 +371,34 @@ static int delete_found(struct org_ctx *o, const char *collection, const char *f
 	}
 }
 
+/* cleanup: every channel's delivery markers (channels/{cid}/deliveries) seen before cutoff. */
+static int delete_markers(struct org_ctx *o, const struct fx_value *cutoff, struct run_state *st, struct fx_err *e)
+{
+	static const char *const mask[] = {"organizationId", NULL};
+	const char *parent;
+	struct fx_query *q = fx_tenant_query(&o->req, NULL, "channels", &parent, e);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!q || fx_fsquery_select(q, mask, 1, e) < 0) {
+		fx_fsquery_free(q);
+		return -1;
+	}
+	fx_fsquery_limit(q, CHANNELS_MAX);
+	rc = fx_firestore_query(parent, q, NULL, &docs, &n, e);
+	fx_fsquery_free(q);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const char *under = fx_arena_printf(o->req.arena, "channels/%s", docs[i].id);
+
+		rc = under ? delete_found(o, under, "deliveries", "at", "<", cutoff, NULL, NULL,
+					  "deliveryMarkersRemoved", st, e)
+			   : fx_err_set(e, FX_INTERNAL, "out of request memory");
+	}
+	fx_firestore_docs_free(docs, n);
+	return rc;
+}
+
 static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -375,19 +408,24 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	fx_value_ts(&cutoff, now - STALE_UPLOAD_S, 0);
 	fx_value_string(&pending, "pending", 7);
 	fx_value_int(&expired, now);
-	rc = delete_found(o, "files", "createdAt", "<", &cutoff, "status", &pending, "staleUploadsRemoved", st, e);
+	rc = delete_found(o, NULL, "files", "createdAt", "<", &cutoff, "status", &pending, "staleUploadsRemoved", st,
+			  e);
 	if (rc == 0)
-		rc = delete_found(o, "idempotency", "expiresAt", "<", &expired, NULL, NULL, "idempotencyKeysRemoved",
-				  st, e);
+		rc = delete_found(o, NULL, "idempotency", "expiresAt", "<", &expired, NULL, NULL,
+				  "idempotencyKeysRemoved", st, e);
+	fx_value_cleanup(&cutoff);
+	fx_value_ts(&cutoff, now - OLD_DELIVERY_S, 0);
+	if (rc == 0)
+		rc = delete_markers(o, &cutoff, st, e);
 	fx_value_ts(&cutoff, now - OLD_INSIGHT_S, 0);
 	fx_value_string(&resolved, "resolved", 8);
 	fx_value_string(&dismissed, "dismissed", 9);
 	if (rc == 0)
-		rc = delete_found(o, "insights", "updatedAt", "<", &cutoff, "status", &resolved, "insightsRemoved", st,
-				  e);
+		rc = delete_found(o, NULL, "insights", "updatedAt", "<", &cutoff, "status", &resolved,
+				  "insightsRemoved", st, e);
 	if (rc == 0)
-		rc = delete_found(o, "insights", "updatedAt", "<", &cutoff, "status", &dismissed, "insightsRemoved", st,
-				  e);
+		rc = delete_found(o, NULL, "insights", "updatedAt", "<", &cutoff, "status", &dismissed,
+				  "insightsRemoved", st, e);
 	fx_value_cleanup(&cutoff);
 	fx_value_cleanup(&pending);
 	fx_value_cleanup(&expired);

@@ -533,6 +533,9 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (fx_orderio_apply_stock(c->r, t, &doc, fx_order_effect(tr, c->restock), e) < 0)
 		goto out;
 	rc = fx_orderio_write_status(c->r, t->writes, c->rel, &doc, steps, &c->extra, c->note_key, c->note, e);
+	/* A cancelled oversold order lacks nothing any more: its oversold insights are resolved. */
+	if (rc == 0 && strcmp(tr->to, "cancelled") == 0 && fx_order_short(fx_value_path(&doc.fields, "items")))
+		rc = fx_orderio_resolve_oversold(c->r, t, &doc, e);
 out:
 	fx_firestore_doc_cleanup(&doc);
 	return rc;

@@ -79,6 +79,7 @@ struct apply {
 	const struct fx_channel *ch;
 	const struct fx_channel_order *o;
 	const char *order_rel, *marker_rel, *channel_rel;
+	const char *topic; /* the delivery's topic, for its marker */
 	const char *pids[FX_CHANORDER_MAX_LINES]; /* per line: the product a listing or the SKU names, or NULL */
 	int64_t vat_rate;
 	struct fx_chanorder_result *out;
@@ -316,7 +317,7 @@ static int write_marker(struct apply *a, json_object *writes, struct fx_err *e)
 	if (!a->marker_rel)
 		return 0;
 	fx_value_map(&m);
-	fx_map_set_str(&m, "topic", "webhook");
+	fx_map_set_str(&m, "topic", a->topic);
 	fx_model_map_set_now(&m, "at");
 	fx_tenant_stamp(&a->req, &m);
 	name = fx_tenant_name(a->marker_rel);
@@ -487,7 +488,8 @@ static int update_txn(struct apply *a, struct fx_txn *t, const struct fx_doc *or
 			rc = fx_orderio_apply_stock(&a->req, t, order, FX_ORDER_RELEASE_STOCK, e) < 0 ||
 					     fx_orderio_write_status(&a->req, t->writes, a->order_rel, order, cancel,
 								     &extra, "reason", "cancelled on the channel",
-								     e) < 0
+								     e) < 0 ||
+					     (a->out->oversold && fx_orderio_resolve_oversold(&a->req, t, order, e) < 0)
 				     ? -1
 				     : 0;
 			fx_value_cleanup(&extra);
@@ -584,9 +586,23 @@ out:
 	return rc;
 }
 
-int fx_chanorder_apply(const char *org, const struct fx_channel *ch, const struct fx_channel_order *o,
-		       const char *delivery_id, struct fx_chanorder_result *out, struct fx_err *e)
+/* Whether topic is 1..128 printable ASCII characters (what a marker stores as it came). */
+static bool topic_ok(const char *topic)
 {
+	size_t n = 0;
+
+	if (!topic)
+		return false;
+	for (; topic[n]; n++)
+		if (n >= 128 || topic[n] < 0x20 || topic[n] > 0x7e)
+			return false;
+	return n > 0;
+}
+
+int fx_chanorder_apply(const char *org, const struct fx_channel *ch, const struct fx_channel_order *o,
+		       const struct fx_chanorder_delivery *d, struct fx_chanorder_result *out, struct fx_err *e)
+{
+	const char *delivery_id = d ? d->id : NULL;
 	struct apply *a;
 	struct fx_doc orgdoc = {0};
 	char dkey[41];
@@ -609,6 +625,7 @@ int fx_chanorder_apply(const char *org, const struct fx_channel *ch, const struc
 	a->req.principal = &a->principal;
 	a->ch = ch;
 	a->o = o;
+	a->topic = d && topic_ok(d->topic) ? d->topic : "webhook";
 	a->out = out;
 	fx_chanorder_id(ch->id, o->external_id, out->order_id);
 	a->order_rel = fx_tenant_path(&a->req, NULL, "orders", out->order_id, "order", e);
@@ -629,7 +646,9 @@ int fx_chanorder_apply(const char *org, const struct fx_channel *ch, const struc
 	if (map_lines(a, e) < 0)
 		goto out;
 	for (int attempt = 0;; attempt++) {
-		rc = fx_orderio_queued(&a->req, apply_txn, a, "orders", e);
+		rc = d && d->queue_wait_ms > 0 ? fx_orderio_queued_within(&a->req, apply_txn, a, "orders",
+									  d->queue_wait_ms, FX_UNAVAILABLE, e)
+					       : fx_orderio_queued(&a->req, apply_txn, a, "orders", e);
 		/* A twin committed the order (or the marker) between our read and our commit: read again. */
 		if (rc == 0 || attempt + 1 >= TWIN_RETRIES || !fx_err_is(e, FX_ALREADY_EXISTS))
 			break;

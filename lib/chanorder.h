@@ -67,8 +67,8 @@ void fx_chanorder_delivery_key(const char *delivery_id, char *out);
 
 /*
  * Creates or updates the Fluxori order of o, received from channel ch of
- * organization org (delivery_id: the webhook's delivery id, NULL when
- * polled). In one Firestore transaction (queued on the organization's
+ * organization org (d: the webhook's delivery, its id, topic and how long
+ * it may wait for the order queue; NULL when polled). In one Firestore transaction (queued on the organization's
  * order lock like POST /v1/orders):
  *
  *  - a delivery_id whose marker exists: DUPLICATE, nothing written;
@@ -97,7 +97,16 @@ void fx_chanorder_delivery_key(const char *delivery_id, char *out);
  * FX_CHANORDER_MAX_LINES lines, a quantity outside 1..FX_CHANORDER_MAX_QUANTITY,
  * negative money), nothing written; Firestore's errors otherwise.
  */
+/* A webhook delivery as fx_chanorder_apply records it. */
+struct fx_chanorder_delivery {
+	const char *id; /* the channel's delivery id (1..256 bytes) */
+	const char *
+		topic; /* the channel's topic header, stored on the marker; NULL or not 1..128 printable ASCII: "webhook" */
+	long queue_wait_ms; /* longest wait for the organization's order queue, then 503 UNAVAILABLE with Retry-After; 0: 20 s, 409 ABORTED */
+};
+
 FX_MUST_USE int fx_chanorder_apply(const char *org, const struct fx_channel *ch, const struct fx_channel_order *o,
-				   const char *delivery_id, struct fx_chanorder_result *out, struct fx_err *e);
+				   const struct fx_chanorder_delivery *d, struct fx_chanorder_result *out,
+				   struct fx_err *e);
 
 #endif

@@ -3,6 +3,7 @@
 #include "authz.h"
 #include "fswrite.h"
 #include "http.h"
+#include "insights.h"
 #include "keylock.h"
 #include "log.h"
 #include "map.h"
@@ -18,13 +19,19 @@
 
 int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e)
 {
+	return fx_orderio_queued_within(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, e);
+}
+
+int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
+			     enum fx_code busy_code, struct fx_err *e)
+{
 	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
 	int rc;
 
 	if (!lock)
 		return fx_err_set(e, FX_INTERNAL, "out of request memory");
-	if (fx_keylock_timed(lock, NUMBER_WAIT_MS) < 0) {
-		fx_err_set(e, FX_ABORTED, "too many %s at once for this organization: retry", busy);
+	if (fx_keylock_timed(lock, wait_ms > 0 ? wait_ms : NUMBER_WAIT_MS) < 0) {
+		fx_err_set(e, busy_code, "too many %s at once for this organization: retry", busy);
 		e->retry_after = FX_ERR_RETRY_AFTER_S;
 		return -1;
 	}
@@ -276,9 +283,95 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 	fx_model_map_set_now(&map, "updatedAt");
 	name = fx_tenant_name(rel);
 	rc = fx_fswrite_update(t->writes, name, &map, mask, order->update_time, NULL, e);
+	if (rc == 0 && !fx_order_short(new_items))
+		rc = fx_orderio_resolve_oversold(r, t, order, e);
 out:
 	free(name);
 	fx_value_cleanup(&map);
 	products_cleanup(p);
+	return rc;
+}
+
+/* Resolves insight id (read in t) when it is still open and was raised for order_id; its key goes with it. */
+static int resolve_one(const struct fx_req *r, struct fx_txn *t, const char *key_rel, const struct fx_doc *key,
+		       const char *order_id, struct fx_err *e)
+{
+	static const char *const mask[] = {"status", "statusChangedBy", "updatedAt", NULL};
+	const char *id = fx_value_path_str(&key->fields, "insightId"), *rel, *paths[1], *status, *for_order;
+	struct fx_doc in = {0};
+	struct fx_value map = {0};
+	char *name = NULL;
+	int rc = -1;
+
+	if (!id || !fx_model_id_valid(id))
+		return 0;
+	if (!(rel = fx_tenant_path(r, NULL, "insights", id, "insight", e)))
+		return -1;
+	paths[0] = rel;
+	if (fx_firestore_batch_get(paths, 1, t->id, &in, e) < 0)
+		return -1;
+	status = fx_value_path_str(&in.fields, "status");
+	for_order = fx_value_path_str(&in.fields, "metrics.orderId");
+	if (!fx_tenant_owns(r, &in) || !status ||
+	    (strcmp(status, "open") != 0 && strcmp(status, "acknowledged") != 0) || !for_order ||
+	    strcmp(for_order, order_id) != 0) {
+		rc = 0; /* closed already, or another order's: left as it is */
+		goto out;
+	}
+	fx_value_map(&map);
+	fx_map_set_str(&map, "status", "resolved");
+	fx_map_set_str(&map, "statusChangedBy", r->principal->uid);
+	fx_model_map_set_now(&map, "updatedAt");
+	name = fx_tenant_name(rel);
+	rc = fx_fswrite_update(t->writes, name, &map, mask, in.update_time, NULL, e);
+	free(name);
+	name = NULL;
+	if (rc == 0) {
+		name = fx_tenant_name(key_rel);
+		rc = fx_fswrite_delete(t->writes, name, -1, key->update_time, e);
+	}
+out:
+	free(name);
+	fx_value_cleanup(&map);
+	fx_firestore_doc_cleanup(&in);
+	return rc;
+}
+
+int fx_orderio_resolve_oversold(const struct fx_req *r, struct fx_txn *t, const struct fx_doc *order, struct fx_err *e)
+{
+	const struct fx_value *items = fx_value_path(&order->fields, "items");
+	const char *rels[FX_ORDERIO_MAX_LINES];
+	struct fx_doc keys[FX_ORDERIO_MAX_LINES];
+	size_t n = 0;
+	int rc = 0;
+
+	if (!order->id || !items || items->type != FX_V_ARRAY)
+		return 0;
+	for (size_t i = 0; i < items->u.arr.n && n < FX_ORDERIO_MAX_LINES; i++) {
+		const char *pid = fx_value_path_str(&items->u.arr.items[i], "productId");
+		char kid[160];
+		bool seen = false;
+
+		if (!pid || !fx_model_id_valid(pid) || fx_insights_key("oversold", pid, kid, sizeof(kid), e) < 0) {
+			fx_err_clear(e);
+			continue;
+		}
+		if (!(rels[n] = fx_tenant_path(r, NULL, "insightKeys", kid, "insight key", e)))
+			return -1;
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = strcmp(rels[j], rels[n]) == 0;
+		if (!seen)
+			n++;
+	}
+	if (n == 0)
+		return 0;
+	memset(keys, 0, sizeof(keys));
+	if (fx_firestore_batch_get(rels, n, t->id, keys, e) < 0)
+		return -1;
+	for (size_t k = 0; k < n && rc == 0; k++)
+		if (fx_tenant_owns(r, &keys[k]))
+			rc = resolve_one(r, t, rels[k], &keys[k], order->id, e);
+	for (size_t k = 0; k < n; k++)
+		fx_firestore_doc_cleanup(&keys[k]);
 	return rc;
 }

@@ -37,6 +37,15 @@ struct fx_req;
  */
 FX_MUST_USE int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_err *e);
 
+/*
+ * fx_orderio_queued with the wait for the lock bounded by wait_ms (0: the
+ * usual 20 s) and busy_code (with Retry-After) when it does not come: a
+ * channel webhook, which the channel gives 5 s, waits about 3 s and answers
+ * 503 UNAVAILABLE so the channel delivers again later.
+ */
+FX_MUST_USE int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy,
+					 long wait_ms, enum fx_code busy_code, struct fx_err *e);
+
 /* "organizations/{org}/counters/orders" in r's arena; NULL with 500 when the arena is spent. */
 FX_MUST_USE const char *fx_orderio_counter_rel(const struct fx_req *r, struct fx_err *e);
 
@@ -91,5 +100,15 @@ FX_MUST_USE int fx_orderio_write_status(const struct fx_req *r, json_object *wri
  */
 FX_MUST_USE int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel,
 				    const struct fx_doc *order, int64_t *taken, struct fx_err *e);
+
+/*
+ * Inside t, resolves the open (or acknowledged) "oversold" insights raised
+ * for order (as read in t: id and items), one per product of its lines,
+ * and releases their insightKeys, each at the version read: once the order
+ * lacks nothing (allocated, cancelled) the merchant has nothing left to do.
+ * Another order's insight, or a closed one, is left alone. Firestore's errors.
+ */
+FX_MUST_USE int fx_orderio_resolve_oversold(const struct fx_req *r, struct fx_txn *t, const struct fx_doc *order,
+					    struct fx_err *e);
 
 #endif

@@ -775,7 +775,8 @@ static int load_routes(const char *bin_dir)
 
 /*
  * Seed bodies by "METHOD pattern" (from API.md). $pool is an id of that pool
- * of the caller's organization, $email and $sku fresh values. A route
+ * of the caller's organization, $email, $sku and $num (a positive number:
+ * a Takealot offer id) fresh values. A route
  * without one starts from {} and learns required fields from the answers.
  */
 static const char *const seeds[][2] = {
@@ -817,7 +818,7 @@ static const char *const seeds[][2] = {
 			      "\"webhookSecret\":\"fuzz-hook-secret\"}"},
 	{"PATCH /v1/channels/{id}", "{\"name\":\"Fuzz Channel\",\"status\":\"paused\"}"},
 	{"POST /v1/channels/{id}/listings",
-	 "{\"productId\":\"$products\",\"externalId\":\"$sku\",\"buffer\":1,\"maxQuantity\":50}"},
+	 "{\"productId\":\"$products\",\"externalId\":\"$num\",\"buffer\":1,\"maxQuantity\":50}"},
 };
 
 /* Query parameter names of the contract, tried on every route (a route's own are learned from its answers). */
@@ -892,6 +893,8 @@ static char *seed_body(struct route *rt, int who)
 			snprintf(name, sizeof(name), "%.*s", (int)n, s + 1);
 			if (strcmp(name, "email") == 0) {
 				sb_printf(&b, "fuzz-%d-%ld@example.co.za", (int)getpid(), unique_next());
+			} else if (strcmp(name, "num") == 0) {
+				sb_printf(&b, "%d%06ld", (int)getpid(), unique_next());
 			} else if (strcmp(name, "sku") == 0) {
 				sb_printf(&b, "FZ-%d-%ld", (int)getpid(), unique_next());
 			} else if (pool_get(name, org_of(who) < 0 ? 0 : org_of(who), 0, true, id, sizeof(id))) {

@@ -6,9 +6,13 @@
  * 413, a malformed signed body 400, each writing nothing; WooCommerce's
  * ping is 200 and writes nothing; a cancellation cancels and releases; and
  * 200 deliveries of 50 orders, each sent 2 to 5 times at once, make
- * exactly 50 orders with stock reserved once per line.
+ * exactly 50 orders with stock reserved once per line; the cleanup job
+ * deletes delivery markers older than 7 days and keeps the rest.
  */
+#include "chanorder.h"
 #include "client.h"
+#include "config.h"
+#include "keylock.h"
 #include "sig.h"
 
 #include <criterion/criterion.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HOOK_SECRET "whsec_h00k\xc3\xa9-orders-9f3a" /* multi-byte UTF-8, as a merchant may paste */
 
@@ -195,6 +200,28 @@ static size_t insights_of(const struct tenant *t, const char *type, const char *
 	return n;
 }
 
+/* The status of the organization's insight of type for product pid ("" when there is none). */
+static void insight_status(const struct tenant *t, const char *type, const char *pid, char *out, size_t len)
+{
+	char path[300];
+	struct http_resp *r;
+	json_object *data;
+
+	snprintf(path, sizeof(path), "/v1/insights?type=%s", type);
+	r = http_get(path, t->owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	data = json_object_object_get(r->json, "data");
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		json_object *in = json_object_array_get_idx(data, i);
+		const char *p = json_object_get_string(json_object_object_get(in, "productId"));
+
+		if (p && strcmp(p, pid) == 0)
+			snprintf(out, len, "%s", json_object_get_string(json_object_object_get(in, "status")));
+	}
+	http_resp_free(r);
+}
+
 Test(channelhooks, a_shopify_order_webhook_makes_one_order_with_the_channels_totals_oversold_flagged)
 {
 	struct tenant t;
@@ -252,6 +279,12 @@ Test(channelhooks, a_shopify_order_webhook_makes_one_order_with_the_channels_tot
 	cr_assert_eq(flag(r, "oversold"), 0, "%s", r->body);
 	cr_assert_eq(json_int(r, "items.1.backorderedQuantity"), 0);
 	http_resp_free(r);
+	{
+		char st[32];
+
+		insight_status(&t, "oversold", kettle, st, sizeof(st));
+		cr_assert_str_eq(st, "resolved", "nothing short any more: the order's oversold insight is resolved");
+	}
 	snprintf(path, sizeof(path), "/v1/orders/%s:ship", oid);
 	r = http_json("POST", path, t.owner.id_token, "{}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -648,6 +681,192 @@ Test(channelhooks, a_paused_channel_answers_200_and_writes_nothing_until_it_is_a
 	r = deliver(&t, TAKEALOT, body, (size_t)n, "pause-1", "New Order", NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_str(r, "result"), "created");
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 2);
+}
+
+/* ---- what stays behind a delivery: its marker, the order's insight ---- */
+
+/* The URL of organizations/{org}/channels/{cid}/deliveries/{key of delivery} in the Firestore emulator. */
+static void marker_url(const struct tenant *t, const char *delivery, char *url, size_t len)
+{
+	char key[FX_CHANORDER_ID_LEN + 64];
+
+	fx_chanorder_delivery_key(delivery, key);
+	snprintf(url, len,
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/"
+		 "channels/%s/deliveries/%s",
+		 test_env("FLUXORI_FIRESTORE_PORT"), t->org, t->cid, key);
+}
+
+/* The marker of delivery as the emulator has it (status 404 when there is none); the caller frees it. */
+static struct http_resp *marker(const struct tenant *t, const char *delivery)
+{
+	const char *h[] = {"Authorization: Bearer owner", NULL};
+	char url[1024];
+
+	marker_url(t, delivery, url, sizeof(url));
+	return http_url("GET", url, h, NULL, 0);
+}
+
+/* Writes a marker of delivery directly, seen at unix time at, as lib/chanorder writes one. */
+static void marker_write(const struct tenant *t, const char *delivery, time_t at)
+{
+	const char *h[] = {"Content-Type: application/json", "Authorization: Bearer owner", NULL};
+	char url[1024], body[512], when[40];
+	struct http_resp *r;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
+	marker_url(t, delivery, url, sizeof(url));
+	snprintf(body, sizeof(body),
+		 "{\"fields\":{\"organizationId\":{\"stringValue\":\"%s\"},\"topic\":{\"stringValue\":\"New "
+		 "Order\"},\"at\":{\"timestampValue\":\"%s\"}}}",
+		 t->org, when);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(channelhooks, the_cleanup_job_deletes_delivery_markers_older_than_seven_days_and_keeps_fresh_ones)
+{
+	struct tenant t;
+	char pid[64], body[1024];
+	struct http_resp *r;
+	int n;
+
+	tenant_new(&t, "hookclean");
+	channel_new(&t, "takealot");
+	product(&t, "CLEAN-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "6601");
+	n = takealot_body(body, sizeof(body), 660001, "6601", 1, 100, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "clean-fresh", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "created", "%s", r->body);
+	http_resp_free(r);
+	marker_write(&t, "clean-old", time(NULL) - 8 * 24 * 3600);
+	marker_write(&t, "clean-six-days", time(NULL) - 6 * 24 * 3600);
+
+	r = http_json("POST", "/v1/jobs/cleanup", t.owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "succeeded", "%s", r->body);
+	http_resp_free(r);
+	r = marker(&t, "clean-old");
+	cr_assert_eq(r->status, 404, "an 8-day-old marker is gone: %ld %s", r->status, r->body);
+	http_resp_free(r);
+	r = marker(&t, "clean-six-days");
+	cr_assert_eq(r->status, 200, "a 6-day-old marker stays: %s", r->body);
+	http_resp_free(r);
+	r = marker(&t, "clean-fresh");
+	cr_assert_eq(r->status, 200, "a fresh marker stays: %s", r->body);
+	http_resp_free(r);
+	/* The fresh delivery, sent again, is still known. */
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "clean-fresh", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "duplicate", "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(channelhooks, a_delivery_marker_records_the_topic_the_channel_sent)
+{
+	struct tenant t;
+	char pid[64], body[1024];
+	struct http_resp *r;
+	const char *topic;
+	int n;
+
+	tenant_new(&t, "hooktopic");
+	channel_new(&t, "takealot");
+	product(&t, "TOPIC-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "6701");
+	n = takealot_body(body, sizeof(body), 670001, "6701", 1, 100, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "topic-1", "New Leadtime Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	r = marker(&t, "topic-1");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	topic = json_str(r, "fields.topic.stringValue");
+	cr_assert_not_null(topic, "%s", r->body);
+	cr_assert_str_eq(topic, "New Leadtime Order", "%s", r->body);
+	http_resp_free(r);
+}
+
+Test(channelhooks, cancelling_an_oversold_order_resolves_its_oversold_insight)
+{
+	struct tenant t;
+	char pid[64], body[1024], path[300], oid[64], st[32];
+	struct http_resp *r;
+	int n;
+
+	tenant_new(&t, "hookovc");
+	channel_new(&t, "takealot");
+	product(&t, "OVC-1", 1, pid, sizeof(pid));
+	listing(&t, pid, "6801");
+	n = takealot_body(body, sizeof(body), 680001, "6801", 3, 100, "Accepted");
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "ovc-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(flag(r, "oversold"), 1, "%s", r->body);
+	snprintf(oid, sizeof(oid), "%s", json_str(r, "orderId"));
+	http_resp_free(r);
+	insight_status(&t, "oversold", pid, st, sizeof(st));
+	cr_assert_str_eq(st, "open");
+	snprintf(path, sizeof(path), "/v1/orders/%s:cancel", oid);
+	r = http_json("POST", path, t.owner.id_token, "{\"reason\":\"customer changed their mind\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	insight_status(&t, "oversold", pid, st, sizeof(st));
+	cr_assert_str_eq(st, "resolved", "the cancelled order no longer lacks anything");
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
+}
+
+/*
+ * The channels give a webhook 5 s. While the organization's order queue
+ * does not move (here: this test holds its lock, the workers' shared lock
+ * table mapped as they map it), a delivery waits about 3 s, then answers
+ * 503 UNAVAILABLE with Retry-After, writing nothing and leaving the
+ * delivery unseen; sent again once the queue moves, it creates the order.
+ */
+Test(channelhooks, a_delivery_stuck_behind_the_order_queue_answers_503_and_is_taken_when_retried, .timeout = 120)
+{
+	static struct fx_config cfg;
+	struct tenant t;
+	char pid[64], body[1024], dir[600], lock[200];
+	const char *run = getenv("FLUXORI_RUN_DIR"), *metrics = getenv("FLUXORI_METRICS_DIR");
+	struct fx_err e;
+	struct http_resp *r;
+	int n;
+
+	cr_assert(run || metrics, "the stack's run directory is not known");
+	snprintf(dir, sizeof(dir), "%s", metrics ? metrics : run);
+	if (!metrics)
+		snprintf(dir, sizeof(dir), "%s/metrics", run);
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	setenv("FLUXORI_METRICS_DIR", dir, 1);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_config_load(&cfg, "/dev/null", &e), 0, "%s", e.message);
+	fx_config_set(&cfg);
+
+	tenant_new(&t, "hookbusy");
+	channel_new(&t, "takealot");
+	product(&t, "BUSY-1", 10, pid, sizeof(pid));
+	listing(&t, pid, "6901");
+	n = takealot_body(body, sizeof(body), 690001, "6901", 2, 100, "Accepted");
+	snprintf(lock, sizeof(lock), "orders:%s", t.org);
+	fx_keylock(lock);
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "busy-1", "New Order", NULL);
+	fx_keylock_release(lock);
+	cr_assert_eq(r->status, 503, "a stuck queue: %ld %s", r->status, r->body);
+	cr_assert_str_eq(json_str(r, "error.status"), "UNAVAILABLE", "%s", r->body);
+	cr_assert_not_null(http_header(r, "Retry-After"), "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(norders(&t), 0, "nothing was written");
+	r = marker(&t, "busy-1");
+	cr_assert_eq(r->status, 404, "the delivery is not marked seen: %s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(stock(&t, pid, "stock.reserved"), 0);
+
+	r = deliver(&t, TAKEALOT, body, (size_t)n, "busy-1", "New Order", NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "result"), "created", "%s", r->body);
 	http_resp_free(r);
 	cr_assert_eq(stock(&t, pid, "stock.reserved"), 2);
 }

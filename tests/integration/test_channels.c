@@ -432,13 +432,13 @@ Test(listings, are_unique_per_product_and_external_id_and_a_delete_frees_both, .
 	product(&t, "TWO", p2, sizeof(p2));
 	before = outbox_entries(&t, p1);
 
-	r = create_listing(t.owner.id_token, cid, p1, "offer-1");
+	r = create_listing(t.owner.id_token, cid, p1, "91625331");
 	cr_assert_eq(r->status, 201, "%s", r->body);
 	snprintf(lid, sizeof(lid), "%s", json_str(r, "id"));
 	snprintf(want, sizeof(want), "/v1/channels/%s/listings/%s", cid, lid);
 	cr_assert_str_eq(http_header(r, "Location"), want);
 	cr_assert_str_eq(json_str(r, "productId"), p1);
-	cr_assert_str_eq(json_str(r, "externalId"), "offer-1");
+	cr_assert_str_eq(json_str(r, "externalId"), "91625331");
 	cr_assert_str_eq(json_str(r, "status"), "pending");
 	cr_assert_not_null(json_str(r, "sku"), "%s", r->body);
 	cr_assert_null(strstr(r->body, "organizationId"), "%s", r->body);
@@ -461,13 +461,13 @@ Test(listings, are_unique_per_product_and_external_id_and_a_delete_frees_both, .
 	cr_assert_null(strstr(r->body, "listings"), "not API output: %s", r->body);
 	http_resp_free(r);
 
-	r = create_listing(t.owner.id_token, cid, p1, "offer-2");
+	r = create_listing(t.owner.id_token, cid, p1, "91625332");
 	assert_error(r, 409, "ALREADY_EXISTS", "productId");
 	http_resp_free(r);
-	r = create_listing(t.owner.id_token, cid, p2, "offer-1");
+	r = create_listing(t.owner.id_token, cid, p2, "91625331");
 	assert_error(r, 409, "ALREADY_EXISTS", "externalId");
 	http_resp_free(r);
-	r = create_listing(t.owner.id_token, cid, "NoSuchProduct1234567", "offer-9");
+	r = create_listing(t.owner.id_token, cid, "NoSuchProduct1234567", "91625339");
 	assert_error(r, 400, "INVALID_ARGUMENT", "productId");
 	http_resp_free(r);
 	snprintf(path, sizeof(path), "/v1/channels/%s/listings", cid);
@@ -492,16 +492,99 @@ Test(listings, are_unique_per_product_and_external_id_and_a_delete_frees_both, .
 	cr_assert_null(strstr(refs, lid), "product listings still %s", refs);
 
 	/* Both keys are free again: the product elsewhere, the external id for another product. */
-	r = create_listing(t.owner.id_token, cid, p1, "offer-3");
+	r = create_listing(t.owner.id_token, cid, p1, "91625333");
 	cr_assert_eq(r->status, 201, "%s", r->body);
 	http_resp_free(r);
-	r = create_listing(t.owner.id_token, cid, p2, "offer-1");
+	r = create_listing(t.owner.id_token, cid, p2, "91625331");
 	cr_assert_eq(r->status, 201, "%s", r->body);
 	http_resp_free(r);
 	snprintf(path, sizeof(path), "/v1/channels/%s", cid);
 	r = http_get(path, t.owner.id_token);
 	cr_assert_eq(json_int(r, "counts.listings"), 2, "%s", r->body);
 	http_resp_free(r);
+}
+
+/* A channel of type ("shopify" or "woocommerce") pointed at a local address: its id into id. */
+static void typed_channel(const struct tenant *t, const char *type, char *id, size_t id_len)
+{
+	char body[600];
+	struct http_resp *r;
+
+	if (strcmp(type, "shopify") == 0)
+		snprintf(body, sizeof(body),
+			 "{\"type\":\"shopify\",\"name\":\"Shop\",\"settings\":{\"shopDomain\":\"key-mugs.myshopify."
+			 "com\",\"locationId\":\"42\",\"baseUrl\":\"http://127.0.0.1:9\"},\"credentials\":{"
+			 "\"accessToken\":\"" SHOPIFY_TOKEN "\"}}");
+	else
+		snprintf(body, sizeof(body),
+			 "{\"type\":\"woocommerce\",\"name\":\"Woo\",\"settings\":{\"siteUrl\":\"https://"
+			 "shop.example.co.za/\",\"baseUrl\":\"http://"
+			 "127.0.0.1:9\"},\"credentials\":{\"consumerKey\":\"" WOO_KEY
+			 "\",\"consumerSecret\":\"" WOO_SECRET "\"}}");
+	r = create_channel(t->owner.id_token, body, id, id_len);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	http_resp_free(r);
+}
+
+/*
+ * A listing's externalId is stored in the form order lines carry
+ * (fx_channel_listing_key): Shopify's gid is cut to its number, so the gid
+ * and the bare number are one listing; WooCommerce "PID:VID" spelled with
+ * leading zeros is the same variation; an id the channel never uses is
+ * refused naming externalId, nothing written.
+ */
+Test(listings, external_ids_are_stored_in_the_channels_own_form_and_unique_in_it, .timeout = 180)
+{
+	struct tenant t;
+	struct http_resp *r;
+	char shop[64], woo[64], tak[64], p1[64], p2[64], p3[64], path[512];
+	json_object *all;
+
+	tenant_new(&t, "chkey");
+	typed_channel(&t, "shopify", shop, sizeof(shop));
+	typed_channel(&t, "woocommerce", woo, sizeof(woo));
+	takealot_channel(&t, tak, sizeof(tak));
+	product(&t, "K1", p1, sizeof(p1));
+	product(&t, "K2", p2, sizeof(p2));
+	product(&t, "K3", p3, sizeof(p3));
+
+	r = create_listing(t.owner.id_token, shop, p1, "gid://shopify/InventoryItem/43729076");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "externalId"), "43729076", "%s", r->body);
+	http_resp_free(r);
+	r = create_listing(t.owner.id_token, shop, p2, "43729076");
+	assert_error(r, 409, "ALREADY_EXISTS", "externalId");
+	http_resp_free(r);
+
+	r = create_listing(t.owner.id_token, woo, p1, "812:815");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "externalId"), "812:815", "%s", r->body);
+	http_resp_free(r);
+	r = create_listing(t.owner.id_token, woo, p2, "0812:0815");
+	assert_error(r, 409, "ALREADY_EXISTS", "externalId");
+	http_resp_free(r);
+
+	/* Not the channel's form: 400 naming the field, no listing, no key. */
+	r = create_listing(t.owner.id_token, shop, p3, "gid://shopify/ProductVariant/43729077");
+	assert_error(r, 400, "INVALID_ARGUMENT", "externalId");
+	http_resp_free(r);
+	r = create_listing(t.owner.id_token, woo, p3, "SKU-MUG-1");
+	assert_error(r, 400, "INVALID_ARGUMENT", "externalId");
+	http_resp_free(r);
+	r = create_listing(t.owner.id_token, tak, p3, "offer-1");
+	assert_error(r, 400, "INVALID_ARGUMENT", "externalId");
+	http_resp_free(r);
+	r = create_listing(t.owner.id_token, tak, p3, "0");
+	assert_error(r, 400, "INVALID_ARGUMENT", "externalId");
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "organizations/%s/channels/%s/listings", t.org, tak);
+	all = fs_list(path);
+	cr_assert_eq(json_object_array_length(all), 0, "%s", json_object_to_json_string(all));
+	json_object_put(all);
+	snprintf(path, sizeof(path), "organizations/%s/channels/%s/listingKeys", t.org, tak);
+	all = fs_list(path);
+	cr_assert_eq(json_object_array_length(all), 0, "%s", json_object_to_json_string(all));
+	json_object_put(all);
 }
 
 /* Sets the push and poll job's bookkeeping on channel cid directly in the emulator, as those jobs write it. */
@@ -738,7 +821,7 @@ Test(listings, racing_creates_make_one_listing_per_product_and_per_external_id, 
 	memset(x, 0, sizeof(x));
 	for (int i = 0; i < RACERS; i++) {
 		x[i].token = t.owner.id_token, x[i].cid = cid, x[i].pid = pid;
-		snprintf(x[i].external, sizeof(x[i].external), "offer-p-%d", i);
+		snprintf(x[i].external, sizeof(x[i].external), "7700%d", i + 1);
 	}
 	cr_assert_eq(run_race(x, "productId"), 1);
 
@@ -746,7 +829,7 @@ Test(listings, racing_creates_make_one_listing_per_product_and_per_external_id, 
 	memset(x, 0, sizeof(x));
 	for (int i = 0; i < RACERS; i++) {
 		x[i].token = t.owner.id_token, x[i].cid = cid, x[i].pid = others[i];
-		snprintf(x[i].external, sizeof(x[i].external), "offer-shared");
+		snprintf(x[i].external, sizeof(x[i].external), "7799");
 	}
 	cr_assert_eq(run_race(x, "externalId"), 1);
 
@@ -875,7 +958,7 @@ Test(listings, a_listed_product_is_not_deleted_until_its_listings_are, .timeout 
 	tenant_new(&t, "chpdel");
 	takealot_channel(&t, cid, sizeof(cid));
 	product(&t, "LISTED", pid, sizeof(pid));
-	r = create_listing(t.owner.id_token, cid, pid, "offer-del");
+	r = create_listing(t.owner.id_token, cid, pid, "4401");
 	cr_assert_eq(r->status, 201, "%s", r->body);
 	snprintf(lid, sizeof(lid), "%s", json_str(r, "id"));
 	http_resp_free(r);

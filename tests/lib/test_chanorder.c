@@ -199,12 +199,21 @@ static void corder(struct corder *c, const char *external_id, enum fx_channel_or
 	c->o.total_cents = c->o.subtotal_cents - 500; /* a channel discount: never recomputed */
 }
 
+/* The delivery of id (NULL: polled, no delivery) in *dv. */
+static const struct fx_chanorder_delivery *hook(const char *id, struct fx_chanorder_delivery *dv)
+{
+	memset(dv, 0, sizeof(*dv));
+	dv->id = id;
+	return id ? dv : NULL;
+}
+
 static void apply_ok(struct org *o, const struct corder *c, const char *delivery, struct fx_chanorder_result *r)
 {
+	struct fx_chanorder_delivery dv;
 	struct fx_err e;
 
 	fx_err_clear(&e);
-	cr_assert_eq(fx_chanorder_apply(o->id, &o->ch, &c->o, delivery, r, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_chanorder_apply(o->id, &o->ch, &c->o, hook(delivery, &dv), r, &e), 0, "%s", e.message);
 }
 
 Test(apply, an_order_maps_lines_by_listing_then_sku_keeps_channel_totals_and_flags_unknown_lines)
@@ -386,11 +395,11 @@ Test(apply, an_order_without_lines_is_refused_and_writes_nothing)
 	corder(&c, "T-9", FX_CHANNEL_ORDER_OPEN, 1, 1);
 	c.o.nlines = 0;
 	fx_err_clear(&e);
-	cr_assert_eq(fx_chanorder_apply(o.id, &o.ch, &c.o, "d-9", &r, &e), -1);
+	cr_assert_eq(fx_chanorder_apply(o.id, &o.ch, &c.o, &(struct fx_chanorder_delivery){.id = "d-9"}, &r, &e), -1);
 	cr_assert(fx_err_is(&e, FX_INVALID_ARGUMENT));
 	c.o.nlines = 3;
 	c.lines[1].quantity = 0;
-	cr_assert_eq(fx_chanorder_apply(o.id, &o.ch, &c.o, "d-9", &r, &e), -1);
+	cr_assert_eq(fx_chanorder_apply(o.id, &o.ch, &c.o, &(struct fx_chanorder_delivery){.id = "d-9"}, &r, &e), -1);
 	cr_assert(fx_err_is(&e, FX_INVALID_ARGUMENT));
 	cr_assert_eq(count(&o, "orders", NULL, NULL), 0);
 }
@@ -407,10 +416,12 @@ struct racer {
 static void *race(void *arg)
 {
 	struct racer *x = arg;
+	struct fx_chanorder_delivery dv;
 	struct fx_err e;
 
 	fx_err_clear(&e);
-	x->rc = fx_chanorder_apply(x->o->id, &x->o->ch, &x->c->o, x->delivery[0] ? x->delivery : NULL, &x->r, &e);
+	x->rc = fx_chanorder_apply(x->o->id, &x->o->ch, &x->c->o, hook(x->delivery[0] ? x->delivery : NULL, &dv), &x->r,
+				   &e);
 	snprintf(x->message, sizeof(x->message), "%s", e.message);
 	return NULL;
 }
@@ -488,7 +499,9 @@ static void apply_fixture(struct org *o, enum fx_channel_type type, const char *
 	fx_err_clear(&e);
 	cr_assert_eq(fx_channel_read_webhook(&o->ch, fixture_header, h, body, n, &arena, &d, &e), 0, "%s", e.message);
 	cr_assert_eq(d.event, FX_CHANNEL_EVENT_ORDER);
-	cr_assert_eq(fx_chanorder_apply(o->id, &o->ch, &d.order, d.delivery_id, r, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_chanorder_apply(o->id, &o->ch, &d.order,
+					&(struct fx_chanorder_delivery){.id = d.delivery_id, .topic = d.topic}, r, &e),
+		     0, "%s", e.message);
 	fx_arena_cleanup(&arena);
 }
 
