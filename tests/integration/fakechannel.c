@@ -3,6 +3,7 @@
 #include "b64.h"
 #include "clock.h"
 #include "sig.h"
+#include "str.h"
 #include "ts.h"
 
 #include <arpa/inet.h>
@@ -74,6 +75,8 @@ struct fakechannel {
 		char *answer;
 	} keys[MAX_KEYS]; /* Shopify idempotency keys seen, a ring */
 	size_t nkeys;
+	char unknown[8][64]; /* WooCommerce ids the store does not have */
+	size_t nunknown;
 };
 
 struct req {
@@ -567,8 +570,16 @@ static void woocommerce(struct fakechannel *f, const struct req *r, struct answe
 			json_object *u = json_object_array_get_idx(upd, i);
 			json_object *id = jobj(u, "id"), *sq = jobj(u, "stock_quantity"),
 				    *res = json_object_new_object();
-			char key[64];
-			if (!id || !sq) {
+			char key[64] = "";
+			bool unknown = false;
+
+			if (id && pid)
+				snprintf(key, sizeof key, "%lld:%lld", pid, (long long)json_object_get_int64(id));
+			else if (id)
+				snprintf(key, sizeof key, "%lld", (long long)json_object_get_int64(id));
+			for (size_t k = 0; k < f->nunknown; k++)
+				unknown = unknown || strcmp(f->unknown[k], key) == 0;
+			if (!id || !sq || unknown) {
 				json_object *err = json_object_new_object();
 				json_object_object_add(res, "id",
 						       json_object_new_int64(id ? json_object_get_int64(id) : 0));
@@ -577,11 +588,6 @@ static void woocommerce(struct fakechannel *f, const struct req *r, struct answe
 				json_object_object_add(err, "message", json_object_new_string("Invalid ID."));
 				json_object_object_add(res, "error", err);
 			} else {
-				if (pid)
-					snprintf(key, sizeof key, "%lld:%lld", pid,
-						 (long long)json_object_get_int64(id));
-				else
-					snprintf(key, sizeof key, "%lld", (long long)json_object_get_int64(id));
 				offer_set(f, FX_CHANNEL_WOOCOMMERCE, key, json_object_get_int64(sq));
 				json_object_object_add(res, "id", json_object_new_int64(json_object_get_int64(id)));
 				json_object_object_add(res, "manage_stock", json_object_new_boolean(1));
@@ -985,6 +991,15 @@ void fakechannel_refuse_credentials(struct fakechannel *f, bool refuse)
 {
 	pthread_mutex_lock(&f->mu);
 	f->refuse = refuse;
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fakechannel_woocommerce_unknown(struct fakechannel *f, const char *external_id)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->nunknown < sizeof(f->unknown) / sizeof(f->unknown[0]) &&
+	    fx_str_copy(f->unknown[f->nunknown], sizeof(f->unknown[0]), external_id, strlen(external_id)) == 0)
+		f->nunknown++;
 	pthread_mutex_unlock(&f->mu);
 }
 

@@ -59,6 +59,13 @@ const char *fakechannel_url(const struct fakechannel *f);
 /* While refused, every call answers the type's 401 (Shopify/Takealot) or 401 WooCommerce error. */
 void fakechannel_refuse_credentials(struct fakechannel *f, bool refuse);
 
+/*
+ * The WooCommerce store has no product (or variation) external_id ("812",
+ * "812:815"): a batch answers that item with WooCommerce's own
+ * woocommerce_rest_product_invalid_id error and the others as usual.
+ */
+void fakechannel_woocommerce_unknown(struct fakechannel *f, const char *external_id);
+
 /* The next n calls answer status (a 5xx; the channel's error body) instead of doing anything. */
 void fakechannel_fail(struct fakechannel *f, int n, int status);
 

@@ -341,7 +341,8 @@ Test(channelpush, a_listing_the_channel_cannot_take_fails_alone_and_goes_error, 
 	product_new(&w, "BAD", 10, bad, sizeof(bad));
 	channel_new(&w, FX_CHANNEL_WOOCOMMERCE, -1, cid, sizeof(cid));
 	listing_new(&w, cid, good, "812", -1, -1);
-	listing_new(&w, cid, bad, "not-a-woo-id", -1, -1);
+	listing_new(&w, cid, bad, "999", -1, -1);
+	fakechannel_woocommerce_unknown(w.fake, "999"); /* well formed, but no such product in the store */
 	run_job(&w, "channel-push", NULL);
 	cr_assert_eq(pushed(&w, FX_CHANNEL_WOOCOMMERCE, "812"), 10, "the good listing is pushed");
 	for (int run = 2; run <= 5; run++) {
