@@ -46,16 +46,20 @@ Test(lease, a_second_holder_finds_it_taken_until_the_first_releases_it)
 {
 	struct fx_lease a = of("run-a", 600), b = of("run-b", 600);
 	struct fx_err e;
-	int64_t now = (int64_t)time(NULL);
+	int64_t before, after;
 
 	fx_err_clear(&e);
+	before = (int64_t)time(NULL);
 	cr_assert_eq(fx_lease_take(&a, &e), 0, "%s", e.message);
+	after = (int64_t)time(NULL);
 	cr_assert_not(a.busy, "the first holder takes it");
 	cr_assert_eq(fx_lease_take(&b, &e), 0, "%s", e.message);
 	cr_assert(b.busy, "the second finds it taken");
 	cr_assert_str_eq(b.busy_holder, "run-a");
-	cr_assert(b.busy_until >= now + 599 && b.busy_until <= now + 602, "held until about 600 s from now: %lld",
-		  (long long)(b.busy_until - now));
+	/* 600 s from the moment it was taken, which lies between before and after. */
+	cr_assert(b.busy_until >= before + 600 && b.busy_until <= after + 600,
+		  "held until 600 s after it was taken: %lld s after the call began, %lld before it ended",
+		  (long long)(b.busy_until - before), (long long)(after - b.busy_until));
 	cr_assert_eq(fx_lease_release(&b, &e), 0, "%s", e.message);
 	cr_assert_eq(fx_lease_take(&b, &e), 0, "%s", e.message);
 	cr_assert(b.busy, "a release by another holder leaves the lease where it was");
