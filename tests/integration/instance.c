@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,24 @@ static void make_run_dir(struct instance *in)
 	in->guard = -1;
 }
 
+/* Whether the entrypoint's log has its line for a start that is over (scripts/entrypoint). */
+static bool started(const struct instance *in)
+{
+	char path[200], *line = NULL;
+	size_t cap = 0;
+	bool over = false;
+	FILE *log;
+
+	snprintf(path, sizeof(path), "%s/api.log", in->run);
+	log = fopen(path, "r");
+	while (log && !over && getline(&line, &cap, log) >= 0)
+		over = strstr(line, "fluxori listening on ") != NULL;
+	free(line);
+	if (log)
+		fclose(log);
+	return over;
+}
+
 #define START_BOUND_S 300 /* a safety net: a start either answers or its entrypoint exits */
 
 static void spawn(struct instance *in)
@@ -241,7 +260,12 @@ static void spawn(struct instance *in)
 	setpgid(in->pid, in->pid);
 	free(env_text);
 
-	/* Ready when /health answers; failed when the entrypoint exits first. */
+	/*
+	 * Ready when /health answers and the entrypoint has said its start is over (every
+	 * instance of every group up: /health answers once each group's first one is, and a
+	 * second one that came up during a test would serve it cold); failed when the
+	 * entrypoint exits first.
+	 */
 	snprintf(url, sizeof(url), "%s/health", in->base);
 	deadline = time(NULL) + START_BOUND_S;
 	for (;;) {
@@ -253,7 +277,7 @@ static void spawn(struct instance *in)
 				"(log: %s/api.log)",
 				WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), in->run);
 		}
-		if (test_status(url) == 200)
+		if (test_status(url) == 200 && started(in))
 			return;
 		if (time(NULL) > deadline) {
 			end_instance(in, 10000);

@@ -25,7 +25,8 @@ struct instance {
  * Starts an instance whose env file holds the stack's project, emulators,
  * bucket and service-account key, then the lines of extra (each
  * "NAME=value\n", overriding the base and the inherited environment).
- * Returns once it answers GET /health 200. Fails the calling test at once
+ * Returns once it answers GET /health 200 and its start is over (every
+ * instance of every group up: its entrypoint logged so). Fails the calling test at once
  * when its entrypoint exits first (after ending whatever it had started;
  * the message names the log, which is kept), or after a safety bound of
  * minutes; never on a guess of how long a start takes.
