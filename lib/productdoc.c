@@ -1,5 +1,6 @@
 #include "productdoc.h"
 
+#include "barcode.h"
 #include "defaults.h"
 #include "fswrite.h"
 #include "http.h"
@@ -163,8 +164,8 @@ static int decode_text(json_object *in, bool creating, struct fx_productdoc *d, 
 	if (fx_json_string(in, "barcode", "barcode", false, 1, 32, &s, &present, e) < 0)
 		return -1;
 	if (present) {
-		if (strspn(s, "0123456789") != strlen(s))
-			return fx_err_invalid(e, "barcode", "must be digits (EAN/UPC)");
+		if (fx_barcode_validate(s, "barcode", e) < 0)
+			return -1;
 		fx_map_set_str(&d->map, "barcode", s);
 		d->mask[d->nmask++] = "barcode";
 	}

@@ -3,7 +3,8 @@
  * a manager writes them, shared by POST/PATCH /v1/products (handlers/products.c)
  * and the CSV importer (lib/importer.c): decoding and validating the
  * fields (SKU and its uniqueness key, name, description, category, brand,
- * barcode, prices, status, attributes, reorder point), the search fields
+ * barcode with its GS1 check digit (lib/barcode), prices, status, attributes,
+ * reorder point), the search fields
  * derived from name and SKU, the defaults of a new product, and the
  * Firestore writes that create or update one with its SKU index document
  * (organizations/{org}/skus/{fx_model_sku_id}). Everything is borrowed;
