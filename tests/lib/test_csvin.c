@@ -91,7 +91,7 @@ static void next_refused(void)
 	cr_assert_eq(fx_csvin_next(&c, &row, &e), 0, "nothing is read after a refusal");
 }
 
-__attribute__((unused)) static char *load(const char *name, size_t *len)
+static char *load(const char *name, size_t *len)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024];
@@ -452,4 +452,121 @@ Test(csvin, refuses_a_bare_carriage_return_ending_a_row)
 	OPEN("sku,name\nA,B\rC,D\n");
 	next_refused();
 	refusal("line 2", "carriage return without a line feed", NULL);
+}
+
+/* ---- LibreOffice's own output (tests/data/imports/README.md) ---- */
+
+#define NBSP "\xC2\xA0"
+
+static const char *const columns[] = {"sku",  "name",	"description",	"category",	    "brand", "barcode", "price",
+				      "cost", "status", "reorderPoint", "attributes.colour"};
+
+static void header_is_the_import_columns(void)
+{
+	cr_assert_eq(hdr.n, 11);
+	for (size_t i = 0; i < 11; i++)
+		cr_assert_str_eq(hdr.field[i], columns[i]);
+}
+
+/* Cell i of the current row read as a price, in cents. */
+static int64_t cents(size_t i)
+{
+	int64_t v = -1;
+
+	fx_err_clear(&e);
+	cr_assert_lt(i, row.n);
+	cr_assert_eq(fx_price_parse(row.field[i], c.decimal_comma, columns[i], &v, &e), 0, "\"%s\": %s", row.field[i],
+		     e.message);
+	return v;
+}
+
+/* The rows both UTF-8 exports hold; only the price cell of the first differs by quoting. */
+static void reads_the_workbook_rows(void)
+{
+	header_is_the_import_columns();
+	next_is(2, 1, "CAF-001", "Caf\xC3\xA9 cr\xC3\xA8me", "Smooth, creamy; \"barista\" style", "Beverages",
+		"Se\xC3\xB1or Bean", "6001234567899", "R 1" NBSP "499,00", "899.50", "active", "5", "cr\xC3\xA8me",
+		NULL);
+	cr_assert_eq(cents(6), 149900);
+	cr_assert_eq(cents(7), 89950);
+	next_is(3, 2, "MUS-002", "M\xC3\xBCsli, crunchy", "Line one\nLine two; with \"quotes\"", "Breakfast",
+		"\xC3\x9C"
+		"ber Foods",
+		"036000291452", "R 149,99", "1234.00", "draft", "0", "golden", NULL);
+	cr_assert_eq(cents(6), 14999);
+	cr_assert_eq(cents(7), 123400);
+	next_is(5, 3, "TEA-003", "\xE7\xB7\x91\xE8\x8C\xB6 Green tea \xF0\x9F\x8D\xB5", "=SUM(A1:A2)",
+		"+27 21 555 0100", "@home", "6009876543219", "R1 499,00", "99,95", "active", "12", "-10% promo", NULL);
+	cr_assert_eq(cents(6), 149900);
+	cr_assert_eq(cents(7), 9995);
+	next_is(6, 4, "EMP-004",
+		"Pi\xC3\xB1"
+		"ata",
+		"", "", "", "", "R 12" NBSP "345,50", "", "", "", "", NULL);
+	cr_assert_eq(cents(6), 1234550);
+	at_end();
+}
+
+Test(csvin, reads_libreoffice_semicolon_utf8_export)
+{
+	size_t n;
+	char *s = load("products-semicolon.csv", &n);
+
+	open_ok(s, n);
+	cr_assert_eq(c.delim, ';');
+	cr_assert(c.decimal_comma);
+	reads_the_workbook_rows();
+	free(s);
+}
+
+Test(csvin, reads_libreoffice_comma_utf8_export)
+{
+	size_t n;
+	char *s = load("products-comma.csv", &n);
+
+	open_ok(s, n);
+	cr_assert_eq(c.delim, ',');
+	cr_assert_not(c.decimal_comma);
+	reads_the_workbook_rows();
+	free(s);
+}
+
+Test(csvin, refuses_libreoffice_default_export_which_is_not_utf8)
+{
+	size_t n;
+	char *s = load("products-default.csv", &n);
+
+	open_refused(s, n);
+	refusal("line 2", "not UTF-8", "CSV UTF-8", NULL);
+	free(s);
+}
+
+Test(csvin, refuses_libreoffice_utf16_export)
+{
+	size_t n;
+	char *s = load("products-utf16.csv", &n);
+
+	open_refused(s, n);
+	refusal("UTF-16", "CSV UTF-8", NULL);
+	free(s);
+}
+
+Test(csvin, refuses_an_xlsx_workbook_renamed_csv)
+{
+	size_t n;
+	char *s = load("products-xlsx.csv", &n);
+
+	open_refused(s, n);
+	refusal("workbook", "not CSV", NULL);
+	free(s);
+}
+
+Test(csvin, refuses_an_xls_workbook_renamed_csv)
+{
+	size_t n;
+	char *s = load("products-xls.csv", &n);
+
+	open_refused(s, n);
+	refusal(".xls", "not CSV", NULL);
+	free(s);
 }
