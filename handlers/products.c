@@ -687,7 +687,7 @@ static int detach_image(struct fx_req *r, struct fx_err *e)
  * GET /v1/products:export?format=csv: the catalogue as the importer reads
  * it, one row per product in SKU order, streamed. Two scans: the first
  * reads only attributes, for the header's attributes.<name> columns (the
- * union of the names, sorted; more than MAX_ATTRIBUTES is a 409 before
+ * union of the names, sorted; more than FX_PRODUCTDOC_MAX_ATTRIBUTES is a 409 before
  * anything is sent, since no import could read the file); the second reads
  * EXPORT_PAGE products at a time and sends them. The worker holds one page
  * of documents and at most EXPORT_FLUSH bytes of CSV plus one row, whatever
@@ -708,13 +708,13 @@ static const char *const export_names_select[] = {"attributes", "skuKey"};
 
 struct export_ctx {
 	struct fx_req *r;
-	char names[MAX_ATTRIBUTES][65];
+	char names[FX_PRODUCTDOC_MAX_ATTRIBUTES][65];
 	size_t nnames;
 	struct fx_buf out;
 	bool started;
 };
 
-/* Adds the attribute names of a page to the set c->names (sorted once the scan ends); 409 past MAX_ATTRIBUTES. */
+/* Adds the attribute names of a page to the set c->names (sorted once the scan ends); 409 past FX_PRODUCTDOC_MAX_ATTRIBUTES. */
 static int export_names_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
 {
 	struct export_ctx *c = ctx;
@@ -732,12 +732,12 @@ static int export_names_page(void *ctx, struct fx_doc *docs, size_t n, struct fx
 				at++;
 			if (at < c->nnames)
 				continue;
-			if (c->nnames == MAX_ATTRIBUTES)
+			if (c->nnames == FX_PRODUCTDOC_MAX_ATTRIBUTES)
 				return fx_err_set(
 					e, FX_FAILED_PRECONDITION,
 					"the catalogue uses more than %d attribute names, more than an import "
 					"reads: remove some before exporting",
-					MAX_ATTRIBUTES);
+					FX_PRODUCTDOC_MAX_ATTRIBUTES);
 			if (fx_str_fmt(c->names[c->nnames], sizeof(c->names[0]), "%s", name) < 0)
 				return fx_err_set(e, FX_INTERNAL, "product %s has an attribute name over 64 bytes",
 						  docs[i].id);
