@@ -899,8 +899,9 @@ static int export_csv(struct fx_req *r, struct fx_err *e)
 	if (export_scan(c, export_select, sizeof(export_select) / sizeof(export_select[0]), export_page, e) < 0 ||
 	    export_flush(c, e) < 0) {
 		if (c->started) {
-			/* Rows already went out: all that is left is to cut the response short. */
+			/* Rows already went out: the response is broken off, so it cannot pass for whole. */
 			fx_log_error("products export broke off: %s", e->message);
+			fx_http_resp_break(r);
 			rc = 0;
 		}
 		goto out;

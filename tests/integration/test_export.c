@@ -476,6 +476,49 @@ Test(export, a_catalogue_of_many_pages_arrives_whole_with_flat_worker_memory, .t
 		     large_bytes - small_bytes);
 }
 
+/*
+ * A product whose CSV row outgrows the export's row cap (a description of 900,000 quotes, each
+ * doubled in CSV: 1.8 MB; only writable straight to Firestore) fails the export after the first
+ * pages went out. The client must see a broken response, not a CSV that looks whole without its
+ * last rows: a chunked response that ends cleanly is indistinguishable from a complete one.
+ */
+Test(export, a_failure_after_the_first_bytes_breaks_the_response_instead_of_ending_it, .timeout = 300)
+{
+	static const char *const h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	struct tenant t;
+	struct http_resp *r;
+	char url[300];
+	size_t cap = 2 * 900000 + 4096, n;
+	char *body = malloc(cap);
+
+	cr_assert_not_null(body);
+	make_tenant(&t, "exp-cut");
+	seed(&t, "CUT", 400); /* 440 KB of CSV before the bad row: several flushes */
+	n = (size_t)snprintf(body, cap,
+			     "{\"writes\":[{\"update\":{\"name\":\"projects/demo-fluxori/databases/(default)/documents/"
+			     "organizations/%s/products/pzzz\",\"fields\":{\"organizationId\":{\"stringValue\":\"%s\"},"
+			     "\"sku\":{\"stringValue\":\"ZZZ-QUOTES\"},\"skuKey\":{\"stringValue\":\"s_zzz-quotes\"},"
+			     "\"name\":{\"stringValue\":\"Quotes\"},\"priceCents\":{\"integerValue\":\"1\"},"
+			     "\"status\":{\"stringValue\":\"active\"},\"description\":{\"stringValue\":\"",
+			     t.org, t.org);
+	for (int i = 0; i < 900000; i++) {
+		body[n++] = '\\';
+		body[n++] = '"';
+	}
+	n += (size_t)snprintf(body + n, cap - n, "\"}}}}]}");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents:commit",
+		 test_env("FLUXORI_FIRESTORE_PORT"));
+	r = http_url("POST", url, h, body, n);
+	cr_assert_eq(r->status, 200, "seeding: %.300s", r->body);
+	http_resp_free(r);
+	free(body);
+	r = export(t.owner.id_token);
+	cr_assert_eq(r->status, 0, "a cut export must not end as if whole: %ld with %zu bytes, last row %.80s",
+		     r->status, r->len, r->len > 80 ? r->body + r->len - 80 : r->body);
+	cr_assert_gt(r->len, 65536, "rows went out before the failure (%zu bytes)", r->len);
+	http_resp_free(r);
+}
+
 Test(export, refuses_a_catalogue_with_more_attribute_names_than_an_import_reads)
 {
 	struct tenant t;
