@@ -315,7 +315,8 @@ static const char *cell(const struct fx_csvin_row *row, int col)
 	if (col < 0 || (size_t)col >= row->n)
 		return "";
 	s = row->field[col];
-	if (s[0] == '\'' && s[1] && strchr("=+-@\t\r", s[1]))
+	/* lib/csv's escape: one quote more before quotes and a formula start ("''=x" is "'=x"). */
+	if (s[0] == '\'' && s[strspn(s, "'")] && strchr("=+-@\t\r", s[strspn(s, "'")]))
 		return s + 1;
 	return s;
 }
