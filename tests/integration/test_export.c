@@ -706,6 +706,7 @@ static void round_trip_catalogue(const struct tenant *t)
 	test_product_stocked(
 		t->owner.id_token,
 		"{\"sku\":\"RT-C\",\"name\":\"\xe6\x9d\xb1\xe4\xba\xac tea \xf0\x9f\x8d\xb5\",\"priceCents\":1,"
+		"\"brand\":\"'=not a formula\","
 		"\"costCents\":0,\"status\":\"archived\"}",
 		5, id, sizeof(id));
 }
