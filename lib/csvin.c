@@ -286,6 +286,14 @@ int fx_csvin_next(struct fx_csvin *c, struct fx_csvin_row *row, struct fx_err *e
 	return rc;
 }
 
+bool fx_csvin_row_blank(const struct fx_csvin_row *row)
+{
+	for (size_t i = 0; i < row->n; i++)
+		if (row->len[i] > 0)
+			return false;
+	return true;
+}
+
 void fx_csvin_cleanup(struct fx_csvin *c)
 {
 	if (!c)

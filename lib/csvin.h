@@ -93,6 +93,14 @@ FX_MUST_USE int fx_csvin_open(struct fx_csvin *c, const char *data, size_t len, 
  */
 FX_MUST_USE int fx_csvin_next(struct fx_csvin *c, struct fx_csvin_row *row, struct fx_err *e);
 
+/*
+ * Whether every field of row is empty (";;;;"): what spreadsheets write for a
+ * row that looks blank (cleared cells, formatting only). The reader returns
+ * such rows, as their number counts; an importer may skip them rather than
+ * refuse a row without a SKU.
+ */
+bool fx_csvin_row_blank(const struct fx_csvin_row *row);
+
 /* Frees what the reader owns; accepts a reader that was never opened if it was zeroed. */
 void fx_csvin_cleanup(struct fx_csvin *c);
 

@@ -214,6 +214,19 @@ Test(csvin, keeps_empty_trailing_columns)
 	at_end();
 }
 
+Test(csvin, tells_a_row_of_empty_fields_from_one_with_a_value)
+{
+	OPEN("a;b;c\n;;\n;; \n\"\";;\nx\n");
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert(fx_csvin_row_blank(&row));
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert_not(fx_csvin_row_blank(&row), "a space is a value");
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert(fx_csvin_row_blank(&row), "an empty quoted field is empty");
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert_not(fx_csvin_row_blank(&row));
+}
+
 Test(csvin, keeps_the_header_while_rows_are_read)
 {
 	OPEN("sku,name\nAAAAAAAAAAAA,BBBBBBBBBBBBBBB\nCCCCCCCCCCCCCCC,DDDDDDDDDDDDD\n");
