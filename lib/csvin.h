@@ -6,7 +6,9 @@
  * until the next fx_csvin_next, the header's until fx_csvin_cleanup.
  *
  * The dialect read (every refusal is 400 INVALID_ARGUMENT, detail field
- * "file", with the physical line and a reason a merchant can act on):
+ * "file", a message "line N: <reason>" naming the physical line and saying
+ * what to do; only an empty file and one over the size cap name no line;
+ * recognisably foreign files, by their first bytes, are refused on line 1):
  *
  * - Encoding: UTF-8 only, with or without a BOM (EF BB BF, skipped). The
  *   whole file is checked when it is opened, so a bad byte late in the file
