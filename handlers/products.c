@@ -5,8 +5,13 @@
  * idempotency/{key-hash} (stock:adjust retries, 24 h).
  */
 #include "authz.h"
+#include "barcode.h"
+#include "buf.h"
+#include "csv.h"
 #include "defaults.h"
 #include "firestore.h"
+#include "files.h"
+#include "fsquery.h"
 #include "fswrite.h"
 #include "http.h"
 #include "idempotency.h"
@@ -39,9 +44,11 @@ static int adjust(struct fx_req *r, struct fx_err *e);
 static int movements(struct fx_req *r, struct fx_err *e);
 static int attach_image(struct fx_req *r, struct fx_err *e);
 static int detach_image(struct fx_req *r, struct fx_err *e);
+static int export_csv(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
 	{"GET", "/v1/products", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"GET", "/v1/products:export", export_csv, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"POST", "/v1/products", create, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
 	{"GET", "/v1/products/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"PATCH", "/v1/products/{id}", update, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
@@ -412,16 +419,17 @@ out:
 	return rc;
 }
 
-/* ?q= prefix, ?status=, ?category=, ?lowStock=true, ?orderBy=name|sku|createdAt|available */
+/* ?q= prefix, ?status=, ?category=, ?barcode= (exact), ?lowStock=true, ?orderBy=name|sku|createdAt|available */
 static int list(struct fx_req *r, struct fx_err *e)
 {
-	static const char *const params[] = {"pageSize", "pageToken", "status",	 "category",
-					     "q",	 "lowStock",  "orderBy", NULL};
+	static const char *const params[] = {"pageSize", "pageToken", "status",	 "category", "q",
+					     "lowStock", "orderBy",   "barcode", NULL};
 	static const char *const orders[] = {"name", "sku", "createdAt", "available", NULL};
 	static const char *const order_fields[] = {"nameLower", "skuKey", "createdAt", "stock.available", NULL};
 	const char *status = fx_http_req_query(r, "status"), *category = fx_http_req_query(r, "category");
 	const char *q = fx_http_req_query(r, "q"), *low = fx_http_req_query(r, "lowStock");
 	const char *order = fx_http_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
+	const char *barcode = fx_http_req_query(r, "barcode");
 	struct fx_query *query = NULL;
 	struct fx_value v = {0};
 	char sig[512];
@@ -439,8 +447,11 @@ static int list(struct fx_req *r, struct fx_err *e)
 		return fx_err_invalid(e, "lowStock", "must be true or false");
 	if (order && (oi = fx_json_enum_index(order, orders)) < 0)
 		return fx_err_invalid(e, "orderBy", "must be name, sku, createdAt or available");
-	if (fx_str_fmt(sig, sizeof(sig), "products|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
-		       q ? q : "", low ? low : "", orders[oi]) < 0)
+	/* Only a barcode that could have been stored is looked up: a scanner's misread is a 400, not an empty list. */
+	if (barcode && fx_barcode_validate(barcode, "barcode", e) < 0)
+		return -1;
+	if (fx_str_fmt(sig, sizeof(sig), "products|%s|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
+		       q ? q : "", low ? low : "", orders[oi], barcode ? barcode : "") < 0)
 		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	query = fx_tenant_query(r, NULL, "products", &parent_rel, e);
 	if (!query)
@@ -448,6 +459,7 @@ static int list(struct fx_req *r, struct fx_err *e)
 	fx_value_bool(&v, true);
 	if ((status && fx_fsquery_where_str(query, "status", "==", status, e) < 0) ||
 	    (category && fx_fsquery_where_str(query, "category", "==", category, e) < 0) ||
+	    (barcode && fx_fsquery_where_str(query, "barcode", "==", barcode, e) < 0) ||
 	    (low && strcmp(low, "true") == 0 && fx_fsquery_where(query, "lowStock", "==", &v, e) < 0))
 		goto out;
 	if (q) {
@@ -669,6 +681,239 @@ static int detach_image(struct fx_req *r, struct fx_err *e)
 	if (run_image(r, &c, e) < 0)
 		return -1;
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
+}
+
+/*
+ * GET /v1/products:export?format=csv: the catalogue as the importer reads
+ * it, one row per product in SKU order, streamed. Two scans: the first
+ * reads only attributes, for the header's attributes.<name> columns (the
+ * union of the names, sorted; more than FX_PRODUCTDOC_MAX_ATTRIBUTES is a 409 before
+ * anything is sent, since no import could read the file); the second reads
+ * EXPORT_PAGE products at a time and sends them. The worker holds one page
+ * of documents and at most EXPORT_FLUSH bytes of CSV plus one row, whatever
+ * the catalogue's size. A page that fails after the response started cuts
+ * it short (logged); the client then sees a CSV without its final rows.
+ */
+#define EXPORT_PAGE 300
+#define EXPORT_MAX 1000000 /* products: far more than one request can send inside nginx's timeout */
+#define EXPORT_FLUSH (64 * 1024)
+#define EXPORT_ROW_MAX (1024 * 1024) /* a row's CSV: 5,000 characters of description and 50 attributes */
+
+static const char *const export_columns[] = {"sku",   "name", "description", "category",     "brand", "barcode",
+					     "price", "cost", "status",	     "reorderPoint", "onHand"};
+static const char *const export_select[] = {"sku",    "name",	 "description", "category",
+					    "brand",  "barcode", "priceCents",	"costCents",
+					    "status", "stock",	 "attributes",	"skuKey"};
+static const char *const export_names_select[] = {"attributes", "skuKey"};
+
+struct export_ctx {
+	struct fx_req *r;
+	char names[FX_PRODUCTDOC_MAX_ATTRIBUTES][65];
+	size_t nnames;
+	struct fx_buf out;
+	bool started;
+};
+
+/* Adds the attribute names of a page to the set c->names (sorted once the scan ends); 409 past FX_PRODUCTDOC_MAX_ATTRIBUTES. */
+static int export_names_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct export_ctx *c = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_value *attrs = fx_value_path(&docs[i].fields, "attributes");
+
+		if (!attrs || attrs->type != FX_V_MAP)
+			continue;
+		for (size_t k = 0; k < attrs->u.map.n; k++) {
+			const char *name = attrs->u.map.fields[k].name;
+			size_t at = 0;
+
+			while (at < c->nnames && strcmp(c->names[at], name) != 0)
+				at++;
+			if (at < c->nnames)
+				continue;
+			if (c->nnames == FX_PRODUCTDOC_MAX_ATTRIBUTES)
+				return fx_err_set(
+					e, FX_FAILED_PRECONDITION,
+					"the catalogue uses more than %d attribute names, more than an import "
+					"reads: remove some before exporting",
+					FX_PRODUCTDOC_MAX_ATTRIBUTES);
+			if (fx_str_fmt(c->names[c->nnames], sizeof(c->names[0]), "%s", name) < 0)
+				return fx_err_set(e, FX_INTERNAL, "product %s has an attribute name over 64 bytes",
+						  docs[i].id);
+			c->nnames++;
+		}
+	}
+	return 0;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int export_over(void *ctx, struct fx_err *e)
+{
+	(void)ctx;
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "the catalogue has more than %d products to export", EXPORT_MAX);
+}
+
+/* Sends what c->out holds, starting the response first if needed. */
+static int export_flush(struct export_ctx *c, struct fx_err *e)
+{
+	if (!c->started) {
+		if (fx_http_resp_start(c->r, 200, "text/csv; charset=utf-8", -1) < 0)
+			return fx_err_set(e, FX_INTERNAL, "the export's response head was refused");
+		c->started = true;
+	}
+	if (c->out.len && fx_http_resp_write(c->r, c->out.data, c->out.len) < 0)
+		return fx_err_set(e, FX_CANCELLED, "the client went away during the export");
+	fx_buf_reset(&c->out);
+	return 0;
+}
+
+/* A text cell from field of doc, empty when absent. */
+static int export_text(struct fx_buf *b, const struct fx_doc *doc, const char *field)
+{
+	return fx_csv_text(b, fx_value_path_str(&doc->fields, field));
+}
+
+/* A money cell, empty when absent. */
+static int export_cents(struct fx_buf *b, const struct fx_doc *doc, const char *field)
+{
+	int64_t cents;
+
+	return fx_value_path_int(&doc->fields, field, &cents) ? fx_csv_cents(b, cents) : fx_csv_text(b, "");
+}
+
+/* One product's row, in export_columns order then c->names. */
+static int export_row(struct export_ctx *c, const struct fx_doc *doc)
+{
+	struct fx_buf *b = &c->out;
+	const struct fx_value *attrs = fx_value_path(&doc->fields, "attributes");
+
+	if (export_text(b, doc, "sku") < 0 || export_text(b, doc, "name") < 0 ||
+	    export_text(b, doc, "description") < 0 || export_text(b, doc, "category") < 0 ||
+	    export_text(b, doc, "brand") < 0 || export_text(b, doc, "barcode") < 0 ||
+	    export_cents(b, doc, "priceCents") < 0 || export_cents(b, doc, "costCents") < 0 ||
+	    export_text(b, doc, "status") < 0 || fx_csv_int(b, fx_stock(doc, "reorderPoint")) < 0 ||
+	    fx_csv_int(b, fx_stock(doc, "onHand")) < 0)
+		return -1;
+	for (size_t k = 0; k < c->nnames; k++) {
+		/* A name with '.' is one key, not a path: fx_value_path would split it. */
+		const struct fx_value *v = NULL;
+
+		for (size_t j = 0; attrs && attrs->type == FX_V_MAP && j < attrs->u.map.n; j++)
+			if (strcmp(attrs->u.map.fields[j].name, c->names[k]) == 0)
+				v = &attrs->u.map.fields[j].value;
+		if (fx_csv_text(b, v && v->type == FX_V_STRING ? v->u.s.p : "") < 0)
+			return -1;
+	}
+	return fx_csv_end_row(b);
+}
+
+static int export_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct export_ctx *c = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		if (export_row(c, &docs[i]) < 0)
+			return fx_err_set(e, FX_INTERNAL, "product %s: its CSV row is over %d bytes", docs[i].id,
+					  EXPORT_ROW_MAX);
+		if (c->out.len >= EXPORT_FLUSH && export_flush(c, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One scan of the organization's products in SKU order. */
+static int export_scan(struct export_ctx *c, const char *const *select, size_t nselect,
+		       int (*page)(void *, struct fx_doc *, size_t, struct fx_err *), struct fx_err *e)
+{
+	struct fx_scan run = {.order_field = "skuKey",
+			      .page_size = EXPORT_PAGE,
+			      .max = EXPORT_MAX,
+			      .page = page,
+			      .over = export_over,
+			      .ctx = c};
+	int rc = -1;
+
+	run.q = fx_tenant_query(c->r, NULL, "products", &run.parent_rel, e);
+	if (!run.q)
+		return -1;
+	if (fx_fsquery_select(run.q, select, nselect, e) < 0 || fx_fsquery_order_by(run.q, "skuKey", false, e) < 0 ||
+	    fx_fsquery_order_by(run.q, "__name__", false, e) < 0)
+		goto out;
+	rc = fx_model_scan_run(&run, e);
+out:
+	fx_fsquery_free(run.q);
+	return rc;
+}
+
+static int export_csv(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"format", NULL};
+	const char *format = fx_http_req_query(r, "format");
+	struct export_ctx *c = fx_mem_xcalloc(1, sizeof(*c));
+	struct fx_buf disposition;
+	char name[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int rc = -1;
+
+	c->r = r;
+	fx_buf_init(&c->out, EXPORT_FLUSH + EXPORT_ROW_MAX);
+	fx_buf_init(&disposition, FX_FILE_DISPOSITION_MAX);
+	if (fx_http_req_query_allow(r, params, e) < 0)
+		goto out;
+	if (format && strcmp(format, "csv") != 0) {
+		fx_err_invalid(e, "format", "must be csv");
+		goto out;
+	}
+	if (export_scan(c, export_names_select, sizeof(export_names_select) / sizeof(export_names_select[0]),
+			export_names_page, e) < 0)
+		goto out;
+	qsort(c->names, c->nnames, sizeof(c->names[0]), names_cmp);
+	if (!gmtime_r(&now, &tm) || strftime(name, sizeof(name), "products-%Y-%m-%d.csv", &tm) == 0 ||
+	    fx_files_disposition(name, &disposition) < 0) {
+		fx_err_set(e, FX_INTERNAL, "no export file name");
+		goto out;
+	}
+	fx_http_resp_header(r, "Content-Disposition", disposition.data);
+	fx_http_resp_header(r, "X-Content-Type-Options", "nosniff");
+	/* A UTF-8 byte order mark: Excel reads accents right only with it; the importer skips it. */
+	if (fx_buf_append(&c->out, "\xef\xbb\xbf", 3) < 0)
+		goto row_cap;
+	for (size_t i = 0; i < sizeof(export_columns) / sizeof(export_columns[0]); i++)
+		if (fx_csv_text(&c->out, export_columns[i]) < 0)
+			goto row_cap;
+	for (size_t k = 0; k < c->nnames; k++) {
+		char col[96];
+
+		fx_str_text(col, sizeof(col), "attributes.%s", c->names[k]);
+		if (fx_csv_text(&c->out, col) < 0)
+			goto row_cap;
+	}
+	if (fx_csv_end_row(&c->out) < 0)
+		goto row_cap;
+	if (export_scan(c, export_select, sizeof(export_select) / sizeof(export_select[0]), export_page, e) < 0 ||
+	    export_flush(c, e) < 0) {
+		if (c->started) {
+			/* Rows already went out: all that is left is to cut the response short. */
+			fx_log_error("products export broke off: %s", e->message);
+			rc = 0;
+		}
+		goto out;
+	}
+	rc = 0;
+	goto out;
+row_cap:
+	fx_err_set(e, FX_INTERNAL, "the export's header row is over its cap");
+out:
+	fx_buf_cleanup(&c->out);
+	fx_buf_cleanup(&disposition);
+	free(c);
+	return rc;
 }
 
 int main(int argc, char **argv)
