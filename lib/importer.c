@@ -344,15 +344,6 @@ static bool take_sku(const struct fx_csvin_row *row, int col, struct row *w)
 
 /* ---- first pass: the whole file is read once before anything is written ---- */
 
-/* Whether every cell of row is empty: a line of delimiters only, which Excel writes for formatted empty rows. */
-static bool blank(const struct fx_csvin_row *row)
-{
-	for (size_t i = 0; i < row->n; i++)
-		if (row->len[i] > 0)
-			return false;
-	return true;
-}
-
 static int dup_by_key(const void *a, const void *b)
 {
 	const struct dup *x = a, *y = b;
@@ -388,7 +379,7 @@ static int scan(struct imp *im, const char *data, size_t len, struct fx_err *e)
 	while ((got = fx_csvin_next(&c, &row, e)) > 0) {
 		struct row w = {0};
 
-		if (blank(&row))
+		if (fx_csvin_row_blank(&row)) /* a spreadsheet's formatted empty row */
 			continue;
 		if (++rows > FX_IMPORT_MAX_ROWS) {
 			fx_err_set(e, FX_INVALID_ARGUMENT, "the file has more than %d rows", FX_IMPORT_MAX_ROWS);
@@ -1053,7 +1044,7 @@ static int apply_all(struct imp *im, const char *data, size_t len, struct fx_err
 	if (fx_csvin_open(&c, data, len, &h, e) < 0)
 		goto out;
 	while ((got = fx_csvin_next(&c, &row, e)) > 0) {
-		if (blank(&row))
+		if (fx_csvin_row_blank(&row)) /* a spreadsheet's formatted empty row */
 			continue;
 		take_row(im, &c, &row, &next, e);
 		if (n == cap || repeats(rows, n, &next)) {
