@@ -66,21 +66,21 @@ static int check_text(const unsigned char *d, size_t len, struct fx_err *e)
 	return 0;
 }
 
-/* Refuses the files that are recognisably not CSV before looking at their text. */
+/* Refuses the files that are recognisably not CSV by their first bytes (line 1). */
 static int check_kind(const unsigned char *d, size_t len, struct fx_err *e)
 {
 	if (starts(d, len, "\xFF\xFE\x00\x00", 4) || starts(d, len, "\x00\x00\xFE\xFF", 4))
-		return refuse(e, 0, "the file is UTF-32 text, not UTF-8; " SAVE_AS);
+		return refuse(e, 1, "the file is UTF-32 text, not UTF-8; " SAVE_AS);
 	if (starts(d, len, "\xFF\xFE", 2) || starts(d, len, "\xFE\xFF", 2))
-		return refuse(e, 0, "the file is UTF-16 text (Excel's \"Unicode Text\"), not UTF-8; " SAVE_AS);
+		return refuse(e, 1, "the file is UTF-16 text (Excel's \"Unicode Text\"), not UTF-8; " SAVE_AS);
 	if (starts(d, len, "PK\x03\x04", 4) || starts(d, len, "PK\x05\x06", 4) || starts(d, len, "PK\x07\x08", 4))
 		return refuse(
-			e, 0,
+			e, 1,
 			"the file is a workbook or ZIP archive (.xlsx, .ods, .zip), not CSV; open it and " SAVE_AS);
 	if (starts(d, len, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8))
-		return refuse(e, 0, "the file is an Excel 97-2003 workbook (.xls), not CSV; open it and " SAVE_AS);
+		return refuse(e, 1, "the file is an Excel 97-2003 workbook (.xls), not CSV; open it and " SAVE_AS);
 	if (memchr(d, 0, len) && looks_utf16(d, len))
-		return refuse(e, 0, "the file is UTF-16 text without a byte order mark, not UTF-8; " SAVE_AS);
+		return refuse(e, 1, "the file is UTF-16 text without a byte order mark, not UTF-8; " SAVE_AS);
 	return 0;
 }
 
@@ -284,6 +284,14 @@ int fx_csvin_next(struct fx_csvin *c, struct fx_csvin_row *row, struct fx_err *e
 		return stop(c);
 	}
 	return rc;
+}
+
+bool fx_csvin_row_blank(const struct fx_csvin_row *row)
+{
+	for (size_t i = 0; i < row->n; i++)
+		if (row->len[i] > 0)
+			return false;
+	return true;
 }
 
 void fx_csvin_cleanup(struct fx_csvin *c)

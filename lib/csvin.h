@@ -6,7 +6,9 @@
  * until the next fx_csvin_next, the header's until fx_csvin_cleanup.
  *
  * The dialect read (every refusal is 400 INVALID_ARGUMENT, detail field
- * "file", with the physical line and a reason a merchant can act on):
+ * "file", a message "line N: <reason>" naming the physical line and saying
+ * what to do; only an empty file and one over the size cap name no line;
+ * recognisably foreign files, by their first bytes, are refused on line 1):
  *
  * - Encoding: UTF-8 only, with or without a BOM (EF BB BF, skipped). The
  *   whole file is checked when it is opened, so a bad byte late in the file
@@ -92,6 +94,14 @@ FX_MUST_USE int fx_csvin_open(struct fx_csvin *c, const char *data, size_t len, 
  * end: further calls return 0.
  */
 FX_MUST_USE int fx_csvin_next(struct fx_csvin *c, struct fx_csvin_row *row, struct fx_err *e);
+
+/*
+ * Whether every field of row is empty (";;;;"): what spreadsheets write for a
+ * row that looks blank (cleared cells, formatting only). The reader returns
+ * such rows, as their number counts; an importer may skip them rather than
+ * refuse a row without a SKU.
+ */
+bool fx_csvin_row_blank(const struct fx_csvin_row *row);
 
 /* Frees what the reader owns; accepts a reader that was never opened if it was zeroed. */
 void fx_csvin_cleanup(struct fx_csvin *c);

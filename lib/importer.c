@@ -28,8 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define PRODUCT_GROUP 250 /* rows planned together: at most 2 writes each (product, SKU index) */
-#define STOCK_GROUP 125 /* at most 4 writes each: stock, outbox entry, movement, row record */
+#define GROUP_ROWS 250 /* rows read and planned together (one batchGet each of keys, products, records) */
 #define GROUP_ATTEMPTS 4 /* a group read, planned and committed again after a conflict */
 #define ROW_ATTEMPTS 3 /* then each of its rows alone */
 #define ERRORS_MAX (8u << 20) /* bytes of the errors CSV: 10,000 lines of at most ~400 */
@@ -97,10 +96,12 @@ struct row {
 	const char *sku_rel; /* its index document */
 	const char *idem_rel; /* delta rows: the record of their application */
 	json_object *in; /* product rows: the fields of the cells, as the API's JSON */
-	int64_t value; /* stock rows: onHand or delta */
+	int64_t value; /* stock rows: onHand or delta; product rows: onHand when has_on_hand */
+	bool has_on_hand;
 	char reason[33];
 	enum outcome out;
 	bool bad; /* refused by its cells alone: stays refused */
+	size_t nw; /* writes its plan made (they follow the previous row's in the group's array) */
 	char field[72];
 	char why[200];
 };
@@ -279,7 +280,8 @@ static int read_header(struct imp *im, const struct fx_csvin_row *h, struct fx_e
 		for (c = 0; c < C_COUNT; c++)
 			if (strcasecmp(name, col_names[c]) == 0)
 				break;
-		if (c == C_COUNT || (im->stock ? c != C_SKU && c < C_ONHAND : c >= C_ONHAND))
+		/* A products file may carry onHand (the export's column): a count of the product. */
+		if (c == C_COUNT || (im->stock ? c != C_SKU && c < C_ONHAND : c > C_ONHAND))
 			return file_refusal(e, "has an unknown column \"%s\"", name);
 		if (im->col[c] >= 0)
 			return file_refusal(e, "column \"%s\" appears twice", col_names[c]);
@@ -378,6 +380,8 @@ static int scan(struct imp *im, const char *data, size_t len, struct fx_err *e)
 	while ((got = fx_csvin_next(&c, &row, e)) > 0) {
 		struct row w = {0};
 
+		if (fx_csvin_row_blank(&row)) /* a spreadsheet's formatted empty row */
+			continue;
 		if (++rows > FX_IMPORT_MAX_ROWS) {
 			fx_err_set(e, FX_INVALID_ARGUMENT, "the file has more than %d rows", FX_IMPORT_MAX_ROWS);
 			fx_err_detail(e, "file", "must have at most %d data rows: split it", FX_IMPORT_MAX_ROWS);
@@ -487,6 +491,13 @@ static int product_cells(struct imp *im, const struct fx_csvin_row *row, struct 
 		}
 		json_object_object_add(stock, "reorderPoint", json_object_new_int64(n));
 		json_object_object_add(in, "stock", stock);
+	}
+	if (cell_trim(row, im->col[C_ONHAND], small, sizeof(small)) < 0)
+		return refuse(w, "onHand", "must be a whole number");
+	if (*small) {
+		if (fx_num_parse(small, 0, FX_PRODUCT_MAX_STOCK, &w->value, &why) < 0)
+			return refuse(w, "onHand", why);
+		w->has_on_hand = true;
 	}
 	if (im->nattrs) {
 		json_object *attrs = json_object_new_object();
@@ -603,21 +614,63 @@ static json_object *merged(const struct row *w, const struct fx_doc *product)
 	return in;
 }
 
+/* The movement of a new product's first count: onHand is the sum of its movements from the start. */
+static int first_count(struct imp *im, const struct row *w, const char *id, json_object *writes, struct fx_err *e)
+{
+	char note[80];
+
+	fx_str_text(note, sizeof(note), "import %s, row %ld", im->id, w->number);
+	return fx_stock_movement_write(im->r, writes, id, w->value, "count_correction", NULL, note, w->value, NULL, e);
+}
+
+/*
+ * A product row's onHand cell as stock:adjust would apply it (a
+ * count_correction, with its movement and outbox entry), written first and
+ * guarded by the version read; *fields then receives a copy of product to
+ * write the row's other fields after it in the same commit (no version: the
+ * stock write carries it), its stock as it will be. 0 with *changed false
+ * when the count is what is stored.
+ */
+static int count_writes(struct imp *im, const struct row *w, const struct fx_doc *product, json_object *writes,
+			struct fx_doc *fields, bool *changed, struct fx_err *e)
+{
+	int64_t delta = w->value - fx_stock(product, "onHand"), after;
+	char note[80];
+
+	*changed = false;
+	if (!w->has_on_hand || delta == 0)
+		return 0;
+	fx_str_text(note, sizeof(note), "import %s, row %ld", im->id, w->number);
+	if (fx_stock_adjust(im->r, writes, product, delta, "count_correction", note, "onHand", &after, NULL, e) < 0)
+		return -1;
+	fx_value_copy(&fields->fields, &product->fields);
+	fields->id = product->id;
+	fields->update_time[0] = '\0';
+	fx_stock_set(&fields->fields, after, fx_stock(product, "reserved"), fx_stock(product, "reorderPoint"));
+	*changed = true;
+	return 0;
+}
+
 static int plan_product(struct imp *im, struct row *w, const struct fx_doc *product, json_object *writes,
 			struct fx_err *e)
 {
 	struct fx_productdoc d = {0};
+	struct fx_doc after = {0};
 	json_object *in = NULL;
 	size_t before = json_object_array_length(writes);
 	char id[FX_ID_LEN + 1];
 	const char *rel;
+	bool counted;
 	int rc = 0;
 
 	if (!product) {
 		if (fx_productdoc_decode(w->in, true, &d, e) < 0)
 			goto refused;
 		fx_productdoc_complete_new(im->r, &d, im->default_reorder);
-		if (fx_productdoc_create_writes(im->r, writes, &d.map, id, e) < 0)
+		if (w->has_on_hand)
+			fx_stock_set(&d.map, w->value, 0, fx_stock(&(struct fx_doc){.fields = d.map}, "reorderPoint"));
+		if (fx_productdoc_create_writes(im->r, writes, &d.map, id, e) < 0 ||
+		    (w->has_on_hand && w->value > 0 && first_count(im, w, id, writes, e) < 0))
 			goto refused;
 		w->out = O_CREATED;
 		goto out;
@@ -625,7 +678,7 @@ static int plan_product(struct imp *im, struct row *w, const struct fx_doc *prod
 	in = merged(w, product);
 	if (fx_productdoc_decode(in, false, &d, e) < 0)
 		goto refused;
-	if (fx_productdoc_unchanged(product, &d)) {
+	if (fx_productdoc_unchanged(product, &d) && !(w->has_on_hand && w->value != fx_stock(product, "onHand"))) {
 		w->out = O_UNCHANGED;
 		goto out;
 	}
@@ -633,8 +686,11 @@ static int plan_product(struct imp *im, struct row *w, const struct fx_doc *prod
 		refuse(w, "sku", "a product with this SKU exists (mode create changes no product)");
 		goto out;
 	}
+	if (count_writes(im, w, product, writes, &after, &counted, e) < 0)
+		goto refused;
 	if (!(rel = fx_tenant_path(im->r, NULL, "products", product->id, "product", e)) ||
-	    fx_productdoc_update_writes(im->r, writes, rel, product, &d, e) < 0)
+	    (!fx_productdoc_unchanged(product, &d) &&
+	     fx_productdoc_update_writes(im->r, writes, rel, counted ? &after : product, &d, e) < 0))
 		goto refused;
 	w->out = O_UPDATED;
 	goto out;
@@ -649,6 +705,7 @@ refused:
 out:
 	json_object_put(in);
 	fx_productdoc_cleanup(&d);
+	fx_value_cleanup(&after.fields);
 	return rc;
 }
 
@@ -705,15 +762,16 @@ static int plan_stock(struct imp *im, struct row *w, const struct fx_doc *produc
 }
 
 /* Reads the group's SKU index documents, their products and (deltas) row records, then plans every row. */
-static int plan_group(struct imp *im, struct row *rows, size_t n, json_object *writes, struct fx_err *e)
+static int plan_group(struct imp *im, struct row *rows, size_t n, json_object *writes, const char *txn,
+		      struct fx_err *e)
 {
-	const char *paths[PRODUCT_GROUP];
+	const char *paths[GROUP_ROWS];
 	struct fx_doc *keys, *products, *records;
-	size_t at[PRODUCT_GROUP], m = 0, np = 0;
-	const struct fx_doc *of[PRODUCT_GROUP];
+	size_t at[GROUP_ROWS], m = 0, np = 0;
+	const struct fx_doc *of[GROUP_ROWS];
 	int rc = -1;
 
-	if (n > PRODUCT_GROUP)
+	if (n > GROUP_ROWS)
 		return fx_err_set(e, FX_INTERNAL, "a group of %zu rows", n);
 	keys = fx_mem_xcalloc(3 * n, sizeof(*keys));
 	products = keys + n;
@@ -730,7 +788,7 @@ static int plan_group(struct imp *im, struct row *rows, size_t n, json_object *w
 		free(keys);
 		return 0;
 	}
-	if (fx_firestore_batch_get(paths, m, NULL, keys, e) < 0)
+	if (fx_firestore_batch_get(paths, m, txn, keys, e) < 0)
 		goto out;
 	for (size_t k = 0; k < m; k++) {
 		const char *pid = keys[k].name && fx_tenant_owns(im->r, &keys[k])
@@ -742,7 +800,7 @@ static int plan_group(struct imp *im, struct row *rows, size_t n, json_object *w
 		else
 			fx_err_clear(e);
 	}
-	if (np && fx_firestore_batch_get(paths, np, NULL, products, e) < 0)
+	if (np && fx_firestore_batch_get(paths, np, txn, products, e) < 0)
 		goto out;
 	for (size_t k = 0; k < np; k++)
 		if (products[k].name && fx_tenant_owns(im->r, &products[k]))
@@ -753,15 +811,19 @@ static int plan_group(struct imp *im, struct row *rows, size_t n, json_object *w
 		for (size_t i = 0; i < n; i++)
 			if (!rows[i].bad)
 				paths[nr++] = rows[i].idem_rel;
-		if (fx_firestore_batch_get(paths, nr, NULL, records, e) < 0)
+		if (fx_firestore_batch_get(paths, nr, txn, records, e) < 0)
 			goto out;
 	}
 	for (size_t i = 0, k = 0; i < n; i++) {
+		size_t before = json_object_array_length(writes);
+
+		rows[i].nw = 0;
 		if (rows[i].bad)
 			continue;
 		if ((im->stock ? plan_stock(im, &rows[i], of[i], &records[k], writes, e)
 			       : plan_product(im, &rows[i], of[i], writes, e)) < 0)
 			goto out;
+		rows[i].nw = json_object_array_length(writes) - before;
 		k++;
 	}
 	rc = 0;
@@ -779,33 +841,87 @@ static bool conflict(const struct fx_err *e)
 	       fx_err_is(e, FX_ABORTED);
 }
 
+struct row_txn {
+	struct imp *im;
+	struct row *w;
+};
+
+/* One row read and written in a transaction: its reads hold the documents until its commit. */
+static int row_txn(struct fx_txn *t, void *arg, struct fx_err *e)
+{
+	struct row_txn *c = arg;
+
+	return plan_group(c->im, c->w, 1, t->writes, t->id, e);
+}
+
+/* Commits writes[from..to) atomically. */
+static int commit_range(json_object *writes, size_t from, size_t to, struct fx_err *e)
+{
+	json_object *part;
+	int rc;
+
+	if (from == 0 && to == json_object_array_length(writes))
+		return fx_firestore_commit(writes, NULL, NULL, NULL, e);
+	part = json_object_new_array();
+	for (size_t i = from; i < to; i++)
+		json_object_array_add(part, json_object_get(json_object_array_get_idx(writes, i)));
+	rc = fx_firestore_commit(part, NULL, NULL, NULL, e);
+	json_object_put(part);
+	return rc;
+}
+
 /*
- * Plans rows[0..n) and commits their writes in one commit; on a conflict,
- * again (GROUP_ATTEMPTS, or ROW_ATTEMPTS for one row), then each row
- * alone; a row that still conflicts is refused.
+ * Plans rows[0..n) and commits their writes in as few commits as
+ * FX_FS_MAX_WRITES allows, each row's writes whole in one of them. On a
+ * conflict the rows not yet committed are read and planned again
+ * (GROUP_ATTEMPTS in all, ROW_ATTEMPTS for one row), then each alone; a row
+ * that keeps conflicting gets a transaction of its own (reads that hold
+ * its documents, as stock:adjust has), and only when that gives up too is
+ * it refused.
  */
 static int apply(struct imp *im, struct row *rows, size_t n, struct fx_err *e)
 {
 	for (int attempt = 0;; attempt++) {
 		json_object *writes = json_object_new_array();
-		int rc = plan_group(im, rows, n, writes, e);
+		size_t done = 0, at = 0;
+		int rc = plan_group(im, rows, n, writes, NULL, e);
 
-		if (rc == 0 && json_object_array_length(writes) > FX_FS_MAX_WRITES)
-			rc = fx_err_set(e, FX_INTERNAL, "a group of %zu rows made %zu writes", n,
-					json_object_array_length(writes));
-		if (rc == 0 && !im->dry_run && json_object_array_length(writes) > 0)
-			rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
+		while (rc == 0 && !im->dry_run && done < n) {
+			size_t end = done, nw = 0;
+
+			while (end < n && nw + rows[end].nw <= FX_FS_MAX_WRITES)
+				nw += rows[end++].nw;
+			if (end == done) {
+				rc = fx_err_set(e, FX_INTERNAL, "row %ld made %zu writes", rows[end].number,
+						rows[end].nw);
+				break;
+			}
+			if (nw > 0 && (rc = commit_range(writes, at, at + nw, e)) < 0)
+				break;
+			done = end;
+			at += nw;
+		}
 		json_object_put(writes);
 		if (rc == 0)
 			return 0;
 		if (!conflict(e))
 			return -1;
 		fx_err_clear(e);
+		/* What committed stays as planned; the rest is planned again. */
+		rows += done;
+		n -= done;
 		if (attempt + 1 < (n > 1 ? GROUP_ATTEMPTS : ROW_ATTEMPTS)) {
 			fx_clock_sleep_ms(fx_clock_jitter_ms(50L << attempt));
 			continue;
 		}
 		if (n == 1) {
+			struct row_txn c = {im, rows};
+
+			if (fx_firestore_run_transaction(row_txn, &c, e) == 0)
+				return 0;
+			if (!conflict(e))
+				return -1;
+			fx_err_clear(e);
 			refuse(&rows[0], "sku", "changed by someone else while importing: run the import again");
 			return 0;
 		}
@@ -920,7 +1036,7 @@ static bool repeats(const struct row *rows, size_t n, const struct row *w)
 /* Second pass: the rows in groups of cap, each group read, planned and committed together. */
 static int apply_all(struct imp *im, const char *data, size_t len, struct fx_err *e)
 {
-	size_t cap = im->stock ? STOCK_GROUP : PRODUCT_GROUP, n = 0;
+	size_t cap = GROUP_ROWS, n = 0;
 	struct fx_csvin c = {0};
 	struct fx_csvin_row h, row;
 	struct row *rows = fx_mem_xcalloc(cap, sizeof(*rows)), next;
@@ -929,6 +1045,8 @@ static int apply_all(struct imp *im, const char *data, size_t len, struct fx_err
 	if (fx_csvin_open(&c, data, len, &h, e) < 0)
 		goto out;
 	while ((got = fx_csvin_next(&c, &row, e)) > 0) {
+		if (fx_csvin_row_blank(&row)) /* a spreadsheet's formatted empty row */
+			continue;
 		take_row(im, &c, &row, &next, e);
 		if (n == cap || repeats(rows, n, &next)) {
 			if (flush(im, rows, n, e) < 0) {

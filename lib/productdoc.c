@@ -385,7 +385,8 @@ int fx_productdoc_update_writes(const struct fx_req *r, json_object *writes, con
 	add_mask(mask, &nmask, "updatedAt");
 	mask[nmask] = NULL;
 	name = fx_tenant_name(rel);
-	rc = fx_fswrite_update(writes, name, &map, mask, product->update_time, NULL, e);
+	rc = fx_fswrite_update(writes, name, &map, mask, product->update_time[0] ? product->update_time : NULL, NULL,
+			       e);
 out:
 	free(name);
 	fx_value_cleanup(&map);

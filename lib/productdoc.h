@@ -101,7 +101,9 @@ FX_MUST_USE int fx_productdoc_create_writes(const struct fx_req *r, json_object 
  * created exists:false, the old one deleted) or a new spelling of the same
  * one (set), the search fields follow name and SKU, stock is rewritten
  * with the new reorder point, and updatedAt is now. rel is product's
- * tenant path. At most three writes. On failure writes may hold some of
+ * tenant path. An empty update_time makes the precondition exists:true
+ * only (for a write that follows, in the same commit, one that carries
+ * the version). At most three writes. On failure writes may hold some of
  * them: discard it.
  */
 FX_MUST_USE int fx_productdoc_update_writes(const struct fx_req *r, json_object *writes, const char *rel,

@@ -83,9 +83,13 @@ static void check_price(const char *s, bool decimal_comma)
 /* Writes the rows as CSV, every field quoted, ',' between, CRLF after each. */
 static char *write_rows(const struct rows *r, size_t *len)
 {
-	size_t cap = 2 * r->len + 4 * r->nrows + 16, n = 0;
-	char *out = malloc(cap);
+	size_t cap = 2 * r->len + 2 * r->nrows + 1, n = 0; /* per field: its bytes twice, 2 quotes, a ',' */
 	const char *f = r->text;
+	char *out;
+
+	for (size_t i = 0; i < r->nrows; i++)
+		cap += r->count[i];
+	out = malloc(cap);
 
 	for (size_t i = 0; i < r->nrows; i++) {
 		for (size_t k = 0; k < r->count[i]; k++) {
@@ -105,6 +109,8 @@ static char *write_rows(const struct rows *r, size_t *len)
 		out[n++] = '\r';
 		out[n++] = '\n';
 	}
+	if (n > cap)
+		abort();
 	*len = n;
 	return out;
 }

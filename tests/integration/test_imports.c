@@ -272,7 +272,8 @@ Test(imports, semicolon_files_with_a_bom_and_decimal_commas_import, .timeout = 1
 {
 	static const char csv[] = "\xEF\xBB\xBFsku;name;price;brand\r\n"
 				  "ZA-1;Rooibos \xC3\xA9\xC3\xB1;R1 499,00;Caf\xC3\xA9\r\n"
-				  "ZA-2;\"Semi; colon\";149,99;\r\n";
+				  "ZA-2;\"Semi; colon\";149,99;\r\n"
+				  ";;;\r\n"; /* Excel's formatted empty row: skipped, not a row */
 	struct tenant t;
 	struct http_resp *r;
 	json_object *p;
@@ -293,6 +294,101 @@ Test(imports, semicolon_files_with_a_bom_and_decimal_commas_import, .timeout = 1
 	json_object_put(p);
 }
 
+/* The fixture tests/data/imports/name (LibreOffice's output, see its README), malloc'd. */
+static char *fixture(const char *name, size_t *n)
+{
+	char path[512];
+	const char *src = getenv("FLUXORI_SRCDIR");
+	FILE *f;
+	char *data = malloc(1 << 20);
+
+	snprintf(path, sizeof(path), "%s/tests/data/imports/%s", src ? src : ".", name);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "fixture %s", path);
+	*n = fread(data, 1, 1 << 20, f);
+	fclose(f);
+	return data;
+}
+
+Test(imports, libreoffice_csv_files_import_exactly, .timeout = 120)
+{
+	static const char *const files[] = {"products-semicolon.csv", "products-comma.csv"};
+
+	for (size_t k = 0; k < 2; k++) {
+		struct tenant t;
+		struct http_resp *r;
+		json_object *p;
+		size_t n;
+		char *data = fixture(files[k], &n);
+
+		make_tenant(&t);
+		r = import_ok(&t, upload_kind(&t, "upload", "text/csv", data, n), "products", NULL);
+		cr_assert_str_eq(json_str(r, "status"), "succeeded", "%s: %s", files[k], r->body);
+		assert_counts(r, 4, 4, 0, 0, 0);
+		http_resp_free(r);
+		p = product_by_sku(&t, "CAF-001");
+		cr_assert_str_eq(pstr(p, "name", NULL), "Caf\xC3\xA9 cr\xC3\xA8me");
+		cr_assert_str_eq(pstr(p, "description", NULL), "Smooth, creamy; \"barista\" style");
+		cr_assert_eq(pfield(p, "priceCents", NULL), 149900, "%s: R 1 499,00 with a no-break space", files[k]);
+		cr_assert_eq(pfield(p, "costCents", NULL), 89950);
+		cr_assert_str_eq(pstr(p, "barcode", NULL), "6001234567899");
+		cr_assert_str_eq(pstr(p, "attributes", "colour"), "cr\xC3\xA8me");
+		cr_assert_eq(pfield(p, "stock", "reorderPoint"), 5);
+		json_object_put(p);
+		p = product_by_sku(&t, "MUS-002");
+		cr_assert_str_eq(pstr(p, "description", NULL), "Line one\nLine two; with \"quotes\"");
+		cr_assert_eq(pfield(p, "priceCents", NULL), 14999);
+		cr_assert_str_eq(pstr(p, "status", NULL), "draft");
+		json_object_put(p);
+		p = product_by_sku(&t, "TEA-003");
+		cr_assert_str_eq(pstr(p, "name", NULL), "\xE7\xB7\x91\xE8\x8C\xB6 Green tea \xF0\x9F\x8D\xB5");
+		/* Formula-looking text is stored as the text it is. */
+		cr_assert_str_eq(pstr(p, "description", NULL), "=SUM(A1:A2)");
+		cr_assert_str_eq(pstr(p, "category", NULL), "+27 21 555 0100");
+		cr_assert_str_eq(pstr(p, "brand", NULL), "@home");
+		cr_assert_str_eq(pstr(p, "attributes", "colour"), "-10% promo");
+		cr_assert_eq(pfield(p, "priceCents", NULL), 149900);
+		cr_assert_eq(pfield(p, "costCents", NULL), 9995);
+		json_object_put(p);
+		p = product_by_sku(&t, "EMP-004");
+		cr_assert_eq(pfield(p, "priceCents", NULL), 1234550);
+		cr_assert_null(pstr(p, "description", NULL), "an empty cell gives no field");
+		json_object_put(p);
+		free(data);
+	}
+}
+
+/* What LibreOffice writes when the merchant does not choose CSV UTF-8: refused at upload or import, never applied. */
+Test(imports, libreoffice_files_that_are_not_utf8_csv_are_refused)
+{
+	static const char *const files[] = {"products-default.csv", "products-utf16.csv", "products-xlsx.csv",
+					    "products-xls.csv"};
+	struct tenant t;
+
+	make_tenant(&t);
+	for (size_t k = 0; k < 4; k++) {
+		const char *h[] = {"X-File-Name: products.csv", NULL};
+		size_t n;
+		char *data = fixture(files[k], &n);
+		struct http_resp *r =
+			http_do("POST", "/v1/files?kind=upload", t.owner.id_token, "text/csv", data, n, h);
+
+		if (r->status == 201) {
+			char id[64];
+
+			snprintf(id, sizeof(id), "%s", json_str(r, "id"));
+			http_resp_free(r);
+			r = import_as(t.owner.id_token, id, "products", NULL);
+			cr_assert_str_eq(json_str(r, "error.details.0.field"), "file", "%s: %s", files[k], r->body);
+		}
+		assert_error(r, 400, "INVALID_ARGUMENT");
+		http_resp_free(r);
+		free(data);
+	}
+	cr_assert_eq(stored(&t, "products"), 0);
+	cr_assert_eq(stored(&t, "imports"), 0);
+}
+
 Test(imports, mode_create_refuses_existing_skus_that_differ)
 {
 	struct tenant t;
@@ -310,6 +406,48 @@ Test(imports, mode_create_refuses_existing_skus_that_differ)
 	cr_assert_not_null(strstr(errors, "\r\n3,M-2,sku,a product with this SKU exists"), "%s", errors);
 	free(errors);
 	http_resp_free(r);
+}
+
+/* The export's onHand column imports back as a count (count_correction), with its movement, in the row's commit. */
+Test(imports, products_files_carry_onhand_as_a_count, .timeout = 120)
+{
+	struct tenant t;
+	struct http_resp *r;
+	struct audit au;
+	json_object *p;
+	const char *again;
+
+	make_tenant(&t);
+	r = import_ok(&t, upload(&t, "sku,name,price,reorderPoint,onHand\nOH-1,Counted,10,2,7\nOH-2,Empty,10,,\n"),
+		      "products", NULL);
+	assert_counts(r, 2, 2, 0, 0, 0);
+	http_resp_free(r);
+	p = product_by_sku(&t, "OH-1");
+	cr_assert_eq(pfield(p, "stock", "onHand"), 7);
+	cr_assert_eq(pfield(p, "stock", "available"), 7);
+	cr_assert_eq(pfield(p, "stock", "reorderPoint"), 2);
+	json_object_put(p);
+	/* A count and a field change together, then a count alone, then nothing. */
+	r = import_ok(&t, upload(&t, "sku,name,reorderPoint,onHand\nOH-1,Recounted,1,4\nOH-2,Empty,,0\n"), "products",
+		      NULL);
+	assert_counts(r, 2, 0, 1, 1, 0);
+	http_resp_free(r);
+	p = product_by_sku(&t, "OH-1");
+	cr_assert_str_eq(pstr(p, "name", NULL), "Recounted");
+	cr_assert_eq(pfield(p, "stock", "onHand"), 4);
+	cr_assert_eq(pfield(p, "stock", "reorderPoint"), 1);
+	cr_assert_eq(json_object_get_boolean(json_object_object_get(p, "lowStock")), false);
+	json_object_put(p);
+	again = upload(&t, "sku,onHand\nOH-1,9\n");
+	r = import_ok(&t, again, "products", NULL);
+	assert_counts(r, 1, 0, 1, 0, 0);
+	http_resp_free(r);
+	r = import_ok(&t, again, "products", NULL);
+	assert_counts(r, 1, 0, 0, 1, 0);
+	http_resp_free(r);
+	audit_org(t.id, &au); /* onHand = the sum of the movements: +7, -3, +5 */
+	cr_assert_eq(au.on_hand, 9);
+	cr_assert_eq(au.movements, 3);
 }
 
 Test(imports, a_wrong_barcode_check_digit_refuses_the_row)

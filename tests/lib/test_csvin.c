@@ -214,6 +214,19 @@ Test(csvin, keeps_empty_trailing_columns)
 	at_end();
 }
 
+Test(csvin, tells_a_row_of_empty_fields_from_one_with_a_value)
+{
+	OPEN("a;b;c\n;;\n;; \n\"\";;\nx\n");
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert(fx_csvin_row_blank(&row));
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert_not(fx_csvin_row_blank(&row), "a space is a value");
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert(fx_csvin_row_blank(&row), "an empty quoted field is empty");
+	cr_assert_eq(fx_csvin_next(&c, &row, &e), 1);
+	cr_assert_not(fx_csvin_row_blank(&row));
+}
+
 Test(csvin, keeps_the_header_while_rows_are_read)
 {
 	OPEN("sku,name\nAAAAAAAAAAAA,BBBBBBBBBBBBBBB\nCCCCCCCCCCCCCCC,DDDDDDDDDDDDD\n");
@@ -349,44 +362,44 @@ Test(csvin, refuses_an_empty_file)
 Test(csvin, refuses_utf16_with_a_bom)
 {
 	OPEN_REFUSED("\xFF\xFEs\0k\0u\0\r\0\n\0");
-	refusal("UTF-16", "CSV UTF-8", NULL);
+	refusal("line 1: ", "UTF-16", "CSV UTF-8", NULL);
 	OPEN_REFUSED("\xFE\xFF\0s\0k\0u\0\r\0\n");
-	refusal("UTF-16", "CSV UTF-8", NULL);
+	refusal("line 1: ", "UTF-16", "CSV UTF-8", NULL);
 }
 
 Test(csvin, refuses_utf16_without_a_bom)
 {
 	OPEN_REFUSED("s\0k\0u\0,\0n\0a\0m\0e\0\r\0\n\0A\0,\0B\0");
-	refusal("UTF-16", "CSV UTF-8", NULL);
+	refusal("line 1: ", "UTF-16", "CSV UTF-8", NULL);
 	OPEN_REFUSED("\0s\0k\0u\0,\0n\0a\0m\0e\0\r\0\n\0A\0,\0B");
-	refusal("UTF-16", "CSV UTF-8", NULL);
+	refusal("line 1: ", "UTF-16", "CSV UTF-8", NULL);
 }
 
 Test(csvin, refuses_utf32)
 {
 	OPEN_REFUSED("\xFF\xFE\0\0s\0\0\0");
-	refusal("UTF-32", NULL);
+	refusal("line 1: ", "UTF-32", NULL);
 	OPEN_REFUSED("\0\0\xFE\xFF\0\0\0s");
-	refusal("UTF-32", NULL);
+	refusal("line 1: ", "UTF-32", NULL);
 }
 
 Test(csvin, refuses_a_zip_or_an_old_excel_workbook)
 {
 	OPEN_REFUSED("PK\x03\x04\x14\0\0\0\x08\0");
-	refusal("workbook or ZIP archive", "CSV UTF-8", NULL);
+	refusal("line 1: ", "workbook or ZIP archive", "CSV UTF-8", NULL);
 	OPEN_REFUSED("PK\x05\x06\0\0\0\0");
-	refusal("ZIP", NULL);
+	refusal("line 1: ", "ZIP", NULL);
 	OPEN_REFUSED("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0");
-	refusal(".xls", NULL);
+	refusal("line 1: ", ".xls", NULL);
 }
 
 Test(csvin, refuses_binary_data)
 {
 	OPEN_REFUSED("\x1F\x8B\x08\0\0\0\0\0");
-	refusal("binary", NULL);
+	refusal("line 1: ", "binary", NULL);
 	OPEN_REFUSED("\x7F"
 		     "ELF\x02\x01\x01");
-	refusal("binary", NULL);
+	refusal("line 1: ", "binary", NULL);
 	OPEN_REFUSED("sku,name\nA,B\nC,D\x1A\n");
 	refusal("line 3", "binary", NULL);
 	OPEN_REFUSED("sku,name\nA,B\0C\n");
@@ -547,7 +560,7 @@ Test(csvin, refuses_libreoffice_utf16_export)
 	char *s = load("products-utf16.csv", &n);
 
 	open_refused(s, n);
-	refusal("UTF-16", "CSV UTF-8", NULL);
+	refusal("line 1: ", "UTF-16", "CSV UTF-8", NULL);
 	free(s);
 }
 
@@ -557,7 +570,7 @@ Test(csvin, refuses_an_xlsx_workbook_renamed_csv)
 	char *s = load("products-xlsx.csv", &n);
 
 	open_refused(s, n);
-	refusal("workbook", "not CSV", NULL);
+	refusal("line 1: ", "workbook", "not CSV", NULL);
 	free(s);
 }
 
@@ -567,6 +580,6 @@ Test(csvin, refuses_an_xls_workbook_renamed_csv)
 	char *s = load("products-xls.csv", &n);
 
 	open_refused(s, n);
-	refusal(".xls", "not CSV", NULL);
+	refusal("line 1: ", ".xls", "not CSV", NULL);
 	free(s);
 }
