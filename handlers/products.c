@@ -5,8 +5,13 @@
  * idempotency/{key-hash} (stock:adjust retries, 24 h).
  */
 #include "authz.h"
+#include "barcode.h"
+#include "buf.h"
+#include "csv.h"
 #include "defaults.h"
 #include "firestore.h"
+#include "files.h"
+#include "fsquery.h"
 #include "fswrite.h"
 #include "http.h"
 #include "idempotency.h"
@@ -18,6 +23,7 @@
 #include "model.h"
 #include "patch.h"
 #include "product.h"
+#include "productdoc.h"
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
@@ -38,9 +44,11 @@ static int adjust(struct fx_req *r, struct fx_err *e);
 static int movements(struct fx_req *r, struct fx_err *e);
 static int attach_image(struct fx_req *r, struct fx_err *e);
 static int detach_image(struct fx_req *r, struct fx_err *e);
+static int export_csv(struct fx_req *r, struct fx_err *e);
 
 static const struct fx_route routes[] = {
 	{"GET", "/v1/products", list, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
+	{"GET", "/v1/products:export", export_csv, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"POST", "/v1/products", create, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
 	{"GET", "/v1/products/{id}", get, FX_MEMBER, FX_ROLE_VIEWER, 0, 0},
 	{"PATCH", "/v1/products/{id}", update, FX_MEMBER, FX_ROLE_MANAGER, FX_BODY_JSON, 0},
@@ -51,15 +59,10 @@ static const struct fx_route routes[] = {
 	{"DELETE", "/v1/products/{id}/images/{fileId}", detach_image, FX_MEMBER, FX_ROLE_MANAGER, 0, 0},
 };
 
-#define MAX_PRICE_CENTS 100000000000LL /* R1 billion */
-#define MAX_DELTA 1000000LL
-#define MAX_ATTRIBUTES 50
-#define MAX_Q 40
 #define MAX_IMAGES 20
 
-static const char *const statuses[] = {"draft", "active", "archived", NULL};
 /* Server bookkeeping that the API does not show. */
-static const char *const hidden[] = {"organizationId", "nameLower", "skuKey", "searchPrefixes", "listings", NULL};
+static const char *const *const hidden = fx_productdoc_hidden;
 /*
  * What a read asks Firestore for (documents.get mask, runQuery select): the
  * contract's fields, then what the read itself needs (the tenant check; a
@@ -75,272 +78,25 @@ static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"
 #undef CONTRACT_FIELDS
 
 /*
- * SKU: 1..64 of [A-Za-z0-9._-]. skuKey ("s_" and the lower-cased SKU)
- * orders lists and says when a SKU changed; the index document's id is
- * fx_model_sku_id (the same for SKUs without '.').
+ * Creates the product of d (complete) under a new id (*rel its path) and
+ * its SKU index document, which must not exist yet, in one commit: a taken
+ * SKU is 409 ALREADY_EXISTS naming it.
  */
-static int take_sku(json_object *in, bool required, struct fx_value *map, struct fx_err *e)
+static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, const char **rel, struct fx_err *e)
 {
-	const char *s;
-	bool present;
-	char key[80];
-
-	if (fx_json_string(in, "sku", "sku", required, 1, FX_PRODUCT_SKU_MAX, &s, &present, e) < 0)
-		return -1;
-	if (!present)
-		return 0;
-	if (!fx_product_sku_valid(s))
-		return fx_err_invalid(e, "sku", "may hold only letters, digits, '.', '_' and '-'");
-	if (fx_product_sku_key(s, key, sizeof(key)) < 0)
-		return fx_err_invalid(e, "sku", "must be at most %d characters", FX_PRODUCT_SKU_MAX);
-	fx_map_set_str(map, "sku", s);
-	fx_map_set_str(map, "skuKey", key);
-	return 0;
-}
-
-/* The tenant path of sku's index document; NULL with e set. */
-static const char *sku_path(const struct fx_req *r, const char *sku, struct fx_err *e)
-{
-	char id[200];
-
-	if (!sku || fx_model_sku_id(sku, id, sizeof(id)) < 0)
-		return fx_err_set(e, FX_INTERNAL, "SKU %.80s has no index id", sku ? sku : "(none)"), NULL;
-	return fx_tenant_path(r, NULL, "skus", id, "sku", e);
-}
-
-/* The SKU index document of product_id: {productId, sku} stamped with the organization. */
-static void sku_index(const struct fx_req *r, const char *product_id, const char *sku, struct fx_value *index)
-{
-	fx_value_map(index);
-	fx_map_set_str(index, "productId", product_id);
-	fx_map_set_str(index, "sku", sku);
-	fx_tenant_stamp(r, index);
-}
-
-/* attributes: a flat object of at most 50 string values. */
-static int take_attributes(json_object *in, struct fx_value *map, struct fx_err *e)
-{
-	json_object *attrs;
-	struct fx_value *out;
-	bool present;
-	int n = 0;
-
-	if (fx_json_object(in, "attributes", "attributes", false, &attrs, &present, e) < 0)
-		return -1;
-	if (!present)
-		return 0;
-	out = fx_map_set(map, "attributes");
-	fx_value_map(out);
-	json_object_object_foreach(attrs, key, val)
-	{
-		char field[96];
-		const char *s;
-
-		(void)val;
-		fx_str_text(field, sizeof(field), "attributes.%.60s", key);
-		if (++n > MAX_ATTRIBUTES)
-			return fx_err_invalid(e, "attributes", "must have at most %d entries", MAX_ATTRIBUTES);
-		if (!*key || strlen(key) > 64)
-			return fx_err_invalid(e, field, "names must be 1 to 64 characters");
-		if (fx_json_string(attrs, key, field, true, 0, 500, &s, &present, e) < 0)
-			return -1;
-		fx_map_set_str(out, key, s);
-	}
-	return 0;
-}
-
-/* A copy of n bytes of s with ASCII letters lower-cased (what ?q= compares); caller frees. */
-static char *lower_copy(const char *s, size_t n)
-{
-	char *l = fx_mem_xmalloc(n + 1);
-
-	for (size_t i = 0; i < n; i++)
-		l[i] = (char)tolower((unsigned char)s[i]);
-	l[n] = '\0';
-	return l;
-}
-
-/*
- * The lower-cased prefixes of name and SKU that ?q= matches (array-contains):
- * every prefix of whole characters, up to MAX_Q characters as ?q= counts
- * them, however many bytes those are.
- */
-static void set_search(struct fx_value *map)
-{
-	const char *src[2] = {fx_value_path_str(map, "name"), fx_value_path_str(map, "sku")};
-	struct fx_value *arr = fx_map_set(map, "searchPrefixes");
-	char *name_lower = NULL;
-
-	fx_value_array(arr);
-	for (int k = 0; k < 2; k++) {
-		size_t n = src[k] ? strlen(src[k]) : 0, chars = 0;
-		char *l = lower_copy(src[k] ? src[k] : "", n);
-
-		for (size_t len = 1; len <= n && chars < MAX_Q; len++) {
-			bool dup = false;
-
-			/* Whole UTF-8 characters only. */
-			if (len < n && ((unsigned char)l[len] & 0xc0) == 0x80)
-				continue;
-			chars++;
-			for (size_t i = 0; i < arr->u.arr.n && !dup; i++)
-				dup = arr->u.arr.items[i].u.s.n == len &&
-				      memcmp(arr->u.arr.items[i].u.s.p, l, len) == 0;
-			if (!dup)
-				fx_value_string(fx_value_push(arr), l, len);
-		}
-		if (k == 0 && src[0])
-			name_lower = l;
-		else
-			free(l);
-	}
-	/* Only now: a new field may move the map's fields, and arr with them. */
-	if (name_lower) {
-		fx_map_set_str(map, "nameLower", name_lower);
-		free(name_lower);
-	}
-}
-
-/* The text fields a manager may set: name, description, category, brand, barcode. */
-static int decode_text(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
-		       struct fx_err *e)
-{
-	const char *s;
-	bool present;
-
-#define STR(key, req, min, max)                                                        \
-	do {                                                                           \
-		if (fx_model_map_take_string(map, in, key, key, req, min, max, e) < 0) \
-			return -1;                                                     \
-		if (fx_map_get(map, key))                                              \
-			mask[(*nmask)++] = key;                                        \
-	} while (0)
-	STR("name", creating, 1, 200);
-	STR("description", false, 0, 5000);
-	STR("category", false, 1, 100);
-	STR("brand", false, 1, 100);
-#undef STR
-	if (fx_json_string(in, "barcode", "barcode", false, 1, 32, &s, &present, e) < 0)
-		return -1;
-	if (present) {
-		if (strspn(s, "0123456789") != strlen(s))
-			return fx_err_invalid(e, "barcode", "must be digits (EAN/UPC)");
-		fx_map_set_str(map, "barcode", s);
-		mask[(*nmask)++] = "barcode";
-	}
-	return 0;
-}
-
-/* Fields a manager may set, for create and update; mask gets what was given. */
-static int decode(json_object *in, bool creating, struct fx_value *map, const char **mask, size_t *nmask,
-		  int64_t *reorder, bool *has_reorder, struct fx_err *e)
-{
-	static const char *const stock_allowed[] = {"reorderPoint", NULL};
-	json_object *stock;
-	const char *s;
-	bool present;
-	int64_t n;
-
-	if (decode_text(in, creating, map, mask, nmask, e) < 0 || take_sku(in, creating, map, e) < 0)
-		return -1;
-	if (fx_map_get(map, "sku")) {
-		mask[(*nmask)++] = "sku";
-		mask[(*nmask)++] = "skuKey";
-	}
-	if (fx_json_int64(in, "priceCents", "priceCents", creating, 0, MAX_PRICE_CENTS, &n, &present, e) < 0)
-		return -1;
-	if (present) {
-		fx_map_set_int(map, "priceCents", n);
-		mask[(*nmask)++] = "priceCents";
-	}
-	if (fx_json_int64(in, "costCents", "costCents", false, 0, MAX_PRICE_CENTS, &n, &present, e) < 0)
-		return -1;
-	if (present) {
-		fx_map_set_int(map, "costCents", n);
-		mask[(*nmask)++] = "costCents";
-	}
-	if (fx_json_string(in, "status", "status", false, 1, 16, &s, &present, e) < 0)
-		return -1;
-	if (present) {
-		if (fx_json_enum_index(s, statuses) < 0)
-			return fx_err_invalid(e, "status", "must be draft, active or archived");
-		fx_map_set_str(map, "status", s);
-		mask[(*nmask)++] = "status";
-	}
-	if (take_attributes(in, map, e) < 0)
-		return -1;
-	if (fx_map_get(map, "attributes"))
-		mask[(*nmask)++] = "attributes";
-	*has_reorder = false;
-	if (fx_json_object(in, "stock", "stock", false, &stock, &present, e) < 0)
-		return -1;
-	if (present) {
-		/* onHand, reserved and available change only through stock:adjust and orders. */
-		if (fx_json_allow(stock, stock_allowed, "stock.", e) < 0 ||
-		    fx_json_int64(stock, "reorderPoint", "stock.reorderPoint", false, 0, FX_PRODUCT_MAX_STOCK, reorder,
-				  has_reorder, e) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Adds path to a NULL-terminated-later mask unless it is there already. */
-static void add_mask(const char **mask, size_t *n, const char *path)
-{
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp(mask[i], path) == 0)
-			return;
-	mask[(*n)++] = path;
-}
-
-/* The organization's settings.lowStockDefault into *reorder (untouched when it has none or cannot be read). */
-static int default_reorder(const struct fx_req *r, int64_t *reorder, struct fx_err *e)
-{
-	struct fx_doc org = {0};
-	struct fx_err ignored;
-	const char *root = fx_tenant_root(r, e);
-
-	if (!root)
-		return -1;
-	fx_err_clear(&ignored);
-	if (fx_firestore_get(root, &org, &ignored) == 0)
-		fx_value_path_int(&org.fields, "settings.lowStockDefault", reorder);
-	fx_firestore_doc_cleanup(&org);
-	return 0;
-}
-
-static const char *const create_allowed[] = {"sku",	   "name",	"description", "category",   "brand", "barcode",
-					     "priceCents", "costCents", "status",      "attributes", "stock", NULL};
-
-/*
- * Creates the product map under a new id (*rel its path) and its SKU index
- * document, which must not exist yet, in one commit: a taken SKU is 409
- * ALREADY_EXISTS naming it.
- */
-static int write_new(struct fx_req *r, const struct fx_value *map, char *id, const char **rel, struct fx_err *e)
-{
-	const char *sku = fx_value_path_str(map, "sku"), *sku_rel;
-	struct fx_value index = {0};
-	json_object *writes = NULL;
-	char *name = NULL, *sku_name = NULL;
+	json_object *writes = json_object_new_array();
 	int rc = -1;
 
-	fx_model_id_new(id);
+	if (fx_productdoc_create_writes(r, writes, &d->map, id, e) < 0)
+		goto out;
 	*rel = fx_tenant_path(r, NULL, "products", id, "product", e);
-	sku_rel = sku_path(r, sku, e);
-	if (!*rel || !sku_rel)
-		return -1;
-	sku_index(r, id, sku, &index);
-	name = fx_tenant_name(*rel);
-	sku_name = fx_tenant_name(sku_rel);
-	writes = json_object_new_array();
-	if (fx_fswrite_create(writes, sku_name, &index, NULL, e) < 0 ||
-	    fx_fswrite_create(writes, name, map, NULL, e) < 0)
+	if (!*rel)
 		goto out;
 	if (fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
-			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists", sku);
+			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
+				   fx_value_path_str(&d->map, "sku"));
 			fx_err_detail(e, "sku", "must be unique in the organization");
 		}
 		goto out;
@@ -348,41 +104,26 @@ static int write_new(struct fx_req *r, const struct fx_value *map, char *id, con
 	rc = 0;
 out:
 	json_object_put(writes);
-	fx_value_cleanup(&index);
-	free(name);
-	free(sku_name);
 	return rc;
 }
 
 static int create(struct fx_req *r, struct fx_err *e)
 {
-	struct fx_value map = {0};
+	struct fx_productdoc d = {0};
 	struct fx_doc doc = {0};
 	json_object *in = NULL;
-	const char *mask[24], *rel;
-	size_t nmask = 0;
+	const char *rel;
 	int64_t reorder = 0;
-	bool has_reorder;
 	char id[FX_ID_LEN + 1], location[128];
 	int rc = -1;
 
-	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, fx_productdoc_allowed, "", e) < 0 ||
+	    fx_productdoc_decode(in, true, &d, e) < 0)
 		goto out;
-	fx_value_map(&map);
-	if (decode(in, true, &map, mask, &nmask, &reorder, &has_reorder, e) < 0)
+	if (!d.has_reorder && fx_productdoc_default_reorder(r, &reorder, e) < 0)
 		goto out;
-	if (!has_reorder && default_reorder(r, &reorder, e) < 0)
-		goto out;
-	if (!fx_map_get(&map, "status"))
-		fx_map_set_str(&map, "status", "draft");
-	fx_map_set_str(&map, "currency", FX_DEFAULT_CURRENCY);
-	fx_value_array(fx_map_set(&map, "images"));
-	fx_stock_set(&map, 0, 0, reorder);
-	set_search(&map);
-	fx_tenant_stamp(r, &map);
-	fx_model_map_set_now(&map, "createdAt");
-	fx_model_map_set_now(&map, "updatedAt");
-	if (write_new(r, &map, id, &rel, e) < 0 || fx_firestore_get(rel, &doc, e) < 0)
+	fx_productdoc_complete_new(r, &d, reorder);
+	if (write_new(r, &d, id, &rel, e) < 0 || fx_firestore_get(rel, &doc, e) < 0)
 		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "product id over %zu bytes", sizeof(location));
@@ -392,7 +133,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	rc = fx_model_resp_doc(r, 201, &doc, hidden);
 out:
 	json_object_put(in);
-	fx_value_cleanup(&map);
+	fx_productdoc_cleanup(&d);
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
@@ -413,106 +154,25 @@ static int get(struct fx_req *r, struct fx_err *e)
 struct update_ctx {
 	struct fx_req *r;
 	const char *rel;
-	const struct fx_value *input; /* the fields the client gave, never changed by an attempt */
-	const char *const *mask; /* their mask */
-	size_t nmask;
+	const struct fx_productdoc *input; /* the fields the client gave, never changed by an attempt */
 	const char *if_match;
-	bool has_reorder;
-	int64_t reorder;
 };
 
 /*
- * Appends the writes that keep the SKU index in step when the update gives
- * doc a new SKU: a new SKU claims its index document and releases the old
- * one; the same SKU in another case keeps its entry, which then says the
- * new spelling. Nothing when the SKU stays as it is.
- */
-static int reindex_sku(const struct update_ctx *c, json_object *writes, const struct fx_doc *doc, struct fx_err *e)
-{
-	const char *new_key = fx_value_path_str(c->input, "skuKey"),
-		   *old_key = fx_value_path_str(&doc->fields, "skuKey");
-	const char *sku = fx_value_path_str(c->input, "sku"), *old_sku = fx_value_path_str(&doc->fields, "sku");
-	const char *new_rel, *old_rel = NULL;
-	struct fx_value index = {0};
-	char *new_name, *old_name = NULL;
-	bool moved;
-	int rc;
-
-	if (!new_key || !old_key)
-		return 0;
-	moved = strcmp(new_key, old_key) != 0;
-	if (!moved && (!old_sku || strcmp(sku, old_sku) == 0))
-		return 0;
-	new_rel = sku_path(c->r, sku, e);
-	if (!new_rel || (moved && !(old_rel = sku_path(c->r, old_sku, e))))
-		return -1;
-	sku_index(c->r, doc->id, sku, &index);
-	new_name = fx_tenant_name(new_rel);
-	if (moved) {
-		old_name = fx_tenant_name(old_rel);
-		rc = fx_fswrite_create(writes, new_name, &index, NULL, e);
-		if (rc == 0)
-			rc = fx_fswrite_delete(writes, old_name, -1, NULL, e);
-	} else {
-		rc = fx_fswrite_set(writes, new_name, &index, NULL, e);
-	}
-	free(new_name);
-	free(old_name);
-	fx_value_cleanup(&index);
-	return rc;
-}
-
-/*
  * Runs once per attempt: everything written is derived from the input and
- * from this attempt's read, in a map of its own, so a retry after ABORTED
- * never writes back what an earlier attempt read (a name or SKU that a
- * concurrent change has replaced since).
+ * from this attempt's read (fx_productdoc_update_writes), so a retry after
+ * ABORTED never writes back what an earlier attempt read (a name or SKU
+ * that a concurrent change has replaced since).
  */
 static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 {
 	struct update_ctx *c = arg;
-	const char *mask[40];
-	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	char *name = NULL;
-	size_t nmask = c->nmask;
-	int rc = -1;
+	int rc;
 
 	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
-	fx_value_copy(&map, c->input);
-	if (fx_str_mem_copy(mask, sizeof(mask), c->mask, nmask * sizeof(*mask)) < 0) {
-		fx_firestore_doc_cleanup(&doc);
-		fx_value_cleanup(&map);
-		return fx_err_set(e, FX_INTERNAL, "update mask over %zu fields", sizeof(mask) / sizeof(mask[0]));
-	}
-	if (reindex_sku(c, t->writes, &doc, e) < 0)
-		goto out;
-	if (fx_map_get(&map, "name") || fx_map_get(&map, "sku")) {
-		/* Search keys follow the (possibly new) name and SKU, the other one as read now. */
-		if (!fx_map_get(&map, "name"))
-			fx_map_set_str(&map, "name", fx_value_path_str(&doc.fields, "name"));
-		if (!fx_map_get(&map, "sku"))
-			fx_map_set_str(&map, "sku", fx_value_path_str(&doc.fields, "sku"));
-		set_search(&map);
-		add_mask(mask, &nmask, "name");
-		add_mask(mask, &nmask, "sku");
-		add_mask(mask, &nmask, "nameLower");
-		add_mask(mask, &nmask, "searchPrefixes");
-	}
-	if (c->has_reorder) {
-		fx_stock_set(&map, fx_stock(&doc, "onHand"), fx_stock(&doc, "reserved"), c->reorder);
-		add_mask(mask, &nmask, "stock");
-		add_mask(mask, &nmask, "lowStock");
-	}
-	fx_model_map_set_now(&map, "updatedAt");
-	add_mask(mask, &nmask, "updatedAt");
-	mask[nmask] = NULL;
-	name = fx_tenant_name(c->rel);
-	rc = fx_fswrite_update(t->writes, name, &map, mask, doc.update_time, NULL, e);
-out:
-	free(name);
-	fx_value_cleanup(&map);
+	rc = fx_productdoc_update_writes(c->r, t->writes, c->rel, &doc, c->input, e);
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
@@ -520,32 +180,24 @@ out:
 static int update(struct fx_req *r, struct fx_err *e)
 {
 	struct update_ctx c = {0};
-	struct fx_value map = {0};
+	struct fx_productdoc d = {0};
 	struct fx_doc doc = {0};
 	json_object *in = NULL;
-	const char *mask[40];
 	int rc = -1;
 
 	c.rel = fx_tenant_path(r, NULL, "products", fx_http_req_param(r, "id"), "product", e);
 	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0)
 		return -1;
-	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, create_allowed, "", e) < 0)
+	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, fx_productdoc_allowed, "", e) < 0 ||
+	    fx_productdoc_decode(in, false, &d, e) < 0)
 		goto out;
-	fx_value_map(&map);
-	if (decode(in, false, &map, mask, &c.nmask, &c.reorder, &c.has_reorder, e) < 0)
-		goto out;
-	if (json_object_object_get_ex(in, "name", NULL) && !fx_map_get(&map, "name")) {
-		fx_err_invalid(e, "name", "must not be null");
-		goto out;
-	}
 	c.r = r;
-	c.input = &map;
-	c.mask = mask;
+	c.input = &d;
 	if (fx_firestore_run_transaction(update_txn, &c, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
-				   fx_value_path_str(&map, "sku"));
+				   fx_value_path_str(&d.map, "sku"));
 			fx_err_detail(e, "sku", "must be unique in the organization");
 		}
 		goto out;
@@ -555,7 +207,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
-	fx_value_cleanup(&map);
+	fx_productdoc_cleanup(&d);
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
@@ -642,7 +294,7 @@ static int destroy_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		goto out;
 	}
 	if (fx_value_path_str(&doc.fields, "skuKey") &&
-	    !(sku_rel = sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e)))
+	    !(sku_rel = fx_productdoc_sku_path(c->r, fx_value_path_str(&doc.fields, "sku"), e)))
 		goto out;
 	name = fx_tenant_name(c->rel);
 	if (fx_fswrite_delete(t->writes, name, -1, doc.update_time, e) < 0)
@@ -689,7 +341,7 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct adjust_ctx *c = arg;
 	const char *paths[2] = {c->rel, c->idem.rel};
 	struct fx_doc docs[2] = {{0}};
-	int64_t on_hand, reserved, after = 0;
+	int64_t after = 0;
 	int rc;
 
 	json_object_put(c->answer);
@@ -707,22 +359,8 @@ static int adjust_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	}
 	if (fx_patch_if_match(c->if_match, &docs[0], "product", e) < 0)
 		goto out;
-	on_hand = fx_stock(&docs[0], "onHand");
-	reserved = fx_stock(&docs[0], "reserved");
-	switch (fx_product_adjust(on_hand, reserved, c->delta, &after)) {
-	case FX_PRODUCT_ADJUST_BELOW_RESERVED:
-		fx_err_set(e, FX_FAILED_PRECONDITION, "on hand would drop below reserved (%lld on hand, %lld reserved)",
-			   (long long)on_hand, (long long)reserved);
-		fx_err_detail(e, "delta", "must keep onHand at or above reserved");
-		goto out;
-	case FX_PRODUCT_ADJUST_ABOVE_MAX:
-		fx_err_invalid(e, "delta", "would take onHand above %lld", FX_PRODUCT_MAX_STOCK);
-		goto out;
-	case FX_PRODUCT_ADJUST_OK: break;
-	}
-	if (fx_stock_write(c->r, t->writes, &docs[0], after, reserved, e) < 0 ||
-	    fx_stock_movement_write(c->r, t->writes, c->product_id, c->delta, c->reason, NULL, c->note, after,
-				    &c->answer, e) < 0 ||
+	if (fx_stock_adjust(c->r, t->writes, &docs[0], c->delta, c->reason, c->note, "delta", &after, &c->answer, e) <
+		    0 ||
 	    fx_idempotency_store(c->r, &c->idem, t->writes, 200, c->answer, e) < 0)
 		goto out;
 	rc = 0;
@@ -746,7 +384,8 @@ static int adjust(struct fx_req *r, struct fx_err *e)
 	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0)
 		return -1;
 	if (fx_http_req_json(r, false, &in, e) < 0 || fx_json_allow(in, allowed, "", e) < 0 ||
-	    fx_json_int64(in, "delta", "delta", true, -MAX_DELTA, MAX_DELTA, &c.delta, &present, e) < 0 ||
+	    fx_json_int64(in, "delta", "delta", true, -FX_STOCK_MAX_DELTA, FX_STOCK_MAX_DELTA, &c.delta, &present, e) <
+		    0 ||
 	    fx_json_string(in, "reason", "reason", true, 1, 32, &c.reason, &present, e) < 0 ||
 	    fx_json_string(in, "note", "note", false, 0, 500, &c.note, &present, e) < 0)
 		goto out;
@@ -780,16 +419,17 @@ out:
 	return rc;
 }
 
-/* ?q= prefix, ?status=, ?category=, ?lowStock=true, ?orderBy=name|sku|createdAt|available */
+/* ?q= prefix, ?status=, ?category=, ?barcode= (exact), ?lowStock=true, ?orderBy=name|sku|createdAt|available */
 static int list(struct fx_req *r, struct fx_err *e)
 {
-	static const char *const params[] = {"pageSize", "pageToken", "status",	 "category",
-					     "q",	 "lowStock",  "orderBy", NULL};
+	static const char *const params[] = {"pageSize", "pageToken", "status",	 "category", "q",
+					     "lowStock", "orderBy",   "barcode", NULL};
 	static const char *const orders[] = {"name", "sku", "createdAt", "available", NULL};
 	static const char *const order_fields[] = {"nameLower", "skuKey", "createdAt", "stock.available", NULL};
 	const char *status = fx_http_req_query(r, "status"), *category = fx_http_req_query(r, "category");
 	const char *q = fx_http_req_query(r, "q"), *low = fx_http_req_query(r, "lowStock");
 	const char *order = fx_http_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
+	const char *barcode = fx_http_req_query(r, "barcode");
 	struct fx_query *query = NULL;
 	struct fx_value v = {0};
 	char sig[512];
@@ -797,18 +437,21 @@ static int list(struct fx_req *r, struct fx_err *e)
 
 	if (fx_http_req_query_allow(r, params, e) < 0 || fx_model_page_size(r, &size, e) < 0)
 		return -1;
-	if (status && fx_json_enum_index(status, statuses) < 0)
+	if (status && fx_json_enum_index(status, fx_productdoc_statuses) < 0)
 		return fx_err_invalid(e, "status", "must be draft, active or archived");
 	if (category && (!*category || strlen(category) > 100))
 		return fx_err_invalid(e, "category", "must be 1 to 100 characters");
-	if (q && (!*q || fx_json_utf8_len(q, strlen(q)) > MAX_Q))
-		return fx_err_invalid(e, "q", "must be 1 to %d characters", MAX_Q);
+	if (q && (!*q || fx_json_utf8_len(q, strlen(q)) > FX_PRODUCTDOC_MAX_Q))
+		return fx_err_invalid(e, "q", "must be 1 to %d characters", FX_PRODUCTDOC_MAX_Q);
 	if (low && strcmp(low, "true") != 0 && strcmp(low, "false") != 0)
 		return fx_err_invalid(e, "lowStock", "must be true or false");
 	if (order && (oi = fx_json_enum_index(order, orders)) < 0)
 		return fx_err_invalid(e, "orderBy", "must be name, sku, createdAt or available");
-	if (fx_str_fmt(sig, sizeof(sig), "products|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
-		       q ? q : "", low ? low : "", orders[oi]) < 0)
+	/* Only a barcode that could have been stored is looked up: a scanner's misread is a 400, not an empty list. */
+	if (barcode && fx_barcode_validate(barcode, "barcode", e) < 0)
+		return -1;
+	if (fx_str_fmt(sig, sizeof(sig), "products|%s|%s|%s|%s|%s|%s", status ? status : "", category ? category : "",
+		       q ? q : "", low ? low : "", orders[oi], barcode ? barcode : "") < 0)
 		return fx_err_set(e, FX_INTERNAL, "list signature over %zu bytes", sizeof(sig));
 	query = fx_tenant_query(r, NULL, "products", &parent_rel, e);
 	if (!query)
@@ -816,11 +459,12 @@ static int list(struct fx_req *r, struct fx_err *e)
 	fx_value_bool(&v, true);
 	if ((status && fx_fsquery_where_str(query, "status", "==", status, e) < 0) ||
 	    (category && fx_fsquery_where_str(query, "category", "==", category, e) < 0) ||
+	    (barcode && fx_fsquery_where_str(query, "barcode", "==", barcode, e) < 0) ||
 	    (low && strcmp(low, "true") == 0 && fx_fsquery_where(query, "lowStock", "==", &v, e) < 0))
 		goto out;
 	if (q) {
 		/* As long as q is: 40 characters are up to 160 bytes. */
-		char *lower = lower_copy(q, strlen(q));
+		char *lower = fx_productdoc_lower(q, strlen(q));
 
 		rc = fx_fsquery_where_str(query, "searchPrefixes", "array-contains", lower, e);
 		free(lower);
@@ -1037,6 +681,240 @@ static int detach_image(struct fx_req *r, struct fx_err *e)
 	if (run_image(r, &c, e) < 0)
 		return -1;
 	return fx_http_resp_send(r, 204, NULL, NULL, 0);
+}
+
+/*
+ * GET /v1/products:export?format=csv: the catalogue as the importer reads
+ * it, one row per product in SKU order, streamed. Two scans: the first
+ * reads only attributes, for the header's attributes.<name> columns (the
+ * union of the names, sorted; more than FX_PRODUCTDOC_MAX_ATTRIBUTES is a 409 before
+ * anything is sent, since no import could read the file); the second reads
+ * EXPORT_PAGE products at a time and sends them. The worker holds one page
+ * of documents and at most EXPORT_FLUSH bytes of CSV plus one row, whatever
+ * the catalogue's size. A page that fails after the response started cuts
+ * it short (logged); the client then sees a CSV without its final rows.
+ */
+#define EXPORT_PAGE 300
+#define EXPORT_MAX 1000000 /* products: far more than one request can send inside nginx's timeout */
+#define EXPORT_FLUSH (64 * 1024)
+#define EXPORT_ROW_MAX (1024 * 1024) /* a row's CSV: 5,000 characters of description and 50 attributes */
+
+static const char *const export_columns[] = {"sku",   "name", "description", "category",     "brand", "barcode",
+					     "price", "cost", "status",	     "reorderPoint", "onHand"};
+static const char *const export_select[] = {"sku",    "name",	 "description", "category",
+					    "brand",  "barcode", "priceCents",	"costCents",
+					    "status", "stock",	 "attributes",	"skuKey"};
+static const char *const export_names_select[] = {"attributes", "skuKey"};
+
+struct export_ctx {
+	struct fx_req *r;
+	char names[FX_PRODUCTDOC_MAX_ATTRIBUTES][65];
+	size_t nnames;
+	struct fx_buf out;
+	bool started;
+};
+
+/* Adds the attribute names of a page to the set c->names (sorted once the scan ends); 409 past FX_PRODUCTDOC_MAX_ATTRIBUTES. */
+static int export_names_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct export_ctx *c = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct fx_value *attrs = fx_value_path(&docs[i].fields, "attributes");
+
+		if (!attrs || attrs->type != FX_V_MAP)
+			continue;
+		for (size_t k = 0; k < attrs->u.map.n; k++) {
+			const char *name = attrs->u.map.fields[k].name;
+			size_t at = 0;
+
+			while (at < c->nnames && strcmp(c->names[at], name) != 0)
+				at++;
+			if (at < c->nnames)
+				continue;
+			if (c->nnames == FX_PRODUCTDOC_MAX_ATTRIBUTES)
+				return fx_err_set(
+					e, FX_FAILED_PRECONDITION,
+					"the catalogue uses more than %d attribute names, more than an import "
+					"reads: remove some before exporting",
+					FX_PRODUCTDOC_MAX_ATTRIBUTES);
+			if (fx_str_fmt(c->names[c->nnames], sizeof(c->names[0]), "%s", name) < 0)
+				return fx_err_set(e, FX_INTERNAL, "product %s has an attribute name over 64 bytes",
+						  docs[i].id);
+			c->nnames++;
+		}
+	}
+	return 0;
+}
+
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int export_over(void *ctx, struct fx_err *e)
+{
+	(void)ctx;
+	return fx_err_set(e, FX_FAILED_PRECONDITION, "the catalogue has more than %d products to export", EXPORT_MAX);
+}
+
+/* Sends what c->out holds, starting the response first if needed. */
+static int export_flush(struct export_ctx *c, struct fx_err *e)
+{
+	if (!c->started) {
+		if (fx_http_resp_start(c->r, 200, "text/csv; charset=utf-8", -1) < 0)
+			return fx_err_set(e, FX_INTERNAL, "the export's response head was refused");
+		c->started = true;
+	}
+	if (c->out.len && fx_http_resp_write(c->r, c->out.data, c->out.len) < 0)
+		return fx_err_set(e, FX_CANCELLED, "the client went away during the export");
+	fx_buf_reset(&c->out);
+	return 0;
+}
+
+/* A text cell from field of doc, empty when absent. */
+static int export_text(struct fx_buf *b, const struct fx_doc *doc, const char *field)
+{
+	return fx_csv_text(b, fx_value_path_str(&doc->fields, field));
+}
+
+/* A money cell, empty when absent. */
+static int export_cents(struct fx_buf *b, const struct fx_doc *doc, const char *field)
+{
+	int64_t cents;
+
+	return fx_value_path_int(&doc->fields, field, &cents) ? fx_csv_cents(b, cents) : fx_csv_text(b, "");
+}
+
+/* One product's row, in export_columns order then c->names. */
+static int export_row(struct export_ctx *c, const struct fx_doc *doc)
+{
+	struct fx_buf *b = &c->out;
+	const struct fx_value *attrs = fx_value_path(&doc->fields, "attributes");
+
+	if (export_text(b, doc, "sku") < 0 || export_text(b, doc, "name") < 0 ||
+	    export_text(b, doc, "description") < 0 || export_text(b, doc, "category") < 0 ||
+	    export_text(b, doc, "brand") < 0 || export_text(b, doc, "barcode") < 0 ||
+	    export_cents(b, doc, "priceCents") < 0 || export_cents(b, doc, "costCents") < 0 ||
+	    export_text(b, doc, "status") < 0 || fx_csv_int(b, fx_stock(doc, "reorderPoint")) < 0 ||
+	    fx_csv_int(b, fx_stock(doc, "onHand")) < 0)
+		return -1;
+	for (size_t k = 0; k < c->nnames; k++) {
+		/* A name with '.' is one key, not a path: fx_value_path would split it. */
+		const struct fx_value *v = NULL;
+
+		for (size_t j = 0; attrs && attrs->type == FX_V_MAP && j < attrs->u.map.n; j++)
+			if (strcmp(attrs->u.map.fields[j].name, c->names[k]) == 0)
+				v = &attrs->u.map.fields[j].value;
+		if (fx_csv_text(b, v && v->type == FX_V_STRING ? v->u.s.p : "") < 0)
+			return -1;
+	}
+	return fx_csv_end_row(b);
+}
+
+static int export_page(void *ctx, struct fx_doc *docs, size_t n, struct fx_err *e)
+{
+	struct export_ctx *c = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		if (export_row(c, &docs[i]) < 0)
+			return fx_err_set(e, FX_INTERNAL, "product %s: its CSV row is over %d bytes", docs[i].id,
+					  EXPORT_ROW_MAX);
+		if (c->out.len >= EXPORT_FLUSH && export_flush(c, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One scan of the organization's products in SKU order. */
+static int export_scan(struct export_ctx *c, const char *const *select, size_t nselect,
+		       int (*page)(void *, struct fx_doc *, size_t, struct fx_err *), struct fx_err *e)
+{
+	struct fx_scan run = {.order_field = "skuKey",
+			      .page_size = EXPORT_PAGE,
+			      .max = EXPORT_MAX,
+			      .page = page,
+			      .over = export_over,
+			      .ctx = c};
+	int rc = -1;
+
+	run.q = fx_tenant_query(c->r, NULL, "products", &run.parent_rel, e);
+	if (!run.q)
+		return -1;
+	if (fx_fsquery_select(run.q, select, nselect, e) < 0 || fx_fsquery_order_by(run.q, "skuKey", false, e) < 0 ||
+	    fx_fsquery_order_by(run.q, "__name__", false, e) < 0)
+		goto out;
+	rc = fx_model_scan_run(&run, e);
+out:
+	fx_fsquery_free(run.q);
+	return rc;
+}
+
+static int export_csv(struct fx_req *r, struct fx_err *e)
+{
+	static const char *const params[] = {"format", NULL};
+	const char *format = fx_http_req_query(r, "format");
+	struct export_ctx *c = fx_mem_xcalloc(1, sizeof(*c));
+	struct fx_buf disposition;
+	char name[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int rc = -1;
+
+	c->r = r;
+	fx_buf_init(&c->out, EXPORT_FLUSH + EXPORT_ROW_MAX);
+	fx_buf_init(&disposition, FX_FILE_DISPOSITION_MAX);
+	if (fx_http_req_query_allow(r, params, e) < 0)
+		goto out;
+	if (format && strcmp(format, "csv") != 0) {
+		fx_err_invalid(e, "format", "must be csv");
+		goto out;
+	}
+	if (export_scan(c, export_names_select, sizeof(export_names_select) / sizeof(export_names_select[0]),
+			export_names_page, e) < 0)
+		goto out;
+	qsort(c->names, c->nnames, sizeof(c->names[0]), names_cmp);
+	if (!gmtime_r(&now, &tm) || strftime(name, sizeof(name), "products-%Y-%m-%d.csv", &tm) == 0 ||
+	    fx_files_disposition(name, &disposition) < 0) {
+		fx_err_set(e, FX_INTERNAL, "no export file name");
+		goto out;
+	}
+	fx_http_resp_header(r, "Content-Disposition", disposition.data);
+	fx_http_resp_header(r, "X-Content-Type-Options", "nosniff");
+	/* A UTF-8 byte order mark: Excel reads accents right only with it; the importer skips it. */
+	if (fx_buf_append(&c->out, "\xef\xbb\xbf", 3) < 0)
+		goto row_cap;
+	for (size_t i = 0; i < sizeof(export_columns) / sizeof(export_columns[0]); i++)
+		if (fx_csv_text(&c->out, export_columns[i]) < 0)
+			goto row_cap;
+	for (size_t k = 0; k < c->nnames; k++) {
+		char col[96];
+
+		fx_str_text(col, sizeof(col), "attributes.%s", c->names[k]);
+		if (fx_csv_text(&c->out, col) < 0)
+			goto row_cap;
+	}
+	if (fx_csv_end_row(&c->out) < 0)
+		goto row_cap;
+	if (export_scan(c, export_select, sizeof(export_select) / sizeof(export_select[0]), export_page, e) < 0 ||
+	    export_flush(c, e) < 0) {
+		if (c->started) {
+			/* Rows already went out: the response is broken off, so it cannot pass for whole. */
+			fx_log_error("products export broke off: %s", e->message);
+			fx_http_resp_break(r);
+			rc = 0;
+		}
+		goto out;
+	}
+	rc = 0;
+	goto out;
+row_cap:
+	fx_err_set(e, FX_INTERNAL, "the export's header row is over its cap");
+out:
+	fx_buf_cleanup(&c->out);
+	fx_buf_cleanup(&disposition);
+	free(c);
+	return rc;
 }
 
 int main(int argc, char **argv)

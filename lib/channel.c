@@ -94,51 +94,6 @@ const char *fx_channel_listing_key(enum fx_channel_type t, const char *external_
 	return NULL;
 }
 
-/* ---- money ----------------------------------------------------------------- */
-
-int fx_channel_money_cents(const char *s, int64_t *out)
-{
-	const char *p = s;
-	bool neg = false;
-	int64_t whole = 0;
-	int64_t frac = 0;
-	int nd = 0;
-	int nf = 0;
-
-	if (!s || !*s)
-		return -1;
-	if (*p == '-') {
-		neg = true;
-		p++;
-	}
-	for (; *p >= '0' && *p <= '9'; p++, nd++) {
-		if (whole > (INT64_MAX / 100 - (*p - '0')) / 10)
-			return -1;
-		whole = whole * 10 + (*p - '0');
-	}
-	if (nd == 0)
-		return -1;
-	if (*p == '.') {
-		p++;
-		for (; *p >= '0' && *p <= '9'; p++, nf++) {
-			if (nf < 2)
-				frac = frac * 10 + (*p - '0');
-			else if (*p != '0')
-				return -1;
-		}
-		if (nf == 0)
-			return -1;
-	}
-	if (*p)
-		return -1;
-	if (nf == 1)
-		frac *= 10;
-	if (whole > (INT64_MAX - frac) / 100)
-		return -1;
-	*out = neg ? -(whole * 100 + frac) : whole * 100 + frac;
-	return 0;
-}
-
 /* ---- signatures -------------------------------------------------------------- */
 
 /* ---- JSON reading ----------------------------------------------------------- */
@@ -232,7 +187,8 @@ static int rd_money(struct rd *r, json_object *v, const char *what, int64_t *out
 		*out = x * 100;
 		return 0;
 	}
-	if (!json_object_is_type(v, json_type_string) || fx_channel_money_cents(json_object_get_string(v), out) < 0)
+	if (!json_object_is_type(v, json_type_string) ||
+	    fx_num_cents(json_object_get_string(v), -INT64_MAX, INT64_MAX, out, NULL) < 0)
 		return rd_fail(r, what, "is not a decimal amount");
 	return 0;
 }

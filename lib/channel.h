@@ -59,7 +59,7 @@
  *                rest (OPEN < SHIPPED < DELIVERED < RETURNED).
  *
  * Money: Shopify and WooCommerce decimal strings are read exactly
- * (fx_channel_money_cents, no floating point); Takealot whole rands x 100.
+ * (fx_num_cents, no floating point); Takealot whole rands x 100.
  */
 #ifndef FX_CHANNEL_H
 #define FX_CHANNEL_H
@@ -224,14 +224,6 @@ FX_MUST_USE int fx_channel_test(const struct fx_channel *ch, bool *ok, char *mes
  * matches its listing however the merchant pasted the id.
  */
 FX_MUST_USE const char *fx_channel_listing_key(enum fx_channel_type t, const char *external_id, struct fx_arena *arena);
-
-/*
- * Reads a channel's decimal money text ("149.99", "149.9", "149", "-5.00",
- * "0.500") as cents, exactly. More than two decimals are refused unless the
- * extra ones are zeros. Returns 0 and *out, or -1 (*out untouched) for
- * anything else (empty, spaces, exponent, a second dot, past INT64).
- */
-FX_MUST_USE int fx_channel_money_cents(const char *s, int64_t *out);
 
 /* One HTTP call to a channel, built without sending it. Strings are in the caller's arena. */
 #define FX_CHANNEL_CALL_MAX_HEADERS 6

@@ -34,7 +34,8 @@ int fx_csv_text(struct fx_buf *b, const char *s)
 	if (!s)
 		s = "";
 	n = strlen(s);
-	guard = n > 0 && strchr("=+-@\t\r", s[0]) != NULL;
+	/* Quotes already in front count too, so that removing one quote gives the text back. */
+	guard = strspn(s, "'") < n && strchr("=+-@\t\r", s[strspn(s, "'")]) != NULL;
 	quote = strpbrk(s, ",\"\r\n") != NULL;
 	if (!guard && !quote)
 		return cell(b, s, n);

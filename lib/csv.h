@@ -7,7 +7,9 @@
  * Text cells are made safe to open in a spreadsheet (OWASP "CSV
  * Injection"): a text cell starting with '=', '+', '-', '@', TAB or CR is
  * prefixed with a single quote, so "=SUM(A1)" is written '=SUM(A1) and
- * shown as text. Numbers written with fx_csv_int and fx_csv_cents are not
+ * shown as text. So is one that starts with single quotes before such a
+ * character ("'=x" is written ''=x), so that an importer removing one
+ * leading quote before a formula start (lib/importer) reads the text back. Numbers written with fx_csv_int and fx_csv_cents are not
  * text and keep their minus sign.
  *
  * Every call either appends its whole cell (or row end) or, when the

@@ -428,6 +428,11 @@ static int put(struct fx_req *r, const void *p, size_t n)
 	return 0;
 }
 
+void fx_http_resp_break(struct fx_req *r)
+{
+	r->broken = true;
+}
+
 int fx_http_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length)
 {
 	struct fx_buf head;

@@ -56,6 +56,7 @@ struct fx_req {
 	size_t resp_bytes;
 	const char *err_status; /* canonical status of an error answer */
 	const char *refused; /* why the response cannot be sent as meant, or NULL */
+	bool broken; /* a started response was cut short: see fx_http_resp_break */
 	char err_message[160];
 	struct timespec start;
 };
@@ -182,6 +183,16 @@ FX_MUST_USE int fx_http_resp_error(struct fx_req *r, const struct fx_err *e);
  */
 FX_MUST_USE int fx_http_resp_start(struct fx_req *r, int status, const char *content_type, long long content_length);
 FX_MUST_USE int fx_http_resp_write(struct fx_req *r, const void *p, size_t n);
+
+/*
+ * Marks a started response as cut short: the worker then closes the
+ * connection to nginx without ending the request, and nginx closes the
+ * client's connection without the end of the body. A response streamed
+ * without Content-Length (chunked) would otherwise end cleanly, and a
+ * client could not tell it from a whole one. For the handler that fails
+ * after fx_http_resp_start; it then returns 0 (the answer has a status).
+ */
+void fx_http_resp_break(struct fx_req *r);
 
 /* Reason phrase for a status code. */
 const char *fx_http_reason(int status);

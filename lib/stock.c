@@ -114,3 +114,24 @@ int fx_stock_movement_write(const struct fx_req *r, json_object *writes, const c
 	fx_value_cleanup(&mv);
 	return rc;
 }
+
+int fx_stock_adjust(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t delta,
+		    const char *reason, const char *note, const char *field, int64_t *after, json_object **out,
+		    struct fx_err *e)
+{
+	int64_t on_hand = fx_stock(product, "onHand"), reserved = fx_stock(product, "reserved");
+
+	switch (fx_product_adjust(on_hand, reserved, delta, after)) {
+	case FX_PRODUCT_ADJUST_BELOW_RESERVED:
+		fx_err_set(e, FX_FAILED_PRECONDITION, "on hand would drop below reserved (%lld on hand, %lld reserved)",
+			   (long long)on_hand, (long long)reserved);
+		fx_err_detail(e, field, "must keep onHand at or above reserved");
+		return -1;
+	case FX_PRODUCT_ADJUST_ABOVE_MAX:
+		return fx_err_invalid(e, field, "would take onHand above %lld", FX_PRODUCT_MAX_STOCK);
+	case FX_PRODUCT_ADJUST_OK: break;
+	}
+	if (fx_stock_write(r, writes, product, *after, reserved, e) < 0)
+		return -1;
+	return fx_stock_movement_write(r, writes, product->id, delta, reason, NULL, note, *after, out, e);
+}

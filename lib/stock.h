@@ -19,6 +19,9 @@
 
 struct fx_req;
 
+/* |delta| of one adjustment at most (stock:adjust, a stock import row). */
+#define FX_STOCK_MAX_DELTA 1000000LL
+
 /* stock.<field> of a product document, 0 when absent. */
 int64_t fx_stock(const struct fx_doc *product, const char *field);
 
@@ -47,5 +50,20 @@ FX_MUST_USE int fx_stock_write(const struct fx_req *r, json_object *writes, cons
 FX_MUST_USE int fx_stock_movement_write(const struct fx_req *r, json_object *writes, const char *product_id,
 					int64_t delta, const char *reason, const char *order_id, const char *note,
 					int64_t on_hand_after, json_object **out, struct fx_err *e);
+
+/*
+ * The effect of a stock adjustment (stock:adjust, a stock import row) on
+ * product (a full read, listings included; its update_time is the
+ * precondition): delta must keep onHand at or above reserved (409
+ * FAILED_PRECONDITION) and at most FX_PRODUCT_MAX_STOCK (400), both
+ * naming field; then the stock update (with its outbox entry,
+ * fx_stock_write) and the movement {delta, reason, note}
+ * (fx_stock_movement_write) are appended to writes. *after receives the
+ * new onHand, *out (may be NULL) the movement's API JSON. On failure writes
+ * may hold the stock update: discard it.
+ */
+FX_MUST_USE int fx_stock_adjust(const struct fx_req *r, json_object *writes, const struct fx_doc *product,
+				int64_t delta, const char *reason, const char *note, const char *field, int64_t *after,
+				json_object **out, struct fx_err *e);
 
 #endif

@@ -301,11 +301,23 @@ static int serve_one(FCGX_Request *fcgi, struct fx_arena *arena, int fd)
 	if (start_request(&r, fcgi, arena))
 		fx_worker_handle(the_app, &r);
 	/*
+	 * A response cut short ends with the connection, not with the
+	 * request's end record: nginx then closes the client's connection
+	 * without the body's end, so the client sees it broken
+	 * (fx_http_resp_break). What libfcgi still holds is never sent.
+	 */
+	if (r.broken) {
+		fx_log_warn("%s %s: response cut short: closing the connection without ending the request", r.method,
+			    r.path);
+		shutdown(fd, SHUT_RDWR);
+		fcgi->keepConnection = 0;
+	}
+	/*
 	 * The input is read to its end: on a kept connection the next request
 	 * follows it, and a close with input unread resets the connection and
 	 * nginx loses the answer. Input too long to read is not kept.
 	 */
-	if (fx_http_req_drain(&r, DRAIN_MAX) < 0) {
+	if (!r.broken && fx_http_req_drain(&r, DRAIN_MAX) < 0) {
 		fx_log_debug("%s %s: request input not read to its end: closing", r.method, r.path);
 		fcgi->keepConnection = 0;
 	}

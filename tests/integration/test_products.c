@@ -123,6 +123,9 @@ Test(products, every_validation_error_names_its_field)
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"costCents\":-5}", "costCents"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"status\":\"deleted\"}", "status"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"barcode\":\"12ab\"}", "barcode"},
+		/* EAN-13 600123456789 has check digit 9, not 0; five digits are no EAN/UPC. */
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"barcode\":\"6001234567890\"}", "barcode"},
+		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"barcode\":\"12345\"}", "barcode"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"attributes\":{\"size\":3}}", "attributes.size"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"attributes\":[]}", "attributes"},
 		{"{\"sku\":\"A1\",\"name\":\"x\",\"priceCents\":1,\"stock\":{\"onHand\":5}}", "stock.onHand"},
@@ -873,7 +876,7 @@ Test(products, get_and_every_list_order_answer_every_stored_field_but_the_bookke
 	r = http_json(
 		"POST", "/v1/products", t.owner.id_token,
 		"{\"sku\":\"FULL-1\",\"name\":\"Ünïcode Kettle\",\"description\":\"Boils water\","
-		"\"category\":\"kitchen\",\"brand\":\"Acme\",\"barcode\":\"6001234567890\",\"priceCents\":45000,"
+		"\"category\":\"kitchen\",\"brand\":\"Acme\",\"barcode\":\"6001234567899\",\"priceCents\":45000,"
 		"\"costCents\":30000,\"status\":\"active\",\"attributes\":{\"colour\":\"red\",\"volume\":\"1.7 l\"},"
 		"\"stock\":{\"reorderPoint\":4}}");
 	cr_assert_eq(r->status, 201, "%s", r->body);

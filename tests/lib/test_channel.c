@@ -107,43 +107,6 @@ static void resp_file(struct fx_httpc_resp *r, long status, const char *headers,
 	free(b);
 }
 
-/* ---- money ---- */
-
-Test(channel, reads_decimal_money_as_exact_cents)
-{
-	static const struct {
-		const char *s;
-		int64_t cents;
-	} ok[] = {{"149.99", 14999},   {"149.9", 14990}, {"149", 14900},
-		  {"-5.00", -500},     {"0.500", 50},	 {"0.07", 7},
-		  {"1300.00", 130000}, {"0.1", 10},	 {"92233720368547758.07", 9223372036854775807}};
-	static const char *const bad[] = {"",
-					  "1.005",
-					  "1e3",
-					  "1.2.3",
-					  " 1",
-					  "1.",
-					  ".5",
-					  "+1",
-					  "1,50",
-					  "R149",
-					  "0x10",
-					  "-",
-					  "99999999999999999999",
-					  "92233720368547758.08"};
-	int64_t c;
-
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-		cr_assert_eq(fx_channel_money_cents(ok[i].s, &c), 0, "%s", ok[i].s);
-		cr_assert_eq(c, ok[i].cents, "%s gave %lld", ok[i].s, (long long)c);
-	}
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		c = 77;
-		cr_assert_eq(fx_channel_money_cents(bad[i], &c), -1, "%s", bad[i]);
-		cr_assert_eq(c, 77);
-	}
-}
-
 Test(channel, names_and_parses_the_three_types)
 {
 	cr_assert_eq(fx_channel_type_parse("shopify"), FX_CHANNEL_SHOPIFY);

@@ -176,3 +176,14 @@ Test(csv, fills_the_buffer_exactly_to_its_cap)
 	cr_assert_str_eq(small.data, "abc\r\n");
 	fx_buf_cleanup(&small);
 }
+
+Test(csv, guards_text_that_already_starts_with_quotes_before_a_formula)
+{
+	/* An importer removes one leading quote before a formula start: "'=x" must come back "'=x". */
+	cr_assert_eq(fx_csv_text(&b, "'=x"), 0);
+	cr_assert_eq(fx_csv_text(&b, "''+1"), 0);
+	cr_assert_eq(fx_csv_text(&b, "'plain"), 0);
+	cr_assert_eq(fx_csv_text(&b, "'"), 0);
+	cr_assert_eq(fx_csv_end_row(&b), 0);
+	cr_assert_str_eq(b.data, "''=x,'''+1,'plain,'\r\n");
+}

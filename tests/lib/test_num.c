@@ -137,3 +137,69 @@ Test(num, digits_reads_a_fixed_width_field_and_stops_at_the_first_non_digit)
 	cr_assert_eq(fx_num_digits("1", 0, &out), -1);
 	cr_assert_eq(out, 77);
 }
+
+Test(num, cents_reads_decimal_money_exactly)
+{
+	static const struct {
+		const char *s;
+		int64_t cents;
+	} ok[] = {{"149.99", 14999},   {"149.9", 14990}, {"149", 14900},
+		  {"-5.00", -500},     {"0.500", 50},	 {"0.07", 7},
+		  {"1300.00", 130000}, {"0.1", 10},	 {"92233720368547758.07", INT64_MAX},
+		  {"007.50", 750},     {"-0.01", -1}};
+	static const struct {
+		const char *s, *why;
+	} bad[] = {{"", FX_NUM_EMPTY},
+		   {NULL, FX_NUM_EMPTY},
+		   {"1.005", FX_NUM_SUB_CENT},
+		   {"0.0001", FX_NUM_SUB_CENT},
+		   {"1e3", FX_NUM_NOT_AMOUNT},
+		   {"1.2.3", FX_NUM_NOT_AMOUNT},
+		   {" 1", FX_NUM_NOT_AMOUNT},
+		   {"1 ", FX_NUM_NOT_AMOUNT},
+		   {"1.", FX_NUM_NOT_AMOUNT},
+		   {".5", FX_NUM_NOT_AMOUNT},
+		   {"+1", FX_NUM_NOT_AMOUNT},
+		   {"1,50", FX_NUM_NOT_AMOUNT},
+		   {"R149", FX_NUM_NOT_AMOUNT},
+		   {"0x10", FX_NUM_NOT_AMOUNT},
+		   {"-", FX_NUM_NOT_AMOUNT},
+		   {"99999999999999999999", FX_NUM_TOO_LARGE},
+		   {"184467440737095516.16", FX_NUM_TOO_LARGE},
+		   {"92233720368547758.08", FX_NUM_TOO_LARGE},
+		   {"-92233720368547758.09", FX_NUM_TOO_SMALL}};
+	int64_t c;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		why = "not set";
+		cr_assert_eq(fx_num_cents(ok[i].s, INT64_MIN, INT64_MAX, &c, &why), 0, "%s: %s", ok[i].s, why);
+		cr_assert_eq(c, ok[i].cents, "%s gave %lld", ok[i].s, (long long)c);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = 77;
+		why = NULL;
+		cr_assert_eq(fx_num_cents(bad[i].s, INT64_MIN, INT64_MAX, &c, &why), -1, "accepted %s", bad[i].s);
+		cr_assert_eq(c, 77, "%s: untouched on failure", bad[i].s);
+		cr_assert_str_eq(why, bad[i].why, "%s", bad[i].s ? bad[i].s : "(null)");
+	}
+}
+
+Test(num, cents_keeps_to_the_callers_range)
+{
+	int64_t c = 77;
+	const char *why = NULL;
+
+	cr_assert_eq(fx_num_cents("-92233720368547758.08", INT64_MIN, INT64_MAX, &c, &why), 0, "INT64_MIN cents");
+	cr_assert_eq(c, INT64_MIN);
+	c = 77;
+	cr_assert_eq(fx_num_cents("-0.00", 0, 100, &c, &why), -1, "any '-' below a minimum of 0");
+	cr_assert_str_eq(why, FX_NUM_TOO_SMALL);
+	cr_assert_eq(fx_num_cents("1.01", 0, 100, &c, &why), -1);
+	cr_assert_str_eq(why, FX_NUM_TOO_LARGE);
+	cr_assert_eq(fx_num_cents("0.99", 100, 200, &c, &why), -1);
+	cr_assert_str_eq(why, FX_NUM_TOO_SMALL);
+	cr_assert_eq(c, 77);
+	cr_assert_eq(fx_num_cents("1.00", 0, 100, &c, &why), 0);
+	cr_assert_eq(c, 100);
+}
