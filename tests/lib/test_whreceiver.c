@@ -269,3 +269,31 @@ Test(whreceiver, fails_redirects_and_waits_on_command, .timeout = 60)
 	cr_assert_eq(whreceiver_accepted(w), 2, "e1 and e4: e3's sender had left before an answer");
 	whreceiver_stop(w);
 }
+
+/* docs/webhooks.md's worked example, digits as openssl printed them when the page was written. */
+#define DOC_T 1796285704LL
+#define DOC_T_STR "1796285704"
+#define DOC_BODY                                                                                                 \
+	"{\"id\":\"evt_01JEXAMPLE7KQ2\",\"type\":\"order.created\",\"createdAt\":\"2026-12-03T08:15:02.418Z\","  \
+	"\"organizationId\":\"acme-traders\",\"data\":{\"id\":\"ord_5Hq2\",\"number\":\"FX-000042\",\"status\":" \
+	"\"pending\",\"totalCents\":29997,\"currency\":\"ZAR\"}}"
+#define DOC_NEW "whsec_3q2-7wOqlUPXq7h5gsD8SYI6xGDK8ZHD1Bk3lAqvHMY"
+#define DOC_OLD "whsec_Jm1cR3WvQ0bX8yLs5Ta2Ke7Hn4Pd9Gu6Zf0Vi3Oq1Sx"
+#define DOC_V1_NEW "814c7228cf57bba6494039d450ac7498acff00bbac297830179f01e37c43762e"
+#define DOC_V1_OLD "6526008acfac1592b8da1a8231b385094bf8e5ec97bf784ee4bcc15ec02b3f77"
+
+Test(whreceiver, the_worked_example_of_the_docs_holds)
+{
+	char v1[65];
+	const char *why = NULL;
+
+	cr_assert_eq(strlen(DOC_T_STR "." DOC_BODY), 233, "the page says the signed message is 233 bytes");
+	openssl_v1(DOC_NEW, DOC_T, DOC_BODY, v1);
+	cr_assert_str_eq(v1, DOC_V1_NEW, "the page's digest is what openssl computes");
+	openssl_v1(DOC_OLD, DOC_T, DOC_BODY, v1);
+	cr_assert_str_eq(v1, DOC_V1_OLD, "the page's rotation digest is what openssl computes");
+	cr_assert(verify("t=1796285704,v1=" DOC_V1_NEW, DOC_BODY, DOC_NEW, DOC_T + 10, &why), "%s", why);
+	cr_assert(verify("t=1796285704,v1=" DOC_V1_NEW ",v1=" DOC_V1_OLD, DOC_BODY, DOC_OLD, DOC_T, &why), "%s", why);
+	cr_assert_not(verify("t=1796285704,v1=" DOC_V1_NEW, DOC_BODY, DOC_NEW, DOC_T + 301, &why),
+		      "the example is too old five minutes and a second later");
+}
