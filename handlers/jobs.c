@@ -30,6 +30,7 @@
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "whdeliver.h"
 #include "ts.h"
 #include "worker.h"
 
@@ -58,7 +59,8 @@ static const struct fx_route routes[] = {
 #define RUNS_BATCH 500 /* a commit takes at most 500 writes */
 #define RUNS_BATCHES 20
 
-static const char *const jobs[] = {"inventory-check", "sync", "reports", "cleanup", "channel-push", NULL};
+static const char *const jobs[] = {"inventory-check", "sync", "reports", "cleanup", "channel-push",
+				   "webhook-deliver", NULL};
 
 /* What one run (or one organization's part of a run over all) did, as recorded in its jobRuns document. */
 struct run_state {
@@ -301,6 +303,25 @@ static int channel_push_org(struct org_ctx *o, struct run_state *st, struct fx_e
 	return 0;
 }
 
+/* webhook-deliver: the outbox's events to the organization's webhook subscriptions (lib/whdeliver). */
+static int webhook_deliver_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
+{
+	struct fx_whdeliver_stats ws;
+
+	memset(&ws, 0, sizeof(ws));
+	if (fx_whdeliver_run(o->principal.organization_id, &ws, e) < 0)
+		return -1;
+	counter_add(&st->summary, "outboxRead", ws.events_read);
+	counter_add(&st->summary, "deliveriesCreated", ws.deliveries_created);
+	counter_add(&st->summary, "delivered", ws.delivered);
+	counter_add(&st->summary, "deliveriesFailed", ws.failed);
+	counter_add(&st->summary, "deliveriesGivenUp", ws.given_up);
+	counter_add(&st->summary, "webhooksDisabled", ws.disabled);
+	counter_add(&st->summary, "fanoutIncomplete", ws.fanout_incomplete ? 1 : 0);
+	counter_add(&st->summary, "organizationsBusy", ws.busy ? 1 : 0);
+	return 0;
+}
+
 /* reports: yesterday's sales report in the organization's own timezone. */
 static int reports_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 {
@@ -521,7 +542,13 @@ static void add_counters(struct fx_value *into, const struct fx_value *from)
 static bool idle_part(const struct run_state *part)
 {
 	int64_t read = 0;
+	int64_t tried = 0;
 
+	if (strcmp(part->job, "webhook-deliver") == 0)
+		return part->failed == 0 && (!fx_value_path_int(&part->summary, "outboxRead", &read) || read == 0) &&
+		       (!fx_value_path_int(&part->summary, "delivered", &tried) || tried == 0) &&
+		       (!fx_value_path_int(&part->summary, "deliveriesFailed", &tried) || tried == 0) &&
+		       (!fx_value_path_int(&part->summary, "organizationsBusy", &read) || read == 0);
 	return strcmp(part->job, "channel-push") == 0 && part->failed == 0 &&
 	       (!fx_value_path_int(&part->summary, "outboxRead", &read) || read == 0) &&
 	       !fx_value_path_int(&part->summary, "organizationsBusy", &read);
@@ -666,7 +693,8 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 
 static int run(struct fx_req *r, struct fx_err *e)
 {
-	static const org_job table[] = {inventory_check, sync_org, reports_org, cleanup_org, channel_push_org};
+	static const org_job table[] = {inventory_check, sync_org,	   reports_org,
+					cleanup_org,	 channel_push_org, webhook_deliver_org};
 	const struct fx_principal *p = r->principal;
 	const char *name = fx_http_req_param(r, "name");
 	struct run_state st = {0};

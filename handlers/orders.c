@@ -247,7 +247,7 @@ static int write_order(struct create_ctx *c, json_object *writes, const struct f
 	name = fx_tenant_name(fx_tenant_path(c->r, NULL, "orders", c->id, "order", e));
 	rc = fx_fswrite_create(writes, name, order, NULL, e);
 	free(name);
-	if (rc < 0)
+	if (rc < 0 || fx_orderio_event_created(c->r, writes, c->id, order, e) < 0)
 		return -1;
 	d.id = c->id;
 	d.fields = *order;

@@ -92,7 +92,7 @@ static void read_product(struct org *o, struct fx_doc *out)
 	cr_assert_eq(fx_firestore_get(rel, out, &e), 0, "%s", e.message);
 }
 
-/* The organization's outbox entries, all of them. */
+/* The organization's outbox stock entries (the webhook events beside them are lib/webhook's). */
 static size_t outbox(struct org *o, struct fx_doc **docs)
 {
 	struct fx_query *q = fx_fsquery_new("outbox", false);
@@ -102,6 +102,7 @@ static size_t outbox(struct org *o, struct fx_doc **docs)
 
 	snprintf(parent, sizeof(parent), "organizations/%s", o->id);
 	fx_err_clear(&e);
+	cr_assert_eq(fx_fsquery_where_str(q, "kind", "==", "stock", &e), 0, "%s", e.message);
 	cr_assert_eq(fx_firestore_query(parent, q, NULL, docs, &n, &e), 0, "%s", e.message);
 	fx_fsquery_free(q);
 	return n;
