@@ -338,7 +338,7 @@ Test(webhooks, an_order_created_is_delivered_once_signed_with_the_order_as_data,
 	whreceiver_delivery_free(&d);
 
 	/* Not subscribed: the order's confirmation sends nothing; the next runs send nothing again. */
-	cr_assert_eq(wh_order_do(&w, oid, "confirm"), 200);
+	cr_assert_eq(wh_order_do(&w, oid, "confirm", NULL), 200);
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(wh_run(&w), 200);
 	cr_assert_eq(whreceiver_count(w.recv), 1, "one event, one request");
@@ -365,8 +365,8 @@ Test(webhooks, a_receiver_down_for_a_while_gets_everything_afterwards_in_order_o
 		     sizeof(secret));
 	whreceiver_fail(w.recv, -1, 503);
 	wh_order(&w, pid, 1, oid, sizeof(oid), NULL, 0);
-	cr_assert_eq(wh_order_do(&w, oid, "confirm"), 200);
-	cr_assert_eq(wh_order_do(&w, oid, "cancel"), 200);
+	cr_assert_eq(wh_order_do(&w, oid, "confirm", NULL), 200);
+	cr_assert_eq(wh_order_do(&w, oid, "cancel", "{\"reason\":\"customer changed their mind\"}"), 200);
 	/* Down: attempts arrive and fail, more than one (retries). */
 	for (time_t end = time(NULL) + 90; whreceiver_count(w.recv) < 2 && time(NULL) < end; usleep(200 * 1000))
 		wh_run(&w);

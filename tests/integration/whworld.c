@@ -138,14 +138,14 @@ void wh_order(const struct whworld *w, const char *pid, int qty, char *id, size_
 	http_resp_free(r);
 }
 
-long wh_order_do(const struct whworld *w, const char *id, const char *verb)
+long wh_order_do(const struct whworld *w, const char *id, const char *verb, const char *json)
 {
 	char path[300];
 	struct http_resp *r;
 	long s;
 
 	snprintf(path, sizeof(path), "/v1/orders/%s:%s", id, verb);
-	r = wh_call(w, "POST", path, w->owner.id_token, NULL);
+	r = wh_call(w, "POST", path, w->owner.id_token, json);
 	s = r->status;
 	http_resp_free(r);
 	return s;

@@ -57,8 +57,8 @@ long wh_adjust(const struct whworld *w, const char *pid, int delta);
 /* An order of qty units of pid as the owner (201); its id into id, its number into number (may be NULL). */
 void wh_order(const struct whworld *w, const char *pid, int qty, char *id, size_t len, char *number, size_t number_len);
 
-/* POST /v1/orders/{id}:{verb} as the owner; the status. */
-long wh_order_do(const struct whworld *w, const char *id, const char *verb);
+/* POST /v1/orders/{id}:{verb} as the owner with json (NULL: none); the status. */
+long wh_order_do(const struct whworld *w, const char *id, const char *verb, const char *json);
 
 /* Delivery i of the receiver's log parsed: its body as JSON (caller puts), NULL when there is no i. */
 json_object *wh_body(struct whworld *w, size_t i, struct whreceiver_delivery *d);
