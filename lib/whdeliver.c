@@ -342,14 +342,13 @@ out:
 	return rc;
 }
 
-/* Writes the outcome of one attempt on the delivery document. */
-static int record_attempt(const struct fx_doc *d, int64_t attempt, const char *status, long code, int64_t latency_ms,
-			  const char *error, int64_t next_s, struct fx_err *e)
+/* Appends the outcome of one attempt on the delivery document to writes (committed once per page). */
+static int record_attempt(json_object *writes, const struct fx_doc *d, int64_t attempt, const char *status, long code,
+			  int64_t latency_ms, const char *error, int64_t next_s, struct fx_err *e)
 {
 	static const char *const mask[] = {"pending", "status", "attempt", "statusCode", "latencyMs",
 					   "error",   "at",	"nextAt",  NULL};
 	struct fx_value map = {0};
-	json_object *writes = json_object_new_array();
 	int rc;
 
 	fx_value_map(&map);
@@ -368,9 +367,6 @@ static int record_attempt(const struct fx_doc *d, int64_t attempt, const char *s
 	fx_model_map_set_now(&map, "at");
 	fx_map_set_ts(&map, "nextAt", next_s, 0);
 	rc = fx_fswrite_update(writes, d->name, &map, mask, NULL, NULL, e);
-	if (rc == 0)
-		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	return rc;
 }
@@ -429,8 +425,8 @@ static int record_hook(struct run *r, struct hook *h, bool success, const char *
 }
 
 /* One attempt of delivery d: 1 delivered, 0 failed (recorded), -1 Firestore failed. */
-static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, const struct fx_doc *d, char *error,
-		       size_t error_len, struct fx_err *e)
+static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, const struct fx_doc *d,
+		       json_object *writes, char *error, size_t error_len, struct fx_err *e)
 {
 	const char *body = fx_value_path_str(&d->fields, "body");
 	const char *type = fx_value_path_str(&d->fields, "type");
@@ -449,7 +445,9 @@ static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, c
 	attempt++;
 	error[0] = '\0';
 	if (!body || !type || !event_id)
-		return record_attempt(d, attempt, "failed", 0, 0, "the delivery is malformed", now_s(), e) < 0 ? -1 : 0;
+		return record_attempt(writes, d, attempt, "failed", 0, 0, "the delivery is malformed", now_s(), e) < 0
+			       ? -1
+			       : 0;
 	if (fx_webhook_signature(now_s(), body, strlen(body), secrets, s->n, sig, sizeof(sig)) < 0 ||
 	    fx_str_fmt(h_sig, sizeof(h_sig), "X-Fluxori-Signature: %s", sig) < 0 ||
 	    fx_str_fmt(h_event, sizeof(h_event), "X-Fluxori-Event: %s", type) < 0 ||
@@ -471,7 +469,7 @@ static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, c
 	latency = fx_clock_ms() - t0;
 	if (ok && resp.status >= 200 && resp.status < 300) {
 		fx_httpc_resp_cleanup(&resp);
-		if (record_attempt(d, attempt, "delivered", resp.status, latency, NULL, now_s(), e) < 0)
+		if (record_attempt(writes, d, attempt, "delivered", resp.status, latency, NULL, now_s(), e) < 0)
 			return -1;
 		r->st->delivered++;
 		return 1;
@@ -482,13 +480,13 @@ static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, c
 		fx_str_text(error, error_len, "%s", call.message);
 	now = now_s();
 	if (fx_webhook_gives_up(created, now, r->w.give_up_s)) {
-		if (record_attempt(d, attempt, "failed", ok ? resp.status : 0, latency, error, now, e) < 0)
+		if (record_attempt(writes, d, attempt, "failed", ok ? resp.status : 0, latency, error, now, e) < 0)
 			goto fail;
 		r->st->given_up++;
 	} else {
 		int64_t next = now + fx_webhook_backoff_s(attempt, r->w.backoff_base_s, r->w.backoff_max_s);
 
-		if (record_attempt(d, attempt, "pending", ok ? resp.status : 0, latency, error, next, e) < 0)
+		if (record_attempt(writes, d, attempt, "pending", ok ? resp.status : 0, latency, error, next, e) < 0)
 			goto fail;
 	}
 	r->st->failed++;
@@ -548,12 +546,15 @@ static int deliver_hook(struct run *r, struct hook *h, struct fx_err *e)
 	for (int page = 0; rc == 0 && page < FX_WHDELIVER_PAGES && failures < FX_WHDELIVER_RUN_FAILURES && h->enabled;
 	     page++) {
 		struct fx_doc *docs = NULL;
+		json_object *writes;
 		size_t n = 0;
 
 		if (pending_page(r, h, &last, &docs, &n, e) < 0) {
 			rc = -1;
 			break;
 		}
+		/* Outcomes commit once per page: a crash before it repeats those deliveries (same ids), never loses one. */
+		writes = json_object_new_array();
 		for (size_t i = 0; rc == 0 && i < n && failures < FX_WHDELIVER_RUN_FAILURES && h->enabled; i++) {
 			const char *res = fx_value_path_str(&docs[i].fields, "resource");
 			int got;
@@ -564,7 +565,7 @@ static int deliver_hook(struct run *r, struct hook *h, struct fx_err *e)
 				block(&b, res);
 				continue;
 			}
-			got = deliver_one(r, h, &s, &docs[i], error, sizeof(error), e);
+			got = deliver_one(r, h, &s, &docs[i], writes, error, sizeof(error), e);
 			if (got < 0) {
 				rc = -1;
 			} else if (got == 0) {
@@ -579,6 +580,9 @@ static int deliver_hook(struct run *r, struct hook *h, struct fx_err *e)
 					rc = -1;
 			}
 		}
+		if (json_object_array_length(writes) > 0 && fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
+			rc = -1;
+		json_object_put(writes);
 		if (n > 0) {
 			fx_firestore_doc_cleanup(&last);
 			last.name = fx_mem_xstrdup(docs[n - 1].name);

@@ -26,6 +26,8 @@
  *    disabled with a reason after the disable window. A subscription
  *    stops for the run after FX_WHDELIVER_RUN_FAILURES failures (a dead
  *    receiver costs one timeout per run, not one per resource).
+ * The outcomes of a page's attempts commit together after it: a crash
+ * before that commit repeats those deliveries (the same ids), loses none.
  * Runs of one organization never overlap (lease jobLeases/whdeliver-{org}).
  * Memory is bounded by the page sizes, not by the backlog.
  * Ownership: every argument is borrowed; nothing returned needs freeing.
@@ -41,7 +43,7 @@
 #define FX_WHDELIVER_FANOUT_PAGE 200
 #define FX_WHDELIVER_FANOUT_PAGES 50
 #define FX_WHDELIVER_PAGE 100
-#define FX_WHDELIVER_PAGES 10
+#define FX_WHDELIVER_PAGES 50
 #define FX_WHDELIVER_RUN_FAILURES 3
 #define FX_WHDELIVER_MAX_ANSWER (64 * 1024)
 #define FX_WHDELIVER_LEASE_S 300
