@@ -56,6 +56,8 @@ static const struct fx_route routes[] = {
 #define CLEANUP_BATCH 200
 #define CHANNELS_MAX 500 /* channels of one organization the cleanup visits (far more than a merchant has) */
 #define OLD_DELIVERY_S (7 * 24 * 3600) /* channels/{cid}/deliveries markers: channels retry for 48 h at most */
+#define OLD_WEBHOOK_DELIVERY_S (30 * 24 * 3600) /* webhooks/{wid}/deliveries: the log shows 30 days */
+#define WEBHOOKS_MAX 25 /* subscriptions of one organization (at most 20) */
 #define RUNS_BATCH 500 /* a commit takes at most 500 writes */
 #define RUNS_BATCHES 20
 
@@ -420,6 +422,35 @@ static int delete_markers(struct org_ctx *o, const struct fx_value *cutoff, stru
 	return rc;
 }
 
+/* cleanup: every webhook subscription's deliveries (webhooks/{wid}/deliveries) of events before cutoff. */
+static int delete_hook_deliveries(struct org_ctx *o, const struct fx_value *cutoff, struct run_state *st,
+				  struct fx_err *e)
+{
+	static const char *const mask[] = {"organizationId", NULL};
+	const char *parent;
+	struct fx_query *q = fx_tenant_query(&o->req, NULL, "webhooks", &parent, e);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!q || fx_fsquery_select(q, mask, 1, e) < 0) {
+		fx_fsquery_free(q);
+		return -1;
+	}
+	fx_fsquery_limit(q, WEBHOOKS_MAX);
+	rc = fx_firestore_query(parent, q, NULL, &docs, &n, e);
+	fx_fsquery_free(q);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const char *under = fx_arena_printf(o->req.arena, "webhooks/%s", docs[i].id);
+
+		rc = under ? delete_found(o, under, "deliveries", "createdAt", "<", cutoff, NULL, NULL,
+					  "webhookDeliveriesRemoved", st, e)
+			   : fx_err_set(e, FX_INTERNAL, "out of request memory");
+	}
+	fx_firestore_docs_free(docs, n);
+	return rc;
+}
+
 static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -438,6 +469,9 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	fx_value_ts(&cutoff, now - OLD_DELIVERY_S, 0);
 	if (rc == 0)
 		rc = delete_markers(o, &cutoff, st, e);
+	fx_value_ts(&cutoff, now - OLD_WEBHOOK_DELIVERY_S, 0);
+	if (rc == 0)
+		rc = delete_hook_deliveries(o, &cutoff, st, e);
 	fx_value_ts(&cutoff, now - OLD_INSIGHT_S, 0);
 	fx_value_string(&resolved, "resolved", 8);
 	fx_value_string(&dismissed, "dismissed", 9);

@@ -172,9 +172,9 @@ int fx_webhook_signature(int64_t t, const char *body, size_t body_len, const cha
 	msg = malloc(head_len + body_len + 1);
 	if (!msg)
 		return -1;
-	memcpy(msg, head, head_len);
-	if (body_len)
-		memcpy(msg + head_len, body, body_len);
+	if (fx_str_mem_copy(msg, head_len + body_len + 1, head, head_len) < 0 ||
+	    (body_len && fx_str_mem_copy(msg + head_len, body_len + 1, body, body_len) < 0))
+		goto out;
 	if (fx_str_fmt(out, out_len, "t=%lld", (long long)t) < 0)
 		goto out;
 	for (size_t i = 0; i < nsecrets; i++) {
@@ -254,7 +254,10 @@ int fx_webhook_secret_new(char out[FX_WEBHOOK_SECRET_LEN + 1], struct fx_err *e)
 		fx_err_set(e, FX_INTERNAL, "the random source failed");
 		goto out;
 	}
-	memcpy(out, "whsec_", 6);
+	if (fx_str_set(out, FX_WEBHOOK_SECRET_LEN + 1, "whsec_") < 0) {
+		fx_err_set(e, FX_INTERNAL, "secret buffer too small");
+		goto out;
+	}
 	if (fx_b64_url_encode(raw, sizeof(raw), out + 6, FX_WEBHOOK_SECRET_LEN + 1 - 6, e) < 0)
 		goto out;
 	rc = 0;

@@ -46,6 +46,8 @@ struct run {
 	struct hook hooks[FX_WEBHOOK_MAX_PER_ORG];
 	size_t nhooks;
 	long started_ms;
+	char (*left)[RESOURCE_MAX]; /* resources with events not fanned out (left_behind) */
+	size_t nleft;
 };
 
 static int64_t now_s(void)
@@ -169,36 +171,50 @@ static int delivery_map(struct run *r, const struct fx_doc *entry, const char *t
 	return 0;
 }
 
-/* Appends entry's fan-out (a delivery per wanting subscription, the entry's delete) to writes; *nwrites grows. */
+/*
+ * Appends entry's fan-out (a delivery per wanting subscription, the
+ * entry's delete) to writes; *nwrites grows. A malformed entry (not one
+ * lib/webhook writes) is logged and only deleted: it must not stop the
+ * events behind it.
+ */
 static int fan_out_entry(struct run *r, const struct fx_doc *entry, json_object *writes, size_t *nwrites,
 			 struct fx_err *e)
 {
 	const char *type = fx_value_path_str(&entry->fields, "payload.type");
+	struct fx_value map = {0};
+	struct fx_err bad;
 
-	for (size_t i = 0; type && fx_webhook_event_known(type) && i < r->nhooks; i++) {
-		struct fx_value map = {0};
+	fx_err_clear(&bad);
+	if (!type || !fx_webhook_event_known(type) || delivery_map(r, entry, type, &map, &bad) < 0) {
+		fx_log_warn("webhooks: organization %s: outbox event %s dropped: %s", r->org, entry->id,
+			    bad.message[0] ? bad.message : "unknown type");
+		fx_value_cleanup(&map);
+		fx_value_map(&map);
+		type = NULL;
+	}
+	for (size_t i = 0; type && i < r->nhooks; i++) {
 		char rel[PATH_MAX_BYTES], *name;
 		int rc;
 
 		if (!hook_wants(&r->hooks[i], type))
 			continue;
 		if (fx_str_fmt(rel, sizeof(rel), "organizations/%s/webhooks/%s/deliveries/%s", r->org, r->hooks[i].id,
-			       entry->id) < 0)
-			return fx_err_set(e, FX_INTERNAL, "delivery path over %zu bytes", sizeof(rel));
-		if (delivery_map(r, entry, type, &map, e) < 0) {
+			       entry->id) < 0) {
 			fx_value_cleanup(&map);
-			return -1;
+			return fx_err_set(e, FX_INTERNAL, "delivery path over %zu bytes", sizeof(rel));
 		}
 		fx_map_set_str(&map, "webhookId", r->hooks[i].id);
 		name = fx_firestore_name(rel);
 		rc = fx_fswrite_set(writes, name, &map, NULL, e);
 		free(name);
-		fx_value_cleanup(&map);
-		if (rc < 0)
+		if (rc < 0) {
+			fx_value_cleanup(&map);
 			return -1;
+		}
 		(*nwrites)++;
 		r->st->deliveries_created++;
 	}
+	fx_value_cleanup(&map);
 	if (fx_fswrite_delete(writes, entry->name, 1, NULL, e) < 0)
 		return -1;
 	(*nwrites)++;
@@ -215,9 +231,13 @@ static size_t wanting(const struct run *r, const struct fx_doc *entry)
 	return n;
 }
 
-/* The first page of the outbox's events (deleted ones are gone: always from the start). */
-static int events_page(struct run *r, int limit, struct fx_doc **docs, size_t *n, struct fx_err *e)
+/*
+ * The first page of the outbox's events (deleted ones are gone: always
+ * from the start); keys_only reads just what names their resource.
+ */
+static int events_page(struct run *r, int limit, bool keys_only, struct fx_doc **docs, size_t *n, struct fx_err *e)
 {
+	static const char *const keys[] = {"resource", "payload.resourceType"};
 	struct fx_query *q = fx_fsquery_new("outbox", false);
 	char parent[PATH_MAX_BYTES];
 	int rc = -1;
@@ -225,7 +245,8 @@ static int events_page(struct run *r, int limit, struct fx_doc **docs, size_t *n
 	if (fx_str_fmt(parent, sizeof(parent), "organizations/%s", r->org) < 0)
 		fx_err_set(e, FX_INTERNAL, "organization path over %zu bytes", sizeof(parent));
 	else if (fx_fsquery_where_str(q, "kind", "==", FX_OUTBOX_EVENT, e) == 0 &&
-		 fx_fsquery_order_by(q, "at", false, e) == 0 && fx_fsquery_order_by(q, "__name__", false, e) == 0) {
+		 fx_fsquery_order_by(q, "at", false, e) == 0 && fx_fsquery_order_by(q, "__name__", false, e) == 0 &&
+		 (!keys_only || fx_fsquery_select(q, keys, 2, e) == 0)) {
 		fx_fsquery_limit(q, limit);
 		rc = fx_firestore_query(parent, q, NULL, docs, n, e);
 	}
@@ -233,26 +254,20 @@ static int events_page(struct run *r, int limit, struct fx_doc **docs, size_t *n
 	return rc;
 }
 
-/* Fans out pages until the outbox holds no event; *drained tells whether it got there. */
-static int fan_out(struct run *r, bool *drained, struct fx_err *e)
+/*
+ * Fans out pages of events until a page is short (what arrives meanwhile
+ * waits for the next run) or the run's budget is spent.
+ */
+static int fan_out(struct run *r, struct fx_err *e)
 {
-	*drained = false;
-	for (int page = 0; page <= FX_WHDELIVER_FANOUT_PAGES; page++) {
+	for (int page = 0; page < FX_WHDELIVER_FANOUT_PAGES; page++) {
 		struct fx_doc *docs = NULL;
 		json_object *writes = NULL;
 		size_t n = 0, nwrites = 0;
 		int rc = 0;
 
-		if (events_page(r, FX_WHDELIVER_FANOUT_PAGE, &docs, &n, e) < 0)
+		if (events_page(r, FX_WHDELIVER_FANOUT_PAGE, false, &docs, &n, e) < 0)
 			return -1;
-		if (n == 0) {
-			*drained = true;
-			return 0;
-		}
-		if (page == FX_WHDELIVER_FANOUT_PAGES) { /* the budget is spent: the rest waits */
-			fx_firestore_docs_free(docs, n);
-			return 0;
-		}
 		r->st->events_read += (int64_t)n;
 		writes = json_object_new_array();
 		for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -271,6 +286,8 @@ static int fan_out(struct run *r, bool *drained, struct fx_err *e)
 		fx_firestore_docs_free(docs, n);
 		if (rc < 0)
 			return -1;
+		if (n < FX_WHDELIVER_FANOUT_PAGE)
+			break;
 	}
 	return 0;
 }
@@ -282,6 +299,38 @@ struct blocked {
 	char (*res)[RESOURCE_MAX];
 	size_t n, cap;
 };
+
+/*
+ * The resources with an event still in the outbox after the fan-out (one
+ * committed meanwhile): an earlier event of theirs may not be a delivery
+ * yet, so none of their deliveries goes this run. Every event committed
+ * before one that was fanned out is seen here (it committed first), so an
+ * earlier event is never overtaken. 1 with r->left filled, 0 when more
+ * than FX_WHDELIVER_LEFT_MAX are left (nothing is delivered this run),
+ * -1 Firestore.
+ */
+static int left_behind(struct run *r, struct fx_err *e)
+{
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+
+	if (events_page(r, FX_WHDELIVER_LEFT_MAX, true, &docs, &n, e) < 0)
+		return -1;
+	if (n >= FX_WHDELIVER_LEFT_MAX) {
+		fx_firestore_docs_free(docs, n);
+		return 0;
+	}
+	r->left = fx_mem_xcalloc(n ? n : 1, sizeof(*r->left));
+	for (size_t i = 0; i < n; i++) {
+		const char *rtype = fx_value_path_str(&docs[i].fields, "payload.resourceType");
+		const char *rid = fx_value_path_str(&docs[i].fields, "resource");
+
+		if (rtype && rid && fx_str_fmt(r->left[r->nleft], sizeof(r->left[r->nleft]), "%s/%s", rtype, rid) == 0)
+			r->nleft++;
+	}
+	fx_firestore_docs_free(docs, n);
+	return 1;
+}
 
 static bool is_blocked(const struct blocked *b, const char *res)
 {
@@ -342,14 +391,13 @@ out:
 	return rc;
 }
 
-/* Writes the outcome of one attempt on the delivery document. */
-static int record_attempt(const struct fx_doc *d, int64_t attempt, const char *status, long code, int64_t latency_ms,
-			  const char *error, int64_t next_s, struct fx_err *e)
+/* Appends the outcome of one attempt on the delivery document to writes (committed once per page). */
+static int record_attempt(json_object *writes, const struct fx_doc *d, int64_t attempt, const char *status, long code,
+			  int64_t latency_ms, const char *error, int64_t next_s, struct fx_err *e)
 {
 	static const char *const mask[] = {"pending", "status", "attempt", "statusCode", "latencyMs",
 					   "error",   "at",	"nextAt",  NULL};
 	struct fx_value map = {0};
-	json_object *writes = json_object_new_array();
 	int rc;
 
 	fx_value_map(&map);
@@ -368,9 +416,6 @@ static int record_attempt(const struct fx_doc *d, int64_t attempt, const char *s
 	fx_model_map_set_now(&map, "at");
 	fx_map_set_ts(&map, "nextAt", next_s, 0);
 	rc = fx_fswrite_update(writes, d->name, &map, mask, NULL, NULL, e);
-	if (rc == 0)
-		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
-	json_object_put(writes);
 	fx_value_cleanup(&map);
 	return rc;
 }
@@ -429,8 +474,8 @@ static int record_hook(struct run *r, struct hook *h, bool success, const char *
 }
 
 /* One attempt of delivery d: 1 delivered, 0 failed (recorded), -1 Firestore failed. */
-static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, const struct fx_doc *d, char *error,
-		       size_t error_len, struct fx_err *e)
+static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, const struct fx_doc *d,
+		       json_object *writes, char *error, size_t error_len, struct fx_err *e)
 {
 	const char *body = fx_value_path_str(&d->fields, "body");
 	const char *type = fx_value_path_str(&d->fields, "type");
@@ -449,7 +494,9 @@ static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, c
 	attempt++;
 	error[0] = '\0';
 	if (!body || !type || !event_id)
-		return record_attempt(d, attempt, "failed", 0, 0, "the delivery is malformed", now_s(), e) < 0 ? -1 : 0;
+		return record_attempt(writes, d, attempt, "failed", 0, 0, "the delivery is malformed", now_s(), e) < 0
+			       ? -1
+			       : 0;
 	if (fx_webhook_signature(now_s(), body, strlen(body), secrets, s->n, sig, sizeof(sig)) < 0 ||
 	    fx_str_fmt(h_sig, sizeof(h_sig), "X-Fluxori-Signature: %s", sig) < 0 ||
 	    fx_str_fmt(h_event, sizeof(h_event), "X-Fluxori-Event: %s", type) < 0 ||
@@ -471,7 +518,7 @@ static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, c
 	latency = fx_clock_ms() - t0;
 	if (ok && resp.status >= 200 && resp.status < 300) {
 		fx_httpc_resp_cleanup(&resp);
-		if (record_attempt(d, attempt, "delivered", resp.status, latency, NULL, now_s(), e) < 0)
+		if (record_attempt(writes, d, attempt, "delivered", resp.status, latency, NULL, now_s(), e) < 0)
 			return -1;
 		r->st->delivered++;
 		return 1;
@@ -482,13 +529,13 @@ static int deliver_one(struct run *r, struct hook *h, const struct secrets *s, c
 		fx_str_text(error, error_len, "%s", call.message);
 	now = now_s();
 	if (fx_webhook_gives_up(created, now, r->w.give_up_s)) {
-		if (record_attempt(d, attempt, "failed", ok ? resp.status : 0, latency, error, now, e) < 0)
+		if (record_attempt(writes, d, attempt, "failed", ok ? resp.status : 0, latency, error, now, e) < 0)
 			goto fail;
 		r->st->given_up++;
 	} else {
 		int64_t next = now + fx_webhook_backoff_s(attempt, r->w.backoff_base_s, r->w.backoff_max_s);
 
-		if (record_attempt(d, attempt, "pending", ok ? resp.status : 0, latency, error, next, e) < 0)
+		if (record_attempt(writes, d, attempt, "pending", ok ? resp.status : 0, latency, error, next, e) < 0)
 			goto fail;
 	}
 	r->st->failed++;
@@ -543,17 +590,22 @@ static int deliver_hook(struct run *r, struct hook *h, struct fx_err *e)
 		fx_err_clear(e);
 		return 0;
 	}
-	b.cap = FX_WHDELIVER_PAGE * FX_WHDELIVER_PAGES;
+	b.cap = FX_WHDELIVER_PAGE * FX_WHDELIVER_PAGES + r->nleft;
 	b.res = fx_mem_xcalloc(b.cap, sizeof(*b.res));
+	for (size_t i = 0; i < r->nleft; i++)
+		block(&b, r->left[i]);
 	for (int page = 0; rc == 0 && page < FX_WHDELIVER_PAGES && failures < FX_WHDELIVER_RUN_FAILURES && h->enabled;
 	     page++) {
 		struct fx_doc *docs = NULL;
+		json_object *writes;
 		size_t n = 0;
 
 		if (pending_page(r, h, &last, &docs, &n, e) < 0) {
 			rc = -1;
 			break;
 		}
+		/* Outcomes commit once per page: a crash before it repeats those deliveries (same ids), never loses one. */
+		writes = json_object_new_array();
 		for (size_t i = 0; rc == 0 && i < n && failures < FX_WHDELIVER_RUN_FAILURES && h->enabled; i++) {
 			const char *res = fx_value_path_str(&docs[i].fields, "resource");
 			int got;
@@ -564,7 +616,7 @@ static int deliver_hook(struct run *r, struct hook *h, struct fx_err *e)
 				block(&b, res);
 				continue;
 			}
-			got = deliver_one(r, h, &s, &docs[i], error, sizeof(error), e);
+			got = deliver_one(r, h, &s, &docs[i], writes, error, sizeof(error), e);
 			if (got < 0) {
 				rc = -1;
 			} else if (got == 0) {
@@ -579,6 +631,9 @@ static int deliver_hook(struct run *r, struct hook *h, struct fx_err *e)
 					rc = -1;
 			}
 		}
+		if (json_object_array_length(writes) > 0 && fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0)
+			rc = -1;
+		json_object_put(writes);
 		if (n > 0) {
 			fx_firestore_doc_cleanup(&last);
 			last.name = fx_mem_xstrdup(docs[n - 1].name);
@@ -602,7 +657,7 @@ static int has_work(struct run *r, struct fx_err *e)
 	struct fx_doc *docs = NULL;
 	size_t n = 0;
 
-	if (events_page(r, 1, &docs, &n, e) < 0)
+	if (events_page(r, 1, true, &docs, &n, e) < 0)
 		return -1;
 	fx_firestore_docs_free(docs, n);
 	return n > 0 || r->nhooks > 0;
@@ -614,8 +669,7 @@ int fx_whdeliver_run(const char *org, struct fx_whdeliver_stats *stats, struct f
 	struct fx_lease lc = {.rel = rel, .holder = holder, .seconds = FX_WHDELIVER_LEASE_S};
 	struct run *r;
 	struct fx_err ignored;
-	bool drained = false;
-	int rc = -1, work;
+	int rc = -1, work, left = 0;
 
 	if (!org || !fx_model_id_valid(org))
 		return fx_err_set(e, FX_NOT_FOUND, "organization not found");
@@ -641,16 +695,19 @@ int fx_whdeliver_run(const char *org, struct fx_whdeliver_stats *stats, struct f
 		rc = 0;
 		goto out;
 	}
-	rc = fan_out(r, &drained, e);
-	if (rc == 0 && !drained)
+	rc = fan_out(r, e);
+	if (rc == 0 && (left = left_behind(r, e)) < 0)
+		rc = -1;
+	if (rc == 0 && left == 0)
 		stats->fanout_incomplete = true;
-	for (size_t i = 0; rc == 0 && drained && i < r->nhooks; i++)
+	for (size_t i = 0; rc == 0 && left == 1 && i < r->nhooks; i++)
 		rc = deliver_hook(r, &r->hooks[i], e);
 	fx_err_clear(&ignored);
 	if (fx_lease_release(&lc, &ignored) < 0)
 		fx_log_warn("webhooks: organization %s: lease not released (it expires): %s", org, ignored.message);
 out:
 	hooks_cleanup(r);
+	free(r->left);
 	free(r);
 	return rc;
 }

@@ -10,10 +10,12 @@
  *    webhookId, organizationId}, written in the commit that deletes the
  *    entry (precondition: it still exists), so an event is fanned out once
  *    or not at all. Entries no subscription wants are just deleted.
- * 2. Delivery, only once the outbox holds no event entry any more (a fresh
- *    read after the fan-out): every event committed before one that was
- *    fanned out is then fanned out too, so an earlier event of a resource
- *    can never arrive after a later one. Per subscription, pending
+ * 2. Delivery. A fresh read of the outbox after the fan-out finds the
+ *    events committed meanwhile: their resources deliver nothing this run
+ *    (an event committed before one that was fanned out is always among
+ *    them or fanned out, so an earlier event of a resource never arrives
+ *    after a later one); more than FX_WHDELIVER_LEFT_MAX left: nothing is
+ *    delivered this run (fanout_incomplete). Per subscription, pending
  *    deliveries are read in (seq, sub) order, pages of FX_WHDELIVER_PAGE;
  *    per resource only the first pending one is tried: one not yet due, or
  *    failing now, holds back every later one of its resource for this run.
@@ -26,6 +28,8 @@
  *    disabled with a reason after the disable window. A subscription
  *    stops for the run after FX_WHDELIVER_RUN_FAILURES failures (a dead
  *    receiver costs one timeout per run, not one per resource).
+ * The outcomes of a page's attempts commit together after it: a crash
+ * before that commit repeats those deliveries (the same ids), loses none.
  * Runs of one organization never overlap (lease jobLeases/whdeliver-{org}).
  * Memory is bounded by the page sizes, not by the backlog.
  * Ownership: every argument is borrowed; nothing returned needs freeing.
@@ -40,8 +44,9 @@
 
 #define FX_WHDELIVER_FANOUT_PAGE 200
 #define FX_WHDELIVER_FANOUT_PAGES 50
+#define FX_WHDELIVER_LEFT_MAX 1000
 #define FX_WHDELIVER_PAGE 100
-#define FX_WHDELIVER_PAGES 10
+#define FX_WHDELIVER_PAGES 50
 #define FX_WHDELIVER_RUN_FAILURES 3
 #define FX_WHDELIVER_MAX_ANSWER (64 * 1024)
 #define FX_WHDELIVER_LEASE_S 300
@@ -55,7 +60,7 @@ struct fx_whdeliver_stats {
 	int64_t failed; /* attempts that failed (retried later) */
 	int64_t given_up;
 	int64_t disabled; /* subscriptions disabled by this run */
-	bool fanout_incomplete; /* the outbox still held events: nothing delivered this run */
+	bool fanout_incomplete; /* over FX_WHDELIVER_LEFT_MAX events left in the outbox: nothing delivered this run */
 	bool busy; /* another run holds the organization's lease */
 };
 

@@ -8,6 +8,7 @@
  * 127.0.0.1); later changes of the order follow in order, a failing
  * receiver holds the order's later events back until it recovers.
  */
+#include "audit.h"
 #include "client.h"
 #include "testserver.h"
 
@@ -159,6 +160,28 @@ static void order_new(const char *token, char *id, size_t id_len)
 	http_resp_free(r);
 }
 
+/* Moves the event time of delivery eid of webhook wid back by days, straight in the emulator. */
+static void age_delivery(const char *org, const char *wid, const char *eid, int days)
+{
+	const char *h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	char url[700], body[200], when[40];
+	time_t t = time(NULL) - (time_t)days * 86400;
+	struct tm tm;
+	struct http_resp *r;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/v1/projects/demo-fluxori/databases/(default)/documents/organizations/%s/webhooks/"
+		 "%s/"
+		 "deliveries/%s?updateMask.fieldPaths=createdAt",
+		 test_env("FLUXORI_FIRESTORE_PORT"), org, wid, eid);
+	snprintf(body, sizeof(body), "{\"fields\":{\"createdAt\":{\"timestampValue\":\"%s\"}}}", when);
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+}
+
 Test(webhooks_core, routes_validate_show_the_secret_once_and_keep_tenants_apart, .timeout = 120)
 {
 	struct test_user owner, other, manager;
@@ -244,7 +267,7 @@ Test(webhooks_core, an_order_is_delivered_once_signed_and_its_changes_follow_in_
 	struct receiver rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct testserver *ts = ts_start();
 	struct test_user owner;
-	char org[64], id[64], secret[128], url[200], oid[64], path[200];
+	char org[64], id[64], secret[128], url[200], oid[64], path[512];
 	struct http_resp *r;
 	long deadline;
 
@@ -297,5 +320,16 @@ Test(webhooks_core, an_order_is_delivered_once_signed_and_its_changes_follow_in_
 	cr_assert_not_null(strstr(rc.seen[2].body, "\"status\":\"confirmed\""), "%s", rc.seen[2].body);
 	cr_assert_not_null(strstr(rc.seen[3].body, "\"status\":\"cancelled\""), "%s", rc.seen[3].body);
 	cr_assert(signature_valid(rc.seen[3].signature, rc.seen[3].body, secret));
+
+	/* The log keeps 30 days: the cleanup job removes a delivery whose event is older, and only it. */
+	age_delivery(org, id, rc.seen[0].delivery, 31);
+	r = http_json("POST", "/v1/jobs/cleanup", owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.webhookDeliveriesRemoved"), 1, "%s", r->body);
+	http_resp_free(r);
+	snprintf(path, sizeof(path), "organizations/%s/webhooks/%s/deliveries/%s", org, id, rc.seen[0].delivery);
+	cr_assert_null(fs_read(path), "the old delivery is gone");
+	snprintf(path, sizeof(path), "organizations/%s/webhooks/%s/deliveries/%s", org, id, rc.seen[3].delivery);
+	json_object_put(fs_read(path)); /* fails the test when it is not there any more */
 	ts_stop(ts);
 }
