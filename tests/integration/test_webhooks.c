@@ -672,3 +672,27 @@ Test(webhooks, the_secret_never_reaches_the_workers_log, .timeout = 180)
 		1, "a webhook secret reached a log under the run directory");
 	wh_world_end(&w);
 }
+
+Test(webhooks, the_demo_exception_is_loopback_literals_only, .timeout = 120)
+{
+	static const char *const bad[] = {
+		"https://10.1.2.3/hook",	   "https://172.16.0.1/hook",		"https://192.168.1.10/hook",
+		"https://169.254.169.254/latest/", "https://100.64.0.1/hook",		"https://[fd00::1]/hook",
+		"https://[fe80::1]/hook",	   "https://metadata.google.internal/", "https://localhost/hook",
+		"http://localhost/hook",
+	};
+	struct whworld w;
+	struct http_resp *r;
+
+	wh_world_new(&w, "whdemo");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = create(w.owner.id_token, bad[i], "[\"order.created\"]", NULL);
+		assert_error(r, 400, "INVALID_ARGUMENT", "url");
+		http_resp_free(r);
+	}
+	cr_assert_eq(list_len(w.owner.id_token), 0, "nothing written");
+	r = create(w.owner.id_token, "http://127.0.0.1:9/hook", "[\"order.created\"]", NULL);
+	cr_assert_eq(r->status, 201, "a loopback literal is the demo project's exception: %s", r->body);
+	http_resp_free(r);
+	wh_world_end(&w);
+}
