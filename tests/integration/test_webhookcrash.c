@@ -120,7 +120,7 @@ Test(webhookcrash, a_killed_delivery_worker_loses_no_event_and_repeats_only_with
 	struct whworld w;
 	char wid[64], secret[128], pid[64];
 	pthread_t th;
-	long victim;
+	long victim, after, left;
 	size_t n, distinct = 0, dups = 0;
 	char ids[CHANGES + 16][128];
 	char *bodies[CHANGES + 16] = {0};
@@ -150,8 +150,11 @@ Test(webhookcrash, a_killed_delivery_worker_loses_no_event_and_repeats_only_with
 	for (time_t end = time(NULL) + 120;
 	     time(NULL) < end && (worker_pid("jobs.a") <= 0 || worker_pid("jobs.b") <= 0);)
 		usleep(200 * 1000);
-	cr_log_warn("after the kill a run answers %ld; the dead run's job lease had %ld s left", wh_run(&w),
-		    expire_dead_leases(w.org));
+	/* The first answer from a restarted instance (nginx answers 502/503 until one is back). */
+	for (time_t end = time(NULL) + 120; (after = wh_run(&w)) >= 500 && time(NULL) < end;)
+		usleep(200 * 1000);
+	left = expire_dead_leases(w.org);
+	cr_log_info("after the kill a run answers %ld; the dead run's job lease had %ld s left", after, left);
 
 	/* Runs (the lease of the killed run expires first) until every change arrived. */
 	for (time_t end = time(NULL) + 400; time(NULL) < end; usleep(500 * 1000)) {
@@ -208,7 +211,7 @@ Test(webhookcrash, a_killed_delivery_worker_loses_no_event_and_repeats_only_with
 		json_object_put(j);
 		whreceiver_delivery_free(&d);
 	}
-	cr_log_warn("%zu requests, %zu distinct events accepted, %zu repeats", n, distinct, dups);
+	cr_log_info("%zu requests, %zu distinct events accepted, %zu repeats", n, distinct, dups);
 	cr_assert_eq(last, START - CHANGES, "the last change's onHand arrived last");
 	for (size_t k = 0; k < distinct; k++)
 		free(bodies[k]);
