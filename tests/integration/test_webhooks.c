@@ -696,3 +696,49 @@ Test(webhooks, the_demo_exception_is_loopback_literals_only, .timeout = 120)
 	http_resp_free(r);
 	wh_world_end(&w);
 }
+
+Test(webhooks, a_hang_past_10_s_is_a_failed_attempt_retried_with_the_same_id_and_slow_is_fine, .timeout = 240)
+{
+	struct whworld w;
+	char wid[64], secret[128], pid[64], first[128];
+	struct whreceiver_delivery d;
+	json_object *log, *e;
+	long long latency = -1;
+
+	wh_world_new(&w, "whhang");
+	wh_product(&w, "HANG", 10, pid, sizeof(pid));
+	wh_subscribe(&w, whreceiver_url(w.recv), "[\"product.stock_changed\"]", wid, sizeof(wid), secret,
+		     sizeof(secret));
+	/* The event of the product's first stock, then hang: the job gives up after its 10 s and returns. */
+	cr_assert(wh_deliver_until(&w, 1, 90000));
+	whreceiver_clear(w.recv);
+	whreceiver_delay(w.recv, 60000);
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	cr_assert_eq(wh_run(&w), 200, "the run ends although the receiver never answers");
+	cr_assert_geq(whreceiver_count(w.recv), 1);
+	cr_assert_eq(whreceiver_accepted(w.recv), 0);
+	cr_assert(whreceiver_get(w.recv, 0, &d));
+	snprintf(first, sizeof(first), "%s", d.delivery);
+	whreceiver_delivery_free(&d);
+	log = deliveries(&w, wid);
+	e = json_object_array_get_idx(log, 0);
+	cr_assert_str_eq(jstr(e, "eventId"), first, "%s", json_object_to_json_string(log));
+	cr_assert_str_eq(jstr(e, "status"), "pending", "retried later: %s", json_object_to_json_string(log));
+	cr_assert_not_null(jstr(e, "error"), "the log says why: %s", json_object_to_json_string(log));
+	json_object_put(log);
+
+	/* Slow but within 10 s: delivered, the same id, and the log shows the time it took. */
+	whreceiver_delay(w.recv, 2500);
+	cr_assert(wh_deliver_until(&w, 1, 120000), "delivered once the receiver answers in time");
+	cr_assert_eq(whreceiver_accepted_id(w.recv, first), 1, "the retry carried the same X-Fluxori-Delivery");
+	log = deliveries(&w, wid);
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		e = json_object_array_get_idx(log, i);
+		if (jstr(e, "eventId") && strcmp(jstr(e, "eventId"), first) == 0)
+			latency = json_object_get_int64(json_object_object_get(e, "latencyMs"));
+	}
+	cr_assert_geq(latency, 2500, "latencyMs of the delivered attempt: %s", json_object_to_json_string(log));
+	json_object_put(log);
+	whreceiver_delay(w.recv, 0);
+	wh_world_end(&w);
+}
