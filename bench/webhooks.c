@@ -232,9 +232,11 @@ static long jobs_rss_kib(void)
 	}
 	for (char *p = m; p && *p;) {
 		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0'; /* the value is the line's last field */
 		if (strncmp(p, pre, sizeof(pre) - 1) == 0) {
 			char *sp = strrchr(p, ' ');
-			if (sp && (!nl || sp < nl)) {
+			if (sp) {
 				long kib = (long)(strtod(sp + 1, NULL) / 1024);
 				if (kib > best)
 					best = kib;
