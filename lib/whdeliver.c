@@ -125,6 +125,11 @@ out:
 
 /* ---- fan-out ---- */
 
+static bool out_of_time(const struct run *r)
+{
+	return fx_clock_ms() - r->started_ms > FX_WHDELIVER_RUN_BUDGET_S * 1000L;
+}
+
 /* The delivery document of entry for hook h: its map, body included. */
 static int delivery_map(struct run *r, const struct fx_doc *entry, const char *type, struct fx_value *map,
 			struct fx_err *e)
@@ -286,7 +291,7 @@ static int fan_out(struct run *r, struct fx_err *e)
 		fx_firestore_docs_free(docs, n);
 		if (rc < 0)
 			return -1;
-		if (n < FX_WHDELIVER_FANOUT_PAGE)
+		if (n < FX_WHDELIVER_FANOUT_PAGE || out_of_time(r))
 			break;
 	}
 	return 0;
@@ -567,11 +572,6 @@ static int pending_page(struct run *r, const struct hook *h, struct fx_doc *last
 	fx_value_cleanup(&yes);
 	fx_fsquery_free(q);
 	return rc;
-}
-
-static bool out_of_time(const struct run *r)
-{
-	return fx_clock_ms() - r->started_ms > FX_WHDELIVER_RUN_BUDGET_S * 1000L;
 }
 
 /* Delivers h's due deliveries, the first pending one of each resource only. */
