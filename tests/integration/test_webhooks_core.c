@@ -321,6 +321,17 @@ Test(webhooks_core, an_order_is_delivered_once_signed_and_its_changes_follow_in_
 	cr_assert_not_null(strstr(rc.seen[3].body, "\"status\":\"cancelled\""), "%s", rc.seen[3].body);
 	cr_assert(signature_valid(rc.seen[3].signature, rc.seen[3].body, secret));
 
+	/* Any change of the order is an order.updated, naming what changed. */
+	snprintf(path, sizeof(path), "/v1/orders/%s", oid);
+	r = http_json("PATCH", path, owner.id_token, "{\"notes\":\"leave at the gate\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	run_job(owner.id_token);
+	cr_assert_eq(seen_count(&rc), 5, "the notes change was delivered");
+	cr_assert_str_eq(rc.seen[4].event, "order.updated");
+	cr_assert_not_null(strstr(rc.seen[4].body, "\"changed\":[\"notes\"]"), "%s", rc.seen[4].body);
+	cr_assert_not_null(strstr(rc.seen[4].body, "\"status\":\"cancelled\""), "%s", rc.seen[4].body);
+
 	/* The log keeps 30 days: the cleanup job removes a delivery whose event is older, and only it. */
 	age_delivery(org, id, rc.seen[0].delivery, 31);
 	r = http_json("POST", "/v1/jobs/cleanup", owner.id_token, NULL);
