@@ -472,6 +472,12 @@ static int record_hook(struct run *r, struct hook *h, bool success, const char *
 	rc = fx_fswrite_update(writes, name, &map, mask, NULL, NULL, e);
 	if (rc == 0)
 		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
+	/* A subscription deleted meanwhile has nothing left to record. */
+	if (rc < 0 && (fx_err_is(e, FX_NOT_FOUND) || fx_err_is(e, FX_FAILED_PRECONDITION))) {
+		fx_err_clear(e);
+		h->enabled = false;
+		rc = 0;
+	}
 	json_object_put(writes);
 	free(name);
 	fx_value_cleanup(&map);
