@@ -48,6 +48,11 @@ static const struct fx_route routes[] = {
 };
 
 #define LEASE_SECONDS 900 /* a run that dies frees its job after 15 minutes */
+/*
+ * webhook-deliver runs every minute and holds its own lease per organization
+ * (lib/whdeliver): a killed run must not stop deliveries for 15 minutes.
+ */
+#define WEBHOOK_LEASE_SECONDS 120
 #define ORG_PAGE 100
 #define MAX_ERRORS 20
 #define STALE_UPLOAD_S (24 * 3600)
@@ -107,7 +112,9 @@ static void counter_add(struct fx_value *map, const char *name, int64_t n)
 static int lease(const char *job, const char *scope, const char *run_id, bool release, struct fx_err *e)
 {
 	char rel[300];
-	struct fx_lease l = {.rel = rel, .holder = run_id, .seconds = LEASE_SECONDS};
+	struct fx_lease l = {.rel = rel,
+			     .holder = run_id,
+			     .seconds = strcmp(job, "webhook-deliver") == 0 ? WEBHOOK_LEASE_SECONDS : LEASE_SECONDS};
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
 		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));

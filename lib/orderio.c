@@ -179,15 +179,16 @@ out:
 	return rc;
 }
 
-/* The order.updated event of order (as read) moving to status. */
-static int updated_event(const struct fx_req *r, json_object *writes, const struct fx_doc *order, const char *status,
-			 struct fx_err *e)
+int fx_orderio_event_updated(const struct fx_req *r, json_object *writes, const struct fx_doc *order,
+			     const char *status, const char *const *changed, struct fx_err *e)
 {
 	static const char *const copied[] = {"number", "channel", "channelId", "externalId", NULL};
 	const char *was = fx_value_path_str(&order->fields, "status");
-	json_object *data = json_object_new_object();
+	json_object *data = json_object_new_object(), *list;
 	int rc;
 
+	if (!status)
+		status = was ? was : "";
 	json_object_object_add(data, "id", json_object_new_string(order->id));
 	for (size_t i = 0; copied[i]; i++) {
 		const char *v = fx_value_path_str(&order->fields, copied[i]);
@@ -197,6 +198,13 @@ static int updated_event(const struct fx_req *r, json_object *writes, const stru
 	}
 	json_object_object_add(data, "status", json_object_new_string(status));
 	json_object_object_add(data, "previousStatus", was ? json_object_new_string(was) : NULL);
+	list = json_object_new_array();
+	for (size_t i = 0; changed && changed[i]; i++)
+		if (strcmp(changed[i], "updatedAt") != 0)
+			json_object_array_add(list, json_object_new_string(changed[i]));
+	if (!changed)
+		json_object_array_add(list, json_object_new_string("status"));
+	json_object_object_add(data, "changed", list);
 	rc = fx_webhook_event_add(writes, r->principal->organization_id, "order.updated", "order", order->id,
 				  order->update_time, 0, data, e);
 	json_object_put(data);
@@ -262,7 +270,7 @@ int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const c
 	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
 	free(name);
 	fx_value_cleanup(&map);
-	if (rc == 0 && updated_event(r, writes, order, last, e) < 0) {
+	if (rc == 0 && fx_orderio_event_updated(r, writes, order, last, NULL, e) < 0) {
 		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
 		return -1;
 	}

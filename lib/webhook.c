@@ -5,6 +5,7 @@
 #include "model.h"
 #include "num.h"
 #include "outbox.h"
+#include "plain.h"
 #include "sig.h"
 #include "str.h"
 #include "ts.h"
@@ -132,9 +133,19 @@ int fx_webhook_channel_error(json_object *writes, const char *org, const char *c
 }
 
 int fx_webhook_import_finished(json_object *writes, const char *org, const char *import_id, const char *version,
-			       json_object *record, struct fx_err *e)
+			       const struct fx_value *record, struct fx_err *e)
 {
-	return fx_webhook_event_add(writes, org, "import.finished", "import", import_id, version, 0, record, e);
+	json_object *data = record && record->type == FX_V_MAP ? fx_plain_encode(record) : json_object_new_object();
+	int rc;
+
+	if (!data || !json_object_is_type(data, json_type_object)) {
+		json_object_put(data);
+		return fx_err_invalid(e, "record", "must be a map");
+	}
+	json_object_object_add(data, "id", json_object_new_string(import_id ? import_id : ""));
+	rc = fx_webhook_event_add(writes, org, "import.finished", "import", import_id, version, 0, data, e);
+	json_object_put(data);
+	return rc;
 }
 
 char *fx_webhook_body(const char *id, const char *type, const char *created_at, const char *org, json_object *data)

@@ -100,13 +100,15 @@ FX_MUST_USE int fx_webhook_channel_error(json_object *writes, const char *org, c
 					 struct fx_err *e);
 
 /*
- * Appends the event import.finished of the import import_id (record: its
- * API JSON as written; version: the import document's version the
- * writing transaction read, NULL when it creates it) to writes, the
- * commit that sets the import's final status (issue 16's importer).
+ * Appends the event import.finished of the import import_id to writes, the
+ * commit that sets the import's final status (issue 16's importer): data is
+ * record (FX_V_MAP: the import record's fields as written there, plain
+ * values; may be NULL) with "id". version: the import document's version
+ * the writer read and guards its write with, or NULL (one event per import:
+ * nothing to order). -1 with e set, writes unchanged.
  */
 FX_MUST_USE int fx_webhook_import_finished(json_object *writes, const char *org, const char *import_id,
-					   const char *version, json_object *record, struct fx_err *e);
+					   const char *version, const struct fx_value *record, struct fx_err *e);
 
 /*
  * The event body as sent: {"id","type","createdAt","organizationId","data"}

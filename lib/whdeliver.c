@@ -125,6 +125,11 @@ out:
 
 /* ---- fan-out ---- */
 
+static bool out_of_time(const struct run *r)
+{
+	return fx_clock_ms() - r->started_ms > FX_WHDELIVER_RUN_BUDGET_S * 1000L;
+}
+
 /* The delivery document of entry for hook h: its map, body included. */
 static int delivery_map(struct run *r, const struct fx_doc *entry, const char *type, struct fx_value *map,
 			struct fx_err *e)
@@ -286,7 +291,7 @@ static int fan_out(struct run *r, struct fx_err *e)
 		fx_firestore_docs_free(docs, n);
 		if (rc < 0)
 			return -1;
-		if (n < FX_WHDELIVER_FANOUT_PAGE)
+		if (n < FX_WHDELIVER_FANOUT_PAGE || out_of_time(r))
 			break;
 	}
 	return 0;
@@ -467,6 +472,12 @@ static int record_hook(struct run *r, struct hook *h, bool success, const char *
 	rc = fx_fswrite_update(writes, name, &map, mask, NULL, NULL, e);
 	if (rc == 0)
 		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
+	/* A subscription deleted meanwhile has nothing left to record. */
+	if (rc < 0 && (fx_err_is(e, FX_NOT_FOUND) || fx_err_is(e, FX_FAILED_PRECONDITION))) {
+		fx_err_clear(e);
+		h->enabled = false;
+		rc = 0;
+	}
 	json_object_put(writes);
 	free(name);
 	fx_value_cleanup(&map);
@@ -567,11 +578,6 @@ static int pending_page(struct run *r, const struct hook *h, struct fx_doc *last
 	fx_value_cleanup(&yes);
 	fx_fsquery_free(q);
 	return rc;
-}
-
-static bool out_of_time(const struct run *r)
-{
-	return fx_clock_ms() - r->started_ms > FX_WHDELIVER_RUN_BUDGET_S * 1000L;
 }
 
 /* Delivers h's due deliveries, the first pending one of each resource only. */

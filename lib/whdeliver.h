@@ -49,8 +49,12 @@
 #define FX_WHDELIVER_PAGES 50
 #define FX_WHDELIVER_RUN_FAILURES 3
 #define FX_WHDELIVER_MAX_ANSWER (64 * 1024)
-#define FX_WHDELIVER_LEASE_S 300
-/* A run stops starting deliveries after this long (the scheduler calls again each minute). */
+#define FX_WHDELIVER_LEASE_S 120
+/*
+ * A run stops fanning out and starting deliveries after this long (the
+ * scheduler calls again each minute), so it ends well within its lease:
+ * the budget, one 10 s delivery and a page's commit.
+ */
 #define FX_WHDELIVER_RUN_BUDGET_S 45
 
 struct fx_whdeliver_stats {

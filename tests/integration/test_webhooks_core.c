@@ -321,6 +321,17 @@ Test(webhooks_core, an_order_is_delivered_once_signed_and_its_changes_follow_in_
 	cr_assert_not_null(strstr(rc.seen[3].body, "\"status\":\"cancelled\""), "%s", rc.seen[3].body);
 	cr_assert(signature_valid(rc.seen[3].signature, rc.seen[3].body, secret));
 
+	/* Any change of the order is an order.updated, naming what changed. */
+	snprintf(path, sizeof(path), "/v1/orders/%s", oid);
+	r = http_json("PATCH", path, owner.id_token, "{\"notes\":\"leave at the gate\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	run_job(owner.id_token);
+	cr_assert_eq(seen_count(&rc), 5, "the notes change was delivered");
+	cr_assert_str_eq(rc.seen[4].event, "order.updated");
+	cr_assert_not_null(strstr(rc.seen[4].body, "\"changed\":[\"notes\"]"), "%s", rc.seen[4].body);
+	cr_assert_not_null(strstr(rc.seen[4].body, "\"status\":\"cancelled\""), "%s", rc.seen[4].body);
+
 	/* The log keeps 30 days: the cleanup job removes a delivery whose event is older, and only it. */
 	age_delivery(org, id, rc.seen[0].delivery, 31);
 	r = http_json("POST", "/v1/jobs/cleanup", owner.id_token, NULL);
@@ -331,5 +342,29 @@ Test(webhooks_core, an_order_is_delivered_once_signed_and_its_changes_follow_in_
 	cr_assert_null(fs_read(path), "the old delivery is gone");
 	snprintf(path, sizeof(path), "organizations/%s/webhooks/%s/deliveries/%s", org, id, rc.seen[3].delivery);
 	json_object_put(fs_read(path)); /* fails the test when it is not there any more */
+
+	/* The log pages: 3 events left (the confirmation, the cancellation, the notes), newest first. */
+	{
+		char token[256], first[3][64], page[1024];
+		int k = 0;
+
+		snprintf(path, sizeof(path), "/v1/webhooks/%s/deliveries?pageSize=2", id);
+		r = http_get(path, owner.id_token);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_not_null(json_str(r, "nextPageToken"), "%s", r->body);
+		snprintf(token, sizeof(token), "%s", json_str(r, "nextPageToken"));
+		snprintf(first[k++], sizeof(first[0]), "%s", json_str(r, "data.0.eventId"));
+		snprintf(first[k++], sizeof(first[0]), "%s", json_str(r, "data.1.eventId"));
+		cr_assert_str_eq(first[0], rc.seen[4].delivery, "newest first: %s", r->body);
+		http_resp_free(r);
+		snprintf(page, sizeof(page), "/v1/webhooks/%s/deliveries?pageSize=2&pageToken=%s", id, token);
+		r = http_get(page, owner.id_token);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_null(json_str(r, "nextPageToken"), "%s", r->body);
+		cr_assert_null(json_str(r, "data.1.eventId"), "one left: %s", r->body);
+		cr_assert_str_eq(json_str(r, "data.0.eventId"), rc.seen[1].delivery, "the oldest last: %s", r->body);
+		cr_assert_str_neq(json_str(r, "data.0.eventId"), first[1], "no overlap");
+		http_resp_free(r);
+	}
 	ts_stop(ts);
 }

@@ -6,6 +6,10 @@
  */
 #include "webhook.h"
 
+#include "config.h"
+#include "map.h"
+#include "value.h"
+
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,4 +156,43 @@ Test(webhook, the_windows_come_from_the_environment_or_the_contract)
 	cr_assert_eq(w.give_up_s, 86400, "an invalid value keeps the default");
 	cr_assert_eq(w.disable_s, 3 * 86400);
 	cr_assert_eq(w.rotation_s, 86400);
+}
+
+/* The stringValue at fields.<a>.mapValue.fields.<b> of a Firestore write's document, or NULL. */
+static const char *payload_str(json_object *write, const char *name)
+{
+	json_object *v = json_object_object_get(write, "update");
+
+	v = json_object_object_get(json_object_object_get(v, "fields"), "payload");
+	v = json_object_object_get(json_object_object_get(v, "mapValue"), "fields");
+	v = json_object_object_get(json_object_object_get(v, name), "stringValue");
+	return v ? json_object_get_string(v) : NULL;
+}
+
+Test(webhook, import_finished_appends_one_outbox_event_carrying_the_record_and_its_id)
+{
+	json_object *writes = json_object_new_array(), *w, *kind;
+	struct fx_config cfg = {.project = "demo-test", .database = "(default)"};
+	struct fx_value rec = {0};
+	struct fx_err e;
+
+	fx_config_set(&cfg);
+	fx_value_map(&rec);
+	fx_map_set_str(&rec, "status", "partial");
+	fx_err_clear(&e);
+	cr_assert_eq(fx_webhook_import_finished(writes, "org1", "imp1", NULL, &rec, &e), 0, "%s", e.message);
+	cr_assert_eq(json_object_array_length(writes), 1);
+	w = json_object_array_get_idx(writes, 0);
+	cr_assert_str_eq(payload_str(w, "type"), "import.finished");
+	cr_assert_str_eq(payload_str(w, "resourceType"), "import");
+	kind = json_object_object_get(json_object_object_get(json_object_object_get(w, "update"), "fields"), "kind");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(kind, "stringValue")), "event");
+	cr_assert(strstr(json_object_to_json_string(w), "\"partial\""), "%s", json_object_to_json_string(w));
+	cr_assert(strstr(json_object_to_json_string(w), "\"imp1\""), "%s", json_object_to_json_string(w));
+	/* a bad id leaves writes unchanged */
+	cr_assert_eq(fx_webhook_import_finished(writes, "org1", "imp/1", NULL, &rec, &e), -1);
+	cr_assert_eq(json_object_array_length(writes), 1);
+	fx_value_cleanup(&rec);
+	json_object_put(writes);
+	fx_config_set(NULL);
 }
