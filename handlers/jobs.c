@@ -30,6 +30,7 @@
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "whdeliver.h"
 #include "ts.h"
 #include "worker.h"
 
@@ -47,6 +48,11 @@ static const struct fx_route routes[] = {
 };
 
 #define LEASE_SECONDS 900 /* a run that dies frees its job after 15 minutes */
+/*
+ * webhook-deliver runs every minute and holds its own lease per organization
+ * (lib/whdeliver): a killed run must not stop deliveries for 15 minutes.
+ */
+#define WEBHOOK_LEASE_SECONDS 120
 #define ORG_PAGE 100
 #define MAX_ERRORS 20
 #define STALE_UPLOAD_S (24 * 3600)
@@ -55,10 +61,13 @@ static const struct fx_route routes[] = {
 #define CLEANUP_BATCH 200
 #define CHANNELS_MAX 500 /* channels of one organization the cleanup visits (far more than a merchant has) */
 #define OLD_DELIVERY_S (7 * 24 * 3600) /* channels/{cid}/deliveries markers: channels retry for 48 h at most */
+#define OLD_WEBHOOK_DELIVERY_S (30 * 24 * 3600) /* webhooks/{wid}/deliveries: the log shows 30 days */
+#define WEBHOOKS_MAX 25 /* subscriptions of one organization (at most 20) */
 #define RUNS_BATCH 500 /* a commit takes at most 500 writes */
 #define RUNS_BATCHES 20
 
-static const char *const jobs[] = {"inventory-check", "sync", "reports", "cleanup", "channel-push", NULL};
+static const char *const jobs[] = {"inventory-check", "sync", "reports", "cleanup", "channel-push",
+				   "webhook-deliver", NULL};
 
 /* What one run (or one organization's part of a run over all) did, as recorded in its jobRuns document. */
 struct run_state {
@@ -103,7 +112,9 @@ static void counter_add(struct fx_value *map, const char *name, int64_t n)
 static int lease(const char *job, const char *scope, const char *run_id, bool release, struct fx_err *e)
 {
 	char rel[300];
-	struct fx_lease l = {.rel = rel, .holder = run_id, .seconds = LEASE_SECONDS};
+	struct fx_lease l = {.rel = rel,
+			     .holder = run_id,
+			     .seconds = strcmp(job, "webhook-deliver") == 0 ? WEBHOOK_LEASE_SECONDS : LEASE_SECONDS};
 
 	if (fx_str_fmt(rel, sizeof(rel), "jobLeases/%s-%s", job, scope) < 0)
 		return fx_err_set(e, FX_INTERNAL, "lease path over %zu bytes", sizeof(rel));
@@ -301,6 +312,25 @@ static int channel_push_org(struct org_ctx *o, struct run_state *st, struct fx_e
 	return 0;
 }
 
+/* webhook-deliver: the outbox's events to the organization's webhook subscriptions (lib/whdeliver). */
+static int webhook_deliver_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
+{
+	struct fx_whdeliver_stats ws;
+
+	memset(&ws, 0, sizeof(ws));
+	if (fx_whdeliver_run(o->principal.organization_id, &ws, e) < 0)
+		return -1;
+	counter_add(&st->summary, "outboxRead", ws.events_read);
+	counter_add(&st->summary, "deliveriesCreated", ws.deliveries_created);
+	counter_add(&st->summary, "delivered", ws.delivered);
+	counter_add(&st->summary, "deliveriesFailed", ws.failed);
+	counter_add(&st->summary, "deliveriesGivenUp", ws.given_up);
+	counter_add(&st->summary, "webhooksDisabled", ws.disabled);
+	counter_add(&st->summary, "fanoutIncomplete", ws.fanout_incomplete ? 1 : 0);
+	counter_add(&st->summary, "organizationsBusy", ws.busy ? 1 : 0);
+	return 0;
+}
+
 /* reports: yesterday's sales report in the organization's own timezone. */
 static int reports_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 {
@@ -399,6 +429,35 @@ static int delete_markers(struct org_ctx *o, const struct fx_value *cutoff, stru
 	return rc;
 }
 
+/* cleanup: every webhook subscription's deliveries (webhooks/{wid}/deliveries) of events before cutoff. */
+static int delete_hook_deliveries(struct org_ctx *o, const struct fx_value *cutoff, struct run_state *st,
+				  struct fx_err *e)
+{
+	static const char *const mask[] = {"organizationId", NULL};
+	const char *parent;
+	struct fx_query *q = fx_tenant_query(&o->req, NULL, "webhooks", &parent, e);
+	struct fx_doc *docs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!q || fx_fsquery_select(q, mask, 1, e) < 0) {
+		fx_fsquery_free(q);
+		return -1;
+	}
+	fx_fsquery_limit(q, WEBHOOKS_MAX);
+	rc = fx_firestore_query(parent, q, NULL, &docs, &n, e);
+	fx_fsquery_free(q);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const char *under = fx_arena_printf(o->req.arena, "webhooks/%s", docs[i].id);
+
+		rc = under ? delete_found(o, under, "deliveries", "createdAt", "<", cutoff, NULL, NULL,
+					  "webhookDeliveriesRemoved", st, e)
+			   : fx_err_set(e, FX_INTERNAL, "out of request memory");
+	}
+	fx_firestore_docs_free(docs, n);
+	return rc;
+}
+
 static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -417,6 +476,9 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	fx_value_ts(&cutoff, now - OLD_DELIVERY_S, 0);
 	if (rc == 0)
 		rc = delete_markers(o, &cutoff, st, e);
+	fx_value_ts(&cutoff, now - OLD_WEBHOOK_DELIVERY_S, 0);
+	if (rc == 0)
+		rc = delete_hook_deliveries(o, &cutoff, st, e);
 	fx_value_ts(&cutoff, now - OLD_INSIGHT_S, 0);
 	fx_value_string(&resolved, "resolved", 8);
 	fx_value_string(&dismissed, "dismissed", 9);
@@ -521,7 +583,13 @@ static void add_counters(struct fx_value *into, const struct fx_value *from)
 static bool idle_part(const struct run_state *part)
 {
 	int64_t read = 0;
+	int64_t tried = 0;
 
+	if (strcmp(part->job, "webhook-deliver") == 0)
+		return part->failed == 0 && (!fx_value_path_int(&part->summary, "outboxRead", &read) || read == 0) &&
+		       (!fx_value_path_int(&part->summary, "delivered", &tried) || tried == 0) &&
+		       (!fx_value_path_int(&part->summary, "deliveriesFailed", &tried) || tried == 0) &&
+		       (!fx_value_path_int(&part->summary, "organizationsBusy", &read) || read == 0);
 	return strcmp(part->job, "channel-push") == 0 && part->failed == 0 &&
 	       (!fx_value_path_int(&part->summary, "outboxRead", &read) || read == 0) &&
 	       !fx_value_path_int(&part->summary, "organizationsBusy", &read);
@@ -666,7 +734,8 @@ static int record_run(const char *id, const struct run_state *st, const char *st
 
 static int run(struct fx_req *r, struct fx_err *e)
 {
-	static const org_job table[] = {inventory_check, sync_org, reports_org, cleanup_org, channel_push_org};
+	static const org_job table[] = {inventory_check, sync_org,	   reports_org,
+					cleanup_org,	 channel_push_org, webhook_deliver_org};
 	const struct fx_principal *p = r->principal;
 	const char *name = fx_http_req_param(r, "name");
 	struct run_state st = {0};

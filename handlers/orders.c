@@ -247,7 +247,7 @@ static int write_order(struct create_ctx *c, json_object *writes, const struct f
 	name = fx_tenant_name(fx_tenant_path(c->r, NULL, "orders", c->id, "order", e));
 	rc = fx_fswrite_create(writes, name, order, NULL, e);
 	free(name);
-	if (rc < 0)
+	if (rc < 0 || fx_orderio_event_created(c->r, writes, c->id, order, e) < 0)
 		return -1;
 	d.id = c->id;
 	d.fields = *order;
@@ -447,9 +447,10 @@ static int update(struct fx_req *r, struct fx_err *e)
 	const char *mask[8];
 	struct fx_value map = {0};
 	struct fx_doc doc = {0};
-	json_object *in = NULL, *addr;
+	json_object *in = NULL, *addr, *writes;
 	size_t nmask = 0;
 	bool present;
+	char *name;
 	int rc = -1;
 
 	if (!rel || fx_model_if_match(r, &if_match, e) < 0)
@@ -483,9 +484,19 @@ static int update(struct fx_req *r, struct fx_err *e)
 	fx_model_map_set_now(&map, "updatedAt");
 	mask[nmask++] = "updatedAt";
 	mask[nmask] = NULL;
-	/* The read's version guards the write: a concurrent ship cannot slip in between. */
-	if (fx_patch_write(rel, &map, mask, doc.update_time, FX_PATCH_READ, "order", e) < 0)
+	/* The read's version guards the write (a concurrent ship cannot slip in between) and its event. */
+	writes = json_object_new_array();
+	name = fx_tenant_name(rel);
+	rc = fx_fswrite_update(writes, name, &map, mask, doc.update_time, NULL, e);
+	free(name);
+	if (rc == 0)
+		rc = fx_orderio_event_updated(r, writes, &doc, NULL, mask, e);
+	if (rc == 0)
+		rc = fx_patch_commit(writes, FX_PATCH_READ, "order", e);
+	json_object_put(writes);
+	if (rc < 0)
 		goto out;
+	rc = -1;
 	fx_firestore_doc_cleanup(&doc);
 	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
 		goto out;

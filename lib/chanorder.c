@@ -418,7 +418,8 @@ static int create_txn(struct apply *a, struct fx_txn *t, struct stockview *v, st
 			goto out;
 	name = fx_tenant_name(a->order_rel);
 	/* exists=false: of two concurrent deliveries of one order, one creates it. */
-	if (fx_fswrite_create(t->writes, name, &order, NULL, e) < 0 || write_marker(a, t->writes, e) < 0)
+	if (fx_fswrite_create(t->writes, name, &order, NULL, e) < 0 || write_marker(a, t->writes, e) < 0 ||
+	    fx_orderio_event_created(&a->req, t->writes, strrchr(a->order_rel, '/') + 1, &order, e) < 0)
 		goto out;
 	channel_name = fx_tenant_name(a->channel_rel);
 	if (fx_fswrite_increment(t->writes, channel_name, "counts.ordersImported", 1, e) < 0)

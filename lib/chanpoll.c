@@ -11,6 +11,7 @@
 #include "firestore.h"
 #include "fswrite.h"
 #include "log.h"
+#include "webhook.h"
 #include "map.h"
 #include "mem.h"
 #include "model.h"
@@ -65,7 +66,8 @@ static int each_order(void *arg, const struct fx_channel_order *o, struct fx_err
  * (lastError, status). counts.ordersImported is fx_chanorder_apply's, in
  * the order's own transaction.
  */
-static int write_channel(const char *rel, const char *cursor, const char *error, bool refused, struct fx_err *e)
+static int write_channel(const char *org, const char *rel, const struct fx_doc *doc, const char *cursor,
+			 const char *error, bool refused, struct fx_err *e)
 {
 	const char *mask[6];
 	size_t nm = 0;
@@ -96,6 +98,9 @@ static int write_channel(const char *rel, const char *cursor, const char *error,
 	}
 	mask[nm] = NULL;
 	rc = fx_fswrite_update(writes, name, &map, mask, NULL, NULL, e);
+	/* The merchant's webhooks hear of it in the same commit (channel.error). */
+	if (rc == 0 && error && refused)
+		rc = fx_webhook_channel_error(writes, org, doc->id, &doc->fields, doc->update_time, error, e);
 	if (rc == 0)
 		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
 	/* A channel deleted meanwhile has nothing left to record. */
@@ -128,7 +133,7 @@ static int poll_channel(const char *org, const struct fx_doc *doc, struct fx_cha
 		fx_arena_cleanup(&chan_arena);
 		st->channels_failed++;
 		fx_log_error("chanpoll: organization %s channel %s: %s", org, doc->id, ce.message);
-		return write_channel(rel, NULL, "the channel's stored settings do not open", false, e);
+		return write_channel(org, rel, doc, NULL, "the channel's stored settings do not open", false, e);
 	}
 	st->channels++;
 	cursor = stored ? fx_mem_xstrdup(stored) : NULL;
@@ -148,14 +153,14 @@ static int poll_channel(const char *org, const struct fx_doc *doc, struct fx_cha
 			st->channels_failed++;
 			fx_log_warn("chanpoll: organization %s channel %s: poll failed: %s", org, doc->id, why);
 			/* Orders applied before the failure stay; the cursor stays, so they are seen again (unchanged). */
-			rc = write_channel(rel, NULL, why, limits.auth_refused && !c.stopped, e);
+			rc = write_channel(org, rel, doc, NULL, why, limits.auth_refused && !c.stopped, e);
 			if (rc == 0 && limits.auth_refused && !c.stopped &&
 			    fx_chanpush_raise_refused(org, doc, why, "sync", &ce) < 0)
 				fx_log_warn("chanpoll: organization %s channel %s: insight not raised: %s", org,
 					    doc->id, ce.message);
 			break;
 		}
-		rc = write_channel(rel, next, NULL, false, e);
+		rc = write_channel(org, rel, doc, next, NULL, false, e);
 		if (rc < 0 || !more || !next)
 			break;
 		free(cursor);

@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "model.h"
 #include "outbox.h"
+#include "webhook.h"
 #include "product.h"
 #include "stock.h"
 #include "str.h"
@@ -691,6 +692,10 @@ static int write_channels(struct page *p, struct fx_err *e)
 		name = fx_firestore_name(c->rel);
 		rc = fx_fswrite_doc(writes, FX_WRITE_UPDATE, name, &map, mask, NULL, &tr, c->items_failed ? 1 : 0, e);
 		free(name);
+		/* The merchant's webhooks hear of it in the same commit (channel.error). */
+		if (rc == 0 && c->refused)
+			rc = fx_webhook_channel_error(writes, p->org, c->id, &c->doc.fields, c->doc.update_time,
+						      c->message, e);
 		fx_value_cleanup(&map);
 		fx_value_cleanup(&inc);
 		if (rc == 0 && c->refused &&

@@ -127,6 +127,11 @@ static const char *get(const char *key)
 	return NULL;
 }
 
+const char *fx_config_lookup(const char *key)
+{
+	return get(key);
+}
+
 static const char *get_or(const char *key, const char *def)
 {
 	const char *v = get(key);

@@ -67,6 +67,13 @@ FX_MUST_USE int fx_config_load(struct fx_config *c, const char *env_file, struct
 const struct fx_config *fx_config_get(void);
 void fx_config_set(const struct fx_config *c);
 
+/*
+ * The raw value of variable key as fx_config_load sees it (the
+ * environment, else the last loaded .env file; empty counts as unset), or
+ * NULL: for settings a module reads itself (lib/webhook's windows).
+ */
+const char *fx_config_lookup(const char *key);
+
 /* Releases storage behind strings of the last load and wipes the secrets keys (tests, exit). */
 void fx_config_release(void);
 

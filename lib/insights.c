@@ -11,6 +11,7 @@
 #include "model.h"
 #include "str.h"
 #include "tenant.h"
+#include "webhook.h"
 #include "ts.h"
 #include "vertex.h"
 
@@ -729,6 +730,25 @@ static int write_update(struct upsert *u, json_object *writes, const struct fx_d
 	return rc;
 }
 
+/* The webhook event insight.created of the new insight id (fields map), in the commit that creates it. */
+static int insight_event(const struct fx_req *r, json_object *writes, const char *id, const struct fx_value *map,
+			 struct fx_err *e)
+{
+	static const char *const hidden[] = {"organizationId", NULL};
+	struct fx_doc d = {0};
+	json_object *data;
+	int rc;
+
+	d.id = id;
+	d.fields = *map;
+	data = fx_model_doc_json(&d, hidden);
+	json_object_object_del(data, "etag");
+	rc = fx_webhook_event_add(writes, r->principal->organization_id, "insight.created", "insight", id, NULL, 0,
+				  data, e);
+	json_object_put(data);
+	return rc;
+}
+
 static int write_create(struct upsert *u, json_object *writes, const struct fx_doc *key, size_t i, struct fx_err *e)
 {
 	static const char *const key_mask[] = {"insightId", "type", "productId", "organizationId", "updatedAt", NULL};
@@ -762,7 +782,7 @@ static int write_create(struct upsert *u, json_object *writes, const struct fx_d
 	fx_model_map_set_now(&kmap, "updatedAt");
 	name = fx_tenant_name(rel);
 	key_name = fx_tenant_name(u->key_rel[i]);
-	if (fx_fswrite_create(writes, name, &map, NULL, e) < 0)
+	if (fx_fswrite_create(writes, name, &map, NULL, e) < 0 || insight_event(r, writes, id, &map, e) < 0)
 		goto out;
 	/* The key moves to the new insight only if it is still the version read (or still missing). */
 	if (key->name)
@@ -1059,7 +1079,7 @@ int fx_insights_raise(const struct fx_req *r, struct fx_txn *t, const struct fx_
 	fx_model_map_set_now(&kmap, "updatedAt");
 	name = fx_tenant_name(rel);
 	key_name = fx_tenant_name(key_rel);
-	if (fx_fswrite_create(t->writes, name, &map, NULL, e) < 0)
+	if (fx_fswrite_create(t->writes, name, &map, NULL, e) < 0 || insight_event(r, t->writes, id, &map, e) < 0)
 		goto out;
 	/* The key moves to the new insight only if it is still the version read (or still missing). */
 	rc = key.name ? fx_fswrite_update(t->writes, key_name, &kmap, key_mask, key.update_time, NULL, e)

@@ -11,6 +11,7 @@
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "webhook.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,56 @@ out:
 	return rc;
 }
 
+int fx_orderio_event_updated(const struct fx_req *r, json_object *writes, const struct fx_doc *order,
+			     const char *status, const char *const *changed, struct fx_err *e)
+{
+	static const char *const copied[] = {"number", "channel", "channelId", "externalId", NULL};
+	const char *was = fx_value_path_str(&order->fields, "status");
+	json_object *data = json_object_new_object(), *list;
+	int rc;
+
+	if (!status)
+		status = was ? was : "";
+	json_object_object_add(data, "id", json_object_new_string(order->id));
+	for (size_t i = 0; copied[i]; i++) {
+		const char *v = fx_value_path_str(&order->fields, copied[i]);
+
+		if (v)
+			json_object_object_add(data, copied[i], json_object_new_string(v));
+	}
+	json_object_object_add(data, "status", json_object_new_string(status));
+	json_object_object_add(data, "previousStatus", was ? json_object_new_string(was) : NULL);
+	list = json_object_new_array();
+	for (size_t i = 0; changed && changed[i]; i++)
+		if (strcmp(changed[i], "updatedAt") != 0)
+			json_object_array_add(list, json_object_new_string(changed[i]));
+	if (!changed)
+		json_object_array_add(list, json_object_new_string("status"));
+	json_object_object_add(data, "changed", list);
+	rc = fx_webhook_event_add(writes, r->principal->organization_id, "order.updated", "order", order->id,
+				  order->update_time, 0, data, e);
+	json_object_put(data);
+	return rc;
+}
+
+int fx_orderio_event_created(const struct fx_req *r, json_object *writes, const char *id, const struct fx_value *order,
+			     struct fx_err *e)
+{
+	static const char *const hidden[] = {"organizationId", NULL};
+	struct fx_doc d = {0};
+	json_object *data;
+	int rc;
+
+	d.id = id;
+	d.fields = *order;
+	data = fx_model_doc_json(&d, hidden);
+	json_object_object_del(data, "etag");
+	rc = fx_webhook_event_add(writes, r->principal->organization_id, "order.created", "order", id, NULL, 0, data,
+				  e);
+	json_object_put(data);
+	return rc;
+}
+
 int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *order,
 			    const char *const *steps, const struct fx_value *extra, const char *note_key,
 			    const char *note, struct fx_err *e)
@@ -219,6 +270,10 @@ int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const c
 	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
 	free(name);
 	fx_value_cleanup(&map);
+	if (rc == 0 && fx_orderio_event_updated(r, writes, order, last, NULL, e) < 0) {
+		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
+		return -1;
+	}
 	return rc;
 }
 

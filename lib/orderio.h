@@ -81,12 +81,32 @@ FX_MUST_USE int fx_orderio_apply_stock(const struct fx_req *r, struct fx_txn *t,
  * (NULL-terminated, at least one) are appended to statusHistory in order
  * and the last becomes status; extra (FX_V_MAP of at most 6 fields, may be
  * NULL) is written beside it, note_key/note (may be NULL) recorded in each
- * history entry. Guarded by the version read.
+ * history entry. Guarded by the version read. The webhook event
+ * order.updated (fx_orderio_event_updated) commits with it.
  */
 FX_MUST_USE int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const char *rel,
 					const struct fx_doc *order, const char *const *steps,
 					const struct fx_value *extra, const char *note_key, const char *note,
 					struct fx_err *e);
+
+/*
+ * Appends the webhook event order.created (lib/webhook) of the order id
+ * whose fields (as created in the same writes) are order: its data is the
+ * order as the API shows it. Every order creation calls it, so the event
+ * commits with the order.
+ */
+FX_MUST_USE int fx_orderio_event_created(const struct fx_req *r, json_object *writes, const char *id,
+					 const struct fx_value *order, struct fx_err *e);
+
+/*
+ * Appends the webhook event order.updated of order (as read, and written
+ * in the same writes with a precondition on that version, which orders the
+ * event): data {id, number, channel, channelId?, externalId?, status (the
+ * new one; NULL: unchanged), previousStatus, changed (the fields written,
+ * updatedAt left out; NULL: ["status"])}.
+ */
+FX_MUST_USE int fx_orderio_event_updated(const struct fx_req *r, json_object *writes, const struct fx_doc *order,
+					 const char *status, const char *const *changed, struct fx_err *e);
 
 /*
  * Reserves in t, for every line of order (read in t at rel) that lacks

@@ -9,6 +9,7 @@
 #include "product.h"
 #include "str.h"
 #include "tenant.h"
+#include "webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +44,67 @@ bool fx_stock_listed(const struct fx_doc *product)
 	return l && l->type == FX_V_ARRAY && l->u.arr.n > 0;
 }
 
+static json_object *stock_json(int64_t on_hand, int64_t reserved)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "onHand", json_object_new_int64(on_hand));
+	json_object_object_add(o, "reserved", json_object_new_int64(reserved));
+	json_object_object_add(o, "available", json_object_new_int64(fx_product_available(on_hand, reserved)));
+	return o;
+}
+
+/*
+ * The webhook events of a stock change (lib/webhook), ordered by the
+ * product version read: product.stock_changed when onHand or reserved
+ * changes, then product.low_stock when lowStock turns true. The number of
+ * writes appended goes to *added.
+ */
+static int stock_events(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
+			int64_t reserved, int *added, struct fx_err *e)
+{
+	int64_t was_on_hand = fx_stock(product, "onHand"), was_reserved = fx_stock(product, "reserved");
+	int64_t reorder = fx_stock(product, "reorderPoint");
+	const struct fx_value *low = fx_map_get(&product->fields, "lowStock");
+	bool was_low = low && low->type == FX_V_BOOL && low->u.b;
+	bool now_low = fx_product_low_stock(on_hand, reserved, reorder);
+	const char *sku = fx_value_path_str(&product->fields, "sku");
+	json_object *data;
+	int rc = 0;
+
+	*added = 0;
+	if (on_hand == was_on_hand && reserved == was_reserved)
+		return 0;
+	data = json_object_new_object();
+	json_object_object_add(data, "productId", json_object_new_string(product->id));
+	json_object_object_add(data, "sku", sku ? json_object_new_string(sku) : NULL);
+	json_object_object_add(data, "stock", stock_json(on_hand, reserved));
+	json_object_object_add(data, "previous", stock_json(was_on_hand, was_reserved));
+	json_object_object_add(data, "reorderPoint", json_object_new_int64(reorder));
+	json_object_object_add(data, "lowStock", json_object_new_boolean(now_low));
+	rc = fx_webhook_event_add(writes, r->principal->organization_id, "product.stock_changed", "product",
+				  product->id, product->update_time, 0, data, e);
+	if (rc == 0)
+		(*added)++;
+	if (rc == 0 && now_low && !was_low) {
+		json_object_object_del(data, "previous");
+		rc = fx_webhook_event_add(writes, r->principal->organization_id, "product.low_stock", "product",
+					  product->id, product->update_time, 1, data, e);
+		if (rc == 0)
+			(*added)++;
+	}
+	json_object_put(data);
+	return rc;
+}
+
 int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product, int64_t on_hand,
 		   int64_t reserved, struct fx_err *e)
 {
 	static const char *const mask[] = {"stock", "lowStock", "updatedAt", NULL};
 	const char *rel = fx_tenant_path(r, NULL, "products", product->id, "product", e);
+	size_t n0 = json_object_array_length(writes), n;
 	struct fx_value map = {0};
+	int added = 0;
 	char *name;
 	int rc;
 
@@ -65,10 +121,14 @@ int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_
 	if (rc == 0 && fx_stock_listed(product) &&
 	    fx_product_available(on_hand, reserved) !=
 		    fx_product_available(fx_stock(product, "onHand"), fx_stock(product, "reserved")) &&
-	    fx_outbox_add(writes, r->principal->organization_id, FX_OUTBOX_STOCK, product->id, NULL, e) < 0) {
-		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
-		return -1;
-	}
+	    fx_outbox_add(writes, r->principal->organization_id, FX_OUTBOX_STOCK, product->id, NULL, e) < 0)
+		rc = -1;
+	/* The merchant's webhooks see every change, in the same commit too. */
+	if (rc == 0 && stock_events(r, writes, product, on_hand, reserved, &added, e) < 0)
+		rc = -1;
+	n = json_object_array_length(writes);
+	if (rc < 0 && n > n0)
+		json_object_array_del_idx(writes, n0, n - n0);
 	return rc;
 }
 

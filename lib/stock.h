@@ -37,8 +37,11 @@ bool fx_stock_listed(const struct fx_doc *product);
  * product is listed (fx_stock_listed: so it must have been read with its
  * listings field) and available (onHand - reserved) changes, also appends
  * an outbox "stock" entry for it (lib/outbox) to the same writes: the
- * change and the push it owes commit together or not at all. On failure
- * writes is unchanged.
+ * change and the push it owes commit together or not at all. The webhook
+ * events product.stock_changed (onHand or reserved changed) and
+ * product.low_stock (lowStock turned true) go to the same writes
+ * (lib/webhook, ordered by the product version read). On failure writes
+ * is unchanged.
  */
 FX_MUST_USE int fx_stock_write(const struct fx_req *r, json_object *writes, const struct fx_doc *product,
 			       int64_t on_hand, int64_t reserved, struct fx_err *e);

@@ -41,7 +41,7 @@ long long run_job(const struct world *w, const char *job, const char *counter);
 /* The quantity the fake last received for (t, external); fails the test when it never received one. */
 long long pushed(const struct world *w, enum fx_channel_type t, const char *external);
 
-/* The organization's outbox documents, read from the emulator. */
+/* The organization's outbox stock entries (kind stock), read from the emulator. */
 int outbox_entries(const struct world *w);
 
 #endif

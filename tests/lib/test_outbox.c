@@ -7,6 +7,7 @@
  * writes neither the change nor the entry.
  */
 #include "outbox.h"
+#include "webhook.h"
 
 #include "arena.h"
 #include "authz.h"
@@ -92,7 +93,7 @@ static void read_product(struct org *o, struct fx_doc *out)
 	cr_assert_eq(fx_firestore_get(rel, out, &e), 0, "%s", e.message);
 }
 
-/* The organization's outbox entries, all of them. */
+/* The organization's outbox stock entries (the webhook events beside them are lib/webhook's). */
 static size_t outbox(struct org *o, struct fx_doc **docs)
 {
 	struct fx_query *q = fx_fsquery_new("outbox", false);
@@ -102,6 +103,7 @@ static size_t outbox(struct org *o, struct fx_doc **docs)
 
 	snprintf(parent, sizeof(parent), "organizations/%s", o->id);
 	fx_err_clear(&e);
+	cr_assert_eq(fx_fsquery_where_str(q, "kind", "==", "stock", &e), 0, "%s", e.message);
 	cr_assert_eq(fx_firestore_query(parent, q, NULL, docs, &n, &e), 0, "%s", e.message);
 	fx_fsquery_free(q);
 	return n;
@@ -251,4 +253,64 @@ Test(outbox, add_refuses_an_empty_resource_and_leaves_writes_unchanged)
 	cr_assert_eq(fx_outbox_add(writes, "org1", "stock", "p1", NULL, &e), 0, "%s", e.message);
 	cr_assert_eq(json_object_array_length(writes), 1);
 	json_object_put(writes);
+}
+
+/* The organization's outbox webhook events (kind event), oldest first by their sequence. */
+static size_t events(struct org *o, struct fx_doc **docs)
+{
+	struct fx_query *q = fx_fsquery_new("outbox", false);
+	struct fx_err e;
+	char parent[200];
+	size_t n = 0;
+
+	snprintf(parent, sizeof(parent), "organizations/%s", o->id);
+	fx_err_clear(&e);
+	cr_assert_eq(fx_fsquery_where_str(q, "kind", "==", FX_OUTBOX_EVENT, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_fsquery_order_by(q, "payload.seq", false, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_fsquery_order_by(q, "payload.sub", false, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_firestore_query(parent, q, NULL, docs, &n, &e), 0, "%s", e.message);
+	fx_fsquery_free(q);
+	return n;
+}
+
+Test(outbox, every_stock_change_commits_its_webhook_events_ordered_by_the_version_it_read)
+{
+	struct org o;
+	struct fx_doc p = {0}, *docs = NULL;
+	struct fx_err e;
+	int64_t seq0 = 0, seq1 = 0, seq2 = 0, avail = -1, sub = -1;
+	size_t n;
+
+	org_init(&o, false, 10, 0); /* unlisted: no stock entry, but the merchant's webhooks hear of it */
+	read_product(&o, &p);
+	cr_assert_eq(change(&o, &p, 3, 0, &e), 0, "%s", e.message);
+	fx_firestore_doc_cleanup(&p);
+	read_product(&o, &p);
+	/* 3 -> 0 with reorderPoint 0: lowStock turns true */
+	cr_assert_eq(change(&o, &p, 0, 0, &e), 0, "%s", e.message);
+	fx_firestore_doc_cleanup(&p);
+	read_product(&o, &p);
+	cr_assert_eq(change(&o, &p, 0, 0, &e), 0, "%s", e.message); /* nothing changed: no event */
+	n = events(&o, &docs);
+	cr_assert_eq(n, 3, "stock_changed, stock_changed, low_stock; found %zu", n);
+	cr_assert_str_eq(fx_value_path_str(&docs[0].fields, "payload.type"), "product.stock_changed");
+	cr_assert_str_eq(fx_value_path_str(&docs[1].fields, "payload.type"), "product.stock_changed");
+	cr_assert_str_eq(fx_value_path_str(&docs[2].fields, "payload.type"), "product.low_stock");
+	cr_assert_str_eq(fx_value_path_str(&docs[0].fields, "resource"), o.product);
+	cr_assert_str_eq(fx_value_path_str(&docs[0].fields, "payload.resourceType"), "product");
+	cr_assert(fx_value_path_int(&docs[0].fields, "payload.seq", &seq0));
+	cr_assert(fx_value_path_int(&docs[1].fields, "payload.seq", &seq1));
+	cr_assert(fx_value_path_int(&docs[2].fields, "payload.seq", &seq2));
+	cr_assert_gt(seq0, 0, "a change of an existing product carries the version it read");
+	cr_assert_gt(seq1, seq0, "the later change read the version the earlier one made");
+	cr_assert_eq(seq2, seq1, "low_stock is of the same commit");
+	cr_assert(fx_value_path_int(&docs[2].fields, "payload.sub", &sub));
+	cr_assert_eq(sub, 1, "and comes after its stock_changed");
+	cr_assert(fx_value_path_int(&docs[0].fields, "payload.data.stock.available", &avail));
+	cr_assert_eq(avail, 3);
+	cr_assert(fx_value_path_int(&docs[0].fields, "payload.data.previous.available", &avail));
+	cr_assert_eq(avail, 10);
+	fx_firestore_docs_free(docs, n);
+	fx_firestore_doc_cleanup(&p);
+	org_cleanup(&o);
 }
