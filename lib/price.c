@@ -85,8 +85,8 @@ int fx_price_parse(const char *s, bool decimal_comma, const char *field, int64_t
 			sep[nrun - 1] = *p == '.' ? DOT : COMMA;
 			*(*p == '.' ? &ndot : &ncomma) += 1;
 			p++;
-		} else if ((n = space_at(p, end)) > 0) {
-			sep[nrun - 1] = SPACE;
+		} else if (*p != '\t' && (n = space_at(p, end)) > 0) {
+			sep[nrun - 1] = SPACE; /* a TAB only surrounds the amount */
 			p += n;
 		} else {
 			return bad(e, field, "is not an amount in rand " HOW);

@@ -9,10 +9,10 @@
  *   U+202F) are ignored, and so is a leading currency "R" or "ZAR",
  *   attached or followed by spaces: "R149.99", "R 149.99", "ZAR 149.99".
  * - Digits, with at most one decimal separator ('.' or ',') and optional
- *   thousands separators: one kind throughout, either spaces (ASCII, NBSP
+ *   thousands separators: one kind throughout, either spaces (ASCII space, NBSP
  *   or U+202F, mixed freely: LibreOffice and Excel write NBSP) or the
  *   punctuation mark that is not the decimal one. Thousands separators
- *   must sit between digits in groups of exactly three ("1 499,00",
+ *   must sit between digits in groups of exactly three, never a TAB ("1 499,00",
  *   "12,345,678.90"; "14 99" is refused).
  * - Which mark is the decimal separator: when both '.' and ',' appear, the
  *   last one ("1,499.00" and "1.499,00" are both 1499.00). When one of them

@@ -123,9 +123,9 @@ Test(price, refuses_badly_grouped_thousands)
 
 Test(price, refuses_what_is_not_an_amount)
 {
-	static const char *const bad[] = {"abc",  "149.",      "149,",	     ".99",	 ",99",	    "1..5",    "1  499",
-					  "+149", "$149.99",   "149.99 R",   "1e3",	 "0x10",    "USD 149", "R",
-					  "R R1", "149.99.99", "1 499,00 -", "149\t.99", "\xC2\xA0"};
+	static const char *const bad[] = {"abc",  "149.",      "149,",	     ".99",	 ",99",	   "1..5",    "1  499",
+					  "+149", "$149.99",   "149.99 R",   "1e3",	 "0x10",   "USD 149", "R",
+					  "R R1", "149.99.99", "1 499,00 -", "149\t.99", "1\t499", "\xC2\xA0"};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct fx_err e;
