@@ -21,6 +21,7 @@
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "webhook.h"
 
 #include <openssl/sha.h>
 #include <stdarg.h>
@@ -992,6 +993,9 @@ static int record_update(struct imp *im, const char *status, const char *errors_
 			fx_map_set_str(&map, "errorsFileId", errors_file);
 	}
 	rc = fx_fswrite_update(writes, name, &map, status ? end : progress, NULL, NULL, e);
+	/* The end of a real import is an event for the merchant's systems, in the same commit (issue 17). */
+	if (rc == 0 && status && !im->dry_run)
+		rc = fx_webhook_import_finished(writes, im->r->principal->organization_id, im->id, NULL, &map, e);
 	if (rc == 0)
 		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
 	json_object_put(writes);
