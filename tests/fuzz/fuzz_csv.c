@@ -148,11 +148,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		} else {
 			char *text = malloc(n + 2);
-			bool guard = n > 0 && strchr("=+-@\t\r", s[0]);
+			size_t quotes;
+			bool guard;
 
 			text[0] = '\'';
 			memcpy(text + 1, s, n);
 			text[n + 1] = '\0';
+			/* Quotes already in front count too (lib/csv.h): one quote removed gives the text back. */
+			quotes = strspn(text + 1, "'");
+			guard = quotes < n && strchr("=+-@\t\r", text[1 + quotes]);
 			rc = fx_csv_text(&b, text + 1);
 			if (rc == 0) {
 				push_cell(&w, guard ? text : text + 1, guard ? n + 1 : n);
