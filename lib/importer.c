@@ -77,6 +77,7 @@ struct imp {
 	char sha[65];
 	char id[FX_ID_LEN + 1];
 	const char *rel; /* the import record */
+	struct fx_value shown; /* the record's fields as created, those GET shows (import.finished's data) */
 	int col[C_COUNT]; /* column of each field, -1 when absent */
 	struct attr_col attrs[FX_PRODUCTDOC_MAX_ATTRIBUTES];
 	size_t nattrs;
@@ -960,16 +961,35 @@ static int record_new(struct imp *im, const char *kind, const char *mode, struct
 	fx_map_set_str(&rec, "kind", kind);
 	fx_map_set_str(&rec, "mode", mode);
 	fx_map_set_str(&rec, "fileId", im->file_id);
-	fx_map_set_str(&rec, "fileSha256", im->sha);
 	fx_map_set_bool(&rec, "dryRun", im->dry_run);
 	fx_map_set_str(&rec, "status", "running");
 	set_counts(&rec, &im->n);
 	fx_map_set_str(&rec, "createdBy", im->r->principal->uid);
 	fx_model_map_set_now(&rec, "startedAt");
 	fx_model_map_set_now(&rec, "updatedAt");
+	/* What GET shows; the fields of fx_import_hidden come after. */
+	fx_value_copy(&im->shown, &rec);
 	fx_tenant_stamp(im->r, &rec);
+	fx_map_set_str(&rec, "fileSha256", im->sha);
 	rc = fx_firestore_create(im->rel, &rec, NULL, e);
 	fx_value_cleanup(&rec);
+	return rc;
+}
+
+/*
+ * Appends import.finished to writes: its data is the record as GET shows it
+ * once end (the fields this commit writes) is applied, with its id.
+ */
+static int finished_event(struct imp *im, json_object *writes, const struct fx_value *end, struct fx_err *e)
+{
+	struct fx_value data = {0};
+	int rc;
+
+	fx_value_copy(&data, &im->shown);
+	for (size_t i = 0; i < end->u.map.n; i++)
+		fx_value_copy(fx_map_set(&data, end->u.map.fields[i].name), &end->u.map.fields[i].value);
+	rc = fx_webhook_import_finished(writes, im->r->principal->organization_id, im->id, NULL, &data, e);
+	fx_value_cleanup(&data);
 	return rc;
 }
 
@@ -995,7 +1015,7 @@ static int record_update(struct imp *im, const char *status, const char *errors_
 	rc = fx_fswrite_update(writes, name, &map, status ? end : progress, NULL, NULL, e);
 	/* The end of a real import is an event for the merchant's systems, in the same commit (issue 17). */
 	if (rc == 0 && status && !im->dry_run)
-		rc = fx_webhook_import_finished(writes, im->r->principal->organization_id, im->id, NULL, &map, e);
+		rc = finished_event(im, writes, &map, e);
 	if (rc == 0)
 		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
 	json_object_put(writes);
@@ -1151,6 +1171,7 @@ out:
 	fx_buf_cleanup(&data);
 	fx_buf_cleanup(&im.errors);
 	fx_firestore_doc_cleanup(&errors);
+	fx_value_cleanup(&im.shown);
 	free(im.dups);
 	return rc;
 }

@@ -349,6 +349,114 @@ Test(webhooks, an_order_created_is_delivered_once_signed_with_the_order_as_data,
 	wh_world_end(&w);
 }
 
+/* Uploads csv as a CSV upload of w's organization; its file id into id. */
+static void upload_csv(const struct whworld *w, const char *csv, char *id, size_t len)
+{
+	const char *h[] = {"X-File-Name: catalogue.csv", NULL};
+	struct http_resp *r =
+		http_do("POST", "/v1/files?kind=upload", w->owner.id_token, "text/csv", csv, strlen(csv), h);
+
+	cr_assert_eq(r->status, 201, "upload: %s", r->body);
+	snprintf(id, len, "%s", json_str(r, "id"));
+	http_resp_free(r);
+}
+
+/* POST /v1/imports of file_id (kind products, extra JSON members or NULL); the answer is the caller's. */
+static struct http_resp *import_file(const struct whworld *w, const char *file_id, const char *extra)
+{
+	char body[400];
+
+	snprintf(body, sizeof(body), "{\"fileId\":\"%s\",\"kind\":\"products\"%s%s}", file_id, extra ? "," : "",
+		 extra ? extra : "");
+	return http_json("POST", "/v1/imports", w->owner.id_token, body);
+}
+
+Test(webhooks, a_real_import_finished_is_one_event_carrying_the_import_record, .timeout = 240)
+{
+	struct whworld w;
+	char wid[64], secret[128], file[64], bad[64], iid[64], dry[64], path[300], csv[600];
+	struct whreceiver_delivery d;
+	struct http_resp *r;
+	json_object *j, *data, *record;
+	const char *u;
+	size_t n;
+
+	wh_world_new(&w, "whimport");
+	wh_subscribe(&w, whreceiver_url(w.recv), "[\"import.finished\"]", wid, sizeof(wid), secret, sizeof(secret));
+	/* Two good rows and one the importer refuses: a partial import with an errors file. */
+	u = test_unique();
+	snprintf(csv, sizeof(csv),
+		 "sku,name,price\r\nA-%s,Kettle,149.99\r\nB-%s,Toaster,R 299.00\r\nC-%s,Bad,not money\r\n", u, u, u);
+	upload_csv(&w, csv, file, sizeof(file));
+
+	/* A dry run and a refused file end no real import: nothing is owed. */
+	r = import_file(&w, file, "\"dryRun\":true");
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "partial", "%s", r->body);
+	snprintf(dry, sizeof(dry), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	upload_csv(&w, "sku,name,price,colour\r\nIMP-X,Refused,1.00,red\r\n", bad, sizeof(bad));
+	r = import_file(&w, bad, NULL);
+	cr_assert_eq(r->status, 400, "an unknown column refuses the file: %s", r->body);
+	http_resp_free(r);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200);
+	cr_assert_eq(whreceiver_count(w.recv), 0, "a dry run and a refused file deliver nothing (%zu requests)",
+		     whreceiver_count(w.recv));
+
+	r = import_file(&w, file, NULL);
+	cr_assert_eq(r->status, 201, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "partial", "%s", r->body);
+	snprintf(iid, sizeof(iid), "%s", json_str(r, "id"));
+	http_resp_free(r);
+	cr_assert_str_neq(iid, dry);
+	cr_assert(wh_deliver_until(&w, 1, 90000), "import.finished delivered (%zu requests)", whreceiver_count(w.recv));
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200);
+	n = whreceiver_count(w.recv);
+	cr_assert_eq(n, 1, "exactly one event for three imports posted (%zu requests)", n);
+
+	j = wh_body(&w, 0, &d);
+	cr_assert(d.valid, "the signature verifies as the docs say: %s", d.why);
+	cr_assert_str_eq(d.event, "import.finished");
+	cr_assert_str_eq(jstr(j, "type"), "import.finished", "%s", d.body);
+	cr_assert_str_eq(jstr(j, "id"), d.delivery, "%s", d.body);
+	cr_assert_str_eq(jstr(j, "organizationId"), w.org, "%s", d.body);
+	cr_assert_not_null(jstr(j, "createdAt"), "%s", d.body);
+	data = json_object_object_get(j, "data");
+	cr_assert_str_eq(jstr(data, "id"), iid, "the real import's, not the dry run's: %s", d.body);
+	cr_assert_str_eq(jstr(data, "status"), "partial", "%s", d.body);
+
+	/* data is the import's record (API.md, docs/webhooks.md): every field GET /v1/imports/{id} shows but etag. */
+	snprintf(path, sizeof(path), "/v1/imports/%s", iid);
+	r = http_get(path, w.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "counts.rows"), 3, "%s", r->body);
+	cr_assert_eq(json_int(r, "counts.created"), 2, "%s", r->body);
+	cr_assert_eq(json_int(r, "counts.failed"), 1, "%s", r->body);
+	cr_assert_not_null(json_str(r, "errorsFileId"), "%s", r->body);
+	record = json_object_get(r->json);
+	json_object_object_del(record, "etag");
+	json_object_object_foreach(record, key, want)
+	{
+		json_object *got = NULL;
+		cr_assert(json_object_object_get_ex(data, key, &got), "data lacks the record's %s: %s", key, d.body);
+		cr_assert(json_object_equal(got, want), "data.%s is %s, the record's %s", key,
+			  json_object_to_json_string(got), json_object_to_json_string(want));
+	}
+	json_object_object_foreach(data, dkey, dval)
+	{
+		(void)dval;
+		cr_assert(json_object_object_get_ex(record, dkey, NULL), "data.%s is not in the record: %s", dkey,
+			  r->body);
+	}
+	json_object_put(record);
+	http_resp_free(r);
+	json_object_put(j);
+	whreceiver_delivery_free(&d);
+	wh_world_end(&w);
+}
+
 Test(webhooks, a_receiver_down_for_a_while_gets_everything_afterwards_in_order_once, .timeout = 300)
 {
 	struct whworld w;
