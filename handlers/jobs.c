@@ -18,6 +18,7 @@
 #include "fswrite.h"
 #include "gcs.h"
 #include "http.h"
+#include "importer.h"
 #include "insights.h"
 #include "lease.h"
 #include "json.h"
@@ -56,6 +57,12 @@ static const struct fx_route routes[] = {
 #define ORG_PAGE 100
 #define MAX_ERRORS 20
 #define STALE_UPLOAD_S (24 * 3600)
+/*
+ * An import record still running whose updatedAt (written after every
+ * group of 250 rows) is an hour old has lost its worker: a group's
+ * retries take minutes at worst (lib/importer.c).
+ */
+#define STALE_IMPORT_S 3600
 #define OLD_RUN_S (30 * 24 * 3600)
 #define OLD_INSIGHT_S (90 * 24 * 3600)
 #define CLEANUP_BATCH 200
@@ -462,6 +469,7 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 {
 	int64_t now = (int64_t)time(NULL);
 	struct fx_value cutoff = {0}, pending = {0}, expired = {0}, resolved = {0}, dismissed = {0};
+	int64_t ended = 0;
 	int rc;
 
 	fx_value_ts(&cutoff, now - STALE_UPLOAD_S, 0);
@@ -479,6 +487,10 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	fx_value_ts(&cutoff, now - OLD_WEBHOOK_DELIVERY_S, 0);
 	if (rc == 0)
 		rc = delete_hook_deliveries(o, &cutoff, st, e);
+	if (rc == 0)
+		rc = fx_import_fail_stale(&o->req, now, STALE_IMPORT_S, &ended, e);
+	if (rc == 0)
+		counter_add(&st->summary, "staleImportsFailed", ended);
 	fx_value_ts(&cutoff, now - OLD_INSIGHT_S, 0);
 	fx_value_string(&resolved, "resolved", 8);
 	fx_value_string(&dismissed, "dismissed", 9);

@@ -6,6 +6,7 @@
 #include "csv.h"
 #include "csvin.h"
 #include "files.h"
+#include "fsquery.h"
 #include "fswrite.h"
 #include "gcs.h"
 #include "http.h"
@@ -21,6 +22,7 @@
 #include "stock.h"
 #include "str.h"
 #include "tenant.h"
+#include "ts.h"
 #include "webhook.h"
 
 #include <openssl/sha.h>
@@ -1174,4 +1176,134 @@ out:
 	fx_value_cleanup(&im.shown);
 	free(im.dups);
 	return rc;
+}
+
+/* ---- imports whose worker died ---- */
+
+/* The record's fields GET shows (fx_import_hidden left out), then end's over them, into out (a new map). */
+static void shown_fields(const struct fx_value *stored, const struct fx_value *end, struct fx_value *out)
+{
+	fx_value_map(out);
+	for (size_t i = 0; i < stored->u.map.n; i++) {
+		const struct fx_field *f = &stored->u.map.fields[i];
+		bool hidden = false;
+
+		for (size_t k = 0; fx_import_hidden[k]; k++)
+			hidden = hidden || strcmp(f->name, fx_import_hidden[k]) == 0;
+		if (!hidden)
+			fx_value_copy(fx_map_set(out, f->name), &f->value);
+	}
+	for (size_t i = 0; i < end->u.map.n; i++)
+		fx_value_copy(fx_map_set(out, end->u.map.fields[i].name), &end->u.map.fields[i].value);
+}
+
+/* Its errors CSV, saying why it ended, as a report file into file. */
+static int stale_errors(struct fx_req *r, const struct fx_doc *d, struct fx_doc *file, struct fx_err *e)
+{
+	const struct fx_value *at = fx_map_get(&d->fields, "updatedAt");
+	char name[64], since[40] = "?", csv[600];
+	int64_t rows = 0;
+
+	fx_value_path_int(&d->fields, "counts.rows", &rows);
+	if (at && at->type == FX_V_TIMESTAMP)
+		fx_ts_format(at->u.ts.secs, at->u.ts.nanos, 3, since);
+	fx_str_text(name, sizeof(name), "import-%s-errors.csv", d->id);
+	if (fx_str_fmt(csv, sizeof(csv),
+		       "row,sku,field,reason\r\n,,,\"the import stopped after %lld rows: no progress since %s (its "
+		       "worker ended); every row is applied or not: post the same file again to complete it\"\r\n",
+		       (long long)rows, since) < 0)
+		return fx_err_set(e, FX_INTERNAL, "the stale import's reason over %zu bytes", sizeof(csv));
+	return fx_files_store(r, "report", name, "text/csv", csv, strlen(csv), NULL, file, e);
+}
+
+/*
+ * Ends the stale record d as failed (see fx_import_fail_stale): 1 when
+ * ended, 0 when its importer wrote meanwhile (the precondition failed).
+ */
+static int fail_stale(struct fx_req *r, const struct fx_doc *d, struct fx_err *e)
+{
+	static const char *const mask[] = {"status", "finishedAt", "updatedAt", "errorsFileId", NULL};
+	struct fx_value end = {0}, data = {0};
+	struct fx_doc file = {0};
+	const struct fx_value *dry = fx_map_get(&d->fields, "dryRun");
+	json_object *writes = json_object_new_array();
+	int rc = -1;
+
+	if (stale_errors(r, d, &file, e) < 0)
+		goto out;
+	fx_value_map(&end);
+	fx_map_set_str(&end, "status", "failed");
+	fx_model_map_set_now(&end, "finishedAt");
+	fx_model_map_set_now(&end, "updatedAt");
+	fx_map_set_str(&end, "errorsFileId", file.id);
+	if (fx_fswrite_update(writes, d->name, &end, mask, d->update_time, NULL, e) < 0)
+		goto out;
+	if (!(dry && dry->type == FX_V_BOOL && dry->u.b)) {
+		shown_fields(&d->fields, &end, &data);
+		if (fx_webhook_import_finished(writes, r->principal->organization_id, d->id, NULL, &data, e) < 0)
+			goto out;
+	}
+	if (fx_firestore_commit(writes, NULL, NULL, NULL, e) == 0) {
+		fx_log_warn("import %s: no progress for too long, marked failed", d->id);
+		rc = 1;
+	} else if (fx_err_is(e, FX_FAILED_PRECONDITION) || fx_err_is(e, FX_NOT_FOUND)) {
+		/* Its importer is alive after all (or the record went): leave it, and take the errors file back. */
+		struct fx_err ignored;
+		const char *object = fx_value_path_str(&file.fields, "object");
+		json_object *undo = json_object_new_array();
+
+		fx_err_clear(e);
+		fx_err_clear(&ignored);
+		if ((object && fx_gcs_delete(object, -1, &ignored) < 0) ||
+		    fx_fswrite_delete(undo, file.name, -1, NULL, &ignored) < 0 ||
+		    fx_firestore_commit(undo, NULL, NULL, NULL, &ignored) < 0)
+			fx_log_warn("import %s: its unused errors file %s stays: %s", d->id, file.id, ignored.message);
+		json_object_put(undo);
+		rc = 0;
+	}
+out:
+	json_object_put(writes);
+	fx_value_cleanup(&end);
+	fx_value_cleanup(&data);
+	fx_firestore_doc_cleanup(&file);
+	return rc;
+}
+
+int fx_import_fail_stale(struct fx_req *r, int64_t now, int64_t stale_s, int64_t *failed, struct fx_err *e)
+{
+	*failed = 0;
+	for (int pass = 0; pass < FX_IMPORT_STALE_PASSES; pass++) {
+		const char *parent;
+		struct fx_query *q = fx_tenant_query(r, NULL, "imports", &parent, e);
+		struct fx_value cutoff = {0};
+		struct fx_doc *docs = NULL;
+		size_t n = 0, ended = 0;
+		int rc;
+
+		fx_value_ts(&cutoff, now - stale_s, 0);
+		rc = q ? fx_fsquery_where_str(q, "status", "==", "running", e) : -1;
+		if (rc == 0)
+			rc = fx_fsquery_where(q, "updatedAt", "<", &cutoff, e);
+		if (rc == 0) {
+			fx_fsquery_limit(q, FX_IMPORT_STALE_BATCH);
+			rc = fx_firestore_query(parent, q, NULL, &docs, &n, e);
+		}
+		fx_fsquery_free(q);
+		fx_value_cleanup(&cutoff);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			int got = fail_stale(r, &docs[i], e);
+
+			if (got < 0)
+				rc = -1;
+			ended += got > 0;
+		}
+		fx_firestore_docs_free(docs, n);
+		if (rc < 0)
+			return -1;
+		*failed += (int64_t)ended;
+		/* A full page that ended nothing would be found again: the next run looks once more. */
+		if (n < FX_IMPORT_STALE_BATCH || ended == 0)
+			return 0;
+	}
+	return 0;
 }

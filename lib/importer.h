@@ -41,6 +41,7 @@
 #include "firestore.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct fx_req;
 
@@ -70,5 +71,25 @@ struct fx_import_req {
  * again completes it).
  */
 FX_MUST_USE int fx_import_run(struct fx_req *r, const struct fx_import_req *q, struct fx_doc *record, struct fx_err *e);
+
+/*
+ * Imports stopped without finishing (the cleanup job, handlers/jobs.c): an
+ * import's worker writes the record's counts and updatedAt after every
+ * group of rows, so a record still running whose updatedAt is older than
+ * stale_s seconds before now has a worker that died (kill -9, a crash, a
+ * redeploy). Each one of r's organization found (up to
+ * FX_IMPORT_STALE_BATCH per query, FX_IMPORT_STALE_PASSES queries) ends
+ * failed, finishedAt now, with an errors CSV (errorsFileId) whose one line
+ * says why and that posting the same file again completes the import, and
+ * for a real import (not a dry run) import.finished in the same commit.
+ * The commit carries the updateTime read as precondition: an importer that
+ * wrote progress meanwhile keeps its record running (skipped, its errors
+ * file removed again), whatever the clocks say. *failed counts the records
+ * ended. -1 with e set when Firestore or Cloud Storage fail (the records
+ * ended so far stay ended).
+ */
+#define FX_IMPORT_STALE_BATCH 50
+#define FX_IMPORT_STALE_PASSES 10
+FX_MUST_USE int fx_import_fail_stale(struct fx_req *r, int64_t now, int64_t stale_s, int64_t *failed, struct fx_err *e);
 
 #endif

@@ -4,6 +4,7 @@
  * for their own organization, leases, and what each job does to data seeded
  * through the API and, for deliberate corruption, straight into Firestore.
  */
+#include "audit.h"
 #include "buf.h"
 #include "client.h"
 #include "instance.h"
@@ -132,7 +133,8 @@ static void sync_alone(void)
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/jobs-sync.lock", getenv("FLUXORI_TEST_RUN") ? getenv("FLUXORI_TEST_RUN") : "/tmp");
+	snprintf(path, sizeof(path), "%s/jobs-sync.lock",
+		 getenv("FLUXORI_TEST_RUN") ? getenv("FLUXORI_TEST_RUN") : "/tmp");
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	cr_assert(fd >= 0 && flock(fd, LOCK_EX) == 0, "sync lock %s", path);
 }
@@ -421,6 +423,146 @@ Test(jobs, cleanup_removes_exactly_what_is_stale)
 	http_resp_free(r);
 }
 
+/*
+ * An import record as lib/importer writes it, straight into the emulator:
+ * what a worker killed mid-import (test_importcrash) leaves when status is
+ * running, its last progress at (RFC 3339).
+ */
+static void import_doc(const struct tenant *t, const char *id, const char *status, bool dry, const char *at)
+{
+	char rel[300], fields[2048];
+
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/%s", t->org, id);
+	snprintf(fields, sizeof(fields),
+		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"kind\":{\"stringValue\":\"products\"},"
+		 "\"mode\":{\"stringValue\":\"upsert\"},\"fileId\":{\"stringValue\":\"crashedFile\"},"
+		 "\"fileSha256\":{\"stringValue\":\"%064d\"},\"dryRun\":{\"booleanValue\":%s},"
+		 "\"status\":{\"stringValue\":\"%s\"},\"counts\":{\"mapValue\":{\"fields\":{"
+		 "\"rows\":{\"integerValue\":\"250\"},\"created\":{\"integerValue\":\"250\"},"
+		 "\"updated\":{\"integerValue\":\"0\"},\"unchanged\":{\"integerValue\":\"0\"},"
+		 "\"failed\":{\"integerValue\":\"0\"}}}},\"createdBy\":{\"stringValue\":\"%s\"},"
+		 "\"startedAt\":{\"timestampValue\":\"%s\"},\"updatedAt\":{\"timestampValue\":\"%s\"}%s%s%s}",
+		 t->org, 7, dry ? "true" : "false", status, t->owner.uid, at, at,
+		 strcmp(status, "running") ? ",\"finishedAt\":{\"timestampValue\":\"" : "",
+		 strcmp(status, "running") ? at : "", strcmp(status, "running") ? "\"}" : "");
+	fs_patch(rel, NULL, fields);
+}
+
+/* The stored record's fields as JSON text (malloc'd), to see that nothing wrote it. */
+static char *import_text(const struct tenant *t, const char *id)
+{
+	char rel[300];
+	json_object *doc;
+	char *s;
+
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/%s", t->org, id);
+	doc = fs_read(rel);
+	cr_assert_not_null(doc, "%s", rel);
+	s = strdup(json_object_to_json_string(json_object_object_get(doc, "fields")));
+	json_object_put(doc);
+	return s;
+}
+
+/* import.finished events of the organization's outbox about import id. */
+static int finished_events(const struct tenant *t, const char *id, const char *status)
+{
+	char rel[300];
+	json_object *docs;
+	int n = 0;
+
+	snprintf(rel, sizeof(rel), "organizations/%s/outbox", t->org);
+	docs = fs_list(rel);
+	for (size_t i = 0; i < json_object_array_length(docs); i++) {
+		json_object *d = json_object_array_get_idx(docs, i);
+		const char *type = fs_str(d, "payload.type"), *about = fs_str(d, "payload.data.id");
+		if (type && strcmp(type, "import.finished") == 0 && about && strcmp(about, id) == 0) {
+			cr_assert_str_eq(fs_str(d, "payload.data.status"), status);
+			cr_assert_eq(fs_int(d, "payload.data.counts.rows"), 250);
+			cr_assert_str_eq(fs_str(d, "payload.data.kind"), "products");
+			cr_assert_null(fs_field(d, "payload.data.fileSha256"), "hidden fields stay hidden");
+			n++;
+		}
+	}
+	json_object_put(docs);
+	return n;
+}
+
+/*
+ * A worker killed mid-import left its record running for ever (issue 16's
+ * known limit). The cleanup ends a record that has not progressed for an
+ * hour as failed, saying why in its errors file, with import.finished for a
+ * real import; a running import that progressed recently, and a finished
+ * one, are not touched.
+ */
+Test(jobs, cleanup_fails_an_import_that_stopped_progressing_and_leaves_a_live_one)
+{
+	struct tenant t;
+	char old[40], recent[40], path[300], *live_before, *done_before, *s;
+	long now = (long)time(NULL);
+	time_t o = now - 2 * 3600, f = now - 120;
+	struct http_resp *r;
+	long long ended;
+
+	make_tenant(&t);
+	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
+	strftime(recent, sizeof(recent), "%Y-%m-%dT%H:%M:%SZ", gmtime(&f));
+	import_doc(&t, "staleImport", "running", false, old);
+	import_doc(&t, "staleDryRun", "running", true, old);
+	import_doc(&t, "liveImport", "running", false, recent);
+	import_doc(&t, "oldFinished", "succeeded", false, old);
+	live_before = import_text(&t, "liveImport");
+	done_before = import_text(&t, "oldFinished");
+
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	ended = json_int(r, "summary.staleImportsFailed");
+	http_resp_free(r);
+
+	r = http_get("/v1/imports/staleImport", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_str_eq(json_str(r, "status"), "failed", "the stale import ends: %s", r->body);
+	cr_assert_eq(ended, 2, "the run counts the stale import and the stale dry run");
+	cr_assert_not_null(json_str(r, "finishedAt"), "%s", r->body);
+	cr_assert_eq(json_int(r, "counts.rows"), 250, "the counts of what was applied stay: %s", r->body);
+	cr_assert_not_null(json_str(r, "errorsFileId"), "%s", r->body);
+	snprintf(path, sizeof(path), "/v1/files/%s/content", json_str(r, "errorsFileId"));
+	http_resp_free(r);
+	r = http_get(path, t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	s = strndup(r->body, r->len);
+	cr_assert_not_null(strstr(s, "row,sku,field,reason"), "%s", s);
+	cr_assert_not_null(strstr(s, "stopped after 250 rows"), "the errors file says why: %s", s);
+	old[strlen(old) - 1] = '\0'; /* the message shows milliseconds before the Z */
+	cr_assert_not_null(strstr(s, old), "and since when: %s", s);
+	cr_assert_not_null(strstr(s, "post the same file again"), "and what to do: %s", s);
+	free(s);
+	http_resp_free(r);
+	cr_assert_eq(finished_events(&t, "staleImport", "failed"), 1, "a real import's end is an event");
+
+	r = http_get("/v1/imports/staleDryRun", t.owner.id_token);
+	cr_assert_str_eq(json_str(r, "status"), "failed", "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(finished_events(&t, "staleDryRun", "failed"), 0, "a dry run's end is no event");
+
+	s = import_text(&t, "liveImport");
+	cr_assert_str_eq(s, live_before, "a running import that progressed recently is not touched");
+	free(s);
+	s = import_text(&t, "oldFinished");
+	cr_assert_str_eq(s, done_before, "a finished import is not touched");
+	free(s);
+	r = http_get("/v1/imports/liveImport", t.owner.id_token);
+	cr_assert_str_eq(json_str(r, "status"), "running", "%s", r->body);
+	http_resp_free(r);
+
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.staleImportsFailed"), 0, "a second run ends nothing more: %s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(finished_events(&t, "staleImport", "failed"), 1, "and sends no second event");
+	free(live_before);
+	free(done_before);
+}
+
 Test(jobs, inventory_check_creates_insights_once)
 {
 	struct tenant t;
@@ -509,8 +651,9 @@ Test(jobs, an_admin_sees_only_their_organizations_part_of_a_run_over_all)
 		data = json_object_object_get(r->json, "data");
 		for (size_t k = 0; k < json_object_array_length(data); k++) {
 			json_object *run = json_object_array_get_idx(data, k), *v, *summary;
-			const char *org = json_object_object_get_ex(run, "organizationId", &v) ? json_object_get_string(v)
-												 : "(none)";
+			const char *org = json_object_object_get_ex(run, "organizationId", &v)
+						  ? json_object_get_string(v)
+						  : "(none)";
 			const char *scope = json_object_get_string(json_object_object_get(run, "scope"));
 
 			cr_assert_str_eq(org, t[i]->org, "admin %d sees only their organization's records: %s", i,
