@@ -604,7 +604,7 @@ static bool idle_part(const struct run_state *part)
 		       (!fx_value_path_int(&part->summary, "organizationsBusy", &read) || read == 0);
 	return strcmp(part->job, "channel-push") == 0 && part->failed == 0 &&
 	       (!fx_value_path_int(&part->summary, "outboxRead", &read) || read == 0) &&
-	       !fx_value_path_int(&part->summary, "organizationsBusy", &read);
+	       (!fx_value_path_int(&part->summary, "organizationsBusy", &read) || read == 0);
 }
 
 /*

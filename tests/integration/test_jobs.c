@@ -563,6 +563,51 @@ Test(jobs, cleanup_fails_an_import_that_stopped_progressing_and_leaves_a_live_on
 	free(done_before);
 }
 
+/* The job runs an organization's admin sees (its own runs and its parts of runs over all) of job. */
+static int runs_of(const struct tenant *t, const char *job)
+{
+	struct http_resp *r = http_get("/v1/jobs/runs?pageSize=200", t->owner.id_token);
+	json_object *data;
+	int n = 0;
+
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	data = json_object_object_get(r->json, "data");
+	for (size_t k = 0; k < json_object_array_length(data); k++) {
+		json_object *v = json_object_object_get(json_object_array_get_idx(data, k), "job");
+		n += v && strcmp(json_object_get_string(v), job) == 0;
+	}
+	http_resp_free(r);
+	return n;
+}
+
+/*
+ * channel-push runs over every organization every minute: an organization
+ * with nothing to push (here: no channel at all) gets no job-run document
+ * of its own, or it would get 1,440 a day; the whole run still counts it.
+ */
+Test(jobs, channel_push_records_no_part_for_an_organization_with_nothing_to_push)
+{
+	struct tenant t;
+	struct http_resp *r;
+	int n;
+
+	make_tenant(&t);
+	for (int i = 0; i < 2; i++) {
+		r = scheduler_run("channel-push");
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_str_eq(json_str(r, "status"), "succeeded", "%s", r->body);
+		cr_assert_geq(json_int(r, "summary.organizations"), 1, "the whole run counts it: %s", r->body);
+		http_resp_free(r);
+	}
+	n = runs_of(&t, "channel-push");
+	cr_assert_eq(n, 0, "two runs over all left %d channel-push records of an idle organization", n);
+	/* Its admin's own run is still recorded: it was asked for. */
+	r = trigger("channel-push", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(runs_of(&t, "channel-push"), 1);
+}
+
 Test(jobs, inventory_check_creates_insights_once)
 {
 	struct tenant t;
