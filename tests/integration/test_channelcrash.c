@@ -11,6 +11,7 @@
 #include "chanworld.h"
 #include "client.h"
 #include "fakechannel.h"
+#include "workerkill.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -42,52 +43,6 @@ static void *adjust_loop(void *arg)
 	return NULL;
 }
 
-/*
- * The killed workers left transactions open in the emulator, which refuses
- * to wipe its data (409) until they expire: the harness's reset before the
- * next test file would fail. The test waits for its own mess to clear,
- * on the reset itself answering 200 (this file holds no other test).
- */
-static void settle_emulator(void)
-{
-	const char *port = getenv("FLUXORI_FIRESTORE_PORT");
-	char url[300];
-	long status = 0;
-
-	cr_assert_not_null(port, "the stack's Firestore port is in the environment");
-	snprintf(url, sizeof(url),
-		 "http://127.0.0.1:%s/emulator/v1/projects/demo-fluxori/databases/(default)/documents", port);
-	for (time_t end = time(NULL) + 180; time(NULL) < end;) {
-		struct http_resp *r = http_url("DELETE", url, NULL, NULL, 0);
-
-		status = r->status;
-		http_resp_free(r);
-		if (status == 200)
-			break;
-		usleep(500 * 1000);
-	}
-	cr_assert_eq(status, 200, "the emulator let go of the killed workers' transactions within 180 s");
-}
-
-static long worker_pid(const char *unit)
-{
-	char cmd[400], out[64] = "";
-	FILE *p;
-
-	/* The generation nginx reaches (the socket symlink), then that generation's pid file. */
-	snprintf(cmd, sizeof(cmd),
-		 "g=$(readlink \"$FLUXORI_RUN_DIR/sock/%s.sock\" | sed 's/^%s\\.//; s/\\.sock$//') && "
-		 "cat \"$FLUXORI_RUN_DIR/state/%s.$g.pid\" 2>/dev/null",
-		 unit, unit, unit);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (!fgets(out, sizeof(out), p))
-		out[0] = '\0';
-	pclose(p);
-	return strtol(out, NULL, 10);
-}
-
 Test(channelcrash, a_killed_products_worker_loses_no_change_and_the_push_sends_the_final_available, .timeout = 300)
 {
 	struct world w;
@@ -96,7 +51,6 @@ Test(channelcrash, a_killed_products_worker_loses_no_change_and_the_push_sends_t
 	struct adjuster a[4];
 	atomic_int stop = 0;
 	struct audit au;
-	long victim;
 	int sent = 0, ok = 0;
 
 	world_new(&w, "pushkill");
@@ -115,18 +69,13 @@ Test(channelcrash, a_killed_products_worker_loses_no_change_and_the_push_sends_t
 	for (time_t end = time(NULL) + 60; a[0].ok + a[1].ok < 20 && time(NULL) < end;)
 		usleep(20 * 1000);
 	cr_assert_geq(a[0].ok + a[1].ok, 20, "adjustments flow before the kill");
-	victim = worker_pid("products.a");
-	cr_assert_gt(victim, 0, "instance a of products runs");
-	cr_assert_eq(test_sh("kill -9 %ld", victim), 0);
-	victim = worker_pid("products.b");
-	cr_assert_gt(victim, 0, "instance b of products runs");
-	cr_assert_eq(test_sh("kill -9 %ld", victim), 0);
+	workerkill_group("products");
 	/* Changes go on until the supervisors have the group answering again. */
 	for (time_t end = time(NULL) + 120; time(NULL) < end;) {
 		int before = a[2].ok + a[3].ok;
 
 		usleep(300 * 1000);
-		if (a[2].ok + a[3].ok > before + 5 && worker_pid("products.a") > 0 && worker_pid("products.b") > 0)
+		if (a[2].ok + a[3].ok > before + 5 && workerkill_wait_up("products", 0))
 			break;
 	}
 	atomic_store(&stop, 1);
@@ -150,5 +99,5 @@ Test(channelcrash, a_killed_products_worker_loses_no_change_and_the_push_sends_t
 	}
 	cr_assert_eq(outbox_entries(&w), 0);
 	fakechannel_stop(w.fake);
-	settle_emulator();
+	workerkill_settle_emulator();
 }

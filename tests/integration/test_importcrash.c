@@ -10,6 +10,7 @@
  */
 #include "audit.h"
 #include "client.h"
+#include "workerkill.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -61,24 +62,6 @@ static void *bg_import(void *arg)
 	return NULL;
 }
 
-static long worker_pid(const char *unit)
-{
-	char cmd[400], out[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd),
-		 "g=$(readlink \"$FLUXORI_RUN_DIR/sock/%s.sock\" | sed 's/^%s\\.//; s/\\.sock$//') && "
-		 "cat \"$FLUXORI_RUN_DIR/state/%s.$g.pid\" 2>/dev/null",
-		 unit, unit, unit);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (!fgets(out, sizeof(out), p))
-		out[0] = '\0';
-	pclose(p);
-	return strtol(out, NULL, 10);
-}
-
 static size_t stored(const struct tenant *t, const char *collection)
 {
 	char rel[200];
@@ -122,7 +105,7 @@ static long import_and_kill(const struct tenant *t, const char *file, const char
 {
 	struct bg b = {t->owner.id_token, file, kind, NULL};
 	pthread_t th;
-	long rows = 0, victim;
+	long rows = 0;
 	char id[64] = "", path[200];
 
 	cr_assert_eq(pthread_create(&th, NULL, bg_import, &b), 0);
@@ -158,12 +141,7 @@ static long import_and_kill(const struct tenant *t, const char *file, const char
 	}
 	cr_assert_gt(rows, 0, "the import committed rows before the kill");
 	cr_assert_lt(rows, total, "the import was still running at the kill");
-	victim = worker_pid("imports.a");
-	cr_assert_gt(victim, 0);
-	cr_assert_eq(test_sh("kill -9 %ld", victim), 0);
-	victim = worker_pid("imports.b");
-	cr_assert_gt(victim, 0);
-	cr_assert_eq(test_sh("kill -9 %ld", victim), 0);
+	workerkill_group("imports");
 	pthread_join(th, NULL);
 	cr_assert_neq(b.r->status, 201, "the killed import did not answer as finished: %s", b.r->body);
 	http_resp_free(b.r);

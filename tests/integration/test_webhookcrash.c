@@ -12,6 +12,7 @@
 #include "client.h"
 #include "whreceiver.h"
 #include "whworld.h"
+#include "workerkill.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -23,46 +24,6 @@
 
 #define CHANGES 30
 #define START 1000
-
-/* As test_channelcrash: the killed worker's open transactions must expire before the next file's reset. */
-static void settle_emulator(void)
-{
-	const char *port = getenv("FLUXORI_FIRESTORE_PORT");
-	char url[300];
-	long status = 0;
-
-	cr_assert_not_null(port, "the stack's Firestore port is in the environment");
-	snprintf(url, sizeof(url),
-		 "http://127.0.0.1:%s/emulator/v1/projects/demo-fluxori/databases/(default)/documents", port);
-	for (time_t end = time(NULL) + 180; time(NULL) < end;) {
-		struct http_resp *r = http_url("DELETE", url, NULL, NULL, 0);
-
-		status = r->status;
-		http_resp_free(r);
-		if (status == 200)
-			break;
-		usleep(500 * 1000);
-	}
-	cr_assert_eq(status, 200, "the emulator let go of the killed workers' transactions within 180 s");
-}
-
-static long worker_pid(const char *unit)
-{
-	char cmd[400], out[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd),
-		 "g=$(readlink \"$FLUXORI_RUN_DIR/sock/%s.sock\" | sed 's/^%s\\.//; s/\\.sock$//') && "
-		 "cat \"$FLUXORI_RUN_DIR/state/%s.$g.pid\" 2>/dev/null",
-		 unit, unit, unit);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (!fgets(out, sizeof(out), p))
-		out[0] = '\0';
-	pclose(p);
-	return strtol(out, NULL, 10);
-}
 
 /* Seconds the killed run's job lease (jobLeases/webhook-deliver-{org}) still has; -1 when none is held. */
 static long dead_lease_left(const char *org)
@@ -100,7 +61,7 @@ Test(webhookcrash, a_killed_delivery_worker_loses_no_event_and_repeats_only_with
 	struct whworld w;
 	char wid[64], secret[128], pid[64];
 	pthread_t th;
-	long victim, after, left;
+	long after, left;
 	size_t n, distinct = 0, dups = 0;
 	char ids[CHANGES + 16][128];
 	char *bodies[CHANGES + 16] = {0};
@@ -117,19 +78,12 @@ Test(webhookcrash, a_killed_delivery_worker_loses_no_event_and_repeats_only_with
 	whreceiver_delay(w.recv, 300);
 	cr_assert_eq(pthread_create(&th, NULL, run_once, &w), 0);
 	cr_assert(whreceiver_wait_accepted(w.recv, 3, 120000), "the run delivers before the kill");
-	victim = worker_pid("jobs.a");
-	cr_assert_gt(victim, 0, "instance a of jobs runs");
-	cr_assert_eq(test_sh("kill -9 %ld", victim), 0);
-	victim = worker_pid("jobs.b");
-	cr_assert_gt(victim, 0, "instance b of jobs runs");
-	cr_assert_eq(test_sh("kill -9 %ld", victim), 0);
+	workerkill_group("jobs");
 	pthread_join(th, NULL);
 	cr_assert_lt(whreceiver_accepted(w.recv), CHANGES, "the kill came mid-batch");
 	whreceiver_delay(w.recv, 0);
 	/* Once both instances answer again, the killed run still holds its leases: say for how long. */
-	for (time_t end = time(NULL) + 120;
-	     time(NULL) < end && (worker_pid("jobs.a") <= 0 || worker_pid("jobs.b") <= 0);)
-		usleep(200 * 1000);
+	workerkill_wait_up("jobs", 120);
 	/* The first answer from a restarted instance (nginx answers 502/503 until one is back). */
 	for (time_t end = time(NULL) + 120; (after = wh_run(&w)) >= 500 && time(NULL) < end;)
 		usleep(200 * 1000);
@@ -196,5 +150,5 @@ Test(webhookcrash, a_killed_delivery_worker_loses_no_event_and_repeats_only_with
 	for (size_t k = 0; k < distinct; k++)
 		free(bodies[k]);
 	wh_world_end(&w);
-	settle_emulator();
+	workerkill_settle_emulator();
 }
