@@ -24,6 +24,7 @@
  * load average beside it).
  * Build: see bench/channels (links lib/libfluxori.a and fakechannel.c).
  */
+#include "benchcall.h"
 #include "clock.h"
 #include "fakechannel.h"
 
@@ -38,79 +39,15 @@
 
 static const char *base, *token;
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t len = size * n;
-	char *q = realloc(b->p, b->n + len + 1);
-
-	if (!q)
-		return 0;
-	memcpy(q + b->n, p, len);
-	b->p = q;
-	b->n += len;
-	b->p[b->n] = '\0';
-	return len;
-}
-
-/* One request to nginx; the status, and the body in *out (malloc'd) when out is given. */
+/* One request to nginx (the owner's token and JSON, or only extra's headers); as bench_call_url. */
 static long call(const char *method, const char *path, const char *json, char **out, const char *const *extra)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct body b = {NULL, 0};
 	char url[1024], auth[8192];
-	long status = 0;
+	const char *h[] = {auth, "Content-Type: application/json", NULL};
 
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	if (!extra) {
-		h = curl_slist_append(h, auth);
-		h = curl_slist_append(h, "Content-Type: application/json");
-	}
-	for (size_t i = 0; extra && extra[i]; i++)
-		h = curl_slist_append(h, extra[i]);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (json)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-	else if (strcmp(method, "POST") == 0)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (out)
-		*out = b.p;
-	else
-		free(b.p);
-	return status;
-}
-
-/* "id" of a JSON answer (the first "id":"..."), into id. */
-static int id_of(const char *json, char *id, size_t len)
-{
-	const char *p = json ? strstr(json, "\"id\":\"") : NULL;
-	const char *end;
-
-	if (!p)
-		return -1;
-	p += 6;
-	end = strchr(p, '"');
-	if (!end || (size_t)(end - p) >= len)
-		return -1;
-	memcpy(id, p, (size_t)(end - p));
-	id[end - p] = '\0';
-	return 0;
+	return bench_call_url(method, url, json, out, extra ? extra : h);
 }
 
 static void die(const char *what, const char *body)
@@ -134,13 +71,6 @@ static void *adjust_all(void *arg)
 			fprintf(stderr, "channels: an adjust failed\n");
 	}
 	return NULL;
-}
-
-static int cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static long run_push(void)
@@ -211,14 +141,16 @@ int main(int argc, char **argv)
 		 "\"baseUrl\":\"%s\"},\"credentials\":{\"consumerKey\":\"%s\",\"consumerSecret\":\"%s\"},"
 		 "\"webhookSecret\":\"%s\"}",
 		 fakechannel_url(f), FAKECHANNEL_WOO_KEY, FAKECHANNEL_WOO_SECRET, hook_secret);
-	if (call("POST", "/v1/channels", body, &answer, NULL) != 201 || id_of(answer, cid, sizeof(cid)) < 0)
+	if (call("POST", "/v1/channels", body, &answer, NULL) != 201 ||
+	    bench_field(answer, "id", cid, sizeof(cid)) < 0)
 		die("creating the channel", answer);
 	free(answer);
 	pids = calloc((size_t)nlistings, sizeof(*pids));
 	for (int i = 0; i < nlistings; i++) {
 		snprintf(body, sizeof(body), "{\"sku\":\"BENCH-CH-%d\",\"name\":\"Bench listed %d\",\"priceCents\":9999}", i,
 			 i);
-		if (call("POST", "/v1/products", body, &answer, NULL) != 201 || id_of(answer, pids[i], sizeof(pids[i])) < 0)
+		if (call("POST", "/v1/products", body, &answer, NULL) != 201 ||
+		    bench_field(answer, "id", pids[i], sizeof(pids[i])) < 0)
 			die("creating a product", answer);
 		free(answer);
 		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", pids[i]);
@@ -267,11 +199,10 @@ int main(int argc, char **argv)
 		lat[s] = fakechannel_set_at_ms(f, FX_CHANNEL_WOOCOMMERCE, ext) - t0;
 	}
 	if (samples) {
-		qsort(lat, (size_t)samples, sizeof(*lat), cmp_long);
+		qsort(lat, (size_t)samples, sizeof(*lat), bench_cmp_long);
 		printf("latency samples=%d p50_ms=%ld p99_ms=%ld max_ms=%ld (adjust sent -> channel holds it, job run at "
 		       "once)\n",
-		       samples, lat[samples / 2], lat[(samples * 99) / 100 < samples ? (samples * 99) / 100 : samples - 1],
-		       lat[samples - 1]);
+		       samples, bench_pct(lat, samples, 50), bench_pct(lat, samples, 99), lat[samples - 1]);
 	}
 	if (nhooks > 0) {
 		long t0 = fx_clock_ms(), ms;

@@ -15,6 +15,11 @@
 #   bench_traps           the exit path every script sets right after sourcing this: on any exit,
 #                         INT, TERM or HUP, bench_down, then the run directory removed (kept with
 #                         BENCH_KEEP); the script fails if anything of the run had to be killed
+#   bench_cc OUT SOURCE...
+#                         a C bench client OUT from SOURCE... with bench/lib/benchcall.c, linked
+#                         with lib/libfluxori.a and the libraries configure found (after
+#                         scripts/bootstrap); tests/integration's helpers (whreceiver.c,
+#                         fakechannel.c) may be among the sources
 # Callers set: run (a fresh directory), and may set BENCH_WORKER_THREADS, BENCH_LOG_LEVEL.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -193,3 +198,14 @@ group_pids() { # metrics-file group -> its worker pids
 nginx_pids() { pgrep -P "$(cat "$run/nginx.master")" | tr '\n' ' '; }
 
 load_now() { awk '{print $1 "/" $2 "/" $3}' /proc/loadavg; }
+
+bench_cc() {
+	local out=$1
+	shift
+	mk() { sed -n "s/^$1 = //p" "$here/Makefile"; }
+	# shellcheck disable=SC2046
+	cc -O2 -std=c11 -D_GNU_SOURCE -I"$here/lib" -I"$here/bench/lib" -I"$here/tests/integration" \
+		$(mk JSONC_CFLAGS) $(mk CURL_CFLAGS) -o "$out" "$@" "$here/bench/lib/benchcall.c" \
+		"$here/lib/libfluxori.a" $(mk FCGI_LIBS) $(mk JSONC_LIBS) $(mk CURL_LIBS) $(mk JWT_LIBS) \
+		$(mk CRYPTO_LIBS) -lpthread
+}

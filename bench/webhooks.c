@@ -27,6 +27,7 @@
  *              and how many events reached the receiver in that time.
  * No assertions: figures only. Build: see bench/webhooks.
  */
+#include "benchcall.h"
 #include "clock.h"
 #include "whreceiver.h"
 
@@ -49,58 +50,6 @@
 static const char *base, *metrics_url, *fs_port, *token, *org;
 static struct whreceiver *recv_;
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t len = size * n;
-	char *q = realloc(b->p, b->n + len + 1);
-
-	if (!q)
-		return 0;
-	memcpy(q + b->n, p, len);
-	b->p = q;
-	b->n += len;
-	b->p[b->n] = '\0';
-	return len;
-}
-
-/* One request to url; the status, the body in *out (malloc'd) when out is given. */
-static long call_url(const char *method, const char *url, const char *json, char **out, const char *const *headers)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	struct body b = {NULL, 0};
-	long status = 0;
-
-	for (size_t i = 0; headers && headers[i]; i++)
-		h = curl_slist_append(h, headers[i]);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (json)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-	else if (strcmp(method, "POST") == 0)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (out)
-		*out = b.p;
-	else
-		free(b.p);
-	return status;
-}
-
 static long call(const char *method, const char *path, const char *json, char **out)
 {
 	char url[1024], auth[8192];
@@ -108,26 +57,7 @@ static long call(const char *method, const char *path, const char *json, char **
 
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	return call_url(method, url, json, out, h);
-}
-
-/* The string value of the first "key":"..." of a JSON answer, into out. */
-static int field(const char *json, const char *key, char *out, size_t len)
-{
-	char pat[64];
-	const char *p, *end;
-
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	p = json ? strstr(json, pat) : NULL;
-	if (!p)
-		return -1;
-	p += strlen(pat);
-	end = strchr(p, '"');
-	if (!end || (size_t)(end - p) >= len)
-		return -1;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
-	return 0;
+	return bench_call_url(method, url, json, out, h);
 }
 
 static void die(const char *what, const char *body)
@@ -182,20 +112,6 @@ static void *adjust_loop(void *arg)
 	return NULL;
 }
 
-static int cmp_long(const void *a, const void *b)
-{
-	long x = *(const long *)a, y = *(const long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static long pct(const long *v, int n, int p)
-{
-	int i = (n * p) / 100;
-
-	return v[i < n ? i : n - 1];
-}
-
 /* "t=<now>,v1=<hex>" for body under secret (the docs' recipe). */
 static void sign(const char *secret, const char *body, char *out, size_t len)
 {
@@ -226,7 +142,7 @@ static long jobs_rss_kib(void)
 	char *m = NULL;
 	long best = -1;
 
-	if (call_url("GET", metrics_url, NULL, &m, NULL) != 200) {
+	if (bench_call_url("GET", metrics_url, NULL, &m, NULL) != 200) {
 		free(m);
 		return -1;
 	}
@@ -302,7 +218,7 @@ static void *write_backlog(void *arg)
 		/* The emulator sometimes answers 500 under load: the same commit again (its ids too), a
 		 * 409 then meaning the first one did commit. */
 		for (int attempt = 1;; attempt++) {
-			long s = call_url("POST", url, buf, &answer, h);
+			long s = bench_call_url("POST", url, buf, &answer, h);
 			if (s == 200 || (s == 409 && attempt > 1))
 				break;
 			if (attempt == 6 || (s != 0 && s < 500))
@@ -358,7 +274,8 @@ int main(int argc, char **argv)
 		die("starting the receiver", NULL);
 
 	snprintf(body, sizeof(body), "{\"url\":\"%s\",\"events\":[\"product.stock_changed\"]}", whreceiver_url(recv_));
-	if (call("POST", "/v1/webhooks", body, &answer) != 201 || field(answer, "secret", secret, sizeof(secret)) < 0)
+	if (call("POST", "/v1/webhooks", body, &answer) != 201 ||
+	    bench_field(answer, "secret", secret, sizeof(secret)) < 0)
 		die("the subscription", answer);
 	free(answer);
 	whreceiver_set_secrets(recv_, (const char *const[]){secret}, 1);
@@ -366,7 +283,7 @@ int main(int argc, char **argv)
 		snprintf(body, sizeof(body),
 			 "{\"sku\":\"WH-%d-%ld\",\"name\":\"Bench item\",\"priceCents\":1999,\"status\":\"active\"}", i,
 			 (long)time(NULL));
-		if (call("POST", "/v1/products", body, &answer) != 201 || field(answer, "id", pids[i], 64) < 0)
+		if (call("POST", "/v1/products", body, &answer) != 201 || bench_field(answer, "id", pids[i], 64) < 0)
 			die("a product", answer);
 		free(answer);
 		snprintf(path, sizeof(path), "/v1/products/%s/stock:adjust", pids[i]);
@@ -391,7 +308,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < events; i++) {
 			sign(secret, ev, sig, sizeof(sig));
 			snprintf(line, sizeof(line), "X-Fluxori-Signature: %s", sig);
-			if (call_url("POST", whreceiver_url(recv_), ev, NULL, h) != 200)
+			if (bench_call_url("POST", whreceiver_url(recv_), ev, NULL, h) != 200)
 				die("a direct POST to the receiver", NULL);
 		}
 		ms = fx_clock_ms() - t0;
@@ -433,13 +350,14 @@ int main(int argc, char **argv)
 		whreceiver_delivery_free(&d);
 	}
 	if (samples) {
-		qsort(lat, (size_t)samples, sizeof(*lat), cmp_long);
-		qsort(adj, (size_t)samples, sizeof(*adj), cmp_long);
+		qsort(lat, (size_t)samples, sizeof(*lat), bench_cmp_long);
+		qsort(adj, (size_t)samples, sizeof(*adj), bench_cmp_long);
 		printf("latency samples=%d p50_ms=%ld p99_ms=%ld max_ms=%ld change_p50_ms=%ld change_p99_ms=%ld "
 		       "ratio_p50=%.2f (change request sent -> receiver has it, job run at once)\n",
-		       samples, pct(lat, samples, 50), pct(lat, samples, 99), lat[samples - 1], pct(adj, samples, 50),
-		       pct(adj, samples, 99),
-		       pct(adj, samples, 50) ? (double)pct(lat, samples, 50) / pct(adj, samples, 50) : 0.0);
+		       samples, bench_pct(lat, samples, 50), bench_pct(lat, samples, 99), lat[samples - 1],
+		       bench_pct(adj, samples, 50), bench_pct(adj, samples, 99),
+		       bench_pct(adj, samples, 50) ? (double)bench_pct(lat, samples, 50) / bench_pct(adj, samples, 50)
+						   : 0.0);
 	}
 
 	if (nbacklog > 0) {
