@@ -2,22 +2,18 @@
 
 #include "b64.h"
 #include "clock.h"
+#include "httpserve.h"
 #include "sig.h"
 #include "str.h"
 #include "ts.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_OFFERS 4096
@@ -46,13 +42,11 @@ struct order {
 };
 
 struct fakechannel {
-	int fd;
-	pthread_t accept_thread;
+	struct httpserve *server;
 	char url[64];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
-	int active; /* connection threads running */
 
 	bool refuse;
 	int fail_n, fail_status;
@@ -77,14 +71,6 @@ struct fakechannel {
 	size_t nkeys;
 	char unknown[8][64]; /* WooCommerce ids the store does not have */
 	size_t nunknown;
-};
-
-struct req {
-	char method[16];
-	char path[4096];
-	char *headers; /* raw lines */
-	char *body;
-	size_t body_len;
 };
 
 struct answer {
@@ -120,32 +106,6 @@ static char *fmt(const char *f, ...)
 		abort();
 	va_end(ap);
 	return s;
-}
-
-static const char *req_header(const struct req *r, const char *name, char *out, size_t out_len)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *p = r->headers; p && *p;) {
-		const char *eol = strstr(p, "\r\n");
-		size_t llen = eol ? (size_t)(eol - p) : strlen(p);
-		if (llen > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
-			const char *v = p + nlen + 1;
-			size_t vlen;
-			while (*v == ' ')
-				v++;
-			vlen = (size_t)(p + llen - v);
-			if (vlen >= out_len)
-				return NULL;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return out;
-		}
-		if (!eol)
-			break;
-		p = eol + 2;
-	}
-	return NULL;
 }
 
 /* The value of query parameter key in path, percent-decoded, or NULL. */
@@ -272,7 +232,7 @@ static enum fx_channel_type type_of(const char *path)
 	return FX_CHANNEL_TAKEALOT;
 }
 
-static bool authorized(struct fakechannel *f, enum fx_channel_type t, const struct req *r)
+static bool authorized(struct fakechannel *f, enum fx_channel_type t, const struct httpserve_req *r)
 {
 	char v[512];
 	char want[512];
@@ -283,16 +243,17 @@ static bool authorized(struct fakechannel *f, enum fx_channel_type t, const stru
 		return false;
 	switch (t) {
 	case FX_CHANNEL_SHOPIFY:
-		return req_header(r, "X-Shopify-Access-Token", v, sizeof v) &&
+		return httpserve_header(r, "X-Shopify-Access-Token", v, sizeof v) &&
 		       strcmp(v, FAKECHANNEL_SHOPIFY_TOKEN) == 0;
 	case FX_CHANNEL_WOOCOMMERCE:
 		snprintf(pair, sizeof pair, "%s:%s", FAKECHANNEL_WOO_KEY, FAKECHANNEL_WOO_SECRET);
 		memcpy(want, "Basic ", 6);
 		if (fx_b64_encode(pair, strlen(pair), want + 6, sizeof want - 6, &e) < 0)
 			return false;
-		return req_header(r, "Authorization", v, sizeof v) && strcmp(v, want) == 0;
+		return httpserve_header(r, "Authorization", v, sizeof v) && strcmp(v, want) == 0;
 	case FX_CHANNEL_TAKEALOT:
-		return req_header(r, "Authorization", v, sizeof v) && strcmp(v, "Key " FAKECHANNEL_TAKEALOT_KEY) == 0;
+		return httpserve_header(r, "Authorization", v, sizeof v) &&
+		       strcmp(v, "Key " FAKECHANNEL_TAKEALOT_KEY) == 0;
 	}
 	return false;
 }
@@ -364,7 +325,7 @@ static const char *gid_tail(const char *s)
 	return p ? p + 1 : s;
 }
 
-static void shopify(struct fakechannel *f, const struct req *r, struct answer *a)
+static void shopify(struct fakechannel *f, const struct httpserve_req *r, struct answer *a)
 {
 	json_object *j = json_tokener_parse(r->body ? r->body : "");
 	const char *q = j ? jstr(j, "query") : NULL;
@@ -542,7 +503,7 @@ static const char *long_description(void)
 	return description;
 }
 
-static void woocommerce(struct fakechannel *f, const struct req *r, struct answer *a)
+static void woocommerce(struct fakechannel *f, const struct httpserve_req *r, struct answer *a)
 {
 	const char *p = r->path + strlen("/wp-json/wc/v3/");
 	long long pid = 0;
@@ -641,7 +602,7 @@ static void woocommerce(struct fakechannel *f, const struct req *r, struct answe
 	}
 }
 
-static void takealot(struct fakechannel *f, const struct req *r, struct answer *a)
+static void takealot(struct fakechannel *f, const struct httpserve_req *r, struct answer *a)
 {
 	if (strcmp(r->method, "POST") == 0 && strcmp(r->path, "/v2/offers/batch") == 0) {
 		json_object *j = json_tokener_parse(r->body ? r->body : "");
@@ -725,7 +686,7 @@ static void takealot(struct fakechannel *f, const struct req *r, struct answer *
 }
 
 /* Decides the answer to r (mu held, except while hanging). */
-static void handle(struct fakechannel *f, const struct req *r, struct answer *a)
+static void handle(struct fakechannel *f, const struct httpserve_req *r, struct answer *a)
 {
 	enum fx_channel_type t = type_of(r->path);
 	long now;
@@ -780,180 +741,34 @@ static void handle(struct fakechannel *f, const struct req *r, struct answer *a)
 
 /* ---- the server ---- */
 
-static bool write_all(int fd, const char *p, size_t n)
+/* A request (httpserve's handler, on its connection's thread): answered as handle decides. */
+static void serve(void *ctx, struct httpserve_req *r)
 {
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 413: return "Payload Too Large";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	}
-	return "Status";
-}
-
-struct conn {
-	struct fakechannel *f;
-	int fd;
-};
-
-static void *serve(void *arg)
-{
-	struct conn *c = arg;
-	struct fakechannel *f = c->f;
-	size_t cap = 65536, len = 0, need = 0;
-	char *buf = xmalloc(cap + 1);
-	char *hend = NULL;
-	struct req r;
 	struct answer a;
-	char cl[32];
 
-	memset(&r, 0, sizeof r);
 	memset(&a, 0, sizeof a);
-	for (;;) {
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		ssize_t n;
-		if (poll(&p, 1, 30000) <= 0)
-			goto out;
-		n = recv(c->fd, buf + len, cap - len, 0);
-		if (n <= 0)
-			goto out;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (!hend && (hend = strstr(buf, "\r\n\r\n"))) {
-			*hend = '\0';
-			r.headers = strstr(buf, "\r\n") ? strstr(buf, "\r\n") + 2 : hend;
-			need = (size_t)(hend + 4 - buf);
-			if (req_header(&r, "Content-Length", cl, sizeof cl))
-				need += strtoul(cl, NULL, 10);
-			if (need > MAX_REQUEST)
-				goto out;
-			if (need > cap) {
-				size_t off = (size_t)(hend - buf);
-				cap = need;
-				buf = realloc(buf, cap + 1);
-				if (!buf)
-					abort();
-				hend = buf + off;
-				r.headers = strstr(buf, "\r\n") + 2;
-			}
-		}
-		if (hend && len >= need)
-			break;
-		if (len == cap)
-			goto out;
-	}
-	if (sscanf(buf, "%15s %4095s", r.method, r.path) != 2)
-		goto out;
-	/* The request line ends at the first CRLF, which r.headers follows. */
-	r.body = hend + 4;
-	r.body_len = need - (size_t)(hend + 4 - buf);
-	r.body[r.body_len] = '\0';
-	handle(f, &r, &a);
-	{
-		char *head = fmt("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-				 "Connection: close\r\n%s\r\n",
-				 a.status, reason(a.status), strlen(a.body), a.headers);
-		if (write_all(c->fd, head, strlen(head)))
-			fx_err_ignore(write_all(c->fd, a.body, strlen(a.body))); /* the client may have gone */
-		free(head);
-	}
-out:
+	handle(ctx, r, &a);
+	fx_err_ignore(httpserve_answer(r->fd, a.status, a.headers, a.body)); /* the client may have gone */
 	free(a.body);
-	free(buf);
-	close(c->fd);
-	pthread_mutex_lock(&f->mu);
-	f->active--;
-	pthread_cond_broadcast(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	free(c);
-	return NULL;
-}
-
-static void *accept_loop(void *arg)
-{
-	struct fakechannel *f = arg;
-
-	for (;;) {
-		int fd = accept(f->fd, NULL, NULL);
-		struct conn *c;
-		pthread_t t;
-		pthread_attr_t at;
-
-		pthread_mutex_lock(&f->mu);
-		if (f->stopping) {
-			pthread_mutex_unlock(&f->mu);
-			if (fd >= 0)
-				close(fd);
-			return NULL;
-		}
-		if (fd < 0) {
-			pthread_mutex_unlock(&f->mu);
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL;
-		}
-		f->active++;
-		pthread_mutex_unlock(&f->mu);
-		c = xmalloc(sizeof *c);
-		c->f = f;
-		c->fd = fd;
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &at, serve, c) != 0) {
-			close(fd);
-			free(c);
-			pthread_mutex_lock(&f->mu);
-			f->active--;
-			pthread_mutex_unlock(&f->mu);
-		}
-		pthread_attr_destroy(&at);
-	}
 }
 
 struct fakechannel *fakechannel_start(void)
 {
 	struct fakechannel *f = calloc(1, sizeof *f);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof sa;
 
 	if (!f)
 		return NULL;
-	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (f->fd < 0 || bind(f->fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(f->fd, 128) < 0 ||
-	    getsockname(f->fd, (struct sockaddr *)&sa, &sl) < 0) {
-		if (f->fd >= 0)
-			close(f->fd);
-		free(f);
-		return NULL;
-	}
-	snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
 	f->fail_status = 500;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
-	if (pthread_create(&f->accept_thread, NULL, accept_loop, f) != 0) {
-		close(f->fd);
+	f->server = httpserve_start(serve, f, MAX_REQUEST, 128);
+	if (!f->server) {
+		pthread_cond_destroy(&f->cv);
+		pthread_mutex_destroy(&f->mu);
 		free(f);
 		return NULL;
 	}
+	snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", httpserve_port(f->server));
 	return f;
 }
 
@@ -961,18 +776,13 @@ void fakechannel_stop(struct fakechannel *f)
 {
 	if (!f)
 		return;
+	/* Hanging answers end first; then the server waits for their threads. */
 	pthread_mutex_lock(&f->mu);
 	f->stopping = true;
 	f->hang_ms = 0;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
-	shutdown(f->fd, SHUT_RDWR);
-	pthread_join(f->accept_thread, NULL);
-	close(f->fd);
-	pthread_mutex_lock(&f->mu);
-	while (f->active > 0)
-		pthread_cond_wait(&f->cv, &f->mu);
-	pthread_mutex_unlock(&f->mu);
+	httpserve_stop(f->server);
 	for (size_t i = 0; i < f->norders; i++)
 		free(f->orders[i].json);
 	for (size_t i = 0; i < MAX_KEYS; i++)

@@ -7,19 +7,16 @@
 #include "whreceiver.h"
 
 #include "clock.h"
+#include "httpserve.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,13 +28,11 @@
 #define PATH "/hooks/fluxori"
 
 struct whreceiver {
-	int fd;
-	pthread_t accept_thread;
+	struct httpserve *server;
 	char url[64];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
-	int active; /* connection threads running */
 
 	char secrets[WHRECEIVER_MAX_SECRETS][SECRET_MAX];
 	size_t nsecrets;
@@ -160,70 +155,8 @@ bool whreceiver_verify(const char *header, const char *body, size_t body_len, co
 
 /* ---- the server ---- */
 
-struct req {
-	char method[16];
-	char path[256];
-	const char *headers; /* raw lines after the request line */
-	char *body;
-	size_t body_len;
-};
-
-static const char *req_header(const struct req *r, const char *name, char *out, size_t out_len)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *p = r->headers; p && *p;) {
-		const char *eol = strstr(p, "\r\n");
-		size_t llen = eol ? (size_t)(eol - p) : strlen(p);
-		if (llen > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
-			const char *v = p + nlen + 1;
-			size_t vlen;
-			while (*v == ' ')
-				v++;
-			vlen = (size_t)(p + llen - v);
-			if (vlen >= out_len)
-				return NULL;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return out;
-		}
-		if (!eol)
-			break;
-		p = eol + 2;
-	}
-	return NULL;
-}
-
-static bool write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 302: return "Found";
-	case 400: return "Bad Request";
-	case 410: return "Gone";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	}
-	return "Status";
-}
-
 /* Records r (with mu held); its index, or (size_t)-1 past MAX_RECORDS. */
-static size_t record(struct whreceiver *w, const struct req *r)
+static size_t record(struct whreceiver *w, const struct httpserve_req *r)
 {
 	struct whreceiver_delivery *d;
 	const char *secrets[WHRECEIVER_MAX_SECRETS];
@@ -241,12 +174,12 @@ static size_t record(struct whreceiver *w, const struct req *r)
 	d = &w->rec[w->nrec];
 	memset(d, 0, sizeof *d);
 	snprintf(d->method, sizeof d->method, "%s", r->method);
-	snprintf(d->path, sizeof d->path, "%s", r->path);
-	if (!req_header(r, "X-Fluxori-Delivery", d->delivery, sizeof d->delivery))
+	snprintf(d->path, sizeof d->path, "%.*s", (int)sizeof d->path - 1, r->path); /* kept short, as before */
+	if (!httpserve_header(r, "X-Fluxori-Delivery", d->delivery, sizeof d->delivery))
 		d->delivery[0] = '\0';
-	if (!req_header(r, "X-Fluxori-Event", d->event, sizeof d->event))
+	if (!httpserve_header(r, "X-Fluxori-Event", d->event, sizeof d->event))
 		d->event[0] = '\0';
-	if (!req_header(r, "X-Fluxori-Signature", d->signature, sizeof d->signature))
+	if (!httpserve_header(r, "X-Fluxori-Signature", d->signature, sizeof d->signature))
 		d->signature[0] = '\0';
 	d->body = malloc(r->body_len + 1);
 	if (!d->body)
@@ -316,164 +249,44 @@ static int decide(struct whreceiver *w, int fd, size_t idx, char *loc, size_t lo
 	return status;
 }
 
-struct conn {
-	struct whreceiver *w;
-	int fd;
-};
-
-static void *serve(void *arg)
+/* A request (httpserve's handler, on its connection's thread): recorded, then answered as decided. */
+static void handle(void *ctx, struct httpserve_req *r)
 {
-	struct conn *c = arg;
-	struct whreceiver *w = c->w;
-	size_t cap = 65536, len = 0, need = 0;
-	char *buf = malloc(cap + 1);
-	char *hend = NULL;
-	struct req r;
-	char cl[32], loc[512] = "", head[1024];
-	int status;
+	struct whreceiver *w = ctx;
+	char loc[512] = "", extra[600] = "";
 	size_t idx;
-
-	if (!buf)
-		abort();
-	memset(&r, 0, sizeof r);
-	for (;;) {
-		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		ssize_t n;
-		if (poll(&p, 1, 30000) <= 0)
-			goto out;
-		n = recv(c->fd, buf + len, cap - len, 0);
-		if (n <= 0)
-			goto out;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (!hend && (hend = strstr(buf, "\r\n\r\n"))) {
-			*hend = '\0';
-			r.headers = strstr(buf, "\r\n") ? strstr(buf, "\r\n") + 2 : hend;
-			need = (size_t)(hend + 4 - buf);
-			if (req_header(&r, "Content-Length", cl, sizeof cl))
-				need += strtoul(cl, NULL, 10);
-			if (need > MAX_REQUEST)
-				goto out;
-			if (need > cap) {
-				size_t off = (size_t)(hend - buf);
-				char *nb = realloc(buf, need + 1);
-				if (!nb)
-					abort();
-				buf = nb;
-				cap = need;
-				hend = buf + off;
-				r.headers = strstr(buf, "\r\n") + 2;
-			}
-		}
-		if (hend && len >= need)
-			break;
-		if (len == cap)
-			goto out;
-	}
-	if (sscanf(buf, "%15s %255s", r.method, r.path) != 2)
-		goto out;
-	r.body = hend + 4;
-	r.body_len = need - (size_t)(hend + 4 - buf);
-	r.body[r.body_len] = '\0';
+	int status;
 
 	pthread_mutex_lock(&w->mu);
-	idx = record(w, &r);
-	status = decide(w, c->fd, idx, loc, sizeof loc);
+	idx = record(w, r);
+	status = decide(w, r->fd, idx, loc, sizeof loc);
 	pthread_mutex_unlock(&w->mu);
 	if (status == 0)
-		goto out; /* stopped, or the sender left, while waiting: nothing is answered */
-	{
-		const char *body = status >= 200 && status < 300 ? "{\"received\":true}" : "{\"received\":false}";
-		int n = snprintf(head, sizeof head,
-				 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-				 "Connection: close\r\n%s%s%s\r\n",
-				 status, reason(status), strlen(body), loc[0] ? "Location: " : "", loc,
-				 loc[0] ? "\r\n" : "");
-		if (n > 0 && (size_t)n < sizeof head && write_all(c->fd, head, (size_t)n))
-			(void)write_all(c->fd, body, strlen(body)); /* the sender may have given up */
-	}
-out:
-	free(buf);
-	close(c->fd);
-	pthread_mutex_lock(&w->mu);
-	w->active--;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	free(c);
-	return NULL;
-}
-
-static void *accept_loop(void *arg)
-{
-	struct whreceiver *w = arg;
-
-	for (;;) {
-		int fd = accept(w->fd, NULL, NULL);
-		struct conn *c;
-		pthread_t t;
-		pthread_attr_t at;
-
-		pthread_mutex_lock(&w->mu);
-		if (w->stopping) {
-			pthread_mutex_unlock(&w->mu);
-			if (fd >= 0)
-				close(fd);
-			return NULL;
-		}
-		if (fd < 0) {
-			pthread_mutex_unlock(&w->mu);
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL;
-		}
-		w->active++;
-		pthread_mutex_unlock(&w->mu);
-		c = malloc(sizeof *c);
-		if (!c)
-			abort();
-		c->w = w;
-		c->fd = fd;
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &at, serve, c) != 0) {
-			close(fd);
-			free(c);
-			pthread_mutex_lock(&w->mu);
-			w->active--;
-			pthread_cond_broadcast(&w->cv);
-			pthread_mutex_unlock(&w->mu);
-		}
-		pthread_attr_destroy(&at);
-	}
+		return; /* stopped, or the sender left, while waiting: nothing is answered */
+	if (loc[0])
+		snprintf(extra, sizeof extra, "Location: %s\r\n", loc);
+	/* The sender may have given up. */
+	(void)httpserve_answer(r->fd, status, extra,
+			       status >= 200 && status < 300 ? "{\"received\":true}" : "{\"received\":false}");
 }
 
 struct whreceiver *whreceiver_start(void)
 {
 	struct whreceiver *w = calloc(1, sizeof *w);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof sa;
 
 	if (!w)
 		return NULL;
-	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (w->fd < 0 || bind(w->fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(w->fd, 256) < 0 ||
-	    getsockname(w->fd, (struct sockaddr *)&sa, &sl) < 0) {
-		if (w->fd >= 0)
-			close(w->fd);
-		free(w);
-		return NULL;
-	}
-	snprintf(w->url, sizeof w->url, "http://127.0.0.1:%d" PATH, ntohs(sa.sin_port));
 	w->fail_status = 500;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->accept_thread, NULL, accept_loop, w) != 0) {
-		close(w->fd);
+	w->server = httpserve_start(handle, w, MAX_REQUEST, 256);
+	if (!w->server) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
 		return NULL;
 	}
+	snprintf(w->url, sizeof w->url, "http://127.0.0.1:%d" PATH, httpserve_port(w->server));
 	return w;
 }
 
@@ -481,17 +294,12 @@ void whreceiver_stop(struct whreceiver *w)
 {
 	if (!w)
 		return;
+	/* Answers waiting in a delay end first, unanswered; then the server waits for their threads. */
 	pthread_mutex_lock(&w->mu);
 	w->stopping = true;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	shutdown(w->fd, SHUT_RDWR);
-	pthread_join(w->accept_thread, NULL);
-	close(w->fd);
-	pthread_mutex_lock(&w->mu);
-	while (w->active > 0)
-		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
+	httpserve_stop(w->server);
 	for (size_t i = 0; i < w->nrec; i++)
 		free(w->rec[i].body);
 	free(w->rec);
