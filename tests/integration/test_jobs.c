@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "client.h"
+#include "faultproxy.h"
 #include "instance.h"
 #include "testjwt.h"
 #include "testserver.h"
@@ -723,6 +724,91 @@ Test(jobs, an_admin_sees_only_their_organizations_part_of_a_run_over_all)
 		cr_assert_eq(own, i == 1 ? 1 : 0, "and their own organization's runs: %s", r->body);
 		http_resp_free(r);
 	}
+}
+
+/* ---- a stale import's importer that writes while the cleanup decides ---- */
+
+static struct faultproxy *race_proxy;
+
+/* An API instance whose Firestore calls go through a fault proxy. */
+static void race_setup(void)
+{
+	char extra[256];
+
+	race_proxy = fp_start(atoi(test_env("FLUXORI_FIRESTORE_PORT")));
+	snprintf(extra, sizeof(extra), "FIRESTORE_EMULATOR_HOST=127.0.0.1:%d\n", fp_port(race_proxy));
+	instance_start(&api, extra);
+}
+
+static void race_teardown(void)
+{
+	instance_stop(&api);
+	fp_stop(race_proxy);
+}
+
+struct cleanup_run {
+	const char *token;
+	struct http_resp *r;
+};
+
+static void *run_cleanup(void *arg)
+{
+	struct cleanup_run *c = arg;
+
+	c->r = trigger("cleanup", c->token);
+	return NULL;
+}
+
+/*
+ * The cleanup read a record that looked stale and is about to end it when
+ * the importer, alive after all, writes its progress: the cleanup's commit
+ * (held by the proxy until that write is in) carries the updateTime it
+ * read, so it fails, and the record stays the importer's: running, with its
+ * progress; the errors file the cleanup had stored is gone, no event sent.
+ */
+Test(stalecleanup, an_import_that_progresses_while_the_cleanup_decides_stays_running, .init = race_setup,
+     .fini = race_teardown, .timeout = 180)
+{
+	struct tenant t;
+	struct cleanup_run c = {0};
+	pthread_t th;
+	char old[40], fresh[40], rel[300], fields[200];
+	long now = (long)time(NULL);
+	time_t o = now - 2 * 3600, f = now;
+	json_object *doc, *files;
+
+	make_tenant(&t);
+	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
+	strftime(fresh, sizeof(fresh), "%Y-%m-%dT%H:%M:%SZ", gmtime(&f));
+	import_doc(&t, "raceImport", "running", false, old);
+	/* The cleanup's write of this record is the first request naming it. */
+	fp_arm(race_proxy, "imports/raceImport", FP_STALL);
+	c.token = t.owner.id_token;
+	cr_assert_eq(pthread_create(&th, NULL, run_cleanup, &c), 0);
+	for (time_t end = time(NULL) + 120; time(NULL) < end && !(fp_fired(race_proxy) && fp_held(race_proxy) > 0);)
+		usleep(20 * 1000);
+	cr_assert(fp_fired(race_proxy) && fp_held(race_proxy) > 0, "the cleanup's commit of the record is held");
+	/* The importer's progress, straight into the emulator (not through the proxy). */
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/raceImport", t.org);
+	snprintf(fields, sizeof(fields), "{\"updatedAt\":{\"timestampValue\":\"%s\"}}", fresh);
+	fs_patch(rel, "updatedAt", fields);
+	cr_assert_eq(fp_set(race_proxy, FP_PASS, 0), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(c.r->status, 200, "%s", c.r->body);
+	cr_assert_eq(json_int(c.r, "summary.staleImportsFailed"), 0, "%s", c.r->body);
+	http_resp_free(c.r);
+
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "running", "the importer's record is not ended");
+	cr_assert_null(fs_field(doc, "finishedAt"));
+	cr_assert_null(fs_field(doc, "errorsFileId"));
+	json_object_put(doc);
+	snprintf(rel, sizeof(rel), "organizations/%s/files", t.org);
+	files = fs_list(rel);
+	cr_assert_eq(json_object_array_length(files), 0, "the unused errors file is removed: %s",
+		     json_object_to_json_string(files));
+	json_object_put(files);
+	cr_assert_eq(finished_events(&t, "raceImport", "failed"), 0, "no event");
 }
 
 /* ---- sync under contention, on the main stack (an admin's own run) ---- */
