@@ -80,6 +80,7 @@ struct imp {
 	char id[FX_ID_LEN + 1];
 	const char *rel; /* the import record */
 	struct fx_value shown; /* the record's fields as created, those GET shows (import.finished's data) */
+	char version[40]; /* the record's updateTime after this run's last write of it: the next one's precondition */
 	int col[C_COUNT]; /* column of each field, -1 when absent */
 	struct attr_col attrs[FX_PRODUCTDOC_MAX_ATTRIBUTES];
 	size_t nattrs;
@@ -953,6 +954,7 @@ static void set_counts(struct fx_value *map, const struct counts *n)
 static int record_new(struct imp *im, const char *kind, const char *mode, struct fx_err *e)
 {
 	struct fx_value rec = {0};
+	struct fx_doc created = {0};
 	int rc;
 
 	fx_model_id_new(im->id);
@@ -973,7 +975,10 @@ static int record_new(struct imp *im, const char *kind, const char *mode, struct
 	fx_value_copy(&im->shown, &rec);
 	fx_tenant_stamp(im->r, &rec);
 	fx_map_set_str(&rec, "fileSha256", im->sha);
-	rc = fx_firestore_create(im->rel, &rec, NULL, e);
+	rc = fx_firestore_create(im->rel, &rec, &created, e);
+	if (rc == 0 && fx_str_set(im->version, sizeof(im->version), created.update_time) < 0)
+		rc = fx_err_set(e, FX_INTERNAL, "the record's updateTime over %zu bytes", sizeof(im->version));
+	fx_firestore_doc_cleanup(&created);
 	fx_value_cleanup(&rec);
 	return rc;
 }
@@ -995,7 +1000,12 @@ static int finished_event(struct imp *im, json_object *writes, const struct fx_v
 	return rc;
 }
 
-/* Writes the record's counts, and when status is given its end (status, finishedAt, errorsFileId). */
+/*
+ * Writes the record's counts, and when status is given its end (status,
+ * finishedAt, errorsFileId), on the version this run wrote last: when
+ * someone else wrote the record meanwhile (the cleanup job ending it as
+ * stale, fx_import_fail_stale), 409 ABORTED and the record stays theirs.
+ */
 static int record_update(struct imp *im, const char *status, const char *errors_file, struct fx_err *e)
 {
 	static const char *const progress[] = {"counts", "updatedAt", NULL};
@@ -1003,6 +1013,7 @@ static int record_update(struct imp *im, const char *status, const char *errors_
 	struct fx_value map = {0};
 	json_object *writes = json_object_new_array();
 	char *name = fx_tenant_name(im->rel);
+	char(*times)[40] = NULL;
 	int rc;
 
 	fx_value_map(&map);
@@ -1014,12 +1025,25 @@ static int record_update(struct imp *im, const char *status, const char *errors_
 		if (errors_file)
 			fx_map_set_str(&map, "errorsFileId", errors_file);
 	}
-	rc = fx_fswrite_update(writes, name, &map, status ? end : progress, NULL, NULL, e);
+	rc = fx_fswrite_update(writes, name, &map, status ? end : progress, im->version, NULL, e);
 	/* The end of a real import is an event for the merchant's systems, in the same commit (issue 17). */
 	if (rc == 0 && status && !im->dry_run)
 		rc = finished_event(im, writes, &map, e);
-	if (rc == 0)
-		rc = fx_firestore_commit(writes, NULL, NULL, NULL, e);
+	if (rc == 0) {
+		times = fx_mem_xcalloc(json_object_array_length(writes), sizeof(*times));
+		rc = fx_firestore_commit(writes, NULL, NULL, times, e);
+	}
+	/* The record's write is the first of the commit. */
+	if (rc == 0 && fx_str_set(im->version, sizeof(im->version), times[0]) < 0)
+		rc = fx_err_set(e, FX_INTERNAL, "the record's updateTime over %zu bytes", sizeof(im->version));
+	if (rc < 0 && fx_err_is(e, FX_FAILED_PRECONDITION)) {
+		fx_err_clear(e);
+		fx_err_set(e, FX_ABORTED,
+			   "import %s was ended by the cleanup job while it ran (no progress for an hour): the rows "
+			   "applied stay; post the same file again to complete it",
+			   im->id);
+	}
+	free(times);
 	json_object_put(writes);
 	fx_value_cleanup(&map);
 	free(name);

@@ -68,7 +68,8 @@ struct fx_import_req {
  * or repeated column, required one missing) and more than
  * FX_IMPORT_MAX_ROWS rows; once running, only as Firestore and Cloud
  * Storage fail (the record then stays running: running the same file
- * again completes it).
+ * again completes it), and with 409 ABORTED when its record was ended by
+ * someone else meanwhile (fx_import_fail_stale: the record keeps that end).
  */
 FX_MUST_USE int fx_import_run(struct fx_req *r, const struct fx_import_req *q, struct fx_doc *record, struct fx_err *e);
 

@@ -91,6 +91,23 @@ json_object *fs_read(const char *rel)
 	return out;
 }
 
+void fs_write_fields(const char *rel, const char *const *masks, const char *fields)
+{
+	const char *h[] = {"Authorization: Bearer owner", "Content-Type: application/json", NULL};
+	char url[2048], body[8192];
+	size_t o;
+	struct http_resp *r;
+
+	o = (size_t)snprintf(url, sizeof(url), "%s/%s", documents_url(), rel);
+	for (size_t i = 0; masks && masks[i] && o < sizeof(url); i++)
+		o += (size_t)snprintf(url + o, sizeof(url) - o, "%cupdateMask.fieldPaths=%s", i ? '&' : '?', masks[i]);
+	cr_assert_lt(o, sizeof(url), "the URL of %s fits", rel);
+	cr_assert_lt((size_t)snprintf(body, sizeof(body), "{\"fields\":%s}", fields), sizeof(body));
+	r = http_url("PATCH", url, h, body, strlen(body));
+	cr_assert_eq(r->status, 200, "Firestore emulator PATCH %s: %ld %s", rel, r->status, r->body);
+	http_resp_free(r);
+}
+
 json_object *fs_list(const char *rel)
 {
 	const char *h[] = {"Authorization: Bearer owner", NULL};

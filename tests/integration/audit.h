@@ -21,6 +21,13 @@ json_object *fs_read(const char *rel);
 /* Every document of the collection at rel, all pages, each as fs_read gives it. */
 json_object *fs_list(const char *rel);
 
+/*
+ * Writes fields (Firestore's typed JSON object, e.g. {"status":{"stringValue":"failed"}}) into
+ * the document at rel, only the fields named in masks (NULL-terminated; NULL: the whole
+ * document), as another writer would. Fails the test unless the emulator answers 200.
+ */
+void fs_write_fields(const char *rel, const char *const *masks, const char *fields);
+
 /* A value at a dotted path of a plain document's fields, or NULL. */
 json_object *fs_field(json_object *doc, const char *dotted);
 long long fs_int(json_object *doc, const char *dotted); /* -1 when missing */

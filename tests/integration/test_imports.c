@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct tenant {
 	struct test_user owner;
@@ -776,6 +777,72 @@ Test(scale, ten_thousand_rows_import_with_counts_growing_then_reimport_unchanged
 	fprintf(stderr, "10,000-row re-import (nothing changed): %.1f s (%.0f rows/s), load average %s\n", b.seconds,
 		10000 / b.seconds, load);
 	http_resp_free(b.r);
+	free((void *)b.file);
+	free(csv);
+}
+
+/*
+ * The cleanup job ends an import that made no progress for an hour
+ * (handlers/jobs.c); should its importer carry on after all, it must not
+ * write over that end. Here the end is written into the emulator while a
+ * 5,000-row import runs, as the cleanup writes it: the importer's next
+ * write of its record fails on the record's version, the import stops with
+ * 409 ABORTED saying why, and the record keeps the end the cleanup gave it.
+ */
+Test(scale, an_import_ended_by_the_cleanup_while_it_runs_stops_and_keeps_that_end, .timeout = 600)
+{
+	static const char *const mask[] = {"status", "finishedAt", NULL};
+	enum { ROWS = 5000 };
+	struct tenant t;
+	struct bg_import b = {0};
+	pthread_t th;
+	size_t cap = ROWS * 48, o = 0;
+	char *csv = malloc(cap), id[64] = "", rel[300], fields[300], when[40];
+	long rows = 0;
+	time_t now;
+	json_object *doc;
+
+	make_tenant(&t);
+	o += (size_t)snprintf(csv + o, cap - o, "sku,name,price\n");
+	for (int i = 0; i < ROWS; i++)
+		o += (size_t)snprintf(csv + o, cap - o, "END-%05d,Ended item %d,%d.50\n", i, i, 1 + i % 90);
+	b.t = &t;
+	b.file = strdup(upload_kind(&t, "upload", "text/csv", csv, o));
+	cr_assert_eq(pthread_create(&th, NULL, bg_run, &b), 0);
+	for (time_t end = time(NULL) + 300; time(NULL) < end && rows == 0;) {
+		struct http_resp *r;
+		char path[200];
+
+		usleep(50 * 1000);
+		if (!id[0]) {
+			r = http_get("/v1/imports", t.owner.id_token);
+			if (r->status == 200 && json_str(r, "data.0.id"))
+				snprintf(id, sizeof(id), "%s", json_str(r, "data.0.id"));
+			http_resp_free(r);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/v1/imports/%s", id);
+		r = http_get(path, t.owner.id_token);
+		if (r->status == 200 && strcmp(json_str(r, "status"), "running") == 0)
+			rows = json_int(r, "counts.rows");
+		http_resp_free(r);
+	}
+	cr_assert_gt(rows, 0, "the import committed rows");
+	now = time(NULL);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/%s", t.id, id);
+	snprintf(fields, sizeof(fields),
+		 "{\"status\":{\"stringValue\":\"failed\"},\"finishedAt\":{\"timestampValue\":\"%s\"}}", when);
+	fs_write_fields(rel, mask, fields);
+	pthread_join(th, NULL);
+	cr_assert_eq(b.r->status, 409, "the import stopped: %s", b.r->body);
+	cr_assert_str_eq(json_str(b.r, "error.status"), "ABORTED", "%s", b.r->body);
+	cr_assert_not_null(strstr(json_str(b.r, "error.message"), "post the same file again"), "%s", b.r->body);
+	http_resp_free(b.r);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "failed", "the cleanup's end stays");
+	cr_assert_lt(fs_int(doc, "counts.rows"), ROWS, "the importer wrote no more counts");
+	json_object_put(doc);
 	free((void *)b.file);
 	free(csv);
 }
