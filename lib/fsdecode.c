@@ -43,6 +43,8 @@ struct str {
 static void dec_init(struct dec *d, const char *p, size_t n, const char *what, struct fx_err *e)
 {
 	memset(d, 0, sizeof(*d));
+	if (!p) /* an empty answer's buffer */
+		p = "";
 	d->start = d->p = p;
 	d->end = p + n;
 	d->what = what;
