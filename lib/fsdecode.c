@@ -21,6 +21,8 @@
  * latter is reported only once the whole answer is known to be JSON
  * (recheck), as a parse-then-decode reader would.
  */
+#define NSTEPS (2 * FX_VALUE_MAX_DEPTH + 4)
+
 struct dec {
 	const char *start, *p, *end;
 	int depth; /* JSON containers open */
@@ -28,7 +30,12 @@ struct dec {
 	bool dups; /* skip_value refuses duplicate keys too (the recheck) */
 	const char *what;
 	struct fx_err *e;
-	struct fx_value_where at;
+	/* Where the decode is (the field or item of each container entered), spelled out only in an error. */
+	struct step {
+		const struct fx_value *in; /* an FX_V_MAP or FX_V_ARRAY */
+		size_t i;
+	} path[NSTEPS];
+	size_t npath; /* may exceed the array: the steps past it are not kept */
 	char *scratch;
 	size_t scratch_len, scratch_cap;
 };
@@ -66,8 +73,26 @@ static int syn(struct dec *d, const char *why)
 
 static int bad(struct dec *d, const char *what)
 {
-	return fx_err_set(d->e, FX_BAD_GATEWAY, "bad firestore value: %s at %s%s", what, fx_value_where_text(&d->at),
-			  d->at.cut ? "..." : "");
+	struct fx_value_where at = {0};
+	size_t kept = d->npath < NSTEPS ? d->npath : NSTEPS;
+
+	for (size_t k = 0; k < kept; k++) {
+		const struct step *s = &d->path[k];
+
+		if (s->in->type == FX_V_MAP)
+			fx_value_where_name(&at, s->in->u.map.fields[s->i].name);
+		else
+			fx_value_where_index(&at, s->i);
+	}
+	return fx_err_set(d->e, FX_BAD_GATEWAY, "bad firestore value: %s at %s%s", what, fx_value_where_text(&at),
+			  at.cut || kept < d->npath ? "..." : "");
+}
+
+static void step_in(struct dec *d, const struct fx_value *in, size_t i)
+{
+	if (d->npath < NSTEPS)
+		d->path[d->npath] = (struct step){in, i};
+	d->npath++;
 }
 
 static int bad_doc(struct dec *d, const char *why)
@@ -623,7 +648,8 @@ static bool has_field(struct names *t, const struct fx_value *map, const char *p
 
 	if (count < SMALL_MAP) {
 		for (size_t i = 0; i < count; i++)
-			if (name_eq(map->u.map.fields[i].name, p, n))
+			if (map->u.map.fields[i].name[0] == (n ? p[0] : '\0') &&
+			    name_eq(map->u.map.fields[i].name, p, n))
 				return true;
 		return false;
 	}
@@ -652,7 +678,6 @@ static int decode_fields(struct dec *d, struct fx_value *map, int depth)
 	fx_value_map(map);
 	for (r = obj_first(d, &k); r > 0; r = obj_next(d, &k)) {
 		struct fx_value *v;
-		size_t old;
 
 		if (k.n > FX_VALUE_FIELD_NAME_MAX || !fx_json_utf8_valid(k.p, k.n)) {
 			bad(d, "field name too long or not UTF-8");
@@ -665,10 +690,10 @@ static int decode_fields(struct dec *d, struct fx_value *map, int depth)
 		v = fx_value_add_field(map, k.p, k.n);
 		if (map->u.map.n > SMALL_MAP)
 			names_put(&t, map, map->u.map.n - 1);
-		old = fx_value_where_name(&d->at, map->u.map.fields[map->u.map.n - 1].name);
+		step_in(d, map, map->u.map.n - 1);
 		if (decode_value(d, v, depth) < 0)
 			goto out;
-		fx_value_where_pop(&d->at, old);
+		d->npath--;
 	}
 	rc = r;
 out:
@@ -704,14 +729,14 @@ static int decode_array(struct dec *d, struct fx_value *out, int depth)
 			continue;
 		}
 		do {
-			size_t old = fx_value_where_index(&d->at, out->u.arr.n);
 			struct fx_value *item = fx_value_push(out);
 
+			step_in(d, out, out->u.arr.n - 1);
 			if (decode_value(d, item, depth + 1) < 0)
 				return -1;
 			if (item->type == FX_V_ARRAY)
 				return bad(d, "array directly inside an array");
-			fx_value_where_pop(&d->at, old);
+			d->npath--;
 		} while (take(d, ','));
 		if (!take(d, ']'))
 			return syn(d, "expected ',' or ']'");
@@ -974,6 +999,7 @@ static int decode_doc(struct dec *d, struct fx_doc *out)
 	bool named = false;
 	int r;
 
+	d->npath = 0;
 	if (!at(d, '{'))
 		return bad_doc(d, "document without a name");
 	fx_value_map(&out->fields);
