@@ -5,6 +5,7 @@
 #include "config.h"
 #include "docname.h"
 #include "fieldpath.h"
+#include "fsdecode.h"
 #include "fsvalue.h"
 #include "fswrite.h"
 #include "gauth.h"
@@ -157,18 +158,15 @@ static int http_error(const struct fx_httpc_resp *resp, const char *what, struct
 	return map_error(e->kind, e->message, e);
 }
 
-/* Maps an {"error": {...}} element inside a 2xx streamed answer (runQuery, batchGet). */
-static int inline_error(json_object *err, const char *what, struct fx_err *e)
+/*
+ * Maps an {"error": {...}} element inside a 2xx streamed answer (runQuery,
+ * batchGet): its status and message when they are strings, else NULL.
+ */
+static int inline_error(const char *status, const char *message, const char *what, struct fx_err *e)
 {
-	json_object *v;
-	const char *status = NULL, *msg = "no message";
 	char text[sizeof(e->message)];
 
-	if (json_object_object_get_ex(err, "status", &v) && json_object_is_type(v, json_type_string))
-		status = json_object_get_string(v);
-	if (json_object_object_get_ex(err, "message", &v) && json_object_is_type(v, json_type_string))
-		msg = json_object_get_string(v);
-	fx_str_text(text, sizeof(text), "%s failed: %.160s", what, msg);
+	fx_str_text(text, sizeof(text), "%s failed: %.160s", what, message ? message : "no message");
 	/* No status is Firestore failing (INTERNAL); a name we do not know (FX_OK here) is ours: 500. */
 	return map_error(status ? fx_err_from_name(status) : FX_INTERNAL, text, e);
 }
@@ -222,18 +220,17 @@ static int parse_answer(const struct fx_buf *b, const char *what, json_object **
 
 /*
  * Performs one call with the Firestore credential and maps its answer:
- * returns 0 with *out (a new reference, caller puts) for a 2xx, or -1.
+ * returns 0 with the 2xx answer in *resp (initialised here; the caller
+ * cleans it up either way), or -1.
  */
-static int call(const struct call *c, json_object **out, struct fx_err *e)
+static int call_raw(const struct call *c, struct fx_httpc_resp *resp, struct fx_err *e)
 {
 	char auth[FX_GAUTH_HEADER_MAX];
 	const char *headers[] = {auth, "Content-Type: application/json", "Accept: application/json", NULL};
 	struct fx_httpc_req req = {0};
-	struct fx_httpc_resp resp;
 	size_t len = 0;
-	int rc = -1;
 
-	*out = NULL;
+	fx_httpc_resp_init(resp);
 	if (!c->url)
 		return fx_err_set(e, FX_INTERNAL, "%s: URL over %d bytes", c->what, URL_MAX);
 	if (fx_gauth_header(FX_GAUTH_FIRESTORE, auth, sizeof(auth), e) < 0)
@@ -250,18 +247,29 @@ static int call(const struct call *c, json_object **out, struct fx_err *e)
 	req.max_attempts = MAX_ATTEMPTS;
 	req.max_response = c->max_response;
 	req.service = "firestore";
-	fx_httpc_resp_init(&resp);
-	if (fx_httpc_do(&req, &resp, e) < 0) {
+	if (fx_httpc_do(&req, resp, e) < 0) {
 		if (fx_err_is(e, FX_UNAVAILABLE))
 			e->retry_after = FX_ERR_RETRY_AFTER_S;
-		goto out;
+		return -1;
 	}
-	if (resp.status < 200 || resp.status >= 300) {
-		http_error(&resp, c->what, e);
-		goto out;
-	}
-	rc = parse_answer(&resp.body, c->what, out, e);
-out:
+	if (resp->status < 200 || resp->status >= 300)
+		return http_error(resp, c->what, e);
+	return 0;
+}
+
+/*
+ * call_raw, then the answer parsed as JSON: returns 0 with *out (a new
+ * reference, caller puts) for a 2xx, or -1.
+ */
+static int call(const struct call *c, json_object **out, struct fx_err *e)
+{
+	struct fx_httpc_resp resp;
+	int rc;
+
+	*out = NULL;
+	rc = call_raw(c, &resp, e);
+	if (rc == 0)
+		rc = parse_answer(&resp.body, c->what, out, e);
 	fx_httpc_resp_cleanup(&resp);
 	return rc;
 }
@@ -297,30 +305,6 @@ static int copy_time(json_object *doc, const char *key, char out[40], const char
 	    fx_str_copy(out, 40, json_object_get_string(v), (size_t)json_object_get_string_len(v)) < 0)
 		return bad_answer(what, key, e);
 	return 0;
-}
-
-/* Decodes a Document into *out (zeroed on entry; left zeroed on failure). */
-static int decode_doc(json_object *j, const char *what, struct fx_doc *out, struct fx_err *e)
-{
-	json_object *name, *fields = NULL;
-	const char *slash;
-
-	if (!json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, "name", &name) ||
-	    !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) > FX_DOCNAME_MAX ||
-	    !(slash = strrchr(json_object_get_string(name), '/')))
-		return bad_answer(what, "document without a name", e);
-	json_object_object_get_ex(j, "fields", &fields);
-	if (fx_fsvalue_decode_fields(fields, &out->fields, e) < 0)
-		goto fail;
-	if (copy_time(j, "createTime", out->create_time, what, e) < 0 ||
-	    copy_time(j, "updateTime", out->update_time, what, e) < 0)
-		goto fail;
-	out->name = fx_mem_xstrdup(json_object_get_string(name));
-	out->id = out->name + (slash - json_object_get_string(name)) + 1;
-	return 0;
-fail:
-	fx_firestore_doc_cleanup(out);
-	return -1;
 }
 
 static void doc_copy(struct fx_doc *dst, const struct fx_doc *src)
@@ -373,21 +357,22 @@ static int add_mask(struct fx_buf *url, const char *const *mask, struct fx_err *
 int fx_firestore_get_mask(const char *rel_path, const char *const *mask, struct fx_doc *out, struct fx_err *e)
 {
 	struct fx_buf url;
-	json_object *ans = NULL;
+	struct fx_httpc_resp resp;
 	struct call c = {"firestore get", "GET", NULL, NULL, FX_RETRY_IDEMPOTENT, 0, 0};
 	int rc = -1, m = 1;
 
 	memset(out, 0, sizeof(*out));
+	fx_httpc_resp_init(&resp);
 	if (check_path(rel_path, true, e) < 0)
 		return -1;
 	/* Appending may move url's text: c.url is taken after the mask. */
 	if (build_url(&url, rel_path, NULL) && (m = add_mask(&url, mask, e)) < 0)
 		goto out;
 	c.url = url.data && m == 0 ? url.data : NULL;
-	if (call(&c, &ans, e) == 0)
-		rc = decode_doc(ans, c.what, out, e);
+	if (call_raw(&c, &resp, e) == 0)
+		rc = fx_fsdecode_doc(resp.body.data, resp.body.len, c.what, out, e);
 out:
-	json_object_put(ans);
+	fx_httpc_resp_cleanup(&resp);
 	fx_buf_cleanup(&url);
 	return rc;
 }
@@ -509,16 +494,40 @@ out:
 	return rc;
 }
 
+/* What a runQuery stream has handed over so far. */
+struct query_docs {
+	const char *what;
+	struct fx_doc *docs;
+	size_t n, cap;
+};
+
+static int query_element(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
+{
+	struct query_docs *q = ctx;
+
+	if (el->kind == FX_FSDECODE_ERROR)
+		return inline_error(el->status, el->message, q->what, e);
+	if (el->kind != FX_FSDECODE_DOC)
+		return 0;
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 8;
+		q->docs = fx_mem_xrealloc(q->docs, q->cap * sizeof(*q->docs));
+	}
+	q->docs[q->n++] = el->doc;
+	memset(&el->doc, 0, sizeof(el->doc));
+	return 0;
+}
+
 int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
 		       size_t *n, struct fx_err *e)
 {
 	struct fx_buf url;
-	json_object *body = NULL, *sq, *ans = NULL, *el, *d;
+	struct fx_httpc_resp resp;
+	json_object *body = NULL, *sq;
 	struct call c = {
 		"firestore query",  "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
 		FX_FS_MAX_RESPONSE, 0};
-	struct fx_doc *out = NULL;
-	size_t len, count = 0;
+	struct query_docs got = {c.what, NULL, 0, 0};
 	int rc = -1;
 
 	*docs = NULL;
@@ -533,36 +542,19 @@ int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const c
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
 	c.url = build_url(&url, parent_rel, ":runQuery");
 	c.body = body;
-	if (call(&c, &ans, e) < 0)
+	if (call_raw(&c, &resp, e) < 0 ||
+	    fx_fsdecode_stream(resp.body.data, resp.body.len, FX_FSDECODE_RUNQUERY, c.what, query_element, &got, e) < 0)
 		goto out;
-	if (!json_object_is_type(ans, json_type_array)) {
-		bad_answer(c.what, "not an array", e);
-		goto out;
-	}
-	len = json_object_array_length(ans);
-	if (len > 0)
-		out = fx_mem_xcalloc(len, sizeof(*out));
-	for (size_t i = 0; i < len; i++) {
-		el = json_object_array_get_idx(ans, i);
-		if (json_object_object_get_ex(el, "error", &d)) {
-			inline_error(d, c.what, e);
-			goto out;
-		}
-		if (!json_object_object_get_ex(el, "document", &d))
-			continue; /* readTime / skippedResults / done only */
-		if (decode_doc(d, c.what, &out[count], e) < 0)
-			goto out;
-		count++;
-	}
-	if (count > 0) {
-		*docs = out;
-		*n = count;
-		out = NULL;
+	if (got.n > 0) {
+		*docs = got.docs;
+		*n = got.n;
+		got.docs = NULL;
+		got.n = 0;
 	}
 	rc = 0;
 out:
-	fx_firestore_docs_free(out, count);
-	json_object_put(ans);
+	fx_firestore_docs_free(got.docs, got.n);
+	fx_httpc_resp_cleanup(&resp);
 	json_object_put(body);
 	fx_buf_cleanup(&url);
 	return rc;
@@ -579,17 +571,58 @@ static int slot_cmp(const void *a, const void *b)
 	return strcmp(((const struct slot *)a)->name, ((const struct slot *)b)->name);
 }
 
+/* A batchGet in progress: the slots to fill, sorted by name. */
+struct batch {
+	const char *what;
+	struct slot *slots;
+	size_t n;
+	struct fx_doc *out;
+	bool *filled;
+};
+
+static int batch_element(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
+{
+	struct batch *b = ctx;
+	struct slot key, *hit;
+	size_t lo;
+
+	if (el->kind == FX_FSDECODE_ERROR)
+		return inline_error(el->status, el->message, b->what, e);
+	if (el->kind == FX_FSDECODE_DOC) {
+		key.name = el->doc.name;
+	} else {
+		key.name = el->missing;
+		fx_value_map(&el->doc.fields);
+	}
+	hit = bsearch(&key, b->slots, b->n, sizeof(*b->slots), slot_cmp);
+	if (!hit)
+		return bad_answer(b->what, "a document that was not asked for", e);
+	/* A path asked for twice is answered once: fill every slot of that name. */
+	lo = (size_t)(hit - b->slots);
+	while (lo > 0 && strcmp(b->slots[lo - 1].name, key.name) == 0)
+		lo--;
+	for (size_t k = lo; k < b->n && strcmp(b->slots[k].name, key.name) == 0; k++) {
+		size_t idx = b->slots[k].idx;
+
+		if (b->filled[idx])
+			fx_firestore_doc_cleanup(&b->out[idx]);
+		doc_copy(&b->out[idx], &el->doc);
+		b->filled[idx] = true;
+	}
+	return 0;
+}
+
 int fx_firestore_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
 			   struct fx_err *e)
 {
 	struct fx_buf url;
-	json_object *body = NULL, *list, *ans = NULL, *el, *v;
+	struct fx_httpc_resp resp;
+	json_object *body = NULL, *list;
 	struct call c = {
 		"firestore batchGet", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
 		FX_FS_MAX_RESPONSE,   0};
-	struct slot *slots = NULL;
+	struct batch b = {c.what, NULL, n, out, NULL};
 	char **names = NULL;
-	bool *filled = NULL;
 	int rc = -1;
 
 	if (n == 0)
@@ -601,71 +634,26 @@ int fx_firestore_batch_get(const char *const *rel_paths, size_t n, const char *t
 		if (check_path(rel_paths[i], true, e) < 0)
 			return -1;
 	names = fx_mem_xcalloc(n, sizeof(*names));
-	slots = fx_mem_xcalloc(n, sizeof(*slots));
-	filled = fx_mem_xcalloc(n, sizeof(*filled));
+	b.slots = fx_mem_xcalloc(n, sizeof(*b.slots));
+	b.filled = fx_mem_xcalloc(n, sizeof(*b.filled));
 	body = json_object_new_object();
 	list = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++) {
 		names[i] = fx_firestore_name(rel_paths[i]);
-		slots[i] = (struct slot){names[i], i};
+		b.slots[i] = (struct slot){names[i], i};
 		json_object_array_add(list, json_object_new_string(names[i]));
 	}
-	qsort(slots, n, sizeof(*slots), slot_cmp);
+	qsort(b.slots, n, sizeof(*b.slots), slot_cmp);
 	json_object_object_add(body, "documents", list);
 	if (transaction)
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
 	c.url = build_url(&url, "", ":batchGet");
 	c.body = body;
-	if (call(&c, &ans, e) < 0)
+	if (call_raw(&c, &resp, e) < 0 ||
+	    fx_fsdecode_stream(resp.body.data, resp.body.len, FX_FSDECODE_BATCHGET, c.what, batch_element, &b, e) < 0)
 		goto out;
-	if (!json_object_is_type(ans, json_type_array)) {
-		bad_answer(c.what, "not an array", e);
-		goto out;
-	}
-	for (size_t i = 0; i < json_object_array_length(ans); i++) {
-		struct fx_doc doc = {0};
-		struct slot key, *hit;
-		size_t lo;
-		bool found;
-
-		el = json_object_array_get_idx(ans, i);
-		if (json_object_object_get_ex(el, "error", &v)) {
-			inline_error(v, c.what, e);
-			goto out;
-		}
-		found = json_object_object_get_ex(el, "found", &v);
-		if (found) {
-			if (decode_doc(v, c.what, &doc, e) < 0)
-				goto out;
-			key.name = doc.name;
-		} else if (json_object_object_get_ex(el, "missing", &v) && json_object_is_type(v, json_type_string)) {
-			key.name = json_object_get_string(v);
-			fx_value_map(&doc.fields);
-		} else {
-			continue; /* readTime / transaction only */
-		}
-		hit = bsearch(&key, slots, n, sizeof(*slots), slot_cmp);
-		if (!hit) {
-			fx_firestore_doc_cleanup(&doc);
-			bad_answer(c.what, "a document that was not asked for", e);
-			goto out;
-		}
-		/* A path asked for twice is answered once: fill every slot of that name. */
-		lo = (size_t)(hit - slots);
-		while (lo > 0 && strcmp(slots[lo - 1].name, key.name) == 0)
-			lo--;
-		for (size_t k = lo; k < n && strcmp(slots[k].name, key.name) == 0; k++) {
-			size_t idx = slots[k].idx;
-
-			if (filled[idx])
-				fx_firestore_doc_cleanup(&out[idx]);
-			doc_copy(&out[idx], &doc);
-			filled[idx] = true;
-		}
-		fx_firestore_doc_cleanup(&doc);
-	}
 	for (size_t i = 0; i < n; i++) {
-		if (!filled[i]) {
+		if (!b.filled[i]) {
 			bad_answer(c.what, "a requested document is not in the answer", e);
 			goto out;
 		}
@@ -678,9 +666,9 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	free(slots);
-	free(filled);
-	json_object_put(ans);
+	free(b.slots);
+	free(b.filled);
+	fx_httpc_resp_cleanup(&resp);
 	json_object_put(body);
 	fx_buf_cleanup(&url);
 	return rc;
