@@ -30,10 +30,15 @@ COPY tests tests
 # binaries' --routes: scripts/body-caps); it ships beside the binaries, copied
 # after them (fluxorictl render refuses a map older than a binary), and a
 # render against /out/bin checks here that it is current and complete.
+# handlers/shim holds the stand-ins for the libraries libcurl needs only for
+# protocols we never use (scripts/curl-shims): the binaries' RPATH is
+# $ORIGIN/shim, so /app/bin/shim; tests/shim/check proves they load with them.
 RUN autoreconf -fi && ./configure -q && make -j"$(nproc)" \
  && tests/hardening/check handlers/fluxori-* \
  && mkdir -p /out/bin && cp handlers/fluxori-* /out/bin/ && strip /out/bin/fluxori-* \
  && tests/hardening/check /out/bin/fluxori-* \
+ && mkdir -p /out/bin/shim && cp handlers/shim/sonames handlers/shim/*.so.* /out/bin/shim/ \
+ && tests/shim/check /out/bin/fluxori-* \
  && cp handlers/body-caps /out/bin/ \
  && FLUXORI_BIN_DIR=/out/bin FLUXORI_RUN_DIR=/tmp/render-check scripts/fluxorictl render \
  && rm -rf /tmp/render-check
