@@ -472,12 +472,17 @@ int fx_http_resp_start(struct fx_req *r, int status, const char *content_type, l
 	if (r->refused)
 		return -1;
 	fx_buf_init(&head, MAX_HEAD_BYTES);
-	bad = fx_buf_printf(&head, "Status: %d %s\r\nX-Request-Id: %s\r\nCache-Control: no-store\r\n", status,
-			    fx_http_reason(status), r->request_id) < 0;
+	/* Appends, not printf: fx_buf_printf formats twice (length, then text), on every answer. */
+	bad = fx_buf_puts(&head, "Status: ") < 0 || fx_buf_put_uint(&head, (unsigned)status) < 0 ||
+	      fx_buf_puts(&head, " ") < 0 || fx_buf_puts(&head, fx_http_reason(status)) < 0 ||
+	      fx_buf_puts(&head, "\r\nX-Request-Id: ") < 0 || fx_buf_puts(&head, r->request_id) < 0 ||
+	      fx_buf_puts(&head, "\r\nCache-Control: no-store\r\n") < 0;
 	if (content_type)
-		bad |= fx_buf_printf(&head, "Content-Type: %s\r\n", content_type) < 0;
+		bad |= fx_buf_puts(&head, "Content-Type: ") < 0 || fx_buf_puts(&head, content_type) < 0 ||
+		       fx_buf_puts(&head, "\r\n") < 0;
 	if (content_length >= 0)
-		bad |= fx_buf_printf(&head, "Content-Length: %lld\r\n", content_length) < 0;
+		bad |= fx_buf_puts(&head, "Content-Length: ") < 0 ||
+		       fx_buf_put_uint(&head, (unsigned long long)content_length) < 0 || fx_buf_puts(&head, "\r\n") < 0;
 	bad |= fx_buf_append(&head, r->headers.data ? r->headers.data : "", r->headers.len) < 0;
 	bad |= fx_buf_append(&head, "\r\n", 2) < 0;
 	if (bad) {
