@@ -66,6 +66,18 @@ int fx_buf_puts(struct fx_buf *b, const char *s)
 	return fx_buf_append(b, s, strlen(s));
 }
 
+int fx_buf_put_uint(struct fx_buf *b, unsigned long long v)
+{
+	char digits[20]; /* 18446744073709551615 */
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && i > 0);
+	return fx_buf_append(b, digits + i, sizeof(digits) - i);
+}
+
 int fx_buf_vprintf(struct fx_buf *b, const char *fmt, va_list ap)
 {
 	va_list again;

@@ -33,6 +33,9 @@ FX_MUST_USE int fx_buf_append(struct fx_buf *b, const void *p, size_t n);
 /* Appends a C string; same contract as fx_buf_append. */
 FX_MUST_USE int fx_buf_puts(struct fx_buf *b, const char *s);
 
+/* Appends v in decimal, without printf (the per-request head and log line); same contract as fx_buf_append. */
+FX_MUST_USE int fx_buf_put_uint(struct fx_buf *b, unsigned long long v);
+
 /* Appends formatted text; same contract as fx_buf_append. */
 FX_MUST_USE int fx_buf_printf(struct fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

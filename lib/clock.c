@@ -1,4 +1,5 @@
 #include "clock.h"
+#include "runslots.h"
 
 #include <errno.h>
 #include <sys/random.h>
@@ -17,8 +18,10 @@ void fx_clock_sleep_ms(long ms)
 
 	if (ms <= 0)
 		return;
+	fx_blocking_begin();
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+	fx_blocking_end();
 }
 
 long fx_clock_jitter_ms(long base)

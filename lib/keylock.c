@@ -1,4 +1,5 @@
 #include "keylock.h"
+#include "runslots.h"
 
 #include "clock.h"
 #include "config.h"
@@ -123,8 +124,16 @@ void fx_keylock(const char *key)
 {
 	pthread_mutex_t *m = stripe(key);
 
+	int rc;
+
 	waited_since = fx_clock_ms();
-	taken(m, pthread_mutex_lock(m));
+	rc = pthread_mutex_trylock(m);
+	if (rc == EBUSY) { /* its slot to another serving thread while the holder works (lib/runslots.h) */
+		fx_blocking_begin();
+		rc = pthread_mutex_lock(m);
+		fx_blocking_end();
+	}
+	taken(m, rc);
 }
 
 void fx_keylock_release(const char *key)
@@ -138,8 +147,16 @@ int fx_keylock_timed(const char *key, long ms)
 	struct timespec deadline;
 
 	waited_since = fx_clock_ms();
+	int rc;
+
 	fx_clock_deadline(ms, &deadline);
-	return taken(m, pthread_mutex_timedlock(m, &deadline));
+	rc = pthread_mutex_trylock(m);
+	if (rc == EBUSY) {
+		fx_blocking_begin();
+		rc = pthread_mutex_timedlock(m, &deadline);
+		fx_blocking_end();
+	}
+	return taken(m, rc);
 }
 
 int fx_keylock_outage(const char *key, struct fx_err *e)

@@ -114,6 +114,26 @@ static int json_field(struct fx_buf *b, const char *key, const char *v)
 	return 0;
 }
 
+static int put_int(struct fx_buf *b, int v)
+{
+	if (v < 0 && fx_buf_puts(b, "-") < 0)
+		return -1;
+	return fx_buf_put_uint(b, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v);
+}
+
+/* ".dddddd": a fraction of a second in microseconds (below 1,000,000), six digits. */
+static int put_micros(struct fx_buf *b, unsigned long long us)
+{
+	char d[7];
+
+	d[0] = '.';
+	for (int i = 6; i > 0; i--) {
+		d[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	return fx_buf_append(b, d, sizeof(d));
+}
+
 void fx_log_request(const struct fx_log_request *r)
 {
 	enum fx_log_level level = r->status >= 500 ? FX_LOG_ERROR : r->status >= 400 ? FX_LOG_WARNING : FX_LOG_INFO;
@@ -137,10 +157,12 @@ void fx_log_request(const struct fx_log_request *r)
 	bad |= json_field(&b, "remoteIp", r->remote_ip) < 0;
 	/* The latency in whole microseconds, without floating-point formatting. */
 	us = r->latency_s > 0 ? (long long)(r->latency_s * 1e6 + 0.5) : 0;
-	bad |= fx_buf_printf(
-		       &b,
-		       "\"requestSize\":\"%zu\",\"responseSize\":\"%zu\",\"status\":%d,\"latency\":\"%lld.%06llds\"},",
-		       r->request_size, r->response_size, r->status, us / 1000000, us % 1000000) < 0;
+	/* Appends, not printf: fx_buf_printf formats twice, on every request. */
+	bad |= fx_buf_puts(&b, "\"requestSize\":\"") < 0 || fx_buf_put_uint(&b, r->request_size) < 0 ||
+	       fx_buf_puts(&b, "\",\"responseSize\":\"") < 0 || fx_buf_put_uint(&b, r->response_size) < 0 ||
+	       fx_buf_puts(&b, "\",\"status\":") < 0 || put_int(&b, r->status) < 0 ||
+	       fx_buf_puts(&b, ",\"latency\":\"") < 0 || fx_buf_put_uint(&b, (unsigned long long)us / 1000000) < 0 ||
+	       put_micros(&b, (unsigned long long)us % 1000000) < 0 || fx_buf_puts(&b, "s\"},") < 0;
 	bad |= json_field(&b, "requestId", r->request_id) < 0;
 	bad |= json_field(&b, "errorStatus", r->error) < 0;
 	if (r->trace_id) {

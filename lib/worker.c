@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
+#include "runslots.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <malloc.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -383,9 +385,13 @@ static void *serve(void *arg)
 		fx_log_error("FCGX_InitRequest failed");
 		return NULL;
 	}
+	fx_runslots_join();
 	for (;;) {
 		struct epoll_event ev;
-		int n = epoll_wait(epfd, &ev, 1, -1);
+		int n;
+
+		fx_runslots_check(); /* more threads awake than slots: park until one waits on Google */
+		n = epoll_wait(epfd, &ev, 1, -1);
 
 		if (n < 0 && errno != EINTR) {
 			fx_log_error("epoll_wait failed: %s", strerror(errno));
@@ -402,6 +408,7 @@ static void *serve(void *arg)
 			serve_slot(&fcgi, &arena, (int)ev.data.u64);
 		}
 	}
+	fx_runslots_leave();
 	FCGX_Free(&fcgi, 1);
 	fx_arena_cleanup(&arena);
 	fx_httpc_thread_cleanup();
@@ -437,6 +444,24 @@ static long env_long(const char *name, long def, long max)
 }
 
 /*
+ * How many serving threads run at once (lib/runslots.h): FLUXORI_WORKER_RUNNING,
+ * else the CPUs this process may use. 0: all of them (no parking).
+ */
+static int running_slots(void)
+{
+	cpu_set_t cpus;
+	long n = 0;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		n = CPU_COUNT(&cpus);
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return (int)env_long("FLUXORI_WORKER_RUNNING", n, 4096);
+}
+
+/*
  * Waits for SIGTERM/SIGINT, then stops the accept loops. For a short grace
  * period the threads keep accepting, so connections nginx queued before it
  * moved to a new generation (or quit) are served; then the stop eventfd
@@ -461,6 +486,7 @@ static void *signals(void *arg)
 	atomic_store(&stopping, true);
 	if (eventfd_write(stopfd, 1) < 0)
 		fx_log_error("stop: %s", strerror(errno));
+	fx_runslots_stop(); /* parked threads go to the set, to serve kept connections and see the stop */
 	sleep((unsigned)drain_s);
 	count_conns(&busy, &all);
 	if (busy == 0) {
@@ -589,6 +615,7 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 
 	if (serving_open() < 0)
 		return 70;
+	fx_runslots_init(running_slots());
 	threads = calloc((size_t)cfg.worker_threads, sizeof(*threads));
 	if (!threads)
 		return 70;

@@ -93,6 +93,26 @@ Test(routing, a_quote_in_the_path_still_gives_valid_json)
 	http_resp_free(r);
 }
 
+/* The worker makes the id of a request that brings none (nginx passes it none): 32 hex digits, new each time. */
+Test(request_id, a_request_without_one_gets_a_new_one_every_time)
+{
+	char seen[50][64];
+
+	for (int i = 0; i < 50; i++) {
+		struct http_resp *r = http_get("/health", NULL);
+		const char *rid = http_header(r, "X-Request-Id");
+
+		cr_assert_eq(r->status, 200);
+		cr_assert_not_null(rid);
+		cr_assert_eq(strlen(rid), 32, "%s", rid);
+		cr_assert_eq(strspn(rid, "0123456789abcdef"), 32, "%s", rid);
+		for (int j = 0; j < i; j++)
+			cr_assert_str_neq(rid, seen[j], "answer %d repeats answer %d's id", i, j);
+		snprintf(seen[i], sizeof(seen[i]), "%s", rid);
+		http_resp_free(r);
+	}
+}
+
 Test(request_id, a_sane_client_id_is_echoed)
 {
 	const char *h[] = {"X-Request-Id: client-req.42:a_b", NULL};
@@ -251,13 +271,36 @@ static void raw_get(const char *target, const char *extra_headers, struct raw_re
 Test(nginx_errors, malformed_paths_are_json_4xx_never_5xx)
 {
 	static const char *const targets[] = {
-		"/v1/products/%00", "/v1/products/a%00b", "/v1/products/%", "/v1/products/%zz", "/v1/products/%2",
-		"/v1/products/%2F", "/v1/products/a%2Fb", "/v1/products/%C0%AE", "/v1/products/%C0%AE%C0%AE",
-		"/v1/products/%c0%af", "/v1/products/%E2%82", "/v1/products/%ff", "/v1/products/\xc0\xae",
-		"/v1/products/\xff", "/v1/products/..%2F..%2Fusers", "/v1/products/%2e%2e/%2e%2e/health",
-		"/v1/products/%00?q=%00", "/v1/products?q=%", "/v1/products?q=%C0%AE", "/%00", "/health%00",
-		"/health/%00", "/health?%00", "/../../etc/passwd", "/v1/../../x", "health", "*", "//v1//products",
-		"/v1/products/x:y:z", "/v1/orders/%00:cancel",
+		"/v1/products/%00",
+		"/v1/products/a%00b",
+		"/v1/products/%",
+		"/v1/products/%zz",
+		"/v1/products/%2",
+		"/v1/products/%2F",
+		"/v1/products/a%2Fb",
+		"/v1/products/%C0%AE",
+		"/v1/products/%C0%AE%C0%AE",
+		"/v1/products/%c0%af",
+		"/v1/products/%E2%82",
+		"/v1/products/%ff",
+		"/v1/products/\xc0\xae",
+		"/v1/products/\xff",
+		"/v1/products/..%2F..%2Fusers",
+		"/v1/products/%2e%2e/%2e%2e/health",
+		"/v1/products/%00?q=%00",
+		"/v1/products?q=%",
+		"/v1/products?q=%C0%AE",
+		"/%00",
+		"/health%00",
+		"/health/%00",
+		"/health?%00",
+		"/../../etc/passwd",
+		"/v1/../../x",
+		"health",
+		"*",
+		"//v1//products",
+		"/v1/products/x:y:z",
+		"/v1/orders/%00:cancel",
 	};
 	struct test_user u;
 	char auth[4200];
@@ -290,15 +333,22 @@ Test(nginx_errors, every_error_nginx_makes_is_json_whose_code_and_name_agree)
 		{"HTTP/3.0 request line", "GET /health HTTP/3.0\r\nHost: api\r\nConnection: close\r\n\r\n", 400},
 		{"bad Content-Length",
 		 "POST /v1/products HTTP/1.1\r\nHost: api\r\nContent-Length: x\r\nConnection: close\r\n\r\n", 400},
-		{"bad chunk", "POST /v1/products HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n"
-			      "Connection: close\r\n\r\nzz\r\n\r\n", 400},
+		{"bad chunk",
+		 "POST /v1/products HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: chunked\r\n"
+		 "Connection: close\r\n\r\nzz\r\n\r\n",
+		 400},
 		{"unknown route", "GET /nothing HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n", 404},
-		{"nginx's internal error page", "GET /_fx/e500 HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n", 404},
+		{"nginx's internal error page", "GET /_fx/e500 HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n",
+		 404},
 		{"TRACE", "TRACE /health HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n", 405},
-		{"body over the cap", "POST /health HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
-				      "Content-Length: 2000000\r\nConnection: close\r\n\r\n{}", 413},
-		{"unknown transfer coding", "POST /v1/products HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: gzip\r\n"
-					    "Connection: close\r\n\r\n", 501},
+		{"body over the cap",
+		 "POST /health HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+		 "Content-Length: 2000000\r\nConnection: close\r\n\r\n{}",
+		 413},
+		{"unknown transfer coding",
+		 "POST /v1/products HTTP/1.1\r\nHost: api\r\nTransfer-Encoding: gzip\r\n"
+		 "Connection: close\r\n\r\n",
+		 501},
 		{"20 KB request line", big_uri, 414},
 		{"64 KB Authorization header", big_auth, 431},
 		{"4000 headers", many, 431},
@@ -467,8 +517,8 @@ Test(nginx_errors, the_running_configuration_answers_every_error_code_in_agreein
 
 Test(health, ready_names_what_is_down_without_the_backends_words, .timeout = 120)
 {
-	static const char *const leaks[] = {"127.0.0.1", ":9", "connect", "Connect", "curl", "http", "refused",
-					    "Failed", "failed", "timed out"};
+	static const char *const leaks[] = {"127.0.0.1", ":9",	    "connect", "Connect", "curl",
+					    "http",	 "refused", "Failed",  "failed",  "timed out"};
 	struct instance api;
 	struct http_resp *r;
 	json_object *details;
@@ -499,8 +549,8 @@ Test(health, ready_names_what_is_down_without_the_backends_words, .timeout = 120
 	cr_assert(strstr(json_str(r, "error.message"), "token keys"), "%s", r->body);
 	details = json_object_object_get(json_object_object_get(r->json, "error"), "details");
 	for (size_t i = 0; details && i < json_object_array_length(details); i++) {
-		const char *field = json_object_get_string(
-			json_object_object_get(json_object_array_get_idx(details, i), "field"));
+		const char *field =
+			json_object_get_string(json_object_object_get(json_object_array_get_idx(details, i), "field"));
 
 		firestore |= strcmp(field, "firestore") == 0;
 		keys |= strcmp(field, "tokenKeys") == 0;

@@ -51,3 +51,30 @@ Test(arena, refuses_allocations_past_its_budget)
 	cr_assert_str_eq(fx_arena_printf(&a, "%s-%d", "x", 7), "x-7");
 	fx_arena_cleanup(&a);
 }
+
+Test(buf, put_uint_appends_decimal_digits_from_zero_to_the_largest)
+{
+	struct fx_buf b;
+
+	fx_buf_init(&b, 64);
+	cr_assert_eq(fx_buf_put_uint(&b, 0), 0);
+	cr_assert_eq(fx_buf_puts(&b, ","), 0);
+	cr_assert_eq(fx_buf_put_uint(&b, 1234567890), 0);
+	cr_assert_eq(fx_buf_puts(&b, ","), 0);
+	cr_assert_eq(fx_buf_put_uint(&b, 18446744073709551615ull), 0);
+	cr_assert_str_eq(b.data, "0,1234567890,18446744073709551615");
+	fx_buf_cleanup(&b);
+}
+
+Test(buf, put_uint_past_the_cap_fails_and_leaves_the_buffer_unchanged)
+{
+	struct fx_buf b;
+
+	fx_buf_init(&b, 5);
+	cr_assert_eq(fx_buf_puts(&b, "ab"), 0);
+	cr_assert_eq(fx_buf_put_uint(&b, 1234), -1);
+	cr_assert_str_eq(b.data, "ab");
+	cr_assert_eq(fx_buf_put_uint(&b, 123), 0);
+	cr_assert_str_eq(b.data, "ab123");
+	fx_buf_cleanup(&b);
+}

@@ -407,3 +407,44 @@ Test(http, drain_fails_when_the_connection_breaks)
 	req.in = NULL;
 	cr_assert_eq(fx_http_req_drain(&req, 0), 0, "no input stream, nothing to read");
 }
+
+/* The id of a request that brings none, made by the worker (nginx sends none): 32 hex digits. */
+static void fresh_id(char *out, size_t size, char **env)
+{
+	start_with(env);
+	cr_assert_eq(strlen(req.request_id), 32, "id %s", req.request_id);
+	cr_assert_eq(strspn(req.request_id, "0123456789abcdef"), 32, "id %s", req.request_id);
+	snprintf(out, size, "%s", req.request_id);
+	end_request();
+}
+
+Test(request_id, a_request_without_one_gets_a_new_id_every_time)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/health", NULL};
+	static char seen[2000][40];
+
+	for (int i = 0; i < 2000; i++) {
+		fresh_id(seen[i], sizeof(seen[i]), env);
+		for (int j = 0; j < i; j++)
+			cr_assert_str_neq(seen[i], seen[j], "request %d repeats request %d's id", i, j);
+	}
+}
+
+Test(request_id, an_insane_client_id_is_replaced_by_a_new_one)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/health", "HTTP_X_REQUEST_ID=<script>", NULL};
+	char a[40], b[40];
+
+	fresh_id(a, sizeof(a), env);
+	fresh_id(b, sizeof(b), env);
+	cr_assert_str_neq(a, b);
+}
+
+Test(request_id, a_sane_client_id_is_kept)
+{
+	char *env[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/health", "HTTP_X_REQUEST_ID=client-req.42", NULL};
+
+	start_with(env);
+	cr_assert_str_eq(req.request_id, "client-req.42");
+	end_request();
+}

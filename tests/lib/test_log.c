@@ -68,3 +68,26 @@ Test(log, a_sub_millisecond_latency_keeps_its_microseconds, .init = redirect)
 
 	cr_assert_not_null(strstr(line, "\"latency\":\"0.000014s\""), "%s", line);
 }
+
+Test(log, request_sizes_and_status_are_written_in_decimal, .init = redirect)
+{
+	static char line[4096];
+	struct fx_log_request r = {.method = "POST",
+				   .path = "/v1/orders",
+				   .request_id = "r2",
+				   .status = 201,
+				   .request_size = 1048576,
+				   .response_size = 0,
+				   .latency_s = 12.5};
+	size_t n;
+
+	fx_log_init("test", FX_LOG_INFO);
+	fx_log_request(&r);
+	fflush(stderr);
+	n = fread(line, 1, sizeof(line) - 1, cr_get_redirected_stderr());
+	line[n] = '\0';
+	cr_assert_not_null(strstr(line, "\"requestSize\":\"1048576\",\"responseSize\":\"0\",\"status\":201,"
+					"\"latency\":\"12.500000s\"},"),
+			   "%s", line);
+	cr_assert_not_null(strstr(line, "\"message\":\"POST /v1/orders 201\""), "%s", line);
+}
