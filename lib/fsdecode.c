@@ -161,33 +161,11 @@ static int open_container(struct dec *d)
 	return 0;
 }
 
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 /* The escape at d->p (a backslash) unescaped onto scratch. */
 static int unescape(struct dec *d)
 {
 	char u[4];
 	size_t un = 0;
-	unsigned cp;
 
 	if (d->end - d->p < 2)
 		return syn(d, "unterminated string");
@@ -200,37 +178,17 @@ static int unescape(struct dec *d)
 	case 'n': u[un++] = '\n'; break;
 	case 'r': u[un++] = '\r'; break;
 	case 't': u[un++] = '\t'; break;
-	case 'u':
-		if (d->end - d->p < 6 || hex4(d->p + 2, &cp) < 0)
-			return syn(d, "bad \\u escape");
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			unsigned lo;
+	case 'u': {
+		const char *why;
+		size_t used;
+		int k = fx_str_json_unescape_u(d->p, (size_t)(d->end - d->p), u, &used, &why);
 
-			if (d->end - d->p < 12 || d->p[6] != '\\' || d->p[7] != 'u' || hex4(d->p + 8, &lo) < 0 ||
-			    lo < 0xdc00 || lo > 0xdfff)
-				return syn(d, "unpaired surrogate");
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			d->p += 6;
-		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-			return syn(d, "unpaired surrogate");
-		}
-		if (cp < 0x80) {
-			u[un++] = (char)cp;
-		} else if (cp < 0x800) {
-			u[un++] = (char)(0xc0 | (cp >> 6));
-			u[un++] = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			u[un++] = (char)(0xe0 | (cp >> 12));
-			u[un++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			u[un++] = (char)(0x80 | (cp & 0x3f));
-		} else {
-			u[un++] = (char)(0xf0 | (cp >> 18));
-			u[un++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-			u[un++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-			u[un++] = (char)(0x80 | (cp & 0x3f));
-		}
-		d->p += 4;
+		if (k < 0)
+			return syn(d, why);
+		un = (size_t)k;
+		d->p += used - 2; /* the 2 of every escape come below */
 		break;
+	}
 	default: return syn(d, "bad escape");
 	}
 	d->p += 2;

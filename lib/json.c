@@ -79,27 +79,6 @@ static int fail(struct scan *s, const char *what)
 	return fx_err_set(s->e, FX_INVALID_ARGUMENT, "invalid JSON: %s at byte %ld", what, (long)(s->p - s->start));
 }
 
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static uint64_t sip_key[2];
 static pthread_once_t sip_once = PTHREAD_ONCE_INIT;
 
@@ -263,39 +242,16 @@ static int scan_string(struct scan *s, struct key *key)
 		}
 		c = (unsigned char)s->p[1];
 		if (c == 'u') {
-			unsigned cp;
+			const char *why;
+			size_t used;
+			int k = fx_str_json_unescape_u(s->p, (size_t)(s->end - s->p), u, &used, &why);
 
-			if (s->end - s->p < 6 || hex4(s->p + 2, &cp) < 0)
-				return fail(s, "bad \\u escape");
-			if (cp == 0)
+			if (k < 0)
+				return fail(s, why);
+			if (k == 1 && u[0] == '\0')
 				return fail(s, "NUL in string");
-			s->p += 6;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				unsigned lo;
-
-				if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, &lo) < 0 ||
-				    lo < 0xdc00 || lo > 0xdfff)
-					return fail(s, "unpaired surrogate");
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				s->p += 6;
-			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-				return fail(s, "unpaired surrogate");
-			}
-			if (cp < 0x80) {
-				u[un++] = (char)cp;
-			} else if (cp < 0x800) {
-				u[un++] = (char)(0xc0 | (cp >> 6));
-				u[un++] = (char)(0x80 | (cp & 0x3f));
-			} else if (cp < 0x10000) {
-				u[un++] = (char)(0xe0 | (cp >> 12));
-				u[un++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u[un++] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				u[un++] = (char)(0xf0 | (cp >> 18));
-				u[un++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				u[un++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u[un++] = (char)(0x80 | (cp & 0x3f));
-			}
+			un = (size_t)k;
+			s->p += used;
 		} else {
 			static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
 			const char *at = strchr(from, (int)c);

@@ -81,6 +81,16 @@ FX_MUST_USE int fx_str_mem_move(void *dst, size_t size, const void *src, size_t 
 size_t fx_str_utf8_char(const char *p, size_t n);
 
 /*
+ * Reads the JSON escape \uXXXX at the n bytes of p (p[0] is the backslash,
+ * p[1] 'u'), with the \uXXXX of its low surrogate when it is a high one, as
+ * RFC 8259 has them, into the UTF-8 bytes of its code point: returns their
+ * count (1 to 4) in out and the input bytes read (6 or 12) in *used, or -1
+ * with *why naming the fault (a bad escape, an unpaired surrogate).
+ * U+0000 is returned as one NUL byte: refusing it is the caller's rule.
+ */
+int fx_str_json_unescape_u(const char *p, size_t n, char out[4], size_t *used, const char **why);
+
+/*
  * Formats human-readable text into dst of size bytes, shortened at a whole
  * UTF-8 character when it does not fit. Every byte that is not part of a
  * valid UTF-8 character becomes '?', so the text is always UTF-8 (JSON,

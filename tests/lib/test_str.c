@@ -122,7 +122,9 @@ Test(str, text_replaces_every_byte_that_is_not_utf8)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"a\xff" "b", "a?b"},
+		{"a\xff"
+		 "b",
+		 "a?b"},
 		{"\xc3\x28", "?("},
 		{"\xed\xa0\x80", "???"}, /* a surrogate */
 		{"\xc0\xaf", "??"}, /* an overlong '/' */
@@ -179,4 +181,44 @@ Test(str, vlen_measures_without_writing)
 {
 	cr_assert_eq(vlen("%s=%d", "key", 42), 6);
 	cr_assert_eq(vlen("%s", ""), 0);
+}
+
+/* fx_str_json_unescape_u on text s (its \u escapes written with a real backslash). */
+static int unescape_u(const char *s, char out[4], size_t *used, const char **why)
+{
+	return fx_str_json_unescape_u(s, strlen(s), out, used, why);
+}
+
+Test(str, json_unescape_u_gives_the_utf8_of_each_code_point_size)
+{
+	char out[4];
+	size_t used;
+	const char *why = NULL;
+
+	cr_assert_eq(unescape_u("\\u0041", out, &used, &why), 1);
+	cr_assert(out[0] == 'A' && used == 6);
+	cr_assert_eq(unescape_u("\\u00e9x", out, &used, &why), 2);
+	cr_assert(memcmp(out, "\xc3\xa9", 2) == 0 && used == 6);
+	cr_assert_eq(unescape_u("\\u20AC", out, &used, &why), 3);
+	cr_assert(memcmp(out, "\xe2\x82\xac", 3) == 0 && used == 6);
+	cr_assert_eq(unescape_u("\\ud83d\\ude00", out, &used, &why), 4, "a surrogate pair is one 4-byte character");
+	cr_assert(memcmp(out, "\xf0\x9f\x98\x80", 4) == 0 && used == 12);
+	cr_assert_eq(unescape_u("\\u0000", out, &used, &why), 1, "U+0000 is the caller's to refuse");
+	cr_assert(out[0] == '\0');
+}
+
+Test(str, json_unescape_u_refuses_bad_hex_short_input_and_unpaired_surrogates)
+{
+	char out[4];
+	size_t used;
+	const char *why = NULL;
+
+	cr_assert_eq(unescape_u("\\u00g1", out, &used, &why), -1);
+	cr_assert_str_eq(why, "bad \\u escape");
+	cr_assert_eq(fx_str_json_unescape_u("\\u0041", 5, out, &used, &why), -1, "the escape cut by the end");
+	cr_assert_eq(unescape_u("\\ud800", out, &used, &why), -1);
+	cr_assert_str_eq(why, "unpaired surrogate");
+	cr_assert_eq(unescape_u("\\ud800\\u0041", out, &used, &why), -1);
+	cr_assert_eq(unescape_u("\\udc00\\ud800", out, &used, &why), -1, "a low surrogate first");
+	cr_assert_eq(fx_str_json_unescape_u("\\ud83d\\ude00", 11, out, &used, &why), -1, "the pair cut by the end");
 }
