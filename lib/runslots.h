@@ -5,13 +5,17 @@
  * do not hold up the others; but a thread that sleeps in epoll_wait between
  * requests must be woken for the next one, and that wake-up (in nginx, which
  * writes the request, and in the worker, which is scheduled in) was a third
- * of /health's CPU. So only as many threads as the process has CPUs take
- * requests; the others are parked. A thread about to wait on something other
+ * of /health's CPU. So only as many threads as there are slots
+ * (FLUXORI_WORKER_RUNNING; 0, the default, sets none) take requests; the
+ * others are parked. A thread about to wait on something other
  * than its CPU (a call to Google, a key lock, a back-off sleep) gives its
  * slot to a parked thread for the wait (fx_blocking_begin/end); a thread
  * that finds more threads running than slots at the top of its loop parks.
  * A fast request is then served by a thread that is already awake and finds
- * it ready in epoll_wait: no wake-up at all under load.
+ * it ready in epoll_wait: no wake-up at all under load. The price is a
+ * wake-up and a park for every wait handed over, which made the routes
+ * that call Google dearer than the wake-ups saved (docs/performance.md):
+ * hence off by default.
  *
  * Only threads that joined (fx_runslots_join) count; fx_blocking_* on any
  * other thread, or with no slots set up, do nothing.

@@ -17,7 +17,6 @@
 #include <malloc.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -445,20 +444,15 @@ static long env_long(const char *name, long def, long max)
 
 /*
  * How many serving threads run at once (lib/runslots.h): FLUXORI_WORKER_RUNNING,
- * else the CPUs this process may use. 0: all of them (no parking).
+ * else 0: all of them (no parking). Off by default: parking saves the
+ * wake-up of a request that needs no backend (/health: -4 to -6 us of CPU),
+ * but every call to Google then hands its slot over, a wake-up and a park
+ * more, and the routes that call Google cost 6-14 % more worker CPU
+ * (docs/performance.md, "Issue 14 on a quiet machine").
  */
 static int running_slots(void)
 {
-	cpu_set_t cpus;
-	long n = 0;
-
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
-		n = CPU_COUNT(&cpus);
-	if (n < 1)
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	return (int)env_long("FLUXORI_WORKER_RUNNING", n, 4096);
+	return (int)env_long("FLUXORI_WORKER_RUNNING", 0, 4096);
 }
 
 /*
