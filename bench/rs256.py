@@ -19,6 +19,7 @@ import base64
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -58,7 +59,14 @@ def serve(port, path):
         def log_message(self, *a):
             pass
 
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+    class Server(http.server.ThreadingHTTPServer):
+        # socketserver's default listen backlog is 5: a container's start has every worker
+        # fetch the keys at once (one fetch per process), the connects past the accept queue
+        # are dropped and their SYN resent 1 s later (TcpExtListenOverflows): one group's first
+        # answer a second late. Google's endpoint has no such queue; nor does this one.
+        request_queue_size = socket.SOMAXCONN
+
+    Server(("127.0.0.1", int(port)), H).serve_forever()
 
 
 def mint(keyfile, uid, n=1, extra=None):
