@@ -18,9 +18,14 @@
  * Gives up 30 s after the exec, or when a --term command exits by itself. Output: "exit_ms exit_status" on the first
  * line, then "NAME first_ms polls last_status" per probe (first_ms -1: never).
  * Exits 1 if a probe never answered. Built by bench/startup with cc -pthread.
+ *   With FIRSTANSWER_TRACE=FILE every attempt is appended to FILE as
+ * "NAME start_ms end_ms status" (ms from just before the exec; status -1: the
+ * connect failed, with its errno as "-1/ERRNO"), to see what a probe got before
+ * its expected answer and when.
  */
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +54,7 @@ struct probe {
 static struct probe probes[MAX_PROBES];
 static int nprobes;
 static double t0;
+static FILE *trace; /* FIRSTANSWER_TRACE */
 static atomic_int answered, gone; /* gone: the command exited by itself under --term */
 
 static double now_ms(void)
@@ -59,8 +65,8 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* One request; the answer's status, or -1. */
-static int status_of(int port, const char *req)
+/* One request; the answer's status, or -1 (*conn_errno: the connect's errno, 0 if it connected). */
+static int status_of(int port, const char *req, int *conn_errno)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
 	char buf[64];
@@ -69,10 +75,13 @@ static int status_of(int port, const char *req)
 	int fd, st = -1;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*conn_errno = 0;
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		*conn_errno = errno;
+	else if (write(fd, req, strlen(req)) == (ssize_t)strlen(req)) {
 		while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 			got += (size_t)n;
 		buf[got] = 0;
@@ -87,13 +96,20 @@ static void *poll_probe(void *arg)
 {
 	struct probe *p = arg;
 	struct stat st;
+	double start;
+	int cerr = 0;
 
 	while (now_ms() - t0 < GIVE_UP_MS && !atomic_load(&gone)) {
 		p->polls++;
+		start = now_ms() - t0;
 		if (p->file[0])
 			p->last = stat(p->file, &st) == 0 ? 0 : -1;
 		else
-			p->last = status_of(p->port, p->req);
+			p->last = status_of(p->port, p->req, &cerr);
+		if (trace && cerr)
+			fprintf(trace, "%s %.3f %.3f -1/%d\n", p->name, start, now_ms() - t0, cerr);
+		else if (trace)
+			fprintf(trace, "%s %.3f %.3f %d\n", p->name, start, now_ms() - t0, p->last);
 		if (p->file[0] ? p->last == 0 : p->last == p->want) {
 			p->first = now_ms() - t0;
 			break;
@@ -130,8 +146,9 @@ static int parse_probe(char *line)
 		hdr += more;
 		while (*hdr == ' ')
 			hdr++;
-		if (snprintf(p->req, sizeof(p->req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s\r\n",
-			     method, path, hdr, *hdr ? "\r\n" : "") >= (int)sizeof(p->req))
+		if (snprintf(p->req, sizeof(p->req),
+			     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s\r\n", method, path, hdr,
+			     *hdr ? "\r\n" : "") >= (int)sizeof(p->req))
 			return -1;
 	}
 	nprobes++;
@@ -166,6 +183,10 @@ int main(int argc, char **argv)
 		}
 	}
 	fclose(f);
+	if (getenv("FIRSTANSWER_TRACE") && !(trace = fopen(getenv("FIRSTANSWER_TRACE"), "ae"))) {
+		perror(getenv("FIRSTANSWER_TRACE"));
+		return 73;
+	}
 	t0 = now_ms();
 	pid = fork();
 	if (pid < 0)
@@ -199,5 +220,7 @@ int main(int argc, char **argv)
 		printf("%s %.1f %d %d\n", probes[i].name, probes[i].first, probes[i].polls, probes[i].last);
 		missed += probes[i].first < 0;
 	}
+	if (trace)
+		fclose(trace);
 	return missed > 0;
 }
