@@ -5,7 +5,8 @@
                                     DIR (key.pem, cert.pem) and the key map DIR/keys.json
                                     ({"bench1": "<certificate PEM>"}), like Google's x509 endpoint
   rs256.py serve PORT FILE          serves FILE on 127.0.0.1:PORT with Cache-Control max-age=3600
-                                    (FLUXORI_FIREBASE_KEYS_URL=http://127.0.0.1:PORT/certs)
+                                    (FLUXORI_FIREBASE_KEYS_URL=http://127.0.0.1:PORT/certs);
+                                    listen backlog SOMAXCONN, or BENCH_KEYS_BACKLOG
   rs256.py mint KEY UID [N] [CLAIMS_JSON]
                                     N tokens (default 1) for UID, one a line, signed with KEY;
                                     every token differs (a bench_n claim), so N > 1 gives N
@@ -64,7 +65,8 @@ def serve(port, path):
         # fetch the keys at once (one fetch per process), the connects past the accept queue
         # are dropped and their SYN resent 1 s later (TcpExtListenOverflows): one group's first
         # answer a second late. Google's endpoint has no such queue; nor does this one.
-        request_queue_size = socket.SOMAXCONN
+        # BENCH_KEYS_BACKLOG (bench/startup's before-and-after: 5 is the old default).
+        request_queue_size = int(os.environ.get("BENCH_KEYS_BACKLOG") or socket.SOMAXCONN)
 
     Server(("127.0.0.1", int(port)), H).serve_forever()
 
