@@ -999,3 +999,32 @@ Test(webhooks, the_previous_secret_signs_for_the_rotation_window_and_not_after_i
 	whreceiver_delivery_free(&d);
 	wh_world_end(&w);
 }
+
+Test(webhooks, a_2xx_answer_over_64_kib_is_a_delivery_its_body_ignored, .timeout = 180)
+{
+	struct whworld w;
+	char wid[64], secret[128], pid[64], eid[128], rel[512];
+	json_object *doc;
+
+	stock_world(&w, "whbig", wid, sizeof(wid), secret, sizeof(secret), pid, sizeof(pid));
+	whreceiver_pad(w.recv, 1024 * 1024); /* 1 MiB of answer: sixteen times what is read */
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	run_until_seen(&w, 1, 90);
+	seen_id(&w, 0, eid, sizeof(eid));
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200, "the job keeps running");
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s/deliveries/%s", w.org, wid, eid);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "delivered", "the receiver answered 200: %s",
+			 json_object_to_json_string(doc));
+	cr_assert_eq(fs_int(doc, "statusCode"), 200);
+	cr_assert_eq(fs_int(doc, "attempt"), 1);
+	json_object_put(doc);
+	cr_assert_eq(whreceiver_count(w.recv), 1, "delivered once, not retried");
+	/* And the subscription's bookkeeping is a success's. */
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s", w.org, wid);
+	doc = fs_read(rel);
+	cr_assert_null(fs_str(doc, "failingSince"), "%s", json_object_to_json_string(doc));
+	json_object_put(doc);
+	wh_world_end(&w);
+}
