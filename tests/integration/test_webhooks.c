@@ -1028,3 +1028,43 @@ Test(webhooks, a_2xx_answer_over_64_kib_is_a_delivery_its_body_ignored, .timeout
 	json_object_put(doc);
 	wh_world_end(&w);
 }
+
+Test(webhooks, a_deleted_subscription_gets_nothing_more_and_its_log_is_cleaned_up, .timeout = 240)
+{
+	struct whworld w;
+	char wid[64], secret[128], pid[64], eid[128], rel[512], path[300];
+	struct http_resp *r;
+	json_object *doc;
+	size_t seen;
+
+	stock_world(&w, "whgone", wid, sizeof(wid), secret, sizeof(secret), pid, sizeof(pid));
+	whreceiver_fail(w.recv, -1, 500);
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	run_until_seen(&w, 1, 90);
+	seen_id(&w, 0, eid, sizeof(eid));
+	snprintf(path, sizeof(path), "/v1/webhooks/%s", wid);
+	r = http_json("DELETE", path, w.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+
+	/* Its pending delivery is never sent again, the receiver recovered or not. */
+	whreceiver_fail(w.recv, 0, 500);
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s/deliveries/%s", w.org, wid, eid);
+	fs_write_time(rel, "nextAt", time(NULL) - 1);
+	seen = whreceiver_count(w.recv);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200);
+	cr_assert_eq(whreceiver_count(w.recv), seen, "nothing goes to a deleted subscription");
+
+	/* Its log stays until the cleanup job's 30 days, like any other subscription's, then goes. */
+	doc = fs_read(rel);
+	cr_assert_not_null(doc, "the log outlives the subscription until the cleanup");
+	json_object_put(doc);
+	fs_write_time(rel, "createdAt", time(NULL) - 31 * 86400);
+	r = http_json("POST", "/v1/jobs/cleanup", w.owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_geq(json_int(r, "summary.webhookDeliveriesRemoved"), 1, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_null(fs_read(rel), "a deleted subscription's old deliveries are removed too");
+	wh_world_end(&w);
+}
