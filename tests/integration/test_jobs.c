@@ -887,6 +887,89 @@ Test(stalecleanup, a_commit_that_fails_otherwise_leaves_no_errors_file_behind, .
 	cr_assert_eq(finished_events(&t, "resetImport", "failed"), 1, "one event");
 }
 
+/* ---- Cloud Storage down while a stale import's errors file is stored ---- */
+
+static struct faultproxy *storage_proxy;
+
+/* An API instance whose Cloud Storage calls go through a fault proxy. */
+static void storage_setup(void)
+{
+	char extra[256];
+
+	storage_proxy = fp_start(atoi(test_env("FLUXORI_STORAGE_PORT")));
+	snprintf(extra, sizeof(extra), "STORAGE_EMULATOR_HOST=http://127.0.0.1:%d\n", fp_port(storage_proxy));
+	instance_start(&api, extra);
+}
+
+static void storage_teardown(void)
+{
+	instance_stop(&api);
+	fp_stop(storage_proxy);
+}
+
+/*
+ * Storage refuses every connection while the cleanup stores a stale
+ * import's errors file: the record is not ended without it (still running,
+ * no errorsFileId, no event), the run says the organization failed, and no
+ * ready file is left (a pending one may stay: Storage cannot say whether
+ * its bytes arrived, and the stale-uploads cleanup removes it). Storage
+ * back, the next run ends the record naming the one ready errors file.
+ */
+Test(stalestorage, storage_down_while_the_errors_file_is_stored_ends_nothing_until_it_is_back, .init = storage_setup,
+     .fini = storage_teardown, .timeout = 240)
+{
+	struct tenant t;
+	char old[40], rel[300], files_rel[300];
+	time_t o = time(NULL) - 2 * 3600;
+	json_object *doc, *files;
+	struct http_resp *r;
+	size_t ready = 0;
+
+	make_tenant(&t);
+	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
+	import_doc(&t, "noStorageImport", "running", false, old);
+	cr_assert_eq(fp_set(storage_proxy, FP_DROP, 0), 0);
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.organizationsFailed"), 1, "%s", r->body);
+	cr_assert_leq(json_int(r, "summary.staleImportsFailed"), 0, "%s", r->body);
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/noStorageImport", t.org);
+	snprintf(files_rel, sizeof(files_rel), "organizations/%s/files", t.org);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "running", "not ended without its errors file");
+	cr_assert_null(fs_field(doc, "errorsFileId"));
+	json_object_put(doc);
+	files = fs_list(files_rel);
+	for (size_t i = 0; i < json_object_array_length(files); i++)
+		cr_assert_str_eq(fs_str(json_object_array_get_idx(files, i), "status"), "pending",
+				 "no ready file for an end that did not happen: %s", json_object_to_json_string(files));
+	json_object_put(files);
+	cr_assert_eq(finished_events(&t, "noStorageImport", "failed"), 0, "no event");
+
+	cr_assert_eq(fp_set(storage_proxy, FP_PASS, 0), 0);
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.staleImportsFailed"), 1, "%s", r->body);
+	http_resp_free(r);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "failed");
+	files = fs_list(files_rel);
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		json_object *f = json_object_array_get_idx(files, i);
+
+		if (strcmp(fs_str(f, "status"), "ready") == 0) {
+			ready++;
+			cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "id")),
+					 fs_str(doc, "errorsFileId"), "the ready file is the one the record names");
+		}
+	}
+	cr_assert_eq(ready, 1, "%s", json_object_to_json_string(files));
+	json_object_put(files);
+	json_object_put(doc);
+	cr_assert_eq(finished_events(&t, "noStorageImport", "failed"), 1, "one event");
+}
+
 /* ---- sync under contention, on the main stack (an admin's own run) ---- */
 
 struct adjuster {
