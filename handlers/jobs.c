@@ -65,6 +65,13 @@ static const struct fx_route routes[] = {
 #define STALE_IMPORT_S 3600
 #define OLD_RUN_S (30 * 24 * 3600)
 #define OLD_INSIGHT_S (90 * 24 * 3600)
+/*
+ * importRows/{hash}: an applied delta row's record, which makes the same
+ * file posted again by mistake (a double upload, a re-run after a crash)
+ * change stock once. Those mistakes happen within hours or days; after 90
+ * days the same file is a deliberate adjustment again (docs/imports.md).
+ */
+#define OLD_IMPORT_ROW_S (90 * 24 * 3600)
 #define CLEANUP_BATCH 200
 #define CHANNELS_MAX 500 /* channels of one organization the cleanup visits (far more than a merchant has) */
 #define OLD_DELIVERY_S (7 * 24 * 3600) /* channels/{cid}/deliveries markers: channels retry for 48 h at most */
@@ -499,6 +506,9 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	fx_value_ts(&cutoff, now - OLD_WEBHOOK_DELIVERY_S, 0);
 	if (rc == 0)
 		rc = delete_hook_deliveries(o, &cutoff, st, e);
+	fx_value_ts(&cutoff, now - OLD_IMPORT_ROW_S, 0);
+	if (rc == 0)
+		rc = delete_found(o, NULL, "importRows", "at", "<", &cutoff, NULL, NULL, "importRowsRemoved", st, e);
 	if (rc == 0)
 		rc = fx_import_fail_stale(&o->req, now, STALE_IMPORT_S, &ended, e);
 	if (rc == 0)

@@ -403,11 +403,24 @@ Test(jobs, cleanup_removes_exactly_what_is_stale)
 		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"expiresAt\":{\"integerValue\":\"%ld\"}}", t.org,
 		 now + 3600);
 	fs_patch(rel, NULL, fields);
+	/* Applied delta rows' records: kept 90 days (docs/imports.md), then removed. */
+#define ROW_DOC(id, secs_ago)                                                                                  \
+	snprintf(rel, sizeof(rel), "organizations/%s/importRows/%s", t.org, id);                               \
+	snprintf(fields, sizeof(fields),                                                                       \
+		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"importId\":{\"stringValue\":\"someImport\"}," \
+		 "\"row\":{\"integerValue\":\"2\"},\"delta\":{\"integerValue\":\"5\"}}",                       \
+		 t.org);                                                                                       \
+	fs_patch(rel, NULL, fields);                                                                           \
+	fs_write_time(rel, "at", now - (secs_ago))
+	ROW_DOC("oldRow", 91L * 24 * 3600);
+	ROW_DOC("keptRow", 89L * 24 * 3600);
+#undef ROW_DOC
 
 	r = trigger("cleanup", t.owner.id_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_int(r, "summary.staleUploadsRemoved"), 1, "%s", r->body);
 	cr_assert_eq(json_int(r, "summary.idempotencyKeysRemoved"), 1, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.importRowsRemoved"), 1, "%s", r->body);
 	http_resp_free(r);
 #define EXISTS(id, coll, want)                                                 \
 	snprintf(rel, sizeof(rel), "organizations/%s/%s/%s", t.org, coll, id); \
@@ -417,6 +430,8 @@ Test(jobs, cleanup_removes_exactly_what_is_stale)
 	EXISTS("oldReady", "files", 200);
 	EXISTS("expiredKey", "idempotency", 404);
 	EXISTS("liveKey", "idempotency", 200);
+	EXISTS("oldRow", "importRows", 404);
+	EXISTS("keptRow", "importRows", 200);
 #undef EXISTS
 	r = trigger("cleanup", t.owner.id_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
