@@ -65,11 +65,17 @@ static const struct fx_route routes[] = {
 #define STALE_IMPORT_S 3600
 #define OLD_RUN_S (30 * 24 * 3600)
 #define OLD_INSIGHT_S (90 * 24 * 3600)
+/*
+ * importRows/{hash}: an applied delta row's record, which makes the same
+ * file posted again by mistake (a double upload, a re-run after a crash)
+ * change stock once. Those mistakes happen within hours or days; after 90
+ * days the same file is a deliberate adjustment again (docs/imports.md).
+ */
+#define OLD_IMPORT_ROW_S (90 * 24 * 3600)
 #define CLEANUP_BATCH 200
 #define CHANNELS_MAX 500 /* channels of one organization the cleanup visits (far more than a merchant has) */
 #define OLD_DELIVERY_S (7 * 24 * 3600) /* channels/{cid}/deliveries markers: channels retry for 48 h at most */
 #define OLD_WEBHOOK_DELIVERY_S (30 * 24 * 3600) /* webhooks/{wid}/deliveries: the log shows 30 days */
-#define WEBHOOKS_MAX 25 /* subscriptions of one organization (at most 20) */
 #define RUNS_BATCH 500 /* a commit takes at most 500 writes */
 #define RUNS_BATCHES 20
 
@@ -355,16 +361,43 @@ static int reports_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 }
 
 /*
- * cleanup: deletes the documents q finds in collection below under (relative to the organization, NULL for
- * the organization itself) and their objects for files, in batches.
+ * cleanup: the query of the organization's documents in every collection
+ * named collection, at any depth: a collection group from the root (the
+ * emulator refuses one below a document), limited to the organization by
+ * its organizationId like fx_tenant_query's.
  */
+static struct fx_query *group_query(struct org_ctx *o, const char *collection, const char **parent_rel,
+				    struct fx_err *e)
+{
+	struct fx_query *q = fx_fsquery_new(collection, true);
+	struct fx_value org = {0};
+	int rc;
+
+	fx_value_string(&org, o->principal.organization_id, strlen(o->principal.organization_id));
+	rc = fx_fsquery_where(q, "organizationId", "==", &org, e);
+	fx_value_cleanup(&org);
+	if (rc < 0) {
+		fx_fsquery_free(q);
+		return NULL;
+	}
+	*parent_rel = "";
+	return q;
+}
+
+/*
+ * cleanup: deletes the documents q finds in collection below under (relative to the organization, NULL for
+ * the organization itself; EVERY_DEPTH: every collection of that name at any depth, the organization's documents)
+ * and their objects for files, in batches.
+ */
+static const char EVERY_DEPTH[] = "(every depth)"; /* compared by address */
 static int delete_found(struct org_ctx *o, const char *under, const char *collection, const char *field, const char *op,
 			const struct fx_value *v, const char *also_field, const struct fx_value *also,
 			const char *counter, struct run_state *st, struct fx_err *e)
 {
 	for (;;) {
 		const char *parent;
-		struct fx_query *q = fx_tenant_query(&o->req, under, collection, &parent, e);
+		struct fx_query *q = under == EVERY_DEPTH ? group_query(o, collection, &parent, e)
+							  : fx_tenant_query(&o->req, under, collection, &parent, e);
 		struct fx_doc *docs = NULL;
 		size_t n = 0;
 		json_object *writes;
@@ -436,33 +469,19 @@ static int delete_markers(struct org_ctx *o, const struct fx_value *cutoff, stru
 	return rc;
 }
 
-/* cleanup: every webhook subscription's deliveries (webhooks/{wid}/deliveries) of events before cutoff. */
+/*
+ * cleanup: every webhook delivery (webhooks/{wid}/deliveries) of an event
+ * before cutoff, its subscription deleted or not: one query over the
+ * "deliveries" collections, the organization's documents (channels'
+ * markers have no createdAt, so none is among them; the index is
+ * firestore.indexes.json's COLLECTION_GROUP deliveries one). Listing the subscriptions instead
+ * would never find a deleted one's log, which then stayed forever.
+ */
 static int delete_hook_deliveries(struct org_ctx *o, const struct fx_value *cutoff, struct run_state *st,
 				  struct fx_err *e)
 {
-	static const char *const mask[] = {"organizationId", NULL};
-	const char *parent;
-	struct fx_query *q = fx_tenant_query(&o->req, NULL, "webhooks", &parent, e);
-	struct fx_doc *docs = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (!q || fx_fsquery_select(q, mask, 1, e) < 0) {
-		fx_fsquery_free(q);
-		return -1;
-	}
-	fx_fsquery_limit(q, WEBHOOKS_MAX);
-	rc = fx_firestore_query(parent, q, NULL, &docs, &n, e);
-	fx_fsquery_free(q);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const char *under = fx_arena_printf(o->req.arena, "webhooks/%s", docs[i].id);
-
-		rc = under ? delete_found(o, under, "deliveries", "createdAt", "<", cutoff, NULL, NULL,
-					  "webhookDeliveriesRemoved", st, e)
-			   : fx_err_set(e, FX_INTERNAL, "out of request memory");
-	}
-	fx_firestore_docs_free(docs, n);
-	return rc;
+	return delete_found(o, EVERY_DEPTH, "deliveries", "createdAt", "<", cutoff, NULL, NULL,
+			    "webhookDeliveriesRemoved", st, e);
 }
 
 static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e)
@@ -487,6 +506,9 @@ static int cleanup_org(struct org_ctx *o, struct run_state *st, struct fx_err *e
 	fx_value_ts(&cutoff, now - OLD_WEBHOOK_DELIVERY_S, 0);
 	if (rc == 0)
 		rc = delete_hook_deliveries(o, &cutoff, st, e);
+	fx_value_ts(&cutoff, now - OLD_IMPORT_ROW_S, 0);
+	if (rc == 0)
+		rc = delete_found(o, NULL, "importRows", "at", "<", &cutoff, NULL, NULL, "importRowsRemoved", st, e);
 	if (rc == 0)
 		rc = fx_import_fail_stale(&o->req, now, STALE_IMPORT_S, &ended, e);
 	if (rc == 0)

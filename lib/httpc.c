@@ -119,9 +119,9 @@ size_t fx_httpc_header_line(char *p, size_t size, size_t nmemb, void *resp)
 	return n;
 }
 
-const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len)
+const char *fx_httpc_header_in(const char *lines, const char *name, char *out, size_t out_len)
 {
-	const char *p = resp->headers.data;
+	const char *p = lines;
 	size_t nlen = strlen(name);
 
 	if (!p)
@@ -146,6 +146,11 @@ const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, 
 		p = eol + 2;
 	}
 	return NULL;
+}
+
+const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len)
+{
+	return fx_httpc_header_in(resp->headers.data, name, out, out_len);
 }
 
 void fx_httpc_error_status(const struct fx_httpc_resp *resp, char *out, size_t out_len)

@@ -66,6 +66,14 @@ size_t fx_httpc_header_line(char *p, size_t size, size_t nmemb, void *resp);
 FX_MUST_USE const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len);
 
 /*
+ * The same over raw header lines ("Name: value\r\n"..., NULL accepted):
+ * the first line of header name (case-insensitive), its value without
+ * surrounding spaces or tabs copied into out; NULL when there is none or
+ * it does not fit in out_len (out then holds no partial value).
+ */
+FX_MUST_USE const char *fx_httpc_header_in(const char *lines, const char *name, char *out, size_t out_len);
+
+/*
  * Maps a Google error response ({"error":{"code","status","message"}}) to
  * e: the code of Google's canonical status (FX_FAILED_PRECONDITION for
  * "FAILED_PRECONDITION", whatever HTTP status came with it); a body naming

@@ -1240,6 +1240,41 @@ static int stale_errors(struct fx_req *r, const struct fx_doc *d, struct fx_doc 
 	return fx_files_store(r, "report", name, "text/csv", csv, strlen(csv), NULL, file, e);
 }
 
+/* Removes the errors file stored for an end of d that did not happen (best effort: logged when it stays). */
+static void take_back(const struct fx_doc *d, const struct fx_doc *file)
+{
+	struct fx_err ignored;
+	const char *object = fx_value_path_str(&file->fields, "object");
+	json_object *undo = json_object_new_array();
+
+	fx_err_clear(&ignored);
+	if ((object && fx_gcs_delete(object, -1, &ignored) < 0) ||
+	    fx_fswrite_delete(undo, file->name, -1, NULL, &ignored) < 0 ||
+	    fx_firestore_commit(undo, NULL, NULL, NULL, &ignored) < 0)
+		fx_log_warn("import %s: its unused errors file %s stays: %s", d->id, file->id, ignored.message);
+	json_object_put(undo);
+}
+
+/* Whether the record d now names file_id as its errors file: 1 yes (the end was applied), 0 no, -1 unknown. */
+static int end_applied(struct fx_req *r, const struct fx_doc *d, const char *file_id)
+{
+	struct fx_err ignored;
+	struct fx_doc now = {0};
+	const char *rel, *named;
+	int got;
+
+	fx_err_clear(&ignored);
+	rel = fx_tenant_path(r, NULL, "imports", d->id, "import", &ignored);
+	if (!rel)
+		return -1;
+	if (fx_firestore_get(rel, &now, &ignored) < 0)
+		return fx_err_is(&ignored, FX_NOT_FOUND) ? 0 : -1;
+	named = fx_value_path_str(&now.fields, "errorsFileId");
+	got = named && strcmp(named, file_id) == 0;
+	fx_firestore_doc_cleanup(&now);
+	return got;
+}
+
 /*
  * Ends the stale record d as failed (see fx_import_fail_stale): 1 when
  * ended, 0 when its importer wrote meanwhile (the precondition failed).
@@ -1272,18 +1307,30 @@ static int fail_stale(struct fx_req *r, const struct fx_doc *d, struct fx_err *e
 		rc = 1;
 	} else if (fx_err_is(e, FX_FAILED_PRECONDITION) || fx_err_is(e, FX_NOT_FOUND)) {
 		/* Its importer is alive after all (or the record went): leave it, and take the errors file back. */
-		struct fx_err ignored;
-		const char *object = fx_value_path_str(&file.fields, "object");
-		json_object *undo = json_object_new_array();
-
 		fx_err_clear(e);
-		fx_err_clear(&ignored);
-		if ((object && fx_gcs_delete(object, -1, &ignored) < 0) ||
-		    fx_fswrite_delete(undo, file.name, -1, NULL, &ignored) < 0 ||
-		    fx_firestore_commit(undo, NULL, NULL, NULL, &ignored) < 0)
-			fx_log_warn("import %s: its unused errors file %s stays: %s", d->id, file.id, ignored.message);
-		json_object_put(undo);
+		take_back(d, &file);
 		rc = 0;
+	} else {
+		/*
+		 * Another failure (a reset, a timeout): the commit may or may not have
+		 * been applied. The record says which; the errors file goes only when
+		 * it is sure the record does not name it.
+		 */
+		int applied = end_applied(r, d, file.id);
+
+		if (applied == 1) {
+			fx_err_clear(e);
+			fx_log_warn("import %s: no progress for too long, marked failed (its commit's answer was lost)",
+				    d->id);
+			rc = 1;
+		} else if (applied == 0) {
+			take_back(d, &file);
+		} else {
+			fx_log_warn(
+				"import %s: its end's commit failed and the record cannot be read: errors file %s may "
+				"stay unused",
+				d->id, file.id);
+		}
 	}
 out:
 	json_object_put(writes);

@@ -85,8 +85,10 @@ FX_MUST_USE int fx_import_run(struct fx_req *r, const struct fx_import_req *q, s
  * for a real import (not a dry run) import.finished in the same commit.
  * The commit carries the updateTime read as precondition: an importer that
  * wrote progress meanwhile keeps its record running (skipped, its errors
- * file removed again), whatever the clocks say. *failed counts the records
- * ended. -1 with e set when Firestore or Cloud Storage fail (the records
+ * file removed again), whatever the clocks say. A commit failing otherwise
+ * (a reset, a timeout) is checked against the record: applied, it counts;
+ * not applied, the errors file is removed again (it stays, logged, only when
+ * the record cannot be read). *failed counts the records ended. -1 with e set when Firestore or Cloud Storage fail (the records
  * ended so far stay ended).
  */
 #define FX_IMPORT_STALE_BATCH 50

@@ -22,7 +22,9 @@
  *    A POST through lib/egress (https only, every connected address
  *    checked, no redirect followed, answer read up to
  *    FX_WHDELIVER_MAX_ANSWER, 10 s timeout) signed with the secret (and the
- *    previous one within 24 h of a rotation). 2xx: delivered. Anything
+ *    previous one within 24 h of a rotation). 2xx: delivered (also when
+ *    its body runs past the cap: only the body's first bytes are read, and
+ *    they are ignored). Anything
  *    else: backoff (fx_webhook_backoff_s) until the give-up window, then
  *    status failed; the subscription remembers since when it fails and is
  *    disabled with a reason after the disable window. A subscription

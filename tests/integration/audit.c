@@ -1,6 +1,7 @@
 #include "audit.h"
 
 #include "client.h"
+#include "ts.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -108,6 +109,19 @@ void fs_write_fields(const char *rel, const char *const *masks, const char *fiel
 	http_resp_free(r);
 }
 
+void fs_write_time(const char *rel, const char *field, time_t t)
+{
+	const char *const masks[] = {field, NULL};
+	char when[40], fields[300];
+	struct tm tm;
+
+	cr_assert_not_null(gmtime_r(&t, &tm));
+	cr_assert_gt(strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm), 0);
+	cr_assert_lt((size_t)snprintf(fields, sizeof(fields), "{\"%s\":{\"timestampValue\":\"%s\"}}", field, when),
+		     sizeof(fields));
+	fs_write_fields(rel, masks, fields);
+}
+
 json_object *fs_list(const char *rel)
 {
 	const char *h[] = {"Authorization: Bearer owner", NULL};
@@ -164,6 +178,15 @@ const char *fs_str(json_object *doc, const char *dotted)
 	json_object *v = fs_field(doc, dotted);
 
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+long long fs_time(json_object *doc, const char *dotted)
+{
+	const char *s = fs_str(doc, dotted);
+	int64_t secs;
+	int32_t nanos;
+
+	return s && fx_ts_parse(s, &secs, &nanos) == 0 ? (long long)secs : -1;
 }
 
 static const char *id_of(json_object *doc)

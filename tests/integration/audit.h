@@ -10,6 +10,7 @@
 #define FX_TEST_AUDIT_H
 
 #include <json-c/json.h>
+#include <time.h>
 
 /*
  * The document at rel (below .../documents/) as {"id", "fields"} with the
@@ -27,6 +28,16 @@ json_object *fs_list(const char *rel);
  * document), as another writer would. Fails the test unless the emulator answers 200.
  */
 void fs_write_fields(const char *rel, const char *const *masks, const char *fields);
+
+/*
+ * Sets the timestamp field of the document at rel to t (Unix seconds, UTC),
+ * only that field, as another writer would: how a test moves a document
+ * through time (a delivery's age, a secret's expiry) without waiting.
+ */
+void fs_write_time(const char *rel, const char *field, time_t t);
+
+/* A timestamp field of a plain document as Unix seconds; -1 when missing or not a timestamp. */
+long long fs_time(json_object *doc, const char *dotted);
 
 /* A value at a dotted path of a plain document's fields, or NULL. */
 json_object *fs_field(json_object *doc, const char *dotted);

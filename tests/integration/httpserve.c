@@ -3,6 +3,8 @@
  */
 #include "httpserve.h"
 
+#include "httpc.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,28 +35,7 @@ struct conn {
 
 const char *httpserve_header(const struct httpserve_req *r, const char *name, char *out, size_t out_len)
 {
-	size_t nlen = strlen(name);
-
-	for (const char *p = r->headers; p && *p;) {
-		const char *eol = strstr(p, "\r\n");
-		size_t llen = eol ? (size_t)(eol - p) : strlen(p);
-		if (llen > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
-			const char *v = p + nlen + 1;
-			size_t vlen;
-			while (*v == ' ')
-				v++;
-			vlen = (size_t)(p + llen - v);
-			if (vlen >= out_len)
-				return NULL;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return out;
-		}
-		if (!eol)
-			break;
-		p = eol + 2;
-	}
-	return NULL;
+	return fx_httpc_header_in(r->headers, name, out, out_len);
 }
 
 static bool write_all(int fd, const char *p, size_t n)

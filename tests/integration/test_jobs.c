@@ -403,11 +403,24 @@ Test(jobs, cleanup_removes_exactly_what_is_stale)
 		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"expiresAt\":{\"integerValue\":\"%ld\"}}", t.org,
 		 now + 3600);
 	fs_patch(rel, NULL, fields);
+	/* Applied delta rows' records: kept 90 days (docs/imports.md), then removed. */
+#define ROW_DOC(id, secs_ago)                                                                                  \
+	snprintf(rel, sizeof(rel), "organizations/%s/importRows/%s", t.org, id);                               \
+	snprintf(fields, sizeof(fields),                                                                       \
+		 "{\"organizationId\":{\"stringValue\":\"%s\"},\"importId\":{\"stringValue\":\"someImport\"}," \
+		 "\"row\":{\"integerValue\":\"2\"},\"delta\":{\"integerValue\":\"5\"}}",                       \
+		 t.org);                                                                                       \
+	fs_patch(rel, NULL, fields);                                                                           \
+	fs_write_time(rel, "at", now - (secs_ago))
+	ROW_DOC("oldRow", 91L * 24 * 3600);
+	ROW_DOC("keptRow", 89L * 24 * 3600);
+#undef ROW_DOC
 
 	r = trigger("cleanup", t.owner.id_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_int(r, "summary.staleUploadsRemoved"), 1, "%s", r->body);
 	cr_assert_eq(json_int(r, "summary.idempotencyKeysRemoved"), 1, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.importRowsRemoved"), 1, "%s", r->body);
 	http_resp_free(r);
 #define EXISTS(id, coll, want)                                                 \
 	snprintf(rel, sizeof(rel), "organizations/%s/%s/%s", t.org, coll, id); \
@@ -417,6 +430,8 @@ Test(jobs, cleanup_removes_exactly_what_is_stale)
 	EXISTS("oldReady", "files", 200);
 	EXISTS("expiredKey", "idempotency", 404);
 	EXISTS("liveKey", "idempotency", 200);
+	EXISTS("oldRow", "importRows", 404);
+	EXISTS("keptRow", "importRows", 200);
 #undef EXISTS
 	r = trigger("cleanup", t.owner.id_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
@@ -809,6 +824,165 @@ Test(stalecleanup, an_import_that_progresses_while_the_cleanup_decides_stays_run
 		     json_object_to_json_string(files));
 	json_object_put(files);
 	cr_assert_eq(finished_events(&t, "raceImport", "failed"), 0, "no event");
+}
+
+/*
+ * The cleanup's commit ending a stale record fails for another reason than
+ * its precondition: its connection resets (the proxy holds the commit,
+ * then resets it, its bytes dropped; Firestore is back right after). Whether or not a commit whose answer is lost was applied, the
+ * errors file the cleanup stored must not outlive an end that did not
+ * happen: either the record stays running and no file is left, or the
+ * record ended (a client-side retry can carry the commit through once the
+ * proxy passes again) naming the only file. Then the next run leaves
+ * exactly one errors file, the one the ended record names.
+ */
+Test(stalecleanup, a_commit_that_fails_otherwise_leaves_no_errors_file_behind, .init = race_setup,
+     .fini = race_teardown, .timeout = 180)
+{
+	struct tenant t;
+	struct cleanup_run c = {0};
+	pthread_t th;
+	char old[40], rel[300], files_rel[300];
+	time_t o = time(NULL) - 2 * 3600;
+	json_object *doc, *files;
+	struct http_resp *r;
+	bool ended;
+
+	make_tenant(&t);
+	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
+	import_doc(&t, "resetImport", "running", false, old);
+	fp_arm(race_proxy, "imports/resetImport", FP_STALL);
+	c.token = t.owner.id_token;
+	cr_assert_eq(pthread_create(&th, NULL, run_cleanup, &c), 0);
+	for (time_t end = time(NULL) + 120; time(NULL) < end && !(fp_fired(race_proxy) && fp_held(race_proxy) > 0);)
+		usleep(20 * 1000);
+	cr_assert(fp_fired(race_proxy) && fp_held(race_proxy) > 0, "the cleanup's commit of the record is held");
+	/* The held commit's connection resets, its bytes dropped; then Firestore is back. */
+	cr_assert_eq(fp_set(race_proxy, FP_RESET, 0), 0);
+	for (time_t end = time(NULL) + 60; time(NULL) < end && fp_held(race_proxy) > 0;)
+		usleep(1000);
+	cr_assert_eq(fp_held(race_proxy), 0, "the held commit was reset");
+	cr_assert_eq(fp_set(race_proxy, FP_PASS, 0), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(c.r->status, 200, "%s", c.r->body);
+	ended = json_int(c.r, "summary.staleImportsFailed") == 1;
+	cr_assert_eq(json_int(c.r, "summary.organizationsFailed"), ended ? 0 : 1, "%s", c.r->body);
+	http_resp_free(c.r);
+
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/resetImport", t.org);
+	snprintf(files_rel, sizeof(files_rel), "organizations/%s/files", t.org);
+	doc = fs_read(rel);
+	files = fs_list(files_rel);
+	if (ended) {
+		cr_assert_str_eq(fs_str(doc, "status"), "failed", "the run counted it ended");
+		cr_assert_eq(json_object_array_length(files), 1, "%s", json_object_to_json_string(files));
+	} else {
+		cr_assert_str_eq(fs_str(doc, "status"), "running", "the commit did not happen");
+		cr_assert_null(fs_field(doc, "errorsFileId"));
+		cr_assert_eq(json_object_array_length(files), 0, "no errors file naming an end that did not happen: %s",
+			     json_object_to_json_string(files));
+		cr_assert_eq(finished_events(&t, "resetImport", "failed"), 0, "no event");
+	}
+	json_object_put(files);
+	json_object_put(doc);
+
+	/* The next run ends it if it is not yet: one errors file in all, the one the record names, one event. */
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.staleImportsFailed"), ended ? 0 : 1, "%s", r->body);
+	http_resp_free(r);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "failed");
+	files = fs_list(files_rel);
+	cr_assert_eq(json_object_array_length(files), 1, "%s", json_object_to_json_string(files));
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(json_object_array_get_idx(files, 0), "id")),
+			 fs_str(doc, "errorsFileId"));
+	json_object_put(files);
+	json_object_put(doc);
+	cr_assert_eq(finished_events(&t, "resetImport", "failed"), 1, "one event");
+}
+
+/* ---- Cloud Storage down while a stale import's errors file is stored ---- */
+
+static struct faultproxy *storage_proxy;
+
+/* An API instance whose Cloud Storage calls go through a fault proxy. */
+static void storage_setup(void)
+{
+	char extra[256];
+
+	storage_proxy = fp_start(atoi(test_env("FLUXORI_STORAGE_PORT")));
+	snprintf(extra, sizeof(extra), "STORAGE_EMULATOR_HOST=http://127.0.0.1:%d\n", fp_port(storage_proxy));
+	instance_start(&api, extra);
+}
+
+static void storage_teardown(void)
+{
+	instance_stop(&api);
+	fp_stop(storage_proxy);
+}
+
+/*
+ * Storage refuses every connection while the cleanup stores a stale
+ * import's errors file: the record is not ended without it (still running,
+ * no errorsFileId, no event), the run says the organization failed, and no
+ * ready file is left (a pending one may stay: Storage cannot say whether
+ * its bytes arrived, and the stale-uploads cleanup removes it). Storage
+ * back, the next run ends the record naming the one ready errors file.
+ */
+Test(stalestorage, storage_down_while_the_errors_file_is_stored_ends_nothing_until_it_is_back, .init = storage_setup,
+     .fini = storage_teardown, .timeout = 240)
+{
+	struct tenant t;
+	char old[40], rel[300], files_rel[300];
+	time_t o = time(NULL) - 2 * 3600;
+	json_object *doc, *files;
+	struct http_resp *r;
+	size_t ready = 0;
+
+	make_tenant(&t);
+	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
+	import_doc(&t, "noStorageImport", "running", false, old);
+	cr_assert_eq(fp_set(storage_proxy, FP_DROP, 0), 0);
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.organizationsFailed"), 1, "%s", r->body);
+	cr_assert_leq(json_int(r, "summary.staleImportsFailed"), 0, "%s", r->body);
+	http_resp_free(r);
+	snprintf(rel, sizeof(rel), "organizations/%s/imports/noStorageImport", t.org);
+	snprintf(files_rel, sizeof(files_rel), "organizations/%s/files", t.org);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "running", "not ended without its errors file");
+	cr_assert_null(fs_field(doc, "errorsFileId"));
+	json_object_put(doc);
+	files = fs_list(files_rel);
+	for (size_t i = 0; i < json_object_array_length(files); i++)
+		cr_assert_str_eq(fs_str(json_object_array_get_idx(files, i), "status"), "pending",
+				 "no ready file for an end that did not happen: %s", json_object_to_json_string(files));
+	json_object_put(files);
+	cr_assert_eq(finished_events(&t, "noStorageImport", "failed"), 0, "no event");
+
+	cr_assert_eq(fp_set(storage_proxy, FP_PASS, 0), 0);
+	r = trigger("cleanup", t.owner.id_token);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_eq(json_int(r, "summary.staleImportsFailed"), 1, "%s", r->body);
+	http_resp_free(r);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "failed");
+	files = fs_list(files_rel);
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		json_object *f = json_object_array_get_idx(files, i);
+
+		if (strcmp(fs_str(f, "status"), "ready") == 0) {
+			ready++;
+			cr_assert_str_eq(json_object_get_string(json_object_object_get(f, "id")),
+					 fs_str(doc, "errorsFileId"), "the ready file is the one the record names");
+		}
+	}
+	cr_assert_eq(ready, 1, "%s", json_object_to_json_string(files));
+	json_object_put(files);
+	json_object_put(doc);
+	cr_assert_eq(finished_events(&t, "noStorageImport", "failed"), 1, "one event");
 }
 
 /* ---- sync under contention, on the main stack (an admin's own run) ---- */

@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "testjwt.h"
 #include "testserver.h"
+#include "webhook.h"
 #include "whreceiver.h"
 #include "whworld.h"
 
@@ -848,5 +849,222 @@ Test(webhooks, a_hang_past_10_s_is_a_failed_attempt_retried_with_the_same_id_and
 	cr_assert_geq(latency, 2500, "latencyMs of the delivered attempt: %s", json_object_to_json_string(log));
 	json_object_put(log);
 	whreceiver_delay(w.recv, 0);
+	wh_world_end(&w);
+}
+
+/* ---- the windows, moved through time in the emulator instead of waited for ---- */
+
+/* Runs the job until the receiver saw n requests in all; fails the test after deadline_s. */
+static void run_until_seen(struct whworld *w, size_t n, int deadline_s)
+{
+	for (time_t end = time(NULL) + deadline_s; whreceiver_count(w->recv) < n && time(NULL) < end;
+	     usleep(200 * 1000))
+		wh_run(w);
+	cr_assert_geq(whreceiver_count(w->recv), n, "the receiver saw %zu requests, not %zu", whreceiver_count(w->recv),
+		      n);
+}
+
+/* The X-Fluxori-Delivery of the receiver's request i into id. */
+static void seen_id(struct whworld *w, size_t i, char *id, size_t len)
+{
+	struct whreceiver_delivery d;
+
+	cr_assert(whreceiver_get(w->recv, i, &d));
+	snprintf(id, len, "%s", d.delivery);
+	whreceiver_delivery_free(&d);
+}
+
+/*
+ * Subscribes to product.stock_changed of a new product and lets the
+ * product's first event through, so that the receiver starts empty with
+ * one event of the product already delivered.
+ */
+static void stock_world(struct whworld *w, const char *prefix, char *wid, size_t wid_len, char *secret,
+			size_t secret_len, char *pid, size_t pid_len)
+{
+	wh_world_new(w, prefix);
+	wh_product(w, prefix, 10, pid, pid_len);
+	wh_subscribe(w, whreceiver_url(w->recv), "[\"product.stock_changed\"]", wid, wid_len, secret, secret_len);
+	cr_assert(wh_deliver_until(w, 1, 90000), "the product's first event is delivered");
+	whreceiver_clear(w->recv);
+}
+
+Test(webhooks, a_failing_delivery_is_retried_within_the_give_up_window_and_given_up_after_it, .timeout = 240)
+{
+	struct whworld w;
+	struct fx_webhook_windows win;
+	char wid[64], secret[128], pid[64], eid[128], rel[512], path[300];
+	json_object *doc, *log;
+	bool failed_shown = false;
+	size_t seen;
+
+	fx_webhook_windows(&win); /* the stack's windows: the workers read the same environment */
+	stock_world(&w, "whgiveup", wid, sizeof(wid), secret, sizeof(secret), pid, sizeof(pid));
+	whreceiver_fail(w.recv, -1, 500);
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	run_until_seen(&w, 1, 90);
+	seen_id(&w, 0, eid, sizeof(eid));
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s/deliveries/%s", w.org, wid, eid);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "pending", "a failed attempt is retried");
+	cr_assert_gt(fs_time(doc, "nextAt"), fs_time(doc, "at"), "the next attempt is after this one");
+	json_object_put(doc);
+
+	/* A minute before the window ends (the event that old, its next attempt due): tried, still pending. */
+	fs_write_time(rel, "createdAt", time(NULL) - (time_t)win.give_up_s + 60);
+	fs_write_time(rel, "nextAt", time(NULL) - 1);
+	seen = whreceiver_count(w.recv);
+	run_until_seen(&w, seen + 1, 60);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "pending", "inside the window: retried again");
+	cr_assert_eq(fs_int(doc, "attempt"), 2);
+	json_object_put(doc);
+
+	/* The window passed: the next failure gives the delivery up, shown as failed, never tried again. */
+	fs_write_time(rel, "createdAt", time(NULL) - (time_t)win.give_up_s - 1);
+	fs_write_time(rel, "nextAt", time(NULL) - 1);
+	seen = whreceiver_count(w.recv);
+	run_until_seen(&w, seen + 1, 60);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "failed", "given up after the window");
+	cr_assert_eq(json_object_get_boolean(fs_field(doc, "pending")), 0);
+	cr_assert_eq(fs_int(doc, "attempt"), 3);
+	cr_assert_eq(fs_int(doc, "statusCode"), 500);
+	json_object_put(doc);
+	seen = whreceiver_count(w.recv);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200);
+	cr_assert_eq(whreceiver_count(w.recv), seen, "a given-up delivery is not tried again");
+	log = deliveries(&w, wid);
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+
+		if (jstr(e, "eventId") && strcmp(jstr(e, "eventId"), eid) == 0)
+			failed_shown = jstr(e, "status") && strcmp(jstr(e, "status"), "failed") == 0;
+	}
+	cr_assert(failed_shown, "admins see it failed: %s", json_object_to_json_string(log));
+	json_object_put(log);
+
+	/* The product's next event is not held behind the given-up one. (Re-enabling resets the failure
+	 * clock, so that the stack's short disable window cannot end the subscription meanwhile.) */
+	whreceiver_fail(w.recv, 0, 500);
+	snprintf(path, sizeof(path), "/v1/webhooks/%s", wid);
+	http_resp_free(http_json("PATCH", path, w.owner.id_token, "{\"enabled\":true}"));
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	cr_assert(wh_deliver_until(&w, 1, 90000), "the next event of the resource is delivered");
+	wh_world_end(&w);
+}
+
+Test(webhooks, the_previous_secret_signs_for_the_rotation_window_and_not_after_it, .timeout = 180)
+{
+	struct whworld w;
+	struct fx_webhook_windows win;
+	char wid[64], old[128], fresh[128], pid[64], path[300], rel[300];
+	struct whreceiver_delivery d;
+	struct http_resp *r;
+	json_object *doc;
+	const char *why = NULL;
+	time_t before, after;
+
+	fx_webhook_windows(&win);
+	stock_world(&w, "whrotend", wid, sizeof(wid), old, sizeof(old), pid, sizeof(pid));
+	snprintf(path, sizeof(path), "/v1/webhooks/%s:rotateSecret", wid);
+	before = time(NULL);
+	r = http_json("POST", path, w.owner.id_token, NULL);
+	after = time(NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	snprintf(fresh, sizeof(fresh), "%s", json_str(r, "secret"));
+	http_resp_free(r);
+	whreceiver_set_secrets(w.recv, (const char *const[]){fresh, old}, 2);
+
+	/* The old secret keeps signing for the rotation window (24 h unless the environment says otherwise). */
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s", w.org, wid);
+	doc = fs_read(rel);
+	cr_assert_geq(fs_time(doc, "previousSecretUntil"), (long long)(before + win.rotation_s));
+	cr_assert_leq(fs_time(doc, "previousSecretUntil"), (long long)(after + win.rotation_s));
+	json_object_put(doc);
+
+	/* That moment passed: one v1, the new secret's; the old one no longer verifies. */
+	fs_write_time(rel, "previousSecretUntil", time(NULL) - 1);
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	cr_assert(wh_deliver_until(&w, 1, 90000));
+	cr_assert(whreceiver_get(w.recv, 0, &d));
+	cr_assert_null(strstr(strstr(d.signature, "v1=") + 3, "v1="), "one v1 entry: %s", d.signature);
+	cr_assert(whreceiver_verify(d.signature, d.body, d.body_len, (const char *const[]){fresh}, 1,
+				    (long long)time(NULL), &why),
+		  "the new secret verifies it: %s", why);
+	cr_assert_not(whreceiver_verify(d.signature, d.body, d.body_len, (const char *const[]){old}, 1,
+					(long long)time(NULL), &why),
+		      "the old secret does not any more");
+	whreceiver_delivery_free(&d);
+	wh_world_end(&w);
+}
+
+Test(webhooks, a_2xx_answer_over_64_kib_is_a_delivery_its_body_ignored, .timeout = 180)
+{
+	struct whworld w;
+	char wid[64], secret[128], pid[64], eid[128], rel[512];
+	json_object *doc;
+
+	stock_world(&w, "whbig", wid, sizeof(wid), secret, sizeof(secret), pid, sizeof(pid));
+	whreceiver_pad(w.recv, 1024 * 1024); /* 1 MiB of answer: sixteen times what is read */
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	run_until_seen(&w, 1, 90);
+	seen_id(&w, 0, eid, sizeof(eid));
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200, "the job keeps running");
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s/deliveries/%s", w.org, wid, eid);
+	doc = fs_read(rel);
+	cr_assert_str_eq(fs_str(doc, "status"), "delivered", "the receiver answered 200: %s",
+			 json_object_to_json_string(doc));
+	cr_assert_eq(fs_int(doc, "statusCode"), 200);
+	cr_assert_eq(fs_int(doc, "attempt"), 1);
+	json_object_put(doc);
+	cr_assert_eq(whreceiver_count(w.recv), 1, "delivered once, not retried");
+	/* And the subscription's bookkeeping is a success's. */
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s", w.org, wid);
+	doc = fs_read(rel);
+	cr_assert_null(fs_str(doc, "failingSince"), "%s", json_object_to_json_string(doc));
+	json_object_put(doc);
+	wh_world_end(&w);
+}
+
+Test(webhooks, a_deleted_subscription_gets_nothing_more_and_its_log_is_cleaned_up, .timeout = 240)
+{
+	struct whworld w;
+	char wid[64], secret[128], pid[64], eid[128], rel[512], path[300];
+	struct http_resp *r;
+	json_object *doc;
+	size_t seen;
+
+	stock_world(&w, "whgone", wid, sizeof(wid), secret, sizeof(secret), pid, sizeof(pid));
+	whreceiver_fail(w.recv, -1, 500);
+	cr_assert_eq(wh_adjust(&w, pid, -1), 200);
+	run_until_seen(&w, 1, 90);
+	seen_id(&w, 0, eid, sizeof(eid));
+	snprintf(path, sizeof(path), "/v1/webhooks/%s", wid);
+	r = http_json("DELETE", path, w.owner.id_token, NULL);
+	cr_assert_eq(r->status, 204, "%s", r->body);
+	http_resp_free(r);
+
+	/* Its pending delivery is never sent again, the receiver recovered or not. */
+	whreceiver_fail(w.recv, 0, 500);
+	snprintf(rel, sizeof(rel), "organizations/%s/webhooks/%s/deliveries/%s", w.org, wid, eid);
+	fs_write_time(rel, "nextAt", time(NULL) - 1);
+	seen = whreceiver_count(w.recv);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(wh_run(&w), 200);
+	cr_assert_eq(whreceiver_count(w.recv), seen, "nothing goes to a deleted subscription");
+
+	/* Its log stays until the cleanup job's 30 days, like any other subscription's, then goes. */
+	doc = fs_read(rel);
+	cr_assert_not_null(doc, "the log outlives the subscription until the cleanup");
+	json_object_put(doc);
+	fs_write_time(rel, "createdAt", time(NULL) - 31 * 86400);
+	r = http_json("POST", "/v1/jobs/cleanup", w.owner.id_token, NULL);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	cr_assert_geq(json_int(r, "summary.webhookDeliveriesRemoved"), 1, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_null(fs_read(rel), "a deleted subscription's old deliveries are removed too");
 	wh_world_end(&w);
 }

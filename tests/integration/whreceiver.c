@@ -41,6 +41,7 @@ struct whreceiver {
 	unsigned delay_gen; /* bumped by whreceiver_delay: wakes the waiting answers */
 	int delayed; /* requests waiting in a delay now */
 	char location[512]; /* "" when not redirecting */
+	size_t pad; /* 2xx answers' body length (0: the short one) */
 
 	struct whreceiver_delivery *rec;
 	size_t nrec, caprec;
@@ -254,20 +255,36 @@ static void handle(void *ctx, struct httpserve_req *r)
 {
 	struct whreceiver *w = ctx;
 	char loc[512] = "", extra[600] = "";
-	size_t idx;
+	char *padded = NULL;
+	size_t idx, pad;
 	int status;
 
 	pthread_mutex_lock(&w->mu);
 	idx = record(w, r);
 	status = decide(w, r->fd, idx, loc, sizeof loc);
+	pad = w->pad;
 	pthread_mutex_unlock(&w->mu);
 	if (status == 0)
 		return; /* stopped, or the sender left, while waiting: nothing is answered */
 	if (loc[0])
 		snprintf(extra, sizeof extra, "Location: %s\r\n", loc);
+	if (status >= 200 && status < 300 && pad > 0) {
+		/* {"received":true,"pad":"xxx...x"}: pad bytes in all */
+		static const char head[] = "{\"received\":true,\"pad\":\"";
+		padded = malloc(pad + 1);
+		if (!padded)
+			abort();
+		memset(padded, 'x', pad);
+		memcpy(padded, head, sizeof head - 1);
+		memcpy(padded + pad - 2, "\"}", 2);
+		padded[pad] = '\0';
+	}
 	/* The sender may have given up. */
 	(void)httpserve_answer(r->fd, status, extra,
-			       status >= 200 && status < 300 ? "{\"received\":true}" : "{\"received\":false}");
+			       padded			       ? padded
+			       : status >= 200 && status < 300 ? "{\"received\":true}"
+							       : "{\"received\":false}");
+	free(padded);
 }
 
 struct whreceiver *whreceiver_start(void)
@@ -362,6 +379,13 @@ void whreceiver_redirect(struct whreceiver *w, const char *location)
 		w->location[0] = '\0';
 	else
 		snprintf(w->location, sizeof w->location, "%s", location);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void whreceiver_pad(struct whreceiver *w, size_t bytes)
+{
+	pthread_mutex_lock(&w->mu);
+	w->pad = bytes >= 64 ? bytes : 0;
 	pthread_mutex_unlock(&w->mu);
 }
 

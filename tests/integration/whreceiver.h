@@ -84,6 +84,12 @@ bool whreceiver_wait_delayed(struct whreceiver *w, int n, long deadline_ms);
 /* From now every request is answered 302 Found with Location: location (NULL: no more redirects). */
 void whreceiver_redirect(struct whreceiver *w, const char *location);
 
+/*
+ * From now every 2xx answer carries a JSON body of exactly bytes bytes
+ * (a receiver answering a whole page; 0 or below 64: the short one again).
+ */
+void whreceiver_pad(struct whreceiver *w, size_t bytes);
+
 /* ---- what the receiver saw ---- */
 
 /* How many requests arrived so far (answered or not). */

@@ -167,3 +167,19 @@ Test(httpc, a_streamed_body_that_stalls_past_the_budget_is_given_up)
 	cr_assert_eq(stream_dripped(6, 6000, &got), -1, "a 6 s stall must end the call");
 	cr_assert_lt(got.n, 6);
 }
+
+/* One home for reading header lines: responses here, requests in the tests' servers (testserver, httpserve). */
+Test(httpc_header_in, finds_the_first_line_of_a_name_in_any_case_trimmed_and_only_whole)
+{
+	const char *lines = "Content-Type: text/plain\r\nX-Fluxori-Event:\t order.created \r\nX-Long: 0123456789\r\n"
+			    "x-fluxori-event: second\r\nLast:no-space";
+	char out[8], big[64];
+
+	cr_assert_str_eq(fx_httpc_header_in(lines, "x-FLUXORI-event", big, sizeof(big)), "order.created");
+	cr_assert_str_eq(fx_httpc_header_in(lines, "Last", big, sizeof(big)), "no-space");
+	cr_assert_null(fx_httpc_header_in(lines, "Content", big, sizeof(big)), "a prefix of a name is not the name");
+	cr_assert_null(fx_httpc_header_in(lines, "Missing", big, sizeof(big)));
+	cr_assert_null(fx_httpc_header_in(NULL, "Last", big, sizeof(big)));
+	cr_assert_null(fx_httpc_header_in(lines, "X-Long", out, sizeof(out)), "a value that does not fit is refused");
+	cr_assert_str_eq(fx_httpc_header_in(lines, "X-Long", out, 11), "0123456789");
+}

@@ -1,5 +1,7 @@
 #include "testserver.h"
 
+#include "httpc.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -8,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -41,31 +42,7 @@ static void die(const char *what)
 
 const char *ts_header(const struct ts_request *r, const char *name, char *out, size_t out_len)
 {
-	size_t nlen = strlen(name);
-	const char *p = r->headers;
-
-	while (*p) {
-		const char *eol = strstr(p, "\r\n");
-		size_t llen = eol ? (size_t)(eol - p) : strlen(p);
-
-		if (llen > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
-			const char *v = p + nlen + 1;
-			size_t vlen;
-
-			while (*v == ' ')
-				v++;
-			vlen = (size_t)(p + llen - v);
-			if (vlen >= out_len)
-				return NULL;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return out;
-		}
-		if (!eol)
-			break;
-		p = eol + 2;
-	}
-	return NULL;
+	return fx_httpc_header_in(r->headers, name, out, out_len);
 }
 
 /* Reads one request into ts->req; returns 0, or -1 when it is malformed or too big. */
