@@ -284,7 +284,8 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		idem_at = n;
 		paths[n++] = c->idem.rel;
 	}
-	if (fx_firestore_batch_get(paths, n, t->id, docs, e) < 0)
+	/* The read begins the transaction (fx_orderio_queued_lazy): no beginTransaction round trip. */
+	if (fx_firestore_txn_batch_get(t, paths, n, NULL, docs, e) < 0)
 		goto out;
 	if (c->idem.rel && (rc = fx_idempotency_check(&c->idem, &docs[idem_at], e)) != 0) {
 		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
@@ -357,7 +358,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
-	if (fx_orderio_queued(r, create_txn, c, "orders", e) < 0)
+	if (fx_orderio_queued_lazy(r, create_txn, c, "orders", NULL, e) < 0)
 		goto out;
 	/* A replay answers the order the key made, as it is now (with its etag). */
 	if (c->idem.status) {
