@@ -287,7 +287,6 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		idem_at = n;
 		paths[n++] = c->idem.rel;
 	}
-	/* The read begins the transaction (fx_orderio_queued_lazy): no beginTransaction round trip. */
 	if (fx_firestore_txn_batch_get(t, paths, n, NULL, docs, e) < 0)
 		goto out;
 	if (c->idem.rel && (rc = fx_idempotency_check(&c->idem, &docs[idem_at], e)) != 0) {
@@ -366,7 +365,13 @@ static int create(struct fx_req *r, struct fx_err *e)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
-	if (fx_orderio_queued_lazy(r, create_txn, c, "orders", &res, e) < 0)
+	/*
+	 * Begun first, not in the read: a read whose answer is lost would leave
+	 * a transaction that nobody can roll back holding the counter's lock
+	 * (fx_firestore_run_transaction_ex), and the organization's orders
+	 * waiting on it for a minute.
+	 */
+	if (fx_orderio_queued_ex(r, create_txn, c, "orders", false, &res, e) < 0)
 		goto out;
 	if (c->idem.status) {
 		/* A replay answers the order the key made, as it is now (with its etag). */

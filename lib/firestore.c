@@ -971,14 +971,14 @@ static void rollback(const char *id)
  * One attempt: begin (retrying prev when set), run fn, commit; rolls back on
  * any failure. Returns 0, or -1 with e set.
  */
-static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, struct fx_txn_result *res,
-			struct fx_err *e)
+static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, bool begin_in_read,
+			struct fx_txn_result *res, struct fx_err *e)
 {
 	int rc;
 
 	fx_err_clear(e);
-	if (res) {
-		/* Lazy: the first read begins the transaction, retrying prev. */
+	if (begin_in_read) {
+		/* The first read begins the transaction, retrying prev. */
 		if (prev && *prev && fx_str_set(t->retry, sizeof(t->retry), prev) < 0)
 			return fx_err_set(e, FX_INTERNAL, "transaction id over %zu bytes", sizeof(t->retry) - 1);
 	} else if (begin_transaction(prev, t->id, e) < 0) {
@@ -1037,8 +1037,8 @@ void fx_firestore_txn_result_cleanup(struct fx_txn_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The retry loop of both runners; res not NULL: lazy begin, the commit's answer into *res. */
-static int run_transaction(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, struct fx_err *e)
+/* The retry loop of both runners; res (may be NULL) receives the commit's answer. */
+static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res, struct fx_err *e)
 {
 	struct fx_txn t;
 	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
@@ -1068,7 +1068,7 @@ static int run_transaction(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, s
 		}
 		memset(&t, 0, sizeof(t));
 		t.attempt = attempt;
-		rc = attempt_once(fn, ctx, prev, &t, res, e);
+		rc = attempt_once(fn, ctx, prev, &t, begin_in_read, res, e);
 		if (lane) {
 			in_lane = false;
 			pthread_mutex_unlock(&retry_lane);
@@ -1089,17 +1089,18 @@ static int run_transaction(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, s
 
 int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
-	return run_transaction(fn, ctx, NULL, e);
+	return run_transaction(fn, ctx, false, NULL, e);
 }
 
-int fx_firestore_run_transaction_lazy(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, struct fx_err *e)
+int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res,
+				    struct fx_err *e)
 {
 	struct fx_txn_result local = {0};
 	int rc;
 
 	if (res)
 		memset(res, 0, sizeof(*res));
-	rc = run_transaction(fn, ctx, res ? res : &local, e);
+	rc = run_transaction(fn, ctx, begin_in_read, res ? res : &local, e);
 	fx_firestore_txn_result_cleanup(&local);
 	return rc;
 }

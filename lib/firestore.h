@@ -39,6 +39,7 @@
 #include "value.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* JSON nesting accepted in Firestore answers: a 20-deep map needs 65 levels. */
@@ -146,7 +147,7 @@ struct fx_txn {
 	char id[512]; /* base64 transaction id, pass to batch_get/query; "" until begun (lazy) */
 	json_object *writes; /* append Write objects here (fswrite.h); committed with the transaction */
 	int attempt; /* 0 on the first run */
-	/* fx_firestore_run_transaction_lazy only: the aborted attempt's id its first read retries */
+	/* begin_in_read only (fx_firestore_run_transaction_ex): the aborted id its first read retries */
 	char retry[512];
 };
 
@@ -186,7 +187,8 @@ FX_MUST_USE int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_
  * fx_firestore_batch_get does, with only the fields named in mask
  * (NULL-terminated field paths, at most FX_QUERY_MAX_SELECT; NULL or empty
  * reads every field: documents are locked and versioned whole either way).
- * When t has not begun (t->id "": fx_firestore_run_transaction_lazy), the
+ * When t has not begun (t->id "": fx_firestore_run_transaction_ex with
+ * begin_in_read), the
  * read begins it (batchGet's newTransaction, read-write, retrying t->retry
  * when set) and t->id takes the id of the answer's first element, so the
  * transaction costs no beginTransaction round trip. A read that fails after
@@ -207,17 +209,28 @@ struct fx_txn_result {
 void fx_firestore_txn_result_cleanup(struct fx_txn_result *r);
 
 /*
- * fx_firestore_run_transaction without the beginTransaction round trip: each
- * attempt starts with t->id "" and fn's first read, which must be
+ * fx_firestore_run_transaction that gives back the commit's answer: res
+ * (may be NULL; zeroed first, cleaned up by the caller) receives the commit
+ * time and each write's updateTime of the attempt that committed.
+ *
+ * With begin_in_read, no beginTransaction round trip: each attempt starts
+ * with t->id "" and fn's first read, which must be
  * fx_firestore_txn_batch_get (fx_firestore_batch_get and fx_firestore_query
  * take no unbegun transaction), begins it; an attempt after an ABORTED
- * begins a fresh one retrying the previous id. Backoff, the retry lane,
- * FX_TXN_MAX_ATTEMPTS, FX_TXN_DEADLINE_MS, rollbacks (kept when they do not
- * arrive) and errors are those of fx_firestore_run_transaction. An fn that
- * reads nothing commits its writes without a transaction (atomic all the
- * same). res (may be NULL; zeroed first, cleaned up by the caller) receives
- * the commit time and each write's updateTime of the attempt that committed.
+ * begins a fresh one retrying the previous id; an fn that reads nothing
+ * commits its writes without a transaction (atomic all the same). The
+ * price: when that first read's answer is lost (the request reached
+ * Firestore, the answer did not come back), the transaction's id is
+ * unknown, so it cannot be rolled back and Firestore holds the locks of
+ * what it read until its idle expiry (60 s on Google): test_faults'
+ * cut-off transaction fails that way. Without begin_in_read the
+ * transaction is begun first, as fx_firestore_run_transaction does.
+ *
+ * Backoff, the retry lane, FX_TXN_MAX_ATTEMPTS, FX_TXN_DEADLINE_MS,
+ * rollbacks (kept when they do not arrive) and errors are those of
+ * fx_firestore_run_transaction.
  */
-FX_MUST_USE int fx_firestore_run_transaction_lazy(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, struct fx_err *e);
+FX_MUST_USE int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res,
+						struct fx_err *e);
 
 #endif

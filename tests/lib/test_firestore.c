@@ -819,7 +819,7 @@ Test(firestore, transaction_query_reads_and_writes_a_summary)
 	fx_firestore_doc_cleanup(&d);
 }
 
-/* ---- transactions begun in their first read (fx_firestore_run_transaction_lazy) ---- */
+/* ---- transactions begun in their first read (fx_firestore_run_transaction_ex) ---- */
 
 struct lazy {
 	const char *rel;
@@ -861,7 +861,7 @@ Test(firestore, a_lazy_transaction_begins_in_its_read_and_answers_the_commits_up
 	struct fx_doc d;
 
 	create_n(c.rel, 41, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_lazy(lazy_increment, &c, &res, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, true, &res, &err), 0, "%s", err.message);
 	cr_assert_not(c.begun_before_read, "no beginTransaction before the first read");
 	cr_assert_neq(c.id_after_read[0], '\0', "the read began the transaction");
 	cr_assert_eq(c.runs, 1);
@@ -873,6 +873,24 @@ Test(firestore, a_lazy_transaction_begins_in_its_read_and_answers_the_commits_up
 	fx_firestore_doc_cleanup(&d);
 	fx_firestore_txn_result_cleanup(&res);
 	cr_assert_null(res.update_times);
+}
+
+/* Begun first (what order create uses): the read carries the id, the commit's times come back all the same. */
+Test(firestore, a_transaction_begun_first_answers_the_commits_update_times)
+{
+	struct lazy c = {.rel = "txn_begun/c"};
+	struct fx_txn_result res;
+	struct fx_doc d;
+
+	create_n(c.rel, 7, NULL);
+	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, false, &res, &err), 0, "%s", err.message);
+	cr_assert(c.begun_before_read, "beginTransaction came first");
+	cr_assert_eq(fx_firestore_get(c.rel, &d, &err), 0, "%s", err.message);
+	cr_assert_eq(int_field(&d, "n"), 8);
+	cr_assert_eq(res.n, 1);
+	cr_assert_str_eq(res.update_times[0], d.update_time);
+	fx_firestore_doc_cleanup(&d);
+	fx_firestore_txn_result_cleanup(&res);
 }
 
 Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
@@ -889,7 +907,7 @@ Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 	fx_map_set_str(&f, "other", "not asked for either");
 	cr_assert_eq(fx_fswrite_set(w, name, &f, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_firestore_run_transaction_lazy(lazy_increment, &c, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, true, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(c.fields_read, 1, "only n was read");
 	{
 		struct fx_doc d;
@@ -939,7 +957,7 @@ Test(firestore, a_masked_transaction_read_still_locks_the_document_until_rolled_
 	int64_t n;
 
 	create_n(c.rel, 1, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_lazy(lazy_read_then_write_plain, &c, NULL, &err), -1);
+	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_read_then_write_plain, &c, true, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 400, "the caller's error comes back: %s", err.message);
 	cr_assert_eq(c.runs, 1, "a caller error is not retried");
 	cr_assert_eq(fx_err_http(c.plain.kind), 409, "the plain write met the lock: %s %s", fx_err_name(c.plain.kind),
@@ -968,7 +986,7 @@ static void *lazy_race(void *arg)
 	struct lazy mine = {.rel = r->rel};
 
 	fx_err_clear(&r->e);
-	r->rc = fx_firestore_run_transaction_lazy(lazy_increment, &mine, NULL, &r->e);
+	r->rc = fx_firestore_run_transaction_ex(lazy_increment, &mine, true, NULL, &r->e);
 	r->runs = mine.runs;
 	fx_httpc_thread_cleanup();
 	return NULL;
