@@ -260,6 +260,21 @@ static int write_order(struct create_ctx *c, json_object *writes, const struct f
 }
 
 /*
+ * The fields create_txn reads of what it reads, one mask for the batchGet:
+ * the counter's next (fx_orderio_take_number); of each product its owner,
+ * status, stock, price, sku, name, listings and lowStock (price_lines,
+ * reserve and fx_stock_write's outbox and webhook events, complete_order);
+ * the idempotency record's fields (fx_idempotency_check). A product's
+ * searchPrefixes, description, images and the rest are neither sent nor
+ * parsed. A masked read locks and versions the whole document as an
+ * unmasked one does (every write below carries the updateTime read), so
+ * the transaction is exactly as safe.
+ */
+static const char *const create_read_mask[] = {"next",	      "organizationId", "status",   "stock",	"priceCents",
+					       "sku",	      "name",		"listings", "lowStock", "expiresAt",
+					       "requestHash", "response",	NULL};
+
+/*
  * One attempt: reads the counter, the products and the idempotency record
  * together, then writes the reservations, the counter and the order.
  */
@@ -287,7 +302,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		idem_at = n;
 		paths[n++] = c->idem.rel;
 	}
-	if (fx_firestore_txn_batch_get(t, paths, n, NULL, docs, e) < 0)
+	if (fx_firestore_txn_batch_get(t, paths, n, create_read_mask, docs, e) < 0)
 		goto out;
 	if (c->idem.rel && (rc = fx_idempotency_check(&c->idem, &docs[idem_at], e)) != 0) {
 		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
@@ -345,6 +360,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 {
 	struct create_ctx *c = fx_arena_alloc(r->arena, sizeof(*c));
 	struct fx_value order = {0};
+	static const char *const org_mask[] = {"vatRateBps", NULL};
 	struct fx_doc org = {0}, doc = {0};
 	struct fx_txn_result res = {0};
 	json_object *in = NULL;
@@ -361,7 +377,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	    fx_idempotency_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
 	c->vat_rate = FX_DEFAULT_VAT_RATE_BPS;
-	if (!(root = fx_tenant_root(r, e)) || fx_firestore_get(root, &org, e) < 0)
+	if (!(root = fx_tenant_root(r, e)) || fx_firestore_get_mask(root, org_mask, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
