@@ -76,6 +76,8 @@ struct create_ctx {
 	struct fx_idem idem;
 	char id[FX_ID_LEN + 1];
 	json_object *answer;
+	struct fx_value done; /* the order as the committing attempt wrote it */
+	size_t order_write; /* its index in the commit's writes */
 };
 
 /* customer {name, email?, phone?} */
@@ -245,6 +247,7 @@ static int write_order(struct create_ctx *c, json_object *writes, const struct f
 
 	fx_model_id_new(c->id);
 	name = fx_tenant_name(fx_tenant_path(c->r, NULL, "orders", c->id, "order", e));
+	c->order_write = json_object_array_length(writes);
 	rc = fx_fswrite_create(writes, name, order, NULL, e);
 	free(name);
 	if (rc < 0 || fx_orderio_event_created(c->r, writes, c->id, order, e) < 0)
@@ -255,6 +258,21 @@ static int write_order(struct create_ctx *c, json_object *writes, const struct f
 	json_object_object_del(c->answer, "etag");
 	return 0;
 }
+
+/*
+ * The fields create_txn reads of what it reads, one mask for the batchGet:
+ * the counter's next (fx_orderio_take_number); of each product its owner,
+ * status, stock, price, sku, name, listings and lowStock (price_lines,
+ * reserve and fx_stock_write's outbox and webhook events, complete_order);
+ * the idempotency record's fields (fx_idempotency_check). A product's
+ * searchPrefixes, description, images and the rest are neither sent nor
+ * parsed. A masked read locks and versions the whole document as an
+ * unmasked one does (every write below carries the updateTime read), so
+ * the transaction is exactly as safe.
+ */
+static const char *const create_read_mask[] = {"next",	      "organizationId", "status",   "stock",	"priceCents",
+					       "sku",	      "name",		"listings", "lowStock", "expiresAt",
+					       "requestHash", "response",	NULL};
 
 /*
  * One attempt: reads the counter, the products and the idempotency record
@@ -284,7 +302,7 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		idem_at = n;
 		paths[n++] = c->idem.rel;
 	}
-	if (fx_firestore_batch_get(paths, n, t->id, docs, e) < 0)
+	if (fx_firestore_txn_batch_get(t, paths, n, create_read_mask, docs, e) < 0)
 		goto out;
 	if (c->idem.rel && (rc = fx_idempotency_check(&c->idem, &docs[idem_at], e)) != 0) {
 		rc = rc > 0 ? 0 : -1; /* a replay writes nothing */
@@ -299,6 +317,10 @@ static int create_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	if (write_order(c, t->writes, &order, e) < 0 ||
 	    fx_idempotency_store(r, &c->idem, t->writes, 201, c->answer, e) < 0)
 		goto out;
+	/* What the answer shows if this attempt commits: the fields exactly as written. */
+	fx_value_cleanup(&c->done);
+	c->done = order;
+	memset(&order, 0, sizeof(order));
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++)
@@ -338,7 +360,9 @@ static int create(struct fx_req *r, struct fx_err *e)
 {
 	struct create_ctx *c = fx_arena_alloc(r->arena, sizeof(*c));
 	struct fx_value order = {0};
+	static const char *const org_mask[] = {"vatRateBps", NULL};
 	struct fx_doc org = {0}, doc = {0};
+	struct fx_txn_result res = {0};
 	json_object *in = NULL;
 	const char *root;
 	char location[128];
@@ -353,23 +377,44 @@ static int create(struct fx_req *r, struct fx_err *e)
 	    fx_idempotency_init(r, "orders.create", NULL, &c->idem, e) < 0)
 		goto out;
 	c->vat_rate = FX_DEFAULT_VAT_RATE_BPS;
-	if (!(root = fx_tenant_root(r, e)) || fx_firestore_get(root, &org, e) < 0)
+	if (!(root = fx_tenant_root(r, e)) || fx_firestore_get_mask(root, org_mask, &org, e) < 0)
 		goto out;
 	fx_value_path_int(&org.fields, "vatRateBps", &c->vat_rate);
 	c->order = &order;
-	if (fx_orderio_queued(r, create_txn, c, "orders", e) < 0)
+	/*
+	 * Begun first, not in the read: a read whose answer is lost would leave
+	 * a transaction that nobody can roll back holding the counter's lock
+	 * (fx_firestore_run_transaction_ex), and the organization's orders
+	 * waiting on it for a minute.
+	 */
+	if (fx_orderio_queued_ex(r, create_txn, c, "orders", false, &res, e) < 0)
 		goto out;
-	/* A replay answers the order the key made, as it is now (with its etag). */
 	if (c->idem.status) {
+		/* A replay answers the order the key made, as it is now (with its etag). */
 		const char *id = json_object_get_string(json_object_object_get(c->idem.answer, "id"));
 
 		if (!id || fx_str_set(c->id, sizeof(c->id), id) < 0) {
 			fx_err_set(e, FX_INTERNAL, "the stored answer of this Idempotency-Key has no order id");
 			goto out;
 		}
+		if (fx_tenant_get(r, fx_tenant_path(r, NULL, "orders", c->id, "order", e), "order", &doc, e) < 0)
+			goto out;
+	} else {
+		/*
+		 * The new order as stored, without reading it back: the fields the
+		 * commit wrote (timestamps already cut to what Firestore keeps) and
+		 * the commit's updateTime of the order's write, the etag a GET shows.
+		 */
+		if (c->order_write >= res.n ||
+		    fx_str_set(doc.update_time, sizeof(doc.update_time), res.update_times[c->order_write]) < 0) {
+			fx_err_set(e, FX_INTERNAL, "the commit did not answer the order's write");
+			goto out;
+		}
+		doc.id = c->id;
+		doc.fields = c->done;
+		memset(&c->done, 0, sizeof(c->done));
+		FX_ARRAY_COPY(doc.create_time, doc.update_time);
 	}
-	if (fx_tenant_get(r, fx_tenant_path(r, NULL, "orders", c->id, "order", e), "order", &doc, e) < 0)
-		goto out;
 	if (fx_str_fmt(location, sizeof(location), "/v1/orders/%s", c->id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "order id over %zu bytes", sizeof(location));
 		goto out;
@@ -379,6 +424,8 @@ static int create(struct fx_req *r, struct fx_err *e)
 out:
 	json_object_put(in);
 	json_object_put(c->answer);
+	fx_value_cleanup(&c->done);
+	fx_firestore_txn_result_cleanup(&res);
 	fx_idempotency_cleanup(&c->idem);
 	fx_value_cleanup(&order);
 	fx_firestore_doc_cleanup(&org);

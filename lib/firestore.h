@@ -39,6 +39,7 @@
 #include "value.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* JSON nesting accepted in Firestore answers: a 20-deep map needs 65 levels. */
@@ -143,9 +144,11 @@ FX_MUST_USE int fx_firestore_batch_get(const char *const *rel_paths, size_t n, c
 #define FX_TXN_INITIAL_BACKOFF_MS 50 /* then x1.5 per attempt, +-50 % jitter */
 
 struct fx_txn {
-	char id[512]; /* base64 transaction id, pass to batch_get/query */
+	char id[512]; /* base64 transaction id, pass to batch_get/query; "" until begun (lazy) */
 	json_object *writes; /* append Write objects here (fswrite.h); committed with the transaction */
 	int attempt; /* 0 on the first run */
+	/* begin_in_read only (fx_firestore_run_transaction_ex): the aborted id its first read retries */
+	char retry[512];
 };
 
 /*
@@ -178,5 +181,56 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
  * transaction's locks until it has been idle for 60 s.
  */
 FX_MUST_USE int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e);
+
+/*
+ * Reads n (at most FX_FS_MAX_BATCH_GET) documents inside t, as
+ * fx_firestore_batch_get does, with only the fields named in mask
+ * (NULL-terminated field paths, at most FX_QUERY_MAX_SELECT; NULL or empty
+ * reads every field: documents are locked and versioned whole either way).
+ * When t has not begun (t->id "": fx_firestore_run_transaction_ex with
+ * begin_in_read), the
+ * read begins it (batchGet's newTransaction, read-write, retrying t->retry
+ * when set) and t->id takes the id of the answer's first element, so the
+ * transaction costs no beginTransaction round trip. A read that fails after
+ * the transaction began (an inline ABORTED) leaves t->id set for the
+ * rollback. 400 naming "mask" for a malformed path.
+ */
+FX_MUST_USE int fx_firestore_txn_batch_get(struct fx_txn *t, const char *const *rel_paths, size_t n,
+					   const char *const *mask, struct fx_doc *out, struct fx_err *e);
+
+/* What the commit of a transaction answered. */
+struct fx_txn_result {
+	char commit_time[40];
+	char (*update_times)[40]; /* writeResults[i].updateTime, one per write in order; malloc'd */
+	size_t n; /* writes committed */
+};
+
+/* Frees what r holds and zeroes it. Accepts NULL and a zeroed struct. */
+void fx_firestore_txn_result_cleanup(struct fx_txn_result *r);
+
+/*
+ * fx_firestore_run_transaction that gives back the commit's answer: res
+ * (may be NULL; zeroed first, cleaned up by the caller) receives the commit
+ * time and each write's updateTime of the attempt that committed.
+ *
+ * With begin_in_read, no beginTransaction round trip: each attempt starts
+ * with t->id "" and fn's first read, which must be
+ * fx_firestore_txn_batch_get (fx_firestore_batch_get and fx_firestore_query
+ * take no unbegun transaction), begins it; an attempt after an ABORTED
+ * begins a fresh one retrying the previous id; an fn that reads nothing
+ * commits its writes without a transaction (atomic all the same). The
+ * price: when that first read's answer is lost (the request reached
+ * Firestore, the answer did not come back), the transaction's id is
+ * unknown, so it cannot be rolled back and Firestore holds the locks of
+ * what it read until its idle expiry (60 s on Google): test_faults'
+ * cut-off transaction fails that way. Without begin_in_read the
+ * transaction is begun first, as fx_firestore_run_transaction does.
+ *
+ * Backoff, the retry lane, FX_TXN_MAX_ATTEMPTS, FX_TXN_DEADLINE_MS,
+ * rollbacks (kept when they do not arrive) and errors are those of
+ * fx_firestore_run_transaction.
+ */
+FX_MUST_USE int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res,
+						struct fx_err *e);
 
 #endif

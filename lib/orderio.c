@@ -23,8 +23,9 @@ int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const cha
 	return fx_orderio_queued_within(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, e);
 }
 
-int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
-			     enum fx_code busy_code, struct fx_err *e)
+/* The queue of fx_orderio_queued*: ex runs fn through fx_firestore_run_transaction_ex into res. */
+static int queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
+		  enum fx_code busy_code, bool ex, bool begin_in_read, struct fx_txn_result *res, struct fx_err *e)
 {
 	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
 	int rc;
@@ -40,9 +41,22 @@ int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, co
 		fx_keylock_release(lock);
 		return -1;
 	}
-	rc = fx_firestore_run_transaction(fn, arg, e);
+	rc = ex ? fx_firestore_run_transaction_ex(fn, arg, begin_in_read, res, e)
+		: fx_firestore_run_transaction(fn, arg, e);
 	fx_keylock_release_after(lock, rc < 0 ? e : NULL);
 	return rc;
+}
+
+int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
+			     enum fx_code busy_code, struct fx_err *e)
+{
+	return queued(r, fn, arg, busy, wait_ms, busy_code, false, false, NULL, e);
+}
+
+int fx_orderio_queued_ex(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, bool begin_in_read,
+			 struct fx_txn_result *res, struct fx_err *e)
+{
+	return queued(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, true, begin_in_read, res, e);
 }
 
 const char *fx_orderio_counter_rel(const struct fx_req *r, struct fx_err *e)

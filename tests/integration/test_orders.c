@@ -580,6 +580,74 @@ Test(orders, a_retried_idempotency_key_makes_one_order)
 	cr_assert_eq(stock(&t, pa, "stock.reserved"), 1, "one order, one reservation");
 }
 
+/* GET /v1/orders/{id}: the order as stored now. */
+static struct http_resp *get_order(const struct tenant *t, const char *id)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "/v1/orders/%s", id);
+	return http_get(path, t->owner.id_token);
+}
+
+/*
+ * The create answers from the commit's own answer, not from a read of the
+ * order: its body (every field, createdAt/updatedAt and the etag, which is
+ * the stored updateTime) must be what a GET returns next, byte for byte,
+ * and the etag must be usable as If-Match at once.
+ */
+Test(orders, the_create_answer_is_byte_for_byte_what_a_get_returns)
+{
+	struct tenant t;
+	char items[400], pa[64], pb[64], patch[300];
+	const char *key[] = {"Idempotency-Key: order-same-as-get", NULL};
+	const char *match[2];
+	char if_match[128], body[2048];
+	struct http_resp *c, *g, *k, *g2, *replay, *p;
+
+	make_tenant(&t);
+	snprintf(pa, sizeof(pa), "%s", stocked_product(&t, "GET-A", 19999, 5));
+	snprintf(pb, sizeof(pb), "%s", stocked_product(&t, "GET-B", 250, 9));
+	snprintf(items, sizeof(items), "[{\"productId\":\"%s\",\"quantity\":2},{\"productId\":\"%s\",\"quantity\":3}]",
+		 pa, pb);
+	c = order(&t, items,
+		  "\"shippingCents\":6000,\"channel\":\"shopify\",\"externalId\":\"SH/1001\","
+		  "\"notes\":\"Leave at the gate / \\\"back\\\" \\u00fcn\\u00efc\\u00f8d\\u00e9 <b>&</b>\"");
+	cr_assert_eq(c->status, 201, "%s", c->body);
+	cr_assert_not_null(json_str(c, "etag"), "%s", c->body);
+	cr_assert_not_null(json_str(c, "createdAt"), "%s", c->body);
+	g = get_order(&t, json_str(c, "id"));
+	cr_assert_eq(g->status, 200, "%s", g->body);
+	cr_assert_str_eq(c->body, g->body, "the create's answer is the stored order");
+
+	/* With an Idempotency-Key: the first answer from the commit, the replay as stored; all three agree. */
+	snprintf(body, sizeof(body),
+		 "{\"customer\":{\"name\":\"Sipho\",\"email\":\"s@example.com\"},\"shippingAddress\":%s,\"items\":[{"
+		 "\"productId\":\"%s\",\"quantity\":1}]}",
+		 address, pb);
+	k = http_json_h("POST", "/v1/orders", t.owner.id_token, body, key);
+	cr_assert_eq(k->status, 201, "%s", k->body);
+	g2 = get_order(&t, json_str(k, "id"));
+	cr_assert_str_eq(k->body, g2->body, "the keyed create's answer is the stored order");
+	replay = http_json_h("POST", "/v1/orders", t.owner.id_token, body, key);
+	cr_assert_eq(replay->status, 201, "%s", replay->body);
+	cr_assert_str_eq(replay->body, g2->body, "the replay answers the same order");
+
+	/* The etag answered is the current version: If-Match with it goes through. */
+	snprintf(if_match, sizeof(if_match), "If-Match: %s", json_str(c, "etag"));
+	match[0] = if_match;
+	match[1] = NULL;
+	snprintf(patch, sizeof(patch), "{\"notes\":\"changed\"}");
+	snprintf(body, sizeof(body), "/v1/orders/%s", json_str(c, "id"));
+	p = http_json_h("PATCH", body, t.owner.id_token, patch, match);
+	cr_assert_eq(p->status, 200, "the create's etag is current: %s", p->body);
+	http_resp_free(c);
+	http_resp_free(g);
+	http_resp_free(k);
+	http_resp_free(g2);
+	http_resp_free(replay);
+	http_resp_free(p);
+}
+
 Test(orders, list_is_newest_first_with_filters)
 {
 	struct tenant t;
