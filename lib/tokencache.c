@@ -29,16 +29,55 @@ void fx_tokencache_set_clock(time_t (*fn)(void))
 	clock_fn = fn;
 }
 
+/*
+ * SHA-256 fetched once per process and one digest context per thread: the
+ * implicit fetch of EVP_sha256() and a context allocated per call took
+ * OpenSSL's provider store lock and the allocator on every request.
+ */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t ctx_key;
+
+static void ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (pthread_key_create(&ctx_key, ctx_free) != 0) {
+		EVP_MD_free(sha256);
+		sha256 = NULL;
+	}
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!sha256)
+		return NULL;
+	ctx = pthread_getspecific(ctx_key);
+	if (!ctx) {
+		ctx = EVP_MD_CTX_new();
+		if (ctx && pthread_setspecific(ctx_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			ctx = NULL;
+		}
+	}
+	return ctx;
+}
+
 static bool key_of(enum fx_token_kind kind, const char *token, size_t len, unsigned char key[32])
 {
 	unsigned char k = (unsigned char)kind;
 	unsigned int n = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(ctx, &k, 1) == 1 &&
-		  EVP_DigestUpdate(ctx, token, len) == 1 && EVP_DigestFinal_ex(ctx, key, &n) == 1 && n == 32;
+	EVP_MD_CTX *ctx = thread_ctx();
 
-	EVP_MD_CTX_free(ctx);
-	return ok;
+	return ctx && EVP_DigestInit_ex2(ctx, sha256, NULL) == 1 && EVP_DigestUpdate(ctx, &k, 1) == 1 &&
+	       EVP_DigestUpdate(ctx, token, len) == 1 && EVP_DigestFinal_ex(ctx, key, &n) == 1 && n == 32;
 }
 
 static size_t slot_of(const unsigned char key[32])

@@ -298,6 +298,48 @@ Test(firestore, a_masked_get_answers_only_the_masked_fields)
 	fx_firestore_doc_cleanup(&d);
 }
 
+Test(firestore, one_mask_array_reused_with_other_paths_reads_the_new_paths)
+{
+	const char *mask[] = {"a", NULL, NULL};
+	struct fx_value f = {0};
+	struct fx_doc d;
+	int64_t v = 0;
+
+	fx_err_clear(&err);
+	fx_value_map(&f);
+	fx_map_set_int(&f, "a", 1);
+	fx_map_set_int(&f, "b", 2);
+	fx_map_set_int(&f, "c", 3);
+	cr_assert_eq(fx_firestore_create("masked/reuse", &f, NULL, &err), 0, "%s", err.message);
+	fx_value_cleanup(&f);
+
+	for (int round = 0; round < 2; round++) {
+		mask[0] = "a";
+		mask[1] = NULL;
+		cr_assert_eq(fx_firestore_get_mask("masked/reuse", mask, &d, &err), 0, "%s", err.message);
+		cr_assert_eq(d.fields.u.map.n, 1);
+		cr_assert(fx_value_path_int(&d.fields, "a", &v) && v == 1);
+		fx_firestore_doc_cleanup(&d);
+
+		/* The same array (same address) now names other fields. */
+		mask[0] = "b";
+		mask[1] = "c";
+		cr_assert_eq(fx_firestore_get_mask("masked/reuse", mask, &d, &err), 0, "%s", err.message);
+		cr_assert_eq(d.fields.u.map.n, 2, "round %d: the new paths are read, not the previous ones", round);
+		cr_assert(fx_value_path_int(&d.fields, "b", &v) && v == 2);
+		cr_assert(fx_value_path_int(&d.fields, "c", &v) && v == 3);
+		cr_assert_null(fx_map_get(&d.fields, "a"));
+		fx_firestore_doc_cleanup(&d);
+
+		/* A prefix of the previous mask is a different mask. */
+		mask[1] = NULL;
+		cr_assert_eq(fx_firestore_get_mask("masked/reuse", mask, &d, &err), 0, "%s", err.message);
+		cr_assert_eq(d.fields.u.map.n, 1);
+		cr_assert(fx_value_path_int(&d.fields, "b", &v) && v == 2);
+		fx_firestore_doc_cleanup(&d);
+	}
+}
+
 Test(firestore, a_malformed_mask_is_refused_before_any_call)
 {
 	static const char *const bad[] = {"ok", "a..b", NULL};

@@ -183,3 +183,67 @@ Test(httpc_header_in, finds_the_first_line_of_a_name_in_any_case_trimmed_and_onl
 	cr_assert_null(fx_httpc_header_in(lines, "X-Long", out, sizeof(out)), "a value that does not fit is refused");
 	cr_assert_str_eq(fx_httpc_header_in(lines, "X-Long", out, 11), "0123456789");
 }
+
+/* One call on this thread's handle; the request the server saw goes to seen. */
+static long call_as(const char *method, const char *body, const char *const *headers, struct ts_request *seen,
+		    size_t *answered)
+{
+	char url[128];
+	struct fx_httpc_req req = {.method = method,
+				   .url = url,
+				   .headers = headers,
+				   .body = body,
+				   .body_len = body ? strlen(body) : 0,
+				   .timeout_ms = 4000};
+	struct fx_httpc_resp resp;
+	long status;
+
+	snprintf(url, sizeof(url), "%s/thing", ts_url(ts));
+	fx_httpc_resp_init(&resp);
+	cr_assert_eq(fx_httpc_do(&req, &resp, &err), 0, "%s %s", method, err.message);
+	status = resp.status;
+	*answered = resp.body.len;
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert(ts_last(ts, seen));
+	return status;
+}
+
+/*
+ * Calls of every kind one after another on one thread (one curl handle,
+ * kept between calls): each goes out with its own method, body and headers
+ * only, and a GET after a HEAD reads its answer's body again.
+ */
+Test(httpc, each_call_on_a_thread_sends_its_own_method_body_and_headers)
+{
+	static const char *const with_header[] = {"X-Only-Once: 1", NULL};
+	static const struct {
+		const char *method, *body;
+		bool header;
+		size_t answered; /* the answer's body bytes the caller gets */
+	} calls[] = {
+		{"POST", "{\"a\":1}", true, 2}, {"GET", NULL, false, 2},    {"HEAD", NULL, false, 0},
+		{"GET", NULL, false, 2},	{"DELETE", NULL, false, 2}, {"GET", NULL, false, 2},
+		{"PATCH", "{}", false, 2},	{"DELETE", "x", false, 2},  {"GET", NULL, true, 2},
+		{"PUT", NULL, false, 2},	{"HEAD", NULL, false, 0},   {"POST", NULL, false, 2},
+	};
+	struct ts_request seen;
+	char value[16];
+	size_t answered;
+
+	ts_reply(ts, 200, NULL, "ok");
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		size_t want_len = calls[i].body ? strlen(calls[i].body) : 0;
+
+		cr_assert_eq(
+			call_as(calls[i].method, calls[i].body, calls[i].header ? with_header : NULL, &seen, &answered),
+			200);
+		cr_assert_str_eq(seen.method, calls[i].method, "call %zu", i);
+		cr_assert_eq(seen.body_len, want_len, "call %zu (%s): %zu body bytes sent", i, calls[i].method,
+			     seen.body_len);
+		cr_assert_eq(memcmp(seen.body, calls[i].body ? calls[i].body : "", want_len), 0, "call %zu", i);
+		cr_assert_eq(ts_header(&seen, "X-Only-Once", value, sizeof(value)) != NULL, calls[i].header,
+			     "call %zu: a header of another call", i);
+		cr_assert_eq(answered, calls[i].answered, "call %zu (%s): %zu answer bytes", i, calls[i].method,
+			     answered);
+	}
+}
