@@ -12,10 +12,12 @@
  * slot to a parked thread for the wait (fx_blocking_begin/end); a thread
  * that finds more threads running than slots at the top of its loop parks.
  * A fast request is then served by a thread that is already awake and finds
- * it ready in epoll_wait: no wake-up at all under load. The price is a
- * wake-up and a park for every wait handed over, which made the routes
- * that call Google dearer than the wake-ups saved (docs/performance.md):
- * hence off by default.
+ * it ready in epoll_wait: no wake-up at all under load. A slot is handed
+ * over only when no running thread waits for the next request
+ * (fx_runslots_idle/busy): at the wait itself when none does, else when the
+ * last idle one takes a request. Handing it over at every wait cost a
+ * wake-up and a park per call to Google, 6-14 % of those routes' CPU
+ * (docs/performance.md).
  *
  * Only threads that joined (fx_runslots_join) count; fx_blocking_* on any
  * other thread, or with no slots set up, do nothing.
@@ -38,6 +40,12 @@ void fx_runslots_leave(void);
  * fx_runslots_stop. Returns at once in the common case (one atomic load).
  */
 void fx_runslots_check(void);
+
+/* The calling serving thread is about to wait for the next request (epoll_wait). */
+void fx_runslots_idle(void);
+
+/* The calling serving thread has its next request (after fx_runslots_idle). */
+void fx_runslots_busy(void);
 
 /* Wakes every parked thread and parks none from now on (the worker stops). */
 void fx_runslots_stop(void);

@@ -390,7 +390,9 @@ static void *serve(void *arg)
 		int n;
 
 		fx_runslots_check(); /* more threads awake than slots: park until one waits on Google */
+		fx_runslots_idle(); /* while a thread waits here, a wait on Google wakes no parked one */
 		n = epoll_wait(epfd, &ev, 1, -1);
+		fx_runslots_busy();
 
 		if (n < 0 && errno != EINTR) {
 			fx_log_error("epoll_wait failed: %s", strerror(errno));

@@ -135,3 +135,77 @@ Test(runslots, blocking_on_a_thread_that_never_joined_changes_nothing)
 	pthread_join(t, NULL);
 	fx_runslots_leave();
 }
+
+static atomic_bool idle_waiting; /* the idle thread has said it waits for a request */
+static atomic_bool request_came; /* the idle thread takes one now */
+
+/* A serving thread that waits for the next request (epoll_wait), then serves one until holding ends. */
+static void *idle_thread(void *arg)
+{
+	struct timespec step = {0, 1000000};
+
+	(void)arg;
+	fx_runslots_join();
+	fx_runslots_check();
+	fx_runslots_idle();
+	atomic_store(&idle_waiting, true);
+	while (!atomic_load(&request_came))
+		nanosleep(&step, NULL);
+	fx_runslots_busy();
+	while (atomic_load(&holding))
+		nanosleep(&step, NULL);
+	fx_runslots_leave();
+	return NULL;
+}
+
+static bool idle_within(void)
+{
+	struct timespec step = {0, 1000000};
+
+	for (int i = 0; i < 10000; i++) {
+		if (atomic_load(&idle_waiting))
+			return true;
+		nanosleep(&step, NULL);
+	}
+	return false;
+}
+
+Test(runslots, a_wait_on_google_wakes_nobody_while_a_running_thread_waits_for_requests)
+{
+	pthread_t idle, parked;
+
+	atomic_store(&holding, true);
+	fx_runslots_init(2);
+	fx_runslots_join();
+	pthread_create(&idle, NULL, idle_thread, NULL);
+	cr_assert(idle_within());
+	pthread_create(&parked, NULL, second, NULL);
+	cr_assert(parked_within(1), "two slots, both taken: the third thread parks");
+	fx_blocking_begin();
+	cr_assert_eq(fx_runslots_parked(), 1, "the idle thread takes the next request: no wake-up for the wait");
+	atomic_store(&request_came, true);
+	cr_assert(passed_within(1), "once the idle thread is busy, the free slot goes to the parked thread");
+	cr_assert_eq(fx_runslots_parked(), 0);
+	fx_blocking_end();
+	atomic_store(&holding, false);
+	pthread_join(idle, NULL);
+	pthread_join(parked, NULL);
+	fx_runslots_leave();
+}
+
+Test(runslots, a_wait_on_google_hands_its_slot_over_when_no_thread_waits_for_requests)
+{
+	pthread_t t;
+
+	fx_runslots_init(1);
+	fx_runslots_join();
+	fx_runslots_idle();
+	fx_runslots_busy(); /* this thread took a request: nobody waits for the next */
+	pthread_create(&t, NULL, second, NULL);
+	cr_assert(parked_within(1));
+	fx_blocking_begin();
+	cr_assert(passed_within(1), "the slot goes to the parked thread at once");
+	pthread_join(t, NULL);
+	fx_blocking_end();
+	fx_runslots_leave();
+}
