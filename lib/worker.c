@@ -447,10 +447,10 @@ static long env_long(const char *name, long def, long max)
 /*
  * How many serving threads run at once (lib/runslots.h): FLUXORI_WORKER_RUNNING,
  * else 0: all of them (no parking). Off by default: parking saves the
- * wake-up of a request that needs no backend (/health: -4 to -6 us of CPU),
- * but every call to Google then hands its slot over, a wake-up and a park
- * more, and the routes that call Google cost 6-14 % more worker CPU
- * (docs/performance.md, "Issue 14 on a quiet machine").
+ * wake-up of a request that needs no backend (/health: -9 to -20 us of
+ * nginx and worker CPU), and since a slot is handed over only when no
+ * running thread is idle, product get showed no cost; order create under
+ * load is not settled (docs/performance.md, "The fixed cost, third round").
  */
 static int running_slots(void)
 {
