@@ -1,5 +1,4 @@
 #include "clock.h"
-#include "runslots.h"
 
 #include <errno.h>
 #include <sys/random.h>
@@ -18,10 +17,8 @@ void fx_clock_sleep_ms(long ms)
 
 	if (ms <= 0)
 		return;
-	fx_blocking_begin();
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-	fx_blocking_end();
 }
 
 long fx_clock_jitter_ms(long base)

@@ -1,5 +1,4 @@
 #include "egress.h"
-#include "runslots.h"
 
 #include "config.h"
 #include "log.h"
@@ -364,9 +363,7 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 
-	fx_blocking_begin(); /* its slot to another serving thread while the receiver answers */
 	rc = curl_easy_perform(h);
-	fx_blocking_end();
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
 		connects = 0;

@@ -1,5 +1,4 @@
 #include "gauth.h"
-#include "runslots.h"
 
 #include "b64.h"
 #include "buf.h"
@@ -483,10 +482,8 @@ static int get_token(const struct fx_config *cfg, char out[FX_GAUTH_MAX_TOKEN + 
 			break;
 		}
 		if (!usable && g.refreshing) {
-			fx_blocking_begin(); /* another thread is asking Google */
-			while (g.refreshing)
+			while (g.refreshing) /* another thread is asking Google */
 				pthread_cond_wait(&g.cv, &g.mu);
-			fx_blocking_end();
 			attempted = true;
 			continue;
 		}

@@ -1,5 +1,4 @@
 #include "httpc.h"
-#include "runslots.h"
 
 #include "clock.h"
 #include "config.h"
@@ -345,9 +344,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		if (strcmp(method, "HEAD") == 0)
 			curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 
-		fx_blocking_begin(); /* its slot to another serving thread while Google answers */
 		rc = curl_easy_perform(h);
-		fx_blocking_end();
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
 			connects = 0;

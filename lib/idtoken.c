@@ -1,5 +1,4 @@
 #include "idtoken.h"
-#include "runslots.h"
 
 #include "b64.h"
 #include "config.h"
@@ -334,10 +333,8 @@ static int get_key(struct keycache *c, const char *url, const char *kid, EVP_PKE
 			break;
 		}
 		if (!k && c->fetching) {
-			fx_blocking_begin(); /* another thread is fetching the keys */
-			while (c->fetching)
+			while (c->fetching) /* another thread is fetching the keys */
 				pthread_cond_wait(&c->cv, &c->mu);
-			fx_blocking_end();
 			waited = true;
 			continue;
 		}

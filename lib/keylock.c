@@ -1,5 +1,4 @@
 #include "keylock.h"
-#include "runslots.h"
 
 #include "clock.h"
 #include "config.h"
@@ -128,11 +127,8 @@ void fx_keylock(const char *key)
 
 	waited_since = fx_clock_ms();
 	rc = pthread_mutex_trylock(m);
-	if (rc == EBUSY) { /* its slot to another serving thread while the holder works (lib/runslots.h) */
-		fx_blocking_begin();
+	if (rc == EBUSY)
 		rc = pthread_mutex_lock(m);
-		fx_blocking_end();
-	}
 	taken(m, rc);
 }
 
@@ -151,11 +147,8 @@ int fx_keylock_timed(const char *key, long ms)
 
 	fx_clock_deadline(ms, &deadline);
 	rc = pthread_mutex_trylock(m);
-	if (rc == EBUSY) {
-		fx_blocking_begin();
+	if (rc == EBUSY)
 		rc = pthread_mutex_timedlock(m, &deadline);
-		fx_blocking_end();
-	}
 	return taken(m, rc);
 }
 

@@ -9,7 +9,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
-#include "runslots.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -384,13 +383,9 @@ static void *serve(void *arg)
 		fx_log_error("FCGX_InitRequest failed");
 		return NULL;
 	}
-	fx_runslots_join();
 	for (;;) {
 		struct epoll_event ev;
-		int n;
-
-		fx_runslots_check(); /* more threads awake than slots: park until one waits on Google */
-		n = epoll_wait(epfd, &ev, 1, -1);
+		int n = epoll_wait(epfd, &ev, 1, -1);
 
 		if (n < 0 && errno != EINTR) {
 			fx_log_error("epoll_wait failed: %s", strerror(errno));
@@ -407,7 +402,6 @@ static void *serve(void *arg)
 			serve_slot(&fcgi, &arena, (int)ev.data.u64);
 		}
 	}
-	fx_runslots_leave();
 	FCGX_Free(&fcgi, 1);
 	fx_arena_cleanup(&arena);
 	fx_httpc_thread_cleanup();
@@ -443,19 +437,6 @@ static long env_long(const char *name, long def, long max)
 }
 
 /*
- * How many serving threads run at once (lib/runslots.h): FLUXORI_WORKER_RUNNING,
- * else 0: all of them (no parking). Off by default: parking saves the
- * wake-up of a request that needs no backend (/health: -4 to -6 us of CPU),
- * but every call to Google then hands its slot over, a wake-up and a park
- * more, and the routes that call Google cost 6-14 % more worker CPU
- * (docs/performance.md, "Issue 14 on a quiet machine").
- */
-static int running_slots(void)
-{
-	return (int)env_long("FLUXORI_WORKER_RUNNING", 0, 4096);
-}
-
-/*
  * Waits for SIGTERM/SIGINT, then stops the accept loops. For a short grace
  * period the threads keep accepting, so connections nginx queued before it
  * moved to a new generation (or quit) are served; then the stop eventfd
@@ -480,7 +461,6 @@ static void *signals(void *arg)
 	atomic_store(&stopping, true);
 	if (eventfd_write(stopfd, 1) < 0)
 		fx_log_error("stop: %s", strerror(errno));
-	fx_runslots_stop(); /* parked threads go to the set, to serve kept connections and see the stop */
 	sleep((unsigned)drain_s);
 	count_conns(&busy, &all);
 	if (busy == 0) {
@@ -609,7 +589,6 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 
 	if (serving_open() < 0)
 		return 70;
-	fx_runslots_init(running_slots());
 	threads = calloc((size_t)cfg.worker_threads, sizeof(*threads));
 	if (!threads)
 		return 70;
