@@ -708,60 +708,16 @@ fail:
 	return NULL;
 }
 
-static bool is_json_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
-}
-
-/*
- * The id of the transaction a batchGet with newTransaction began: the
- * "transaction" of the answer's first element (parsed alone; the stream's
- * decoder skips it). Returns 0 with id, or -1 when the first element has
- * none (an error answer: the decode reports it).
- */
-static int begun_transaction(const char *p, size_t n, char id[512])
-{
-	struct json_tokener *tok;
-	json_object *first, *v;
-	size_t i = 0;
-	int rc = -1;
-
-	while (i < n && is_json_space(p[i]))
-		i++;
-	if (i == n || p[i] != '[')
-		return -1;
-	for (i++; i < n && is_json_space(p[i]); i++)
-		;
-	if (i == n || p[i] != '{' || n - i > INT32_MAX || !(tok = json_tokener_new_ex(FX_FS_JSON_DEPTH)))
-		return -1;
-	first = json_tokener_parse_ex(tok, p + i, (int)(n - i));
-	if (first && json_object_object_get_ex(first, "transaction", &v) && json_object_is_type(v, json_type_string) &&
-	    json_object_get_string_len(v) > 0 &&
-	    fx_str_copy(id, 512, json_object_get_string(v), (size_t)json_object_get_string_len(v)) == 0)
-		rc = 0;
-	json_object_put(first);
-	json_tokener_free(tok);
-	return rc;
-}
-
-/*
- * fx_firestore_batch_get inside transaction, or, when begin is not NULL,
- * beginning a read-write transaction (retrying begin->retry when set) whose
- * id lands in begin->id; only the fields of mask when it is not NULL.
- */
-static int batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_txn *begin,
-		     const char *const *mask, struct fx_doc *out, struct fx_err *e)
+/* fx_firestore_batch_get, with only the fields of mask when it is not NULL. */
+static int batch_get(const char *const *rel_paths, size_t n, const char *transaction, const char *const *mask,
+		     struct fx_doc *out, struct fx_err *e)
 {
 	struct fx_buf url;
 	struct fx_httpc_resp resp;
 	json_object *body = NULL, *list, *m = NULL;
-	struct call c = {"firestore batchGet",
-			 "POST",
-			 NULL,
-			 NULL,
-			 transaction || begin ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
-			 FX_FS_MAX_RESPONSE,
-			 0};
+	struct call c = {
+		"firestore batchGet", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
+		FX_FS_MAX_RESPONSE,   0};
 	struct batch b = {c.what, NULL, n, out, NULL};
 	char **names = NULL;
 	int rc = -1;
@@ -790,29 +746,14 @@ static int batch_get(const char *const *rel_paths, size_t n, const char *transac
 	json_object_object_add(body, "documents", list);
 	if (m)
 		json_object_object_add(body, "mask", m);
-	if (begin) {
-		json_object *options = json_object_new_object(), *rw = json_object_new_object();
-
-		if (begin->retry[0])
-			json_object_object_add(rw, "retryTransaction", json_object_new_string(begin->retry));
-		json_object_object_add(options, "readWrite", rw);
-		json_object_object_add(body, "newTransaction", options);
-	} else if (transaction) {
+	if (transaction)
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
-	}
 	c.url = build_url(&url, "", ":batchGet");
 	c.body = body;
 	if (call_raw(&c, &resp, e) < 0)
 		goto out;
-	/* Before the decode: an inline ABORTED after the transaction began still needs its rollback. */
-	if (begin && begun_transaction(resp.body.data, resp.body.len, begin->id) < 0)
-		begin->id[0] = '\0';
 	if (fx_fsdecode_stream(resp.body.data, resp.body.len, FX_FSDECODE_BATCHGET, c.what, batch_element, &b, e) < 0)
 		goto out;
-	if (begin && !begin->id[0]) {
-		bad_answer(c.what, "no transaction in the answer's first element", e);
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (!b.filled[i]) {
 			bad_answer(c.what, "a requested document is not in the answer", e);
@@ -838,15 +779,13 @@ out:
 int fx_firestore_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
 			   struct fx_err *e)
 {
-	return batch_get(rel_paths, n, transaction, NULL, NULL, out, e);
+	return batch_get(rel_paths, n, transaction, NULL, out, e);
 }
 
 int fx_firestore_txn_batch_get(struct fx_txn *t, const char *const *rel_paths, size_t n, const char *const *mask,
 			       struct fx_doc *out, struct fx_err *e)
 {
-	if (t->id[0])
-		return batch_get(rel_paths, n, t->id, NULL, mask, out, e);
-	return batch_get(rel_paths, n, NULL, t, mask, out, e);
+	return batch_get(rel_paths, n, t->id, mask, out, e);
 }
 
 /* ---- transactions ---- */
@@ -1027,19 +966,14 @@ static void rollback(const char *id)
  * One attempt: begin (retrying prev when set), run fn, commit; rolls back on
  * any failure. Returns 0, or -1 with e set.
  */
-static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, bool begin_in_read,
-			struct fx_txn_result *res, struct fx_err *e)
+static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, struct fx_txn_result *res,
+			struct fx_err *e)
 {
 	int rc;
 
 	fx_err_clear(e);
-	if (begin_in_read) {
-		/* The first read begins the transaction, retrying prev. */
-		if (prev && *prev && fx_str_set(t->retry, sizeof(t->retry), prev) < 0)
-			return fx_err_set(e, FX_INTERNAL, "transaction id over %zu bytes", sizeof(t->retry) - 1);
-	} else if (begin_transaction(prev, t->id, e) < 0) {
+	if (begin_transaction(prev, t->id, e) < 0)
 		return -1;
-	}
 	t->writes = json_object_new_array();
 	rc = fn(t, ctx, e);
 	if (rc < 0 && fx_err_is(e, FX_OK))
@@ -1048,7 +982,7 @@ static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn
 		fx_firestore_txn_result_cleanup(res);
 		res->n = json_object_array_length(t->writes);
 		res->update_times = fx_mem_xcalloc(res->n ? res->n : 1, sizeof(*res->update_times));
-		rc = fx_firestore_commit(t->writes, t->id[0] ? t->id : NULL, res->commit_time, res->update_times, e);
+		rc = fx_firestore_commit(t->writes, t->id, res->commit_time, res->update_times, e);
 		if (rc < 0)
 			fx_firestore_txn_result_cleanup(res);
 	} else if (rc == 0) {
@@ -1056,7 +990,7 @@ static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn
 	}
 	json_object_put(t->writes);
 	t->writes = NULL;
-	if (rc < 0 && t->id[0])
+	if (rc < 0)
 		rollback(t->id);
 	return rc;
 }
@@ -1093,14 +1027,15 @@ void fx_firestore_txn_result_cleanup(struct fx_txn_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The retry loop of both runners; res (may be NULL) receives the commit's answer. */
-static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res, struct fx_err *e)
+int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, struct fx_err *e)
 {
 	struct fx_txn t;
 	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
 	long deadline = fx_clock_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
 	int attempt;
 
+	if (res)
+		memset(res, 0, sizeof(*res));
 	fx_metrics_transaction(FX_TXN_STARTED);
 	send_kept_rollbacks();
 	for (attempt = 0; attempt < FX_TXN_MAX_ATTEMPTS; attempt++) {
@@ -1124,7 +1059,7 @@ static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct f
 		}
 		memset(&t, 0, sizeof(t));
 		t.attempt = attempt;
-		rc = attempt_once(fn, ctx, prev, &t, begin_in_read, res, e);
+		rc = attempt_once(fn, ctx, prev, &t, res, e);
 		if (lane) {
 			in_lane = false;
 			pthread_mutex_unlock(&retry_lane);
@@ -1145,20 +1080,7 @@ static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct f
 
 int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
-	return run_transaction(fn, ctx, false, NULL, e);
-}
-
-int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res,
-				    struct fx_err *e)
-{
-	struct fx_txn_result local = {0};
-	int rc;
-
-	if (res)
-		memset(res, 0, sizeof(*res));
-	rc = run_transaction(fn, ctx, begin_in_read, res ? res : &local, e);
-	fx_firestore_txn_result_cleanup(&local);
-	return rc;
+	return fx_firestore_run_transaction_ex(fn, ctx, NULL, e);
 }
 
 /* ---- health ---- */

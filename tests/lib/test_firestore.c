@@ -861,22 +861,21 @@ Test(firestore, transaction_query_reads_and_writes_a_summary)
 	fx_firestore_doc_cleanup(&d);
 }
 
-/* ---- transactions begun in their first read (fx_firestore_run_transaction_ex) ---- */
+/* ---- the commit's answer and masked reads (fx_firestore_run_transaction_ex, fx_firestore_txn_batch_get) ---- */
 
-struct lazy {
+struct masked {
 	const char *rel;
 	const char *const *mask;
 	int runs;
 	bool begun_before_read; /* t->id was set before the first read */
-	char id_after_read[512];
 	size_t fields_read;
-	struct fx_err plain; /* lazy_read_then_write_plain: the plain write's answer */
+	struct fx_err plain; /* masked_read_then_write_plain: the plain write's answer */
 };
 
 /* Reads c->rel with fx_firestore_txn_batch_get, then writes n + 1 guarded by the version read. */
-static int lazy_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
+static int masked_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 {
-	struct lazy *c = ctx;
+	struct masked *c = ctx;
 	const char *paths[] = {c->rel};
 	struct fx_doc d;
 	int64_t n = 0;
@@ -885,7 +884,6 @@ static int lazy_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 	c->begun_before_read = t->id[0] != '\0';
 	if (fx_firestore_txn_batch_get(t, paths, 1, c->mask, &d, e) < 0)
 		return -1;
-	FX_ARRAY_COPY(c->id_after_read, t->id);
 	c->fields_read = d.fields.u.map.n;
 	if (!d.name || !fx_value_path_int(&d.fields, "n", &n)) {
 		fx_firestore_doc_cleanup(&d);
@@ -896,36 +894,15 @@ static int lazy_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 	return 0;
 }
 
-Test(firestore, a_lazy_transaction_begins_in_its_read_and_answers_the_commits_update_times)
-{
-	struct lazy c = {.rel = "txn_lazy/c"};
-	struct fx_txn_result res;
-	struct fx_doc d;
-
-	create_n(c.rel, 41, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, true, &res, &err), 0, "%s", err.message);
-	cr_assert_not(c.begun_before_read, "no beginTransaction before the first read");
-	cr_assert_neq(c.id_after_read[0], '\0', "the read began the transaction");
-	cr_assert_eq(c.runs, 1);
-	cr_assert_eq(fx_firestore_get(c.rel, &d, &err), 0, "%s", err.message);
-	cr_assert_eq(int_field(&d, "n"), 42);
-	cr_assert_eq(res.n, 1);
-	cr_assert_str_eq(res.update_times[0], d.update_time, "the commit's updateTime is the stored version");
-	cr_assert_str_eq(res.commit_time, d.update_time);
-	fx_firestore_doc_cleanup(&d);
-	fx_firestore_txn_result_cleanup(&res);
-	cr_assert_null(res.update_times);
-}
-
 /* Begun first (what order create uses): the read carries the id, the commit's times come back all the same. */
 Test(firestore, a_transaction_begun_first_answers_the_commits_update_times)
 {
-	struct lazy c = {.rel = "txn_begun/c"};
+	struct masked c = {.rel = "txn_begun/c"};
 	struct fx_txn_result res;
 	struct fx_doc d;
 
 	create_n(c.rel, 7, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, false, &res, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction_ex(masked_increment, &c, &res, &err), 0, "%s", err.message);
 	cr_assert(c.begun_before_read, "beginTransaction came first");
 	cr_assert_eq(fx_firestore_get(c.rel, &d, &err), 0, "%s", err.message);
 	cr_assert_eq(int_field(&d, "n"), 8);
@@ -938,7 +915,7 @@ Test(firestore, a_transaction_begun_first_answers_the_commits_update_times)
 Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 {
 	static const char *const mask[] = {"n", NULL};
-	struct lazy c = {.rel = "txn_lazy_mask/c", .mask = mask};
+	struct masked c = {.rel = "txn_mask/c", .mask = mask};
 	struct fx_value f = {0};
 	char *name = fx_firestore_name(c.rel);
 	json_object *w = json_object_new_array();
@@ -949,7 +926,7 @@ Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 	fx_map_set_str(&f, "other", "not asked for either");
 	cr_assert_eq(fx_fswrite_set(w, name, &f, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, true, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction_ex(masked_increment, &c, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(c.fields_read, 1, "only n was read");
 	{
 		struct fx_doc d;
@@ -965,9 +942,9 @@ Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 }
 
 /* Reads c->rel with the mask inside t, then tries a plain write of it outside t, then fails. */
-static int lazy_read_then_write_plain(struct fx_txn *t, void *ctx, struct fx_err *e)
+static int masked_read_then_write_plain(struct fx_txn *t, void *ctx, struct fx_err *e)
 {
-	struct lazy *c = ctx;
+	struct masked *c = ctx;
 	const char *paths[] = {c->rel};
 	json_object *w = json_object_new_array();
 	struct fx_doc d;
@@ -994,12 +971,12 @@ static int lazy_read_then_write_plain(struct fx_txn *t, void *ctx, struct fx_err
 Test(firestore, a_masked_transaction_read_still_locks_the_document_until_rolled_back, .timeout = 60)
 {
 	static const char *const mask[] = {"n", NULL};
-	struct lazy c = {.rel = "txn_lazy_lock/c", .mask = mask};
+	struct masked c = {.rel = "txn_mask_lock/c", .mask = mask};
 	json_object *w = json_object_new_array();
 	int64_t n;
 
 	create_n(c.rel, 1, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_read_then_write_plain, &c, true, NULL, &err), -1);
+	cr_assert_eq(fx_firestore_run_transaction_ex(masked_read_then_write_plain, &c, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 400, "the caller's error comes back: %s", err.message);
 	cr_assert_eq(c.runs, 1, "a caller error is not retried");
 	cr_assert_eq(fx_err_http(c.plain.kind), 409, "the plain write met the lock: %s %s", fx_err_name(c.plain.kind),
@@ -1012,50 +989,4 @@ Test(firestore, a_masked_transaction_read_still_locks_the_document_until_rolled_
 	fx_err_clear(&err);
 	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", fx_err_http(err.kind), err.message);
 	json_object_put(w);
-}
-
-struct lazy_racer {
-	pthread_t th;
-	const char *rel;
-	int rc;
-	int runs;
-	struct fx_err e;
-};
-
-static void *lazy_race(void *arg)
-{
-	struct lazy_racer *r = arg;
-	struct lazy mine = {.rel = r->rel};
-
-	fx_err_clear(&r->e);
-	r->rc = fx_firestore_run_transaction_ex(lazy_increment, &mine, true, NULL, &r->e);
-	r->runs = mine.runs;
-	fx_httpc_thread_cleanup();
-	return NULL;
-}
-
-/* Every retry begins a fresh transaction in its read (retrying the aborted one) and counts once. */
-Test(firestore, concurrent_lazy_transactions_increment_a_counter_exactly_once_each, .timeout = 300)
-{
-	enum { RACERS = 12 };
-	struct lazy_racer r[RACERS];
-	int retried = 0;
-	int64_t n;
-
-	create_n("txn_lazy_race/c", 0, NULL);
-	for (int i = 0; i < RACERS; i++) {
-		r[i].rel = "txn_lazy_race/c";
-		cr_assert_eq(pthread_create(&r[i].th, NULL, lazy_race, &r[i]), 0);
-	}
-	for (int i = 0; i < RACERS; i++) {
-		pthread_join(r[i].th, NULL);
-		if (r[i].runs > 1)
-			retried++;
-	}
-	for (int i = 0; i < RACERS; i++)
-		cr_expect_eq(r[i].rc, 0, "racer %d: %d %s %s", i, fx_err_http(r[i].e.kind), fx_err_name(r[i].e.kind),
-			     r[i].e.message);
-	get_n("txn_lazy_race/c", &n);
-	cr_assert_eq(n, RACERS, "every transaction counted exactly once");
-	cr_assert_gt(retried, 0, "contention made some transactions run again");
 }
