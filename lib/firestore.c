@@ -320,38 +320,72 @@ static void doc_copy(struct fx_doc *dst, const struct fx_doc *src)
 }
 
 /*
+ * Parses each path of mask (NULL-terminated, at most FX_QUERY_MAX_SELECT),
+ * formats it as Firestore expects and hands it to each(ctx, path, len).
+ * Returns 0, -1 with 400 INVALID_ARGUMENT naming "mask" for a malformed or
+ * over-long path or too many paths, or each's -1 as it is.
+ */
+static int each_mask_path(const char *const *mask, int (*each)(void *ctx, const char *path, size_t len), void *ctx,
+			  struct fx_err *e)
+{
+	struct fx_buf path;
+	int rc = 0;
+
+	fx_buf_init(&path, FX_DOCNAME_MAX);
+	for (size_t i = 0; mask[i] && rc == 0; i++) {
+		struct fx_fieldpath fp = {0};
+		struct fx_err why;
+
+		fx_err_clear(&why);
+		if (i >= FX_QUERY_MAX_SELECT) {
+			rc = fx_err_invalid(e, "mask", "more than %d masked fields", FX_QUERY_MAX_SELECT);
+		} else if (fx_fieldpath_parse(mask[i], &fp, &why) < 0) {
+			rc = fx_err_invalid(e, "mask", "%s", why.ndetails ? why.details[0].reason : why.message);
+		} else {
+			fx_buf_reset(&path);
+			if (fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0 || !path.data)
+				rc = fx_err_invalid(e, "mask", "masked field path too long");
+			else
+				rc = each(ctx, path.data, path.len);
+			fx_fieldpath_cleanup(&fp);
+		}
+	}
+	fx_buf_cleanup(&path);
+	return rc;
+}
+
+/* A URL taking "?mask.fieldPaths=P&..." (each_mask_path's each). */
+struct url_mask {
+	struct fx_buf *url;
+	bool first;
+	bool over; /* the URL went over its cap */
+};
+
+static int url_mask_path(void *ctx, const char *path, size_t len)
+{
+	struct url_mask *u = ctx;
+
+	u->over |= fx_buf_puts(u->url, u->first ? "?mask.fieldPaths=" : "&mask.fieldPaths=") < 0;
+	u->over |= fx_httpc_url_encode(u->url, path, len) < 0;
+	u->first = false;
+	return 0;
+}
+
+/*
  * Appends "?mask.fieldPaths=P&..." for mask[0..) (NULL-terminated; NULL or
- * empty appends nothing), each path parsed and formatted as Firestore
- * expects, then percent-encoded. 400 naming "mask" for a bad path, -1
- * without e for a URL over its cap (build_url's NULL then refuses the call).
+ * empty appends nothing), each path percent-encoded. 400 naming "mask" for
+ * a bad path (each_mask_path); 1 without e for a URL over its cap (build_url's
+ * NULL then refuses the call).
  */
 static int add_mask(struct fx_buf *url, const char *const *mask, struct fx_err *e)
 {
-	struct fx_buf path;
-	int bad = 0;
+	struct url_mask u = {url, true, false};
 
 	if (!mask || !*mask)
 		return 0;
-	fx_buf_init(&path, FX_DOCNAME_MAX);
-	for (size_t i = 0; mask[i]; i++) {
-		struct fx_fieldpath fp = {0};
-
-		if (i >= FX_QUERY_MAX_SELECT) {
-			fx_buf_cleanup(&path);
-			return fx_err_invalid(e, "mask", "more than %d masked fields", FX_QUERY_MAX_SELECT);
-		}
-		if (fx_fieldpath_parse(mask[i], &fp, e) < 0) {
-			fx_buf_cleanup(&path);
-			return -1;
-		}
-		fx_buf_reset(&path);
-		bad |= fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0;
-		fx_fieldpath_cleanup(&fp);
-		bad |= fx_buf_puts(url, i ? "&mask.fieldPaths=" : "?mask.fieldPaths=") < 0;
-		bad |= !path.data || fx_httpc_url_encode(url, path.data, path.len) < 0;
-	}
-	fx_buf_cleanup(&path);
-	return bad ? 1 : 0;
+	if (each_mask_path(mask, url_mask_path, &u, e) < 0)
+		return -1;
+	return u.over ? 1 : 0;
 }
 
 /*
@@ -668,44 +702,28 @@ static int batch_element(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
 	return 0;
 }
 
+/* Adds path to a json array of field paths (each_mask_path's each). */
+static int json_mask_path(void *ctx, const char *path, size_t len)
+{
+	json_object_array_add(ctx, json_object_new_string_len(path, (int)len));
+	return 0;
+}
+
 /*
- * {"fieldPaths": [...]} for mask[0..) (NULL-terminated), each path parsed
- * and formatted as Firestore expects: a new reference, or NULL with 400
- * naming "mask".
+ * {"fieldPaths": [...]} for mask[0..) (NULL-terminated): a new reference,
+ * or NULL with 400 naming "mask" (each_mask_path).
  */
 static json_object *mask_json(const char *const *mask, struct fx_err *e)
 {
 	json_object *paths = json_object_new_array(), *m;
-	struct fx_buf path;
 
-	fx_buf_init(&path, FX_DOCNAME_MAX);
-	for (size_t i = 0; mask[i]; i++) {
-		struct fx_fieldpath fp = {0};
-		int bad;
-
-		if (i >= FX_QUERY_MAX_SELECT) {
-			fx_err_invalid(e, "mask", "more than %d masked fields", FX_QUERY_MAX_SELECT);
-			goto fail;
-		}
-		if (fx_fieldpath_parse(mask[i], &fp, e) < 0)
-			goto fail;
-		fx_buf_reset(&path);
-		bad = fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0 || !path.data;
-		fx_fieldpath_cleanup(&fp);
-		if (bad) {
-			fx_err_invalid(e, "mask", "masked field path too long");
-			goto fail;
-		}
-		json_object_array_add(paths, json_object_new_string_len(path.data, (int)path.len));
+	if (each_mask_path(mask, json_mask_path, paths, e) < 0) {
+		json_object_put(paths);
+		return NULL;
 	}
-	fx_buf_cleanup(&path);
 	m = json_object_new_object();
 	json_object_object_add(m, "fieldPaths", paths);
 	return m;
-fail:
-	fx_buf_cleanup(&path);
-	json_object_put(paths);
-	return NULL;
 }
 
 /* fx_firestore_batch_get, with only the fields of mask when it is not NULL. */

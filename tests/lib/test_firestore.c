@@ -340,15 +340,56 @@ Test(firestore, one_mask_array_reused_with_other_paths_reads_the_new_paths)
 	}
 }
 
+/* Asserts err is a 400 naming "mask". */
+static void assert_mask_refused(const char *what)
+{
+	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s: %s %s", what, fx_err_name(err.kind), err.message);
+	cr_assert_eq(err.ndetails, 1, "%s: %s", what, err.message);
+	cr_assert_str_eq(err.details[0].field, "mask", "%s: %s", what, err.message);
+}
+
+/* FX_QUERY_MAX_SELECT + 1 paths, NULL-terminated; the caller frees the array. */
+static const char **too_many_paths(void)
+{
+	const char **mask = fx_mem_xcalloc(FX_QUERY_MAX_SELECT + 2, sizeof(*mask));
+
+	for (size_t i = 0; i <= FX_QUERY_MAX_SELECT; i++)
+		mask[i] = "n";
+	return mask;
+}
+
 Test(firestore, a_malformed_mask_is_refused_before_any_call)
 {
 	static const char *const bad[] = {"ok", "a..b", NULL};
+	const char **many = too_many_paths();
 	struct fx_doc d;
 
+	/* Nothing listens there: a call would be a 503, not a 400. */
+	emu.cfg.firestore_url = "http://127.0.0.1:1";
 	fx_err_clear(&err);
 	cr_assert_eq(fx_firestore_get_mask("masked/whatever", bad, &d, &err), -1);
-	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s %s", fx_err_name(err.kind), err.message);
+	assert_mask_refused("a malformed path");
+	cr_assert_str_eq(err.message, "invalid mask: invalid field path \"a..b\": empty segment");
 	cr_assert_null(d.name);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_firestore_get_mask("masked/whatever", many, &d, &err), -1);
+	assert_mask_refused("too many paths");
+	free(many);
+
+	/* Five segments of 1400 bytes: each a valid name, formatted together over a document name's 6 KiB. */
+	{
+		char *path = fx_mem_xcalloc(5 * 1401, 1);
+		const char *longest[] = {path, NULL};
+
+		for (int i = 0; i < 5; i++) {
+			memset(path + i * 1401, 'a', 1400);
+			path[i * 1401 + 1400] = i < 4 ? '.' : '\0';
+		}
+		fx_err_clear(&err);
+		cr_assert_eq(fx_firestore_get_mask("masked/whatever", longest, &d, &err), -1);
+		assert_mask_refused("an over-long path");
+		free(path);
+	}
 }
 
 Test(firestore, malformed_paths_are_refused_before_any_call)
@@ -989,4 +1030,34 @@ Test(firestore, a_masked_transaction_read_still_locks_the_document_until_rolled_
 	fx_err_clear(&err);
 	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%d %s", fx_err_http(err.kind), err.message);
 	json_object_put(w);
+}
+
+/* Reads c->rel inside t with c->mask; the read's error ends the transaction. */
+static int masked_read(struct fx_txn *t, void *ctx, struct fx_err *e)
+{
+	struct masked *c = ctx;
+	const char *paths[] = {c->rel};
+	struct fx_doc d;
+
+	c->runs++;
+	if (fx_firestore_txn_batch_get(t, paths, 1, c->mask, &d, e) < 0)
+		return -1;
+	fx_firestore_doc_cleanup(&d);
+	return 0;
+}
+
+Test(firestore, a_malformed_mask_in_a_transaction_read_is_a_400_naming_mask)
+{
+	static const char *const bad[] = {"n", "a..b", NULL};
+	const char **many = too_many_paths();
+	struct masked c = {.rel = "txn_mask_bad/c", .mask = bad};
+
+	cr_assert_eq(fx_firestore_run_transaction(masked_read, &c, &err), -1);
+	assert_mask_refused("a malformed path");
+	cr_assert_eq(c.runs, 1, "a caller error is not retried");
+	c.mask = many;
+	fx_err_clear(&err);
+	cr_assert_eq(fx_firestore_run_transaction(masked_read, &c, &err), -1);
+	assert_mask_refused("too many paths");
+	free(many);
 }
