@@ -85,17 +85,43 @@ static int64_t int_field(const struct fx_doc *d, const char *name)
 	return v;
 }
 
-/* Creates rel with {n: v}; fails the test on error. */
-static void create_n(const char *rel, int64_t v, struct fx_doc *out)
+/*
+ * Creates rel with the integer fields names[i] = values[i] (names
+ * NULL-terminated; "a.b" is field b of map a); out (may be NULL) receives the
+ * new document. Fails the test on error.
+ */
+static void create_ints(const char *rel, const char *const *names, const int64_t *values, struct fx_doc *out)
 {
 	struct fx_value f = {0};
 	struct fx_err e;
 
 	fx_err_clear(&e);
 	fx_value_map(&f);
-	fx_map_set_int(&f, "n", v);
+	for (size_t i = 0; names[i]; i++) {
+		const char *dot = strchr(names[i], '.');
+		struct fx_value *map = &f;
+
+		if (dot) {
+			char parent[64];
+
+			cr_assert_lt((size_t)(dot - names[i]), sizeof(parent));
+			snprintf(parent, sizeof(parent), "%.*s", (int)(dot - names[i]), names[i]);
+			map = (struct fx_value *)fx_map_get(&f, parent);
+			if (!map) {
+				map = fx_map_set(&f, parent);
+				fx_value_map(map);
+			}
+		}
+		fx_map_set_int(map, dot ? dot + 1 : names[i], values[i]);
+	}
 	cr_assert_eq(fx_firestore_create(rel, &f, out, &e), 0, "create %s: %s", rel, e.message);
 	fx_value_cleanup(&f);
+}
+
+/* Creates rel with {n: v}; fails the test on error. */
+static void create_n(const char *rel, int64_t v, struct fx_doc *out)
+{
+	create_ints(rel, (const char *const[]){"n", NULL}, &v, out);
 }
 
 static void get_n(const char *rel, int64_t *v)
@@ -264,22 +290,11 @@ Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
 Test(firestore, a_masked_get_answers_only_the_masked_fields)
 {
 	static const char *const mask[] = {"keep", "nested.in", "`odd name`", "absent", NULL};
-	struct fx_value f = {0}, *nested;
 	struct fx_doc d;
 	int64_t v = 0;
 
-	fx_err_clear(&err);
-	fx_value_map(&f);
-	fx_map_set_int(&f, "keep", 1);
-	fx_map_set_int(&f, "drop", 2);
-	fx_map_set_int(&f, "odd name", 3);
-	nested = fx_map_set(&f, "nested");
-	fx_value_map(nested);
-	fx_map_set_int(nested, "in", 4);
-	fx_map_set_int(nested, "out", 5);
-	cr_assert_eq(fx_firestore_create("masked/m1", &f, NULL, &err), 0, "%s", err.message);
-	fx_value_cleanup(&f);
-
+	create_ints("masked/m1", (const char *const[]){"keep", "drop", "odd name", "nested.in", "nested.out", NULL},
+		    (const int64_t[]){1, 2, 3, 4, 5}, NULL);
 	cr_assert_eq(fx_firestore_get_mask("masked/m1", mask, &d, &err), 0, "%s", err.message);
 	cr_assert_str_eq(d.id, "m1");
 	cr_assert_neq(d.update_time[0], '\0', "the etag source comes with a masked read");
@@ -301,18 +316,10 @@ Test(firestore, a_masked_get_answers_only_the_masked_fields)
 Test(firestore, one_mask_array_reused_with_other_paths_reads_the_new_paths)
 {
 	const char *mask[] = {"a", NULL, NULL};
-	struct fx_value f = {0};
 	struct fx_doc d;
 	int64_t v = 0;
 
-	fx_err_clear(&err);
-	fx_value_map(&f);
-	fx_map_set_int(&f, "a", 1);
-	fx_map_set_int(&f, "b", 2);
-	fx_map_set_int(&f, "c", 3);
-	cr_assert_eq(fx_firestore_create("masked/reuse", &f, NULL, &err), 0, "%s", err.message);
-	fx_value_cleanup(&f);
-
+	create_ints("masked/reuse", (const char *const[]){"a", "b", "c", NULL}, (const int64_t[]){1, 2, 3}, NULL);
 	for (int round = 0; round < 2; round++) {
 		mask[0] = "a";
 		mask[1] = NULL;
