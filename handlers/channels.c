@@ -152,20 +152,8 @@ static int list(struct fx_req *r, struct fx_err *e)
 	for (size_t i = 0; i < shown; i++)
 		json_object_array_add(data, channel_json(r, &docs[i]));
 	if (n > (size_t)size) {
-		struct fx_value cur[2] = {{0}, {0}};
-		const struct fx_value *at = fx_value_path(&docs[shown - 1].fields, cursor_fields[0]);
-		int made;
-
-		if (at)
-			fx_value_copy(&cur[0], at);
-		fx_value_string(&cur[1], docs[shown - 1].id, strlen(docs[shown - 1].id));
-		made = fx_model_page_token_make("channels", cur, 2, &token);
-		fx_value_cleanup(&cur[0]);
-		fx_value_cleanup(&cur[1]);
-		if (made < 0) {
-			fx_err_set(e, FX_INTERNAL, "next page token over %zu bytes", token.max);
+		if (fx_model_page_token_next("channels", &docs[shown - 1], cursor_fields, &token, e) < 0)
 			goto out;
-		}
 		json_object_object_add(out, "nextPageToken", json_object_new_string(token.data ? token.data : ""));
 	}
 	rc = fx_http_resp_json(r, 200, out);

@@ -387,7 +387,7 @@ static int create(struct fx_req *r, struct fx_err *e)
 	 * (fx_firestore_run_transaction_ex), and the organization's orders
 	 * waiting on it for a minute.
 	 */
-	if (fx_orderio_queued_ex(r, create_txn, c, "orders", false, &res, e) < 0)
+	if (fx_orderio_queued_ex(r, create_txn, c, "orders", &res, e) < 0)
 		goto out;
 	if (c->idem.status) {
 		/* A replay answers the order the key made, as it is now (with its etag). */

@@ -475,6 +475,7 @@ static int destroy(struct fx_req *r, struct fx_err *e)
 static int deliveries(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const params[] = {"pageSize", "pageToken", NULL};
+	static const char *const cursor_fields[] = {"createdAt", NULL};
 	const char *rel = hook_rel(r, e), *parent, *parent_rel;
 	struct fx_query *q = NULL;
 	struct fx_doc hook = {0}, *docs = NULL;
@@ -513,20 +514,8 @@ static int deliveries(struct fx_req *r, struct fx_err *e)
 		json_object_array_add(data, d);
 	}
 	if (n > (size_t)size) {
-		struct fx_value cur[2] = {{0}, {0}};
-		const struct fx_value *at = fx_value_path(&docs[shown - 1].fields, "createdAt");
-		int made;
-
-		if (at)
-			fx_value_copy(&cur[0], at);
-		fx_value_string(&cur[1], docs[shown - 1].id, strlen(docs[shown - 1].id));
-		made = fx_model_page_token_make("deliveries", cur, 2, &token);
-		fx_value_cleanup(&cur[0]);
-		fx_value_cleanup(&cur[1]);
-		if (made < 0) {
-			fx_err_set(e, FX_INTERNAL, "next page token over %zu bytes", token.max);
+		if (fx_model_page_token_next("deliveries", &docs[shown - 1], cursor_fields, &token, e) < 0)
 			goto out;
-		}
 		json_object_object_add(out, "nextPageToken", json_object_new_string(token.data ? token.data : ""));
 	}
 	rc = fx_http_resp_json(r, 200, out);

@@ -266,7 +266,8 @@ int fx_egress_check_url(const char *url, bool allow_private, struct fx_err *e)
 struct transfer {
 	struct fx_httpc_resp *resp;
 	bool allow_private;
-	bool too_big;
+	bool discard_past_cap; /* the request's */
+	bool too_big; /* the body ran past the cap */
 	const char *refused; /* the rule of the last address refused, or NULL */
 };
 
@@ -287,16 +288,20 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* Keeps the body up to its cap; a piece past it ends the transfer (0). */
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct transfer *t = ctx;
+	struct fx_buf *body = &t->resp->body;
 	size_t n = size * nmemb;
 
-	if (fx_buf_append(&t->resp->body, p, n) < 0) {
-		t->too_big = true;
-		return 0;
-	}
-	return n;
+	if (fx_buf_append(body, p, n) == 0)
+		return n;
+	t->too_big = true;
+	/* The bytes up to the cap fit, so this append cannot fail. */
+	if (t->discard_past_cap)
+		fx_err_ignore(fx_buf_append(body, p, body->max - body->len));
+	return 0;
 }
 
 int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, struct fx_err *e)
@@ -306,7 +311,7 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 	const char *method = req->method ? req->method : "GET";
 	const char *service = req->service ? req->service : "egress";
 	bool allow_private = req->allow_private && fx_egress_private_allowed();
-	struct transfer t = {resp, allow_private, false, NULL};
+	struct transfer t = {resp, allow_private, req->discard_past_cap, false, NULL};
 	struct curl_slist *hdrs = NULL;
 	char host[HOST_MAX];
 	curl_off_t took_us = 0;
@@ -346,7 +351,8 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 timeout < FX_EGRESS_CONNECT_TIMEOUT_MS ? timeout : (long)FX_EGRESS_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
+	if (!req->discard_past_cap) /* refused on a declared length, before any body is read */
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "Fluxori/1");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -364,6 +370,8 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 
 	rc = curl_easy_perform(h);
+	if (rc == CURLE_WRITE_ERROR && t.too_big && t.discard_past_cap)
+		rc = CURLE_OK; /* the answer, its body cut at the cap */
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK)
 		connects = 0;
@@ -375,7 +383,7 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 	curl_slist_free_all(hdrs);
 	fx_metrics_backend(service, rc == CURLE_OK ? resp->status : 0, connects, (double)took_us / 1e6);
 
-	if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+	if ((t.too_big && !t.discard_past_cap) || rc == CURLE_FILESIZE_EXCEEDED) {
 		fx_log_warn("egress %s %s %s: answer over %zu bytes", service, method, host, cap);
 		return fx_err_set(e, FX_BAD_GATEWAY, "%s answer exceeds %zu bytes", service, cap);
 	}
@@ -388,6 +396,7 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 		fx_log_warn("egress %s %s %s unreachable: %s", service, method, host, curl_easy_strerror(rc));
 		return fx_err_set(e, FX_UNAVAILABLE, "%s unreachable: %s", service, curl_easy_strerror(rc));
 	}
-	fx_log_debug("egress %s %s %s -> %ld in %.3f s", service, method, host, resp->status, (double)took_us / 1e6);
+	fx_log_debug("egress %s %s %s -> %ld in %.3f s%s", service, method, host, resp->status, (double)took_us / 1e6,
+		     t.too_big ? ", body cut at the cap" : "");
 	return 0;
 }

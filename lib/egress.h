@@ -49,6 +49,15 @@ struct fx_egress_req {
 	size_t body_len;
 	long timeout_ms; /* 0: 10 s, connect included */
 	size_t max_response; /* 0: 1 MiB */
+	/*
+	 * For callers that ignore the body (webhook deliveries): an answer
+	 * longer than max_response is not refused. The transfer ends once
+	 * max_response bytes of body are read (the rest is neither read nor
+	 * kept; the connection is closed) and the call succeeds with the
+	 * status, the headers and those bytes. Callers that read the body
+	 * leave it false: a body cut short would parse as something else.
+	 */
+	bool discard_past_cap;
 	bool allow_private; /* demo-* projects only (ignored elsewhere): loopback/private targets and http:// allowed */
 	const char *service; /* metrics/log label: "shopify", "webhook", ... */
 };
@@ -61,7 +70,8 @@ struct fx_egress_req {
  * Returns 0 when a response arrived (any status, 3xx included), or -1 with
  * 400 INVALID_ARGUMENT for a refused URL or address (the message names the
  * rule, never the URL's path or query), 503 UNAVAILABLE when the host could
- * not be reached or the call timed out, 502 when the answer exceeds the cap.
+ * not be reached or the call timed out, 502 when the answer exceeds the cap
+ * (unless req->discard_past_cap).
  */
 FX_MUST_USE int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, struct fx_err *e);
 

@@ -320,38 +320,72 @@ static void doc_copy(struct fx_doc *dst, const struct fx_doc *src)
 }
 
 /*
+ * Parses each path of mask (NULL-terminated, at most FX_QUERY_MAX_SELECT),
+ * formats it as Firestore expects and hands it to each(ctx, path, len).
+ * Returns 0, -1 with 400 INVALID_ARGUMENT naming "mask" for a malformed or
+ * over-long path or too many paths, or each's -1 as it is.
+ */
+static int each_mask_path(const char *const *mask, int (*each)(void *ctx, const char *path, size_t len), void *ctx,
+			  struct fx_err *e)
+{
+	struct fx_buf path;
+	int rc = 0;
+
+	fx_buf_init(&path, FX_DOCNAME_MAX);
+	for (size_t i = 0; mask[i] && rc == 0; i++) {
+		struct fx_fieldpath fp = {0};
+		struct fx_err why;
+
+		fx_err_clear(&why);
+		if (i >= FX_QUERY_MAX_SELECT) {
+			rc = fx_err_invalid(e, "mask", "more than %d masked fields", FX_QUERY_MAX_SELECT);
+		} else if (fx_fieldpath_parse(mask[i], &fp, &why) < 0) {
+			rc = fx_err_invalid(e, "mask", "%s", why.ndetails ? why.details[0].reason : why.message);
+		} else {
+			fx_buf_reset(&path);
+			if (fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0 || !path.data)
+				rc = fx_err_invalid(e, "mask", "masked field path too long");
+			else
+				rc = each(ctx, path.data, path.len);
+			fx_fieldpath_cleanup(&fp);
+		}
+	}
+	fx_buf_cleanup(&path);
+	return rc;
+}
+
+/* A URL taking "?mask.fieldPaths=P&..." (each_mask_path's each). */
+struct url_mask {
+	struct fx_buf *url;
+	bool first;
+	bool over; /* the URL went over its cap */
+};
+
+static int url_mask_path(void *ctx, const char *path, size_t len)
+{
+	struct url_mask *u = ctx;
+
+	u->over |= fx_buf_puts(u->url, u->first ? "?mask.fieldPaths=" : "&mask.fieldPaths=") < 0;
+	u->over |= fx_httpc_url_encode(u->url, path, len) < 0;
+	u->first = false;
+	return 0;
+}
+
+/*
  * Appends "?mask.fieldPaths=P&..." for mask[0..) (NULL-terminated; NULL or
- * empty appends nothing), each path parsed and formatted as Firestore
- * expects, then percent-encoded. 400 naming "mask" for a bad path, -1
- * without e for a URL over its cap (build_url's NULL then refuses the call).
+ * empty appends nothing), each path percent-encoded. 400 naming "mask" for
+ * a bad path (each_mask_path); 1 without e for a URL over its cap (build_url's
+ * NULL then refuses the call).
  */
 static int add_mask(struct fx_buf *url, const char *const *mask, struct fx_err *e)
 {
-	struct fx_buf path;
-	int bad = 0;
+	struct url_mask u = {url, true, false};
 
 	if (!mask || !*mask)
 		return 0;
-	fx_buf_init(&path, FX_DOCNAME_MAX);
-	for (size_t i = 0; mask[i]; i++) {
-		struct fx_fieldpath fp = {0};
-
-		if (i >= FX_QUERY_MAX_SELECT) {
-			fx_buf_cleanup(&path);
-			return fx_err_invalid(e, "mask", "more than %d masked fields", FX_QUERY_MAX_SELECT);
-		}
-		if (fx_fieldpath_parse(mask[i], &fp, e) < 0) {
-			fx_buf_cleanup(&path);
-			return -1;
-		}
-		fx_buf_reset(&path);
-		bad |= fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0;
-		fx_fieldpath_cleanup(&fp);
-		bad |= fx_buf_puts(url, i ? "&mask.fieldPaths=" : "?mask.fieldPaths=") < 0;
-		bad |= !path.data || fx_httpc_url_encode(url, path.data, path.len) < 0;
-	}
-	fx_buf_cleanup(&path);
-	return bad ? 1 : 0;
+	if (each_mask_path(mask, url_mask_path, &u, e) < 0)
+		return -1;
+	return u.over ? 1 : 0;
 }
 
 /*
@@ -668,100 +702,40 @@ static int batch_element(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
 	return 0;
 }
 
+/* Adds path to a json array of field paths (each_mask_path's each). */
+static int json_mask_path(void *ctx, const char *path, size_t len)
+{
+	json_object_array_add(ctx, json_object_new_string_len(path, (int)len));
+	return 0;
+}
+
 /*
- * {"fieldPaths": [...]} for mask[0..) (NULL-terminated), each path parsed
- * and formatted as Firestore expects: a new reference, or NULL with 400
- * naming "mask".
+ * {"fieldPaths": [...]} for mask[0..) (NULL-terminated): a new reference,
+ * or NULL with 400 naming "mask" (each_mask_path).
  */
 static json_object *mask_json(const char *const *mask, struct fx_err *e)
 {
 	json_object *paths = json_object_new_array(), *m;
-	struct fx_buf path;
 
-	fx_buf_init(&path, FX_DOCNAME_MAX);
-	for (size_t i = 0; mask[i]; i++) {
-		struct fx_fieldpath fp = {0};
-		int bad;
-
-		if (i >= FX_QUERY_MAX_SELECT) {
-			fx_err_invalid(e, "mask", "more than %d masked fields", FX_QUERY_MAX_SELECT);
-			goto fail;
-		}
-		if (fx_fieldpath_parse(mask[i], &fp, e) < 0)
-			goto fail;
-		fx_buf_reset(&path);
-		bad = fx_fieldpath_format((const char *const *)fp.segs, fp.n, &path) < 0 || !path.data;
-		fx_fieldpath_cleanup(&fp);
-		if (bad) {
-			fx_err_invalid(e, "mask", "masked field path too long");
-			goto fail;
-		}
-		json_object_array_add(paths, json_object_new_string_len(path.data, (int)path.len));
+	if (each_mask_path(mask, json_mask_path, paths, e) < 0) {
+		json_object_put(paths);
+		return NULL;
 	}
-	fx_buf_cleanup(&path);
 	m = json_object_new_object();
 	json_object_object_add(m, "fieldPaths", paths);
 	return m;
-fail:
-	fx_buf_cleanup(&path);
-	json_object_put(paths);
-	return NULL;
 }
 
-static bool is_json_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
-}
-
-/*
- * The id of the transaction a batchGet with newTransaction began: the
- * "transaction" of the answer's first element (parsed alone; the stream's
- * decoder skips it). Returns 0 with id, or -1 when the first element has
- * none (an error answer: the decode reports it).
- */
-static int begun_transaction(const char *p, size_t n, char id[512])
-{
-	struct json_tokener *tok;
-	json_object *first, *v;
-	size_t i = 0;
-	int rc = -1;
-
-	while (i < n && is_json_space(p[i]))
-		i++;
-	if (i == n || p[i] != '[')
-		return -1;
-	for (i++; i < n && is_json_space(p[i]); i++)
-		;
-	if (i == n || p[i] != '{' || n - i > INT32_MAX || !(tok = json_tokener_new_ex(FX_FS_JSON_DEPTH)))
-		return -1;
-	first = json_tokener_parse_ex(tok, p + i, (int)(n - i));
-	if (first && json_object_object_get_ex(first, "transaction", &v) && json_object_is_type(v, json_type_string) &&
-	    json_object_get_string_len(v) > 0 &&
-	    fx_str_copy(id, 512, json_object_get_string(v), (size_t)json_object_get_string_len(v)) == 0)
-		rc = 0;
-	json_object_put(first);
-	json_tokener_free(tok);
-	return rc;
-}
-
-/*
- * fx_firestore_batch_get inside transaction, or, when begin is not NULL,
- * beginning a read-write transaction (retrying begin->retry when set) whose
- * id lands in begin->id; only the fields of mask when it is not NULL.
- */
-static int batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_txn *begin,
-		     const char *const *mask, struct fx_doc *out, struct fx_err *e)
+/* fx_firestore_batch_get, with only the fields of mask when it is not NULL. */
+static int batch_get(const char *const *rel_paths, size_t n, const char *transaction, const char *const *mask,
+		     struct fx_doc *out, struct fx_err *e)
 {
 	struct fx_buf url;
 	struct fx_httpc_resp resp;
 	json_object *body = NULL, *list, *m = NULL;
-	struct call c = {"firestore batchGet",
-			 "POST",
-			 NULL,
-			 NULL,
-			 transaction || begin ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
-			 FX_FS_MAX_RESPONSE,
-			 0};
+	struct call c = {
+		"firestore batchGet", "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
+		FX_FS_MAX_RESPONSE,   0};
 	struct batch b = {c.what, NULL, n, out, NULL};
 	char **names = NULL;
 	int rc = -1;
@@ -790,29 +764,14 @@ static int batch_get(const char *const *rel_paths, size_t n, const char *transac
 	json_object_object_add(body, "documents", list);
 	if (m)
 		json_object_object_add(body, "mask", m);
-	if (begin) {
-		json_object *options = json_object_new_object(), *rw = json_object_new_object();
-
-		if (begin->retry[0])
-			json_object_object_add(rw, "retryTransaction", json_object_new_string(begin->retry));
-		json_object_object_add(options, "readWrite", rw);
-		json_object_object_add(body, "newTransaction", options);
-	} else if (transaction) {
+	if (transaction)
 		json_object_object_add(body, "transaction", json_object_new_string(transaction));
-	}
 	c.url = build_url(&url, "", ":batchGet");
 	c.body = body;
 	if (call_raw(&c, &resp, e) < 0)
 		goto out;
-	/* Before the decode: an inline ABORTED after the transaction began still needs its rollback. */
-	if (begin && begun_transaction(resp.body.data, resp.body.len, begin->id) < 0)
-		begin->id[0] = '\0';
 	if (fx_fsdecode_stream(resp.body.data, resp.body.len, FX_FSDECODE_BATCHGET, c.what, batch_element, &b, e) < 0)
 		goto out;
-	if (begin && !begin->id[0]) {
-		bad_answer(c.what, "no transaction in the answer's first element", e);
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (!b.filled[i]) {
 			bad_answer(c.what, "a requested document is not in the answer", e);
@@ -838,15 +797,13 @@ out:
 int fx_firestore_batch_get(const char *const *rel_paths, size_t n, const char *transaction, struct fx_doc *out,
 			   struct fx_err *e)
 {
-	return batch_get(rel_paths, n, transaction, NULL, NULL, out, e);
+	return batch_get(rel_paths, n, transaction, NULL, out, e);
 }
 
 int fx_firestore_txn_batch_get(struct fx_txn *t, const char *const *rel_paths, size_t n, const char *const *mask,
 			       struct fx_doc *out, struct fx_err *e)
 {
-	if (t->id[0])
-		return batch_get(rel_paths, n, t->id, NULL, mask, out, e);
-	return batch_get(rel_paths, n, NULL, t, mask, out, e);
+	return batch_get(rel_paths, n, t->id, mask, out, e);
 }
 
 /* ---- transactions ---- */
@@ -1027,19 +984,14 @@ static void rollback(const char *id)
  * One attempt: begin (retrying prev when set), run fn, commit; rolls back on
  * any failure. Returns 0, or -1 with e set.
  */
-static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, bool begin_in_read,
-			struct fx_txn_result *res, struct fx_err *e)
+static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn *t, struct fx_txn_result *res,
+			struct fx_err *e)
 {
 	int rc;
 
 	fx_err_clear(e);
-	if (begin_in_read) {
-		/* The first read begins the transaction, retrying prev. */
-		if (prev && *prev && fx_str_set(t->retry, sizeof(t->retry), prev) < 0)
-			return fx_err_set(e, FX_INTERNAL, "transaction id over %zu bytes", sizeof(t->retry) - 1);
-	} else if (begin_transaction(prev, t->id, e) < 0) {
+	if (begin_transaction(prev, t->id, e) < 0)
 		return -1;
-	}
 	t->writes = json_object_new_array();
 	rc = fn(t, ctx, e);
 	if (rc < 0 && fx_err_is(e, FX_OK))
@@ -1048,7 +1000,7 @@ static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn
 		fx_firestore_txn_result_cleanup(res);
 		res->n = json_object_array_length(t->writes);
 		res->update_times = fx_mem_xcalloc(res->n ? res->n : 1, sizeof(*res->update_times));
-		rc = fx_firestore_commit(t->writes, t->id[0] ? t->id : NULL, res->commit_time, res->update_times, e);
+		rc = fx_firestore_commit(t->writes, t->id, res->commit_time, res->update_times, e);
 		if (rc < 0)
 			fx_firestore_txn_result_cleanup(res);
 	} else if (rc == 0) {
@@ -1056,7 +1008,7 @@ static int attempt_once(fx_txn_fn fn, void *ctx, const char *prev, struct fx_txn
 	}
 	json_object_put(t->writes);
 	t->writes = NULL;
-	if (rc < 0 && t->id[0])
+	if (rc < 0)
 		rollback(t->id);
 	return rc;
 }
@@ -1093,14 +1045,15 @@ void fx_firestore_txn_result_cleanup(struct fx_txn_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The retry loop of both runners; res (may be NULL) receives the commit's answer. */
-static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res, struct fx_err *e)
+int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, struct fx_err *e)
 {
 	struct fx_txn t;
 	char prev[sizeof(t.id)] = "", last[sizeof(e->message)] = "";
 	long deadline = fx_clock_ms() + FX_TXN_DEADLINE_MS, backoff = FX_TXN_INITIAL_BACKOFF_MS;
 	int attempt;
 
+	if (res)
+		memset(res, 0, sizeof(*res));
 	fx_metrics_transaction(FX_TXN_STARTED);
 	send_kept_rollbacks();
 	for (attempt = 0; attempt < FX_TXN_MAX_ATTEMPTS; attempt++) {
@@ -1124,7 +1077,7 @@ static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct f
 		}
 		memset(&t, 0, sizeof(t));
 		t.attempt = attempt;
-		rc = attempt_once(fn, ctx, prev, &t, begin_in_read, res, e);
+		rc = attempt_once(fn, ctx, prev, &t, res, e);
 		if (lane) {
 			in_lane = false;
 			pthread_mutex_unlock(&retry_lane);
@@ -1145,20 +1098,7 @@ static int run_transaction(fx_txn_fn fn, void *ctx, bool begin_in_read, struct f
 
 int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_err *e)
 {
-	return run_transaction(fn, ctx, false, NULL, e);
-}
-
-int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res,
-				    struct fx_err *e)
-{
-	struct fx_txn_result local = {0};
-	int rc;
-
-	if (res)
-		memset(res, 0, sizeof(*res));
-	rc = run_transaction(fn, ctx, begin_in_read, res ? res : &local, e);
-	fx_firestore_txn_result_cleanup(&local);
-	return rc;
+	return fx_firestore_run_transaction_ex(fn, ctx, NULL, e);
 }
 
 /* ---- health ---- */

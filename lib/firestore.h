@@ -39,7 +39,6 @@
 #include "value.h"
 
 #include <json-c/json.h>
-#include <stdbool.h>
 #include <stddef.h>
 
 /* JSON nesting accepted in Firestore answers: a 20-deep map needs 65 levels. */
@@ -144,11 +143,9 @@ FX_MUST_USE int fx_firestore_batch_get(const char *const *rel_paths, size_t n, c
 #define FX_TXN_INITIAL_BACKOFF_MS 50 /* then x1.5 per attempt, +-50 % jitter */
 
 struct fx_txn {
-	char id[512]; /* base64 transaction id, pass to batch_get/query; "" until begun (lazy) */
+	char id[512]; /* base64 transaction id (begun before fn runs), pass to batch_get/query */
 	json_object *writes; /* append Write objects here (fswrite.h); committed with the transaction */
 	int attempt; /* 0 on the first run */
-	/* begin_in_read only (fx_firestore_run_transaction_ex): the aborted id its first read retries */
-	char retry[512];
 };
 
 /*
@@ -162,8 +159,11 @@ typedef int (*fx_txn_fn)(struct fx_txn *t, void *ctx, struct fx_err *e);
 /*
  * Begins a read-write transaction, runs fn (reads must go through
  * fx_firestore_batch_get/fx_firestore_query with t->id: GET ?transaction= never answers
- * on the emulator), then commits t->writes. On ABORTED, from fn's reads or
- * the commit, rolls back and runs everything again after a backoff
+ * on the emulator), then commits t->writes. The transaction is begun on its
+ * own, never in fn's first read: its id is then known before anything is
+ * locked, so a transaction cut off by a fault can always be rolled back.
+ * On ABORTED, from fn's reads or the commit, rolls back and runs
+ * everything again after a backoff
  * (FX_TXN_INITIAL_BACKOFF_MS growing x1.5, +-50 % jitter) with
  * retryTransaction set to the previous id, at most FX_TXN_MAX_ATTEMPTS
  * times and never starting an attempt after FX_TXN_DEADLINE_MS. Retries
@@ -184,16 +184,10 @@ FX_MUST_USE int fx_firestore_run_transaction(fx_txn_fn fn, void *ctx, struct fx_
 
 /*
  * Reads n (at most FX_FS_MAX_BATCH_GET) documents inside t, as
- * fx_firestore_batch_get does, with only the fields named in mask
+ * fx_firestore_batch_get does with t->id, with only the fields named in mask
  * (NULL-terminated field paths, at most FX_QUERY_MAX_SELECT; NULL or empty
  * reads every field: documents are locked and versioned whole either way).
- * When t has not begun (t->id "": fx_firestore_run_transaction_ex with
- * begin_in_read), the
- * read begins it (batchGet's newTransaction, read-write, retrying t->retry
- * when set) and t->id takes the id of the answer's first element, so the
- * transaction costs no beginTransaction round trip. A read that fails after
- * the transaction began (an inline ABORTED) leaves t->id set for the
- * rollback. 400 naming "mask" for a malformed path.
+ * 400 naming "mask" for a malformed path.
  */
 FX_MUST_USE int fx_firestore_txn_batch_get(struct fx_txn *t, const char *const *rel_paths, size_t n,
 					   const char *const *mask, struct fx_doc *out, struct fx_err *e);
@@ -212,25 +206,10 @@ void fx_firestore_txn_result_cleanup(struct fx_txn_result *r);
  * fx_firestore_run_transaction that gives back the commit's answer: res
  * (may be NULL; zeroed first, cleaned up by the caller) receives the commit
  * time and each write's updateTime of the attempt that committed.
- *
- * With begin_in_read, no beginTransaction round trip: each attempt starts
- * with t->id "" and fn's first read, which must be
- * fx_firestore_txn_batch_get (fx_firestore_batch_get and fx_firestore_query
- * take no unbegun transaction), begins it; an attempt after an ABORTED
- * begins a fresh one retrying the previous id; an fn that reads nothing
- * commits its writes without a transaction (atomic all the same). The
- * price: when that first read's answer is lost (the request reached
- * Firestore, the answer did not come back), the transaction's id is
- * unknown, so it cannot be rolled back and Firestore holds the locks of
- * what it read until its idle expiry (60 s on Google): test_faults'
- * cut-off transaction fails that way. Without begin_in_read the
- * transaction is begun first, as fx_firestore_run_transaction does.
- *
- * Backoff, the retry lane, FX_TXN_MAX_ATTEMPTS, FX_TXN_DEADLINE_MS,
- * rollbacks (kept when they do not arrive) and errors are those of
- * fx_firestore_run_transaction.
+ * Everything else (beginning first, backoff, the retry lane,
+ * FX_TXN_MAX_ATTEMPTS, FX_TXN_DEADLINE_MS, rollbacks kept when they do not
+ * arrive, errors) is fx_firestore_run_transaction's.
  */
-FX_MUST_USE int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, bool begin_in_read, struct fx_txn_result *res,
-						struct fx_err *e);
+FX_MUST_USE int fx_firestore_run_transaction_ex(fx_txn_fn fn, void *ctx, struct fx_txn_result *res, struct fx_err *e);
 
 #endif

@@ -375,6 +375,31 @@ int fx_model_page_token_make(const char *sig, const struct fx_value *values, siz
 	return rc;
 }
 
+int fx_model_page_token_next(const char *sig, const struct fx_doc *last, const char *const *cursor_fields,
+			     struct fx_buf *out, struct fx_err *e)
+{
+	struct fx_value cur[8];
+	size_t nc = 0;
+	int made;
+
+	for (const char *const *f = cursor_fields; f && *f && nc < 7; f++) {
+		const struct fx_value *v = fx_value_path(&last->fields, *f);
+
+		if (v)
+			fx_value_copy(&cur[nc], v);
+		else
+			fx_value_null(&cur[nc]);
+		nc++;
+	}
+	fx_value_string(&cur[nc++], last->id, strlen(last->id));
+	made = fx_model_page_token_make(sig, cur, nc, out);
+	for (size_t i = 0; i < nc; i++)
+		fx_value_cleanup(&cur[i]);
+	if (made < 0)
+		return fx_err_set(e, FX_INTERNAL, "next page token over %zu bytes", out->max);
+	return 0;
+}
+
 int fx_model_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e)
 {
 	size_t n = strlen(token), got = 0;
@@ -451,7 +476,7 @@ int fx_model_list_answer(struct fx_req *r, const char *parent_rel, struct fx_que
 	struct fx_doc *docs = NULL;
 	size_t n = 0, shown;
 	struct fx_buf token, answer;
-	int rc = -1, made;
+	int rc = -1;
 
 	fx_buf_init(&token, 8192);
 	fx_buf_init(&answer, FX_MODEL_ANSWER_MAX);
@@ -459,30 +484,8 @@ int fx_model_list_answer(struct fx_req *r, const char *parent_rel, struct fx_que
 	if (fx_firestore_query(parent_rel, q, NULL, &docs, &n, e) < 0)
 		goto done;
 	shown = n > (size_t)page_size ? (size_t)page_size : n;
-	if (n > (size_t)page_size) {
-		const struct fx_doc *last = &docs[shown - 1];
-		struct fx_value cur[9];
-		size_t nc = 0;
-
-		for (const char *const *f = cursor_fields; f && *f && nc < 8; f++) {
-			const struct fx_value *v = fx_value_path(&last->fields, *f);
-
-			if (v)
-				fx_value_copy(&cur[nc], v);
-			else
-				fx_value_null(&cur[nc]);
-			nc++;
-		}
-		fx_value_string(&cur[nc++], last->id, strlen(last->id));
-		made = fx_model_page_token_make(sig, cur, nc, &token);
-		for (size_t i = 0; i < nc; i++)
-			fx_value_cleanup(&cur[i]);
-		/* Without a token the client would take this page for the last. */
-		if (made < 0) {
-			fx_err_set(e, FX_INTERNAL, "next page token over %zu bytes", token.max);
-			goto done;
-		}
-	}
+	if (n > (size_t)page_size && fx_model_page_token_next(sig, &docs[shown - 1], cursor_fields, &token, e) < 0)
+		goto done;
 	if (list_write(&answer, docs, shown, n > (size_t)page_size ? (token.data ? token.data : "") : NULL, hidden) <
 	    0) {
 		fx_err_set(e, FX_INTERNAL, "list answer over %zu bytes", answer.max);

@@ -116,6 +116,16 @@ FX_MUST_USE int fx_model_page_token_make(const char *sig, const struct fx_value 
 FX_MUST_USE int fx_model_page_token_read(const char *token, const char *sig, struct fx_value *values, struct fx_err *e);
 
 /*
+ * The token of the page after the one ending with last, appended to out
+ * (fx_model_page_token_make): the values of cursor_fields (NULL-terminated,
+ * at most 7; a field last lacks counts as null), then last's id. Returns 0,
+ * or -1 with 500 INTERNAL when the token does not fit out (without a token
+ * the client would take the page for the last).
+ */
+FX_MUST_USE int fx_model_page_token_next(const char *sig, const struct fx_doc *last, const char *const *cursor_fields,
+					 struct fx_buf *out, struct fx_err *e);
+
+/*
  * Runs q (limit pageSize + 1) under parent_rel, answers
  * {"data":[...],"nextPageToken"} with each document through fx_model_doc_json
  * minus hidden; cursor_fields names the order fields whose values (then the

@@ -23,9 +23,9 @@ int fx_orderio_queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const cha
 	return fx_orderio_queued_within(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, e);
 }
 
-/* The queue of fx_orderio_queued*: ex runs fn through fx_firestore_run_transaction_ex into res. */
+/* The queue of fx_orderio_queued*: res (may be NULL) receives the commit's answer. */
 static int queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
-		  enum fx_code busy_code, bool ex, bool begin_in_read, struct fx_txn_result *res, struct fx_err *e)
+		  enum fx_code busy_code, struct fx_txn_result *res, struct fx_err *e)
 {
 	const char *lock = fx_arena_printf(r->arena, "orders:%s", r->principal->organization_id);
 	int rc;
@@ -41,8 +41,7 @@ static int queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *b
 		fx_keylock_release(lock);
 		return -1;
 	}
-	rc = ex ? fx_firestore_run_transaction_ex(fn, arg, begin_in_read, res, e)
-		: fx_firestore_run_transaction(fn, arg, e);
+	rc = fx_firestore_run_transaction_ex(fn, arg, res, e);
 	fx_keylock_release_after(lock, rc < 0 ? e : NULL);
 	return rc;
 }
@@ -50,13 +49,13 @@ static int queued(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *b
 int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, long wait_ms,
 			     enum fx_code busy_code, struct fx_err *e)
 {
-	return queued(r, fn, arg, busy, wait_ms, busy_code, false, false, NULL, e);
+	return queued(r, fn, arg, busy, wait_ms, busy_code, NULL, e);
 }
 
-int fx_orderio_queued_ex(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, bool begin_in_read,
-			 struct fx_txn_result *res, struct fx_err *e)
+int fx_orderio_queued_ex(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy, struct fx_txn_result *res,
+			 struct fx_err *e)
 {
-	return queued(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, true, begin_in_read, res, e);
+	return queued(r, fn, arg, busy, NUMBER_WAIT_MS, FX_ABORTED, res, e);
 }
 
 const char *fx_orderio_counter_rel(const struct fx_req *r, struct fx_err *e)

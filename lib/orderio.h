@@ -47,12 +47,11 @@ FX_MUST_USE int fx_orderio_queued_within(const struct fx_req *r, fx_txn_fn fn, v
 					 long wait_ms, enum fx_code busy_code, struct fx_err *e);
 
 /*
- * fx_orderio_queued through fx_firestore_run_transaction_ex(begin_in_read):
- * res (may be NULL; fx_firestore_txn_result_cleanup) receives the commit's
- * answer.
+ * fx_orderio_queued through fx_firestore_run_transaction_ex: res (may be
+ * NULL; fx_firestore_txn_result_cleanup) receives the commit's answer.
  */
 FX_MUST_USE int fx_orderio_queued_ex(const struct fx_req *r, fx_txn_fn fn, void *arg, const char *busy,
-				     bool begin_in_read, struct fx_txn_result *res, struct fx_err *e);
+				     struct fx_txn_result *res, struct fx_err *e);
 
 /* "organizations/{org}/counters/orders" in r's arena; NULL with 500 when the arena is spent. */
 FX_MUST_USE const char *fx_orderio_counter_rel(const struct fx_req *r, struct fx_err *e);

@@ -743,22 +743,33 @@ Test(jobs, an_admin_sees_only_their_organizations_part_of_a_run_over_all)
 
 /* ---- a stale import's importer that writes while the cleanup decides ---- */
 
-static struct faultproxy *race_proxy;
+/* The fault proxy between the API instance of a proxied_* test and one emulator. */
+static struct faultproxy *proxy;
 
-/* An API instance whose Firestore calls go through a fault proxy. */
-static void race_setup(void)
+/*
+ * Starts proxy in front of the emulator on port_env's port, then an API
+ * instance told by the variable host_var (its value: scheme, then the
+ * proxy's address) to reach that emulator through the proxy.
+ */
+static void proxied_start(const char *port_env, const char *host_var, const char *scheme)
 {
 	char extra[256];
 
-	race_proxy = fp_start(atoi(test_env("FLUXORI_FIRESTORE_PORT")));
-	snprintf(extra, sizeof(extra), "FIRESTORE_EMULATOR_HOST=127.0.0.1:%d\n", fp_port(race_proxy));
+	proxy = fp_start(atoi(test_env(port_env)));
+	snprintf(extra, sizeof(extra), "%s=%s127.0.0.1:%d\n", host_var, scheme, fp_port(proxy));
 	instance_start(&api, extra);
 }
 
-static void race_teardown(void)
+static void proxied_stop(void)
 {
 	instance_stop(&api);
-	fp_stop(race_proxy);
+	fp_stop(proxy);
+}
+
+/* An API instance whose Firestore calls go through the fault proxy. */
+static void race_setup(void)
+{
+	proxied_start("FLUXORI_FIRESTORE_PORT", "FIRESTORE_EMULATOR_HOST", "");
 }
 
 struct cleanup_run {
@@ -775,6 +786,24 @@ static void *run_cleanup(void *arg)
 }
 
 /*
+ * Starts t's cleanup on *th (its answer lands in c->r) with the proxy
+ * holding the first request that names the import record id (the cleanup's
+ * commit of it); returns once that request is held.
+ */
+static void cleanup_held_at(const struct tenant *t, const char *id, struct cleanup_run *c, pthread_t *th)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "imports/%s", id);
+	fp_arm(proxy, needle, FP_STALL);
+	c->token = t->owner.id_token;
+	cr_assert_eq(pthread_create(th, NULL, run_cleanup, c), 0);
+	for (time_t end = time(NULL) + 120; time(NULL) < end && !(fp_fired(proxy) && fp_held(proxy) > 0);)
+		usleep(20 * 1000);
+	cr_assert(fp_fired(proxy) && fp_held(proxy) > 0, "the cleanup's commit of the record is held");
+}
+
+/*
  * The cleanup read a record that looked stale and is about to end it when
  * the importer, alive after all, writes its progress: the cleanup's commit
  * (held by the proxy until that write is in) carries the updateTime it
@@ -782,7 +811,7 @@ static void *run_cleanup(void *arg)
  * progress; the errors file the cleanup had stored is gone, no event sent.
  */
 Test(stalecleanup, an_import_that_progresses_while_the_cleanup_decides_stays_running, .init = race_setup,
-     .fini = race_teardown, .timeout = 180)
+     .fini = proxied_stop, .timeout = 180)
 {
 	struct tenant t;
 	struct cleanup_run c = {0};
@@ -797,17 +826,12 @@ Test(stalecleanup, an_import_that_progresses_while_the_cleanup_decides_stays_run
 	strftime(fresh, sizeof(fresh), "%Y-%m-%dT%H:%M:%SZ", gmtime(&f));
 	import_doc(&t, "raceImport", "running", false, old);
 	/* The cleanup's write of this record is the first request naming it. */
-	fp_arm(race_proxy, "imports/raceImport", FP_STALL);
-	c.token = t.owner.id_token;
-	cr_assert_eq(pthread_create(&th, NULL, run_cleanup, &c), 0);
-	for (time_t end = time(NULL) + 120; time(NULL) < end && !(fp_fired(race_proxy) && fp_held(race_proxy) > 0);)
-		usleep(20 * 1000);
-	cr_assert(fp_fired(race_proxy) && fp_held(race_proxy) > 0, "the cleanup's commit of the record is held");
+	cleanup_held_at(&t, "raceImport", &c, &th);
 	/* The importer's progress, straight into the emulator (not through the proxy). */
 	snprintf(rel, sizeof(rel), "organizations/%s/imports/raceImport", t.org);
 	snprintf(fields, sizeof(fields), "{\"updatedAt\":{\"timestampValue\":\"%s\"}}", fresh);
 	fs_patch(rel, "updatedAt", fields);
-	cr_assert_eq(fp_set(race_proxy, FP_PASS, 0), 0);
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
 	pthread_join(th, NULL);
 	cr_assert_eq(c.r->status, 200, "%s", c.r->body);
 	cr_assert_eq(json_int(c.r, "summary.staleImportsFailed"), 0, "%s", c.r->body);
@@ -836,8 +860,8 @@ Test(stalecleanup, an_import_that_progresses_while_the_cleanup_decides_stays_run
  * proxy passes again) naming the only file. Then the next run leaves
  * exactly one errors file, the one the ended record names.
  */
-Test(stalecleanup, a_commit_that_fails_otherwise_leaves_no_errors_file_behind, .init = race_setup,
-     .fini = race_teardown, .timeout = 180)
+Test(stalecleanup, a_commit_that_fails_otherwise_leaves_no_errors_file_behind, .init = race_setup, .fini = proxied_stop,
+     .timeout = 180)
 {
 	struct tenant t;
 	struct cleanup_run c = {0};
@@ -851,18 +875,13 @@ Test(stalecleanup, a_commit_that_fails_otherwise_leaves_no_errors_file_behind, .
 	make_tenant(&t);
 	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
 	import_doc(&t, "resetImport", "running", false, old);
-	fp_arm(race_proxy, "imports/resetImport", FP_STALL);
-	c.token = t.owner.id_token;
-	cr_assert_eq(pthread_create(&th, NULL, run_cleanup, &c), 0);
-	for (time_t end = time(NULL) + 120; time(NULL) < end && !(fp_fired(race_proxy) && fp_held(race_proxy) > 0);)
-		usleep(20 * 1000);
-	cr_assert(fp_fired(race_proxy) && fp_held(race_proxy) > 0, "the cleanup's commit of the record is held");
+	cleanup_held_at(&t, "resetImport", &c, &th);
 	/* The held commit's connection resets, its bytes dropped; then Firestore is back. */
-	cr_assert_eq(fp_set(race_proxy, FP_RESET, 0), 0);
-	for (time_t end = time(NULL) + 60; time(NULL) < end && fp_held(race_proxy) > 0;)
+	cr_assert_eq(fp_set(proxy, FP_RESET, 0), 0);
+	for (time_t end = time(NULL) + 60; time(NULL) < end && fp_held(proxy) > 0;)
 		usleep(1000);
-	cr_assert_eq(fp_held(race_proxy), 0, "the held commit was reset");
-	cr_assert_eq(fp_set(race_proxy, FP_PASS, 0), 0);
+	cr_assert_eq(fp_held(proxy), 0, "the held commit was reset");
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
 	pthread_join(th, NULL);
 	cr_assert_eq(c.r->status, 200, "%s", c.r->body);
 	ended = json_int(c.r, "summary.staleImportsFailed") == 1;
@@ -904,22 +923,10 @@ Test(stalecleanup, a_commit_that_fails_otherwise_leaves_no_errors_file_behind, .
 
 /* ---- Cloud Storage down while a stale import's errors file is stored ---- */
 
-static struct faultproxy *storage_proxy;
-
-/* An API instance whose Cloud Storage calls go through a fault proxy. */
+/* An API instance whose Cloud Storage calls go through the fault proxy. */
 static void storage_setup(void)
 {
-	char extra[256];
-
-	storage_proxy = fp_start(atoi(test_env("FLUXORI_STORAGE_PORT")));
-	snprintf(extra, sizeof(extra), "STORAGE_EMULATOR_HOST=http://127.0.0.1:%d\n", fp_port(storage_proxy));
-	instance_start(&api, extra);
-}
-
-static void storage_teardown(void)
-{
-	instance_stop(&api);
-	fp_stop(storage_proxy);
+	proxied_start("FLUXORI_STORAGE_PORT", "STORAGE_EMULATOR_HOST", "http://");
 }
 
 /*
@@ -931,7 +938,7 @@ static void storage_teardown(void)
  * back, the next run ends the record naming the one ready errors file.
  */
 Test(stalestorage, storage_down_while_the_errors_file_is_stored_ends_nothing_until_it_is_back, .init = storage_setup,
-     .fini = storage_teardown, .timeout = 240)
+     .fini = proxied_stop, .timeout = 240)
 {
 	struct tenant t;
 	char old[40], rel[300], files_rel[300];
@@ -943,7 +950,7 @@ Test(stalestorage, storage_down_while_the_errors_file_is_stored_ends_nothing_unt
 	make_tenant(&t);
 	strftime(old, sizeof(old), "%Y-%m-%dT%H:%M:%SZ", gmtime(&o));
 	import_doc(&t, "noStorageImport", "running", false, old);
-	cr_assert_eq(fp_set(storage_proxy, FP_DROP, 0), 0);
+	cr_assert_eq(fp_set(proxy, FP_DROP, 0), 0);
 	r = trigger("cleanup", t.owner.id_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_int(r, "summary.organizationsFailed"), 1, "%s", r->body);
@@ -962,7 +969,7 @@ Test(stalestorage, storage_down_while_the_errors_file_is_stored_ends_nothing_unt
 	json_object_put(files);
 	cr_assert_eq(finished_events(&t, "noStorageImport", "failed"), 0, "no event");
 
-	cr_assert_eq(fp_set(storage_proxy, FP_PASS, 0), 0);
+	cr_assert_eq(fp_set(proxy, FP_PASS, 0), 0);
 	r = trigger("cleanup", t.owner.id_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_int(r, "summary.staleImportsFailed"), 1, "%s", r->body);

@@ -304,6 +304,57 @@ Test(egress, an_answer_over_the_cap_is_a_502_and_one_at_the_cap_passes)
 	cr_assert(fx_err_is(&err, FX_BAD_GATEWAY), "%s", err.message);
 }
 
+/* The status in ctx, a header, and the test server's largest body (64 KiB of 'z'). */
+static void long_answer(const struct ts_request *req, struct ts_response *r, void *ctx)
+{
+	(void)req;
+	r->status = *(const int *)ctx;
+	snprintf(r->headers, sizeof(r->headers), "X-Kept: yes\r\n");
+	r->body_len = TS_MAX_BODY;
+	memset(r->body, 'z', r->body_len);
+}
+
+/*
+ * A caller that ignores the body (webhook deliveries) asks for it to be
+ * discarded past the cap: the call succeeds with the status, the headers and
+ * the first bytes, and the buffer never grows past the cap. Callers that read
+ * the body (channel clients, which leave discard_past_cap false) still get
+ * the 502, so a cut body is never parsed as a whole one.
+ */
+Test(egress, a_body_past_the_cap_is_discarded_when_asked_and_the_status_kept)
+{
+	struct fx_egress_req req = {.allow_private = true, .max_response = 2000, .service = "test"};
+	int status = 201;
+	char v[16];
+
+	req.url = ts_url(ts);
+	ts_handle(ts, long_answer, &status);
+	cr_assert_eq(fx_egress_do(&req, &resp, &err), -1, "without the option");
+	cr_assert(fx_err_is(&err, FX_BAD_GATEWAY), "%s", err.message);
+
+	req.discard_past_cap = true;
+	fx_err_clear(&err);
+	cr_assert_eq(fx_egress_do(&req, &resp, &err), 0, "%s", err.message);
+	cr_assert_eq(resp.status, 201);
+	cr_assert_str_eq(fx_httpc_header(&resp, "X-Kept", v, sizeof(v)), "yes");
+	cr_assert_eq(resp.body.len, 2000, "the first bytes, up to the cap");
+	cr_assert_eq(strspn(resp.body.data, "z"), 2000);
+	cr_assert_leq(resp.body.cap, 2001, "memory bounded by the cap (and its NUL), not by the answer");
+
+	/* Any status is kept: a 500 with a long body is the receiver's 500, not a 502. */
+	status = 500;
+	cr_assert_eq(fx_egress_do(&req, &resp, &err), 0, "%s", err.message);
+	cr_assert_eq(resp.status, 500);
+	cr_assert_eq(resp.body.len, 2000);
+
+	/* An answer within the cap comes whole, as without the option. */
+	req.max_response = TS_MAX_BODY;
+	status = 200;
+	cr_assert_eq(fx_egress_do(&req, &resp, &err), 0, "%s", err.message);
+	cr_assert_eq(resp.status, 200);
+	cr_assert_eq(resp.body.len, TS_MAX_BODY);
+}
+
 static void largest_body(const struct ts_request *req, struct ts_response *r, void *ctx)
 {
 	(void)req;

@@ -85,17 +85,43 @@ static int64_t int_field(const struct fx_doc *d, const char *name)
 	return v;
 }
 
-/* Creates rel with {n: v}; fails the test on error. */
-static void create_n(const char *rel, int64_t v, struct fx_doc *out)
+/*
+ * Creates rel with the integer fields names[i] = values[i] (names
+ * NULL-terminated; "a.b" is field b of map a); out (may be NULL) receives the
+ * new document. Fails the test on error.
+ */
+static void create_ints(const char *rel, const char *const *names, const int64_t *values, struct fx_doc *out)
 {
 	struct fx_value f = {0};
 	struct fx_err e;
 
 	fx_err_clear(&e);
 	fx_value_map(&f);
-	fx_map_set_int(&f, "n", v);
+	for (size_t i = 0; names[i]; i++) {
+		const char *dot = strchr(names[i], '.');
+		struct fx_value *map = &f;
+
+		if (dot) {
+			char parent[64];
+
+			cr_assert_lt((size_t)(dot - names[i]), sizeof(parent));
+			snprintf(parent, sizeof(parent), "%.*s", (int)(dot - names[i]), names[i]);
+			map = (struct fx_value *)fx_map_get(&f, parent);
+			if (!map) {
+				map = fx_map_set(&f, parent);
+				fx_value_map(map);
+			}
+		}
+		fx_map_set_int(map, dot ? dot + 1 : names[i], values[i]);
+	}
 	cr_assert_eq(fx_firestore_create(rel, &f, out, &e), 0, "create %s: %s", rel, e.message);
 	fx_value_cleanup(&f);
+}
+
+/* Creates rel with {n: v}; fails the test on error. */
+static void create_n(const char *rel, int64_t v, struct fx_doc *out)
+{
+	create_ints(rel, (const char *const[]){"n", NULL}, &v, out);
 }
 
 static void get_n(const char *rel, int64_t *v)
@@ -264,22 +290,11 @@ Test(firestore, delete_of_missing_document_succeeds_and_delete_removes)
 Test(firestore, a_masked_get_answers_only_the_masked_fields)
 {
 	static const char *const mask[] = {"keep", "nested.in", "`odd name`", "absent", NULL};
-	struct fx_value f = {0}, *nested;
 	struct fx_doc d;
 	int64_t v = 0;
 
-	fx_err_clear(&err);
-	fx_value_map(&f);
-	fx_map_set_int(&f, "keep", 1);
-	fx_map_set_int(&f, "drop", 2);
-	fx_map_set_int(&f, "odd name", 3);
-	nested = fx_map_set(&f, "nested");
-	fx_value_map(nested);
-	fx_map_set_int(nested, "in", 4);
-	fx_map_set_int(nested, "out", 5);
-	cr_assert_eq(fx_firestore_create("masked/m1", &f, NULL, &err), 0, "%s", err.message);
-	fx_value_cleanup(&f);
-
+	create_ints("masked/m1", (const char *const[]){"keep", "drop", "odd name", "nested.in", "nested.out", NULL},
+		    (const int64_t[]){1, 2, 3, 4, 5}, NULL);
 	cr_assert_eq(fx_firestore_get_mask("masked/m1", mask, &d, &err), 0, "%s", err.message);
 	cr_assert_str_eq(d.id, "m1");
 	cr_assert_neq(d.update_time[0], '\0', "the etag source comes with a masked read");
@@ -301,18 +316,10 @@ Test(firestore, a_masked_get_answers_only_the_masked_fields)
 Test(firestore, one_mask_array_reused_with_other_paths_reads_the_new_paths)
 {
 	const char *mask[] = {"a", NULL, NULL};
-	struct fx_value f = {0};
 	struct fx_doc d;
 	int64_t v = 0;
 
-	fx_err_clear(&err);
-	fx_value_map(&f);
-	fx_map_set_int(&f, "a", 1);
-	fx_map_set_int(&f, "b", 2);
-	fx_map_set_int(&f, "c", 3);
-	cr_assert_eq(fx_firestore_create("masked/reuse", &f, NULL, &err), 0, "%s", err.message);
-	fx_value_cleanup(&f);
-
+	create_ints("masked/reuse", (const char *const[]){"a", "b", "c", NULL}, (const int64_t[]){1, 2, 3}, NULL);
 	for (int round = 0; round < 2; round++) {
 		mask[0] = "a";
 		mask[1] = NULL;
@@ -340,15 +347,56 @@ Test(firestore, one_mask_array_reused_with_other_paths_reads_the_new_paths)
 	}
 }
 
+/* Asserts err is a 400 naming "mask". */
+static void assert_mask_refused(const char *what)
+{
+	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s: %s %s", what, fx_err_name(err.kind), err.message);
+	cr_assert_eq(err.ndetails, 1, "%s: %s", what, err.message);
+	cr_assert_str_eq(err.details[0].field, "mask", "%s: %s", what, err.message);
+}
+
+/* FX_QUERY_MAX_SELECT + 1 paths, NULL-terminated; the caller frees the array. */
+static const char **too_many_paths(void)
+{
+	const char **mask = fx_mem_xcalloc(FX_QUERY_MAX_SELECT + 2, sizeof(*mask));
+
+	for (size_t i = 0; i <= FX_QUERY_MAX_SELECT; i++)
+		mask[i] = "n";
+	return mask;
+}
+
 Test(firestore, a_malformed_mask_is_refused_before_any_call)
 {
 	static const char *const bad[] = {"ok", "a..b", NULL};
+	const char **many = too_many_paths();
 	struct fx_doc d;
 
+	/* Nothing listens there: a call would be a 503, not a 400. */
+	emu.cfg.firestore_url = "http://127.0.0.1:1";
 	fx_err_clear(&err);
 	cr_assert_eq(fx_firestore_get_mask("masked/whatever", bad, &d, &err), -1);
-	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT), "%s %s", fx_err_name(err.kind), err.message);
+	assert_mask_refused("a malformed path");
+	cr_assert_str_eq(err.message, "invalid mask: invalid field path \"a..b\": empty segment");
 	cr_assert_null(d.name);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_firestore_get_mask("masked/whatever", many, &d, &err), -1);
+	assert_mask_refused("too many paths");
+	free(many);
+
+	/* Five segments of 1400 bytes: each a valid name, formatted together over a document name's 6 KiB. */
+	{
+		char *path = fx_mem_xcalloc(5 * 1401, 1);
+		const char *longest[] = {path, NULL};
+
+		for (int i = 0; i < 5; i++) {
+			memset(path + i * 1401, 'a', 1400);
+			path[i * 1401 + 1400] = i < 4 ? '.' : '\0';
+		}
+		fx_err_clear(&err);
+		cr_assert_eq(fx_firestore_get_mask("masked/whatever", longest, &d, &err), -1);
+		assert_mask_refused("an over-long path");
+		free(path);
+	}
 }
 
 Test(firestore, malformed_paths_are_refused_before_any_call)
@@ -861,22 +909,21 @@ Test(firestore, transaction_query_reads_and_writes_a_summary)
 	fx_firestore_doc_cleanup(&d);
 }
 
-/* ---- transactions begun in their first read (fx_firestore_run_transaction_ex) ---- */
+/* ---- the commit's answer and masked reads (fx_firestore_run_transaction_ex, fx_firestore_txn_batch_get) ---- */
 
-struct lazy {
+struct masked {
 	const char *rel;
 	const char *const *mask;
 	int runs;
 	bool begun_before_read; /* t->id was set before the first read */
-	char id_after_read[512];
 	size_t fields_read;
-	struct fx_err plain; /* lazy_read_then_write_plain: the plain write's answer */
+	struct fx_err plain; /* masked_read_then_write_plain: the plain write's answer */
 };
 
 /* Reads c->rel with fx_firestore_txn_batch_get, then writes n + 1 guarded by the version read. */
-static int lazy_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
+static int masked_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 {
-	struct lazy *c = ctx;
+	struct masked *c = ctx;
 	const char *paths[] = {c->rel};
 	struct fx_doc d;
 	int64_t n = 0;
@@ -885,7 +932,6 @@ static int lazy_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 	c->begun_before_read = t->id[0] != '\0';
 	if (fx_firestore_txn_batch_get(t, paths, 1, c->mask, &d, e) < 0)
 		return -1;
-	FX_ARRAY_COPY(c->id_after_read, t->id);
 	c->fields_read = d.fields.u.map.n;
 	if (!d.name || !fx_value_path_int(&d.fields, "n", &n)) {
 		fx_firestore_doc_cleanup(&d);
@@ -896,36 +942,15 @@ static int lazy_increment(struct fx_txn *t, void *ctx, struct fx_err *e)
 	return 0;
 }
 
-Test(firestore, a_lazy_transaction_begins_in_its_read_and_answers_the_commits_update_times)
-{
-	struct lazy c = {.rel = "txn_lazy/c"};
-	struct fx_txn_result res;
-	struct fx_doc d;
-
-	create_n(c.rel, 41, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, true, &res, &err), 0, "%s", err.message);
-	cr_assert_not(c.begun_before_read, "no beginTransaction before the first read");
-	cr_assert_neq(c.id_after_read[0], '\0', "the read began the transaction");
-	cr_assert_eq(c.runs, 1);
-	cr_assert_eq(fx_firestore_get(c.rel, &d, &err), 0, "%s", err.message);
-	cr_assert_eq(int_field(&d, "n"), 42);
-	cr_assert_eq(res.n, 1);
-	cr_assert_str_eq(res.update_times[0], d.update_time, "the commit's updateTime is the stored version");
-	cr_assert_str_eq(res.commit_time, d.update_time);
-	fx_firestore_doc_cleanup(&d);
-	fx_firestore_txn_result_cleanup(&res);
-	cr_assert_null(res.update_times);
-}
-
 /* Begun first (what order create uses): the read carries the id, the commit's times come back all the same. */
 Test(firestore, a_transaction_begun_first_answers_the_commits_update_times)
 {
-	struct lazy c = {.rel = "txn_begun/c"};
+	struct masked c = {.rel = "txn_begun/c"};
 	struct fx_txn_result res;
 	struct fx_doc d;
 
 	create_n(c.rel, 7, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, false, &res, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction_ex(masked_increment, &c, &res, &err), 0, "%s", err.message);
 	cr_assert(c.begun_before_read, "beginTransaction came first");
 	cr_assert_eq(fx_firestore_get(c.rel, &d, &err), 0, "%s", err.message);
 	cr_assert_eq(int_field(&d, "n"), 8);
@@ -938,7 +963,7 @@ Test(firestore, a_transaction_begun_first_answers_the_commits_update_times)
 Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 {
 	static const char *const mask[] = {"n", NULL};
-	struct lazy c = {.rel = "txn_lazy_mask/c", .mask = mask};
+	struct masked c = {.rel = "txn_mask/c", .mask = mask};
 	struct fx_value f = {0};
 	char *name = fx_firestore_name(c.rel);
 	json_object *w = json_object_new_array();
@@ -949,7 +974,7 @@ Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 	fx_map_set_str(&f, "other", "not asked for either");
 	cr_assert_eq(fx_fswrite_set(w, name, &f, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(fx_firestore_commit(w, NULL, NULL, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_increment, &c, true, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fx_firestore_run_transaction_ex(masked_increment, &c, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(c.fields_read, 1, "only n was read");
 	{
 		struct fx_doc d;
@@ -965,9 +990,9 @@ Test(firestore, a_masked_transaction_read_answers_only_the_masked_fields)
 }
 
 /* Reads c->rel with the mask inside t, then tries a plain write of it outside t, then fails. */
-static int lazy_read_then_write_plain(struct fx_txn *t, void *ctx, struct fx_err *e)
+static int masked_read_then_write_plain(struct fx_txn *t, void *ctx, struct fx_err *e)
 {
-	struct lazy *c = ctx;
+	struct masked *c = ctx;
 	const char *paths[] = {c->rel};
 	json_object *w = json_object_new_array();
 	struct fx_doc d;
@@ -994,12 +1019,12 @@ static int lazy_read_then_write_plain(struct fx_txn *t, void *ctx, struct fx_err
 Test(firestore, a_masked_transaction_read_still_locks_the_document_until_rolled_back, .timeout = 60)
 {
 	static const char *const mask[] = {"n", NULL};
-	struct lazy c = {.rel = "txn_lazy_lock/c", .mask = mask};
+	struct masked c = {.rel = "txn_mask_lock/c", .mask = mask};
 	json_object *w = json_object_new_array();
 	int64_t n;
 
 	create_n(c.rel, 1, NULL);
-	cr_assert_eq(fx_firestore_run_transaction_ex(lazy_read_then_write_plain, &c, true, NULL, &err), -1);
+	cr_assert_eq(fx_firestore_run_transaction_ex(masked_read_then_write_plain, &c, NULL, &err), -1);
 	cr_assert_eq(fx_err_http(err.kind), 400, "the caller's error comes back: %s", err.message);
 	cr_assert_eq(c.runs, 1, "a caller error is not retried");
 	cr_assert_eq(fx_err_http(c.plain.kind), 409, "the plain write met the lock: %s %s", fx_err_name(c.plain.kind),
@@ -1014,48 +1039,32 @@ Test(firestore, a_masked_transaction_read_still_locks_the_document_until_rolled_
 	json_object_put(w);
 }
 
-struct lazy_racer {
-	pthread_t th;
-	const char *rel;
-	int rc;
-	int runs;
-	struct fx_err e;
-};
-
-static void *lazy_race(void *arg)
+/* Reads c->rel inside t with c->mask; the read's error ends the transaction. */
+static int masked_read(struct fx_txn *t, void *ctx, struct fx_err *e)
 {
-	struct lazy_racer *r = arg;
-	struct lazy mine = {.rel = r->rel};
+	struct masked *c = ctx;
+	const char *paths[] = {c->rel};
+	struct fx_doc d;
 
-	fx_err_clear(&r->e);
-	r->rc = fx_firestore_run_transaction_ex(lazy_increment, &mine, true, NULL, &r->e);
-	r->runs = mine.runs;
-	fx_httpc_thread_cleanup();
-	return NULL;
+	c->runs++;
+	if (fx_firestore_txn_batch_get(t, paths, 1, c->mask, &d, e) < 0)
+		return -1;
+	fx_firestore_doc_cleanup(&d);
+	return 0;
 }
 
-/* Every retry begins a fresh transaction in its read (retrying the aborted one) and counts once. */
-Test(firestore, concurrent_lazy_transactions_increment_a_counter_exactly_once_each, .timeout = 300)
+Test(firestore, a_malformed_mask_in_a_transaction_read_is_a_400_naming_mask)
 {
-	enum { RACERS = 12 };
-	struct lazy_racer r[RACERS];
-	int retried = 0;
-	int64_t n;
+	static const char *const bad[] = {"n", "a..b", NULL};
+	const char **many = too_many_paths();
+	struct masked c = {.rel = "txn_mask_bad/c", .mask = bad};
 
-	create_n("txn_lazy_race/c", 0, NULL);
-	for (int i = 0; i < RACERS; i++) {
-		r[i].rel = "txn_lazy_race/c";
-		cr_assert_eq(pthread_create(&r[i].th, NULL, lazy_race, &r[i]), 0);
-	}
-	for (int i = 0; i < RACERS; i++) {
-		pthread_join(r[i].th, NULL);
-		if (r[i].runs > 1)
-			retried++;
-	}
-	for (int i = 0; i < RACERS; i++)
-		cr_expect_eq(r[i].rc, 0, "racer %d: %d %s %s", i, fx_err_http(r[i].e.kind), fx_err_name(r[i].e.kind),
-			     r[i].e.message);
-	get_n("txn_lazy_race/c", &n);
-	cr_assert_eq(n, RACERS, "every transaction counted exactly once");
-	cr_assert_gt(retried, 0, "contention made some transactions run again");
+	cr_assert_eq(fx_firestore_run_transaction(masked_read, &c, &err), -1);
+	assert_mask_refused("a malformed path");
+	cr_assert_eq(c.runs, 1, "a caller error is not retried");
+	c.mask = many;
+	fx_err_clear(&err);
+	cr_assert_eq(fx_firestore_run_transaction(masked_read, &c, &err), -1);
+	assert_mask_refused("too many paths");
+	free(many);
 }

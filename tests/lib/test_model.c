@@ -53,6 +53,39 @@ Test(page_tokens, round_trip_and_refuse_another_query)
 	fx_value_cleanup(&values[1]);
 }
 
+/* The next page's token carries the last document's cursor values (null for one it lacks), then its id. */
+Test(page_tokens, the_next_pages_token_reads_back_as_the_last_documents_cursor)
+{
+	static const char *const fields[] = {"createdAt", "missing", NULL};
+	char name[] = "projects/p/databases/(default)/documents/things/doc42";
+	struct fx_doc last = {.name = name, .id = strrchr(name, '/') + 1};
+	struct fx_value back = {0};
+	struct fx_buf token;
+	struct fx_err e;
+
+	fx_err_clear(&e);
+	fx_buf_init(&token, 4096);
+	fx_value_map(&last.fields);
+	fx_value_ts(fx_map_set(&last.fields, "createdAt"), 1767225600, 0);
+	cr_assert_eq(fx_model_page_token_next("things", &last, fields, &token, &e), 0, "%s", e.message);
+	cr_assert_eq(fx_model_page_token_read(token.data, "things", &back, &e), 0, "%s", e.message);
+	cr_assert_eq(back.u.arr.n, 3);
+	cr_assert_eq(back.u.arr.items[0].type, FX_V_TIMESTAMP);
+	cr_assert_eq(back.u.arr.items[0].u.ts.secs, 1767225600);
+	cr_assert_eq(back.u.arr.items[1].type, FX_V_NULL, "a field the document lacks");
+	cr_assert_eq(back.u.arr.items[2].type, FX_V_STRING);
+	cr_assert_str_eq(back.u.arr.items[2].u.s.p, "doc42");
+	fx_value_cleanup(&back);
+
+	/* A token that does not fit is a 500, never a page without one. */
+	fx_buf_cleanup(&token);
+	fx_buf_init(&token, 8);
+	cr_assert_eq(fx_model_page_token_next("things", &last, fields, &token, &e), -1);
+	cr_assert_eq(fx_err_http(e.kind), 500, "%s", e.message);
+	fx_buf_cleanup(&token);
+	fx_value_cleanup(&last.fields);
+}
+
 /* ---- SKU index document ids ---- */
 
 static const char *sku_id(const char *sku)
