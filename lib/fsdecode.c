@@ -637,7 +637,12 @@ static int decode_fields(struct dec *d, struct fx_value *map, int depth)
 	for (r = obj_first(d, &k); r > 0; r = obj_next(d, &k)) {
 		struct fx_value *v;
 
-		if (k.n > FX_VALUE_FIELD_NAME_MAX || !fx_json_utf8_valid(k.p, k.n)) {
+		/*
+		 * lex_string let through only valid UTF-8 without raw control
+		 * bytes, and escapes decode to valid UTF-8: what fx_json_utf8_valid
+		 * would still refuse is a NUL, which only an escape (\u0000) makes.
+		 */
+		if (k.n > FX_VALUE_FIELD_NAME_MAX || (k.in_scratch && memchr(k.p, '\0', k.n))) {
 			bad(d, "field name too long or not UTF-8");
 			goto out;
 		}

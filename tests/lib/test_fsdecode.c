@@ -207,6 +207,63 @@ Test(fsdecode, field_names_are_limited_to_1500_bytes_and_refuse_nul)
 		"field name too long or not UTF-8");
 }
 
+/* The name of the only field of {"mapValue": {"fields": {NAME: null}}}, NAME as JSON text. */
+static void field_name_is(const char *json_name, const char *want, size_t want_len)
+{
+	char text[4096];
+	struct fx_value v;
+
+	snprintf(text, sizeof(text), "{\"mapValue\": {\"fields\": {\"%s\": {\"nullValue\": null}}}}", json_name);
+	v = accepts(text);
+	cr_assert_eq(v.u.map.n, 1);
+	cr_assert_eq(strlen(v.u.map.fields[0].name), want_len, "%s", json_name);
+	cr_assert_eq(memcmp(v.u.map.fields[0].name, want, want_len), 0, "%s", json_name);
+	fx_value_cleanup(&v);
+}
+
+static void field_name_refused(const char *json_name, const char *want)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), "{\"mapValue\": {\"fields\": {\"%s\": {\"nullValue\": null}}}}", json_name);
+	refuses(text, want);
+}
+
+/* Field names are checked once, by the lexer (raw bytes) and the escapes: every kind of character, and every refusal. */
+Test(fsdecode, field_names_take_every_utf8_character_raw_or_escaped_and_refuse_the_rest)
+{
+	char name[1510], text[1600];
+	struct fx_value v;
+
+	field_name_is("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", 4);
+	field_name_is("a\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbfz", "a\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbfz", 11);
+	field_name_is("\\ud83d\\ude00x", "\xf0\x9f\x98\x80x", 5);
+	field_name_is("\\u00e9\\u20ac", "\xc3\xa9\xe2\x82\xac", 5);
+	field_name_is("tab\\there", "tab\there", 8);
+	field_name_is("\\u007f\\u0001", "\x7f\x01", 2);
+	/* 375 4-byte characters are 1,500 bytes: the limit; one byte more is over. */
+	for (size_t i = 0; i < 1500; i += 4)
+		memcpy(name + i, "\xf0\x9f\x98\x80", 4);
+	name[1500] = '\0';
+	snprintf(text, sizeof(text), "{\"mapValue\": {\"fields\": {\"%s\": {\"nullValue\": null}}}}", name);
+	v = accepts(text);
+	cr_assert_eq(strlen(v.u.map.fields[0].name), 1500);
+	fx_value_cleanup(&v);
+	name[1500] = 'a';
+	name[1501] = '\0';
+	field_name_refused(name, "field name too long");
+	field_name_refused("\\u0000", "field name too long or not UTF-8");
+	field_name_refused("ab\\u0000", "field name too long or not UTF-8");
+	field_name_refused("\xc0\x80", "invalid UTF-8");
+	field_name_refused("\xed\xa0\x80", "invalid UTF-8");
+	field_name_refused("\xf4\x90\x80\x80", "invalid UTF-8");
+	field_name_refused("\xf0\x9f\x98", "invalid UTF-8");
+	field_name_refused("a\x80", "invalid UTF-8");
+	field_name_refused("a\x01", "control character");
+	field_name_refused("\\ud800", "unpaired surrogate");
+	field_name_refused("\\udc00x", "unpaired surrogate");
+}
+
 Test(fsdecode, integers_outside_int64_are_refused_in_either_form)
 {
 	refuses("{\"integerValue\": \"9223372036854775808\"}", "integerValue is not an int64");
