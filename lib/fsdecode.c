@@ -38,6 +38,7 @@ struct dec {
 	size_t npath; /* may exceed the array: the steps past it are not kept */
 	char *scratch;
 	size_t scratch_len, scratch_cap;
+	size_t fields_hint; /* top-level fields of the stream's last document: the next one's first allocation */
 };
 
 /* A lexed string: its unescaped bytes, in the input (no escapes) or in scratch (NUL-terminated). */
@@ -954,6 +955,8 @@ static int decode_value(struct dec *d, struct fx_value *out, int depth)
 
 /* ---- documents ---- */
 
+#define FIELDS_HINT_MAX 256
+
 /* A Document at d->p into *out (zeroed by the caller; the caller cleans up on failure). */
 static int decode_doc(struct dec *d, struct fx_doc *out)
 {
@@ -977,8 +980,19 @@ static int decode_doc(struct dec *d, struct fx_doc *out)
 			}
 			if (!at(d, '{'))
 				return bad(d, "fields is not an object");
+			/*
+			 * The documents of one answer mostly have the same fields: room
+			 * for as many as the last one had, at once, instead of growing
+			 * the array 4, 8, 16, 32 for every document.
+			 */
+			if (d->fields_hint && !out->fields.u.map.fields) {
+				out->fields.u.map.fields =
+					fx_mem_xmalloc(d->fields_hint * sizeof(*out->fields.u.map.fields));
+				out->fields.u.map.cap = d->fields_hint;
+			}
 			if (decode_fields(d, &out->fields, 0) < 0)
 				return -1;
+			d->fields_hint = out->fields.u.map.n < FIELDS_HINT_MAX ? out->fields.u.map.n : FIELDS_HINT_MAX;
 		} else if (KEY_IS(&k, "name")) {
 			struct str s;
 			const char *c, *slash;

@@ -721,3 +721,73 @@ Test(fsdecode, emulator_answers_decode_as_json_c_and_fsvalue_decoded_them)
 	capture_decodes_as_before("tests/fuzz/corpus/fsdecode/emulator-product.get.json", 0, 1);
 	capture_decodes_as_before("tests/fuzz/corpus/fsdecode/emulator-products.batchget.json", 2, 2);
 }
+
+/* The field count of each document a stream hands over, and that field i is named f<i> holding integer i. */
+struct counts {
+	size_t n[8];
+	int docs;
+};
+
+static int count_fields(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
+{
+	struct counts *c = ctx;
+	const struct fx_value *f = &el->doc.fields;
+
+	(void)e;
+	cr_assert_eq(el->kind, FX_FSDECODE_DOC);
+	cr_assert_eq(f->type, FX_V_MAP);
+	cr_assert_leq(f->u.map.n, f->u.map.cap, "document %d", c->docs);
+	for (size_t i = 0; i < f->u.map.n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%zu", i);
+		cr_assert_str_eq(f->u.map.fields[i].name, name, "document %d, field %zu", c->docs, i);
+		cr_assert_eq(f->u.map.fields[i].value.type, FX_V_INT);
+		cr_assert_eq(f->u.map.fields[i].value.u.i, (int64_t)i);
+	}
+	c->n[c->docs++] = f->u.map.n;
+	return 0;
+}
+
+/* A runQuery element with a document of n fields f0..f<n-1>, or "fields": null when n is -1. */
+static void query_doc(char **p, int n)
+{
+	*p += sprintf(*p, "{\"document\":{\"name\":\"projects/p/databases/(default)/documents/c/d%d\",\"fields\":", n);
+	if (n < 0) {
+		*p += sprintf(*p, "null");
+	} else {
+		*p += sprintf(*p, "{");
+		for (int i = 0; i < n; i++)
+			*p += sprintf(*p, "%s\"f%d\":{\"integerValue\":\"%d\"}", i ? "," : "", i, i);
+		*p += sprintf(*p, "}");
+	}
+	*p += sprintf(*p, "}}");
+}
+
+/*
+ * The documents of a stream get their field arrays sized by the one before
+ * (one allocation each): a document with more fields than that, fewer,
+ * none, or "fields": null still decodes whole.
+ */
+Test(fsdecode, documents_of_a_stream_with_more_fewer_or_no_fields_than_the_one_before_decode_whole)
+{
+	static const int shape[] = {18, 18, 3, 40, 0, -1, 1, 300};
+	char *text = malloc(64 * 1024), *p = text;
+	struct counts c = {0};
+
+	*p++ = '[';
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+		if (i)
+			*p++ = ',';
+		query_doc(&p, shape[i]);
+	}
+	strcpy(p, "]");
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fsdecode_stream(text, strlen(text), FX_FSDECODE_RUNQUERY, "firestore query", count_fields, &c,
+					&err),
+		     0, "%s", err.message);
+	cr_assert_eq(c.docs, 8);
+	for (size_t i = 0; i < 8; i++)
+		cr_assert_eq(c.n[i], (size_t)(shape[i] < 0 ? 0 : shape[i]), "document %zu", i);
+	free(text);
+}
