@@ -627,14 +627,18 @@ static bool has_field(struct names *t, const struct fx_value *map, const char *p
 	return false;
 }
 
-/* A fields object ({name: Value}) at d->p into map (made an FX_V_MAP). */
-static int decode_fields(struct dec *d, struct fx_value *map, int depth)
+/* A fields object ({name: Value}) at d->p into map (made an FX_V_MAP, with room for room fields when not 0). */
+static int decode_fields(struct dec *d, struct fx_value *map, int depth, size_t room)
 {
 	struct names t = {0};
 	struct str k;
 	int r, rc = -1;
 
 	fx_value_map(map);
+	if (room) {
+		map->u.map.fields = fx_mem_xmalloc(room * sizeof(*map->u.map.fields));
+		map->u.map.cap = room;
+	}
 	for (r = obj_first(d, &k); r > 0; r = obj_next(d, &k)) {
 		struct fx_value *v;
 
@@ -730,7 +734,7 @@ static int decode_map(struct dec *d, struct fx_value *out, int depth)
 		}
 		if (!at(d, '{'))
 			return bad(d, "fields is not an object");
-		if (decode_fields(d, out, depth + 1) < 0)
+		if (decode_fields(d, out, depth + 1, 0) < 0)
 			return -1;
 	}
 	return r;
@@ -985,12 +989,7 @@ static int decode_doc(struct dec *d, struct fx_doc *out)
 			 * for as many as the last one had, at once, instead of growing
 			 * the array 4, 8, 16, 32 for every document.
 			 */
-			if (d->fields_hint && !out->fields.u.map.fields) {
-				out->fields.u.map.fields =
-					fx_mem_xmalloc(d->fields_hint * sizeof(*out->fields.u.map.fields));
-				out->fields.u.map.cap = d->fields_hint;
-			}
-			if (decode_fields(d, &out->fields, 0) < 0)
+			if (decode_fields(d, &out->fields, 0, d->fields_hint) < 0)
 				return -1;
 			d->fields_hint = out->fields.u.map.n < FIELDS_HINT_MAX ? out->fields.u.map.n : FIELDS_HINT_MAX;
 		} else if (KEY_IS(&k, "name")) {

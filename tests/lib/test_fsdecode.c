@@ -745,6 +745,10 @@ static int count_fields(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
 		cr_assert_eq(f->u.map.fields[i].value.type, FX_V_INT);
 		cr_assert_eq(f->u.map.fields[i].value.u.i, (int64_t)i);
 	}
+	/* One allocation, sized by the document before, when this one has no more fields than it. */
+	if (c->docs > 0 && c->n[c->docs - 1] > 0 && f->u.map.n <= c->n[c->docs - 1])
+		cr_assert_eq(f->u.map.cap, c->n[c->docs - 1], "document %d: room for %zu fields, not %zu", c->docs,
+			     c->n[c->docs - 1], f->u.map.cap);
 	c->n[c->docs++] = f->u.map.n;
 	return 0;
 }
