@@ -130,8 +130,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 	if (t->resp->body.cap == 0) {
 		curl_off_t len = -1;
 
-		if (curl_easy_getinfo(thread_handle(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK && len > 0 &&
-		    (unsigned long long)len <= t->resp->body.max)
+		if (curl_easy_getinfo(thread_handle(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK &&
+		    len > 0 && (unsigned long long)len <= t->resp->body.max)
 			fx_err_ignore(fx_buf_reserve(&t->resp->body, (size_t)len));
 	}
 	if (fx_buf_append(&t->resp->body, p, n) < 0) {

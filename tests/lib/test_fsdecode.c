@@ -787,9 +787,9 @@ Test(fsdecode, documents_of_a_stream_with_more_fewer_or_no_fields_than_the_one_b
 	}
 	strcpy(p, "]");
 	fx_err_clear(&err);
-	cr_assert_eq(fx_fsdecode_stream(text, strlen(text), FX_FSDECODE_RUNQUERY, "firestore query", count_fields, &c,
-					&err),
-		     0, "%s", err.message);
+	cr_assert_eq(
+		fx_fsdecode_stream(text, strlen(text), FX_FSDECODE_RUNQUERY, "firestore query", count_fields, &c, &err),
+		0, "%s", err.message);
 	cr_assert_eq(c.docs, 8);
 	for (size_t i = 0; i < 8; i++)
 		cr_assert_eq(c.n[i], (size_t)(shape[i] < 0 ? 0 : shape[i]), "document %zu", i);

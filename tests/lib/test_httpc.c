@@ -293,8 +293,8 @@ Test(httpc, a_body_with_a_content_length_is_read_whole_into_one_allocation_of_it
 				     s.n, resp.body.cap);
 			cr_assert_eq(resp.body.data[s.n], '\0');
 			for (size_t i = 0; i < s.n; i++)
-				cr_assert_eq(resp.body.data[i], (char)('a' + (i * 7 + i / 251) % 26), "byte %zu of %zu", i,
-					     s.n);
+				cr_assert_eq(resp.body.data[i], (char)('a' + (i * 7 + i / 251) % 26), "byte %zu of %zu",
+					     i, s.n);
 			fx_httpc_resp_cleanup(&resp);
 		}
 	}
