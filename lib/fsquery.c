@@ -461,13 +461,7 @@ static int put_str(struct fx_buf *b, const char *s)
 
 static int put_value(struct fx_buf *b, const struct fx_value *v)
 {
-	json_object *j = fx_fsvalue_encode(v);
-	size_t n;
-	const char *text = fx_json_text(j, &n);
-	int rc = fx_buf_append(b, text, n);
-
-	json_object_put(j);
-	return rc;
+	return fx_json_append(b, fx_fsvalue_encode(v));
 }
 
 static int put_field_ref(struct fx_buf *b, const struct qpath *p)
