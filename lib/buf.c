@@ -4,6 +4,7 @@
 #include "str.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@ void fx_buf_reset(struct fx_buf *b)
 		b->data[0] = '\0';
 }
 
-static int reserve(struct fx_buf *b, size_t n)
+/* Grows b to hold n more bytes and the NUL: doubling from 256 when exact is false, else to exactly that. */
+static int grow(struct fx_buf *b, size_t n, bool exact)
 {
 	size_t need, cap;
 
@@ -42,14 +44,25 @@ static int reserve(struct fx_buf *b, size_t n)
 	need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 256;
+	cap = exact ? need : b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
 	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
 	b->data = fx_mem_xrealloc(b->data, cap);
+	b->data[b->len] = '\0';
 	b->cap = cap;
 	return 0;
+}
+
+static int reserve(struct fx_buf *b, size_t n)
+{
+	return grow(b, n, false);
+}
+
+int fx_buf_reserve(struct fx_buf *b, size_t n)
+{
+	return grow(b, n, true);
 }
 
 int fx_buf_append(struct fx_buf *b, const void *p, size_t n)

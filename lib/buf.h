@@ -27,6 +27,13 @@ void fx_buf_cleanup(struct fx_buf *b);
 /* Drops the contents, keeps the allocation. */
 void fx_buf_reset(struct fx_buf *b);
 
+/*
+ * Makes room for n more bytes in one allocation, so that appending them
+ * does not grow the buffer step by step; returns 0, or -1 (b unchanged)
+ * when len + n would exceed the cap.
+ */
+FX_MUST_USE int fx_buf_reserve(struct fx_buf *b, size_t n);
+
 /* Appends n bytes; returns 0, or -1 when the cap would be exceeded. */
 FX_MUST_USE int fx_buf_append(struct fx_buf *b, const void *p, size_t n);
 

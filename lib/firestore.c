@@ -14,9 +14,11 @@
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "plain.h"
 #include "str.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -608,12 +610,22 @@ static int query_element(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
 	return 0;
 }
 
+/* A json-c object that serialises as the text of the fx_buf it carries (a body written without a tree). */
+static int text_body(json_object *o, struct printbuf *pb, int level, int flags)
+{
+	const struct fx_buf *text = json_object_get_userdata(o);
+
+	(void)level;
+	(void)flags;
+	return text->len > INT_MAX || printbuf_memappend(pb, text->data, (int)text->len) < 0 ? -1 : 0;
+}
+
 int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
 		       size_t *n, struct fx_err *e)
 {
-	struct fx_buf url;
+	struct fx_buf url, text;
 	struct fx_httpc_resp resp;
-	json_object *body = NULL, *sq;
+	json_object *body = NULL;
 	struct call c = {
 		"firestore query",  "POST", NULL, NULL, transaction ? FX_RETRY_UNAVAILABLE : FX_RETRY_IDEMPOTENT,
 		FX_FS_MAX_RESPONSE, 0};
@@ -624,12 +636,23 @@ int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const c
 	*n = 0;
 	if (check_path(parent_rel, false, e) < 0)
 		return -1;
-	if (!(sq = fx_fsquery_build(q, e)))
+	/*
+	 * The body is written as text (fx_fsquery_write), the same bytes
+	 * json-c wrote of the tree it was built as before, and handed to
+	 * call_raw as an object that serialises as that text.
+	 */
+	fx_buf_init(&text, 2 * (size_t)FX_FSQUERY_TEXT_MAX);
+	if (fx_buf_puts(&text, "{\"structuredQuery\":") < 0 || fx_fsquery_write(q, &text, e) < 0 ||
+	    (transaction && (fx_buf_puts(&text, ",\"transaction\":") < 0 ||
+			     fx_plain_write_string(&text, transaction, strlen(transaction)) < 0)) ||
+	    fx_buf_puts(&text, "}") < 0) {
+		if (fx_err_is(e, FX_OK))
+			fx_err_invalid(e, "query", "runQuery body over %zu bytes", text.max);
+		fx_buf_cleanup(&text);
 		return -1;
+	}
 	body = json_object_new_object();
-	json_object_object_add(body, "structuredQuery", sq);
-	if (transaction)
-		json_object_object_add(body, "transaction", json_object_new_string(transaction));
+	json_object_set_serializer(body, text_body, &text, NULL);
 	c.url = build_url(&url, parent_rel, ":runQuery");
 	c.body = body;
 	if (call_raw(&c, &resp, e) < 0 ||
@@ -646,6 +669,7 @@ out:
 	fx_firestore_docs_free(got.docs, got.n);
 	fx_httpc_resp_cleanup(&resp);
 	json_object_put(body);
+	fx_buf_cleanup(&text);
 	fx_buf_cleanup(&url);
 	return rc;
 }

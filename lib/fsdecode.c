@@ -38,6 +38,7 @@ struct dec {
 	size_t npath; /* may exceed the array: the steps past it are not kept */
 	char *scratch;
 	size_t scratch_len, scratch_cap;
+	size_t fields_hint; /* top-level fields of the stream's last document: the next one's first allocation */
 };
 
 /* A lexed string: its unescaped bytes, in the input (no escapes) or in scratch (NUL-terminated). */
@@ -626,18 +627,27 @@ static bool has_field(struct names *t, const struct fx_value *map, const char *p
 	return false;
 }
 
-/* A fields object ({name: Value}) at d->p into map (made an FX_V_MAP). */
-static int decode_fields(struct dec *d, struct fx_value *map, int depth)
+/* A fields object ({name: Value}) at d->p into map (made an FX_V_MAP, with room for room fields when not 0). */
+static int decode_fields(struct dec *d, struct fx_value *map, int depth, size_t room)
 {
 	struct names t = {0};
 	struct str k;
 	int r, rc = -1;
 
 	fx_value_map(map);
+	if (room) {
+		map->u.map.fields = fx_mem_xmalloc(room * sizeof(*map->u.map.fields));
+		map->u.map.cap = room;
+	}
 	for (r = obj_first(d, &k); r > 0; r = obj_next(d, &k)) {
 		struct fx_value *v;
 
-		if (k.n > FX_VALUE_FIELD_NAME_MAX || !fx_json_utf8_valid(k.p, k.n)) {
+		/*
+		 * lex_string let through only valid UTF-8 without raw control
+		 * bytes, and escapes decode to valid UTF-8: what fx_json_utf8_valid
+		 * would still refuse is a NUL, which only an escape (\u0000) makes.
+		 */
+		if (k.n > FX_VALUE_FIELD_NAME_MAX || (k.in_scratch && memchr(k.p, '\0', k.n))) {
 			bad(d, "field name too long or not UTF-8");
 			goto out;
 		}
@@ -724,7 +734,7 @@ static int decode_map(struct dec *d, struct fx_value *out, int depth)
 		}
 		if (!at(d, '{'))
 			return bad(d, "fields is not an object");
-		if (decode_fields(d, out, depth + 1) < 0)
+		if (decode_fields(d, out, depth + 1, 0) < 0)
 			return -1;
 	}
 	return r;
@@ -949,6 +959,8 @@ static int decode_value(struct dec *d, struct fx_value *out, int depth)
 
 /* ---- documents ---- */
 
+#define FIELDS_HINT_MAX 256
+
 /* A Document at d->p into *out (zeroed by the caller; the caller cleans up on failure). */
 static int decode_doc(struct dec *d, struct fx_doc *out)
 {
@@ -972,8 +984,14 @@ static int decode_doc(struct dec *d, struct fx_doc *out)
 			}
 			if (!at(d, '{'))
 				return bad(d, "fields is not an object");
-			if (decode_fields(d, &out->fields, 0) < 0)
+			/*
+			 * The documents of one answer mostly have the same fields: room
+			 * for as many as the last one had, at once, instead of growing
+			 * the array 4, 8, 16, 32 for every document.
+			 */
+			if (decode_fields(d, &out->fields, 0, d->fields_hint) < 0)
 				return -1;
+			d->fields_hint = out->fields.u.map.n < FIELDS_HINT_MAX ? out->fields.u.map.n : FIELDS_HINT_MAX;
 		} else if (KEY_IS(&k, "name")) {
 			struct str s;
 			const char *c, *slash;

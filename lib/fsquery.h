@@ -9,6 +9,7 @@
 #ifndef FX_FSQUERY_H
 #define FX_FSQUERY_H
 
+#include "buf.h"
 #include "err.h"
 #include "value.h"
 
@@ -104,5 +105,16 @@ FX_MUST_USE int fx_fsquery_end_before(struct fx_query *q, const struct fx_value 
  * field, "__name__" string without a parent).
  */
 FX_MUST_USE json_object *fx_fsquery_build(const struct fx_query *q, struct fx_err *e);
+
+/* The most bytes of query text fx_fsquery_build writes (Firestore takes requests of up to 10 MiB). */
+#define FX_FSQUERY_TEXT_MAX (16u << 20)
+
+/*
+ * The same StructuredQuery as JSON text appended to b (the text json-c
+ * wrote of fx_fsquery_build's tree, byte for byte), without building a
+ * tree: what a runQuery body is made of. 0, or -1 with b as it was and a
+ * 400 in e (what fx_fsquery_build refuses, or b's cap reached).
+ */
+FX_MUST_USE int fx_fsquery_write(const struct fx_query *q, struct fx_buf *b, struct fx_err *e);
 
 #endif

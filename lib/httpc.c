@@ -121,6 +121,19 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 			return n;
 		}
 	}
+	/*
+	 * The first bytes of a body with a Content-Length get room for all of
+	 * it at once: a 30 KB runQuery answer otherwise grew the buffer eight
+	 * times from 256 bytes, copying it and asking malloc for ever larger
+	 * blocks. A length over the cap reserves nothing (the append refuses).
+	 */
+	if (t->resp->body.cap == 0) {
+		curl_off_t len = -1;
+
+		if (curl_easy_getinfo(thread_handle(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK &&
+		    len > 0 && (unsigned long long)len <= t->resp->body.max)
+			fx_err_ignore(fx_buf_reserve(&t->resp->body, (size_t)len));
+	}
 	if (fx_buf_append(&t->resp->body, p, n) < 0) {
 		t->too_big = true;
 		return 0;

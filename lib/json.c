@@ -625,3 +625,13 @@ const char *fx_json_text(json_object *obj, size_t *len)
 
 	return s;
 }
+
+int fx_json_append(struct fx_buf *b, json_object *obj)
+{
+	size_t len;
+	const char *text = fx_json_text(obj, &len);
+	int rc = fx_buf_append(b, text, len);
+
+	json_object_put(obj);
+	return rc;
+}

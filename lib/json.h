@@ -8,6 +8,7 @@
 #ifndef FX_JSON_H
 #define FX_JSON_H
 
+#include "buf.h"
 #include "err.h"
 
 #include <json-c/json.h>
@@ -65,6 +66,9 @@ FX_MUST_USE int fx_json_enum_index(const char *s, const char *const *values);
 
 /* Serializes without escaping slashes; the string lives as long as obj. */
 const char *fx_json_text(json_object *obj, size_t *len);
+
+/* Appends obj's text (fx_json_text) to b and puts obj; 0, or -1 when b's cap is reached. */
+FX_MUST_USE int fx_json_append(struct fx_buf *b, json_object *obj);
 
 /* Checks that p holds n bytes of valid UTF-8 without NUL. */
 bool fx_json_utf8_valid(const char *p, size_t n);

@@ -234,13 +234,7 @@ int fx_plain_write_string(struct fx_buf *b, const char *s, size_t n)
 /* The rare kinds (doubles, geo points, bytes) go through json-c itself: same text by construction. */
 static int write_through_jsonc(struct fx_buf *b, const struct fx_value *v)
 {
-	json_object *j = fx_plain_encode(v);
-	size_t len;
-	const char *text = fx_json_text(j, &len);
-	int rc = fx_buf_append(b, text, len);
-
-	json_object_put(j);
-	return rc;
+	return fx_json_append(b, fx_plain_encode(v));
 }
 
 int fx_plain_write(struct fx_buf *b, const struct fx_value *v)

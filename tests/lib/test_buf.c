@@ -78,3 +78,38 @@ Test(buf, put_uint_past_the_cap_fails_and_leaves_the_buffer_unchanged)
 	cr_assert_str_eq(b.data, "ab123");
 	fx_buf_cleanup(&b);
 }
+
+Test(buf, reserve_makes_room_in_one_allocation_and_respects_the_cap)
+{
+	struct fx_buf b;
+	char chunk[1000];
+	const char *data;
+
+	memset(chunk, 'x', sizeof(chunk));
+	fx_buf_init(&b, 30000);
+	cr_assert_eq(fx_buf_reserve(&b, 30000), 0);
+	cr_assert_eq(b.len, 0);
+	cr_assert_str_eq(b.data, "", "a reserved empty buffer is an empty string");
+	cr_assert_eq(b.cap, 30001);
+	data = b.data;
+	for (int i = 0; i < 30; i++)
+		cr_assert_eq(fx_buf_append(&b, chunk, sizeof(chunk)), 0);
+	cr_assert_eq(b.data, data, "appends within the reserved room do not move the data");
+	cr_assert_eq(b.len, 30000);
+	cr_assert_eq(fx_buf_reserve(&b, 1), -1, "past the cap");
+	cr_assert_eq(fx_buf_append(&b, "y", 1), -1);
+	cr_assert_eq(b.len, 30000);
+	cr_assert_eq(b.data[b.len], '\0');
+	fx_buf_reset(&b);
+	cr_assert_eq(fx_buf_reserve(&b, 10), 0);
+	cr_assert_eq(b.cap, 30001, "a smaller reservation keeps the room there is");
+	fx_buf_cleanup(&b);
+	fx_buf_init(&b, 8);
+	cr_assert_eq(fx_buf_reserve(&b, 9), -1);
+	cr_assert_null(b.data, "a refused reservation allocates nothing");
+	cr_assert_eq(fx_buf_puts(&b, "abc"), 0);
+	cr_assert_eq(fx_buf_reserve(&b, 5), 0);
+	cr_assert_eq(fx_buf_reserve(&b, 6), -1);
+	cr_assert_str_eq(b.data, "abc");
+	fx_buf_cleanup(&b);
+}

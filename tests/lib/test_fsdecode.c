@@ -207,6 +207,63 @@ Test(fsdecode, field_names_are_limited_to_1500_bytes_and_refuse_nul)
 		"field name too long or not UTF-8");
 }
 
+/* The name of the only field of {"mapValue": {"fields": {NAME: null}}}, NAME as JSON text. */
+static void field_name_is(const char *json_name, const char *want, size_t want_len)
+{
+	char text[4096];
+	struct fx_value v;
+
+	snprintf(text, sizeof(text), "{\"mapValue\": {\"fields\": {\"%s\": {\"nullValue\": null}}}}", json_name);
+	v = accepts(text);
+	cr_assert_eq(v.u.map.n, 1);
+	cr_assert_eq(strlen(v.u.map.fields[0].name), want_len, "%s", json_name);
+	cr_assert_eq(memcmp(v.u.map.fields[0].name, want, want_len), 0, "%s", json_name);
+	fx_value_cleanup(&v);
+}
+
+static void field_name_refused(const char *json_name, const char *want)
+{
+	char text[4096];
+
+	snprintf(text, sizeof(text), "{\"mapValue\": {\"fields\": {\"%s\": {\"nullValue\": null}}}}", json_name);
+	refuses(text, want);
+}
+
+/* Field names are checked once, by the lexer (raw bytes) and the escapes: every kind of character, and every refusal. */
+Test(fsdecode, field_names_take_every_utf8_character_raw_or_escaped_and_refuse_the_rest)
+{
+	char name[1510], text[1600];
+	struct fx_value v;
+
+	field_name_is("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", 4);
+	field_name_is("a\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbfz", "a\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbfz", 11);
+	field_name_is("\\ud83d\\ude00x", "\xf0\x9f\x98\x80x", 5);
+	field_name_is("\\u00e9\\u20ac", "\xc3\xa9\xe2\x82\xac", 5);
+	field_name_is("tab\\there", "tab\there", 8);
+	field_name_is("\\u007f\\u0001", "\x7f\x01", 2);
+	/* 375 4-byte characters are 1,500 bytes: the limit; one byte more is over. */
+	for (size_t i = 0; i < 1500; i += 4)
+		memcpy(name + i, "\xf0\x9f\x98\x80", 4);
+	name[1500] = '\0';
+	snprintf(text, sizeof(text), "{\"mapValue\": {\"fields\": {\"%s\": {\"nullValue\": null}}}}", name);
+	v = accepts(text);
+	cr_assert_eq(strlen(v.u.map.fields[0].name), 1500);
+	fx_value_cleanup(&v);
+	name[1500] = 'a';
+	name[1501] = '\0';
+	field_name_refused(name, "field name too long");
+	field_name_refused("\\u0000", "field name too long or not UTF-8");
+	field_name_refused("ab\\u0000", "field name too long or not UTF-8");
+	field_name_refused("\xc0\x80", "invalid UTF-8");
+	field_name_refused("\xed\xa0\x80", "invalid UTF-8");
+	field_name_refused("\xf4\x90\x80\x80", "invalid UTF-8");
+	field_name_refused("\xf0\x9f\x98", "invalid UTF-8");
+	field_name_refused("a\x80", "invalid UTF-8");
+	field_name_refused("a\x01", "control character");
+	field_name_refused("\\ud800", "unpaired surrogate");
+	field_name_refused("\\udc00x", "unpaired surrogate");
+}
+
 Test(fsdecode, integers_outside_int64_are_refused_in_either_form)
 {
 	refuses("{\"integerValue\": \"9223372036854775808\"}", "integerValue is not an int64");
@@ -663,4 +720,78 @@ Test(fsdecode, emulator_answers_decode_as_json_c_and_fsvalue_decoded_them)
 	capture_decodes_as_before("tests/fuzz/corpus/fsdecode/emulator-product-list.runquery.json", 1, 21);
 	capture_decodes_as_before("tests/fuzz/corpus/fsdecode/emulator-product.get.json", 0, 1);
 	capture_decodes_as_before("tests/fuzz/corpus/fsdecode/emulator-products.batchget.json", 2, 2);
+}
+
+/* The field count of each document a stream hands over, and that field i is named f<i> holding integer i. */
+struct counts {
+	size_t n[8];
+	int docs;
+};
+
+static int count_fields(struct fx_fsdecode_el *el, void *ctx, struct fx_err *e)
+{
+	struct counts *c = ctx;
+	const struct fx_value *f = &el->doc.fields;
+
+	(void)e;
+	cr_assert_eq(el->kind, FX_FSDECODE_DOC);
+	cr_assert_eq(f->type, FX_V_MAP);
+	cr_assert_leq(f->u.map.n, f->u.map.cap, "document %d", c->docs);
+	for (size_t i = 0; i < f->u.map.n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%zu", i);
+		cr_assert_str_eq(f->u.map.fields[i].name, name, "document %d, field %zu", c->docs, i);
+		cr_assert_eq(f->u.map.fields[i].value.type, FX_V_INT);
+		cr_assert_eq(f->u.map.fields[i].value.u.i, (int64_t)i);
+	}
+	/* One allocation, sized by the document before, when this one has no more fields than it. */
+	if (c->docs > 0 && c->n[c->docs - 1] > 0 && f->u.map.n <= c->n[c->docs - 1])
+		cr_assert_eq(f->u.map.cap, c->n[c->docs - 1], "document %d: room for %zu fields, not %zu", c->docs,
+			     c->n[c->docs - 1], f->u.map.cap);
+	c->n[c->docs++] = f->u.map.n;
+	return 0;
+}
+
+/* A runQuery element with a document of n fields f0..f<n-1>, or "fields": null when n is -1. */
+static void query_doc(char **p, int n)
+{
+	*p += sprintf(*p, "{\"document\":{\"name\":\"projects/p/databases/(default)/documents/c/d%d\",\"fields\":", n);
+	if (n < 0) {
+		*p += sprintf(*p, "null");
+	} else {
+		*p += sprintf(*p, "{");
+		for (int i = 0; i < n; i++)
+			*p += sprintf(*p, "%s\"f%d\":{\"integerValue\":\"%d\"}", i ? "," : "", i, i);
+		*p += sprintf(*p, "}");
+	}
+	*p += sprintf(*p, "}}");
+}
+
+/*
+ * The documents of a stream get their field arrays sized by the one before
+ * (one allocation each): a document with more fields than that, fewer,
+ * none, or "fields": null still decodes whole.
+ */
+Test(fsdecode, documents_of_a_stream_with_more_fewer_or_no_fields_than_the_one_before_decode_whole)
+{
+	static const int shape[] = {18, 18, 3, 40, 0, -1, 1, 300};
+	char *text = malloc(64 * 1024), *p = text;
+	struct counts c = {0};
+
+	*p++ = '[';
+	for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+		if (i)
+			*p++ = ',';
+		query_doc(&p, shape[i]);
+	}
+	strcpy(p, "]");
+	fx_err_clear(&err);
+	cr_assert_eq(
+		fx_fsdecode_stream(text, strlen(text), FX_FSDECODE_RUNQUERY, "firestore query", count_fields, &c, &err),
+		0, "%s", err.message);
+	cr_assert_eq(c.docs, 8);
+	for (size_t i = 0; i < 8; i++)
+		cr_assert_eq(c.n[i], (size_t)(shape[i] < 0 ? 0 : shape[i]), "document %zu", i);
+	free(text);
 }
