@@ -519,7 +519,8 @@ static int print_routes(const struct fx_app *app)
  * wait for, done once in a thread of its own right after the worker is
  * ready (so /health and readiness are not delayed). The Firebase signing
  * keys are fetched into the process's cache (a request arriving meanwhile
- * waits for this fetch instead of starting its own). Then, for a backend
+ * waits for this fetch instead of starting its own; after a failed one,
+ * the first request tries again). Then, for a backend
  * reached over TLS (Google), one call each to Firestore (the membership
  * read's backend) and Firebase Auth (the revocation check's): their access
  * token fetched, their connections opened and handed over
@@ -611,7 +612,7 @@ static void *warm_up(void *arg)
 
 	fx_err_clear(&e);
 	fx_buf_init(&sum, 256);
-	rc = warm_in_time(deadline) ? fx_idtoken_ready(&e) : 1;
+	rc = warm_in_time(deadline) ? fx_idtoken_warm_up(&e) : 1;
 	warm_step("signing keys", rc, &e, first, sizeof(first), &sum);
 	if (warm_backend(mode, cfg->firestore_url)) {
 		rc = warm_in_time(deadline) ? fx_firestore_ping(&e) : 1;

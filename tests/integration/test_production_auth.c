@@ -171,24 +171,31 @@ Test(rs256, a_token_signed_by_a_published_key_is_accepted)
 }
 
 /*
- * A worker whose warm-up cannot reach the key server still starts and
- * serves: the warm-up says so once (no token, no key in the line), and a
- * request gets the ordinary 503 of keys that cannot be had. With
- * FLUXORI_WARM_UP=all the emulators are called too (Firestore, Auth),
- * which auto skips for plain-http backends.
+ * A worker whose warm-up cannot reach the key server (down: connections
+ * closed unanswered) still starts and serves: the warm-up says so once
+ * (no token, no key in the line), and once the key server is back the
+ * first request fetches the keys itself, without waiting out the pause
+ * that follows a failed fetch. With FLUXORI_WARM_UP=all the emulators are
+ * called too (Firestore, Auth), which auto skips for plain-http backends.
  */
 Test(rs256, a_worker_whose_key_server_is_unreachable_still_starts_and_serves)
 {
 	static const char *const keys_ok[] = {" warm-up in ", "signing keys ok", NULL},
 				 *const keys_failed[] = {" warm-up in ", "signing keys failed", "firestore ok",
 							 "firebase auth ok", "left cold: signing keys: ", NULL};
+	struct testserver *down = test_cert_server();
 	struct instance cold;
 	struct test_user u;
-	char url[160], *t;
+	char extra[256], url[160], auth[8192], *t;
+	const char *h[] = {auth, NULL};
 	struct http_resp *r;
 
-	instance_start(&cold, "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=http://127.0.0.1:1/certs\n"
-			      "FLUXORI_WARM_UP=all\nFLUXORI_LOG_LEVEL=INFO\n");
+	ts_down(down, true);
+	snprintf(extra, sizeof(extra),
+		 "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\nFLUXORI_WARM_UP=all\n"
+		 "FLUXORI_LOG_LEVEL=INFO\n",
+		 ts_url(down));
+	instance_start(&cold, extra);
 	cr_assert_eq(warmed_up(&cold, keys_ok), 0);
 	if (warmed_up(&cold, keys_failed) == 0)
 		test_sh("grep -m3 ' warm-up' '%s/api.log' >&2", cold.run);
@@ -197,20 +204,17 @@ Test(rs256, a_worker_whose_key_server_is_unreachable_still_starts_and_serves)
 	r = http_url("GET", url, NULL, NULL, 0);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	http_resp_free(r);
+	ts_down(down, false);
 	cr_assert_eq(test_user_signup(&u, "rs256cold"), 0);
 	t = mint_at(RS256_SIGNER1, u.uid, (long)time(NULL), NULL);
 	snprintf(url, sizeof(url), "%s/v1/users/me", cold.base);
-	{
-		char auth[8192];
-		const char *h[] = {auth, NULL};
-
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t);
-		r = http_url("GET", url, h, NULL, 0);
-	}
-	cr_assert_eq(r->status, 503, "%s", r->body);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "the key server is back: the first request fetches the keys (%s)", r->body);
 	http_resp_free(r);
 	free(t);
 	instance_stop(&cold);
+	ts_stop(down);
 }
 
 Test(rs256, the_emulators_unsigned_tokens_are_refused)
