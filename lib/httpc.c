@@ -53,6 +53,19 @@ static void set_constant_options(CURL *h)
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fx_httpc_header_line);
 }
 
+/*
+ * Handles given up by fx_httpc_thread_handover, with the connections they
+ * hold, for the next threads that have none. Not a shared connection cache
+ * (CURL_LOCK_DATA_CONNECT): libcurl 7.88 documents that one as unsafe with
+ * transfers in several threads at once (KNOWN_BUGS, curl issues 4915 and
+ * 9404). A handle here belongs to no thread; taking one is the only
+ * locking, once per thread, never per transfer.
+ */
+#define MAX_SPARE 4
+static CURL *spare[MAX_SPARE];
+static int nspare;
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static CURL *thread_handle(void)
 {
 	CURL *h;
@@ -60,12 +73,45 @@ static CURL *thread_handle(void)
 	pthread_once(&key_once, make_key);
 	h = pthread_getspecific(handle_key);
 	if (!h) {
-		h = curl_easy_init();
-		if (h)
-			set_constant_options(h);
+		pthread_mutex_lock(&spare_lock);
+		if (nspare > 0)
+			h = spare[--nspare];
+		pthread_mutex_unlock(&spare_lock);
+		if (!h) {
+			h = curl_easy_init();
+			if (h)
+				set_constant_options(h);
+		}
 		pthread_setspecific(handle_key, h);
 	}
 	return h;
+}
+
+void fx_httpc_thread_handover(void)
+{
+	CURL *h;
+
+	pthread_once(&key_once, make_key);
+	h = pthread_getspecific(handle_key);
+	if (!h)
+		return;
+	pthread_setspecific(handle_key, NULL);
+	pthread_mutex_lock(&spare_lock);
+	if (nspare < MAX_SPARE) {
+		spare[nspare++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (h) /* enough are waiting: this one closes its connections */
+		curl_easy_cleanup(h);
+}
+
+void fx_httpc_spare_cleanup(void)
+{
+	pthread_mutex_lock(&spare_lock);
+	while (nspare > 0)
+		curl_easy_cleanup(spare[--nspare]);
+	pthread_mutex_unlock(&spare_lock);
 }
 
 void fx_httpc_thread_cleanup(void)

@@ -1,6 +1,7 @@
 /*
  * fx_httpc: calls to Google over libcurl. Each thread keeps one reused
- * easy handle, so connections (and TLS sessions) survive between requests.
+ * easy handle, so connections (and TLS sessions) survive between requests;
+ * a handle handed over (fx_httpc_thread_handover) moves to another thread.
  * Every call has connect and total timeouts and a response cap, and may be
  * retried with exponential backoff and jitter when the policy allows it.
  * Response bodies are owned by the fx_httpc_resp (fx_httpc_resp_cleanup).
@@ -91,5 +92,17 @@ FX_MUST_USE int fx_httpc_url_encode(struct fx_buf *b, const char *s, size_t n);
 
 /* Frees this thread's handle (also done at thread exit). */
 void fx_httpc_thread_cleanup(void);
+
+/*
+ * Gives this thread's handle, and the connections it keeps open, to the
+ * next thread that makes its first call (up to 4 wait; beyond, it is
+ * freed). This thread's next call starts a new handle. For a warm-up
+ * thread: what it connected serves the first request, whichever thread
+ * takes it.
+ */
+void fx_httpc_thread_handover(void);
+
+/* Frees the handles handed over and not taken (before curl_global_cleanup). */
+void fx_httpc_spare_cleanup(void);
 
 #endif

@@ -739,3 +739,17 @@ int fx_idtoken_ready(struct fx_err *e)
 	EVP_PKEY_free(k);
 	return 0;
 }
+
+int fx_idtoken_warm_up(struct fx_err *e)
+{
+	int rc = fx_idtoken_ready(e);
+
+	if (rc < 0) {
+		/* A failed warm-up holds no request back: the first one tries the fetch again itself. */
+		pthread_mutex_lock(&firebase_keys.mu);
+		if (!firebase_keys.fetching)
+			firebase_keys.retry_at = 0;
+		pthread_mutex_unlock(&firebase_keys.mu);
+	}
+	return rc;
+}

@@ -76,6 +76,13 @@ FX_MUST_USE int fx_idtoken_verify_oidc(const char *token, size_t len, const char
  */
 FX_MUST_USE int fx_idtoken_ready(struct fx_err *e);
 
+/*
+ * A worker's warm-up (lib/worker.c): fx_idtoken_ready, except that a
+ * failed fetch does not make the requests that follow wait out the
+ * retry pause (10 s) before they try again: the first one fetches itself.
+ */
+FX_MUST_USE int fx_idtoken_warm_up(struct fx_err *e);
+
 /* Tests: replaces the clock used for claims and key expiry (NULL restores time()). */
 void fx_idtoken_set_clock(time_t (*now)(void));
 

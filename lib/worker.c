@@ -4,11 +4,15 @@
 #include "authz.h"
 #include "config.h"
 #include "firestore.h"
+#include "clock.h"
 #include "http.h"
 #include "httpc.h"
+#include "identity.h"
+#include "idtoken.h"
 #include "log.h"
 #include "metrics.h"
 #include "num.h"
+#include "str.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -510,6 +514,160 @@ static int print_routes(const struct fx_app *app)
 	return rc;
 }
 
+/*
+ * The warm-up: what a worker's first authenticated request would otherwise
+ * wait for, done once in a thread of its own right after the worker is
+ * ready (so /health and readiness are not delayed). The Firebase signing
+ * keys are fetched into the process's cache (a request arriving meanwhile
+ * waits for this fetch instead of starting its own; after a failed one,
+ * the first request tries again). Then, for a backend
+ * reached over TLS (Google), one call each to Firestore (the membership
+ * read's backend) and Firebase Auth (the revocation check's): their access
+ * token fetched, their connections opened and handed over
+ * (fx_httpc_thread_handover) to whichever serving thread makes the first
+ * call. A plain-http backend (an emulator on this machine) is not called:
+ * a new connection to it costs 0.1-0.3 ms, while the call itself costs the
+ * emulator a request's work at the busiest moment of a start
+ * (docs/performance.md). FLUXORI_WARM_UP=all calls them anyway, off warms
+ * nothing. A step that fails only leaves that part cold: the worker serves
+ * regardless, and one line says what was warmed. Steps not started within
+ * WARM_UP_MS, or once the worker is stopping, are skipped; each call has
+ * its own timeout. Only groups with authenticated routes warm up.
+ */
+#define WARM_UP_MS 5000
+/* A uid Firebase never issues (ours are 28 characters): its lookup answers "no such user". */
+#define WARM_UP_UID "fluxori-warm-up"
+
+enum warm_mode { WARM_OFF, WARM_AUTO, WARM_ALL };
+
+static atomic_bool warm_running;
+static enum warm_mode warm_as; /* set before the thread starts */
+
+static bool needs_warm_up(const struct fx_app *app)
+{
+	for (size_t i = 0; i < app->nroutes; i++)
+		if (app->routes[i].access != FX_PUBLIC)
+			return true;
+	return false;
+}
+
+static enum warm_mode warm_mode(void)
+{
+	const char *v = fx_config_lookup("FLUXORI_WARM_UP"); /* the environment, then the env file */
+
+	if (v && strcmp(v, "off") == 0)
+		return WARM_OFF;
+	if (v && strcmp(v, "all") == 0)
+		return WARM_ALL;
+	if (v && *v && strcmp(v, "auto") != 0)
+		fx_log_warn("FLUXORI_WARM_UP=%.16s is not auto, all or off: auto", v);
+	return WARM_AUTO;
+}
+
+/* Whether a backend at base is called in the warm-up (see above). */
+static bool warm_backend(enum warm_mode mode, const char *base)
+{
+	return mode == WARM_ALL || (base && strncmp(base, "https://", 8) == 0);
+}
+
+/* One step's outcome into the summary: "ok", "failed" (its error the first kept), "skipped". */
+static void warm_step(const char *name, int rc, struct fx_err *e, char *first, size_t first_len, struct fx_buf *sum)
+{
+	const char *what = rc == 0 ? "ok" : rc > 0 ? "skipped" : "failed";
+
+	if (rc < 0 && !first[0])
+		fx_str_text(first, first_len, "%s: %.200s", name, e->message);
+	fx_err_ignore(fx_buf_printf(sum, "%s%s %s", sum->len ? ", " : "", name, what));
+	fx_err_clear(e);
+}
+
+/* Firebase Auth's answer for a uid it has none of: "no such user" counts as warm. */
+static int warm_auth(struct fx_err *e)
+{
+	struct fx_user_record *rec = malloc(sizeof(*rec)); /* 5.7 KiB: not on the stack */
+	int rc;
+
+	if (!rec)
+		return fx_err_set(e, FX_INTERNAL, "out of memory");
+	rc = fx_identity_lookup(WARM_UP_UID, rec, e) == 0 || fx_err_is(e, FX_NOT_FOUND) ? 0 : -1;
+	free(rec);
+	return rc;
+}
+
+static bool warm_in_time(long deadline)
+{
+	return !fx_worker_stopping() && fx_clock_ms() < deadline;
+}
+
+static void *warm_up(void *arg)
+{
+	const struct fx_app *app = arg;
+	const struct fx_config *cfg = fx_config_get();
+	enum warm_mode mode = warm_as;
+	long t0 = fx_clock_ms(), deadline = t0 + WARM_UP_MS;
+	struct fx_err e;
+	struct fx_buf sum;
+	char first[256] = "";
+	int rc;
+
+	fx_err_clear(&e);
+	fx_buf_init(&sum, 256);
+	rc = warm_in_time(deadline) ? fx_idtoken_warm_up(&e) : 1;
+	warm_step("signing keys", rc, &e, first, sizeof(first), &sum);
+	if (warm_backend(mode, cfg->firestore_url)) {
+		rc = warm_in_time(deadline) ? fx_firestore_ping(&e) : 1;
+		warm_step("firestore", rc, &e, first, sizeof(first), &sum);
+	}
+	if (warm_backend(mode, cfg->identity_url)) {
+		rc = warm_in_time(deadline) ? warm_auth(&e) : 1;
+		warm_step("firebase auth", rc, &e, first, sizeof(first), &sum);
+	}
+	fx_httpc_thread_handover();
+	if (first[0])
+		fx_log_warn("%s warm-up in %ld ms: %s; left cold: %s", app->group, fx_clock_ms() - t0,
+			    sum.data ? sum.data : "", first);
+	else
+		fx_log_info("%s warm-up in %ld ms: %s", app->group, fx_clock_ms() - t0, sum.data ? sum.data : "");
+	fx_buf_cleanup(&sum);
+	atomic_store(&warm_running, false);
+	return NULL;
+}
+
+static void warm_up_start(const struct fx_app *app)
+{
+	pthread_t t;
+
+	warm_as = warm_mode();
+	if (!needs_warm_up(app) || warm_as == WARM_OFF) {
+		fx_log_info("%s warm-up: nothing to warm (%s)", app->group,
+			    warm_as == WARM_OFF ? "FLUXORI_WARM_UP=off" : "no authenticated route");
+		return;
+	}
+	atomic_store(&warm_running, true);
+	/* Detached: its stack is given back when it ends, not at the worker's exit. */
+	if (pthread_create(&t, NULL, warm_up, (void *)app) != 0) {
+		atomic_store(&warm_running, false);
+		fx_log_warn("%s warm-up not started: the first requests fetch what they need", app->group);
+		return;
+	}
+	pthread_detach(t);
+}
+
+/*
+ * True when the warm-up no longer uses libcurl. One still running at the
+ * exit (its calls are bounded, but can outlast a drain) is waited for up
+ * to 2 s, then left: the process exits without curl_global_cleanup.
+ */
+static bool warm_up_finish(void)
+{
+	for (int i = 0; i < 200 && atomic_load(&warm_running); i++)
+		fx_clock_sleep_ms(10);
+	if (!atomic_load(&warm_running))
+		return true;
+	fx_log_warn("warm-up still running at exit: libcurl left as it is");
+	return false;
+}
+
 /* Tells the control script this worker serves: it waits for the file. */
 static void mark_ready(void)
 {
@@ -603,6 +761,7 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	pthread_detach(sigthread);
 	fx_log_info("%s worker ready: %d threads, pid %d", app->group, n, (int)getpid());
 	mark_ready();
+	warm_up_start(app);
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
@@ -617,7 +776,10 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 			    t.txn[FX_TXN_RETRIED], t.txn[FX_TXN_GAVE_UP]);
 	}
 	fx_metrics_close();
-	curl_global_cleanup();
+	if (warm_up_finish()) {
+		fx_httpc_spare_cleanup();
+		curl_global_cleanup();
+	}
 	fx_config_release();
 	return 0;
 }

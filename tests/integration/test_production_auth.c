@@ -38,7 +38,7 @@ static void setup(void)
 	/* An empty value unsets the opt-in the base env file carries. */
 	snprintf(extra, sizeof(extra),
 		 "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\n"
-		 "FLUXORI_REVOCATION_CHECK_SECONDS=%d\n",
+		 "FLUXORI_REVOCATION_CHECK_SECONDS=%d\nFLUXORI_LOG_LEVEL=INFO\n",
 		 ts_url(certs), WINDOW);
 	instance_start(&api, extra);
 }
@@ -93,6 +93,47 @@ static char *mint(enum alg alg, const char *uid)
 	return mint_at(alg, uid, (long)time(NULL) - 10, NULL);
 }
 
+/* Lines of in's log holding every one of the strings (NULL-terminated). */
+static int log_lines(const struct instance *in, const char *const *all)
+{
+	char path[256], *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/api.log", in->run);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	while (getline(&line, &cap, f) >= 0) {
+		bool every = true;
+
+		for (const char *const *p = all; *p && every; p++)
+			every = strstr(line, *p) != NULL;
+		n += every;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+/*
+ * Waits (DEADLINE at most) until every worker of in that is ready has
+ * logged its warm-up line (lib/worker.c: one each, also "nothing to warm";
+ * the instance logs at INFO), without a request being made; returns how
+ * many warm-up lines hold every string of said (NULL-terminated).
+ */
+static int warmed_up(const struct instance *in, const char *const *said)
+{
+	static const char *const ready[] = {"worker ready", NULL}, *const warm[] = {" warm-up", NULL};
+	time_t end = time(NULL) + DEADLINE;
+	int r, w;
+
+	while ((r = log_lines(in, ready)) != (w = log_lines(in, warm)) && time(NULL) < end)
+		usleep(50 * 1000);
+	cr_assert(r > 0 && r == w, "%d workers ready, %d warm-up lines after %d s (%s/api.log)", r, w, DEADLINE, in->run);
+	return log_lines(in, said);
+}
+
 static struct http_resp *me(const char *token)
 {
 	char url[128], auth[8192];
@@ -103,12 +144,22 @@ static struct http_resp *me(const char *token)
 	return http_url("GET", url, h, NULL, 0);
 }
 
+/*
+ * Each worker with authenticated routes fetches the keys once, right after
+ * it is ready, before any request (lib/worker.c's warm-up); the first
+ * request then fetches none: they are cached (max-age).
+ */
 Test(rs256, a_token_signed_by_a_published_key_is_accepted)
 {
 	struct test_user u;
 	char *t;
 	struct http_resp *r;
+	static const char *const keys_ok[] = {" warm-up in ", "signing keys ok", NULL};
+	int warmed = warmed_up(&api, keys_ok);
 
+	cr_assert_gt(warmed, 0, "no worker warmed its signing keys");
+	cr_assert_eq(ts_count(certs), (unsigned)warmed, "each warm-up fetched the keys once: %u fetches, %d warm-ups",
+		     ts_count(certs), warmed);
 	cr_assert_eq(test_user_signup(&u, "rs256"), 0);
 	t = mint_at(RS256_SIGNER1, u.uid, (long)time(NULL), NULL);
 	r = me(t);
@@ -116,7 +167,54 @@ Test(rs256, a_token_signed_by_a_published_key_is_accepted)
 	cr_assert_str_eq(json_str(r, "id"), u.uid);
 	http_resp_free(r);
 	free(t);
-	cr_assert_eq(ts_count(certs), 1, "the keys were fetched once and cached (max-age)");
+	cr_assert_eq(ts_count(certs), (unsigned)warmed, "the first request fetched the keys again");
+}
+
+/*
+ * A worker whose warm-up cannot reach the key server (down: connections
+ * closed unanswered) still starts and serves: the warm-up says so once
+ * (no token, no key in the line), and once the key server is back the
+ * first request fetches the keys itself, without waiting out the pause
+ * that follows a failed fetch. With FLUXORI_WARM_UP=all the emulators are
+ * called too (Firestore, Auth), which auto skips for plain-http backends.
+ */
+Test(rs256, a_worker_whose_key_server_is_unreachable_still_starts_and_serves)
+{
+	static const char *const keys_ok[] = {" warm-up in ", "signing keys ok", NULL},
+				 *const keys_failed[] = {" warm-up in ", "signing keys failed", "firestore ok",
+							 "firebase auth ok", "left cold: signing keys: ", NULL};
+	struct testserver *down = test_cert_server();
+	struct instance cold;
+	struct test_user u;
+	char extra[256], url[160], auth[8192], *t;
+	const char *h[] = {auth, NULL};
+	struct http_resp *r;
+
+	ts_down(down, true);
+	snprintf(extra, sizeof(extra),
+		 "FLUXORI_AUTH_EMULATOR_TOKENS=\nFLUXORI_FIREBASE_KEYS_URL=%s/certs\nFLUXORI_WARM_UP=all\n"
+		 "FLUXORI_LOG_LEVEL=INFO\n",
+		 ts_url(down));
+	instance_start(&cold, extra);
+	cr_assert_eq(warmed_up(&cold, keys_ok), 0);
+	if (warmed_up(&cold, keys_failed) == 0)
+		test_sh("grep -m3 ' warm-up' '%s/api.log' >&2", cold.run);
+	cr_assert_gt(warmed_up(&cold, keys_failed), 0, "the warm-up's line names what failed (%s/api.log)", cold.run);
+	snprintf(url, sizeof(url), "%s/health", cold.base);
+	r = http_url("GET", url, NULL, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	ts_down(down, false);
+	cr_assert_eq(test_user_signup(&u, "rs256cold"), 0);
+	t = mint_at(RS256_SIGNER1, u.uid, (long)time(NULL), NULL);
+	snprintf(url, sizeof(url), "%s/v1/users/me", cold.base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t);
+	r = http_url("GET", url, h, NULL, 0);
+	cr_assert_eq(r->status, 200, "the key server is back: the first request fetches the keys (%s)", r->body);
+	http_resp_free(r);
+	free(t);
+	instance_stop(&cold);
+	ts_stop(down);
 }
 
 Test(rs256, the_emulators_unsigned_tokens_are_refused)

@@ -1,10 +1,17 @@
-/* lib/httpc: calls to an upstream (tests/lib/testserver), retries and their backoff. */
+/* lib/httpc: calls to an upstream (tests/lib/testserver), retries and their backoff, handles handed over. */
 #include "httpc.h"
 #include "testserver.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static struct testserver *ts;
 static struct fx_err err;
@@ -309,4 +316,198 @@ Test(httpc, a_body_with_a_content_length_is_read_whole_into_one_allocation_of_it
 		fx_httpc_resp_cleanup(&resp);
 	}
 	ts_handle(ts, NULL, NULL);
+}
+
+/*
+ * Handles handed over between threads (fx_httpc_thread_handover), against
+ * a keep-alive server of its own (testserver closes every connection):
+ * one thread per connection, each GET answered with its path and the
+ * connection's number, so a call shows which connection carried it.
+ */
+struct keepalive {
+	int fd, port;
+	atomic_int conns;
+	pthread_t thread;
+};
+
+struct ka_conn {
+	struct keepalive *ka;
+	int fd, id;
+};
+
+static void *ka_serve(void *arg)
+{
+	struct ka_conn *c = arg;
+	char in[4096];
+	size_t have = 0;
+
+	for (;;) {
+		char *end = memmem(in, have, "\r\n\r\n", 4), path[256], out[512];
+		ssize_t n;
+		int len, hl;
+
+		if (!end) {
+			if (have == sizeof(in))
+				break;
+			n = read(c->fd, in + have, sizeof(in) - have);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			continue;
+		}
+		if (sscanf(in, "GET %255s", path) != 1)
+			break;
+		len = snprintf(out + 256, 256, "%s %d", path, c->id);
+		hl = snprintf(out, 256, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len);
+		memmove(out + hl, out + 256, (size_t)len);
+		if (write(c->fd, out, (size_t)(hl + len)) != hl + len)
+			break;
+		have -= (size_t)(end + 4 - in);
+		memmove(in, end + 4, have);
+	}
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static void *ka_accept(void *arg)
+{
+	struct keepalive *ka = arg;
+	int fd;
+
+	while ((fd = accept(ka->fd, NULL, NULL)) >= 0) {
+		struct ka_conn *c = malloc(sizeof(*c));
+		pthread_t t;
+
+		cr_assert_not_null(c);
+		*c = (struct ka_conn){ka, fd, atomic_fetch_add(&ka->conns, 1) + 1};
+		cr_assert_eq(pthread_create(&t, NULL, ka_serve, c), 0);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static void ka_start(struct keepalive *ka)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+
+	ka->fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(ka->fd >= 0 && bind(ka->fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ka->fd, 64) == 0 &&
+		  getsockname(ka->fd, (struct sockaddr *)&a, &alen) == 0);
+	ka->port = ntohs(a.sin_port);
+	atomic_init(&ka->conns, 0);
+	cr_assert_eq(pthread_create(&ka->thread, NULL, ka_accept, ka), 0);
+}
+
+static void ka_stop(struct keepalive *ka)
+{
+	shutdown(ka->fd, SHUT_RDWR);
+	pthread_join(ka->thread, NULL);
+	close(ka->fd);
+}
+
+/* GET /path on this thread's handle: the number of the connection that answered, or -1. */
+static int ka_call(const struct keepalive *ka, const char *path)
+{
+	char url[128], want[160];
+	struct fx_httpc_req req = {.url = url, .timeout_ms = 4000};
+	struct fx_httpc_resp resp;
+	struct fx_err e;
+	int id = -1;
+
+	fx_err_clear(&e);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", ka->port, path);
+	snprintf(want, sizeof(want), "%s ", path);
+	fx_httpc_resp_init(&resp);
+	/* Only this call's answer, with its own path: never another thread's. */
+	if (fx_httpc_do(&req, &resp, &e) == 0 && resp.status == 200 && resp.body.data &&
+	    strncmp(resp.body.data, want, strlen(want)) == 0)
+		id = atoi(resp.body.data + strlen(want));
+	fx_httpc_resp_cleanup(&resp);
+	return id;
+}
+
+struct first_call {
+	const struct keepalive *ka;
+	int conn;
+};
+
+static void *call_once(void *arg)
+{
+	struct first_call *f = arg;
+
+	f->conn = ka_call(f->ka, "/second");
+	fx_httpc_thread_cleanup();
+	return NULL;
+}
+
+/*
+ * What a warm-up thread connected serves the first call of another
+ * thread: the handle goes over with its open connection.
+ */
+Test(httpc_handover, the_next_thread_calls_on_the_connection_handed_over)
+{
+	struct keepalive ka;
+	struct first_call f;
+	pthread_t t;
+
+	ka_start(&ka);
+	f.ka = &ka;
+	cr_assert_eq(ka_call(&ka, "/warm"), 1);
+	fx_httpc_thread_handover();
+	cr_assert_eq(pthread_create(&t, NULL, call_once, &f), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(f.conn, 1, "the other thread's first call used connection %d, not the warm one", f.conn);
+	cr_assert_eq(atomic_load(&ka.conns), 1);
+	cr_assert_eq(ka_call(&ka, "/again"), 2, "this thread gave its handle away: a new one, a new connection");
+	fx_httpc_thread_cleanup();
+	fx_httpc_spare_cleanup();
+	ka_stop(&ka);
+}
+
+#define HANDOVER_THREADS 8
+#define HANDOVER_ROUNDS 200
+
+static void *hand_around(void *arg)
+{
+	const struct keepalive *ka = arg;
+	char path[64];
+	long bad = 0;
+
+	for (int i = 0; i < HANDOVER_ROUNDS; i++) {
+		snprintf(path, sizeof(path), "/t%lu/%d", (unsigned long)pthread_self() % 100000, i);
+		bad += ka_call(ka, path) < 0;
+		fx_httpc_thread_handover();
+	}
+	return (void *)bad;
+}
+
+/*
+ * Eight threads each make a call, hand their handle over and take the next
+ * spare one, 200 times: a handle is never in two threads at once (each
+ * answer is the call's own), and the spares are reused, not leaked (under
+ * ASan: scripts/memcheck). Without the spare list's lock two threads take
+ * the same handle: wrong answers, or a crash.
+ */
+Test(httpc_handover, threads_handing_handles_around_each_get_their_own_answers)
+{
+	struct keepalive ka;
+	pthread_t t[HANDOVER_THREADS];
+	long bad = 0;
+
+	ka_start(&ka);
+	for (int i = 0; i < HANDOVER_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, hand_around, &ka), 0);
+	for (int i = 0; i < HANDOVER_THREADS; i++) {
+		void *r;
+
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	cr_assert_eq(bad, 0, "%ld calls got no answer or another call's", bad);
+	/* Handles are reused with their connections: far fewer than one per call. */
+	cr_assert_lt(atomic_load(&ka.conns), HANDOVER_THREADS * HANDOVER_ROUNDS / 4);
+	fx_httpc_spare_cleanup();
+	ka_stop(&ka);
 }
