@@ -5,6 +5,7 @@
 #include "b64.h"
 #include "json.h"
 #include "map.h"
+#include "mem.h"
 #include "num.h"
 #include "plain.h"
 #include "str.h"
@@ -149,14 +150,58 @@ int fx_model_if_match(const struct fx_req *r, const char **update_time, struct f
 	return 0;
 }
 
+/*
+ * The top-level fields of a document in the order answers show them: by
+ * name, bytewise. Firestore's order is not ours to rely on (the emulator
+ * keeps a created document's fields as written but moves the fields an
+ * update names after the others, in its own hash order), so a write can
+ * answer what a read would return byte for byte (fx_model_doc_updated).
+ * Up to FIELDS_ON_STACK fields need no allocation; sorted input is not sorted again.
+ */
+#define FIELDS_ON_STACK 64
+
+struct field_order {
+	const struct fx_field *stack[FIELDS_ON_STACK];
+	const struct fx_field **f;
+	size_t n;
+};
+
+static int field_name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct fx_field *const *)a)->name, (*(const struct fx_field *const *)b)->name);
+}
+
+static void field_order_init(struct field_order *o, const struct fx_value *map)
+{
+	bool sorted = true;
+
+	o->n = map->type == FX_V_MAP ? map->u.map.n : 0;
+	o->f = o->n <= FIELDS_ON_STACK ? o->stack : fx_mem_xmalloc(o->n * sizeof(*o->f));
+	for (size_t i = 0; i < o->n; i++) {
+		o->f[i] = &map->u.map.fields[i];
+		if (i > 0 && strcmp(o->f[i - 1]->name, o->f[i]->name) > 0)
+			sorted = false;
+	}
+	if (!sorted)
+		qsort(o->f, o->n, sizeof(*o->f), field_name_cmp);
+}
+
+static void field_order_cleanup(struct field_order *o)
+{
+	if (o->f != o->stack)
+		free(o->f);
+}
+
 json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden)
 {
 	json_object *out = json_object_new_object();
+	struct field_order o;
 	char etag[64];
 
 	json_object_object_add(out, "id", json_object_new_string(d->id ? d->id : ""));
-	for (size_t i = 0; i < d->fields.u.map.n; i++) {
-		const struct fx_field *f = &d->fields.u.map.fields[i];
+	field_order_init(&o, &d->fields);
+	for (size_t i = 0; i < o.n; i++) {
+		const struct fx_field *f = o.f[i];
 		bool skip = false;
 
 		for (const char *const *h = hidden; h && *h; h++)
@@ -165,9 +210,41 @@ json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden
 		if (!skip)
 			json_object_object_add(out, f->name, fx_plain_encode(&f->value));
 	}
+	field_order_cleanup(&o);
 	if (fx_model_etag(d, etag, sizeof(etag)) == 0)
 		json_object_object_add(out, "etag", json_object_new_string(etag));
 	return out;
+}
+
+int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
+			 const char *update_time, struct fx_err *e)
+{
+	struct fx_value *fields = &doc->fields;
+
+	if (fields->type != FX_V_MAP)
+		fx_value_map(fields);
+	for (size_t m = 0; mask && mask[m]; m++) {
+		const struct fx_value *v = fx_map_get(map, mask[m]);
+
+		if (strchr(mask[m], '.') || strchr(mask[m], '`'))
+			return fx_err_set(e, FX_INTERNAL, "an answer from a write of the nested field %s", mask[m]);
+		if (v) {
+			fx_value_copy(fx_map_set(fields, mask[m]), v);
+			continue;
+		}
+		for (size_t i = 0; i < fields->u.map.n; i++)
+			if (strcmp(fields->u.map.fields[i].name, mask[m]) == 0) {
+				free(fields->u.map.fields[i].name);
+				fx_value_cleanup(&fields->u.map.fields[i].value);
+				memmove(&fields->u.map.fields[i], &fields->u.map.fields[i + 1],
+					(fields->u.map.n - i - 1) * sizeof(fields->u.map.fields[0]));
+				fields->u.map.n--;
+				break;
+			}
+	}
+	if (update_time && fx_str_set(doc->update_time, sizeof(doc->update_time), update_time) < 0)
+		return fx_err_set(e, FX_INTERNAL, "the commit did not answer the document's write");
+	return 0;
 }
 
 static bool is_hidden(const char *const *hidden, const char *name)
@@ -181,6 +258,7 @@ static bool is_hidden(const char *const *hidden, const char *name)
 int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden)
 {
 	const char *id = d->id ? d->id : "";
+	struct field_order o;
 	char etag[64];
 
 	for (size_t i = 0; i < d->fields.u.map.n; i++) {
@@ -199,15 +277,19 @@ int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *con
 	}
 	if (fx_buf_append(b, "{\"id\":", 6) < 0 || fx_plain_write_string(b, id, strlen(id)) < 0)
 		return -1;
-	for (size_t i = 0; i < d->fields.u.map.n; i++) {
-		const struct fx_field *f = &d->fields.u.map.fields[i];
+	field_order_init(&o, &d->fields);
+	for (size_t i = 0; i < o.n; i++) {
+		const struct fx_field *f = o.f[i];
 
 		if (is_hidden(hidden, f->name))
 			continue;
 		if (fx_buf_append(b, ",", 1) < 0 || fx_plain_write_string(b, f->name, strlen(f->name)) < 0 ||
-		    fx_buf_append(b, ":", 1) < 0 || fx_plain_write(b, &f->value) < 0)
+		    fx_buf_append(b, ":", 1) < 0 || fx_plain_write(b, &f->value) < 0) {
+			field_order_cleanup(&o);
 			return -1;
+		}
 	}
+	field_order_cleanup(&o);
 	if (fx_model_etag(d, etag, sizeof(etag)) == 0 &&
 	    (fx_buf_append(b, ",\"etag\":", 8) < 0 || fx_plain_write_string(b, etag, strlen(etag)) < 0))
 		return -1;

@@ -54,10 +54,26 @@ FX_MUST_USE int fx_model_etag(const struct fx_doc *d, char *out, size_t len);
 FX_MUST_USE int fx_model_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
 
 /*
- * The API JSON of a document: its fields as plain JSON without the names
- * in hidden (NULL-terminated, top-level), plus id and etag.
+ * The API JSON of a document: id, its fields as plain JSON by name (bytewise,
+ * whatever order Firestore returned them in) without the names in hidden
+ * (NULL-terminated, top-level), and etag.
  */
 json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden);
+
+/*
+ * Makes doc (as read, whole: not through a field mask) what a read returns
+ * once the update of the fields of map named in mask (top-level names,
+ * NULL-terminated, as fx_fswrite_update takes them) has committed with
+ * update_time: each masked field becomes a copy of map's, or is removed when
+ * map has none (as Firestore removes it), and update_time becomes doc's.
+ * Answers show fields by name (fx_model_doc_json), so where Firestore puts
+ * the fields it rewrote does not change the answer. Only for writes whose
+ * values are what is stored (no server transforms). update_time NULL
+ * leaves doc's as it is, for the caller to set once the commit has answered.
+ * -1 with 500 INTERNAL for a dotted mask path, or an update_time that does not fit.
+ */
+FX_MUST_USE int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
+				     const char *update_time, struct fx_err *e);
 
 /* The most bytes an answer written directly (fx_model_doc_write) may take. */
 #define FX_MODEL_ANSWER_MAX (64u << 20)

@@ -7,6 +7,7 @@
 #include "keylock.h"
 #include "log.h"
 #include "map.h"
+#include "mem.h"
 #include "model.h"
 #include "stock.h"
 #include "str.h"
@@ -243,9 +244,24 @@ int fx_orderio_event_created(const struct fx_req *r, json_object *writes, const 
 	return rc;
 }
 
+/* *after := order with the update of map's fields in mask applied (fx_orderio_write_status). */
+static int order_after(const struct fx_doc *order, const struct fx_value *map, const char *const *mask,
+		       struct fx_doc *after, struct fx_err *e)
+{
+	fx_firestore_doc_cleanup(after);
+	if (order->name) {
+		after->name = fx_mem_xstrdup(order->name);
+		after->id = strrchr(after->name, '/') ? strrchr(after->name, '/') + 1 : after->name;
+	}
+	fx_value_copy(&after->fields, &order->fields);
+	FX_ARRAY_COPY(after->create_time, order->create_time);
+	FX_ARRAY_COPY(after->update_time, order->update_time);
+	return fx_model_doc_updated(after, map, mask, NULL, e);
+}
+
 int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *order,
 			    const char *const *steps, const struct fx_value *extra, const char *note_key,
-			    const char *note, struct fx_err *e)
+			    const char *note, struct fx_doc *after, struct fx_err *e)
 {
 	const struct fx_value *old = fx_value_path(&order->fields, "statusHistory");
 	struct fx_value map = {0}, *history;
@@ -283,6 +299,10 @@ int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const c
 	name = fx_tenant_name(rel);
 	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
 	free(name);
+	if (rc == 0 && after && order_after(order, &map, mask, after, e) < 0) {
+		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
+		rc = -1;
+	}
 	fx_value_cleanup(&map);
 	if (rc == 0 && fx_orderio_event_updated(r, writes, order, last, NULL, e) < 0) {
 		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);

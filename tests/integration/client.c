@@ -427,3 +427,25 @@ void test_product_stocked(const char *token, const char *body, int stock, char *
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	http_resp_free(r);
 }
+
+void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token,
+				  const char *what)
+{
+	struct http_resp *g;
+
+	cr_assert(answer->status >= 200 && answer->status < 300, "%s: %ld %s", what, answer->status, answer->body);
+	cr_assert_not_null(json_str(answer, "etag"), "%s answers an etag: %s", what, answer->body);
+	g = http_get(path, token);
+	cr_assert_eq(g->status, 200, "%s: GET %s: %s", what, path, g->body);
+	cr_assert_str_eq(answer->body, g->body, "%s answers the stored resource byte for byte", what);
+	http_resp_free(g);
+}
+
+const char *test_if_match(const struct http_resp *answer, char *buf, size_t size)
+{
+	const char *etag = json_str(answer, "etag");
+
+	cr_assert_not_null(etag, "an etag: %s", answer->body);
+	cr_assert_lt(snprintf(buf, size, "If-Match: %s", etag), (int)size, "the If-Match header fits");
+	return buf;
+}

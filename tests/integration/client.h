@@ -105,6 +105,18 @@ void test_owner_signup(struct test_user *u, const char *prefix, const char *org_
  */
 void test_product_stocked(const char *token, const char *body, int stock, char *id, size_t id_len);
 
+/*
+ * Asserts that answer, a write's answer of the resource at path (2xx, the
+ * resource with its etag), is what GET path with token returns next, byte for
+ * byte: every field, their order, and the etag (its version). what names the
+ * write in the failure message. Fails the test otherwise.
+ */
+void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token,
+				  const char *what);
+
+/* "If-Match: <answer's etag>" into buf (size bytes) for http_json_h's extra headers. Fails the test without one. */
+const char *test_if_match(const struct http_resp *answer, char *buf, size_t size);
+
 /* A unique suffix for names in this test process. */
 const char *test_unique(void);
 
