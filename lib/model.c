@@ -236,8 +236,8 @@ int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const c
 			if (strcmp(fields->u.map.fields[i].name, mask[m]) == 0) {
 				free(fields->u.map.fields[i].name);
 				fx_value_cleanup(&fields->u.map.fields[i].value);
-				memmove(&fields->u.map.fields[i], &fields->u.map.fields[i + 1],
-					(fields->u.map.n - i - 1) * sizeof(fields->u.map.fields[0]));
+				for (size_t k = i; k + 1 < fields->u.map.n; k++)
+					fields->u.map.fields[k] = fields->u.map.fields[k + 1];
 				fields->u.map.n--;
 				break;
 			}

@@ -15,8 +15,7 @@ int fx_patch_if_match(const char *if_match, const struct fx_doc *doc, const char
 }
 
 /* Commits writes; times (NULL, or one per write) receives their updateTimes. */
-static int commit(json_object *writes, enum fx_patch_guard guard, const char *what, char (*times)[40],
-		  struct fx_err *e)
+static int commit(json_object *writes, enum fx_patch_guard guard, const char *what, char (*times)[40], struct fx_err *e)
 {
 	if (fx_firestore_commit(writes, NULL, NULL, times, e) == 0)
 		return 0;

@@ -109,8 +109,8 @@ struct http_resp *http_url_timeout(const char *method, const char *url, const ch
 	return r;
 }
 
-struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype,
-			  const char *body, size_t len, const char *const *extra)
+struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype, const char *body,
+			  size_t len, const char *const *extra)
 {
 	char url[4096], auth[8192], ct[256];
 	const char *headers[40];
@@ -253,7 +253,8 @@ long test_auth_admin(const char *op, const char *body)
 	struct http_resp *r;
 	long status;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/demo-fluxori/accounts%s",
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/demo-fluxori/accounts%s",
 		 test_env("FLUXORI_AUTH_PORT"), op);
 	r = http_url("POST", url, h, body, strlen(body));
 	status = r->status;
@@ -428,8 +429,7 @@ void test_product_stocked(const char *token, const char *body, int stock, char *
 	http_resp_free(r);
 }
 
-void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token,
-				  const char *what)
+void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token, const char *what)
 {
 	struct http_resp *g;
 

@@ -30,8 +30,8 @@ const char *test_env(const char *name);
  * list of "Name: value" lines or NULL. Never returns NULL: a transport
  * failure is status 0.
  */
-struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype,
-			  const char *body, size_t len, const char *const *extra);
+struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype, const char *body,
+			  size_t len, const char *const *extra);
 struct http_resp *http_get(const char *path, const char *token);
 struct http_resp *http_json(const char *method, const char *path, const char *token, const char *json);
 /* http_json with extra header lines. */
@@ -55,7 +55,6 @@ long long json_int(const struct http_resp *r, const char *dotted);
 
 /* Runs a command through the shell with the stack's environment; returns its exit status. */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 
 /* A user of the Auth emulator, signed up by the test. */
 struct test_user {

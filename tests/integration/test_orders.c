@@ -714,7 +714,8 @@ Test(orders, patch_and_lifecycle_answers_are_byte_for_byte_what_a_get_returns)
 	n++;
 	a[n] = step_is_stored(&t, id, "confirm", NULL, a[n - 1]);
 	n++;
-	a[n] = step_is_stored(&t, id, "ship", "{\"carrier\":\"The Courier Guy\",\"trackingNumber\":\"TCG-1\"}", a[n - 1]);
+	a[n] = step_is_stored(&t, id, "ship", "{\"carrier\":\"The Courier Guy\",\"trackingNumber\":\"TCG-1\"}",
+			      a[n - 1]);
 	n++;
 	a[n] = step_is_stored(&t, id, "deliver", NULL, a[n - 1]);
 	n++;
