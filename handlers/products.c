@@ -156,6 +156,9 @@ struct update_ctx {
 	const char *rel;
 	const struct fx_productdoc *input; /* the fields the client gave, never changed by an attempt */
 	const char *if_match;
+	struct fx_doc after; /* the product as the committing attempt leaves it */
+	size_t product_write; /* its write's index in the commit */
+	bool after_known; /* false: its write is not one whose result the worker can tell (read it) */
 };
 
 /*
@@ -170,9 +173,22 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct fx_doc doc = {0};
 	int rc;
 
+	fx_firestore_doc_cleanup(&c->after);
+	c->after_known = false;
 	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
 		return -1;
 	rc = fx_productdoc_update_writes(c->r, t->writes, c->rel, &doc, c->input, e);
+	/* The product's write is the last one (after its SKU index's): what a read returns once it commits. */
+	if (rc == 0 && json_object_array_length(t->writes) > 0) {
+		c->product_write = json_object_array_length(t->writes) - 1;
+		rc = fx_model_doc_written(&doc, json_object_array_get_idx(t->writes, c->product_write), e);
+		c->after_known = rc == 0;
+		if (rc == 0) {
+			c->after = doc;
+			memset(&doc, 0, sizeof(doc));
+		}
+		rc = rc < 0 ? -1 : 0;
+	}
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
@@ -181,6 +197,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 {
 	struct update_ctx c = {0};
 	struct fx_productdoc d = {0};
+	struct fx_txn_result res = {0};
 	struct fx_doc doc = {0};
 	json_object *in = NULL;
 	int rc = -1;
@@ -193,7 +210,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 		goto out;
 	c.r = r;
 	c.input = &d;
-	if (fx_firestore_run_transaction(update_txn, &c, e) < 0) {
+	if (fx_firestore_run_transaction_ex(update_txn, &c, false, &res, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
@@ -202,13 +219,26 @@ static int update(struct fx_req *r, struct fx_err *e)
 		}
 		goto out;
 	}
-	if (fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
+	if (c.after_known && c.product_write < res.n) {
+		/* The product as stored now, without reading it again: as read, as written, the commit's version; as a GET shows it. */
+		if (fx_str_set(c.after.update_time, sizeof(c.after.update_time), res.update_times[c.product_write]) <
+		    0) {
+			fx_err_set(e, FX_INTERNAL, "the commit did not answer the product's write");
+			goto out;
+		}
+		fx_model_doc_select(&c.after, get_mask);
+		rc = fx_model_resp_doc(r, 200, &c.after, hidden);
+		goto out;
+	}
+	if (fx_tenant_get_mask(r, c.rel, "product", get_mask, &doc, e) < 0)
 		goto out;
 	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_productdoc_cleanup(&d);
 	fx_firestore_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&c.after);
+	fx_firestore_txn_result_cleanup(&res);
 	return rc;
 }
 

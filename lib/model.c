@@ -216,6 +216,16 @@ json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden
 	return out;
 }
 
+/* Cleans up the field at i of the FX_V_MAP fields and moves the later ones one place down. */
+static void remove_field(struct fx_value *fields, size_t i)
+{
+	free(fields->u.map.fields[i].name);
+	fx_value_cleanup(&fields->u.map.fields[i].value);
+	for (size_t k = i; k + 1 < fields->u.map.n; k++)
+		fields->u.map.fields[k] = fields->u.map.fields[k + 1];
+	fields->u.map.n--;
+}
+
 int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
 			 const char *update_time, struct fx_err *e)
 {
@@ -234,17 +244,55 @@ int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const c
 		}
 		for (size_t i = 0; i < fields->u.map.n; i++)
 			if (strcmp(fields->u.map.fields[i].name, mask[m]) == 0) {
-				free(fields->u.map.fields[i].name);
-				fx_value_cleanup(&fields->u.map.fields[i].value);
-				for (size_t k = i; k + 1 < fields->u.map.n; k++)
-					fields->u.map.fields[k] = fields->u.map.fields[k + 1];
-				fields->u.map.n--;
+				remove_field(fields, i);
 				break;
 			}
 	}
 	if (update_time && fx_str_set(doc->update_time, sizeof(doc->update_time), update_time) < 0)
 		return fx_err_set(e, FX_INTERNAL, "the commit did not answer the document's write");
 	return 0;
+}
+
+int fx_model_doc_written(struct fx_doc *doc, json_object *write, struct fx_err *e)
+{
+	json_object *update, *fields = NULL, *m, *paths;
+	const char *mask[FX_MODEL_WRITTEN_MAX + 1];
+	struct fx_value map = {0};
+	size_t n;
+	int rc;
+
+	if (!json_object_object_get_ex(write, "update", &update) ||
+	    json_object_object_get_ex(write, "updateTransforms", NULL) ||
+	    !json_object_object_get_ex(write, "updateMask", &m) ||
+	    !json_object_object_get_ex(m, "fieldPaths", &paths) ||
+	    (n = json_object_array_length(paths)) > FX_MODEL_WRITTEN_MAX)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		mask[i] = json_object_get_string(json_object_array_get_idx(paths, i));
+		if (!mask[i] || strchr(mask[i], '.') || strchr(mask[i], '`'))
+			return 1;
+	}
+	mask[n] = NULL;
+	json_object_object_get_ex(update, "fields", &fields);
+	if (fx_fsvalue_decode_fields(fields, &map, e) < 0)
+		return -1;
+	rc = fx_model_doc_updated(doc, &map, mask, NULL, e);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+void fx_model_doc_select(struct fx_doc *doc, const char *const *mask)
+{
+	struct fx_value *fields = &doc->fields;
+
+	for (size_t i = fields->type == FX_V_MAP ? fields->u.map.n : 0; i-- > 0;) {
+		bool keep = false;
+
+		for (const char *const *m = mask; *m && !keep; m++)
+			keep = strcmp(*m, fields->u.map.fields[i].name) == 0;
+		if (!keep)
+			remove_field(fields, i);
+	}
 }
 
 static bool is_hidden(const char *const *hidden, const char *name)

@@ -75,6 +75,22 @@ json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden
 FX_MUST_USE int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
 				     const char *update_time, struct fx_err *e);
 
+/* The most mask paths of a write fx_model_doc_written applies. */
+#define FX_MODEL_WRITTEN_MAX 64
+
+/*
+ * fx_model_doc_updated with the Write object write (lib/fswrite, as sent in
+ * a commit) of doc: its update's fields and updateMask (update_time left as
+ * it is). 1, doc unchanged, for a write it cannot tell the result of (not a
+ * masked update, server transforms, nested or quoted paths, more than
+ * FX_MODEL_WRITTEN_MAX paths): the caller reads the document instead. -1
+ * with e when the write's fields do not decode.
+ */
+FX_MUST_USE int fx_model_doc_written(struct fx_doc *doc, json_object *write, struct fx_err *e);
+
+/* Keeps only the top-level fields of doc named in mask (NULL-terminated): what a read with that mask returns. */
+void fx_model_doc_select(struct fx_doc *doc, const char *const *mask);
+
 /* The most bytes an answer written directly (fx_model_doc_write) may take. */
 #define FX_MODEL_ANSWER_MAX (64u << 20)
 
