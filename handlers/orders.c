@@ -723,6 +723,8 @@ struct allocate_ctx {
 	const char *rel;
 	const char *if_match;
 	int64_t taken;
+	struct fx_doc after; /* the order as the committing attempt leaves it */
+	size_t order_write; /* its write's index in the commit, when taken > 0 */
 };
 
 static int allocate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
@@ -742,7 +744,7 @@ static int allocate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_err_detail(e, "status", "allocate allows pending, confirmed");
 		goto out;
 	}
-	rc = fx_orderio_allocate(c->r, t, c->rel, &doc, &c->taken, e);
+	rc = fx_orderio_allocate(c->r, t, c->rel, &doc, &c->taken, &c->after, &c->order_write, e);
 out:
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
@@ -757,20 +759,26 @@ static int allocate(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const none[] = {NULL};
 	struct allocate_ctx c = {.r = r};
-	struct fx_doc doc = {0};
+	struct fx_txn_result res = {0};
 	json_object *in = NULL;
 	int rc = -1;
 
 	c.rel = fx_tenant_path(r, NULL, "orders", fx_http_req_param(r, "id"), "order", e);
 	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0 || method_body(r, none, &in, e) < 0)
 		goto out;
-	if (fx_orderio_queued(r, allocate_txn, &c, "order changes", e) < 0 ||
-	    fx_tenant_get(r, c.rel, "order", &doc, e) < 0)
+	if (fx_orderio_queued_ex(r, allocate_txn, &c, "order changes", false, &res, e) < 0)
 		goto out;
-	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+	/* As read and written in the transaction, at the commit's version (nothing taken: as read). */
+	if (c.taken > 0 && (c.order_write >= res.n || fx_str_set(c.after.update_time, sizeof(c.after.update_time),
+								 res.update_times[c.order_write]) < 0)) {
+		fx_err_set(e, FX_INTERNAL, "the commit did not answer the order's write");
+		goto out;
+	}
+	rc = fx_model_resp_doc(r, 200, &c.after, hidden);
 out:
 	json_object_put(in);
-	fx_firestore_doc_cleanup(&doc);
+	fx_firestore_txn_result_cleanup(&res);
+	fx_firestore_doc_cleanup(&c.after);
 	return rc;
 }
 

@@ -312,7 +312,7 @@ int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const c
 }
 
 int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel, const struct fx_doc *order,
-			int64_t *taken, struct fx_err *e)
+			int64_t *taken, struct fx_doc *after, size_t *at, struct fx_err *e)
 {
 	static const char *const mask[] = {"items", "oversold", "updatedAt", NULL};
 	const struct fx_value *items = fx_value_path(&order->fields, "items");
@@ -324,7 +324,7 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 
 	*taken = 0;
 	if (!fx_order_short(items))
-		return 0;
+		return after ? order_after(order, NULL, NULL, after, e) : 0;
 	p = fx_arena_alloc(r->arena, sizeof(*p));
 	if (!p)
 		return fx_err_set(e, FX_INTERNAL, "out of request memory");
@@ -361,7 +361,7 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 		fx_map_set_int(line, "backorderedQuantity", lack - take);
 	}
 	if (*taken == 0) {
-		rc = 0;
+		rc = after ? order_after(order, NULL, NULL, after, e) : 0;
 		goto out;
 	}
 	for (size_t k = 0; k < p->n; k++)
@@ -371,7 +371,11 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 	fx_map_set_bool(&map, "oversold", fx_order_short(new_items));
 	fx_model_map_set_now(&map, "updatedAt");
 	name = fx_tenant_name(rel);
+	if (at)
+		*at = json_object_array_length(t->writes);
 	rc = fx_fswrite_update(t->writes, name, &map, mask, order->update_time, NULL, e);
+	if (rc == 0 && after)
+		rc = order_after(order, &map, mask, after, e);
 	if (rc == 0 && !fx_order_short(new_items))
 		rc = fx_orderio_resolve_oversold(r, t, order, e);
 out:

@@ -128,10 +128,13 @@ FX_MUST_USE int fx_orderio_event_updated(const struct fx_req *r, json_object *wr
  * order's new items (backorderedQuantity lowered), oversold (false once no
  * line lacks units) and updatedAt, guarded by the version read. *taken
  * receives the units reserved; 0 writes nothing. The order's status is the
- * caller's to check.
+ * caller's to check. after (may be NULL) as fx_orderio_write_status's, and
+ * *at (may be NULL) the index in t->writes of the order's write: when
+ * *taken is 0, after is a copy of order and *at is not set.
  */
 FX_MUST_USE int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel,
-				    const struct fx_doc *order, int64_t *taken, struct fx_err *e);
+				    const struct fx_doc *order, int64_t *taken, struct fx_doc *after, size_t *at,
+				    struct fx_err *e);
 
 /*
  * Inside t, resolves the open (or acknowledged) "oversold" insights raised

@@ -437,7 +437,8 @@ void test_assert_answer_is_stored(const struct http_resp *answer, const char *pa
 	cr_assert_not_null(json_str(answer, "etag"), "%s answers an etag: %s", what, answer->body);
 	g = http_get(path, token);
 	cr_assert_eq(g->status, 200, "%s: GET %s: %s", what, path, g->body);
-	cr_assert_str_eq(answer->body, g->body, "%s answers the stored resource byte for byte", what);
+	cr_assert_str_eq(answer->body, g->body, "%s answers the stored resource byte for byte:\n%s\n%s", what,
+			 answer->body, g->body);
 	http_resp_free(g);
 }
 

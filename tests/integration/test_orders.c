@@ -693,7 +693,7 @@ Test(orders, patch_and_lifecycle_answers_are_byte_for_byte_what_a_get_returns)
 {
 	struct tenant t;
 	char items[400], pa[64], pb[64], id[64], over[64], opa[64];
-	struct http_resp *c, *a[8];
+	struct http_resp *c, *a[10];
 	size_t n = 0;
 
 	make_tenant(&t);
@@ -730,6 +730,17 @@ Test(orders, patch_and_lifecycle_answers_are_byte_for_byte_what_a_get_returns)
 	a[n] = step_is_stored(&t, over, "cancel", "{\"reason\":\"out of stock\"}", c);
 	n++;
 	cr_assert_str_eq(json_str(a[n - 1], "cancelReason"), "out of stock", "%s", a[n - 1]->body);
+
+	/* :allocate after stock came in (stock, items, oversold written), then with nothing left to take. */
+	oversold_order(&t, "STEP-P", opa, over);
+	receive(&t, opa, 3);
+	http_resp_free(c);
+	c = get_order(&t, over);
+	a[n] = step_is_stored(&t, over, "allocate", NULL, c);
+	n++;
+	cr_assert_eq(json_flag(a[n - 1], "oversold"), 0, "%s", a[n - 1]->body);
+	a[n] = step_is_stored(&t, over, "allocate", NULL, a[n - 1]);
+	n++;
 	for (size_t i = 0; i < n; i++)
 		http_resp_free(a[i]);
 	http_resp_free(c);
