@@ -75,6 +75,13 @@ static const char *const *const hidden = fx_productdoc_hidden;
 		"attributes", "images", "stock", "lowStock", "createdAt", "updatedAt"
 static const char *const get_mask[] = {CONTRACT_FIELDS, "organizationId", NULL};
 static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"};
+/*
+ * What PATCH reads in its transaction: what it answers (a GET's fields) and
+ * what fx_productdoc_update_writes reads of the product (name, sku, skuKey,
+ * stock). The search fields are rewritten from the map, never read. The
+ * read locks and versions the whole document as an unmasked one does.
+ */
+static const char *const update_read_mask[] = {CONTRACT_FIELDS, "organizationId", "skuKey", NULL};
 #undef CONTRACT_FIELDS
 
 /*
@@ -175,8 +182,16 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 
 	fx_firestore_doc_cleanup(&c->after);
 	c->after_known = false;
-	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
+	if (fx_firestore_txn_batch_get(t, &c->rel, 1, update_read_mask, &doc, e) < 0)
 		return -1;
+	if (!fx_tenant_owns(c->r, &doc)) {
+		fx_firestore_doc_cleanup(&doc);
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "product");
+	}
+	if (fx_patch_if_match(c->if_match, &doc, "product", e) < 0) {
+		fx_firestore_doc_cleanup(&doc);
+		return -1;
+	}
 	rc = fx_productdoc_update_writes(c->r, t->writes, c->rel, &doc, c->input, e);
 	/* The product's write is the last one (after its SKU index's): what a read returns once it commits. */
 	if (rc == 0 && json_object_array_length(t->writes) > 0) {
