@@ -182,8 +182,21 @@ static void field_order_init(struct field_order *o, const struct fx_value *map)
 		if (i > 0 && strcmp(o->f[i - 1]->name, o->f[i]->name) > 0)
 			sorted = false;
 	}
-	if (!sorted)
+	if (sorted)
+		return;
+	if (o->n > FIELDS_ON_STACK) {
 		qsort(o->f, o->n, sizeof(*o->f), field_name_cmp);
+		return;
+	}
+	/* A document's few fields: insertion sort, no call per comparison but strcmp. */
+	for (size_t i = 1; i < o->n; i++) {
+		const struct fx_field *f = o->f[i];
+		size_t j = i;
+
+		for (; j > 0 && strcmp(o->f[j - 1]->name, f->name) > 0; j--)
+			o->f[j] = o->f[j - 1];
+		o->f[j] = f;
+	}
 }
 
 static void field_order_cleanup(struct field_order *o)
