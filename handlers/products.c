@@ -89,9 +89,12 @@ static const char *const update_read_mask[] = {CONTRACT_FIELDS, "organizationId"
  * its SKU index document, which must not exist yet, in one commit: a taken
  * SKU is 409 ALREADY_EXISTS naming it.
  */
-static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, const char **rel, struct fx_err *e)
+static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, const char **rel, char update_time[40],
+		     struct fx_err *e)
 {
 	json_object *writes = json_object_new_array();
+	char(*times)[40] = NULL;
+	size_t n;
 	int rc = -1;
 
 	if (fx_productdoc_create_writes(r, writes, &d->map, id, e) < 0)
@@ -99,7 +102,9 @@ static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, 
 	*rel = fx_tenant_path(r, NULL, "products", id, "product", e);
 	if (!*rel)
 		goto out;
-	if (fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0) {
+	n = json_object_array_length(writes);
+	times = fx_mem_xcalloc(n, sizeof(*times));
+	if (fx_firestore_commit(writes, NULL, NULL, times, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
@@ -108,8 +113,14 @@ static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, 
 		}
 		goto out;
 	}
+	/* The product's create is the last write (after its SKU index's). */
+	if (fx_str_set(update_time, 40, times[n - 1]) < 0) {
+		fx_err_set(e, FX_INTERNAL, "the commit did not answer the product's write");
+		goto out;
+	}
 	rc = 0;
 out:
+	free(times);
 	json_object_put(writes);
 	return rc;
 }
@@ -130,8 +141,13 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (!d.has_reorder && fx_productdoc_default_reorder(r, &reorder, e) < 0)
 		goto out;
 	fx_productdoc_complete_new(r, &d, reorder);
-	if (write_new(r, &d, id, &rel, e) < 0 || fx_firestore_get(rel, &doc, e) < 0)
+	if (write_new(r, &d, id, &rel, doc.update_time, e) < 0)
 		goto out;
+	/* The new product as a GET shows it, without reading it back: the fields written (no server transforms), the commit's version. */
+	doc.id = id;
+	fx_value_copy(&doc.fields, &d.map);
+	FX_ARRAY_COPY(doc.create_time, doc.update_time);
+	fx_model_doc_select(&doc, get_mask);
 	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "product id over %zu bytes", sizeof(location));
 		goto out;

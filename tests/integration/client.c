@@ -442,11 +442,18 @@ void test_assert_answer_is_stored(const struct http_resp *answer, const char *pa
 	http_resp_free(g);
 }
 
-const char *test_if_match(const struct http_resp *answer, char *buf, size_t size)
+struct http_resp *test_write_is_stored(const char *method, const char *path, const char *get_path, const char *token,
+				       const char *body, const struct http_resp *prev, const char *what)
 {
-	const char *etag = json_str(answer, "etag");
+	const char *etag = json_str(prev, "etag");
+	char match[128];
+	const char *h[2] = {match, NULL};
+	struct http_resp *r;
 
-	cr_assert_not_null(etag, "an etag: %s", answer->body);
-	cr_assert_lt(snprintf(buf, size, "If-Match: %s", etag), (int)size, "the If-Match header fits");
-	return buf;
+	cr_assert_not_null(etag, "an etag: %s", prev->body);
+	cr_assert_lt(snprintf(match, sizeof(match), "If-Match: %s", etag), (int)sizeof(match), "If-Match fits");
+	r = http_json_h(method, path, token, body, h);
+	cr_assert_eq(r->status, 200, "%s with the last answer's etag: %s", what, r->body);
+	test_assert_answer_is_stored(r, get_path, token, what);
+	return r;
 }

@@ -113,8 +113,12 @@ void test_product_stocked(const char *token, const char *body, int stock, char *
 void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token,
 				  const char *what);
 
-/* "If-Match: <answer's etag>" into buf (size bytes) for http_json_h's extra headers. Fails the test without one. */
-const char *test_if_match(const struct http_resp *answer, char *buf, size_t size);
+/*
+ * Sends method path with body and "If-Match: <prev's etag>" (prev must be current), asserts 200 and
+ * test_assert_answer_is_stored(answer, get_path, token, what); returns the answer (the caller frees it).
+ */
+struct http_resp *test_write_is_stored(const char *method, const char *path, const char *get_path, const char *token,
+				       const char *body, const struct http_resp *prev, const char *what);
 
 /* A unique suffix for names in this test process. */
 const char *test_unique(void);
