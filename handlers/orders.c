@@ -497,7 +497,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 	json_object *in = NULL, *addr, *writes;
 	size_t nmask = 0;
 	bool present;
-	char *name;
+	char *name, update_time[40];
 	int rc = -1;
 
 	if (!rel || fx_model_if_match(r, &if_match, e) < 0)
@@ -539,13 +539,13 @@ static int update(struct fx_req *r, struct fx_err *e)
 	if (rc == 0)
 		rc = fx_orderio_event_updated(r, writes, &doc, NULL, mask, e);
 	if (rc == 0)
-		rc = fx_patch_commit(writes, FX_PATCH_READ, "order", e);
+		rc = fx_patch_commit_at(writes, FX_PATCH_READ, "order", 0, update_time, e);
 	json_object_put(writes);
 	if (rc < 0)
 		goto out;
+	/* The order as stored now, without reading it again: what was read, what was written, the commit's version. */
 	rc = -1;
-	fx_firestore_doc_cleanup(&doc);
-	if (fx_tenant_get(r, rel, "order", &doc, e) < 0)
+	if (fx_model_doc_updated(&doc, &map, mask, update_time, e) < 0)
 		goto out;
 	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
@@ -564,6 +564,8 @@ struct lifecycle_ctx {
 	const char *note_key; /* extra field also recorded in the history entry */
 	const char *note;
 	bool restock;
+	struct fx_doc after; /* the order as the committing attempt leaves it */
+	size_t order_write; /* its write's index in the commit */
 };
 
 static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
@@ -590,7 +592,9 @@ static int lifecycle_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		goto out;
 	if (fx_orderio_apply_stock(c->r, t, &doc, fx_order_effect(tr, c->restock), e) < 0)
 		goto out;
-	rc = fx_orderio_write_status(c->r, t->writes, c->rel, &doc, steps, &c->extra, c->note_key, c->note, e);
+	c->order_write = json_object_array_length(t->writes);
+	rc = fx_orderio_write_status(c->r, t->writes, c->rel, &doc, steps, &c->extra, c->note_key, c->note, &c->after,
+				     e);
 	/* A cancelled oversold order lacks nothing any more: its oversold insights are resolved. */
 	if (rc == 0 && strcmp(tr->to, "cancelled") == 0 && fx_order_short(fx_value_path(&doc.fields, "items")))
 		rc = fx_orderio_resolve_oversold(c->r, t, &doc, e);
@@ -601,19 +605,26 @@ out:
 
 static int run_lifecycle(struct fx_req *r, struct lifecycle_ctx *c, struct fx_err *e)
 {
-	struct fx_doc doc = {0};
-	int rc;
+	struct fx_txn_result res = {0};
+	int rc = -1;
 
 	c->r = r;
 	c->rel = fx_tenant_path(r, NULL, "orders", fx_http_req_param(r, "id"), "order", e);
 	if (!c->rel || fx_model_if_match(r, &c->if_match, e) < 0)
 		return -1;
 	/* Stock effects touch the products that creates reserve: same queue. */
-	rc = fx_orderio_queued(r, lifecycle_txn, c, "order changes", e);
-	if (rc < 0 || fx_tenant_get(r, c->rel, "order", &doc, e) < 0)
-		return -1;
-	rc = fx_model_resp_doc(r, 200, &doc, hidden);
-	fx_firestore_doc_cleanup(&doc);
+	if (fx_orderio_queued_ex(r, lifecycle_txn, c, "order changes", &res, e) < 0)
+		goto out;
+	/* The order as stored now, without reading it again: read and written in the transaction, at the commit's version. */
+	if (c->order_write >= res.n ||
+	    fx_str_set(c->after.update_time, sizeof(c->after.update_time), res.update_times[c->order_write]) < 0) {
+		fx_err_set(e, FX_INTERNAL, "the commit did not answer the order's write");
+		goto out;
+	}
+	rc = fx_model_resp_doc(r, 200, &c->after, hidden);
+out:
+	fx_firestore_txn_result_cleanup(&res);
+	fx_firestore_doc_cleanup(&c->after);
 	return rc;
 }
 
@@ -712,6 +723,8 @@ struct allocate_ctx {
 	const char *rel;
 	const char *if_match;
 	int64_t taken;
+	struct fx_doc after; /* the order as the committing attempt leaves it */
+	size_t order_write; /* its write's index in the commit, when taken > 0 */
 };
 
 static int allocate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
@@ -731,7 +744,7 @@ static int allocate_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 		fx_err_detail(e, "status", "allocate allows pending, confirmed");
 		goto out;
 	}
-	rc = fx_orderio_allocate(c->r, t, c->rel, &doc, &c->taken, e);
+	rc = fx_orderio_allocate(c->r, t, c->rel, &doc, &c->taken, &c->after, &c->order_write, e);
 out:
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
@@ -746,20 +759,26 @@ static int allocate(struct fx_req *r, struct fx_err *e)
 {
 	static const char *const none[] = {NULL};
 	struct allocate_ctx c = {.r = r};
-	struct fx_doc doc = {0};
+	struct fx_txn_result res = {0};
 	json_object *in = NULL;
 	int rc = -1;
 
 	c.rel = fx_tenant_path(r, NULL, "orders", fx_http_req_param(r, "id"), "order", e);
 	if (!c.rel || fx_model_if_match(r, &c.if_match, e) < 0 || method_body(r, none, &in, e) < 0)
 		goto out;
-	if (fx_orderio_queued(r, allocate_txn, &c, "order changes", e) < 0 ||
-	    fx_tenant_get(r, c.rel, "order", &doc, e) < 0)
+	if (fx_orderio_queued_ex(r, allocate_txn, &c, "order changes", &res, e) < 0)
 		goto out;
-	rc = fx_model_resp_doc(r, 200, &doc, hidden);
+	/* As read and written in the transaction, at the commit's version (nothing taken: as read). */
+	if (c.taken > 0 && (c.order_write >= res.n || fx_str_set(c.after.update_time, sizeof(c.after.update_time),
+								 res.update_times[c.order_write]) < 0)) {
+		fx_err_set(e, FX_INTERNAL, "the commit did not answer the order's write");
+		goto out;
+	}
+	rc = fx_model_resp_doc(r, 200, &c.after, hidden);
 out:
 	json_object_put(in);
-	fx_firestore_doc_cleanup(&doc);
+	fx_firestore_txn_result_cleanup(&res);
+	fx_firestore_doc_cleanup(&c.after);
 	return rc;
 }
 

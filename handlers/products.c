@@ -75,6 +75,13 @@ static const char *const *const hidden = fx_productdoc_hidden;
 		"attributes", "images", "stock", "lowStock", "createdAt", "updatedAt"
 static const char *const get_mask[] = {CONTRACT_FIELDS, "organizationId", NULL};
 static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"};
+/*
+ * What PATCH reads in its transaction: what it answers (a GET's fields) and
+ * what fx_productdoc_update_writes reads of the product (name, sku, skuKey,
+ * stock). The search fields are rewritten from the map, never read. The
+ * read locks and versions the whole document as an unmasked one does.
+ */
+static const char *const update_read_mask[] = {CONTRACT_FIELDS, "organizationId", "skuKey", NULL};
 #undef CONTRACT_FIELDS
 
 /*
@@ -82,9 +89,12 @@ static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"
  * its SKU index document, which must not exist yet, in one commit: a taken
  * SKU is 409 ALREADY_EXISTS naming it.
  */
-static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, const char **rel, struct fx_err *e)
+static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, const char **rel, char update_time[40],
+		     struct fx_err *e)
 {
 	json_object *writes = json_object_new_array();
+	char(*times)[40] = NULL;
+	size_t n;
 	int rc = -1;
 
 	if (fx_productdoc_create_writes(r, writes, &d->map, id, e) < 0)
@@ -92,7 +102,9 @@ static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, 
 	*rel = fx_tenant_path(r, NULL, "products", id, "product", e);
 	if (!*rel)
 		goto out;
-	if (fx_firestore_commit(writes, NULL, NULL, NULL, e) < 0) {
+	n = json_object_array_length(writes);
+	times = fx_mem_xcalloc(n, sizeof(*times));
+	if (fx_firestore_commit(writes, NULL, NULL, times, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
@@ -101,8 +113,14 @@ static int write_new(struct fx_req *r, const struct fx_productdoc *d, char *id, 
 		}
 		goto out;
 	}
+	/* The product's create is the last write (after its SKU index's). */
+	if (fx_str_set(update_time, 40, times[n - 1]) < 0) {
+		fx_err_set(e, FX_INTERNAL, "the commit did not answer the product's write");
+		goto out;
+	}
 	rc = 0;
 out:
+	free(times);
 	json_object_put(writes);
 	return rc;
 }
@@ -123,8 +141,13 @@ static int create(struct fx_req *r, struct fx_err *e)
 	if (!d.has_reorder && fx_productdoc_default_reorder(r, &reorder, e) < 0)
 		goto out;
 	fx_productdoc_complete_new(r, &d, reorder);
-	if (write_new(r, &d, id, &rel, e) < 0 || fx_firestore_get(rel, &doc, e) < 0)
+	if (write_new(r, &d, id, &rel, doc.update_time, e) < 0)
 		goto out;
+	/* The new product as a GET shows it, without reading it back: the fields written (no server transforms), the commit's version. */
+	doc.id = id;
+	fx_value_copy(&doc.fields, &d.map);
+	FX_ARRAY_COPY(doc.create_time, doc.update_time);
+	fx_model_doc_select(&doc, get_mask);
 	if (fx_str_fmt(location, sizeof(location), "/v1/products/%s", id) < 0) {
 		fx_err_set(e, FX_INTERNAL, "product id over %zu bytes", sizeof(location));
 		goto out;
@@ -156,6 +179,9 @@ struct update_ctx {
 	const char *rel;
 	const struct fx_productdoc *input; /* the fields the client gave, never changed by an attempt */
 	const char *if_match;
+	struct fx_doc after; /* the product as the committing attempt leaves it */
+	size_t product_write; /* its write's index in the commit */
+	bool after_known; /* false: its write is not one whose result the worker can tell (read it) */
 };
 
 /*
@@ -170,9 +196,30 @@ static int update_txn(struct fx_txn *t, void *arg, struct fx_err *e)
 	struct fx_doc doc = {0};
 	int rc;
 
-	if (fx_tenant_txn_get(c->r, t->id, c->rel, "product", c->if_match, &doc, e) < 0)
+	fx_firestore_doc_cleanup(&c->after);
+	c->after_known = false;
+	if (fx_firestore_txn_batch_get(t, &c->rel, 1, update_read_mask, &doc, e) < 0)
 		return -1;
+	if (!fx_tenant_owns(c->r, &doc)) {
+		fx_firestore_doc_cleanup(&doc);
+		return fx_err_set(e, FX_NOT_FOUND, "%s not found", "product");
+	}
+	if (fx_patch_if_match(c->if_match, &doc, "product", e) < 0) {
+		fx_firestore_doc_cleanup(&doc);
+		return -1;
+	}
 	rc = fx_productdoc_update_writes(c->r, t->writes, c->rel, &doc, c->input, e);
+	/* The product's write is the last one (after its SKU index's): what a read returns once it commits. */
+	if (rc == 0 && json_object_array_length(t->writes) > 0) {
+		c->product_write = json_object_array_length(t->writes) - 1;
+		rc = fx_model_doc_written(&doc, json_object_array_get_idx(t->writes, c->product_write), e);
+		c->after_known = rc == 0;
+		if (rc == 0) {
+			c->after = doc;
+			memset(&doc, 0, sizeof(doc));
+		}
+		rc = rc < 0 ? -1 : 0;
+	}
 	fx_firestore_doc_cleanup(&doc);
 	return rc;
 }
@@ -181,6 +228,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 {
 	struct update_ctx c = {0};
 	struct fx_productdoc d = {0};
+	struct fx_txn_result res = {0};
 	struct fx_doc doc = {0};
 	json_object *in = NULL;
 	int rc = -1;
@@ -193,7 +241,7 @@ static int update(struct fx_req *r, struct fx_err *e)
 		goto out;
 	c.r = r;
 	c.input = &d;
-	if (fx_firestore_run_transaction(update_txn, &c, e) < 0) {
+	if (fx_firestore_run_transaction_ex(update_txn, &c, &res, e) < 0) {
 		if (fx_err_is(e, FX_ALREADY_EXISTS)) {
 			fx_err_clear(e);
 			fx_err_set(e, FX_ALREADY_EXISTS, "a product with SKU %s exists",
@@ -202,13 +250,26 @@ static int update(struct fx_req *r, struct fx_err *e)
 		}
 		goto out;
 	}
-	if (fx_tenant_get(r, c.rel, "product", &doc, e) < 0)
+	if (c.after_known && c.product_write < res.n) {
+		/* The product as stored now, without reading it again: as read, as written, the commit's version; as a GET shows it. */
+		if (fx_str_set(c.after.update_time, sizeof(c.after.update_time), res.update_times[c.product_write]) <
+		    0) {
+			fx_err_set(e, FX_INTERNAL, "the commit did not answer the product's write");
+			goto out;
+		}
+		fx_model_doc_select(&c.after, get_mask);
+		rc = fx_model_resp_doc(r, 200, &c.after, hidden);
+		goto out;
+	}
+	if (fx_tenant_get_mask(r, c.rel, "product", get_mask, &doc, e) < 0)
 		goto out;
 	rc = fx_model_resp_doc(r, 200, &doc, hidden);
 out:
 	json_object_put(in);
 	fx_productdoc_cleanup(&d);
 	fx_firestore_doc_cleanup(&doc);
+	fx_firestore_doc_cleanup(&c.after);
+	fx_firestore_txn_result_cleanup(&res);
 	return rc;
 }
 

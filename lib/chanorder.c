@@ -488,7 +488,7 @@ static int update_txn(struct apply *a, struct fx_txn *t, const struct fx_doc *or
 			fx_map_set_str(&extra, "cancelReason", "cancelled on the channel");
 			rc = fx_orderio_apply_stock(&a->req, t, order, FX_ORDER_RELEASE_STOCK, e) < 0 ||
 					     fx_orderio_write_status(&a->req, t->writes, a->order_rel, order, cancel,
-								     &extra, "reason", "cancelled on the channel",
+								     &extra, "reason", "cancelled on the channel", NULL,
 								     e) < 0 ||
 					     (a->out->oversold && fx_orderio_resolve_oversold(&a->req, t, order, e) < 0)
 				     ? -1
@@ -522,7 +522,8 @@ static int update_txn(struct apply *a, struct fx_txn *t, const struct fx_doc *or
 			break;
 		}
 		if ((ships && fx_orderio_apply_stock(&a->req, t, order, FX_ORDER_SHIP_STOCK, e) < 0) ||
-		    fx_orderio_write_status(&a->req, t->writes, a->order_rel, order, steps, NULL, NULL, NULL, e) < 0)
+		    fx_orderio_write_status(&a->req, t->writes, a->order_rel, order, steps, NULL, NULL, NULL, NULL, e) <
+			    0)
 			return -1;
 		a->out->outcome = FX_CHANORDER_UPDATED;
 		break;

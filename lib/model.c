@@ -5,6 +5,7 @@
 #include "b64.h"
 #include "json.h"
 #include "map.h"
+#include "mem.h"
 #include "num.h"
 #include "plain.h"
 #include "str.h"
@@ -149,14 +150,71 @@ int fx_model_if_match(const struct fx_req *r, const char **update_time, struct f
 	return 0;
 }
 
+/*
+ * The top-level fields of a document in the order answers show them: by
+ * name, bytewise. Firestore's order is not ours to rely on (the emulator
+ * keeps a created document's fields as written but moves the fields an
+ * update names after the others, in its own hash order), so a write can
+ * answer what a read would return byte for byte (fx_model_doc_updated).
+ * Up to FIELDS_ON_STACK fields need no allocation; sorted input is not sorted again.
+ */
+#define FIELDS_ON_STACK 64
+
+struct field_order {
+	const struct fx_field *stack[FIELDS_ON_STACK];
+	const struct fx_field **f;
+	size_t n;
+};
+
+static int field_name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct fx_field *const *)a)->name, (*(const struct fx_field *const *)b)->name);
+}
+
+static void field_order_init(struct field_order *o, const struct fx_value *map)
+{
+	bool sorted = true;
+
+	o->n = map->type == FX_V_MAP ? map->u.map.n : 0;
+	o->f = o->n <= FIELDS_ON_STACK ? o->stack : fx_mem_xmalloc(o->n * sizeof(*o->f));
+	for (size_t i = 0; i < o->n; i++) {
+		o->f[i] = &map->u.map.fields[i];
+		if (i > 0 && strcmp(o->f[i - 1]->name, o->f[i]->name) > 0)
+			sorted = false;
+	}
+	if (sorted)
+		return;
+	if (o->n > FIELDS_ON_STACK) {
+		qsort(o->f, o->n, sizeof(*o->f), field_name_cmp);
+		return;
+	}
+	/* A document's few fields: insertion sort, no call per comparison but strcmp. */
+	for (size_t i = 1; i < o->n; i++) {
+		const struct fx_field *f = o->f[i];
+		size_t j = i;
+
+		for (; j > 0 && strcmp(o->f[j - 1]->name, f->name) > 0; j--)
+			o->f[j] = o->f[j - 1];
+		o->f[j] = f;
+	}
+}
+
+static void field_order_cleanup(struct field_order *o)
+{
+	if (o->f != o->stack)
+		free(o->f);
+}
+
 json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden)
 {
 	json_object *out = json_object_new_object();
+	struct field_order o;
 	char etag[64];
 
 	json_object_object_add(out, "id", json_object_new_string(d->id ? d->id : ""));
-	for (size_t i = 0; i < d->fields.u.map.n; i++) {
-		const struct fx_field *f = &d->fields.u.map.fields[i];
+	field_order_init(&o, &d->fields);
+	for (size_t i = 0; i < o.n; i++) {
+		const struct fx_field *f = o.f[i];
 		bool skip = false;
 
 		for (const char *const *h = hidden; h && *h; h++)
@@ -165,9 +223,89 @@ json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden
 		if (!skip)
 			json_object_object_add(out, f->name, fx_plain_encode(&f->value));
 	}
+	field_order_cleanup(&o);
 	if (fx_model_etag(d, etag, sizeof(etag)) == 0)
 		json_object_object_add(out, "etag", json_object_new_string(etag));
 	return out;
+}
+
+/* Cleans up the field at i of the FX_V_MAP fields and moves the later ones one place down. */
+static void remove_field(struct fx_value *fields, size_t i)
+{
+	free(fields->u.map.fields[i].name);
+	fx_value_cleanup(&fields->u.map.fields[i].value);
+	for (size_t k = i; k + 1 < fields->u.map.n; k++)
+		fields->u.map.fields[k] = fields->u.map.fields[k + 1];
+	fields->u.map.n--;
+}
+
+int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
+			 const char *update_time, struct fx_err *e)
+{
+	struct fx_value *fields = &doc->fields;
+
+	if (fields->type != FX_V_MAP)
+		fx_value_map(fields);
+	for (size_t m = 0; mask && mask[m]; m++) {
+		const struct fx_value *v = fx_map_get(map, mask[m]);
+
+		if (strchr(mask[m], '.') || strchr(mask[m], '`'))
+			return fx_err_set(e, FX_INTERNAL, "an answer from a write of the nested field %s", mask[m]);
+		if (v) {
+			fx_value_copy(fx_map_set(fields, mask[m]), v);
+			continue;
+		}
+		for (size_t i = 0; i < fields->u.map.n; i++)
+			if (strcmp(fields->u.map.fields[i].name, mask[m]) == 0) {
+				remove_field(fields, i);
+				break;
+			}
+	}
+	if (update_time && fx_str_set(doc->update_time, sizeof(doc->update_time), update_time) < 0)
+		return fx_err_set(e, FX_INTERNAL, "the commit did not answer the document's write");
+	return 0;
+}
+
+int fx_model_doc_written(struct fx_doc *doc, json_object *write, struct fx_err *e)
+{
+	json_object *update, *fields = NULL, *m, *paths;
+	const char *mask[FX_MODEL_WRITTEN_MAX + 1];
+	struct fx_value map = {0};
+	size_t n;
+	int rc;
+
+	if (!json_object_object_get_ex(write, "update", &update) ||
+	    json_object_object_get_ex(write, "updateTransforms", NULL) ||
+	    !json_object_object_get_ex(write, "updateMask", &m) ||
+	    !json_object_object_get_ex(m, "fieldPaths", &paths) ||
+	    (n = json_object_array_length(paths)) > FX_MODEL_WRITTEN_MAX)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		mask[i] = json_object_get_string(json_object_array_get_idx(paths, i));
+		if (!mask[i] || strchr(mask[i], '.') || strchr(mask[i], '`'))
+			return 1;
+	}
+	mask[n] = NULL;
+	json_object_object_get_ex(update, "fields", &fields);
+	if (fx_fsvalue_decode_fields(fields, &map, e) < 0)
+		return -1;
+	rc = fx_model_doc_updated(doc, &map, mask, NULL, e);
+	fx_value_cleanup(&map);
+	return rc;
+}
+
+void fx_model_doc_select(struct fx_doc *doc, const char *const *mask)
+{
+	struct fx_value *fields = &doc->fields;
+
+	for (size_t i = fields->type == FX_V_MAP ? fields->u.map.n : 0; i-- > 0;) {
+		bool keep = false;
+
+		for (const char *const *m = mask; *m && !keep; m++)
+			keep = strcmp(*m, fields->u.map.fields[i].name) == 0;
+		if (!keep)
+			remove_field(fields, i);
+	}
 }
 
 static bool is_hidden(const char *const *hidden, const char *name)
@@ -181,6 +319,7 @@ static bool is_hidden(const char *const *hidden, const char *name)
 int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *const *hidden)
 {
 	const char *id = d->id ? d->id : "";
+	struct field_order o;
 	char etag[64];
 
 	for (size_t i = 0; i < d->fields.u.map.n; i++) {
@@ -199,15 +338,19 @@ int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *con
 	}
 	if (fx_buf_append(b, "{\"id\":", 6) < 0 || fx_plain_write_string(b, id, strlen(id)) < 0)
 		return -1;
-	for (size_t i = 0; i < d->fields.u.map.n; i++) {
-		const struct fx_field *f = &d->fields.u.map.fields[i];
+	field_order_init(&o, &d->fields);
+	for (size_t i = 0; i < o.n; i++) {
+		const struct fx_field *f = o.f[i];
 
 		if (is_hidden(hidden, f->name))
 			continue;
 		if (fx_buf_append(b, ",", 1) < 0 || fx_plain_write_string(b, f->name, strlen(f->name)) < 0 ||
-		    fx_buf_append(b, ":", 1) < 0 || fx_plain_write(b, &f->value) < 0)
+		    fx_buf_append(b, ":", 1) < 0 || fx_plain_write(b, &f->value) < 0) {
+			field_order_cleanup(&o);
 			return -1;
+		}
 	}
+	field_order_cleanup(&o);
 	if (fx_model_etag(d, etag, sizeof(etag)) == 0 &&
 	    (fx_buf_append(b, ",\"etag\":", 8) < 0 || fx_plain_write_string(b, etag, strlen(etag)) < 0))
 		return -1;

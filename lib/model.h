@@ -54,10 +54,42 @@ FX_MUST_USE int fx_model_etag(const struct fx_doc *d, char *out, size_t len);
 FX_MUST_USE int fx_model_if_match(const struct fx_req *r, const char **update_time, struct fx_err *e);
 
 /*
- * The API JSON of a document: its fields as plain JSON without the names
- * in hidden (NULL-terminated, top-level), plus id and etag.
+ * The API JSON of a document: id, its fields as plain JSON by name (bytewise,
+ * whatever order Firestore returned them in) without the names in hidden
+ * (NULL-terminated, top-level), and etag.
  */
 json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden);
+
+/*
+ * Makes doc (as read, whole: not through a field mask) what a read returns
+ * once the update of the fields of map named in mask (top-level names,
+ * NULL-terminated, as fx_fswrite_update takes them) has committed with
+ * update_time: each masked field becomes a copy of map's, or is removed when
+ * map has none (as Firestore removes it), and update_time becomes doc's.
+ * Answers show fields by name (fx_model_doc_json), so where Firestore puts
+ * the fields it rewrote does not change the answer. Only for writes whose
+ * values are what is stored (no server transforms). update_time NULL
+ * leaves doc's as it is, for the caller to set once the commit has answered.
+ * -1 with 500 INTERNAL for a dotted mask path, or an update_time that does not fit.
+ */
+FX_MUST_USE int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
+				     const char *update_time, struct fx_err *e);
+
+/* The most mask paths of a write fx_model_doc_written applies. */
+#define FX_MODEL_WRITTEN_MAX 64
+
+/*
+ * fx_model_doc_updated with the Write object write (lib/fswrite, as sent in
+ * a commit) of doc: its update's fields and updateMask (update_time left as
+ * it is). 1, doc unchanged, for a write it cannot tell the result of (not a
+ * masked update, server transforms, nested or quoted paths, more than
+ * FX_MODEL_WRITTEN_MAX paths): the caller reads the document instead. -1
+ * with e when the write's fields do not decode.
+ */
+FX_MUST_USE int fx_model_doc_written(struct fx_doc *doc, json_object *write, struct fx_err *e);
+
+/* Keeps only the top-level fields of doc named in mask (NULL-terminated): what a read with that mask returns. */
+void fx_model_doc_select(struct fx_doc *doc, const char *const *mask);
 
 /* The most bytes an answer written directly (fx_model_doc_write) may take. */
 #define FX_MODEL_ANSWER_MAX (64u << 20)

@@ -7,6 +7,7 @@
 #include "keylock.h"
 #include "log.h"
 #include "map.h"
+#include "mem.h"
 #include "model.h"
 #include "stock.h"
 #include "str.h"
@@ -242,9 +243,24 @@ int fx_orderio_event_created(const struct fx_req *r, json_object *writes, const 
 	return rc;
 }
 
+/* *after := order with the update of map's fields in mask applied (fx_orderio_write_status). */
+static int order_after(const struct fx_doc *order, const struct fx_value *map, const char *const *mask,
+		       struct fx_doc *after, struct fx_err *e)
+{
+	fx_firestore_doc_cleanup(after);
+	if (order->name) {
+		after->name = fx_mem_xstrdup(order->name);
+		after->id = strrchr(after->name, '/') ? strrchr(after->name, '/') + 1 : after->name;
+	}
+	fx_value_copy(&after->fields, &order->fields);
+	FX_ARRAY_COPY(after->create_time, order->create_time);
+	FX_ARRAY_COPY(after->update_time, order->update_time);
+	return fx_model_doc_updated(after, map, mask, NULL, e);
+}
+
 int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const char *rel, const struct fx_doc *order,
 			    const char *const *steps, const struct fx_value *extra, const char *note_key,
-			    const char *note, struct fx_err *e)
+			    const char *note, struct fx_doc *after, struct fx_err *e)
 {
 	const struct fx_value *old = fx_value_path(&order->fields, "statusHistory");
 	struct fx_value map = {0}, *history;
@@ -282,6 +298,10 @@ int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const c
 	name = fx_tenant_name(rel);
 	rc = fx_fswrite_update(writes, name, &map, mask, order->update_time, NULL, e);
 	free(name);
+	if (rc == 0 && after && order_after(order, &map, mask, after, e) < 0) {
+		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
+		rc = -1;
+	}
 	fx_value_cleanup(&map);
 	if (rc == 0 && fx_orderio_event_updated(r, writes, order, last, NULL, e) < 0) {
 		json_object_array_del_idx(writes, json_object_array_length(writes) - 1, 1);
@@ -291,7 +311,7 @@ int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const c
 }
 
 int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel, const struct fx_doc *order,
-			int64_t *taken, struct fx_err *e)
+			int64_t *taken, struct fx_doc *after, size_t *at, struct fx_err *e)
 {
 	static const char *const mask[] = {"items", "oversold", "updatedAt", NULL};
 	const struct fx_value *items = fx_value_path(&order->fields, "items");
@@ -303,7 +323,7 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 
 	*taken = 0;
 	if (!fx_order_short(items))
-		return 0;
+		return after ? order_after(order, NULL, NULL, after, e) : 0;
 	p = fx_arena_alloc(r->arena, sizeof(*p));
 	if (!p)
 		return fx_err_set(e, FX_INTERNAL, "out of request memory");
@@ -340,7 +360,7 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 		fx_map_set_int(line, "backorderedQuantity", lack - take);
 	}
 	if (*taken == 0) {
-		rc = 0;
+		rc = after ? order_after(order, NULL, NULL, after, e) : 0;
 		goto out;
 	}
 	for (size_t k = 0; k < p->n; k++)
@@ -350,7 +370,11 @@ int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *re
 	fx_map_set_bool(&map, "oversold", fx_order_short(new_items));
 	fx_model_map_set_now(&map, "updatedAt");
 	name = fx_tenant_name(rel);
+	if (at)
+		*at = json_object_array_length(t->writes);
 	rc = fx_fswrite_update(t->writes, name, &map, mask, order->update_time, NULL, e);
+	if (rc == 0 && after)
+		rc = order_after(order, &map, mask, after, e);
 	if (rc == 0 && !fx_order_short(new_items))
 		rc = fx_orderio_resolve_oversold(r, t, order, e);
 out:

@@ -89,12 +89,16 @@ FX_MUST_USE int fx_orderio_apply_stock(const struct fx_req *r, struct fx_txn *t,
  * and the last becomes status; extra (FX_V_MAP of at most 6 fields, may be
  * NULL) is written beside it, note_key/note (may be NULL) recorded in each
  * history entry. Guarded by the version read. The webhook event
- * order.updated (fx_orderio_event_updated) commits with it.
+ * order.updated (fx_orderio_event_updated) commits with it. The order's
+ * write is appended first. after (may be NULL; cleaned up first, then the
+ * caller's to clean up) receives the order as a read returns it once these
+ * writes commit (fx_model_doc_updated), but with the version read: its
+ * update_time is the commit's for that write.
  */
 FX_MUST_USE int fx_orderio_write_status(const struct fx_req *r, json_object *writes, const char *rel,
 					const struct fx_doc *order, const char *const *steps,
 					const struct fx_value *extra, const char *note_key, const char *note,
-					struct fx_err *e);
+					struct fx_doc *after, struct fx_err *e);
 
 /*
  * Appends the webhook event order.created (lib/webhook) of the order id
@@ -123,10 +127,13 @@ FX_MUST_USE int fx_orderio_event_updated(const struct fx_req *r, json_object *wr
  * order's new items (backorderedQuantity lowered), oversold (false once no
  * line lacks units) and updatedAt, guarded by the version read. *taken
  * receives the units reserved; 0 writes nothing. The order's status is the
- * caller's to check.
+ * caller's to check. after (may be NULL) as fx_orderio_write_status's, and
+ * *at (may be NULL) the index in t->writes of the order's write: when
+ * *taken is 0, after is a copy of order and *at is not set.
  */
 FX_MUST_USE int fx_orderio_allocate(const struct fx_req *r, struct fx_txn *t, const char *rel,
-				    const struct fx_doc *order, int64_t *taken, struct fx_err *e);
+				    const struct fx_doc *order, int64_t *taken, struct fx_doc *after, size_t *at,
+				    struct fx_err *e);
 
 /*
  * Inside t, resolves the open (or acknowledged) "oversold" insights raised

@@ -3,7 +3,7 @@
  * of our PATCHes): compare If-Match with the version read, commit the
  * update guarded by a version, and name a lost race the way the contract
  * does. The handler decodes its fields, checks its own rules, calls these,
- * then re-reads and answers.
+ * then answers (from what it read and wrote, or by reading again).
  * Ownership: every argument is borrowed; nothing is kept.
  */
 #ifndef FX_PATCH_H
@@ -35,6 +35,15 @@ FX_MUST_USE int fx_patch_if_match(const char *if_match, const struct fx_doc *doc
  * failures are fx_firestore_commit's. 0 on success.
  */
 FX_MUST_USE int fx_patch_commit(json_object *writes, enum fx_patch_guard guard, const char *what, struct fx_err *e);
+
+/*
+ * fx_patch_commit that also gives update_time, the commit's updateTime of
+ * writes[at] (the version a read of that document shows next; "" for a
+ * delete): the handler answers from what it wrote (fx_model_doc_updated)
+ * instead of reading the document again.
+ */
+FX_MUST_USE int fx_patch_commit_at(json_object *writes, enum fx_patch_guard guard, const char *what, size_t at,
+				   char update_time[40], struct fx_err *e);
 
 /*
  * Commits the update of the fields of map named in mask (NULL-terminated)

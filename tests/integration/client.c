@@ -109,8 +109,8 @@ struct http_resp *http_url_timeout(const char *method, const char *url, const ch
 	return r;
 }
 
-struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype,
-			  const char *body, size_t len, const char *const *extra)
+struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype, const char *body,
+			  size_t len, const char *const *extra)
 {
 	char url[4096], auth[8192], ct[256];
 	const char *headers[40];
@@ -253,7 +253,8 @@ long test_auth_admin(const char *op, const char *body)
 	struct http_resp *r;
 	long status;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/demo-fluxori/accounts%s",
+	snprintf(url, sizeof(url),
+		 "http://127.0.0.1:%s/identitytoolkit.googleapis.com/v1/projects/demo-fluxori/accounts%s",
 		 test_env("FLUXORI_AUTH_PORT"), op);
 	r = http_url("POST", url, h, body, strlen(body));
 	status = r->status;
@@ -426,4 +427,33 @@ void test_product_stocked(const char *token, const char *body, int stock, char *
 	r = http_json("POST", path, token, delta);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	http_resp_free(r);
+}
+
+void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token, const char *what)
+{
+	struct http_resp *g;
+
+	cr_assert(answer->status >= 200 && answer->status < 300, "%s: %ld %s", what, answer->status, answer->body);
+	cr_assert_not_null(json_str(answer, "etag"), "%s answers an etag: %s", what, answer->body);
+	g = http_get(path, token);
+	cr_assert_eq(g->status, 200, "%s: GET %s: %s", what, path, g->body);
+	cr_assert_str_eq(answer->body, g->body, "%s answers the stored resource byte for byte:\n%s\n%s", what,
+			 answer->body, g->body);
+	http_resp_free(g);
+}
+
+struct http_resp *test_write_is_stored(const char *method, const char *path, const char *get_path, const char *token,
+				       const char *body, const struct http_resp *prev, const char *what)
+{
+	const char *etag = json_str(prev, "etag");
+	char match[128];
+	const char *h[2] = {match, NULL};
+	struct http_resp *r;
+
+	cr_assert_not_null(etag, "an etag: %s", prev->body);
+	cr_assert_lt(snprintf(match, sizeof(match), "If-Match: %s", etag), (int)sizeof(match), "If-Match fits");
+	r = http_json_h(method, path, token, body, h);
+	cr_assert_eq(r->status, 200, "%s with the last answer's etag: %s", what, r->body);
+	test_assert_answer_is_stored(r, get_path, token, what);
+	return r;
 }

@@ -30,8 +30,8 @@ const char *test_env(const char *name);
  * list of "Name: value" lines or NULL. Never returns NULL: a transport
  * failure is status 0.
  */
-struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype,
-			  const char *body, size_t len, const char *const *extra);
+struct http_resp *http_do(const char *method, const char *path, const char *token, const char *ctype, const char *body,
+			  size_t len, const char *const *extra);
 struct http_resp *http_get(const char *path, const char *token);
 struct http_resp *http_json(const char *method, const char *path, const char *token, const char *json);
 /* http_json with extra header lines. */
@@ -55,7 +55,6 @@ long long json_int(const struct http_resp *r, const char *dotted);
 
 /* Runs a command through the shell with the stack's environment; returns its exit status. */
 int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 
 /* A user of the Auth emulator, signed up by the test. */
 struct test_user {
@@ -104,6 +103,22 @@ void test_owner_signup(struct test_user *u, const char *prefix, const char *org_
  * (200). Its id goes into id (id_len bytes). Fails the test on any error.
  */
 void test_product_stocked(const char *token, const char *body, int stock, char *id, size_t id_len);
+
+/*
+ * Asserts that answer, a write's answer of the resource at path (2xx, the
+ * resource with its etag), is what GET path with token returns next, byte for
+ * byte: every field, their order, and the etag (its version). what names the
+ * write in the failure message. Fails the test otherwise.
+ */
+void test_assert_answer_is_stored(const struct http_resp *answer, const char *path, const char *token,
+				  const char *what);
+
+/*
+ * Sends method path with body and "If-Match: <prev's etag>" (prev must be current), asserts 200 and
+ * test_assert_answer_is_stored(answer, get_path, token, what); returns the answer (the caller frees it).
+ */
+struct http_resp *test_write_is_stored(const char *method, const char *path, const char *get_path, const char *token,
+				       const char *body, const struct http_resp *prev, const char *what);
 
 /* A unique suffix for names in this test process. */
 const char *test_unique(void);

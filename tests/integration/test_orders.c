@@ -602,7 +602,7 @@ Test(orders, the_create_answer_is_byte_for_byte_what_a_get_returns)
 	const char *key[] = {"Idempotency-Key: order-same-as-get", NULL};
 	const char *match[2];
 	char if_match[128], body[2048];
-	struct http_resp *c, *g, *k, *g2, *replay, *p;
+	struct http_resp *c, *k, *g2, *replay, *p;
 
 	make_tenant(&t);
 	snprintf(pa, sizeof(pa), "%s", stocked_product(&t, "GET-A", 19999, 5));
@@ -615,9 +615,8 @@ Test(orders, the_create_answer_is_byte_for_byte_what_a_get_returns)
 	cr_assert_eq(c->status, 201, "%s", c->body);
 	cr_assert_not_null(json_str(c, "etag"), "%s", c->body);
 	cr_assert_not_null(json_str(c, "createdAt"), "%s", c->body);
-	g = get_order(&t, json_str(c, "id"));
-	cr_assert_eq(g->status, 200, "%s", g->body);
-	cr_assert_str_eq(c->body, g->body, "the create's answer is the stored order");
+	snprintf(body, sizeof(body), "/v1/orders/%s", json_str(c, "id"));
+	test_assert_answer_is_stored(c, body, t.owner.id_token, "the create");
 
 	/* With an Idempotency-Key: the first answer from the commit, the replay as stored; all three agree. */
 	snprintf(body, sizeof(body),
@@ -641,11 +640,87 @@ Test(orders, the_create_answer_is_byte_for_byte_what_a_get_returns)
 	p = http_json_h("PATCH", body, t.owner.id_token, patch, match);
 	cr_assert_eq(p->status, 200, "the create's etag is current: %s", p->body);
 	http_resp_free(c);
-	http_resp_free(g);
 	http_resp_free(k);
 	http_resp_free(g2);
 	http_resp_free(replay);
 	http_resp_free(p);
+}
+
+/* A lifecycle method (verb) or PATCH (verb NULL) with prev's etag as If-Match; its answer must be what a GET returns. */
+static struct http_resp *step_is_stored(const struct tenant *t, const char *id, const char *verb, const char *body,
+					const struct http_resp *prev)
+{
+	char path[200], get[200], what[64];
+
+	snprintf(get, sizeof(get), "/v1/orders/%s", id);
+	snprintf(path, sizeof(path), "/v1/orders/%s%s%s", id, verb ? ":" : "", verb ? verb : "");
+	snprintf(what, sizeof(what), "the %s%s", verb ? ":" : "", verb ? verb : "PATCH");
+	return test_write_is_stored(verb ? "POST" : "PATCH", path, get, t->owner.id_token, body ? body : "{}", prev,
+				    what);
+}
+
+/*
+ * PATCH and the lifecycle methods answer from what they read and wrote and
+ * the commit's version, not from a read after the commit: each answer must
+ * be the stored order byte for byte, and its etag current (the next step
+ * carries it as If-Match): fields added (notes, shipment, cancelReason,
+ * restocked), replaced (customer, status, statusHistory) and left alone.
+ */
+Test(orders, patch_and_lifecycle_answers_are_byte_for_byte_what_a_get_returns)
+{
+	struct tenant t;
+	char items[400], pa[64], pb[64], id[64], over[64], opa[64];
+	struct http_resp *c, *a[10];
+	size_t n = 0;
+
+	make_tenant(&t);
+	snprintf(pa, sizeof(pa), "%s", stocked_product(&t, "STEP-A", 1999, 9));
+	snprintf(pb, sizeof(pb), "%s", stocked_product(&t, "STEP-B", 500, 9));
+	snprintf(items, sizeof(items), "[{\"productId\":\"%s\",\"quantity\":2},{\"productId\":\"%s\",\"quantity\":1}]",
+		 pa, pb);
+	c = order(&t, items, "\"channel\":\"woocommerce\",\"externalId\":\"WC-77\"");
+	cr_assert_eq(c->status, 201, "%s", c->body);
+	snprintf(id, sizeof(id), "%s", json_str(c, "id"));
+	a[n] = step_is_stored(&t, id, NULL, "{\"notes\":\"Ring twice / \\\"gate\\\" \\u00e9\\u00fc <b>&</b>\"}", c);
+	n++;
+	a[n] = step_is_stored(&t, id, NULL,
+			      "{\"customer\":{\"name\":\"Thandi\",\"phone\":\"+27 21 555 0100\"},\"shippingAddress\":{"
+			      "\"line1\":\"1 Beach Rd\",\"city\":\"Durban\",\"province\":\"KwaZulu-Natal\","
+			      "\"postalCode\":\"4001\"}}",
+			      a[n - 1]);
+	n++;
+	a[n] = step_is_stored(&t, id, "confirm", NULL, a[n - 1]);
+	n++;
+	a[n] = step_is_stored(&t, id, "ship", "{\"carrier\":\"The Courier Guy\",\"trackingNumber\":\"TCG-1\"}",
+			      a[n - 1]);
+	n++;
+	a[n] = step_is_stored(&t, id, "deliver", NULL, a[n - 1]);
+	n++;
+	a[n] = step_is_stored(&t, id, "return", "{\"restock\":true}", a[n - 1]);
+	n++;
+	cr_assert_str_eq(json_str(a[n - 1], "status"), "returned", "%s", a[n - 1]->body);
+
+	/* A cancel of an oversold order also resolves its insights in the same commit. */
+	oversold_order(&t, "STEP-O", opa, over);
+	http_resp_free(c);
+	c = get_order(&t, over);
+	a[n] = step_is_stored(&t, over, "cancel", "{\"reason\":\"out of stock\"}", c);
+	n++;
+	cr_assert_str_eq(json_str(a[n - 1], "cancelReason"), "out of stock", "%s", a[n - 1]->body);
+
+	/* :allocate after stock came in (stock, items, oversold written), then with nothing left to take. */
+	oversold_order(&t, "STEP-P", opa, over);
+	receive(&t, opa, 3);
+	http_resp_free(c);
+	c = get_order(&t, over);
+	a[n] = step_is_stored(&t, over, "allocate", NULL, c);
+	n++;
+	cr_assert_eq(json_flag(a[n - 1], "oversold"), 0, "%s", a[n - 1]->body);
+	a[n] = step_is_stored(&t, over, "allocate", NULL, a[n - 1]);
+	n++;
+	for (size_t i = 0; i < n; i++)
+		http_resp_free(a[i]);
+	http_resp_free(c);
 }
 
 Test(orders, list_is_newest_first_with_filters)

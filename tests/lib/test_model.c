@@ -404,3 +404,115 @@ Test(doc_text, written_directly_equals_json_c_with_hidden_missing_and_clashing_f
 	assert_doc_written_as_jsonc(&d, hide_id, "a stored field named etag");
 	fx_firestore_doc_cleanup(&d);
 }
+
+/* Answers show top-level fields by name whatever order Firestore stored them in; nested maps as stored. */
+Test(doc_text, shows_fields_by_name_whatever_order_they_were_stored_in)
+{
+	struct fx_doc a = {0}, b = {0};
+	struct fx_buf ba, bb;
+	struct fx_value *m;
+
+	fx_value_map(&a.fields);
+	fx_value_map(&b.fields);
+	fx_map_set_str(&a.fields, "status", "pending");
+	fx_map_set_int(&a.fields, "number", 7);
+	m = fx_map_set(&a.fields, "customer");
+	fx_value_map(m);
+	fx_map_set_str(m, "name", "Lerato");
+	fx_map_set_str(m, "email", "l@example.com");
+	fx_map_set_str(&a.fields, "Zulu", "upper case sorts first");
+	fx_map_set_str(&b.fields, "Zulu", "upper case sorts first");
+	m = fx_map_set(&b.fields, "customer");
+	fx_value_map(m);
+	fx_map_set_str(m, "name", "Lerato");
+	fx_map_set_str(m, "email", "l@example.com");
+	fx_map_set_int(&b.fields, "number", 7);
+	fx_map_set_str(&b.fields, "status", "pending");
+	fx_buf_init(&ba, 1 << 20);
+	fx_buf_init(&bb, 1 << 20);
+	cr_assert_eq(fx_model_doc_write(&ba, &a, NULL), 0);
+	cr_assert_eq(fx_model_doc_write(&bb, &b, NULL), 0);
+	cr_assert_str_eq(ba.data,
+			 "{\"id\":\"\",\"Zulu\":\"upper case sorts first\",\"customer\":{\"name\":\"Lerato\",\"email\":"
+			 "\"l@example.com\"},\"number\":7,\"status\":\"pending\",\"etag\":\"\\\"\\\"\"}");
+	cr_assert_str_eq(ba.data, bb.data, "the stored order does not show");
+	assert_doc_written_as_jsonc(&a, NULL, "fields out of order");
+	fx_buf_cleanup(&ba);
+	fx_buf_cleanup(&bb);
+	fx_firestore_doc_cleanup(&a);
+	fx_firestore_doc_cleanup(&b);
+}
+
+/* Many fields (past the ones sorted without an allocation) are shown by name too. */
+Test(doc_text, shows_many_fields_by_name)
+{
+	struct fx_doc d = {0};
+	struct fx_buf b;
+	char name[16];
+	const char *at, *prev = NULL;
+
+	fx_value_map(&d.fields);
+	for (int i = 199; i >= 0; i--) {
+		snprintf(name, sizeof(name), "f%03d", i);
+		fx_map_set_int(&d.fields, name, i);
+	}
+	fx_buf_init(&b, 1 << 20);
+	cr_assert_eq(fx_model_doc_write(&b, &d, NULL), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "\"f%03d\"", i);
+		at = strstr(b.data, name);
+		cr_assert_not_null(at, "%s", name);
+		cr_assert(!prev || at > prev, "%s after the one before", name);
+		prev = at;
+	}
+	assert_doc_written_as_jsonc(&d, NULL, "200 fields out of order");
+	fx_buf_cleanup(&b);
+	fx_firestore_doc_cleanup(&d);
+}
+
+/* fx_model_doc_updated: the document as a read returns it after an update of the masked fields. */
+Test(doc_updated, replaces_adds_and_removes_the_masked_fields_and_takes_the_version)
+{
+	static const char *const mask[] = {"notes", "status", "cancelReason", "updatedAt", NULL};
+	static const char *const nested[] = {"stock.onHand", NULL};
+	struct fx_doc d = {0}, want = {0};
+	struct fx_value map = {0};
+	struct fx_buf bd, bw;
+	struct fx_err e = {0};
+
+	fx_value_map(&d.fields);
+	fx_map_set_str(&d.fields, "status", "pending");
+	fx_map_set_str(&d.fields, "cancelReason", "old");
+	fx_map_set_str(&d.fields, "number", "FX-000001");
+	snprintf(d.update_time, sizeof(d.update_time), "2026-12-03T10:00:00.000001Z");
+	fx_value_map(&map);
+	fx_map_set_str(&map, "status", "cancelled");
+	fx_map_set_str(&map, "notes", "new field");
+	fx_map_set_ts(&map, "updatedAt", 1764756000, 123000000);
+	cr_assert_eq(fx_model_doc_updated(&d, &map, mask, "2026-12-03T10:00:01.000002Z", &e), 0, "%s", e.message);
+	cr_assert_str_eq(d.update_time, "2026-12-03T10:00:01.000002Z");
+	cr_assert_null(fx_map_get(&d.fields, "cancelReason"), "a masked field the write lacks is removed");
+	cr_assert_str_eq(fx_value_path_str(&d.fields, "status"), "cancelled");
+	cr_assert_str_eq(fx_value_path_str(&d.fields, "notes"), "new field");
+	cr_assert_str_eq(fx_value_path_str(&d.fields, "number"), "FX-000001", "unmasked fields stay");
+	fx_value_map(&want.fields);
+	fx_map_set_str(&want.fields, "number", "FX-000001");
+	fx_map_set_ts(&want.fields, "updatedAt", 1764756000, 123000000);
+	fx_map_set_str(&want.fields, "notes", "new field");
+	fx_map_set_str(&want.fields, "status", "cancelled");
+	snprintf(want.update_time, sizeof(want.update_time), "2026-12-03T10:00:01.000002Z");
+	fx_buf_init(&bd, 1 << 20);
+	fx_buf_init(&bw, 1 << 20);
+	cr_assert_eq(fx_model_doc_write(&bd, &d, NULL), 0);
+	cr_assert_eq(fx_model_doc_write(&bw, &want, NULL), 0);
+	cr_assert_str_eq(bd.data, bw.data);
+	cr_assert_eq(fx_model_doc_updated(&d, &map, mask, NULL, &e), 0, "%s", e.message);
+	cr_assert_str_eq(d.update_time, "2026-12-03T10:00:01.000002Z", "NULL leaves the version");
+	cr_assert_eq(fx_model_doc_updated(&d, &map, nested, NULL, &e), -1, "nested paths are not applied");
+	cr_assert(fx_err_is(&e, FX_INTERNAL));
+	fx_buf_cleanup(&bd);
+	fx_buf_cleanup(&bw);
+	fx_value_cleanup(&map);
+	fx_firestore_doc_cleanup(&d);
+	fx_firestore_doc_cleanup(&want);
+}
