@@ -1,6 +1,6 @@
 /*
  * bench/rawconn.c: what one Firestore documents.get costs this process's CPU
- * through four clients, on one kept connection each, single thread (issue 14
+ * through five clients, on one kept connection each, single thread (issue 14
  * §3, branch rawconn). Built by hand, not part of the product:
  *
  *   . bench/lib.sh && here=$PWD && bench_cc /tmp/rawconn bench/rawconn.c
@@ -11,15 +11,19 @@
  * fields a product has, 80 search prefixes outside the mask), then reads it
  * N times (default 5,000) with the product get's field mask through each of
  *   fs    fx_firestore_get_mask: what the product get calls (URL, mask cache,
- *         auth header, fx_httpc_do, fx_fsdecode_doc into an fx_doc)
- *   httpc fx_httpc_do with the same URL and headers, the answer not decoded
+ *         auth header, fx_httpc_do, fx_fsdecode_doc into an fx_doc); the lean
+ *         path on branch rawconn, curl_easy_perform before it
+ *   httpc fx_httpc_do with the same URL and headers through curl_easy_perform
+ *         (lean false), the answer not decoded
+ *   lean  the same with fx_httpc_req.lean: lib/httpc's own request path on a
+ *         CONNECT_ONLY connection (what fs takes since branch rawconn)
  *   curl  libcurl CURLOPT_CONNECT_ONLY, curl_easy_send/curl_easy_recv: the
  *         request's text built once but for the path, the answer parsed
  *         minimally (status line, Content-Length, body), poll on EAGAIN
  *   raw   a plain socket: the same text written with send(), read with recv()
  *         and poll on EAGAIN (the floor)
  * in ROUNDS (default 5) interleaved rounds of N/ROUNDS each, so the machine's
- * load moves all four alike. Prints per client: µs of this process's CPU
+ * load moves all five alike. Prints per client: µs of this process's CPU
  * (getrusage user+sys) per GET, and µs of wall time per GET, per round and in all.
  * Every answer is checked (200, the body's length, the document's name in it).
  */
@@ -249,7 +253,7 @@ static void curl_get(struct answer *a)
 
 /* ---- (a) the product get's path ---- */
 
-static void httpc_get(struct answer *a)
+static void httpc_call(bool lean)
 {
 	static const char *const headers[] = {"Authorization: Bearer owner", "Content-Type: application/json",
 					      "Accept: application/json", NULL};
@@ -257,8 +261,8 @@ static void httpc_get(struct answer *a)
 	struct fx_httpc_resp resp;
 	struct fx_err e;
 
-	(void)a;
 	fx_httpc_resp_init(&resp);
+	req.lean = lean;
 	req.url = url;
 	req.headers = headers;
 	req.retry = FX_RETRY_IDEMPOTENT;
@@ -268,6 +272,18 @@ static void httpc_get(struct answer *a)
 	    !memmem(resp.body.data, resp.body.len, "organizations/rawconn/products/p1", 33))
 		die("httpc: unexpected answer");
 	fx_httpc_resp_cleanup(&resp);
+}
+
+static void httpc_get(struct answer *a)
+{
+	(void)a;
+	httpc_call(false);
+}
+
+static void lean_get(struct answer *a)
+{
+	(void)a;
+	httpc_call(true);
 }
 
 static void fs_get(struct answer *a)
@@ -295,7 +311,8 @@ int main(int argc, char **argv)
 	static char fs_url[160];
 	static struct answer a;
 	struct client clients[] = {
-		{"fs", fs_get, 0, 0}, {"httpc", httpc_get, 0, 0}, {"curl", curl_get, 0, 0}, {"raw", raw_get, 0, 0}};
+		{"fs", fs_get, 0, 0},     {"httpc", httpc_get, 0, 0}, {"lean", lean_get, 0, 0},
+		{"curl", curl_get, 0, 0}, {"raw", raw_get, 0, 0}};
 	int nclients = (int)(sizeof(clients) / sizeof(clients[0]));
 	int n = argc > 2 ? atoi(argv[2]) : 5000, rounds = argc > 3 ? atoi(argv[3]) : 5, per;
 	char cmd[3000];

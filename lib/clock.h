@@ -14,6 +14,9 @@
 /* Milliseconds on CLOCK_MONOTONIC: only differences between two readings mean anything. */
 long fx_clock_ms(void);
 
+/* Microseconds on CLOCK_MONOTONIC, for a call's duration in the metrics. */
+long fx_clock_us(void);
+
 /* Sleeps ms milliseconds (nothing for ms <= 0), resuming after a signal until all of it has passed. */
 void fx_clock_sleep_ms(long ms);
 

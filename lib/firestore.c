@@ -249,6 +249,7 @@ static int call_raw(const struct call *c, struct fx_httpc_resp *resp, struct fx_
 	req.max_attempts = MAX_ATTEMPTS;
 	req.max_response = c->max_response;
 	req.service = "firestore";
+	req.lean = true;
 	if (fx_httpc_do(&req, resp, e) < 0) {
 		if (fx_err_is(e, FX_UNAVAILABLE))
 			e->retry_after = FX_ERR_RETRY_AFTER_S;
@@ -1146,6 +1147,7 @@ int fx_firestore_ping(struct fx_err *e)
 	req.timeout_ms = 2000;
 	req.retry = FX_RETRY_NONE;
 	req.service = "firestore";
+	req.lean = true; /* the warm-up's connection is the one the first get takes (fx_httpc_thread_handover) */
 	fx_httpc_resp_init(&resp);
 	if (fx_httpc_do(&req, &resp, e) < 0)
 		goto out;

@@ -37,6 +37,14 @@ struct fx_httpc_req {
 	fx_httpc_sink sink; /* when set, a 2xx body streams here instead of the buffer */
 	void *sink_ctx;
 	const char *service; /* label for metrics/logs: "firestore", "storage", ... */
+	/*
+	 * A simple request/response call (no sink): the request's text written
+	 * straight to a kept HTTP/1.1 connection of this thread's own (curl
+	 * connects it, TLS included), the answer read here; the same deadline,
+	 * cap, retries, metrics and errors as the curl path. For Firestore's
+	 * calls; a URL the lean path does not take goes through curl.
+	 */
+	bool lean;
 };
 
 struct fx_httpc_resp {

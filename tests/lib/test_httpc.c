@@ -1,5 +1,6 @@
 /* lib/httpc: calls to an upstream (tests/lib/testserver), retries and their backoff, handles handed over. */
 #include "httpc.h"
+#include "clock.h"
 #include "testserver.h"
 
 #include <arpa/inet.h>
@@ -510,4 +511,328 @@ Test(httpc_handover, threads_handing_handles_around_each_get_their_own_answers)
 	cr_assert_lt(atomic_load(&ka.conns), HANDOVER_THREADS * HANDOVER_ROUNDS / 4);
 	fx_httpc_spare_cleanup();
 	ka_stop(&ka);
+}
+
+/*
+ * The lean path (fx_httpc_req.lean) against a canned upstream of its own
+ * that keeps connections open: one connection at a time, each request
+ * (head and Content-Length body) answered as the test's mode says, the
+ * answer's bytes written in pieces so that they arrive over several reads.
+ */
+enum canned_mode {
+	CANNED_LENGTH, /* 200 with a Content-Length: {"req":R,"conn":C} */
+	CANNED_CHUNKED, /* the same body in chunks of 3 bytes, an extension and a trailer */
+	CANNED_DROP_SECOND, /* the second request on a connection: closed without a byte */
+	CANNED_PARTIAL_SECOND, /* the second request on a connection: part of an answer, then closed */
+	CANNED_STALL, /* the head and 3 of 10 bytes, then nothing until the client goes */
+	CANNED_BIG, /* 2000 bytes with a Content-Length */
+	CANNED_BIG_CHUNKED, /* 2000 bytes in chunks of 100 */
+	CANNED_BAD_STATUS, /* "HTTP/1.1 2x0 OK" */
+	CANNED_BAD_HEADER, /* a header line without a colon */
+};
+
+struct canned {
+	int fd, port;
+	enum canned_mode mode;
+	atomic_int conns, requests;
+	pthread_t thread;
+	char last[4096]; /* the last request's text, head and body */
+};
+
+static void canned_write(int fd, const char *p, size_t n, size_t piece)
+{
+	while (n > 0) {
+		size_t k = n < piece ? n : piece;
+
+		if (send(fd, p, k, MSG_NOSIGNAL) != (ssize_t)k)
+			return;
+		p += k;
+		n -= k;
+		usleep(2000);
+	}
+}
+
+/* Reads one request into c->last: false when the client closed the connection. */
+static bool canned_read(struct canned *c, int fd)
+{
+	size_t have = 0, want = 0;
+
+	for (;;) {
+		char *end = memmem(c->last, have, "\r\n\r\n", 4);
+		ssize_t n;
+
+		if (end && !want) {
+			const char *cl = strcasestr(c->last, "\r\nContent-Length: ");
+
+			want = (size_t)(end + 4 - c->last) + (cl && cl < end ? (size_t)atoi(cl + 18) : 0);
+		}
+		if (want && have >= want) {
+			c->last[have] = '\0';
+			return true;
+		}
+		if (have + 1 >= sizeof(c->last))
+			return false;
+		n = read(fd, c->last + have, sizeof(c->last) - 1 - have);
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+	}
+}
+
+static void *canned_serve(void *arg)
+{
+	struct canned *c = arg;
+	int fd;
+
+	while ((fd = accept(c->fd, NULL, NULL)) >= 0) {
+		int conn = atomic_fetch_add(&c->conns, 1) + 1, on_conn = 0;
+
+		while (canned_read(c, fd)) {
+			int req = atomic_fetch_add(&c->requests, 1) + 1;
+			char body[2048], out[8192];
+			int blen = snprintf(body, sizeof(body), "{\"req\":%d,\"conn\":%d}", req, conn), len = 0;
+			bool close_after = false;
+
+			on_conn++;
+			switch (c->mode) {
+			case CANNED_LENGTH:
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nX-Answer: yes\r\nContent-Length: %d\r\n\r\n%s",
+					       blen, body);
+				break;
+			case CANNED_CHUNKED:
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+				for (int i = 0; i < blen; i += 3)
+					len += snprintf(out + len, sizeof(out) - (size_t)len, "%x%s\r\n%.3s\r\n",
+							blen - i < 3 ? blen - i : 3, i == 0 ? ";ext=1" : "", body + i);
+				len += snprintf(out + len, sizeof(out) - (size_t)len, "0\r\nX-Trailer: t\r\n\r\n");
+				break;
+			case CANNED_DROP_SECOND:
+			case CANNED_PARTIAL_SECOND:
+				if (on_conn == 2) {
+					if (c->mode == CANNED_PARTIAL_SECOND)
+						canned_write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 42, 64);
+					close_after = true;
+					break;
+				}
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", blen,
+					       body);
+				break;
+			case CANNED_STALL:
+				canned_write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 42, 64);
+				while (read(fd, out, sizeof(out)) > 0) {
+				}
+				close_after = true;
+				break;
+			case CANNED_BIG:
+				memset(body, 'x', 2000);
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n%.2000s", body);
+				break;
+			case CANNED_BIG_CHUNKED:
+				memset(body, 'x', 100);
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+				for (int i = 0; i < 20; i++)
+					len += snprintf(out + len, sizeof(out) - (size_t)len, "64\r\n%.100s\r\n", body);
+				len += snprintf(out + len, sizeof(out) - (size_t)len, "0\r\n\r\n");
+				break;
+			case CANNED_BAD_STATUS:
+				len = snprintf(out, sizeof(out), "HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}");
+				break;
+			case CANNED_BAD_HEADER:
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 2\r\n\r\n{}");
+				break;
+			}
+			if (close_after)
+				break;
+			canned_write(fd, out, (size_t)len, len > 300 ? 512 : 7);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void canned_start(struct canned *c, enum canned_mode mode)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+
+	memset(c, 0, sizeof(*c));
+	c->mode = mode;
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(c->fd >= 0 && bind(c->fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(c->fd, 16) == 0 &&
+		  getsockname(c->fd, (struct sockaddr *)&a, &alen) == 0);
+	c->port = ntohs(a.sin_port);
+	atomic_init(&c->conns, 0);
+	atomic_init(&c->requests, 0);
+	cr_assert_eq(pthread_create(&c->thread, NULL, canned_serve, c), 0);
+}
+
+static void canned_stop(struct canned *c)
+{
+	fx_httpc_thread_cleanup(); /* the client's kept connection closed: the server's read ends */
+	shutdown(c->fd, SHUT_RDWR);
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+}
+
+/* One lean call to the canned upstream: fx_httpc_do's result, the answer in resp (caller cleans up). */
+static int lean_call(struct canned *c, const char *method, const char *body, size_t max_response,
+		     struct fx_httpc_resp *resp)
+{
+	static const char *const headers[] = {"Authorization: Bearer t0ken", "Accept: application/json", "Expect:",
+					      NULL};
+	char url[128];
+	struct fx_httpc_req req = {.method = method,
+				   .url = url,
+				   .headers = headers,
+				   .body = body,
+				   .body_len = body ? strlen(body) : 0,
+				   .timeout_ms = 400,
+				   .max_response = max_response,
+				   .retry = FX_RETRY_NONE,
+				   .max_attempts = 1,
+				   .service = "test",
+				   .lean = true};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/doc?mask.fieldPaths=a", c->port);
+	fx_err_clear(&err);
+	fx_httpc_resp_init(resp);
+	return fx_httpc_do(&req, resp, &err);
+}
+
+/* Two calls, each answered whole, on one kept connection: the bodies as sent, the request written as asked. */
+static void lean_two_calls(enum canned_mode mode)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+	char host[64], v[16];
+
+	canned_start(&c, mode);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	cr_assert_eq(resp.status, 200);
+	cr_assert_str_eq(resp.body.data, "{\"req\":1,\"conn\":1}");
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert_eq(lean_call(&c, "POST", "{\"x\":1}", 0, &resp), 0, "%s", err.message);
+	cr_assert_str_eq(resp.body.data, "{\"req\":2,\"conn\":1}", "the second call on the kept connection");
+	if (mode == CANNED_LENGTH)
+		cr_assert_str_eq(fx_httpc_header(&resp, "X-Answer", v, sizeof(v)), "yes", "the answer's headers kept");
+	fx_httpc_resp_cleanup(&resp);
+	snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", c.port);
+	cr_assert(strncmp(c.last, "POST /v1/doc?mask.fieldPaths=a HTTP/1.1\r\n", 41) == 0, "%s", c.last);
+	cr_assert(strstr(c.last, host), "%s", c.last);
+	cr_assert(strstr(c.last, "\r\nAuthorization: Bearer t0ken\r\n"), "%s", c.last);
+	cr_assert(strstr(c.last, "\r\nContent-Length: 7\r\n\r\n{\"x\":1}"), "%s", c.last);
+	/* Only the caller's headers: none of curl's own ("Accept: * / *", "Expect:"). */
+	cr_assert_null(strstr(c.last, "Expect"), "%s", c.last);
+	cr_assert_null(strstr(c.last, "*/*"), "%s", c.last);
+	canned_stop(&c);
+	cr_assert_eq(atomic_load(&c.conns), 1);
+}
+
+Test(httpc_lean, an_answer_with_a_content_length_is_read_and_the_connection_kept)
+{
+	lean_two_calls(CANNED_LENGTH);
+}
+
+Test(httpc_lean, a_chunked_answer_with_an_extension_and_a_trailer_is_read_and_the_connection_kept)
+{
+	lean_two_calls(CANNED_CHUNKED);
+}
+
+Test(httpc_lean, a_kept_connection_closed_before_any_byte_of_the_answer_is_retried_once_on_a_fresh_one)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	canned_start(&c, CANNED_DROP_SECOND);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	/* No retry policy and one attempt: the request goes again only because nothing came back. */
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	cr_assert_str_eq(resp.body.data, "{\"req\":3,\"conn\":2}");
+	cr_assert_eq(resp.attempts, 1);
+	fx_httpc_resp_cleanup(&resp);
+	canned_stop(&c);
+	cr_assert_eq(atomic_load(&c.requests), 3);
+}
+
+Test(httpc_lean, a_connection_closed_after_part_of_the_answer_fails_the_call_without_sending_it_again)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	canned_start(&c, CANNED_PARTIAL_SECOND);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert_eq(lean_call(&c, "POST", "{}", 0, &resp), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	/* The next call makes a connection of its own. */
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	cr_assert_str_eq(resp.body.data, "{\"req\":3,\"conn\":2}");
+	fx_httpc_resp_cleanup(&resp);
+	canned_stop(&c);
+	cr_assert_eq(atomic_load(&c.requests), 3);
+}
+
+Test(httpc_lean, an_answer_that_stalls_ends_the_call_at_its_deadline)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+	long t0 = fx_clock_ms();
+
+	canned_start(&c, CANNED_STALL);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	/* Not a timing assertion: only that the call ended, long before the test's own timeout. */
+	cr_assert_lt(fx_clock_ms() - t0, 20000);
+	fx_httpc_resp_cleanup(&resp);
+	canned_stop(&c);
+}
+
+static void lean_capped(enum canned_mode mode)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	canned_start(&c, mode);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 1999, &resp), -1, "one byte over the cap");
+	cr_assert(fx_err_is(&err, FX_BAD_GATEWAY), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 2000, &resp), 0, "%s", err.message);
+	cr_assert_eq(resp.body.len, 2000);
+	fx_httpc_resp_cleanup(&resp);
+	canned_stop(&c);
+}
+
+Test(httpc_lean, an_answer_over_the_cap_with_a_content_length_is_refused)
+{
+	lean_capped(CANNED_BIG);
+}
+
+Test(httpc_lean, a_chunked_answer_over_the_cap_is_refused)
+{
+	lean_capped(CANNED_BIG_CHUNKED);
+}
+
+static void lean_malformed(enum canned_mode mode)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	canned_start(&c, mode);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	cr_assert_null(strstr(err.message, "t0ken"), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	canned_stop(&c);
+}
+
+Test(httpc_lean, a_malformed_status_line_fails_the_call)
+{
+	lean_malformed(CANNED_BAD_STATUS);
+}
+
+Test(httpc_lean, a_header_line_without_a_colon_fails_the_call)
+{
+	lean_malformed(CANNED_BAD_HEADER);
 }
