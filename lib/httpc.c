@@ -474,6 +474,8 @@ static CURLcode lean_connect(struct lean_call *c, const struct lean_url *u, long
 	/* ALPN offers http/1.1 only: the text written here is HTTP/1.1. */
 	curl_easy_setopt(t->lean, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(t->lean, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Through an HTTP proxy (the environment's), a CONNECT tunnel: the request written here is origin-form. */
+	curl_easy_setopt(t->lean, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	curl_easy_setopt(t->lean, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout < left ? connect_timeout : left);
 	curl_easy_setopt(t->lean, CURLOPT_ERRORBUFFER, c->err);
 	c->connects++;
