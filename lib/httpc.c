@@ -399,12 +399,12 @@ static int lean_split(const char *url, struct lean_url *u)
 	u->authority = a;
 	u->authority_len = (size_t)(slash - a);
 	u->path = slash;
-	/* Userinfo, a query or fragment before the path, spaces or controls: curl's path. */
+	/* Userinfo, a query before the path, a fragment, spaces or controls: curl's path. */
 	for (const char *p = a; p < slash; p++)
 		if (*p == '@' || *p == '?' || *p == '#' || (unsigned char)*p <= ' ')
 			return -1;
 	for (const char *p = slash; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+		if (*p == '#' || (unsigned char)*p <= ' ' || *p == 0x7f)
 			return -1;
 	return fx_str_copy(u->origin, sizeof(u->origin), url, (size_t)(slash - url));
 }
