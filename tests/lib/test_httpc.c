@@ -744,14 +744,23 @@ Test(httpc_lean, a_chunked_answer_with_an_extension_and_a_trailer_is_read_and_th
 	lean_two_calls(CANNED_CHUNKED);
 }
 
+/* The upstream started in mode, and a first call answered on its first connection. */
+static void lean_answered_once(struct canned *c, enum canned_mode mode)
+{
+	struct fx_httpc_resp resp;
+
+	canned_start(c, mode);
+	cr_assert_eq(lean_call(c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	cr_assert_str_eq(resp.body.data, "{\"req\":1,\"conn\":1}");
+	fx_httpc_resp_cleanup(&resp);
+}
+
 Test(httpc_lean, a_kept_connection_closed_before_any_byte_of_the_answer_is_retried_once_on_a_fresh_one)
 {
 	struct canned c;
 	struct fx_httpc_resp resp;
 
-	canned_start(&c, CANNED_DROP_SECOND);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
+	lean_answered_once(&c, CANNED_DROP_SECOND);
 	/* No retry policy and one attempt: the request goes again only because nothing came back. */
 	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
 	cr_assert_str_eq(resp.body.data, "{\"req\":3,\"conn\":2}");
@@ -766,9 +775,7 @@ Test(httpc_lean, a_connection_closed_after_part_of_the_answer_fails_the_call_wit
 	struct canned c;
 	struct fx_httpc_resp resp;
 
-	canned_start(&c, CANNED_PARTIAL_SECOND);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
+	lean_answered_once(&c, CANNED_PARTIAL_SECOND);
 	cr_assert_eq(lean_call(&c, "POST", "{}", 0, &resp), -1);
 	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
 	fx_httpc_resp_cleanup(&resp);
