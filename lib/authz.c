@@ -4,6 +4,7 @@
 #include "firestore.h"
 #include "b64.h"
 #include "http.h"
+#include "httpc.h"
 #include "json.h"
 #include "identity.h"
 #include "idtoken.h"
@@ -247,6 +248,56 @@ static int fetch_account(const char *uid, time_t t, struct member *out, struct f
 	return 0;
 }
 
+/* fetch_account and fetch_profile as fx_httpc_both runs them: each fills its own half of out. */
+struct half_call {
+	const char *uid;
+	time_t t;
+	struct member *out;
+	char **profile_json; /* fetch_profile only */
+	struct fx_err *e;
+	int rc;
+};
+
+static void account_half(void *arg)
+{
+	struct half_call *c = arg;
+
+	c->rc = fetch_account(c->uid, c->t, c->out, c->e);
+}
+
+static void profile_half(void *arg)
+{
+	struct half_call *c = arg;
+
+	c->rc = fetch_profile(c->uid, c->t, c->out, c->profile_json, c->e);
+}
+
+/*
+ * Both halves of uid's snapshot at once, the revocation lookup on a thread
+ * beside this one (they write different members of out): a miss waits for
+ * the longer of the two calls, not their sum. Fails as the two did one
+ * after the other: the lookup's failure first, else the read's; then
+ * *profile_json is NULL. Not inlined: the lookup's struct fx_err (4.4 KiB)
+ * stays out of fx_authz_request's frame.
+ */
+static __attribute__((noinline)) int fetch_both(const char *uid, time_t t, struct member *out, char **profile_json,
+						struct fx_err *e)
+{
+	struct fx_err account_err;
+	struct half_call account = {uid, t, out, NULL, &account_err, 0};
+	struct half_call profile = {uid, t, out, profile_json, e, 0};
+
+	fx_err_clear(&account_err);
+	fx_httpc_both(profile_half, &profile, account_half, &account);
+	if (account.rc < 0) {
+		free(*profile_json);
+		*profile_json = NULL;
+		*e = account_err;
+		return -1;
+	}
+	return profile.rc;
+}
+
 static bool fresh(time_t fetched, time_t t, int window)
 {
 	return fetched > 0 && t >= fetched && t - fetched < window;
@@ -283,13 +334,17 @@ static int member_of(const char *uid, struct fx_arena *arena, struct member *out
 	if (fx_str_set(out->uid, sizeof(out->uid), uid) < 0)
 		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(out->uid) - 1);
 	out->epoch = epoch;
-	if (!account_fresh && fetch_account(uid, t, out, e) < 0)
-		return -1;
-	if (!profile_fresh) {
-		if (fetch_profile(uid, t, out, &mine, e) < 0)
+	if (!account_fresh && !profile_fresh) {
+		if (fetch_both(uid, t, out, &mine, e) < 0)
 			return -1;
-		out->profile = mine ? fx_arena_strdup(arena, mine) : NULL;
+	} else if (!account_fresh) {
+		if (fetch_account(uid, t, out, e) < 0)
+			return -1;
+	} else if (fetch_profile(uid, t, out, &mine, e) < 0) {
+		return -1;
 	}
+	if (!profile_fresh)
+		out->profile = mine ? fx_arena_strdup(arena, mine) : NULL;
 	pthread_mutex_lock(&cache_lock);
 	/* What was read under an epoch that moved on since is not kept. */
 	if (atomic_load(&epochs[s]) == epoch) {

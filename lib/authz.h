@@ -18,7 +18,10 @@
  *     token too, and membership (organization, role) comes from the token's
  *     custom claims only while the profile agrees.
  * Both halves are one snapshot per uid, dropped at once in every process of
- * the container when fx_authz_forget says the uid changed. Cloud
+ * the container when fx_authz_forget says the uid changed. When both are
+ * to be fetched (a uid's first request in a process), the two calls run at
+ * once (fx_httpc_both); Identity Toolkit's failure answers first, as if it
+ * had been asked first, and nothing is kept when either fails. Cloud
  * Scheduler's OIDC tokens (job routes) are service accounts, not Firebase
  * users: they are not looked up. Principals live in the request arena.
  */

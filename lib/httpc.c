@@ -156,6 +156,33 @@ void fx_httpc_spare_cleanup(void)
 	pthread_mutex_unlock(&spare_lock);
 }
 
+struct side_call {
+	void (*fn)(void *);
+	void *ctx;
+};
+
+static void *side_thread(void *arg)
+{
+	const struct side_call *s = arg;
+
+	s->fn(s->ctx);
+	fx_httpc_thread_handover();
+	return NULL;
+}
+
+void fx_httpc_both(void (*own)(void *), void *own_ctx, void (*side)(void *), void *side_ctx)
+{
+	struct side_call s = {side, side_ctx};
+	pthread_t t;
+	bool started = pthread_create(&t, NULL, side_thread, &s) == 0;
+
+	own(own_ctx);
+	if (started)
+		pthread_join(t, NULL);
+	else
+		side(side_ctx);
+}
+
 void fx_httpc_thread_cleanup(void)
 {
 	struct handles *t;

@@ -113,4 +113,17 @@ void fx_httpc_thread_handover(void);
 /* Frees the handles handed over and not taken (before curl_global_cleanup). */
 void fx_httpc_spare_cleanup(void);
 
+/*
+ * Two calls at once: runs side(side_ctx) on a thread of its own while this
+ * thread runs own(own_ctx), and returns when both are done, so the caller
+ * waits for the longer of the two, not their sum. Each makes its calls on
+ * its own handle: the side thread takes a handed-over one when one waits
+ * (fx_httpc_thread_handover) and hands its own over when done, so its
+ * connections serve the next side call. When no thread can be started,
+ * side runs here after own: the same outcome, one after the other. own and
+ * side must not write what the other reads or writes; what side wrote is
+ * the caller's to read once this returns.
+ */
+void fx_httpc_both(void (*own)(void *), void *own_ctx, void (*side)(void *), void *side_ctx);
+
 #endif

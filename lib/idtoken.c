@@ -740,16 +740,32 @@ int fx_idtoken_ready(struct fx_err *e)
 	return 0;
 }
 
-int fx_idtoken_warm_up(struct fx_err *e)
+/* A failed warm-up holds no request back: the first one tries the fetch again itself. */
+static int warmed(struct keycache *c, int rc)
 {
-	int rc = fx_idtoken_ready(e);
-
 	if (rc < 0) {
-		/* A failed warm-up holds no request back: the first one tries the fetch again itself. */
-		pthread_mutex_lock(&firebase_keys.mu);
-		if (!firebase_keys.fetching)
-			firebase_keys.retry_at = 0;
-		pthread_mutex_unlock(&firebase_keys.mu);
+		pthread_mutex_lock(&c->mu);
+		if (!c->fetching)
+			c->retry_at = 0;
+		pthread_mutex_unlock(&c->mu);
 	}
 	return rc;
+}
+
+int fx_idtoken_warm_up(struct fx_err *e)
+{
+	return warmed(&firebase_keys, fx_idtoken_ready(e));
+}
+
+int fx_idtoken_warm_up_oidc(struct fx_err *e)
+{
+	const struct fx_config *cfg = fx_config_get();
+	EVP_PKEY *k = NULL;
+	int rc;
+
+	if (!cfg)
+		return fx_err_set(e, FX_UNAVAILABLE, "configuration is not loaded");
+	rc = get_key(&oidc_keys, cfg->oidc_keys_url, NULL, &k, e);
+	EVP_PKEY_free(k);
+	return warmed(&oidc_keys, rc);
 }

@@ -83,6 +83,9 @@ FX_MUST_USE int fx_idtoken_ready(struct fx_err *e);
  */
 FX_MUST_USE int fx_idtoken_warm_up(struct fx_err *e);
 
+/* The same for Google's OIDC keys (config oidc_keys_url): Cloud Scheduler's tokens, the job routes. */
+FX_MUST_USE int fx_idtoken_warm_up_oidc(struct fx_err *e);
+
 /* Tests: replaces the clock used for claims and key expiry (NULL restores time()). */
 void fx_idtoken_set_clock(time_t (*now)(void));
 

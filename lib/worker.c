@@ -520,7 +520,8 @@ static int print_routes(const struct fx_app *app)
  * ready (so /health and readiness are not delayed). The Firebase signing
  * keys are fetched into the process's cache (a request arriving meanwhile
  * waits for this fetch instead of starting its own; after a failed one,
- * the first request tries again). Then, for a backend
+ * the first request tries again), and so are Google's OIDC keys where a
+ * job route takes Cloud Scheduler's tokens (configured). Then, for a backend
  * reached over TLS (Google), one call each to Firestore (the membership
  * read's backend) and Firebase Auth (the revocation check's): their access
  * token fetched, their connections opened and handed over
@@ -594,6 +595,17 @@ static int warm_auth(struct fx_err *e)
 	return rc;
 }
 
+/* A job route with Cloud Scheduler's tokens configured (lib/authz.c job_caller): Google's OIDC keys are warmed too. */
+static bool takes_scheduler_tokens(const struct fx_app *app, const struct fx_config *cfg)
+{
+	if (!cfg->jobs_audience || !cfg->jobs_service_accounts)
+		return false;
+	for (size_t i = 0; i < app->nroutes; i++)
+		if (app->routes[i].access == FX_JOB)
+			return true;
+	return false;
+}
+
 static bool warm_in_time(long deadline)
 {
 	return !fx_worker_stopping() && fx_clock_ms() < deadline;
@@ -614,6 +626,10 @@ static void *warm_up(void *arg)
 	fx_buf_init(&sum, 256);
 	rc = warm_in_time(deadline) ? fx_idtoken_warm_up(&e) : 1;
 	warm_step("signing keys", rc, &e, first, sizeof(first), &sum);
+	if (takes_scheduler_tokens(app, cfg)) {
+		rc = warm_in_time(deadline) ? fx_idtoken_warm_up_oidc(&e) : 1;
+		warm_step("scheduler keys", rc, &e, first, sizeof(first), &sum);
+	}
 	if (warm_backend(mode, cfg->firestore_url)) {
 		rc = warm_in_time(deadline) ? fx_firestore_ping(&e) : 1;
 		warm_step("firestore", rc, &e, first, sizeof(first), &sum);

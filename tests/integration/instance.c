@@ -325,6 +325,42 @@ void instance_start_env(struct instance *in, const char *env_file)
 	spawn(in);
 }
 
+int instance_log_lines(const struct instance *in, const char *const *all)
+{
+	char path[256], *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/api.log", in->run);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	while (getline(&line, &cap, f) >= 0) {
+		bool every = true;
+
+		for (const char *const *p = all; *p && every; p++)
+			every = strstr(line, *p) != NULL;
+		n += every;
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+int instance_warmed_up(const struct instance *in, const char *const *said)
+{
+	static const char *const ready[] = {"worker ready", NULL}, *const warm[] = {" warm-up", NULL};
+	enum { WARM_DEADLINE = 30 };
+	time_t end = time(NULL) + WARM_DEADLINE;
+	int r, w;
+
+	while ((r = instance_log_lines(in, ready)) != (w = instance_log_lines(in, warm)) && time(NULL) < end)
+		nap_ms(50);
+	cr_assert(r > 0 && r == w, "%d workers ready, %d warm-up lines after %d s (%s/api.log)", r, w, WARM_DEADLINE,
+		  in->run);
+	return instance_log_lines(in, said);
+}
+
 void instance_stop(struct instance *in)
 {
 	int status = 0;

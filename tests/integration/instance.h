@@ -52,6 +52,17 @@ void instance_start_env(struct instance *in, const char *env_file);
  */
 void instance_stop(struct instance *in);
 
+/* Lines of in's log (its api.log) holding every one of the strings (NULL-terminated). */
+int instance_log_lines(const struct instance *in, const char *const *all);
+
+/*
+ * Waits (30 s at most) until every worker of in that is ready has logged
+ * its warm-up line (lib/worker.c: one each, also "nothing to warm"; the
+ * instance must log at INFO), without a request being made; returns how
+ * many warm-up lines hold every string of said (NULL-terminated).
+ */
+int instance_warmed_up(const struct instance *in, const char *const *said);
+
 /* Path of tests/data/NAME (thread-local buffer). */
 const char *test_data(const char *name);
 

@@ -38,7 +38,8 @@ static void setup(void)
 	certs = test_cert_server();
 	snprintf(extra, sizeof(extra),
 		 "FLUXORI_OIDC_KEYS_URL=%s/certs\nFLUXORI_JOBS_AUDIENCE=" AUDIENCE
-		 "\nFLUXORI_JOBS_SERVICE_ACCOUNTS=other@demo-fluxori.iam.gserviceaccount.com," SCHEDULER "\n",
+		 "\nFLUXORI_JOBS_SERVICE_ACCOUNTS=other@demo-fluxori.iam.gserviceaccount.com," SCHEDULER
+		 "\nFLUXORI_LOG_LEVEL=INFO\n",
 		 ts_url(certs));
 	instance_start(&api, extra);
 }
@@ -138,6 +139,26 @@ static void sync_alone(void)
 		 getenv("FLUXORI_TEST_RUN") ? getenv("FLUXORI_TEST_RUN") : "/tmp");
 	fd = open(path, O_RDWR | O_CREAT, 0600);
 	cr_assert(fd >= 0 && flock(fd, LOCK_EX) == 0, "sync lock %s", path);
+}
+
+/*
+ * Each jobs worker fetches Google's OIDC keys in its warm-up, right after
+ * it is ready: the scheduler's first run fetches none.
+ */
+Test(jobs, the_jobs_workers_warm_the_scheduler_keys_before_the_first_run)
+{
+	static const char *const keys_ok[] = {"jobs warm-up in ", "scheduler keys ok", NULL};
+	int warmed = instance_warmed_up(&api, keys_ok);
+	struct http_resp *r;
+
+	cr_assert_gt(warmed, 0, "no jobs worker warmed the scheduler's keys (%s/api.log)", api.run);
+	cr_assert_eq(ts_count(certs), (unsigned)warmed, "one fetch per warm-up: %u fetches, %d warm-ups",
+		     ts_count(certs), warmed);
+	sync_alone();
+	r = scheduler_run("sync");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_resp_free(r);
+	cr_assert_eq(ts_count(certs), (unsigned)warmed, "the first run fetched the keys again");
 }
 
 Test(jobs, the_scheduler_runs_a_job_for_all_organizations_and_it_is_recorded)

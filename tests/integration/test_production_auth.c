@@ -93,47 +93,6 @@ static char *mint(enum alg alg, const char *uid)
 	return mint_at(alg, uid, (long)time(NULL) - 10, NULL);
 }
 
-/* Lines of in's log holding every one of the strings (NULL-terminated). */
-static int log_lines(const struct instance *in, const char *const *all)
-{
-	char path[256], *line = NULL;
-	size_t cap = 0;
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/api.log", in->run);
-	f = fopen(path, "r");
-	cr_assert_not_null(f, "%s", path);
-	while (getline(&line, &cap, f) >= 0) {
-		bool every = true;
-
-		for (const char *const *p = all; *p && every; p++)
-			every = strstr(line, *p) != NULL;
-		n += every;
-	}
-	free(line);
-	fclose(f);
-	return n;
-}
-
-/*
- * Waits (DEADLINE at most) until every worker of in that is ready has
- * logged its warm-up line (lib/worker.c: one each, also "nothing to warm";
- * the instance logs at INFO), without a request being made; returns how
- * many warm-up lines hold every string of said (NULL-terminated).
- */
-static int warmed_up(const struct instance *in, const char *const *said)
-{
-	static const char *const ready[] = {"worker ready", NULL}, *const warm[] = {" warm-up", NULL};
-	time_t end = time(NULL) + DEADLINE;
-	int r, w;
-
-	while ((r = log_lines(in, ready)) != (w = log_lines(in, warm)) && time(NULL) < end)
-		usleep(50 * 1000);
-	cr_assert(r > 0 && r == w, "%d workers ready, %d warm-up lines after %d s (%s/api.log)", r, w, DEADLINE, in->run);
-	return log_lines(in, said);
-}
-
 static struct http_resp *me(const char *token)
 {
 	char url[128], auth[8192];
@@ -155,7 +114,7 @@ Test(rs256, a_token_signed_by_a_published_key_is_accepted)
 	char *t;
 	struct http_resp *r;
 	static const char *const keys_ok[] = {" warm-up in ", "signing keys ok", NULL};
-	int warmed = warmed_up(&api, keys_ok);
+	int warmed = instance_warmed_up(&api, keys_ok);
 
 	cr_assert_gt(warmed, 0, "no worker warmed its signing keys");
 	cr_assert_eq(ts_count(certs), (unsigned)warmed, "each warm-up fetched the keys once: %u fetches, %d warm-ups",
@@ -196,10 +155,10 @@ Test(rs256, a_worker_whose_key_server_is_unreachable_still_starts_and_serves)
 		 "FLUXORI_LOG_LEVEL=INFO\n",
 		 ts_url(down));
 	instance_start(&cold, extra);
-	cr_assert_eq(warmed_up(&cold, keys_ok), 0);
-	if (warmed_up(&cold, keys_failed) == 0)
+	cr_assert_eq(instance_warmed_up(&cold, keys_ok), 0);
+	if (instance_warmed_up(&cold, keys_failed) == 0)
 		test_sh("grep -m3 ' warm-up' '%s/api.log' >&2", cold.run);
-	cr_assert_gt(warmed_up(&cold, keys_failed), 0, "the warm-up's line names what failed (%s/api.log)", cold.run);
+	cr_assert_gt(instance_warmed_up(&cold, keys_failed), 0, "the warm-up's line names what failed (%s/api.log)", cold.run);
 	snprintf(url, sizeof(url), "%s/health", cold.base);
 	r = http_url("GET", url, NULL, NULL, 0);
 	cr_assert_eq(r->status, 200, "%s", r->body);

@@ -1,7 +1,8 @@
 /*
  * fx_authz: the checks every token-taking request passes, against a canned
  * upstream (testserver) that plays both Identity Toolkit (accounts:lookup)
- * and Firestore (users/{uid}), with the cache on a test clock. Tokens are
+ * and Firestore (users/{uid}) (or two, one each, where the two calls of a
+ * miss must be in flight at once), with the cache on a test clock. Tokens are
  * the Auth emulator's unsigned ones (config emulated_auth, demo- project):
  * the signature path has its own tests in test_idtoken.
  */
@@ -17,10 +18,12 @@
 #include "tokencache.h"
 
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PROJECT "demo-fluxori"
 #define UID "uid_ada"
@@ -32,11 +35,16 @@ static struct upstream {
 	bool disabled;
 	long long valid_since; /* 0: absent */
 	const char *profile_fields; /* Firestore typed fields of users/{uid}, NULL: no profile */
-	unsigned lookups, profile_reads;
+	int profile_status; /* 0: as profile_fields says; else the HTTP status Firestore fails with */
+	bool meet; /* each lookup waits (up to MEET_MS) for a profile read to have arrived, else fails */
+	/* counted on the upstreams' threads (two servers: two threads) */
+	_Atomic unsigned lookups, profile_reads, lookups_met;
 } up;
 
+#define MEET_MS 1000
+
 static struct fx_config cfg;
-static struct testserver *ts;
+static struct testserver *ts, *ts_identity;
 static char identity_url[128], firestore_host[64];
 static time_t clock_now;
 static struct fx_err err;
@@ -52,8 +60,18 @@ static void answer(const struct ts_request *req, struct ts_response *resp, void 
 	resp->status = 200;
 	snprintf(resp->headers, sizeof(resp->headers), "Content-Type: application/json\r\n");
 	if (strstr(req->path, "/accounts:lookup")) {
+		int waited = 0;
+
 		up.lookups++;
-		if (up.lookup_status != 200) {
+		while (up.meet && up.profile_reads == 0 && waited++ < MEET_MS)
+			usleep(1000);
+		if (up.meet && up.profile_reads > 0)
+			up.lookups_met++;
+		if (up.meet && up.profile_reads == 0) {
+			resp->status = 503;
+			resp->body_len = (size_t)snprintf(resp->body, sizeof(resp->body),
+							  "{\"error\":{\"code\":503,\"message\":\"NO_READ_BESIDE\"}}");
+		} else if (up.lookup_status != 200) {
 			resp->status = up.lookup_status;
 			resp->body_len = (size_t)snprintf(
 				resp->body, sizeof(resp->body),
@@ -74,7 +92,13 @@ static void answer(const struct ts_request *req, struct ts_response *resp, void 
 		}
 	} else if (strstr(req->path, "/documents/users/")) {
 		up.profile_reads++;
-		if (up.profile_fields) {
+		if (up.profile_status) {
+			resp->status = up.profile_status;
+			resp->body_len = (size_t)snprintf(resp->body, sizeof(resp->body),
+							  "{\"error\":{\"code\":%d,\"message\":\"denied\","
+							  "\"status\":\"PERMISSION_DENIED\"}}",
+							  up.profile_status);
+		} else if (up.profile_fields) {
 			resp->body_len = (size_t)snprintf(
 				resp->body, sizeof(resp->body),
 				"{\"name\":\"projects/" PROJECT "/databases/(default)/documents/"
@@ -128,6 +152,16 @@ static void teardown(void)
 	fx_authz_set_clock(NULL);
 	fx_authz_reset();
 	ts_stop(ts);
+	ts_stop(ts_identity);
+	ts_identity = NULL;
+}
+
+/* Identity Toolkit on an upstream of its own, so a lookup and a profile read can be in flight together. */
+static void identity_apart(void)
+{
+	ts_identity = ts_start();
+	ts_handle(ts_identity, answer, NULL);
+	snprintf(identity_url, sizeof(identity_url), "%s/identitytoolkit.googleapis.com", ts_url(ts_identity));
 }
 
 TestSuite(authz, .init = setup, .fini = teardown, .timeout = 30);
@@ -273,7 +307,7 @@ Test(authz, identity_toolkit_down_with_no_fresh_answer_fails_closed_with_503)
 	expect_refused(authorize(&signed_in, t), 503, "Firebase Auth");
 	cr_assert_str_eq(fx_err_name(err.kind), "UNAVAILABLE");
 	cr_assert_null(strstr(err.message, "BACKEND_SECRET_WORDS"), "the backend's words stay in the log");
-	cr_assert_eq(up.profile_reads, 0, "nothing else is read");
+	cr_assert_eq(up.profile_reads, 1, "the profile was read at the same time, once");
 	free(t);
 }
 
@@ -330,5 +364,90 @@ Test(authz, a_clock_that_went_back_asks_again)
 	clock_now -= 3600;
 	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
 	cr_assert_eq(up.lookups, 2, "an answer from the future is not trusted as fresh");
+	free(t);
+}
+
+/*
+ * A miss asks Firebase Auth and reads the profile at once: the lookup
+ * (on an upstream of its own) answers only once the profile read has
+ * arrived. One after the other, the lookup waits for a read that never
+ * comes and fails (503).
+ */
+Test(authz, a_miss_looks_up_the_account_and_reads_the_profile_at_once)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+
+	identity_apart();
+	up.meet = true;
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	cr_assert_eq(authorize(&member, t), 0, "the lookup waited for a profile read that never came: %s",
+		     err.message);
+	cr_assert_eq(up.lookups_met, 1, "the lookup was in flight while the profile was read");
+	cr_assert_eq(up.lookups, 1, "a miss makes one lookup");
+	cr_assert_eq(up.profile_reads, 1, "and one profile read");
+	up.meet = false;
+	cr_assert_eq(authorize(&member, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups + up.profile_reads, 2, "both answers are kept: the next request asks nothing");
+	free(t);
+}
+
+/* The two answers, fetched at once, combine as before: Firebase's revocation refuses a member. */
+Test(authz, a_revoked_token_is_refused_whatever_the_profile_says)
+{
+	long signed_in_at = (long)time(NULL) - 100;
+	char *t = token(signed_in_at, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+
+	identity_apart();
+	up.valid_since = signed_in_at + 1;
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	expect_refused(authorize(&member, t), 401, "revoked");
+	cr_assert_eq(up.lookups, 1);
+	cr_assert_eq(up.profile_reads, 1);
+	free(t);
+}
+
+/* A live account whose profile names no organization is signed in, not a member. */
+Test(authz, a_live_account_without_a_membership_is_refused_a_member_route)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+
+	identity_apart();
+	expect_refused(authorize(&member, t), 403, "not a member");
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups, 1, "one lookup and one read served both requests");
+	cr_assert_eq(up.profile_reads, 1);
+	free(t);
+}
+
+/*
+ * Either call failing answers what it answered when the lookup came
+ * first: the lookup's failure wins, then the read's; and neither answer
+ * is kept, so the next request asks both again.
+ */
+Test(authz, a_failed_call_answers_as_before_and_nothing_is_kept)
+{
+	char *t = token((long)time(NULL) - 100, NULL);
+
+	identity_apart();
+	up.profile_status = 403; /* Firestore refusing: 503 to the caller, not retried */
+	expect_refused(authorize(&signed_in, t), 503, "firestore get failed");
+	cr_assert_eq(up.lookups, 1);
+	cr_assert_eq(up.profile_reads, 1);
+
+	up.lookup_status = 403; /* both failing: the lookup's answer (ours refused: 500) */
+	expect_refused(authorize(&signed_in, t), 500, "Firebase Auth");
+	cr_assert_eq(up.lookups, 2, "the failed read kept nothing: asked again");
+	cr_assert_eq(up.profile_reads, 2);
+
+	up.profile_status = 0; /* the lookup alone failing */
+	expect_refused(authorize(&signed_in, t), 500, "Firebase Auth");
+	cr_assert_eq(up.lookups, 3);
+	cr_assert_eq(up.profile_reads, 3, "the good read was not kept either");
+
+	up.lookup_status = 200;
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
+	cr_assert_eq(up.lookups, 4);
+	cr_assert_eq(up.profile_reads, 4);
 	free(t);
 }

@@ -328,8 +328,11 @@ Test(httpc, a_body_with_a_content_length_is_read_whole_into_one_allocation_of_it
 struct keepalive {
 	int fd, port;
 	atomic_int conns;
+	atomic_int meeting; /* GETs of /meet... arrived */
 	pthread_t thread;
 };
+
+#define MEET_MS 1000
 
 struct ka_conn {
 	struct keepalive *ka;
@@ -358,8 +361,19 @@ static void *ka_serve(void *arg)
 		}
 		if (sscanf(in, "GET %255s", path) != 1)
 			break;
+		/* A GET of /meet... is answered once a second one has arrived, or fails after MEET_MS. */
+		if (strncmp(path, "/meet", 5) == 0) {
+			int waited = 0;
+
+			atomic_fetch_add(&c->ka->meeting, 1);
+			while (atomic_load(&c->ka->meeting) < 2 && waited++ < MEET_MS)
+				usleep(1000);
+		}
 		len = snprintf(out + 256, 256, "%s %d", path, c->id);
-		hl = snprintf(out, 256, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len);
+		hl = snprintf(out, 256, "HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n",
+			      strncmp(path, "/meet", 5) != 0 || atomic_load(&c->ka->meeting) >= 2 ? "200 OK"
+											 : "504 Alone",
+			      len);
 		memmove(out + hl, out + 256, (size_t)len);
 		if (write(c->fd, out, (size_t)(hl + len)) != hl + len)
 			break;
@@ -398,6 +412,7 @@ static void ka_start(struct keepalive *ka)
 		  getsockname(ka->fd, (struct sockaddr *)&a, &alen) == 0);
 	ka->port = ntohs(a.sin_port);
 	atomic_init(&ka->conns, 0);
+	atomic_init(&ka->meeting, 0);
 	cr_assert_eq(pthread_create(&ka->thread, NULL, ka_accept, ka), 0);
 }
 
@@ -849,4 +864,44 @@ Test(httpc_lean, a_malformed_status_line_fails_the_call)
 Test(httpc_lean, a_header_line_without_a_colon_fails_the_call)
 {
 	lean_malformed(CANNED_BAD_HEADER);
+}
+
+/* fx_httpc_both: two calls at once, the side one on a handle that is handed on. */
+struct both_call {
+	const struct keepalive *ka;
+	const char *path;
+	int conn;
+};
+
+static void both_call(void *arg)
+{
+	struct both_call *c = arg;
+
+	c->conn = ka_call(c->ka, c->path);
+}
+
+/*
+ * Each of the two calls is answered only once the other has arrived (one
+ * after the other, the first fails after MEET_MS): both are in flight at
+ * once, each on its own connection. The side thread hands its handle on,
+ * so the next pair's side call goes out on the same connection.
+ */
+Test(httpc_both, two_calls_are_in_flight_at_once_and_the_side_handle_is_kept)
+{
+	struct keepalive ka;
+	struct both_call own = {&ka, "/meet/own", -1}, side = {&ka, "/meet/side", -1};
+
+	ka_start(&ka);
+	fx_httpc_both(both_call, &own, both_call, &side);
+	cr_assert(own.conn > 0 && side.conn > 0, "both answered (%d, %d): the calls were not in flight together",
+		  own.conn, side.conn);
+	cr_assert_neq(own.conn, side.conn, "each on its own connection");
+	own.path = "/own";
+	side.path = "/side";
+	fx_httpc_both(both_call, &own, both_call, &side);
+	cr_assert_eq(atomic_load(&ka.conns), 2, "the second pair reused both connections (own %d, side %d)",
+		     own.conn, side.conn);
+	fx_httpc_thread_cleanup();
+	fx_httpc_spare_cleanup();
+	ka_stop(&ka);
 }
