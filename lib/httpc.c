@@ -765,6 +765,9 @@ static CURLcode lean_heads(struct lean_call *c, const char *method, struct lean_
 		*head_len = (size_t)(end - hb->data) + 4;
 		if (*head_len > MAX_HEADER_BYTES)
 			return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "answer's header too large");
+		/* lean_head reads the head as text: a NUL would end a line, or the head, early. */
+		if (memchr(hb->data, '\0', *head_len))
+			return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "NUL byte in the answer's header");
 		/* The head ends at its empty line: what follows is the body, or the next head after a 1xx. */
 		save = hb->data[*head_len];
 		hb->data[*head_len] = '\0';

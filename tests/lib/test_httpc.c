@@ -544,6 +544,8 @@ enum canned_mode {
 	CANNED_BIG_CHUNKED, /* 2000 bytes in chunks of 100 */
 	CANNED_BAD_STATUS, /* "HTTP/1.1 2x0 OK" */
 	CANNED_BAD_HEADER, /* a header line without a colon */
+	CANNED_NUL_STATUS, /* a NUL byte right after the status code */
+	CANNED_NUL_HEADER, /* a NUL byte inside a header line */
 };
 
 struct canned {
@@ -655,6 +657,20 @@ static void *canned_serve(void *arg)
 			case CANNED_BAD_HEADER:
 				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 2\r\n\r\n{}");
 				break;
+			case CANNED_NUL_STATUS: {
+				static const char nul_status[] = "HTTP/1.1 200 \0K\r\nContent-Length: 2\r\n\r\n{}";
+
+				len = (int)sizeof(nul_status) - 1;
+				memcpy(out, nul_status, (size_t)len);
+				break;
+			}
+			case CANNED_NUL_HEADER: {
+				static const char nul_header[] = "HTTP/1.1 200 OK\r\nX-A: b\0c\r\nContent-Length: 2\r\n\r\n{}";
+
+				len = (int)sizeof(nul_header) - 1;
+				memcpy(out, nul_header, (size_t)len);
+				break;
+			}
 			}
 			if (close_after)
 				break;
@@ -864,6 +880,13 @@ Test(httpc_lean, a_malformed_status_line_fails_the_call)
 Test(httpc_lean, a_header_line_without_a_colon_fails_the_call)
 {
 	lean_malformed(CANNED_BAD_HEADER);
+}
+
+/* The head is read as text: a NUL inside it must not end a line early (or end the head's scan). */
+Test(httpc_lean, a_nul_byte_in_the_answers_head_fails_the_call)
+{
+	lean_malformed(CANNED_NUL_STATUS);
+	lean_malformed(CANNED_NUL_HEADER);
 }
 
 /* fx_httpc_both: two calls at once, the side one on a handle that is handed on. */
