@@ -197,6 +197,12 @@ group_pids() { # metrics-file group -> its worker pids
 
 nginx_pids() { pgrep -P "$(cat "$run/nginx.master")" | tr '\n' ' '; }
 
+firestore_pids() { # the Firestore emulator's process group (scripts/emulators starts it as a group leader: the JVM and its launcher)
+	local g
+	g=$(cat "$run/emulators/firestore.pid" 2>/dev/null) || return 0
+	ps -o pid= -g "$g" | tr '\n' ' '
+}
+
 load_now() { awk '{print $1 "/" $2 "/" $3}' /proc/loadavg; }
 
 bench_cc() {
