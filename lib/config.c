@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ENV_MAX_VARS 128
 
@@ -236,6 +237,9 @@ int fx_config_load(struct fx_config *c, const char *env_file, struct fx_err *e)
 	if (get_int("FLUXORI_CONNECT_TIMEOUT_MS", FX_DEFAULT_CONNECT_TIMEOUT_MS, 50, 60000, &n, e) < 0)
 		return -1;
 	c->connect_timeout_ms = n;
+	c->ca_bundle = get("FLUXORI_CA_BUNDLE");
+	if (c->ca_bundle && access(c->ca_bundle, R_OK) != 0)
+		return fx_err_set(e, FX_INTERNAL, "FLUXORI_CA_BUNDLE \"%s\" cannot be read", c->ca_bundle);
 	/* The contract: a user disabled, revoked or deleted in Firebase Auth is refused within 60 s. */
 	if (get_int("FLUXORI_REVOCATION_CHECK_SECONDS", 60, 1, 60, &n, e) < 0)
 		return -1;

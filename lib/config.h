@@ -44,6 +44,8 @@ struct fx_config {
 	bool emulated_auth; /* unsigned emulator tokens accepted */
 	long http_timeout_ms; /* total timeout of one call to Google */
 	long connect_timeout_ms;
+	const char *ca_bundle; /* FLUXORI_CA_BUNDLE: PEM file of the CAs trusted for calls to Google, or NULL for
+				  the system's (libcurl's default) */
 	int revocation_check_seconds; /* FLUXORI_REVOCATION_CHECK_SECONDS (1..60, default 60): how old an answer of
 					 Firebase Auth about a user (exists, disabled, validSince) may be */
 	const char *metrics_dir; /* FLUXORI_METRICS_DIR: files the worker processes share (counters,

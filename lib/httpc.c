@@ -71,13 +71,27 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx);
  * every other option on every call, the conditional ones back to their
  * defaults too, so no call inherits another's.
  */
-static void set_constant_options(CURL *h)
+/*
+ * How both of a thread's handles connect: no signals, TCP keepalive and
+ * no Nagle, http(s) only, the CAs of FLUXORI_CA_BUNDLE when set (else
+ * libcurl's default bundle). Peer and host name are always verified.
+ */
+static void set_connection_options(CURL *h)
 {
+	const struct fx_config *cfg = fx_config_get();
+
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cfg && cfg->ca_bundle)
+		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_bundle);
+}
+
+static void set_constant_options(CURL *h)
+{
+	set_connection_options(h);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fx_httpc_header_line);
@@ -495,12 +509,9 @@ static CURLcode lean_connect(struct lean_call *c, const struct lean_url *u, long
 		left = 1;
 	curl_easy_setopt(t->lean, CURLOPT_URL, url);
 	curl_easy_setopt(t->lean, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(t->lean, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->lean, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(t->lean, CURLOPT_TCP_NODELAY, 1L);
+	set_connection_options(t->lean);
 	/* ALPN offers http/1.1 only: the text written here is HTTP/1.1. */
 	curl_easy_setopt(t->lean, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(t->lean, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* Through an HTTP proxy (the environment's), a CONNECT tunnel: the request written here is origin-form. */
 	curl_easy_setopt(t->lean, CURLOPT_HTTPPROXYTUNNEL, 1L);
 	curl_easy_setopt(t->lean, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout < left ? connect_timeout : left);

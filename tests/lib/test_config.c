@@ -26,6 +26,7 @@ static void clean_env(void)
 					   "FLUXORI_REVOCATION_CHECK_SECONDS",
 					   "FLUXORI_SECRETS_KEY_FILE",
 					   "FLUXORI_SECRETS_OLD_KEY_FILE",
+					   "FLUXORI_CA_BUNDLE",
 					   NULL};
 
 	for (int i = 0; vars[i]; i++)
@@ -131,6 +132,20 @@ Test(config, refuses_nonsense_numbers_and_levels)
 	setenv("FLUXORI_LOG_LEVEL", "LOUD", 1);
 	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
 	cr_assert(strstr(err.message, "FLUXORI_LOG_LEVEL"));
+}
+
+/* The CAs trusted for calls to Google: unset is libcurl's default bundle; a file that is not there stops the start. */
+Test(config, a_ca_bundle_must_be_readable)
+{
+	setenv("GOOGLE_CLOUD_PROJECT", "demo-fluxori", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_null(cfg.ca_bundle);
+	setenv("FLUXORI_CA_BUNDLE", write_env("not checked here: curl reads it\n"), 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), 0, "%s", err.message);
+	cr_assert_str_eq(cfg.ca_bundle, getenv("FLUXORI_CA_BUNDLE"));
+	setenv("FLUXORI_CA_BUNDLE", "/nonexistent/ca.pem", 1);
+	cr_assert_eq(fx_config_load(&cfg, NULL, &err), -1);
+	cr_assert(strstr(err.message, "FLUXORI_CA_BUNDLE"), "%s", err.message);
 }
 
 Test(config, refuses_an_emulator_host_with_a_scheme)

@@ -1,12 +1,16 @@
 /* lib/httpc: calls to an upstream (tests/lib/testserver), retries and their backoff, handles handed over. */
 #include "httpc.h"
 #include "clock.h"
+#include "config.h"
 #include "testserver.h"
+#include "testtls.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,7 +536,8 @@ Test(httpc_handover, threads_handing_handles_around_each_get_their_own_answers)
  * The lean path (fx_httpc_req.lean) against a canned upstream of its own
  * that keeps connections open: one connection at a time, each request
  * (head and Content-Length body) answered as the test's mode says, the
- * answer's bytes written in pieces so that they arrive over several reads.
+ * answer's bytes written in pieces so that they arrive over several reads
+ * (over TLS, each piece a record of its own).
  */
 enum canned_mode {
 	CANNED_LENGTH, /* 200 with a Content-Length: {"req":R,"conn":C} */
@@ -546,31 +551,51 @@ enum canned_mode {
 	CANNED_BAD_HEADER, /* a header line without a colon */
 	CANNED_NUL_STATUS, /* a NUL byte right after the status code */
 	CANNED_NUL_HEADER, /* a NUL byte inside a header line */
+	CANNED_ONE_PIECE, /* CANNED_LENGTH's answer written at once: head and body in one TLS record */
+	CANNED_CLOSE_IDLE, /* CANNED_LENGTH, then the connection closed while idle (TLS: close_notify first) */
+	CANNED_FIN_IDLE, /* CANNED_LENGTH, then the connection closed while idle (TLS: no close_notify) */
+	CANNED_TICKET_IDLE, /* CANNED_LENGTH, then (TLS) a new session ticket sent while idle */
 };
 
 struct canned {
 	int fd, port;
 	enum canned_mode mode;
+	SSL_CTX *tls; /* NULL: plain http */
 	atomic_int conns, requests;
+	atomic_int handshakes_failed; /* TLS handshakes the client broke off (a certificate it refused) */
+	atomic_int idle_done; /* answers after which the idle close or ticket has been sent */
 	pthread_t thread;
+	char alpn[64]; /* the protocols the client offered in ALPN, comma-separated */
 	char last[4096]; /* the last request's text, head and body */
 };
 
-static void canned_write(int fd, const char *p, size_t n, size_t piece)
+/* One connection of the canned upstream: its socket and, over TLS, its session. */
+struct canned_conn {
+	int fd;
+	SSL *ssl;
+};
+
+static ssize_t canned_in(const struct canned_conn *k, char *p, size_t n)
+{
+	return k->ssl ? SSL_read(k->ssl, p, (int)n) : read(k->fd, p, n);
+}
+
+static void canned_write(const struct canned_conn *k, const char *p, size_t n, size_t piece)
 {
 	while (n > 0) {
-		size_t k = n < piece ? n : piece;
+		size_t k_n = n < piece ? n : piece;
 
-		if (send(fd, p, k, MSG_NOSIGNAL) != (ssize_t)k)
+		if (k->ssl ? SSL_write(k->ssl, p, (int)k_n) != (int)k_n
+			   : send(k->fd, p, k_n, MSG_NOSIGNAL) != (ssize_t)k_n)
 			return;
-		p += k;
-		n -= k;
+		p += k_n;
+		n -= k_n;
 		usleep(2000);
 	}
 }
 
 /* Reads one request into c->last: false when the client closed the connection. */
-static bool canned_read(struct canned *c, int fd)
+static bool canned_read(struct canned *c, const struct canned_conn *k)
 {
 	size_t have = 0, want = 0;
 
@@ -589,11 +614,51 @@ static bool canned_read(struct canned *c, int fd)
 		}
 		if (have + 1 >= sizeof(c->last))
 			return false;
-		n = read(fd, c->last + have, sizeof(c->last) - 1 - have);
+		n = canned_in(k, c->last + have, sizeof(c->last) - 1 - have);
 		if (n <= 0)
 			return false;
 		have += (size_t)n;
 	}
+}
+
+/* ALPN: notes what the client offered, and picks http/1.1 when it is among it. */
+static int canned_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+		       unsigned int inlen, void *arg)
+{
+	struct canned *c = arg;
+	size_t at = 0;
+
+	(void)ssl;
+	c->alpn[0] = '\0';
+	for (unsigned int i = 0; i < inlen && i + 1 + in[i] <= inlen; i += 1u + in[i])
+		at += (size_t)snprintf(c->alpn + at, at < sizeof(c->alpn) ? sizeof(c->alpn) - at : 0, "%s%.*s",
+				       i ? "," : "", (int)in[i], (const char *)in + i + 1);
+	if (SSL_select_next_proto((unsigned char **)out, outlen, (const unsigned char *)"\x08http/1.1", 9, in,
+				  inlen) == OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* After an answer: what the idle modes do to the connection; false when it is closed. */
+static bool canned_idle(struct canned *c, struct canned_conn *k)
+{
+	bool open = true;
+
+	if (c->mode == CANNED_CLOSE_IDLE || c->mode == CANNED_FIN_IDLE) {
+		if (k->ssl && c->mode == CANNED_CLOSE_IDLE)
+			SSL_shutdown(k->ssl);
+		close(k->fd);
+		k->fd = -1;
+		open = false;
+	} else if (c->mode == CANNED_TICKET_IDLE && k->ssl) {
+		cr_assert_eq(SSL_new_session_ticket(k->ssl), 1);
+		cr_assert_eq(SSL_do_handshake(k->ssl), 1);
+	} else {
+		return true;
+	}
+	/* On loopback the bytes are in the client's socket once the call above returns. */
+	atomic_fetch_add(&c->idle_done, 1);
+	return open;
 }
 
 static void *canned_serve(void *arg)
@@ -603,8 +668,20 @@ static void *canned_serve(void *arg)
 
 	while ((fd = accept(c->fd, NULL, NULL)) >= 0) {
 		int conn = atomic_fetch_add(&c->conns, 1) + 1, on_conn = 0;
+		struct canned_conn k = {fd, NULL};
 
-		while (canned_read(c, fd)) {
+		if (c->tls) {
+			k.ssl = SSL_new(c->tls);
+			cr_assert_not_null(k.ssl);
+			SSL_set_fd(k.ssl, fd);
+			if (SSL_accept(k.ssl) != 1) {
+				atomic_fetch_add(&c->handshakes_failed, 1);
+				SSL_free(k.ssl);
+				close(fd);
+				continue;
+			}
+		}
+		while (canned_read(c, &k)) {
 			int req = atomic_fetch_add(&c->requests, 1) + 1;
 			char body[2048], out[8192];
 			int blen = snprintf(body, sizeof(body), "{\"req\":%d,\"conn\":%d}", req, conn), len = 0;
@@ -613,6 +690,10 @@ static void *canned_serve(void *arg)
 			on_conn++;
 			switch (c->mode) {
 			case CANNED_LENGTH:
+			case CANNED_ONE_PIECE:
+			case CANNED_CLOSE_IDLE:
+			case CANNED_FIN_IDLE:
+			case CANNED_TICKET_IDLE:
 				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nX-Answer: yes\r\nContent-Length: %d\r\n\r\n%s",
 					       blen, body);
 				break;
@@ -627,7 +708,7 @@ static void *canned_serve(void *arg)
 			case CANNED_PARTIAL_SECOND:
 				if (on_conn == 2) {
 					if (c->mode == CANNED_PARTIAL_SECOND)
-						canned_write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 42, 64);
+						canned_write(&k, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 42, 64);
 					close_after = true;
 					break;
 				}
@@ -635,8 +716,8 @@ static void *canned_serve(void *arg)
 					       body);
 				break;
 			case CANNED_STALL:
-				canned_write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 42, 64);
-				while (read(fd, out, sizeof(out)) > 0) {
+				canned_write(&k, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 42, 64);
+				while (canned_in(&k, out, sizeof(out)) > 0) {
 				}
 				close_after = true;
 				break;
@@ -674,27 +755,41 @@ static void *canned_serve(void *arg)
 			}
 			if (close_after)
 				break;
-			canned_write(fd, out, (size_t)len, len > 300 ? 512 : 7);
+			canned_write(&k, out, (size_t)len, c->mode == CANNED_ONE_PIECE ? (size_t)len : len > 300 ? 512 : 7);
+			if (!canned_idle(c, &k))
+				break;
 		}
-		close(fd);
+		SSL_free(k.ssl);
+		if (k.fd >= 0)
+			close(k.fd);
 	}
 	return NULL;
 }
 
-static void canned_start(struct canned *c, enum canned_mode mode)
+static void canned_start_tls(struct canned *c, enum canned_mode mode, SSL_CTX *tls)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 
 	memset(c, 0, sizeof(*c));
 	c->mode = mode;
+	c->tls = tls;
+	if (tls)
+		SSL_CTX_set_alpn_select_cb(tls, canned_alpn, c);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert(c->fd >= 0 && bind(c->fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(c->fd, 16) == 0 &&
 		  getsockname(c->fd, (struct sockaddr *)&a, &alen) == 0);
 	c->port = ntohs(a.sin_port);
 	atomic_init(&c->conns, 0);
 	atomic_init(&c->requests, 0);
+	atomic_init(&c->handshakes_failed, 0);
+	atomic_init(&c->idle_done, 0);
 	cr_assert_eq(pthread_create(&c->thread, NULL, canned_serve, c), 0);
+}
+
+static void canned_start(struct canned *c, enum canned_mode mode)
+{
+	canned_start_tls(c, mode, NULL);
 }
 
 static void canned_stop(struct canned *c)
@@ -711,6 +806,7 @@ static void canned_stop(struct canned *c)
  * under valgrind; the stalled upstream's test sets less.
  */
 static long lean_timeout_ms = 4000;
+static bool lean_path = true; /* false: the same call through curl_easy_perform */
 
 static int lean_call(struct canned *c, const char *method, const char *body, size_t max_response,
 		     struct fx_httpc_resp *resp)
@@ -728,9 +824,9 @@ static int lean_call(struct canned *c, const char *method, const char *body, siz
 				   .retry = FX_RETRY_NONE,
 				   .max_attempts = 1,
 				   .service = "test",
-				   .lean = true};
+				   .lean = lean_path};
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/doc?mask.fieldPaths=a", c->port);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d/v1/doc?mask.fieldPaths=a", c->tls ? "https" : "http", c->port);
 	fx_err_clear(&err);
 	fx_httpc_resp_init(resp);
 	return fx_httpc_do(&req, resp, &err);
@@ -887,6 +983,403 @@ Test(httpc_lean, a_nul_byte_in_the_answers_head_fails_the_call)
 {
 	lean_malformed(CANNED_NUL_STATUS);
 	lean_malformed(CANNED_NUL_HEADER);
+}
+
+/*
+ * The lean path over TLS, as on Cloud Run (https://firestore.googleapis.com,
+ * ALPN http/1.1): the canned upstream behind a certificate of a test CA made
+ * here, which the client trusts through FLUXORI_CA_BUNDLE
+ * (fx_config.ca_bundle), never by turning verification off.
+ */
+static struct tt_ca *test_ca;
+static struct fx_config tls_cfg;
+
+static void tls_setup(void)
+{
+	fx_err_clear(&err);
+	/* The upstream's TLS writes to a client that went (a certificate it refused): no SIGPIPE, as in the workers. */
+	signal(SIGPIPE, SIG_IGN);
+	test_ca = tt_ca_new("fluxori test CA");
+	tls_cfg = (struct fx_config){
+		.http_timeout_ms = 4000, .connect_timeout_ms = 3000, .ca_bundle = tt_ca_file(test_ca)};
+	fx_config_set(&tls_cfg);
+	/* Only the proxy tests' own proxy, never one of the machine's. */
+	unsetenv("https_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("http_proxy");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+}
+
+static void tls_teardown(void)
+{
+	fx_httpc_thread_cleanup();
+	fx_config_set(NULL);
+	tt_ca_free(test_ca);
+}
+
+TestSuite(httpc_lean_tls, .init = tls_setup, .fini = tls_teardown);
+
+/* The upstream in mode over TLS, its certificate from ca for san. */
+static void tls_start_as(struct canned *c, enum canned_mode mode, const struct tt_ca *ca, const char *san)
+{
+	canned_start_tls(c, mode, tt_server_ctx(ca, san));
+}
+
+static void tls_start(struct canned *c, enum canned_mode mode)
+{
+	tls_start_as(c, mode, test_ca, "IP:127.0.0.1,DNS:localhost");
+}
+
+static void tls_stop(struct canned *c)
+{
+	canned_stop(c);
+	SSL_CTX_free(c->tls);
+}
+
+/* Waits until the upstream has done its idle move (close, ticket) after n answers. */
+static void wait_idle(struct canned *c, int n)
+{
+	for (int ms = 0; atomic_load(&c->idle_done) < n; ms++) {
+		cr_assert_lt(ms, 20000, "the upstream's idle move after answer %d never came", n);
+		usleep(1000);
+	}
+}
+
+#define TLS_CALLS 5
+
+/*
+ * TLS_CALLS calls, POST and GET in turn (the last a POST), each after the upstream's idle
+ * move (if its mode has one): each answered whole on its first attempt,
+ * the request origin-form, ALPN offering http/1.1 only. The number of
+ * connections the upstream accepted.
+ */
+static int tls_calls(struct canned *c)
+{
+	struct fx_httpc_resp resp;
+	char want[64];
+
+	for (int i = 1; i <= TLS_CALLS; i++) {
+		if (i > 1)
+			wait_idle(c, c->mode >= CANNED_CLOSE_IDLE ? i - 1 : 0);
+		cr_assert_eq(lean_call(c, i % 2 ? "POST" : "GET", i % 2 ? "{\"x\":1}" : NULL, 0, &resp), 0,
+			     "call %d: %s", i, err.message);
+		cr_assert_eq(resp.status, 200);
+		cr_assert_eq(resp.attempts, 1);
+		snprintf(want, sizeof(want), "{\"req\":%d,\"conn\":%d}", i,
+			 c->mode == CANNED_CLOSE_IDLE || c->mode == CANNED_FIN_IDLE ? i : 1);
+		cr_assert_str_eq(resp.body.data, want, "call %d answered %s", i, resp.body.data);
+		fx_httpc_resp_cleanup(&resp);
+	}
+	cr_assert(strncmp(c->last, "POST /v1/doc?mask.fieldPaths=a HTTP/1.1\r\n", 41) == 0, "%s", c->last);
+	cr_assert(strstr(c->last, "\r\nContent-Length: 7\r\n") && strstr(c->last, "\r\n\r\n{\"x\":1}"), "%s", c->last);
+	if (lean_path)
+		cr_assert_str_eq(c->alpn, "http/1.1", "ALPN offered %s", c->alpn);
+	return atomic_load(&c->conns);
+}
+
+/* Each answer in 7-byte pieces, each piece a TLS record: several records per answer. */
+Test(httpc_lean_tls, calls_answered_in_small_records_with_a_content_length_share_one_connection)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_LENGTH);
+	cr_assert_eq(tls_calls(&c), 1, "N calls on a healthy kept TLS connection: one connect");
+	tls_stop(&c);
+}
+
+Test(httpc_lean_tls, chunked_answers_in_small_records_share_one_connection)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_CHUNKED);
+	cr_assert_eq(tls_calls(&c), 1);
+	tls_stop(&c);
+}
+
+Test(httpc_lean_tls, answers_each_in_one_record_head_and_body_share_one_connection)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_ONE_PIECE);
+	cr_assert_eq(tls_calls(&c), 1);
+	tls_stop(&c);
+}
+
+/* The server closes the kept connection while idle: each next call connects again, with no error. */
+Test(httpc_lean_tls, a_kept_connection_closed_with_close_notify_while_idle_is_replaced_quietly)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_CLOSE_IDLE);
+	cr_assert_eq(tls_calls(&c), TLS_CALLS);
+	cr_assert_eq(atomic_load(&c.requests), TLS_CALLS, "no request sent twice");
+	tls_stop(&c);
+}
+
+Test(httpc_lean_tls, a_kept_connection_closed_without_close_notify_while_idle_is_replaced_quietly)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_FIN_IDLE);
+	cr_assert_eq(tls_calls(&c), TLS_CALLS);
+	cr_assert_eq(atomic_load(&c.requests), TLS_CALLS, "no request sent twice");
+	tls_stop(&c);
+}
+
+/* Closed as the request arrives, before any byte of the answer: sent once more on a fresh connection. */
+Test(httpc_lean_tls, a_kept_connection_closed_before_any_byte_of_the_answer_is_retried_once_on_a_fresh_one)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	tls_start(&c, CANNED_DROP_SECOND);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	cr_assert_str_eq(resp.body.data, "{\"req\":3,\"conn\":2}");
+	cr_assert_eq(resp.attempts, 1);
+	fx_httpc_resp_cleanup(&resp);
+	tls_stop(&c);
+}
+
+Test(httpc_lean_tls, a_connection_closed_after_part_of_the_answer_fails_the_call_without_sending_it_again)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	tls_start(&c, CANNED_PARTIAL_SECOND);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert_eq(lean_call(&c, "POST", "{}", 0, &resp), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	tls_stop(&c);
+	cr_assert_eq(atomic_load(&c.requests), 2);
+}
+
+Test(httpc_lean_tls, an_answer_that_stalls_ends_the_call_at_its_deadline)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	tls_start(&c, CANNED_STALL);
+	lean_timeout_ms = 400;
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), -1);
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	tls_stop(&c);
+}
+
+static void tls_capped(enum canned_mode mode)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	tls_start(&c, mode);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 1999, &resp), -1, "one byte over the cap");
+	cr_assert(fx_err_is(&err, FX_BAD_GATEWAY), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 2000, &resp), 0, "%s", err.message);
+	cr_assert_eq(resp.body.len, 2000);
+	fx_httpc_resp_cleanup(&resp);
+	tls_stop(&c);
+}
+
+Test(httpc_lean_tls, answers_over_the_cap_are_refused)
+{
+	tls_capped(CANNED_BIG);
+	tls_capped(CANNED_BIG_CHUNKED);
+}
+
+/*
+ * A certificate that does not verify fails the call with the usual error;
+ * nothing is sent. The handshakes the upstream saw fail.
+ */
+static int tls_refused(const struct tt_ca *ca, const char *san)
+{
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	tls_start_as(&c, CANNED_LENGTH, ca, san);
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), -1, "a certificate that does not verify was accepted");
+	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	cr_assert_null(strstr(err.message, "t0ken"), "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	tls_stop(&c);
+	cr_assert_eq(atomic_load(&c.requests), 0);
+	return atomic_load(&c.handshakes_failed);
+}
+
+Test(httpc_lean_tls, a_certificate_of_another_ca_fails_the_call)
+{
+	struct tt_ca *other = tt_ca_new("another CA");
+
+	/* The chain is refused inside the handshake; a host name by curl once it is done (TLS 1.3). */
+	cr_assert_geq(tls_refused(other, "IP:127.0.0.1,DNS:localhost"), 1);
+	tt_ca_free(other);
+}
+
+Test(httpc_lean_tls, a_certificate_for_another_host_fails_the_call)
+{
+	tls_refused(test_ca, "DNS:firestore.googleapis.com");
+}
+
+/* curl's own path (not lean) trusts the same FLUXORI_CA_BUNDLE, and refuses the same certificates. */
+Test(httpc_lean_tls, curls_path_trusts_the_same_ca_bundle)
+{
+	struct canned c;
+
+	lean_path = false;
+	tls_start(&c, CANNED_LENGTH);
+	cr_assert_eq(tls_calls(&c), 1);
+	tls_stop(&c);
+	tls_refused(test_ca, "DNS:firestore.googleapis.com");
+}
+
+/*
+ * The same through an HTTP proxy, as libcurl finds one on Cloud Run or
+ * anywhere else (https_proxy in the environment): a CONNECT tunnel per
+ * connection, TLS to the origin inside it. The test proxy counts the
+ * CONNECTs it was asked for, then relays bytes both ways until either
+ * side closes.
+ */
+struct tproxy {
+	int fd, port;
+	atomic_int connects;
+	pthread_t thread;
+	char target[128]; /* the last CONNECT's request target */
+};
+
+static void *tproxy_relay(void *arg)
+{
+	int *fds = arg;
+	struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+	char buf[16384];
+
+	for (;;) {
+		ssize_t n = 0;
+		int i;
+
+		if (poll(p, 2, -1) < 0)
+			break;
+		for (i = 0; i < 2 && !(p[i].revents & (POLLIN | POLLHUP | POLLERR)); i++) {
+		}
+		if (i == 2)
+			continue;
+		n = read(fds[i], buf, sizeof(buf));
+		if (n <= 0 || send(fds[1 - i], buf, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+	}
+	close(fds[0]);
+	close(fds[1]);
+	free(fds);
+	return NULL;
+}
+
+static void *tproxy_accept(void *arg)
+{
+	struct tproxy *x = arg;
+	int fd;
+
+	while ((fd = accept(x->fd, NULL, NULL)) >= 0) {
+		char in[2048], target[128];
+		size_t have = 0;
+		int port = 0, *fds;
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		pthread_t t;
+
+		/* The CONNECT's head; the client sends nothing more before the proxy answers. */
+		while (have < sizeof(in) - 1 && !memmem(in, have, "\r\n\r\n", 4)) {
+			ssize_t n = read(fd, in + have, sizeof(in) - 1 - have);
+
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+		}
+		in[have] = '\0';
+		if (sscanf(in, "CONNECT %127s HTTP/1.1", target) != 1 || sscanf(target, "127.0.0.1:%d", &port) != 1) {
+			close(fd);
+			continue;
+		}
+		snprintf(x->target, sizeof(x->target), "%s", target);
+		atomic_fetch_add(&x->connects, 1);
+		fds = malloc(2 * sizeof(int));
+		cr_assert_not_null(fds);
+		fds[0] = fd;
+		fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+		a.sin_port = htons((uint16_t)port);
+		cr_assert(fds[1] >= 0 && connect(fds[1], (struct sockaddr *)&a, sizeof(a)) == 0);
+		cr_assert_eq(send(fd, "HTTP/1.1 200 Connection established\r\n\r\n", 39, MSG_NOSIGNAL), 39);
+		cr_assert_eq(pthread_create(&t, NULL, tproxy_relay, fds), 0);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static struct tproxy proxy;
+
+/* The TLS suite's set-up, and the proxy named by https_proxy. */
+static void proxy_setup(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	char url[64];
+
+	tls_setup();
+	memset(&proxy, 0, sizeof(proxy));
+	atomic_init(&proxy.connects, 0);
+	proxy.fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert(proxy.fd >= 0 && bind(proxy.fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		  listen(proxy.fd, 16) == 0 && getsockname(proxy.fd, (struct sockaddr *)&a, &alen) == 0);
+	proxy.port = ntohs(a.sin_port);
+	cr_assert_eq(pthread_create(&proxy.thread, NULL, tproxy_accept, &proxy), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", proxy.port);
+	setenv("https_proxy", url, 1);
+}
+
+static void proxy_teardown(void)
+{
+	tls_teardown();
+	shutdown(proxy.fd, SHUT_RDWR);
+	pthread_join(proxy.thread, NULL);
+	close(proxy.fd);
+}
+
+TestSuite(httpc_lean_proxy, .init = proxy_setup, .fini = proxy_teardown);
+
+/* Origin-form requests inside the tunnel (tls_calls checks), one CONNECT per kept connection. */
+Test(httpc_lean_proxy, calls_through_the_tunnel_share_one_connect_and_one_tls_connection)
+{
+	struct canned c;
+	char want[64];
+
+	tls_start(&c, CANNED_LENGTH);
+	cr_assert_eq(tls_calls(&c), 1);
+	tls_stop(&c);
+	cr_assert_eq(atomic_load(&proxy.connects), 1, "%d CONNECTs for one kept connection",
+		     atomic_load(&proxy.connects));
+	snprintf(want, sizeof(want), "127.0.0.1:%d", c.port);
+	cr_assert_str_eq(proxy.target, want);
+}
+
+/* The origin closes each connection while idle: a new tunnel for each call, one CONNECT each. */
+Test(httpc_lean_proxy, a_connection_the_origin_closed_while_idle_is_replaced_by_one_new_tunnel)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_CLOSE_IDLE);
+	cr_assert_eq(tls_calls(&c), TLS_CALLS);
+	tls_stop(&c);
+	cr_assert_eq(atomic_load(&proxy.connects), TLS_CALLS);
+}
+
+Test(httpc_lean_proxy, a_certificate_for_another_host_fails_the_call_through_the_tunnel)
+{
+	tls_refused(test_ca, "DNS:firestore.googleapis.com");
+	cr_assert_eq(atomic_load(&proxy.connects), 1);
 }
 
 /* fx_httpc_both: two calls at once, the side one on a handle that is handed on. */
