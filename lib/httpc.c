@@ -528,12 +528,20 @@ static CURLcode lean_connect(struct lean_call *c, const struct lean_url *u, long
 	return CURLE_OK;
 }
 
-/* A kept connection with something to read while idle was closed (or sent what nobody asked for). */
+/*
+ * A kept connection with something to read while idle was closed (or sent
+ * what nobody asked for). Asked of curl, not of the socket: over TLS the
+ * socket may hold bytes that are TLS's own (a TLS 1.3 server sends session
+ * tickets whenever it likes), which this read consumes with nothing to show
+ * (CURLE_AGAIN: not stale), and what the TLS layer has already decrypted
+ * would not show on the socket at all. Over plain http the same one read.
+ */
 static bool lean_stale(const struct handles *t)
 {
-	struct pollfd p = {t->fd, POLLIN, 0};
+	char ch;
+	size_t got = 0;
 
-	return poll(&p, 1, 0) != 0;
+	return curl_easy_recv(t->lean, &ch, 1, &got) != CURLE_AGAIN;
 }
 
 static CURLcode lean_send(struct lean_call *c, const char *p, size_t n)

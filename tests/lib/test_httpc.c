@@ -1108,6 +1108,21 @@ Test(httpc_lean_tls, answers_each_in_one_record_head_and_body_share_one_connecti
 	tls_stop(&c);
 }
 
+/*
+ * A TLS 1.3 server may send session tickets at any time, also while the
+ * connection is idle between calls: bytes on the socket that are TLS's own,
+ * not an answer. The kept connection is not judged stale for them.
+ */
+Test(httpc_lean_tls, session_tickets_sent_while_idle_do_not_cost_the_kept_connection)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_TICKET_IDLE);
+	cr_assert_eq(tls_calls(&c), 1, "a ticket is not a close: one connect for all the calls");
+	cr_assert_eq(atomic_load(&c.idle_done), TLS_CALLS);
+	tls_stop(&c);
+}
+
 /* The server closes the kept connection while idle: each next call connects again, with no error. */
 Test(httpc_lean_tls, a_kept_connection_closed_with_close_notify_while_idle_is_replaced_quietly)
 {
@@ -1363,6 +1378,16 @@ Test(httpc_lean_proxy, calls_through_the_tunnel_share_one_connect_and_one_tls_co
 		     atomic_load(&proxy.connects));
 	snprintf(want, sizeof(want), "127.0.0.1:%d", c.port);
 	cr_assert_str_eq(proxy.target, want);
+}
+
+Test(httpc_lean_proxy, session_tickets_sent_while_idle_do_not_cost_the_tunnel)
+{
+	struct canned c;
+
+	tls_start(&c, CANNED_TICKET_IDLE);
+	cr_assert_eq(tls_calls(&c), 1);
+	tls_stop(&c);
+	cr_assert_eq(atomic_load(&proxy.connects), 1);
 }
 
 /* The origin closes each connection while idle: a new tunnel for each call, one CONNECT each. */
