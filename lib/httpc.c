@@ -710,6 +710,14 @@ static CURLcode lean_fail(struct lean_call *c, CURLcode rc, const char *why)
 	return rc;
 }
 
+/* Whether head h (status line first) has a line of header name, whatever its value's length. */
+static bool lean_has_header(const char *h, const char *name)
+{
+	char line_start[40];
+
+	return fx_str_fmt(line_start, sizeof(line_start), "\r\n%s:", name) == 0 && strcasestr(h, line_start);
+}
+
 /*
  * Checks the head in resp->headers (status line, header lines, the final
  * empty line; head_len bytes) and reads its framing: CURLE_OK, or
@@ -717,8 +725,8 @@ static CURLcode lean_fail(struct lean_call *c, CURLcode rc, const char *why)
  */
 static CURLcode lean_head(struct lean_call *c, const char *method, struct lean_body *b, bool *keep)
 {
-	const char *h = c->resp->headers.data, *line, *end;
-	char v[64];
+	const char *h = c->resp->headers.data, *line, *end, *te;
+	char v[64]; /* a framing header's value longer than this is refused, never taken as absent */
 	uint64_t len;
 
 	if (strncmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') || h[8] != ' ' || h[9] < '1' || h[9] > '5' ||
@@ -743,12 +751,14 @@ static CURLcode lean_head(struct lean_call *c, const char *method, struct lean_b
 	b->framing = LEAN_CLOSE;
 	if (strcmp(method, "HEAD") == 0 || c->resp->status == 204 || c->resp->status == 304 || c->resp->status < 200) {
 		b->framing = LEAN_NONE;
-	} else if (fx_httpc_header_in(h, "Transfer-Encoding", v, sizeof(v))) {
-		if (strcasecmp(v, "chunked") != 0)
+	} else if ((te = fx_httpc_header_in(h, "Transfer-Encoding", v, sizeof(v))) ||
+		   lean_has_header(h, "Transfer-Encoding")) {
+		if (!te || strcasecmp(te, "chunked") != 0)
 			return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "unsupported transfer coding");
 		b->framing = LEAN_CHUNKED;
-	} else if (fx_httpc_header_in(h, "Content-Length", v, sizeof(v))) {
-		if (fx_num_parse_u64(v, UINT64_MAX, &len, NULL) < 0)
+	} else if (lean_has_header(h, "Content-Length")) {
+		if (!fx_httpc_header_in(h, "Content-Length", v, sizeof(v)) ||
+		    fx_num_parse_u64(v, UINT64_MAX, &len, NULL) < 0)
 			return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "malformed Content-Length");
 		b->framing = len ? LEAN_LENGTH : LEAN_NONE;
 		b->left = len;

@@ -555,6 +555,8 @@ enum canned_mode {
 	CANNED_CLOSE_IDLE, /* CANNED_LENGTH, then the connection closed while idle (TLS: close_notify first) */
 	CANNED_FIN_IDLE, /* CANNED_LENGTH, then the connection closed while idle (TLS: no close_notify) */
 	CANNED_TICKET_IDLE, /* CANNED_LENGTH, then (TLS) a new session ticket sent while idle */
+	CANNED_LONG_LENGTH, /* a Content-Length of 2 written in 70 digits, the connection kept open */
+	CANNED_LONG_CODING, /* a Transfer-Encoding list of 67 bytes ending in chunked, kept open */
 };
 
 struct canned {
@@ -737,6 +739,14 @@ static void *canned_serve(void *arg)
 				break;
 			case CANNED_BAD_HEADER:
 				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 2\r\n\r\n{}");
+				break;
+			case CANNED_LONG_LENGTH:
+				len = snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %070d\r\n\r\n{}", 2);
+				break;
+			case CANNED_LONG_CODING:
+				len = snprintf(out, sizeof(out),
+					       "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, identity, identity, identity, "
+					       "identity, identity, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
 				break;
 			case CANNED_NUL_STATUS: {
 				static const char nul_status[] = "HTTP/1.1 200 \0K\r\nContent-Length: 2\r\n\r\n{}";
@@ -955,7 +965,8 @@ Test(httpc_lean, a_chunked_answer_over_the_cap_is_refused)
 	lean_capped(CANNED_BIG_CHUNKED);
 }
 
-static void lean_malformed(enum canned_mode mode)
+/* The call fails (503, no token in the message), and the message says why when why is given. */
+static void lean_refused(enum canned_mode mode, const char *why)
 {
 	struct canned c;
 	struct fx_httpc_resp resp;
@@ -963,9 +974,32 @@ static void lean_malformed(enum canned_mode mode)
 	canned_start(&c, mode);
 	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), -1);
 	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+	if (why)
+		cr_assert(strstr(err.message, why), "%s", err.message);
 	cr_assert_null(strstr(err.message, "t0ken"), "%s", err.message);
 	fx_httpc_resp_cleanup(&resp);
 	canned_stop(&c);
+}
+
+static void lean_malformed(enum canned_mode mode)
+{
+	lean_refused(mode, NULL);
+}
+
+/*
+ * A framing header whose value is longer than the parser reads (63 bytes)
+ * is refused for what it is, not taken as absent: the body was then read
+ * "to the close", which on a kept connection never comes (the call waited
+ * for its deadline).
+ */
+Test(httpc_lean, a_content_length_too_long_to_read_fails_the_call_clearly)
+{
+	lean_refused(CANNED_LONG_LENGTH, "malformed Content-Length");
+}
+
+Test(httpc_lean, a_transfer_encoding_too_long_to_read_fails_the_call_clearly)
+{
+	lean_refused(CANNED_LONG_CODING, "unsupported transfer coding");
 }
 
 Test(httpc_lean, a_malformed_status_line_fails_the_call)
