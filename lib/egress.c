@@ -360,14 +360,7 @@ int fx_egress_do(const struct fx_egress_req *req, struct fx_httpc_resp *resp, st
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fx_httpc_header_line);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
-	if (strcmp(method, "GET") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-	}
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	fx_httpc_curl_method(h, method, req->body, req->body_len);
 
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_WRITE_ERROR && t.too_big && t.discard_past_cap)

@@ -950,6 +950,19 @@ static long backoff_ms(int attempt, const struct fx_httpc_resp *resp)
 	return base;
 }
 
+void fx_httpc_curl_method(void *h, const char *method, const char *body, size_t body_len)
+{
+	/* GET first: it clears a previous call's POST or HEAD (method, body, no-body). */
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") != 0 ? method : NULL);
+	if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+}
+
 /* One attempt through curl_easy_perform on the thread's handle h. */
 static CURLcode curl_attempt(CURL *h, const struct fx_httpc_req *req, const char *method, struct curl_slist *hdrs,
 			     long left, long connect_timeout, char *curl_err, struct transfer *t, long *connects,
@@ -973,15 +986,7 @@ static CURLcode curl_attempt(CURL *h, const struct fx_httpc_req *req, const char
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, t->resp);
-	/* GET first: it clears a previous call's POST or HEAD (method, body, no-body). */
-	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") != 0 ? method : NULL);
-	if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-	}
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	fx_httpc_curl_method(h, method, req->body, req->body_len);
 
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->resp->status);

@@ -71,6 +71,15 @@ FX_MUST_USE int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp
  */
 size_t fx_httpc_header_line(char *p, size_t size, size_t nmemb, void *resp);
 
+/*
+ * Sets the method of the next transfer on curl handle h (a CURL *), and
+ * its body: POST, PUT and PATCH always send one (empty when body is NULL),
+ * other methods when body is set; HEAD reads no body. Clears what an
+ * earlier transfer on h set. For every curl_easy_perform of a call
+ * (lib/httpc's, lib/egress's).
+ */
+void fx_httpc_curl_method(void *h, const char *method, const char *body, size_t body_len);
+
 /* Value of response header name (case-insensitive) copied into out, or NULL. */
 FX_MUST_USE const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len);
 

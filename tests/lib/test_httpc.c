@@ -406,15 +406,22 @@ static void *ka_accept(void *arg)
 	return NULL;
 }
 
-static void ka_start(struct keepalive *ka)
+/* A socket listening on 127.0.0.1 at a free port (*port); aborts the test on failure. */
+static int listen_loopback(int *port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	ka->fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(ka->fd >= 0 && bind(ka->fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ka->fd, 64) == 0 &&
-		  getsockname(ka->fd, (struct sockaddr *)&a, &alen) == 0);
-	ka->port = ntohs(a.sin_port);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 64) == 0 &&
+		  getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void ka_start(struct keepalive *ka)
+{
+	ka->fd = listen_loopback(&ka->port);
 	atomic_init(&ka->conns, 0);
 	atomic_init(&ka->meeting, 0);
 	cr_assert_eq(pthread_create(&ka->thread, NULL, ka_accept, ka), 0);
@@ -778,18 +785,12 @@ static void *canned_serve(void *arg)
 
 static void canned_start_tls(struct canned *c, enum canned_mode mode, SSL_CTX *tls)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
-
 	memset(c, 0, sizeof(*c));
 	c->mode = mode;
 	c->tls = tls;
 	if (tls)
 		SSL_CTX_set_alpn_select_cb(tls, canned_alpn, c);
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(c->fd >= 0 && bind(c->fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(c->fd, 16) == 0 &&
-		  getsockname(c->fd, (struct sockaddr *)&a, &alen) == 0);
-	c->port = ntohs(a.sin_port);
+	c->fd = listen_loopback(&c->port);
 	atomic_init(&c->conns, 0);
 	atomic_init(&c->requests, 0);
 	atomic_init(&c->handshakes_failed, 0);
@@ -797,9 +798,12 @@ static void canned_start_tls(struct canned *c, enum canned_mode mode, SSL_CTX *t
 	cr_assert_eq(pthread_create(&c->thread, NULL, canned_serve, c), 0);
 }
 
+static struct tt_ca *test_ca; /* set by the TLS suites (tls_setup): their upstreams speak TLS */
+
+/* The upstream in mode: over TLS in the TLS suites, its certificate from test_ca for 127.0.0.1. */
 static void canned_start(struct canned *c, enum canned_mode mode)
 {
-	canned_start_tls(c, mode, NULL);
+	canned_start_tls(c, mode, test_ca ? tt_server_ctx(test_ca, "IP:127.0.0.1,DNS:localhost") : NULL);
 }
 
 static void canned_stop(struct canned *c)
@@ -808,6 +812,7 @@ static void canned_stop(struct canned *c)
 	shutdown(c->fd, SHUT_RDWR);
 	pthread_join(c->thread, NULL);
 	close(c->fd);
+	SSL_CTX_free(c->tls);
 }
 
 /*
@@ -892,7 +897,8 @@ static void lean_answered_once(struct canned *c, enum canned_mode mode)
 	fx_httpc_resp_cleanup(&resp);
 }
 
-Test(httpc_lean, a_kept_connection_closed_before_any_byte_of_the_answer_is_retried_once_on_a_fresh_one)
+/* The plain tests below that the TLS suite runs again over TLS. */
+static void lean_dropped_before_the_answer(void)
 {
 	struct canned c;
 	struct fx_httpc_resp resp;
@@ -907,7 +913,7 @@ Test(httpc_lean, a_kept_connection_closed_before_any_byte_of_the_answer_is_retri
 	cr_assert_eq(atomic_load(&c.requests), 3);
 }
 
-Test(httpc_lean, a_connection_closed_after_part_of_the_answer_fails_the_call_without_sending_it_again)
+static void lean_closed_within_the_answer(void)
 {
 	struct canned c;
 	struct fx_httpc_resp resp;
@@ -924,7 +930,7 @@ Test(httpc_lean, a_connection_closed_after_part_of_the_answer_fails_the_call_wit
 	cr_assert_eq(atomic_load(&c.requests), 3);
 }
 
-Test(httpc_lean, an_answer_that_stalls_ends_the_call_at_its_deadline)
+static void lean_stalled(void)
 {
 	struct canned c;
 	struct fx_httpc_resp resp;
@@ -938,6 +944,21 @@ Test(httpc_lean, an_answer_that_stalls_ends_the_call_at_its_deadline)
 	cr_assert_lt(fx_clock_ms() - t0, 20000);
 	fx_httpc_resp_cleanup(&resp);
 	canned_stop(&c);
+}
+
+Test(httpc_lean, a_kept_connection_closed_before_any_byte_of_the_answer_is_retried_once_on_a_fresh_one)
+{
+	lean_dropped_before_the_answer();
+}
+
+Test(httpc_lean, a_connection_closed_after_part_of_the_answer_fails_the_call_without_sending_it_again)
+{
+	lean_closed_within_the_answer();
+}
+
+Test(httpc_lean, an_answer_that_stalls_ends_the_call_at_its_deadline)
+{
+	lean_stalled();
 }
 
 static void lean_capped(enum canned_mode mode)
@@ -1025,7 +1046,6 @@ Test(httpc_lean, a_nul_byte_in_the_answers_head_fails_the_call)
  * here, which the client trusts through FLUXORI_CA_BUNDLE
  * (fx_config.ca_bundle), never by turning verification off.
  */
-static struct tt_ca *test_ca;
 static struct fx_config tls_cfg;
 
 static void tls_setup(void)
@@ -1052,6 +1072,7 @@ static void tls_teardown(void)
 	fx_httpc_thread_cleanup();
 	fx_config_set(NULL);
 	tt_ca_free(test_ca);
+	test_ca = NULL;
 }
 
 TestSuite(httpc_lean_tls, .init = tls_setup, .fini = tls_teardown);
@@ -1062,16 +1083,6 @@ static void tls_start_as(struct canned *c, enum canned_mode mode, const struct t
 	canned_start_tls(c, mode, tt_server_ctx(ca, san));
 }
 
-static void tls_start(struct canned *c, enum canned_mode mode)
-{
-	tls_start_as(c, mode, test_ca, "IP:127.0.0.1,DNS:localhost");
-}
-
-static void tls_stop(struct canned *c)
-{
-	canned_stop(c);
-	SSL_CTX_free(c->tls);
-}
 
 /* Waits until the upstream has done its idle move (close, ticket) after n answers. */
 static void wait_idle(struct canned *c, int n)
@@ -1114,32 +1125,35 @@ static int tls_calls(struct canned *c)
 	return atomic_load(&c->conns);
 }
 
+/* tls_calls on an upstream started in mode: the connections it accepted. */
+static int calls_in_mode(enum canned_mode mode)
+{
+	struct canned c;
+	int conns;
+
+	canned_start(&c, mode);
+	conns = tls_calls(&c);
+	canned_stop(&c);
+	cr_assert_eq(atomic_load(&c.requests), TLS_CALLS, "no request sent twice");
+	if (mode >= CANNED_CLOSE_IDLE)
+		cr_assert_eq(atomic_load(&c.idle_done), TLS_CALLS);
+	return conns;
+}
+
 /* Each answer in 7-byte pieces, each piece a TLS record: several records per answer. */
 Test(httpc_lean_tls, calls_answered_in_small_records_with_a_content_length_share_one_connection)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_LENGTH);
-	cr_assert_eq(tls_calls(&c), 1, "N calls on a healthy kept TLS connection: one connect");
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_LENGTH), 1, "N calls on a healthy kept TLS connection: one connect");
 }
 
 Test(httpc_lean_tls, chunked_answers_in_small_records_share_one_connection)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_CHUNKED);
-	cr_assert_eq(tls_calls(&c), 1);
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_CHUNKED), 1);
 }
 
 Test(httpc_lean_tls, answers_each_in_one_record_head_and_body_share_one_connection)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_ONE_PIECE);
-	cr_assert_eq(tls_calls(&c), 1);
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_ONE_PIECE), 1);
 }
 
 /*
@@ -1149,98 +1163,40 @@ Test(httpc_lean_tls, answers_each_in_one_record_head_and_body_share_one_connecti
  */
 Test(httpc_lean_tls, session_tickets_sent_while_idle_do_not_cost_the_kept_connection)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_TICKET_IDLE);
-	cr_assert_eq(tls_calls(&c), 1, "a ticket is not a close: one connect for all the calls");
-	cr_assert_eq(atomic_load(&c.idle_done), TLS_CALLS);
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_TICKET_IDLE), 1, "a ticket is not a close: one connect for all the calls");
 }
 
 /* The server closes the kept connection while idle: each next call connects again, with no error. */
 Test(httpc_lean_tls, a_kept_connection_closed_with_close_notify_while_idle_is_replaced_quietly)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_CLOSE_IDLE);
-	cr_assert_eq(tls_calls(&c), TLS_CALLS);
-	cr_assert_eq(atomic_load(&c.requests), TLS_CALLS, "no request sent twice");
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_CLOSE_IDLE), TLS_CALLS);
 }
 
 Test(httpc_lean_tls, a_kept_connection_closed_without_close_notify_while_idle_is_replaced_quietly)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_FIN_IDLE);
-	cr_assert_eq(tls_calls(&c), TLS_CALLS);
-	cr_assert_eq(atomic_load(&c.requests), TLS_CALLS, "no request sent twice");
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_FIN_IDLE), TLS_CALLS);
 }
 
 /* Closed as the request arrives, before any byte of the answer: sent once more on a fresh connection. */
 Test(httpc_lean_tls, a_kept_connection_closed_before_any_byte_of_the_answer_is_retried_once_on_a_fresh_one)
 {
-	struct canned c;
-	struct fx_httpc_resp resp;
-
-	tls_start(&c, CANNED_DROP_SECOND);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
-	cr_assert_str_eq(resp.body.data, "{\"req\":3,\"conn\":2}");
-	cr_assert_eq(resp.attempts, 1);
-	fx_httpc_resp_cleanup(&resp);
-	tls_stop(&c);
+	lean_dropped_before_the_answer();
 }
 
 Test(httpc_lean_tls, a_connection_closed_after_part_of_the_answer_fails_the_call_without_sending_it_again)
 {
-	struct canned c;
-	struct fx_httpc_resp resp;
-
-	tls_start(&c, CANNED_PARTIAL_SECOND);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
-	cr_assert_eq(lean_call(&c, "POST", "{}", 0, &resp), -1);
-	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
-	tls_stop(&c);
-	cr_assert_eq(atomic_load(&c.requests), 2);
+	lean_closed_within_the_answer();
 }
 
 Test(httpc_lean_tls, an_answer_that_stalls_ends_the_call_at_its_deadline)
 {
-	struct canned c;
-	struct fx_httpc_resp resp;
-
-	tls_start(&c, CANNED_STALL);
-	lean_timeout_ms = 400;
-	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), -1);
-	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
-	tls_stop(&c);
-}
-
-static void tls_capped(enum canned_mode mode)
-{
-	struct canned c;
-	struct fx_httpc_resp resp;
-
-	tls_start(&c, mode);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 1999, &resp), -1, "one byte over the cap");
-	cr_assert(fx_err_is(&err, FX_BAD_GATEWAY), "%s", err.message);
-	fx_httpc_resp_cleanup(&resp);
-	cr_assert_eq(lean_call(&c, "GET", NULL, 2000, &resp), 0, "%s", err.message);
-	cr_assert_eq(resp.body.len, 2000);
-	fx_httpc_resp_cleanup(&resp);
-	tls_stop(&c);
+	lean_stalled();
 }
 
 Test(httpc_lean_tls, answers_over_the_cap_are_refused)
 {
-	tls_capped(CANNED_BIG);
-	tls_capped(CANNED_BIG_CHUNKED);
+	lean_capped(CANNED_BIG);
+	lean_capped(CANNED_BIG_CHUNKED);
 }
 
 /*
@@ -1257,7 +1213,7 @@ static int tls_refused(const struct tt_ca *ca, const char *san)
 	cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
 	cr_assert_null(strstr(err.message, "t0ken"), "%s", err.message);
 	fx_httpc_resp_cleanup(&resp);
-	tls_stop(&c);
+	canned_stop(&c);
 	cr_assert_eq(atomic_load(&c.requests), 0);
 	return atomic_load(&c.handshakes_failed);
 }
@@ -1279,12 +1235,8 @@ Test(httpc_lean_tls, a_certificate_for_another_host_fails_the_call)
 /* curl's own path (not lean) trusts the same FLUXORI_CA_BUNDLE, and refuses the same certificates. */
 Test(httpc_lean_tls, curls_path_trusts_the_same_ca_bundle)
 {
-	struct canned c;
-
 	lean_path = false;
-	tls_start(&c, CANNED_LENGTH);
-	cr_assert_eq(tls_calls(&c), 1);
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_LENGTH), 1);
 	tls_refused(test_ca, "DNS:firestore.googleapis.com");
 }
 
@@ -1373,17 +1325,12 @@ static struct tproxy proxy;
 /* The TLS suite's set-up, and the proxy named by https_proxy. */
 static void proxy_setup(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t alen = sizeof(a);
 	char url[64];
 
 	tls_setup();
 	memset(&proxy, 0, sizeof(proxy));
 	atomic_init(&proxy.connects, 0);
-	proxy.fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(proxy.fd >= 0 && bind(proxy.fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-		  listen(proxy.fd, 16) == 0 && getsockname(proxy.fd, (struct sockaddr *)&a, &alen) == 0);
-	proxy.port = ntohs(a.sin_port);
+	proxy.fd = listen_loopback(&proxy.port);
 	cr_assert_eq(pthread_create(&proxy.thread, NULL, tproxy_accept, &proxy), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", proxy.port);
 	setenv("https_proxy", url, 1);
@@ -1405,9 +1352,9 @@ Test(httpc_lean_proxy, calls_through_the_tunnel_share_one_connect_and_one_tls_co
 	struct canned c;
 	char want[64];
 
-	tls_start(&c, CANNED_LENGTH);
+	canned_start(&c, CANNED_LENGTH);
 	cr_assert_eq(tls_calls(&c), 1);
-	tls_stop(&c);
+	canned_stop(&c);
 	cr_assert_eq(atomic_load(&proxy.connects), 1, "%d CONNECTs for one kept connection",
 		     atomic_load(&proxy.connects));
 	snprintf(want, sizeof(want), "127.0.0.1:%d", c.port);
@@ -1416,22 +1363,14 @@ Test(httpc_lean_proxy, calls_through_the_tunnel_share_one_connect_and_one_tls_co
 
 Test(httpc_lean_proxy, session_tickets_sent_while_idle_do_not_cost_the_tunnel)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_TICKET_IDLE);
-	cr_assert_eq(tls_calls(&c), 1);
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_TICKET_IDLE), 1);
 	cr_assert_eq(atomic_load(&proxy.connects), 1);
 }
 
 /* The origin closes each connection while idle: a new tunnel for each call, one CONNECT each. */
 Test(httpc_lean_proxy, a_connection_the_origin_closed_while_idle_is_replaced_by_one_new_tunnel)
 {
-	struct canned c;
-
-	tls_start(&c, CANNED_CLOSE_IDLE);
-	cr_assert_eq(tls_calls(&c), TLS_CALLS);
-	tls_stop(&c);
+	cr_assert_eq(calls_in_mode(CANNED_CLOSE_IDLE), TLS_CALLS);
 	cr_assert_eq(atomic_load(&proxy.connects), TLS_CALLS);
 }
 
