@@ -1054,8 +1054,10 @@ static void tls_setup(void)
 	/* The upstream's TLS writes to a client that went (a certificate it refused): no SIGPIPE, as in the workers. */
 	signal(SIGPIPE, SIG_IGN);
 	test_ca = tt_ca_new("fluxori test CA");
+	/* Both ends' handshakes in this one process: under valgrind on a loaded machine, seconds. */
 	tls_cfg = (struct fx_config){
-		.http_timeout_ms = 4000, .connect_timeout_ms = 3000, .ca_bundle = tt_ca_file(test_ca)};
+		.http_timeout_ms = 20000, .connect_timeout_ms = 20000, .ca_bundle = tt_ca_file(test_ca)};
+	lean_timeout_ms = 20000;
 	fx_config_set(&tls_cfg);
 	/* Only the proxy tests' own proxy, never one of the machine's. */
 	unsetenv("https_proxy");
