@@ -84,8 +84,8 @@ static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"
 static const char *const update_read_mask[] = {CONTRACT_FIELDS, "organizationId", "skuKey", NULL};
 /*
  * The names of a product document's fields, kept once for the process
- * (fx_value_keep_names): every read decodes them, 18 per product, and a
- * copy of each was a third of a list's allocations.
+ * (fx_value_keep_names): every read decodes them, 16 per listed product,
+ * and a copy of each was two thirds of a product's allocations.
  */
 static const char *const kept_names[] = {
 	CONTRACT_FIELDS, "organizationId", "nameLower", "skuKey",	"searchPrefixes",
