@@ -82,6 +82,14 @@ static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"
  * read locks and versions the whole document as an unmasked one does.
  */
 static const char *const update_read_mask[] = {CONTRACT_FIELDS, "organizationId", "skuKey", NULL};
+/*
+ * The names of a product document's fields, kept once for the process
+ * (fx_value_keep_names): every read decodes them, 16 per listed product,
+ * and a copy of each was two thirds of a product's allocations.
+ */
+static const char *const kept_names[] = {
+	CONTRACT_FIELDS, "organizationId", "nameLower", "skuKey",	"searchPrefixes",
+	"onHand",	 "reserved",	   "available", "reorderPoint", NULL};
 #undef CONTRACT_FIELDS
 
 /*
@@ -982,5 +990,6 @@ int main(int argc, char **argv)
 {
 	static const struct fx_app app = {"products", routes, sizeof(routes) / sizeof(routes[0]), NULL};
 
+	fx_value_keep_names(kept_names); /* before any thread starts */
 	return fx_worker_main(&app, argc, argv);
 }

@@ -563,16 +563,22 @@ static CURLcode lean_send(struct lean_call *c, const char *p, size_t n)
 	return CURLE_OK;
 }
 
-/* What arrived, up to cap bytes, waiting up to the deadline; *got 0: the peer closed. */
-static CURLcode lean_recv(struct lean_call *c, char *buf, size_t cap, size_t *got)
+/*
+ * What arrived, up to cap bytes, waiting up to the deadline; *got 0: the peer
+ * closed. wait_first: nothing can have arrived yet (the request was just
+ * sent), so wait before reading instead of a read that says so.
+ */
+static CURLcode lean_recv(struct lean_call *c, char *buf, size_t cap, size_t *got, bool wait_first)
 {
 	for (;;) {
-		CURLcode rc = curl_easy_recv(c->t->lean, buf, cap, got);
+		CURLcode rc;
 
+		if (wait_first && lean_wait(c->t->fd, POLLIN, c->deadline) < 0)
+			return CURLE_OPERATION_TIMEDOUT;
+		rc = curl_easy_recv(c->t->lean, buf, cap, got);
 		if (rc != CURLE_AGAIN)
 			return rc;
-		if (lean_wait(c->t->fd, POLLIN, c->deadline) < 0)
-			return CURLE_OPERATION_TIMEDOUT;
+		wait_first = true;
 	}
 }
 
@@ -823,7 +829,7 @@ static CURLcode lean_read(struct lean_call *c, const char *method, bool *keep)
 
 	r->headers.max = MAX_HEADER_BYTES + sizeof(io); /* a head's last read may bring body bytes along */
 	for (;;) {
-		rc = lean_recv(c, io, sizeof(io), &got);
+		rc = lean_recv(c, io, sizeof(io), &got, !c->got_any);
 		if (rc != CURLE_OK)
 			return rc;
 		if (got == 0) { /* closed by the peer */

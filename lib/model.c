@@ -229,16 +229,6 @@ json_object *fx_model_doc_json(const struct fx_doc *d, const char *const *hidden
 	return out;
 }
 
-/* Cleans up the field at i of the FX_V_MAP fields and moves the later ones one place down. */
-static void remove_field(struct fx_value *fields, size_t i)
-{
-	free(fields->u.map.fields[i].name);
-	fx_value_cleanup(&fields->u.map.fields[i].value);
-	for (size_t k = i; k + 1 < fields->u.map.n; k++)
-		fields->u.map.fields[k] = fields->u.map.fields[k + 1];
-	fields->u.map.n--;
-}
-
 int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const char *const *mask,
 			 const char *update_time, struct fx_err *e)
 {
@@ -257,7 +247,7 @@ int fx_model_doc_updated(struct fx_doc *doc, const struct fx_value *map, const c
 		}
 		for (size_t i = 0; i < fields->u.map.n; i++)
 			if (strcmp(fields->u.map.fields[i].name, mask[m]) == 0) {
-				remove_field(fields, i);
+				fx_err_ignore(fx_value_remove_field(fields, i)); /* i < n: cannot fail */
 				break;
 			}
 	}
@@ -304,7 +294,7 @@ void fx_model_doc_select(struct fx_doc *doc, const char *const *mask)
 		for (const char *const *m = mask; *m && !keep; m++)
 			keep = strcmp(*m, fields->u.map.fields[i].name) == 0;
 		if (!keep)
-			remove_field(fields, i);
+			fx_err_ignore(fx_value_remove_field(fields, i)); /* i < n: cannot fail */
 	}
 }
 

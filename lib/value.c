@@ -5,8 +5,79 @@
 #include "str.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- kept field names ---- */
+
+/*
+ * The names fx_value_keep_names was given, each once, NUL-terminated, in one
+ * static block: a field holding one points into it, and only names outside
+ * it are freed. Looked up by length, then bytes (a few names per length).
+ */
+#define KEPT_BYTES 2048
+#define KEPT_MAX 128
+#define KEPT_LEN_MAX 63
+
+static char kept[KEPT_BYTES];
+static size_t kept_used;
+static size_t kept_count;
+static uint16_t kept_at[KEPT_MAX]; /* offset in kept */
+static uint8_t kept_next[KEPT_MAX]; /* index + 1 of the next name of the same length, 0 ends */
+static uint8_t kept_head[KEPT_LEN_MAX + 1]; /* by length: index + 1 of the first name, 0 none */
+
+static const char *kept_find(const char *name, size_t n)
+{
+	if (n > KEPT_LEN_MAX)
+		return NULL;
+	for (unsigned i = kept_head[n]; i; i = kept_next[i - 1])
+		if (memcmp(kept + kept_at[i - 1], name, n) == 0)
+			return kept + kept_at[i - 1];
+	return NULL;
+}
+
+static bool kept_holds(const char *name)
+{
+	return (uintptr_t)name - (uintptr_t)kept < sizeof(kept);
+}
+
+size_t fx_value_keep_names(const char *const *names)
+{
+	size_t added = 0;
+
+	for (const char *const *p = names; p && *p; p++) {
+		size_t n = strlen(*p);
+
+		if (n == 0 || n > KEPT_LEN_MAX || kept_find(*p, n))
+			continue;
+		if (kept_count == KEPT_MAX ||
+		    fx_str_mem_copy(kept + kept_used, sizeof(kept) - kept_used, *p, n + 1) < 0)
+			break;
+		kept_at[kept_count] = (uint16_t)kept_used;
+		kept_next[kept_count] = kept_head[n];
+		kept_head[n] = (uint8_t)(kept_count + 1);
+		kept_count++;
+		kept_used += n + 1;
+		added++;
+	}
+	return added;
+}
+
+static char *name_copy(const char *name, size_t n)
+{
+	/* A kept name holds no NUL: n bytes that do never match one. */
+	const char *k = kept_find(name, n);
+
+	/* Cast: kept names are never written through a field; cleanup does not free them. */
+	return k ? (char *)(uintptr_t)k : fx_mem_xstrndup(name, n);
+}
+
+static void name_free(char *name)
+{
+	if (!kept_holds(name))
+		free(name);
+}
 
 /* ---- lifetime and constructors ---- */
 
@@ -25,7 +96,7 @@ void fx_value_cleanup(struct fx_value *v)
 		break;
 	case FX_V_MAP:
 		for (size_t i = 0; i < v->u.map.n; i++) {
-			free(v->u.map.fields[i].name);
+			name_free(v->u.map.fields[i].name);
 			fx_value_cleanup(&v->u.map.fields[i].value);
 		}
 		free(v->u.map.fields);
@@ -153,7 +224,7 @@ struct fx_value *fx_value_add_field(struct fx_value *map, const char *name, size
 		map->u.map.fields = fx_mem_xrealloc(map->u.map.fields, map->u.map.cap * sizeof(*map->u.map.fields));
 	}
 	f = &map->u.map.fields[map->u.map.n++];
-	f->name = fx_mem_xstrndup(name, name_len);
+	f->name = name_copy(name, name_len);
 	fx_value_null(&f->value);
 	return &f->value;
 }
@@ -335,6 +406,22 @@ struct fx_value *fx_value_insert(struct fx_value *arr, size_t at)
 		return NULL;
 	fx_value_null(&items[at]);
 	return &items[at];
+}
+
+int fx_value_remove_field(struct fx_value *map, size_t at)
+{
+	struct fx_field *fields;
+
+	if (!map || map->type != FX_V_MAP || at >= map->u.map.n)
+		return -1;
+	fields = map->u.map.fields;
+	name_free(fields[at].name);
+	fx_value_cleanup(&fields[at].value);
+	if (fx_str_mem_move(&fields[at], (map->u.map.cap - at) * sizeof(*fields), &fields[at + 1],
+			    (map->u.map.n - at - 1) * sizeof(*fields)) < 0)
+		return -1;
+	map->u.map.n--;
+	return 0;
 }
 
 int fx_value_remove(struct fx_value *arr, size_t at)

@@ -74,6 +74,18 @@ struct fx_field {
 	struct fx_value value;
 };
 
+/*
+ * Keeps each of the NULL-terminated names (1 to 63 bytes) once for the whole
+ * process: a field added with one of them (fx_value_add_field, and so the
+ * decoders and fx_value_copy) borrows the kept name instead of a copy of its
+ * own, and cleanup frees only names it does not keep. For the field names a
+ * worker reads in every request (its documents' fields). Call it before any
+ * other thread uses values: it is not synchronised. Names past the room
+ * (128 names, 2 KiB) are left out, and work as before. Returns how many
+ * names were new.
+ */
+size_t fx_value_keep_names(const char *const *names);
+
 /* Frees everything below v and leaves it FX_V_NULL. Accepts NULL. */
 void fx_value_cleanup(struct fx_value *v);
 
@@ -117,6 +129,13 @@ FX_MUST_USE struct fx_value *fx_value_insert(struct fx_value *arr, size_t at);
  * no item at; 0 otherwise.
  */
 FX_MUST_USE int fx_value_remove(struct fx_value *arr, size_t at);
+
+/*
+ * Cleans up the field at index at of the FX_V_MAP map and moves the later
+ * fields one place down. -1, map unchanged, when map is not a map or has
+ * no field at; 0 otherwise.
+ */
+FX_MUST_USE int fx_value_remove_field(struct fx_value *map, size_t at);
 
 /*
  * Appends a field named by the name_len bytes of name to an FX_V_MAP,

@@ -795,3 +795,49 @@ Test(fsdecode, documents_of_a_stream_with_more_fewer_or_no_fields_than_the_one_b
 		cr_assert_eq(c.n[i], (size_t)(shape[i] < 0 ? 0 : shape[i]), "document %zu", i);
 	free(text);
 }
+
+Test(fsdecode, kept_field_names_decode_as_copies_did_raw_escaped_and_nested)
+{
+	static const char *const keep[] = {"name", "priceCents", "stock", "onHand", "caf\xc3\xa9", NULL};
+	static const char text[] = "{\"name\":\"projects/p/databases/(default)/documents/o/p1\",\"fields\":{"
+				   "\"na\\u006de\":{\"stringValue\":\"x\"},\"priceCents\":{\"integerValue\":\"5\"},"
+				   "\"stock\":{\"mapValue\":{\"fields\":{\"onHand\":{\"integerValue\":\"1\"},"
+				   "\"on\\u0000Hand\":{\"integerValue\":\"2\"}}}},"
+				   "\"caf\\u00e9\":{\"nullValue\":null},\"caf\xc3\xa9s\":{\"nullValue\":null},"
+				   "\"\xf0\x9f\x98\x80\":{\"booleanValue\":true}}}";
+	struct fx_doc before, after, again;
+
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fsdecode_doc(text, strlen(text), "get", &before, &err), -1, "a NUL in a field name");
+	cr_assert(strstr(err.message, "field name"), "%s", err.message);
+	fx_firestore_doc_cleanup(&before);
+	{
+		char ok[sizeof(text)];
+		char *nul = strstr(strcpy(ok, text), "\\u0000");
+
+		memcpy(nul, "__x___", 6); /* "on__x___Hand": another name of the same bytes' length */
+		cr_assert_eq(fx_fsdecode_doc(ok, strlen(ok), "get", &before, &err), 0, "%s", err.message);
+		cr_assert_eq(fx_value_keep_names(keep), 5);
+		cr_assert_eq(fx_fsdecode_doc(ok, strlen(ok), "get", &after, &err), 0, "%s", err.message);
+		cr_assert_eq(fx_fsdecode_doc(ok, strlen(ok), "get", &again, &err), 0, "%s", err.message);
+	}
+	cr_assert(fx_value_equal(&before.fields, &after.fields), "the same tree with kept names");
+	cr_assert_eq(after.fields.u.map.n, 6);
+	for (size_t i = 0; i < 4; i++) {
+		const struct fx_field *f = &after.fields.u.map.fields[i];
+
+		cr_assert_eq(f->name, again.fields.u.map.fields[i].name, "%s is kept", f->name);
+		cr_assert_neq(f->name, before.fields.u.map.fields[i].name);
+	}
+	cr_assert_str_eq(after.fields.u.map.fields[0].name, "name", "an escaped name takes the kept one");
+	cr_assert_neq(after.fields.u.map.fields[4].name, again.fields.u.map.fields[4].name, "cafés: not kept");
+	cr_assert_neq(after.fields.u.map.fields[5].name, again.fields.u.map.fields[5].name);
+	cr_assert_eq(fx_value_path(&after.fields, "stock")->u.map.fields[0].name,
+		     fx_value_path(&again.fields, "stock")->u.map.fields[0].name, "nested: onHand is kept");
+	cr_assert_neq(fx_value_path(&after.fields, "stock")->u.map.fields[1].name,
+		      fx_value_path(&again.fields, "stock")->u.map.fields[1].name);
+	cr_assert_eq(fx_value_path(&after.fields, "stock.onHand")->u.i, 1);
+	fx_firestore_doc_cleanup(&before);
+	fx_firestore_doc_cleanup(&after);
+	fx_firestore_doc_cleanup(&again);
+}

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 Test(value, equality_tells_nan_and_negative_zero_apart_as_needed)
@@ -205,4 +206,91 @@ Test(remove, of_a_missing_item_or_from_a_non_array_is_refused)
 	cr_assert_eq(fx_value_remove(NULL, 0), -1);
 	fx_value_cleanup(&arr);
 	fx_value_cleanup(&map);
+}
+
+Test(value, kept_names_are_shared_by_every_field_of_that_name_and_others_are_copies)
+{
+	static const char *const names[] = {"sku", "skuKey", "name", "stock", "onHand", "", NULL};
+	char buf[16] = "sku";
+	struct fx_value a, b, c;
+	struct fx_value *v;
+
+	cr_assert_eq(fx_value_keep_names(names), 5, "the empty name is not kept");
+	cr_assert_eq(fx_value_keep_names(names), 0, "each name is kept once");
+	fx_value_map(&a);
+	fx_value_map(&b);
+	fx_value_int(fx_value_add_field(&a, buf, 3), 1);
+	fx_value_int(fx_value_add_field(&b, "sku", 3), 2);
+	cr_assert_eq(a.u.map.fields[0].name, b.u.map.fields[0].name, "one kept copy of \"sku\"");
+	cr_assert_neq(a.u.map.fields[0].name, buf);
+	/* Prefixes, extensions and NUL inside the length are other names, copied. */
+	fx_value_int(fx_value_add_field(&a, "skuKey", 2), 3);
+	fx_value_int(fx_value_add_field(&a, "skuK", 4), 4);
+	fx_value_int(fx_value_add_field(&a, "sku\0x", 5), 5);
+	fx_value_int(fx_value_add_field(&a, "nam", 3), 6);
+	fx_value_int(fx_value_add_field(&a, "Name", 4), 7);
+	cr_assert_str_eq(a.u.map.fields[1].name, "sk");
+	cr_assert_str_eq(a.u.map.fields[2].name, "skuK");
+	cr_assert_str_eq(a.u.map.fields[3].name, "sku");
+	cr_assert_str_eq(a.u.map.fields[4].name, "nam");
+	cr_assert_str_eq(a.u.map.fields[5].name, "Name");
+	for (size_t i = 1; i < 6; i++)
+		cr_assert_neq(a.u.map.fields[i].name, b.u.map.fields[0].name);
+	cr_assert_neq(a.u.map.fields[3].name, b.u.map.fields[0].name, "\"sku\\0x\" is not the kept \"sku\"");
+	/* Nested maps, copies and map sets take the kept name too; every name reads as it was given. */
+	v = fx_value_add_field(&a, "stock", 5);
+	fx_value_map(v);
+	fx_value_int(fx_value_add_field(v, "onHand", 6), 8);
+	fx_value_copy(&c, &a);
+	cr_assert(fx_value_equal(&a, &c));
+	cr_assert_eq(c.u.map.fields[0].name, a.u.map.fields[0].name);
+	cr_assert_eq(c.u.map.fields[6].value.u.map.fields[0].name, v->u.map.fields[0].name);
+	cr_assert_neq(c.u.map.fields[2].name, a.u.map.fields[2].name, "a name not kept is copied");
+	fx_map_set_int(&c, "name", 9);
+	cr_assert_eq(fx_value_path(&c, "stock.onHand")->u.i, 8);
+	cr_assert_eq(fx_value_field(&c, "name", 4)->u.i, 9);
+	/* Removing a field frees only what it owns; cleanup frees the copies and leaves the kept names. */
+	cr_assert_eq(fx_value_remove_field(&c, 0), 0);
+	cr_assert_eq(fx_value_remove_field(&c, 1), 0);
+	cr_assert_str_eq(c.u.map.fields[5].name, "name");
+	cr_assert_eq(fx_value_remove_field(&c, 5), 0, "the last field, kept");
+	cr_assert_eq(c.u.map.n, 5);
+	cr_assert_str_eq(c.u.map.fields[0].name, "sk");
+	cr_assert_str_eq(c.u.map.fields[4].name, "stock");
+	cr_assert_eq(fx_value_remove_field(&c, 5), -1);
+	cr_assert_eq(fx_value_remove_field(&b.u.map.fields[0].value, 0), -1, "not a map");
+	fx_value_cleanup(&a);
+	fx_value_cleanup(&b);
+	fx_value_cleanup(&c);
+	fx_value_map(&a);
+	fx_value_int(fx_value_add_field(&a, "sku", 3), 1);
+	cr_assert_str_eq(a.u.map.fields[0].name, "sku", "the kept names outlive every value");
+	fx_value_cleanup(&a);
+}
+
+Test(value, names_past_the_kept_room_are_left_out_and_still_work)
+{
+	static char text[200][12];
+	const char *names[202];
+	struct fx_value m;
+	size_t kept;
+
+	for (int i = 0; i < 200; i++) {
+		cr_assert_geq(snprintf(text[i], sizeof(text[i]), "field%03d", i), 0);
+		names[i] = text[i];
+	}
+	names[200] = "x123456789012345678901234567890123456789012345678901234567890123"; /* 64 bytes: too long */
+	names[201] = NULL;
+	kept = fx_value_keep_names(names);
+	cr_assert_eq(kept, 128, "room for 128 names");
+	fx_value_map(&m);
+	for (int i = 0; i < 200; i++)
+		fx_value_int(fx_value_add_field(&m, text[i], strlen(text[i])), i);
+	fx_value_int(fx_value_add_field(&m, names[200], strlen(names[200])), 200);
+	for (int i = 0; i < 201; i++) {
+		cr_assert_str_eq(m.u.map.fields[i].name, names[i]);
+		cr_assert_neq(m.u.map.fields[i].name, names[i], "a copy or the kept one, never the caller's");
+		cr_assert_eq(m.u.map.fields[i].value.u.i, i);
+	}
+	fx_value_cleanup(&m);
 }
