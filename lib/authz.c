@@ -313,7 +313,8 @@ static bool fresh(time_t fetched, time_t t, int window)
  * (fx_httpc_both) and ask Firestore and Firebase Auth the same question.
  * Process-local, and only a saving: nothing depends on it being the only
  * fetch (another process, or a thread after a failed wait, may fetch too).
- * Listed in flights under cache_lock; freed by the last of its users.
+ * Listed in flights under cache_lock while in flight; freed by the last of
+ * its users.
  */
 struct flight {
 	struct flight *next;
@@ -335,17 +336,31 @@ static struct flight *flight_of(const char *uid)
 	return NULL;
 }
 
-/* Drops one user of f (cache_lock held); the last one unlists and frees it. */
+/* Drops one user of f (cache_lock held); the last one frees it. */
 static void flight_leave(struct flight *f)
 {
-	if (--f->users > 0)
-		return;
+	if (--f->users == 0)
+		free(f);
+}
+
+/*
+ * Ends this thread's fetch f with rc (and e when it failed), cache_lock
+ * held: unlisted at once, so a waiter that finds the cache still stale
+ * (an epoch moved on) starts a fetch of its own instead of finding f again.
+ */
+static void flight_end(struct flight *f, int rc, const struct fx_err *e)
+{
 	for (struct flight **p = &flights; *p; p = &(*p)->next)
 		if (*p == f) {
 			*p = f->next;
 			break;
 		}
-	free(f);
+	f->done = true;
+	f->rc = rc;
+	if (rc < 0)
+		f->err = *e;
+	pthread_cond_broadcast(&flight_ended);
+	flight_leave(f);
 }
 
 /*
@@ -467,14 +482,8 @@ static int member_of(const char *uid, struct fx_arena *arena, struct member *out
 			mine = NULL;
 		}
 	}
-	if (f) {
-		f->done = true;
-		f->rc = rc;
-		if (rc < 0)
-			f->err = *e;
-		pthread_cond_broadcast(&flight_ended);
-		flight_leave(f);
-	}
+	if (f)
+		flight_end(f, rc, e);
 	pthread_mutex_unlock(&cache_lock);
 	free(mine);
 	return rc;

@@ -40,6 +40,8 @@ static struct upstream {
 	bool meet; /* each lookup waits (up to MEET_MS) for a profile read to have arrived, else fails */
 	/* each lookup waits (up to HOLD_MAX_MS) until this many callers are in fx_authz_request, then HOLD_MS */
 	unsigned hold_for_callers;
+	bool hold_lookups; /* each lookup waits (up to HOLD_MAX_MS) until lookups_released */
+	_Atomic bool lookups_released;
 	/* counted on the upstreams' threads (two servers: two threads) */
 	_Atomic unsigned lookups, profile_reads, lookups_met;
 	_Atomic unsigned callers_in; /* test threads that entered fx_authz_request */
@@ -77,6 +79,8 @@ static void answer(const struct ts_request *req, struct ts_response *resp, void 
 			usleep(1000);
 		if (up.hold_for_callers)
 			usleep(HOLD_MS * 1000);
+		while (up.hold_lookups && !up.lookups_released && waited++ < HOLD_MAX_MS)
+			usleep(1000);
 		if (up.meet && up.profile_reads > 0)
 			up.lookups_met++;
 		if (up.meet && up.profile_reads == 0) {
@@ -603,5 +607,36 @@ Test(authz, a_waiter_gives_up_after_a_calls_time)
 	cr_assert_eq(up.profile_reads, 1);
 	cr_assert_eq(authorize(&member, t), 0, "its answers are kept: %s", err.message);
 	cr_assert_eq(up.lookups + up.profile_reads, 2);
+	free(t);
+}
+
+/*
+ * A uid forgotten while its fetch is in flight: that fetch's answers are not
+ * kept, and the threads that waited for it fetch again, once between them.
+ */
+Test(authz, a_uid_forgotten_during_its_fetch_is_fetched_again_once)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+	struct caller c[CALLERS];
+	int waited = 0;
+
+	identity_apart();
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	up.hold_lookups = true;
+	for (int i = 0; i < CALLERS; i++) {
+		c[i].token = t;
+		cr_assert_eq(pthread_create(&c[i].thread, NULL, call, &c[i]), 0);
+	}
+	while ((up.lookups == 0 || up.callers_in < CALLERS) && waited++ < HOLD_MAX_MS)
+		usleep(1000);
+	cr_assert_eq(up.lookups, 1, "one lookup in flight for %u callers", up.callers_in);
+	fx_authz_forget(UID);
+	up.lookups_released = true;
+	for (int i = 0; i < CALLERS; i++)
+		pthread_join(c[i].thread, NULL);
+	for (int i = 0; i < CALLERS; i++)
+		cr_assert_eq(c[i].rc, 0, "request %d: %s", i, c[i].err.message);
+	cr_assert_eq(up.lookups, 2, "the forgotten answer was fetched again once, not %u times", up.lookups - 1);
+	cr_assert_eq(up.profile_reads, 2);
 	free(t);
 }
