@@ -51,7 +51,7 @@ static struct upstream {
 
 #define MEET_MS 1000
 #define HOLD_MS 300
-#define HOLD_MAX_MS 2000
+#define HOLD_MAX_MS 5000
 
 static struct fx_config cfg;
 static struct testserver *ts, *ts_identity, *ts_metadata;
@@ -588,7 +588,7 @@ Test(authz, a_waiter_gives_up_after_a_calls_time)
 	ts_handle(ts_metadata, held_token, NULL);
 	cfg.auth_emulator = NULL; /* Identity Toolkit's calls need an access token: the metadata server's */
 	cfg.metadata_url = ts_url(ts_metadata);
-	cfg.http_timeout_ms = 500;
+	cfg.http_timeout_ms = 1000;
 	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
 	fetcher.token = t;
 	cr_assert_eq(pthread_create(&fetcher.thread, NULL, call, &fetcher), 0);
