@@ -3,6 +3,8 @@
 #include "config.h"
 #include "firestore.h"
 #include "b64.h"
+#include "clock.h"
+#include "defaults.h"
 #include "http.h"
 #include "httpc.h"
 #include "json.h"
@@ -304,8 +306,97 @@ static bool fresh(time_t fetched, time_t t, int window)
 }
 
 /*
+ * A fetch of a uid's snapshot in flight in this process. The other threads
+ * missing the same uid meanwhile wait for its outcome instead of making the
+ * same calls: at a snapshot's expiry every serving thread can miss at once,
+ * and each would otherwise start a side thread with handles of its own
+ * (fx_httpc_both) and ask Firestore and Firebase Auth the same question.
+ * Process-local, and only a saving: nothing depends on it being the only
+ * fetch (another process, or a thread after a failed wait, may fetch too).
+ * Listed in flights under cache_lock while in flight; freed by the last of
+ * its users.
+ */
+struct flight {
+	struct flight *next;
+	char uid[129];
+	bool done;
+	int rc;
+	unsigned users; /* the fetcher and its waiters */
+	struct fx_err err; /* the fetch's failure, for its waiters */
+};
+
+static struct flight *flights;
+static pthread_cond_t flight_ended = PTHREAD_COND_INITIALIZER;
+
+static struct flight *flight_of(const char *uid)
+{
+	for (struct flight *f = flights; f; f = f->next)
+		if (strcmp(f->uid, uid) == 0)
+			return f;
+	return NULL;
+}
+
+/* Drops one user of f (cache_lock held); the last one frees it. */
+static void flight_leave(struct flight *f)
+{
+	if (--f->users == 0)
+		free(f);
+}
+
+/*
+ * Ends this thread's fetch f with rc (and e when it failed), cache_lock
+ * held: unlisted at once, so a waiter that finds the cache still stale
+ * (an epoch moved on) starts a fetch of its own instead of finding f again.
+ */
+static void flight_end(struct flight *f, int rc, const struct fx_err *e)
+{
+	for (struct flight **p = &flights; *p; p = &(*p)->next)
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	f->done = true;
+	f->rc = rc;
+	if (rc < 0)
+		f->err = *e;
+	pthread_cond_broadcast(&flight_ended);
+	flight_leave(f);
+}
+
+/*
+ * Waits (cache_lock held, and released while waiting) for f to end, at most
+ * as long as a call of this thread's own could take (http_timeout_ms).
+ * Returns 0 when it succeeded (its answers are in the cache, unless an
+ * epoch moved on meanwhile), or -1 with e set: the fetch's own failure, or
+ * 503 when it outlasted the wait.
+ */
+static int flight_wait(struct flight *f, struct fx_err *e)
+{
+	const struct fx_config *c = fx_config_get();
+	long ms = c && c->http_timeout_ms > 0 ? c->http_timeout_ms : FX_DEFAULT_HTTP_TIMEOUT_MS;
+	struct timespec until;
+	int rc = 0;
+
+	fx_clock_deadline(ms, &until);
+	f->users++;
+	while (!f->done && rc == 0)
+		rc = pthread_cond_timedwait(&flight_ended, &cache_lock, &until);
+	if (!f->done) {
+		rc = fx_err_set(e, FX_UNAVAILABLE, "cannot check this account: try again");
+	} else if (f->rc < 0) {
+		*e = f->err;
+		rc = -1;
+	} else {
+		rc = 0;
+	}
+	flight_leave(f);
+	return rc;
+}
+
+/*
  * The snapshot of uid: each half from the cache while fresh, else fetched
- * now and cached. The profile JSON is copied into arena (out->profile).
+ * now and cached, by one thread of the process at a time (struct flight).
+ * The profile JSON is copied into arena (out->profile).
  */
 static int member_of(const char *uid, struct fx_arena *arena, struct member *out, struct fx_err *e)
 {
@@ -313,41 +404,60 @@ static int member_of(const char *uid, struct fx_arena *arena, struct member *out
 	int window = c && c->revocation_check_seconds > 0 ? c->revocation_check_seconds : 60;
 	size_t s = slot_of(uid);
 	struct member *slot = &cache[s];
-	time_t t = now();
-	bool profile_fresh = false, account_fresh = false;
-	char *mine = NULL;
+	struct flight *f;
+	time_t t;
+	bool profile_fresh, account_fresh;
+	char *mine = NULL, key[sizeof(out->uid)];
 	uint64_t epoch;
+	int rc = 0;
 
 	pthread_once(&epochs_once, map_epochs);
-	epoch = atomic_load(&epochs[s]);
-	memset(out, 0, sizeof(*out));
+	if (fx_str_set(key, sizeof(key), uid) < 0)
+		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(key) - 1);
 	pthread_mutex_lock(&cache_lock);
-	if (strcmp(slot->uid, uid) == 0 && slot->epoch == epoch) {
-		profile_fresh = fresh(slot->fetched, t, FX_AUTHZ_CACHE_SECONDS);
-		account_fresh = fresh(slot->account_fetched, t, window);
-		*out = *slot;
-		out->profile = profile_fresh && slot->profile ? fx_arena_strdup(arena, slot->profile) : NULL;
+	for (;;) {
+		t = now();
+		epoch = atomic_load(&epochs[s]);
+		profile_fresh = account_fresh = false;
+		memset(out, 0, sizeof(*out));
+		if (strcmp(slot->uid, uid) == 0 && slot->epoch == epoch) {
+			profile_fresh = fresh(slot->fetched, t, FX_AUTHZ_CACHE_SECONDS);
+			account_fresh = fresh(slot->account_fetched, t, window);
+			*out = *slot;
+			out->profile = profile_fresh && slot->profile ? fx_arena_strdup(arena, slot->profile) : NULL;
+		}
+		if (profile_fresh && account_fresh) {
+			pthread_mutex_unlock(&cache_lock);
+			return 0;
+		}
+		if (!(f = flight_of(uid)))
+			break;
+		if (flight_wait(f, e) < 0) {
+			pthread_mutex_unlock(&cache_lock);
+			return -1;
+		}
+	}
+	/* This thread fetches; without memory for a flight it fetches alone, as any thread would. */
+	if ((f = calloc(1, sizeof(*f)))) {
+		FX_ARRAY_COPY(f->uid, key);
+		f->users = 1;
+		f->next = flights;
+		flights = f;
 	}
 	pthread_mutex_unlock(&cache_lock);
-	if (profile_fresh && account_fresh)
-		return 0;
-	if (fx_str_set(out->uid, sizeof(out->uid), uid) < 0)
-		return fx_err_set(e, FX_INTERNAL, "uid over %zu bytes", sizeof(out->uid) - 1);
+	FX_ARRAY_COPY(out->uid, key);
 	out->epoch = epoch;
-	if (!account_fresh && !profile_fresh) {
-		if (fetch_both(uid, t, out, &mine, e) < 0)
-			return -1;
-	} else if (!account_fresh) {
-		if (fetch_account(uid, t, out, e) < 0)
-			return -1;
-	} else if (fetch_profile(uid, t, out, &mine, e) < 0) {
-		return -1;
-	}
-	if (!profile_fresh)
+	if (!account_fresh && !profile_fresh)
+		rc = fetch_both(uid, t, out, &mine, e);
+	else if (!account_fresh)
+		rc = fetch_account(uid, t, out, e);
+	else
+		rc = fetch_profile(uid, t, out, &mine, e);
+	if (rc == 0 && !profile_fresh)
 		out->profile = mine ? fx_arena_strdup(arena, mine) : NULL;
 	pthread_mutex_lock(&cache_lock);
-	/* What was read under an epoch that moved on since is not kept. */
-	if (atomic_load(&epochs[s]) == epoch) {
+	/* What was read under an epoch that moved on since is not kept; nothing is when a call failed. */
+	if (rc == 0 && atomic_load(&epochs[s]) == epoch) {
 		if (strcmp(slot->uid, uid) != 0 || slot->epoch != epoch) {
 			free(slot->profile);
 			memset(slot, 0, sizeof(*slot));
@@ -372,9 +482,11 @@ static int member_of(const char *uid, struct fx_arena *arena, struct member *out
 			mine = NULL;
 		}
 	}
+	if (f)
+		flight_end(f, rc, e);
 	pthread_mutex_unlock(&cache_lock);
 	free(mine);
-	return 0;
+	return rc;
 }
 
 /* Why uid's token (signed in at auth_time) no longer counts, or NULL when it does. */

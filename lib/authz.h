@@ -21,7 +21,10 @@
  * the container when fx_authz_forget says the uid changed. When both are
  * to be fetched (a uid's first request in a process), the two calls run at
  * once (fx_httpc_both); Identity Toolkit's failure answers first, as if it
- * had been asked first, and nothing is kept when either fails. Cloud
+ * had been asked first, and nothing is kept when either fails. One thread
+ * of a process fetches a uid at a time: the others missing it meanwhile
+ * wait for that answer (its failure too; 503 if it outlasts a call's
+ * http_timeout_ms) instead of making the same calls. Cloud
  * Scheduler's OIDC tokens (job routes) are service accounts, not Firebase
  * users: they are not looked up. Principals live in the request arena.
  */

@@ -18,6 +18,7 @@
 #include "tokencache.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +38,23 @@ static struct upstream {
 	const char *profile_fields; /* Firestore typed fields of users/{uid}, NULL: no profile */
 	int profile_status; /* 0: as profile_fields says; else the HTTP status Firestore fails with */
 	bool meet; /* each lookup waits (up to MEET_MS) for a profile read to have arrived, else fails */
+	/* each lookup waits (up to HOLD_MAX_MS) until this many callers are in fx_authz_request, then HOLD_MS */
+	unsigned hold_for_callers;
+	bool hold_lookups; /* each lookup waits (up to HOLD_MAX_MS) until lookups_released */
+	_Atomic bool lookups_released;
 	/* counted on the upstreams' threads (two servers: two threads) */
 	_Atomic unsigned lookups, profile_reads, lookups_met;
+	_Atomic unsigned callers_in; /* test threads that entered fx_authz_request */
+	_Atomic unsigned token_calls; /* arrived at the held metadata server (held_token) */
+	_Atomic bool token_released; /* it may answer */
 } up;
 
 #define MEET_MS 1000
+#define HOLD_MS 300
+#define HOLD_MAX_MS 5000
 
 static struct fx_config cfg;
-static struct testserver *ts, *ts_identity;
+static struct testserver *ts, *ts_identity, *ts_metadata;
 static char identity_url[128], firestore_host[64];
 static time_t clock_now;
 static struct fx_err err;
@@ -64,6 +74,12 @@ static void answer(const struct ts_request *req, struct ts_response *resp, void 
 
 		up.lookups++;
 		while (up.meet && up.profile_reads == 0 && waited++ < MEET_MS)
+			usleep(1000);
+		while (up.hold_for_callers && up.callers_in < up.hold_for_callers && waited++ < HOLD_MAX_MS)
+			usleep(1000);
+		if (up.hold_for_callers)
+			usleep(HOLD_MS * 1000);
+		while (up.hold_lookups && !up.lookups_released && waited++ < HOLD_MAX_MS)
 			usleep(1000);
 		if (up.meet && up.profile_reads > 0)
 			up.lookups_met++;
@@ -154,6 +170,8 @@ static void teardown(void)
 	ts_stop(ts);
 	ts_stop(ts_identity);
 	ts_identity = NULL;
+	ts_stop(ts_metadata);
+	ts_metadata = NULL;
 }
 
 /* Identity Toolkit on an upstream of its own, so a lookup and a profile read can be in flight together. */
@@ -380,8 +398,7 @@ Test(authz, a_miss_looks_up_the_account_and_reads_the_profile_at_once)
 	identity_apart();
 	up.meet = true;
 	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
-	cr_assert_eq(authorize(&member, t), 0, "the lookup waited for a profile read that never came: %s",
-		     err.message);
+	cr_assert_eq(authorize(&member, t), 0, "the lookup waited for a profile read that never came: %s", err.message);
 	cr_assert_eq(up.lookups_met, 1, "the lookup was in flight while the profile was read");
 	cr_assert_eq(up.lookups, 1, "a miss makes one lookup");
 	cr_assert_eq(up.profile_reads, 1, "and one profile read");
@@ -449,5 +466,177 @@ Test(authz, a_failed_call_answers_as_before_and_nothing_is_kept)
 	cr_assert_eq(authorize(&signed_in, t), 0, "%s", err.message);
 	cr_assert_eq(up.lookups, 4);
 	cr_assert_eq(up.profile_reads, 4);
+	free(t);
+}
+
+/* One request of a thread of its own, for requests in flight together. */
+struct caller {
+	const char *token;
+	pthread_t thread;
+	int rc;
+	struct fx_err err;
+};
+
+static void *call(void *arg)
+{
+	struct caller *c = arg;
+	struct fx_arena arena;
+	struct fx_req r;
+	char auth[8192];
+	char *envp[] = {auth, NULL};
+
+	snprintf(auth, sizeof(auth), "HTTP_AUTHORIZATION=Bearer %s", c->token);
+	fx_arena_init(&arena, 1 << 20);
+	memset(&r, 0, sizeof(r));
+	r.envp = envp;
+	r.arena = &arena;
+	r.route = &member;
+	fx_err_clear(&c->err);
+	up.callers_in++;
+	c->rc = fx_authz_request(&r, &c->err);
+	fx_arena_cleanup(&arena);
+	return NULL;
+}
+
+#define CALLERS 4
+
+/* CALLERS requests for one uid at once, its lookup held until all of them are in fx_authz_request. */
+static void call_together(struct caller *c, const char *tok)
+{
+	up.hold_for_callers = CALLERS;
+	for (int i = 0; i < CALLERS; i++) {
+		c[i].token = tok;
+		cr_assert_eq(pthread_create(&c[i].thread, NULL, call, &c[i]), 0);
+	}
+	for (int i = 0; i < CALLERS; i++)
+		pthread_join(c[i].thread, NULL);
+	up.hold_for_callers = 0;
+}
+
+/*
+ * Every serving thread can miss a uid at once (its snapshot expired): one
+ * of them asks Firebase Auth and Firestore, the others wait for its answer.
+ * Before, each made both calls itself (and started a side thread of its own).
+ */
+Test(authz, threads_missing_one_uid_together_make_one_lookup_and_one_read)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+	struct caller c[CALLERS];
+
+	identity_apart();
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	call_together(c, t);
+	for (int i = 0; i < CALLERS; i++)
+		cr_assert_eq(c[i].rc, 0, "request %d: %s", i, c[i].err.message);
+	cr_assert_eq(up.lookups, 1, "%u requests missing one uid together made %u lookups", CALLERS, up.lookups);
+	cr_assert_eq(up.profile_reads, 1, "and %u profile reads", up.profile_reads);
+	free(t);
+}
+
+/* The threads that waited answer what the fetch failed with, and nothing is kept: the next miss asks again. */
+Test(authz, a_waiter_gets_the_fetchers_failure)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+	struct caller c[CALLERS];
+
+	identity_apart();
+	up.lookup_status = 403; /* our credentials refused: 500 */
+	call_together(c, t);
+	for (int i = 0; i < CALLERS; i++) {
+		cr_assert_eq(c[i].rc, -1, "request %d was refused", i);
+		cr_assert_eq(fx_err_http(c[i].err.kind), 500, "request %d: %d %s", i, fx_err_http(c[i].err.kind),
+			     c[i].err.message);
+		cr_assert(strstr(c[i].err.message, "Firebase Auth"), "request %d: %s", i, c[i].err.message);
+	}
+	cr_assert_eq(up.lookups, 1, "one lookup for all of them, not %u", up.lookups);
+	cr_assert_eq(up.profile_reads, 1);
+	up.lookup_status = 200;
+	expect_refused(authorize(&member, t), 403, "not a member");
+	cr_assert_eq(up.lookups, 2, "the failure was not kept");
+	free(t);
+}
+
+/* A metadata server whose token answer waits until the test releases it (at most HOLD_MAX_MS). */
+static void held_token(const struct ts_request *req, struct ts_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	up.token_calls++;
+	for (int waited = 0; !up.token_released && waited < HOLD_MAX_MS; waited++)
+		usleep(1000);
+	resp->status = 200;
+	snprintf(resp->headers, sizeof(resp->headers), "Content-Type: application/json\r\nMetadata-Flavor: Google\r\n");
+	resp->body_len =
+		(size_t)snprintf(resp->body, sizeof(resp->body),
+				 "{\"access_token\":\"ya29.held\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
+}
+
+/*
+ * A thread waiting for another's fetch waits no longer than a call of its
+ * own could take (http_timeout_ms), then answers 503 without asking itself.
+ * Here the fetch outlasts it in the access token for Identity Toolkit,
+ * which has a budget of its own.
+ */
+Test(authz, a_waiter_gives_up_after_a_calls_time)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+	struct caller fetcher = {0};
+	int waited = 0, rc;
+
+	identity_apart();
+	ts_metadata = ts_start();
+	ts_handle(ts_metadata, held_token, NULL);
+	cfg.auth_emulator = NULL; /* Identity Toolkit's calls need an access token: the metadata server's */
+	cfg.metadata_url = ts_url(ts_metadata);
+	cfg.http_timeout_ms = 1000;
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	fetcher.token = t;
+	cr_assert_eq(pthread_create(&fetcher.thread, NULL, call, &fetcher), 0);
+	/* (not ts_count: it waits for the handler's answer) */
+	while (up.token_calls == 0 && waited++ < HOLD_MAX_MS)
+		usleep(1000);
+	cr_assert_eq(up.token_calls, 1, "the fetch is waiting for its access token");
+	rc = authorize(&member, t);
+	cr_assert_eq(up.lookups + up.token_calls, 1,
+		     "the waiter asked nothing itself, and gave up before the fetch ended");
+	up.token_released = true;
+	pthread_join(fetcher.thread, NULL);
+	expect_refused(rc, 503, "try again");
+	cr_assert_eq(fetcher.rc, 0, "the fetch itself succeeded: %s", fetcher.err.message);
+	cr_assert_eq(up.lookups, 1);
+	cr_assert_eq(up.profile_reads, 1);
+	cr_assert_eq(authorize(&member, t), 0, "its answers are kept: %s", err.message);
+	cr_assert_eq(up.lookups + up.profile_reads, 2);
+	free(t);
+}
+
+/*
+ * A uid forgotten while its fetch is in flight: that fetch's answers are not
+ * kept, and the threads that waited for it fetch again, once between them.
+ */
+Test(authz, a_uid_forgotten_during_its_fetch_is_fetched_again_once)
+{
+	char *t = token((long)time(NULL) - 100, "\"organizationId\":\"org_1\",\"role\":\"manager\"");
+	struct caller c[CALLERS];
+	int waited = 0;
+
+	identity_apart();
+	up.profile_fields = "{\"organizationId\":{\"stringValue\":\"org_1\"},\"role\":{\"stringValue\":\"manager\"}}";
+	up.hold_lookups = true;
+	for (int i = 0; i < CALLERS; i++) {
+		c[i].token = t;
+		cr_assert_eq(pthread_create(&c[i].thread, NULL, call, &c[i]), 0);
+	}
+	while ((up.lookups == 0 || up.callers_in < CALLERS) && waited++ < HOLD_MAX_MS)
+		usleep(1000);
+	cr_assert_eq(up.lookups, 1, "one lookup in flight for %u callers", up.callers_in);
+	fx_authz_forget(UID);
+	up.lookups_released = true;
+	for (int i = 0; i < CALLERS; i++)
+		pthread_join(c[i].thread, NULL);
+	for (int i = 0; i < CALLERS; i++)
+		cr_assert_eq(c[i].rc, 0, "request %d: %s", i, c[i].err.message);
+	cr_assert_eq(up.lookups, 2, "the forgotten answer was fetched again once, not %u times", up.lookups - 1);
+	cr_assert_eq(up.profile_reads, 2);
 	free(t);
 }
