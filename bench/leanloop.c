@@ -4,11 +4,10 @@
  * in this process that answers each request on one kept plain-http
  * connection with a fixed 2-byte JSON answer (branch leantls: the idle check
  * before each call). No emulator, no network. Built by hand against a
- * tree's libfluxori, not part of the product:
+ * tree's libfluxori (as bench/rawconn.c), not part of the product:
  *
- *   gcc -O2 -D_GNU_SOURCE -I$TREE/lib -o /tmp/leanloop-X bench/leanloop.c \
- *       $TREE/lib/libfluxori.a $(pkg-config --libs libcurl json-c libcrypto) -lpthread -lm
- *   /tmp/leanloop-X [N] [ROUNDS]
+ *   . bench/lib.sh && here=$PWD && bench_cc /tmp/leanloop bench/leanloop.c
+ *   /tmp/leanloop [N] [ROUNDS]
  *
  * Prints, per round of N calls (default 20,000; 500 calls of warm-up
  * first), the calling thread's CPU µs per call (CLOCK_THREAD_CPUTIME_ID:

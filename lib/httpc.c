@@ -283,7 +283,8 @@ size_t fx_httpc_header_line(char *p, size_t size, size_t nmemb, void *resp)
 	return n;
 }
 
-const char *fx_httpc_header_in(const char *lines, const char *name, char *out, size_t out_len)
+/* The value of header name in lines (blanks around it trimmed) and its length in *len, or NULL when absent. */
+static const char *header_value(const char *lines, const char *name, size_t *len)
 {
 	const char *p = lines;
 	size_t nlen = strlen(name);
@@ -303,13 +304,22 @@ const char *fx_httpc_header_in(const char *lines, const char *name, char *out, s
 			vlen = (size_t)(p + llen - v);
 			while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 				vlen--;
-			return fx_str_copy(out, out_len, v, vlen) < 0 ? NULL : out;
+			*len = vlen;
+			return v;
 		}
 		if (!eol)
 			break;
 		p = eol + 2;
 	}
 	return NULL;
+}
+
+const char *fx_httpc_header_in(const char *lines, const char *name, char *out, size_t out_len)
+{
+	size_t n;
+	const char *v = header_value(lines, name, &n);
+
+	return v && fx_str_copy(out, out_len, v, n) == 0 ? out : NULL;
 }
 
 const char *fx_httpc_header(const struct fx_httpc_resp *resp, const char *name, char *out, size_t out_len)
@@ -716,12 +726,10 @@ static CURLcode lean_fail(struct lean_call *c, CURLcode rc, const char *why)
 	return rc;
 }
 
-/* Whether head h (status line first) has a line of header name, whatever its value's length. */
-static bool lean_has_header(const char *h, const char *name)
+/* Whether a header value of n bytes at v is word, case-insensitively. */
+static bool value_is(const char *v, size_t n, const char *word)
 {
-	char line_start[40];
-
-	return fx_str_fmt(line_start, sizeof(line_start), "\r\n%s:", name) == 0 && strcasestr(h, line_start);
+	return n == strlen(word) && strncasecmp(v, word, n) == 0;
 }
 
 /*
@@ -731,8 +739,9 @@ static bool lean_has_header(const char *h, const char *name)
  */
 static CURLcode lean_head(struct lean_call *c, const char *method, struct lean_body *b, bool *keep)
 {
-	const char *h = c->resp->headers.data, *line, *end, *te;
-	char v[64]; /* a framing header's value longer than this is refused, never taken as absent */
+	const char *h = c->resp->headers.data, *line, *end, *v;
+	char num[64]; /* a Content-Length longer than this is refused, never taken as absent */
+	size_t n;
 	uint64_t len;
 
 	if (strncmp(h, "HTTP/1.", 7) != 0 || (h[7] != '0' && h[7] != '1') || h[8] != ' ' || h[9] < '1' || h[9] > '5' ||
@@ -752,19 +761,17 @@ static CURLcode lean_head(struct lean_call *c, const char *method, struct lean_b
 			if ((unsigned char)*q <= ' ' || *q == 0x7f)
 				return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "malformed header line");
 	}
-	if (fx_httpc_header_in(h, "Connection", v, sizeof(v)))
-		*keep = strcasecmp(v, "close") != 0 && (h[7] == '1' || strcasecmp(v, "keep-alive") == 0);
+	if ((v = header_value(h, "Connection", &n)))
+		*keep = !value_is(v, n, "close") && (h[7] == '1' || value_is(v, n, "keep-alive"));
 	b->framing = LEAN_CLOSE;
 	if (strcmp(method, "HEAD") == 0 || c->resp->status == 204 || c->resp->status == 304 || c->resp->status < 200) {
 		b->framing = LEAN_NONE;
-	} else if ((te = fx_httpc_header_in(h, "Transfer-Encoding", v, sizeof(v))) ||
-		   lean_has_header(h, "Transfer-Encoding")) {
-		if (!te || strcasecmp(te, "chunked") != 0)
+	} else if ((v = header_value(h, "Transfer-Encoding", &n))) {
+		if (!value_is(v, n, "chunked"))
 			return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "unsupported transfer coding");
 		b->framing = LEAN_CHUNKED;
-	} else if (lean_has_header(h, "Content-Length")) {
-		if (!fx_httpc_header_in(h, "Content-Length", v, sizeof(v)) ||
-		    fx_num_parse_u64(v, UINT64_MAX, &len, NULL) < 0)
+	} else if ((v = header_value(h, "Content-Length", &n))) {
+		if (fx_str_copy(num, sizeof(num), v, n) < 0 || fx_num_parse_u64(num, UINT64_MAX, &len, NULL) < 0)
 			return lean_fail(c, CURLE_WEIRD_SERVER_REPLY, "malformed Content-Length");
 		b->framing = len ? LEAN_LENGTH : LEAN_NONE;
 		b->left = len;
