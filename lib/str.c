@@ -158,19 +158,12 @@ static void text_utf8(char *dst, size_t len)
 	}
 }
 
-void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap)
+/* dst holds the first bytes of a text n bytes long (cut at size - 1): shortened at a whole character, made UTF-8. */
+static void text_finish(char *dst, size_t size, size_t n)
 {
-	int n;
 	size_t len, lead;
 
-	if (size == 0)
-		return;
-	n = vsnprintf(dst, size, fmt, ap);
-	if (n < 0) {
-		dst[0] = '\0';
-		return;
-	}
-	if ((size_t)n < size) {
+	if (n < size) {
 		text_utf8(dst, strlen(dst));
 		return;
 	}
@@ -188,6 +181,38 @@ void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap)
 	}
 	dst[len] = '\0';
 	text_utf8(dst, len);
+}
+
+void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (size == 0)
+		return;
+	n = vsnprintf(dst, size, fmt, ap);
+	if (n < 0) {
+		dst[0] = '\0';
+		return;
+	}
+	text_finish(dst, size, (size_t)n);
+}
+
+void fx_str_text_join(char *dst, size_t size, const char *const parts[], size_t nparts)
+{
+	size_t len = 0, total = 0;
+
+	if (size == 0)
+		return;
+	for (size_t i = 0; i < nparts; i++) {
+		size_t n = strlen(parts[i]), room = size - 1 - len;
+		size_t k = n < room ? n : room;
+
+		memcpy(dst + len, parts[i], k);
+		len += k;
+		total += n;
+	}
+	dst[len] = '\0';
+	text_finish(dst, size, total);
 }
 
 void fx_str_text(char *dst, size_t size, const char *fmt, ...)

@@ -100,4 +100,11 @@ int fx_str_json_unescape_u(const char *p, size_t n, char out[4], size_t *used, c
 void fx_str_text(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void fx_str_vtext(char *dst, size_t size, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
+/*
+ * fx_str_text of the nparts strings parts[] one after the other, without
+ * printf (the request log line's message, on every request): the same
+ * bytes as fx_str_text(dst, size, "%s%s...", parts[0], parts[1], ...).
+ */
+void fx_str_text_join(char *dst, size_t size, const char *const parts[], size_t nparts);
+
 #endif

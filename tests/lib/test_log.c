@@ -3,6 +3,10 @@
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -92,4 +96,132 @@ Test(log, request_sizes_and_status_are_written_in_decimal, .init = redirect)
 					"\"latency\":\"12.500000s\"},"),
 			   "%s", line);
 	cr_assert_not_null(strstr(line, "\"message\":\"POST /v1/orders 201\""), "%s", line);
+}
+
+/* Lines written while fd 2 is a temporary file; returns the file's text (malloc'd). */
+static char *capture_begin(int *saved)
+{
+	FILE *f = tmpfile();
+
+	cr_assert_not_null(f);
+	fflush(stderr);
+	*saved = dup(2);
+	cr_assert(*saved >= 0 && dup2(fileno(f), 2) == 2);
+	return (char *)f;
+}
+
+static char *capture_end(char *handle, int saved)
+{
+	FILE *f = (FILE *)handle;
+	long n;
+	char *text;
+
+	fflush(stderr);
+	cr_assert_eq(dup2(saved, 2), 2);
+	close(saved);
+	n = ftell(f);
+	cr_assert(n >= 0);
+	rewind(f);
+	text = malloc((size_t)n + 1);
+	cr_assert_not_null(text);
+	cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+#define LOG_THREADS 8
+#define LOG_LINES 500
+
+static void *log_many(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+
+	for (int i = 0; i < LOG_LINES; i++) {
+		char path[64];
+		struct fx_log_request r = {.method = "GET", .path = path, .request_id = "r", .status = 200};
+
+		snprintf(path, sizeof(path), "/t%d/%d", t, i);
+		/* Every 50th line is long (over what a thread keeps), and one in 7 a plain event line. */
+		if (i % 50 == 49) {
+			static char big[8000];
+
+			memset(big, 'b', sizeof(big) - 1);
+			r.user_agent = big;
+		}
+		fx_log_request(&r);
+		if (i % 7 == 0)
+			fx_log_info("event t%d/%d", t, i);
+	}
+	return NULL;
+}
+
+/* Each thread's lines all arrive, whole (one JSON object a line) and in the thread's order. */
+Test(log, lines_of_many_threads_arrive_whole_and_in_order_per_thread)
+{
+	pthread_t th[LOG_THREADS];
+	int next[LOG_THREADS] = {0}, nextev[LOG_THREADS] = {0}, saved, lines = 0;
+	char *h, *text, *line, *save = NULL;
+
+	fx_log_init("test", FX_LOG_INFO);
+	h = capture_begin(&saved);
+	for (int t = 0; t < LOG_THREADS; t++)
+		cr_assert_eq(pthread_create(&th[t], NULL, log_many, (void *)(intptr_t)t), 0);
+	for (int t = 0; t < LOG_THREADS; t++)
+		pthread_join(th[t], NULL);
+	text = capture_end(h, saved);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int t, i;
+		const char *m;
+
+		lines++;
+		cr_assert(line[0] == '{' &&
+				  strstr(line, "\"logging.googleapis.com/labels\":{\"group\":\"test\"}}") ==
+					  line + strlen(line) -
+						  strlen("\"logging.googleapis.com/labels\":{\"group\":\"test\"}}"),
+			  "not a whole line: %.200s", line);
+		if ((m = strstr(line, "\"message\":\"GET /t")) != NULL) {
+			cr_assert_eq(sscanf(m, "\"message\":\"GET /t%d/%d 200\"", &t, &i), 2, "%.200s", line);
+			cr_assert(t >= 0 && t < LOG_THREADS);
+			cr_assert_eq(i, next[t], "thread %d: line %d after %d", t, i, next[t] - 1);
+			next[t]++;
+		} else {
+			m = strstr(line, "\"message\":\"event t");
+			cr_assert_not_null(m, "%.200s", line);
+			cr_assert_eq(sscanf(m, "\"message\":\"event t%d/%d\"", &t, &i), 2, "%.200s", line);
+			cr_assert(t >= 0 && t < LOG_THREADS);
+			cr_assert_eq(i, nextev[t], "thread %d: event %d after %d", t, i, nextev[t] - 7);
+			cr_assert(next[t] == i + 1, "thread %d: event %d out of order with its request lines", t, i);
+			nextev[t] += 7;
+		}
+	}
+	for (int t = 0; t < LOG_THREADS; t++)
+		cr_assert_eq(next[t], LOG_LINES, "thread %d: %d of %d request lines", t, next[t], LOG_LINES);
+	cr_assert_eq(lines, LOG_THREADS * (LOG_LINES + (LOG_LINES + 6) / 7));
+	free(text);
+}
+
+/* The message "METHOD PATH STATUS: message" is cut at 511 bytes at a whole character, as before. */
+Test(log, a_long_message_is_cut_at_a_whole_character, .init = redirect)
+{
+	static char path[700], line[8192];
+	struct fx_log_request r = {.method = "GET", .path = path, .status = 404, .message = "not found"};
+	const char *m, *end;
+	size_t n;
+
+	/* "GET " and 503 bytes of 'p', then 'é' (2 bytes) at 507 and 509; the next one would end at byte 512: dropped. */
+	memset(path, 'p', 503);
+	for (size_t i = 503; i + 2 < sizeof(path); i += 2)
+		memcpy(path + i, "\xc3\xa9", 2);
+	fx_log_init("test", FX_LOG_INFO);
+	fx_log_request(&r);
+	fflush(stderr);
+	n = fread(line, 1, sizeof(line) - 1, cr_get_redirected_stderr());
+	line[n] = '\0';
+	m = strstr(line, "\"message\":\"GET ppp");
+	cr_assert_not_null(m, "%s", line);
+	end = strchr(m + 11, '"');
+	cr_assert_not_null(end);
+	cr_assert_eq((size_t)(end - (m + 11)), 511, "%.*s", (int)(end - m), m);
+	cr_assert(memcmp(end - 5, "p\xc3\xa9\xc3\xa9", 5) == 0);
 }

@@ -222,3 +222,38 @@ Test(str, json_unescape_u_refuses_bad_hex_short_input_and_unpaired_surrogates)
 	cr_assert_eq(unescape_u("\\udc00\\ud800", out, &used, &why), -1, "a low surrogate first");
 	cr_assert_eq(fx_str_json_unescape_u("\\ud83d\\ude00", 11, out, &used, &why), -1, "the pair cut by the end");
 }
+
+/* fx_str_text_join is fx_str_text of its parts one after the other: the same bytes, cut and made UTF-8 alike. */
+Test(str, text_join_is_text_of_the_parts_one_after_the_other)
+{
+	static const char *const inputs[] = {"",
+					     "GET",
+					     " ",
+					     "/v1/products/abc",
+					     "200",
+					     ": ",
+					     "caf\xc3\xa9",
+					     "\xf0\x9f\x98\x80",
+					     "a\xff"
+					     "b",
+					     "\xf0\x9f\x98",
+					     "abcdefghijklmnopqrstuvwxyz0123456789"};
+	const size_t n = sizeof(inputs) / sizeof(inputs[0]);
+	size_t sizes[] = {1, 2, 5, 8, 9, 12, 16, 33, 64, 512};
+
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = 0; b < n; b++)
+			for (size_t c = 0; c < n; c++)
+				for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+					const char *parts[] = {inputs[a], inputs[b], inputs[c]};
+					char want[512], got[512];
+
+					memset(got, 'x', sizeof(got));
+					fx_str_text(want, sizes[s], "%s%s%s", parts[0], parts[1], parts[2]);
+					fx_str_text_join(got, sizes[s], parts, 3);
+					cr_assert_str_eq(got, want, "parts %zu %zu %zu, size %zu", a, b, c, sizes[s]);
+					if (sizes[s] < sizeof(got))
+						cr_assert_eq(got[sizes[s]], 'x', "nothing written past size %zu",
+							     sizes[s]);
+				}
+}
