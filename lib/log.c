@@ -82,10 +82,12 @@ static void line_key_make(void)
 static struct fx_buf *line_start(struct fx_buf *local)
 {
 	struct fx_buf *b;
+	bool made;
 
 	pthread_once(&line_once, line_key_make);
-	b = line_key_made ? pthread_getspecific(line_key) : NULL;
-	if (!b && line_key_made) {
+	made = line_key_made; /* set under pthread_once, which orders it before every return */
+	b = made ? pthread_getspecific(line_key) : NULL;
+	if (!b && made) {
 		b = fx_mem_xmalloc(sizeof(*b));
 		fx_buf_init(b, LINE_MAX_BYTES);
 		if (pthread_setspecific(line_key, b) != 0) {

@@ -136,6 +136,10 @@ static char *capture_end(char *handle, int saved)
 static void *log_many(void *arg)
 {
 	int t = (int)(intptr_t)arg;
+	char big[8000];
+
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
 
 	for (int i = 0; i < LOG_LINES; i++) {
 		char path[64];
@@ -143,12 +147,8 @@ static void *log_many(void *arg)
 
 		snprintf(path, sizeof(path), "/t%d/%d", t, i);
 		/* Every 50th line is long (over what a thread keeps), and one in 7 a plain event line. */
-		if (i % 50 == 49) {
-			static char big[8000];
-
-			memset(big, 'b', sizeof(big) - 1);
+		if (i % 50 == 49)
 			r.user_agent = big;
-		}
 		fx_log_request(&r);
 		if (i % 7 == 0)
 			fx_log_info("event t%d/%d", t, i);
