@@ -624,7 +624,8 @@ int fx_model_list_answer(struct fx_req *r, const char *parent_rel, struct fx_que
 	fx_buf_init(&token, 8192);
 	fx_buf_init(&answer, FX_MODEL_ANSWER_MAX);
 	fx_fsquery_limit(q, page_size + 1);
-	if (fx_firestore_query(parent_rel, q, NULL, &docs, &n, e) < 0)
+	/* The page's strings live in the request's arena: the documents are freed below, before it is reset. */
+	if (fx_firestore_query_lend(parent_rel, q, NULL, r->arena, &docs, &n, e) < 0)
 		goto done;
 	shown = n > (size_t)page_size ? (size_t)page_size : n;
 	if (n > (size_t)page_size && fx_model_page_token_next(sig, &docs[shown - 1], cursor_fields, &token, e) < 0)
