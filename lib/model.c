@@ -300,8 +300,9 @@ void fx_model_doc_select(struct fx_doc *doc, const char *const *mask)
 
 static bool is_hidden(const char *const *hidden, const char *name)
 {
+	/* The first byte first: most of a document's fields are hidden by none, and strcmp is a call each. */
 	for (const char *const *h = hidden; h && *h; h++)
-		if (strcmp(*h, name) == 0)
+		if ((*h)[0] == name[0] && strcmp(*h, name) == 0)
 			return true;
 	return false;
 }
@@ -316,7 +317,8 @@ int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *con
 		const char *name = d->fields.u.map.fields[i].name;
 
 		/* json-c replaces a key in place: a stored id or etag field takes the tree's path. */
-		if ((strcmp(name, "id") == 0 || strcmp(name, "etag") == 0) && !is_hidden(hidden, name)) {
+		if (((name[0] == 'i' && strcmp(name, "id") == 0) || (name[0] == 'e' && strcmp(name, "etag") == 0)) &&
+		    !is_hidden(hidden, name)) {
 			json_object *j = fx_model_doc_json(d, hidden);
 			size_t len;
 			const char *text = fx_json_text(j, &len);
