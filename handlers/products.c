@@ -74,7 +74,8 @@ static const char *const *const hidden = fx_productdoc_hidden;
 	"sku", "name", "description", "category", "brand", "barcode", "priceCents", "costCents", "currency", "status", \
 		"attributes", "images", "stock", "lowStock", "createdAt", "updatedAt"
 static const char *const get_mask[] = {CONTRACT_FIELDS, "organizationId", NULL};
-static const char *const list_select[] = {CONTRACT_FIELDS, "nameLower", "skuKey"};
+/* A list's select: the contract's fields and, when its order is not among them, its order field (list). */
+static const char *const list_select[] = {CONTRACT_FIELDS, NULL};
 /*
  * What PATCH reads in its transaction: what it answers (a GET's fields) and
  * what fx_productdoc_update_writes reads of the product (name, sku, skuKey,
@@ -488,6 +489,18 @@ out:
 	return rc;
 }
 
+/* Whether the dotted path is one of paths[0..n) or lies below one of them ("stock.available" below "stock"). */
+static bool selected(const char *const *paths, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(paths[i]);
+
+		if (strncmp(paths[i], path, len) == 0 && (path[len] == '\0' || path[len] == '.'))
+			return true;
+	}
+	return false;
+}
+
 /* ?q= prefix, ?status=, ?category=, ?barcode= (exact), ?lowStock=true, ?orderBy=name|sku|createdAt|available */
 static int list(struct fx_req *r, struct fx_err *e)
 {
@@ -499,6 +512,8 @@ static int list(struct fx_req *r, struct fx_err *e)
 	const char *q = fx_http_req_query(r, "q"), *low = fx_http_req_query(r, "lowStock");
 	const char *order = fx_http_req_query(r, "orderBy"), *parent_rel, *cursor[2] = {NULL, NULL};
 	const char *barcode = fx_http_req_query(r, "barcode");
+	const char *select[sizeof(list_select) / sizeof(list_select[0])];
+	size_t nselect = sizeof(select) / sizeof(select[0]) - 1;
 	struct fx_query *query = NULL;
 	struct fx_value v = {0};
 	char sig[512];
@@ -541,7 +556,15 @@ static int list(struct fx_req *r, struct fx_err *e)
 			goto out;
 		rc = -1;
 	}
-	if (fx_fsquery_select(query, list_select, sizeof(list_select) / sizeof(list_select[0]), e) < 0)
+	/*
+	 * The page token needs the order's field of the page's last product only,
+	 * and the answer never shows nameLower or skuKey: each product's other
+	 * one was a string decoded, allocated and dropped.
+	 */
+	FX_ARRAY_COPY(select, list_select);
+	if (!selected(list_select, nselect, order_fields[oi]))
+		select[nselect++] = order_fields[oi];
+	if (fx_fsquery_select(query, select, nselect, e) < 0)
 		goto out;
 	cursor[0] = order_fields[oi];
 	rc = fx_model_list_ordered(r, parent_rel, query, order_fields[oi], false, size, sig, cursor, hidden, e);

@@ -624,6 +624,12 @@ static int text_body(json_object *o, struct printbuf *pb, int level, int flags)
 int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const char *transaction, struct fx_doc **docs,
 		       size_t *n, struct fx_err *e)
 {
+	return fx_firestore_query_lend(parent_rel, q, transaction, NULL, docs, n, e);
+}
+
+int fx_firestore_query_lend(const char *parent_rel, const struct fx_query *q, const char *transaction,
+			    struct fx_arena *strings, struct fx_doc **docs, size_t *n, struct fx_err *e)
+{
 	struct fx_buf url, text;
 	struct fx_httpc_resp resp;
 	json_object *body = NULL;
@@ -656,8 +662,8 @@ int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const c
 	json_object_set_serializer(body, text_body, &text, NULL);
 	c.url = build_url(&url, parent_rel, ":runQuery");
 	c.body = body;
-	if (call_raw(&c, &resp, e) < 0 ||
-	    fx_fsdecode_stream(resp.body.data, resp.body.len, FX_FSDECODE_RUNQUERY, c.what, query_element, &got, e) < 0)
+	if (call_raw(&c, &resp, e) < 0 || fx_fsdecode_stream_lend(resp.body.data, resp.body.len, FX_FSDECODE_RUNQUERY,
+								  c.what, strings, query_element, &got, e) < 0)
 		goto out;
 	if (got.n > 0) {
 		*docs = got.docs;

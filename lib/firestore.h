@@ -34,6 +34,7 @@
 #ifndef FX_FIRESTORE_H
 #define FX_FIRESTORE_H
 
+#include "arena.h"
 #include "err.h"
 #include "fsquery.h"
 #include "value.h"
@@ -126,6 +127,15 @@ FX_MUST_USE int fx_firestore_delete(const char *rel_path, struct fx_err *e);
  */
 FX_MUST_USE int fx_firestore_query(const char *parent_rel, const struct fx_query *q, const char *transaction,
 				   struct fx_doc **docs, size_t *n, struct fx_err *e);
+
+/*
+ * fx_firestore_query whose documents' string values are lent from strings
+ * (fx_fsdecode_stream_lend): the documents must be freed before strings is
+ * reset, as a list answered within its request does with the request's
+ * arena. NULL: copies.
+ */
+FX_MUST_USE int fx_firestore_query_lend(const char *parent_rel, const struct fx_query *q, const char *transaction,
+					struct fx_arena *strings, struct fx_doc **docs, size_t *n, struct fx_err *e);
 
 /*
  * Reads n (at most FX_FS_MAX_BATCH_GET) documents at once, inside

@@ -1,5 +1,6 @@
 #include "fsdecode.h"
 
+#include "arena.h"
 #include "b64.h"
 #include "docname.h"
 #include "json.h"
@@ -39,6 +40,7 @@ struct dec {
 	char *scratch;
 	size_t scratch_len, scratch_cap;
 	size_t fields_hint; /* top-level fields of the stream's last document: the next one's first allocation */
+	struct fx_arena *strings; /* string values' bytes lent from here while it has room; NULL: copies */
 };
 
 /* A lexed string: its unescaped bytes, in the input (no escapes) or in scratch (NUL-terminated). */
@@ -788,11 +790,17 @@ static int decode_string_kind(struct dec *d, int kind, struct fx_value *out)
 	if (lex_string(d, &s) < 0)
 		return -1;
 	switch (kind) {
-	case 's':
+	case 's': {
+		char *lent;
+
 		if (s.n > FX_VALUE_MAX_BYTES)
 			return bad(d, "stringValue too long");
-		fx_value_string(out, s.p, s.n);
+		if (d->strings && (lent = fx_arena_strndup(d->strings, s.p, s.n)) != NULL)
+			fx_value_string_lent(out, lent, s.n);
+		else
+			fx_value_string(out, s.p, s.n);
 		return 0;
+	}
 	case 'b': {
 		unsigned char *bytes;
 		size_t blen;
@@ -1227,12 +1235,19 @@ static int recheck_element(struct dec *d, enum fx_fsdecode_stream_kind kind, con
 int fx_fsdecode_stream(const char *p, size_t n, enum fx_fsdecode_stream_kind kind, const char *what, fx_fsdecode_fn fn,
 		       void *ctx, struct fx_err *e)
 {
+	return fx_fsdecode_stream_lend(p, n, kind, what, NULL, fn, ctx, e);
+}
+
+int fx_fsdecode_stream_lend(const char *p, size_t n, enum fx_fsdecode_stream_kind kind, const char *what,
+			    struct fx_arena *strings, fx_fsdecode_fn fn, void *ctx, struct fx_err *e)
+{
 	struct dec d;
 	struct element x;
 	int rc = -1;
 
 	memset(&x, 0, sizeof(x));
 	dec_init(&d, p, n, what, e);
+	d.strings = strings;
 	if (!at(&d, '[')) {
 		if (n == 0 || d.p >= d.end)
 			syn(&d, "empty");

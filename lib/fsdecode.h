@@ -25,6 +25,7 @@
 #ifndef FX_FSDECODE_H
 #define FX_FSDECODE_H
 
+#include "arena.h"
 #include "err.h"
 #include "firestore.h"
 #include "value.h"
@@ -72,6 +73,17 @@ enum fx_fsdecode_stream_kind { FX_FSDECODE_RUNQUERY, FX_FSDECODE_BATCHGET };
  */
 FX_MUST_USE int fx_fsdecode_stream(const char *p, size_t n, enum fx_fsdecode_stream_kind kind, const char *what,
 				   fx_fsdecode_fn fn, void *ctx, struct fx_err *e);
+
+/*
+ * fx_fsdecode_stream whose documents' string values lend their bytes from
+ * strings (fx_value_string_lent) while it has room, copies past that: one
+ * block for a page's strings instead of an allocation each. The documents
+ * must then be cleaned up before strings is reset (a list answered within
+ * its request, strings the request's arena). NULL: copies, as
+ * fx_fsdecode_stream.
+ */
+FX_MUST_USE int fx_fsdecode_stream_lend(const char *p, size_t n, enum fx_fsdecode_stream_kind kind, const char *what,
+					struct fx_arena *strings, fx_fsdecode_fn fn, void *ctx, struct fx_err *e);
 
 /*
  * Decodes one Value (typed JSON, the whole of p) into *out (overwritten;

@@ -300,8 +300,9 @@ void fx_model_doc_select(struct fx_doc *doc, const char *const *mask)
 
 static bool is_hidden(const char *const *hidden, const char *name)
 {
+	/* The first byte first: most of a document's fields are hidden by none, and strcmp is a call each. */
 	for (const char *const *h = hidden; h && *h; h++)
-		if (strcmp(*h, name) == 0)
+		if ((*h)[0] == name[0] && strcmp(*h, name) == 0)
 			return true;
 	return false;
 }
@@ -316,7 +317,8 @@ int fx_model_doc_write(struct fx_buf *b, const struct fx_doc *d, const char *con
 		const char *name = d->fields.u.map.fields[i].name;
 
 		/* json-c replaces a key in place: a stored id or etag field takes the tree's path. */
-		if ((strcmp(name, "id") == 0 || strcmp(name, "etag") == 0) && !is_hidden(hidden, name)) {
+		if (((name[0] == 'i' && strcmp(name, "id") == 0) || (name[0] == 'e' && strcmp(name, "etag") == 0)) &&
+		    !is_hidden(hidden, name)) {
 			json_object *j = fx_model_doc_json(d, hidden);
 			size_t len;
 			const char *text = fx_json_text(j, &len);
@@ -624,7 +626,8 @@ int fx_model_list_answer(struct fx_req *r, const char *parent_rel, struct fx_que
 	fx_buf_init(&token, 8192);
 	fx_buf_init(&answer, FX_MODEL_ANSWER_MAX);
 	fx_fsquery_limit(q, page_size + 1);
-	if (fx_firestore_query(parent_rel, q, NULL, &docs, &n, e) < 0)
+	/* The page's strings live in the request's arena: the documents are freed below, before it is reset. */
+	if (fx_firestore_query_lend(parent_rel, q, NULL, r->arena, &docs, &n, e) < 0)
 		goto done;
 	shown = n > (size_t)page_size ? (size_t)page_size : n;
 	if (n > (size_t)page_size && fx_model_page_token_next(sig, &docs[shown - 1], cursor_fields, &token, e) < 0)

@@ -88,7 +88,10 @@ void fx_value_cleanup(struct fx_value *v)
 	switch (v->type) {
 	case FX_V_STRING:
 	case FX_V_BYTES:
-	case FX_V_REF: free(v->u.s.p); break;
+	case FX_V_REF:
+		if (!v->lent)
+			free(v->u.s.p);
+		break;
 	case FX_V_ARRAY:
 		for (size_t i = 0; i < v->u.arr.n; i++)
 			fx_value_cleanup(&v->u.arr.items[i]);
@@ -160,6 +163,15 @@ static void set_bytes(struct fx_value *v, enum fx_vtype type, const void *p, siz
 void fx_value_string(struct fx_value *v, const char *s, size_t n)
 {
 	set_bytes(v, FX_V_STRING, s, n);
+}
+
+void fx_value_string_lent(struct fx_value *v, char *p, size_t n)
+{
+	fx_value_null(v);
+	v->type = FX_V_STRING;
+	v->lent = true;
+	v->u.s.p = p;
+	v->u.s.n = n;
 }
 
 void fx_value_ts(struct fx_value *v, int64_t secs, int32_t nanos)

@@ -2,7 +2,8 @@
  * fx_value: a typed Firestore value tree (google.firestore.v1.Value in
  * memory): its types, its lifetime, building, reading, copying, comparing.
  * Ownership: a value owns everything below it (allocated with fx_x*, so
- * building never fails); fx_value_cleanup releases a caller-owned value,
+ * building never fails), but for the bytes of a string lent to it
+ * (fx_value_string_lent: an arena's); fx_value_cleanup releases a caller-owned value,
  * fx_value_free a heap one, both accept NULL; pointers into a tree stay
  * valid until that part of the tree changes.
  *
@@ -43,6 +44,7 @@ struct fx_field;
 
 struct fx_value {
 	enum fx_vtype type;
+	bool lent; /* STRING: u.s.p is lent (fx_value_string_lent), not the value's to free */
 	union {
 		bool b;
 		int64_t i;
@@ -104,6 +106,12 @@ void fx_value_bool(struct fx_value *v, bool b);
 void fx_value_int(struct fx_value *v, int64_t i);
 void fx_value_double(struct fx_value *v, double d);
 void fx_value_string(struct fx_value *v, const char *s, size_t n);
+/*
+ * A string whose n bytes at p (NUL-terminated at n) are lent, not copied:
+ * they must outlive v and every move of it (an arena freed after the
+ * values, as a request's). Cleanup leaves them; fx_value_copy copies them.
+ */
+void fx_value_string_lent(struct fx_value *v, char *p, size_t n);
 void fx_value_ts(struct fx_value *v, int64_t secs, int32_t nanos);
 void fx_value_bytes(struct fx_value *v, const void *p, size_t n);
 /* name is a full document resource name (projects/../documents/..). */

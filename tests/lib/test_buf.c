@@ -113,3 +113,44 @@ Test(buf, reserve_makes_room_in_one_allocation_and_respects_the_cap)
 	cr_assert_str_eq(b.data, "abc");
 	fx_buf_cleanup(&b);
 }
+
+/*
+ * Appends that fit the room there is take no grow step; one that would
+ * leave no room for the NUL grows first, and every append leaves the NUL
+ * inside the allocation (cap > len), up to the cap and not past it.
+ */
+Test(buf, an_append_filling_the_room_but_its_nul_grows_first_and_the_nul_stays_inside)
+{
+	struct fx_buf b;
+	const char *data;
+
+	fx_buf_init(&b, 6);
+	cr_assert_eq(fx_buf_append(&b, "", 0), 0);
+	cr_assert_not_null(b.data, "an empty append to an empty buffer makes its string");
+	cr_assert_str_eq(b.data, "");
+	fx_buf_cleanup(&b);
+	fx_buf_init(&b, 100);
+	cr_assert_eq(fx_buf_reserve(&b, 4), 0);
+	cr_assert_eq(b.cap, 5);
+	data = b.data;
+	cr_assert_eq(fx_buf_append(&b, "abc", 3), 0);
+	cr_assert_eq(fx_buf_append(&b, "d", 1), 0);
+	cr_assert_eq(b.data, data, "within the room: no growth");
+	cr_assert_eq(b.cap, 5);
+	cr_assert_eq(fx_buf_append(&b, "", 0), 0);
+	cr_assert_eq(b.cap, 5, "nothing appended, the NUL already inside");
+	cr_assert_eq(fx_buf_append(&b, "e", 1), 0);
+	cr_assert_gt(b.cap, b.len, "the NUL stays inside the allocation");
+	cr_assert_str_eq(b.data, "abcde");
+	fx_buf_cleanup(&b);
+	fx_buf_init(&b, 5);
+	cr_assert_eq(fx_buf_reserve(&b, 5), 0);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(fx_buf_append(&b, "x", 1), 0);
+		cr_assert_gt(b.cap, b.len);
+	}
+	cr_assert_eq(fx_buf_append(&b, "", 0), 0, "an empty append at the cap");
+	cr_assert_eq(fx_buf_append(&b, "y", 1), -1);
+	cr_assert_str_eq(b.data, "xxxxx");
+	fx_buf_cleanup(&b);
+}

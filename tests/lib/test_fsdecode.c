@@ -841,3 +841,109 @@ Test(fsdecode, kept_field_names_decode_as_copies_did_raw_escaped_and_nested)
 	fx_firestore_doc_cleanup(&after);
 	fx_firestore_doc_cleanup(&again);
 }
+
+/* How many string values below v are lent, and how many are copies. */
+static void count_lent(const struct fx_value *v, size_t *lent, size_t *copied)
+{
+	if (v->type == FX_V_STRING)
+		++*(v->lent ? lent : copied);
+	else if (v->type == FX_V_MAP)
+		for (size_t i = 0; i < v->u.map.n; i++)
+			count_lent(&v->u.map.fields[i].value, lent, copied);
+	else if (v->type == FX_V_ARRAY)
+		for (size_t i = 0; i < v->u.arr.n; i++)
+			count_lent(&v->u.arr.items[i], lent, copied);
+}
+
+/*
+ * text decoded with its strings lent from an arena of limit bytes and with
+ * copies: the same documents; returns the lent and copied string counts.
+ */
+static void lend_decodes_as_copies(const char *text, size_t limit, size_t want_docs, size_t *lent, size_t *copied)
+{
+	static struct docs a, b;
+	struct fx_arena arena;
+
+	a.n = b.n = 0;
+	*lent = *copied = 0;
+	fx_arena_init(&arena, limit);
+	fx_err_clear(&err);
+	cr_assert_eq(fx_fsdecode_stream(text, strlen(text), FX_FSDECODE_RUNQUERY, "q", keep_doc, &a, &err), 0, "%s",
+		     err.message);
+	cr_assert_eq(fx_fsdecode_stream_lend(text, strlen(text), FX_FSDECODE_RUNQUERY, "q", &arena, keep_doc, &b, &err),
+		     0, "%s", err.message);
+	cr_assert_eq(a.n, want_docs);
+	cr_assert_eq(b.n, want_docs);
+	for (size_t i = 0; i < a.n; i++) {
+		size_t l = 0, c = 0;
+
+		cr_assert_str_eq(a.d[i].name, b.d[i].name);
+		cr_assert(fx_value_equal(&a.d[i].fields, &b.d[i].fields), "document %zu decodes differently lent", i);
+		count_lent(&a.d[i].fields, &l, &c);
+		cr_assert_eq(l, 0, "copies only without an arena");
+		count_lent(&b.d[i].fields, lent, copied);
+		fx_firestore_doc_cleanup(&a.d[i]);
+		fx_firestore_doc_cleanup(&b.d[i]);
+	}
+	/* The documents are gone before the arena, as a request's list frees them before its arena is reset. */
+	fx_arena_cleanup(&arena);
+}
+
+/*
+ * A page's string values lent from an arena (a list within its request)
+ * decode as copies did: escapes, 4-byte UTF-8 raw and escaped, a NUL
+ * inside, the empty string, strings in nested maps and arrays; past the
+ * arena's budget they are copies again, and a document at the size cap
+ * decodes either way. Cleanup frees only the copies (valgrind).
+ */
+Test(fsdecode, a_page_lending_its_strings_from_an_arena_decodes_as_copies_did)
+{
+	static const char doc[] =
+		"{\"document\":{\"name\":\"projects/p/databases/(default)/documents/c/d%d\",\"fields\":{"
+		"\"plain\":{\"stringValue\":\"Bench item %d\"},"
+		"\"escaped\":{\"stringValue\":\"a\\\"b\\\\c\\n\\u00e9\\/\"},"
+		"\"four\":{\"stringValue\":\"\xf0\x9f\x98\x80 and \\ud83d\\ude00\"},"
+		"\"nul\":{\"stringValue\":\"a\\u0000b\"},"
+		"\"empty\":{\"stringValue\":\"\"},"
+		"\"n\":{\"integerValue\":\"%d\"},"
+		"\"nested\":{\"mapValue\":{\"fields\":{\"in\":{\"mapValue\":{\"fields\":{"
+		"\"s\":{\"stringValue\":\"deep\"},"
+		"\"a\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"x\"},{\"stringValue\":\"y\"}]}}}}}}}}"
+		"}}}";
+	char *text = malloc(64 * 1024), *p = text;
+	size_t lent, copied, cap_doc = FX_VALUE_MAX_BYTES + 200;
+	char *big;
+
+	lend_decodes_as_copies("[]", 1 << 20, 0, &lent, &copied);
+	cr_assert_eq(lent + copied, 0);
+
+	*p++ = '[';
+	for (int i = 0; i < 20; i++) {
+		if (i)
+			*p++ = ',';
+		p += sprintf(p, "{\"readTime\":\"2026-12-03T05:49:56.176488Z\"},");
+		p += sprintf(p, doc, i, i, i);
+	}
+	strcpy(p, "]");
+	/* Room for all: 8 strings a document, each lent. */
+	lend_decodes_as_copies(text, 1 << 20, 20, &lent, &copied);
+	cr_assert_eq(lent, 20 * 8, "%zu lent", lent);
+	cr_assert_eq(copied, 0);
+	/* A budget of 10 strings' room (each short one takes one max_align_t): the first 10 lent, the rest copies. */
+	lend_decodes_as_copies(text, 10 * sizeof(max_align_t), 20, &lent, &copied);
+	cr_assert_eq(lent, 10, "%zu lent", lent);
+	cr_assert_eq(copied, 20 * 8 - 10);
+	free(text);
+
+	/* A document holding a string at the size cap: lent when the arena has room, a copy when not. */
+	big = malloc(cap_doc + 256);
+	p = big + sprintf(big, "[{\"document\":{\"name\":\"projects/p/databases/(default)/documents/c/big\","
+			       "\"fields\":{\"s\":{\"stringValue\":\"");
+	memset(p, 'x', FX_VALUE_MAX_BYTES);
+	strcpy(p + FX_VALUE_MAX_BYTES, "\"}}}}]");
+	lend_decodes_as_copies(big, 2u << 20, 1, &lent, &copied);
+	cr_assert_eq(lent, 1);
+	lend_decodes_as_copies(big, 1u << 19, 1, &lent, &copied);
+	cr_assert_eq(copied, 1);
+	free(big);
+}

@@ -294,3 +294,47 @@ Test(value, names_past_the_kept_room_are_left_out_and_still_work)
 	}
 	fx_value_cleanup(&m);
 }
+
+/*
+ * A lent string (a list's strings, lent from its request's arena) reads,
+ * compares and copies as any string, NULs inside included; copies own
+ * their bytes and outlive the lender; cleanup, of it alone or of the map
+ * holding it, never frees the lender's bytes (on the stack here: a free
+ * would crash).
+ */
+Test(value, a_lent_string_reads_compares_and_copies_as_any_and_is_never_freed)
+{
+	char lender[16] = "lent\0bytes";
+	struct fx_value v, owned, copy, map;
+
+	fx_value_string_lent(&v, lender, 10);
+	cr_assert_eq(v.type, FX_V_STRING);
+	cr_assert(v.lent);
+	cr_assert_eq(v.u.s.p, lender);
+	cr_assert_eq(v.u.s.n, 10);
+	fx_value_string(&owned, "lent\0bytes", 10);
+	cr_assert(!owned.lent);
+	cr_assert(fx_value_equal(&v, &owned));
+	fx_value_copy(&copy, &v);
+	cr_assert(!copy.lent);
+	cr_assert_neq(copy.u.s.p, lender);
+	memset(lender, 'z', 10);
+	cr_assert(fx_value_equal(&copy, &owned), "the copy outlives what the lender held");
+	cr_assert(!fx_value_equal(&v, &owned));
+
+	fx_value_map(&map);
+	fx_value_string_lent(fx_value_add_field(&map, "a", 1), lender, 10);
+	fx_value_string_lent(fx_value_add_field(&map, "b", 1), lender + 8, 2);
+	fx_value_string_lent(fx_map_set(&map, "a"), lender + 9, 1); /* replaced: the old one is not freed either */
+	cr_assert_eq(fx_value_remove_field(&map, 1), 0);
+	cr_assert_str_eq(fx_value_path_str(&map, "a"), "z");
+	fx_value_cleanup(&map);
+	fx_value_cleanup(&v);
+	cr_assert_eq(v.type, FX_V_NULL);
+	cr_assert(!v.lent);
+	fx_value_string(&v, "again", 5); /* a lent value cleaned up owns what it is given next */
+	cr_assert(!v.lent);
+	fx_value_cleanup(&v);
+	fx_value_cleanup(&copy);
+	fx_value_cleanup(&owned);
+}
