@@ -307,13 +307,17 @@ int test_user_signup_unverified(struct test_user *u, const char *prefix)
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"secret-123\",\"returnSecureToken\":true}",
 		 u->email);
 	r = http_url("POST", url, h, body, strlen(body));
-	rc = r->status == 200 && copy_json_string(r->json, "localId", u->uid, sizeof(u->uid)) == 0 &&
-			     copy_json_string(r->json, "idToken", u->id_token, sizeof(u->id_token)) == 0 &&
-			     copy_json_string(r->json, "refreshToken", u->refresh_token, sizeof(u->refresh_token)) == 0
-		     ? 0
-		     : -1;
+	rc = r->status == 200 && copy_json_string(r->json, "localId", u->uid, sizeof(u->uid)) == 0 ? 0 : -1;
 	http_resp_free(r);
-	return rc;
+	/*
+	 * The tokens of a sign-in, not of the sign-up: the Auth emulator's signUp
+	 * takes the token's auth_time from one clock read and the account's
+	 * validSince from a later one (after hashing the password), so across a
+	 * second's boundary the sign-up's own token is older than validSince and
+	 * the API rightly answers "this session was revoked" (seen once in CI on a
+	 * busy machine). A sign-in's auth_time is read after validSince was set.
+	 */
+	return rc == 0 ? test_user_signin(u) : -1;
 }
 
 int test_user_refresh(struct test_user *u)
