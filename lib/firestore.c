@@ -85,9 +85,14 @@ static int check_path(const char *rel, bool doc, struct fx_err *e)
 }
 
 /*
- * base/v1/<full name of rel, each segment percent-encoded><suffix>, in url;
- * returns url's text, or NULL when it would be over URL_MAX (call() then
- * refuses to call).
+ * base/v1/<full name of rel, each segment percent-encoded><suffix>?prettyPrint=false,
+ * in url; returns url's text, or NULL when it would be over URL_MAX (call()
+ * then refuses to call). prettyPrint=false is Google's system parameter for
+ * every REST API (https://cloud.google.com/apis/docs/system-parameters):
+ * the answer without indentation and line breaks, which by default are
+ * about a third of a document's bytes that we receive and then skip. The
+ * emulator accepts it and pretty-prints anyway. Query parameters after it
+ * start with '&'.
  */
 static const char *build_url(struct fx_buf *url, const char *rel, const char *suffix)
 {
@@ -111,6 +116,7 @@ static const char *build_url(struct fx_buf *url, const char *rel, const char *su
 	}
 	if (suffix)
 		bad |= fx_buf_puts(url, suffix) < 0;
+	bad |= fx_buf_puts(url, "?prettyPrint=false") < 0;
 	return bad ? NULL : url->data;
 }
 
@@ -357,10 +363,9 @@ static int each_mask_path(const char *const *mask, int (*each)(void *ctx, const 
 	return rc;
 }
 
-/* A URL taking "?mask.fieldPaths=P&..." (each_mask_path's each). */
+/* A URL taking "&mask.fieldPaths=P&..." (each_mask_path's each). */
 struct url_mask {
 	struct fx_buf *url;
-	bool first;
 	bool over; /* the URL went over its cap */
 };
 
@@ -368,21 +373,20 @@ static int url_mask_path(void *ctx, const char *path, size_t len)
 {
 	struct url_mask *u = ctx;
 
-	u->over |= fx_buf_puts(u->url, u->first ? "?mask.fieldPaths=" : "&mask.fieldPaths=") < 0;
+	u->over |= fx_buf_puts(u->url, "&mask.fieldPaths=") < 0;
 	u->over |= fx_httpc_url_encode(u->url, path, len) < 0;
-	u->first = false;
 	return 0;
 }
 
 /*
- * Appends "?mask.fieldPaths=P&..." for mask[0..) (NULL-terminated; NULL or
+ * Appends "&mask.fieldPaths=P&..." for mask[0..) (NULL-terminated; NULL or
  * empty appends nothing), each path percent-encoded. 400 naming "mask" for
  * a bad path (each_mask_path); 1 without e for a URL over its cap (build_url's
  * NULL then refuses the call).
  */
 static int add_mask(struct fx_buf *url, const char *const *mask, struct fx_err *e)
 {
-	struct url_mask u = {url, true, false};
+	struct url_mask u = {url, false};
 
 	if (!mask || !*mask)
 		return 0;

@@ -461,6 +461,64 @@ Test(firestore, malformed_answer_is_502_unavailable_as_from_every_backend)
 	ts_stop(fake);
 }
 
+/* Points the client at a fake refusing everything (400); returns it. */
+static struct testserver *fake_firestore(void)
+{
+	struct testserver *fake = ts_start();
+	static char host[64];
+
+	ts_reply(fake, 400, "Content-Type: application/json\r\n",
+		 "{\"error\": {\"code\": 400, \"message\": \"refused\", \"status\": \"INVALID_ARGUMENT\"}}");
+	snprintf(host, sizeof(host), "%s", ts_url(fake) + strlen("http://"));
+	snprintf(emu.url, sizeof(emu.url), "%s", ts_url(fake));
+	emu.cfg.firestore_emulator = host;
+	return fake;
+}
+
+/* The target of the fake's last request, which must have come. */
+static void assert_target(struct testserver *fake, const char *what, const char *want)
+{
+	struct ts_request r;
+
+	cr_assert(ts_last(fake, &r), "%s: no request", what);
+	cr_assert_str_eq(r.path, want, "%s: %s", what, r.path);
+}
+
+#define DOCS "/v1/projects/demo-fluxori/databases/%28default%29/documents"
+
+/*
+ * Every Firestore call asks for the answer without indentation (Google's
+ * system parameter prettyPrint=false), a mask's paths after it; the same
+ * target when the thread's mask cache answers.
+ */
+Test(firestore, every_call_asks_for_answers_without_pretty_printing)
+{
+	struct testserver *fake = fake_firestore();
+	const char *mask[] = {"a", "b.`c d`", NULL};
+	const char *paths[] = {"pp/d1"};
+	struct fx_query *q = fx_fsquery_new("pp", false);
+	struct fx_doc d, batch[1], *docs = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(fx_firestore_get("pp/d1", &d, &err), -1);
+	assert_target(fake, "get", DOCS "/pp/d1?prettyPrint=false");
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(fx_firestore_get_mask("pp/d1", mask, &d, &err), -1);
+		assert_target(fake, "get with a mask",
+			      DOCS "/pp/d1?prettyPrint=false&mask.fieldPaths=a&mask.fieldPaths=b.%60c%20d%60");
+	}
+	cr_assert_eq(fx_firestore_delete("pp/d1", &err), -1);
+	assert_target(fake, "delete", DOCS "/pp/d1?prettyPrint=false");
+	cr_assert_eq(fx_firestore_batch_get(paths, 1, NULL, batch, &err), -1);
+	assert_target(fake, "batchGet", DOCS ":batchGet?prettyPrint=false");
+	cr_assert_eq(fx_firestore_query("", q, NULL, &docs, &n, &err), -1);
+	assert_target(fake, "runQuery", DOCS ":runQuery?prettyPrint=false");
+	cr_assert_eq(fx_firestore_query("pp/d1", q, NULL, &docs, &n, &err), -1);
+	assert_target(fake, "runQuery under a document", DOCS "/pp/d1:runQuery?prettyPrint=false");
+	fx_fsquery_free(q);
+	ts_stop(fake);
+}
+
 Test(firestore, ping_answers_on_the_emulator)
 {
 	cr_assert_eq(fx_firestore_ping(&err), 0, "%s", err.message);
