@@ -46,79 +46,89 @@ void fx_fieldpath_cleanup(struct fx_fieldpath *fp)
 {
 	if (!fp)
 		return;
-	for (size_t i = 0; i < fp->n; i++)
-		free(fp->segs[i]);
-	free(fp->segs);
+	free(fp->segs); /* the segments' bytes are in the same block */
 	fp->segs = NULL;
 	fp->n = 0;
 }
 
-static int fp_fail(struct fx_fieldpath *fp, const char *dotted, struct fx_err *e, const char *why)
-{
-	fx_fieldpath_cleanup(fp);
-	return fx_err_invalid(e, dotted, "invalid field path \"%.80s\": %s", dotted, why);
-}
-
-int fx_fieldpath_parse(const char *dotted, struct fx_fieldpath *out, struct fx_err *e)
+/*
+ * One walk over dotted's segments, checking them as fx_fieldpath_parse
+ * says. With bytes set it also writes each segment there, NUL-terminated,
+ * and points segs[i] at it (the counts of a first walk size both). Returns
+ * the number of segments and their bytes with NULs in *len, or -1 with why.
+ */
+static int walk(const char *dotted, char **segs, char *bytes, size_t *len, const char **why)
 {
 	const char *p = dotted;
-	struct fx_buf seg;
+	size_t at = 0;
+	int n = 0;
 
-	out->segs = NULL;
-	out->n = 0;
-	fx_buf_init(&seg, FX_VALUE_FIELD_NAME_MAX);
 	for (;;) {
-		fx_buf_reset(&seg);
+		size_t k = 0; /* the segment's bytes so far */
+
 		if (*p == '`') {
 			for (p++; *p != '`'; p++) {
-				if (*p == '\0') {
-					fx_buf_cleanup(&seg);
-					return fp_fail(out, dotted, e, "unterminated back-quote");
-				}
+				if (*p == '\0')
+					return *why = "unterminated back-quote", -1;
 				if (*p == '\\') {
 					p++;
-					if (*p != '`' && *p != '\\') {
-						fx_buf_cleanup(&seg);
-						return fp_fail(out, dotted, e, "bad escape in back-quoted segment");
-					}
+					if (*p != '`' && *p != '\\')
+						return *why = "bad escape in back-quoted segment", -1;
 				}
-				if (fx_buf_append(&seg, p, 1) < 0) {
-					fx_buf_cleanup(&seg);
-					return fp_fail(out, dotted, e, "segment too long");
-				}
+				if (k == FX_VALUE_FIELD_NAME_MAX)
+					return *why = "segment too long", -1;
+				if (bytes)
+					bytes[at + k] = *p;
+				k++;
 			}
 			p++;
-			if (*p != '.' && *p != '\0') {
-				fx_buf_cleanup(&seg);
-				return fp_fail(out, dotted, e, "text after a back-quoted segment");
-			}
+			if (*p != '.' && *p != '\0')
+				return *why = "text after a back-quoted segment", -1;
 		} else {
 			for (; *p != '.' && *p != '\0'; p++) {
-				if (strchr("~*`/[]", *p)) {
-					fx_buf_cleanup(&seg);
-					return fp_fail(out, dotted, e, "segment holds one of ~*`/[] (back-quote it)");
-				}
-				if (fx_buf_append(&seg, p, 1) < 0) {
-					fx_buf_cleanup(&seg);
-					return fp_fail(out, dotted, e, "segment too long");
-				}
+				if (strchr("~*`/[]", *p))
+					return *why = "segment holds one of ~*`/[] (back-quote it)", -1;
+				if (k == FX_VALUE_FIELD_NAME_MAX)
+					return *why = "segment too long", -1;
+				if (bytes)
+					bytes[at + k] = *p;
+				k++;
 			}
 		}
-		if (seg.len == 0) {
-			fx_buf_cleanup(&seg);
-			return fp_fail(out, dotted, e, "empty segment");
+		if (k == 0)
+			return *why = "empty segment", -1;
+		if (n == FX_FIELDPATH_MAX_SEGMENTS)
+			return *why = "too many segments", -1;
+		if (bytes) {
+			bytes[at + k] = '\0';
+			segs[n] = bytes + at;
 		}
-		if (out->n == FX_FIELDPATH_MAX_SEGMENTS) {
-			fx_buf_cleanup(&seg);
-			return fp_fail(out, dotted, e, "too many segments");
-		}
-		out->segs = fx_mem_xrealloc(out->segs, (out->n + 1) * sizeof(*out->segs));
-		out->segs[out->n++] = fx_mem_xstrndup(seg.data, seg.len);
+		n++;
+		at += k + 1;
 		if (*p == '\0')
 			break;
 		p++; /* '.' */
 	}
-	fx_buf_cleanup(&seg);
+	*len = at;
+	return n;
+}
+
+/* One allocation: the n pointers, then the segments' bytes. */
+int fx_fieldpath_parse(const char *dotted, struct fx_fieldpath *out, struct fx_err *e)
+{
+	const char *why = NULL;
+	size_t len = 0;
+	int n = walk(dotted, NULL, NULL, &len, &why);
+	char **segs;
+
+	out->segs = NULL;
+	out->n = 0;
+	if (n < 0)
+		return fx_err_invalid(e, dotted, "invalid field path \"%.80s\": %s", dotted, why);
+	segs = fx_mem_xmalloc((size_t)n * sizeof(*segs) + len);
+	(void)walk(dotted, segs, (char *)(segs + n), &len, &why); /* the first walk's text: it cannot fail */
+	out->segs = segs;
+	out->n = (size_t)n;
 	return 0;
 }
 
