@@ -51,6 +51,17 @@ void fx_fieldpath_cleanup(struct fx_fieldpath *fp)
 	fp->n = 0;
 }
 
+/* Counts, and with bytes writes, a segment's next byte; false past FX_VALUE_FIELD_NAME_MAX. */
+static bool add_byte(char *bytes, size_t at, size_t *k, char c)
+{
+	if (*k == FX_VALUE_FIELD_NAME_MAX)
+		return false;
+	if (bytes)
+		bytes[at + *k] = c;
+	(*k)++;
+	return true;
+}
+
 /*
  * One walk over dotted's segments, checking them as fx_fieldpath_parse
  * says. With bytes set it also writes each segment there, NUL-terminated,
@@ -75,11 +86,8 @@ static int walk(const char *dotted, char **segs, char *bytes, size_t *len, const
 					if (*p != '`' && *p != '\\')
 						return *why = "bad escape in back-quoted segment", -1;
 				}
-				if (k == FX_VALUE_FIELD_NAME_MAX)
+				if (!add_byte(bytes, at, &k, *p))
 					return *why = "segment too long", -1;
-				if (bytes)
-					bytes[at + k] = *p;
-				k++;
 			}
 			p++;
 			if (*p != '.' && *p != '\0')
@@ -88,11 +96,8 @@ static int walk(const char *dotted, char **segs, char *bytes, size_t *len, const
 			for (; *p != '.' && *p != '\0'; p++) {
 				if (strchr("~*`/[]", *p))
 					return *why = "segment holds one of ~*`/[] (back-quote it)", -1;
-				if (k == FX_VALUE_FIELD_NAME_MAX)
+				if (!add_byte(bytes, at, &k, *p))
 					return *why = "segment too long", -1;
-				if (bytes)
-					bytes[at + k] = *p;
-				k++;
 			}
 		}
 		if (k == 0)
