@@ -65,16 +65,9 @@ int fx_buf_reserve(struct fx_buf *b, size_t n)
 	return grow(b, n, true);
 }
 
-int fx_buf_append(struct fx_buf *b, const void *p, size_t n)
+int fx_buf_append_grow_(struct fx_buf *b, const void *p, size_t n)
 {
-	/*
-	 * Most appends fit (a list's answer makes ~2,000 of them): n below the
-	 * room left also leaves room for the NUL, and within the cap, as cap
-	 * never passes max + 1. Only the others go through grow.
-	 */
-	if (n >= b->cap - b->len && reserve(b, n) < 0)
-		return -1;
-	if (fx_str_mem_copy(b->data + b->len, b->cap - b->len, p, n) < 0)
+	if (reserve(b, n) < 0 || fx_str_mem_copy(b->data + b->len, b->cap - b->len, p, n) < 0)
 		return -1;
 	b->len += n;
 	b->data[b->len] = '\0';

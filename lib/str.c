@@ -92,15 +92,6 @@ void fx_str_array_copy_(void *dst, const void *src, size_t n)
 	memcpy(dst, src, n);
 }
 
-int fx_str_mem_copy(void *dst, size_t size, const void *src, size_t n)
-{
-	if (n > size)
-		return -1;
-	if (n)
-		memcpy(dst, src, n);
-	return 0;
-}
-
 int fx_str_mem_move(void *dst, size_t size, const void *src, size_t n)
 {
 	if (n > size)
