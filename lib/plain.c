@@ -194,20 +194,41 @@ json_object *fx_plain_encode(const struct fx_value *v)
 
 /* ---- a value to plain JSON text, without the tree ---- */
 
+/*
+ * The bytes a JSON string cannot hold as they are (E): the controls, the
+ * quote and the backslash. Bytes from 0x80 (UTF-8) are held as they are.
+ */
+#define E 1
+static const unsigned char must_escape[256] = {
+	/* clang-format off */
+	E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, /* 0x00 */
+	E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, E, /* 0x10 */
+	0, 0, E, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x30 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x40 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, E, 0, 0, 0, /* 0x50 */
+	/* clang-format on */
+};
+#undef E
+
 int fx_plain_write_string(struct fx_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t start = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t start = 0, i = 0;
 
 	if (fx_buf_append(b, "\"", 1) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (;;) {
 		char esc[6] = {'\\', 0, '0', '0', 0, 0};
 		size_t elen = 2;
+		unsigned char c;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+		while (i < n && !must_escape[u[i]])
+			i++;
+		if (i == n)
+			break;
+		c = u[i];
 		switch (c) {
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
@@ -224,7 +245,7 @@ int fx_plain_write_string(struct fx_buf *b, const char *s, size_t n)
 		}
 		if (fx_buf_append(b, s + start, i - start) < 0 || fx_buf_append(b, esc, elen) < 0)
 			return -1;
-		start = i + 1;
+		start = ++i;
 	}
 	if (fx_buf_append(b, s + start, n - start) < 0)
 		return -1;
