@@ -200,7 +200,7 @@ Test(httpc_header_in, finds_the_first_line_of_a_name_in_any_case_trimmed_and_onl
 static long call_as(const char *method, const char *body, const char *const *headers, struct ts_request *seen,
 		    size_t *answered)
 {
-	char url[128];
+	char url[256];
 	struct fx_httpc_req req = {.method = method,
 				   .url = url,
 				   .headers = headers,
@@ -822,13 +822,14 @@ static void canned_stop(struct canned *c)
  */
 static long lean_timeout_ms = 4000;
 static bool lean_path = true; /* false: the same call through curl_easy_perform */
+static const char *lean_target = "/v1/doc?mask.fieldPaths=a"; /* the URL's path and query */
 
 static int lean_call(struct canned *c, const char *method, const char *body, size_t max_response,
 		     struct fx_httpc_resp *resp)
 {
 	static const char *const headers[] = {"Authorization: Bearer t0ken", "Accept: application/json", "Expect:",
 					      NULL};
-	char url[128];
+	char url[256];
 	struct fx_httpc_req req = {.method = method,
 				   .url = url,
 				   .headers = headers,
@@ -841,7 +842,7 @@ static int lean_call(struct canned *c, const char *method, const char *body, siz
 				   .service = "test",
 				   .lean = lean_path};
 
-	snprintf(url, sizeof(url), "%s://127.0.0.1:%d/v1/doc?mask.fieldPaths=a", c->tls ? "https" : "http", c->port);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", c->tls ? "https" : "http", c->port, lean_target);
 	fx_err_clear(&err);
 	fx_httpc_resp_init(resp);
 	return fx_httpc_do(&req, resp, &err);
@@ -874,6 +875,42 @@ static void lean_two_calls(enum canned_mode mode)
 	cr_assert_null(strstr(c.last, "*/*"), "%s", c.last);
 	canned_stop(&c);
 	cr_assert_eq(atomic_load(&c.conns), 1);
+}
+
+/*
+ * The lean path writes the URL's path as it is, so only a path of visible
+ * ASCII without a fragment takes it; any other goes to curl, which never
+ * sends a fragment, a space, a control byte or DEL on the request line.
+ */
+Test(httpc_lean, a_path_with_a_fragment_a_space_or_a_control_byte_is_never_sent_raw)
+{
+	static const char *const refused[] = {"/v1/doc#frag", "/v1/d oc", "/v1/d\toc", "/v1/d\x7foc", "/v1/d\x01oc"};
+	struct canned c;
+	struct fx_httpc_resp resp;
+
+	canned_start(&c, CANNED_LENGTH);
+	lean_target = "/v1/d%20o~c?a=!$&'()*+,;=:@/b";
+	cr_assert_eq(lean_call(&c, "GET", NULL, 0, &resp), 0, "%s", err.message);
+	fx_httpc_resp_cleanup(&resp);
+	cr_assert(strncmp(c.last, "GET /v1/d%20o~c?a=!$&'()*+,;=:@/b HTTP/1.1\r\n", 44) == 0, "%s", c.last);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int got = atomic_load(&c.requests);
+
+		lean_target = refused[i];
+		if (lean_call(&c, "GET", NULL, 0, &resp) == 0 || atomic_load(&c.requests) > got) {
+			const char *eol = strstr(c.last, "\r\n");
+			size_t line = eol ? (size_t)(eol - c.last) : strlen(c.last);
+
+			cr_assert(strncmp(c.last, "GET /v1/d", 9) == 0, "%zu: %s", i, c.last);
+			for (size_t k = 0; k < line; k++)
+				cr_assert(c.last[k] != '#' && c.last[k] != 0x7f && (unsigned char)c.last[k] >= 0x20 &&
+						  (c.last[k] != ' ' || k == 3 || c.last + k == c.last + line - 9),
+					  "%zu: byte %zu of the request line: %s", i, k, c.last);
+		}
+		fx_httpc_resp_cleanup(&resp);
+	}
+	lean_target = "/v1/doc?mask.fieldPaths=a";
+	canned_stop(&c);
 }
 
 Test(httpc_lean, an_answer_with_a_content_length_is_read_and_the_connection_kept)
