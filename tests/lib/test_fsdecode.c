@@ -947,3 +947,157 @@ Test(fsdecode, a_page_lending_its_strings_from_an_arena_decodes_as_copies_did)
 	cr_assert_eq(copied, 1);
 	free(big);
 }
+
+/*
+ * The lexer scans a string's plain bytes four at a time while four are left,
+ * then one at a time: every byte value at every offset of a 9-byte string
+ * (each place in and after a four-byte step), and each UTF-8 width and
+ * escape there, decodes or is refused as the byte's class says.
+ */
+Test(fsdecode, every_byte_at_every_offset_of_a_string_is_classed_as_json_says)
+{
+	static const char *const inserts[] = {
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\n", "\\u00e9", "\\ud83d\\ude00", "\\\\", "\\\""};
+	static const char *const decoded[] = {
+		"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\n", "\xc3\xa9", "\xf0\x9f\x98\x80", "\\", "\""};
+
+	for (size_t pos = 0; pos < 9; pos++) {
+		for (unsigned b = 0; b < 256; b++) {
+			static const char open[] = "{\"stringValue\": \"";
+			char text[64], want[16];
+			size_t n = sizeof(open) - 1;
+			const char *why = b == '"'    ? "expected"
+					  : b == '\\' ? (pos < 8 ? "bad escape" : "unterminated string")
+					  : b < 0x20  ? "control character"
+					  : b >= 0x80 ? "invalid UTF-8"
+						      : NULL;
+			struct fx_value v;
+			int rc;
+
+			memset(want, 'a', 9);
+			want[pos] = (char)b;
+			memcpy(text, open, n);
+			memcpy(text + n, want, 9);
+			memcpy(text + n + 9, "\"}", 2);
+			n += 11;
+			fx_err_clear(&err);
+			rc = fx_fsdecode_value(text, n, &v, &err);
+			if (why) {
+				cr_assert_eq(rc, -1, "byte 0x%02x at %zu accepted", b, pos);
+				cr_assert(strstr(err.message, why), "byte 0x%02x at %zu: %s", b, pos, err.message);
+				continue;
+			}
+			cr_assert_eq(rc, 0, "byte 0x%02x at %zu: %s", b, pos, err.message);
+			cr_assert_eq(v.type, FX_V_STRING);
+			cr_assert_eq(v.u.s.n, 9);
+			cr_assert_eq(memcmp(v.u.s.p, want, 9), 0, "byte 0x%02x at %zu", b, pos);
+			fx_value_cleanup(&v);
+		}
+		for (size_t i = 0; i < sizeof(inserts) / sizeof(inserts[0]); i++) {
+			char text[96], want[32];
+
+			snprintf(text, sizeof(text), "{\"stringValue\": \"%.*s%s%.*s\"}", (int)pos, "aaaaaaaa",
+				 inserts[i], (int)(8 - pos), "aaaaaaaa");
+			snprintf(want, sizeof(want), "%.*s%s%.*s", (int)pos, "aaaaaaaa", decoded[i], (int)(8 - pos),
+				 "aaaaaaaa");
+			string_is(text, want, strlen(want));
+		}
+	}
+}
+
+/* JSON's four whitespace bytes between every token of a stream; any other byte there is refused. */
+Test(fsdecode, whitespace_is_json_s_four_bytes_between_any_tokens)
+{
+	static const char *const tokens[] = {"[",
+					     "{",
+					     "\"document\"",
+					     ":",
+					     "{",
+					     "\"name\"",
+					     ":",
+					     "\"projects/p/databases/(default)/documents/c/d1\"",
+					     ",",
+					     "\"fields\"",
+					     ":",
+					     "{",
+					     "\"n\"",
+					     ":",
+					     "{",
+					     "\"integerValue\"",
+					     ":",
+					     "-12",
+					     "}",
+					     "}",
+					     "}",
+					     "}",
+					     "]"};
+	const size_t ntokens = sizeof(tokens) / sizeof(tokens[0]);
+	static const char *const gaps[] = {"", " ", "\t", "\n", "\r", " \r\n\t \n      ", NULL};
+	static const char *const not_ws[] = {"\v", "\f", "\xc2\xa0", "\x01"};
+
+	for (size_t g = 0; gaps[g]; g++) {
+		char text[512] = "";
+		struct seen s;
+
+		for (size_t i = 0; i < ntokens; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", gaps[g], tokens[i]);
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", gaps[g]);
+		cr_assert_eq(stream(text, FX_FSDECODE_RUNQUERY, &s), 0, "gap %zu: %s", g, err.message);
+		cr_assert_eq(s.docs, 1);
+		cr_assert_str_eq(s.names[0], "d1");
+	}
+	for (size_t w = 0; w < sizeof(not_ws) / sizeof(not_ws[0]); w++) {
+		for (size_t at = 0; at <= ntokens; at++) {
+			char text[512] = "";
+			struct seen s;
+
+			for (size_t i = 0; i < ntokens; i++)
+				snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s",
+					 i == at ? not_ws[w] : "", tokens[i]);
+			if (at == ntokens)
+				snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s", not_ws[w]);
+			cr_assert_eq(stream(text, FX_FSDECODE_RUNQUERY, &s), -1, "accepted byte %zu before token %zu",
+				     w, at);
+			cr_assert_eq(fx_err_http(err.kind), 502);
+		}
+	}
+}
+
+/*
+ * Every proper prefix of a pretty-printed answer, each in a buffer of its
+ * own exact size (so that valgrind sees a read past it), is refused as
+ * malformed; the whole answer decodes.
+ */
+Test(fsdecode, every_truncation_of_an_answer_is_refused_without_reading_past_it)
+{
+	char *full = NULL;
+	size_t n;
+	struct seen s;
+
+	cr_assert(asprintf(&full, "[\n{\n  \"document\": %s,\n  \"readTime\": \"2026-11-24T08:39:16Z\"\n}\n]\n",
+			   "{\n  \"name\": \"projects/p/databases/(default)/documents/c/d1\",\n  \"fields\": {\n"
+			   "    \"s\": {\n      \"stringValue\": \"plain text then \\u00e9\\ud83d\\ude00 \xe2\x82\xac"
+			   " and \\\"quotes\\\"\"\n    },\n    \"i\": {\n      \"integerValue\": \"1299\"\n    }\n  "
+			   "}\n}") > 0);
+	n = strlen(full);
+	cr_assert_eq(stream(full, FX_FSDECODE_RUNQUERY, &s), 0, "%s", err.message);
+	cr_assert_eq(s.docs, 1);
+	for (size_t k = 0; k < n; k++) {
+		char *cut = malloc(k ? k : 1);
+		int rc;
+
+		memcpy(cut, full, k);
+		fx_err_clear(&err);
+		memset(&s, 0, sizeof(s));
+		rc = fx_fsdecode_stream(cut, k, FX_FSDECODE_RUNQUERY, "firestore query", record, &s, &err);
+		free(cut);
+		/* Only the trailing newline may go. */
+		if (k == n - 1) {
+			cr_assert_eq(rc, 0, "the answer without its last newline: %s", err.message);
+			continue;
+		}
+		cr_assert_eq(rc, -1, "accepted the first %zu of %zu bytes", k, n);
+		cr_assert(strstr(err.message, "malformed answer"), "%zu bytes: %s", k, err.message);
+	}
+	free(full);
+}
