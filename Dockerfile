@@ -34,9 +34,10 @@ COPY tests tests
 # protocols we never use (scripts/curl-shims): the binaries' RPATH is
 # $ORIGIN/shim, so /app/bin/shim; tests/shim/check proves they load with them.
 RUN autoreconf -fi && ./configure -q && make -j"$(nproc)" \
- && tests/hardening/check handlers/fluxori-* \
- && mkdir -p /out/bin && cp handlers/fluxori-* /out/bin/ && strip /out/bin/fluxori-* \
- && tests/hardening/check /out/bin/fluxori-* \
+ && tests/hardening/check handlers/fluxori-* handlers/supervise \
+ && mkdir -p /out/bin && cp handlers/fluxori-* handlers/supervise /out/bin/ \
+ && strip /out/bin/fluxori-* /out/bin/supervise \
+ && tests/hardening/check /out/bin/fluxori-* /out/bin/supervise \
  && mkdir -p /out/bin/shim && cp handlers/shim/sonames handlers/shim/*.so.* /out/bin/shim/ \
  && tests/shim/check /out/bin/fluxori-* \
  && cp handlers/body-caps /out/bin/ \

@@ -241,6 +241,36 @@ Test(control, a_restart_through_a_pipe_returns_and_its_workers_log_to_the_stacks
 }
 
 /*
+ * A unit's supervisor (handlers/supervise) and its worker hold nothing of the
+ * command that started them but the stack's log: the supervisor exactly its
+ * stdin (/dev/null), stdout and stderr (the stack's log), the worker no pipe
+ * and no /dev/null above 2 (what fluxorictl's bash supervisors handed down:
+ * its nap FIFO, the script's descriptor, the entrypoint's coprocess pipe).
+ */
+Test(control, a_units_supervisor_and_worker_hold_only_their_socket_and_the_stacks_log)
+{
+	char log[600], gen[32];
+	long wpid, spid;
+
+	snprintf(gen, sizeof(gen), "%lld", generation("health.a"));
+	wpid = worker_pid("health.a");
+	spid = strtol(sh_out("cat \"$FLUXORI_RUN_DIR/state/health.a.%s.super\" 2>/dev/null", gen), NULL, 10);
+	cr_assert_gt(wpid, 0, "instance a of health runs");
+	cr_assert_gt(spid, 0, "its supervisor's pid is recorded");
+	snprintf(log, sizeof(log), "%s/workers.log", getenv("FLUXORI_RUN_DIR"));
+	cr_assert_str_eq(sh_out("cd /proc/%ld/fd && ls | sort -n | tr '\\n' ' '", spid), "0 1 2 ",
+			 "the supervisor's descriptors");
+	cr_assert_str_eq(sh_out("readlink /proc/%ld/fd/0", spid), "/dev/null");
+	cr_assert_str_eq(sh_out("readlink /proc/%ld/fd/1", spid), log);
+	cr_assert_str_eq(sh_out("readlink /proc/%ld/fd/2", spid), log);
+	cr_assert_str_eq(sh_out("readlink /proc/%ld/fd/2", wpid), log);
+	cr_assert_str_eq(sh_out("cd /proc/%ld/fd && for f in *; do [ \"$f\" -gt 2 ] && readlink \"$f\"; done | "
+				"grep -E '^pipe:|^/dev/null$' | tr '\\n' ' '",
+				wpid),
+			 "", "the worker inherited no pipe and no /dev/null");
+}
+
+/*
  * A FastCGI client as nginx is one (fastcgi_keep_conn on): connects to one
  * worker instance's socket, sends GET path with FCGI_KEEP_CONN, reads the
  * answer up to its FCGI_END_REQUEST. Every wait is bounded by 30 s, a
