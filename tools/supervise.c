@@ -2,6 +2,7 @@
  * supervise: the supervisors of scripts/fluxorictl's units, one process each.
  *
  *   supervise HOME_PGID STATE SOCK BIN UNIT GEN [UNIT GEN ...]
+ *   supervise --link SOCK NAME TARGET [NAME TARGET ...]
  *
  * For each UNIT (GROUP.a, GROUP.b) and generation GEN it forks one supervisor,
  * which runs `spawn-fcgi -n -s SOCK/UNIT.GEN.sock -M 0600 -b 1024 --
@@ -20,6 +21,10 @@
  * exits once every supervisor has written its .super file, so its caller
  * reads them at once. On its way out a supervisor removes the generation's
  * .pid, .super, .stop and .ready files and its socket.
+ *
+ * --link points each SOCK/NAME at TARGET (a symbolic link, made as SOCK/.NAME.tmp
+ * and renamed over NAME: nginx sees the old link or the new one, never none),
+ * in the order given; it stops at the first that fails, with status 1.
  *
  * The supervisors join the process group HOME_PGID, the stack's (fluxorictl
  * says why), or get one of their own when it is out of reach. SIGINT and
@@ -309,6 +314,30 @@ static int supervise(const char *unit, const char *gen)
 	return 0;
 }
 
+/* supervise --link: each NAME -> TARGET in dir, atomically; 0, or 1 at the first failure. */
+static int link_all(const char *dir, int n, char **pairs)
+{
+	char tmp[PATH_BYTES];
+
+	if (chdir(dir) < 0) {
+		log_line("ERROR", "supervise --link: %s", strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i + 1 < n; i += 2) {
+		if (strchr(pairs[i], '/') || fx_str_fmt(tmp, sizeof(tmp), ".%s.tmp", pairs[i]) < 0) {
+			log_line("ERROR", "supervise --link: a name is a file's name, not a path");
+			return 1;
+		}
+		unlink(tmp);
+		if (symlink(pairs[i + 1], tmp) < 0 || rename(tmp, pairs[i]) < 0) {
+			log_line("ERROR", "supervise --link: link %s: %s", pairs[i], strerror(errno));
+			unlink(tmp);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *why;
@@ -317,8 +346,12 @@ int main(int argc, char **argv)
 	pid_t pid;
 	char c;
 
+	if (argc >= 5 && argc % 2 == 1 && strcmp(argv[1], "--link") == 0)
+		return link_all(argv[2], argc - 3, argv + 3);
 	if (argc < 7 || (argc - 5) % 2 != 0 || fx_num_parse(argv[1], 0, INT_MAX, &home, &why) < 0) {
-		fputs("usage: supervise HOME_PGID STATE SOCK BIN UNIT GEN [UNIT GEN ...]\n", stderr);
+		fputs("usage: supervise HOME_PGID STATE SOCK BIN UNIT GEN [UNIT GEN ...]\n"
+		      "       supervise --link SOCK NAME TARGET [NAME TARGET ...]\n",
+		      stderr);
 		return 64;
 	}
 	state_dir = argv[2];
