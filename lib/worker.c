@@ -780,17 +780,33 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	threads = calloc((size_t)cfg.worker_threads, sizeof(*threads));
 	if (!threads)
 		return 70;
-	for (n = 0; n < cfg.worker_threads; n++)
-		if (pthread_create(&threads[n], NULL, serve, NULL) != 0)
-			break;
-	if (n == 0) {
+	/*
+	 * One serving thread before ready, the others after it: each thread
+	 * start is a few page faults and syscalls (~0.1 ms here, more in a
+	 * sandbox), so readiness does not wait for all of them. A worker that
+	 * cannot start one thread fails before it is ready. Until the others
+	 * run, which takes about a millisecond, requests wait for the first
+	 * thread in the listen backlog or the epoll set.
+	 */
+	if (pthread_create(&threads[0], NULL, serve, NULL) != 0) {
 		fx_log_error("no worker thread could start");
 		return 70;
 	}
-	pthread_create(&sigthread, NULL, signals, &set);
-	pthread_detach(sigthread);
-	fx_log_info("%s worker ready: %d threads, pid %d", app->group, n, (int)getpid());
 	mark_ready();
+	for (n = 1; n < cfg.worker_threads; n++)
+		if (pthread_create(&threads[n], NULL, serve, NULL) != 0)
+			break;
+	/* SIGTERM and SIGINT stay blocked until then: one that came since ready waits for sigwait. */
+	if (pthread_create(&sigthread, NULL, signals, &set) == 0) {
+		pthread_detach(sigthread);
+	} else {
+		/* libfcgi's FCGX_Init catches SIGTERM: its handler only sets a flag. */
+		fx_log_error("signal thread not started: SIGTERM ends the worker without a drain");
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	}
+	fx_log_info("%s worker ready: %d threads, pid %d", app->group, n, (int)getpid());
 	crypto_prefetch();
 	warm_up_start(app);
 	for (int i = 0; i < n; i++)
