@@ -781,12 +781,12 @@ int fx_worker_main(const struct fx_app *app, int argc, char **argv)
 	if (!threads)
 		return 70;
 	/*
-	 * One serving thread before ready, the others after it: each thread
-	 * start is a few page faults and syscalls (~0.1 ms here, more in a
-	 * sandbox), so readiness does not wait for all of them. A worker that
-	 * cannot start one thread fails before it is ready. Until the others
-	 * run, which takes about a millisecond, requests wait for the first
-	 * thread in the listen backlog or the epoll set.
+	 * One serving thread before ready, the others after it: a thread's
+	 * start is ~3 page faults and ~7 syscalls, ~0.1 ms where kernel work
+	 * is dear (gVisor, this project's VMs), and readiness does not wait
+	 * for 16 of them. A worker that cannot start one fails before ready.
+	 * Until the others run (a few milliseconds), requests wait for the
+	 * first thread in the listen backlog or the epoll set.
 	 */
 	if (pthread_create(&threads[0], NULL, serve, NULL) != 0) {
 		fx_log_error("no worker thread could start");
