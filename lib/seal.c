@@ -82,8 +82,8 @@ static int parse_hex_key(const char *s, size_t n, unsigned char *k)
  * Sets k's id: the first 8 hex digits of SHA-256 of its bytes. With
  * OpenSSL's own SHA-256 functions, not SHA256() or EVP: in OpenSSL 3 those
  * fetch the digest, and the first fetch builds the provider's table of
- * algorithm names, 3.5 M instructions that would put a third of a worker's
- * start before it is ready (docs/performance.md, "A worker's own start").
+ * algorithm names: ~3 M instructions, a third of a worker's start before
+ * it is ready (docs/performance.md, "A worker's own start").
  * The worker does that fetch after ready (lib/worker.c). The functions are
  * deprecated in OpenSSL 3, not removed; the same bytes, the same id.
  */

@@ -158,7 +158,7 @@ struct conn {
  * Slots below nused have held a connection; those given back wait in
  * free_slots. Nothing fills the tables at the start: a page of them is
  * first written when a connection takes one of its slots, so a start no
- * longer pays the 12 page faults of writing all 48 KiB.
+ * longer pays the ~12 page faults of writing all 48 KiB.
  */
 static struct conn conns[MAX_CONNS];
 static int free_slots[MAX_CONNS];
@@ -688,7 +688,7 @@ static bool warm_up_finish(void)
 
 /*
  * OpenSSL 3's first fetch of any algorithm builds its table of algorithm
- * names (~3.5 M instructions, ~40 page faults), once per process. The
+ * names (~3 M instructions, ~25 page faults), once per process. The
  * first request that checks a token, seals a secret or opens a TLS
  * connection would pay it: it is paid here, after ready, instead. A
  * failure only leaves it to that request.
