@@ -78,12 +78,27 @@ static int parse_hex_key(const char *s, size_t n, unsigned char *k)
 	return 0;
 }
 
-/* Sets k's id: the first 8 hex digits of SHA-256 of its bytes. */
+/*
+ * Sets k's id: the first 8 hex digits of SHA-256 of its bytes. With
+ * OpenSSL's own SHA-256 functions, not SHA256() or EVP: in OpenSSL 3 those
+ * fetch the digest, and the first fetch builds the provider's table of
+ * algorithm names: ~3 M instructions, a third of a worker's start before
+ * it is ready (docs/performance.md, "A worker's own start").
+ * The worker does that fetch after ready (lib/worker.c). The functions are
+ * deprecated in OpenSSL 3, not removed; the same bytes, the same id.
+ */
 static void key_name(struct key *k)
 {
 	unsigned char d[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 
-	SHA256(k->k, KEY_LEN, d);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	SHA256_Init(&c);
+	SHA256_Update(&c, k->k, KEY_LEN);
+	SHA256_Final(d, &c);
+#pragma GCC diagnostic pop
+	OPENSSL_cleanse(&c, sizeof(c));
 	/* 4 bytes make 8 digits and a NUL in id[9]: cannot fail. */
 	fx_err_ignore(fx_str_hex(k->id, sizeof(k->id), d, FX_SEAL_KEY_ID_LEN / 2));
 	OPENSSL_cleanse(d, sizeof(d));

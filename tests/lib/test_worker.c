@@ -6,8 +6,19 @@
 
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static int h(struct fx_req *r, struct fx_err *e)
 {
@@ -110,4 +121,194 @@ Test(worker, a_content_length_that_is_not_a_number_is_logged_as_no_declared_body
 	cr_assert_not_null(strstr(line, "\"status\":400"), "fx_http_req_read_body refused it: %s", line);
 	/* strtoull(cl, NULL, 10) logged the 12 it read before the junk. */
 	cr_assert_not_null(strstr(line, "\"requestSize\":\"0\""), "%s", line);
+}
+
+/*
+ * A worker's start, in a child process: fx_worker_main with a listening
+ * unix socket as fd 0, FLUXORI_READY_FILE and a demo configuration. This
+ * file is linked with --wrap=pthread_create (Makefile.am): the worker's
+ * threads are made here, and threads_allowed makes every creation after
+ * that many fail as with EAGAIN (no memory for a stack, a process limit);
+ * -1 lets all through.
+ */
+static int threads_allowed = -1;
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	if (threads_allowed == 0)
+		return EAGAIN;
+	if (threads_allowed > 0)
+		threads_allowed--;
+	return __real_pthread_create(t, attr, fn, arg);
+}
+
+struct started {
+	char dir[64], ready[96], log[96];
+	pid_t pid;
+};
+
+static void start_worker(struct started *w, int allowed)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	char env[96];
+	int s, fd;
+
+	snprintf(w->dir, sizeof(w->dir), "/tmp/fx-worker-XXXXXX");
+	cr_assert_not_null(mkdtemp(w->dir));
+	snprintf(w->ready, sizeof(w->ready), "%s/ready", w->dir);
+	snprintf(w->log, sizeof(w->log), "%s/log", w->dir);
+	snprintf(env, sizeof(env), "%s/env", w->dir);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/sock", w->dir);
+	fd = open(env, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(s, 16) == 0);
+	w->pid = fork();
+	cr_assert_geq(w->pid, 0);
+	if (w->pid == 0) {
+		char *argv[] = {"fluxori-sample", NULL};
+
+		fd = open(w->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(s, 0) < 0 || dup2(fd, 2) < 0)
+			_exit(99);
+		setenv("FLUXORI_ENV_FILE", env, 1);
+		setenv("FLUXORI_READY_FILE", w->ready, 1);
+		setenv("GOOGLE_CLOUD_PROJECT", "demo-worker-test", 1);
+		setenv("FLUXORI_WORKER_THREADS", "4", 1);
+		setenv("FLUXORI_WARM_UP", "off", 1);
+		setenv("FLUXORI_DRAIN_GRACE_MS", "0", 1);
+		unsetenv("FLUXORI_METRICS_DIR");
+		/* As exec leaves them for a worker: Criterion's handlers are not the worker's. */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		threads_allowed = allowed;
+		_exit(fx_worker_main(&app, 1, argv));
+	}
+	close(s);
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec t = {ms / 1000, ms % 1000 * 1000000};
+
+	nanosleep(&t, NULL);
+}
+
+/* The worker's exit status as waitpid gives it; the 30 s bound is a failure deadline only. */
+static int wait_exit(const struct started *w)
+{
+	int status = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		if (waitpid(w->pid, &status, WNOHANG) == w->pid)
+			return status;
+		nap_ms(10);
+	}
+	kill(w->pid, SIGKILL);
+	waitpid(w->pid, &status, 0);
+	cr_assert_fail("the worker did not exit within 30 s");
+	return status;
+}
+
+/* Whether the worker's stderr has text, waiting for it up to 30 s (a failure deadline only). */
+static bool logged(const struct started *w, const char *text)
+{
+	static char buf[16384];
+
+	for (int i = 0; i < 3000; i++) {
+		FILE *f = fopen(w->log, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (strstr(buf, text))
+			return true;
+		nap_ms(10);
+	}
+	return false;
+}
+
+/* The pid the ready file holds, once it is there; -1 when the worker exited without one. */
+static long ready_pid(const struct started *w)
+{
+	for (int i = 0; i < 3000; i++) {
+		FILE *f = fopen(w->ready, "r");
+		siginfo_t info = {0};
+		long pid = -1;
+
+		if (f) {
+			int got = fscanf(f, "%ld", &pid);
+
+			fclose(f);
+			if (got == 1)
+				return pid;
+		}
+		/* Exited (not reaped: wait_exit still gets its status) without a ready file. */
+		if (waitid(P_PID, (id_t)w->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == w->pid)
+			return -1;
+		nap_ms(10);
+	}
+	return -1;
+}
+
+static void cleanup_worker(const struct started *w)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/sock", w->dir);
+	unlink(path);
+	unlink(w->ready);
+	unlink(w->log);
+	snprintf(path, sizeof(path), "%s/env", w->dir);
+	unlink(path);
+	rmdir(w->dir);
+}
+
+Test(worker, a_worker_that_cannot_start_a_thread_fails_before_it_is_ready, .timeout = 60)
+{
+	struct started w;
+	struct stat st;
+	int status;
+
+	start_worker(&w, 0);
+	status = wait_exit(&w);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 70, "exit status 70 (software), got 0x%x", status);
+	cr_assert_neq(stat(w.ready, &st), 0, "no ready file was written");
+	cr_assert(logged(&w, "no worker thread could start"), "the log says why");
+	cleanup_worker(&w);
+}
+
+Test(worker, a_worker_whose_other_threads_fail_serves_on_one_and_sigterm_still_ends_it, .timeout = 60)
+{
+	struct started w;
+	int status;
+
+	/* The first serving thread only: the other three and the signal thread fail after ready. */
+	start_worker(&w, 1);
+	cr_assert_eq(ready_pid(&w), (long)w.pid, "ready, with the worker's pid in the file");
+	cr_assert(logged(&w, "sample worker ready: 1 threads"), "the ready line counts the threads that run");
+	cr_assert(logged(&w, "signal thread not started"), "the missing signal thread is logged");
+	kill(w.pid, SIGTERM);
+	status = wait_exit(&w);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "SIGTERM ended it, got 0x%x", status);
+	cleanup_worker(&w);
+}
+
+Test(worker, a_sigterm_as_soon_as_the_worker_is_ready_drains_it_and_it_exits_0, .timeout = 60)
+{
+	struct started w;
+	int status;
+
+	start_worker(&w, -1);
+	/* Sent as soon as the file is there: possibly before the signal thread runs. */
+	cr_assert_eq(ready_pid(&w), (long)w.pid, "ready, with the worker's pid in the file");
+	kill(w.pid, SIGTERM);
+	status = wait_exit(&w);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a clean exit, got 0x%x", status);
+	cr_assert(logged(&w, "sample worker ready: 4 threads"), "all threads ran");
+	cr_assert(logged(&w, "received SIGTERM: draining"), "the drain ran");
+	cleanup_worker(&w);
 }
