@@ -67,11 +67,8 @@ int fx_buf_reserve(struct fx_buf *b, size_t n)
 
 int fx_buf_append_grow_(struct fx_buf *b, const void *p, size_t n)
 {
-	if (reserve(b, n) < 0 || fx_str_mem_copy(b->data + b->len, b->cap - b->len, p, n) < 0)
-		return -1;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
+	/* Grown, n and the NUL fit: fx_buf_append's copy, the one place it is written. */
+	return reserve(b, n) < 0 ? -1 : fx_buf_append(b, p, n);
 }
 
 int fx_buf_puts(struct fx_buf *b, const char *s)
