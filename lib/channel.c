@@ -1437,6 +1437,21 @@ static int cursor_read(const char *s, int64_t now_secs, struct cursor *c, struct
 	return 0;
 }
 
+/*
+ * A channel's page cursor goes into ours between '|'s and is stored as the channel's
+ * orderCursor: one with a '|' (or empty, or not printable) would be a cursor no later poll
+ * reads, and the channel would stay stuck on it. Shopify's are base64.
+ */
+static bool page_cursor_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s == '|' || (unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
 static const char *const shopify_orders_query =
 	"query orders($q: String!, $after: String) { orders(first: " SHOPIFY_POLL_ORDERS
 	", after: $after, query: $q, sortKey: UPDATED_AT) "
@@ -1559,8 +1574,11 @@ int fx_channel_poll_answer(const struct fx_channel *ch, const char *cursor, int6
 		}
 		*more = json_object_is_type(hn, json_type_boolean) && json_object_get_boolean(hn) &&
 			json_object_is_type(ec, json_type_string);
-		if (*more && fx_str_set(next_page, sizeof next_page, json_object_get_string(ec)) < 0) {
-			fx_err_set(e, FX_BAD_GATEWAY, "shopify page cursor is too long");
+		if (*more && (fx_str_set(next_page, sizeof next_page, json_object_get_string(ec)) < 0 ||
+			      !page_cursor_ok(next_page))) {
+			fx_err_set(e, FX_BAD_GATEWAY,
+				   "shopify answered a page cursor that is empty, too long or "
+				   "not printable ASCII without '|'");
 			goto out;
 		}
 	} else if (ch->type == FX_CHANNEL_WOOCOMMERCE) {

@@ -719,6 +719,34 @@ Test(channel, polls_shopify_pages_and_resumes_after_the_latest_change)
 	cr_assert(fx_err_is(&err, FX_INVALID_ARGUMENT));
 }
 
+/* Found by fuzz_channel: a page cursor with '|' became a stored cursor no later poll read. */
+Test(channel, refuses_a_shopify_page_cursor_that_ours_cannot_carry)
+{
+	static const char *const bad[] = {"\"a|b\"", "\"\"", "\"a b\"", "\"\\u00e9\""};
+	struct fx_channel ch = chan(FX_CHANNEL_SHOPIFY);
+	struct fx_httpc_resp r;
+	struct fx_channel_limits l;
+	struct seen s = {0};
+	const char *next;
+	bool more;
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char body[256];
+
+		snprintf(body, sizeof body,
+			 "{\"data\":{\"orders\":{\"pageInfo\":{\"hasNextPage\":true,\"endCursor\":%s},"
+			 "\"nodes\":[]}}}",
+			 bad[i]);
+		resp_set(&r, 200, NULL, body);
+		cr_assert_eq(
+			fx_channel_poll_answer(&ch, NULL, 1764700000, &r, &arena, collect, &s, &next, &more, &l, &err),
+			-1, "%s", bad[i]);
+		cr_assert(fx_err_is(&err, FX_BAD_GATEWAY), "%s: %s", bad[i], err.message);
+		cr_assert_null(next);
+		fx_httpc_resp_cleanup(&r);
+	}
+}
+
 Test(channel, polls_woocommerce_by_modified_date_and_page)
 {
 	struct fx_channel ch = chan(FX_CHANNEL_WOOCOMMERCE);
