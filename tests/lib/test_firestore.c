@@ -784,6 +784,7 @@ Test(firestore, transaction_reads_modifies_and_writes)
 
 struct racer {
 	pthread_t th;
+	pthread_barrier_t *start; /* every racer begins at once: contention even on a loaded machine */
 	struct counter *c;
 	int rc;
 	struct fx_err e;
@@ -796,6 +797,7 @@ static void *race(void *arg)
 	struct counter mine = *r->c;
 
 	fx_err_clear(&r->e);
+	pthread_barrier_wait(r->start);
 	r->rc = fx_firestore_run_transaction(increment, &mine, &r->e);
 	r->max_attempt = mine.max_attempt;
 	fx_httpc_thread_cleanup();
@@ -807,12 +809,15 @@ Test(firestore, concurrent_transactions_increment_a_counter_exactly_once_each, .
 	enum { RACERS = 20 };
 	struct counter c = {"txn_race/c", 0, false};
 	struct racer r[RACERS];
+	pthread_barrier_t start;
 	int retried = 0;
 	int64_t n;
 
 	create_n(c.rel, 0, NULL);
+	cr_assert_eq(pthread_barrier_init(&start, NULL, RACERS), 0);
 	for (int i = 0; i < RACERS; i++) {
 		r[i].c = &c;
+		r[i].start = &start;
 		cr_assert_eq(pthread_create(&r[i].th, NULL, race, &r[i]), 0);
 	}
 	for (int i = 0; i < RACERS; i++) {
@@ -820,6 +825,7 @@ Test(firestore, concurrent_transactions_increment_a_counter_exactly_once_each, .
 		if (r[i].max_attempt > 0)
 			retried++;
 	}
+	pthread_barrier_destroy(&start);
 	for (int i = 0; i < RACERS; i++)
 		cr_expect_eq(r[i].rc, 0, "racer %d: %d %s %s", i, fx_err_http(r[i].e.kind), fx_err_name(r[i].e.kind),
 			     r[i].e.message);
