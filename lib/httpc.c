@@ -419,7 +419,8 @@ struct lean_call {
 	const struct fx_httpc_req *req;
 	struct fx_httpc_resp *resp;
 	long deadline; /* fx_clock_ms at which this attempt ends */
-	char *err; /* CURL_ERROR_SIZE bytes: why, for the error's message */
+	char *err; /* CURL_ERROR_SIZE bytes: why, for the log (curl's own text: address, port) */
+	const char *why; /* the answer's fault in our own words (a literal), for the error's message */
 	long connects;
 	bool too_big;
 	bool got_any; /* a byte of the answer arrived */
@@ -748,6 +749,7 @@ static int lean_feed(struct lean_body *b, struct fx_buf *body, const char *p, si
 static CURLcode lean_fail(struct lean_call *c, CURLcode rc, const char *why)
 {
 	fx_err_ignore(fx_str_set(c->err, CURL_ERROR_SIZE, why));
+	c->why = why;
 	return rc;
 }
 
@@ -944,6 +946,7 @@ static CURLcode lean_perform(struct lean_call *c, const char *method, const stru
 		    c->too_big)
 			return rc;
 		c->err[0] = '\0';
+		c->why = NULL;
 	}
 }
 
@@ -1051,6 +1054,7 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 	bool lean = req->lean && !req->sink && lean_split(req->url, &u) == 0;
 	CURLcode rc = CURLE_OK;
 	char curl_err[CURL_ERROR_SIZE];
+	const char *why = NULL;
 	int result = 0;
 
 	if (!th)
@@ -1078,11 +1082,13 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 		resp->status = 0;
 		resp->attempts = attempt + 1;
 		curl_err[0] = '\0';
+		why = NULL;
 		if (lean) {
-			struct lean_call c = {th, req, resp, fx_clock_ms() + left, curl_err, 0, false, false};
+			struct lean_call c = {th, req, resp, fx_clock_ms() + left, curl_err, NULL, 0, false, false};
 			long t0 = fx_clock_us();
 
 			rc = lean_perform(&c, method, &u, &text, connect_timeout);
+			why = c.why;
 			connects = c.connects;
 			t.too_big = c.too_big;
 			took_s = (double)(fx_clock_us() - t0) / 1e6;
@@ -1113,9 +1119,17 @@ int fx_httpc_do(const struct fx_httpc_req *req, struct fx_httpc_resp *resp, stru
 			fx_clock_sleep_ms(wait);
 		}
 	}
-	if (rc != CURLE_OK)
-		result = fx_err_set(e, FX_UNAVAILABLE, "%s unreachable: %s", req->service ? req->service : "backend",
-				    curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	if (rc != CURLE_OK) {
+		/*
+		 * The error reaches the client's answer: the lean path's own words for a malformed
+		 * answer, else libcurl's fixed words for what failed. The details (address, port, the
+		 * TLS library's text) are for the log.
+		 */
+		const char *svc = req->service ? req->service : "backend";
+
+		fx_log_warn("%s %s unreachable: %s", svc, method, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		result = fx_err_set(e, FX_UNAVAILABLE, "%s unreachable: %s", svc, why ? why : curl_easy_strerror(rc));
+	}
 out:
 	curl_slist_free_all(hdrs);
 	fx_buf_cleanup(&text);

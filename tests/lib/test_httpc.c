@@ -181,6 +181,50 @@ Test(httpc, a_streamed_body_that_stalls_past_the_budget_is_given_up)
 }
 
 /* One home for reading header lines: responses here, requests in the tests' servers (testserver, httpserve). */
+/* A loopback port where nothing listens (bound, read, closed). */
+static int closed_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/*
+ * A backend that cannot be reached: the error (which becomes the client's 503) names the service
+ * and libcurl's words for what failed, never the address or the port, on either path.
+ */
+Test(httpc, an_unreachable_backend_is_unavailable_without_its_address)
+{
+	for (int lean = 0; lean < 2; lean++) {
+		int port = closed_port();
+		char url[128], digits[16];
+		struct fx_httpc_req req = {.url = url,
+					   .timeout_ms = 4000,
+					   .retry = FX_RETRY_NONE,
+					   .max_attempts = 1,
+					   .service = "firestore",
+					   .lean = lean == 1};
+		struct fx_httpc_resp resp;
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/thing", port);
+		snprintf(digits, sizeof(digits), "%d", port);
+		fx_err_clear(&err);
+		fx_httpc_resp_init(&resp);
+		cr_assert_eq(fx_httpc_do(&req, &resp, &err), -1);
+		cr_assert(fx_err_is(&err, FX_UNAVAILABLE), "%s", err.message);
+		cr_assert(strncmp(err.message, "firestore unreachable: ", 23) == 0, "%s", err.message);
+		cr_assert_null(strstr(err.message, "127.0.0.1"), "%s", err.message);
+		cr_assert_null(strstr(err.message, digits), "%s", err.message);
+		fx_httpc_resp_cleanup(&resp);
+	}
+}
+
 Test(httpc_header_in, finds_the_first_line_of_a_name_in_any_case_trimmed_and_only_whole)
 {
 	const char *lines = "Content-Type: text/plain\r\nX-Fluxori-Event:\t order.created \r\nX-Long: 0123456789\r\n"
