@@ -180,7 +180,6 @@ Test(httpc, a_streamed_body_that_stalls_past_the_budget_is_given_up)
 	cr_assert_lt(got.n, 6);
 }
 
-/* One home for reading header lines: responses here, requests in the tests' servers (testserver, httpserve). */
 /* A loopback port where nothing listens (bound, read, closed). */
 static int closed_port(void)
 {
@@ -225,6 +224,7 @@ Test(httpc, an_unreachable_backend_is_unavailable_without_its_address)
 	}
 }
 
+/* One home for reading header lines: responses here, requests in the tests' servers (testserver, httpserve). */
 Test(httpc_header_in, finds_the_first_line_of_a_name_in_any_case_trimmed_and_only_whole)
 {
 	const char *lines = "Content-Type: text/plain\r\nX-Fluxori-Event:\t order.created \r\nX-Long: 0123456789\r\n"
